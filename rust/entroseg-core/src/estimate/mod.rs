@@ -1,0 +1,69 @@
+//! Entropy estimators. Each has a streaming type (state kept across `update` calls,
+//! checkpointable) and one-shot functions built on it, so there is one code path.
+
+pub mod conditional;
+pub mod permutation;
+
+/// What to do with NaN and infinite samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NanPolicy {
+    /// Reject the chunk with `ErrorKind::NonFinite` naming the first bad index; the
+    /// estimator's state is left as it was before the call.
+    #[default]
+    Raise,
+    /// Every window containing a non-finite sample yields NaN; once the window is clean
+    /// again the values are exact again.
+    Propagate,
+}
+
+impl NanPolicy {
+    /// Parses `"raise"` / `"propagate"`.
+    pub fn parse(s: &str) -> crate::Result<Self> {
+        match s {
+            "raise" => Ok(Self::Raise),
+            "propagate" => Ok(Self::Propagate),
+            other => Err(crate::Error::parameter(format!(
+                "nan_policy must be 'raise' or 'propagate', got {other:?}"
+            ))),
+        }
+    }
+}
+
+/// Index of the first non-finite value, if any.
+pub fn first_non_finite(x: &[f64]) -> Option<usize> {
+    // Cheap branch-free scan first (vectorises), position search only on failure.
+    let all_finite = x.chunks(64).all(|c| c.iter().fold(true, |ok, v| ok & v.is_finite()));
+    if all_finite {
+        None
+    } else {
+        x.iter().position(|v| !v.is_finite())
+    }
+}
+
+pub(crate) fn non_finite_error(index: usize, value: f64, stream_offset: u64) -> crate::Error {
+    let at = if stream_offset > 0 {
+        format!("index {index} of this chunk (sample {} of the stream)", stream_offset + index as u64)
+    } else {
+        format!("index {index}")
+    };
+    crate::Error::new(
+        crate::ErrorKind::NonFinite { index },
+        format!("input contains {value} at {at}; pass nan_policy='propagate' to get NaN for the windows that contain it"),
+    )
+}
+
+pub(crate) fn check_window(window: usize, span: usize, what: &str) -> crate::Result<()> {
+    if window < span + 1 {
+        return Err(crate::Error::parameter(format!(
+            "window must hold at least one {what}: window >= {} samples, got {window}",
+            span + 1
+        )));
+    }
+    if window > u32::MAX as usize {
+        return Err(crate::Error::parameter(format!(
+            "window must be at most {} samples, got {window}",
+            u32::MAX
+        )));
+    }
+    Ok(())
+}

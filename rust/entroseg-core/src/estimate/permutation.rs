@@ -1,0 +1,968 @@
+//! Permutation entropy (Bandt-Pompe), weighted permutation entropy (Fadlallah et al.),
+//! statistical complexity (Jensen-Shannon, Rosso et al.) and the missing-pattern count,
+//! over a sliding window or the whole series.
+//!
+//! Alignment: the rolling value at index `t` describes the samples `[t-W+1, t]`, i.e. the
+//! `N = W - (d-1)tau` patterns whose newest sample lies in that range. Indices with an
+//! incomplete window are NaN. The whole-series value over `n` samples equals the rolling
+//! value at the last index for `W = n`, bit for bit, because both use the same counts, the
+//! same fixed-point scale (a function of `N`) and the same final expression.
+
+use super::{check_window, first_non_finite, non_finite_error, NanPolicy};
+use crate::accumulate::{fixed_xlogx, scale_bits_for, EntropyOfSum, XLogXTable};
+use crate::checkpoint::{Reader, Writer};
+use crate::error::{Error, Result};
+use crate::exact::ExactSum;
+use crate::hash::IntMap;
+use crate::ordinal::{factorial, OrdinalEncoder, NO_PATTERN};
+
+/// Which statistic an estimator reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Statistic {
+    /// Permutation entropy (nats, or normalised by ln d!).
+    #[default]
+    Entropy,
+    /// Jensen-Shannon statistical complexity C = H_norm * JS(P, U) / JS_max (in [0, 1]).
+    Complexity,
+    /// Number of the d! patterns that do not occur.
+    MissingPatterns,
+}
+
+impl Statistic {
+    /// Parses `"entropy"`, `"complexity"`, `"missing_patterns"`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "entropy" => Ok(Self::Entropy),
+            "complexity" => Ok(Self::Complexity),
+            "missing_patterns" => Ok(Self::MissingPatterns),
+            other => Err(Error::parameter(format!(
+                "statistic must be 'entropy', 'complexity' or 'missing_patterns', got {other:?}"
+            ))),
+        }
+    }
+    fn code(self) -> u64 {
+        self as u64
+    }
+    fn from_code(c: u64) -> Result<Self> {
+        [Self::Entropy, Self::Complexity, Self::MissingPatterns]
+            .get(c as usize)
+            .copied()
+            .ok_or_else(|| Error::checkpoint("unknown statistic in checkpoint"))
+    }
+}
+
+/// Options of a permutation estimator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PermutationOptions {
+    /// Order d (2..=10).
+    pub order: usize,
+    /// Delay tau (>= 1).
+    pub delay: usize,
+    /// Window in samples; `None` = the whole series.
+    pub window: Option<usize>,
+    /// Divide entropies by ln(d!) (ignored by complexity, which is always in [0, 1]).
+    pub normalize: bool,
+    /// Weight each pattern by the variance of its embedding vector.
+    pub weighted: bool,
+    /// The reported statistic.
+    pub statistic: Statistic,
+    /// Non-finite handling.
+    pub nan_policy: NanPolicy,
+}
+
+impl Default for PermutationOptions {
+    fn default() -> Self {
+        Self {
+            order: 3,
+            delay: 1,
+            window: None,
+            normalize: true,
+            weighted: false,
+            statistic: Statistic::Entropy,
+            nan_policy: NanPolicy::Raise,
+        }
+    }
+}
+
+/// Jensen-Shannon complexity from the entropy `h` (nats) of P and the entropy
+/// `h_mix` of (P + U)/2, for `n` possible patterns.
+fn complexity(h: f64, h_mix: f64, n: usize) -> f64 {
+    let nf = n as f64;
+    let ln_n = nf.ln();
+    let js = h_mix - 0.5 * h - 0.5 * ln_n;
+    let js_max = -0.5 * (((nf + 1.0) / nf) * (nf + 1.0).ln() + ln_n - 2.0 * (2.0 * nf).ln());
+    ((h / ln_n) * js / js_max).max(0.0)
+}
+
+/// Population variance of the embedding vector ending at `xs[i]`.
+#[inline]
+fn embedding_variance(xs: &[f64], i: usize, order: usize, delay: usize) -> f64 {
+    let first = i - (order - 1) * delay;
+    let mut mean = 0.0;
+    for j in 0..order {
+        mean += xs[first + j * delay];
+    }
+    mean /= order as f64;
+    let mut var = 0.0;
+    for j in 0..order {
+        let dv = xs[first + j * delay] - mean;
+        var += dv * dv;
+    }
+    var / order as f64
+}
+
+/// Per-pattern exact weight, for weighted estimators.
+#[derive(Debug, Clone, Default)]
+struct PatternWeight {
+    count: u32,
+    sum: ExactSum,
+    /// `w ln w` of the rounded sum currently included in the S accumulators.
+    term: f64,
+}
+
+/// Exact `sum_pattern w ln w` split by sign, so both parts stay non-negative.
+#[derive(Debug, Clone, Default)]
+struct SignedExact {
+    positive: ExactSum,
+    negative: ExactSum,
+}
+
+impl SignedExact {
+    fn add(&mut self, v: f64) {
+        if v >= 0.0 {
+            self.positive.add(v)
+        } else {
+            self.negative.add(-v)
+        }
+    }
+    fn sub(&mut self, v: f64) {
+        if v >= 0.0 {
+            self.positive.sub(v)
+        } else {
+            self.negative.sub(-v)
+        }
+    }
+    fn value(&mut self) -> f64 {
+        self.positive.value() - self.negative.value()
+    }
+}
+
+#[inline]
+fn xlnx(w: f64) -> f64 {
+    if w > 0.0 {
+        w * w.ln()
+    } else {
+        0.0
+    }
+}
+
+/// Weighted counts (exact), shared by the rolling and whole-series paths.
+#[derive(Debug, Clone, Default)]
+struct WeightedCounts {
+    patterns: IntMap<u32, PatternWeight>,
+    total: ExactSum,
+    terms: SignedExact,
+}
+
+impl WeightedCounts {
+    fn add(&mut self, code: u32, w: f64, track_terms: bool) {
+        let e = self.patterns.entry(code).or_default();
+        e.count += 1;
+        e.sum.add(w);
+        self.total.add(w);
+        if track_terms {
+            let new_term = xlnx(e.sum.value());
+            self.terms.sub(e.term);
+            self.terms.add(new_term);
+            e.term = new_term;
+        }
+    }
+    fn remove(&mut self, code: u32, w: f64) {
+        let Some(e) = self.patterns.get_mut(&code) else {
+            debug_assert!(false, "removing a pattern that was never added");
+            return;
+        };
+        e.count -= 1;
+        e.sum.sub(w);
+        self.total.sub(w);
+        self.terms.sub(e.term);
+        if e.count == 0 {
+            self.patterns.remove(&code);
+        } else {
+            let new_term = xlnx(e.sum.value());
+            self.terms.add(new_term);
+            e.term = new_term;
+        }
+    }
+    /// Weighted entropy in nats; 0 when every weight in the window is zero (a window
+    /// of constant embeddings carries no information).
+    fn entropy_tracked(&mut self) -> f64 {
+        let total = self.total.value();
+        if total <= 0.0 {
+            return 0.0;
+        }
+        (total.ln() - self.terms.value() / total).max(0.0)
+    }
+    /// Same value computed afresh from the per-pattern sums.
+    fn entropy_fresh(&mut self) -> f64 {
+        let mut terms = SignedExact::default();
+        for e in self.patterns.values_mut() {
+            terms.add(xlnx(e.sum.value()));
+        }
+        let total = self.total.value();
+        if total <= 0.0 {
+            return 0.0;
+        }
+        (total.ln() - terms.value() / total).max(0.0)
+    }
+}
+
+/// Entropy of the mixture (P + U)/2 for complexity, from the fixed-point sum of
+/// `a ln a` over the *present* patterns (`a = n c + N`) and the number of absent ones.
+///
+/// Absent patterns all have `a = N`; their share `missing * N ln N` is added in floating
+/// point as a function of the integer `missing`, instead of as `missing` rounded
+/// fixed-point terms (with d! up to 3.6 million terms those roundings would add up to
+/// ~1e-11). The value is still a pure function of the counts: drift-free.
+#[derive(Debug, Clone)]
+struct MixScale {
+    bits: u32,
+    entropy: EntropyOfSum,
+    /// `N ln N / (2 n N)` = `ln N / (2n)`.
+    absent_share: f64,
+}
+
+impl MixScale {
+    fn new(n_items: u64, n_patterns: usize) -> Self {
+        // Present patterns hold at most min(N, n) of the a-values: sum a <= n N + N min(N, n).
+        let present_total = n_patterns as u64 * n_items + n_items * n_items.min(n_patterns as u64);
+        let bits = scale_bits_for(present_total);
+        let total = 2 * n_patterns as u64 * n_items;
+        let nf = n_items.max(1) as f64;
+        Self { bits, entropy: EntropyOfSum::new(total, bits), absent_share: nf.ln() / (2.0 * n_patterns as f64) }
+    }
+
+    #[inline(always)]
+    fn entropy(&self, present_sum: i64, missing: usize) -> f64 {
+        self.entropy.entropy(present_sum) - missing as f64 * self.absent_share
+    }
+}
+
+/// `a ln a` term of a present pattern with count `c >= 1` (0 for an absent one).
+#[inline(always)]
+fn mix_term_fixed(c: u32, n_patterns: usize, n_items: u64, bits: u32) -> i64 {
+    if c == 0 {
+        0
+    } else {
+        fixed_xlogx(n_patterns as u64 * c as u64 + n_items, bits)
+    }
+}
+
+/// Fixed-point tables of one window size (N patterns).
+#[derive(Debug, Clone)]
+struct Scales {
+    xlogx: XLogXTable,
+    entropy: EntropyOfSum,
+    /// For complexity: table of `mix_term_fixed` and the mixture scale.
+    mix: Option<(Vec<i64>, MixScale)>,
+    n_items: u64,
+}
+
+impl Scales {
+    fn new(n_items: u64, n_patterns: usize, complexity: bool) -> Self {
+        let xlogx = XLogXTable::new(n_items);
+        let entropy = EntropyOfSum::new(n_items, xlogx.scale_bits());
+        let mix = complexity.then(|| {
+            let scale = MixScale::new(n_items, n_patterns);
+            let len = (n_items as usize + 2).min(1 << 20);
+            let table =
+                (0..len as u32).map(|c| mix_term_fixed(c, n_patterns, n_items, scale.bits)).collect();
+            (table, scale)
+        });
+        Self { xlogx, entropy, mix, n_items }
+    }
+
+    #[inline(always)]
+    fn mix_term(&self, c: u32, n_patterns: usize) -> i64 {
+        let (table, scale) = self.mix.as_ref().expect("complexity tables");
+        match table.get(c as usize) {
+            Some(&v) => v,
+            None => mix_term_fixed(c, n_patterns, self.n_items, scale.bits),
+        }
+    }
+}
+
+/// Streaming permutation estimator over a sliding window or the whole stream.
+///
+/// `update` takes the next chunk and (rolling mode) writes one value per sample. The
+/// window state is the last `N` pattern codes (and weights), a count per pattern and
+/// exact running sums; restoring a checkpoint rebuilds counts and sums from the codes,
+/// which gives the very same integers, so a resumed stream continues bit-identically.
+#[derive(Debug, Clone)]
+pub struct PermutationEstimator {
+    options: PermutationOptions,
+    n_patterns: usize,
+    encoder: OrdinalEncoder,
+    codes: Vec<u32>,
+    history: Vec<f64>,
+    // Rolling state.
+    ring: Vec<u32>,
+    ring_weights: Vec<f64>,
+    ring_pos: usize,
+    invalid_in_ring: usize,
+    scales: Option<Scales>,
+    // Counts (unweighted) and fixed-point sums.
+    counts: Vec<u32>,
+    present: usize,
+    sum_xlogx: i64,
+    sum_mix: i64,
+    // Weighted counts.
+    weighted: WeightedCounts,
+    // Whole-series mode: number of valid patterns and whether a non-finite sample was seen.
+    total_patterns: u64,
+    saw_invalid: bool,
+}
+
+const TAG: &str = "PermutationEstimator";
+
+impl PermutationEstimator {
+    /// Validates options and builds a fresh estimator.
+    pub fn new(options: PermutationOptions) -> Result<Self> {
+        let encoder = OrdinalEncoder::new(options.order, options.delay)?;
+        let span = encoder.span();
+        if options.weighted && options.statistic == Statistic::Complexity {
+            return Err(Error::parameter(
+                "weighted=True is defined for entropy only, not for statistic='complexity'",
+            ));
+        }
+        let n_patterns = factorial(options.order);
+        let mut scales = None;
+        if let Some(w) = options.window {
+            check_window(w, span, "ordinal pattern ((order-1)*delay + 1)")?;
+            let n = (w - span) as u64;
+            scales = Some(Scales::new(n, n_patterns, options.statistic == Statistic::Complexity));
+        }
+        let mut est = Self {
+            options,
+            n_patterns,
+            encoder,
+            codes: Vec::new(),
+            history: Vec::new(),
+            ring: Vec::new(),
+            ring_weights: Vec::new(),
+            ring_pos: 0,
+            invalid_in_ring: 0,
+            scales,
+            counts: vec![0; if options.weighted { 0 } else { n_patterns }],
+            present: 0,
+            sum_xlogx: 0,
+            sum_mix: 0,
+            weighted: WeightedCounts::default(),
+            total_patterns: 0,
+            saw_invalid: false,
+        };
+        est.reset();
+        Ok(est)
+    }
+
+    /// The options.
+    pub fn options(&self) -> &PermutationOptions {
+        &self.options
+    }
+
+    /// Samples seen so far.
+    pub fn samples_seen(&self) -> u64 {
+        self.encoder.seen()
+    }
+
+    /// Back to a fresh state (same options).
+    pub fn reset(&mut self) {
+        self.encoder.reset();
+        let n = self.options.window.map_or(0, |w| w - self.encoder.span());
+        self.ring = vec![NO_PATTERN; n];
+        self.ring_weights = if self.options.weighted { vec![0.0; n] } else { Vec::new() };
+        self.ring_pos = 0;
+        self.invalid_in_ring = n;
+        self.counts.iter_mut().for_each(|c| *c = 0);
+        self.present = 0;
+        self.sum_xlogx = 0;
+        self.sum_mix = 0;
+        self.weighted = WeightedCounts::default();
+        self.total_patterns = 0;
+        self.saw_invalid = false;
+    }
+
+
+    /// Feeds the next chunk. In rolling mode `out` must have the chunk's length and
+    /// receives one value per sample (NaN while the window is incomplete or holds a
+    /// non-finite sample); in whole-series mode pass an empty `out` and read `value()`.
+    ///
+    /// Under `NanPolicy::Raise` a non-finite sample fails the call before any state
+    /// changes, so the caller may fix the data and continue.
+    pub fn update(&mut self, chunk: &[f64], out: &mut [f64]) -> Result<()> {
+        let rolling = self.options.window.is_some();
+        let expected = if rolling { chunk.len() } else { 0 };
+        if out.len() != expected {
+            return Err(Error::parameter(format!(
+                "output buffer has length {}, expected {expected}",
+                out.len()
+            )));
+        }
+        if self.options.nan_policy == NanPolicy::Raise {
+            if let Some(i) = first_non_finite(chunk) {
+                return Err(non_finite_error(i, chunk[i], self.encoder.seen()));
+            }
+        }
+        // Work in blocks so the code buffer stays in L1.
+        const BLOCK: usize = 4096;
+        let mut codes = std::mem::take(&mut self.codes);
+        codes.resize(BLOCK.min(chunk.len()), 0);
+        let mut start = 0;
+        while start < chunk.len() {
+            let end = (start + BLOCK).min(chunk.len());
+            let block = &chunk[start..end];
+            let block_codes = &mut codes[..block.len()];
+            if self.options.weighted {
+                // The samples just before the block, for the weights of its first patterns.
+                self.history.clear();
+                self.history.extend_from_slice(self.encoder.tail());
+            }
+            self.encoder.encode(block, block_codes);
+            if self.options.weighted {
+                let out_block = if rolling { Some(&mut out[start..end]) } else { None };
+                self.weighted_block(block, block_codes, out_block);
+            } else if rolling {
+                self.rolling_block(block_codes, &mut out[start..end]);
+            } else {
+                self.cumulative_block(block_codes);
+            }
+            start = end;
+        }
+        self.codes = codes;
+        if !rolling {
+            // Every sample past the warm-up yields a pattern unless a non-finite sample
+            // broke it, so a shortfall means the series held NaN or infinity.
+            let expected = self.encoder.seen().saturating_sub(self.encoder.span() as u64);
+            self.saw_invalid |= self.total_patterns < expected;
+        }
+        Ok(())
+    }
+
+    fn cumulative_block(&mut self, codes: &[u32]) {
+        for &c in codes {
+            if c == NO_PATTERN {
+                continue;
+            }
+            let slot = &mut self.counts[c as usize];
+            self.present += (*slot == 0) as usize;
+            *slot += 1;
+            self.total_patterns += 1;
+        }
+    }
+
+    #[inline(always)]
+    fn rolling_block(&mut self, codes: &[u32], out: &mut [f64]) {
+        let scales = self.scales.as_ref().expect("rolling scales");
+        let stat = self.options.statistic;
+        let with_mix = stat == Statistic::Complexity;
+        let norm = if self.options.normalize { 1.0 / (self.n_patterns as f64).ln() } else { 1.0 };
+        let n = self.ring.len();
+        let np = self.n_patterns;
+        let counts = &mut self.counts[..];
+        let ring = &mut self.ring[..];
+        let mut pos = self.ring_pos;
+        let mut invalid = self.invalid_in_ring;
+        let mut present = self.present;
+        let mut s = self.sum_xlogx;
+        let mut s_mix = self.sum_mix;
+        for (&new, slot) in codes.iter().zip(out.iter_mut()) {
+            let old = ring[pos];
+            ring[pos] = new;
+            pos += 1;
+            if pos == n {
+                pos = 0;
+            }
+            if new != NO_PATTERN {
+                let c = counts[new as usize];
+                s += scales.xlogx.up(c);
+                if with_mix {
+                    s_mix += scales.mix_term(c + 1, np) - scales.mix_term(c, np);
+                }
+                present += (c == 0) as usize;
+                counts[new as usize] = c + 1;
+            } else {
+                invalid += 1;
+            }
+            if old != NO_PATTERN {
+                let c = counts[old as usize] - 1;
+                counts[old as usize] = c;
+                s -= scales.xlogx.up(c);
+                if with_mix {
+                    s_mix -= scales.mix_term(c + 1, np) - scales.mix_term(c, np);
+                }
+                present -= (c == 0) as usize;
+            } else {
+                invalid -= 1;
+            }
+            *slot = if invalid != 0 {
+                f64::NAN
+            } else {
+                match stat {
+                    Statistic::Entropy => {
+                        if present == 1 {
+                            0.0
+                        } else {
+                            scales.entropy.entropy(s) * norm
+                        }
+                    }
+                    Statistic::Complexity => {
+                        let h = if present == 1 { 0.0 } else { scales.entropy.entropy(s) };
+                        let mix = scales.mix.as_ref().expect("mix").1.entropy(s_mix, np - present);
+                        complexity(h, mix, np)
+                    }
+                    Statistic::MissingPatterns => (np - present) as f64,
+                }
+            };
+        }
+        self.ring_pos = pos;
+        self.invalid_in_ring = invalid;
+        self.present = present;
+        self.sum_xlogx = s;
+        self.sum_mix = s_mix;
+    }
+
+    fn weighted_block(&mut self, block: &[f64], codes: &[u32], out: Option<&mut [f64]>) {
+        let span = self.encoder.span();
+        let (d, tau) = (self.options.order, self.options.delay);
+        let norm = if self.options.normalize { 1.0 / (self.n_patterns as f64).ln() } else { 1.0 };
+        // Patterns ending at block[k] with k < span reach back into the samples before
+        // the block: read those from history ++ block[..span].
+        let hist_len = self.history.len();
+        self.history.extend_from_slice(&block[..block.len().min(span)]);
+        let junction = std::mem::take(&mut self.history);
+        let weight_at = |k: usize| -> f64 {
+            if k < span {
+                embedding_variance(&junction, hist_len + k, d, tau)
+            } else {
+                embedding_variance(block, k, d, tau)
+            }
+        };
+        match out {
+            None => {
+                for (k, &c) in codes.iter().enumerate() {
+                    if c != NO_PATTERN {
+                        self.weighted.add(c, weight_at(k), false);
+                        self.total_patterns += 1;
+                    }
+                }
+            }
+            Some(out) => {
+                let n = self.ring.len();
+                for (k, (&new, slot)) in codes.iter().zip(out.iter_mut()).enumerate() {
+                    let pos = self.ring_pos;
+                    let (old, old_w) = (self.ring[pos], self.ring_weights[pos]);
+                    let w = if new != NO_PATTERN { weight_at(k) } else { 0.0 };
+                    self.ring[pos] = new;
+                    self.ring_weights[pos] = w;
+                    self.ring_pos = if pos + 1 == n { 0 } else { pos + 1 };
+                    if new != NO_PATTERN {
+                        self.weighted.add(new, w, true);
+                    } else {
+                        self.invalid_in_ring += 1;
+                    }
+                    if old != NO_PATTERN {
+                        self.weighted.remove(old, old_w);
+                    } else {
+                        self.invalid_in_ring -= 1;
+                    }
+                    *slot = if self.invalid_in_ring != 0 {
+                        f64::NAN
+                    } else {
+                        self.weighted.entropy_tracked() * norm
+                    };
+                }
+            }
+        }
+        self.history = junction;
+    }
+
+    /// Whole-series mode: the statistic over every sample fed so far. NaN if a non-finite
+    /// sample was fed under `NanPolicy::Propagate`.
+    pub fn value(&mut self) -> Result<f64> {
+        if self.options.window.is_some() {
+            return Err(Error::parameter("value() is for whole-series estimators (window=None)"));
+        }
+        let span = self.encoder.span();
+        if self.encoder.seen() <= span as u64 {
+            return Err(Error::new(
+                crate::ErrorKind::EmptyInput,
+                format!(
+                    "need at least one ordinal pattern: at least (order-1)*delay + 1 = {} samples, got {}",
+                    span + 1,
+                    self.encoder.seen()
+                ),
+            ));
+        }
+        if self.saw_invalid {
+            return Ok(f64::NAN);
+        }
+        let np = self.n_patterns;
+        let norm = if self.options.normalize { 1.0 / (np as f64).ln() } else { 1.0 };
+        if self.options.weighted {
+            return Ok(self.weighted.entropy_fresh() * norm);
+        }
+        let n_items = self.total_patterns;
+        let bits = scale_bits_for(n_items);
+        let sum: i64 = self.counts.iter().map(|&c| fixed_xlogx(c as u64, bits)).sum();
+        let h = if self.present == 1 { 0.0 } else { EntropyOfSum::new(n_items, bits).entropy(sum) };
+        Ok(match self.options.statistic {
+            Statistic::Entropy => h * norm,
+            Statistic::MissingPatterns => (np - self.present) as f64,
+            Statistic::Complexity => {
+                let scale = MixScale::new(n_items, np);
+                let mix_sum: i64 =
+                    self.counts.iter().map(|&c| mix_term_fixed(c, np, n_items, scale.bits)).sum();
+                complexity(h, scale.entropy(mix_sum, np - self.present), np)
+            }
+        })
+    }
+
+    /// Serialises the state. Rolling checkpoints hold the options, the encoder tail and
+    /// the window's codes (and weights): O(window) bytes.
+    pub fn checkpoint(&self) -> Vec<u8> {
+        let mut w = Writer::new(TAG);
+        let o = &self.options;
+        w.u64(o.order as u64);
+        w.u64(o.delay as u64);
+        w.u64(o.window.map_or(0, |v| v as u64 + 1));
+        w.bool(o.normalize);
+        w.bool(o.weighted);
+        w.u64(o.statistic.code());
+        w.bool(o.nan_policy == NanPolicy::Propagate);
+        self.encoder.write_state(&mut w);
+        if o.window.is_some() {
+            w.u32s(&self.ring);
+            w.f64s(&self.ring_weights);
+            w.u64(self.ring_pos as u64);
+        } else {
+            w.u64(self.total_patterns);
+            w.bool(self.saw_invalid);
+            if o.weighted {
+                let mut entries: Vec<_> = self.weighted.patterns.iter().collect();
+                entries.sort_by_key(|(k, _)| **k);
+                w.u64(entries.len() as u64);
+                for (code, e) in entries {
+                    w.u64(*code as u64);
+                    w.u64(e.count as u64);
+                    e.sum.write(&mut w);
+                }
+                self.weighted.total.write(&mut w);
+            } else {
+                w.u32s(&self.counts);
+            }
+        }
+        w.finish()
+    }
+
+    /// Rebuilds an estimator from `checkpoint()` bytes.
+    pub fn restore(bytes: &[u8]) -> Result<Self> {
+        let mut r = Reader::open(bytes, TAG)?;
+        let order = r.usize()?;
+        let delay = r.usize()?;
+        let window = match r.u64()? {
+            0 => None,
+            v => Some(usize::try_from(v - 1).map_err(|_| Error::checkpoint("window out of range"))?),
+        };
+        let options = PermutationOptions {
+            order,
+            delay,
+            window,
+            normalize: r.bool()?,
+            weighted: r.bool()?,
+            statistic: Statistic::from_code(r.u64()?)?,
+            nan_policy: if r.bool()? { NanPolicy::Propagate } else { NanPolicy::Raise },
+        };
+        let mut est = Self::new(options).map_err(|e| Error::checkpoint(e.message().to_string()))?;
+        est.encoder = OrdinalEncoder::read_state(&mut r)?;
+        if est.encoder.order() != order || est.encoder.delay() != delay {
+            return Err(Error::checkpoint("inconsistent ordinal encoder state"));
+        }
+        let np = est.n_patterns as u32;
+        if window.is_some() {
+            let ring = r.u32s()?;
+            let weights = r.f64s()?;
+            let pos = r.usize()?;
+            if ring.len() != est.ring.len()
+                || pos >= ring.len()
+                || (options.weighted && weights.len() != ring.len())
+                || (!options.weighted && !weights.is_empty())
+                || ring.iter().any(|&c| c != NO_PATTERN && c >= np)
+                || weights.iter().any(|w| !(w.is_finite() && *w >= 0.0))
+            {
+                return Err(Error::checkpoint("inconsistent window state"));
+            }
+            est.ring_pos = pos;
+            est.invalid_in_ring = 0;
+            for (k, &c) in ring.iter().enumerate() {
+                if c == NO_PATTERN {
+                    est.invalid_in_ring += 1;
+                } else if options.weighted {
+                    est.weighted.add(c, weights[k], true);
+                } else {
+                    let scales = est.scales.as_ref().expect("scales");
+                    let n = est.counts[c as usize];
+                    est.sum_xlogx += scales.xlogx.up(n);
+                    if scales.mix.is_some() {
+                        est.sum_mix += scales.mix_term(n + 1, est.n_patterns) - scales.mix_term(n, est.n_patterns);
+                    }
+                    est.present += (n == 0) as usize;
+                    est.counts[c as usize] = n + 1;
+                }
+            }
+            est.ring = ring;
+            if options.weighted {
+                est.ring_weights = weights;
+            }
+        } else {
+            est.total_patterns = r.u64()?;
+            est.saw_invalid = r.bool()?;
+            if options.weighted {
+                let n = r.usize()?;
+                if n > est.n_patterns {
+                    return Err(Error::checkpoint("too many patterns in checkpoint"));
+                }
+                for _ in 0..n {
+                    let code = r.u64()?;
+                    let count = r.u64()?;
+                    let sum = ExactSum::read(&mut r)?;
+                    if code >= np as u64 || count == 0 || count > u32::MAX as u64 {
+                        return Err(Error::checkpoint("inconsistent pattern weight in checkpoint"));
+                    }
+                    est.weighted.patterns.insert(code as u32, PatternWeight { count: count as u32, sum, term: 0.0 });
+                }
+                est.weighted.total = ExactSum::read(&mut r)?;
+            } else {
+                let counts = r.u32s()?;
+                if counts.len() != est.n_patterns
+                    || counts.iter().map(|&c| c as u64).sum::<u64>() != est.total_patterns
+                {
+                    return Err(Error::checkpoint("inconsistent pattern counts in checkpoint"));
+                }
+                est.present = counts.iter().filter(|&&c| c > 0).count();
+                est.counts = counts;
+            }
+        }
+        r.finish()?;
+        Ok(est)
+    }
+}
+
+/// Rolling statistic over `x` (one value per sample, NaN where the window is incomplete).
+pub fn rolling(x: &[f64], options: PermutationOptions) -> Result<Vec<f64>> {
+    if options.window.is_none() {
+        return Err(Error::parameter("rolling() needs a window"));
+    }
+    let mut est = PermutationEstimator::new(options)?;
+    let mut out = vec![0.0; x.len()];
+    est.update(x, &mut out)?;
+    Ok(out)
+}
+
+/// Whole-series statistic over `x`.
+pub fn whole_series(x: &[f64], options: PermutationOptions) -> Result<f64> {
+    let mut est = PermutationEstimator::new(PermutationOptions { window: None, ..options })?;
+    est.update(x, &mut [])?;
+    est.value()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ordinal::pattern_code_at;
+
+    fn walk(seed: u64, n: usize, levels: u64) -> Vec<f64> {
+        let mut s = seed;
+        let mut v = 0.0;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                v += ((s >> 33) % levels) as f64 - (levels / 2) as f64;
+                v
+            })
+            .collect()
+    }
+
+    /// Direct float computation from the window's patterns: the obviously-correct path.
+    fn reference(x: &[f64], o: PermutationOptions) -> f64 {
+        let span = (o.order - 1) * o.delay;
+        let np = factorial(o.order);
+        let mut w = vec![0.0f64; np];
+        for t in span..x.len() {
+            let c = pattern_code_at(x, t, o.order, o.delay) as usize;
+            w[c] += if o.weighted { embedding_variance(x, t, o.order, o.delay) } else { 1.0 };
+        }
+        let total: f64 = w.iter().sum();
+        if total == 0.0 {
+            return 0.0;
+        }
+        let h: f64 = -w.iter().filter(|&&v| v > 0.0).map(|&v| (v / total) * (v / total).ln()).sum::<f64>();
+        let norm = if o.normalize { (np as f64).ln() } else { 1.0 };
+        match o.statistic {
+            Statistic::Entropy => h / norm,
+            Statistic::MissingPatterns => w.iter().filter(|&&v| v == 0.0).count() as f64,
+            Statistic::Complexity => {
+                let u = 1.0 / np as f64;
+                // Absent patterns as count * term (as ordpy does): summing d! equal float
+                // terms one by one would make the reference itself the inaccurate side.
+                let missing = w.iter().filter(|&&v| v == 0.0).count() as f64;
+                let present: f64 =
+                    w.iter().filter(|&&v| v > 0.0).map(|&v| (v / total + u) / 2.0).map(|m| m * m.ln()).sum();
+                let hm = -present - missing * (u / 2.0) * (u / 2.0).ln();
+                complexity(h, hm, np)
+            }
+        }
+    }
+
+    fn all_options() -> Vec<PermutationOptions> {
+        let mut v = Vec::new();
+        for order in [2, 3, 4, 6, 9] {
+            for delay in [1, 3] {
+                for (weighted, statistic) in [
+                    (false, Statistic::Entropy),
+                    (true, Statistic::Entropy),
+                    (false, Statistic::Complexity),
+                    (false, Statistic::MissingPatterns),
+                ] {
+                    for normalize in [true, false] {
+                        v.push(PermutationOptions {
+                            order,
+                            delay,
+                            window: None,
+                            normalize,
+                            weighted,
+                            statistic,
+                            nan_policy: NanPolicy::Raise,
+                        });
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn whole_series_matches_reference() {
+        for o in all_options() {
+            for levels in [3u64, 50] {
+                let x = walk(o.order as u64 + levels, 700, levels);
+                let got = whole_series(&x, o).unwrap();
+                let want = reference(&x, o);
+                assert!((got - want).abs() < 1e-12, "{o:?} levels={levels}: {got} vs {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn rolling_equals_whole_series_of_each_window_bit_for_bit() {
+        for o in all_options().into_iter().filter(|o| o.order <= 6) {
+            let x = walk(7 + o.order as u64, 300, 4);
+            let window = (o.order - 1) * o.delay + 40;
+            let ro = PermutationOptions { window: Some(window), ..o };
+            let got = rolling(&x, ro).unwrap();
+            for t in 0..x.len() {
+                if t + 1 < window {
+                    assert!(got[t].is_nan());
+                    continue;
+                }
+                let want = whole_series(&x[t + 1 - window..=t], o).unwrap();
+                assert_eq!(got[t].to_bits(), want.to_bits(), "{o:?} t={t}: {} vs {want}", got[t]);
+            }
+        }
+    }
+
+    #[test]
+    fn chunking_and_checkpoints_are_invisible() {
+        for o in all_options().into_iter().filter(|o| o.order <= 5) {
+            let x = walk(99, 500, 5);
+            let ro = PermutationOptions { window: Some(60), ..o };
+            let one_pass = rolling(&x, ro).unwrap();
+            for chunk in [1usize, 3, 17, 128] {
+                let mut est = PermutationEstimator::new(ro).unwrap();
+                let mut got = Vec::new();
+                for (i, part) in x.chunks(chunk).enumerate() {
+                    if i % 3 == 2 {
+                        est = PermutationEstimator::restore(&est.checkpoint()).unwrap();
+                    }
+                    let mut out = vec![0.0; part.len()];
+                    est.update(part, &mut out).unwrap();
+                    got.extend(out);
+                }
+                let same = got.iter().zip(&one_pass).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{o:?} chunk={chunk}");
+            }
+            // Whole-series mode too.
+            let mut est = PermutationEstimator::new(o).unwrap();
+            for part in x.chunks(37) {
+                est.update(part, &mut []).unwrap();
+                est = PermutationEstimator::restore(&est.checkpoint()).unwrap();
+            }
+            assert_eq!(est.value().unwrap().to_bits(), whole_series(&x, o).unwrap().to_bits());
+        }
+    }
+
+    #[test]
+    fn nan_propagates_then_recovers() {
+        let mut x = walk(3, 200, 7);
+        x[100] = f64::NAN;
+        let o = PermutationOptions { window: Some(20), nan_policy: NanPolicy::Propagate, ..Default::default() };
+        let got = rolling(&x, o).unwrap();
+        for (t, v) in got.iter().enumerate() {
+            let has_nan = t >= 100 && t < 120;
+            assert_eq!(v.is_nan(), t < 19 || has_nan, "t={t}");
+        }
+        let mut clean = x.clone();
+        clean[100] = 0.0;
+        let reference = rolling(&clean, PermutationOptions { nan_policy: NanPolicy::Raise, ..o }).unwrap();
+        assert_eq!(got[150].to_bits(), reference[150].to_bits());
+        let err = rolling(&x, PermutationOptions { nan_policy: NanPolicy::Raise, ..o }).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::NonFinite { index: 100 });
+        assert!(whole_series(&x, PermutationOptions { window: None, ..o }).unwrap().is_nan());
+    }
+
+    #[test]
+    fn constant_series_has_zero_entropy_and_maximal_missing() {
+        let x = vec![1.0; 50];
+        for weighted in [false, true] {
+            let o = PermutationOptions { weighted, ..Default::default() };
+            assert_eq!(whole_series(&x, o).unwrap(), 0.0);
+        }
+        let o = PermutationOptions { statistic: Statistic::MissingPatterns, ..Default::default() };
+        assert_eq!(whole_series(&x, o).unwrap(), 5.0);
+    }
+
+    #[test]
+    fn no_drift_after_many_updates() {
+        // Long stream through a small window; the final value equals a fresh computation.
+        let x = walk(11, 2_000_000, 9);
+        let o = PermutationOptions { window: Some(256), order: 5, ..Default::default() };
+        let got = rolling(&x, o).unwrap();
+        let fresh = whole_series(&x[x.len() - 256..], o).unwrap();
+        assert_eq!(got[x.len() - 1].to_bits(), fresh.to_bits());
+    }
+
+    #[test]
+    fn bad_options_are_rejected_with_limits() {
+        let e = PermutationEstimator::new(PermutationOptions { window: Some(2), ..Default::default() }).unwrap_err();
+        assert!(e.message().contains("window >= 3"), "{}", e.message());
+        let e = whole_series(&[1.0, 2.0], PermutationOptions::default()).unwrap_err();
+        assert!(e.message().contains("got 2"));
+        let bytes = PermutationEstimator::new(PermutationOptions::default()).unwrap().checkpoint();
+        assert!(PermutationEstimator::restore(&bytes[..bytes.len() - 1]).is_err());
+        let mut corrupted = bytes.clone();
+        let n = corrupted.len();
+        corrupted[n - 9] ^= 0xff;
+        let _ = PermutationEstimator::restore(&corrupted); // error or valid, never a panic
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<PermutationEstimator>();
+    }
+}
