@@ -70,7 +70,16 @@ impl Quantizer {
 
     /// Equal-width bins over the range of `x` (`[min, max]`).
     pub fn uniform_fit(x: &[f64], bins: usize) -> Result<Self> {
+        Self::uniform_fit_partial(x, bins, None, None)
+    }
+
+    /// Equal-width bins over `[low, high]` where a missing end is taken from the range
+    /// of `x`.
+    pub fn uniform_fit_partial(x: &[f64], bins: usize, low: Option<f64>, high: Option<f64>) -> Result<Self> {
         check_bins(bins)?;
+        if let (Some(l), Some(h)) = (low, high) {
+            return Self::uniform(l, h, bins);
+        }
         if x.is_empty() {
             return Err(Error::new(ErrorKind::EmptyInput, "cannot fit bins on an empty sample"));
         }
@@ -78,7 +87,7 @@ impl Quantizer {
         let (lo, hi) = x.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
         // A constant sample gets a unit-width range centred on it.
         let (lo, hi) = if hi > lo { (lo, hi) } else { (lo - 0.5, lo + 0.5) };
-        Self::uniform(lo, hi, bins)
+        Self::uniform(low.unwrap_or(lo), high.unwrap_or(hi), bins)
     }
 
     /// Scaled uniform bins: `x / scale` over `[-limit, limit]`.

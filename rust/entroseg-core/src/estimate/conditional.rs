@@ -663,6 +663,11 @@ impl ConditionalPermutationEstimator {
         Ok(())
     }
 
+    /// Samples seen so far.
+    pub fn samples_seen(&self) -> u64 {
+        self.encoder.seen()
+    }
+
     /// Whole-series value.
     pub fn value(&self) -> Result<f64> {
         let need = self.encoder.span() + self.options.context * self.options.delay + 1;

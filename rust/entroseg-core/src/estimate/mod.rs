@@ -67,3 +67,9 @@ pub(crate) fn check_window(window: usize, span: usize, what: &str) -> crate::Res
     }
     Ok(())
 }
+
+/// The error raised for a non-finite sample at `index` (for adapters that scan input
+/// themselves before calling a core function).
+pub fn non_finite_error_public(index: usize, value: f64) -> crate::Error {
+    non_finite_error(index, value, 0)
+}

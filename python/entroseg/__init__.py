@@ -1,0 +1,68 @@
+"""entroseg: streaming entropy segmentation.
+
+Drift-free, chunk-invariant rolling entropy profiles computed in Rust, O(1) work per
+sample: permutation entropy (plain, weighted, statistical complexity, missing patterns),
+conditional block entropy of symbol streams, conditional permutation entropy, and
+quantizers from floats to symbols.
+
+Conventions (every function obeys them):
+
+- Rolling outputs have the input's length; the value at ``t`` describes the window
+  ``x[t-window+1 : t+1]`` (``window`` counts samples). Incomplete windows are NaN.
+- ``window=None`` gives one value for the whole input, equal to the rolling value of a
+  window covering the whole input.
+- Ties in ordinal patterns: the earlier sample ranks lower, exactly
+  ``numpy.argsort(kind="stable")``.
+- Entropies are in nats; ``normalize=True`` (the default) divides by the maximum
+  (``ln(order!)`` or ``ln(alphabet_size)``), giving values in [0, 1].
+- ``nan_policy="raise"`` rejects NaN/inf naming the first bad index;
+  ``"propagate"`` gives NaN for every window that contains one.
+- Streaming classes give bit-identical results whatever the chunking, and after any
+  checkpoint/restore.
+"""
+
+from entroseg._entroseg import (
+    MAX_ALPHABET,
+    MAX_ORDER,
+    CheckpointError,
+    EmptyInputError,
+    EntrosegError,
+    InvalidParameterError,
+    NonFiniteError,
+    RollingConditionalEntropy,
+    RollingConditionalPermutationEntropy,
+    RollingPermutationEntropy,
+    SymbolOutOfRangeError,
+    __version__,
+    conditional_entropy,
+    conditional_permutation_entropy,
+    missing_patterns,
+    ordinal_patterns,
+    permutation_entropy,
+    quantize,
+    statistical_complexity,
+)
+from entroseg.sample import sample_series
+
+__all__ = [
+    "MAX_ALPHABET",
+    "MAX_ORDER",
+    "CheckpointError",
+    "EmptyInputError",
+    "EntrosegError",
+    "InvalidParameterError",
+    "NonFiniteError",
+    "RollingConditionalEntropy",
+    "RollingConditionalPermutationEntropy",
+    "RollingPermutationEntropy",
+    "SymbolOutOfRangeError",
+    "__version__",
+    "conditional_entropy",
+    "conditional_permutation_entropy",
+    "missing_patterns",
+    "ordinal_patterns",
+    "permutation_entropy",
+    "quantize",
+    "sample_series",
+    "statistical_complexity",
+]

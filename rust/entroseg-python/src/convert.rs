@@ -1,0 +1,139 @@
+//! Array intake shared by every numpy-facing function.
+//!
+//! A C-contiguous float64 1-D array is borrowed as is (no copy). Any other real dtype
+//! (float32, signed or unsigned integers) and non-contiguous views go through
+//! `numpy.ascontiguousarray(x, dtype=float64)`: one copy, unavoidable for a dtype change.
+//! Complex, boolean, string and object arrays raise `TypeError`; anything not 1-D raises
+//! `ValueError` naming the shape.
+
+use crate::error::InvalidParameterError;
+use numpy::{PyArray1, PyArrayMethods, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+fn as_ndarray<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    let np = obj.py().import("numpy")?;
+    let arr = np.call_method1("asarray", (obj,))?;
+    let ndim: usize = arr.getattr("ndim")?.extract()?;
+    if ndim != 1 {
+        let shape = arr.getattr("shape")?.repr()?;
+        return Err(PyValueError::new_err(format!(
+            "{name} must be a 1-D array, got an array of shape {shape}"
+        )));
+    }
+    Ok(arr)
+}
+
+fn dtype_kind(arr: &Bound<'_, PyAny>) -> PyResult<(String, String)> {
+    let dtype = arr.getattr("dtype")?;
+    Ok((dtype.getattr("kind")?.extract()?, dtype.str()?.to_string()))
+}
+
+/// A 1-D float64 view of `obj` (borrowed when possible).
+pub fn float_array<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    if let Ok(a) = obj.cast::<PyArray1<f64>>() {
+        if a.is_c_contiguous() {
+            return Ok(a.clone());
+        }
+    }
+    let arr = as_ndarray(obj, name)?;
+    let (kind, dtype) = dtype_kind(&arr)?;
+    if !matches!(kind.as_str(), "f" | "i" | "u") {
+        return Err(PyTypeError::new_err(format!(
+            "{name} must have a real numeric dtype (float or integer), got dtype {dtype}"
+        )));
+    }
+    let np = obj.py().import("numpy")?;
+    let out = np.call_method1("ascontiguousarray", (arr, "float64"))?;
+    Ok(out.cast_into::<PyArray1<f64>>()?)
+}
+
+/// Symbols as a 1-D uint8/uint16/uint32 array (borrowed when already unsigned and
+/// contiguous). Signed integers are checked for negatives and converted.
+pub enum Symbols<'py> {
+    U8(Bound<'py, PyArray1<u8>>),
+    U16(Bound<'py, PyArray1<u16>>),
+    U32(Bound<'py, PyArray1<u32>>),
+}
+
+pub fn symbol_array<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Symbols<'py>> {
+    if let Ok(a) = obj.cast::<PyArray1<u8>>() {
+        if a.is_c_contiguous() {
+            return Ok(Symbols::U8(a.clone()));
+        }
+    }
+    let arr = as_ndarray(obj, name)?;
+    let (kind, dtype) = dtype_kind(&arr)?;
+    if !matches!(kind.as_str(), "i" | "u") {
+        return Err(PyTypeError::new_err(format!(
+            "{name} must be an integer array of symbols 0..alphabet_size, got dtype {dtype}"
+        )));
+    }
+    let py = obj.py();
+    let np = py.import("numpy")?;
+    let size: usize = arr.getattr("size")?.extract()?;
+    if kind == "i" && size > 0 {
+        let min: i64 = arr.call_method0("min")?.extract()?;
+        if min < 0 {
+            let idx: usize = np.call_method1("argmin", (&arr,))?.extract()?;
+            return Err(crate::error::SymbolOutOfRangeError::new_err(format!(
+                "symbol {min} at index {idx} is negative; symbols must be in 0..alphabet_size"
+            )));
+        }
+    }
+    let itemsize: usize = arr.getattr("itemsize")?.extract()?;
+    if size > 0 {
+        let max: u64 = arr.call_method0("max")?.extract()?;
+        if max > u32::MAX as u64 {
+            let idx: usize = np.call_method1("argmax", (&arr,))?.extract()?;
+            return Err(crate::error::SymbolOutOfRangeError::new_err(format!(
+                "symbol {max} at index {idx} is larger than any supported alphabet"
+            )));
+        }
+    }
+    Ok(match (kind.as_str(), itemsize) {
+        ("u", 1) | ("i", 1) => Symbols::U8(np.call_method1("ascontiguousarray", (arr, "uint8"))?.cast_into()?),
+        ("u", 2) | ("i", 2) => Symbols::U16(np.call_method1("ascontiguousarray", (arr, "uint16"))?.cast_into()?),
+        _ => Symbols::U32(np.call_method1("ascontiguousarray", (arr, "uint32"))?.cast_into()?),
+    })
+}
+
+impl Symbols<'_> {
+    /// Largest symbol (None when empty).
+    pub fn max(&self) -> PyResult<Option<u64>> {
+        Ok(match self {
+            Symbols::U8(a) => a.readonly().as_slice()?.iter().max().map(|&v| v as u64),
+            Symbols::U16(a) => a.readonly().as_slice()?.iter().max().map(|&v| v as u64),
+            Symbols::U32(a) => a.readonly().as_slice()?.iter().max().map(|&v| v as u64),
+        })
+    }
+    pub fn len(&self) -> usize {
+        match self {
+            Symbols::U8(a) => a.len(),
+            Symbols::U16(a) => a.len(),
+            Symbols::U32(a) => a.len(),
+        }
+    }
+}
+
+/// Options that count samples arrive as Python ints; reject negatives with a clear error
+/// instead of pyo3's generic OverflowError.
+pub fn count_option(value: i64, name: &str, min: i64) -> PyResult<usize> {
+    if value < min {
+        return Err(InvalidParameterError::new_err(format!("{name} must be >= {min}, got {value}")));
+    }
+    usize::try_from(value).map_err(|_| InvalidParameterError::new_err(format!("{name} is too large: {value}")))
+}
+
+/// Nan policy from its string.
+pub fn nan_policy(s: &str) -> PyResult<entroseg_core::NanPolicy> {
+    crate::error::core(entroseg_core::NanPolicy::parse(s))
+}
+
+/// An empty one-shot input is an error (a streaming update may be empty).
+pub fn require_non_empty(len: usize, name: &str) -> PyResult<()> {
+    if len == 0 {
+        return Err(crate::error::EmptyInputError::new_err(format!("{name} is empty; at least one sample is required")));
+    }
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! The one conversion from core errors to Python exceptions.
+//!
+//! Every exception subclasses the built-in it means: all of ours are `ValueError`s
+//! (through `EntrosegError`), so `except ValueError` keeps working for users who do not
+//! care about the finer types. Wrong types and shapes raise `TypeError` / `ValueError`
+//! at the array intake (see `convert.rs`).
+
+use entroseg_core::{Error, ErrorKind};
+use pyo3::create_exception;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+create_exception!(entroseg, EntrosegError, PyValueError, "Base class of entroseg's errors (a ValueError).");
+create_exception!(entroseg, InvalidParameterError, EntrosegError, "An option is outside its valid range.");
+create_exception!(entroseg, EmptyInputError, EntrosegError, "The input is too short for the requested statistic.");
+create_exception!(entroseg, NonFiniteError, EntrosegError, "NaN or infinity in the input under nan_policy='raise'.");
+create_exception!(entroseg, SymbolOutOfRangeError, EntrosegError, "A symbol is outside 0..alphabet_size.");
+create_exception!(entroseg, CheckpointError, EntrosegError, "A checkpoint cannot be restored by this class.");
+
+/// Wrapper so `?` converts core errors (orphan rule: `From<Error> for PyErr` must live here).
+pub struct CoreError(pub Error);
+
+impl From<Error> for CoreError {
+    fn from(e: Error) -> Self {
+        Self(e)
+    }
+}
+
+impl From<CoreError> for PyErr {
+    fn from(CoreError(e): CoreError) -> Self {
+        let msg = e.message().to_string();
+        match e.kind() {
+            ErrorKind::InvalidParameter => InvalidParameterError::new_err(msg),
+            ErrorKind::EmptyInput => EmptyInputError::new_err(msg),
+            ErrorKind::NonFinite { .. } => NonFiniteError::new_err(msg),
+            ErrorKind::SymbolOutOfRange { .. } => SymbolOutOfRangeError::new_err(msg),
+            ErrorKind::InvalidCheckpoint => CheckpointError::new_err(msg),
+            _ => EntrosegError::new_err(msg),
+        }
+    }
+}
+
+/// Converts a core result.
+pub fn core<T>(r: entroseg_core::Result<T>) -> PyResult<T> {
+    r.map_err(|e| CoreError(e).into())
+}
+
+/// Registers the exception types on the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("EntrosegError", py.get_type::<EntrosegError>())?;
+    m.add("InvalidParameterError", py.get_type::<InvalidParameterError>())?;
+    m.add("EmptyInputError", py.get_type::<EmptyInputError>())?;
+    m.add("NonFiniteError", py.get_type::<NonFiniteError>())?;
+    m.add("SymbolOutOfRangeError", py.get_type::<SymbolOutOfRangeError>())?;
+    m.add("CheckpointError", py.get_type::<CheckpointError>())?;
+    Ok(())
+}

@@ -1,0 +1,283 @@
+//! Streaming classes: state kept across `update(chunk)` calls, `reset()`, checkpoints as
+//! bytes, and pickling through those checkpoints (resumes bit-identically).
+
+use crate::convert::{count_option, float_array, symbol_array, Symbols};
+use crate::error::core;
+use crate::numpy_api::permutation_options;
+use entroseg_core::estimate::conditional::{
+    ConditionalEstimator, ConditionalOptions, ConditionalPermutationEstimator, ConditionalPermutationOptions,
+};
+use entroseg_core::estimate::permutation::{PermutationEstimator, Statistic};
+use entroseg_core::estimate::NanPolicy;
+use numpy::{PyArray1, PyArrayMethods};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyTuple};
+
+fn policy_name(p: NanPolicy) -> &'static str {
+    match p {
+        NanPolicy::Raise => "raise",
+        NanPolicy::Propagate => "propagate",
+    }
+}
+
+fn reduce<'py>(obj: &Bound<'py, PyAny>, state: Vec<u8>) -> PyResult<Bound<'py, PyTuple>> {
+    let py = obj.py();
+    let restore = obj.get_type().getattr("from_checkpoint")?;
+    PyTuple::new(py, [restore, PyTuple::new(py, [PyBytes::new(py, &state)])?.into_any()])
+}
+
+/// Rolling permutation entropy (or complexity, or missing-pattern count) over a stream.
+#[pyclass(module = "entroseg._entroseg", name = "RollingPermutationEntropy")]
+pub struct PyRollingPermutationEntropy {
+    inner: PermutationEstimator,
+}
+
+#[pymethods]
+impl PyRollingPermutationEntropy {
+    #[new]
+    #[pyo3(signature = (*, window, order=3, delay=1, normalize=true, weighted=false, statistic="entropy", nan_policy="raise"))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        window: i64,
+        order: i64,
+        delay: i64,
+        normalize: bool,
+        weighted: bool,
+        statistic: &str,
+        nan_policy: &str,
+    ) -> PyResult<Self> {
+        let statistic = core(Statistic::parse(statistic))?;
+        let o = permutation_options(order, delay, Some(window), normalize, weighted, statistic, nan_policy)?;
+        Ok(Self { inner: core(PermutationEstimator::new(o))? })
+    }
+
+    /// Feeds the next chunk; returns one value per sample of the chunk.
+    fn update<'py>(&mut self, py: Python<'py>, chunk: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let arr = float_array(chunk, "chunk")?;
+        let ro = arr.readonly();
+        let xs = ro.as_slice()?;
+        let inner = &mut self.inner;
+        let out = py.detach(|| {
+            let mut out = vec![0.0; xs.len()];
+            inner.update(xs, &mut out).map(|_| out)
+        });
+        Ok(PyArray1::from_vec(py, core(out)?))
+    }
+
+    /// Forgets everything seen; keeps the options.
+    fn reset(&mut self) {
+        self.inner.reset();
+    }
+
+    /// The state as bytes (O(window)); restore with `from_checkpoint`.
+    fn checkpoint<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.checkpoint())
+    }
+
+    /// Rebuilds an estimator from `checkpoint()` bytes.
+    #[classmethod]
+    fn from_checkpoint(_cls: &Bound<'_, pyo3::types::PyType>, state: &[u8]) -> PyResult<Self> {
+        Ok(Self { inner: core(PermutationEstimator::restore(state))? })
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let state = slf.borrow().inner.checkpoint();
+        reduce(slf.as_any(), state)
+    }
+
+    #[getter]
+    fn samples_seen(&self) -> u64 {
+        self.inner.samples_seen()
+    }
+    #[getter]
+    fn window(&self) -> usize {
+        self.inner.options().window.unwrap_or(0)
+    }
+    #[getter]
+    fn order(&self) -> usize {
+        self.inner.options().order
+    }
+    #[getter]
+    fn delay(&self) -> usize {
+        self.inner.options().delay
+    }
+
+    fn __repr__(&self) -> String {
+        let o = self.inner.options();
+        let stat = match o.statistic {
+            Statistic::Entropy => "entropy",
+            Statistic::Complexity => "complexity",
+            Statistic::MissingPatterns => "missing_patterns",
+        };
+        format!(
+            "RollingPermutationEntropy(window={}, order={}, delay={}, normalize={}, weighted={}, statistic='{stat}', nan_policy='{}', samples_seen={})",
+            o.window.unwrap_or(0),
+            o.order,
+            o.delay,
+            if o.normalize { "True" } else { "False" },
+            if o.weighted { "True" } else { "False" },
+            policy_name(o.nan_policy),
+            self.inner.samples_seen()
+        )
+    }
+}
+
+/// Rolling conditional entropy of a symbol stream.
+#[pyclass(module = "entroseg._entroseg", name = "RollingConditionalEntropy")]
+pub struct PyRollingConditionalEntropy {
+    inner: ConditionalEstimator,
+}
+
+#[pymethods]
+impl PyRollingConditionalEntropy {
+    #[new]
+    #[pyo3(signature = (*, window, alphabet_size, context=1, normalize=true))]
+    fn new(window: i64, alphabet_size: i64, context: i64, normalize: bool) -> PyResult<Self> {
+        let o = ConditionalOptions {
+            context: count_option(context, "context", 0)?,
+            alphabet_size: count_option(alphabet_size, "alphabet_size", 1)?,
+            window: Some(count_option(window, "window", 1)?),
+            normalize,
+            lag: 1,
+        };
+        Ok(Self { inner: core(ConditionalEstimator::new(o))? })
+    }
+
+    /// Feeds the next symbols; returns one value per symbol.
+    fn update<'py>(&mut self, py: Python<'py>, chunk: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let syms = symbol_array(chunk, "chunk")?;
+        let inner = &mut self.inner;
+        macro_rules! run {
+            ($arr:expr) => {{
+                let ro = $arr.readonly();
+                let s = ro.as_slice()?;
+                py.detach(|| {
+                    let mut out = vec![0.0; s.len()];
+                    inner.update(s, &mut out).map(|_| out)
+                })
+            }};
+        }
+        let out = match syms {
+            Symbols::U8(a) => run!(a),
+            Symbols::U16(a) => run!(a),
+            Symbols::U32(a) => run!(a),
+        };
+        Ok(PyArray1::from_vec(py, core(out)?))
+    }
+
+    fn reset(&mut self) {
+        self.inner.reset();
+    }
+
+    fn checkpoint<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.checkpoint())
+    }
+
+    #[classmethod]
+    fn from_checkpoint(_cls: &Bound<'_, pyo3::types::PyType>, state: &[u8]) -> PyResult<Self> {
+        Ok(Self { inner: core(ConditionalEstimator::restore(state))? })
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let state = slf.borrow().inner.checkpoint();
+        reduce(slf.as_any(), state)
+    }
+
+    #[getter]
+    fn samples_seen(&self) -> u64 {
+        self.inner.samples_seen()
+    }
+    #[getter]
+    fn window(&self) -> usize {
+        self.inner.options().window.unwrap_or(0)
+    }
+
+    fn __repr__(&self) -> String {
+        let o = self.inner.options();
+        format!(
+            "RollingConditionalEntropy(window={}, alphabet_size={}, context={}, normalize={}, samples_seen={})",
+            o.window.unwrap_or(0),
+            o.alphabet_size,
+            o.context,
+            if o.normalize { "True" } else { "False" },
+            self.inner.samples_seen()
+        )
+    }
+}
+
+/// Rolling conditional permutation entropy over a stream of samples.
+#[pyclass(module = "entroseg._entroseg", name = "RollingConditionalPermutationEntropy")]
+pub struct PyRollingConditionalPermutationEntropy {
+    inner: ConditionalPermutationEstimator,
+    seen: u64,
+}
+
+#[pymethods]
+impl PyRollingConditionalPermutationEntropy {
+    #[new]
+    #[pyo3(signature = (*, window, order=3, delay=1, context=1, normalize=true, nan_policy="raise"))]
+    fn new(window: i64, order: i64, delay: i64, context: i64, normalize: bool, nan_policy: &str) -> PyResult<Self> {
+        let o = ConditionalPermutationOptions {
+            order: count_option(order, "order", 0)?,
+            delay: count_option(delay, "delay", 0)?,
+            context: count_option(context, "context", 0)?,
+            window: Some(count_option(window, "window", 1)?),
+            normalize,
+            nan_policy: crate::convert::nan_policy(nan_policy)?,
+        };
+        Ok(Self { inner: core(ConditionalPermutationEstimator::new(o))?, seen: 0 })
+    }
+
+    fn update<'py>(&mut self, py: Python<'py>, chunk: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let arr = float_array(chunk, "chunk")?;
+        let ro = arr.readonly();
+        let xs = ro.as_slice()?;
+        let inner = &mut self.inner;
+        let out = py.detach(|| {
+            let mut out = vec![0.0; xs.len()];
+            inner.update(xs, &mut out).map(|_| out)
+        });
+        let out = core(out)?;
+        self.seen += out.len() as u64;
+        Ok(PyArray1::from_vec(py, out))
+    }
+
+    fn reset(&mut self) {
+        self.inner.reset();
+        self.seen = 0;
+    }
+
+    fn checkpoint<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.checkpoint())
+    }
+
+    #[classmethod]
+    fn from_checkpoint(_cls: &Bound<'_, pyo3::types::PyType>, state: &[u8]) -> PyResult<Self> {
+        let inner = core(ConditionalPermutationEstimator::restore(state))?;
+        Ok(Self { seen: inner.samples_seen(), inner })
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let state = slf.borrow().inner.checkpoint();
+        reduce(slf.as_any(), state)
+    }
+
+    #[getter]
+    fn samples_seen(&self) -> u64 {
+        self.seen
+    }
+
+    fn __repr__(&self) -> String {
+        let o = self.inner.options();
+        format!(
+            "RollingConditionalPermutationEntropy(window={}, order={}, delay={}, context={}, normalize={}, nan_policy='{}', samples_seen={})",
+            o.window.unwrap_or(0),
+            o.order,
+            o.delay,
+            o.context,
+            if o.normalize { "True" } else { "False" },
+            policy_name(o.nan_policy),
+            self.seen
+        )
+    }
+}
