@@ -44,6 +44,8 @@ pub fn fixed_xlogx(c: u64, scale_bits: u32) -> i64 {
 pub struct XLogXTable {
     scale_bits: u32,
     table: Vec<i64>,
+    /// `F(c + 1) - F(c)`: one load per count change on the hot path.
+    deltas: Vec<i64>,
 }
 
 impl XLogXTable {
@@ -51,8 +53,9 @@ impl XLogXTable {
     pub fn new(max_total: u64) -> Self {
         let scale_bits = scale_bits_for(max_total);
         let len = (max_total as usize).saturating_add(2).min(MAX_TABLE_LEN);
-        let table = (0..len as u64).map(|c| fixed_xlogx(c, scale_bits)).collect();
-        Self { scale_bits, table }
+        let table: Vec<i64> = (0..len as u64).map(|c| fixed_xlogx(c, scale_bits)).collect();
+        let deltas = table.windows(2).map(|w| w[1] - w[0]).collect();
+        Self { scale_bits, table, deltas }
     }
 
     /// Fraction bits of the fixed-point values.
@@ -72,7 +75,15 @@ impl XLogXTable {
     /// Change of `F` when a count goes from `c` to `c + 1`.
     #[inline(always)]
     pub fn up(&self, c: u32) -> i64 {
-        self.get(c + 1) - self.get(c)
+        match self.deltas.get(c as usize) {
+            Some(&d) => d,
+            None => self.get(c + 1) - self.get(c),
+        }
+    }
+
+    /// `F(max_total)`: the sum when one item holds every count (entropy exactly 0).
+    pub fn single_item_sum(&self, total: u64) -> i64 {
+        fixed_xlogx(total, self.scale_bits)
     }
 }
 

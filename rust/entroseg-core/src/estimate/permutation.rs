@@ -314,6 +314,8 @@ pub struct PermutationEstimator {
     // Counts (unweighted) and fixed-point sums.
     counts: Vec<u32>,
     present: usize,
+    /// Set by the fast loop, which does not maintain `present`.
+    present_stale: bool,
     sum_xlogx: i64,
     sum_mix: i64,
     // Weighted counts.
@@ -355,6 +357,7 @@ impl PermutationEstimator {
             scales,
             counts: vec![0; if options.weighted { 0 } else { n_patterns }],
             present: 0,
+            present_stale: false,
             sum_xlogx: 0,
             sum_mix: 0,
             weighted: WeightedCounts::default(),
@@ -385,6 +388,7 @@ impl PermutationEstimator {
         self.invalid_in_ring = n;
         self.counts.iter_mut().for_each(|c| *c = 0);
         self.present = 0;
+        self.present_stale = false;
         self.sum_xlogx = 0;
         self.sum_mix = 0;
         self.weighted = WeightedCounts::default();
@@ -460,8 +464,55 @@ impl PermutationEstimator {
         }
     }
 
-    #[inline(always)]
     fn rolling_block(&mut self, codes: &[u32], out: &mut [f64]) {
+        let all_valid = self.invalid_in_ring == 0 && !codes.contains(&NO_PATTERN);
+        if all_valid && self.options.statistic == Statistic::Entropy {
+            self.rolling_entropy_fast(codes, out);
+        } else {
+            self.rolling_block_general(codes, out);
+        }
+    }
+
+    /// The hot loop: a full window, no invalid pattern in it or in the block, entropy only.
+    /// Same arithmetic as the general loop; a single-pattern window is detected by its sum
+    /// (`S == F(N)` only when one pattern holds all N counts, since any split lowers the
+    /// sum by at least `ln N` in fixed point) instead of by tracking the distinct count.
+    fn rolling_entropy_fast(&mut self, codes: &[u32], out: &mut [f64]) {
+        let scales = self.scales.as_ref().expect("rolling scales");
+        let norm = if self.options.normalize { 1.0 / (self.n_patterns as f64).ln() } else { 1.0 };
+        let single = scales.xlogx.single_item_sum(scales.n_items);
+        let n = self.ring.len();
+        let counts = &mut self.counts[..];
+        let ring = &mut self.ring[..];
+        let mut pos = self.ring_pos;
+        let mut s = self.sum_xlogx;
+        for (&new, slot) in codes.iter().zip(out.iter_mut()) {
+            let old = ring[pos];
+            ring[pos] = new;
+            pos += 1;
+            if pos == n {
+                pos = 0;
+            }
+            let c = counts[new as usize];
+            counts[new as usize] = c + 1;
+            s += scales.xlogx.up(c);
+            let c = counts[old as usize] - 1;
+            counts[old as usize] = c;
+            s -= scales.xlogx.up(c);
+            let h = scales.entropy.entropy(s) * norm;
+            *slot = if s == single { 0.0 } else { h };
+        }
+        self.ring_pos = pos;
+        self.sum_xlogx = s;
+        // `present` is only maintained by the general loop; recount it lazily there.
+        self.present_stale = true;
+    }
+
+    fn rolling_block_general(&mut self, codes: &[u32], out: &mut [f64]) {
+        if self.present_stale {
+            self.present = self.counts.iter().filter(|&&c| c > 0).count();
+            self.present_stale = false;
+        }
         let scales = self.scales.as_ref().expect("rolling scales");
         let stat = self.options.statistic;
         let with_mix = stat == Statistic::Complexity;
