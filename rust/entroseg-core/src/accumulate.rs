@@ -53,9 +53,15 @@ impl XLogXTable {
     pub fn new(max_total: u64) -> Self {
         let scale_bits = scale_bits_for(max_total);
         let len = (max_total as usize).saturating_add(2).min(MAX_TABLE_LEN);
-        let table: Vec<i64> = (0..len as u64).map(|c| fixed_xlogx(c, scale_bits)).collect();
+        let table: Vec<i64> = (0..len as u64)
+            .map(|c| fixed_xlogx(c, scale_bits))
+            .collect();
         let deltas = table.windows(2).map(|w| w[1] - w[0]).collect();
-        Self { scale_bits, table, deltas }
+        Self {
+            scale_bits,
+            table,
+            deltas,
+        }
     }
 
     /// Fraction bits of the fixed-point values.
@@ -100,7 +106,10 @@ impl EntropyOfSum {
     /// For `n_items` items and a sum in `scale_bits` fraction bits.
     pub fn new(n_items: u64, scale_bits: u32) -> Self {
         let n = n_items.max(1) as f64;
-        Self { ln_n: n.ln(), factor: 1.0 / (n * (1u64 << scale_bits) as f64) }
+        Self {
+            ln_n: n.ln(),
+            factor: 1.0 / (n * (1u64 << scale_bits) as f64),
+        }
     }
 
     /// Entropy in nats of counts whose fixed-point `sum F(c_i)` is `sum`.

@@ -66,7 +66,9 @@ impl<'a> Reader<'a> {
     pub(crate) fn open(data: &'a [u8], tag: &str) -> Result<Self> {
         let mut r = Self { data, pos: 0 };
         if r.take(4)? != MAGIC {
-            return Err(Error::checkpoint("not an entroseg checkpoint (bad magic bytes)"));
+            return Err(Error::checkpoint(
+                "not an entroseg checkpoint (bad magic bytes)",
+            ));
         }
         let version = u32::from_le_bytes(r.take(4)?.try_into().expect("4 bytes"));
         if version != VERSION {
@@ -96,7 +98,9 @@ impl<'a> Reader<'a> {
         }
     }
     pub(crate) fn u64(&mut self) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
     pub(crate) fn usize(&mut self) -> Result<usize> {
         usize::try_from(self.u64()?).map_err(|_| Error::checkpoint("checkpoint value out of range"))
@@ -108,12 +112,16 @@ impl<'a> Reader<'a> {
         match self.take(1)?[0] {
             0 => Ok(false),
             1 => Ok(true),
-            b => Err(Error::checkpoint(format!("invalid flag byte {b} in checkpoint"))),
+            b => Err(Error::checkpoint(format!(
+                "invalid flag byte {b} in checkpoint"
+            ))),
         }
     }
     fn len(&mut self, item: usize) -> Result<usize> {
         let n = self.usize()?;
-        if n.checked_mul(item).is_none_or(|b| b > self.data.len() - self.pos) {
+        if n.checked_mul(item)
+            .is_none_or(|b| b > self.data.len() - self.pos)
+        {
             return Err(Error::checkpoint("checkpoint is truncated"));
         }
         Ok(n)
@@ -128,7 +136,11 @@ impl<'a> Reader<'a> {
     }
     pub(crate) fn u32s(&mut self) -> Result<Vec<u32>> {
         let n = self.len(4)?;
-        Ok(self.take(n * 4)?.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4"))).collect())
+        Ok(self
+            .take(n * 4)?
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().expect("4")))
+            .collect())
     }
     pub(crate) fn finish(self) -> Result<()> {
         if self.pos != self.data.len() {
@@ -155,7 +167,10 @@ mod tests {
         assert!(v[0] == 1.5 && v[1].is_nan());
         assert!(r.bool().unwrap());
         r.finish().unwrap();
-        assert!(Reader::open(&bytes, "other").unwrap_err().message().contains("demo"));
+        assert!(Reader::open(&bytes, "other")
+            .unwrap_err()
+            .message()
+            .contains("demo"));
         assert!(Reader::open(&bytes[..3], "demo").is_err());
         for cut in 0..bytes.len() {
             // Every truncation fails cleanly somewhere, never panics.

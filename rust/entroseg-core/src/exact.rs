@@ -31,7 +31,9 @@ pub struct ExactSum {
 
 impl std::fmt::Debug for ExactSum {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExactSum").field("value", &self.clone().value()).finish()
+        f.debug_struct("ExactSum")
+            .field("value", &self.clone().value())
+            .finish()
     }
 }
 
@@ -55,7 +57,11 @@ fn split(v: f64) -> (usize, [i64; 3]) {
     let wide = (mant as u128) << (offset % 32);
     (
         offset / 32,
-        [(wide as i64) & MASK, ((wide >> 32) as i64) & MASK, (wide >> 64) as i64],
+        [
+            (wide as i64) & MASK,
+            ((wide >> 32) as i64) & MASK,
+            (wide >> 64) as i64,
+        ],
     )
 }
 
@@ -76,7 +82,12 @@ fn scale_by_power_of_two(mut x: f64, mut e: i64) -> f64 {
 impl ExactSum {
     /// Zero.
     pub fn new() -> Self {
-        Self { limbs: Box::new([0; LIMBS]), dirty_lo: LIMBS, hi: 0, pending: 0 }
+        Self {
+            limbs: Box::new([0; LIMBS]),
+            dirty_lo: LIMBS,
+            hi: 0,
+            pending: 0,
+        }
     }
 
     #[inline]
@@ -151,6 +162,34 @@ impl ExactSum {
     }
 }
 
+impl ExactSum {
+    /// Serialises the limbs (canonical form).
+    pub(crate) fn write(&self, w: &mut crate::checkpoint::Writer) {
+        let mut c = self.clone();
+        c.normalize();
+        let digits: Vec<u32> = c.limbs.iter().map(|&l| l as u32).collect();
+        w.u32s(&digits);
+    }
+
+    /// Reads limbs written by `write`.
+    pub(crate) fn read(r: &mut crate::checkpoint::Reader) -> crate::Result<Self> {
+        let digits = r.u32s()?;
+        if digits.len() != LIMBS {
+            return Err(crate::Error::checkpoint(
+                "inconsistent exact sum in checkpoint",
+            ));
+        }
+        let mut s = Self::new();
+        for (l, d) in s.limbs.iter_mut().zip(digits) {
+            *l = d as i64;
+        }
+        s.hi = LIMBS - 1;
+        s.dirty_lo = 0;
+        s.normalize();
+        Ok(s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,12 +213,18 @@ mod tests {
             float -= b;
         }
         assert_eq!(exact.value(), 1e-3 + 2.5e-4);
-        assert_ne!(float, 1e-3 + 2.5e-4, "the float sum drifts (that is the point)");
+        assert_ne!(
+            float,
+            1e-3 + 2.5e-4,
+            "the float sum drifts (that is the point)"
+        );
     }
 
     #[test]
     fn value_is_independent_of_history() {
-        let values: Vec<f64> = (0..500).map(|i| ((i * 7919) % 1000) as f64 * 1.37e-3 + 1e-300).collect();
+        let values: Vec<f64> = (0..500)
+            .map(|i| ((i * 7919) % 1000) as f64 * 1.37e-3 + 1e-300)
+            .collect();
         let mut a = ExactSum::new();
         for v in &values {
             a.add(*v);
@@ -209,31 +254,5 @@ mod tests {
         s.sub(f64::MAX);
         s.sub(f64::MAX);
         assert_eq!(s.value(), f64::MIN_POSITIVE / 4.0);
-    }
-}
-
-impl ExactSum {
-    /// Serialises the limbs (canonical form).
-    pub(crate) fn write(&self, w: &mut crate::checkpoint::Writer) {
-        let mut c = self.clone();
-        c.normalize();
-        let digits: Vec<u32> = c.limbs.iter().map(|&l| l as u32).collect();
-        w.u32s(&digits);
-    }
-
-    /// Reads limbs written by `write`.
-    pub(crate) fn read(r: &mut crate::checkpoint::Reader) -> crate::Result<Self> {
-        let digits = r.u32s()?;
-        if digits.len() != LIMBS {
-            return Err(crate::Error::checkpoint("inconsistent exact sum in checkpoint"));
-        }
-        let mut s = Self::new();
-        for (l, d) in s.limbs.iter_mut().zip(digits) {
-            *l = d as i64;
-        }
-        s.hi = LIMBS - 1;
-        s.dirty_lo = 0;
-        s.normalize();
-        Ok(s)
     }
 }

@@ -137,9 +137,14 @@ fn inversion_to_lexicographic_direct(code: u32, order: usize) -> u32 {
 const MAX_TABLE_ORDER: usize = 8;
 
 fn translation_table(order: usize) -> Arc<[u32]> {
-    static TABLES: [OnceLock<Arc<[u32]>>; MAX_TABLE_ORDER + 1] = [const { OnceLock::new() }; MAX_TABLE_ORDER + 1];
+    static TABLES: [OnceLock<Arc<[u32]>>; MAX_TABLE_ORDER + 1] =
+        [const { OnceLock::new() }; MAX_TABLE_ORDER + 1];
     TABLES[order]
-        .get_or_init(|| (0..factorial(order) as u32).map(|c| inversion_to_lexicographic_direct(c, order)).collect())
+        .get_or_init(|| {
+            (0..factorial(order) as u32)
+                .map(|c| inversion_to_lexicographic_direct(c, order))
+                .collect()
+        })
         .clone()
 }
 
@@ -238,7 +243,15 @@ impl OrdinalEncoder {
     /// A fresh encoder.
     pub fn new(order: usize, delay: usize) -> Result<Self> {
         let span = check_embedding(order, delay)?;
-        Ok(Self { order, delay, span, tail: Vec::with_capacity(span), seen: 0, last_bad: 0, scratch: Vec::new() })
+        Ok(Self {
+            order,
+            delay,
+            span,
+            tail: Vec::with_capacity(span),
+            seen: 0,
+            last_bad: 0,
+            scratch: Vec::new(),
+        })
     }
 
     /// Order `d`.
@@ -346,7 +359,8 @@ impl OrdinalEncoder {
     pub(crate) fn read_state(r: &mut crate::checkpoint::Reader) -> Result<Self> {
         let order = r.usize()?;
         let delay = r.usize()?;
-        let mut enc = Self::new(order, delay).map_err(|e| Error::checkpoint(e.message().to_string()))?;
+        let mut enc =
+            Self::new(order, delay).map_err(|e| Error::checkpoint(e.message().to_string()))?;
         enc.seen = r.u64()?;
         enc.last_bad = r.u64()?;
         enc.tail = r.f64s()?;
@@ -385,7 +399,9 @@ mod tests {
         let mut s = seed;
         (0..n)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((s >> 33) % levels) as f64
             })
             .collect()
@@ -426,7 +442,10 @@ mod tests {
                             enc.encode(xs, out);
                         }
                         to_lexicographic(&mut got, d);
-                        assert_eq!(got, expected, "d={d} tau={tau} levels={levels} chunk={chunk}");
+                        assert_eq!(
+                            got, expected,
+                            "d={d} tau={tau} levels={levels} chunk={chunk}"
+                        );
                     }
                 }
             }
@@ -435,9 +454,18 @@ mod tests {
 
     #[test]
     fn rejects_bad_embeddings() {
-        assert!(check_embedding(1, 1).unwrap_err().message().contains("got 1"));
-        assert!(check_embedding(11, 1).unwrap_err().message().contains("2..=10"));
-        assert!(check_embedding(3, 0).unwrap_err().message().contains("delay"));
+        assert!(check_embedding(1, 1)
+            .unwrap_err()
+            .message()
+            .contains("got 1"));
+        assert!(check_embedding(11, 1)
+            .unwrap_err()
+            .message()
+            .contains("2..=10"));
+        assert!(check_embedding(3, 0)
+            .unwrap_err()
+            .message()
+            .contains("delay"));
         assert!(check_embedding(3, usize::MAX).is_err());
     }
 }

@@ -22,7 +22,9 @@ pub const MAX_BINS: usize = 256;
 
 fn check_bins(bins: usize) -> Result<()> {
     if !(1..=MAX_BINS).contains(&bins) {
-        return Err(Error::parameter(format!("bins must be in 1..={MAX_BINS}, got {bins}")));
+        return Err(Error::parameter(format!(
+            "bins must be in 1..={MAX_BINS}, got {bins}"
+        )));
     }
     Ok(())
 }
@@ -31,7 +33,10 @@ fn check_finite(x: &[f64], what: &str) -> Result<()> {
     if let Some(i) = first_non_finite(x) {
         return Err(Error::new(
             ErrorKind::NonFinite { index: i },
-            format!("{what} contains {} at index {i}; quantizers need finite values", x[i]),
+            format!(
+                "{what} contains {} at index {i}; quantizers need finite values",
+                x[i]
+            ),
         ));
     }
     Ok(())
@@ -75,28 +80,48 @@ impl Quantizer {
 
     /// Equal-width bins over `[low, high]` where a missing end is taken from the range
     /// of `x`.
-    pub fn uniform_fit_partial(x: &[f64], bins: usize, low: Option<f64>, high: Option<f64>) -> Result<Self> {
+    pub fn uniform_fit_partial(
+        x: &[f64],
+        bins: usize,
+        low: Option<f64>,
+        high: Option<f64>,
+    ) -> Result<Self> {
         check_bins(bins)?;
         if let (Some(l), Some(h)) = (low, high) {
             return Self::uniform(l, h, bins);
         }
         if x.is_empty() {
-            return Err(Error::new(ErrorKind::EmptyInput, "cannot fit bins on an empty sample"));
+            return Err(Error::new(
+                ErrorKind::EmptyInput,
+                "cannot fit bins on an empty sample",
+            ));
         }
         check_finite(x, "the sample")?;
-        let (lo, hi) = x.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+        let (lo, hi) = x
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
         // A constant sample gets a unit-width range centred on it.
-        let (lo, hi) = if hi > lo { (lo, hi) } else { (lo - 0.5, lo + 0.5) };
+        let (lo, hi) = if hi > lo {
+            (lo, hi)
+        } else {
+            (lo - 0.5, lo + 0.5)
+        };
         Self::uniform(low.unwrap_or(lo), high.unwrap_or(hi), bins)
     }
 
     /// Scaled uniform bins: `x / scale` over `[-limit, limit]`.
     pub fn mean_scale(scale: f64, limit: f64, bins: usize) -> Result<Self> {
         if !(scale.is_finite() && scale > 0.0) {
-            return Err(Error::parameter(format!("scale must be finite and > 0, got {scale}")));
+            return Err(Error::parameter(format!(
+                "scale must be finite and > 0, got {scale}"
+            )));
         }
         if !(limit.is_finite() && limit > 0.0) {
-            return Err(Error::parameter(format!("limit must be finite and > 0, got {limit}")));
+            return Err(Error::parameter(format!(
+                "limit must be finite and > 0, got {limit}"
+            )));
         }
         Self::uniform(-limit * scale, limit * scale, bins)
     }
@@ -105,7 +130,10 @@ impl Quantizer {
     /// values are zero).
     pub fn mean_scale_fit(x: &[f64], limit: f64, bins: usize) -> Result<Self> {
         if x.is_empty() {
-            return Err(Error::new(ErrorKind::EmptyInput, "cannot fit a scale on an empty sample"));
+            return Err(Error::new(
+                ErrorKind::EmptyInput,
+                "cannot fit a scale on an empty sample",
+            ));
         }
         check_finite(x, "the sample")?;
         let scale = x.iter().map(|v| v.abs()).sum::<f64>() / x.len() as f64;
@@ -116,7 +144,10 @@ impl Quantizer {
     pub fn quantile_fit(sample: &[f64], bins: usize) -> Result<Self> {
         check_bins(bins)?;
         if sample.is_empty() {
-            return Err(Error::new(ErrorKind::EmptyInput, "cannot fit quantile edges on an empty sample"));
+            return Err(Error::new(
+                ErrorKind::EmptyInput,
+                "cannot fit quantile edges on an empty sample",
+            ));
         }
         check_finite(sample, "the sample")?;
         let mut s = sample.to_vec();
@@ -139,7 +170,9 @@ impl Quantizer {
         check_bins(edges.len() + 1)?;
         check_finite(&edges, "edges")?;
         if edges.windows(2).any(|w| w[1] < w[0]) {
-            return Err(Error::parameter("edges must be sorted in non-decreasing order"));
+            return Err(Error::parameter(
+                "edges must be sorted in non-decreasing order",
+            ));
         }
         Ok(Self::Edges { edges })
     }
@@ -155,7 +188,11 @@ impl Quantizer {
     /// Maps `x` to symbols. Non-finite values are an error (symbols have no NaN).
     pub fn apply(&self, x: &[f64], out: &mut [u8]) -> Result<()> {
         if out.len() != x.len() {
-            return Err(Error::parameter(format!("output has length {}, expected {}", out.len(), x.len())));
+            return Err(Error::parameter(format!(
+                "output has length {}, expected {}",
+                out.len(),
+                x.len()
+            )));
         }
         check_finite(x, "input")?;
         match self {
@@ -184,7 +221,8 @@ mod tests {
     fn uniform_bins_and_clamping() {
         let q = Quantizer::uniform(0.0, 4.0, 4).unwrap();
         let mut out = [0u8; 6];
-        q.apply(&[-1.0, 0.0, 0.99, 1.0, 3.99, 10.0], &mut out).unwrap();
+        q.apply(&[-1.0, 0.0, 0.99, 1.0, 3.99, 10.0], &mut out)
+            .unwrap();
         assert_eq!(out, [0, 0, 0, 1, 3, 3]);
     }
 
@@ -204,17 +242,29 @@ mod tests {
         let x: Vec<f64> = (0..50).map(|v| (v as f64 * 0.37).sin()).collect();
         let y: Vec<f64> = x.iter().map(|v| v * 1000.0).collect();
         let (mut a, mut b) = (vec![0u8; 50], vec![0u8; 50]);
-        Quantizer::mean_scale_fit(&x, 4.0, 16).unwrap().apply(&x, &mut a).unwrap();
-        Quantizer::mean_scale_fit(&y, 4.0, 16).unwrap().apply(&y, &mut b).unwrap();
+        Quantizer::mean_scale_fit(&x, 4.0, 16)
+            .unwrap()
+            .apply(&x, &mut a)
+            .unwrap();
+        Quantizer::mean_scale_fit(&y, 4.0, 16)
+            .unwrap()
+            .apply(&y, &mut b)
+            .unwrap();
         assert_eq!(a, b);
     }
 
     #[test]
     fn errors() {
-        assert!(Quantizer::uniform(0.0, 1.0, 0).unwrap_err().message().contains("1..=256, got 0"));
+        assert!(Quantizer::uniform(0.0, 1.0, 0)
+            .unwrap_err()
+            .message()
+            .contains("1..=256, got 0"));
         assert!(Quantizer::uniform(1.0, 1.0, 4).is_err());
         assert!(Quantizer::quantile_fit(&[], 4).is_err());
-        let e = Quantizer::uniform(0.0, 1.0, 2).unwrap().apply(&[0.0, f64::NAN], &mut [0, 0]).unwrap_err();
+        let e = Quantizer::uniform(0.0, 1.0, 2)
+            .unwrap()
+            .apply(&[0.0, f64::NAN], &mut [0, 0])
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NonFinite { index: 1 });
     }
 }

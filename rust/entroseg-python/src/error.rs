@@ -10,12 +10,42 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-create_exception!(entroseg, EntrosegError, PyValueError, "Base class of entroseg's errors (a ValueError).");
-create_exception!(entroseg, InvalidParameterError, EntrosegError, "An option is outside its valid range.");
-create_exception!(entroseg, EmptyInputError, EntrosegError, "The input is too short for the requested statistic.");
-create_exception!(entroseg, NonFiniteError, EntrosegError, "NaN or infinity in the input under nan_policy='raise'.");
-create_exception!(entroseg, SymbolOutOfRangeError, EntrosegError, "A symbol is outside 0..alphabet_size.");
-create_exception!(entroseg, CheckpointError, EntrosegError, "A checkpoint cannot be restored by this class.");
+create_exception!(
+    entroseg,
+    EntrosegError,
+    PyValueError,
+    "Base class of entroseg's errors (a ValueError)."
+);
+create_exception!(
+    entroseg,
+    InvalidParameterError,
+    EntrosegError,
+    "An option is outside its valid range."
+);
+create_exception!(
+    entroseg,
+    EmptyInputError,
+    EntrosegError,
+    "The input is too short for the requested statistic."
+);
+create_exception!(
+    entroseg,
+    NonFiniteError,
+    EntrosegError,
+    "NaN or infinity in the input under nan_policy='raise'."
+);
+create_exception!(
+    entroseg,
+    SymbolOutOfRangeError,
+    EntrosegError,
+    "A symbol is outside 0..alphabet_size."
+);
+create_exception!(
+    entroseg,
+    CheckpointError,
+    EntrosegError,
+    "A checkpoint cannot be restored by this class."
+);
 
 /// Wrapper so `?` converts core errors (orphan rule: `From<Error> for PyErr` must live here).
 pub struct CoreError(pub Error);
@@ -49,10 +79,16 @@ pub fn core<T>(r: entroseg_core::Result<T>) -> PyResult<T> {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("EntrosegError", py.get_type::<EntrosegError>())?;
-    m.add("InvalidParameterError", py.get_type::<InvalidParameterError>())?;
+    m.add(
+        "InvalidParameterError",
+        py.get_type::<InvalidParameterError>(),
+    )?;
     m.add("EmptyInputError", py.get_type::<EmptyInputError>())?;
     m.add("NonFiniteError", py.get_type::<NonFiniteError>())?;
-    m.add("SymbolOutOfRangeError", py.get_type::<SymbolOutOfRangeError>())?;
+    m.add(
+        "SymbolOutOfRangeError",
+        py.get_type::<SymbolOutOfRangeError>(),
+    )?;
     m.add("CheckpointError", py.get_type::<CheckpointError>())?;
     Ok(())
 }

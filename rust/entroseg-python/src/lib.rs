@@ -12,14 +12,20 @@ mod streaming;
 fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("MAX_ORDER", entroseg_core::ordinal::MAX_ORDER)?;
-    m.add("MAX_ALPHABET", entroseg_core::estimate::conditional::MAX_ALPHABET)?;
+    m.add(
+        "MAX_ALPHABET",
+        entroseg_core::estimate::conditional::MAX_ALPHABET,
+    )?;
     error::register(m)?;
     m.add_function(wrap_pyfunction!(numpy_api::permutation_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(numpy_api::statistical_complexity, m)?)?;
     m.add_function(wrap_pyfunction!(numpy_api::missing_patterns, m)?)?;
     m.add_function(wrap_pyfunction!(numpy_api::ordinal_patterns, m)?)?;
     m.add_function(wrap_pyfunction!(numpy_api::conditional_entropy, m)?)?;
-    m.add_function(wrap_pyfunction!(numpy_api::conditional_permutation_entropy, m)?)?;
+    m.add_function(wrap_pyfunction!(
+        numpy_api::conditional_permutation_entropy,
+        m
+    )?)?;
     m.add_function(wrap_pyfunction!(numpy_api::quantize, m)?)?;
     m.add_class::<streaming::PyRollingPermutationEntropy>()?;
     m.add_class::<streaming::PyRollingConditionalEntropy>()?;

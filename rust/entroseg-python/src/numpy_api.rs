@@ -1,12 +1,16 @@
 //! The numpy surface: one-shot functions. Each converts its arguments, releases the GIL
 //! around the core call (`py.detach`), and converts the result; no computation here.
 
-use crate::convert::{count_option, float_array, nan_policy, require_non_empty, symbol_array, Symbols};
+use crate::convert::{
+    count_option, fill_output, float_array, nan_policy, require_non_empty, symbol_array, Symbols,
+};
 use crate::error::{core, InvalidParameterError};
-use entroseg_core::estimate::conditional::{self, ConditionalOptions, ConditionalPermutationOptions};
+use entroseg_core::estimate::conditional::{
+    self, ConditionalOptions, ConditionalPermutationOptions,
+};
 use entroseg_core::estimate::permutation::{self, PermutationOptions, Statistic};
 use entroseg_core::estimate::{first_non_finite, NanPolicy};
-use entroseg_core::ordinal::{OrdinalEncoder, NO_PATTERN};
+use entroseg_core::ordinal::{to_lexicographic, OrdinalEncoder, NO_PATTERN};
 use entroseg_core::symbols::Quantizer;
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
@@ -37,7 +41,11 @@ pub(crate) fn permutation_options(
     })
 }
 
-fn run_permutation<'py>(py: Python<'py>, x: &Bound<'py, PyAny>, o: PermutationOptions) -> PyResult<Bound<'py, PyAny>> {
+fn run_permutation<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    o: PermutationOptions,
+) -> PyResult<Bound<'py, PyAny>> {
     // Validate options before touching the data so option errors win over data errors.
     core(permutation::PermutationEstimator::new(o))?;
     let arr = float_array(x, "x")?;
@@ -45,8 +53,9 @@ fn run_permutation<'py>(py: Python<'py>, x: &Bound<'py, PyAny>, o: PermutationOp
     let xs = ro.as_slice()?;
     require_non_empty(xs.len(), "x")?;
     if o.window.is_some() {
-        let out = core(py.detach(|| permutation::rolling(xs, o)))?;
-        Ok(PyArray1::from_vec(py, out).into_any())
+        let mut est = core(permutation::PermutationEstimator::new(o))?;
+        let out = core(fill_output(py, xs.len(), |out| est.update(xs, out)))?;
+        Ok(out.into_any())
     } else {
         let v = core(py.detach(|| permutation::whole_series(xs, o)))?;
         if o.statistic == Statistic::MissingPatterns && v.is_finite() {
@@ -71,7 +80,15 @@ pub fn permutation_entropy<'py>(
     weighted: bool,
     nan_policy: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let o = permutation_options(order, delay, window, normalize, weighted, Statistic::Entropy, nan_policy)?;
+    let o = permutation_options(
+        order,
+        delay,
+        window,
+        normalize,
+        weighted,
+        Statistic::Entropy,
+        nan_policy,
+    )?;
     run_permutation(py, x, o)
 }
 
@@ -86,7 +103,15 @@ pub fn statistical_complexity<'py>(
     window: Option<i64>,
     nan_policy: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let o = permutation_options(order, delay, window, true, false, Statistic::Complexity, nan_policy)?;
+    let o = permutation_options(
+        order,
+        delay,
+        window,
+        true,
+        false,
+        Statistic::Complexity,
+        nan_policy,
+    )?;
     run_permutation(py, x, o)
 }
 
@@ -101,7 +126,15 @@ pub fn missing_patterns<'py>(
     window: Option<i64>,
     nan_policy: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let o = permutation_options(order, delay, window, false, false, Statistic::MissingPatterns, nan_policy)?;
+    let o = permutation_options(
+        order,
+        delay,
+        window,
+        false,
+        false,
+        Statistic::MissingPatterns,
+        nan_policy,
+    )?;
     run_permutation(py, x, o)
 }
 
@@ -116,7 +149,10 @@ pub fn ordinal_patterns<'py>(
     nan_policy: &str,
 ) -> PyResult<Bound<'py, PyArray1<i32>>> {
     let policy = crate::convert::nan_policy(nan_policy)?;
-    let mut enc = core(OrdinalEncoder::new(count_option(order, "order", 0)?, count_option(delay, "delay", 0)?))?;
+    let mut enc = core(OrdinalEncoder::new(
+        count_option(order, "order", 0)?,
+        count_option(delay, "delay", 0)?,
+    ))?;
     let arr = float_array(x, "x")?;
     let ro = arr.readonly();
     let xs = ro.as_slice()?;
@@ -129,7 +165,11 @@ pub fn ordinal_patterns<'py>(
         }
         let mut codes = vec![0u32; xs.len()];
         enc.encode(xs, &mut codes);
-        Ok(codes.into_iter().map(|c| if c == NO_PATTERN { -1 } else { c as i32 }).collect())
+        to_lexicographic(&mut codes, enc.order());
+        Ok(codes
+            .into_iter()
+            .map(|c| if c == NO_PATTERN { -1 } else { c as i32 })
+            .collect())
     });
     Ok(PyArray1::from_vec(py, core(codes)?))
 }
@@ -150,7 +190,13 @@ pub fn conditional_entropy<'py>(
     if let Some(a) = alphabet_size {
         // Validate options before touching the data.
         let a = count_option(a, "alphabet_size", 1)?;
-        core(conditional::ConditionalEstimator::new(ConditionalOptions { context, alphabet_size: a, window, normalize, lag: 1 }))?;
+        core(conditional::ConditionalEstimator::new(ConditionalOptions {
+            context,
+            alphabet_size: a,
+            window,
+            normalize,
+            lag: 1,
+        }))?;
     }
     let syms = symbol_array(symbols, "symbols")?;
     require_non_empty(syms.len(), "symbols")?;
@@ -167,14 +213,21 @@ pub fn conditional_entropy<'py>(
             max as usize + 1
         }
     };
-    let o = ConditionalOptions { context, alphabet_size, window, normalize, lag: 1 };
+    let o = ConditionalOptions {
+        context,
+        alphabet_size,
+        window,
+        normalize,
+        lag: 1,
+    };
     macro_rules! run {
         ($arr:expr) => {{
             let ro = $arr.readonly();
             let s = ro.as_slice()?;
             if o.window.is_some() {
-                let out = core(py.detach(|| conditional::rolling(s, o)))?;
-                Ok(PyArray1::from_vec(py, out).into_any())
+                let mut est = core(conditional::ConditionalEstimator::new(o))?;
+                let out = core(fill_output(py, s.len(), |out| est.update(s, out)))?;
+                Ok(out.into_any())
             } else {
                 let v = core(py.detach(|| conditional::whole_series(s, o)))?;
                 Ok(PyFloat::new(py, v).into_any())
@@ -216,8 +269,9 @@ pub fn conditional_permutation_entropy<'py>(
     let xs = ro.as_slice()?;
     require_non_empty(xs.len(), "x")?;
     if o.window.is_some() {
-        let out = core(py.detach(|| conditional::rolling_permutation(xs, o)))?;
-        Ok(PyArray1::from_vec(py, out).into_any())
+        let mut est = core(conditional::ConditionalPermutationEstimator::new(o))?;
+        let out = core(fill_output(py, xs.len(), |out| est.update(xs, out)))?;
+        Ok(out.into_any())
     } else {
         let v = core(py.detach(|| conditional::whole_series_permutation(xs, o)))?;
         Ok(PyFloat::new(py, v).into_any())
@@ -251,7 +305,9 @@ pub fn quantize<'py>(
         )));
     }
     if method != "uniform" && (low.is_some() || high.is_some()) {
-        return Err(InvalidParameterError::new_err(format!("low/high apply to method='uniform' only, not {method:?}")));
+        return Err(InvalidParameterError::new_err(format!(
+            "low/high apply to method='uniform' only, not {method:?}"
+        )));
     }
     let arr = float_array(x, "x")?;
     let ro = arr.readonly();

@@ -1,11 +1,12 @@
 //! Streaming classes: state kept across `update(chunk)` calls, `reset()`, checkpoints as
 //! bytes, and pickling through those checkpoints (resumes bit-identically).
 
-use crate::convert::{count_option, float_array, symbol_array, Symbols};
+use crate::convert::{count_option, fill_output, float_array, symbol_array, Symbols};
 use crate::error::core;
 use crate::numpy_api::permutation_options;
 use entroseg_core::estimate::conditional::{
-    ConditionalEstimator, ConditionalOptions, ConditionalPermutationEstimator, ConditionalPermutationOptions,
+    ConditionalEstimator, ConditionalOptions, ConditionalPermutationEstimator,
+    ConditionalPermutationOptions,
 };
 use entroseg_core::estimate::permutation::{PermutationEstimator, Statistic};
 use entroseg_core::estimate::NanPolicy;
@@ -23,7 +24,13 @@ fn policy_name(p: NanPolicy) -> &'static str {
 fn reduce<'py>(obj: &Bound<'py, PyAny>, state: Vec<u8>) -> PyResult<Bound<'py, PyTuple>> {
     let py = obj.py();
     let restore = obj.get_type().getattr("from_checkpoint")?;
-    PyTuple::new(py, [restore, PyTuple::new(py, [PyBytes::new(py, &state)])?.into_any()])
+    PyTuple::new(
+        py,
+        [
+            restore,
+            PyTuple::new(py, [PyBytes::new(py, &state)])?.into_any(),
+        ],
+    )
 }
 
 /// Rolling permutation entropy (or complexity, or missing-pattern count) over a stream.
@@ -47,21 +54,31 @@ impl PyRollingPermutationEntropy {
         nan_policy: &str,
     ) -> PyResult<Self> {
         let statistic = core(Statistic::parse(statistic))?;
-        let o = permutation_options(order, delay, Some(window), normalize, weighted, statistic, nan_policy)?;
-        Ok(Self { inner: core(PermutationEstimator::new(o))? })
+        let o = permutation_options(
+            order,
+            delay,
+            Some(window),
+            normalize,
+            weighted,
+            statistic,
+            nan_policy,
+        )?;
+        Ok(Self {
+            inner: core(PermutationEstimator::new(o))?,
+        })
     }
 
     /// Feeds the next chunk; returns one value per sample of the chunk.
-    fn update<'py>(&mut self, py: Python<'py>, chunk: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    fn update<'py>(
+        &mut self,
+        py: Python<'py>,
+        chunk: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let arr = float_array(chunk, "chunk")?;
         let ro = arr.readonly();
         let xs = ro.as_slice()?;
         let inner = &mut self.inner;
-        let out = py.detach(|| {
-            let mut out = vec![0.0; xs.len()];
-            inner.update(xs, &mut out).map(|_| out)
-        });
-        Ok(PyArray1::from_vec(py, core(out)?))
+        core(fill_output(py, xs.len(), |out| inner.update(xs, out)))
     }
 
     /// Forgets everything seen; keeps the options.
@@ -77,7 +94,9 @@ impl PyRollingPermutationEntropy {
     /// Rebuilds an estimator from `checkpoint()` bytes.
     #[classmethod]
     fn from_checkpoint(_cls: &Bound<'_, pyo3::types::PyType>, state: &[u8]) -> PyResult<Self> {
-        Ok(Self { inner: core(PermutationEstimator::restore(state))? })
+        Ok(Self {
+            inner: core(PermutationEstimator::restore(state))?,
+        })
     }
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
@@ -140,29 +159,31 @@ impl PyRollingConditionalEntropy {
             normalize,
             lag: 1,
         };
-        Ok(Self { inner: core(ConditionalEstimator::new(o))? })
+        Ok(Self {
+            inner: core(ConditionalEstimator::new(o))?,
+        })
     }
 
     /// Feeds the next symbols; returns one value per symbol.
-    fn update<'py>(&mut self, py: Python<'py>, chunk: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    fn update<'py>(
+        &mut self,
+        py: Python<'py>,
+        chunk: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let syms = symbol_array(chunk, "chunk")?;
         let inner = &mut self.inner;
         macro_rules! run {
             ($arr:expr) => {{
                 let ro = $arr.readonly();
                 let s = ro.as_slice()?;
-                py.detach(|| {
-                    let mut out = vec![0.0; s.len()];
-                    inner.update(s, &mut out).map(|_| out)
-                })
+                core(fill_output(py, s.len(), |out| inner.update(s, out)))
             }};
         }
-        let out = match syms {
+        match syms {
             Symbols::U8(a) => run!(a),
             Symbols::U16(a) => run!(a),
             Symbols::U32(a) => run!(a),
-        };
-        Ok(PyArray1::from_vec(py, core(out)?))
+        }
     }
 
     fn reset(&mut self) {
@@ -175,7 +196,9 @@ impl PyRollingConditionalEntropy {
 
     #[classmethod]
     fn from_checkpoint(_cls: &Bound<'_, pyo3::types::PyType>, state: &[u8]) -> PyResult<Self> {
-        Ok(Self { inner: core(ConditionalEstimator::restore(state))? })
+        Ok(Self {
+            inner: core(ConditionalEstimator::restore(state))?,
+        })
     }
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
@@ -206,7 +229,10 @@ impl PyRollingConditionalEntropy {
 }
 
 /// Rolling conditional permutation entropy over a stream of samples.
-#[pyclass(module = "entroseg._entroseg", name = "RollingConditionalPermutationEntropy")]
+#[pyclass(
+    module = "entroseg._entroseg",
+    name = "RollingConditionalPermutationEntropy"
+)]
 pub struct PyRollingConditionalPermutationEntropy {
     inner: ConditionalPermutationEstimator,
     seen: u64,
@@ -216,7 +242,14 @@ pub struct PyRollingConditionalPermutationEntropy {
 impl PyRollingConditionalPermutationEntropy {
     #[new]
     #[pyo3(signature = (*, window, order=3, delay=1, context=1, normalize=true, nan_policy="raise"))]
-    fn new(window: i64, order: i64, delay: i64, context: i64, normalize: bool, nan_policy: &str) -> PyResult<Self> {
+    fn new(
+        window: i64,
+        order: i64,
+        delay: i64,
+        context: i64,
+        normalize: bool,
+        nan_policy: &str,
+    ) -> PyResult<Self> {
         let o = ConditionalPermutationOptions {
             order: count_option(order, "order", 0)?,
             delay: count_option(delay, "delay", 0)?,
@@ -225,21 +258,24 @@ impl PyRollingConditionalPermutationEntropy {
             normalize,
             nan_policy: crate::convert::nan_policy(nan_policy)?,
         };
-        Ok(Self { inner: core(ConditionalPermutationEstimator::new(o))?, seen: 0 })
+        Ok(Self {
+            inner: core(ConditionalPermutationEstimator::new(o))?,
+            seen: 0,
+        })
     }
 
-    fn update<'py>(&mut self, py: Python<'py>, chunk: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    fn update<'py>(
+        &mut self,
+        py: Python<'py>,
+        chunk: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let arr = float_array(chunk, "chunk")?;
         let ro = arr.readonly();
         let xs = ro.as_slice()?;
         let inner = &mut self.inner;
-        let out = py.detach(|| {
-            let mut out = vec![0.0; xs.len()];
-            inner.update(xs, &mut out).map(|_| out)
-        });
-        let out = core(out)?;
-        self.seen += out.len() as u64;
-        Ok(PyArray1::from_vec(py, out))
+        let out = core(fill_output(py, xs.len(), |out| inner.update(xs, out)))?;
+        self.seen += xs.len() as u64;
+        Ok(out)
     }
 
     fn reset(&mut self) {
@@ -254,7 +290,10 @@ impl PyRollingConditionalPermutationEntropy {
     #[classmethod]
     fn from_checkpoint(_cls: &Bound<'_, pyo3::types::PyType>, state: &[u8]) -> PyResult<Self> {
         let inner = core(ConditionalPermutationEstimator::restore(state))?;
-        Ok(Self { seen: inner.samples_seen(), inner })
+        Ok(Self {
+            seen: inner.samples_seen(),
+            inner,
+        })
     }
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {

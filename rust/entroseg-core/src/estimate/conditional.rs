@@ -46,14 +46,26 @@ pub struct ConditionalOptions {
 
 impl Default for ConditionalOptions {
     fn default() -> Self {
-        Self { context: 1, alphabet_size: 4, window: None, normalize: true, lag: 1 }
+        Self {
+            context: 1,
+            alphabet_size: 4,
+            window: None,
+            normalize: true,
+            lag: 1,
+        }
     }
 }
 
 #[derive(Debug, Clone)]
 enum Counts {
-    Dense { joint: Vec<u32>, ctx: Vec<u32> },
-    Hashed { joint: IntMap<u64, u32>, ctx: IntMap<u64, u32> },
+    Dense {
+        joint: Vec<u32>,
+        ctx: Vec<u32>,
+    },
+    Hashed {
+        joint: IntMap<u64, u32>,
+        ctx: IntMap<u64, u32>,
+    },
 }
 
 impl Counts {
@@ -115,8 +127,15 @@ impl Counts {
     fn for_each_nonzero(&self, mut f: impl FnMut(bool, u64, u32)) {
         match self {
             Counts::Dense { joint, ctx } => {
-                joint.iter().enumerate().filter(|(_, c)| **c > 0).for_each(|(k, &c)| f(true, k as u64, c));
-                ctx.iter().enumerate().filter(|(_, c)| **c > 0).for_each(|(k, &c)| f(false, k as u64, c));
+                joint
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| **c > 0)
+                    .for_each(|(k, &c)| f(true, k as u64, c));
+                ctx.iter()
+                    .enumerate()
+                    .filter(|(_, c)| **c > 0)
+                    .for_each(|(k, &c)| f(false, k as u64, c));
             }
             Counts::Hashed { joint, ctx } => {
                 joint.iter().for_each(|(&k, &c)| f(true, k, c));
@@ -139,6 +158,7 @@ pub struct ConditionalEstimator {
     ring_pos: usize,
     invalid_in_ring: usize,
     counts: Counts,
+    grams: Vec<u64>,
     table: Option<XLogXTable>,
     entropy: Option<EntropyOfSum>,
     sum_joint: i64,
@@ -159,10 +179,15 @@ impl ConditionalEstimator {
     fn with_limit(options: ConditionalOptions, max_alphabet: usize) -> Result<Self> {
         let a = options.alphabet_size;
         if !(1..=max_alphabet).contains(&a) {
-            return Err(Error::parameter(format!("alphabet_size must be in 1..={max_alphabet}, got {a}")));
+            return Err(Error::parameter(format!(
+                "alphabet_size must be in 1..={max_alphabet}, got {a}"
+            )));
         }
         if options.lag < 1 {
-            return Err(Error::parameter(format!("lag must be >= 1, got {}", options.lag)));
+            return Err(Error::parameter(format!(
+                "lag must be >= 1, got {}",
+                options.lag
+            )));
         }
         let bits = bits_for(a);
         let max_context = (64 / bits as usize) - 1;
@@ -180,9 +205,15 @@ impl ConditionalEstimator {
             .ok_or_else(|| Error::parameter("context * lag is too large"))?;
         let gram_bits = bits * (options.context as u32 + 1);
         let counts = if gram_bits <= DENSE_BITS {
-            Counts::Dense { joint: vec![0; 1 << gram_bits], ctx: vec![0; 1 << (gram_bits - bits)] }
+            Counts::Dense {
+                joint: vec![0; 1 << gram_bits],
+                ctx: vec![0; 1 << (gram_bits - bits)],
+            }
         } else {
-            Counts::Hashed { joint: IntMap::default(), ctx: IntMap::default() }
+            Counts::Hashed {
+                joint: IntMap::default(),
+                ctx: IntMap::default(),
+            }
         };
         let (mut table, mut entropy) = (None, None);
         if let Some(w) = options.window {
@@ -195,7 +226,11 @@ impl ConditionalEstimator {
         let mut est = Self {
             options,
             bits,
-            mask: if gram_bits >= 64 { u64::MAX } else { (1u64 << gram_bits) - 1 },
+            mask: if gram_bits >= 64 {
+                u64::MAX
+            } else {
+                (1u64 << gram_bits) - 1
+            },
             lanes: vec![0; options.lag],
             runs: vec![0; options.lag],
             seen: 0,
@@ -203,6 +238,7 @@ impl ConditionalEstimator {
             ring_pos: 0,
             invalid_in_ring: 0,
             counts,
+            grams: Vec::new(),
             table,
             entropy,
             sum_joint: 0,
@@ -270,101 +306,206 @@ impl ConditionalEstimator {
             ));
         }
         self.check_out(symbols.len(), out.len())?;
-        self.push(symbols.iter().map(|&s| s.into() as u32), out);
+        self.push(symbols, out);
         Ok(())
     }
 
     fn check_out(&self, n: usize, out: usize) -> Result<()> {
         let expected = if self.options.window.is_some() { n } else { 0 };
         if out != expected {
-            return Err(Error::parameter(format!("output buffer has length {out}, expected {expected}")));
+            return Err(Error::parameter(format!(
+                "output buffer has length {out}, expected {expected}"
+            )));
         }
         Ok(())
     }
 
-    /// Core loop over already validated codes (`INVALID_SYMBOL` allowed).
-    #[inline]
-    fn push(&mut self, codes: impl Iterator<Item = u32>, out: &mut [f64]) {
+    /// Core loop over already validated codes (`INVALID_SYMBOL` allowed), in blocks:
+    /// first the packed grams of the block (a cheap shift/or chain per delay lane), then
+    /// the counting loop, specialised for the common case (dense counts, no invalid gram
+    /// in the window or the block).
+    fn push<T: Copy + Into<u64>>(&mut self, codes: &[T], out: &mut [f64]) {
+        const BLOCK: usize = 2048;
+        let mut grams = std::mem::take(&mut self.grams);
+        for (b, block) in codes.chunks(BLOCK).enumerate() {
+            grams.clear();
+            grams.resize(block.len(), 0);
+            self.pack_grams(block, &mut grams);
+            if self.options.window.is_none() {
+                self.count_whole(&grams);
+                continue;
+            }
+            let out_block = &mut out[b * BLOCK..b * BLOCK + block.len()];
+            let dense = matches!(self.counts, Counts::Dense { .. });
+            if dense && self.invalid_in_ring == 0 && !grams.contains(&NO_GRAM) {
+                self.rolling_dense_fast(&grams, out_block);
+            } else {
+                self.rolling_general(&grams, out_block);
+            }
+        }
+        self.grams = grams;
+    }
+
+    /// Packs the gram ending at each symbol (`NO_GRAM` while its context is incomplete or
+    /// holds an invalid symbol). State per delay lane: the packed gram and the length of
+    /// the run of valid symbols; kept in locals for the loop.
+    fn pack_grams<T: Copy + Into<u64>>(&mut self, codes: &[T], grams: &mut [u64]) {
         let bits = self.bits;
         let mask = self.mask;
         let lag = self.options.lag;
         let need = self.options.context as u32 + 1;
-        let mut lane = (self.seen % lag as u64) as usize;
+        let warmup = (need as u64 - 1) * lag as u64;
+        let start_seen = self.seen;
+        let invalid = INVALID_SYMBOL as u64;
+        let mut saw_invalid = false;
+        if lag == 1 {
+            let (mut g, mut run) = (self.lanes[0], self.runs[0]);
+            for (&s, out) in codes.iter().zip(grams.iter_mut()) {
+                let s: u64 = s.into();
+                if s == invalid {
+                    run = 0;
+                    saw_invalid = true;
+                    *out = NO_GRAM;
+                    continue;
+                }
+                g = ((g << bits) | s) & mask;
+                run = (run + 1).min(need);
+                *out = if run == need { g } else { NO_GRAM };
+            }
+            self.lanes[0] = g;
+            self.runs[0] = run;
+        } else {
+            let mut lane = (start_seen % lag as u64) as usize;
+            for (&s, out) in codes.iter().zip(grams.iter_mut()) {
+                let s: u64 = s.into();
+                if s == invalid {
+                    self.runs[lane] = 0;
+                    saw_invalid = true;
+                    *out = NO_GRAM;
+                } else {
+                    let g = ((self.lanes[lane] << bits) | s) & mask;
+                    self.lanes[lane] = g;
+                    let r = (self.runs[lane] + 1).min(need);
+                    self.runs[lane] = r;
+                    *out = if r == need { g } else { NO_GRAM };
+                }
+                lane += 1;
+                if lane == lag {
+                    lane = 0;
+                }
+            }
+        }
+        self.seen += codes.len() as u64;
+        // Past the warm-up, a missing gram means an invalid symbol came before it.
+        if !saw_invalid && self.seen > warmup {
+            let first_after_warmup = warmup.saturating_sub(start_seen) as usize;
+            saw_invalid = grams.iter().skip(first_after_warmup).any(|&g| g == NO_GRAM);
+        }
+        self.saw_invalid |= saw_invalid;
+    }
+
+    fn count_whole(&mut self, grams: &[u64]) {
+        let bits = self.bits;
+        for &g in grams.iter().filter(|&&g| g != NO_GRAM) {
+            self.counts.inc(g, bits);
+            self.total_grams += 1;
+        }
+    }
+
+    #[inline(always)]
+    fn norm(&self) -> f64 {
+        if self.options.normalize && self.options.alphabet_size > 1 {
+            1.0 / (self.options.alphabet_size as f64).ln()
+        } else {
+            1.0
+        }
+    }
+
+    fn rolling_dense_fast(&mut self, grams: &[u64], out: &mut [f64]) {
+        let Counts::Dense { joint, ctx } = &mut self.counts else {
+            return self.rolling_general(grams, out);
+        };
+        let table = self.table.as_ref().expect("table");
+        let entropy = self.entropy.as_ref().expect("entropy");
         let norm = if self.options.normalize && self.options.alphabet_size > 1 {
             1.0 / (self.options.alphabet_size as f64).ln()
         } else {
             1.0
         };
-        let mut produced = 0usize;
-        for s in codes {
-            self.seen += 1;
-            let gram = if s == INVALID_SYMBOL {
-                self.runs[lane] = 0;
-                NO_GRAM
+        let bits = self.bits;
+        let n = self.ring.len();
+        let ring = &mut self.ring[..];
+        let mut pos = self.ring_pos;
+        // The difference S_ctx - S_joint is all the output needs: keep one sum.
+        let mut diff = self.sum_ctx - self.sum_joint;
+        for (&g, slot) in grams.iter().zip(out.iter_mut()) {
+            let old = ring[pos];
+            ring[pos] = g;
+            pos += 1;
+            if pos == n {
+                pos = 0;
+            }
+            let (gi, ci) = (g as usize, (g >> bits) as usize);
+            let j = joint[gi];
+            joint[gi] = j + 1;
+            let c = ctx[ci];
+            ctx[ci] = c + 1;
+            diff += table.up(c) - table.up(j);
+            let (gi, ci) = (old as usize, (old >> bits) as usize);
+            let j = joint[gi] - 1;
+            joint[gi] = j;
+            let c = ctx[ci] - 1;
+            ctx[ci] = c;
+            diff -= table.up(c) - table.up(j);
+            *slot = (entropy.scaled(diff) * norm).max(0.0);
+        }
+        self.ring_pos = pos;
+        // Keep the pair consistent for the general loop: only the difference matters.
+        self.sum_ctx = diff;
+        self.sum_joint = 0;
+    }
+
+    fn rolling_general(&mut self, grams: &[u64], out: &mut [f64]) {
+        let bits = self.bits;
+        let norm = self.norm();
+        let table = self.table.as_ref().expect("table");
+        let entropy = self.entropy.as_ref().expect("entropy");
+        let n = self.ring.len();
+        for (&gram, slot) in grams.iter().zip(out.iter_mut()) {
+            let old = self.ring[self.ring_pos];
+            self.ring[self.ring_pos] = gram;
+            self.ring_pos += 1;
+            if self.ring_pos == n {
+                self.ring_pos = 0;
+            }
+            if gram != NO_GRAM {
+                let (j, c) = self.counts.inc(gram, bits);
+                self.sum_joint += table.up(j);
+                self.sum_ctx += table.up(c);
             } else {
-                let g = ((self.lanes[lane] << bits) | s as u64) & mask;
-                self.lanes[lane] = g;
-                let r = (self.runs[lane] + 1).min(need);
-                self.runs[lane] = r;
-                if r == need {
-                    g
-                } else {
-                    NO_GRAM
-                }
+                self.invalid_in_ring += 1;
+            }
+            if old != NO_GRAM {
+                let (j, c) = self.counts.dec(old, bits);
+                self.sum_joint -= table.up(j);
+                self.sum_ctx -= table.up(c);
+            } else {
+                self.invalid_in_ring -= 1;
+            }
+            *slot = if self.invalid_in_ring != 0 {
+                f64::NAN
+            } else {
+                (entropy.scaled(self.sum_ctx - self.sum_joint) * norm).max(0.0)
             };
-            lane += 1;
-            if lane == lag {
-                lane = 0;
-            }
-            match self.options.window {
-                None => {
-                    if gram != NO_GRAM {
-                        self.counts.inc(gram, bits);
-                        self.total_grams += 1;
-                    } else if s == INVALID_SYMBOL || self.seen > (need as u64 - 1) * lag as u64 {
-                        // Past the warm-up a missing gram means an invalid symbol.
-                        self.saw_invalid = true;
-                    }
-                }
-                Some(_) => {
-                    let table = self.table.as_ref().expect("table");
-                    let n = self.ring.len();
-                    let old = self.ring[self.ring_pos];
-                    self.ring[self.ring_pos] = gram;
-                    self.ring_pos += 1;
-                    if self.ring_pos == n {
-                        self.ring_pos = 0;
-                    }
-                    if gram != NO_GRAM {
-                        let (j, c) = self.counts.inc(gram, bits);
-                        self.sum_joint += table.up(j);
-                        self.sum_ctx += table.up(c);
-                    } else {
-                        self.invalid_in_ring += 1;
-                    }
-                    if old != NO_GRAM {
-                        let (j, c) = self.counts.dec(old, bits);
-                        self.sum_joint -= table.up(j);
-                        self.sum_ctx -= table.up(c);
-                    } else {
-                        self.invalid_in_ring -= 1;
-                    }
-                    out[produced] = if self.invalid_in_ring != 0 {
-                        f64::NAN
-                    } else {
-                        let e = self.entropy.as_ref().expect("entropy");
-                        (e.scaled(self.sum_ctx - self.sum_joint) * norm).max(0.0)
-                    };
-                    produced += 1;
-                }
-            }
         }
     }
 
     /// Whole-series mode: the conditional entropy of every symbol fed so far.
     pub fn value(&self) -> Result<f64> {
         if self.options.window.is_some() {
-            return Err(Error::parameter("value() is for whole-series estimators (window=None)"));
+            return Err(Error::parameter(
+                "value() is for whole-series estimators (window=None)",
+            ));
         }
         let span = (self.options.context * self.options.lag) as u64;
         if self.seen <= span {
@@ -391,12 +532,7 @@ impl ConditionalEstimator {
                 sc += f
             }
         });
-        let norm = if self.options.normalize && self.options.alphabet_size > 1 {
-            1.0 / (self.options.alphabet_size as f64).ln()
-        } else {
-            1.0
-        };
-        Ok((EntropyOfSum::new(n, bits).scaled(sc - sj) * norm).max(0.0))
+        Ok((EntropyOfSum::new(n, bits).scaled(sc - sj) * self.norm()).max(0.0))
     }
 
     fn write_state(&self, w: &mut Writer) {
@@ -440,13 +576,21 @@ impl ConditionalEstimator {
         let alphabet_size = r.usize()?;
         let window = match r.u64()? {
             0 => None,
-            v => Some(usize::try_from(v - 1).map_err(|_| Error::checkpoint("window out of range"))?),
+            v => {
+                Some(usize::try_from(v - 1).map_err(|_| Error::checkpoint("window out of range"))?)
+            }
         };
         let normalize = r.bool()?;
         let lag = r.usize()?;
-        let options = ConditionalOptions { context, alphabet_size, window, normalize, lag };
-        let mut est =
-            Self::with_limit(options, max_alphabet).map_err(|e| Error::checkpoint(e.message().to_string()))?;
+        let options = ConditionalOptions {
+            context,
+            alphabet_size,
+            window,
+            normalize,
+            lag,
+        };
+        let mut est = Self::with_limit(options, max_alphabet)
+            .map_err(|e| Error::checkpoint(e.message().to_string()))?;
         est.seen = r.u64()?;
         let need = context as u64 + 1;
         for i in 0..lag {
@@ -458,7 +602,10 @@ impl ConditionalEstimator {
             est.runs[i] = run as u32;
         }
         let valid_gram = |g: u64, est: &Self| {
-            g & !est.mask == 0 && (0..=context).all(|j| ((g >> (j as u32 * est.bits)) & ((1 << est.bits) - 1)) < alphabet_size as u64)
+            g & !est.mask == 0
+                && (0..=context).all(|j| {
+                    ((g >> (j as u32 * est.bits)) & ((1 << est.bits) - 1)) < alphabet_size as u64
+                })
         };
         if window.is_some() {
             let n = r.usize()?;
@@ -498,7 +645,6 @@ impl ConditionalEstimator {
                     return Err(Error::checkpoint("inconsistent gram counts"));
                 }
                 total += c;
-                for _ in 0..0 {}
                 match &mut est.counts {
                     Counts::Dense { joint, ctx } => {
                         joint[g as usize] += c as u32;
@@ -534,7 +680,10 @@ impl ConditionalEstimator {
 }
 
 /// Rolling conditional entropy of a symbol stream.
-pub fn rolling<T: Copy + Into<u64>>(symbols: &[T], options: ConditionalOptions) -> Result<Vec<f64>> {
+pub fn rolling<T: Copy + Into<u64>>(
+    symbols: &[T],
+    options: ConditionalOptions,
+) -> Result<Vec<f64>> {
     if options.window.is_none() {
         return Err(Error::parameter("rolling() needs a window"));
     }
@@ -545,8 +694,14 @@ pub fn rolling<T: Copy + Into<u64>>(symbols: &[T], options: ConditionalOptions) 
 }
 
 /// Whole-series conditional entropy of a symbol stream.
-pub fn whole_series<T: Copy + Into<u64>>(symbols: &[T], options: ConditionalOptions) -> Result<f64> {
-    let mut est = ConditionalEstimator::new(ConditionalOptions { window: None, ..options })?;
+pub fn whole_series<T: Copy + Into<u64>>(
+    symbols: &[T],
+    options: ConditionalOptions,
+) -> Result<f64> {
+    let mut est = ConditionalEstimator::new(ConditionalOptions {
+        window: None,
+        ..options
+    })?;
     est.update(symbols, &mut [])?;
     est.value()
 }
@@ -570,7 +725,14 @@ pub struct ConditionalPermutationOptions {
 
 impl Default for ConditionalPermutationOptions {
     fn default() -> Self {
-        Self { order: 3, delay: 1, context: 1, window: None, normalize: true, nan_policy: NanPolicy::Raise }
+        Self {
+            order: 3,
+            delay: 1,
+            context: 1,
+            window: None,
+            normalize: true,
+            nan_policy: NanPolicy::Raise,
+        }
     }
 }
 
@@ -608,10 +770,21 @@ impl ConditionalPermutationEstimator {
         };
         let np = factorial(options.order);
         let inner = ConditionalEstimator::with_limit(
-            ConditionalOptions { context: options.context, alphabet_size: np, window, normalize: options.normalize, lag: options.delay },
+            ConditionalOptions {
+                context: options.context,
+                alphabet_size: np,
+                window,
+                normalize: options.normalize,
+                lag: options.delay,
+            },
             factorial(crate::ordinal::MAX_ORDER),
         )?;
-        Ok(Self { options, encoder, inner, codes: Vec::new() })
+        Ok(Self {
+            options,
+            encoder,
+            inner,
+            codes: Vec::new(),
+        })
     }
 
     /// The options.
@@ -641,23 +814,15 @@ impl ConditionalPermutationEstimator {
         let rolling = self.options.window.is_some();
         let span = self.encoder.span() as u64;
         let start_seen = self.encoder.seen() - chunk.len() as u64;
+        // NO_PATTERN and INVALID_SYMBOL are the same value, so codes go in as they are.
+        const _: () = assert!(NO_PATTERN == INVALID_SYMBOL);
         if rolling {
-            self.inner.push(codes.iter().map(|&c| if c == NO_PATTERN { INVALID_SYMBOL } else { c }), out);
+            self.inner.push(&codes[..], out);
         } else {
-            // In whole-series mode only non-finite samples (not the warm-up) poison the value.
-            let mut i = start_seen;
-            let filtered = codes.iter().filter_map(|&c| {
-                let abs = i;
-                i += 1;
-                if abs < span {
-                    None
-                } else if c == NO_PATTERN {
-                    Some(INVALID_SYMBOL)
-                } else {
-                    Some(c)
-                }
-            });
-            self.inner.push(filtered, &mut []);
+            // In whole-series mode only non-finite samples (not the warm-up) poison the
+            // value: skip the warm-up codes, a multiple of the lag, so lanes stay aligned.
+            let skip = (span.saturating_sub(start_seen) as usize).min(codes.len());
+            self.inner.push(&codes[skip..], &mut []);
         }
         self.codes = codes;
         Ok(())
@@ -699,7 +864,9 @@ impl ConditionalPermutationEstimator {
         let propagate = r.bool()?;
         let window = match r.u64()? {
             0 => None,
-            v => Some(usize::try_from(v - 1).map_err(|_| Error::checkpoint("window out of range"))?),
+            v => {
+                Some(usize::try_from(v - 1).map_err(|_| Error::checkpoint("window out of range"))?)
+            }
         };
         let encoder = OrdinalEncoder::read_state(&mut r)?;
         let inner = ConditionalEstimator::read_state(&mut r, factorial(crate::ordinal::MAX_ORDER))?;
@@ -710,13 +877,24 @@ impl ConditionalPermutationEstimator {
             context: inner.options.context,
             window,
             normalize: inner.options.normalize,
-            nan_policy: if propagate { NanPolicy::Propagate } else { NanPolicy::Raise },
+            nan_policy: if propagate {
+                NanPolicy::Propagate
+            } else {
+                NanPolicy::Raise
+            },
         };
         let fresh = Self::new(options).map_err(|e| Error::checkpoint(e.message().to_string()))?;
         if fresh.inner.options != inner.options {
-            return Err(Error::checkpoint("inconsistent conditional permutation state"));
+            return Err(Error::checkpoint(
+                "inconsistent conditional permutation state",
+            ));
         }
-        Ok(Self { options, encoder, inner, codes: Vec::new() })
+        Ok(Self {
+            options,
+            encoder,
+            inner,
+            codes: Vec::new(),
+        })
     }
 }
 
@@ -733,7 +911,10 @@ pub fn rolling_permutation(x: &[f64], options: ConditionalPermutationOptions) ->
 
 /// Whole-series conditional permutation entropy.
 pub fn whole_series_permutation(x: &[f64], options: ConditionalPermutationOptions) -> Result<f64> {
-    let mut est = ConditionalPermutationEstimator::new(ConditionalPermutationOptions { window: None, ..options })?;
+    let mut est = ConditionalPermutationEstimator::new(ConditionalPermutationOptions {
+        window: None,
+        ..options
+    })?;
     est.update(x, &mut [])?;
     est.value()
 }
@@ -748,7 +929,9 @@ mod tests {
         let mut s = seed;
         (0..n)
             .map(|i| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 // Some structure: a periodic bias so conditional < marginal entropy.
                 (((s >> 33) % a + (i as u64 % 3)) % a) as u8
             })
@@ -765,7 +948,10 @@ mod tests {
             *joint.entry(g).or_default() += 1.0;
             n += 1.0;
         }
-        let h: f64 = joint.iter().map(|(g, &c)| -(c / n) * (c / ctx[&g[..k]]).ln()).sum();
+        let h: f64 = joint
+            .iter()
+            .map(|(g, &c)| -(c / n) * (c / ctx[&g[..k]]).ln())
+            .sum();
         if normalize {
             h / (a as f64).ln()
         } else {
@@ -775,11 +961,24 @@ mod tests {
 
     #[test]
     fn matches_reference_dense_and_hashed() {
-        for (a, k) in [(4usize, 0usize), (4, 3), (4, 12), (256, 1), (256, 3), (5, 2)] {
+        for (a, k) in [
+            (4usize, 0usize),
+            (4, 3),
+            (4, 12),
+            (256, 1),
+            (256, 3),
+            (5, 2),
+        ] {
             let x = symbols(a as u64 + k as u64, 600, a as u64);
             let xs: Vec<u64> = x.iter().map(|&v| v as u64).collect();
             for normalize in [true, false] {
-                let o = ConditionalOptions { context: k, alphabet_size: a, window: None, normalize, lag: 1 };
+                let o = ConditionalOptions {
+                    context: k,
+                    alphabet_size: a,
+                    window: None,
+                    normalize,
+                    lag: 1,
+                };
                 let got = whole_series(&x, o).unwrap();
                 let want = reference(&xs, k, 1, a, normalize);
                 assert!((got - want).abs() < 1e-12, "a={a} k={k}: {got} vs {want}");
@@ -792,7 +991,13 @@ mod tests {
         for (a, k, lag) in [(4usize, 2usize, 1usize), (256, 2, 1), (3, 1, 3)] {
             let x = symbols(5, 400, a as u64);
             let w = 50;
-            let o = ConditionalOptions { context: k, alphabet_size: a, window: Some(w), normalize: true, lag };
+            let o = ConditionalOptions {
+                context: k,
+                alphabet_size: a,
+                window: Some(w),
+                normalize: true,
+                lag,
+            };
             let got = rolling(&x, o).unwrap();
             for t in 0..x.len() {
                 if t + 1 < w {
@@ -813,7 +1018,10 @@ mod tests {
                     est.update(part, &mut buf).unwrap();
                     out.extend(buf);
                 }
-                assert!(out.iter().zip(&got).all(|(p, q)| p.to_bits() == q.to_bits()));
+                assert!(out
+                    .iter()
+                    .zip(&got)
+                    .all(|(p, q)| p.to_bits() == q.to_bits()));
             }
             let wo = ConditionalOptions { window: None, ..o };
             let mut est = ConditionalEstimator::new(wo).unwrap();
@@ -821,7 +1029,10 @@ mod tests {
                 est.update(part, &mut []).unwrap();
                 est = ConditionalEstimator::restore(&est.checkpoint()).unwrap();
             }
-            assert_eq!(est.value().unwrap().to_bits(), whole_series(&x, wo).unwrap().to_bits());
+            assert_eq!(
+                est.value().unwrap().to_bits(),
+                whole_series(&x, wo).unwrap().to_bits()
+            );
         }
     }
 
@@ -830,19 +1041,31 @@ mod tests {
         let mut s = 17u64;
         let x: Vec<f64> = (0..500)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((s >> 33) % 6) as f64
             })
             .collect();
         for (d, tau, k) in [(3usize, 1usize, 1usize), (3, 2, 2), (4, 1, 0)] {
-            let o = ConditionalPermutationOptions { order: d, delay: tau, context: k, ..Default::default() };
+            let o = ConditionalPermutationOptions {
+                order: d,
+                delay: tau,
+                context: k,
+                ..Default::default()
+            };
             let span = (d - 1) * tau;
-            let codes: Vec<u64> = (span..x.len()).map(|t| pattern_code_at(&x, t, d, tau) as u64).collect();
+            let codes: Vec<u64> = (span..x.len())
+                .map(|t| pattern_code_at(&x, t, d, tau) as u64)
+                .collect();
             let want = reference(&codes, k, tau, factorial(d), true);
             let got = whole_series_permutation(&x, o).unwrap();
             assert!((got - want).abs() < 1e-12, "{got} vs {want}");
             let w = span + k * tau + 30;
-            let ro = ConditionalPermutationOptions { window: Some(w), ..o };
+            let ro = ConditionalPermutationOptions {
+                window: Some(w),
+                ..o
+            };
             let roll = rolling_permutation(&x, ro).unwrap();
             for t in (w - 1)..x.len() {
                 let want = whole_series_permutation(&x[t + 1 - w..=t], o).unwrap();
@@ -857,21 +1080,40 @@ mod tests {
                 out.extend(buf);
                 est = ConditionalPermutationEstimator::restore(&est.checkpoint()).unwrap();
             }
-            assert!(out.iter().zip(&roll).all(|(p, q)| p.to_bits() == q.to_bits()));
+            assert!(out
+                .iter()
+                .zip(&roll)
+                .all(|(p, q)| p.to_bits() == q.to_bits()));
         }
     }
 
     #[test]
     fn errors_name_values_and_limits() {
-        let o = ConditionalOptions { alphabet_size: 4, ..Default::default() };
+        let o = ConditionalOptions {
+            alphabet_size: 4,
+            ..Default::default()
+        };
         let e = whole_series(&[0u8, 1, 9], o).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::SymbolOutOfRange { index: 2 });
         assert!(e.message().contains("symbol 9"), "{}", e.message());
-        let e = ConditionalEstimator::new(ConditionalOptions { alphabet_size: 257, ..o }).unwrap_err();
+        let e = ConditionalEstimator::new(ConditionalOptions {
+            alphabet_size: 257,
+            ..o
+        })
+        .unwrap_err();
         assert!(e.message().contains("1..=256"));
-        let e = ConditionalEstimator::new(ConditionalOptions { alphabet_size: 256, context: 8, ..o }).unwrap_err();
+        let e = ConditionalEstimator::new(ConditionalOptions {
+            alphabet_size: 256,
+            context: 8,
+            ..o
+        })
+        .unwrap_err();
         assert!(e.message().contains("<= 7"), "{}", e.message());
-        let e = ConditionalEstimator::new(ConditionalOptions { window: Some(1), ..o }).unwrap_err();
+        let e = ConditionalEstimator::new(ConditionalOptions {
+            window: Some(1),
+            ..o
+        })
+        .unwrap_err();
         assert!(e.message().contains("window >= 2"), "{}", e.message());
         assert!(ConditionalEstimator::restore(b"ESEG").is_err());
         fn assert_send_sync<T: Send + Sync>() {}

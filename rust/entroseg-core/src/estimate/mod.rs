@@ -32,7 +32,9 @@ impl NanPolicy {
 /// Index of the first non-finite value, if any.
 pub fn first_non_finite(x: &[f64]) -> Option<usize> {
     // Cheap branch-free scan first (vectorises), position search only on failure.
-    let all_finite = x.chunks(64).all(|c| c.iter().fold(true, |ok, v| ok & v.is_finite()));
+    let all_finite = x
+        .chunks(64)
+        .all(|c| c.iter().fold(true, |ok, v| ok & v.is_finite()));
     if all_finite {
         None
     } else {
@@ -42,7 +44,10 @@ pub fn first_non_finite(x: &[f64]) -> Option<usize> {
 
 pub(crate) fn non_finite_error(index: usize, value: f64, stream_offset: u64) -> crate::Error {
     let at = if stream_offset > 0 {
-        format!("index {index} of this chunk (sample {} of the stream)", stream_offset + index as u64)
+        format!(
+            "index {index} of this chunk (sample {} of the stream)",
+            stream_offset + index as u64
+        )
     } else {
         format!("index {index}")
     };

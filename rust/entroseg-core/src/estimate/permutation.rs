@@ -239,7 +239,11 @@ impl MixScale {
         let bits = scale_bits_for(present_total);
         let total = 2 * n_patterns as u64 * n_items;
         let nf = n_items.max(1) as f64;
-        Self { bits, entropy: EntropyOfSum::new(total, bits), absent_share: nf.ln() / (2.0 * n_patterns as f64) }
+        Self {
+            bits,
+            entropy: EntropyOfSum::new(total, bits),
+            absent_share: nf.ln() / (2.0 * n_patterns as f64),
+        }
     }
 
     #[inline(always)]
@@ -275,11 +279,17 @@ impl Scales {
         let mix = complexity.then(|| {
             let scale = MixScale::new(n_items, n_patterns);
             let len = (n_items as usize + 2).min(1 << 20);
-            let table =
-                (0..len as u32).map(|c| mix_term_fixed(c, n_patterns, n_items, scale.bits)).collect();
+            let table = (0..len as u32)
+                .map(|c| mix_term_fixed(c, n_patterns, n_items, scale.bits))
+                .collect();
             (table, scale)
         });
-        Self { xlogx, entropy, mix, n_items }
+        Self {
+            xlogx,
+            entropy,
+            mix,
+            n_items,
+        }
     }
 
     #[inline(always)]
@@ -342,7 +352,11 @@ impl PermutationEstimator {
         if let Some(w) = options.window {
             check_window(w, span, "ordinal pattern ((order-1)*delay + 1)")?;
             let n = (w - span) as u64;
-            scales = Some(Scales::new(n, n_patterns, options.statistic == Statistic::Complexity));
+            scales = Some(Scales::new(
+                n,
+                n_patterns,
+                options.statistic == Statistic::Complexity,
+            ));
         }
         let mut est = Self {
             options,
@@ -355,7 +369,14 @@ impl PermutationEstimator {
             ring_pos: 0,
             invalid_in_ring: 0,
             scales,
-            counts: vec![0; if options.weighted { 0 } else { n_patterns }],
+            counts: vec![
+                0;
+                match (options.weighted, options.window) {
+                    (true, _) => 0,
+                    (false, None) if options.order <= 8 => 4 * n_patterns,
+                    (false, _) => n_patterns,
+                }
+            ],
             present: 0,
             present_stale: false,
             sum_xlogx: 0,
@@ -383,7 +404,11 @@ impl PermutationEstimator {
         self.encoder.reset();
         let n = self.options.window.map_or(0, |w| w - self.encoder.span());
         self.ring = vec![NO_PATTERN; n];
-        self.ring_weights = if self.options.weighted { vec![0.0; n] } else { Vec::new() };
+        self.ring_weights = if self.options.weighted {
+            vec![0.0; n]
+        } else {
+            Vec::new()
+        };
         self.ring_pos = 0;
         self.invalid_in_ring = n;
         self.counts.iter_mut().for_each(|c| *c = 0);
@@ -395,7 +420,6 @@ impl PermutationEstimator {
         self.total_patterns = 0;
         self.saw_invalid = false;
     }
-
 
     /// Feeds the next chunk. In rolling mode `out` must have the chunk's length and
     /// receives one value per sample (NaN while the window is incomplete or holds a
@@ -433,7 +457,11 @@ impl PermutationEstimator {
             }
             self.encoder.encode(block, block_codes);
             if self.options.weighted {
-                let out_block = if rolling { Some(&mut out[start..end]) } else { None };
+                let out_block = if rolling {
+                    Some(&mut out[start..end])
+                } else {
+                    None
+                };
                 self.weighted_block(block, block_codes, out_block);
             } else if rolling {
                 self.rolling_block(block_codes, &mut out[start..end]);
@@ -446,22 +474,60 @@ impl PermutationEstimator {
         if !rolling {
             // Every sample past the warm-up yields a pattern unless a non-finite sample
             // broke it, so a shortfall means the series held NaN or infinity.
-            let expected = self.encoder.seen().saturating_sub(self.encoder.span() as u64);
+            let expected = self
+                .encoder
+                .seen()
+                .saturating_sub(self.encoder.span() as u64);
             self.saw_invalid |= self.total_patterns < expected;
         }
         Ok(())
     }
 
+    /// Whole-series counting. For orders up to 8 the counts are kept in four interleaved
+    /// sub-histograms (sample k goes to lane k mod 4): a run of equal patterns then
+    /// updates four different counters in turn instead of waiting on its own stores.
     fn cumulative_block(&mut self, codes: &[u32]) {
-        for &c in codes {
-            if c == NO_PATTERN {
-                continue;
+        let np = self.n_patterns;
+        let lanes = self.counts.len() / np;
+        let mut valid = 0u64;
+        if lanes == 4 {
+            let (c0, rest) = self.counts.split_at_mut(np);
+            let (c1, rest) = rest.split_at_mut(np);
+            let (c2, c3) = rest.split_at_mut(np);
+            let mut quads = codes.chunks_exact(4);
+            for q in quads.by_ref() {
+                for (lane, &c) in [&mut *c0, &mut *c1, &mut *c2, &mut *c3].into_iter().zip(q) {
+                    if c != NO_PATTERN {
+                        lane[c as usize] += 1;
+                        valid += 1;
+                    }
+                }
             }
-            let slot = &mut self.counts[c as usize];
-            self.present += (*slot == 0) as usize;
-            *slot += 1;
-            self.total_patterns += 1;
+            for &c in quads.remainder() {
+                if c != NO_PATTERN {
+                    c0[c as usize] += 1;
+                    valid += 1;
+                }
+            }
+        } else {
+            for &c in codes.iter().filter(|&&c| c != NO_PATTERN) {
+                self.counts[c as usize] += 1;
+                valid += 1;
+            }
         }
+        self.total_patterns += valid;
+    }
+
+    /// Whole-series counts per pattern (the sub-histograms summed).
+    fn merged_counts(&self) -> Vec<u32> {
+        let np = self.n_patterns;
+        let mut merged = self.counts[..np].to_vec();
+        for lane in self.counts[np..].chunks_exact(np) {
+            for (m, &c) in merged.iter_mut().zip(lane) {
+                *m += c;
+            }
+        }
+        merged
     }
 
     fn rolling_block(&mut self, codes: &[u32], out: &mut [f64]) {
@@ -479,7 +545,11 @@ impl PermutationEstimator {
     /// sum by at least `ln N` in fixed point) instead of by tracking the distinct count.
     fn rolling_entropy_fast(&mut self, codes: &[u32], out: &mut [f64]) {
         let scales = self.scales.as_ref().expect("rolling scales");
-        let norm = if self.options.normalize { 1.0 / (self.n_patterns as f64).ln() } else { 1.0 };
+        let norm = if self.options.normalize {
+            1.0 / (self.n_patterns as f64).ln()
+        } else {
+            1.0
+        };
         let single = scales.xlogx.single_item_sum(scales.n_items);
         let n = self.ring.len();
         let counts = &mut self.counts[..];
@@ -516,7 +586,11 @@ impl PermutationEstimator {
         let scales = self.scales.as_ref().expect("rolling scales");
         let stat = self.options.statistic;
         let with_mix = stat == Statistic::Complexity;
-        let norm = if self.options.normalize { 1.0 / (self.n_patterns as f64).ln() } else { 1.0 };
+        let norm = if self.options.normalize {
+            1.0 / (self.n_patterns as f64).ln()
+        } else {
+            1.0
+        };
         let n = self.ring.len();
         let np = self.n_patterns;
         let counts = &mut self.counts[..];
@@ -567,8 +641,17 @@ impl PermutationEstimator {
                         }
                     }
                     Statistic::Complexity => {
-                        let h = if present == 1 { 0.0 } else { scales.entropy.entropy(s) };
-                        let mix = scales.mix.as_ref().expect("mix").1.entropy(s_mix, np - present);
+                        let h = if present == 1 {
+                            0.0
+                        } else {
+                            scales.entropy.entropy(s)
+                        };
+                        let mix = scales
+                            .mix
+                            .as_ref()
+                            .expect("mix")
+                            .1
+                            .entropy(s_mix, np - present);
                         complexity(h, mix, np)
                     }
                     Statistic::MissingPatterns => (np - present) as f64,
@@ -585,11 +668,16 @@ impl PermutationEstimator {
     fn weighted_block(&mut self, block: &[f64], codes: &[u32], out: Option<&mut [f64]>) {
         let span = self.encoder.span();
         let (d, tau) = (self.options.order, self.options.delay);
-        let norm = if self.options.normalize { 1.0 / (self.n_patterns as f64).ln() } else { 1.0 };
+        let norm = if self.options.normalize {
+            1.0 / (self.n_patterns as f64).ln()
+        } else {
+            1.0
+        };
         // Patterns ending at block[k] with k < span reach back into the samples before
         // the block: read those from history ++ block[..span].
         let hist_len = self.history.len();
-        self.history.extend_from_slice(&block[..block.len().min(span)]);
+        self.history
+            .extend_from_slice(&block[..block.len().min(span)]);
         let junction = std::mem::take(&mut self.history);
         let weight_at = |k: usize| -> f64 {
             if k < span {
@@ -641,7 +729,9 @@ impl PermutationEstimator {
     /// sample was fed under `NanPolicy::Propagate`.
     pub fn value(&mut self) -> Result<f64> {
         if self.options.window.is_some() {
-            return Err(Error::parameter("value() is for whole-series estimators (window=None)"));
+            return Err(Error::parameter(
+                "value() is for whole-series estimators (window=None)",
+            ));
         }
         let span = self.encoder.span();
         if self.encoder.seen() <= span as u64 {
@@ -658,22 +748,34 @@ impl PermutationEstimator {
             return Ok(f64::NAN);
         }
         let np = self.n_patterns;
-        let norm = if self.options.normalize { 1.0 / (np as f64).ln() } else { 1.0 };
+        let norm = if self.options.normalize {
+            1.0 / (np as f64).ln()
+        } else {
+            1.0
+        };
         if self.options.weighted {
             return Ok(self.weighted.entropy_fresh() * norm);
         }
         let n_items = self.total_patterns;
+        let counts = self.merged_counts();
+        let present = counts.iter().filter(|&&c| c > 0).count();
         let bits = scale_bits_for(n_items);
-        let sum: i64 = self.counts.iter().map(|&c| fixed_xlogx(c as u64, bits)).sum();
-        let h = if self.present == 1 { 0.0 } else { EntropyOfSum::new(n_items, bits).entropy(sum) };
+        let sum: i64 = counts.iter().map(|&c| fixed_xlogx(c as u64, bits)).sum();
+        let h = if present == 1 {
+            0.0
+        } else {
+            EntropyOfSum::new(n_items, bits).entropy(sum)
+        };
         Ok(match self.options.statistic {
             Statistic::Entropy => h * norm,
-            Statistic::MissingPatterns => (np - self.present) as f64,
+            Statistic::MissingPatterns => (np - present) as f64,
             Statistic::Complexity => {
                 let scale = MixScale::new(n_items, np);
-                let mix_sum: i64 =
-                    self.counts.iter().map(|&c| mix_term_fixed(c, np, n_items, scale.bits)).sum();
-                complexity(h, scale.entropy(mix_sum, np - self.present), np)
+                let mix_sum: i64 = counts
+                    .iter()
+                    .map(|&c| mix_term_fixed(c, np, n_items, scale.bits))
+                    .sum();
+                complexity(h, scale.entropy(mix_sum, np - present), np)
             }
         })
     }
@@ -709,7 +811,7 @@ impl PermutationEstimator {
                 }
                 self.weighted.total.write(&mut w);
             } else {
-                w.u32s(&self.counts);
+                w.u32s(&self.merged_counts());
             }
         }
         w.finish()
@@ -722,7 +824,9 @@ impl PermutationEstimator {
         let delay = r.usize()?;
         let window = match r.u64()? {
             0 => None,
-            v => Some(usize::try_from(v - 1).map_err(|_| Error::checkpoint("window out of range"))?),
+            v => {
+                Some(usize::try_from(v - 1).map_err(|_| Error::checkpoint("window out of range"))?)
+            }
         };
         let options = PermutationOptions {
             order,
@@ -731,7 +835,11 @@ impl PermutationEstimator {
             normalize: r.bool()?,
             weighted: r.bool()?,
             statistic: Statistic::from_code(r.u64()?)?,
-            nan_policy: if r.bool()? { NanPolicy::Propagate } else { NanPolicy::Raise },
+            nan_policy: if r.bool()? {
+                NanPolicy::Propagate
+            } else {
+                NanPolicy::Raise
+            },
         };
         let mut est = Self::new(options).map_err(|e| Error::checkpoint(e.message().to_string()))?;
         est.encoder = OrdinalEncoder::read_state(&mut r)?;
@@ -764,7 +872,8 @@ impl PermutationEstimator {
                     let n = est.counts[c as usize];
                     est.sum_xlogx += scales.xlogx.up(n);
                     if scales.mix.is_some() {
-                        est.sum_mix += scales.mix_term(n + 1, est.n_patterns) - scales.mix_term(n, est.n_patterns);
+                        est.sum_mix += scales.mix_term(n + 1, est.n_patterns)
+                            - scales.mix_term(n, est.n_patterns);
                     }
                     est.present += (n == 0) as usize;
                     est.counts[c as usize] = n + 1;
@@ -787,9 +896,18 @@ impl PermutationEstimator {
                     let count = r.u64()?;
                     let sum = ExactSum::read(&mut r)?;
                     if code >= np as u64 || count == 0 || count > u32::MAX as u64 {
-                        return Err(Error::checkpoint("inconsistent pattern weight in checkpoint"));
+                        return Err(Error::checkpoint(
+                            "inconsistent pattern weight in checkpoint",
+                        ));
                     }
-                    est.weighted.patterns.insert(code as u32, PatternWeight { count: count as u32, sum, term: 0.0 });
+                    est.weighted.patterns.insert(
+                        code as u32,
+                        PatternWeight {
+                            count: count as u32,
+                            sum,
+                            term: 0.0,
+                        },
+                    );
                 }
                 est.weighted.total = ExactSum::read(&mut r)?;
             } else {
@@ -797,10 +915,11 @@ impl PermutationEstimator {
                 if counts.len() != est.n_patterns
                     || counts.iter().map(|&c| c as u64).sum::<u64>() != est.total_patterns
                 {
-                    return Err(Error::checkpoint("inconsistent pattern counts in checkpoint"));
+                    return Err(Error::checkpoint(
+                        "inconsistent pattern counts in checkpoint",
+                    ));
                 }
-                est.present = counts.iter().filter(|&&c| c > 0).count();
-                est.counts = counts;
+                est.counts[..counts.len()].copy_from_slice(&counts);
             }
         }
         r.finish()?;
@@ -821,7 +940,10 @@ pub fn rolling(x: &[f64], options: PermutationOptions) -> Result<Vec<f64>> {
 
 /// Whole-series statistic over `x`.
 pub fn whole_series(x: &[f64], options: PermutationOptions) -> Result<f64> {
-    let mut est = PermutationEstimator::new(PermutationOptions { window: None, ..options })?;
+    let mut est = PermutationEstimator::new(PermutationOptions {
+        window: None,
+        ..options
+    })?;
     est.update(x, &mut [])?;
     est.value()
 }
@@ -836,7 +958,9 @@ mod tests {
         let mut v = 0.0;
         (0..n)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 v += ((s >> 33) % levels) as f64 - (levels / 2) as f64;
                 v
             })
@@ -850,13 +974,21 @@ mod tests {
         let mut w = vec![0.0f64; np];
         for t in span..x.len() {
             let c = pattern_code_at(x, t, o.order, o.delay) as usize;
-            w[c] += if o.weighted { embedding_variance(x, t, o.order, o.delay) } else { 1.0 };
+            w[c] += if o.weighted {
+                embedding_variance(x, t, o.order, o.delay)
+            } else {
+                1.0
+            };
         }
         let total: f64 = w.iter().sum();
         if total == 0.0 {
             return 0.0;
         }
-        let h: f64 = -w.iter().filter(|&&v| v > 0.0).map(|&v| (v / total) * (v / total).ln()).sum::<f64>();
+        let h: f64 = -w
+            .iter()
+            .filter(|&&v| v > 0.0)
+            .map(|&v| (v / total) * (v / total).ln())
+            .sum::<f64>();
         let norm = if o.normalize { (np as f64).ln() } else { 1.0 };
         match o.statistic {
             Statistic::Entropy => h / norm,
@@ -866,8 +998,12 @@ mod tests {
                 // Absent patterns as count * term (as ordpy does): summing d! equal float
                 // terms one by one would make the reference itself the inaccurate side.
                 let missing = w.iter().filter(|&&v| v == 0.0).count() as f64;
-                let present: f64 =
-                    w.iter().filter(|&&v| v > 0.0).map(|&v| (v / total + u) / 2.0).map(|m| m * m.ln()).sum();
+                let present: f64 = w
+                    .iter()
+                    .filter(|&&v| v > 0.0)
+                    .map(|&v| (v / total + u) / 2.0)
+                    .map(|m| m * m.ln())
+                    .sum();
                 let hm = -present - missing * (u / 2.0) * (u / 2.0).ln();
                 complexity(h, hm, np)
             }
@@ -908,7 +1044,10 @@ mod tests {
                 let x = walk(o.order as u64 + levels, 700, levels);
                 let got = whole_series(&x, o).unwrap();
                 let want = reference(&x, o);
-                assert!((got - want).abs() < 1e-12, "{o:?} levels={levels}: {got} vs {want}");
+                assert!(
+                    (got - want).abs() < 1e-12,
+                    "{o:?} levels={levels}: {got} vs {want}"
+                );
             }
         }
     }
@@ -918,7 +1057,10 @@ mod tests {
         for o in all_options().into_iter().filter(|o| o.order <= 6) {
             let x = walk(7 + o.order as u64, 300, 4);
             let window = (o.order - 1) * o.delay + 40;
-            let ro = PermutationOptions { window: Some(window), ..o };
+            let ro = PermutationOptions {
+                window: Some(window),
+                ..o
+            };
             let got = rolling(&x, ro).unwrap();
             for t in 0..x.len() {
                 if t + 1 < window {
@@ -926,7 +1068,12 @@ mod tests {
                     continue;
                 }
                 let want = whole_series(&x[t + 1 - window..=t], o).unwrap();
-                assert_eq!(got[t].to_bits(), want.to_bits(), "{o:?} t={t}: {} vs {want}", got[t]);
+                assert_eq!(
+                    got[t].to_bits(),
+                    want.to_bits(),
+                    "{o:?} t={t}: {} vs {want}",
+                    got[t]
+                );
             }
         }
     }
@@ -935,7 +1082,10 @@ mod tests {
     fn chunking_and_checkpoints_are_invisible() {
         for o in all_options().into_iter().filter(|o| o.order <= 5) {
             let x = walk(99, 500, 5);
-            let ro = PermutationOptions { window: Some(60), ..o };
+            let ro = PermutationOptions {
+                window: Some(60),
+                ..o
+            };
             let one_pass = rolling(&x, ro).unwrap();
             for chunk in [1usize, 3, 17, 128] {
                 let mut est = PermutationEstimator::new(ro).unwrap();
@@ -948,7 +1098,10 @@ mod tests {
                     est.update(part, &mut out).unwrap();
                     got.extend(out);
                 }
-                let same = got.iter().zip(&one_pass).all(|(a, b)| a.to_bits() == b.to_bits());
+                let same = got
+                    .iter()
+                    .zip(&one_pass)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
                 assert!(same, "{o:?} chunk={chunk}");
             }
             // Whole-series mode too.
@@ -957,7 +1110,10 @@ mod tests {
                 est.update(part, &mut []).unwrap();
                 est = PermutationEstimator::restore(&est.checkpoint()).unwrap();
             }
-            assert_eq!(est.value().unwrap().to_bits(), whole_series(&x, o).unwrap().to_bits());
+            assert_eq!(
+                est.value().unwrap().to_bits(),
+                whole_series(&x, o).unwrap().to_bits()
+            );
         }
     }
 
@@ -965,29 +1121,55 @@ mod tests {
     fn nan_propagates_then_recovers() {
         let mut x = walk(3, 200, 7);
         x[100] = f64::NAN;
-        let o = PermutationOptions { window: Some(20), nan_policy: NanPolicy::Propagate, ..Default::default() };
+        let o = PermutationOptions {
+            window: Some(20),
+            nan_policy: NanPolicy::Propagate,
+            ..Default::default()
+        };
         let got = rolling(&x, o).unwrap();
         for (t, v) in got.iter().enumerate() {
-            let has_nan = t >= 100 && t < 120;
+            let has_nan = (100..120).contains(&t);
             assert_eq!(v.is_nan(), t < 19 || has_nan, "t={t}");
         }
         let mut clean = x.clone();
         clean[100] = 0.0;
-        let reference = rolling(&clean, PermutationOptions { nan_policy: NanPolicy::Raise, ..o }).unwrap();
+        let reference = rolling(
+            &clean,
+            PermutationOptions {
+                nan_policy: NanPolicy::Raise,
+                ..o
+            },
+        )
+        .unwrap();
         assert_eq!(got[150].to_bits(), reference[150].to_bits());
-        let err = rolling(&x, PermutationOptions { nan_policy: NanPolicy::Raise, ..o }).unwrap_err();
+        let err = rolling(
+            &x,
+            PermutationOptions {
+                nan_policy: NanPolicy::Raise,
+                ..o
+            },
+        )
+        .unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::NonFinite { index: 100 });
-        assert!(whole_series(&x, PermutationOptions { window: None, ..o }).unwrap().is_nan());
+        assert!(whole_series(&x, PermutationOptions { window: None, ..o })
+            .unwrap()
+            .is_nan());
     }
 
     #[test]
     fn constant_series_has_zero_entropy_and_maximal_missing() {
         let x = vec![1.0; 50];
         for weighted in [false, true] {
-            let o = PermutationOptions { weighted, ..Default::default() };
+            let o = PermutationOptions {
+                weighted,
+                ..Default::default()
+            };
             assert_eq!(whole_series(&x, o).unwrap(), 0.0);
         }
-        let o = PermutationOptions { statistic: Statistic::MissingPatterns, ..Default::default() };
+        let o = PermutationOptions {
+            statistic: Statistic::MissingPatterns,
+            ..Default::default()
+        };
         assert_eq!(whole_series(&x, o).unwrap(), 5.0);
     }
 
@@ -995,7 +1177,11 @@ mod tests {
     fn no_drift_after_many_updates() {
         // Long stream through a small window; the final value equals a fresh computation.
         let x = walk(11, 2_000_000, 9);
-        let o = PermutationOptions { window: Some(256), order: 5, ..Default::default() };
+        let o = PermutationOptions {
+            window: Some(256),
+            order: 5,
+            ..Default::default()
+        };
         let got = rolling(&x, o).unwrap();
         let fresh = whole_series(&x[x.len() - 256..], o).unwrap();
         assert_eq!(got[x.len() - 1].to_bits(), fresh.to_bits());
@@ -1003,11 +1189,17 @@ mod tests {
 
     #[test]
     fn bad_options_are_rejected_with_limits() {
-        let e = PermutationEstimator::new(PermutationOptions { window: Some(2), ..Default::default() }).unwrap_err();
+        let e = PermutationEstimator::new(PermutationOptions {
+            window: Some(2),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(e.message().contains("window >= 3"), "{}", e.message());
         let e = whole_series(&[1.0, 2.0], PermutationOptions::default()).unwrap_err();
         assert!(e.message().contains("got 2"));
-        let bytes = PermutationEstimator::new(PermutationOptions::default()).unwrap().checkpoint();
+        let bytes = PermutationEstimator::new(PermutationOptions::default())
+            .unwrap()
+            .checkpoint();
         assert!(PermutationEstimator::restore(&bytes[..bytes.len() - 1]).is_err());
         let mut corrupted = bytes.clone();
         let n = corrupted.len();

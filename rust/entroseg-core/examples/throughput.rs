@@ -1,0 +1,83 @@
+//! Kernel throughput without Python or allocation in the timed region:
+//! `cargo run --release -p entroseg-core --example throughput [n]`.
+//! Output buffers are allocated and touched once before timing, so the numbers are the
+//! estimators' own cost (the Python benchmark in benches/ includes allocation).
+
+use entroseg_core::estimate::conditional::{ConditionalEstimator, ConditionalOptions};
+use entroseg_core::estimate::permutation::{PermutationEstimator, PermutationOptions};
+use std::time::Instant;
+
+fn best_of<F: FnMut()>(mut f: F) -> f64 {
+    (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000_000);
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut v = 0.0;
+    let x: Vec<f64> = (0..n)
+        .map(|_| {
+            v += (next() >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            v
+        })
+        .collect();
+    let symbols: Vec<u8> = (0..n).map(|_| (next() >> 62) as u8).collect();
+    let mut out = vec![1.0f64; n];
+    for order in [3usize, 5, 7] {
+        let rolling = PermutationOptions {
+            order,
+            window: Some(256),
+            ..Default::default()
+        };
+        let t_roll = best_of(|| {
+            let mut est = PermutationEstimator::new(rolling).unwrap();
+            est.update(&x, &mut out).unwrap();
+        });
+        let whole = PermutationOptions {
+            order,
+            ..Default::default()
+        };
+        let t_whole = best_of(|| {
+            let mut est = PermutationEstimator::new(whole).unwrap();
+            est.update(&x, &mut []).unwrap();
+            std::hint::black_box(est.value().unwrap());
+        });
+        println!(
+            "PE d={order}: rolling W=256 {:7.1} M samples/s   whole {:7.1} M samples/s",
+            n as f64 / t_roll / 1e6,
+            n as f64 / t_whole / 1e6
+        );
+    }
+    for context in [3usize, 5, 8] {
+        let o = ConditionalOptions {
+            context,
+            alphabet_size: 4,
+            window: Some(256),
+            normalize: true,
+            lag: 1,
+        };
+        let t = best_of(|| {
+            let mut est = ConditionalEstimator::new(o).unwrap();
+            est.update(&symbols, &mut out).unwrap();
+        });
+        println!(
+            "conditional k={context} alphabet 4: rolling W=256 {:7.1} M symbols/s",
+            n as f64 / t / 1e6
+        );
+    }
+}
