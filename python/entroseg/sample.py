@@ -7,7 +7,8 @@ regimes of 5,000 samples each, chosen so that permutation entropy tells them apa
 idx   regime           what permutation entropy sees
 ====  ===============  ===============================================
 0     white noise      all patterns equally likely: entropy near 1
-1     sine + noise     mostly monotone runs: low entropy
+1     sine (+ faint    mostly monotone runs: low entropy
+      noise)
 2     random walk      increments are noise, levels persist: high
 3     logistic map     chaotic but deterministic: forbidden patterns
 ====  ===============  ===============================================
@@ -53,7 +54,7 @@ def sample_series(
     rng = np.random.default_rng(seed)
     t = np.arange(n)
     noise = rng.standard_normal(n)
-    sine = np.sin(2 * np.pi * t / 200.0) + 0.05 * rng.standard_normal(n)
+    sine = np.sin(2 * np.pi * t / 200.0) + 0.002 * rng.standard_normal(n)
     walk = np.cumsum(rng.standard_normal(n))
     logistic = np.empty(n)
     v = 0.4

@@ -14,37 +14,37 @@ create_exception!(
     entroseg,
     EntrosegError,
     PyValueError,
-    "Base class of entroseg's errors (a ValueError)."
+    "Base class of entroseg's errors; a ValueError, so `except ValueError` catches them all."
 );
 create_exception!(
     entroseg,
     InvalidParameterError,
     EntrosegError,
-    "An option is outside its valid range."
+    "An option (order, delay, window, bins, context ...) is outside its valid range; the message names the value and the limit."
 );
 create_exception!(
     entroseg,
     EmptyInputError,
     EntrosegError,
-    "The input is too short for the requested statistic."
+    "The input is empty or too short for the requested statistic; the message names the length needed."
 );
 create_exception!(
     entroseg,
     NonFiniteError,
     EntrosegError,
-    "NaN or infinity in the input under nan_policy='raise'."
+    "NaN or infinity in the input under nan_policy='raise'; the message names the first bad index."
 );
 create_exception!(
     entroseg,
     SymbolOutOfRangeError,
     EntrosegError,
-    "A symbol is outside 0..alphabet_size."
+    "A symbol is outside 0..alphabet_size; the message names the symbol, its index and the alphabet size."
 );
 create_exception!(
     entroseg,
     CheckpointError,
     EntrosegError,
-    "A checkpoint cannot be restored by this class."
+    "A checkpoint cannot be restored: written by another class, truncated, corrupt or from another format version."
 );
 
 /// Wrapper so `?` converts core errors (orphan rule: `From<Error> for PyErr` must live here).

@@ -66,7 +66,47 @@ fn run_permutation<'py>(
     }
 }
 
-/// Permutation entropy (see the stub file for the full docstring).
+/// Permutation entropy (Bandt-Pompe) of a series, rolling or whole-series.
+///
+/// The GIL is released while computing.
+///
+/// Parameters
+/// ----------
+/// x : array_like
+///     1-D real series (any float or integer dtype; float64 C-contiguous input is not
+///     copied).
+/// order : int, default 3
+///     Embedding dimension d, 2 <= d <= 10 (``MAX_ORDER``).
+/// delay : int, default 1
+///     Embedding delay tau >= 1.
+/// window : int or None, default None
+///     Rolling window in samples (at least ``(order-1)*delay + 1``); None computes one
+///     value for the whole series.
+/// normalize : bool, default True
+///     Divide by ln(order!) so values lie in [0, 1]; False gives nats.
+/// weighted : bool, default False
+///     Weight each pattern by the variance of its embedding vector (weighted permutation
+///     entropy, Fadlallah et al. 2013). A window whose weights are all zero gives 0.
+/// nan_policy : {"raise", "propagate"}, default "raise"
+///     "raise" rejects NaN/inf naming the first bad index; "propagate" gives NaN for
+///     every window containing one.
+///
+/// Returns
+/// -------
+/// float or numpy.ndarray
+///     A float when ``window`` is None; otherwise a float64 array of ``len(x)`` whose
+///     value at t covers ``x[t-window+1 : t+1]`` (NaN for t < window-1).
+///
+/// Examples
+/// --------
+/// >>> import numpy as np, entroseg
+/// >>> entroseg.permutation_entropy(np.arange(10.0))
+/// 0.0
+/// >>> x = np.array([4.0, 7, 9, 10, 6, 11, 3])
+/// >>> round(entroseg.permutation_entropy(x, order=3, normalize=False), 4)
+/// 1.0549
+/// >>> entroseg.permutation_entropy(x, order=2, window=3)
+/// array([nan, nan,  0.,  0.,  1.,  1.,  1.])
 #[pyfunction]
 #[pyo3(signature = (x, /, *, order=3, delay=1, window=None, normalize=true, weighted=false, nan_policy="raise"))]
 #[allow(clippy::too_many_arguments)]
@@ -92,7 +132,24 @@ pub fn permutation_entropy<'py>(
     run_permutation(py, x, o)
 }
 
-/// Jensen-Shannon statistical complexity.
+/// Jensen-Shannon statistical complexity (Rosso et al. 2007) of the ordinal patterns.
+///
+/// ``C = H_norm * JS(P, U) / JS_max`` where P is the pattern distribution and U the
+/// uniform one; with ``permutation_entropy`` it places a series on the
+/// complexity-entropy plane. Same options and alignment as ``permutation_entropy``.
+/// The GIL is released while computing.
+///
+/// Returns
+/// -------
+/// float or numpy.ndarray
+///     Values in [0, 1]; an array of ``len(x)`` when ``window`` is given.
+///
+/// Examples
+/// --------
+/// >>> import numpy as np, entroseg
+/// >>> x = np.array([4.0, 7, 9, 10, 6, 11, 3])
+/// >>> round(entroseg.statistical_complexity(x, order=3), 4)
+/// 0.29
 #[pyfunction]
 #[pyo3(signature = (x, /, *, order=3, delay=1, window=None, nan_policy="raise"))]
 pub fn statistical_complexity<'py>(
@@ -115,7 +172,21 @@ pub fn statistical_complexity<'py>(
     run_permutation(py, x, o)
 }
 
-/// Number of ordinal patterns that do not occur.
+/// Number of the order! ordinal patterns that do not occur ("forbidden patterns").
+///
+/// Same options and alignment as ``permutation_entropy``. The GIL is released.
+///
+/// Returns
+/// -------
+/// int or numpy.ndarray
+///     An int for the whole series; a float64 array (NaN for incomplete windows) when
+///     ``window`` is given.
+///
+/// Examples
+/// --------
+/// >>> import numpy as np, entroseg
+/// >>> entroseg.missing_patterns(np.arange(10.0), order=3)
+/// 5
 #[pyfunction]
 #[pyo3(signature = (x, /, *, order=3, delay=1, window=None, nan_policy="raise"))]
 pub fn missing_patterns<'py>(
@@ -138,7 +209,25 @@ pub fn missing_patterns<'py>(
     run_permutation(py, x, o)
 }
 
-/// Ordinal pattern code per sample (-1 where there is none).
+/// Ordinal pattern code of the embedding ending at each sample.
+///
+/// The code of ``v = x[t-(order-1)*delay : t+1 : delay]`` is the lexicographic rank of
+/// ``numpy.argsort(v, kind="stable")`` among ``itertools.permutations(range(order))``:
+/// 0 is an increasing run, ``order! - 1`` a decreasing one; ties rank the earlier sample
+/// lower. The GIL is released.
+///
+/// Returns
+/// -------
+/// numpy.ndarray of int32
+///     ``len(x)`` codes; -1 for the first ``(order-1)*delay`` samples and, under
+///     ``nan_policy="propagate"``, for every pattern whose span
+///     ``x[t-(order-1)*delay : t+1]`` holds a NaN or infinity.
+///
+/// Examples
+/// --------
+/// >>> import numpy as np, entroseg
+/// >>> entroseg.ordinal_patterns(np.array([1.0, 2, 3, 2, 1, 1]), order=3)
+/// array([-1, -1,  0,  1,  5,  3], dtype=int32)
 #[pyfunction]
 #[pyo3(signature = (x, /, *, order=3, delay=1, nan_policy="raise"))]
 pub fn ordinal_patterns<'py>(
@@ -174,7 +263,41 @@ pub fn ordinal_patterns<'py>(
     Ok(PyArray1::from_vec(py, core(codes)?))
 }
 
-/// Conditional (block) entropy of a symbol stream.
+/// Conditional (block) entropy H(X_t | previous ``context`` symbols) of a symbol stream.
+///
+/// The plug-in estimate from the (context+1)-grams inside the window:
+/// ``H = -sum_(u,a) c(u,a)/N * ln(c(u,a)/c(u))`` with N the number of those grams and
+/// ``c(u) = sum_a c(u,a)``. ``context=0`` gives the Shannon entropy of the symbols.
+/// The GIL is released; uint8 C-contiguous input is not copied.
+///
+/// Parameters
+/// ----------
+/// symbols : array_like of int
+///     Symbols in ``0..alphabet_size`` (any integer dtype).
+/// context : int, default 1
+///     Number of previous symbols conditioned on (the gram of context+1 symbols must
+///     pack into 64 bits: up to 31 for DNA, 7 for bytes).
+/// window : int or None, default None
+///     Rolling window in symbols (at least ``context + 1``); None for the whole series.
+/// alphabet_size : int or None, default None
+///     Number of symbols (1..256); None uses ``max(symbols) + 1``.
+/// normalize : bool, default True
+///     Divide by ln(alphabet_size) (values in [0, 1]).
+///
+/// Returns
+/// -------
+/// float or numpy.ndarray
+///     A float for the whole series; an array of ``len(symbols)`` (NaN for incomplete
+///     windows) when ``window`` is given.
+///
+/// Examples
+/// --------
+/// >>> import numpy as np, entroseg
+/// >>> s = np.array([0, 1, 0, 1, 0, 1, 0, 1], dtype=np.uint8)
+/// >>> round(entroseg.conditional_entropy(s, context=0), 12)  # one bit of Shannon entropy
+/// 1.0
+/// >>> entroseg.conditional_entropy(s, context=1)  # fully predictable from the last symbol
+/// 0.0
 #[pyfunction]
 #[pyo3(signature = (symbols, /, *, context=1, window=None, alphabet_size=None, normalize=true))]
 pub fn conditional_entropy<'py>(
@@ -241,7 +364,19 @@ pub fn conditional_entropy<'py>(
     }
 }
 
-/// Conditional permutation entropy.
+/// Conditional permutation entropy H(pattern_t | patterns t-delay, ..., t-context*delay).
+///
+/// Ordinal patterns (as in ``ordinal_patterns``) are the symbols; the window counts
+/// samples and holds the grams whose samples all lie inside it, so it must be at least
+/// ``(order-1+context)*delay + 1``. ``normalize`` divides by ln(order!). The GIL is
+/// released.
+///
+/// Examples
+/// --------
+/// >>> import numpy as np, entroseg
+/// >>> x = np.sin(np.arange(200) / 5.0)
+/// >>> entroseg.conditional_permutation_entropy(x, order=3) < entroseg.permutation_entropy(x, order=3)
+/// True
 #[pyfunction]
 #[pyo3(signature = (x, /, *, order=3, delay=1, context=1, window=None, normalize=true, nan_policy="raise"))]
 #[allow(clippy::too_many_arguments)]
@@ -278,7 +413,35 @@ pub fn conditional_permutation_entropy<'py>(
     }
 }
 
-/// Quantize floats to symbols 0..bins.
+/// Map a real series to symbols ``0..bins`` (uint8) for the symbol-stream estimators.
+///
+/// Parameters
+/// ----------
+/// x : array_like
+///     1-D real series (finite values).
+/// method : {"uniform", "mean_scale", "quantile"}, default "uniform"
+///     "uniform": equal-width bins over ``[low, high]`` (a missing end is taken from the
+///     range of ``sample``); values outside go to the end bins. "mean_scale": divide by
+///     the mean absolute value of ``sample`` (Chronos / EntroPE style), then equal-width
+///     bins over ``[-limit, limit]``. "quantile": edges at the ``i/bins`` quantiles of
+///     ``sample`` (linear interpolation); a value's symbol is the number of edges <= it.
+/// bins : int, default 16
+///     Number of symbols, 1..256.
+/// low, high : float, optional
+///     Range of the uniform bins.
+/// limit : float, default 5.0
+///     Half-range of the mean-scaled bins.
+/// sample : array_like, optional
+///     Data the parameters are fit on (default: ``x``). Fit once and pass the same
+///     sample (or low/high) for every chunk of a stream, so chunks quantize alike.
+///
+/// Examples
+/// --------
+/// >>> import numpy as np, entroseg
+/// >>> entroseg.quantize(np.array([0.0, 0.5, 1.0, 1.5, 2.0]), bins=4, low=0.0, high=2.0)
+/// array([0, 1, 2, 3, 3], dtype=uint8)
+/// >>> entroseg.quantize(np.arange(8.0), method="quantile", bins=4)
+/// array([0, 0, 1, 1, 2, 2, 3, 3], dtype=uint8)
 #[pyfunction]
 #[pyo3(signature = (x, /, *, method="uniform", bins=16, low=None, high=None, limit=5.0, sample=None))]
 #[allow(clippy::too_many_arguments)]

@@ -33,7 +33,27 @@ fn reduce<'py>(obj: &Bound<'py, PyAny>, state: Vec<u8>) -> PyResult<Bound<'py, P
     )
 }
 
-/// Rolling permutation entropy (or complexity, or missing-pattern count) over a stream.
+/// Rolling permutation entropy over a stream fed in chunks.
+///
+/// ``update(chunk)`` returns one value per sample of the chunk, exactly the values the
+/// one-shot ``permutation_entropy(x, window=...)`` gives for the concatenated stream,
+/// bit for bit, whatever the chunking. The state is O(window): ``checkpoint()`` returns
+/// it as bytes, ``from_checkpoint`` and pickle restore it and the stream continues
+/// bit-identically. ``statistic`` selects "entropy", "complexity" (Jensen-Shannon
+/// statistical complexity) or "missing_patterns". Other options as in
+/// ``permutation_entropy``. ``update`` releases the GIL.
+///
+/// Examples
+/// --------
+/// >>> import numpy as np, pickle, entroseg
+/// >>> x = np.random.default_rng(0).standard_normal(1000)
+/// >>> pe = entroseg.RollingPermutationEntropy(window=100, order=4)
+/// >>> first = pe.update(x[:300])
+/// >>> pe = pickle.loads(pickle.dumps(pe))  # checkpoint / resume
+/// >>> rest = pe.update(x[300:])
+/// >>> bool(np.array_equal(np.concatenate([first, rest]),
+/// ...                     entroseg.permutation_entropy(x, order=4, window=100), equal_nan=True))
+/// True
 #[pyclass(module = "entroseg._entroseg", name = "RollingPermutationEntropy")]
 pub struct PyRollingPermutationEntropy {
     inner: PermutationEstimator,
@@ -141,7 +161,19 @@ impl PyRollingPermutationEntropy {
     }
 }
 
-/// Rolling conditional entropy of a symbol stream.
+/// Rolling conditional entropy of a symbol stream fed in chunks.
+///
+/// Same values as ``conditional_entropy(s, window=..., alphabet_size=...)`` on the
+/// concatenated stream, bit for bit, whatever the chunking; checkpoint, pickle and reset
+/// as ``RollingPermutationEntropy``. ``update`` releases the GIL.
+///
+/// Examples
+/// --------
+/// >>> import numpy as np, entroseg
+/// >>> ce = entroseg.RollingConditionalEntropy(window=4, alphabet_size=2, context=1)
+/// >>> ce.update(np.array([0, 1, 0, 1, 1, 1], dtype=np.uint8))
+/// array([       nan,        nan,        nan, 0.        , 0.66666667,
+///        0.        ])
 #[pyclass(module = "entroseg._entroseg", name = "RollingConditionalEntropy")]
 pub struct PyRollingConditionalEntropy {
     inner: ConditionalEstimator,
@@ -228,7 +260,11 @@ impl PyRollingConditionalEntropy {
     }
 }
 
-/// Rolling conditional permutation entropy over a stream of samples.
+/// Rolling conditional permutation entropy over a stream fed in chunks.
+///
+/// Same values as ``conditional_permutation_entropy(x, window=...)`` on the
+/// concatenated stream, bit for bit; checkpoint, pickle and reset as
+/// ``RollingPermutationEntropy``. ``update`` releases the GIL.
 #[pyclass(
     module = "entroseg._entroseg",
     name = "RollingConditionalPermutationEntropy"

@@ -1,0 +1,262 @@
+"""Type stubs of the native module ``entroseg._entroseg`` (full docstrings at runtime)."""
+
+from typing import Literal, final, overload
+
+import numpy as np
+import numpy.typing as npt
+from typing_extensions import Self
+
+__all__ = [
+    "MAX_ALPHABET",
+    "MAX_ORDER",
+    "CheckpointError",
+    "EmptyInputError",
+    "EntrosegError",
+    "InvalidParameterError",
+    "NonFiniteError",
+    "RollingConditionalEntropy",
+    "RollingConditionalPermutationEntropy",
+    "RollingPermutationEntropy",
+    "SymbolOutOfRangeError",
+    "__version__",
+    "conditional_entropy",
+    "conditional_permutation_entropy",
+    "missing_patterns",
+    "ordinal_patterns",
+    "permutation_entropy",
+    "quantize",
+    "statistical_complexity",
+]
+
+__version__: str
+MAX_ORDER: int
+MAX_ALPHABET: int
+
+_Real = npt.ArrayLike
+_NanPolicy = Literal["raise", "propagate"]
+_F64 = npt.NDArray[np.float64]
+
+class EntrosegError(ValueError):
+    """Base class of entroseg's errors (a ValueError)."""
+
+class InvalidParameterError(EntrosegError):
+    """An option is outside its valid range."""
+
+class EmptyInputError(EntrosegError):
+    """The input is too short for the requested statistic."""
+
+class NonFiniteError(EntrosegError):
+    """NaN or infinity in the input under nan_policy='raise'."""
+
+class SymbolOutOfRangeError(EntrosegError):
+    """A symbol is outside 0..alphabet_size."""
+
+class CheckpointError(EntrosegError):
+    """A checkpoint cannot be restored by this class."""
+
+@overload
+def permutation_entropy(
+    x: _Real,
+    /,
+    *,
+    order: int = 3,
+    delay: int = 1,
+    window: None = None,
+    normalize: bool = True,
+    weighted: bool = False,
+    nan_policy: _NanPolicy = "raise",
+) -> float: ...
+@overload
+def permutation_entropy(
+    x: _Real,
+    /,
+    *,
+    order: int = 3,
+    delay: int = 1,
+    window: int,
+    normalize: bool = True,
+    weighted: bool = False,
+    nan_policy: _NanPolicy = "raise",
+) -> _F64:
+    """Permutation entropy (Bandt-Pompe), rolling (``window``) or whole-series."""
+
+@overload
+def statistical_complexity(
+    x: _Real,
+    /,
+    *,
+    order: int = 3,
+    delay: int = 1,
+    window: None = None,
+    nan_policy: _NanPolicy = "raise",
+) -> float: ...
+@overload
+def statistical_complexity(
+    x: _Real, /, *, order: int = 3, delay: int = 1, window: int, nan_policy: _NanPolicy = "raise"
+) -> _F64:
+    """Jensen-Shannon statistical complexity of the ordinal patterns."""
+
+@overload
+def missing_patterns(
+    x: _Real,
+    /,
+    *,
+    order: int = 3,
+    delay: int = 1,
+    window: None = None,
+    nan_policy: _NanPolicy = "raise",
+) -> int: ...
+@overload
+def missing_patterns(
+    x: _Real, /, *, order: int = 3, delay: int = 1, window: int, nan_policy: _NanPolicy = "raise"
+) -> _F64:
+    """Number of the order! ordinal patterns that do not occur."""
+
+def ordinal_patterns(
+    x: _Real, /, *, order: int = 3, delay: int = 1, nan_policy: _NanPolicy = "raise"
+) -> npt.NDArray[np.int32]:
+    """Lexicographic ordinal pattern code per sample (-1 where there is none)."""
+
+@overload
+def conditional_entropy(
+    symbols: npt.ArrayLike,
+    /,
+    *,
+    context: int = 1,
+    window: None = None,
+    alphabet_size: int | None = None,
+    normalize: bool = True,
+) -> float: ...
+@overload
+def conditional_entropy(
+    symbols: npt.ArrayLike,
+    /,
+    *,
+    context: int = 1,
+    window: int,
+    alphabet_size: int | None = None,
+    normalize: bool = True,
+) -> _F64:
+    """Conditional (block) entropy H(X_t | previous ``context`` symbols)."""
+
+@overload
+def conditional_permutation_entropy(
+    x: _Real,
+    /,
+    *,
+    order: int = 3,
+    delay: int = 1,
+    context: int = 1,
+    window: None = None,
+    normalize: bool = True,
+    nan_policy: _NanPolicy = "raise",
+) -> float: ...
+@overload
+def conditional_permutation_entropy(
+    x: _Real,
+    /,
+    *,
+    order: int = 3,
+    delay: int = 1,
+    context: int = 1,
+    window: int,
+    normalize: bool = True,
+    nan_policy: _NanPolicy = "raise",
+) -> _F64:
+    """Conditional permutation entropy of the ordinal-pattern stream."""
+
+def quantize(
+    x: _Real,
+    /,
+    *,
+    method: Literal["uniform", "mean_scale", "quantile"] = "uniform",
+    bins: int = 16,
+    low: float | None = None,
+    high: float | None = None,
+    limit: float = 5.0,
+    sample: _Real | None = None,
+) -> npt.NDArray[np.uint8]:
+    """Map a real series to symbols ``0..bins`` (uint8)."""
+
+@final
+class RollingPermutationEntropy:
+    """Rolling permutation entropy (or complexity, missing patterns) over a chunked stream."""
+
+    def __new__(
+        cls,
+        *,
+        window: int,
+        order: int = 3,
+        delay: int = 1,
+        normalize: bool = True,
+        weighted: bool = False,
+        statistic: Literal["entropy", "complexity", "missing_patterns"] = "entropy",
+        nan_policy: _NanPolicy = "raise",
+    ) -> Self: ...
+    def update(self, chunk: _Real) -> _F64:
+        """Feed the next chunk; one value per sample of the chunk."""
+    def reset(self) -> None:
+        """Forget everything seen; keep the options."""
+    def checkpoint(self) -> bytes:
+        """The state as bytes (O(window)); restore with ``from_checkpoint``."""
+    @classmethod
+    def from_checkpoint(cls, state: bytes) -> RollingPermutationEntropy:
+        """Rebuild an estimator from ``checkpoint()`` bytes."""
+    def __reduce__(self) -> tuple[object, tuple[bytes]]: ...
+    @property
+    def samples_seen(self) -> int: ...
+    @property
+    def window(self) -> int: ...
+    @property
+    def order(self) -> int: ...
+    @property
+    def delay(self) -> int: ...
+
+@final
+class RollingConditionalEntropy:
+    """Rolling conditional entropy of a chunked symbol stream."""
+
+    def __new__(
+        cls, *, window: int, alphabet_size: int, context: int = 1, normalize: bool = True
+    ) -> Self: ...
+    def update(self, chunk: npt.ArrayLike) -> _F64:
+        """Feed the next symbols; one value per symbol."""
+    def reset(self) -> None:
+        """Forget everything seen; keep the options."""
+    def checkpoint(self) -> bytes:
+        """The state as bytes; restore with ``from_checkpoint``."""
+    @classmethod
+    def from_checkpoint(cls, state: bytes) -> RollingConditionalEntropy:
+        """Rebuild an estimator from ``checkpoint()`` bytes."""
+    def __reduce__(self) -> tuple[object, tuple[bytes]]: ...
+    @property
+    def samples_seen(self) -> int: ...
+    @property
+    def window(self) -> int: ...
+
+@final
+class RollingConditionalPermutationEntropy:
+    """Rolling conditional permutation entropy over a chunked stream."""
+
+    def __new__(
+        cls,
+        *,
+        window: int,
+        order: int = 3,
+        delay: int = 1,
+        context: int = 1,
+        normalize: bool = True,
+        nan_policy: _NanPolicy = "raise",
+    ) -> Self: ...
+    def update(self, chunk: _Real) -> _F64:
+        """Feed the next chunk; one value per sample."""
+    def reset(self) -> None:
+        """Forget everything seen; keep the options."""
+    def checkpoint(self) -> bytes:
+        """The state as bytes; restore with ``from_checkpoint``."""
+    @classmethod
+    def from_checkpoint(cls, state: bytes) -> RollingConditionalPermutationEntropy:
+        """Rebuild an estimator from ``checkpoint()`` bytes."""
+    def __reduce__(self) -> tuple[object, tuple[bytes]]: ...
+    @property
+    def samples_seen(self) -> int: ...
