@@ -39,8 +39,6 @@
 //! patches, their float32 arithmetic, and their maximum-length split from the left. The
 //! rules are spelled out on each variant.
 
-use std::collections::VecDeque;
-
 use crate::checkpoint::{Reader, Writer};
 use crate::error::{Error, Result};
 
@@ -354,22 +352,302 @@ impl Controller {
     }
 }
 
+/// The per-sample limits and rules of the fixed-threshold scan, in the forms the hot
+/// loop wants (NaN thresholds never fire, `u64::MAX` is "no maximum").
+#[derive(Debug, Clone, Copy)]
+struct Scan {
+    theta: f64,
+    relative: f64,
+    has_threshold: bool,
+    has_relative: bool,
+    and: bool,
+    min_len: u64,
+    max_len: u64,
+}
+
+impl Scan {
+    fn new(rules: &Rules, theta: Option<f64>) -> Self {
+        Self {
+            theta: theta.unwrap_or(f64::NAN),
+            relative: rules.relative.unwrap_or(f64::NAN),
+            has_threshold: theta.is_some(),
+            has_relative: rules.relative.is_some(),
+            and: rules.combine == Some(Combine::And),
+            min_len: rules.min_len as u64,
+            max_len: rules.max_len.map_or(u64::MAX, |m| m as u64),
+        }
+    }
+
+    /// Whether (and why) the rule fires for score `s` after score `prev`.
+    #[inline(always)]
+    fn fires(&self, s: f64, prev: f64, theta: f64) -> Option<u8> {
+        let above = self.has_threshold && s > theta;
+        let rises = self.has_relative && s - prev > self.relative;
+        let fired = if self.and {
+            above && rises
+        } else {
+            above || rises
+        };
+        fired.then_some(match (above, rises) {
+            (true, true) => reason::BOTH,
+            (true, false) => reason::THRESHOLD,
+            _ => reason::RELATIVE,
+        })
+    }
+}
+
+/// The scores the engine may still need for a forced split: the last `cap` of them,
+/// indexed by absolute position.
+#[derive(Debug, Clone, Default)]
+struct History {
+    ring: Vec<f64>,
+    mask: u64,
+}
+
+impl History {
+    fn new(max_len: Option<usize>) -> Self {
+        match max_len {
+            Some(m) => {
+                let cap = (m as u64 + 1).next_power_of_two();
+                Self {
+                    ring: vec![f64::NAN; cap as usize],
+                    mask: cap - 1,
+                }
+            }
+            None => Self::default(),
+        }
+    }
+    #[inline]
+    fn get(&self, p: u64) -> f64 {
+        self.ring[(p & self.mask) as usize]
+    }
+    /// Records `scores`, the samples at `base ..`.
+    fn record(&mut self, scores: &[f64], base: u64) {
+        if self.ring.is_empty() {
+            return;
+        }
+        let cap = self.ring.len();
+        let skip = scores.len().saturating_sub(cap);
+        for (k, &s) in scores.iter().enumerate().skip(skip) {
+            self.ring[((base + k as u64) & self.mask) as usize] = s;
+        }
+    }
+}
+
+/// The open segment of a scan.
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    cur: u64,
+    reason: u8,
+}
+
+/// The scores a scan can read: the current block (positions `base ..`) and, before it,
+/// the history ring of a streaming engine.
+#[derive(Clone, Copy)]
+struct Window<'a> {
+    ring: &'a [f64],
+    block: &'a [f64],
+    base: u64,
+}
+
+impl<'a> Window<'a> {
+    /// The scores of positions `from..=to` as up to three contiguous pieces, in order,
+    /// each with the position of its first element.
+    fn pieces(&self, from: u64, to: u64) -> [(u64, &'a [f64]); 3] {
+        let mut out: [(u64, &'a [f64]); 3] = [(0, &[]); 3];
+        let mut k = 0;
+        if from < self.base {
+            // History: ring positions from..=min(to, base-1), wrapping at most once.
+            let end = to.min(self.base - 1);
+            let cap = self.ring.len() as u64;
+            let mut p = from;
+            while p <= end {
+                let i = (p % cap) as usize;
+                let n = ((cap - p % cap).min(end - p + 1)) as usize;
+                out[k] = (p, &self.ring[i..i + n]);
+                k += 1;
+                p += n as u64;
+            }
+        }
+        if to >= self.base {
+            let lo = (from.max(self.base) - self.base) as usize;
+            let hi = (to - self.base) as usize;
+            out[k] = (self.base + lo as u64, &self.block[lo..=hi]);
+        }
+        out
+    }
+
+    /// Highest score in `from..=to`, the latest position on ties, NaN lowest: a
+    /// vectorised maximum, then a backward search for it.
+    fn best_split(&self, from: u64, to: u64) -> u64 {
+        let pieces = self.pieces(from, to);
+        let mut m = f64::NEG_INFINITY;
+        for (_, piece) in &pieces {
+            m = m.max(max_ignoring_nan(piece));
+        }
+        if m == f64::NEG_INFINITY {
+            return to;
+        }
+        for (start, piece) in pieces.iter().rev() {
+            if let Some(i) = piece.iter().rposition(|&v| v == m) {
+                return start + i as u64;
+            }
+        }
+        to
+    }
+}
+
+/// Maximum of the non-NaN values (`-inf` when none), in four independent lanes so the
+/// compiler vectorises it.
+#[inline]
+fn max_ignoring_nan(x: &[f64]) -> f64 {
+    let mut lanes = [f64::NEG_INFINITY; 4];
+    let chunks = x.chunks_exact(4);
+    let rest = chunks.remainder();
+    // `if v > l { v } else { l }` keeps `l` when `v` is NaN: one maxpd per lane.
+    for c in chunks {
+        for (l, &v) in lanes.iter_mut().zip(c) {
+            *l = if v > *l { v } else { *l };
+        }
+    }
+    let mut m = lanes[0].max(lanes[1]).max(lanes[2].max(lanes[3]));
+    for &v in rest {
+        m = if v > m { v } else { m };
+    }
+    m
+}
+
+/// Forced splits due before position `t` (exclusive): every time the open segment
+/// reached `max_len` samples at some `cur + max_len < t` without a rule start there.
+/// The split goes to the highest score in `[cur + min_len, cur + max_len]`, latest on
+/// ties, NaN lowest. Each costs a vectorised pass over at most `max_len - min_len + 1`
+/// scores, and only segments that reach `max_len` pay it.
+#[inline]
+fn split_until(
+    open: &mut Open,
+    t: u64,
+    scan: &Scan,
+    window: &Window,
+    emit: &mut impl FnMut(Segment),
+) -> u32 {
+    let mut splits = 0;
+    while scan.max_len != u64::MAX && open.cur + scan.max_len < t {
+        let p = window.best_split(open.cur + scan.min_len, open.cur + scan.max_len);
+        emit(Segment {
+            start: open.cur,
+            len: p - open.cur,
+            reason: open.reason,
+        });
+        *open = Open {
+            cur: p,
+            reason: reason::MAX_LEN,
+        };
+        splits += 1;
+    }
+    splits
+}
+
+/// Packs 8 flags (bytes 0 or 1) into the low 8 bits, flag `i` into bit `i`.
+#[inline(always)]
+fn pack8(flags: &[u8]) -> u64 {
+    let word = u64::from_le_bytes(flags.try_into().expect("8 flags"));
+    (word.wrapping_mul(0x0102_0408_1020_4080) >> 56) & 0xff
+}
+
+/// Bits of the positions of `block` (64 at most) where a fixed-threshold rule fires.
+/// The comparisons go to a byte array first (a loop the compiler vectorises), then
+/// eight at a time into the mask.
+#[inline(always)]
+fn fire_bits(block: &[f64], prev: f64, scan: &Scan) -> u64 {
+    let mut flags = [0u8; 64];
+    if scan.has_relative {
+        let mut last = prev;
+        for (f, &s) in flags.iter_mut().zip(block) {
+            let above = s > scan.theta;
+            let rises = s - last > scan.relative;
+            *f = if scan.and {
+                above & rises
+            } else {
+                above | rises
+            } as u8;
+            last = s;
+        }
+    } else {
+        let theta = scan.theta;
+        for (f, &s) in flags.iter_mut().zip(block) {
+            *f = (s > theta) as u8;
+        }
+    }
+    flags
+        .chunks_exact(8)
+        .enumerate()
+        .fold(0u64, |bits, (k, c)| bits | (pack8(c) << (8 * k)))
+}
+
+/// The fixed-threshold scan over `scores` (the samples at `base ..`): fire positions are
+/// found 64 at a time as bit masks, so only firing positions and forced splits cost
+/// more than a comparison. `score_at` reads any position the scan may still need.
+fn scan_fixed(
+    open: &mut Open,
+    prev: &mut f64,
+    scores: &[f64],
+    base: u64,
+    scan: &Scan,
+    window: &Window,
+    emit: &mut impl FnMut(Segment),
+) {
+    for (j, block) in scores.chunks(64).enumerate() {
+        let block_base = base + (j * 64) as u64;
+        let mut bits = fire_bits(block, *prev, scan);
+        if block_base == 0 {
+            bits &= !1; // the first sample always starts the first segment
+        }
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let t = block_base + i as u64;
+            split_until(open, t, scan, window, emit);
+            if t - open.cur >= scan.min_len {
+                let before = if i == 0 { *prev } else { block[i - 1] };
+                let code = scan
+                    .fires(block[i], before, scan.theta)
+                    .unwrap_or(reason::THRESHOLD);
+                emit(Segment {
+                    start: open.cur,
+                    len: t - open.cur,
+                    reason: open.reason,
+                });
+                *open = Open {
+                    cur: t,
+                    reason: code,
+                };
+            }
+            // Firings before cur + min_len are suppressed: drop them in one step.
+            let skip = (open.cur + scan.min_len).saturating_sub(block_base);
+            bits &= if skip >= 64 { 0 } else { !0u64 << skip };
+        }
+        let last = block_base + block.len() as u64 - 1;
+        split_until(open, last + 1, scan, window, emit);
+        *prev = block[block.len() - 1];
+    }
+}
+
 /// The streaming native rule engine.
+///
+/// With a fixed threshold (given, or calibrated in batch) it scans 64 scores at a time;
+/// with the online controller the threshold moves every sample, so it steps sample by
+/// sample. Both apply the same rules (tested against a plain reference).
 #[derive(Debug, Clone)]
 pub struct RuleEngine {
     rules: Rules,
-    /// Fixed threshold in force (given, or calibrated in batch).
-    theta: Option<f64>,
+    scan: Scan,
     controller: Option<Controller>,
     /// Index of the next sample.
     pos: u64,
-    /// Start of the open segment, and its reason.
-    cur: u64,
-    cur_reason: u8,
+    open: Open,
     /// Previous score (NaN when none).
     prev: f64,
-    /// Split candidates `(index, score with NaN as -inf)`, scores strictly decreasing.
-    deque: VecDeque<(u64, f64)>,
+    history: History,
 }
 
 impl RuleEngine {
@@ -395,15 +673,21 @@ impl RuleEngine {
             ),
             (None, _) => (rules.threshold, None),
         };
+        let mut scan = Scan::new(&rules, theta);
+        if controller.is_some() {
+            scan.has_threshold = true;
+        }
         Ok(Self {
             rules,
-            theta,
+            scan,
             controller,
             pos: 0,
-            cur: 0,
-            cur_reason: reason::START,
+            open: Open {
+                cur: 0,
+                reason: reason::START,
+            },
             prev: f64::NAN,
-            deque: VecDeque::new(),
+            history: History::new(rules.max_len),
         })
     }
 
@@ -414,7 +698,10 @@ impl RuleEngine {
 
     /// The threshold currently in force (the controller's latest value online).
     pub fn threshold(&self) -> Option<f64> {
-        self.controller.map(|c| c.theta).or(self.theta)
+        match &self.controller {
+            Some(c) => Some(c.theta),
+            None => self.scan.has_threshold.then_some(self.scan.theta),
+        }
     }
 
     /// Samples consumed.
@@ -425,105 +712,90 @@ impl RuleEngine {
     /// Forgets the stream (rules and calibration stay; the online controller restarts).
     pub fn reset(&mut self) {
         self.pos = 0;
-        self.cur = 0;
-        self.cur_reason = reason::START;
+        self.open = Open {
+            cur: 0,
+            reason: reason::START,
+        };
         self.prev = f64::NAN;
-        self.deque.clear();
-        if let Some(t) = self.rules.target_len {
-            if self.controller.is_some() {
-                self.controller = Some(Controller::new(t));
-            }
+        self.history = History::new(self.rules.max_len);
+        if let (Some(t), Some(_)) = (self.rules.target_len, self.controller) {
+            self.controller = Some(Controller::new(t));
         }
     }
 
     /// Consumes scores, appending every segment that closes to `out`.
     pub fn push(&mut self, scores: &[f64], out: &mut Vec<Segment>) {
-        let min_len = self.rules.min_len as u64;
-        let max_len = self.rules.max_len.map_or(u64::MAX, |m| m as u64);
-        let relative = self.rules.relative;
-        let combine = self.rules.combine.unwrap_or(Combine::Or);
-        let has_threshold = self.theta.is_some() || self.controller.is_some();
-        for &s in scores {
-            let t = self.pos;
-            self.pos += 1;
-            let theta = match &mut self.controller {
-                Some(c) => c.theta_for(s),
-                None => self.theta.unwrap_or(f64::NAN),
-            };
-            if t == 0 {
-                self.prev = s;
-                if let Some(c) = &mut self.controller {
-                    c.observe(s, true);
-                }
-                continue;
-            }
-            let above = has_threshold && s > theta;
-            let rises = relative.is_some_and(|r| s - self.prev > r);
-            let fired = match (has_threshold, relative.is_some(), combine) {
-                (true, true, Combine::And) => above && rises,
-                _ => above || rises,
-            };
-            let len = t - self.cur;
-            let mut started = false;
-            if fired && len >= min_len {
-                out.push(Segment {
-                    start: self.cur,
-                    len,
-                    reason: self.cur_reason,
-                });
-                self.cur = t;
-                self.cur_reason = match (above, rises) {
-                    (true, true) => reason::BOTH,
-                    (true, false) => reason::THRESHOLD,
-                    _ => reason::RELATIVE,
-                };
-                self.deque.clear();
-                started = true;
-            } else if len >= min_len && max_len != u64::MAX {
-                // `t` is an admissible split point of the open segment.
-                let key = if s.is_nan() { f64::NEG_INFINITY } else { s };
-                while self.deque.back().is_some_and(|&(_, b)| b <= key) {
-                    self.deque.pop_back();
-                }
-                self.deque.push_back((t, key));
-                if len == max_len {
-                    let (p, _) = self.deque.pop_front().expect("t was just pushed");
-                    out.push(Segment {
-                        start: self.cur,
-                        len: p - self.cur,
-                        reason: self.cur_reason,
-                    });
-                    self.cur = p;
-                    self.cur_reason = reason::MAX_LEN;
-                    while self.deque.front().is_some_and(|&(i, _)| i < p + min_len) {
-                        self.deque.pop_front();
-                    }
-                    started = true;
-                }
-            }
-            if let Some(c) = &mut self.controller {
-                c.observe(s, started);
-            }
-            self.prev = s;
+        if scores.is_empty() {
+            return;
         }
+        let base = self.pos;
+        let window = Window {
+            ring: &self.history.ring,
+            block: scores,
+            base,
+        };
+        let mut emit = |s: Segment| out.push(s);
+        match &mut self.controller {
+            None => scan_fixed(
+                &mut self.open,
+                &mut self.prev,
+                scores,
+                base,
+                &self.scan,
+                &window,
+                &mut emit,
+            ),
+            Some(c) => {
+                for (k, &s) in scores.iter().enumerate() {
+                    let t = base + k as u64;
+                    let theta = c.theta_for(s);
+                    let mut started = t == 0;
+                    if t > 0 {
+                        if let Some(code) = self.scan.fires(s, self.prev, theta) {
+                            if t - self.open.cur >= self.scan.min_len {
+                                emit(Segment {
+                                    start: self.open.cur,
+                                    len: t - self.open.cur,
+                                    reason: self.open.reason,
+                                });
+                                self.open = Open {
+                                    cur: t,
+                                    reason: code,
+                                };
+                                started = true;
+                            }
+                        }
+                        if !started {
+                            started =
+                                split_until(&mut self.open, t + 1, &self.scan, &window, &mut emit)
+                                    > 0;
+                        }
+                    }
+                    c.observe(s, started);
+                    self.prev = s;
+                }
+            }
+        }
+        self.history.record(scores, base);
+        self.pos += scores.len() as u64;
     }
 
     /// Closes the open segment (if any sample was seen).
     pub fn finish(&mut self, out: &mut Vec<Segment>) {
-        if self.pos > self.cur {
+        if self.pos > self.open.cur {
             out.push(Segment {
-                start: self.cur,
-                len: self.pos - self.cur,
-                reason: self.cur_reason,
+                start: self.open.cur,
+                len: self.pos - self.open.cur,
+                reason: self.open.reason,
             });
-            self.cur = self.pos;
+            self.open.cur = self.pos;
         }
     }
 
     pub(crate) fn write_state(&self, w: &mut Writer) {
         write_rules(w, &self.rules);
-        w.f64(self.theta.unwrap_or(f64::NAN));
-        w.bool(self.theta.is_some());
+        w.bool(self.scan.has_threshold && self.controller.is_none());
+        w.f64(self.scan.theta);
         match &self.controller {
             Some(c) => {
                 w.bool(true);
@@ -535,59 +807,77 @@ impl RuleEngine {
             None => w.bool(false),
         }
         w.u64(self.pos);
-        w.u64(self.cur);
-        w.u64(self.cur_reason as u64);
+        w.u64(self.open.cur);
+        w.u64(self.open.reason as u64);
         w.f64(self.prev);
-        w.u64(self.deque.len() as u64);
-        for &(i, s) in &self.deque {
-            w.u64(i);
-            w.f64(s);
-        }
+        // The scores a future forced split may read: positions >= cur + min_len.
+        let from = (self.open.cur + self.scan.min_len).min(self.pos);
+        let kept: Vec<f64> = if self.history.ring.is_empty() {
+            Vec::new()
+        } else {
+            (from..self.pos).map(|p| self.history.get(p)).collect()
+        };
+        w.f64s(&kept);
     }
 
     pub(crate) fn read_state(r: &mut Reader) -> Result<Self> {
         let rules = read_rules(r)?;
-        let theta = r.f64()?;
         let has_theta = r.bool()?;
-        let mut engine = Self::new(rules, has_theta.then_some(theta))
-            .map_err(|e| Error::checkpoint(e.message()))?;
-        engine.theta = has_theta.then_some(theta);
+        let theta = r.f64()?;
+        let calibrated = (has_theta && rules.target_len.is_some()).then_some(theta);
+        let mut engine =
+            Self::new(rules, calibrated).map_err(|e| Error::checkpoint(e.message()))?;
+        if has_theta != (rules.threshold.is_some() || calibrated.is_some())
+            || (has_theta && theta.to_bits() != engine.scan.theta.to_bits())
+        {
+            return Err(Error::checkpoint("inconsistent rule engine threshold"));
+        }
         if r.bool()? {
-            let target = rules
-                .target_len
-                .ok_or_else(|| Error::checkpoint("controller without target_len"))?;
+            let (target, Some(_)) = (
+                rules
+                    .target_len
+                    .ok_or_else(|| Error::checkpoint("controller without target_len"))?,
+                engine.controller,
+            ) else {
+                return Err(Error::checkpoint("controller in a fixed-threshold engine"));
+            };
             let mut c = Controller::new(target);
             c.theta = r.f64()?;
             c.mean = r.f64()?;
             c.spread = r.f64()?;
             c.initialised = r.bool()?;
             engine.controller = Some(c);
-        } else {
-            engine.controller = None;
+        } else if engine.controller.is_some() {
+            return Err(Error::checkpoint("online engine without its controller"));
         }
         engine.pos = r.u64()?;
-        engine.cur = r.u64()?;
+        let cur = r.u64()?;
         let code = r.u64()?;
         engine.prev = r.f64()?;
-        let n = r.usize()?;
-        let max_len = rules.max_len.unwrap_or(0) as u64;
-        if code as usize >= reason::NAMES.len() || engine.cur > engine.pos || n as u64 > max_len {
+        let kept = r.f64s()?;
+        if cur > engine.pos || code as usize >= reason::NAMES.len() {
             return Err(Error::checkpoint("inconsistent rule engine state"));
         }
-        engine.cur_reason = code as u8;
-        for _ in 0..n {
-            let i = r.u64()?;
-            let s = r.f64()?;
-            if i < engine.cur || i >= engine.pos || s.is_nan() {
-                return Err(Error::checkpoint("inconsistent rule engine state"));
-            }
-            engine.deque.push_back((i, s));
+        engine.open = Open {
+            cur,
+            reason: code as u8,
+        };
+        let from = (engine.open.cur + engine.scan.min_len).min(engine.pos);
+        let ok_len = if engine.history.ring.is_empty() {
+            kept.is_empty()
+        } else {
+            kept.len() as u64 == engine.pos - from && kept.len() <= engine.history.ring.len()
+        };
+        if !ok_len {
+            return Err(Error::checkpoint("inconsistent rule engine state"));
         }
+        engine.history.record(&kept, from);
         Ok(engine)
     }
 }
 
-/// Native rules over a whole score array (with batch calibration when asked).
+/// Native rules (or a preset) over a whole score array, with batch calibration when
+/// the rules ask for it.
 pub fn segment_scores(scores: &[f64], rules: &Rules) -> Result<Vec<Segment>> {
     rules.validate()?;
     let mut out = Vec::new();
@@ -611,118 +901,164 @@ pub fn segment_scores(scores: &[f64], rules: &Rules) -> Result<Vec<Segment>> {
 // Batch calibration
 // ---------------------------------------------------------------------------------------
 
-/// A position that can fire for some threshold at or above the search floor.
-#[derive(Debug, Clone, Copy)]
-struct Candidate {
-    index: u64,
-    score: f64,
-    rises: bool,
-}
-
-/// Number of segments the native engine produces with threshold `theta`, evaluated
-/// over the candidate positions only (positions outside `candidates` never fire at
-/// thresholds at or above the floor the list was built for). Forced splits inside long
-/// gaps scan the scores of the gap; the result equals a full engine run.
-fn count_segments(scores: &[f64], candidates: &[Candidate], theta: f64, rules: &Rules) -> u64 {
-    let n = scores.len() as u64;
-    if n == 0 {
+/// Number of segments the native rules produce over `scores` with threshold `theta`:
+/// the fixed-threshold scan, counting instead of emitting.
+fn count_segments(scores: &[f64], rules: &Rules, theta: f64) -> u64 {
+    if scores.is_empty() {
         return 0;
     }
-    let min_len = rules.min_len as u64;
-    let max_len = rules.max_len.map(|m| m as u64);
-    let has_relative = rules.relative.is_some();
-    let and = rules.combine == Some(Combine::And);
-    let mut cur = 0u64;
-    let mut count = 1u64;
-    let forced = |cur: u64| -> u64 {
-        // Highest score in [cur + min_len, cur + max_len], latest on ties, NaN lowest.
-        let m = max_len.expect("forced split needs max_len");
-        let mut best = cur + m;
-        let mut best_key = f64::NEG_INFINITY;
-        for p in cur + min_len..=cur + m {
-            let s = scores[p as usize];
-            let key = if s.is_nan() { f64::NEG_INFINITY } else { s };
-            if key >= best_key {
-                best_key = key;
-                best = p;
-            }
-        }
-        best
+    let scan = Scan::new(rules, Some(theta));
+    let mut open = Open {
+        cur: 0,
+        reason: reason::START,
     };
-    for c in candidates {
-        let above = c.score > theta;
-        let fired = if has_relative && and {
-            above && c.rises
-        } else {
-            above || c.rises
-        };
-        if !fired || c.index == 0 {
-            continue;
-        }
-        if let Some(m) = max_len {
-            while c.index - cur > m {
-                cur = forced(cur);
-                count += 1;
-            }
-        }
-        if c.index - cur >= min_len {
-            cur = c.index;
-            count += 1;
-        }
-    }
-    if let Some(m) = max_len {
-        while cur + m < n {
-            cur = forced(cur);
-            count += 1;
-        }
-    }
+    let mut prev = f64::NAN;
+    let mut count = 1u64;
+    let window = Window {
+        ring: &[],
+        block: scores,
+        base: 0,
+    };
+    scan_fixed(&mut open, &mut prev, scores, 0, &scan, &window, &mut |_| {
+        count += 1
+    });
     count
 }
 
-/// Order statistics of a value array by repeated partial selection: each query
-/// partitions only the stretch between the nearest ranks already fixed, so a search that
-/// zooms in costs O(n) in all rather than O(n) per query.
-struct RankSelector {
-    values: Vec<f64>,
-    /// Sorted indices whose rank is fixed (partitioned around).
-    pivots: Vec<usize>,
+/// Searches an ordered list of thresholds (ascending, so segment counts do not
+/// increase along it) for the one whose count comes closest to `wanted`, with exact
+/// counts at every probe. Steps are Illinois-style secant steps on `x_of(i)`, an estimate
+/// of how many positions fire at threshold `i` (non-increasing in `i`): the segment
+/// count is close to linear in it, so a few probes bracket the target; a step that
+/// lands outside the bracket falls back to bisection. Returns the bracketing indices
+/// `(lo, hi)` and records every probe in `seen`.
+fn secant_search(
+    len: usize,
+    wanted: f64,
+    mut count_at: impl FnMut(usize) -> u64,
+    x_of: impl Fn(usize) -> f64,
+    seen: &mut Vec<(usize, u64)>,
+) -> (usize, usize) {
+    let mut probe = |i: usize, seen: &mut Vec<(usize, u64)>| {
+        if let Some(&(_, c)) = seen.iter().find(|e| e.0 == i) {
+            return c;
+        }
+        let c = count_at(i);
+        seen.push((i, c));
+        c
+    };
+    // Bracket the target starting from the index whose estimate x matches it, stepping
+    // by the ratio of wanted to found (counts are roughly proportional to x); the ends
+    // of the list (often the costliest probes) are probed only if the steps reach them.
+    let index_at = |x_target: f64| -> usize {
+        let (mut a, mut b) = (0usize, len - 1);
+        while a < b {
+            let m = a + (b - a) / 2;
+            if x_of(m) > x_target {
+                a = m + 1;
+            } else {
+                b = m;
+            }
+        }
+        a
+    };
+    let mut i = index_at(wanted);
+    let mut lo: Option<(usize, f64)> = None;
+    let mut hi: Option<(usize, f64)> = None;
+    let mut last: Option<(f64, f64)> = None; // (x, count) of the previous probe
+    for _ in 0..64 {
+        let c = probe(i, seen) as f64;
+        let f = c - wanted;
+        if f == 0.0 {
+            return (i, i);
+        }
+        if f > 0.0 {
+            lo = Some((i, f));
+        } else {
+            hi = Some((i, f));
+        }
+        if lo.is_some() && hi.is_some() {
+            break;
+        }
+        if (f > 0.0 && i == len - 1) || (f < 0.0 && i == 0) {
+            return (i, i);
+        }
+        // Predict the x that meets the target: through the last two probes when there
+        // are two, else by proportion; overshoot by a quarter so the next probe tends to
+        // land across the target and close the bracket.
+        let x = x_of(i);
+        let predicted = match last {
+            Some((x0, c0)) if c0 != c && x0 != x => x + (wanted - c) * (x - x0) / (c - c0),
+            _ => x * wanted / c.max(1.0),
+        };
+        let aim = x + 1.25 * (predicted - x);
+        last = Some((x, c));
+        let step = index_at(aim);
+        i = if f > 0.0 {
+            step.max(i + 1).min(len - 1)
+        } else {
+            step.min(i - 1)
+        };
+    }
+    let (Some((mut lo, mut f_lo)), Some((mut hi, mut f_hi))) = (lo, hi) else {
+        // Not bracketed within the step budget: fall back to the ends.
+        return (0, len - 1);
+    };
+    let mut side = 0i8;
+    while hi - lo > 1 {
+        // Where x should be for the count to meet the target, then the index there.
+        let (x_lo, x_hi) = (x_of(lo), x_of(hi));
+        let x_target = x_lo + (x_hi - x_lo) * (f_lo / (f_lo - f_hi));
+        let (mut a, mut b) = (lo + 1, hi - 1);
+        while a < b {
+            let m = a + (b - a) / 2;
+            if x_of(m) > x_target {
+                a = m + 1;
+            } else {
+                b = m;
+            }
+        }
+        let mut mid = a;
+        if side != 0 && (mid <= lo || mid >= hi) {
+            mid = lo + (hi - lo) / 2;
+        }
+        let f = probe(mid, seen) as f64 - wanted;
+        if f > 0.0 {
+            lo = mid;
+            f_lo = f;
+            if side == 1 {
+                f_hi /= 2.0;
+            }
+            side = 1;
+        } else if f < 0.0 {
+            hi = mid;
+            f_hi = f;
+            if side == -1 {
+                f_lo /= 2.0;
+            }
+            side = -1;
+        } else {
+            return (mid, mid);
+        }
+    }
+    (lo, hi)
 }
 
-impl RankSelector {
-    fn new(values: Vec<f64>) -> Self {
-        Self {
-            values,
-            pivots: Vec::new(),
-        }
-    }
-    fn len(&self) -> usize {
-        self.values.len()
-    }
-    /// The value of rank `r` in descending order (0 = the largest).
-    fn value(&mut self, r: usize) -> f64 {
-        let at = self.pivots.partition_point(|&p| p < r);
-        if self.pivots.get(at) == Some(&r) {
-            return self.values[r];
-        }
-        let lo = if at == 0 { 0 } else { self.pivots[at - 1] + 1 };
-        let hi = self.pivots.get(at).copied().unwrap_or(self.values.len());
-        self.values[lo..hi].select_nth_unstable_by(r - lo, |a, b| b.total_cmp(a));
-        self.pivots.insert(at, r);
-        self.values[r]
-    }
-}
+/// Buckets of the first stage of the calibration search.
+const CALIBRATION_BUCKETS: usize = 4096;
 
 /// The threshold that brings the mean segment length `n / count` closest to
 /// `rules.target_len` (ties: the higher threshold, i.e. fewer segments).
 ///
-/// The candidate thresholds are the distinct finite scores (a threshold equal to a
-/// score value `v` lets exactly the scores above `v` fire), plus `-inf`. The segment
-/// count is non-increasing in the threshold when `max_len` is not set (greedy start
-/// selection under `min_len` is optimal, so more firing positions never give fewer
-/// segments); the search brackets the target count by rank with an Illinois-style
-/// secant step and ends on adjacent ranks, keeping the best threshold it evaluated.
-/// Each probe counts segments exactly (same rules, same splits), over the positions that
-/// can fire at the search floor, so a probe costs O(candidates) rather than O(n).
+/// Only the set of firing positions matters, and it changes only at score values, so
+/// the candidates are `-inf` (every finite score fires), each distinct finite score `v`
+/// (the scores above `v` fire) and the largest score (nothing fires by threshold).
+/// Without `max_len` the segment count does not increase with the threshold (greedy
+/// start selection under `min_len` is optimal, so more firing positions never give fewer
+/// segments), and the search is exact: a secant search over 4096 equal-width buckets of
+/// the score range brackets the target between two bucket edges, then a second one runs
+/// over the distinct scores inside that bucket. Every probe counts segments exactly, by
+/// running the rules themselves (a 64-wide bit-mask scan, about a comparison per sample).
 /// `max_len` splits can make the count non-monotone in rare cases; the result is then
 /// the best threshold met along the search, still exact in what it reports.
 pub fn calibrate_threshold(scores: &[f64], rules: &Rules) -> Result<f64> {
@@ -730,127 +1066,101 @@ pub fn calibrate_threshold(scores: &[f64], rules: &Rules) -> Result<f64> {
         .target_len
         .ok_or_else(|| Error::parameter("calibration needs target_len"))?;
     let n = scores.len();
-    let relative = rules.relative;
-    let rises_at =
-        |t: usize| -> bool { t > 0 && relative.is_some_and(|r| scores[t] - scores[t - 1] > r) };
-    let finite: Vec<f64> = scores.iter().copied().filter(|s| s.is_finite()).collect();
-    if finite.is_empty() || n < 2 {
+    let (mut lo_v, mut hi_v) = (f64::INFINITY, f64::NEG_INFINITY);
+    for &s in scores {
+        if s.is_finite() {
+            lo_v = lo_v.min(s);
+            hi_v = hi_v.max(s);
+        }
+    }
+    if n < 2 || lo_v > hi_v {
         return Ok(f64::INFINITY);
     }
     let wanted = n as f64 / target;
-    let objective = |count: u64| ((n as f64 / count as f64) - target).abs();
-
-    // Build the candidate list for a floor rank: all positions whose score is at least
-    // the floor value, or that rise (they may fire under `or`).
-    let build = |floor: f64| -> Vec<Candidate> {
-        (1..n)
-            .filter_map(|t| {
-                let s = scores[t];
-                let rises = rises_at(t);
-                let may_fire = if rules.combine == Some(Combine::And) {
-                    rises && s >= floor
-                } else {
-                    rises || s >= floor
-                };
-                may_fire.then_some(Candidate {
-                    index: t as u64,
-                    score: s,
-                    rises,
-                })
-            })
-            .collect()
-    };
-
-    // The finite scores, partially ordered as the search narrows (descending: rank r is
-    // the (r+1)-th largest value).
-    let mut ranks = RankSelector::new(finite);
-    let total = ranks.len();
-    // Floor: enough firing positions to reach the target even with min_len suppression.
-    let mut floor_rank =
-        ((wanted.ceil() as usize).saturating_mul(4 * rules.min_len.max(1))).clamp(1, total);
-    let mut candidates;
-    loop {
-        let floor = ranks.value(floor_rank - 1);
-        candidates = build(floor);
-        let lowest = floor.next_down();
-        if floor_rank == total
-            || count_segments(scores, &candidates, lowest, rules) as f64 >= wanted
-        {
-            break;
-        }
-        floor_rank = (floor_rank * 4).min(total);
-    }
-    // Threshold for rank r: r = 0 -> +inf (nothing fires); 0 < r < total -> the value of
-    // rank r (so the scores strictly above it fire: at most r of them, fewer on ties);
-    // r = total -> -inf (every finite score fires).
-    let mut cache: Vec<(usize, f64, u64)> = Vec::new();
-    let mut probe = |r: usize, ranks: &mut RankSelector| -> (f64, u64) {
-        if let Some(&(_, th, c)) = cache.iter().find(|e| e.0 == r) {
-            return (th, c);
-        }
-        let theta = if r == 0 {
-            f64::INFINITY
-        } else if r >= total {
-            f64::NEG_INFINITY
-        } else {
-            ranks.value(r)
+    let objective = |count: u64| (n as f64 / count.max(1) as f64 - target).abs();
+    let mut best: Option<(f64, u64)> = None;
+    let mut consider = |theta: f64, count: u64| {
+        let better = match best {
+            None => true,
+            Some((bt, bc)) => {
+                let (o, ob) = (objective(count), objective(bc));
+                o < ob || (o == ob && theta > bt)
+            }
         };
-        let count = count_segments(scores, &candidates, theta, rules);
-        cache.push((r, theta, count));
-        (theta, count)
-    };
-    let (mut lo_r, mut hi_r) = (0usize, floor_rank.min(total));
-    let (th_lo, mut c_lo) = probe(lo_r, &mut ranks);
-    let (th_hi, mut c_hi) = probe(hi_r, &mut ranks);
-    let mut best = if objective(c_lo) <= objective(c_hi) {
-        (th_lo, c_lo)
-    } else {
-        (th_hi, c_hi)
-    };
-    let consider = |th: f64, c: u64, best: &mut (f64, u64)| {
-        let (o, ob) = (objective(c), objective(best.1));
-        if o < ob || (o == ob && th > best.0) {
-            *best = (th, c);
+        if better {
+            best = Some((theta, count));
         }
     };
-    // Illinois-style secant over ranks, falling back to bisection.
-    let (mut f_lo, mut f_hi) = (c_lo as f64 - wanted, c_hi as f64 - wanted);
-    let mut side = 0i8;
-    for _ in 0..128 {
-        if hi_r - lo_r <= 1 || f_lo >= 0.0 || f_hi <= 0.0 {
-            break;
+
+    // Stage 1: edges -inf, lo + (hi - lo) k / B for k = 1..B (the last is hi_v), with a
+    // histogram of the scores over the same buckets to steer the probes.
+    let width = (hi_v - lo_v) / CALIBRATION_BUCKETS as f64;
+    let buckets = if width > 0.0 { CALIBRATION_BUCKETS } else { 1 };
+    let edge = |k: usize| -> f64 {
+        match k {
+            0 => f64::NEG_INFINITY,
+            k if k >= buckets => hi_v,
+            k => lo_v + width * k as f64,
         }
-        let span = (hi_r - lo_r) as f64;
-        let secant = lo_r as f64 + span * (-f_lo) / (f_hi - f_lo);
-        let mut mid = secant.round() as usize;
-        if !(lo_r < mid && mid < hi_r) {
-            mid = lo_r + (hi_r - lo_r) / 2;
-        }
-        let (th, c) = probe(mid, &mut ranks);
-        consider(th, c, &mut best);
-        let f = c as f64 - wanted;
-        if f < 0.0 {
-            lo_r = mid;
-            c_lo = c;
-            f_lo = f;
-            if side == -1 {
-                f_hi /= 2.0;
-            }
-            side = -1;
-        } else if f > 0.0 {
-            hi_r = mid;
-            c_hi = c;
-            f_hi = f;
-            if side == 1 {
-                f_lo /= 2.0;
-            }
-            side = 1;
-        } else {
-            break;
+    };
+    let mut above = vec![0u64; buckets + 1];
+    for &s in scores {
+        if s.is_finite() {
+            let b = if width > 0.0 {
+                (((s - lo_v) / width) as usize).min(buckets - 1)
+            } else {
+                0
+            };
+            above[b] += 1;
         }
     }
-    let _ = (c_lo, c_hi);
-    Ok(best.0)
+    // above[k] = scores in buckets >= k, i.e. roughly the scores above edge k.
+    for k in (0..buckets).rev() {
+        above[k] += above[k + 1];
+    }
+    let mut seen = Vec::new();
+    let (lo, hi) = secant_search(
+        buckets + 1,
+        wanted,
+        |k| count_segments(scores, rules, edge(k)),
+        |k| above[k] as f64,
+        &mut seen,
+    );
+    for &(k, c) in &seen {
+        consider(edge(k), c);
+    }
+    // Stage 2: the distinct scores inside the bracketing bucket (lo_edge, hi_edge].
+    if hi > lo {
+        let (lo_edge, hi_edge) = (edge(lo), edge(hi));
+        let mut inside: Vec<f64> = scores
+            .iter()
+            .copied()
+            .filter(|&s| s > lo_edge && s <= hi_edge)
+            .collect();
+        inside.sort_unstable_by(f64::total_cmp);
+        let above_hi = scores.iter().filter(|&&s| s > hi_edge).count() as f64;
+        // Thresholds lo_edge, then each distinct inside value; x = scores above each.
+        let mut thresholds = vec![lo_edge];
+        let mut xs = vec![above_hi + inside.len() as f64];
+        for (i, &v) in inside.iter().enumerate() {
+            if inside.get(i + 1) != Some(&v) {
+                thresholds.push(v);
+                xs.push(above_hi + (inside.len() - i - 1) as f64);
+            }
+        }
+        let mut seen = Vec::new();
+        secant_search(
+            thresholds.len(),
+            wanted,
+            |i| count_segments(scores, rules, thresholds[i]),
+            |i| xs[i],
+            &mut seen,
+        );
+        for &(i, c) in &seen {
+            consider(thresholds[i], c);
+        }
+    }
+    Ok(best.map_or(f64::INFINITY, |b| b.0))
 }
 
 // ---------------------------------------------------------------------------------------
