@@ -1044,6 +1044,127 @@ fn secant_search(
     (lo, hi)
 }
 
+/// The smallest and largest finite scores (`(inf, -inf)` when there is none), in four
+/// lanes the compiler vectorises; non-finite scores become NaN, which the comparisons
+/// skip.
+fn finite_range(scores: &[f64]) -> (f64, f64) {
+    let mut lo = [f64::INFINITY; 4];
+    let mut hi = [f64::NEG_INFINITY; 4];
+    let chunks = scores.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..4 {
+            let v = if c[k].is_finite() { c[k] } else { f64::NAN };
+            lo[k] = if v < lo[k] { v } else { lo[k] };
+            hi[k] = if v > hi[k] { v } else { hi[k] };
+        }
+    }
+    let (mut l, mut h) = (
+        lo[0].min(lo[1]).min(lo[2].min(lo[3])),
+        hi[0].max(hi[1]).max(hi[2].max(hi[3])),
+    );
+    for &v in rest.iter().filter(|v| v.is_finite()) {
+        l = l.min(v);
+        h = h.max(v);
+    }
+    (l, h)
+}
+
+/// Buckets of the rank-based calibration.
+const RANK_BUCKETS: usize = 1 << 14;
+
+/// Calibration when the segment count is simply `1 + #{t >= 1 : s[t] > theta}` (a
+/// threshold rule alone, `min_len = 1`, no `max_len`): an exact rank selection with no
+/// engine probes. One pass builds a histogram over a monotone bucket function of the
+/// score (so every score in a higher bucket is at least every score in a lower one),
+/// which locates the bucket where the count crosses the target; a second pass collects
+/// that bucket and the nearest non-empty bucket below, whose sorted values give the exact
+/// count of every candidate threshold there.
+fn calibrate_by_rank(
+    scores: &[f64],
+    lo: f64,
+    hi: f64,
+    wanted: f64,
+    objective: impl Fn(u64) -> f64,
+) -> f64 {
+    let buckets = RANK_BUCKETS;
+    let scale = buckets as f64 / (hi - lo);
+    // Bucket ids are computed 64 at a time (a loop the compiler vectorises); a
+    // non-finite score gets the spare id `buckets`, +inf counted apart.
+    let ids_of = |block: &[f64], ids: &mut [u16; 64]| {
+        for (id, &s) in ids.iter_mut().zip(block) {
+            let finite = s.is_finite();
+            let v = if finite { s } else { lo };
+            let scaled = ((v - lo) * scale).clamp(0.0, (buckets - 1) as f64);
+            // SAFETY: `scaled` is finite (v is) and clamped to [0, buckets - 1], inside
+            // i32's range, so the unchecked conversion is exact truncation.
+            let b = unsafe { scaled.to_int_unchecked::<i32>() } as u16;
+            *id = if finite { b } else { buckets as u16 };
+        }
+    };
+    let mut hist = vec![0u64; 1 << 16];
+    let mut ids = [0u16; 64];
+    for block in scores[1..].chunks(64) {
+        ids_of(block, &mut ids);
+        for &id in &ids[..block.len()] {
+            hist[id as usize] += 1;
+        }
+    }
+    let infinite = scores[1..].iter().filter(|&&s| s == f64::INFINITY).count() as u64;
+    hist.truncate(buckets + 1);
+    hist[buckets] = 0;
+    // above[b] = finite scores in buckets >= b.
+    let mut above = hist.clone();
+    for b in (0..buckets).rev() {
+        above[b] += above[b + 1];
+    }
+    let count = |fires: u64| 1 + infinite + fires;
+    if wanted >= count(above[0]) as f64 {
+        return f64::NEG_INFINITY;
+    }
+    if wanted <= count(0) as f64 {
+        return f64::INFINITY;
+    }
+    // The bucket where the count crosses the target: count(above[b+1]) <= wanted <= count(above[b]).
+    let target_bucket = (0..buckets)
+        .rev()
+        .find(|&b| count(above[b]) as f64 >= wanted)
+        .expect("count(above[0]) > wanted");
+    let below = (0..target_bucket).rev().find(|&b| hist[b] > 0);
+    let mut inside = Vec::with_capacity(hist[target_bucket] as usize);
+    let mut lower_max = f64::NEG_INFINITY;
+    let (want, lower) = (target_bucket as u16, below.map_or(u16::MAX, |b| b as u16));
+    for block in scores[1..].chunks(64) {
+        ids_of(block, &mut ids);
+        for (&id, &s) in ids[..block.len()].iter().zip(block) {
+            if id == want {
+                inside.push(s);
+            } else if id == lower && s > lower_max {
+                lower_max = s;
+            }
+        }
+    }
+    inside.sort_unstable_by(f64::total_cmp);
+    // Candidates: the largest score below the bucket (all of the bucket fires; -inf when
+    // there is none), then each distinct score of the bucket.
+    let mut best = (lower_max, count(above[target_bucket]));
+    let mut consider = |theta: f64, c: u64| {
+        let (o, ob) = (objective(c), objective(best.1));
+        if o < ob || (o == ob && theta > best.0) {
+            best = (theta, c);
+        }
+    };
+    for (i, &v) in inside.iter().enumerate() {
+        if inside.get(i + 1) != Some(&v) {
+            consider(
+                v,
+                count(above[target_bucket + 1] + (inside.len() - i - 1) as u64),
+            );
+        }
+    }
+    best.0
+}
+
 /// Buckets of the first stage of the calibration search.
 const CALIBRATION_BUCKETS: usize = 4096;
 
@@ -1066,18 +1187,16 @@ pub fn calibrate_threshold(scores: &[f64], rules: &Rules) -> Result<f64> {
         .target_len
         .ok_or_else(|| Error::parameter("calibration needs target_len"))?;
     let n = scores.len();
-    let (mut lo_v, mut hi_v) = (f64::INFINITY, f64::NEG_INFINITY);
-    for &s in scores {
-        if s.is_finite() {
-            lo_v = lo_v.min(s);
-            hi_v = hi_v.max(s);
-        }
-    }
+    let (lo_v, hi_v) = finite_range(scores);
     if n < 2 || lo_v > hi_v {
         return Ok(f64::INFINITY);
     }
     let wanted = n as f64 / target;
     let objective = |count: u64| (n as f64 / count.max(1) as f64 - target).abs();
+    let simple = rules.relative.is_none() && rules.min_len == 1 && rules.max_len.is_none();
+    if simple && hi_v > lo_v {
+        return Ok(calibrate_by_rank(scores, lo_v, hi_v, wanted, objective));
+    }
     let mut best: Option<(f64, u64)> = None;
     let mut consider = |theta: f64, count: u64| {
         let better = match best {
