@@ -540,7 +540,9 @@ pub(crate) fn next_symbol_options(
 /// alphabet_size : int or None, default None
 ///     Number of symbols (1..256); None uses ``max(symbols) + 1``.
 /// alpha : float, default 0.5
-///     Pseudo-count added to every symbol of a context (> 0).
+///     Pseudo-count added to every symbol of a context (> 0). 0.5 (Krichevsky-Trofimov)
+///     suits small alphabets such as DNA; with 256 symbols it adds 128 pseudo-counts per
+///     context, so a small value (e.g. 0.01) lets contexts become confident sooner.
 /// min_count : int, default 1
 ///     A context predicts once it has been seen this many times.
 /// reset_symbol : int or None, default None
