@@ -18,9 +18,8 @@ import os
 import time
 from collections.abc import Callable
 
-import numpy as np
-
 import entroseg
+import numpy as np
 
 
 def best_of(repeat: int, fn: Callable[[], object]) -> float:
@@ -51,7 +50,8 @@ def main() -> None:
     cases: list[tuple[str, dict[str, object]]] = [
         ("threshold 0.97, min_len 4, max_len 64", {"threshold": 0.97, "min_len": 4, "max_len": 64}),
         ("target_len 16 (batch calibration)", {"target_len": 16}),
-        ("target_len 16 (batch), min_len 4, max_len 64", {"target_len": 16, "min_len": 4, "max_len": 64}),
+        ("target_len 16 (batch), min_len 4, max_len 64",
+         {"target_len": 16, "min_len": 4, "max_len": 64}),
         ("target_len 16 (online), min_len 4, max_len 64",
          {"target_len": 16, "min_len": 4, "max_len": 64, "calibration": "online"}),
     ]  # fmt: skip
