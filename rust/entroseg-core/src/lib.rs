@@ -19,6 +19,7 @@ pub mod error;
 pub mod estimate;
 pub mod exact;
 pub mod hash;
+pub mod merge;
 pub mod ordinal;
 pub mod segmenter;
 pub mod segments;

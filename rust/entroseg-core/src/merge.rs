@@ -1,0 +1,825 @@
+//! Merge planning: order-preserving, hierarchical merges of adjacent units (tokens or
+//! segments) inside a local window, planned ahead of the model from the data.
+//!
+//! # The plan
+//!
+//! Units are numbered `0..N` over a batch of series (series `b` owns units
+//! `series_offsets[b]..series_offsets[b+1]`). Each *level* merges groups of the previous
+//! level (level 0 starts from the units themselves). A level only ever merges
+//! **disjoint adjacent pairs** of the previous level's groups, never across series, so
+//! a level at most halves a series (as ToMe's bipartite matching at most halves a
+//! sequence per layer). A pair is *eligible* when the merged group spans at most
+//! `window` original units and, with `max_size`, weighs at most `max_size` (weights
+//! default to 1 per unit; with segments as units, pass their lengths to count samples).
+//!
+//! # Which pairs
+//!
+//! Each eligible pair has a similarity (higher = more alike). For a level asked to make
+//! `r` merges in a series, the planner picks the `r` disjoint eligible pairs of
+//! **maximum total similarity** (exactly `r` whenever the series has `r` disjoint
+//! eligible pairs; the largest possible number otherwise, and the plan records both).
+//! A threshold level picks the disjoint eligible pairs maximising the total of
+//! `similarity - threshold`, so every chosen pair is above the threshold.
+//!
+//! Both are solved exactly by the classic "pick k non-adjacent items" exchange
+//! algorithm on the chain of pairs: take the best pair, then replace it and its two
+//! neighbours by one node worth `left + right - taken` (taking that node later means
+//! giving the middle pair up for both neighbours). The marginal gains it yields are
+//! non-increasing, every prefix is optimal for its size, and it runs in
+//! `O(m log m)` for `m` pairs. The chosen set is read back from interval toggles: each
+//! taken node flips the chosen/not-chosen state of every pair in its interval.
+//! Ties are broken towards the leftmost pair, so the plan is deterministic.
+//!
+//! # Similarity
+//!
+//! - [`Features::Cosine`]: cosine similarity of the groups' size-weighted sums of the
+//!   caller's vectors (the size-weighted average of ToMe; cosine ignores the scale). A
+//!   zero vector has similarity 0 to everything.
+//! - [`Features::Profile`]: the mean of a profile (e.g. an entropy profile, one or more
+//!   columns) over all samples a group covers; similarity is minus the root mean square
+//!   difference of two groups' means (0 = identical, more negative = less alike).
+//!
+//! # Schedules
+//!
+//! [`Schedule::Counts`] (merges per level and series: constant, ToMe's linear
+//! `(r, inflect)` via [`tome_schedule`], or an explicit list), [`Schedule::Ratio`] (keep
+//! `ceil(ratio * n)` units per series after `levels` levels: level `l` asks for
+//! `ceil(remaining / levels_left)` merges, so a level that falls short is made up later
+//! when possible), [`Schedule::Threshold`] (a fixed similarity threshold at every level)
+//! and [`Schedule::Ema`] (a D2O-style adaptive threshold, see there).
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::segments::check_offsets;
+
+/// Where unit similarity comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum Features<'a> {
+    /// Caller vectors, row-major `[n_units, dim]`; cosine of size-weighted group sums.
+    Cosine {
+        /// `n_units * dim` values.
+        vectors: &'a [f32],
+        /// Columns per row (>= 1).
+        dim: usize,
+    },
+    /// A profile over the samples the units cover, row-major `[n_samples, columns]`;
+    /// unit `i` covers `unit_lengths[i]` consecutive samples, in unit order.
+    Profile {
+        /// `n_samples * columns` values.
+        values: &'a [f64],
+        /// Columns per sample (>= 1).
+        columns: usize,
+        /// Samples per unit (>= 1 each), summing to `n_samples`.
+        unit_lengths: &'a [i64],
+    },
+}
+
+/// How many merges each level makes, or how it decides.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Schedule {
+    /// Merges per series at each level (one entry per level).
+    Counts(Vec<usize>),
+    /// Keep `ceil(ratio * n)` units of a series of `n` after `levels` levels; level `l`
+    /// aims at `ceil(n * ratio^((l+1)/levels))` groups (the same fraction per level).
+    Ratio {
+        /// Fraction of units kept, in (0, 1].
+        ratio: f64,
+        /// Number of levels (>= 1).
+        levels: usize,
+    },
+    /// Merge disjoint eligible pairs maximising the total of `similarity - threshold`.
+    Threshold {
+        /// The similarity threshold.
+        threshold: f64,
+        /// Number of levels (>= 1).
+        levels: usize,
+    },
+    /// D2O-style adaptive threshold, per series: at level `l`, `m_l` is the mean over
+    /// groups (that have an eligible neighbour) of their best eligible neighbour
+    /// similarity, and `tau_l = momentum * tau_{l-1} + (1 - momentum) * m_l`, starting
+    /// from `tau_{-1} = initial` (or `m_0` when `initial` is `None`); level `l` then
+    /// merges as [`Schedule::Threshold`] with `tau_l`. A level with no eligible pair
+    /// keeps `tau` and merges nothing.
+    Ema {
+        /// `tau_{-1}`; `None` starts from the first level's mean best similarity.
+        initial: Option<f64>,
+        /// EMA momentum in [0, 1).
+        momentum: f64,
+        /// Number of levels (>= 1).
+        levels: usize,
+    },
+}
+
+impl Schedule {
+    /// Number of levels.
+    pub fn levels(&self) -> usize {
+        match self {
+            Schedule::Counts(c) => c.len(),
+            Schedule::Ratio { levels, .. }
+            | Schedule::Threshold { levels, .. }
+            | Schedule::Ema { levels, .. } => *levels,
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let levels = self.levels();
+        if levels == 0 {
+            return Err(Error::parameter(
+                "a merge plan needs at least one level, got 0 levels (an empty schedule)",
+            ));
+        }
+        if levels > MAX_LEVELS {
+            return Err(Error::parameter(format!(
+                "a merge plan has at most {MAX_LEVELS} levels, got {levels}"
+            )));
+        }
+        match *self {
+            Schedule::Ratio { ratio, .. } if !(ratio > 0.0 && ratio <= 1.0) => Err(
+                Error::parameter(format!("ratio must be in (0, 1], got {ratio}")),
+            ),
+            Schedule::Threshold { threshold, .. } if !threshold.is_finite() => Err(
+                Error::parameter(format!("threshold must be finite, got {threshold}")),
+            ),
+            Schedule::Ema {
+                initial, momentum, ..
+            } => {
+                if !(0.0..1.0).contains(&momentum) {
+                    return Err(Error::parameter(format!(
+                        "momentum must be in [0, 1), got {momentum}"
+                    )));
+                }
+                match initial {
+                    Some(t) if !t.is_finite() => Err(Error::parameter(format!(
+                        "the initial threshold must be finite, got {t}"
+                    ))),
+                    _ => Ok(()),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn uses_threshold(&self) -> bool {
+        matches!(self, Schedule::Threshold { .. } | Schedule::Ema { .. })
+    }
+}
+
+/// Most levels a plan may have (each level at most halves a series, so 64 levels
+/// reduce any series to one group).
+pub const MAX_LEVELS: usize = 64;
+
+/// ToMe's schedule from a per-level `r` and an inflection in [-1, 1]: with
+/// `lo = trunc(r * (1 - inflect))`, `hi = 2r - lo`, level `i` of `L` merges
+/// `trunc(lo + (hi - lo) * i / (L - 1))` (a line through the mean `r`: `inflect = 0` is
+/// constant, `-1` decreasing from `2r` to 0, `+1` increasing). One level gives `lo`.
+pub fn tome_schedule(r: usize, inflect: f64, levels: usize) -> Result<Vec<usize>> {
+    if !(-1.0..=1.0).contains(&inflect) {
+        return Err(Error::parameter(format!(
+            "inflect must be in [-1, 1], got {inflect}"
+        )));
+    }
+    if levels == 0 {
+        return Err(Error::parameter(
+            "a merge plan needs at least one level, got 0 levels (an empty schedule)",
+        ));
+    }
+    let lo = (r as f64 * (1.0 - inflect)).trunc();
+    let hi = 2.0 * r as f64 - lo;
+    if levels == 1 {
+        return Ok(vec![lo as usize]);
+    }
+    let step = (hi - lo) / (levels - 1) as f64;
+    // Both ends are >= 0 for inflect in [-1, 1], so truncation is a floor.
+    Ok((0..levels)
+        .map(|i| (lo + step * i as f64).trunc().max(0.0) as usize)
+        .collect())
+}
+
+/// Options of a plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergeOptions {
+    /// No group spans more than `window` original units (>= 2).
+    pub window: usize,
+    /// No group weighs more than this (sum of unit weights), when given (>= 1).
+    pub max_size: Option<i64>,
+    /// How many merges each level makes.
+    pub schedule: Schedule,
+    /// Fail (instead of recording it) when a count schedule asks a level for more merges
+    /// than a series allows.
+    pub strict: bool,
+}
+
+/// One level of a plan. Group ids count over the whole batch, in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MergeLevel {
+    /// For each group of the previous level (the units, at level 0): its group here.
+    pub group_ids: Vec<i32>,
+    /// For each original unit: its group here (the unmerge gather index).
+    pub source: Vec<i32>,
+    /// Weight of each group (sum of its unit weights).
+    pub sizes: Vec<i64>,
+    /// `ln(size)` of each group, for proportional attention.
+    pub log_sizes: Vec<f32>,
+    /// Original units per group, cumulative with a leading 0 (`n_groups + 1` entries).
+    pub cu_seqlens: Vec<i32>,
+    /// Groups per series, cumulative with a leading 0 (`n_series + 1` entries).
+    pub series_offsets: Vec<i64>,
+    /// Merges asked of each series (-1 for threshold schedules).
+    pub requested: Vec<i64>,
+    /// Merges made in each series.
+    pub achieved: Vec<i64>,
+    /// Most disjoint eligible pairs each series had at this level.
+    pub capacity: Vec<i64>,
+    /// Threshold used in each series (NaN for count schedules).
+    pub thresholds: Vec<f64>,
+}
+
+/// A merge plan: one [`MergeLevel`] per level.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MergePlan {
+    /// The levels, first to last.
+    pub levels: Vec<MergeLevel>,
+}
+
+/// Groups of the current level of a plan under construction.
+struct Groups {
+    /// First original unit of each group, plus a final `N`.
+    starts: Vec<i64>,
+    sizes: Vec<i64>,
+    /// Groups per series (leading 0).
+    series_offsets: Vec<i64>,
+    /// Per group, `dim` feature sums (cosine: weighted vector sums; profile: sample sums).
+    sums: Vec<f64>,
+    /// Per group, samples covered (profile only; empty for cosine).
+    counts: Vec<f64>,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Cosine,
+    Profile,
+}
+
+/// Validates the inputs and builds the level-0 groups (one per unit).
+fn initial_groups(
+    series_offsets: &[i64],
+    weights: Option<&[i64]>,
+    features: &Features<'_>,
+) -> Result<(Groups, Kind, usize)> {
+    let n = match features {
+        Features::Cosine { vectors, dim } => {
+            if *dim == 0 {
+                return Err(Error::parameter(
+                    "vectors must have at least one column, got 0",
+                ));
+            }
+            if vectors.len() % dim != 0 {
+                return Err(Error::parameter(format!(
+                    "vectors hold {} values, not a whole number of rows of {dim}",
+                    vectors.len()
+                )));
+            }
+            vectors.len() / dim
+        }
+        Features::Profile { unit_lengths, .. } => unit_lengths.len(),
+    };
+    let expected = *series_offsets.last().unwrap_or(&0);
+    if series_offsets.is_empty() || expected != n as i64 {
+        let what = match features {
+            Features::Cosine { .. } => "vectors have",
+            Features::Profile { .. } => "the units number",
+        };
+        return Err(Error::parameter(format!(
+            "{what} {n} rows but the series offsets cover {expected} units"
+        )));
+    }
+    check_offsets(series_offsets, n)?;
+    if n > i32::MAX as usize {
+        return Err(Error::parameter(format!(
+            "at most {} units fit int32 group ids, got {n}",
+            i32::MAX
+        )));
+    }
+    let sizes = match weights {
+        None => vec![1; n],
+        Some(w) => {
+            if w.len() != n {
+                return Err(Error::parameter(format!(
+                    "weights must have one entry per unit ({n}), got {}",
+                    w.len()
+                )));
+            }
+            if let Some(i) = w.iter().position(|&v| v < 1) {
+                return Err(Error::parameter(format!(
+                    "weights must be >= 1, got weights[{i}] = {}",
+                    w[i]
+                )));
+            }
+            w.to_vec()
+        }
+    };
+    let starts: Vec<i64> = (0..=n as i64).collect();
+    let (kind, dim, sums, counts) = match *features {
+        Features::Cosine { vectors, dim } => {
+            if let Some(i) = vectors.iter().position(|v| !v.is_finite()) {
+                return Err(Error::new(
+                    ErrorKind::NonFinite { index: i / dim },
+                    format!(
+                        "vectors[{}, {}] = {} is not finite; similarities need finite vectors",
+                        i / dim,
+                        i % dim,
+                        vectors[i]
+                    ),
+                ));
+            }
+            // Size-weighted sums: a unit of weight w counts w times in its group's mean.
+            let mut sums = Vec::with_capacity(vectors.len());
+            for (row, &w) in vectors.chunks_exact(dim).zip(&sizes) {
+                sums.extend(row.iter().map(|&v| v as f64 * w as f64));
+            }
+            (Kind::Cosine, dim, sums, Vec::new())
+        }
+        Features::Profile {
+            values,
+            columns,
+            unit_lengths,
+        } => {
+            if columns == 0 {
+                return Err(Error::parameter(
+                    "the profile must have at least one column, got 0",
+                ));
+            }
+            if let Some(i) = unit_lengths.iter().position(|&l| l < 1) {
+                return Err(Error::parameter(format!(
+                    "unit lengths must be >= 1, got length {} at unit {i}",
+                    unit_lengths[i]
+                )));
+            }
+            let samples: i64 = unit_lengths.iter().sum();
+            if values.len() as i64 != samples * columns as i64 {
+                return Err(Error::parameter(format!(
+                    "the profile has {} rows but the units cover {samples} samples",
+                    values.len() / columns
+                )));
+            }
+            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                return Err(Error::new(
+                    ErrorKind::NonFinite { index: i / columns },
+                    format!(
+                        "profile[{}] = {} is not finite; similarities need a finite profile",
+                        i / columns,
+                        values[i]
+                    ),
+                ));
+            }
+            let mut sums = vec![0.0; n * columns];
+            let mut counts = Vec::with_capacity(n);
+            let mut rows = values.chunks_exact(columns);
+            for (u, &len) in unit_lengths.iter().enumerate() {
+                let acc = &mut sums[u * columns..(u + 1) * columns];
+                for row in rows.by_ref().take(len as usize) {
+                    for (a, &v) in acc.iter_mut().zip(row) {
+                        *a += v;
+                    }
+                }
+                counts.push(len as f64);
+            }
+            (Kind::Profile, columns, sums, counts)
+        }
+    };
+    Ok((
+        Groups {
+            starts,
+            sizes,
+            series_offsets: series_offsets.to_vec(),
+            sums,
+            counts,
+        },
+        kind,
+        dim,
+    ))
+}
+
+/// Similarity of two groups' feature sums.
+#[inline]
+fn similarity(kind: Kind, a: &[f64], b: &[f64], count_a: f64, count_b: f64) -> f64 {
+    match kind {
+        Kind::Cosine => {
+            let (mut dot, mut na, mut nb) = (0.0, 0.0, 0.0);
+            for (&x, &y) in a.iter().zip(b) {
+                dot += x * y;
+                na += x * x;
+                nb += y * y;
+            }
+            if na == 0.0 || nb == 0.0 {
+                0.0
+            } else {
+                (dot / (na.sqrt() * nb.sqrt())).clamp(-1.0, 1.0)
+            }
+        }
+        Kind::Profile => {
+            let mut ss = 0.0;
+            for (&x, &y) in a.iter().zip(b) {
+                let d = x / count_a - y / count_b;
+                ss += d * d;
+            }
+            -(ss / a.len() as f64).sqrt()
+        }
+    }
+}
+
+/// Heap entry of the exchange algorithm: larger value first, then the leftmost node.
+#[derive(Clone, Copy)]
+struct Entry {
+    value: f64,
+    node: u32,
+    version: u32,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.value
+            .total_cmp(&other.value)
+            .then_with(|| other.node.cmp(&self.node))
+            .then_with(|| other.version.cmp(&self.version))
+    }
+}
+
+const NONE: u32 = u32::MAX;
+
+/// What a selection aims for.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// Exactly this many pairs (or as many as possible).
+    Count(usize),
+    /// Every exchange step with a positive gain (values already have the threshold
+    /// subtracted).
+    Positive,
+}
+
+/// Reusable buffers of the exchange algorithm ("pick k non-adjacent items of maximum
+/// sum" on a chain, items = adjacent pairs; `-inf` marks an ineligible pair).
+#[derive(Default)]
+struct PairSelector {
+    value: Vec<f64>,
+    prev: Vec<u32>,
+    next: Vec<u32>,
+    lo: Vec<u32>,
+    hi: Vec<u32>,
+    version: Vec<u32>,
+    alive: Vec<bool>,
+    toggle: Vec<u8>,
+    heap: Vec<Entry>,
+}
+
+impl PairSelector {
+    /// Chooses disjoint pairs among `values` (pair `j` joins groups `j` and `j + 1`);
+    /// writes `chosen[j]` and returns how many were chosen.
+    fn select(&mut self, values: &[f64], target: Target, chosen: &mut Vec<bool>) -> usize {
+        let m = values.len();
+        chosen.clear();
+        chosen.resize(m, false);
+        if m == 0 || matches!(target, Target::Count(0)) {
+            return 0;
+        }
+        self.value.clear();
+        self.value.extend_from_slice(values);
+        self.prev.clear();
+        self.prev
+            .extend((0..m as u32).map(|i| if i == 0 { NONE } else { i - 1 }));
+        self.next.clear();
+        self.next.extend((1..=m as u32).map(|i| if i as usize == m { NONE } else { i }));
+        self.lo.clear();
+        self.lo.extend(0..m as u32);
+        self.hi.clear();
+        self.hi.extend(0..m as u32);
+        self.version.clear();
+        self.version.resize(m, 0);
+        self.alive.clear();
+        self.alive.resize(m, true);
+        self.toggle.clear();
+        self.toggle.resize(m + 1, 0);
+        let mut entries = std::mem::take(&mut self.heap);
+        entries.clear();
+        entries.extend(
+            values
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.is_finite())
+                .map(|(i, &value)| Entry {
+                    value,
+                    node: i as u32,
+                    version: 0,
+                }),
+        );
+        let mut heap = BinaryHeap::from(entries);
+        let mut taken = 0usize;
+        while let Some(top) = heap.pop() {
+            let i = top.node as usize;
+            if !self.alive[i] || self.version[i] != top.version {
+                continue; // stale entry
+            }
+            match target {
+                Target::Count(r) if taken >= r => break,
+                Target::Positive if top.value <= 0.0 => break,
+                _ => {}
+            }
+            taken += 1;
+            // Taking node i flips every pair in its interval.
+            self.toggle[self.lo[i] as usize] ^= 1;
+            self.toggle[self.hi[i] as usize + 1] ^= 1;
+            let (l, r) = (self.prev[i], self.next[i]);
+            let regret = if l != NONE && r != NONE {
+                self.value[l as usize] + self.value[r as usize] - self.value[i]
+            } else {
+                f64::NEG_INFINITY
+            };
+            // Absorb both neighbours (a missing side leaves the node unrecoverable: its
+            // regret is -inf, and the neighbour it absorbed can never be taken alone).
+            if l != NONE {
+                let l = l as usize;
+                self.alive[l] = false;
+                self.lo[i] = self.lo[l];
+                self.prev[i] = self.prev[l];
+                if self.prev[i] != NONE {
+                    self.next[self.prev[i] as usize] = i as u32;
+                }
+            }
+            if r != NONE {
+                let r = r as usize;
+                self.alive[r] = false;
+                self.hi[i] = self.hi[r];
+                self.next[i] = self.next[r];
+                if self.next[i] != NONE {
+                    self.prev[self.next[i] as usize] = i as u32;
+                }
+            }
+            self.value[i] = regret;
+            self.version[i] = self.version[i].wrapping_add(1);
+            if regret.is_finite() {
+                heap.push(Entry {
+                    value: regret,
+                    node: i as u32,
+                    version: self.version[i],
+                });
+            }
+        }
+        self.heap = heap.into_vec();
+        let mut state = 0u8;
+        let mut count = 0;
+        for (c, t) in chosen.iter_mut().zip(&self.toggle) {
+            state ^= t;
+            *c = state == 1;
+            count += state as usize;
+        }
+        debug_assert_eq!(count, taken);
+        count
+    }
+}
+
+/// Largest number of disjoint eligible pairs: each run of `k` consecutive eligible pairs
+/// holds `ceil(k / 2)`.
+fn capacity(values: &[f64]) -> usize {
+    let mut total = 0;
+    let mut run = 0usize;
+    for v in values {
+        if *v > f64::NEG_INFINITY {
+            run += 1;
+        } else {
+            total += run.div_ceil(2);
+            run = 0;
+        }
+    }
+    total + run.div_ceil(2)
+}
+
+/// Plans merges of the units of a batch of series.
+///
+/// `series_offsets` gives units per series (leading 0, ending at the number of units);
+/// `weights` the weight of each unit (default 1). See the module documentation.
+pub fn merge_plan(
+    series_offsets: &[i64],
+    weights: Option<&[i64]>,
+    features: Features<'_>,
+    options: &MergeOptions,
+) -> Result<MergePlan> {
+    if options.window < 2 {
+        return Err(Error::parameter(format!(
+            "window must be >= 2 (a group of two units), got {}",
+            options.window
+        )));
+    }
+    if let Some(m) = options.max_size {
+        if m < 1 {
+            return Err(Error::parameter(format!("max_size must be >= 1, got {m}")));
+        }
+    }
+    options.schedule.validate()?;
+    let (mut groups, kind, dim) = initial_groups(series_offsets, weights, &features)?;
+    let n_units = groups.sizes.len();
+    let n_series = series_offsets.len() - 1;
+    let levels = options.schedule.levels();
+    let window = options.window as i64;
+    let max_size = options.max_size.unwrap_or(i64::MAX);
+
+    // Units per series, for ratio targets.
+    let series_units: Vec<i64> = series_offsets.windows(2).map(|w| w[1] - w[0]).collect();
+    let mut taus: Vec<f64> = match options.schedule {
+        Schedule::Ema { initial, .. } => vec![initial.unwrap_or(f64::NAN); n_series],
+        _ => Vec::new(),
+    };
+
+    let mut plan = MergePlan {
+        levels: Vec::with_capacity(levels),
+    };
+    let mut selector = PairSelector::default();
+    let mut sims: Vec<f64> = Vec::new();
+    let mut values: Vec<f64> = Vec::new();
+    let mut chosen: Vec<bool> = Vec::new();
+    let mut source: Vec<i32> = (0..n_units as i32).collect();
+
+    for level in 0..levels {
+        let n_groups = groups.sizes.len();
+        let mut out = MergeLevel {
+            group_ids: Vec::with_capacity(n_groups),
+            requested: Vec::with_capacity(n_series),
+            achieved: Vec::with_capacity(n_series),
+            capacity: Vec::with_capacity(n_series),
+            thresholds: Vec::with_capacity(n_series),
+            series_offsets: Vec::with_capacity(n_series + 1),
+            ..MergeLevel::default()
+        };
+        out.series_offsets.push(0);
+        let mut next = Groups {
+            starts: Vec::with_capacity(n_groups / 2 + 2),
+            sizes: Vec::with_capacity(n_groups / 2 + 1),
+            series_offsets: Vec::with_capacity(n_series + 1),
+            sums: Vec::with_capacity(groups.sums.len() / 2 + dim),
+            counts: Vec::with_capacity(groups.counts.len() / 2 + 1),
+        };
+        next.series_offsets.push(0);
+        let feature = |g: usize| &groups.sums[g * dim..(g + 1) * dim];
+        let count = |g: usize| match kind {
+            Kind::Profile => groups.counts[g],
+            Kind::Cosine => 1.0,
+        };
+
+        for b in 0..n_series {
+            let (g0, g1) = (
+                groups.series_offsets[b] as usize,
+                groups.series_offsets[b + 1] as usize,
+            );
+            let k = g1 - g0;
+            sims.clear();
+            for g in g0..g1.saturating_sub(1) {
+                let span = groups.starts[g + 2] - groups.starts[g];
+                let weight = groups.sizes[g] + groups.sizes[g + 1];
+                sims.push(if span <= window && weight <= max_size {
+                    similarity(kind, feature(g), feature(g + 1), count(g), count(g + 1))
+                } else {
+                    f64::NEG_INFINITY
+                });
+            }
+            let cap = capacity(&sims);
+            let (target, requested, threshold) = match &options.schedule {
+                Schedule::Counts(c) => (Target::Count(c[level]), c[level] as i64, f64::NAN),
+                Schedule::Ratio { ratio, .. } => {
+                    let target = ratio_target(series_units[b], *ratio, level, levels);
+                    let r = (k as i64 - target).max(0);
+                    (Target::Count(r as usize), r, f64::NAN)
+                }
+                Schedule::Threshold { threshold, .. } => (Target::Positive, -1, *threshold),
+                Schedule::Ema { momentum, .. } => {
+                    let tau = &mut taus[b];
+                    if let Some(mean_best) = mean_best_similarity(&sims) {
+                        *tau = if tau.is_nan() {
+                            mean_best
+                        } else {
+                            momentum * *tau + (1.0 - momentum) * mean_best
+                        };
+                    }
+                    (Target::Positive, -1, *tau)
+                }
+            };
+            let made = if options.schedule.uses_threshold() {
+                if threshold.is_nan() {
+                    // EMA without an initial value and no eligible pair yet: no merge.
+                    chosen.clear();
+                    chosen.resize(sims.len(), false);
+                    0
+                } else {
+                    values.clear();
+                    values.extend(sims.iter().map(|s| s - threshold));
+                    selector.select(&values, target, &mut chosen)
+                }
+            } else {
+                selector.select(&sims, target, &mut chosen)
+            };
+            if options.strict && requested > made as i64 {
+                return Err(Error::parameter(format!(
+                    "level {level} asks series {b} for {requested} merges but it allows at \
+                     most {cap} (window {}, {k} groups); pass strict=False to record it instead",
+                    options.window
+                )));
+            }
+            // Build this series' groups of the next level.
+            let mut g = g0;
+            while g < g1 {
+                let id = next.sizes.len() as i32;
+                let pair = g + 1 < g1 && chosen[g - g0];
+                let members = if pair { 2 } else { 1 };
+                next.starts.push(groups.starts[g]);
+                let mut size = 0;
+                let base = next.sums.len();
+                next.sums.extend_from_slice(feature(g));
+                let mut c = 0.0;
+                for h in g..g + members {
+                    out.group_ids.push(id);
+                    size += groups.sizes[h];
+                    if h > g {
+                        for (a, &v) in next.sums[base..].iter_mut().zip(feature(h)) {
+                            *a += v;
+                        }
+                    }
+                    if let Kind::Profile = kind {
+                        c += groups.counts[h];
+                    }
+                }
+                if let Kind::Profile = kind {
+                    next.counts.push(c);
+                }
+                next.sizes.push(size);
+                g += members;
+            }
+            next.series_offsets.push(next.sizes.len() as i64);
+            out.series_offsets.push(next.sizes.len() as i64);
+            out.requested.push(requested);
+            out.achieved.push(made as i64);
+            out.capacity.push(cap as i64);
+            out.thresholds.push(threshold);
+        }
+        next.starts.push(n_units as i64);
+        for s in source.iter_mut() {
+            *s = out.group_ids[*s as usize];
+        }
+        out.source = source.clone();
+        out.log_sizes = next.sizes.iter().map(|&s| (s as f64).ln() as f32).collect();
+        out.cu_seqlens = next.starts.iter().map(|&s| s as i32).collect();
+        out.sizes = next.sizes.clone();
+        plan.levels.push(out);
+        groups = next;
+    }
+    Ok(plan)
+}
+
+/// Groups a series of `n` units should have after `level` (0-based) of `levels` under a
+/// ratio schedule: `ceil(n * ratio^((level + 1) / levels))`, so every level keeps the
+/// same fraction; the last level's target is exactly `ceil(n * ratio)`.
+fn ratio_target(n: i64, ratio: f64, level: usize, levels: usize) -> i64 {
+    let fraction = if level + 1 == levels {
+        ratio
+    } else {
+        ratio.powf((level + 1) as f64 / levels as f64)
+    };
+    // The small slack keeps exact products (16 * 0.5) from rounding up through powf.
+    let target = (n as f64 * fraction - 1e-9).ceil() as i64;
+    target.clamp(n.min(1), n)
+}
+
+/// Mean over groups with an eligible neighbour of their best eligible neighbour
+/// similarity (`None` when no pair is eligible).
+fn mean_best_similarity(sims: &[f64]) -> Option<f64> {
+    let k = sims.len() + 1;
+    let mut total = 0.0;
+    let mut count = 0usize;
+    for g in 0..k {
+        let left = if g > 0 { sims[g - 1] } else { f64::NEG_INFINITY };
+        let right = if g < sims.len() {
+            sims[g]
+        } else {
+            f64::NEG_INFINITY
+        };
+        let best = left.max(right);
+        if best > f64::NEG_INFINITY {
+            total += best;
+            count += 1;
+        }
+    }
+    (count > 0).then(|| total / count as f64)
+}
+
+#[cfg(test)]
+mod tests;

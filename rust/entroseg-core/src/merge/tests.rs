@@ -1,0 +1,358 @@
+use super::*;
+use proptest::prelude::*;
+
+/// Brute force over every set of disjoint pairs: the best total for each number of
+/// pairs (None when that many cannot be chosen).
+fn best_by_count(values: &[f64]) -> Vec<Option<f64>> {
+    let m = values.len();
+    let mut best: Vec<Option<f64>> = vec![None; m / 2 + 2];
+    for mask in 0u32..(1 << m) {
+        if mask & (mask >> 1) != 0 {
+            continue; // two adjacent pairs share a group
+        }
+        let picked: Vec<usize> = (0..m).filter(|&j| mask >> j & 1 == 1).collect();
+        if picked.iter().any(|&j| values[j] == f64::NEG_INFINITY) {
+            continue;
+        }
+        let total: f64 = picked.iter().map(|&j| values[j]).sum();
+        let slot = &mut best[picked.len()];
+        if slot.is_none_or(|b| total > b) {
+            *slot = Some(total);
+        }
+    }
+    best
+}
+
+fn values_strategy() -> impl Strategy<Value = Vec<f64>> {
+    prop::collection::vec(
+        prop_oneof![
+            8 => (-6i32..10).prop_map(|v| v as f64),
+            1 => Just(f64::NEG_INFINITY),
+        ],
+        0..14,
+    )
+}
+
+fn chosen_total(values: &[f64], chosen: &[bool]) -> f64 {
+    values
+        .iter()
+        .zip(chosen)
+        .filter(|(_, &c)| c)
+        .map(|(v, _)| v)
+        .sum()
+}
+
+fn assert_disjoint_and_eligible(values: &[f64], chosen: &[bool]) {
+    for j in 0..chosen.len() {
+        if chosen[j] {
+            assert!(values[j] > f64::NEG_INFINITY, "ineligible pair {j} chosen");
+            assert!(j == 0 || !chosen[j - 1], "pairs {} and {j} overlap", j - 1);
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn count_selection_is_optimal_and_exact(values in values_strategy(), r in 0usize..9) {
+        let best = best_by_count(&values);
+        let cap = capacity(&values);
+        prop_assert_eq!(cap, best.iter().rposition(|b| b.is_some()).unwrap_or(0));
+        let mut sel = PairSelector::default();
+        let mut chosen = Vec::new();
+        let made = sel.select(&values, Target::Count(r), &mut chosen);
+        prop_assert_eq!(made, r.min(cap));
+        prop_assert_eq!(chosen.iter().filter(|&&c| c).count(), made);
+        assert_disjoint_and_eligible(&values, &chosen);
+        // Integer-valued similarities: sums are exact, so optimality is checked exactly.
+        prop_assert_eq!(Some(chosen_total(&values, &chosen)), best[made]);
+    }
+
+    #[test]
+    fn threshold_selection_maximises_the_excess(values in values_strategy(), t in -3i32..6) {
+        let shifted: Vec<f64> = values.iter().map(|v| v - t as f64).collect();
+        let best = best_by_count(&shifted)
+            .into_iter()
+            .flatten()
+            .fold(0.0f64, f64::max);
+        let mut sel = PairSelector::default();
+        let mut chosen = Vec::new();
+        sel.select(&shifted, Target::Positive, &mut chosen);
+        assert_disjoint_and_eligible(&shifted, &chosen);
+        prop_assert_eq!(chosen_total(&shifted, &chosen), best);
+        for (v, c) in shifted.iter().zip(&chosen) {
+            prop_assert!(!c || *v > 0.0, "a chosen pair is not above the threshold");
+        }
+    }
+}
+
+#[test]
+fn exchange_beats_plain_greedy() {
+    // Greedy would take the middle pair (5) and block both others (4 + 4 = 8).
+    let values = [4.0, 5.0, 4.0];
+    let mut sel = PairSelector::default();
+    let mut chosen = Vec::new();
+    assert_eq!(sel.select(&values, Target::Count(1), &mut chosen), 1);
+    assert_eq!(chosen, [false, true, false]);
+    assert_eq!(sel.select(&values, Target::Count(2), &mut chosen), 2);
+    assert_eq!(chosen, [true, false, true]);
+    // Ties go to the leftmost pair.
+    assert_eq!(sel.select(&[1.0, 1.0, 1.0, 1.0], Target::Count(1), &mut chosen), 1);
+    assert_eq!(chosen, [true, false, false, false]);
+}
+
+#[test]
+fn tome_schedule_matches_the_published_formula() {
+    // Hand-computed from lo = trunc(r(1 - inflect)), hi = 2r - lo, a line over levels.
+    assert_eq!(tome_schedule(8, 0.0, 4).unwrap(), [8, 8, 8, 8]);
+    assert_eq!(tome_schedule(8, -1.0, 5).unwrap(), [16, 12, 8, 4, 0]);
+    assert_eq!(tome_schedule(8, 1.0, 3).unwrap(), [0, 8, 16]);
+    // r = 5, inflect = -0.5: lo = trunc(7.5) = 7, hi = 3, step = -4/3.
+    assert_eq!(tome_schedule(5, -0.5, 4).unwrap(), [7, 5, 4, 3]);
+    assert_eq!(tome_schedule(3, -1.0, 1).unwrap(), [6]);
+    assert!(tome_schedule(3, 1.5, 4)
+        .unwrap_err()
+        .message()
+        .contains("inflect must be in [-1, 1], got 1.5"));
+    assert!(tome_schedule(3, 0.0, 0).is_err());
+}
+
+fn profile_plan(profile: &[f64], offsets: &[i64], options: &MergeOptions) -> Result<MergePlan> {
+    let lengths = vec![1i64; profile.len()];
+    merge_plan(
+        offsets,
+        None,
+        Features::Profile {
+            values: profile,
+            columns: 1,
+            unit_lengths: &lengths,
+        },
+        options,
+    )
+}
+
+fn counts(levels: &[usize], window: usize) -> MergeOptions {
+    MergeOptions {
+        window,
+        max_size: None,
+        schedule: Schedule::Counts(levels.to_vec()),
+        strict: false,
+    }
+}
+
+#[test]
+fn two_levels_by_hand() {
+    // Profile 0 0 5 5 9: the closest pairs are (0,1) and (2,3); then (01)+(23) differ by
+    // 5 and (23)+(4) by 4, so level 1 merges (23) with (4) under window 4.
+    let plan = profile_plan(&[0.0, 0.0, 5.0, 5.0, 9.0], &[0, 5], &counts(&[2, 1], 4)).unwrap();
+    let l0 = &plan.levels[0];
+    assert_eq!(l0.group_ids, [0, 0, 1, 1, 2]);
+    assert_eq!(l0.sizes, [2, 2, 1]);
+    assert_eq!(l0.cu_seqlens, [0, 2, 4, 5]);
+    assert_eq!((l0.requested[0], l0.achieved[0], l0.capacity[0]), (2, 2, 2));
+    let l1 = &plan.levels[1];
+    assert_eq!(l1.group_ids, [0, 1, 1]);
+    assert_eq!(l1.source, [0, 0, 1, 1, 1]);
+    assert_eq!(l1.sizes, [2, 3]);
+    assert_eq!(l1.cu_seqlens, [0, 2, 5]);
+    assert_eq!(l1.log_sizes, [2f32.ln(), 3f32.ln()]);
+    // Window 3 still allows (23)+(4) (3 units) and forbids (01)+(23) (4 units).
+    let plan = profile_plan(&[0.0, 0.0, 5.0, 5.0, 9.0], &[0, 5], &counts(&[2, 1], 3)).unwrap();
+    assert_eq!(plan.levels[1].source, [0, 0, 1, 1, 1]);
+    let plan = profile_plan(&[0.0, 0.0, 5.0, 5.0, 9.0], &[0, 5], &counts(&[2, 2], 2)).unwrap();
+    let l1 = &plan.levels[1];
+    assert_eq!((l1.requested[0], l1.achieved[0], l1.capacity[0]), (2, 0, 0));
+}
+
+#[test]
+fn cosine_and_weights() {
+    // Rows 0,1 point the same way; rows 2,3 the other way; weights enter the group sums.
+    let v: [f32; 8] = [1.0, 0.0, 2.0, 0.1, 0.0, 1.0, 0.1, 3.0];
+    let plan = merge_plan(
+        &[0, 4],
+        Some(&[1, 3, 2, 1]),
+        Features::Cosine {
+            vectors: &v,
+            dim: 2,
+        },
+        &counts(&[2], 16),
+    )
+    .unwrap();
+    assert_eq!(plan.levels[0].group_ids, [0, 0, 1, 1]);
+    assert_eq!(plan.levels[0].sizes, [4, 3]);
+    // max_size 3 forbids the first pair (1 + 3 = 4).
+    let mut opts = counts(&[1], 16);
+    opts.max_size = Some(3);
+    let plan = merge_plan(
+        &[0, 4],
+        Some(&[1, 3, 2, 1]),
+        Features::Cosine {
+            vectors: &v,
+            dim: 2,
+        },
+        &opts,
+    )
+    .unwrap();
+    assert_eq!(plan.levels[0].group_ids, [0, 1, 2, 2]);
+}
+
+#[test]
+fn ratio_threshold_and_ema() {
+    let profile: Vec<f64> = (0..16).map(|i| (i / 4) as f64).collect();
+    let opts = MergeOptions {
+        window: 16,
+        max_size: None,
+        schedule: Schedule::Ratio {
+            ratio: 0.25,
+            levels: 2,
+        },
+        strict: false,
+    };
+    let plan = profile_plan(&profile, &[0, 16], &opts).unwrap();
+    // 16 -> 16 * 0.25^(1/2) = 8 groups -> 16 * 0.25 = 4 groups: the 4 plateaus.
+    assert_eq!(plan.levels[0].requested, [8]);
+    assert_eq!(plan.levels[1].requested, [4]);
+    assert_eq!(plan.levels[1].sizes.len(), 4);
+    assert_eq!(plan.levels[1].cu_seqlens, [0, 4, 8, 12, 16]);
+    let opts = MergeOptions {
+        schedule: Schedule::Threshold {
+            threshold: -0.5,
+            levels: 3,
+        },
+        ..opts
+    };
+    let plan = profile_plan(&profile, &[0, 16], &opts).unwrap();
+    assert_eq!(plan.levels[2].cu_seqlens, [0, 4, 8, 12, 16]);
+    assert!(plan.levels[2].thresholds[0] == -0.5);
+    let opts = MergeOptions {
+        schedule: Schedule::Ema {
+            initial: Some(-0.5),
+            momentum: 0.5,
+            levels: 2,
+        },
+        ..opts
+    };
+    let plan = profile_plan(&profile, &[0, 16], &opts).unwrap();
+    // Level 0: best similarities are 0 for every unit -> m_0 = 0, tau_0 = -0.25.
+    assert_eq!(plan.levels[0].thresholds, [-0.25]);
+    assert_eq!(plan.levels[0].achieved, [8]);
+}
+
+#[test]
+fn bad_input_is_a_typed_error() {
+    let p = [0.0, 1.0, 2.0];
+    let e = |o: &MergeOptions| profile_plan(&p, &[0, 3], o).unwrap_err();
+    assert!(e(&counts(&[1], 1)).message().contains("window must be >= 2"));
+    assert!(e(&counts(&[], 4)).message().contains("at least one level"));
+    let ratio = |ratio| MergeOptions {
+        schedule: Schedule::Ratio { ratio, levels: 1 },
+        ..counts(&[1], 4)
+    };
+    assert!(e(&ratio(0.0)).message().contains("ratio must be in (0, 1], got 0"));
+    assert!(e(&ratio(1.5)).message().contains("got 1.5"));
+    let mut strict = counts(&[5], 4);
+    strict.strict = true;
+    let msg = e(&strict).message().to_string();
+    assert!(msg.contains("asks series 0 for 5 merges") && msg.contains("at most 1"), "{msg}");
+    let err = profile_plan(&[0.0, f64::NAN], &[0, 2], &counts(&[1], 4)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NonFinite { index: 1 });
+    let err = profile_plan(&p, &[0, 2], &counts(&[1], 4)).unwrap_err();
+    assert!(err.message().contains("3 rows but the series offsets cover 2"));
+    let v = [1.0f32, 2.0, 3.0];
+    let err = merge_plan(
+        &[0, 1],
+        None,
+        Features::Cosine {
+            vectors: &v,
+            dim: 2,
+        },
+        &counts(&[1], 4),
+    )
+    .unwrap_err();
+    assert!(err.message().contains("not a whole number of rows of 2"));
+}
+
+fn check_plan(plan: &MergePlan, offsets: &[i64], window: i64, requested: &[usize]) {
+    let n = *offsets.last().unwrap() as usize;
+    let mut prev_groups = n;
+    for (l, level) in plan.levels.iter().enumerate() {
+        assert_eq!(level.group_ids.len(), prev_groups);
+        let g = level.sizes.len();
+        prev_groups = g;
+        assert_eq!(level.sizes.iter().sum::<i64>(), n as i64);
+        assert_eq!(level.cu_seqlens.len(), g + 1);
+        assert_eq!(level.cu_seqlens[g] as usize, n);
+        for w in level.cu_seqlens.windows(2) {
+            assert!(w[1] > w[0] && (w[1] - w[0]) as i64 <= window, "window");
+        }
+        // Order preserved, contiguous: ids never decrease and step by at most 1.
+        for w in level.source.windows(2) {
+            assert!(w[1] == w[0] || w[1] == w[0] + 1);
+        }
+        for w in level.group_ids.windows(2) {
+            assert!(w[1] == w[0] || w[1] == w[0] + 1);
+        }
+        // The source map agrees with cu_seqlens, and no group crosses a series.
+        for (u, &s) in level.source.iter().enumerate() {
+            let s = s as usize;
+            assert!(level.cu_seqlens[s] as usize <= u && u < level.cu_seqlens[s + 1] as usize);
+        }
+        for b in 0..offsets.len() - 1 {
+            let (lo, hi) = (level.series_offsets[b], level.series_offsets[b + 1]);
+            if offsets[b] < offsets[b + 1] {
+                assert_eq!(level.source[offsets[b] as usize] as i64, lo);
+                assert_eq!(level.source[offsets[b + 1] as usize - 1] as i64, hi - 1);
+            } else {
+                assert_eq!(lo, hi);
+            }
+            let r = requested[l] as i64;
+            assert_eq!(level.achieved[b], r.min(level.capacity[b]));
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn plans_keep_their_invariants_and_series_are_independent(
+        lens in prop::collection::vec(0usize..40, 1..5),
+        seed in any::<u64>(),
+        window in 2usize..9,
+        requested in prop::collection::vec(0usize..12, 1..4),
+    ) {
+        let mut offsets = vec![0i64];
+        for l in &lens {
+            offsets.push(offsets.last().unwrap() + *l as i64);
+        }
+        let n = *offsets.last().unwrap() as usize;
+        let mut state = seed | 1;
+        let profile: Vec<f64> = (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state % 7) as f64
+            })
+            .collect();
+        let opts = counts(&requested, window);
+        let plan = profile_plan(&profile, &offsets, &opts).unwrap();
+        check_plan(&plan, &offsets, window as i64, &requested);
+        // Each series planned alone gives the same groups (shifted).
+        for b in 0..lens.len() {
+            let (lo, hi) = (offsets[b] as usize, offsets[b + 1] as usize);
+            let alone = profile_plan(&profile[lo..hi], &[0, (hi - lo) as i64], &opts).unwrap();
+            for (level, single) in plan.levels.iter().zip(&alone.levels) {
+                let first = level.series_offsets[b] as i32;
+                let shifted: Vec<i32> = level.source[lo..hi].iter().map(|s| s - first).collect();
+                prop_assert_eq!(&shifted, &single.source);
+                prop_assert_eq!(level.achieved[b], single.achieved[0]);
+            }
+        }
+    }
+}
+
+#[test]
+fn public_types_are_send_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<MergePlan>();
+    assert_send_sync::<MergeOptions>();
+    assert_send_sync::<Features<'static>>();
+}
