@@ -46,6 +46,14 @@ from entroseg._entroseg import (
     quantize,
     statistical_complexity,
 )
+from entroseg.merge import (
+    MergeLevel,
+    MergePlan,
+    Rates,
+    assign_rates,
+    merge_plan,
+    segment_means,
+)
 from entroseg.sample import sample_series
 from entroseg.segments import (
     PaddedSegments,
@@ -64,9 +72,12 @@ __all__ = [
     "EmptyInputError",
     "EntrosegError",
     "InvalidParameterError",
+    "MergeLevel",
+    "MergePlan",
     "NextSymbolEntropy",
     "NonFiniteError",
     "PaddedSegments",
+    "Rates",
     "RollingConditionalEntropy",
     "RollingConditionalPermutationEntropy",
     "RollingPermutationEntropy",
@@ -75,9 +86,11 @@ __all__ = [
     "StreamClosedError",
     "SymbolOutOfRangeError",
     "__version__",
+    "assign_rates",
     "boundaries",
     "conditional_entropy",
     "conditional_permutation_entropy",
+    "merge_plan",
     "missing_patterns",
     "next_symbol_entropy",
     "ordinal_patterns",
@@ -86,5 +99,6 @@ __all__ = [
     "sample_series",
     "segment",
     "segment_batch",
+    "segment_means",
     "statistical_complexity",
 ]

@@ -24,6 +24,8 @@ __all__ = [
     "_SegmentSpec",
     "_Segmenter",
     "__version__",
+    "_assign_rates",
+    "_merge_plan",
     "_segment",
     "_segment_batch",
     "conditional_entropy",
@@ -385,3 +387,37 @@ class _Segmenter:
     def samples_seen(self) -> int: ...
     @property
     def is_finished(self) -> bool: ...
+
+_I32 = npt.NDArray[np.int32]
+_LevelArrays = tuple[_I32, _I32, _I64, npt.NDArray[np.float32], _I32, _I64, _I64, _I64, _I64, _F64]
+
+def _merge_plan(
+    series_offsets: npt.ArrayLike,
+    *,
+    vectors: npt.ArrayLike | None = None,
+    profile: npt.ArrayLike | None = None,
+    unit_lengths: npt.ArrayLike | None = None,
+    weights: npt.ArrayLike | None = None,
+    window: int = 16,
+    max_size: int | None = None,
+    schedule: str = "r",
+    r: int | None = None,
+    inflect: float = 0.0,
+    counts: list[int] | None = None,
+    ratio: float | None = None,
+    threshold: float | None = None,
+    momentum: float = 0.9,
+    levels: int | None = None,
+    strict: bool = False,
+) -> list[_LevelArrays]:
+    """Plan merges; one tuple of arrays per level (see ``entroseg.merge_plan``)."""
+
+def _assign_rates(
+    scores: npt.ArrayLike,
+    lengths: npt.ArrayLike,
+    series_offsets: npt.ArrayLike,
+    factors: list[int],
+    keep_ratio: float,
+    strict: bool = False,
+) -> tuple[_I64, _I64, _I64, _F64, _I64, _I64]:
+    """Keep factors matched to a budget (see ``entroseg.assign_rates``)."""

@@ -821,5 +821,147 @@ fn mean_best_similarity(sims: &[f64]) -> Option<f64> {
     (count > 0).then(|| total / count as f64)
 }
 
+/// Per-segment keep factors matched to a token budget (VGDFR-style dynamic rates).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rates {
+    /// Keep factor of each segment (keep one token in `factor`).
+    pub factors: Vec<i64>,
+    /// Tokens kept in each segment: `ceil(length / factor)`.
+    pub kept_counts: Vec<i64>,
+    /// Kept tokens as flat sample indices (the first of every `factor` tokens of each
+    /// segment), over all series concatenated.
+    pub kept_indices: Vec<i64>,
+    /// Per series: the threshold found (`-inf` when every segment keeps the smallest
+    /// factor).
+    pub thresholds: Vec<f64>,
+    /// Per series: the token budget, `floor(keep_ratio * n)` (at least 1 when `n > 0`).
+    pub budgets: Vec<i64>,
+    /// Per series: tokens kept.
+    pub kept: Vec<i64>,
+}
+
+/// Assigns each segment a keep factor from `factors` so that each series keeps at most
+/// `keep_ratio` of its tokens, keeping as many as the budget allows.
+///
+/// `scores` are information densities (>= 0, e.g. a segment's mean entropy): a
+/// segment's kept rate should be proportional to its score. For a threshold `theta`,
+/// segment `i` gets the largest factor `f` with `f * score_i <= theta` (so it keeps at
+/// least `score_i / theta` of its tokens), or the smallest factor when none qualifies.
+/// Kept tokens never increase with `theta`; per series, the smallest `theta` (among
+/// the values `f * score_i` where an assignment changes) whose kept count fits the
+/// budget is chosen, exactly. When even the largest factors everywhere exceed the
+/// budget, every segment gets the largest factor and the series is over budget
+/// (`kept > budget`); `strict` turns that into an error.
+#[allow(clippy::too_many_arguments)]
+pub fn assign_rates(
+    scores: &[f64],
+    lengths: &[i64],
+    series_offsets: &[i64],
+    factors: &[i64],
+    keep_ratio: f64,
+    strict: bool,
+) -> Result<Rates> {
+    if factors.is_empty() {
+        return Err(Error::parameter("factors must hold at least one factor, got none"));
+    }
+    if let Some(&f) = factors.iter().find(|&&f| f < 1) {
+        return Err(Error::parameter(format!("factors must be >= 1, got {f}")));
+    }
+    if factors.windows(2).any(|w| w[1] <= w[0]) {
+        return Err(Error::parameter(format!(
+            "factors must be strictly increasing, got {factors:?}"
+        )));
+    }
+    if !(keep_ratio > 0.0 && keep_ratio <= 1.0) {
+        return Err(Error::parameter(format!(
+            "keep_ratio must be in (0, 1], got {keep_ratio}"
+        )));
+    }
+    if scores.len() != lengths.len() {
+        return Err(Error::parameter(format!(
+            "scores must have one entry per segment ({}), got {}",
+            lengths.len(),
+            scores.len()
+        )));
+    }
+    check_offsets(series_offsets, lengths.len())?;
+    if let Some(i) = scores.iter().position(|s| !s.is_finite()) {
+        return Err(Error::new(
+            ErrorKind::NonFinite { index: i },
+            format!("scores[{i}] = {} is not finite", scores[i]),
+        ));
+    }
+    if let Some(i) = scores.iter().position(|&s| s < 0.0) {
+        return Err(Error::parameter(format!(
+            "scores are information densities and must be >= 0, got scores[{i}] = {}",
+            scores[i]
+        )));
+    }
+    if let Some(i) = lengths.iter().position(|&l| l < 1) {
+        return Err(Error::parameter(format!(
+            "segment lengths must be >= 1, got lengths[{i}] = {}",
+            lengths[i]
+        )));
+    }
+    let smallest = factors[0];
+    let kept_of = |len: i64, f: i64| (len + f - 1) / f;
+    let mut out = Rates {
+        factors: vec![smallest; lengths.len()],
+        ..Rates::default()
+    };
+    let mut events: Vec<(f64, u32, u32)> = Vec::new();
+    let mut sample_base = 0i64;
+    for b in 0..series_offsets.len() - 1 {
+        let (lo, hi) = (series_offsets[b] as usize, series_offsets[b + 1] as usize);
+        let n: i64 = lengths[lo..hi].iter().sum();
+        let budget = ((keep_ratio * n as f64).floor() as i64).max(n.min(1));
+        let mut kept: i64 = lengths[lo..hi].iter().map(|&l| kept_of(l, smallest)).sum();
+        let mut threshold = f64::NEG_INFINITY;
+        if kept > budget {
+            // Sweep the thresholds at which some segment's factor rises, in order.
+            events.clear();
+            for i in lo..hi {
+                for (j, &f) in factors.iter().enumerate().skip(1) {
+                    events.push((f as f64 * scores[i], i as u32, j as u32));
+                }
+            }
+            events.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let mut e = 0;
+            while e < events.len() && kept > budget {
+                let theta = events[e].0;
+                while e < events.len() && events[e].0 == theta {
+                    let (_, i, j) = events[e];
+                    let (i, f) = (i as usize, factors[j as usize]);
+                    if f > out.factors[i] {
+                        kept += kept_of(lengths[i], f) - kept_of(lengths[i], out.factors[i]);
+                        out.factors[i] = f;
+                    }
+                    e += 1;
+                }
+                threshold = theta;
+            }
+            if kept > budget && strict {
+                return Err(Error::parameter(format!(
+                    "series {b} keeps {kept} of {n} tokens even with factor {} everywhere, over                      its budget of {budget} (keep_ratio {keep_ratio}); pass strict=False to                      record it instead",
+                    factors[factors.len() - 1]
+                )));
+            }
+        }
+        out.thresholds.push(threshold);
+        out.budgets.push(budget);
+        out.kept.push(kept);
+        let mut start = sample_base;
+        for i in lo..hi {
+            let (len, f) = (lengths[i], out.factors[i]);
+            let k = kept_of(len, f);
+            out.kept_counts.push(k);
+            out.kept_indices.extend((0..k).map(|j| start + j * f));
+            start += len;
+        }
+        sample_base = start;
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests;

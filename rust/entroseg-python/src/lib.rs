@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 
 mod convert;
 mod error;
+mod merge;
 mod numpy_api;
 mod segmenter;
 mod streaming;
@@ -37,6 +38,8 @@ fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(segmenter::_segment, m)?)?;
     m.add_function(wrap_pyfunction!(segmenter::_segment_batch, m)?)?;
     m.add_class::<segmenter::PySegmenter>()?;
+    m.add_function(wrap_pyfunction!(merge::_merge_plan, m)?)?;
+    m.add_function(wrap_pyfunction!(merge::_assign_rates, m)?)?;
     m.add(
         "REASONS",
         pyo3::types::PyTuple::new(m.py(), entroseg_core::boundary::reason::NAMES)?,

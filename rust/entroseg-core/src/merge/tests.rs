@@ -356,3 +356,75 @@ fn public_types_are_send_sync() {
     assert_send_sync::<MergeOptions>();
     assert_send_sync::<Features<'static>>();
 }
+
+#[test]
+fn rates_by_hand() {
+    // Three segments of 8 tokens, scores 1, 0.5, 0: budget floor(0.5 * 24) = 12.
+    // theta = 0 raises segment 2 to factor 4 (kept 8 + 8 + 2 = 18); theta = 1 raises
+    // segment 1 to 2 (8 + 4 + 2 = 14); theta = 2 raises segment 0 to 2 and segment 1 to 4
+    // (4 + 2 + 2 = 8 <= 12).
+    let r = assign_rates(&[1.0, 0.5, 0.0], &[8, 8, 8], &[0, 3], &[1, 2, 4], 0.5, false).unwrap();
+    assert_eq!(r.factors, [2, 4, 4]);
+    assert_eq!(r.thresholds, [2.0]);
+    assert_eq!((r.budgets[0], r.kept[0]), (12, 8));
+    assert_eq!(r.kept_counts, [4, 2, 2]);
+    assert_eq!(r.kept_indices, [0, 2, 4, 6, 8, 12, 16, 20]);
+    // keep_ratio 1: nothing to do.
+    let r = assign_rates(&[1.0, 0.5], &[3, 5], &[0, 2], &[1, 2], 1.0, false).unwrap();
+    assert_eq!(r.factors, [1, 1]);
+    assert_eq!(r.thresholds, [f64::NEG_INFINITY]);
+    // Over budget even at the largest factor: recorded, or an error when strict.
+    let r = assign_rates(&[1.0], &[4], &[0, 1], &[1, 2], 0.1, false).unwrap();
+    assert_eq!((r.factors[0], r.kept[0], r.budgets[0]), (2, 2, 1));
+    let e = assign_rates(&[1.0], &[4], &[0, 1], &[1, 2], 0.1, true).unwrap_err();
+    assert!(e.message().contains("keeps 2 of 4 tokens"), "{}", e.message());
+    for (f, k, msg) in [
+        (&[][..], 0.5, "at least one factor"),
+        (&[2, 1][..], 0.5, "strictly increasing"),
+        (&[0, 1][..], 0.5, "factors must be >= 1, got 0"),
+        (&[1, 2][..], 0.0, "keep_ratio must be in (0, 1], got 0"),
+    ] {
+        let e = assign_rates(&[1.0], &[4], &[0, 1], f, k, false).unwrap_err();
+        assert!(e.message().contains(msg), "{}", e.message());
+    }
+    let e = assign_rates(&[-1.0], &[4], &[0, 1], &[1, 2], 0.5, false).unwrap_err();
+    assert!(e.message().contains("must be >= 0, got scores[0] = -1"));
+}
+
+proptest! {
+    #[test]
+    fn rates_keep_the_most_tokens_within_budget(
+        segs in prop::collection::vec((1i64..20, 0u32..6), 1..12),
+        ratio_pct in 5u32..=100,
+    ) {
+        let lengths: Vec<i64> = segs.iter().map(|s| s.0).collect();
+        let scores: Vec<f64> = segs.iter().map(|s| s.1 as f64 / 2.0).collect();
+        let factors = [1i64, 2, 4];
+        let ratio = ratio_pct as f64 / 100.0;
+        let r = assign_rates(&scores, &lengths, &[0, lengths.len() as i64], &factors, ratio, false)
+            .unwrap();
+        let kept_at = |theta: f64| -> i64 {
+            lengths.iter().zip(&scores).map(|(&l, &s)| {
+                let f = factors.iter().rev().find(|&&f| f as f64 * s <= theta).copied()
+                    .unwrap_or(1);
+                (l + f - 1) / f
+            }).sum()
+        };
+        let budget = r.budgets[0];
+        prop_assert_eq!(r.kept[0], r.kept_counts.iter().sum::<i64>());
+        prop_assert_eq!(r.kept_indices.len() as i64, r.kept[0]);
+        prop_assert_eq!(kept_at(r.thresholds[0]), r.kept[0]);
+        // Every candidate threshold below the chosen one is over budget.
+        let mut candidates: Vec<f64> = scores.iter()
+            .flat_map(|&s| factors.iter().map(move |&f| f as f64 * s)).collect();
+        candidates.push(f64::NEG_INFINITY);
+        for c in candidates {
+            if c < r.thresholds[0] {
+                prop_assert!(kept_at(c) > budget);
+            }
+        }
+        if r.kept[0] > budget {
+            prop_assert!(r.factors.iter().all(|&f| f == 4));
+        }
+    }
+}

@@ -1,0 +1,462 @@
+"""Merge planning: order-preserving hierarchical merges of adjacent units, and
+per-segment keep rates matched to a token budget.
+
+:func:`merge_plan` decides, ahead of the model and from the data, which adjacent units
+(tokens, or the segments of a :class:`~entroseg.Segments` value) merge at each level,
+and hands over compact maps: the group of every unit at every level (an unmerge gather
+index), group sizes and ``log(size)`` for proportional attention, and ``cu_seqlens``.
+:func:`assign_rates` gives each segment a keep factor (keep 1 token in 1, 2, 4 ...)
+from its score so that a series keeps a target share of its tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal, NamedTuple, overload
+
+import numpy as np
+import numpy.typing as npt
+
+from entroseg._entroseg import _assign_rates, _merge_plan
+from entroseg.segments import Segments
+
+__all__ = ["MergeLevel", "MergePlan", "Rates", "assign_rates", "merge_plan", "segment_means"]
+
+ScheduleName = Literal["r", "ratio", "threshold", "ema"]
+
+
+def _frozen(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    a.setflags(write=False)
+    return a
+
+
+class MergeLevel(NamedTuple):
+    """One level of a :class:`MergePlan` (read-only numpy arrays; ids count over the
+    whole batch, in order).
+
+    Attributes
+    ----------
+    group_ids : int32, one per group of the previous level (per unit at level 0)
+        The group each previous-level group joins here.
+    source : int32, one per original unit
+        The group of each original unit at this level: ``merged[source]`` unmerges
+        (gathers group values back to units).
+    sizes : int64, one per group
+        Sum of the unit weights of each group (units counted once without weights).
+    log_sizes : float32, one per group
+        ``log(sizes)``: the bias proportional attention adds to the attention logits.
+    cu_seqlens : int32, ``num_groups + 1``
+        Original units per group, cumulative with a leading 0 (each group is the unit
+        range ``cu_seqlens[g]:cu_seqlens[g+1]``), for varlen kernels and pooling.
+    series_offsets : int64, ``num_series + 1``
+        Groups per series, cumulative with a leading 0: the ``cu_seqlens`` of the merged
+        sequences, for attention over this level's tokens.
+    requested, achieved, capacity : int64, one per series
+        Merges the schedule asked of each series (-1 for threshold schedules), merges
+        made, and the most disjoint eligible pairs the series had.
+    thresholds : float64, one per series
+        Similarity threshold used (NaN for count schedules).
+    """
+
+    group_ids: npt.NDArray[np.int32]
+    source: npt.NDArray[np.int32]
+    sizes: npt.NDArray[np.int64]
+    log_sizes: npt.NDArray[np.float32]
+    cu_seqlens: npt.NDArray[np.int32]
+    series_offsets: npt.NDArray[np.int64]
+    requested: npt.NDArray[np.int64]
+    achieved: npt.NDArray[np.int64]
+    capacity: npt.NDArray[np.int64]
+    thresholds: npt.NDArray[np.float64]
+
+    @property
+    def num_groups(self) -> int:
+        """Groups at this level, over all series."""
+        return len(self.sizes)
+
+    @property
+    def max_seqlen(self) -> int:
+        """The most original units in one group."""
+        return int(np.diff(self.cu_seqlens).max()) if self.num_groups else 0
+
+    @property
+    def feasible(self) -> npt.NDArray[np.bool_]:
+        """Per series: True when the level made every merge the schedule asked for."""
+        return np.asarray(self.achieved >= self.requested)
+
+
+class MergePlan:
+    """A merge plan: one :class:`MergeLevel` per level, from :func:`merge_plan`.
+
+    ``plan[l]`` is level ``l``; ``plan.pool(x)`` averages unit values into the groups
+    of a level and ``plan.unmerge(y)`` gathers group values back to the units.
+    """
+
+    __slots__ = ("_levels", "_num_series", "_num_units")
+
+    def __init__(self, levels: Sequence[MergeLevel], num_units: int, num_series: int) -> None:
+        self._levels = tuple(levels)
+        self._num_units = num_units
+        self._num_series = num_series
+
+    @property
+    def levels(self) -> tuple[MergeLevel, ...]:
+        """The levels, first to last."""
+        return self._levels
+
+    @property
+    def num_units(self) -> int:
+        """Original units, over all series."""
+        return self._num_units
+
+    @property
+    def num_series(self) -> int:
+        """Series in the batch."""
+        return self._num_series
+
+    @property
+    def feasible(self) -> bool:
+        """True when every level made every merge the schedule asked for."""
+        return all(bool(level.feasible.all()) for level in self._levels)
+
+    def pool(
+        self, x: npt.ArrayLike, *, level: int = -1, weights: npt.ArrayLike | None = None
+    ) -> npt.NDArray[np.float64]:
+        """Average unit values (rows of ``x``) into the groups of ``level``.
+
+        With ``weights`` (one per unit) the average is weighted, as ToMe's size-weighted
+        merge. Returns ``[num_groups, ...]`` float64.
+        """
+        lv = self._levels[level]
+        arr = np.asarray(x, dtype=np.float64)
+        if arr.shape[:1] != (self._num_units,):
+            raise ValueError(f"x must have {self._num_units} rows (one per unit), got {arr.shape}")
+        w = (
+            np.ones(self._num_units)
+            if weights is None
+            else np.asarray(weights, dtype=np.float64).reshape(-1)
+        )
+        if w.shape != (self._num_units,):
+            raise ValueError(f"weights must have {self._num_units} entries, got {w.shape}")
+        wx = arr * w.reshape((-1,) + (1,) * (arr.ndim - 1))
+        starts = lv.cu_seqlens[:-1]
+        total = np.add.reduceat(wx, starts, axis=0) if len(starts) else wx[:0]
+        mass = np.add.reduceat(w, starts) if len(starts) else w[:0]
+        return np.asarray(total / mass.reshape((-1,) + (1,) * (arr.ndim - 1)))
+
+    def unmerge(self, y: npt.ArrayLike, *, level: int = -1) -> npt.NDArray[Any]:
+        """Gather group values (rows of ``y``) back to the original units:
+        ``y[plan[level].source]``."""
+        arr = np.asarray(y)
+        lv = self._levels[level]
+        if arr.shape[:1] != (lv.num_groups,):
+            raise ValueError(
+                f"y must have {lv.num_groups} rows (one per group of the level), got {arr.shape}"
+            )
+        return np.asarray(arr[lv.source])
+
+    def __len__(self) -> int:
+        return len(self._levels)
+
+    @overload
+    def __getitem__(self, index: int) -> MergeLevel: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[MergeLevel, ...]: ...
+    def __getitem__(self, index: int | slice) -> MergeLevel | tuple[MergeLevel, ...]:
+        return self._levels[index]
+
+    def __iter__(self) -> Iterator[MergeLevel]:
+        return iter(self._levels)
+
+    def __repr__(self) -> str:
+        counts = " -> ".join(str(lv.num_groups) for lv in self._levels)
+        return (
+            f"MergePlan({self._num_units} units in {self._num_series} series -> {counts}"
+            f"{'' if self.feasible else ', some levels short of their schedule'})"
+        )
+
+
+def _schedule_args(
+    r: int | tuple[int, float] | Sequence[int] | None,
+    ratio: float | None,
+    threshold: float | None,
+    schedule: str | None,
+) -> dict[str, Any]:
+    given = [name for name, v in (("r", r), ("ratio", ratio)) if v is not None]
+    if schedule is None:
+        if threshold is not None:
+            given.append("threshold")
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one schedule: r (int, (r, inflect) or a list), ratio, threshold, "
+                f"or schedule='ema'; got {given or 'none'}"
+            )
+        schedule = given[0]
+    elif schedule in ("threshold", "ema") and given:
+        raise ValueError(f"schedule={schedule!r} takes threshold, not {' and '.join(given)}")
+    if schedule == "r":
+        if isinstance(r, bool):
+            raise TypeError(f"r must be an int, a (r, inflect) pair or a list, got {r!r}")
+        if isinstance(r, tuple):
+            if len(r) != 2:
+                raise ValueError(f"r as a tuple must be (r, inflect), got {r!r}")
+            return {"schedule": "r", "r": int(r[0]), "inflect": float(r[1])}
+        if isinstance(r, (int, np.integer)):
+            return {"schedule": "r", "r": int(r)}
+        if r is None:
+            return {"schedule": "r"}
+        return {"schedule": "list", "counts": [int(v) for v in r]}
+    return {"schedule": schedule, "ratio": ratio, "threshold": threshold}
+
+
+def merge_plan(
+    units: Segments | None = None,
+    *,
+    vectors: npt.ArrayLike | None = None,
+    profile: npt.ArrayLike | None = None,
+    series_offsets: npt.ArrayLike | None = None,
+    weights: npt.ArrayLike | None = None,
+    window: int = 16,
+    max_size: int | None = None,
+    levels: int | None = None,
+    r: int | tuple[int, float] | Sequence[int] | None = None,
+    ratio: float | None = None,
+    threshold: float | None = None,
+    schedule: ScheduleName | None = None,
+    momentum: float = 0.9,
+    strict: bool = False,
+) -> MergePlan:
+    """Plan order-preserving merges of adjacent units, level by level.
+
+    Each level merges **disjoint adjacent pairs** of the previous level's groups (so a
+    level at most halves a series, as ToMe's matching at most halves a sequence per
+    layer), never across series, and only pairs whose merged group spans at most
+    ``window`` original units and weighs at most ``max_size``. Among the eligible pairs,
+    a level asked for ``r`` merges takes the ``r`` disjoint pairs of **maximum total
+    similarity** (exactly ``r`` whenever the series has that many disjoint eligible
+    pairs; otherwise as many as it has, recorded in ``achieved`` / ``capacity``); a
+    threshold level takes the disjoint pairs maximising the total of
+    ``similarity - threshold`` (each chosen pair is above it). Both are exact
+    (an exchange algorithm, ``O(m log m)`` per series and level); ties go to the
+    leftmost pair. Each series is planned exactly as it would be alone. The GIL is
+    released.
+
+    Parameters
+    ----------
+    units : Segments, optional
+        The segments to merge (one unit per segment, series as in the value). Without
+        it the units are the rows of ``vectors`` (or of ``profile``), in series given by
+        ``series_offsets``.
+    vectors : array_like, float [N, D], optional
+        One vector per unit (float32; other real dtypes are converted). Similarity is
+        the cosine of the groups' size-weighted sums (ToMe's size-weighted average);
+        a zero vector has similarity 0 to everything.
+    profile : array_like, float [n_samples] or [n_samples, F], optional
+        A profile over the samples (e.g. an entropy profile from
+        :func:`~entroseg.permutation_entropy`; with ``units``, one row per sample of
+        all series concatenated, else one per unit). Each group is described by the
+        mean profile over every sample it covers; similarity is minus the root mean
+        square difference of two groups' means (0 = identical). Give exactly one of
+        ``vectors`` and ``profile``.
+    series_offsets : array_like of int, optional
+        Units per series as offsets (leading 0), when ``units`` is not given; default
+        one series.
+    weights : array_like of int, optional
+        Weight of each unit (>= 1, default 1): group ``sizes`` sum them, ``max_size``
+        limits them, and vectors are averaged with them. For segments, pass
+        ``units.lengths`` to count samples.
+    window : int, default 16
+        No group spans more than ``window`` original units (>= 2).
+    max_size : int, optional
+        No group weighs more than this.
+    levels : int, optional
+        Number of levels (required except with ``r`` as a list).
+    r : int, (int, float) or list of int, optional
+        Merges per series and level, in ToMe's forms: a constant; ``(r, inflect)`` for
+        ToMe's linear schedule (``lo = int(r * (1 - inflect))``, ``hi = 2r - lo``, level
+        ``i`` merges ``int(lo + (hi - lo) * i / (levels - 1))``: ``inflect=-1`` decreases
+        from ``2r`` to 0); or an explicit list (padded with zeros up to ``levels``).
+    ratio : float, optional
+        Keep ``ceil(ratio * n)`` units of a series of ``n`` after ``levels`` levels, in
+        (0, 1], split evenly (geometrically): level ``l`` aims at
+        ``ceil(n * ratio ** ((l + 1) / levels))`` groups, so each level keeps the same
+        fraction and a level that falls short is made up later when it can be.
+    threshold : float, optional
+        Merge pairs above this similarity (the schedule ``"threshold"``); with
+        ``schedule="ema"``, the initial threshold.
+    schedule : {"r", "ratio", "threshold", "ema"}, optional
+        Inferred from which of ``r``, ``ratio`` and ``threshold`` is given; ``"ema"``
+        asks for the adaptive threshold (D2O-style), per series: at level ``l``,
+        ``m_l`` is the mean over groups (with an eligible neighbour) of their best
+        neighbour similarity, ``tau_l = momentum * tau_{l-1} + (1 - momentum) * m_l``
+        starting from ``tau_{-1} = threshold`` (or ``m_0`` when not given), and the
+        level merges as a threshold level with ``tau_l``.
+    momentum : float, default 0.9
+        EMA momentum in [0, 1) for ``schedule="ema"``.
+    strict : bool, default False
+        Raise :class:`InvalidParameterError` when a level cannot make the merges the
+        schedule asks of a series, instead of recording it.
+
+    Returns
+    -------
+    MergePlan
+        One :class:`MergeLevel` per level.
+
+    Raises
+    ------
+    InvalidParameterError
+        Window < 2, ratio outside (0, 1], negative r, no levels, unknown schedule,
+        wrong row counts, or (with ``strict``) a level short of its schedule.
+    NonFiniteError
+        A NaN or infinity in ``vectors`` or ``profile``.
+
+    Examples
+    --------
+    >>> import numpy as np, entroseg
+    >>> profile = np.array([0.1, 0.1, 0.5, 0.5, 0.9, 0.9, 0.9, 0.2])
+    >>> plan = entroseg.merge_plan(profile=profile, r=[3, 1], window=4)
+    >>> plan
+    MergePlan(8 units in 1 series -> 5 -> 4)
+    >>> plan[0].source
+    array([0, 0, 1, 1, 2, 2, 3, 4], dtype=int32)
+    >>> plan[1].source, plan[1].sizes
+    (array([0, 0, 1, 1, 2, 2, 2, 3], dtype=int32), array([2, 2, 3, 1]))
+    >>> plan.unmerge(plan.pool(profile))
+    array([0.1, 0.1, 0.5, 0.5, 0.9, 0.9, 0.9, 0.2])
+    """
+    if units is not None:
+        if not isinstance(units, Segments):
+            raise TypeError(f"units must be a Segments value or None, got {type(units).__name__}")
+        if series_offsets is not None:
+            raise ValueError("series_offsets come from units; do not give both")
+        offsets = units.series_offsets
+        unit_lengths = units.lengths if profile is not None else None
+        n_units = len(units)
+        num_series = units.num_series
+    else:
+        source = vectors if vectors is not None else profile
+        n_units = int(np.shape(source)[0]) if source is not None else 0
+        offsets = (
+            np.array([0, n_units], dtype=np.int64)
+            if series_offsets is None
+            else np.asarray(series_offsets)
+        )
+        unit_lengths = None
+        num_series = max(len(offsets) - 1, 0)
+    raw = _merge_plan(
+        offsets,
+        vectors=vectors,
+        profile=profile,
+        unit_lengths=unit_lengths,
+        weights=weights,
+        window=window,
+        max_size=max_size,
+        momentum=momentum,
+        levels=levels,
+        strict=strict,
+        **_schedule_args(r, ratio, threshold, schedule),
+    )
+    return MergePlan(
+        [MergeLevel(*(_frozen(a) for a in arrays)) for arrays in raw], n_units, num_series
+    )
+
+
+def segment_means(segments: Segments, profile: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Mean of a per-sample profile over each segment (NaN-aware: NaN samples, such as a
+    rolling profile's warm-up, are left out; a segment with none left gives NaN).
+
+    Examples
+    --------
+    >>> import numpy as np, entroseg
+    >>> seg = entroseg.Segments(starts=[0, 2], lengths=[2, 3])
+    >>> entroseg.segment_means(seg, [np.nan, 1.0, 2.0, 3.0, 4.0])
+    array([1., 3.])
+    """
+    p = np.asarray(profile, dtype=np.float64)
+    if p.shape != (segments.num_samples,):
+        raise ValueError(
+            f"profile must have one value per sample ({segments.num_samples}), got {p.shape}"
+        )
+    if len(segments) == 0:
+        return np.zeros(0)
+    ok = ~np.isnan(p)
+    starts = segments.offsets()[:-1]
+    total = np.add.reduceat(np.where(ok, p, 0.0), starts)
+    count = np.add.reduceat(ok.astype(np.float64), starts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(np.where(count > 0, total / count, np.nan))
+
+
+class Rates(NamedTuple):
+    """Keep factors per segment matched to a token budget, from :func:`assign_rates`.
+
+    Attributes
+    ----------
+    factors : int64, one per segment
+        Keep one token in ``factor``.
+    kept_counts : int64, one per segment
+        ``ceil(length / factor)`` tokens kept.
+    kept_indices : int64
+        The kept tokens as flat sample indices (all series concatenated): the first of
+        every ``factor`` tokens of each segment.
+    thresholds, budgets, kept : per series
+        The threshold found (``-inf`` when every segment keeps the smallest factor),
+        the budget ``floor(keep_ratio * n)`` (at least 1), and the tokens kept.
+    """
+
+    factors: npt.NDArray[np.int64]
+    kept_counts: npt.NDArray[np.int64]
+    kept_indices: npt.NDArray[np.int64]
+    thresholds: npt.NDArray[np.float64]
+    budgets: npt.NDArray[np.int64]
+    kept: npt.NDArray[np.int64]
+
+    @property
+    def feasible(self) -> npt.NDArray[np.bool_]:
+        """Per series: True when the kept tokens fit the budget."""
+        return np.asarray(self.kept <= self.budgets)
+
+
+def assign_rates(
+    segments: Segments,
+    scores: npt.ArrayLike,
+    *,
+    keep_ratio: float,
+    factors: Sequence[int] = (1, 2, 4),
+    strict: bool = False,
+) -> Rates:
+    """Give each segment a keep factor so each series keeps at most ``keep_ratio`` of its
+    tokens, keeping as many as that budget allows (VGDFR-style dynamic rates).
+
+    ``scores`` are information densities, one per segment, >= 0 (e.g. the mean entropy
+    of the segment, :func:`segment_means`): a segment's kept rate should be
+    proportional to its score. For a threshold ``theta``, a segment gets the largest
+    factor ``f`` with ``f * score <= theta`` (it keeps at least ``score / theta`` of its
+    tokens), or the smallest factor when none qualifies. The kept count never grows with
+    ``theta``; per series the smallest ``theta`` whose kept count fits the budget
+    ``floor(keep_ratio * n)`` is found exactly (a sweep over the values ``f * score``
+    where an assignment changes). A series over budget even with the largest factor
+    everywhere is recorded (``feasible``) or, with ``strict``, raises
+    :class:`InvalidParameterError`. The GIL is released.
+
+    Examples
+    --------
+    >>> import numpy as np, entroseg
+    >>> seg = entroseg.Segments(starts=[0, 8, 16], lengths=[8, 8, 8])
+    >>> rates = entroseg.assign_rates(seg, [1.0, 0.5, 0.0], keep_ratio=0.5)
+    >>> rates.factors, rates.kept, rates.budgets
+    (array([2, 4, 4]), array([8]), array([12]))
+    >>> rates.kept_indices
+    array([ 0,  2,  4,  6,  8, 12, 16, 20])
+    """
+    if not isinstance(segments, Segments):
+        raise TypeError(f"segments must be a Segments value, got {type(segments).__name__}")
+    out = _assign_rates(
+        scores,
+        segments.lengths,
+        segments.series_offsets,
+        [int(f) for f in factors],
+        float(keep_ratio),
+        strict,
+    )
+    return Rates(*(_frozen(a) for a in out))

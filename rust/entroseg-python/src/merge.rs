@@ -1,0 +1,290 @@
+//! The merge-planning surface: merge plans and per-segment rates. Each function converts
+//! its arguments, releases the GIL around the core call and returns plain arrays;
+//! `python/entroseg/merge.py` wraps them in the public `MergePlan` / `Rates` values.
+
+use crate::convert::count_option;
+use crate::error::{core, InvalidParameterError};
+use entroseg_core::merge::{
+    assign_rates, merge_plan, tome_schedule, Features, MergeLevel, MergeOptions, Schedule,
+};
+use numpy::{PyArray1, PyArrayMethods};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+/// A C-contiguous array of `dtype` with 1 or 2 dimensions (borrowed when it already is
+/// one); returns it with its number of columns (1 for a 1-D array).
+fn real_matrix<'py>(
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+    dtype: &str,
+    allow_1d: bool,
+) -> PyResult<(Bound<'py, PyAny>, usize)> {
+    let np = obj.py().import("numpy")?;
+    let arr = np.call_method1("asarray", (obj,))?;
+    let kind: String = arr.getattr("dtype")?.getattr("kind")?.extract()?;
+    if !matches!(kind.as_str(), "f" | "i" | "u") {
+        return Err(PyTypeError::new_err(format!(
+            "{name} must have a real numeric dtype, got dtype {}",
+            arr.getattr("dtype")?.str()?
+        )));
+    }
+    let shape: Vec<usize> = arr.getattr("shape")?.extract()?;
+    let columns = match (shape.len(), allow_1d) {
+        (2, _) => shape[1],
+        (1, true) => 1,
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "{name} must be a {} array, got shape {shape:?}",
+                if allow_1d { "1-D or 2-D" } else { "2-D [units, dim]" }
+            )))
+        }
+    };
+    let out = np.call_method1("ascontiguousarray", (arr, dtype))?;
+    Ok((out, columns))
+}
+
+fn int_array<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Bound<'py, PyArray1<i64>>> {
+    let np = obj.py().import("numpy")?;
+    let arr = np.call_method1("asarray", (obj,))?;
+    let kind: String = arr.getattr("dtype")?.getattr("kind")?.extract()?;
+    let ndim: usize = arr.getattr("ndim")?.extract()?;
+    if ndim != 1 || !matches!(kind.as_str(), "i" | "u") {
+        return Err(PyTypeError::new_err(format!(
+            "{name} must be a 1-D integer array, got dtype {} with {ndim} dimension(s)",
+            arr.getattr("dtype")?.str()?
+        )));
+    }
+    Ok(np
+        .call_method1("ascontiguousarray", (arr, "int64"))?
+        .cast_into()?)
+}
+
+fn float_vector<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let (arr, _) = real_matrix(obj, name, "float64", true)?;
+    let ndim: usize = arr.getattr("ndim")?.extract()?;
+    if ndim != 1 {
+        return Err(PyValueError::new_err(format!("{name} must be 1-D")));
+    }
+    Ok(arr.cast_into()?)
+}
+
+/// The schedule from the public function's parsed arguments.
+#[allow(clippy::too_many_arguments)]
+fn parse_schedule(
+    schedule: &str,
+    r: Option<i64>,
+    inflect: f64,
+    counts: Option<Vec<i64>>,
+    ratio: Option<f64>,
+    threshold: Option<f64>,
+    momentum: f64,
+    levels: Option<i64>,
+) -> PyResult<Schedule> {
+    let need_levels = |what: &str| -> PyResult<usize> {
+        let l = levels.ok_or_else(|| {
+            InvalidParameterError::new_err(format!("schedule {what:?} needs levels"))
+        })?;
+        count_option(l, "levels", 1)
+    };
+    Ok(match schedule {
+        "r" => {
+            let r = count_option(
+                r.ok_or_else(|| InvalidParameterError::new_err("schedule 'r' needs r"))?,
+                "r",
+                0,
+            )?;
+            Schedule::Counts(core(tome_schedule(r, inflect, need_levels("r")?))?)
+        }
+        "list" => {
+            let counts =
+                counts.ok_or_else(|| InvalidParameterError::new_err("schedule 'list' needs r"))?;
+            if counts.is_empty() {
+                return Err(InvalidParameterError::new_err(
+                    "r as a list needs at least one level, got an empty list",
+                ));
+            }
+            let mut c = counts
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| count_option(v, &format!("r[{i}]"), 0))
+                .collect::<PyResult<Vec<usize>>>()?;
+            if let Some(l) = levels {
+                let l = count_option(l, "levels", 1)?;
+                if l < c.len() {
+                    return Err(InvalidParameterError::new_err(format!(
+                        "r lists {} levels but levels = {l}",
+                        c.len()
+                    )));
+                }
+                // As ToMe: a shorter list is padded with zeros.
+                c.resize(l, 0);
+            }
+            Schedule::Counts(c)
+        }
+        "ratio" => Schedule::Ratio {
+            ratio: ratio.ok_or_else(|| InvalidParameterError::new_err("schedule 'ratio' needs ratio"))?,
+            levels: need_levels("ratio")?,
+        },
+        "threshold" => Schedule::Threshold {
+            threshold: threshold
+                .ok_or_else(|| InvalidParameterError::new_err("schedule 'threshold' needs threshold"))?,
+            levels: need_levels("threshold")?,
+        },
+        "ema" => Schedule::Ema {
+            initial: threshold,
+            momentum,
+            levels: need_levels("ema")?,
+        },
+        other => {
+            return Err(InvalidParameterError::new_err(format!(
+                "schedule must be 'r', 'list', 'ratio', 'threshold' or 'ema', got {other:?}"
+            )))
+        }
+    })
+}
+
+type LevelArrays<'py> = Bound<'py, PyTuple>;
+
+fn level_arrays<'py>(py: Python<'py>, level: MergeLevel) -> PyResult<LevelArrays<'py>> {
+    PyTuple::new(
+        py,
+        [
+            PyArray1::from_vec(py, level.group_ids).into_any(),
+            PyArray1::from_vec(py, level.source).into_any(),
+            PyArray1::from_vec(py, level.sizes).into_any(),
+            PyArray1::from_vec(py, level.log_sizes).into_any(),
+            PyArray1::from_vec(py, level.cu_seqlens).into_any(),
+            PyArray1::from_vec(py, level.series_offsets).into_any(),
+            PyArray1::from_vec(py, level.requested).into_any(),
+            PyArray1::from_vec(py, level.achieved).into_any(),
+            PyArray1::from_vec(py, level.capacity).into_any(),
+            PyArray1::from_vec(py, level.thresholds).into_any(),
+        ],
+    )
+}
+
+/// Plans merges; one tuple of arrays per level:
+/// `(group_ids, source, sizes, log_sizes, cu_seqlens, series_offsets, requested,
+/// achieved, capacity, thresholds)`. Releases the GIL.
+#[pyfunction]
+#[pyo3(signature = (
+    series_offsets, *, vectors=None, profile=None, unit_lengths=None, weights=None,
+    window=16, max_size=None, schedule="r", r=None, inflect=0.0, counts=None, ratio=None,
+    threshold=None, momentum=0.9, levels=None, strict=false
+))]
+#[allow(clippy::too_many_arguments)]
+pub fn _merge_plan<'py>(
+    py: Python<'py>,
+    series_offsets: &Bound<'py, PyAny>,
+    vectors: Option<&Bound<'py, PyAny>>,
+    profile: Option<&Bound<'py, PyAny>>,
+    unit_lengths: Option<&Bound<'py, PyAny>>,
+    weights: Option<&Bound<'py, PyAny>>,
+    window: i64,
+    max_size: Option<i64>,
+    schedule: &str,
+    r: Option<i64>,
+    inflect: f64,
+    counts: Option<Vec<i64>>,
+    ratio: Option<f64>,
+    threshold: Option<f64>,
+    momentum: f64,
+    levels: Option<i64>,
+    strict: bool,
+) -> PyResult<Vec<LevelArrays<'py>>> {
+    let options = MergeOptions {
+        window: count_option(window, "window", 2)?,
+        max_size,
+        schedule: parse_schedule(
+            schedule, r, inflect, counts, ratio, threshold, momentum, levels,
+        )?,
+        strict,
+    };
+    let offsets = int_array(series_offsets, "series_offsets")?;
+    let offsets_ro = offsets.readonly();
+    let offsets = offsets_ro.as_slice()?;
+    let weights = weights.map(|w| int_array(w, "weights")).transpose()?;
+    let weights_ro = weights.as_ref().map(|w| w.readonly());
+    let weights = weights_ro.as_ref().map(|w| w.as_slice()).transpose()?;
+    let plan = match (vectors, profile) {
+        (Some(v), None) => {
+            let (arr, dim) = real_matrix(v, "vectors", "float32", false)?;
+            let arr = arr.cast_into::<numpy::PyArray2<f32>>()?;
+            let ro = arr.readonly();
+            let data = ro.as_slice()?;
+            let features = Features::Cosine {
+                vectors: data,
+                dim,
+            };
+            core(py.detach(|| merge_plan(offsets, weights, features, &options)))?
+        }
+        (None, Some(p)) => {
+            let (arr, columns) = real_matrix(p, "profile", "float64", true)?;
+            let arr = arr
+                .call_method1("reshape", (-1i64,))?
+                .cast_into::<PyArray1<f64>>()?;
+            let ro = arr.readonly();
+            let values = ro.as_slice()?;
+            let lengths = match unit_lengths {
+                Some(l) => int_array(l, "unit_lengths")?,
+                None => PyArray1::from_vec(py, vec![1i64; values.len() / columns.max(1)]),
+            };
+            let lengths_ro = lengths.readonly();
+            let unit_lengths = lengths_ro.as_slice()?;
+            let features = Features::Profile {
+                values,
+                columns,
+                unit_lengths,
+            };
+            core(py.detach(|| merge_plan(offsets, weights, features, &options)))?
+        }
+        _ => {
+            return Err(InvalidParameterError::new_err(
+                "give exactly one similarity source: vectors or profile",
+            ))
+        }
+    };
+    plan.levels
+        .into_iter()
+        .map(|l| level_arrays(py, l))
+        .collect()
+}
+
+/// Assigns keep factors to segments to meet a token budget: `(factors, kept_counts,
+/// kept_indices, thresholds, budgets, kept)`. Releases the GIL.
+#[pyfunction]
+#[pyo3(signature = (scores, lengths, series_offsets, factors, keep_ratio, strict=false))]
+pub fn _assign_rates<'py>(
+    py: Python<'py>,
+    scores: &Bound<'py, PyAny>,
+    lengths: &Bound<'py, PyAny>,
+    series_offsets: &Bound<'py, PyAny>,
+    factors: Vec<i64>,
+    keep_ratio: f64,
+    strict: bool,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let scores = float_vector(scores, "scores")?;
+    let scores_ro = scores.readonly();
+    let scores = scores_ro.as_slice()?;
+    let lengths = int_array(lengths, "lengths")?;
+    let lengths_ro = lengths.readonly();
+    let lengths = lengths_ro.as_slice()?;
+    let offsets = int_array(series_offsets, "series_offsets")?;
+    let offsets_ro = offsets.readonly();
+    let offsets = offsets_ro.as_slice()?;
+    let rates = core(py.detach(|| {
+        assign_rates(scores, lengths, offsets, &factors, keep_ratio, strict)
+    }))?;
+    PyTuple::new(
+        py,
+        [
+            PyArray1::from_vec(py, rates.factors).into_any(),
+            PyArray1::from_vec(py, rates.kept_counts).into_any(),
+            PyArray1::from_vec(py, rates.kept_indices).into_any(),
+            PyArray1::from_vec(py, rates.thresholds).into_any(),
+            PyArray1::from_vec(py, rates.budgets).into_any(),
+            PyArray1::from_vec(py, rates.kept).into_any(),
+        ],
+    )
+}
