@@ -288,11 +288,11 @@ fn initial_groups(
     let expected = *series_offsets.last().unwrap_or(&0);
     if series_offsets.is_empty() || expected != n as i64 {
         let what = match features {
-            Features::Cosine { .. } => "vectors have",
-            Features::Profile { .. } => "the units number",
+            Features::Cosine { .. } => format!("vectors have {n} rows"),
+            Features::Profile { .. } => format!("there are {n} units"),
         };
         return Err(Error::parameter(format!(
-            "{what} {n} rows but the series offsets cover {expected} units"
+            "{what} but the series offsets cover {expected} units"
         )));
     }
     check_offsets(series_offsets, n)?;

@@ -138,7 +138,7 @@ fn parse_schedule(
         },
         other => {
             return Err(InvalidParameterError::new_err(format!(
-                "schedule must be 'r', 'list', 'ratio', 'threshold' or 'ema', got {other:?}"
+                "schedule must be 'r', 'ratio', 'threshold' or 'ema', got '{other}'"
             )))
         }
     })

@@ -256,7 +256,7 @@ fn bad_input_is_a_typed_error() {
     let err = profile_plan(&[0.0, f64::NAN], &[0, 2], &counts(&[1], 4)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NonFinite { index: 1 });
     let err = profile_plan(&p, &[0, 2], &counts(&[1], 4)).unwrap_err();
-    assert!(err.message().contains("3 rows but the series offsets cover 2"));
+    assert!(err.message().contains("3 units but the series offsets cover 2"));
     let v = [1.0f32, 2.0, 3.0];
     let err = merge_plan(
         &[0, 1],
