@@ -48,6 +48,7 @@
 //! when possible), [`Schedule::Threshold`] (a fixed similarity threshold at every level)
 //! and [`Schedule::Ema`] (a D2O-style adaptive threshold, see there).
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
@@ -243,17 +244,21 @@ pub struct MergePlan {
     pub levels: Vec<MergeLevel>,
 }
 
-/// Groups of the current level of a plan under construction.
-struct Groups {
-    /// First original unit of each group, plus a final `N`.
-    starts: Vec<i64>,
-    sizes: Vec<i64>,
-    /// Groups per series (leading 0).
-    series_offsets: Vec<i64>,
+/// Features of the current level's groups (their starts and sizes live in the previous
+/// output level, or in [`Units`] at level 0).
+struct GroupFeatures<'a> {
     /// Per group, `dim` feature sums (cosine: weighted vector sums; profile: sample sums).
-    sums: Vec<f64>,
-    /// Per group, samples covered (profile only; empty for cosine).
-    counts: Vec<f64>,
+    /// Borrowed from the caller's profile at level 0 when every unit is one sample.
+    sums: Cow<'a, [f64]>,
+    /// Per group, samples covered (profile with multi-sample units); `None` when every
+    /// unit is one sample, so the count is the group's span.
+    counts: Option<Vec<f64>>,
+}
+
+/// The level-0 groups: one per unit.
+struct Units {
+    starts: Vec<i32>,
+    sizes: Vec<i64>,
 }
 
 #[derive(Clone, Copy)]
@@ -263,11 +268,11 @@ enum Kind {
 }
 
 /// Validates the inputs and builds the level-0 groups (one per unit).
-fn initial_groups(
+fn initial_groups<'a>(
     series_offsets: &[i64],
     weights: Option<&[i64]>,
-    features: &Features<'_>,
-) -> Result<(Groups, Kind, usize)> {
+    features: &Features<'a>,
+) -> Result<(Units, GroupFeatures<'a>, Kind, usize)> {
     let n = match features {
         Features::Cosine { vectors, dim } => {
             if *dim == 0 {
@@ -296,10 +301,10 @@ fn initial_groups(
         )));
     }
     check_offsets(series_offsets, n)?;
-    if n > i32::MAX as usize {
+    if n >= i32::MAX as usize {
         return Err(Error::parameter(format!(
-            "at most {} units fit int32 group ids, got {n}",
-            i32::MAX
+            "at most {} units fit int32 group ids and cu_seqlens, got {n}",
+            i32::MAX - 1
         )));
     }
     let sizes = match weights {
@@ -320,8 +325,11 @@ fn initial_groups(
             w.to_vec()
         }
     };
-    let starts: Vec<i64> = (0..=n as i64).collect();
-    let (kind, dim, sums, counts) = match *features {
+    let units = Units {
+        starts: (0..=n as i32).collect(),
+        sizes,
+    };
+    let (kind, dim, features) = match *features {
         Features::Cosine { vectors, dim } => {
             if let Some(i) = vectors.iter().position(|v| !v.is_finite()) {
                 return Err(Error::new(
@@ -336,10 +344,14 @@ fn initial_groups(
             }
             // Size-weighted sums: a unit of weight w counts w times in its group's mean.
             let mut sums = Vec::with_capacity(vectors.len());
-            for (row, &w) in vectors.chunks_exact(dim).zip(&sizes) {
+            for (row, &w) in vectors.chunks_exact(dim).zip(&units.sizes) {
                 sums.extend(row.iter().map(|&v| v as f64 * w as f64));
             }
-            (Kind::Cosine, dim, sums, Vec::new())
+            let features = GroupFeatures {
+                sums: Cow::Owned(sums),
+                counts: None,
+            };
+            (Kind::Cosine, dim, features)
         }
         Features::Profile {
             values,
@@ -374,32 +386,34 @@ fn initial_groups(
                     ),
                 ));
             }
-            let mut sums = vec![0.0; n * columns];
-            let mut counts = Vec::with_capacity(n);
-            let mut rows = values.chunks_exact(columns);
-            for (u, &len) in unit_lengths.iter().enumerate() {
-                let acc = &mut sums[u * columns..(u + 1) * columns];
-                for row in rows.by_ref().take(len as usize) {
-                    for (a, &v) in acc.iter_mut().zip(row) {
-                        *a += v;
-                    }
+            let features = if samples == n as i64 {
+                // One sample per unit: the profile rows are the unit sums already.
+                GroupFeatures {
+                    sums: Cow::Borrowed(values),
+                    counts: None,
                 }
-                counts.push(len as f64);
-            }
-            (Kind::Profile, columns, sums, counts)
+            } else {
+                let mut sums = vec![0.0; n * columns];
+                let mut counts = Vec::with_capacity(n);
+                let mut rows = values.chunks_exact(columns);
+                for (u, &len) in unit_lengths.iter().enumerate() {
+                    let acc = &mut sums[u * columns..(u + 1) * columns];
+                    for row in rows.by_ref().take(len as usize) {
+                        for (a, &v) in acc.iter_mut().zip(row) {
+                            *a += v;
+                        }
+                    }
+                    counts.push(len as f64);
+                }
+                GroupFeatures {
+                    sums: Cow::Owned(sums),
+                    counts: Some(counts),
+                }
+            };
+            (Kind::Profile, columns, features)
         }
     };
-    Ok((
-        Groups {
-            starts,
-            sizes,
-            series_offsets: series_offsets.to_vec(),
-            sums,
-            counts,
-        },
-        kind,
-        dim,
-    ))
+    Ok((units, features, kind, dim))
 }
 
 /// Similarity of two groups' feature sums.
@@ -419,6 +433,7 @@ fn similarity(kind: Kind, a: &[f64], b: &[f64], count_a: f64, count_b: f64) -> f
                 (dot / (na.sqrt() * nb.sqrt())).clamp(-1.0, 1.0)
             }
         }
+        Kind::Profile if a.len() == 1 => -(a[0] / count_a - b[0] / count_b).abs(),
         Kind::Profile => {
             let mut ss = 0.0;
             for (&x, &y) in a.iter().zip(b) {
@@ -431,30 +446,39 @@ fn similarity(kind: Kind, a: &[f64], b: &[f64], count_a: f64, count_b: f64) -> f
 }
 
 /// Heap entry of the exchange algorithm: larger value first, then the leftmost node.
-#[derive(Clone, Copy)]
+///
+/// The value is stored as order-preserving bits (`sortable`), so comparing entries is
+/// two integer comparisons. A live node has at most one entry in the heap (its value
+/// only changes when its own entry is popped), so an entry is stale exactly when its
+/// node has been absorbed by a neighbour.
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct Entry {
-    value: f64,
+    key: u64,
     node: u32,
-    version: u32,
 }
 
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Entry {}
 impl PartialOrd for Entry {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 impl Ord for Entry {
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
-        self.value
-            .total_cmp(&other.value)
+        self.key
+            .cmp(&other.key)
             .then_with(|| other.node.cmp(&self.node))
-            .then_with(|| other.version.cmp(&self.version))
+    }
+}
+
+/// Bits of a non-NaN float whose unsigned order is the float order.
+#[inline]
+fn sortable(v: f64) -> u64 {
+    let bits = v.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
     }
 }
 
@@ -479,7 +503,6 @@ struct PairSelector {
     next: Vec<u32>,
     lo: Vec<u32>,
     hi: Vec<u32>,
-    version: Vec<u32>,
     alive: Vec<bool>,
     toggle: Vec<u8>,
     heap: Vec<Entry>,
@@ -501,13 +524,12 @@ impl PairSelector {
         self.prev
             .extend((0..m as u32).map(|i| if i == 0 { NONE } else { i - 1 }));
         self.next.clear();
-        self.next.extend((1..=m as u32).map(|i| if i as usize == m { NONE } else { i }));
+        self.next
+            .extend((1..=m as u32).map(|i| if i as usize == m { NONE } else { i }));
         self.lo.clear();
         self.lo.extend(0..m as u32);
         self.hi.clear();
         self.hi.extend(0..m as u32);
-        self.version.clear();
-        self.version.resize(m, 0);
         self.alive.clear();
         self.alive.resize(m, true);
         self.toggle.clear();
@@ -520,21 +542,20 @@ impl PairSelector {
                 .enumerate()
                 .filter(|(_, v)| v.is_finite())
                 .map(|(i, &value)| Entry {
-                    value,
+                    key: sortable(value),
                     node: i as u32,
-                    version: 0,
                 }),
         );
         let mut heap = BinaryHeap::from(entries);
         let mut taken = 0usize;
         while let Some(top) = heap.pop() {
             let i = top.node as usize;
-            if !self.alive[i] || self.version[i] != top.version {
-                continue; // stale entry
+            if !self.alive[i] {
+                continue; // stale: the node was absorbed by a neighbour
             }
             match target {
                 Target::Count(r) if taken >= r => break,
-                Target::Positive if top.value <= 0.0 => break,
+                Target::Positive if self.value[i] <= 0.0 => break,
                 _ => {}
             }
             taken += 1;
@@ -568,12 +589,10 @@ impl PairSelector {
                 }
             }
             self.value[i] = regret;
-            self.version[i] = self.version[i].wrapping_add(1);
             if regret.is_finite() {
                 heap.push(Entry {
-                    value: regret,
+                    key: sortable(regret),
                     node: i as u32,
-                    version: self.version[i],
                 });
             }
         }
@@ -628,65 +647,61 @@ pub fn merge_plan(
         }
     }
     options.schedule.validate()?;
-    let (mut groups, kind, dim) = initial_groups(series_offsets, weights, &features)?;
-    let n_units = groups.sizes.len();
+    let (units, mut groups, kind, dim) = initial_groups(series_offsets, weights, &features)?;
     let n_series = series_offsets.len() - 1;
     let levels = options.schedule.levels();
-    let window = options.window as i64;
+    let window = options.window.min(i32::MAX as usize) as i32;
     let max_size = options.max_size.unwrap_or(i64::MAX);
-
-    // Units per series, for ratio targets.
     let series_units: Vec<i64> = series_offsets.windows(2).map(|w| w[1] - w[0]).collect();
     let mut taus: Vec<f64> = match options.schedule {
         Schedule::Ema { initial, .. } => vec![initial.unwrap_or(f64::NAN); n_series],
         _ => Vec::new(),
     };
 
-    let mut plan = MergePlan {
-        levels: Vec::with_capacity(levels),
-    };
+    let mut out_levels: Vec<MergeLevel> = Vec::with_capacity(levels);
     let mut selector = PairSelector::default();
     let mut sims: Vec<f64> = Vec::new();
     let mut values: Vec<f64> = Vec::new();
     let mut chosen: Vec<bool> = Vec::new();
-    let mut source: Vec<i32> = (0..n_units as i32).collect();
 
     for level in 0..levels {
-        let n_groups = groups.sizes.len();
+        // The current groups: the previous level's output, or the units themselves.
+        let (starts, sizes, offsets): (&[i32], &[i64], &[i64]) = match out_levels.last() {
+            Some(prev) => (&prev.cu_seqlens, &prev.sizes, &prev.series_offsets),
+            None => (&units.starts, &units.sizes, series_offsets),
+        };
+        let n_groups = sizes.len();
+        let sums = &groups.sums[..];
+        let feature = |g: usize| &sums[g * dim..(g + 1) * dim];
+        let count = |g: usize| match (&groups.counts, kind) {
+            (Some(c), _) => c[g],
+            (None, Kind::Profile) => (starts[g + 1] - starts[g]) as f64,
+            (None, Kind::Cosine) => 1.0,
+        };
+        let estimate = n_groups / 2 + 1;
         let mut out = MergeLevel {
             group_ids: Vec::with_capacity(n_groups),
+            sizes: Vec::with_capacity(estimate),
+            cu_seqlens: Vec::with_capacity(estimate + 1),
+            series_offsets: Vec::with_capacity(n_series + 1),
             requested: Vec::with_capacity(n_series),
             achieved: Vec::with_capacity(n_series),
             capacity: Vec::with_capacity(n_series),
             thresholds: Vec::with_capacity(n_series),
-            series_offsets: Vec::with_capacity(n_series + 1),
             ..MergeLevel::default()
         };
         out.series_offsets.push(0);
-        let mut next = Groups {
-            starts: Vec::with_capacity(n_groups / 2 + 2),
-            sizes: Vec::with_capacity(n_groups / 2 + 1),
-            series_offsets: Vec::with_capacity(n_series + 1),
-            sums: Vec::with_capacity(groups.sums.len() / 2 + dim),
-            counts: Vec::with_capacity(groups.counts.len() / 2 + 1),
-        };
-        next.series_offsets.push(0);
-        let feature = |g: usize| &groups.sums[g * dim..(g + 1) * dim];
-        let count = |g: usize| match kind {
-            Kind::Profile => groups.counts[g],
-            Kind::Cosine => 1.0,
-        };
+        let mut next_sums: Vec<f64> = Vec::with_capacity(estimate * dim);
+        let mut next_counts: Option<Vec<f64>> =
+            groups.counts.as_ref().map(|_| Vec::with_capacity(estimate));
 
         for b in 0..n_series {
-            let (g0, g1) = (
-                groups.series_offsets[b] as usize,
-                groups.series_offsets[b + 1] as usize,
-            );
+            let (g0, g1) = (offsets[b] as usize, offsets[b + 1] as usize);
             let k = g1 - g0;
             sims.clear();
             for g in g0..g1.saturating_sub(1) {
-                let span = groups.starts[g + 2] - groups.starts[g];
-                let weight = groups.sizes[g] + groups.sizes[g + 1];
+                let span = starts[g + 2] - starts[g];
+                let weight = sizes[g].saturating_add(sizes[g + 1]);
                 sims.push(if span <= window && weight <= max_size {
                     similarity(kind, feature(g), feature(g + 1), count(g), count(g + 1))
                 } else {
@@ -735,54 +750,56 @@ pub fn merge_plan(
                     options.window
                 )));
             }
-            // Build this series' groups of the next level.
+            // This series' groups at the new level.
             let mut g = g0;
             while g < g1 {
-                let id = next.sizes.len() as i32;
-                let pair = g + 1 < g1 && chosen[g - g0];
-                let members = if pair { 2 } else { 1 };
-                next.starts.push(groups.starts[g]);
-                let mut size = 0;
-                let base = next.sums.len();
-                next.sums.extend_from_slice(feature(g));
-                let mut c = 0.0;
-                for h in g..g + members {
+                let id = out.sizes.len() as i32;
+                out.cu_seqlens.push(starts[g]);
+                next_sums.extend_from_slice(feature(g));
+                if g + 1 < g1 && chosen[g - g0] {
                     out.group_ids.push(id);
-                    size += groups.sizes[h];
-                    if h > g {
-                        for (a, &v) in next.sums[base..].iter_mut().zip(feature(h)) {
-                            *a += v;
-                        }
+                    out.group_ids.push(id);
+                    out.sizes.push(sizes[g] + sizes[g + 1]);
+                    let base = next_sums.len() - dim;
+                    for (a, &v) in next_sums[base..].iter_mut().zip(feature(g + 1)) {
+                        *a += v;
                     }
-                    if let Kind::Profile = kind {
-                        c += groups.counts[h];
+                    if let (Some(nc), Some(c)) = (next_counts.as_mut(), groups.counts.as_ref()) {
+                        nc.push(c[g] + c[g + 1]);
                     }
+                    g += 2;
+                } else {
+                    out.group_ids.push(id);
+                    out.sizes.push(sizes[g]);
+                    if let (Some(nc), Some(c)) = (next_counts.as_mut(), groups.counts.as_ref()) {
+                        nc.push(c[g]);
+                    }
+                    g += 1;
                 }
-                if let Kind::Profile = kind {
-                    next.counts.push(c);
-                }
-                next.sizes.push(size);
-                g += members;
             }
-            next.series_offsets.push(next.sizes.len() as i64);
-            out.series_offsets.push(next.sizes.len() as i64);
+            out.series_offsets.push(out.sizes.len() as i64);
             out.requested.push(requested);
             out.achieved.push(made as i64);
             out.capacity.push(cap as i64);
             out.thresholds.push(threshold);
         }
-        next.starts.push(n_units as i64);
-        for s in source.iter_mut() {
-            *s = out.group_ids[*s as usize];
-        }
-        out.source = source.clone();
-        out.log_sizes = next.sizes.iter().map(|&s| (s as f64).ln() as f32).collect();
-        out.cu_seqlens = next.starts.iter().map(|&s| s as i32).collect();
-        out.sizes = next.sizes.clone();
-        plan.levels.push(out);
-        groups = next;
+        out.cu_seqlens.push(units.sizes.len() as i32);
+        out.source = match out_levels.last() {
+            Some(prev) => prev
+                .source
+                .iter()
+                .map(|&s| out.group_ids[s as usize])
+                .collect(),
+            None => out.group_ids.clone(),
+        };
+        out.log_sizes = out.sizes.iter().map(|&s| (s as f64).ln() as f32).collect();
+        out_levels.push(out);
+        groups = GroupFeatures {
+            sums: Cow::Owned(next_sums),
+            counts: next_counts,
+        };
     }
-    Ok(plan)
+    Ok(MergePlan { levels: out_levels })
 }
 
 /// Groups a series of `n` units should have after `level` (0-based) of `levels` under a
@@ -806,7 +823,11 @@ fn mean_best_similarity(sims: &[f64]) -> Option<f64> {
     let mut total = 0.0;
     let mut count = 0usize;
     for g in 0..k {
-        let left = if g > 0 { sims[g - 1] } else { f64::NEG_INFINITY };
+        let left = if g > 0 {
+            sims[g - 1]
+        } else {
+            f64::NEG_INFINITY
+        };
         let right = if g < sims.len() {
             sims[g]
         } else {
@@ -862,7 +883,9 @@ pub fn assign_rates(
     strict: bool,
 ) -> Result<Rates> {
     if factors.is_empty() {
-        return Err(Error::parameter("factors must hold at least one factor, got none"));
+        return Err(Error::parameter(
+            "factors must hold at least one factor, got none",
+        ));
     }
     if let Some(&f) = factors.iter().find(|&&f| f < 1) {
         return Err(Error::parameter(format!("factors must be >= 1, got {f}")));

@@ -36,7 +36,11 @@ fn real_matrix<'py>(
         _ => {
             return Err(PyValueError::new_err(format!(
                 "{name} must be a {} array, got shape {shape:?}",
-                if allow_1d { "1-D or 2-D" } else { "2-D [units, dim]" }
+                if allow_1d {
+                    "1-D or 2-D"
+                } else {
+                    "2-D [units, dim]"
+                }
             )))
         }
     };
@@ -123,12 +127,14 @@ fn parse_schedule(
             Schedule::Counts(c)
         }
         "ratio" => Schedule::Ratio {
-            ratio: ratio.ok_or_else(|| InvalidParameterError::new_err("schedule 'ratio' needs ratio"))?,
+            ratio: ratio
+                .ok_or_else(|| InvalidParameterError::new_err("schedule 'ratio' needs ratio"))?,
             levels: need_levels("ratio")?,
         },
         "threshold" => Schedule::Threshold {
-            threshold: threshold
-                .ok_or_else(|| InvalidParameterError::new_err("schedule 'threshold' needs threshold"))?,
+            threshold: threshold.ok_or_else(|| {
+                InvalidParameterError::new_err("schedule 'threshold' needs threshold")
+            })?,
             levels: need_levels("threshold")?,
         },
         "ema" => Schedule::Ema {
@@ -213,10 +219,7 @@ pub fn _merge_plan<'py>(
             let arr = arr.cast_into::<numpy::PyArray2<f32>>()?;
             let ro = arr.readonly();
             let data = ro.as_slice()?;
-            let features = Features::Cosine {
-                vectors: data,
-                dim,
-            };
+            let features = Features::Cosine { vectors: data, dim };
             core(py.detach(|| merge_plan(offsets, weights, features, &options)))?
         }
         (None, Some(p)) => {
@@ -273,9 +276,8 @@ pub fn _assign_rates<'py>(
     let offsets = int_array(series_offsets, "series_offsets")?;
     let offsets_ro = offsets.readonly();
     let offsets = offsets_ro.as_slice()?;
-    let rates = core(py.detach(|| {
-        assign_rates(scores, lengths, offsets, &factors, keep_ratio, strict)
-    }))?;
+    let rates =
+        core(py.detach(|| assign_rates(scores, lengths, offsets, &factors, keep_ratio, strict)))?;
     PyTuple::new(
         py,
         [

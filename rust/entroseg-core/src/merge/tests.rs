@@ -96,7 +96,10 @@ fn exchange_beats_plain_greedy() {
     assert_eq!(sel.select(&values, Target::Count(2), &mut chosen), 2);
     assert_eq!(chosen, [true, false, true]);
     // Ties go to the leftmost pair.
-    assert_eq!(sel.select(&[1.0, 1.0, 1.0, 1.0], Target::Count(1), &mut chosen), 1);
+    assert_eq!(
+        sel.select(&[1.0, 1.0, 1.0, 1.0], Target::Count(1), &mut chosen),
+        1
+    );
     assert_eq!(chosen, [true, false, false, false]);
 }
 
@@ -241,22 +244,31 @@ fn ratio_threshold_and_ema() {
 fn bad_input_is_a_typed_error() {
     let p = [0.0, 1.0, 2.0];
     let e = |o: &MergeOptions| profile_plan(&p, &[0, 3], o).unwrap_err();
-    assert!(e(&counts(&[1], 1)).message().contains("window must be >= 2"));
+    assert!(e(&counts(&[1], 1))
+        .message()
+        .contains("window must be >= 2"));
     assert!(e(&counts(&[], 4)).message().contains("at least one level"));
     let ratio = |ratio| MergeOptions {
         schedule: Schedule::Ratio { ratio, levels: 1 },
         ..counts(&[1], 4)
     };
-    assert!(e(&ratio(0.0)).message().contains("ratio must be in (0, 1], got 0"));
+    assert!(e(&ratio(0.0))
+        .message()
+        .contains("ratio must be in (0, 1], got 0"));
     assert!(e(&ratio(1.5)).message().contains("got 1.5"));
     let mut strict = counts(&[5], 4);
     strict.strict = true;
     let msg = e(&strict).message().to_string();
-    assert!(msg.contains("asks series 0 for 5 merges") && msg.contains("at most 1"), "{msg}");
+    assert!(
+        msg.contains("asks series 0 for 5 merges") && msg.contains("at most 1"),
+        "{msg}"
+    );
     let err = profile_plan(&[0.0, f64::NAN], &[0, 2], &counts(&[1], 4)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NonFinite { index: 1 });
     let err = profile_plan(&p, &[0, 2], &counts(&[1], 4)).unwrap_err();
-    assert!(err.message().contains("3 units but the series offsets cover 2"));
+    assert!(err
+        .message()
+        .contains("3 units but the series offsets cover 2"));
     let v = [1.0f32, 2.0, 3.0];
     let err = merge_plan(
         &[0, 1],
@@ -363,7 +375,15 @@ fn rates_by_hand() {
     // theta = 0 raises segment 2 to factor 4 (kept 8 + 8 + 2 = 18); theta = 1 raises
     // segment 1 to 2 (8 + 4 + 2 = 14); theta = 2 raises segment 0 to 2 and segment 1 to 4
     // (4 + 2 + 2 = 8 <= 12).
-    let r = assign_rates(&[1.0, 0.5, 0.0], &[8, 8, 8], &[0, 3], &[1, 2, 4], 0.5, false).unwrap();
+    let r = assign_rates(
+        &[1.0, 0.5, 0.0],
+        &[8, 8, 8],
+        &[0, 3],
+        &[1, 2, 4],
+        0.5,
+        false,
+    )
+    .unwrap();
     assert_eq!(r.factors, [2, 4, 4]);
     assert_eq!(r.thresholds, [2.0]);
     assert_eq!((r.budgets[0], r.kept[0]), (12, 8));
@@ -377,7 +397,11 @@ fn rates_by_hand() {
     let r = assign_rates(&[1.0], &[4], &[0, 1], &[1, 2], 0.1, false).unwrap();
     assert_eq!((r.factors[0], r.kept[0], r.budgets[0]), (2, 2, 1));
     let e = assign_rates(&[1.0], &[4], &[0, 1], &[1, 2], 0.1, true).unwrap_err();
-    assert!(e.message().contains("keeps 2 of 4 tokens"), "{}", e.message());
+    assert!(
+        e.message().contains("keeps 2 of 4 tokens"),
+        "{}",
+        e.message()
+    );
     for (f, k, msg) in [
         (&[][..], 0.5, "at least one factor"),
         (&[2, 1][..], 0.5, "strictly increasing"),
