@@ -46,6 +46,7 @@ from entroseg._entroseg import (
     quantize,
     statistical_complexity,
 )
+from entroseg.changepoints import change_points
 from entroseg.merge import (
     MergeLevel,
     MergePlan,
@@ -88,6 +89,7 @@ __all__ = [
     "__version__",
     "assign_rates",
     "boundaries",
+    "change_points",
     "conditional_entropy",
     "conditional_permutation_entropy",
     "merge_plan",

@@ -25,6 +25,7 @@ __all__ = [
     "_Segmenter",
     "__version__",
     "_assign_rates",
+    "_change_points",
     "_merge_plan",
     "_segment",
     "_segment_batch",
@@ -421,3 +422,21 @@ def _assign_rates(
     strict: bool = False,
 ) -> tuple[_I64, _I64, _I64, _F64, _I64, _I64]:
     """Keep factors matched to a budget (see ``entroseg.assign_rates``)."""
+
+def _change_points(
+    x: _Real,
+    *,
+    fine: list[int] | None = None,
+    order: int | None = ...,
+    delays: list[int] = ...,
+    symmetric: bool = True,
+    mean: bool = False,
+    variance: bool = False,
+    min_size: int = 20,
+    block: int | None = None,
+    radius: int | None = None,
+    refine_variance: bool = True,
+    n_bkps: int | None = None,
+    pen: float | None = None,
+) -> _I64:
+    """Regime change points (see ``entroseg.change_points``)."""

@@ -943,9 +943,9 @@ pub fn assign_rates(
         if kept > budget {
             // Sweep the thresholds at which some segment's factor rises, in order.
             events.clear();
-            for i in lo..hi {
+            for (i, &score) in scores.iter().enumerate().take(hi).skip(lo) {
                 for (j, &f) in factors.iter().enumerate().skip(1) {
-                    events.push((f as f64 * scores[i], i as u32, j as u32));
+                    events.push((f as f64 * score, i as u32, j as u32));
                 }
             }
             events.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
@@ -965,7 +965,9 @@ pub fn assign_rates(
             }
             if kept > budget && strict {
                 return Err(Error::parameter(format!(
-                    "series {b} keeps {kept} of {n} tokens even with factor {} everywhere, over                      its budget of {budget} (keep_ratio {keep_ratio}); pass strict=False to                      record it instead",
+                    "series {b} keeps {kept} of {n} tokens even with factor {} everywhere, over \
+                     its budget of {budget} (keep_ratio {keep_ratio}); pass strict=False to \
+                     record it instead",
                     factors[factors.len() - 1]
                 )));
             }
@@ -974,8 +976,7 @@ pub fn assign_rates(
         out.budgets.push(budget);
         out.kept.push(kept);
         let mut start = sample_base;
-        for i in lo..hi {
-            let (len, f) = (lengths[i], out.factors[i]);
+        for (&len, &f) in lengths[lo..hi].iter().zip(&out.factors[lo..hi]) {
             let k = kept_of(len, f);
             out.kept_counts.push(k);
             out.kept_indices.extend((0..k).map(|j| start + j * f));

@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod changepoint;
 mod convert;
 mod error;
 mod merge;
@@ -40,6 +41,7 @@ fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<segmenter::PySegmenter>()?;
     m.add_function(wrap_pyfunction!(merge::_merge_plan, m)?)?;
     m.add_function(wrap_pyfunction!(merge::_assign_rates, m)?)?;
+    m.add_function(wrap_pyfunction!(changepoint::_change_points, m)?)?;
     m.add(
         "REASONS",
         pyo3::types::PyTuple::new(m.py(), entroseg_core::boundary::reason::NAMES)?,

@@ -1,0 +1,607 @@
+//! Regime change points: bottom-up merging of fine segments under an entropy cost.
+//!
+//! # Cost
+//!
+//! A segment's cost is the negative log-likelihood (in nats) of its samples under the
+//! segment's own fitted model, summed over independent parts:
+//!
+//! - for each delay `tau` (a *scale*), the ordinal patterns of order `d` inside the
+//!   segment under their own categorical distribution: `N ln N - sum_k c_k ln c_k`,
+//!   which is `N` times the segment's permutation entropy (nats) at that scale. A
+//!   regime whose patterns (entropy, complexity, forbidden patterns) differ from its
+//!   neighbour's costs more merged than apart. Each pattern is attributed to the middle
+//!   sample of its span, so a boundary is not biased towards the later regime;
+//! - optionally the values under a Gaussian: with `variance`, the segment's own mean
+//!   and variance (`n/2 ln var`, ruptures' "normal" cost; the variance is floored at
+//!   1e-6 of the series variance); with `mean` only, its own mean and the series' noise
+//!   variance `sigma^2` (estimated from first differences: `SSE / (2 sigma^2)`).
+//!
+//! # Search
+//!
+//! The series is cut into fine segments (a regular grid of `block` samples, or the
+//! caller's segments, e.g. from entropy-driven segmentation); adjacent segments merge
+//! greedily, the pair whose merge raises the total cost least first (segments shorter
+//! than `min_size` first of all), until `n_bkps + 1` segments remain or, with a
+//! penalty, while the cheapest merge costs less than `pen` (a greedy minimisation of
+//! `cost + pen * n_bkps`). Each remaining boundary is then moved, one sample at a time
+//! within `radius` samples, to where the two segments it separates cost least, keeping
+//! `min_size`; there a side counts only the patterns whose whole span lies inside it
+//! (a pattern straddling the boundary belongs to neither regime), and with
+//! `refine_variance` the Gaussian own-mean-and-variance part joins the cost. Merging is
+//! `O(m log m)` for `m` fine segments; refinement `O(n_bkps * radius)`.
+//!
+//! # Result
+//!
+//! As ruptures: the sorted *ends* of the segments, the last being `n` (so a change
+//! point `c` means a new regime starts at sample `c`).
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::ordinal::{
+    check_embedding, factorial, permutation_of_rank, permutation_rank, to_lexicographic,
+    OrdinalEncoder, NO_PATTERN,
+};
+
+/// Largest order for change-point costs: counts per segment are kept for all `d!`
+/// patterns, so orders stay small (7! = 5040 counts per scale and segment).
+pub const MAX_CHANGE_POINT_ORDER: usize = 7;
+
+/// When merging stops.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stop {
+    /// Keep this many change points (fewer when `min_size` forbids).
+    Count(usize),
+    /// Merge while the cheapest merge costs less than this (nats).
+    Penalty(f64),
+}
+
+/// Options of [`change_points`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangePointOptions {
+    /// Ordinal pattern order `d` (2..=7); `None` leaves patterns out of the cost.
+    pub order: Option<usize>,
+    /// Delays `tau` (scales) of the ordinal patterns; one cost part each.
+    pub delays: Vec<usize>,
+    /// Count a pattern and its amplitude mirror (`x -> -x`: the rising and falling
+    /// halves of an oscillation) as one, so an oscillation slower than the segments is
+    /// not cut at every turn; trends in opposite directions then look alike.
+    pub symmetric: bool,
+    /// Gaussian cost with the segment's own mean and the series' noise variance.
+    pub mean: bool,
+    /// Gaussian cost with the segment's own mean and variance.
+    pub variance: bool,
+    /// Every segment has at least this many samples (>= 1).
+    pub min_size: usize,
+    /// Fine grid length (>= 1), when no fine segments are given.
+    pub block: usize,
+    /// How far (samples) a boundary may move when refined; 0 disables refinement.
+    pub radius: usize,
+    /// Refine with the Gaussian own-mean-and-variance part added to the cost (level and
+    /// scale changes are sharp, so they place a boundary precisely even when the
+    /// segments were found from ordinal patterns alone).
+    pub refine_variance: bool,
+    /// When merging stops.
+    pub stop: Stop,
+}
+
+/// For each lexicographic pattern code, the code of its amplitude mirror: the samples
+/// ordered by value reverse, so the argsort permutation is read backwards.
+fn mirror_table(order: usize) -> Vec<u32> {
+    (0..factorial(order) as u32)
+        .map(|code| {
+            let mut perm = permutation_of_rank(code, order);
+            perm.reverse();
+            permutation_rank(&perm)
+        })
+        .collect()
+}
+
+/// Per-sample data the costs are built from.
+struct Signal {
+    /// Per scale, one pattern code per sample position (`u16::MAX` = none), each pattern
+    /// at the middle of its span.
+    codes: Vec<Vec<u16>>,
+    /// Per scale, the pattern ending at each sample (`u16::MAX` = none), and its span.
+    by_end: Vec<Vec<u16>>,
+    spans: Vec<usize>,
+    /// Pattern alphabet size `d!`.
+    alphabet: usize,
+    /// Centred values (when a Gaussian part is on).
+    values: Vec<f64>,
+    /// `1 / (2 sigma^2)` for the mean-only cost.
+    l2_scale: f64,
+    /// Variance floor of the normal cost.
+    var_floor: f64,
+    mean: bool,
+    variance: bool,
+}
+
+/// Additive statistics of one segment.
+#[derive(Clone, Debug, Default)]
+struct Stats {
+    /// Scales x alphabet pattern counts.
+    counts: Vec<u32>,
+    /// Patterns per scale.
+    totals: Vec<u32>,
+    n: f64,
+    s1: f64,
+    s2: f64,
+}
+
+#[inline]
+fn xlnx(c: f64) -> f64 {
+    if c > 0.0 {
+        c * c.ln()
+    } else {
+        0.0
+    }
+}
+
+impl Signal {
+    fn new(x: &[f64], options: &ChangePointOptions) -> Result<Self> {
+        let mut codes = Vec::new();
+        let mut by_end = Vec::new();
+        let mut spans = Vec::new();
+        let mut alphabet = 0;
+        if let Some(order) = options.order {
+            alphabet = factorial(order);
+            for &delay in &options.delays {
+                let span = check_embedding(order, delay)?;
+                let mut encoder = OrdinalEncoder::new(order, delay)?;
+                let mut raw = vec![0u32; x.len()];
+                encoder.encode(x, &mut raw);
+                to_lexicographic(&mut raw, order);
+                if options.symmetric {
+                    let mirror = mirror_table(order);
+                    for c in raw.iter_mut().filter(|c| **c != NO_PATTERN) {
+                        *c = (*c).min(mirror[*c as usize]);
+                    }
+                }
+                let mut by_position = vec![u16::MAX; x.len()];
+                // A pattern ending at t covers [t - span, t]; attribute it to the middle.
+                let shift = span / 2;
+                for (t, &c) in raw.iter().enumerate() {
+                    if c != NO_PATTERN {
+                        by_position[t - shift] = c as u16;
+                    }
+                }
+                codes.push(by_position);
+                by_end.push(raw.iter().map(|&c| c.min(u16::MAX as u32) as u16).collect());
+                spans.push(span);
+            }
+        }
+        let (mut values, mut l2_scale, mut var_floor) = (Vec::new(), 0.0, 0.0);
+        if options.mean || options.variance {
+            let n = x.len() as f64;
+            let mu = x.iter().sum::<f64>() / n;
+            values = x.iter().map(|v| v - mu).collect();
+            let var = values.iter().map(|v| v * v).sum::<f64>() / n;
+            var_floor = (var * 1e-6).max(f64::MIN_POSITIVE);
+            // Noise scale from first differences (robust to level shifts): the median
+            // absolute difference of a Gaussian is 0.6745 * sqrt(2) * sigma.
+            let mut diffs: Vec<f64> = x.windows(2).map(|w| (w[1] - w[0]).abs()).collect();
+            let sigma = if diffs.is_empty() {
+                0.0
+            } else {
+                let mid = diffs.len() / 2;
+                let (_, median, _) = diffs.select_nth_unstable_by(mid, f64::total_cmp);
+                *median / (0.6745 * std::f64::consts::SQRT_2)
+            };
+            let sigma2 = if sigma > 0.0 {
+                sigma * sigma
+            } else {
+                var.max(1.0)
+            };
+            l2_scale = 1.0 / (2.0 * sigma2);
+        }
+        Ok(Self {
+            codes,
+            by_end,
+            spans,
+            alphabet,
+            values,
+            l2_scale,
+            var_floor,
+            mean: options.mean,
+            variance: options.variance,
+        })
+    }
+
+    fn empty_stats(&self) -> Stats {
+        Stats {
+            counts: vec![0; self.codes.len() * self.alphabet],
+            totals: vec![0; self.codes.len()],
+            ..Stats::default()
+        }
+    }
+
+    fn stats(&self, start: usize, end: usize) -> Stats {
+        let mut s = self.empty_stats();
+        for p in start..end {
+            self.add(&mut s, p, 1.0);
+        }
+        s
+    }
+
+    /// Statistics of `[a, b)` counting only the patterns whose whole span lies inside
+    /// (used to place a boundary: patterns straddling it belong to neither side).
+    fn inside_stats(&self, a: usize, b: usize) -> Stats {
+        let mut s = self.empty_stats();
+        for (scale, ends) in self.by_end.iter().enumerate() {
+            for &c in ends.get(a + self.spans[scale]..b).unwrap_or(&[]) {
+                self.count(&mut s, scale, c, true);
+            }
+        }
+        if !self.values.is_empty() {
+            for p in a..b {
+                self.add_value(&mut s, p, 1.0);
+            }
+        }
+        s
+    }
+
+    /// Moves the boundary between `left = [a, p)` and `right = [p, c)` to `p + 1`, with
+    /// inside-only pattern counts.
+    fn shift_boundary(&self, left: &mut Stats, right: &mut Stats, a: usize, p: usize, c: usize) {
+        for (scale, ends) in self.by_end.iter().enumerate() {
+            let span = self.spans[scale];
+            // The pattern ending at p now lies inside the left side.
+            if p >= a + span {
+                self.count(left, scale, ends[p], true);
+            }
+            // The pattern starting at p leaves the right side.
+            if p + span < c {
+                self.count(right, scale, ends[p + span], false);
+            }
+        }
+        if !self.values.is_empty() {
+            self.add_value(left, p, 1.0);
+            self.add_value(right, p, -1.0);
+        }
+    }
+
+    #[inline]
+    fn count(&self, s: &mut Stats, scale: usize, code: u16, add: bool) {
+        if code != u16::MAX {
+            let k = scale * self.alphabet + code as usize;
+            if add {
+                s.counts[k] += 1;
+                s.totals[scale] += 1;
+            } else {
+                s.counts[k] -= 1;
+                s.totals[scale] -= 1;
+            }
+        }
+    }
+
+    #[inline]
+    fn add_value(&self, s: &mut Stats, p: usize, sign: f64) {
+        let v = self.values[p];
+        s.n += sign;
+        s.s1 += sign * v;
+        s.s2 += sign * v * v;
+    }
+
+    /// Adds (`sign = 1`) or removes (`-1`) sample `p` from `s`.
+    #[inline]
+    fn add(&self, s: &mut Stats, p: usize, sign: f64) {
+        for (scale, codes) in self.codes.iter().enumerate() {
+            let c = codes[p];
+            if c != u16::MAX {
+                let k = scale * self.alphabet + c as usize;
+                if sign > 0.0 {
+                    s.counts[k] += 1;
+                    s.totals[scale] += 1;
+                } else {
+                    s.counts[k] -= 1;
+                    s.totals[scale] -= 1;
+                }
+            }
+        }
+        if !self.values.is_empty() {
+            let v = self.values[p];
+            s.n += sign;
+            s.s1 += sign * v;
+            s.s2 += sign * v * v;
+        }
+    }
+
+    fn cost(&self, s: &Stats) -> f64 {
+        let mut total = 0.0;
+        for (scale, &t) in s.totals.iter().enumerate() {
+            let counts = &s.counts[scale * self.alphabet..(scale + 1) * self.alphabet];
+            total += xlnx(t as f64) - counts.iter().map(|&c| xlnx(c as f64)).sum::<f64>();
+        }
+        if s.n > 0.0 {
+            let sse = (s.s2 - s.s1 * s.s1 / s.n).max(0.0);
+            if self.variance {
+                total += 0.5 * s.n * (sse / s.n).max(self.var_floor).ln();
+            } else if self.mean {
+                total += sse * self.l2_scale;
+            }
+        }
+        total
+    }
+
+    /// Cost of the union of two segments.
+    fn merged_cost(&self, a: &Stats, b: &Stats) -> f64 {
+        let mut total = 0.0;
+        for scale in 0..a.totals.len() {
+            let range = scale * self.alphabet..(scale + 1) * self.alphabet;
+            let t = (a.totals[scale] + b.totals[scale]) as f64;
+            let within: f64 = a.counts[range.clone()]
+                .iter()
+                .zip(&b.counts[range])
+                .map(|(&x, &y)| xlnx((x + y) as f64))
+                .sum();
+            total += xlnx(t) - within;
+        }
+        let n = a.n + b.n;
+        if n > 0.0 {
+            let (s1, s2) = (a.s1 + b.s1, a.s2 + b.s2);
+            let sse = (s2 - s1 * s1 / n).max(0.0);
+            if self.variance {
+                total += 0.5 * n * (sse / n).max(self.var_floor).ln();
+            } else if self.mean {
+                total += sse * self.l2_scale;
+            }
+        }
+        total
+    }
+
+    fn merge_into(a: &mut Stats, b: &Stats) {
+        for (x, &y) in a.counts.iter_mut().zip(&b.counts) {
+            *x += y;
+        }
+        for (x, &y) in a.totals.iter_mut().zip(&b.totals) {
+            *x += y;
+        }
+        a.n += b.n;
+        a.s1 += b.s1;
+        a.s2 += b.s2;
+    }
+}
+
+/// Candidate merge of node `left` with its right neighbour: cheapest first; a pair with
+/// a segment below `min_size` before any other.
+#[derive(Clone, Copy)]
+struct Candidate {
+    forced: bool,
+    gain: f64,
+    left: u32,
+    version: u32,
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Candidate {}
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Candidate {
+    // BinaryHeap is a max-heap: "greater" = popped first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.forced
+            .cmp(&other.forced)
+            .then_with(|| other.gain.total_cmp(&self.gain))
+            .then_with(|| other.left.cmp(&self.left))
+            .then_with(|| self.version.cmp(&other.version))
+    }
+}
+
+fn validate(n: usize, fine: Option<&[usize]>, options: &ChangePointOptions) -> Result<()> {
+    if n == 0 {
+        return Err(Error::new(
+            ErrorKind::EmptyInput,
+            "x is empty; change points need at least one sample",
+        ));
+    }
+    if options.min_size == 0 {
+        return Err(Error::parameter("min_size must be >= 1, got 0"));
+    }
+    if options.block == 0 {
+        return Err(Error::parameter("block must be >= 1, got 0"));
+    }
+    if let Some(order) = options.order {
+        if !(2..=MAX_CHANGE_POINT_ORDER).contains(&order) {
+            return Err(Error::parameter(format!(
+                "order must be in 2..={MAX_CHANGE_POINT_ORDER} for change points, got {order}"
+            )));
+        }
+        if options.delays.is_empty() {
+            return Err(Error::parameter(
+                "delays must hold at least one delay, got none",
+            ));
+        }
+        for &d in &options.delays {
+            check_embedding(order, d)?;
+        }
+    }
+    if options.order.is_none() && !options.mean && !options.variance {
+        return Err(Error::parameter(
+            "the cost is empty: give an order (ordinal patterns), mean or variance",
+        ));
+    }
+    if let Stop::Penalty(p) = options.stop {
+        if !(p >= 0.0 && p.is_finite()) {
+            return Err(Error::parameter(format!(
+                "pen must be finite and >= 0, got {p}"
+            )));
+        }
+    }
+    if let Some(starts) = fine {
+        if starts.first() != Some(&0) {
+            return Err(Error::parameter(format!(
+                "fine segments must start at 0, got {:?}",
+                starts.first()
+            )));
+        }
+        if let Some(i) = starts.windows(2).position(|w| w[1] <= w[0]) {
+            return Err(Error::parameter(format!(
+                "fine segment starts must increase, got {} then {}",
+                starts[i],
+                starts[i + 1]
+            )));
+        }
+        if let Some(&last) = starts.last() {
+            if last >= n {
+                return Err(Error::parameter(format!(
+                    "fine segment starts must be < len(x) = {n}, got {last}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Regime change points of `x`: sorted segment ends, the last being `len(x)`.
+///
+/// `fine` gives the starts of the fine segments to merge (first 0, increasing, all
+/// below `len(x)`); without it a grid of `options.block` samples is used.
+pub fn change_points(
+    x: &[f64],
+    fine: Option<&[usize]>,
+    options: &ChangePointOptions,
+) -> Result<Vec<usize>> {
+    validate(x.len(), fine, options)?;
+    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        return Err(Error::new(
+            ErrorKind::NonFinite { index: i },
+            format!("x[{i}] = {} is not finite", x[i]),
+        ));
+    }
+    let n = x.len();
+    let signal = Signal::new(x, options)?;
+    let starts: Vec<usize> = match fine {
+        Some(s) => s.to_vec(),
+        None => (0..n).step_by(options.block).collect(),
+    };
+    let m = starts.len();
+    let lo: Vec<usize> = starts.clone();
+    let mut hi: Vec<usize> = starts[1..].iter().copied().chain([n]).collect();
+    let mut stats: Vec<Stats> = (0..m).map(|i| signal.stats(lo[i], hi[i])).collect();
+    let mut costs: Vec<f64> = stats.iter().map(|s| signal.cost(s)).collect();
+    let mut prev: Vec<u32> = (0..m as u32).map(|i| i.wrapping_sub(1)).collect();
+    let mut next: Vec<u32> = (1..=m as u32).collect();
+    let mut alive = vec![true; m];
+    let mut version = vec![0u32; m];
+    let none = u32::MAX;
+    prev[0] = none;
+    next[m - 1] = none;
+    let min_size = options.min_size;
+
+    let candidate = |i: usize,
+                     j: usize,
+                     stats: &[Stats],
+                     costs: &[f64],
+                     lo: &[usize],
+                     hi: &[usize],
+                     version: &[u32]| Candidate {
+        forced: hi[i] - lo[i] < min_size || hi[j] - lo[j] < min_size,
+        gain: signal.merged_cost(&stats[i], &stats[j]) - costs[i] - costs[j],
+        left: i as u32,
+        version: version[i],
+    };
+    let mut heap: BinaryHeap<Candidate> = (0..m.saturating_sub(1))
+        .map(|i| candidate(i, i + 1, &stats, &costs, &lo, &hi, &version))
+        .collect();
+    let mut segments = m;
+    while let Some(c) = heap.pop() {
+        let i = c.left as usize;
+        if !alive[i] || version[i] != c.version || next[i] == none {
+            continue;
+        }
+        let j = next[i] as usize;
+        if !c.forced {
+            let done = match options.stop {
+                Stop::Count(k) => segments <= k + 1,
+                Stop::Penalty(p) => c.gain >= p,
+            };
+            if done {
+                break;
+            }
+        }
+        // Merge j into i.
+        let right = std::mem::take(&mut stats[j]);
+        Signal::merge_into(&mut stats[i], &right);
+        costs[i] += costs[j] + c.gain;
+        hi[i] = hi[j];
+        alive[j] = false;
+        next[i] = next[j];
+        if next[i] != none {
+            prev[next[i] as usize] = i as u32;
+        }
+        version[i] = version[i].wrapping_add(1);
+        segments -= 1;
+        // The cost was accumulated; recompute it exactly to keep rounding from drifting.
+        costs[i] = signal.cost(&stats[i]);
+        if next[i] != none {
+            let k = next[i] as usize;
+            heap.push(candidate(i, k, &stats, &costs, &lo, &hi, &version));
+        }
+        if prev[i] != none {
+            let h = prev[i] as usize;
+            version[h] = version[h].wrapping_add(1);
+            heap.push(candidate(h, i, &stats, &costs, &lo, &hi, &version));
+        }
+    }
+
+    // The surviving segments, left to right.
+    let mut order = Vec::with_capacity(segments);
+    let mut i = 0u32;
+    while i != none {
+        order.push(i as usize);
+        i = next[i as usize];
+    }
+    let mut bounds: Vec<usize> = order.iter().map(|&i| lo[i]).chain([n]).collect();
+    let radius = options.radius;
+    let refine_signal;
+    let signal = if options.refine_variance && !options.variance {
+        refine_signal = Signal::new(
+            x,
+            &ChangePointOptions {
+                variance: true,
+                ..options.clone()
+            },
+        )?;
+        &refine_signal
+    } else {
+        &signal
+    };
+    if radius > 0 {
+        for b in 1..bounds.len() - 1 {
+            let (a, mid, c) = (bounds[b - 1], bounds[b], bounds[b + 1]);
+            let start = mid.saturating_sub(radius).max(a + min_size);
+            let end = (mid + radius).min(c.saturating_sub(min_size));
+            if start > end || start > mid || end < mid {
+                continue;
+            }
+            // Slide the boundary from `start` to `end`, one sample at a time.
+            let mut left = signal.inside_stats(a, start);
+            let mut right = signal.inside_stats(start, c);
+            let mut best = (signal.cost(&left) + signal.cost(&right), start);
+            for p in start..end {
+                signal.shift_boundary(&mut left, &mut right, a, p, c);
+                let total = signal.cost(&left) + signal.cost(&right);
+                // Ties keep the position nearest the merged boundary.
+                let better = total < best.0 - 1e-9
+                    || (total <= best.0 + 1e-9 && (p + 1).abs_diff(mid) < best.1.abs_diff(mid));
+                if better {
+                    best = (total, p + 1);
+                }
+            }
+            bounds[b] = best.1;
+        }
+    }
+    Ok(bounds[1..].to_vec())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,144 @@
+"""change_points: conventions, regimes found, agreement with ruptures, typed errors."""
+
+from __future__ import annotations
+
+import math
+
+import entroseg
+import numpy as np
+import pytest
+import ruptures
+from entroseg.changepoints import default_penalty
+from entroseg.metrics import covering, f1_score
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+def regimes(seed: int) -> tuple[np.ndarray, list[int]]:
+    """White noise, a noisy oscillation, an AR(1) process, noise again."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(800)
+    b = np.sin(np.arange(600) * 2 * np.pi / 12) + 0.3 * rng.standard_normal(600)
+    c = np.zeros(700)
+    e = rng.standard_normal(700)
+    for t in range(1, 700):
+        c[t] = 0.9 * c[t - 1] + e[t]
+    d = rng.standard_normal(500)
+    x = np.concatenate([a, b, c / c.std(), d])
+    return x, [800, 1400, 2100]
+
+
+def test_regimes_of_different_dynamics_are_found() -> None:
+    scores = []
+    for seed in range(6):
+        x, truth = regimes(seed)
+        found = entroseg.change_points(x, n_bkps=3)
+        assert found[-1] == len(x) and len(found) == 4
+        scores.append((covering(truth, found, len(x)), f1_score(truth, found, len(x), margin=25)))
+        # The default penalty finds the same number of regimes here.
+        assert len(entroseg.change_points(x)) == 4
+    cover, f1 = np.mean(scores, axis=0)
+    # AR(0.9) against white noise is the subtle pair: one seed in six misplaces it.
+    assert min(s[0] for s in scores) > 0.9
+    assert cover > 0.95 and f1 > 0.9, scores
+
+
+@given(
+    st.integers(1, 400),
+    st.integers(0, 2**32 - 1),
+    st.integers(0, 8),
+    st.integers(1, 60),
+    st.booleans(),
+)
+@settings(max_examples=60)
+def test_results_follow_the_ruptures_convention(
+    n: int, seed: int, k: int, min_size: int, variance: bool
+) -> None:
+    x = np.random.default_rng(seed).standard_normal(n).cumsum()
+    found = entroseg.change_points(x, n_bkps=k, min_size=min_size, variance=variance)
+    assert found.dtype == np.int64
+    assert found[-1] == n and np.all(np.diff(found) > 0)
+    assert len(found) <= k + 1
+    if n >= min_size:
+        assert np.diff(np.concatenate([[0], found])).min() >= min_size
+
+
+def test_level_shifts_match_ruptures() -> None:
+    # Clean level shifts: the Gaussian mean cost and ruptures' exact and greedy searches
+    # with the l2 cost all find the true breakpoints.
+    rng = np.random.default_rng(3)
+    truth = [250, 520, 800, 1000]
+    levels = [0.0, 3.0, -1.0, 2.0]
+    x = np.concatenate(
+        [
+            lv + 0.3 * rng.standard_normal(b - a)
+            for lv, a, b in zip(levels, [0, *truth], truth, strict=False)
+        ]
+    )
+    ours = entroseg.change_points(x, n_bkps=3, order=None, mean=True)
+    binseg = ruptures.Binseg(model="l2", jump=1).fit(x).predict(n_bkps=3)
+    pelt = ruptures.Pelt(model="l2", jump=1).fit(x).predict(pen=10 * 0.09 * math.log(1000))
+    assert ours.tolist() == truth == binseg == pelt
+
+
+def test_fine_segments_and_grid_agree() -> None:
+    x, _ = regimes(0)
+    grid = entroseg.change_points(x, n_bkps=3, block=25)
+    starts = np.arange(0, len(x), 25)
+    lengths = np.diff(np.concatenate([starts, [len(x)]]))
+    fine = entroseg.Segments(starts, lengths)
+    assert np.array_equal(entroseg.change_points(x, n_bkps=3, fine=fine, radius=50), grid)
+    # Entropy-driven fine segments work too.
+    seg = entroseg.segment(x, order=3, window=32, target_len=30, min_len=10)
+    found = entroseg.change_points(x, n_bkps=3, fine=seg)
+    assert f1_score([800, 1400, 2100], found, len(x), margin=25) == 1.0
+
+
+def test_symmetric_patterns_keep_a_slow_oscillation_whole() -> None:
+    # A slow sine between two noise regimes: plain patterns cut it at each turn (its
+    # rising and falling halves differ), mirrored patterns see one regime.
+    rng = np.random.default_rng(1)
+    x = np.concatenate(
+        [rng.standard_normal(600), np.sin(np.arange(900) / 40.0), rng.standard_normal(600)]
+    )
+    sym = entroseg.change_points(x)
+    plain = entroseg.change_points(x, symmetric=False)
+    assert np.abs(sym - [600, 1500, 2100]).max() <= 2
+    assert len(plain) > 5  # a cut about every half period (126 samples)
+    assert np.all(np.diff(plain[1:-1]) < 130)
+
+
+def test_default_penalty_formula() -> None:
+    # q ln n, q = 4!/2 - 1 = 11 classes' parameters (+2 with variance).
+    assert default_penalty(1000) == pytest.approx(11 * math.log(1000))
+    assert default_penalty(1000, symmetric=False, variance=True) == pytest.approx(
+        25 * math.log(1000)
+    )
+
+
+@pytest.mark.parametrize(
+    ("x", "kwargs", "exc", "match"),
+    [
+        ([], {"n_bkps": 1}, entroseg.EmptyInputError, "empty"),
+        ([0.0, np.nan, 1.0], {"n_bkps": 1}, entroseg.NonFiniteError, r"x\[1\] = NaN"),
+        (np.ones(50), {"n_bkps": 1, "pen": 3.0}, entroseg.InvalidParameterError, "exactly one"),
+        (np.ones(50), {"n_bkps": 1, "order": 9}, entroseg.InvalidParameterError, "order must"),
+        (np.ones(50), {"n_bkps": 1, "min_size": 0}, entroseg.InvalidParameterError, "min_size"),
+        (np.ones(50), {"n_bkps": -1}, entroseg.InvalidParameterError, "n_bkps must be >= 0"),
+        (np.ones(50), {"pen": -2.0}, entroseg.InvalidParameterError, "pen must be"),
+        (np.ones(50), {"n_bkps": 1, "order": None}, entroseg.InvalidParameterError, "empty"),
+        (np.ones(50), {"n_bkps": 1, "delays": ()}, entroseg.InvalidParameterError, "delays"),
+        (np.ones((5, 2)), {"n_bkps": 1}, ValueError, "1-D"),
+        (np.array(["a"]), {"n_bkps": 1}, TypeError, "dtype"),
+    ],
+)
+def test_bad_input_raises_typed_errors(
+    x: object, kwargs: dict[str, object], exc: type, match: str
+) -> None:
+    with pytest.raises(exc, match=match):
+        entroseg.change_points(x, **kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_fine_segments() -> None:
+    with pytest.raises(ValueError, match="covers 10 samples but x has 50"):
+        entroseg.change_points(np.ones(50), n_bkps=1, fine=entroseg.Segments([0], [10]))
