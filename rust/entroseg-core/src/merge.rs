@@ -504,7 +504,13 @@ struct PairSelector {
     lo: Vec<u32>,
     hi: Vec<u32>,
     alive: Vec<bool>,
+    /// True until a node is taken: its original value is still its value.
+    fresh: Vec<bool>,
     toggle: Vec<u8>,
+    /// Original pairs, best first.
+    sorted: Vec<Entry>,
+    scratch: Vec<Entry>,
+    /// Exchange nodes created while selecting.
     heap: Vec<Entry>,
 }
 
@@ -534,30 +540,52 @@ impl PairSelector {
         self.alive.resize(m, true);
         self.toggle.clear();
         self.toggle.resize(m + 1, 0);
-        let mut entries = std::mem::take(&mut self.heap);
-        entries.clear();
-        entries.extend(
-            values
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| v.is_finite())
-                .map(|(i, &value)| Entry {
-                    key: sortable(value),
-                    node: i as u32,
-                }),
-        );
-        let mut heap = BinaryHeap::from(entries);
+        self.fresh.clear();
+        self.fresh.resize(m, true);
+        self.order_candidates(values, target);
+        // The exchange algorithm takes values in non-increasing order, and most of them
+        // are original pairs: those come from one sorted array, and only the exchange
+        // nodes created on the way go through a heap.
+        let sorted = std::mem::take(&mut self.sorted);
+        let mut heap = BinaryHeap::from(std::mem::take(&mut self.heap));
+        let mut cursor = 0;
         let mut taken = 0usize;
-        while let Some(top) = heap.pop() {
-            let i = top.node as usize;
-            if !self.alive[i] {
-                continue; // stale: the node was absorbed by a neighbour
+        loop {
+            while let Some(e) = sorted.get(cursor) {
+                let i = e.node as usize;
+                if self.alive[i] && self.fresh[i] {
+                    break;
+                }
+                cursor += 1; // absorbed, or already taken (its value changed)
             }
+            while let Some(top) = heap.peek() {
+                if self.alive[top.node as usize] {
+                    break;
+                }
+                heap.pop(); // stale: the node was absorbed by a neighbour
+            }
+            let from_sorted = match (sorted.get(cursor), heap.peek()) {
+                (Some(a), Some(b)) => a > b,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let i = if from_sorted {
+                sorted[cursor].node as usize
+            } else {
+                heap.peek().map_or(0, |e| e.node as usize)
+            };
             match target {
                 Target::Count(r) if taken >= r => break,
                 Target::Positive if self.value[i] <= 0.0 => break,
                 _ => {}
             }
+            if from_sorted {
+                cursor += 1;
+            } else {
+                heap.pop();
+            }
+            self.fresh[i] = false;
             taken += 1;
             // Taking node i flips every pair in its interval.
             self.toggle[self.lo[i] as usize] ^= 1;
@@ -597,6 +625,8 @@ impl PairSelector {
             }
         }
         self.heap = heap.into_vec();
+        self.heap.clear();
+        self.sorted = sorted;
         let mut state = 0u8;
         let mut count = 0;
         for (c, t) in chosen.iter_mut().zip(&self.toggle) {
@@ -606,6 +636,94 @@ impl PairSelector {
         }
         debug_assert_eq!(count, taken);
         count
+    }
+
+    /// Fills `self.sorted` with the original pairs that may be taken, best first (larger
+    /// value, then the leftmost pair).
+    ///
+    /// A threshold selection never takes a pair at or below 0. A selection of `r` pairs
+    /// only takes pairs among the `3r` best: when a pair is taken, every better original
+    /// pair has been taken (at most `r - 1`) or absorbed by a taken neighbour (at most
+    /// two per take), since values are taken in non-increasing order.
+    fn order_candidates(&mut self, values: &[f64], target: Target) {
+        let sorted = &mut self.sorted;
+        sorted.clear();
+        let floor = match target {
+            Target::Positive => 0.0,
+            Target::Count(_) => f64::NEG_INFINITY,
+        };
+        sorted.extend(
+            values
+                .iter()
+                .enumerate()
+                .filter(|(_, &v)| v > floor)
+                .map(|(i, &value)| Entry {
+                    key: sortable(value),
+                    node: i as u32,
+                }),
+        );
+        if let Target::Count(r) = target {
+            let keep = r.saturating_mul(3);
+            if keep < sorted.len() {
+                // The keep-th best entry; the entries at least as good, in node order.
+                let (_, nth, _) = sorted.select_nth_unstable_by(keep - 1, |a, b| b.cmp(a));
+                let bar = *nth;
+                sorted.clear();
+                sorted.extend(
+                    values
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &value)| Entry {
+                            key: sortable(value),
+                            node: i as u32,
+                        })
+                        .filter(|e| value_is_finite(e) && *e >= bar),
+                );
+            }
+        }
+        if sorted.len() < 1 << 12 {
+            sorted.sort_unstable_by(|a, b| b.cmp(a));
+        } else {
+            radix_sort_descending(sorted, &mut self.scratch);
+        }
+    }
+}
+
+/// True when an entry's key encodes a finite value (`-inf` marks ineligible pairs).
+#[inline]
+fn value_is_finite(e: &Entry) -> bool {
+    e.key > sortable(f64::NEG_INFINITY)
+}
+
+/// Stable LSD radix sort by key, largest first; entries in node order stay in node
+/// order among equal keys, which is the heap's tie-break. Byte positions where every
+/// key agrees are skipped.
+fn radix_sort_descending(entries: &mut Vec<Entry>, scratch: &mut Vec<Entry>) {
+    let n = entries.len();
+    scratch.clear();
+    scratch.resize(n, Entry { key: 0, node: 0 });
+    for byte in 0..8 {
+        let shift = byte * 8;
+        let digit = |e: &Entry| ((!e.key >> shift) & 0xff) as usize;
+        let mut counts = [0usize; 256];
+        for e in entries.iter() {
+            counts[digit(e)] += 1;
+        }
+        if counts.iter().any(|&c| c == n) {
+            continue;
+        }
+        let mut offsets = [0usize; 256];
+        let mut total = 0;
+        for (o, c) in offsets.iter_mut().zip(&counts) {
+            *o = total;
+            total += c;
+        }
+        for e in entries.iter() {
+            let d = digit(e);
+            scratch[offsets[d]] = *e;
+            offsets[d] += 1;
+        }
+        std::mem::swap(entries, scratch);
     }
 }
 
