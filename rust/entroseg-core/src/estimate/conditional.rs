@@ -15,7 +15,7 @@
 //! A symbol may be marked invalid (`INVALID_SYMBOL`: a broken ordinal pattern, later an
 //! `N` base); grams containing one are not counted, and a window containing one is NaN.
 
-use super::{check_window, first_non_finite, non_finite_error, NanPolicy};
+use super::{check_window, first_non_finite, non_finite_error, Finish, NanPolicy};
 use crate::accumulate::{fixed_xlogx, scale_bits_for, EntropyOfSum, XLogXTable};
 use crate::checkpoint::{Reader, Writer};
 use crate::error::{Error, ErrorKind, Result};
@@ -413,12 +413,8 @@ impl ConditionalEstimator {
     }
 
     #[inline(always)]
-    fn norm(&self) -> f64 {
-        if self.options.normalize && self.options.alphabet_size > 1 {
-            1.0 / (self.options.alphabet_size as f64).ln()
-        } else {
-            1.0
-        }
+    fn finish(&self) -> Finish {
+        Finish::new(self.options.alphabet_size, self.options.normalize)
     }
 
     fn rolling_dense_fast(&mut self, grams: &[u64], out: &mut [f64]) {
@@ -427,11 +423,7 @@ impl ConditionalEstimator {
         };
         let table = self.table.as_ref().expect("table");
         let entropy = self.entropy.as_ref().expect("entropy");
-        let norm = if self.options.normalize && self.options.alphabet_size > 1 {
-            1.0 / (self.options.alphabet_size as f64).ln()
-        } else {
-            1.0
-        };
+        let finish = Finish::new(self.options.alphabet_size, self.options.normalize);
         let bits = self.bits;
         let n = self.ring.len();
         let ring = &mut self.ring[..];
@@ -457,7 +449,7 @@ impl ConditionalEstimator {
             let c = ctx[ci] - 1;
             ctx[ci] = c;
             diff -= table.up(c) - table.up(j);
-            *slot = (entropy.scaled(diff) * norm).max(0.0);
+            *slot = finish.apply(entropy.scaled(diff));
         }
         self.ring_pos = pos;
         // Keep the pair consistent for the general loop: only the difference matters.
@@ -467,7 +459,7 @@ impl ConditionalEstimator {
 
     fn rolling_general(&mut self, grams: &[u64], out: &mut [f64]) {
         let bits = self.bits;
-        let norm = self.norm();
+        let finish = self.finish();
         let table = self.table.as_ref().expect("table");
         let entropy = self.entropy.as_ref().expect("entropy");
         let n = self.ring.len();
@@ -495,7 +487,7 @@ impl ConditionalEstimator {
             *slot = if self.invalid_in_ring != 0 {
                 f64::NAN
             } else {
-                (entropy.scaled(self.sum_ctx - self.sum_joint) * norm).max(0.0)
+                finish.apply(entropy.scaled(self.sum_ctx - self.sum_joint))
             };
         }
     }
@@ -532,7 +524,9 @@ impl ConditionalEstimator {
                 sc += f
             }
         });
-        Ok((EntropyOfSum::new(n, bits).scaled(sc - sj) * self.norm()).max(0.0))
+        Ok(self
+            .finish()
+            .apply(EntropyOfSum::new(n, bits).scaled(sc - sj)))
     }
 
     fn write_state(&self, w: &mut Writer) {

@@ -29,6 +29,45 @@ impl NanPolicy {
     }
 }
 
+/// Final scaling of an entropy in nats: divide by the maximum `ln(n)` when normalising,
+/// and clamp to the mathematical range.
+///
+/// An entropy over `n` possible outcomes lies in `[0, ln n]`. The computed value can land
+/// an ulp outside it (an exactly uniform window evaluates `ln N - S / N` with rounded
+/// terms), so normalised values are clamped to `[0, 1]` and values in nats to
+/// `[0, ln n]`: the clamp only ever moves a value towards the true one. Every path
+/// (rolling, whole series, streaming) finishes through this one function, which keeps
+/// them bit-identical.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Finish {
+    factor: f64,
+    max: f64,
+}
+
+impl Finish {
+    /// For entropies over `n_outcomes` outcomes (at least 1).
+    pub(crate) fn new(n_outcomes: usize, normalize: bool) -> Self {
+        let ln_n = (n_outcomes.max(1) as f64).ln();
+        if normalize && n_outcomes > 1 {
+            Self {
+                factor: 1.0 / ln_n,
+                max: 1.0,
+            }
+        } else {
+            Self {
+                factor: 1.0,
+                max: ln_n,
+            }
+        }
+    }
+
+    /// The reported value of an entropy `h` in nats.
+    #[inline(always)]
+    pub(crate) fn apply(self, h: f64) -> f64 {
+        (h * self.factor).clamp(0.0, self.max)
+    }
+}
+
 /// Index of the first non-finite value, if any.
 pub fn first_non_finite(x: &[f64]) -> Option<usize> {
     // Cheap branch-free scan first (vectorises), position search only on failure.

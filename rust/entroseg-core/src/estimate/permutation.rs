@@ -8,7 +8,7 @@
 //! value at the last index for `W = n`, bit for bit, because both use the same counts, the
 //! same fixed-point scale (a function of `N`) and the same final expression.
 
-use super::{check_window, first_non_finite, non_finite_error, NanPolicy};
+use super::{check_window, first_non_finite, non_finite_error, Finish, NanPolicy};
 use crate::accumulate::{fixed_xlogx, scale_bits_for, EntropyOfSum, XLogXTable};
 use crate::checkpoint::{Reader, Writer};
 use crate::error::{Error, Result};
@@ -92,6 +92,41 @@ fn complexity(h: f64, h_mix: f64, n: usize) -> f64 {
     let js = h_mix - 0.5 * h - 0.5 * ln_n;
     let js_max = -0.5 * (((nf + 1.0) / nf) * (nf + 1.0).ln() + ln_n - 2.0 * (2.0 * nf).ln());
     ((h / ln_n) * js / js_max).max(0.0)
+}
+
+/// Largest finite magnitude weighted estimators accept.
+///
+/// A weight is the variance of `d <= 10` samples, at most `(2|x|)^2`; with `|x| <= 1e100`
+/// every weight, every `w ln w` term and every sum of up to 10^100 of them stays far
+/// below `f64::MAX`. Beyond that a variance (or a window's total weight) could overflow to
+/// infinity and turn the entropy into a silent 0 or NaN, so such input is rejected.
+pub const MAX_WEIGHTED_MAGNITUDE: f64 = 1e100;
+
+/// Largest weight samples within [`MAX_WEIGHTED_MAGNITUDE`] can produce, `(2 * 1e100)^2`
+/// (checked when restoring a checkpoint).
+const MAX_WEIGHT: f64 = 4e200;
+
+/// Rejects finite samples beyond [`MAX_WEIGHTED_MAGNITUDE`] (non-finite ones are the
+/// NaN policy's business).
+fn check_weighted_magnitude(chunk: &[f64], stream_offset: u64) -> Result<()> {
+    let too_large = |v: &f64| v.is_finite() && v.abs() > MAX_WEIGHTED_MAGNITUDE;
+    if let Some(i) = chunk.iter().position(too_large) {
+        let at = if stream_offset > 0 {
+            format!(
+                "index {i} of this chunk (sample {} of the stream)",
+                stream_offset + i as u64
+            )
+        } else {
+            format!("index {i}")
+        };
+        return Err(Error::parameter(format!(
+            "weighted permutation entropy needs |x| <= {MAX_WEIGHTED_MAGNITUDE:e} so that the \
+             embedding variances stay finite, got {:e} at {at}; the weighted entropy does not \
+             change when x is multiplied by a constant, so rescale the series",
+            chunk[i]
+        )));
+    }
+    Ok(())
 }
 
 /// Population variance of the embedding vector ending at `xs[i]`.
@@ -441,6 +476,9 @@ impl PermutationEstimator {
                 return Err(non_finite_error(i, chunk[i], self.encoder.seen()));
             }
         }
+        if self.options.weighted {
+            check_weighted_magnitude(chunk, self.encoder.seen())?;
+        }
         // Work in blocks so the code buffer stays in L1.
         const BLOCK: usize = 4096;
         let mut codes = std::mem::take(&mut self.codes);
@@ -545,11 +583,7 @@ impl PermutationEstimator {
     /// sum by at least `ln N` in fixed point) instead of by tracking the distinct count.
     fn rolling_entropy_fast(&mut self, codes: &[u32], out: &mut [f64]) {
         let scales = self.scales.as_ref().expect("rolling scales");
-        let norm = if self.options.normalize {
-            1.0 / (self.n_patterns as f64).ln()
-        } else {
-            1.0
-        };
+        let finish = Finish::new(self.n_patterns, self.options.normalize);
         let single = scales.xlogx.single_item_sum(scales.n_items);
         let n = self.ring.len();
         let counts = &mut self.counts[..];
@@ -569,7 +603,7 @@ impl PermutationEstimator {
             let c = counts[old as usize] - 1;
             counts[old as usize] = c;
             s -= scales.xlogx.up(c);
-            let h = scales.entropy.entropy(s) * norm;
+            let h = finish.apply(scales.entropy.entropy(s));
             *slot = if s == single { 0.0 } else { h };
         }
         self.ring_pos = pos;
@@ -586,11 +620,7 @@ impl PermutationEstimator {
         let scales = self.scales.as_ref().expect("rolling scales");
         let stat = self.options.statistic;
         let with_mix = stat == Statistic::Complexity;
-        let norm = if self.options.normalize {
-            1.0 / (self.n_patterns as f64).ln()
-        } else {
-            1.0
-        };
+        let finish = Finish::new(self.n_patterns, self.options.normalize);
         let n = self.ring.len();
         let np = self.n_patterns;
         let counts = &mut self.counts[..];
@@ -637,7 +667,7 @@ impl PermutationEstimator {
                         if present == 1 {
                             0.0
                         } else {
-                            scales.entropy.entropy(s) * norm
+                            finish.apply(scales.entropy.entropy(s))
                         }
                     }
                     Statistic::Complexity => {
@@ -668,11 +698,7 @@ impl PermutationEstimator {
     fn weighted_block(&mut self, block: &[f64], codes: &[u32], out: Option<&mut [f64]>) {
         let span = self.encoder.span();
         let (d, tau) = (self.options.order, self.options.delay);
-        let norm = if self.options.normalize {
-            1.0 / (self.n_patterns as f64).ln()
-        } else {
-            1.0
-        };
+        let finish = Finish::new(self.n_patterns, self.options.normalize);
         // Patterns ending at block[k] with k < span reach back into the samples before
         // the block: read those from history ++ block[..span].
         let hist_len = self.history.len();
@@ -717,7 +743,7 @@ impl PermutationEstimator {
                     *slot = if self.invalid_in_ring != 0 {
                         f64::NAN
                     } else {
-                        self.weighted.entropy_tracked() * norm
+                        finish.apply(self.weighted.entropy_tracked())
                     };
                 }
             }
@@ -748,13 +774,9 @@ impl PermutationEstimator {
             return Ok(f64::NAN);
         }
         let np = self.n_patterns;
-        let norm = if self.options.normalize {
-            1.0 / (np as f64).ln()
-        } else {
-            1.0
-        };
+        let finish = Finish::new(np, self.options.normalize);
         if self.options.weighted {
-            return Ok(self.weighted.entropy_fresh() * norm);
+            return Ok(finish.apply(self.weighted.entropy_fresh()));
         }
         let n_items = self.total_patterns;
         let counts = self.merged_counts();
@@ -767,7 +789,7 @@ impl PermutationEstimator {
             EntropyOfSum::new(n_items, bits).entropy(sum)
         };
         Ok(match self.options.statistic {
-            Statistic::Entropy => h * norm,
+            Statistic::Entropy => finish.apply(h),
             Statistic::MissingPatterns => (np - present) as f64,
             Statistic::Complexity => {
                 let scale = MixScale::new(n_items, np);
@@ -856,7 +878,7 @@ impl PermutationEstimator {
                 || (options.weighted && weights.len() != ring.len())
                 || (!options.weighted && !weights.is_empty())
                 || ring.iter().any(|&c| c != NO_PATTERN && c >= np)
-                || weights.iter().any(|w| !(w.is_finite() && *w >= 0.0))
+                || weights.iter().any(|w| !(0.0..=MAX_WEIGHT).contains(w))
             {
                 return Err(Error::checkpoint("inconsistent window state"));
             }
@@ -1152,6 +1174,99 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::NonFinite { index: 100 });
         assert!(whole_series(&x, PermutationOptions { window: None, ..o })
+            .unwrap()
+            .is_nan());
+    }
+
+    #[test]
+    fn normalized_values_never_exceed_one() {
+        // An exactly uniform window evaluates ln N - S/N with rounded terms and could land
+        // an ulp above ln(d!); the result is clamped to the mathematical range.
+        let uniform_weighted = [0.0, 3.0, 0.0];
+        let alternating: Vec<f64> = (0..41).map(|i| (i % 2) as f64).collect();
+        for (x, weighted) in [(&uniform_weighted[..], true), (&alternating[..], false)] {
+            for normalize in [true, false] {
+                let o = PermutationOptions {
+                    order: 2,
+                    weighted,
+                    normalize,
+                    ..Default::default()
+                };
+                let max = if normalize { 1.0 } else { 2f64.ln() };
+                let whole = whole_series(x, o).unwrap();
+                assert!(whole <= max, "{whole} > {max}");
+                let roll = rolling(
+                    x,
+                    PermutationOptions {
+                        window: Some(x.len()),
+                        ..o
+                    },
+                )
+                .unwrap();
+                assert_eq!(roll[x.len() - 1].to_bits(), whole.to_bits());
+            }
+        }
+        // Many small uniform-ish windows of every order: never above the maximum.
+        for order in 2..=5 {
+            for levels in [2u64, 3, 50] {
+                let x = walk(order as u64 * levels, 3000, levels);
+                for weighted in [false, true] {
+                    let o = PermutationOptions {
+                        order,
+                        window: Some(order + 5),
+                        weighted,
+                        ..Default::default()
+                    };
+                    let v = rolling(&x, o).unwrap();
+                    assert!(v.iter().all(|h| h.is_nan() || (0.0..=1.0).contains(h)));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn weighted_rejects_magnitudes_whose_variance_would_overflow() {
+        // |x| ~ 1e200: the variances overflow to infinity; this used to give a silent 0.
+        let x = [1e200, -1e200, 3e200, 0.5e200, 2e200, -1e200, 7e200];
+        let o = PermutationOptions {
+            weighted: true,
+            ..Default::default()
+        };
+        let e = whole_series(&x, o).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidParameter);
+        assert!(
+            e.message().contains("1e100") && e.message().contains("1e200 at index 0"),
+            "{}",
+            e.message()
+        );
+        // Near the limit the value is the one of the rescaled series (scale invariance).
+        let scaled: Vec<f64> = x.iter().map(|v| v * 1e-101).collect();
+        let small: Vec<f64> = x.iter().map(|v| v * 1e-200).collect();
+        let a = whole_series(&scaled, o).unwrap();
+        let b = whole_series(&small, o).unwrap();
+        assert!((a - b).abs() < 1e-12 && a > 0.1, "{a} vs {b}");
+        // The error leaves the state untouched and names the stream position.
+        let mut est = PermutationEstimator::new(PermutationOptions {
+            window: Some(4),
+            ..o
+        })
+        .unwrap();
+        let mut out = [0.0; 3];
+        est.update(&small[..3], &mut out).unwrap();
+        let mut out = [0.0; 2];
+        let e = est.update(&[1.0, -2e150], &mut out).unwrap_err();
+        assert!(
+            e.message().contains("sample 4 of the stream"),
+            "{}",
+            e.message()
+        );
+        assert_eq!(est.samples_seen(), 3);
+        // Non-finite samples stay the NaN policy's business.
+        let nan_ok = PermutationOptions {
+            nan_policy: NanPolicy::Propagate,
+            ..o
+        };
+        assert!(whole_series(&[1.0, f64::INFINITY, 2.0, 0.0], nan_ok)
             .unwrap()
             .is_nan());
     }
