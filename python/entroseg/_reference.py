@@ -422,8 +422,16 @@ def _uniform_bins(x: F64, low: float, high: float, bins: int) -> npt.NDArray[np.
     # The bin of v is floor((v - low) * (bins / (high - low))), clamped to the end bins.
     # This float expression *is* the definition: a value within rounding of an edge falls
     # on the side this expression gives.
-    scale = bins / (high - low)
-    return np.clip(np.floor((x - low) * scale), 0, bins - 1).astype(np.uint8)
+    if not high > low:
+        raise ValueError(f"uniform bins need low < high, got low={low}, high={high}")
+    width = float(high) - float(low)  # Python floats: inf on overflow, no exception
+    if not (math.isfinite(width) and math.isfinite(bins / width)):
+        raise ValueError(f"the bin width of [{low}, {high}] / {bins} is not a finite float")
+    scale = bins / width
+    symbols: npt.NDArray[np.uint8] = np.clip(np.floor((x - low) * scale), 0, bins - 1).astype(
+        np.uint8
+    )
+    return symbols
 
 
 def quantize(
@@ -468,8 +476,6 @@ def quantize(
                 lo, hi = lo - 0.5, lo + 0.5
             low = lo if low is None else low
             high = hi if high is None else high
-        if not high > low:
-            raise ValueError(f"uniform bins need low < high, got low={low}, high={high}")
         return _uniform_bins(arr, low, high, bins)
     if method == "mean_scale":
         total = 0.0
