@@ -185,7 +185,6 @@ impl Quantizer {
         check_finite(sample, "the sample")?;
         let mut s = sample.to_vec();
         s.sort_by(f64::total_cmp);
-        let n = s.len();
         let edges = (1..bins)
             .map(|i| numpy_linear_quantile(&s, i as f64 / bins as f64))
             .collect();
