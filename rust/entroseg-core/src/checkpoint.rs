@@ -117,6 +117,24 @@ impl<'a> Reader<'a> {
             ))),
         }
     }
+    /// Bytes not read yet: restoring code checks claimed sizes (a window's ring is
+    /// stored in the checkpoint) against it before allocating anything.
+    pub(crate) fn remaining(&self) -> usize {
+        self.data.len() - self.pos
+    }
+
+    /// Fails unless `n` items of `item_bytes` each can still follow.
+    pub(crate) fn expect_items(&self, n: usize, item_bytes: usize) -> Result<()> {
+        if n.checked_mul(item_bytes)
+            .is_none_or(|b| b > self.remaining())
+        {
+            return Err(Error::checkpoint(
+                "checkpoint is truncated (the window it claims is not in it)",
+            ));
+        }
+        Ok(())
+    }
+
     fn len(&mut self, item: usize) -> Result<usize> {
         let n = self.usize()?;
         if n.checked_mul(item)

@@ -68,6 +68,19 @@ impl Finish {
     }
 }
 
+/// Reserves room for a window's ring of `n` items, failing with an error instead of
+/// aborting the process when the memory cannot be had (a window of 4e9 samples asks for
+/// tens of GiB; Rust's default reaction to a failed allocation is to abort).
+pub(crate) fn reserve_ring<T>(ring: &mut Vec<T>, n: usize, window: usize) -> crate::Result<()> {
+    ring.try_reserve_exact(n.saturating_sub(ring.len()))
+        .map_err(|_| {
+            crate::Error::parameter(format!(
+                "window of {window} samples needs {} MiB of state, which cannot be allocated",
+                (n as u128 * std::mem::size_of::<T>() as u128) >> 20
+            ))
+        })
+}
+
 /// Index of the first non-finite value, if any.
 pub fn first_non_finite(x: &[f64]) -> Option<usize> {
     // Cheap branch-free scan first (vectorises), position search only on failure.

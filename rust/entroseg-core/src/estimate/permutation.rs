@@ -8,7 +8,7 @@
 //! value at the last index for `W = n`, bit for bit, because both use the same counts, the
 //! same fixed-point scale (a function of `N`) and the same final expression.
 
-use super::{check_window, first_non_finite, non_finite_error, Finish, NanPolicy};
+use super::{check_window, first_non_finite, non_finite_error, reserve_ring, Finish, NanPolicy};
 use crate::accumulate::{fixed_xlogx, scale_bits_for, EntropyOfSum, XLogXTable};
 use crate::checkpoint::{Reader, Writer};
 use crate::error::{Error, Result};
@@ -81,6 +81,22 @@ impl Default for PermutationOptions {
             statistic: Statistic::Entropy,
             nan_policy: NanPolicy::Raise,
         }
+    }
+}
+
+impl PermutationOptions {
+    /// Checks the options without building anything (no memory is reserved).
+    pub fn validate(&self) -> Result<()> {
+        let span = crate::ordinal::check_embedding(self.order, self.delay)?;
+        if self.weighted && self.statistic == Statistic::Complexity {
+            return Err(Error::parameter(
+                "weighted=True is defined for entropy only, not for statistic='complexity'",
+            ));
+        }
+        if let Some(w) = self.window {
+            check_window(w, span, "ordinal pattern ((order-1)*delay + 1)")?;
+        }
+        Ok(())
     }
 }
 
@@ -375,17 +391,12 @@ const TAG: &str = "PermutationEstimator";
 impl PermutationEstimator {
     /// Validates options and builds a fresh estimator.
     pub fn new(options: PermutationOptions) -> Result<Self> {
+        options.validate()?;
         let encoder = OrdinalEncoder::new(options.order, options.delay)?;
         let span = encoder.span();
-        if options.weighted && options.statistic == Statistic::Complexity {
-            return Err(Error::parameter(
-                "weighted=True is defined for entropy only, not for statistic='complexity'",
-            ));
-        }
         let n_patterns = factorial(options.order);
         let mut scales = None;
         if let Some(w) = options.window {
-            check_window(w, span, "ordinal pattern ((order-1)*delay + 1)")?;
             let n = (w - span) as u64;
             scales = Some(Scales::new(
                 n,
@@ -420,6 +431,12 @@ impl PermutationEstimator {
             total_patterns: 0,
             saw_invalid: false,
         };
+        if let Some(w) = options.window {
+            reserve_ring(&mut est.ring, w - span, w)?;
+            if options.weighted {
+                reserve_ring(&mut est.ring_weights, w - span, w)?;
+            }
+        }
         est.reset();
         Ok(est)
     }
@@ -438,12 +455,13 @@ impl PermutationEstimator {
     pub fn reset(&mut self) {
         self.encoder.reset();
         let n = self.options.window.map_or(0, |w| w - self.encoder.span());
-        self.ring = vec![NO_PATTERN; n];
-        self.ring_weights = if self.options.weighted {
-            vec![0.0; n]
-        } else {
-            Vec::new()
-        };
+        // In place: the memory was reserved (fallibly) by `new`.
+        self.ring.clear();
+        self.ring.resize(n, NO_PATTERN);
+        self.ring_weights.clear();
+        if self.options.weighted {
+            self.ring_weights.resize(n, 0.0);
+        }
         self.ring_pos = 0;
         self.invalid_in_ring = n;
         self.counts.iter_mut().for_each(|c| *c = 0);
@@ -863,6 +881,12 @@ impl PermutationEstimator {
                 NanPolicy::Raise
             },
         };
+        if let Some(w) = window {
+            // The window's codes (4 bytes each) follow: check before allocating the ring.
+            let span = crate::ordinal::check_embedding(order, delay)
+                .map_err(|e| Error::checkpoint(e.message().to_string()))?;
+            r.expect_items(w.saturating_sub(span), 4)?;
+        }
         let mut est = Self::new(options).map_err(|e| Error::checkpoint(e.message().to_string()))?;
         est.encoder = OrdinalEncoder::read_state(&mut r)?;
         if est.encoder.order() != order || est.encoder.delay() != delay {
@@ -951,13 +975,27 @@ impl PermutationEstimator {
 
 /// Rolling statistic over `x` (one value per sample, NaN where the window is incomplete).
 pub fn rolling(x: &[f64], options: PermutationOptions) -> Result<Vec<f64>> {
-    if options.window.is_none() {
-        return Err(Error::parameter("rolling() needs a window"));
-    }
-    let mut est = PermutationEstimator::new(options)?;
     let mut out = vec![0.0; x.len()];
-    est.update(x, &mut out)?;
+    rolling_into(x, options, &mut out)?;
     Ok(out)
+}
+
+/// [`rolling`] into a caller's buffer of `x.len()` values.
+///
+/// A window longer than the whole input leaves every value NaN; it runs with the shortest
+/// such window (`len + 1` samples), which gives the same output and the same errors
+/// without reserving the memory of the requested window (4e9 samples would be 16 GiB).
+pub fn rolling_into(x: &[f64], options: PermutationOptions, out: &mut [f64]) -> Result<()> {
+    let Some(window) = options.window else {
+        return Err(Error::parameter("rolling() needs a window"));
+    };
+    options.validate()?;
+    let span = (options.order - 1) * options.delay;
+    let run = PermutationOptions {
+        window: Some(window.min(x.len().max(span) + 1)),
+        ..options
+    };
+    PermutationEstimator::new(run)?.update(x, out)
 }
 
 /// Whole-series statistic over `x`.
@@ -1269,6 +1307,37 @@ mod tests {
         assert!(whole_series(&[1.0, f64::INFINITY, 2.0, 0.0], nan_ok)
             .unwrap()
             .is_nan());
+    }
+
+    #[test]
+    fn huge_windows_and_delays_reserve_no_memory_up_front() {
+        // These used to reserve (delay) or fill (window) tens of GiB, or abort the process.
+        let x = walk(5, 100, 7);
+        let o = PermutationOptions {
+            window: Some(u32::MAX as usize),
+            ..Default::default()
+        };
+        assert!(rolling(&x, o).unwrap().iter().all(|v| v.is_nan()));
+        let e = whole_series(
+            &x,
+            PermutationOptions {
+                delay: 1 << 38,
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::EmptyInput);
+        // A checkpoint that claims a window it does not hold fails before allocating it.
+        let est = PermutationEstimator::new(PermutationOptions {
+            window: Some(10),
+            ..Default::default()
+        })
+        .unwrap();
+        let mut bytes = est.checkpoint();
+        let at = 4 + 4 + 8 + TAG.len() + 16; // magic, version, tag, order, delay
+        bytes[at..at + 8].copy_from_slice(&(u32::MAX as u64 + 1).to_le_bytes());
+        let e = PermutationEstimator::restore(&bytes).unwrap_err();
+        assert!(e.message().contains("truncated"), "{}", e.message());
     }
 
     #[test]
