@@ -29,7 +29,8 @@ fn check_bins(bins: usize) -> Result<()> {
     Ok(())
 }
 
-fn check_finite(x: &[f64], what: &str) -> Result<()> {
+/// Fails with `ErrorKind::NonFinite` naming `what` and the first NaN or infinity.
+pub fn check_finite(x: &[f64], what: &str) -> Result<()> {
     if let Some(i) = first_non_finite(x) {
         return Err(Error::new(
             ErrorKind::NonFinite { index: i },

@@ -490,6 +490,9 @@ pub fn quantize<'py>(
         None => xs,
     };
     let result = py.detach(|| -> entroseg_core::Result<Vec<u8>> {
+        // The input first: when no sample is given it is also what the bins are fit on,
+        // and the error should name it as the input.
+        entroseg_core::symbols::check_finite(xs, "input")?;
         let q = match method {
             "uniform" => Quantizer::uniform_fit_partial(fit, bins, low, high)?,
             "mean_scale" => Quantizer::mean_scale_fit(fit, limit, bins)?,
