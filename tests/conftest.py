@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, settings
 
 settings.register_profile(
     "ci",
-    max_examples=40,
+    max_examples=100,
     derandomize=True,
     deadline=None,
     print_blob=True,
@@ -19,7 +19,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "dev",
-    max_examples=150,
+    max_examples=300,
     deadline=None,
     print_blob=True,
 )
