@@ -15,7 +15,10 @@
 //! A symbol may be marked invalid (`INVALID_SYMBOL`: a broken ordinal pattern, later an
 //! `N` base); grams containing one are not counted, and a window containing one is NaN.
 
-use super::{check_window, first_non_finite, non_finite_error, reserve_ring, Finish, NanPolicy};
+use super::{
+    check_whole_series_len, check_window, first_non_finite, non_finite_error, reserve_ring, Finish,
+    NanPolicy,
+};
 use crate::accumulate::{fixed_xlogx, scale_bits_for, EntropyOfSum, XLogXTable};
 use crate::checkpoint::{Reader, Writer};
 use crate::error::{Error, ErrorKind, Result};
@@ -338,6 +341,9 @@ impl ConditionalEstimator {
             ));
         }
         self.check_out(symbols.len(), out.len())?;
+        if self.options.window.is_none() {
+            check_whole_series_len(self.seen, symbols.len())?;
+        }
         self.push(symbols, out);
         Ok(())
     }
@@ -893,6 +899,9 @@ impl ConditionalPermutationEstimator {
     /// Feeds samples; see [`ConditionalEstimator::update`] for `out`.
     pub fn update(&mut self, chunk: &[f64], out: &mut [f64]) -> Result<()> {
         self.inner.check_out(chunk.len(), out.len())?;
+        if self.options.window.is_none() {
+            check_whole_series_len(self.encoder.seen(), chunk.len())?;
+        }
         if self.options.nan_policy == NanPolicy::Raise {
             if let Some(i) = first_non_finite(chunk) {
                 return Err(non_finite_error(i, chunk[i], self.encoder.seen()));
@@ -1240,6 +1249,28 @@ mod tests {
             .iter()
             .zip(&one_pass)
             .all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
+
+    #[test]
+    fn whole_series_counts_cannot_wrap() {
+        let mut est = ConditionalEstimator::new(ConditionalOptions::default()).unwrap();
+        est.update(&[0u8, 1, 2], &mut []).unwrap();
+        est.seen = crate::estimate::MAX_WHOLE_SERIES_SAMPLES - 1;
+        let e = est.update(&[0u8, 1], &mut []).unwrap_err();
+        assert!(
+            e.message().contains("at most 4294967295"),
+            "{}",
+            e.message()
+        );
+        // The rolling mode has no such limit: its counts never exceed the window.
+        let mut est = ConditionalEstimator::new(ConditionalOptions {
+            window: Some(4),
+            ..Default::default()
+        })
+        .unwrap();
+        est.seen = u64::MAX / 2;
+        let mut out = [0.0; 2];
+        est.update(&[0u8, 1], &mut out).unwrap();
     }
 
     #[test]

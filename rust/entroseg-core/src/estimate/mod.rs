@@ -81,6 +81,23 @@ pub(crate) fn reserve_ring<T>(ring: &mut Vec<T>, n: usize, window: usize) -> cra
         })
 }
 
+/// Most samples a whole-series estimator may see: its counts are 32-bit, and a series
+/// never holds more patterns (or grams) than samples.
+pub const MAX_WHOLE_SERIES_SAMPLES: u64 = u32::MAX as u64;
+
+/// Fails when `seen + more` samples would exceed [`MAX_WHOLE_SERIES_SAMPLES`] (a count
+/// could then wrap around silently).
+pub(crate) fn check_whole_series_len(seen: u64, more: usize) -> crate::Result<()> {
+    let total = seen.saturating_add(more as u64);
+    if total > MAX_WHOLE_SERIES_SAMPLES {
+        return Err(crate::Error::parameter(format!(
+            "a whole series may hold at most {MAX_WHOLE_SERIES_SAMPLES} samples (its counts \
+             are 32-bit), got {total}; use a window, or split the series"
+        )));
+    }
+    Ok(())
+}
+
 /// Index of the first non-finite value, if any.
 pub fn first_non_finite(x: &[f64]) -> Option<usize> {
     // Cheap branch-free scan first (vectorises), position search only on failure.
@@ -129,4 +146,22 @@ pub(crate) fn check_window(window: usize, span: usize, what: &str) -> crate::Res
 /// themselves before calling a core function).
 pub fn non_finite_error_public(index: usize, value: f64) -> crate::Error {
     non_finite_error(index, value, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_series_length_limit() {
+        assert!(check_whole_series_len(0, 1 << 20).is_ok());
+        assert!(check_whole_series_len(MAX_WHOLE_SERIES_SAMPLES - 5, 5).is_ok());
+        let e = check_whole_series_len(MAX_WHOLE_SERIES_SAMPLES - 5, 6).unwrap_err();
+        assert!(
+            e.message().contains("at most 4294967295 samples"),
+            "{}",
+            e.message()
+        );
+        assert!(e.message().contains("got 4294967296"), "{}", e.message());
+    }
 }

@@ -8,7 +8,10 @@
 //! value at the last index for `W = n`, bit for bit, because both use the same counts, the
 //! same fixed-point scale (a function of `N`) and the same final expression.
 
-use super::{check_window, first_non_finite, non_finite_error, reserve_ring, Finish, NanPolicy};
+use super::{
+    check_whole_series_len, check_window, first_non_finite, non_finite_error, reserve_ring, Finish,
+    NanPolicy,
+};
 use crate::accumulate::{fixed_xlogx, scale_bits_for, EntropyOfSum, XLogXTable};
 use crate::checkpoint::{Reader, Writer};
 use crate::error::{Error, Result};
@@ -496,6 +499,9 @@ impl PermutationEstimator {
         }
         if self.options.weighted {
             check_weighted_magnitude(chunk, self.encoder.seen())?;
+        }
+        if !rolling {
+            check_whole_series_len(self.encoder.seen(), chunk.len())?;
         }
         // Work in blocks so the code buffer stays in L1.
         const BLOCK: usize = 4096;
