@@ -10,9 +10,9 @@
 //! - [`Quantizer::mean_scale`]: divide by a scale (by default the mean absolute value of
 //!   the fitting data, as Chronos and EntroPE do), then `bins` equal-width bins over
 //!   `[-limit, limit]`.
-//! - [`Quantizer::quantile`]: `bins - 1` interior edges at the `i / bins` quantiles of a
-//!   sample (linear interpolation, as numpy's default); a value's symbol is the number of
-//!   edges `<=` it.
+//! - [`Quantizer::quantile_fit`]: `bins - 1` interior edges at the `i / bins` quantiles of
+//!   a sample, bit for bit what `numpy.quantile` gives with its default linear method; a
+//!   value's symbol is the number of edges `<=` it.
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::estimate::first_non_finite;

@@ -431,7 +431,8 @@ pub fn conditional_permutation_entropy<'py>(
 ///     range of ``sample``); values outside go to the end bins. "mean_scale": divide by
 ///     the mean absolute value of ``sample`` (Chronos / EntroPE style), then equal-width
 ///     bins over ``[-limit, limit]``. "quantile": edges at the ``i/bins`` quantiles of
-///     ``sample`` (linear interpolation); a value's symbol is the number of edges <= it.
+///     ``sample``, exactly as ``numpy.quantile`` computes them (default linear method);
+///     a value's symbol is the number of edges <= it.
 /// bins : int, default 16
 ///     Number of symbols, 1..256.
 /// low, high : float, optional
