@@ -201,13 +201,33 @@ impl SignedExact {
     }
 }
 
+/// Scale of the `w ln w` terms of weighted estimators: `2^300`.
+///
+/// Weights of nearly constant or tiny-valued series are subnormal floats (variances below
+/// 2.2e-308), and `w * ln w` rounded to the subnormal grid keeps only a few significant
+/// bits: the entropy of two equal subnormal weights came out 1.5e-6 away from ln 2.
+/// Multiplying `w` by a power of two is exact and lifts every weight into the normal
+/// range, so each term keeps full precision; with `|x| <= 1e100` (weights <= 4e200, at
+/// most 2^32 of them per pattern) the scaled terms and their sums stay finite.
+const TERM_SCALE: f64 = 2.037_035_976_334_486e90; // 2^300, checked in the tests
+
+/// `w ln w * TERM_SCALE` (0 for w = 0), a pure function of `w`.
 #[inline]
 fn xlnx(w: f64) -> f64 {
     if w > 0.0 {
-        w * w.ln()
+        (w * TERM_SCALE) * w.ln()
     } else {
         0.0
     }
+}
+
+/// Weighted entropy `ln T - (sum w ln w) / T` from the scaled sum of terms.
+#[inline]
+fn weighted_entropy(total: f64, scaled_terms: f64) -> f64 {
+    if total <= 0.0 {
+        return 0.0;
+    }
+    (total.ln() - scaled_terms / (total * TERM_SCALE)).max(0.0)
 }
 
 /// Weighted counts (exact), shared by the rolling and whole-series paths.
@@ -252,10 +272,7 @@ impl WeightedCounts {
     /// of constant embeddings carries no information).
     fn entropy_tracked(&mut self) -> f64 {
         let total = self.total.value();
-        if total <= 0.0 {
-            return 0.0;
-        }
-        (total.ln() - self.terms.value() / total).max(0.0)
+        weighted_entropy(total, self.terms.value())
     }
     /// Same value computed afresh from the per-pattern sums.
     fn entropy_fresh(&mut self) -> f64 {
@@ -264,10 +281,7 @@ impl WeightedCounts {
             terms.add(xlnx(e.sum.value()));
         }
         let total = self.total.value();
-        if total <= 0.0 {
-            return 0.0;
-        }
-        (total.ln() - terms.value() / total).max(0.0)
+        weighted_entropy(total, terms.value())
     }
 }
 
@@ -1266,6 +1280,33 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn weighted_entropy_keeps_precision_for_subnormal_weights() {
+        assert_eq!(TERM_SCALE, 2f64.powi(300));
+        // Two patterns (codes 1 and 3) with equal variances of 4.7e-319, a subnormal: the
+        // entropy is ln 2 by hand. Unscaled w ln w terms gave 0.3868513 instead of
+        // ln 2 / ln 6 = 0.3868528.
+        let x = [0.0, 1.457256017387996e-159, 0.0, 0.0];
+        let o = PermutationOptions {
+            weighted: true,
+            ..Default::default()
+        };
+        let h = whole_series(&x, o).unwrap();
+        // ln T - S/T cancels two numbers near ln(4.7e-319) = -733: a few ulps of 733.
+        assert!((h - 2f64.ln() / 6f64.ln()).abs() < 1e-13, "{h}");
+        // The largest accepted weights keep finite sums too.
+        let big: Vec<f64> = walk(3, 2000, 50)
+            .iter()
+            .map(|v| v * 1e98 / 2000.0)
+            .collect();
+        let h_big = whole_series(&big, o).unwrap();
+        let h_small = whole_series(&big.iter().map(|v| v * 1e-98).collect::<Vec<_>>(), o).unwrap();
+        assert!(
+            h_big.is_finite() && (h_big - h_small).abs() < 1e-12,
+            "{h_big} {h_small}"
+        );
     }
 
     #[test]
