@@ -40,7 +40,7 @@ class EntrosegError(ValueError):
     """Base class of entroseg's errors (a ValueError)."""
 
 class InvalidParameterError(EntrosegError):
-    """An option is outside its valid range."""
+    """An option, or the input's shape or range, is outside what is supported."""
 
 class EmptyInputError(EntrosegError):
     """The input is too short for the requested statistic."""
