@@ -26,6 +26,7 @@ __all__ = [
     "__version__",
     "_segment",
     "_segment_batch",
+    "_segment_parallel",
     "conditional_entropy",
     "conditional_permutation_entropy",
     "missing_patterns",
@@ -363,6 +364,15 @@ def _segment_batch(
     values: npt.ArrayLike, offsets: npt.ArrayLike, spec: _SegmentSpec, threads: int | None = None
 ) -> tuple[_I64, _I64, _U8, _I64]:
     """Segment a ragged batch: ``(starts, lengths, reasons, series_offsets)``."""
+
+def _segment_parallel(
+    x: npt.ArrayLike,
+    spec: _SegmentSpec,
+    chunks: int | None = None,
+    threads: int | None = None,
+    overlap: int | None = None,
+) -> tuple[_I64, _I64, _U8, dict[str, int | str | None]]:
+    """Chunk-parallel segmentation: ``(starts, lengths, reasons, report)``."""
 
 @final
 class _Segmenter:

@@ -36,6 +36,7 @@ fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<segmenter::PySegmentSpec>()?;
     m.add_function(wrap_pyfunction!(segmenter::_segment, m)?)?;
     m.add_function(wrap_pyfunction!(segmenter::_segment_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(segmenter::_segment_parallel, m)?)?;
     m.add_class::<segmenter::PySegmenter>()?;
     m.add(
         "REASONS",
