@@ -27,6 +27,8 @@ pub enum ErrorKind {
     },
     /// A checkpoint could not be restored (wrong estimator, corrupt or foreign bytes).
     InvalidCheckpoint,
+    /// An operation that the object's state does not allow (push after finish).
+    InvalidState,
 }
 
 /// A core error: a kind and a human-readable message.
@@ -50,6 +52,14 @@ impl Error {
 
     pub(crate) fn checkpoint(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidCheckpoint, message)
+    }
+
+    /// The same error, its message prefixed with the series it happened in.
+    pub fn in_series(self, series: usize) -> Self {
+        Self {
+            kind: self.kind,
+            message: format!("series {series}: {}", self.message),
+        }
     }
 
     /// The kind of failure.

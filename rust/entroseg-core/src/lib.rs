@@ -13,12 +13,16 @@
 //!   and after any number of updates.
 
 pub mod accumulate;
+pub mod boundary;
 mod checkpoint;
 pub mod error;
 pub mod estimate;
 pub mod exact;
 pub mod hash;
 pub mod ordinal;
+pub mod parallel;
+pub mod segmenter;
+pub mod segments;
 pub mod symbols;
 
 pub use error::{Error, ErrorKind, Result};

@@ -193,3 +193,6 @@ pub fn fill_output<'py, E: Send>(
     }
     Ok(out)
 }
+
+/// Two float64 arrays (entropy and surprisal).
+pub type ArrayPair<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);

@@ -47,6 +47,13 @@ create_exception!(
     "A checkpoint cannot be restored: written by another class, truncated, corrupt or from another format version."
 );
 
+create_exception!(
+    entroseg,
+    StreamClosedError,
+    EntrosegError,
+    "An operation on a finished stream (push after finish); call reset() to start anew."
+);
+
 /// Wrapper so `?` converts core errors (orphan rule: `From<Error> for PyErr` must live here).
 pub struct CoreError(pub Error);
 
@@ -65,6 +72,7 @@ impl From<CoreError> for PyErr {
             ErrorKind::NonFinite { .. } => NonFiniteError::new_err(msg),
             ErrorKind::SymbolOutOfRange { .. } => SymbolOutOfRangeError::new_err(msg),
             ErrorKind::InvalidCheckpoint => CheckpointError::new_err(msg),
+            ErrorKind::InvalidState => StreamClosedError::new_err(msg),
             _ => EntrosegError::new_err(msg),
         }
     }
@@ -90,5 +98,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<SymbolOutOfRangeError>(),
     )?;
     m.add("CheckpointError", py.get_type::<CheckpointError>())?;
+    m.add("StreamClosedError", py.get_type::<StreamClosedError>())?;
     Ok(())
 }

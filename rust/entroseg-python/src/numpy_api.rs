@@ -2,13 +2,14 @@
 //! around the core call (`py.detach`), and converts the result; no computation here.
 
 use crate::convert::{
-    count_option, fill_output, float_array, nan_policy, order_option, require_non_empty,
-    symbol_array, Symbols,
+    count_option, fill_output, float_array, nan_policy, new_output, order_option,
+    require_non_empty, symbol_array, Symbols,
 };
 use crate::error::{core, InvalidParameterError};
 use entroseg_core::estimate::conditional::{
     self, ConditionalOptions, ConditionalPermutationOptions,
 };
+use entroseg_core::estimate::context_model::{self, NextSymbolOptions};
 use entroseg_core::estimate::permutation::{self, PermutationOptions, Statistic};
 use entroseg_core::estimate::{first_non_finite, NanPolicy};
 use entroseg_core::ordinal::{to_lexicographic, OrdinalEncoder, NO_PATTERN};
@@ -504,4 +505,140 @@ pub fn quantize<'py>(
         Ok(out)
     });
     Ok(PyArray1::from_vec(py, core(result)?))
+}
+
+/// Options of the context model from keyword arguments (`alphabet_size` resolved).
+pub(crate) fn next_symbol_options(
+    order: i64,
+    alphabet_size: usize,
+    alpha: f64,
+    min_count: i64,
+    reset_symbol: Option<i64>,
+    normalize: bool,
+) -> PyResult<NextSymbolOptions> {
+    let o = NextSymbolOptions {
+        order: count_option(order, "order", 0)?,
+        alphabet_size,
+        alpha,
+        min_count: u32::try_from(count_option(min_count, "min_count", 1)?).unwrap_or(u32::MAX),
+        reset_symbol: reset_symbol
+            .map(|r| count_option(r, "reset_symbol", 0).map(|r| r as u32))
+            .transpose()?,
+        normalize,
+    };
+    core(o.validate())?;
+    Ok(o)
+}
+
+/// Model-free next-symbol entropy and surprisal of a symbol stream.
+///
+/// An online context model predicts each symbol from the ones before it, before seeing
+/// it: counts of the symbols that followed each context of up to ``order`` symbols, an
+/// additive estimator ``P(a) = (c(a) + alpha) / (N + alphabet_size * alpha)``
+/// (``alpha = 0.5`` is Krichevsky-Trofimov), and back-off to the longest context seen at
+/// least ``min_count`` times. ``entropy[t]`` is the entropy of the prediction for
+/// ``symbols[t]``, ``surprisal[t] = -ln P(symbols[t])``; the model then counts the
+/// symbol. No training, deterministic, O(order) per symbol; the streaming class
+/// ``NextSymbolEntropy`` gives the same values for any chunking. The GIL is released.
+///
+/// Parameters
+/// ----------
+/// symbols : array_like of int
+///     Symbols in ``0..alphabet_size``.
+/// order : int, default 3
+///     Longest context (0 = symbol frequencies only); at most 7 for bytes, 31 for DNA.
+/// alphabet_size : int or None, default None
+///     Number of symbols (1..256); None uses ``max(symbols) + 1``.
+/// alpha : float, default 0.5
+///     Pseudo-count added to every symbol of a context (> 0). 0.5 (Krichevsky-Trofimov)
+///     suits small alphabets such as DNA; with 256 symbols it adds 128 pseudo-counts per
+///     context, so a small value (e.g. 0.01) lets contexts become confident sooner.
+/// min_count : int, default 1
+///     A context predicts once it has been seen this many times.
+/// reset_symbol : int or None, default None
+///     After this symbol the context is emptied (e.g. ``ord("\n")`` for text, as BLT
+///     resets at newlines).
+/// normalize : bool, default True
+///     Divide both outputs by ln(alphabet_size): entropy in [0, 1]; surprisal >= 0 (it
+///     exceeds 1 for symbols less likely than uniform).
+///
+/// Returns
+/// -------
+/// (numpy.ndarray, numpy.ndarray)
+///     ``entropy`` and ``surprisal``, float64, one value per symbol.
+///
+/// Examples
+/// --------
+/// >>> import numpy as np, entroseg
+/// >>> s = np.tile(np.array([0, 1], dtype=np.uint8), 50)  # 0 1 0 1 ...
+/// >>> h, q = entroseg.next_symbol_entropy(s, order=1, alphabet_size=2)
+/// >>> float(h[0])  # nothing seen yet: uniform, one bit (normalized to 1)
+/// 1.0
+/// >>> bool(h[-1] < 0.1 and q[-1] < 0.02)  # the alternation has been learnt
+/// True
+#[pyfunction]
+#[pyo3(signature = (symbols, /, *, order=3, alphabet_size=None, alpha=0.5, min_count=1, reset_symbol=None, normalize=true))]
+#[allow(clippy::too_many_arguments)]
+pub fn next_symbol_entropy<'py>(
+    py: Python<'py>,
+    symbols: &Bound<'py, PyAny>,
+    order: i64,
+    alphabet_size: Option<i64>,
+    alpha: f64,
+    min_count: i64,
+    reset_symbol: Option<i64>,
+    normalize: bool,
+) -> PyResult<crate::convert::ArrayPair<'py>> {
+    if let Some(a) = alphabet_size {
+        next_symbol_options(
+            order,
+            count_option(a, "alphabet_size", 1)?,
+            alpha,
+            min_count,
+            reset_symbol,
+            normalize,
+        )?;
+    }
+    let syms = symbol_array(symbols, "symbols")?;
+    require_non_empty(syms.len(), "symbols")?;
+    let alphabet_size = match alphabet_size {
+        Some(a) => count_option(a, "alphabet_size", 1)?,
+        None => {
+            let max = syms.max()?.unwrap_or(0);
+            if max >= context_model::MAX_ALPHABET as u64 {
+                return Err(InvalidParameterError::new_err(format!(
+                    "symbols go up to {max}, beyond the largest alphabet ({} symbols)",
+                    context_model::MAX_ALPHABET
+                )));
+            }
+            max as usize + 1
+        }
+    };
+    let o = next_symbol_options(
+        order,
+        alphabet_size,
+        alpha,
+        min_count,
+        reset_symbol,
+        normalize,
+    )?;
+    let mut model = core(context_model::ContextModel::new(o))?;
+    let n = syms.len();
+    let surprisal = new_output(py, n);
+    macro_rules! run {
+        ($arr:expr) => {{
+            let ro = $arr.readonly();
+            let s = ro.as_slice()?;
+            // SAFETY: `surprisal` was created above and is not shared yet; `update`
+            // writes every element (or fails, and the array is dropped).
+            let q = unsafe { surprisal.as_slice_mut() }.expect("fresh arrays are contiguous");
+            core(fill_output(py, n, |h| model.update(s, h, q)))?
+        }};
+    }
+    let entropy = match syms {
+        Symbols::U8(a) => run!(a),
+        Symbols::U16(a) => run!(a),
+        Symbols::U32(a) => run!(a),
+    };
+    Ok((entropy, surprisal))
 }

@@ -2,6 +2,7 @@
 //! checkpointable) and one-shot functions built on it, so there is one code path.
 
 pub mod conditional;
+pub mod context_model;
 pub mod permutation;
 
 /// What to do with NaN and infinite samples.
@@ -140,6 +141,12 @@ pub(crate) fn check_window(window: usize, span: usize, what: &str) -> crate::Res
         )));
     }
     Ok(())
+}
+
+/// The error for a non-finite `value` at `index` of a chunk that starts at sample
+/// `stream_offset` of its stream.
+pub fn non_finite_error_at(index: usize, value: f64, stream_offset: u64) -> crate::Error {
+    non_finite_error(index, value, stream_offset)
 }
 
 /// The error raised for a non-finite sample at `index` (for adapters that scan input
