@@ -62,17 +62,20 @@ impl Engine {
             Engine::Preset(e) => e.open_start(),
         }
     }
-    fn restarted_at(&self, scores: &[f64], pos: u64) -> Self {
-        let at = |back: u64| {
-            pos.checked_sub(back)
-                .map_or(f64::NAN, |i| scores[i as usize])
-        };
+    /// A copy restarted at `pos`; `prev1`, `prev2` are the scores at `pos - 1`, `pos - 2`.
+    fn restarted_at(&self, pos: u64, prev1: f64, prev2: f64) -> Self {
         match self {
-            Engine::Native(e) => Engine::Native(e.restarted_at(pos, at(1))),
-            Engine::Preset(e) => Engine::Preset(e.restarted_at(pos, at(1), at(2))),
+            Engine::Native(e) => Engine::Native(e.restarted_at(pos, prev1)),
+            Engine::Preset(e) => Engine::Preset(e.restarted_at(pos, prev1, prev2)),
         }
     }
 }
+
+/// Fills `out` with the scores of positions `from .. from + out.len()`.
+type Fill<'a> = dyn Fn(u64, &mut [f64]) -> Result<()> + Sync + 'a;
+
+/// Scores are produced and consumed in blocks of this many samples.
+const BLOCK: usize = 1 << 15;
 
 /// A run of the rules over positions `[first, end)`: its final starts (the open
 /// segment's included) and its engine, ready to continue.
@@ -84,29 +87,36 @@ struct SpanRun {
 }
 
 impl SpanRun {
-    fn new(engine: Engine, scores: &[f64], first: u64, end: u64) -> Self {
+    fn new(engine: Engine, fill: &Fill, first: u64, end: u64) -> Result<Self> {
         let mut run = Self {
             end: first,
             starts: vec![engine.open_start()],
             engine,
         };
-        run.extend(scores, end);
-        run
+        run.extend(fill, end)?;
+        Ok(run)
     }
 
-    /// Continues the run up to `end`.
-    fn extend(&mut self, scores: &[f64], end: u64) {
-        if end <= self.end {
-            return;
-        }
+    /// Continues the run up to `end`, computing its scores block by block.
+    fn extend(&mut self, fill: &Fill, end: u64) -> Result<()> {
+        let mut buf = Vec::new();
         let mut out = Vec::new();
-        self.engine
-            .push(&scores[self.end as usize..end as usize], &mut out);
-        // The old open start comes back as the first closed segment.
-        self.starts.pop();
-        self.starts.extend(out.iter().map(|s| (s.start, s.reason)));
-        self.starts.push(self.engine.open_start());
-        self.end = end;
+        while self.end < end {
+            let len = ((end - self.end) as usize).min(BLOCK);
+            buf.clear();
+            buf.resize(len, 0.0);
+            fill(self.end, &mut buf)?;
+            out.clear();
+            self.engine.push(&buf, &mut out);
+            // The old open start comes back as the first closed segment.
+            if !out.is_empty() {
+                self.starts.pop();
+                self.starts.extend(out.iter().map(|s| (s.start, s.reason)));
+                self.starts.push(self.engine.open_start());
+            }
+            self.end += len as u64;
+        }
+        Ok(())
     }
 }
 
@@ -166,35 +176,42 @@ fn default_overlap(rules: &Rules) -> usize {
     (8 * span).max(256)
 }
 
-/// The rules over a whole score array, chunk-parallel; equal to
-/// [`crate::boundary::segment_scores`] segment for segment.
-pub fn segment_scores_parallel(
-    scores: &[f64],
-    rules: &Rules,
-    chunks: usize,
-    threads: usize,
-    overlap: Option<usize>,
-) -> Result<(Vec<Segment>, StitchReport)> {
-    rules.validate()?;
-    if chunks < 1 {
-        return Err(Error::parameter(format!(
-            "chunks must be >= 1, got {chunks}"
-        )));
-    }
-    let n = scores.len();
-    let mut report = StitchReport {
-        chunks: 1,
-        ..StitchReport::default()
-    };
-    let base = match rules.preset {
-        Some(preset) => Engine::Preset(PresetEngine::new(*rules, preset, scores)?),
+/// The engine for `rules` (threshold calibrated over `whole` when the rules ask for
+/// it; `whole` is only read in that case and for the EntroPE preset).
+fn base_engine(rules: &Rules, whole: &[f64]) -> Result<Engine> {
+    Ok(match rules.preset {
+        Some(preset) => Engine::Preset(PresetEngine::new(*rules, preset, whole)?),
         None => {
             let calibrated = match (rules.target_len, rules.calibration) {
-                (Some(_), Calibration::Batch) => Some(calibrate_threshold(scores, rules)?),
+                (Some(_), Calibration::Batch) => Some(calibrate_threshold(whole, rules)?),
                 _ => None,
             };
             Engine::Native(RuleEngine::new(*rules, calibrated)?)
         }
+    })
+}
+
+/// True when the rules need the whole score array before deciding anything.
+fn needs_whole(rules: &Rules) -> bool {
+    matches!(rules.preset, Some(crate::boundary::Preset::Entrope { .. }))
+        || (rules.preset.is_none()
+            && rules.target_len.is_some()
+            && rules.calibration == Calibration::Batch)
+}
+
+/// The rules over `n` positions whose scores `fill` produces, chunk-parallel, stitched.
+fn rules_parallel(
+    n: usize,
+    rules: &Rules,
+    base: Engine,
+    fill: &Fill,
+    chunks: usize,
+    threads: usize,
+    overlap: Option<usize>,
+) -> Result<(Vec<Segment>, StitchReport)> {
+    let mut report = StitchReport {
+        chunks: 1,
+        ..StitchReport::default()
     };
     let online = matches!(&base, Engine::Native(e) if e.is_online());
     let chunks = chunks.min(n.max(1));
@@ -203,26 +220,30 @@ pub fn segment_scores_parallel(
             report.sequential_reason =
                 Some("the online target_len controller depends on the whole history");
         }
-        let run = SpanRun::new(base, scores, 0, n as u64);
+        let run = SpanRun::new(base, fill, 0, n as u64)?;
         return Ok((starts_to_segments(&run.starts, n as u64), report));
     }
     report.chunks = chunks;
     let overlap = overlap.unwrap_or_else(|| default_overlap(rules)) as u64;
     let bounds = chunk_bounds(n, chunks);
-    let mut runs: Vec<Option<SpanRun>> = run_parallel(chunks, threads, |k| {
+    let runs = run_parallel(chunks, threads, |k| -> Result<SpanRun> {
         let (a, b) = (bounds[k] as u64, bounds[k + 1] as u64);
         let engine = if k == 0 {
             base.clone()
         } else {
-            base.restarted_at(scores, a)
+            let mut prev = [f64::NAN; 2];
+            let back = (a as usize).min(2);
+            fill(a - back as u64, &mut prev[2 - back..])?;
+            base.restarted_at(a, prev[1], prev[0])
         };
-        Some(SpanRun::new(engine, scores, a, (b + overlap).min(n as u64)))
+        SpanRun::new(engine, fill, a, (b + overlap).min(n as u64))
     });
-    let mut truth = runs[0].take().expect("chunk 0 ran");
-    let step = overlap.max(4096);
-    for (k, slot) in runs.iter_mut().enumerate().skip(1) {
-        let right = slot.take().expect("every chunk ran");
-        let a = bounds[k] as u64;
+    let mut runs = runs.into_iter();
+    let mut truth = runs.next().expect("chunk 0 ran")?;
+    let step = overlap.max(BLOCK as u64 / 8);
+    for (k, right) in runs.enumerate() {
+        let right = right?;
+        let a = bounds[k + 1] as u64;
         let mut fell_back = false;
         loop {
             if let Some(p) = first_shared(&truth.starts, &right.starts, a) {
@@ -244,14 +265,43 @@ pub fn segment_scores_parallel(
             fell_back = true;
             let to = (truth.end + step).min(right.end);
             report.sequential_samples += to - truth.end;
-            truth.extend(scores, to);
+            truth.extend(fill, to)?;
         }
         if fell_back {
             report.fallbacks += 1;
         }
     }
-    truth.extend(scores, n as u64);
+    truth.extend(fill, n as u64)?;
     Ok((starts_to_segments(&truth.starts, n as u64), report))
+}
+
+/// The rules over a whole score array, chunk-parallel; equal to
+/// [`crate::boundary::segment_scores`] segment for segment.
+pub fn segment_scores_parallel(
+    scores: &[f64],
+    rules: &Rules,
+    chunks: usize,
+    threads: usize,
+    overlap: Option<usize>,
+) -> Result<(Vec<Segment>, StitchReport)> {
+    rules.validate()?;
+    check_chunks(chunks)?;
+    let base = base_engine(rules, scores)?;
+    let fill = |from: u64, out: &mut [f64]| -> Result<()> {
+        let from = from as usize;
+        out.copy_from_slice(&scores[from..from + out.len()]);
+        Ok(())
+    };
+    rules_parallel(scores.len(), rules, base, &fill, chunks, threads, overlap)
+}
+
+fn check_chunks(chunks: usize) -> Result<()> {
+    if chunks < 1 {
+        return Err(Error::parameter(format!(
+            "chunks must be >= 1, got {chunks}"
+        )));
+    }
+    Ok(())
 }
 
 fn starts_to_segments(starts: &[(u64, u8)], n: u64) -> Vec<Segment> {
@@ -269,28 +319,59 @@ fn starts_to_segments(starts: &[(u64, u8)], n: u64) -> Vec<Segment> {
         .collect()
 }
 
-/// The rolling profile of `x`, chunk-parallel: chunk `[a, b)` is computed from
-/// `x[a - (window - 1) .. b)` and keeps its own positions.
-fn parallel_profile<T: Copy + Sync>(
-    x: &[T],
-    window: usize,
-    chunks: usize,
-    threads: usize,
-    rolling: impl Fn(&[T]) -> Result<Vec<f64>> + Sync,
-) -> Result<Vec<f64>> {
-    let n = x.len();
+/// The whole rolling profile, chunk-parallel, written in place.
+fn parallel_profile(n: usize, chunks: usize, threads: usize, fill: &Fill) -> Result<Vec<f64>> {
+    let mut out = vec![0.0; n];
     let chunks = chunks.clamp(1, n.max(1));
     let bounds = chunk_bounds(n, chunks);
-    let parts = run_parallel(chunks, threads, |k| {
-        let (a, b) = (bounds[k], bounds[k + 1]);
-        let lo = a.saturating_sub(window - 1);
-        rolling(&x[lo..b]).map(|v| v[a - lo..].to_vec())
-    });
-    let mut out = Vec::with_capacity(n);
-    for p in parts {
-        out.extend(p?);
+    let mut pieces: Vec<(u64, &mut [f64])> = Vec::with_capacity(chunks);
+    let mut rest = out.as_mut_slice();
+    for k in 0..chunks {
+        let (piece, tail) = rest.split_at_mut(bounds[k + 1] - bounds[k]);
+        pieces.push((bounds[k] as u64, piece));
+        rest = tail;
     }
-    Ok(out)
+    let queue = std::sync::Mutex::new(pieces);
+    let first_error: std::sync::Mutex<Option<(u64, Error)>> = std::sync::Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, chunks) {
+            scope.spawn(|| loop {
+                let job = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
+                let Some((from, piece)) = job else { break };
+                for (j, block) in piece.chunks_mut(BLOCK).enumerate() {
+                    if let Err(e) = fill(from + (j * BLOCK) as u64, block) {
+                        let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                        if slot.as_ref().is_none_or(|(at, _)| from < *at) {
+                            *slot = Some((from, e));
+                        }
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some((_, e)) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// Rules over a profile that `fill` computes: in place and fused when the rules can
+/// start anywhere, over the whole profile first when they need it.
+fn segment_profile(
+    n: usize,
+    rules: &Rules,
+    fill: &Fill,
+    chunks: usize,
+    threads: usize,
+    overlap: Option<usize>,
+) -> Result<(Vec<Segment>, StitchReport)> {
+    if needs_whole(rules) {
+        let scores = parallel_profile(n, chunks, threads, fill)?;
+        return segment_scores_parallel(&scores, rules, chunks, threads, overlap);
+    }
+    let base = base_engine(rules, &[])?;
+    rules_parallel(n, rules, base, fill, chunks, threads, overlap)
 }
 
 /// Chunk-parallel segmentation of a float series; equal to
@@ -304,17 +385,27 @@ pub fn segment_values_parallel(
     overlap: Option<usize>,
 ) -> Result<(Vec<Segment>, StitchReport)> {
     rules.validate()?;
-    let scores = match method {
+    check_chunks(chunks)?;
+    match method {
         Method::Permutation(o) => {
             let window = o.window.ok_or_else(|| {
                 Error::parameter("segmenting needs a rolling profile: give window (in samples)")
             })?;
-            // Validate once (and produce the right error) before splitting.
             permutation::PermutationEstimator::new(*o)?;
-            parallel_profile(x, window, chunks, threads, |part| {
-                permutation::rolling(part, *o)
-            })
-            .map_err(|e| reindex(e, x))?
+            if o.nan_policy == crate::NanPolicy::Raise {
+                if let Some(i) = crate::estimate::first_non_finite(x) {
+                    return Err(crate::estimate::non_finite_error_at(i, x[i], 0));
+                }
+            }
+            // A chunk's scores: its window - 1 samples of warm-up, then its own.
+            let fill = |from: u64, out: &mut [f64]| -> Result<()> {
+                let from = from as usize;
+                let lo = from.saturating_sub(window - 1);
+                let mut est = permutation::PermutationEstimator::new(*o)?;
+                est.update(&x[lo..from], &mut vec![0.0; from - lo])?;
+                est.update(&x[from..from + out.len()], out)
+            };
+            segment_profile(x.len(), rules, &fill, chunks, threads, overlap)
         }
         Method::Scores(policy) => {
             if *policy == crate::NanPolicy::Raise {
@@ -322,26 +413,12 @@ pub fn segment_values_parallel(
                     return Err(crate::estimate::non_finite_error_at(i, x[i], 0));
                 }
             }
-            return segment_scores_parallel(x, rules, chunks, threads, overlap);
+            segment_scores_parallel(x, rules, chunks, threads, overlap)
         }
-        _ => {
-            return Err(Error::parameter(
-                "this method takes integer symbols, not float values",
-            ))
-        }
-    };
-    segment_scores_parallel(&scores, rules, chunks, threads, overlap)
-}
-
-/// An error from a chunk names a position in the chunk; recompute it on the whole
-/// input so the message matches the one-shot call.
-fn reindex(e: Error, x: &[f64]) -> Error {
-    if let crate::ErrorKind::NonFinite { .. } = e.kind() {
-        if let Some(i) = crate::estimate::first_non_finite(x) {
-            return crate::estimate::non_finite_error_at(i, x[i], 0);
-        }
+        _ => Err(Error::parameter(
+            "this method takes integer symbols, not float values",
+        )),
     }
-    e
 }
 
 /// Chunk-parallel segmentation of a symbol stream; equal to
@@ -356,6 +433,7 @@ pub fn segment_symbols_parallel<T: Copy + Into<u64> + Sync>(
     overlap: Option<usize>,
 ) -> Result<(Vec<Segment>, StitchReport)> {
     rules.validate()?;
+    check_chunks(chunks)?;
     match method {
         Method::Conditional(o) => {
             let window = o.window.ok_or_else(|| {
@@ -373,23 +451,20 @@ pub fn segment_symbols_parallel<T: Copy + Into<u64> + Sync>(
                     ),
                 ));
             }
-            let scores = parallel_profile(x, window, chunks, threads, |part| {
-                conditional::rolling(part, *o)
-            })?;
-            segment_scores_parallel(&scores, rules, chunks, threads, overlap)
-        }
-        Method::NextSymbol(..) => {
-            // The profile is one sequential pass; compute it through the one-shot path's
-            // validation, then run the rules in parallel.
-            let (h, q) = match method {
-                Method::NextSymbol(o, _) => {
-                    crate::estimate::context_model::next_symbol_entropy(x, *o)?
-                }
-                _ => unreachable!(),
+            let fill = |from: u64, out: &mut [f64]| -> Result<()> {
+                let from = from as usize;
+                let lo = from.saturating_sub(window - 1);
+                let mut est = conditional::ConditionalEstimator::new(*o)?;
+                est.update(&x[lo..from], &mut vec![0.0; from - lo])?;
+                est.update(&x[from..from + out.len()], out)
             };
-            let scores = match method {
-                Method::NextSymbol(_, crate::segmenter::NextScore::Surprisal) => q,
-                _ => h,
+            segment_profile(x.len(), rules, &fill, chunks, threads, overlap)
+        }
+        Method::NextSymbol(o, which) => {
+            let (h, q) = crate::estimate::context_model::next_symbol_entropy(x, *o)?;
+            let scores = match which {
+                crate::segmenter::NextScore::Surprisal => q,
+                crate::segmenter::NextScore::Entropy => h,
             };
             let (segs, mut report) =
                 segment_scores_parallel(&scores, rules, chunks, threads, overlap)?;
