@@ -14,6 +14,8 @@
 
 pub mod accumulate;
 mod checkpoint;
+pub mod dna;
+pub mod dust;
 pub mod error;
 pub mod estimate;
 pub mod exact;

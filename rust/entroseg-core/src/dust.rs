@@ -1,0 +1,764 @@
+//! SDUST: the symmetric DUST low-complexity masker of Morgulis et al. (2006), "A fast and
+//! symmetric DUST implementation to mask low-complexity DNA sequences", J. Comput. Biol.
+//! 13(5), the algorithm of NCBI's `dustmasker` and of minimap2's / pydustmasker's `sdust`.
+//!
+//! # The algorithm
+//!
+//! A stretch `x` of DNA is scored by how often its triplets (3-mers) repeat:
+//! `score(x) = sum_t c_t (c_t - 1) / 2 / (l - 1)` over the `l` triplets of `x`, where
+//! `c_t` counts triplet `t`. With the level `T` (default 20), `x` is *low-complexity* when
+//! `10 * score(x) > T`, and *perfect* when moreover no part of it scores higher. The
+//! masker slides a window of `W` bases (default 64) along the sequence and keeps the list
+//! `P` of perfect intervals that lie inside the window, sorted by decreasing start. For
+//! each new base it
+//!
+//! 1. reports the perfect intervals that start before the new window (merging a reported
+//!    interval into the previous one when they overlap or touch: dustmasker's "linker 1");
+//! 2. shifts the window by one triplet, maintaining the triplet counts of the window and
+//!    of its longest suffix `v` in which no triplet occurs more than `2T/10` times (such
+//!    a suffix cannot hold a new perfect interval, so only longer suffixes are scored),
+//!    together with the running sums `r = sum c (c - 1) / 2` of both;
+//! 3. when the window as a whole could hold a perfect interval (`10 r_window > T |v|`),
+//!    scores the suffixes of the window longer than `v`, from short to long, and inserts
+//!    each one whose score exceeds the threshold and is at least the best score among the
+//!    perfect intervals it contains.
+//!
+//! Any base other than A/C/G/T (N, another IUPAC code) ends the current stretch: the
+//! pending perfect intervals are reported and the window restarts empty after it, so no
+//! triplet spans an ambiguous base (as in `sdust` and pydustmasker; see the repository's
+//! benchmark notes for how NCBI `dustmasker` differs around N). Case is ignored, so
+//! soft-masked (lowercase) bases are masked like any others.
+//!
+//! Results are 0-based, half-open `[start, end)` intervals in increasing order, merged
+//! when they overlap or touch, exactly as dustmasker's `interval` output (which is
+//! inclusive) plus one on the end.
+//!
+//! # Streaming
+//!
+//! [`Sdust`] is online: [`Sdust::push_letters`] takes a record in chunks of any size and
+//! the intervals do not depend on the chunking (the state is the window, its counts and
+//! the pending perfect intervals: O(W) memory). [`Sdust::take_settled`] hands over the
+//! intervals that can no longer change, so very long records can be masked in constant
+//! memory.
+
+use crate::dna::{invalid_base_error, AMBIGUOUS, LETTER_CLASS, NOT_NUCLEOTIDE};
+use crate::error::{Error, ErrorKind, Result};
+
+/// dustmasker's default window (bases).
+pub const DEFAULT_WINDOW: usize = 64;
+/// dustmasker's default level (score threshold times 10).
+pub const DEFAULT_LEVEL: u32 = 20;
+/// Smallest window (pydustmasker's limit: a window must hold two triplets).
+pub const MIN_WINDOW: usize = 4;
+/// Largest window; keeps every count product well inside 64 bits.
+pub const MAX_WINDOW: usize = 1 << 16;
+
+/// SDUST options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DustOptions {
+    /// Window in bases (dustmasker `-window`).
+    pub window: usize,
+    /// Score threshold times 10 (dustmasker `-level`).
+    pub level: u32,
+}
+
+impl Default for DustOptions {
+    fn default() -> Self {
+        Self {
+            window: DEFAULT_WINDOW,
+            level: DEFAULT_LEVEL,
+        }
+    }
+}
+
+/// A perfect interval waiting to be reported.
+#[derive(Debug, Clone, Copy)]
+struct Perfect {
+    start: u64,
+    end: u64,
+    /// `sum c (c - 1) / 2` over its triplets.
+    repeats: u64,
+    /// Its number of triplets minus one (the score's denominator).
+    span: u64,
+}
+
+/// How input bytes map to bases.
+#[derive(Debug, Clone, Copy)]
+enum Input {
+    /// Letters: A/C/G/T (either case) are bases, IUPAC codes break, others are errors.
+    Letters,
+    /// Letters as dustmasker reads them: every byte but A/C/G/T breaks, nothing fails.
+    LettersLenient,
+    /// Codes 0..=3 are bases, 4 breaks, others are errors.
+    Codes,
+}
+
+// Window and suffix counts of a triplet share one u64 (window count in the low half,
+// suffix count in the high half), and so do the two running sums: a base entering both
+// updates both with one add. Neither half can borrow from the other because each half's
+// true value stays in 0..2^32 (at most (W-2)^2/2 < 2^31 for W <= 2^16).
+const WINDOW_ONE: u64 = 1;
+const SUFFIX_ONE: u64 = 1 << 32;
+const BOTH_ONE: u64 = WINDOW_ONE | SUFFIX_ONE;
+const LOW: u64 = 0xFFFF_FFFF;
+const HIGH: u64 = !LOW;
+
+/// The sliding window of triplets with the counts of the window and of its suffix `v`.
+#[derive(Debug, Clone)]
+struct Window {
+    /// Triplets a full window holds (W - 2), and the length of the ring.
+    capacity: usize,
+    ring: Box<[u8]>,
+    counts: [u64; 64],
+    cursor: Cursor,
+}
+
+/// The scalar state of a [`Window`], copied into a local [`WindowView`] for the hot loop
+/// so that the compiler keeps it in registers.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cursor {
+    /// Ring slot of the oldest triplet.
+    head: usize,
+    /// Triplets in the window.
+    len: usize,
+    /// Length of the suffix `v` (in triplets).
+    suffix: usize,
+    /// Packed running sums `sum c (c - 1) / 2` of the window (low) and of `v` (high).
+    sums: u64,
+}
+
+impl Window {
+    fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            ring: vec![0u8; capacity].into_boxed_slice(),
+            counts: [0; 64],
+            cursor: Cursor::default(),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.counts = [0; 64];
+        self.cursor = Cursor::default();
+    }
+
+    fn view(&mut self) -> WindowView<'_> {
+        WindowView {
+            capacity: self.capacity,
+            ring: &mut self.ring,
+            counts: &mut self.counts,
+            c: self.cursor,
+        }
+    }
+}
+
+/// A [`Window`] opened for updates, its cursor held by value.
+struct WindowView<'a> {
+    capacity: usize,
+    ring: &'a mut [u8],
+    counts: &'a mut [u64; 64],
+    c: Cursor,
+}
+
+impl WindowView<'_> {
+    /// Ring slot of the `i`-th triplet of the window (0 = oldest), `i < capacity`.
+    #[inline(always)]
+    fn slot(&self, i: usize) -> usize {
+        let j = self.c.head + i;
+        if j >= self.capacity {
+            j - self.capacity
+        } else {
+            j
+        }
+    }
+
+    /// Appends a triplet to a window that is not full.
+    #[inline(always)]
+    fn push(&mut self, triplet: usize, level: u64) {
+        let slot = self.slot(self.c.len);
+        self.ring[slot] = triplet as u8;
+        self.c.len += 1;
+        self.enter(triplet, level);
+    }
+
+    /// Drops the oldest triplet of a full window and appends `triplet` in its slot.
+    #[inline(always)]
+    fn replace(&mut self, triplet: usize, level: u64) {
+        let head = self.c.head;
+        let old = self.ring[head] as usize & 63;
+        self.ring[head] = triplet as u8;
+        self.c.head = if head + 1 == self.capacity {
+            0
+        } else {
+            head + 1
+        };
+        if self.c.suffix == self.capacity {
+            // The suffix spanned the whole window: the triplet leaves both.
+            self.c.suffix -= 1;
+            self.counts[old] -= BOTH_ONE;
+            self.c.sums -= self.counts[old];
+        } else {
+            self.counts[old] -= WINDOW_ONE;
+            self.c.sums -= self.counts[old] & LOW;
+        }
+        self.enter(triplet, level);
+    }
+
+    /// Counts the newest triplet in the window and in `v`, then keeps `v` the longest
+    /// suffix in which no triplet occurs more than `2T/10` times.
+    #[inline(always)]
+    fn enter(&mut self, triplet: usize, level: u64) {
+        self.c.suffix += 1;
+        self.c.sums += self.counts[triplet];
+        self.counts[triplet] += BOTH_ONE;
+        if (self.counts[triplet] >> 32) * 10 > 2 * level {
+            self.c = Self::shrink_suffix(self.ring, self.counts, self.c, triplet);
+        }
+    }
+
+    /// Too many copies of `triplet` in `v`: shortens it from the left until one copy has
+    /// left. Takes and returns the cursor by value (and the view's parts, not the view) so
+    /// that the hot loop's view never has to live in memory.
+    #[inline(never)]
+    fn shrink_suffix(
+        ring: &[u8],
+        counts: &mut [u64; 64],
+        mut cursor: Cursor,
+        triplet: usize,
+    ) -> Cursor {
+        loop {
+            let mut slot = cursor.head + (cursor.len - cursor.suffix);
+            if slot >= ring.len() {
+                slot -= ring.len();
+            }
+            let t = ring[slot] as usize & 63;
+            cursor.suffix -= 1;
+            counts[t] -= SUFFIX_ONE;
+            cursor.sums -= counts[t] & HIGH;
+            if t == triplet {
+                return cursor;
+            }
+        }
+    }
+
+    /// Whether some suffix longer than `v` may score above the threshold (a necessary
+    /// condition: no suffix repeats more than the whole window, and none longer than `v`
+    /// has fewer than `|v|` triplets to share the score).
+    #[inline(always)]
+    fn may_hold_perfect(&self, level: u64) -> bool {
+        (self.c.sums & LOW) * 10 > level * self.c.suffix as u64
+    }
+
+    /// Scores the suffixes of the window longer than `v`, from short to long, and inserts
+    /// into `perfect` each one that scores above the threshold and at least as high as
+    /// every perfect interval it contains.
+    /// The arguments are the view's parts, passed by value so that the view itself never
+    /// has to leave registers.
+    #[inline(never)]
+    fn find_perfect(
+        ring: &[u8],
+        counts: &[u64; 64],
+        cursor: Cursor,
+        window_start: u64,
+        level: u64,
+        perfect: &mut Vec<Perfect>,
+    ) {
+        let Cursor {
+            head,
+            len,
+            suffix,
+            sums,
+        } = cursor;
+        // Suffix counts of the triplets added while scanning, on top of the counts of `v`
+        // (the high halves of `counts`); zeroing 64 bytes is cheaper than copying counts.
+        let mut added = [0u8; 64];
+        let mut repeats = sums >> 32;
+        // Best score (as a ratio repeats/span) among the perfect intervals inside the
+        // suffix being scored; `None` until one is found.
+        let mut best: Option<(u64, u64)> = None;
+        // `perfect` is sorted by decreasing start: its entries before `scan` start inside
+        // the current suffix and have been folded into `best`.
+        let mut scan = 0;
+        let end = window_start + len as u64 + 2;
+        // Spans worth scoring: from |v| up to the window's, and only while even the whole
+        // window's repeat count could beat the threshold (no suffix repeats more).
+        let mut last_span = len as u64 - 1;
+        if level > 0 {
+            last_span = last_span.min(((sums & LOW) * 10).saturating_sub(1) / level);
+        }
+        if last_span < suffix as u64 {
+            return;
+        }
+        // Ring slot of the triplet just left of `v`; the scan walks left from it.
+        let mut slot = head + (len - suffix - 1);
+        if slot >= ring.len() {
+            slot -= ring.len();
+        }
+        for span in suffix as u64..=last_span {
+            let t = ring[slot] as usize & 63;
+            slot = if slot == 0 { ring.len() - 1 } else { slot - 1 };
+            repeats += (counts[t] >> 32) + added[t] as u64;
+            added[t] += 1;
+            if repeats * 10 <= level * span {
+                continue;
+            }
+            let i = len - 1 - span as usize;
+            let start = window_start + i as u64;
+            while let Some(p) = perfect.get(scan).filter(|p| p.start >= start) {
+                if best.is_none_or(|(r, s)| p.repeats * s > r * p.span) {
+                    best = Some((p.repeats, p.span));
+                }
+                scan += 1;
+            }
+            if best.is_none_or(|(r, s)| repeats * s >= r * span) {
+                best = Some((repeats, span));
+                perfect.insert(
+                    scan,
+                    Perfect {
+                        start,
+                        end,
+                        repeats,
+                        span,
+                    },
+                );
+                scan += 1;
+            }
+        }
+    }
+}
+
+/// Reports the pending perfect interval with the smallest start (`perfect` is sorted by
+/// decreasing start, so it is the last one) if it starts before `start`, merging it into
+/// the previous interval when they overlap or touch, and drops every pending interval
+/// that starts before `start`. Kept out of line: the hot loop stays small enough for its
+/// state to fit in registers.
+#[inline(never)]
+fn report_before(perfect: &mut Vec<Perfect>, intervals: &mut Vec<(u64, u64)>, start: u64) {
+    let Some(&first) = perfect.last() else {
+        return;
+    };
+    if first.start >= start {
+        return;
+    }
+    match intervals.last_mut() {
+        Some(last) if first.start <= last.1 => last.1 = last.1.max(first.end),
+        _ => intervals.push((first.start, first.end)),
+    }
+    while perfect.last().is_some_and(|p| p.start < start) {
+        perfect.pop();
+    }
+}
+
+/// The streaming SDUST masker of one sequence.
+#[derive(Debug, Clone)]
+pub struct Sdust {
+    options: DustOptions,
+    level: u64,
+    /// Global position of the next base.
+    position: u64,
+    /// Length of the current run of A/C/G/T.
+    run: u64,
+    triplet: usize,
+    window: Window,
+    perfect: Vec<Perfect>,
+    intervals: Vec<(u64, u64)>,
+}
+
+impl Sdust {
+    /// Validates options and builds a masker.
+    pub fn new(options: DustOptions) -> Result<Self> {
+        if !(MIN_WINDOW..=MAX_WINDOW).contains(&options.window) {
+            return Err(Error::parameter(format!(
+                "window must be in {MIN_WINDOW}..={MAX_WINDOW} bases, got {}",
+                options.window
+            )));
+        }
+        Ok(Self {
+            options,
+            level: options.level as u64,
+            position: 0,
+            run: 0,
+            triplet: 0,
+            window: Window::new(options.window - 2),
+            perfect: Vec::new(),
+            intervals: Vec::new(),
+        })
+    }
+
+    /// The options.
+    pub fn options(&self) -> &DustOptions {
+        &self.options
+    }
+
+    /// Bases consumed so far.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Feeds letters. A/C/G/T in either case are bases, the other IUPAC codes break the
+    /// sequence; any other byte fails with [`ErrorKind::InvalidSequence`] naming its
+    /// position (counted from the first base fed). After an error the masker must be
+    /// reset or dropped.
+    pub fn push_letters(&mut self, letters: &[u8]) -> Result<()> {
+        self.push(letters, Input::Letters)
+    }
+
+    /// Feeds letters the way dustmasker and pydustmasker read them: every byte other than
+    /// A/C/G/T (either case) breaks the sequence. Never fails.
+    pub fn push_letters_lenient(&mut self, letters: &[u8]) {
+        // Lenient input has no failing byte.
+        let _ = self.push(letters, Input::LettersLenient);
+    }
+
+    /// Feeds base codes (0..=3 for A, C, G, T; 4 for an ambiguous base). A larger code
+    /// fails with [`ErrorKind::SymbolOutOfRange`]. After an error the masker must be
+    /// reset or dropped.
+    pub fn push_codes(&mut self, codes: &[u8]) -> Result<()> {
+        self.push(codes, Input::Codes)
+    }
+
+    /// Ends the sequence: reports the pending perfect intervals and returns every interval
+    /// not yet handed out by [`Sdust::take_settled`]. The masker is then fresh again.
+    pub fn finish(&mut self) -> Vec<(u64, u64)> {
+        self.end_run();
+        let out = std::mem::take(&mut self.intervals);
+        self.reset();
+        out
+    }
+
+    /// Hands out the intervals that later input can no longer change (all but the last
+    /// one, which a later perfect interval may still extend).
+    pub fn take_settled(&mut self) -> Vec<(u64, u64)> {
+        let settled = self.intervals.len().saturating_sub(1);
+        self.intervals.drain(..settled).collect()
+    }
+
+    /// Back to a fresh masker.
+    pub fn reset(&mut self) {
+        self.position = 0;
+        self.run = 0;
+        self.triplet = 0;
+        self.window.clear();
+        self.perfect.clear();
+        self.intervals.clear();
+    }
+
+    fn push(&mut self, input: &[u8], kind: Input) -> Result<()> {
+        // Classify a block into codes first (a tight table loop), then hand each run of
+        // bases to the window loop and each ambiguous base to `end_run`.
+        const BLOCK: usize = 4096;
+        let mut codes = [0u8; BLOCK];
+        for (b, block) in input.chunks(BLOCK).enumerate() {
+            let codes = &mut codes[..block.len()];
+            match kind {
+                Input::Letters => classify(block, codes, |x| LETTER_CLASS[x as usize]),
+                Input::LettersLenient => {
+                    classify(block, codes, |x| LETTER_CLASS[x as usize].min(AMBIGUOUS))
+                }
+                Input::Codes => classify(block, codes, |x| {
+                    if x <= AMBIGUOUS {
+                        x
+                    } else {
+                        NOT_NUCLEOTIDE
+                    }
+                }),
+            }
+            let mut i = 0;
+            while i < codes.len() {
+                let run_end = codes[i..]
+                    .iter()
+                    .position(|&c| c >= AMBIGUOUS)
+                    .map_or(codes.len(), |p| i + p);
+                self.bases(&codes[i..run_end]);
+                if run_end == codes.len() {
+                    break;
+                }
+                let byte = block[run_end];
+                if codes[run_end] == AMBIGUOUS {
+                    self.end_run();
+                    self.position += 1;
+                    i = run_end + 1;
+                } else {
+                    let index = b * BLOCK + run_end;
+                    return Err(match kind {
+                        Input::Codes => Error::new(
+                            ErrorKind::SymbolOutOfRange { index },
+                            format!(
+                                "code {byte} at index {index} is not a base code: expected \
+                                 0..=3 for A, C, G, T and 4 for an ambiguous base"
+                            ),
+                        ),
+                        _ => invalid_base_error(byte, self.position),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The window loop over a run of bases (codes 0..=3).
+    fn bases(&mut self, mut codes: &[u8]) {
+        // The first two bases of a run make no triplet.
+        while self.run < 2 {
+            let Some((&c, rest)) = codes.split_first() else {
+                return;
+            };
+            self.run += 1;
+            self.triplet = ((self.triplet << 2) | c as usize) & 63;
+            self.position += 1;
+            codes = rest;
+        }
+        let window_len = self.options.window as u64;
+        let level = self.level;
+        // Locals (and a window view holding its cursor by value) rather than fields, so
+        // that the hot state lives in registers.
+        let mut triplet = self.triplet;
+        let first = self.position;
+        let run_before = self.run;
+        let perfect = &mut self.perfect;
+        let intervals = &mut self.intervals;
+        let mut window = self.window.view();
+        macro_rules! find_perfect {
+            ($window_start:expr) => {
+                if window.may_hold_perfect(level) {
+                    WindowView::find_perfect(
+                        window.ring,
+                        window.counts,
+                        window.c,
+                        $window_start,
+                        level,
+                        perfect,
+                    );
+                }
+            };
+        }
+        // While the window fills up it starts where the run starts.
+        let mut k = 0;
+        while k < codes.len() && window.c.len < window.capacity {
+            triplet = ((triplet << 2) | codes[k] as usize) & 63;
+            let position = first + k as u64;
+            let run = run_before + k as u64 + 1;
+            let window_start = position + 1 - run.min(window_len);
+            if !perfect.is_empty() {
+                report_before(perfect, intervals, window_start);
+            }
+            window.push(triplet, level);
+            find_perfect!(window_start);
+            k += 1;
+        }
+        // A full window holds the W bases ending at the current one.
+        for (j, &c) in codes[k..].iter().enumerate() {
+            triplet = ((triplet << 2) | c as usize) & 63;
+            if !perfect.is_empty() {
+                let position = first + (k + j) as u64;
+                report_before(perfect, intervals, position + 1 - window_len);
+            }
+            window.replace(triplet, level);
+            find_perfect!(first + (k + j) as u64 + 1 - window_len);
+        }
+        let cursor = window.c;
+        self.window.cursor = cursor;
+        self.triplet = triplet;
+        self.position = first + codes.len() as u64;
+        self.run = run_before + codes.len() as u64;
+    }
+
+    /// An ambiguous base or the end of the sequence: reports every pending interval and
+    /// restarts the window.
+    fn end_run(&mut self) {
+        if !self.perfect.is_empty() {
+            // Report as if the window kept sliding right one base at a time, starting from
+            // the start pydustmasker uses at a break, so the grouping of pending intervals
+            // (and thus the output) is the same.
+            let run_start = self.position - self.run;
+            let w = self.options.window as u64;
+            let mut start = run_start + 1 + (self.run + 1).saturating_sub(w);
+            while let Some(first) = self.perfect.last() {
+                start = (start + 1).max(first.start + 1);
+                report_before(&mut self.perfect, &mut self.intervals, start);
+            }
+        }
+        if self.run >= 3 {
+            self.window.clear();
+        }
+        self.run = 0;
+        self.triplet = 0;
+    }
+}
+
+/// Classifies bytes into codes with a table.
+#[inline(always)]
+fn classify(input: &[u8], codes: &mut [u8], class: impl Fn(u8) -> u8) {
+    for (c, &x) in codes.iter_mut().zip(input) {
+        *c = class(x);
+    }
+}
+
+/// Masks one sequence of letters (A/C/G/T in either case are bases, IUPAC codes break it,
+/// any other byte is an error naming its position).
+pub fn sdust(letters: &[u8], options: DustOptions) -> Result<Vec<(u64, u64)>> {
+    let mut masker = Sdust::new(options)?;
+    masker.push_letters(letters)?;
+    Ok(masker.finish())
+}
+
+/// Masks one sequence of base codes (0..=3, 4 for ambiguous).
+pub fn sdust_codes(codes: &[u8], options: DustOptions) -> Result<Vec<(u64, u64)>> {
+    let mut masker = Sdust::new(options)?;
+    masker.push_codes(codes)?;
+    Ok(masker.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn score_times_10_exceeds(seq: &[u8], level: u64) -> bool {
+        let mut counts = [0u64; 64];
+        let codes: Vec<usize> = seq
+            .iter()
+            .map(|&b| LETTER_CLASS[b as usize] as usize)
+            .collect();
+        for w in codes.windows(3) {
+            counts[w[0] << 4 | w[1] << 2 | w[2]] += 1;
+        }
+        let r: u64 = counts.iter().map(|c| c * c.saturating_sub(1) / 2).sum();
+        let l = seq.len() as u64 - 2;
+        r * 10 > level * (l - 1)
+    }
+
+    #[test]
+    fn homopolymer_and_microsatellite_are_masked_random_is_not() {
+        let o = DustOptions::default();
+        // Random-looking sequence: nothing masked.
+        let random = b"ACGTTGCAAGCTTAGCCATGGTACCGATCGTAGCTAGGCTTACGATCGGATCCTAGCATGCAT";
+        assert!(sdust(random, o).unwrap().is_empty());
+        // A homopolymer run in the middle is masked, and nothing outside it.
+        let mut seq = random.to_vec();
+        seq.extend(std::iter::repeat_n(b'A', 30));
+        seq.extend_from_slice(random);
+        let got = sdust(&seq, o).unwrap();
+        assert_eq!(got.len(), 1, "{got:?}");
+        let (s, e) = got[0];
+        assert!(s <= 64 && e >= 94 && e - s < 40, "{got:?}");
+        assert!(score_times_10_exceeds(&seq[s as usize..e as usize], 20));
+        // Lowercase is the same sequence.
+        assert_eq!(sdust(&seq.to_ascii_lowercase(), o).unwrap(), got);
+    }
+
+    #[test]
+    fn ambiguous_bases_split_and_bad_bytes_fail() {
+        let o = DustOptions::default();
+        let a = [b'A'; 20];
+        let mut seq = a.to_vec();
+        seq.push(b'N');
+        seq.extend_from_slice(&a);
+        let got = sdust(&seq, o).unwrap();
+        // Each side is masked on its own; the N itself is not.
+        assert_eq!(got, [(0, 20), (21, 41)]);
+        let e = sdust(b"ACGT ACGT", o).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidSequence { position: 4 });
+        let e = sdust_codes(&[0, 1, 9], o).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::SymbolOutOfRange { index: 2 });
+        let mut m = Sdust::new(o).unwrap();
+        m.push_letters_lenient(b"AAAAAAAAAAAA ZZAAAAAAAAAAAA");
+        assert_eq!(m.finish(), [(0, 12), (15, 27)]);
+        for w in [0, 3, MAX_WINDOW + 1] {
+            let e = Sdust::new(DustOptions {
+                window: w,
+                level: 20,
+            })
+            .unwrap_err();
+            assert!(e.message().contains("4..=65536"), "{e}");
+        }
+        assert!(sdust(b"", o).unwrap().is_empty());
+        assert!(sdust(b"AAA", o).unwrap().is_empty());
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Sdust>();
+    }
+
+    #[test]
+    fn take_settled_hands_out_final_intervals_once() {
+        let o = DustOptions::default();
+        let unit = b"ACGTTGCAAGCTTAGCCATGGTACCGATCGTAGCTAGGCTTACGATCGGATCCTAGCATGCAT";
+        let mut seq = Vec::new();
+        for _ in 0..20 {
+            seq.extend_from_slice(unit);
+            seq.extend_from_slice(b"CACACACACACACACACACACACACA");
+        }
+        let want = sdust(&seq, o).unwrap();
+        assert!(want.len() > 10);
+        let mut m = Sdust::new(o).unwrap();
+        let mut got = Vec::new();
+        for chunk in seq.chunks(37) {
+            m.push_letters(chunk).unwrap();
+            got.extend(m.take_settled());
+        }
+        got.extend(m.finish());
+        assert_eq!(got, want);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Chunking and settling never change the intervals; intervals are sorted,
+        /// disjoint, non-touching, inside the sequence and free of ambiguous bases.
+        #[test]
+        fn chunking_invariance_and_interval_invariants(
+            pieces in proptest::collection::vec(
+                (prop::sample::select(vec![&b"A"[..], b"CA", b"GAT", b"ACGT", b"N", b"acg", b"TTAGGG"]), 1usize..30),
+                0..20),
+            cuts in proptest::collection::vec(0usize..2000, 0..8),
+            window in 4usize..80,
+            level in 0u32..60,
+        ) {
+            let seq: Vec<u8> = pieces.iter().flat_map(|(p, n)| p.iter().copied().cycle().take(p.len() * n)).collect();
+            let o = DustOptions { window, level };
+            let want = sdust(&seq, o).unwrap();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(seq.len())).collect();
+            cuts.sort_unstable();
+            let mut m = Sdust::new(o).unwrap();
+            let mut got = Vec::new();
+            let mut prev = 0;
+            for &c in &cuts {
+                m.push_letters(&seq[prev..c]).unwrap();
+                got.extend(m.take_settled());
+                prev = c;
+            }
+            m.push_letters(&seq[prev..]).unwrap();
+            got.extend(m.finish());
+            prop_assert_eq!(&got, &want);
+            for w in want.windows(2) {
+                prop_assert!(w[0].1 < w[1].0, "{:?}", w);
+            }
+            for &(s, e) in &want {
+                prop_assert!(s < e && e as usize <= seq.len());
+                prop_assert!(seq[s as usize..e as usize].iter().all(|&b| LETTER_CLASS[b as usize] < AMBIGUOUS));
+            }
+            let codes = crate::dna::encode(&seq).unwrap();
+            prop_assert_eq!(sdust_codes(&codes, o).unwrap(), want);
+
+        }
+
+        /// Arbitrary bytes: the lenient masker never panics and keeps the invariants; the
+        /// strict one fails exactly at the first non-nucleotide byte.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600), level in 0u32..40) {
+            let o = DustOptions { window: 64, level };
+            let mut m = Sdust::new(o).unwrap();
+            m.push_letters_lenient(&bytes);
+            let got = m.finish();
+            for &(s, e) in &got {
+                prop_assert!(s < e && e as usize <= bytes.len());
+            }
+            match sdust(&bytes, o) {
+                Ok(_) => prop_assert!(crate::dna::first_invalid(&bytes).is_none()),
+                Err(e) => prop_assert_eq!(
+                    e.kind(),
+                    ErrorKind::InvalidSequence { position: crate::dna::first_invalid(&bytes).unwrap() as u64 }
+                ),
+            }
+        }
+    }
+}
