@@ -3,7 +3,8 @@
 Drift-free, chunk-invariant rolling entropy profiles computed in Rust, O(1) work per
 sample: permutation entropy (plain, weighted, statistical complexity, missing patterns),
 conditional block entropy of symbol streams, conditional permutation entropy, and
-quantizers from floats to symbols.
+quantizers from floats to symbols. Genomic data (FASTA/FASTQ records, DNA entropy
+profiles, SDUST low-complexity masks) lives in :mod:`entroseg.genomic`.
 
 Conventions (every function obeys them):
 
@@ -27,7 +28,10 @@ from entroseg._entroseg import (
     CheckpointError,
     EmptyInputError,
     EntrosegError,
+    FastxFormatError,
+    FastxReader,
     InvalidParameterError,
+    InvalidSequenceError,
     NonFiniteError,
     RollingConditionalEntropy,
     RollingConditionalPermutationEntropy,
@@ -36,12 +40,16 @@ from entroseg._entroseg import (
     __version__,
     conditional_entropy,
     conditional_permutation_entropy,
+    dna_profile,
+    dust_mask,
+    encode_dna,
     missing_patterns,
     ordinal_patterns,
     permutation_entropy,
     quantize,
     statistical_complexity,
 )
+from entroseg.genomic import FastxRecord, read_fastx
 from entroseg.sample import sample_series
 
 __all__ = [
@@ -50,7 +58,11 @@ __all__ = [
     "CheckpointError",
     "EmptyInputError",
     "EntrosegError",
+    "FastxFormatError",
+    "FastxReader",
+    "FastxRecord",
     "InvalidParameterError",
+    "InvalidSequenceError",
     "NonFiniteError",
     "RollingConditionalEntropy",
     "RollingConditionalPermutationEntropy",
@@ -59,10 +71,14 @@ __all__ = [
     "__version__",
     "conditional_entropy",
     "conditional_permutation_entropy",
+    "dna_profile",
+    "dust_mask",
+    "encode_dna",
     "missing_patterns",
     "ordinal_patterns",
     "permutation_entropy",
     "quantize",
+    "read_fastx",
     "sample_series",
     "statistical_complexity",
 ]

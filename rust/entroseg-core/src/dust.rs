@@ -283,8 +283,8 @@ impl WindowView<'_> {
         // Spans worth scoring: from |v| up to the window's, and only while even the whole
         // window's repeat count could beat the threshold (no suffix repeats more).
         let mut last_span = len as u64 - 1;
-        if level > 0 {
-            last_span = last_span.min(((sums & LOW) * 10).saturating_sub(1) / level);
+        if let Some(bound) = ((sums & LOW) * 10).saturating_sub(1).checked_div(level) {
+            last_span = last_span.min(bound);
         }
         if last_span < suffix as u64 {
             return;

@@ -19,6 +19,7 @@ pub mod dust;
 pub mod error;
 pub mod estimate;
 pub mod exact;
+pub mod fasta;
 pub mod hash;
 pub mod ordinal;
 pub mod symbols;

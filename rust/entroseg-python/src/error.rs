@@ -7,7 +7,7 @@
 
 use entroseg_core::{Error, ErrorKind};
 use pyo3::create_exception;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyValueError};
 use pyo3::prelude::*;
 
 create_exception!(
@@ -47,6 +47,19 @@ create_exception!(
     "A checkpoint cannot be restored: written by another class, truncated, corrupt or from another format version."
 );
 
+create_exception!(
+    entroseg,
+    InvalidSequenceError,
+    EntrosegError,
+    "A DNA sequence holds a character that is not a nucleotide letter (A, C, G, T or an IUPAC code); the message names the character, its position and the record."
+);
+create_exception!(
+    entroseg,
+    FastxFormatError,
+    EntrosegError,
+    "A FASTA/FASTQ input is malformed (bad header, quality length differing from the sequence, truncated record) or its compressed stream is truncated or corrupt; the message names the record and line."
+);
+
 /// Wrapper so `?` converts core errors (orphan rule: `From<Error> for PyErr` must live here).
 pub struct CoreError(pub Error);
 
@@ -65,6 +78,10 @@ impl From<CoreError> for PyErr {
             ErrorKind::NonFinite { .. } => NonFiniteError::new_err(msg),
             ErrorKind::SymbolOutOfRange { .. } => SymbolOutOfRangeError::new_err(msg),
             ErrorKind::InvalidCheckpoint => CheckpointError::new_err(msg),
+            ErrorKind::InvalidSequence { .. } => InvalidSequenceError::new_err(msg),
+            ErrorKind::InvalidFormat => FastxFormatError::new_err(msg),
+            ErrorKind::FileNotFound => PyFileNotFoundError::new_err(msg),
+            ErrorKind::Io => PyOSError::new_err(msg),
             _ => EntrosegError::new_err(msg),
         }
     }
@@ -90,5 +107,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<SymbolOutOfRangeError>(),
     )?;
     m.add("CheckpointError", py.get_type::<CheckpointError>())?;
+    m.add(
+        "InvalidSequenceError",
+        py.get_type::<InvalidSequenceError>(),
+    )?;
+    m.add("FastxFormatError", py.get_type::<FastxFormatError>())?;
     Ok(())
 }

@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 
 mod convert;
 mod error;
+mod genomic;
 mod numpy_api;
 mod streaming;
 
@@ -30,5 +31,9 @@ fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<streaming::PyRollingPermutationEntropy>()?;
     m.add_class::<streaming::PyRollingConditionalEntropy>()?;
     m.add_class::<streaming::PyRollingConditionalPermutationEntropy>()?;
+    m.add_function(wrap_pyfunction!(genomic::encode_dna, m)?)?;
+    m.add_function(wrap_pyfunction!(genomic::dna_profile, m)?)?;
+    m.add_function(wrap_pyfunction!(genomic::dust_mask, m)?)?;
+    m.add_class::<genomic::PyFastxReader>()?;
     Ok(())
 }
