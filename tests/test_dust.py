@@ -129,3 +129,23 @@ def test_bad_types_and_codes() -> None:
         entroseg.dust_mask(np.array([0, 1, 7], dtype=np.uint8))
     with pytest.raises(entroseg.SymbolOutOfRangeError, match="negative"):
         entroseg.dust_mask(np.array([0, -1]))
+
+
+def test_threads_give_identical_intervals_on_a_long_sequence() -> None:
+    # Long enough (over 1 Mi bases per thread) for the chunked parallel path to run.
+    rng = np.random.default_rng(5)
+    parts = []
+    while sum(map(len, parts)) < 2_300_000:
+        parts.append(bytes(rng.choice(list(b"ACGT"), int(rng.integers(50, 3000)))))
+        unit = bytes(rng.choice(list(b"ACGT"), int(rng.integers(1, 7))))
+        parts.append((unit * 200)[: int(rng.integers(10, 300))])
+        if rng.random() < 0.1:
+            parts.append(b"N" * int(rng.integers(1, 50)))
+    seq = b"".join(parts)
+    one = entroseg.dust_mask(seq, threads=1)
+    assert len(one) > 1000
+    for threads in (2, 3, None):
+        assert np.array_equal(entroseg.dust_mask(seq, threads=threads), one)
+    assert one.tolist() == peer(seq.decode())
+    with pytest.raises(entroseg.InvalidParameterError, match="threads must be >= 1, got 0"):
+        entroseg.dust_mask(seq, threads=0)

@@ -332,17 +332,26 @@ impl WindowView<'_> {
 /// the previous interval when they overlap or touch, and drops every pending interval
 /// that starts before `start`. Kept out of line: the hot loop stays small enough for its
 /// state to fit in registers.
+/// With `record` false the interval is dropped instead (the warm-up of a parallel
+/// chunk, whose reports belong to the previous chunk).
 #[inline(never)]
-fn report_before(perfect: &mut Vec<Perfect>, intervals: &mut Vec<(u64, u64)>, start: u64) {
+fn report_before(
+    perfect: &mut Vec<Perfect>,
+    intervals: &mut Vec<(u64, u64)>,
+    start: u64,
+    record: bool,
+) {
     let Some(&first) = perfect.last() else {
         return;
     };
     if first.start >= start {
         return;
     }
-    match intervals.last_mut() {
-        Some(last) if first.start <= last.1 => last.1 = last.1.max(first.end),
-        _ => intervals.push((first.start, first.end)),
+    if record {
+        match intervals.last_mut() {
+            Some(last) if first.start <= last.1 => last.1 = last.1.max(first.end),
+            _ => intervals.push((first.start, first.end)),
+        }
     }
     while perfect.last().is_some_and(|p| p.start < start) {
         perfect.pop();
@@ -362,6 +371,9 @@ pub struct Sdust {
     window: Window,
     perfect: Vec<Perfect>,
     intervals: Vec<(u64, u64)>,
+    /// Reports made while processing a base before this position are dropped (see
+    /// [`sdust_chunked`]).
+    emit_from: u64,
 }
 
 impl Sdust {
@@ -382,6 +394,7 @@ impl Sdust {
             window: Window::new(options.window - 2),
             perfect: Vec::new(),
             intervals: Vec::new(),
+            emit_from: 0,
         })
     }
 
@@ -435,6 +448,7 @@ impl Sdust {
 
     /// Back to a fresh masker.
     pub fn reset(&mut self) {
+        self.emit_from = 0;
         self.position = 0;
         self.run = 0;
         self.triplet = 0;
@@ -510,6 +524,7 @@ impl Sdust {
         }
         let window_len = self.options.window as u64;
         let level = self.level;
+        let emit_from = self.emit_from;
         // Locals (and a window view holding its cursor by value) rather than fields, so
         // that the hot state lives in registers.
         let mut triplet = self.triplet;
@@ -540,7 +555,7 @@ impl Sdust {
             let run = run_before + k as u64 + 1;
             let window_start = position + 1 - run.min(window_len);
             if !perfect.is_empty() {
-                report_before(perfect, intervals, window_start);
+                report_before(perfect, intervals, window_start, position >= emit_from);
             }
             window.push(triplet, level);
             find_perfect!(window_start);
@@ -551,7 +566,12 @@ impl Sdust {
             triplet = ((triplet << 2) | c as usize) & 63;
             if !perfect.is_empty() {
                 let position = first + (k + j) as u64;
-                report_before(perfect, intervals, position + 1 - window_len);
+                report_before(
+                    perfect,
+                    intervals,
+                    position + 1 - window_len,
+                    position >= emit_from,
+                );
             }
             window.replace(triplet, level);
             find_perfect!(first + (k + j) as u64 + 1 - window_len);
@@ -573,9 +593,10 @@ impl Sdust {
             let run_start = self.position - self.run;
             let w = self.options.window as u64;
             let mut start = run_start + 1 + (self.run + 1).saturating_sub(w);
+            let record = self.position >= self.emit_from;
             while let Some(first) = self.perfect.last() {
                 start = (start + 1).max(first.start + 1);
-                report_before(&mut self.perfect, &mut self.intervals, start);
+                report_before(&mut self.perfect, &mut self.intervals, start, record);
             }
         }
         if self.run >= 3 {
@@ -608,6 +629,131 @@ pub fn sdust_codes(codes: &[u8], options: DustOptions) -> Result<Vec<(u64, u64)>
     masker.push_codes(codes)?;
     Ok(masker.finish())
 }
+
+/// Bases of look-back a chunk re-reads before its own start. The state at a position
+/// (window counts, suffix `v`, pending perfect intervals and every decision that shaped
+/// them) depends only on windows that start at most `3W` bases earlier: a pending interval
+/// starts inside the current window, was found in a window that started at most `W`
+/// earlier, and was compared only with intervals starting after its own start, found in
+/// windows starting at most `W` before those. One more `W` is margin.
+const LOOK_BACK_WINDOWS: usize = 4;
+
+/// SDUST of a sequence of letters (strict, as [`sdust`]) cut into chunks of
+/// `chunk_len` bases processed independently, then joined: identical to [`sdust`].
+///
+/// Each chunk starts [`LOOK_BACK_WINDOWS`] windows early with an empty masker and drops
+/// the reports made before its own start (they belong to the previous chunk, which ends
+/// without reporting its pending intervals: the next chunk, having rebuilt the same state,
+/// reports them). Reported intervals come in increasing order of start, so joining the
+/// chunks' lists with the same overlap-or-touch merge gives the sequential result.
+pub fn sdust_chunked(
+    letters: &[u8],
+    options: DustOptions,
+    chunk_len: usize,
+    threads: usize,
+) -> Result<Vec<(u64, u64)>> {
+    chunked(letters, options, chunk_len, threads, Input::Letters)
+}
+
+fn chunked(
+    letters: &[u8],
+    options: DustOptions,
+    chunk_len: usize,
+    threads: usize,
+    kind: Input,
+) -> Result<Vec<(u64, u64)>> {
+    Sdust::new(options)?;
+    let n = letters.len();
+    let chunk_len = chunk_len.max(1);
+    let look_back = LOOK_BACK_WINDOWS * options.window;
+    let bounds: Vec<usize> = (0..n.div_ceil(chunk_len)).map(|i| i * chunk_len).collect();
+    let run_chunk = |i: usize| -> Result<Vec<(u64, u64)>> {
+        let start = bounds[i];
+        let end = (start + chunk_len).min(n);
+        let from = start.saturating_sub(look_back);
+        let mut masker = Sdust::new(options)?;
+        masker.position = from as u64;
+        masker.emit_from = start as u64;
+        masker.push(&letters[from..end], kind)?;
+        Ok(if end == n {
+            masker.finish()
+        } else {
+            std::mem::take(&mut masker.intervals)
+        })
+    };
+    let results: Vec<Result<Vec<(u64, u64)>>> = if threads <= 1 || bounds.len() <= 1 {
+        (0..bounds.len()).map(run_chunk).collect()
+    } else {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut slots: Vec<Option<Result<Vec<(u64, u64)>>>> = vec![None; bounds.len()];
+        let slots_lock = std::sync::Mutex::new(&mut slots);
+        std::thread::scope(|scope| {
+            for _ in 0..threads.min(bounds.len()) {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= bounds.len() {
+                        break;
+                    }
+                    let r = run_chunk(i);
+                    if let Ok(mut slots) = slots_lock.lock() {
+                        slots[i] = Some(r);
+                    }
+                });
+            }
+        });
+        slots
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(Error::parameter("a masking thread failed"))))
+            .collect()
+    };
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for r in results {
+        for (s, e) in r? {
+            match out.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => out.push((s, e)),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// SDUST of a sequence of letters on up to `threads` threads (identical to [`sdust`]).
+/// Each thread gets at least [`PARALLEL_MIN_BASES`] bases, so short sequences run on one.
+pub fn sdust_parallel(
+    letters: &[u8],
+    options: DustOptions,
+    threads: usize,
+) -> Result<Vec<(u64, u64)>> {
+    parallel(letters, options, threads, Input::Letters)
+}
+
+/// [`sdust_codes`] on up to `threads` threads (identical result).
+pub fn sdust_codes_parallel(
+    codes: &[u8],
+    options: DustOptions,
+    threads: usize,
+) -> Result<Vec<(u64, u64)>> {
+    parallel(codes, options, threads, Input::Codes)
+}
+
+fn parallel(
+    input: &[u8],
+    options: DustOptions,
+    threads: usize,
+    kind: Input,
+) -> Result<Vec<(u64, u64)>> {
+    let threads = threads.clamp(1, (input.len() / PARALLEL_MIN_BASES).max(1));
+    if threads == 1 {
+        let mut masker = Sdust::new(options)?;
+        masker.push(input, kind)?;
+        return Ok(masker.finish());
+    }
+    chunked(input, options, input.len().div_ceil(threads), threads, kind)
+}
+
+/// Smallest share of a sequence worth a thread of its own.
+pub const PARALLEL_MIN_BASES: usize = 1 << 20;
 
 #[cfg(test)]
 mod tests {
@@ -699,6 +845,50 @@ mod tests {
         assert_eq!(got, want);
     }
 
+    #[test]
+    fn chunked_and_parallel_equal_sequential() {
+        let mut state = 7u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut seq = Vec::new();
+        let units: [&[u8]; 6] = [b"A", b"CA", b"GAT", b"TTAGGG", b"N", b"acgt"];
+        while seq.len() < 12_000 {
+            let r = next();
+            if r % 3 == 0 {
+                let u = units[(r >> 8) as usize % units.len()];
+                let n = 5 + (r >> 20) as usize % 120;
+                seq.extend(u.iter().cycle().take(n));
+            } else {
+                for _ in 0..1 + (r >> 20) as usize % 200 {
+                    seq.push(b"ACGT"[(next() >> 40) as usize & 3]);
+                }
+            }
+        }
+        for (window, level) in [(64, 20), (20, 10), (32, 30)] {
+            let o = DustOptions { window, level };
+            let want = sdust(&seq, o).unwrap();
+            assert!(want.len() > 20);
+            for chunk in [37, 63, 64, 65, 200, 1000, 11_999] {
+                assert_eq!(
+                    sdust_chunked(&seq, o, chunk, 1).unwrap(),
+                    want,
+                    "chunk {chunk}"
+                );
+            }
+            assert_eq!(sdust_chunked(&seq, o, 997, 3).unwrap(), want);
+            let codes = crate::dna::encode(&seq).unwrap();
+            assert_eq!(chunked(&codes, o, 500, 2, Input::Codes).unwrap(), want);
+        }
+        let mut bad = seq.clone();
+        bad[9_000] = b'!';
+        let e = sdust_chunked(&bad, DustOptions::default(), 1000, 2).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidSequence { position: 9_000 });
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(128))]
 
@@ -712,6 +902,7 @@ mod tests {
             cuts in proptest::collection::vec(0usize..2000, 0..8),
             window in 4usize..80,
             level in 0u32..60,
+            chunk in 1usize..400,
         ) {
             let seq: Vec<u8> = pieces.iter().flat_map(|(p, n)| p.iter().copied().cycle().take(p.len() * n)).collect();
             let o = DustOptions { window, level };
@@ -737,7 +928,8 @@ mod tests {
                 prop_assert!(seq[s as usize..e as usize].iter().all(|&b| LETTER_CLASS[b as usize] < AMBIGUOUS));
             }
             let codes = crate::dna::encode(&seq).unwrap();
-            prop_assert_eq!(sdust_codes(&codes, o).unwrap(), want);
+            prop_assert_eq!(sdust_codes(&codes, o).unwrap(), want.clone());
+            prop_assert_eq!(sdust_chunked(&seq, o, chunk, 1).unwrap(), want);
 
         }
 
