@@ -131,9 +131,10 @@ def test_bad_arguments_exit_2_with_one_line(
         (b"@r\nACGT\n+\nII\n", "quality length is 2"),
         (b">a\n\n", "record 'a' (record 1, line 1) has no bases"),
         (
-            gzip.compress(b">r\n" + bytes(np.random.default_rng(0).choice(list(b"ACGT"), 40000)))[
-                :500
-            ],
+            gzip.compress(
+                b">r\n"
+                + np.random.default_rng(0).choice(list(b"ACGT"), 40000).astype(np.uint8).tobytes()
+            )[:500],
             "the gzip stream is truncated or corrupt",
         ),
     ],
