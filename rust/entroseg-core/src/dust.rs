@@ -71,15 +71,128 @@ impl Default for DustOptions {
     }
 }
 
-/// A perfect interval waiting to be reported.
+/// The perfect intervals waiting to be reported, summarised per start.
+///
+/// The algorithm keeps them in a list sorted by decreasing start (equal starts by
+/// increasing end) and uses only three things from it: the last element (the smallest
+/// start, with its largest end) when reporting; the best score among the intervals
+/// starting at or after a given position when scoring a new candidate; and dropping the
+/// intervals that start before the window. A slot per start holding its largest end and
+/// its best score (as the ratio repeats/span) answers all three, and inserting costs O(1)
+/// instead of shifting a long list (which made repeat-rich sequences slow: a homopolymer
+/// adds dozens of perfect intervals per base).
+///
+/// Pending intervals start inside the current window, so at most `W` starts are live at
+/// once and start `s` lives in slot `s % W`.
+#[derive(Debug, Clone)]
+struct Pending {
+    slots: Box<[Slot]>,
+    /// No live start below this one.
+    low: u64,
+    live: usize,
+}
+
 #[derive(Debug, Clone, Copy)]
-struct Perfect {
+struct Slot {
+    /// The start this slot holds, `EMPTY` if none.
     start: u64,
+    /// Largest end among the intervals with this start.
     end: u64,
-    /// `sum c (c - 1) / 2` over its triplets.
+    /// Best score among them: `repeats / span` (`sum c (c - 1) / 2` over the interval's
+    /// triplets, over its number of triplets minus one).
     repeats: u64,
-    /// Its number of triplets minus one (the score's denominator).
     span: u64,
+}
+
+const EMPTY: u64 = u64::MAX;
+
+impl Pending {
+    fn new(window: usize) -> Self {
+        let empty = Slot {
+            start: EMPTY,
+            end: 0,
+            repeats: 0,
+            span: 0,
+        };
+        Self {
+            slots: vec![empty; window].into_boxed_slice(),
+            low: 0,
+            live: 0,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    fn clear(&mut self) {
+        self.slots.iter_mut().for_each(|s| s.start = EMPTY);
+        self.live = 0;
+    }
+
+    #[inline(always)]
+    fn slot(&self, start: u64) -> &Slot {
+        &self.slots[(start % self.slots.len() as u64) as usize]
+    }
+
+    /// The smallest live start and its largest end.
+    fn first(&mut self) -> Option<(u64, u64)> {
+        if self.live == 0 {
+            return None;
+        }
+        loop {
+            let slot = *self.slot(self.low);
+            if slot.start == self.low {
+                return Some((slot.start, slot.end));
+            }
+            self.low += 1;
+        }
+    }
+
+    /// Drops every interval that starts before `start`.
+    fn drop_before(&mut self, start: u64) {
+        while self.live > 0 && self.low < start {
+            let n = self.slots.len() as u64;
+            let slot = &mut self.slots[(self.low % n) as usize];
+            if slot.start == self.low {
+                slot.start = EMPTY;
+                self.live -= 1;
+            }
+            self.low += 1;
+        }
+    }
+
+    /// The best score among the intervals starting at `start`.
+    #[inline(always)]
+    fn best_at(&self, start: u64) -> Option<(u64, u64)> {
+        let slot = self.slot(start);
+        (slot.start == start).then_some((slot.repeats, slot.span))
+    }
+
+    fn insert(&mut self, start: u64, end: u64, repeats: u64, span: u64) {
+        let n = self.slots.len() as u64;
+        let slot = &mut self.slots[(start % n) as usize];
+        if slot.start == start {
+            // Intervals are found in order of end: this one ends last.
+            slot.end = slot.end.max(end);
+            if repeats * slot.span > slot.repeats * span {
+                (slot.repeats, slot.span) = (repeats, span);
+            }
+        } else {
+            *slot = Slot {
+                start,
+                end,
+                repeats,
+                span,
+            };
+            self.low = if self.live == 0 {
+                start
+            } else {
+                self.low.min(start)
+            };
+            self.live += 1;
+        }
+    }
 }
 
 /// How input bytes map to bases.
@@ -261,7 +374,7 @@ impl WindowView<'_> {
         cursor: Cursor,
         window_start: u64,
         level: u64,
-        perfect: &mut Vec<Perfect>,
+        perfect: &mut Pending,
     ) {
         let Cursor {
             head,
@@ -276,9 +389,8 @@ impl WindowView<'_> {
         // Best score (as a ratio repeats/span) among the perfect intervals inside the
         // suffix being scored; `None` until one is found.
         let mut best: Option<(u64, u64)> = None;
-        // `perfect` is sorted by decreasing start: its entries before `scan` start inside
-        // the current suffix and have been folded into `best`.
-        let mut scan = 0;
+        // Starts at or after `folded` have been folded into `best`.
+        let mut folded = window_start + len as u64;
         let end = window_start + len as u64 + 2;
         // Spans worth scoring: from |v| up to the window's, and only while even the whole
         // window's repeat count could beat the threshold (no suffix repeats more).
@@ -304,24 +416,17 @@ impl WindowView<'_> {
             }
             let i = len - 1 - span as usize;
             let start = window_start + i as u64;
-            while let Some(p) = perfect.get(scan).filter(|p| p.start >= start) {
-                if best.is_none_or(|(r, s)| p.repeats * s > r * p.span) {
-                    best = Some((p.repeats, p.span));
+            while folded > start {
+                folded -= 1;
+                if let Some((r, s)) = perfect.best_at(folded) {
+                    if best.is_none_or(|(br, bs)| r * bs > br * s) {
+                        best = Some((r, s));
+                    }
                 }
-                scan += 1;
             }
             if best.is_none_or(|(r, s)| repeats * s >= r * span) {
                 best = Some((repeats, span));
-                perfect.insert(
-                    scan,
-                    Perfect {
-                        start,
-                        end,
-                        repeats,
-                        span,
-                    },
-                );
-                scan += 1;
+                perfect.insert(start, end, repeats, span);
             }
         }
     }
@@ -336,26 +441,24 @@ impl WindowView<'_> {
 /// chunk, whose reports belong to the previous chunk).
 #[inline(never)]
 fn report_before(
-    perfect: &mut Vec<Perfect>,
+    perfect: &mut Pending,
     intervals: &mut Vec<(u64, u64)>,
     start: u64,
     record: bool,
 ) {
-    let Some(&first) = perfect.last() else {
+    let Some((first_start, first_end)) = perfect.first() else {
         return;
     };
-    if first.start >= start {
+    if first_start >= start {
         return;
     }
     if record {
         match intervals.last_mut() {
-            Some(last) if first.start <= last.1 => last.1 = last.1.max(first.end),
-            _ => intervals.push((first.start, first.end)),
+            Some(last) if first_start <= last.1 => last.1 = last.1.max(first_end),
+            _ => intervals.push((first_start, first_end)),
         }
     }
-    while perfect.last().is_some_and(|p| p.start < start) {
-        perfect.pop();
-    }
+    perfect.drop_before(start);
 }
 
 /// The streaming SDUST masker of one sequence.
@@ -369,7 +472,8 @@ pub struct Sdust {
     run: u64,
     triplet: usize,
     window: Window,
-    perfect: Vec<Perfect>,
+    /// Perfect intervals not reported yet.
+    perfect: Pending,
     intervals: Vec<(u64, u64)>,
     /// Reports made while processing a base before this position are dropped (see
     /// [`sdust_chunked`]).
@@ -392,7 +496,7 @@ impl Sdust {
             run: 0,
             triplet: 0,
             window: Window::new(options.window - 2),
-            perfect: Vec::new(),
+            perfect: Pending::new(options.window),
             intervals: Vec::new(),
             emit_from: 0,
         })
@@ -594,8 +698,8 @@ impl Sdust {
             let w = self.options.window as u64;
             let mut start = run_start + 1 + (self.run + 1).saturating_sub(w);
             let record = self.position >= self.emit_from;
-            while let Some(first) = self.perfect.last() {
-                start = (start + 1).max(first.start + 1);
+            while let Some((first, _)) = self.perfect.first() {
+                start = (start + 1).max(first + 1);
                 report_before(&mut self.perfect, &mut self.intervals, start, record);
             }
         }
