@@ -440,12 +440,7 @@ impl WindowView<'_> {
 /// With `record` false the interval is dropped instead (the warm-up of a parallel
 /// chunk, whose reports belong to the previous chunk).
 #[inline(never)]
-fn report_before(
-    perfect: &mut Pending,
-    intervals: &mut Vec<(u64, u64)>,
-    start: u64,
-    record: bool,
-) {
+fn report_before(perfect: &mut Pending, intervals: &mut Vec<(u64, u64)>, start: u64, record: bool) {
     let Some((first_start, first_end)) = perfect.first() else {
         return;
     };
@@ -562,70 +557,77 @@ impl Sdust {
     }
 
     fn push(&mut self, input: &[u8], kind: Input) -> Result<()> {
-        // Classify a block into codes first (a tight table loop), then hand each run of
-        // bases to the window loop and each ambiguous base to `end_run`.
-        const BLOCK: usize = 4096;
-        let mut codes = [0u8; BLOCK];
-        for (b, block) in input.chunks(BLOCK).enumerate() {
-            let codes = &mut codes[..block.len()];
-            match kind {
-                Input::Letters => classify(block, codes, |x| LETTER_CLASS[x as usize]),
-                Input::LettersLenient => {
-                    classify(block, codes, |x| LETTER_CLASS[x as usize].min(AMBIGUOUS))
-                }
-                Input::Codes => classify(block, codes, |x| {
-                    if x <= AMBIGUOUS {
-                        x
-                    } else {
-                        NOT_NUCLEOTIDE
-                    }
-                }),
+        match kind {
+            Input::Letters => self.push_with(input, kind, |x| LETTER_CLASS[x as usize]),
+            Input::LettersLenient => {
+                self.push_with(input, kind, |x| LETTER_CLASS[x as usize].min(AMBIGUOUS))
             }
-            let mut i = 0;
-            while i < codes.len() {
-                let run_end = codes[i..]
-                    .iter()
-                    .position(|&c| c >= AMBIGUOUS)
-                    .map_or(codes.len(), |p| i + p);
-                self.bases(&codes[i..run_end]);
-                if run_end == codes.len() {
-                    break;
-                }
-                let byte = block[run_end];
-                if codes[run_end] == AMBIGUOUS {
-                    self.end_run();
-                    self.position += 1;
-                    i = run_end + 1;
-                } else {
-                    let index = b * BLOCK + run_end;
-                    return Err(match kind {
-                        Input::Codes => Error::new(
-                            ErrorKind::SymbolOutOfRange { index },
-                            format!(
-                                "code {byte} at index {index} is not a base code: expected \
-                                 0..=3 for A, C, G, T and 4 for an ambiguous base"
-                            ),
+            Input::Codes => {
+                self.push_with(
+                    input,
+                    kind,
+                    |x| {
+                        if x <= AMBIGUOUS {
+                            x
+                        } else {
+                            NOT_NUCLEOTIDE
+                        }
+                    },
+                )
+            }
+        }
+    }
+
+    /// Hands each run of bases to the window loop and each ambiguous base to `end_run`;
+    /// `class` maps a byte to its code (0..=3 a base, 4 ambiguous, above: invalid).
+    #[inline(always)]
+    fn push_with(&mut self, input: &[u8], kind: Input, class: impl Fn(u8) -> u8) -> Result<()> {
+        let mut i = 0;
+        while i < input.len() {
+            i += self.bases(&input[i..], &class);
+            let Some(&byte) = input.get(i) else {
+                break;
+            };
+            if class(byte) == AMBIGUOUS {
+                self.end_run();
+                self.position += 1;
+                i += 1;
+            } else {
+                return Err(match kind {
+                    Input::Codes => Error::new(
+                        ErrorKind::SymbolOutOfRange { index: i },
+                        format!(
+                            "code {byte} at index {i} is not a base code: expected 0..=3 for \
+                             A, C, G, T and 4 for an ambiguous base"
                         ),
-                        _ => invalid_base_error(byte, self.position),
-                    });
-                }
+                    ),
+                    _ => invalid_base_error(byte, self.position),
+                });
             }
         }
         Ok(())
     }
 
-    /// The window loop over a run of bases (codes 0..=3).
-    fn bases(&mut self, mut codes: &[u8]) {
+    /// The window loop over the run of bases at the start of `input`; returns how many
+    /// bytes it consumed (it stops before the first byte that is not a base).
+    #[inline(always)]
+    fn bases(&mut self, input: &[u8], class: impl Fn(u8) -> u8) -> usize {
+        let mut skipped = 0;
         // The first two bases of a run make no triplet.
         while self.run < 2 {
-            let Some((&c, rest)) = codes.split_first() else {
-                return;
+            let Some(&x) = input.get(skipped) else {
+                return skipped;
             };
+            let c = class(x);
+            if c >= AMBIGUOUS {
+                return skipped;
+            }
             self.run += 1;
             self.triplet = ((self.triplet << 2) | c as usize) & 63;
             self.position += 1;
-            codes = rest;
+            skipped += 1;
         }
+        let codes = &input[skipped..];
         let window_len = self.options.window as u64;
         let level = self.level;
         let emit_from = self.emit_from;
@@ -653,8 +655,14 @@ impl Sdust {
         }
         // While the window fills up it starts where the run starts.
         let mut k = 0;
+        let mut consumed = codes.len();
         while k < codes.len() && window.c.len < window.capacity {
-            triplet = ((triplet << 2) | codes[k] as usize) & 63;
+            let c = class(codes[k]);
+            if c >= AMBIGUOUS {
+                consumed = k;
+                break;
+            }
+            triplet = ((triplet << 2) | c as usize) & 63;
             let position = first + k as u64;
             let run = run_before + k as u64 + 1;
             let window_start = position + 1 - run.min(window_len);
@@ -666,7 +674,17 @@ impl Sdust {
             k += 1;
         }
         // A full window holds the W bases ending at the current one.
-        for (j, &c) in codes[k..].iter().enumerate() {
+        let steady = if consumed == codes.len() {
+            &codes[k..]
+        } else {
+            &[][..]
+        };
+        for (j, &x) in steady.iter().enumerate() {
+            let c = class(x);
+            if c >= AMBIGUOUS {
+                consumed = k + j;
+                break;
+            }
             triplet = ((triplet << 2) | c as usize) & 63;
             if !perfect.is_empty() {
                 let position = first + (k + j) as u64;
@@ -683,8 +701,9 @@ impl Sdust {
         let cursor = window.c;
         self.window.cursor = cursor;
         self.triplet = triplet;
-        self.position = first + codes.len() as u64;
-        self.run = run_before + codes.len() as u64;
+        self.position = first + consumed as u64;
+        self.run = run_before + consumed as u64;
+        skipped + consumed
     }
 
     /// An ambiguous base or the end of the sequence: reports every pending interval and
@@ -708,14 +727,6 @@ impl Sdust {
         }
         self.run = 0;
         self.triplet = 0;
-    }
-}
-
-/// Classifies bytes into codes with a table.
-#[inline(always)]
-fn classify(input: &[u8], codes: &mut [u8], class: impl Fn(u8) -> u8) {
-    for (c, &x) in codes.iter_mut().zip(input) {
-        *c = class(x);
     }
 }
 
