@@ -6,13 +6,14 @@ import gzip
 import io
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import entroseg
 import numpy as np
 import pydustmasker
 import pytest
-from entroseg.cli import main
+from entroseg.cli import _Progress, main
 from entroseg.genomic import read_fastx, sample_fasta
 
 
@@ -159,3 +160,25 @@ def test_installed_command_streams_stdin_and_stays_quiet_off_a_terminal(fasta: P
     assert run.returncode == 0
     assert run.stdout.decode().splitlines() == peer_bed(fasta)
     assert run.stderr == b""
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    term = _Terminal()
+    monkeypatch.setattr("sys.stderr", term)
+    done = iter(range(0, 10**9, 250_000))
+    with _Progress("entroseg dna mask", lambda: next(done), 1_000_000, on=True) as p:
+        p.records = 3
+        time.sleep(0.5)
+    text = term.getvalue()
+    assert "entroseg dna mask [" in text and "%" in text and "3 records" in text
+    assert text.endswith("\r\x1b[2K")  # the line is cleared at the end
+    quiet = _Terminal()
+    monkeypatch.setattr("sys.stderr", quiet)
+    with _Progress("x", lambda: 0, None, on=False):
+        time.sleep(0.3)
+    assert quiet.getvalue() == ""
