@@ -40,9 +40,11 @@ test-rust:
 test-python:
 	$(PYTHON) -m pytest
 
-## Throughput against peers (ordpy, antropy) and the kernel-only Rust numbers.
+## Throughput against peers (ordpy, antropy, pydustmasker, dustmasker) and the kernel-only
+## Rust numbers.
 bench:
 	$(PYTHON) benches/bench_entropy.py
+	$(PYTHON) benches/bench_dna.py
 	cargo run --release -q -p entroseg-core --example throughput
 
 ## The main job on the bundled sample.
