@@ -302,7 +302,7 @@ def dna_profile(
     """k-mer or conditional entropy profile of a DNA sequence, rolling or whole."""
 
 def dust_mask(
-    sequence: _Sequence, /, *, window: int = 64, level: int = 20
+    sequence: _Sequence, /, *, window: int = 64, level: int = 20, threads: int | None = None
 ) -> npt.NDArray[np.int64]:
     """SDUST low-complexity intervals, shape (n, 2), 0-based half-open."""
 

@@ -753,6 +753,9 @@ pub fn sdust_codes(codes: &[u8], options: DustOptions) -> Result<Vec<(u64, u64)>
 /// windows starting at most `W` before those. One more `W` is margin.
 const LOOK_BACK_WINDOWS: usize = 4;
 
+/// `[start, end)` intervals.
+type Intervals = Vec<(u64, u64)>;
+
 /// SDUST of a sequence of letters (strict, as [`sdust`]) cut into chunks of
 /// `chunk_len` bases processed independently, then joined: identical to [`sdust`].
 ///
@@ -782,7 +785,7 @@ fn chunked(
     let chunk_len = chunk_len.max(1);
     let look_back = LOOK_BACK_WINDOWS * options.window;
     let bounds: Vec<usize> = (0..n.div_ceil(chunk_len)).map(|i| i * chunk_len).collect();
-    let run_chunk = |i: usize| -> Result<Vec<(u64, u64)>> {
+    let run_chunk = |i: usize| -> Result<Intervals> {
         let start = bounds[i];
         let end = (start + chunk_len).min(n);
         let from = start.saturating_sub(look_back);
@@ -796,30 +799,33 @@ fn chunked(
             std::mem::take(&mut masker.intervals)
         })
     };
-    let results: Vec<Result<Vec<(u64, u64)>>> = if threads <= 1 || bounds.len() <= 1 {
+    let results: Vec<Result<Intervals>> = if threads <= 1 || bounds.len() <= 1 {
         (0..bounds.len()).map(run_chunk).collect()
     } else {
+        // Threads take chunks in turn; results are put back in chunk order.
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let mut slots: Vec<Option<Result<Vec<(u64, u64)>>>> = vec![None; bounds.len()];
-        let slots_lock = std::sync::Mutex::new(&mut slots);
-        std::thread::scope(|scope| {
-            for _ in 0..threads.min(bounds.len()) {
-                scope.spawn(|| loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if i >= bounds.len() {
-                        break;
-                    }
-                    let r = run_chunk(i);
-                    if let Ok(mut slots) = slots_lock.lock() {
-                        slots[i] = Some(r);
-                    }
-                });
-            }
+        let mut done: Vec<(usize, Result<Intervals>)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads.min(bounds.len()))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            if i >= bounds.len() {
+                                return mine;
+                            }
+                            mine.push((i, run_chunk(i)));
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
         });
-        slots
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(Error::parameter("a masking thread failed"))))
-            .collect()
+        done.sort_by_key(|(i, _)| *i);
+        done.into_iter().map(|(_, r)| r).collect()
     };
     let mut out: Vec<(u64, u64)> = Vec::new();
     for r in results {
