@@ -126,12 +126,31 @@ def _open(source: Source) -> str | os.PathLike[str] | BinaryIO | _BinaryOf:
 def open_fastx(
     source: Source, *, codes: bool = False, sequence: bool = True, empty: EmptyPolicy = "raise"
 ) -> FastxReader:
-    """The native reader of :func:`read_fastx` (exposes ``bytes_read`` for progress)."""
+    """The native reader behind :func:`read_fastx`: iterate it with :func:`iter_records`;
+    its ``bytes_read`` (input bytes consumed, compressed ones for compressed input) and
+    ``records_read`` properties serve progress reports.
+
+    Examples
+    --------
+    >>> import io
+    >>> from entroseg.genomic import iter_records, open_fastx
+    >>> reader = open_fastx(io.BytesIO(b">a\\nACGT\\n"))
+    >>> [r.name for r in iter_records(reader)], reader.records_read, reader.format
+    (['a'], 1, 'fasta')
+    """
     return FastxReader(_open(source), codes=codes, sequence=sequence, empty=empty)
 
 
 def iter_records(reader: FastxReader) -> Iterator[FastxRecord]:
-    """Wraps the raw tuples of a native reader into :class:`FastxRecord` objects."""
+    """Wraps the raw tuples of a native reader into :class:`FastxRecord` objects.
+
+    Examples
+    --------
+    >>> import io, entroseg
+    >>> from entroseg.genomic import iter_records
+    >>> next(iter_records(entroseg.FastxReader(io.BytesIO(b"@r\\nAC\\n+\\nII\\n")))).quality
+    b'II'
+    """
     for raw in reader:
         yield FastxRecord(*raw)
 
