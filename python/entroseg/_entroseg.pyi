@@ -10,6 +10,7 @@ from typing_extensions import Self
 __all__ = [
     "MAX_ALPHABET",
     "MAX_ORDER",
+    "REASONS",
     "CheckpointError",
     "EmptyInputError",
     "EntrosegError",
@@ -17,18 +18,26 @@ __all__ = [
     "FastxReader",
     "InvalidParameterError",
     "InvalidSequenceError",
+    "NextSymbolEntropy",
     "NonFiniteError",
     "RollingConditionalEntropy",
     "RollingConditionalPermutationEntropy",
     "RollingPermutationEntropy",
+    "StreamClosedError",
     "SymbolOutOfRangeError",
+    "_SegmentSpec",
+    "_Segmenter",
     "__version__",
+    "_segment",
+    "_segment_batch",
+    "_segment_parallel",
     "conditional_entropy",
     "conditional_permutation_entropy",
     "dna_profile",
     "dust_mask",
     "encode_dna",
     "missing_patterns",
+    "next_symbol_entropy",
     "ordinal_patterns",
     "permutation_entropy",
     "quantize",
@@ -38,6 +47,7 @@ __all__ = [
 __version__: str
 MAX_ORDER: int
 MAX_ALPHABET: int
+REASONS: tuple[str, ...]
 
 _Real = npt.ArrayLike
 _NanPolicy = Literal["raise", "propagate"]
@@ -47,7 +57,7 @@ class EntrosegError(ValueError):
     """Base class of entroseg's errors (a ValueError)."""
 
 class InvalidParameterError(EntrosegError):
-    """An option is outside its valid range."""
+    """An option, or the input's shape or range, is outside what is supported."""
 
 class EmptyInputError(EntrosegError):
     """The input is too short for the requested statistic."""
@@ -66,6 +76,9 @@ class InvalidSequenceError(EntrosegError):
 
 class FastxFormatError(EntrosegError):
     """A FASTA/FASTQ input is malformed, truncated or its compression is corrupt."""
+
+class StreamClosedError(EntrosegError):
+    """An operation on a finished stream (push after finish)."""
 
 @overload
 def permutation_entropy(
@@ -273,6 +286,128 @@ class RollingConditionalPermutationEntropy:
     def __reduce__(self) -> tuple[object, tuple[bytes]]: ...
     @property
     def samples_seen(self) -> int: ...
+
+def next_symbol_entropy(
+    symbols: npt.ArrayLike,
+    /,
+    *,
+    order: int = 3,
+    alphabet_size: int | None = None,
+    alpha: float = 0.5,
+    min_count: int = 1,
+    reset_symbol: int | None = None,
+    normalize: bool = True,
+) -> tuple[_F64, _F64]:
+    """Model-free next-symbol entropy and surprisal of a symbol stream."""
+
+@final
+class NextSymbolEntropy:
+    """Next-symbol entropy and surprisal over a chunked symbol stream."""
+
+    def __new__(
+        cls,
+        *,
+        alphabet_size: int,
+        order: int = 3,
+        alpha: float = 0.5,
+        min_count: int = 1,
+        reset_symbol: int | None = None,
+        normalize: bool = True,
+    ) -> Self: ...
+    def update(self, chunk: npt.ArrayLike) -> tuple[_F64, _F64]:
+        """Feed the next symbols; ``(entropy, surprisal)`` per symbol."""
+    def reset(self) -> None:
+        """Forget everything seen; keep the options."""
+    def checkpoint(self) -> bytes:
+        """The state as bytes; restore with ``from_checkpoint``."""
+    @classmethod
+    def from_checkpoint(cls, state: bytes) -> NextSymbolEntropy:
+        """Rebuild a model from ``checkpoint()`` bytes."""
+    def __reduce__(self) -> tuple[object, tuple[bytes]]: ...
+    @property
+    def samples_seen(self) -> int: ...
+    @property
+    def order(self) -> int: ...
+    @property
+    def alphabet_size(self) -> int: ...
+
+_I64 = npt.NDArray[np.int64]
+_U8 = npt.NDArray[np.uint8]
+
+@final
+class _SegmentSpec:
+    """A validated segmentation spec (score method and rules)."""
+
+    def __new__(
+        cls,
+        *,
+        method: str = "permutation",
+        order: int | None = None,
+        delay: int = 1,
+        window: int | None = None,
+        weighted: bool = False,
+        normalize: bool = True,
+        context: int = 2,
+        alphabet_size: int | None = None,
+        alpha: float = 0.5,
+        min_count: int = 1,
+        reset_symbol: int | None = None,
+        score: str = "entropy",
+        nan_policy: str = "raise",
+        threshold: float | None = None,
+        relative: float | None = None,
+        combine: str | None = None,
+        min_len: int = 1,
+        max_len: int | None = None,
+        target_len: float | None = None,
+        calibration: str = "batch",
+        preset: str | None = None,
+        mode: str | None = None,
+        quantile: float | None = None,
+    ) -> Self: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def takes_symbols(self) -> bool: ...
+
+def _segment(x: npt.ArrayLike, spec: _SegmentSpec) -> tuple[_I64, _I64, _U8]:
+    """Segment one series: ``(starts, lengths, reasons)``."""
+
+def _segment_batch(
+    values: npt.ArrayLike, offsets: npt.ArrayLike, spec: _SegmentSpec, threads: int | None = None
+) -> tuple[_I64, _I64, _U8, _I64]:
+    """Segment a ragged batch: ``(starts, lengths, reasons, series_offsets)``."""
+
+def _segment_parallel(
+    x: npt.ArrayLike,
+    spec: _SegmentSpec,
+    chunks: int | None = None,
+    threads: int | None = None,
+    overlap: int | None = None,
+) -> tuple[_I64, _I64, _U8, dict[str, int | str | None]]:
+    """Chunk-parallel segmentation: ``(starts, lengths, reasons, report)``."""
+
+@final
+class _Segmenter:
+    """The streaming pipeline behind ``entroseg.Segmenter``."""
+
+    def __new__(cls, spec: _SegmentSpec) -> Self: ...
+    def push(self, chunk: npt.ArrayLike) -> tuple[_I64, _I64, _U8]:
+        """Feed a chunk; the segments that closed."""
+    def finish(self) -> tuple[_I64, _I64, _U8]:
+        """Close the stream; the last segment(s)."""
+    def reset(self) -> None:
+        """Back to a fresh stream."""
+    def checkpoint(self) -> bytes:
+        """The state as bytes."""
+    @classmethod
+    def from_checkpoint(cls, state: bytes) -> _Segmenter:
+        """Rebuild a segmenter from ``checkpoint()`` bytes."""
+    def __reduce__(self) -> tuple[object, tuple[bytes]]: ...
+    @property
+    def samples_seen(self) -> int: ...
+    @property
+    def is_finished(self) -> bool: ...
 
 _Sequence = bytes | str | npt.NDArray[np.integer]
 

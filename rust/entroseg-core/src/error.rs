@@ -27,6 +27,8 @@ pub enum ErrorKind {
     },
     /// A checkpoint could not be restored (wrong estimator, corrupt or foreign bytes).
     InvalidCheckpoint,
+    /// An operation that the object's state does not allow (push after finish).
+    InvalidState,
     /// A byte of a DNA sequence is not a nucleotide letter (A, C, G, T or an IUPAC code).
     InvalidSequence {
         /// Position of the byte, counted from the first base of its record.
@@ -68,6 +70,14 @@ impl Error {
     pub fn with_context(mut self, context: impl fmt::Display) -> Self {
         self.message = format!("{context}: {}", self.message);
         self
+    }
+
+    /// The same error, its message prefixed with the series it happened in.
+    pub fn in_series(self, series: usize) -> Self {
+        Self {
+            kind: self.kind,
+            message: format!("series {series}: {}", self.message),
+        }
     }
 
     /// The kind of failure.

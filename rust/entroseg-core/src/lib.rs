@@ -13,6 +13,7 @@
 //!   and after any number of updates.
 
 pub mod accumulate;
+pub mod boundary;
 mod checkpoint;
 pub mod dna;
 pub mod dust;
@@ -22,6 +23,9 @@ pub mod exact;
 pub mod fasta;
 pub mod hash;
 pub mod ordinal;
+pub mod parallel;
+pub mod segmenter;
+pub mod segments;
 pub mod symbols;
 
 pub use error::{Error, ErrorKind, Result};

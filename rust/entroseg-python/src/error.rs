@@ -20,7 +20,7 @@ create_exception!(
     entroseg,
     InvalidParameterError,
     EntrosegError,
-    "An option (order, delay, window, bins, context ...) is outside its valid range; the message names the value and the limit."
+    "An option (order, delay, window, bins, context ...) or the input's shape or range is outside what is supported (e.g. a 2-D array, |x| > 1e100 for weighted entropy); the message names the value and the limit."
 );
 create_exception!(
     entroseg,
@@ -59,6 +59,12 @@ create_exception!(
     EntrosegError,
     "A FASTA/FASTQ input is malformed (bad header, quality length differing from the sequence, truncated record) or its compressed stream is truncated or corrupt; the message names the record and line."
 );
+create_exception!(
+    entroseg,
+    StreamClosedError,
+    EntrosegError,
+    "An operation on a finished stream (push after finish); call reset() to start anew."
+);
 
 /// Wrapper so `?` converts core errors (orphan rule: `From<Error> for PyErr` must live here).
 pub struct CoreError(pub Error);
@@ -78,6 +84,7 @@ impl From<CoreError> for PyErr {
             ErrorKind::NonFinite { .. } => NonFiniteError::new_err(msg),
             ErrorKind::SymbolOutOfRange { .. } => SymbolOutOfRangeError::new_err(msg),
             ErrorKind::InvalidCheckpoint => CheckpointError::new_err(msg),
+            ErrorKind::InvalidState => StreamClosedError::new_err(msg),
             ErrorKind::InvalidSequence { .. } => InvalidSequenceError::new_err(msg),
             ErrorKind::InvalidFormat => FastxFormatError::new_err(msg),
             ErrorKind::FileNotFound => PyFileNotFoundError::new_err(msg),
@@ -107,6 +114,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<SymbolOutOfRangeError>(),
     )?;
     m.add("CheckpointError", py.get_type::<CheckpointError>())?;
+    m.add("StreamClosedError", py.get_type::<StreamClosedError>())?;
     m.add(
         "InvalidSequenceError",
         py.get_type::<InvalidSequenceError>(),

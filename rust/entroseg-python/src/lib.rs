@@ -7,6 +7,7 @@ mod convert;
 mod error;
 mod genomic;
 mod numpy_api;
+mod segmenter;
 mod streaming;
 
 #[pymodule]
@@ -31,6 +32,17 @@ fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<streaming::PyRollingPermutationEntropy>()?;
     m.add_class::<streaming::PyRollingConditionalEntropy>()?;
     m.add_class::<streaming::PyRollingConditionalPermutationEntropy>()?;
+    m.add_function(wrap_pyfunction!(numpy_api::next_symbol_entropy, m)?)?;
+    m.add_class::<streaming::PyNextSymbolEntropy>()?;
+    m.add_class::<segmenter::PySegmentSpec>()?;
+    m.add_function(wrap_pyfunction!(segmenter::_segment, m)?)?;
+    m.add_function(wrap_pyfunction!(segmenter::_segment_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(segmenter::_segment_parallel, m)?)?;
+    m.add_class::<segmenter::PySegmenter>()?;
+    m.add(
+        "REASONS",
+        pyo3::types::PyTuple::new(m.py(), entroseg_core::boundary::reason::NAMES)?,
+    )?;
     m.add_function(wrap_pyfunction!(genomic::encode_dna, m)?)?;
     m.add_function(wrap_pyfunction!(genomic::dna_profile, m)?)?;
     m.add_function(wrap_pyfunction!(genomic::dust_mask, m)?)?;

@@ -2,12 +2,14 @@
 //! around the core call (`py.detach`), and converts the result; no computation here.
 
 use crate::convert::{
-    count_option, fill_output, float_array, nan_policy, require_non_empty, symbol_array, Symbols,
+    count_option, fill_output, float_array, nan_policy, new_output, order_option,
+    require_non_empty, symbol_array, Symbols,
 };
 use crate::error::{core, InvalidParameterError};
 use entroseg_core::estimate::conditional::{
     self, ConditionalOptions, ConditionalPermutationOptions,
 };
+use entroseg_core::estimate::context_model::{self, NextSymbolOptions};
 use entroseg_core::estimate::permutation::{self, PermutationOptions, Statistic};
 use entroseg_core::estimate::{first_non_finite, NanPolicy};
 use entroseg_core::ordinal::{to_lexicographic, OrdinalEncoder, NO_PATTERN};
@@ -31,8 +33,8 @@ pub(crate) fn permutation_options(
     nan_policy_name: &str,
 ) -> PyResult<PermutationOptions> {
     Ok(PermutationOptions {
-        order: count_option(order, "order", 0)?,
-        delay: count_option(delay, "delay", 0)?,
+        order: order_option(order)?,
+        delay: count_option(delay, "delay", 1)?,
         window: window_option(window)?,
         normalize,
         weighted,
@@ -47,14 +49,15 @@ fn run_permutation<'py>(
     o: PermutationOptions,
 ) -> PyResult<Bound<'py, PyAny>> {
     // Validate options before touching the data so option errors win over data errors.
-    core(permutation::PermutationEstimator::new(o))?;
+    core(o.validate())?;
     let arr = float_array(x, "x")?;
     let ro = arr.readonly();
     let xs = ro.as_slice()?;
     require_non_empty(xs.len(), "x")?;
     if o.window.is_some() {
-        let mut est = core(permutation::PermutationEstimator::new(o))?;
-        let out = core(fill_output(py, xs.len(), |out| est.update(xs, out)))?;
+        let out = core(fill_output(py, xs.len(), |out| {
+            permutation::rolling_into(xs, o, out)
+        }))?;
         Ok(out.into_any())
     } else {
         let v = core(py.detach(|| permutation::whole_series(xs, o)))?;
@@ -239,8 +242,8 @@ pub fn ordinal_patterns<'py>(
 ) -> PyResult<Bound<'py, PyArray1<i32>>> {
     let policy = crate::convert::nan_policy(nan_policy)?;
     let mut enc = core(OrdinalEncoder::new(
-        count_option(order, "order", 0)?,
-        count_option(delay, "delay", 0)?,
+        order_option(order)?,
+        count_option(delay, "delay", 1)?,
     ))?;
     let arr = float_array(x, "x")?;
     let ro = arr.readonly();
@@ -313,13 +316,16 @@ pub fn conditional_entropy<'py>(
     if let Some(a) = alphabet_size {
         // Validate options before touching the data.
         let a = count_option(a, "alphabet_size", 1)?;
-        core(conditional::ConditionalEstimator::new(ConditionalOptions {
-            context,
-            alphabet_size: a,
-            window,
-            normalize,
-            lag: 1,
-        }))?;
+        core(
+            ConditionalOptions {
+                context,
+                alphabet_size: a,
+                window,
+                normalize,
+                lag: 1,
+            }
+            .validate(),
+        )?;
     }
     let syms = symbol_array(symbols, "symbols")?;
     require_non_empty(syms.len(), "symbols")?;
@@ -348,8 +354,9 @@ pub fn conditional_entropy<'py>(
             let ro = $arr.readonly();
             let s = ro.as_slice()?;
             if o.window.is_some() {
-                let mut est = core(conditional::ConditionalEstimator::new(o))?;
-                let out = core(fill_output(py, s.len(), |out| est.update(s, out)))?;
+                let out = core(fill_output(py, s.len(), |out| {
+                    conditional::rolling_into(s, o, out)
+                }))?;
                 Ok(out.into_any())
             } else {
                 let v = core(py.detach(|| conditional::whole_series(s, o)))?;
@@ -391,21 +398,22 @@ pub fn conditional_permutation_entropy<'py>(
     nan_policy: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
     let o = ConditionalPermutationOptions {
-        order: count_option(order, "order", 0)?,
-        delay: count_option(delay, "delay", 0)?,
+        order: order_option(order)?,
+        delay: count_option(delay, "delay", 1)?,
         context: count_option(context, "context", 0)?,
         window: window_option(window)?,
         normalize,
         nan_policy: crate::convert::nan_policy(nan_policy)?,
     };
-    core(conditional::ConditionalPermutationEstimator::new(o))?;
+    core(o.validate())?;
     let arr = float_array(x, "x")?;
     let ro = arr.readonly();
     let xs = ro.as_slice()?;
     require_non_empty(xs.len(), "x")?;
     if o.window.is_some() {
-        let mut est = core(conditional::ConditionalPermutationEstimator::new(o))?;
-        let out = core(fill_output(py, xs.len(), |out| est.update(xs, out)))?;
+        let out = core(fill_output(py, xs.len(), |out| {
+            conditional::rolling_permutation_into(xs, o, out)
+        }))?;
         Ok(out.into_any())
     } else {
         let v = core(py.detach(|| conditional::whole_series_permutation(xs, o)))?;
@@ -424,7 +432,8 @@ pub fn conditional_permutation_entropy<'py>(
 ///     range of ``sample``); values outside go to the end bins. "mean_scale": divide by
 ///     the mean absolute value of ``sample`` (Chronos / EntroPE style), then equal-width
 ///     bins over ``[-limit, limit]``. "quantile": edges at the ``i/bins`` quantiles of
-///     ``sample`` (linear interpolation); a value's symbol is the number of edges <= it.
+///     ``sample``, exactly as ``numpy.quantile`` computes them (default linear method);
+///     a value's symbol is the number of edges <= it.
 /// bins : int, default 16
 ///     Number of symbols, 1..256.
 /// low, high : float, optional
@@ -483,6 +492,9 @@ pub fn quantize<'py>(
         None => xs,
     };
     let result = py.detach(|| -> entroseg_core::Result<Vec<u8>> {
+        // The input first: when no sample is given it is also what the bins are fit on,
+        // and the error should name it as the input.
+        entroseg_core::symbols::check_finite(xs, "input")?;
         let q = match method {
             "uniform" => Quantizer::uniform_fit_partial(fit, bins, low, high)?,
             "mean_scale" => Quantizer::mean_scale_fit(fit, limit, bins)?,
@@ -493,4 +505,140 @@ pub fn quantize<'py>(
         Ok(out)
     });
     Ok(PyArray1::from_vec(py, core(result)?))
+}
+
+/// Options of the context model from keyword arguments (`alphabet_size` resolved).
+pub(crate) fn next_symbol_options(
+    order: i64,
+    alphabet_size: usize,
+    alpha: f64,
+    min_count: i64,
+    reset_symbol: Option<i64>,
+    normalize: bool,
+) -> PyResult<NextSymbolOptions> {
+    let o = NextSymbolOptions {
+        order: count_option(order, "order", 0)?,
+        alphabet_size,
+        alpha,
+        min_count: u32::try_from(count_option(min_count, "min_count", 1)?).unwrap_or(u32::MAX),
+        reset_symbol: reset_symbol
+            .map(|r| count_option(r, "reset_symbol", 0).map(|r| r as u32))
+            .transpose()?,
+        normalize,
+    };
+    core(o.validate())?;
+    Ok(o)
+}
+
+/// Model-free next-symbol entropy and surprisal of a symbol stream.
+///
+/// An online context model predicts each symbol from the ones before it, before seeing
+/// it: counts of the symbols that followed each context of up to ``order`` symbols, an
+/// additive estimator ``P(a) = (c(a) + alpha) / (N + alphabet_size * alpha)``
+/// (``alpha = 0.5`` is Krichevsky-Trofimov), and back-off to the longest context seen at
+/// least ``min_count`` times. ``entropy[t]`` is the entropy of the prediction for
+/// ``symbols[t]``, ``surprisal[t] = -ln P(symbols[t])``; the model then counts the
+/// symbol. No training, deterministic, O(order) per symbol; the streaming class
+/// ``NextSymbolEntropy`` gives the same values for any chunking. The GIL is released.
+///
+/// Parameters
+/// ----------
+/// symbols : array_like of int
+///     Symbols in ``0..alphabet_size``.
+/// order : int, default 3
+///     Longest context (0 = symbol frequencies only); at most 7 for bytes, 31 for DNA.
+/// alphabet_size : int or None, default None
+///     Number of symbols (1..256); None uses ``max(symbols) + 1``.
+/// alpha : float, default 0.5
+///     Pseudo-count added to every symbol of a context (> 0). 0.5 (Krichevsky-Trofimov)
+///     suits small alphabets such as DNA; with 256 symbols it adds 128 pseudo-counts per
+///     context, so a small value (e.g. 0.01) lets contexts become confident sooner.
+/// min_count : int, default 1
+///     A context predicts once it has been seen this many times.
+/// reset_symbol : int or None, default None
+///     After this symbol the context is emptied (e.g. ``ord("\n")`` for text, as BLT
+///     resets at newlines).
+/// normalize : bool, default True
+///     Divide both outputs by ln(alphabet_size): entropy in [0, 1]; surprisal >= 0 (it
+///     exceeds 1 for symbols less likely than uniform).
+///
+/// Returns
+/// -------
+/// (numpy.ndarray, numpy.ndarray)
+///     ``entropy`` and ``surprisal``, float64, one value per symbol.
+///
+/// Examples
+/// --------
+/// >>> import numpy as np, entroseg
+/// >>> s = np.tile(np.array([0, 1], dtype=np.uint8), 50)  # 0 1 0 1 ...
+/// >>> h, q = entroseg.next_symbol_entropy(s, order=1, alphabet_size=2)
+/// >>> float(h[0])  # nothing seen yet: uniform, one bit (normalized to 1)
+/// 1.0
+/// >>> bool(h[-1] < 0.1 and q[-1] < 0.02)  # the alternation has been learnt
+/// True
+#[pyfunction]
+#[pyo3(signature = (symbols, /, *, order=3, alphabet_size=None, alpha=0.5, min_count=1, reset_symbol=None, normalize=true))]
+#[allow(clippy::too_many_arguments)]
+pub fn next_symbol_entropy<'py>(
+    py: Python<'py>,
+    symbols: &Bound<'py, PyAny>,
+    order: i64,
+    alphabet_size: Option<i64>,
+    alpha: f64,
+    min_count: i64,
+    reset_symbol: Option<i64>,
+    normalize: bool,
+) -> PyResult<crate::convert::ArrayPair<'py>> {
+    if let Some(a) = alphabet_size {
+        next_symbol_options(
+            order,
+            count_option(a, "alphabet_size", 1)?,
+            alpha,
+            min_count,
+            reset_symbol,
+            normalize,
+        )?;
+    }
+    let syms = symbol_array(symbols, "symbols")?;
+    require_non_empty(syms.len(), "symbols")?;
+    let alphabet_size = match alphabet_size {
+        Some(a) => count_option(a, "alphabet_size", 1)?,
+        None => {
+            let max = syms.max()?.unwrap_or(0);
+            if max >= context_model::MAX_ALPHABET as u64 {
+                return Err(InvalidParameterError::new_err(format!(
+                    "symbols go up to {max}, beyond the largest alphabet ({} symbols)",
+                    context_model::MAX_ALPHABET
+                )));
+            }
+            max as usize + 1
+        }
+    };
+    let o = next_symbol_options(
+        order,
+        alphabet_size,
+        alpha,
+        min_count,
+        reset_symbol,
+        normalize,
+    )?;
+    let mut model = core(context_model::ContextModel::new(o))?;
+    let n = syms.len();
+    let surprisal = new_output(py, n);
+    macro_rules! run {
+        ($arr:expr) => {{
+            let ro = $arr.readonly();
+            let s = ro.as_slice()?;
+            // SAFETY: `surprisal` was created above and is not shared yet; `update`
+            // writes every element (or fails, and the array is dropped).
+            let q = unsafe { surprisal.as_slice_mut() }.expect("fresh arrays are contiguous");
+            core(fill_output(py, n, |h| model.update(s, h, q)))?
+        }};
+    }
+    let entropy = match syms {
+        Symbols::U8(a) => run!(a),
+        Symbols::U16(a) => run!(a),
+        Symbols::U32(a) => run!(a),
+    };
+    Ok((entropy, surprisal))
 }

@@ -1,13 +1,16 @@
 //! Streaming classes: state kept across `update(chunk)` calls, `reset()`, checkpoints as
 //! bytes, and pickling through those checkpoints (resumes bit-identically).
 
-use crate::convert::{count_option, fill_output, float_array, symbol_array, Symbols};
+use crate::convert::{
+    count_option, fill_output, float_array, new_output, order_option, symbol_array, Symbols,
+};
 use crate::error::core;
-use crate::numpy_api::permutation_options;
+use crate::numpy_api::{next_symbol_options, permutation_options};
 use entroseg_core::estimate::conditional::{
     ConditionalEstimator, ConditionalOptions, ConditionalPermutationEstimator,
     ConditionalPermutationOptions,
 };
+use entroseg_core::estimate::context_model::ContextModel;
 use entroseg_core::estimate::permutation::{PermutationEstimator, Statistic};
 use entroseg_core::estimate::NanPolicy;
 use numpy::{PyArray1, PyArrayMethods};
@@ -18,6 +21,17 @@ fn policy_name(p: NanPolicy) -> &'static str {
     match p {
         NanPolicy::Raise => "raise",
         NanPolicy::Propagate => "propagate",
+    }
+}
+
+/// The core checkpoints whole-series estimators too; these classes are rolling only.
+fn rolling_only(window: Option<usize>, class: &str) -> PyResult<()> {
+    match window {
+        Some(_) => Ok(()),
+        None => Err(crate::error::CheckpointError::new_err(format!(
+            "the checkpoint holds a whole-series estimator (no window); {class} restores \
+             rolling ones only"
+        ))),
     }
 }
 
@@ -114,9 +128,9 @@ impl PyRollingPermutationEntropy {
     /// Rebuilds an estimator from `checkpoint()` bytes.
     #[classmethod]
     fn from_checkpoint(_cls: &Bound<'_, pyo3::types::PyType>, state: &[u8]) -> PyResult<Self> {
-        Ok(Self {
-            inner: core(PermutationEstimator::restore(state))?,
-        })
+        let inner = core(PermutationEstimator::restore(state))?;
+        rolling_only(inner.options().window, "RollingPermutationEntropy")?;
+        Ok(Self { inner })
     }
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
@@ -228,9 +242,9 @@ impl PyRollingConditionalEntropy {
 
     #[classmethod]
     fn from_checkpoint(_cls: &Bound<'_, pyo3::types::PyType>, state: &[u8]) -> PyResult<Self> {
-        Ok(Self {
-            inner: core(ConditionalEstimator::restore(state))?,
-        })
+        let inner = core(ConditionalEstimator::restore(state))?;
+        rolling_only(inner.options().window, "RollingConditionalEntropy")?;
+        Ok(Self { inner })
     }
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
@@ -287,8 +301,8 @@ impl PyRollingConditionalPermutationEntropy {
         nan_policy: &str,
     ) -> PyResult<Self> {
         let o = ConditionalPermutationOptions {
-            order: count_option(order, "order", 0)?,
-            delay: count_option(delay, "delay", 0)?,
+            order: order_option(order)?,
+            delay: count_option(delay, "delay", 1)?,
             context: count_option(context, "context", 0)?,
             window: Some(count_option(window, "window", 1)?),
             normalize,
@@ -326,6 +340,10 @@ impl PyRollingConditionalPermutationEntropy {
     #[classmethod]
     fn from_checkpoint(_cls: &Bound<'_, pyo3::types::PyType>, state: &[u8]) -> PyResult<Self> {
         let inner = core(ConditionalPermutationEstimator::restore(state))?;
+        rolling_only(
+            inner.options().window,
+            "RollingConditionalPermutationEntropy",
+        )?;
         Ok(Self {
             seen: inner.samples_seen(),
             inner,
@@ -353,6 +371,138 @@ impl PyRollingConditionalPermutationEntropy {
             if o.normalize { "True" } else { "False" },
             policy_name(o.nan_policy),
             self.seen
+        )
+    }
+}
+
+/// Next-symbol entropy and surprisal over a stream fed in chunks.
+///
+/// ``update(chunk)`` returns ``(entropy, surprisal)`` for the symbols of the chunk,
+/// exactly the values ``next_symbol_entropy`` gives for the concatenated stream, bit
+/// for bit, whatever the chunking. The model keeps its counts (memory grows with the
+/// number of distinct contexts, never with the stream length); ``checkpoint()``,
+/// ``from_checkpoint`` and pickle resume it bit-identically. Options as in
+/// ``next_symbol_entropy``; ``alphabet_size`` is required. ``update`` releases the GIL.
+///
+/// Examples
+/// --------
+/// >>> import numpy as np, pickle, entroseg
+/// >>> s = np.random.default_rng(0).integers(0, 4, 5000).astype(np.uint8)
+/// >>> model = entroseg.NextSymbolEntropy(order=3, alphabet_size=4)
+/// >>> h1, q1 = model.update(s[:1234])
+/// >>> model = pickle.loads(pickle.dumps(model))
+/// >>> h2, q2 = model.update(s[1234:])
+/// >>> h, q = entroseg.next_symbol_entropy(s, order=3, alphabet_size=4)
+/// >>> bool(np.array_equal(np.concatenate([h1, h2]), h))
+/// True
+#[pyclass(module = "entroseg._entroseg", name = "NextSymbolEntropy")]
+pub struct PyNextSymbolEntropy {
+    inner: ContextModel,
+}
+
+#[pymethods]
+impl PyNextSymbolEntropy {
+    #[new]
+    #[pyo3(signature = (*, alphabet_size, order=3, alpha=0.5, min_count=1, reset_symbol=None, normalize=true))]
+    fn new(
+        alphabet_size: i64,
+        order: i64,
+        alpha: f64,
+        min_count: i64,
+        reset_symbol: Option<i64>,
+        normalize: bool,
+    ) -> PyResult<Self> {
+        let o = next_symbol_options(
+            order,
+            count_option(alphabet_size, "alphabet_size", 1)?,
+            alpha,
+            min_count,
+            reset_symbol,
+            normalize,
+        )?;
+        Ok(Self {
+            inner: core(ContextModel::new(o))?,
+        })
+    }
+
+    /// Feeds the next symbols; returns ``(entropy, surprisal)``, one value each per symbol.
+    fn update<'py>(
+        &mut self,
+        py: Python<'py>,
+        chunk: &Bound<'py, PyAny>,
+    ) -> PyResult<crate::convert::ArrayPair<'py>> {
+        let syms = symbol_array(chunk, "chunk")?;
+        let n = syms.len();
+        let surprisal = new_output(py, n);
+        let inner = &mut self.inner;
+        macro_rules! run {
+            ($arr:expr) => {{
+                let ro = $arr.readonly();
+                let s = ro.as_slice()?;
+                // SAFETY: `surprisal` is fresh and unshared; `update` writes every element
+                // (or fails, and the array is dropped).
+                let q = unsafe { surprisal.as_slice_mut() }.expect("fresh arrays are contiguous");
+                core(fill_output(py, n, |h| inner.update(s, h, q)))?
+            }};
+        }
+        let entropy = match syms {
+            Symbols::U8(a) => run!(a),
+            Symbols::U16(a) => run!(a),
+            Symbols::U32(a) => run!(a),
+        };
+        Ok((entropy, surprisal))
+    }
+
+    /// Forgets everything seen; keeps the options.
+    fn reset(&mut self) {
+        self.inner.reset();
+    }
+
+    /// The state as bytes; restore with `from_checkpoint`.
+    fn checkpoint<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.checkpoint())
+    }
+
+    /// Rebuilds a model from `checkpoint()` bytes.
+    #[classmethod]
+    fn from_checkpoint(_cls: &Bound<'_, pyo3::types::PyType>, state: &[u8]) -> PyResult<Self> {
+        Ok(Self {
+            inner: core(ContextModel::restore(state))?,
+        })
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let state = slf.borrow().inner.checkpoint();
+        reduce(slf.as_any(), state)
+    }
+
+    /// Symbols seen so far.
+    #[getter]
+    fn samples_seen(&self) -> u64 {
+        self.inner.samples_seen()
+    }
+    /// Longest context.
+    #[getter]
+    fn order(&self) -> usize {
+        self.inner.options().order
+    }
+    /// Number of symbols.
+    #[getter]
+    fn alphabet_size(&self) -> usize {
+        self.inner.options().alphabet_size
+    }
+
+    fn __repr__(&self) -> String {
+        let o = self.inner.options();
+        format!(
+            "NextSymbolEntropy(alphabet_size={}, order={}, alpha={}, min_count={}, reset_symbol={}, normalize={}, samples_seen={})",
+            o.alphabet_size,
+            o.order,
+            o.alpha,
+            o.min_count,
+            o.reset_symbol.map_or("None".to_string(), |r| r.to_string()),
+            if o.normalize { "True" } else { "False" },
+            self.inner.samples_seen()
         )
     }
 }

@@ -1,0 +1,662 @@
+"""Segments for GPU models, and the segmentation entry points.
+
+A :class:`Segments` value holds the segments of one or many series (varlen: each
+series keeps its own positions, nothing leaks between series) and hands them to models
+in the forms they take: ``cu_seqlens`` for FlashAttention-style varlen kernels,
+per-token patch ids, and right-padded ``[B, P]`` patch lengths (the BLT / EntroPE
+layout). Arrays are numpy, so ``torch.from_dlpack(seg.cu_seqlens)`` shares memory.
+
+:func:`segment` computes an entropy profile and applies the rules in one native pass;
+:func:`boundaries` applies the rules to any score array (your model's entropies);
+:func:`segment_batch` segments a ragged batch on all cores; :class:`Segmenter` streams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from entroseg._entroseg import REASONS, _segment, _segment_batch, _Segmenter, _SegmentSpec
+
+if TYPE_CHECKING:
+    import pyarrow
+
+__all__ = [
+    "REASONS",
+    "PaddedSegments",
+    "Segmenter",
+    "Segments",
+    "boundaries",
+    "segment",
+    "segment_batch",
+]
+
+_I64 = npt.NDArray[np.int64]
+
+Method = Literal["permutation", "conditional", "next_symbol", "scores"]
+Preset = Literal["blt", "entrope"]
+
+
+class PaddedSegments(NamedTuple):
+    """Right-padded segment lengths of a batch: the BLT / EntroPE ``patch_lengths`` layout.
+
+    ``lengths[b, p]`` is the length of patch ``p`` of series ``b`` (0 after its last
+    patch, so each row sums to the series length); ``mask`` is True where a patch exists.
+    """
+
+    lengths: npt.NDArray[np.int64]
+    mask: npt.NDArray[np.bool_]
+
+
+def _frozen(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    a.setflags(write=False)
+    return a
+
+
+class Segments:
+    """Segments of one or more series.
+
+    Segment ``i`` covers samples ``starts[i] : starts[i] + lengths[i]`` of its series;
+    series ``b`` owns segments ``series_offsets[b] : series_offsets[b + 1]``. Within a
+    series, segments are contiguous and in order. The arrays are read-only numpy arrays
+    (DLPack-ready).
+
+    Parameters
+    ----------
+    starts, lengths : array_like of int
+        First sample and length of each segment (lengths >= 1).
+    reasons : array_like of int, optional
+        Why each segment started, as codes into :data:`REASONS` (default all "start").
+    series_offsets : array_like of int, optional
+        Segments per series as offsets (leading 0); default: one series.
+
+    Examples
+    --------
+    >>> import numpy as np, entroseg
+    >>> seg = entroseg.Segments(starts=[0, 3, 0], lengths=[3, 2, 4], series_offsets=[0, 2, 3])
+    >>> seg
+    Segments(3 segments in 2 series, 9 samples, max_seqlen=4)
+    >>> seg.cu_seqlens
+    array([0, 3, 5, 9], dtype=int32)
+    >>> seg.patch_ids()
+    array([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    >>> seg.patch_ids(local=True)
+    array([0, 0, 0, 1, 1, 0, 0, 0, 0])
+    >>> seg.to_padded().lengths
+    array([[3, 2],
+           [4, 0]])
+    """
+
+    __slots__ = ("_lengths", "_reasons", "_series_offsets", "_starts")
+
+    def __init__(
+        self,
+        starts: npt.ArrayLike,
+        lengths: npt.ArrayLike,
+        reasons: npt.ArrayLike | None = None,
+        series_offsets: npt.ArrayLike | None = None,
+    ) -> None:
+        st = np.array(starts, dtype=np.int64, ndmin=1)
+        ln = np.array(lengths, dtype=np.int64, ndmin=1)
+        if st.ndim != 1 or ln.shape != st.shape:
+            raise ValueError(
+                f"starts and lengths must be 1-D of equal length, got shapes {st.shape} "
+                f"and {ln.shape}"
+            )
+        n = len(st)
+        rs = (
+            np.zeros(n, dtype=np.uint8)
+            if reasons is None
+            else np.array(reasons, dtype=np.uint8, ndmin=1)
+        )
+        if rs.shape != st.shape:
+            raise ValueError(f"reasons must have {n} entries, got shape {rs.shape}")
+        so = (
+            np.array([0, n], dtype=np.int64)
+            if series_offsets is None
+            else np.array(series_offsets, dtype=np.int64, ndmin=1)
+        )
+        if so.ndim != 1 or len(so) < 1 or so[0] != 0 or so[-1] != n or np.any(np.diff(so) < 0):
+            raise ValueError(
+                f"series_offsets must start at 0, never decrease and end at {n} (the number "
+                f"of segments), got {so.tolist()[:8]}{'...' if len(so) > 8 else ''}"
+            )
+        if n and (ln.min() < 1 or st.min() < 0):
+            raise ValueError("segment lengths must be >= 1 and starts >= 0")
+        # Contiguity within each series: the next start is this start plus this length.
+        follows = st[1:] == st[:-1] + ln[:-1]
+        first_of_series = np.zeros(n, dtype=bool)
+        first_of_series[so[:-1][so[:-1] < n]] = True
+        if n > 1 and not np.all(follows | first_of_series[1:]):
+            i = int(np.flatnonzero(~(follows | first_of_series[1:]))[0]) + 1
+            raise ValueError(
+                f"segments of a series must be contiguous: segment {i} starts at {st[i]}, "
+                f"expected {st[i - 1] + ln[i - 1]}"
+            )
+        if n and rs.max() >= len(REASONS):
+            raise ValueError(f"reason codes must be < {len(REASONS)}, got {int(rs.max())}")
+        self._starts = _frozen(st)
+        self._lengths = _frozen(ln)
+        self._reasons = _frozen(rs)
+        self._series_offsets = _frozen(so)
+
+    # -- the arrays ---------------------------------------------------------------
+    @property
+    def starts(self) -> _I64:
+        """First sample of each segment, within its series (int64)."""
+        return self._starts
+
+    @property
+    def lengths(self) -> _I64:
+        """Length of each segment (int64)."""
+        return self._lengths
+
+    @property
+    def reasons(self) -> npt.NDArray[np.uint8]:
+        """Why each segment started: codes into :data:`REASONS` (uint8)."""
+        return self._reasons
+
+    @property
+    def reason_names(self) -> list[str]:
+        """The reasons as names ("start", "threshold", "relative", "both", "max_len")."""
+        return [REASONS[r] for r in self._reasons.tolist()]
+
+    @property
+    def series_offsets(self) -> _I64:
+        """Segments per series as offsets, leading 0 (int64, ``num_series + 1`` entries)."""
+        return self._series_offsets
+
+    @property
+    def num_series(self) -> int:
+        """Number of series."""
+        return len(self._series_offsets) - 1
+
+    @property
+    def num_samples(self) -> int:
+        """Samples covered, over all series."""
+        return int(self._lengths.sum())
+
+    @property
+    def series_lengths(self) -> _I64:
+        """Samples per series (int64)."""
+        totals = np.concatenate([[0], np.cumsum(self._lengths)])
+        return np.asarray(totals[self._series_offsets[1:]] - totals[self._series_offsets[:-1]])
+
+    @property
+    def cu_seqlens(self) -> npt.NDArray[np.int32]:
+        """Cumulative segment lengths with a leading 0, int32: FlashAttention's varlen
+        ``cu_seqlens`` (and PyTorch's jagged ``offsets``) over all segments of all series.
+
+        Raises ``OverflowError`` when the total exceeds int32; use :meth:`offsets` then.
+        """
+        out = self.offsets()
+        if len(out) and out[-1] > np.iinfo(np.int32).max:
+            raise OverflowError(
+                f"{out[-1]} samples do not fit int32 cu_seqlens; use offsets() (int64)"
+            )
+        return out.astype(np.int32)
+
+    def offsets(self) -> _I64:
+        """Cumulative segment lengths with a leading 0, int64."""
+        return np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(self._lengths)])
+
+    @property
+    def max_seqlen(self) -> int:
+        """The longest segment (0 when there is none)."""
+        return int(self._lengths.max()) if len(self._lengths) else 0
+
+    def patch_ids(self, *, local: bool = False) -> _I64:
+        """Token -> patch index, one entry per sample of all series concatenated.
+
+        With ``local=False`` the index counts over the whole batch (it indexes
+        ``starts``/``lengths``); with ``local=True`` it restarts at 0 in every series.
+        """
+        ids = np.repeat(np.arange(len(self._lengths), dtype=np.int64), self._lengths)
+        if local:
+            first = np.repeat(self._series_offsets[:-1], np.diff(self._series_offsets))
+            ids -= np.repeat(first, self._lengths)
+        return ids
+
+    def to_padded(self) -> PaddedSegments:
+        """Right-padded ``[num_series, max_patches]`` patch lengths and mask (BLT/EntroPE)."""
+        counts = np.diff(self._series_offsets)
+        width = int(counts.max()) if len(counts) else 0
+        mask = np.arange(width)[None, :] < counts[:, None]
+        lengths = np.zeros((self.num_series, width), dtype=np.int64)
+        lengths[mask] = self._lengths
+        return PaddedSegments(lengths, mask)
+
+    def series(self, index: int) -> Segments:
+        """The segments of one series (as a one-series value)."""
+        if not -self.num_series <= index < self.num_series:
+            raise IndexError(f"series index {index} out of range for {self.num_series} series")
+        index %= self.num_series
+        lo, hi = int(self._series_offsets[index]), int(self._series_offsets[index + 1])
+        return Segments(self._starts[lo:hi], self._lengths[lo:hi], self._reasons[lo:hi])
+
+    def to_arrow(self) -> pyarrow.Table:
+        """A pyarrow Table with columns ``series``, ``start``, ``length``, ``reason``."""
+        import pyarrow as pa
+
+        series = np.repeat(
+            np.arange(self.num_series, dtype=np.int64), np.diff(self._series_offsets)
+        )
+        return pa.table(
+            {
+                "series": series,
+                "start": self._starts,
+                "length": self._lengths,
+                "reason": pa.DictionaryArray.from_arrays(
+                    self._reasons.astype(np.int8), list(REASONS)
+                ),
+            }
+        )
+
+    @classmethod
+    def concat(cls, parts: Iterable[Segments]) -> Segments:
+        """Stack values series-wise: the series of each part, in order."""
+        parts = list(parts)
+        if not parts:
+            return cls([], [], series_offsets=[0])
+        offsets = [np.zeros(1, dtype=np.int64)]
+        total = 0
+        for p in parts:
+            offsets.append(p._series_offsets[1:] + total)
+            total += len(p)
+        return cls(
+            np.concatenate([p._starts for p in parts]),
+            np.concatenate([p._lengths for p in parts]),
+            np.concatenate([p._reasons for p in parts]),
+            np.concatenate(offsets),
+        )
+
+    @classmethod
+    def join(cls, parts: Iterable[Segments]) -> Segments:
+        """Join one-series pieces of the same stream (e.g. successive ``Segmenter.push``
+        results) into one series; they must follow each other."""
+        parts = [p for p in parts if len(p)]
+        if any(p.num_series != 1 for p in parts):
+            raise ValueError("join() takes one-series values; use concat() to stack series")
+        if not parts:
+            return cls([], [])
+        return cls(
+            np.concatenate([p._starts for p in parts]),
+            np.concatenate([p._lengths for p in parts]),
+            np.concatenate([p._reasons for p in parts]),
+        )
+
+    # -- protocol -----------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Segments):
+            return NotImplemented
+        return all(
+            np.array_equal(a, b)
+            for a, b in (
+                (self._starts, other._starts),
+                (self._lengths, other._lengths),
+                (self._reasons, other._reasons),
+                (self._series_offsets, other._series_offsets),
+            )
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"Segments({len(self)} segments in {self.num_series} series, "
+            f"{self.num_samples} samples, max_seqlen={self.max_seqlen})"
+        )
+
+    def __getstate__(self) -> tuple[_I64, _I64, npt.NDArray[np.uint8], _I64]:
+        return (self._starts, self._lengths, self._reasons, self._series_offsets)
+
+    def __setstate__(self, state: tuple[_I64, _I64, npt.NDArray[np.uint8], _I64]) -> None:
+        fresh = Segments(*state)
+        for name in self.__slots__:
+            object.__setattr__(self, name, getattr(fresh, name))
+
+
+def _spec(**kwargs: Any) -> _SegmentSpec:
+    return _SegmentSpec(**kwargs)
+
+
+def _one_series(arrays: tuple[_I64, _I64, npt.NDArray[np.uint8]]) -> Segments:
+    starts, lengths, reasons = arrays
+    return Segments(starts, lengths, reasons)
+
+
+def segment(
+    x: npt.ArrayLike,
+    *,
+    method: Method = "permutation",
+    order: int | None = None,
+    delay: int = 1,
+    window: int | None = None,
+    weighted: bool = False,
+    normalize: bool = True,
+    context: int = 2,
+    alphabet_size: int | None = None,
+    alpha: float = 0.5,
+    min_count: int = 1,
+    reset_symbol: int | None = None,
+    score: Literal["entropy", "surprisal"] = "entropy",
+    nan_policy: Literal["raise", "propagate"] = "raise",
+    threshold: float | None = None,
+    relative: float | None = None,
+    combine: Literal["and", "or"] | None = None,
+    min_len: int = 1,
+    max_len: int | None = None,
+    target_len: float | None = None,
+    calibration: Literal["batch", "online"] = "batch",
+    preset: Preset | None = None,
+    mode: Literal["global", "monotonic", "combined"] | None = None,
+    quantile: float | None = None,
+) -> Segments:
+    """Compute an entropy profile of ``x`` and cut it into segments, in one native pass.
+
+    The profile (``method``) gives a score per sample; a segment starts where the rule
+    fires. The GIL is released.
+
+    Parameters
+    ----------
+    x : array_like
+        The series: floats for ``"permutation"`` and ``"scores"``, integer symbols for
+        ``"conditional"`` and ``"next_symbol"``.
+    method : {"permutation", "conditional", "next_symbol", "scores"}
+        - ``"permutation"``: rolling permutation entropy (``order``, default 3; ``delay``;
+          ``window``, required; ``weighted``; ``normalize``; ``nan_policy``);
+        - ``"conditional"``: rolling conditional entropy of symbols (``context``,
+          ``window``, ``alphabet_size``, ``normalize``);
+        - ``"next_symbol"``: the online context model's entropy or surprisal (``score``;
+          ``order``, default 3; ``alphabet_size``; ``alpha``; ``min_count``;
+          ``reset_symbol``; ``normalize``); see :func:`entroseg.next_symbol_entropy`;
+        - ``"scores"``: ``x`` is the score signal itself (see :func:`boundaries`).
+    threshold : float, optional
+        A segment starts at ``t`` when ``score[t] > threshold``.
+    relative : float, optional
+        A segment starts at ``t`` when ``score[t] - score[t-1] > relative``.
+    combine : {"and", "or"}, optional
+        Required when both a threshold (or ``target_len``) and ``relative`` are given.
+    min_len : int, default 1
+        Hard minimum length of every segment but the last: a start is ignored while the
+        current segment is shorter.
+    max_len : int, optional
+        Hard maximum length: a segment reaching it is split at its highest-score
+        admissible position (not chopped from the left).
+    target_len : float, optional
+        Calibrate the threshold so the mean segment length comes closest to this
+        (instead of ``threshold``). ``calibration="batch"`` searches the whole profile
+        exactly; ``"online"`` uses the streaming controller (what :class:`Segmenter`
+        does), so results match a stream.
+    preset : {"blt", "entrope"}, optional
+        Reproduce a published patcher on the same scores (see :func:`boundaries`).
+    mode, quantile
+        Options of the presets.
+
+    Returns
+    -------
+    Segments
+        One series. Positions in the profile's warm-up (NaN scores) never start a
+        segment by rule; ``max_len`` splits can still fall there.
+
+    Examples
+    --------
+    >>> import numpy as np, entroseg
+    >>> x, _ = entroseg.sample_series(1000)
+    >>> seg = entroseg.segment(x, order=4, window=64, target_len=32, min_len=8, max_len=128)
+    >>> int(seg.lengths.sum()), seg.num_series
+    (4000, 1)
+    >>> bool(28 < np.mean(seg.lengths) < 36)
+    True
+    """
+    spec = _spec(
+        method=method, order=order, delay=delay, window=window, weighted=weighted,
+        normalize=normalize, context=context, alphabet_size=alphabet_size, alpha=alpha,
+        min_count=min_count, reset_symbol=reset_symbol, score=score, nan_policy=nan_policy,
+        threshold=threshold, relative=relative, combine=combine, min_len=min_len,
+        max_len=max_len, target_len=target_len, calibration=calibration, preset=preset,
+        mode=mode, quantile=quantile,
+    )  # fmt: skip
+    return _one_series(_segment(x, spec))
+
+
+def boundaries(
+    scores: npt.ArrayLike,
+    *,
+    threshold: float | None = None,
+    relative: float | None = None,
+    combine: Literal["and", "or"] | None = None,
+    min_len: int = 1,
+    max_len: int | None = None,
+    target_len: float | None = None,
+    calibration: Literal["batch", "online"] = "batch",
+    preset: Preset | None = None,
+    mode: Literal["global", "monotonic", "combined"] | None = None,
+    quantile: float | None = None,
+    nan_policy: Literal["raise", "propagate"] = "raise",
+) -> Segments:
+    """Cut a score signal into segments: our profiles, or your model's entropies.
+
+    Native rules (see :func:`segment` for ``threshold``, ``relative``, ``combine``,
+    ``min_len``, ``max_len``, ``target_len``). Every segment but the last obeys
+    ``min_len <= length <= max_len``; the last obeys ``length <= max_len``; lengths sum
+    to ``len(scores)``. Non-finite scores raise under ``nan_policy="raise"``; under
+    ``"propagate"`` a NaN never starts a segment.
+
+    Presets reproduce published patchers exactly on the same entropy arrays (each
+    array one sequence; for a batch use :func:`segment_batch` with ``method="scores"``).
+    Entropies are rounded to float32 as both projects do, and ``max_len`` then cuts
+    over-long patches from the left into ``max_len`` pieces (their
+    ``max_patch_length``):
+
+    - ``preset="blt"``: BLT's ``find_entropy_patch_start_ids`` with
+      ``include_next_token=False`` (so lengths sum to n). Patches start at 0 and 1; an
+      entropy at ``t`` decides a start at ``t + 1``. ``mode="global"``:
+      ``e[t] > threshold`` (default threshold: BLT's 1.335442066192627).
+      ``mode="monotonic"`` (BLT's ``monotonicity=True``): always a start at 2, then
+      ``e[t] - e[t-1] > relative``. ``mode="combined"`` (BLT's ``threshold_add``):
+      always 2, never 3, then ``e[t] - e[t-1] > relative and e[t] > threshold``.
+    - ``preset="entrope"``: EntroPE's quantile patching with
+      ``include_next_token=False``. A patch starts at 0; ``mode="global"``: at
+      ``t + 1`` when ``e[t]`` exceeds the per-sequence ``torch.quantile(e, quantile)``;
+      ``mode="monotonic"``: always at 1, then when ``e[t] - e[t-1]`` exceeds the
+      quantile of the increases.
+
+    Returns
+    -------
+    Segments
+        One series; ``reasons`` say why each segment started.
+
+    Examples
+    --------
+    >>> import numpy as np, entroseg
+    >>> e = np.array([0.9, 0.1, 0.7, 0.2, 0.8, 0.6, 0.3])
+    >>> entroseg.boundaries(e, preset="blt", threshold=0.5).starts
+    array([0, 1, 3, 5, 6])
+    >>> seg = entroseg.boundaries(e, threshold=0.5, min_len=2)
+    >>> seg.starts, seg.reason_names
+    (array([0, 2, 4]), ['start', 'threshold', 'threshold'])
+    """
+    return segment(
+        scores, method="scores", nan_policy=nan_policy, threshold=threshold,
+        relative=relative, combine=combine, min_len=min_len, max_len=max_len,
+        target_len=target_len, calibration=calibration, preset=preset, mode=mode,
+        quantile=quantile,
+    )  # fmt: skip
+
+
+def segment_batch(
+    values: npt.ArrayLike,
+    offsets: npt.ArrayLike,
+    *,
+    threads: int | None = None,
+    method: Method = "permutation",
+    order: int | None = None,
+    delay: int = 1,
+    window: int | None = None,
+    weighted: bool = False,
+    normalize: bool = True,
+    context: int = 2,
+    alphabet_size: int | None = None,
+    alpha: float = 0.5,
+    min_count: int = 1,
+    reset_symbol: int | None = None,
+    score: Literal["entropy", "surprisal"] = "entropy",
+    nan_policy: Literal["raise", "propagate"] = "raise",
+    threshold: float | None = None,
+    relative: float | None = None,
+    combine: Literal["and", "or"] | None = None,
+    min_len: int = 1,
+    max_len: int | None = None,
+    target_len: float | None = None,
+    calibration: Literal["batch", "online"] = "batch",
+    preset: Preset | None = None,
+    mode: Literal["global", "monotonic", "combined"] | None = None,
+    quantile: float | None = None,
+) -> Segments:
+    """Segment a ragged batch: series ``b`` is ``values[offsets[b]:offsets[b+1]]``.
+
+    Series run in parallel on ``threads`` threads (default: all cores) with the GIL
+    released; each is segmented exactly as :func:`segment` would segment it alone (no
+    state crosses series). Options as in :func:`segment`; with ``method="scores"`` and a
+    preset, each series is one sequence of the published patcher's batch.
+
+    Raises
+    ------
+    InvalidParameterError
+        When ``offsets`` do not start at 0, decrease, or do not end at ``len(values)``;
+        errors inside a series name it (``"series 3: ..."``).
+
+    Examples
+    --------
+    >>> import numpy as np, entroseg
+    >>> rng = np.random.default_rng(0)
+    >>> a, b = rng.standard_normal(500), np.sin(np.arange(300) / 5.0)
+    >>> seg = entroseg.segment_batch(np.concatenate([a, b]), [0, 500, 800],
+    ...                              order=3, window=32, target_len=20)
+    >>> seg.num_series, seg.series_lengths.tolist()
+    (2, [500, 300])
+    >>> seg.series(1) == entroseg.segment(b, order=3, window=32, target_len=20)
+    True
+    """
+    spec = _spec(
+        method=method, order=order, delay=delay, window=window, weighted=weighted,
+        normalize=normalize, context=context, alphabet_size=alphabet_size, alpha=alpha,
+        min_count=min_count, reset_symbol=reset_symbol, score=score, nan_policy=nan_policy,
+        threshold=threshold, relative=relative, combine=combine, min_len=min_len,
+        max_len=max_len, target_len=target_len, calibration=calibration, preset=preset,
+        mode=mode, quantile=quantile,
+    )  # fmt: skip
+    starts, lengths, reasons, series_offsets = _segment_batch(values, offsets, spec, threads)
+    return Segments(starts, lengths, reasons, series_offsets)
+
+
+class Segmenter:
+    """The streaming segmentation pipeline: estimator, then rules.
+
+    ``push(chunk)`` returns the segments that closed (positions count from the start of
+    the stream); ``finish()`` returns the last one. Any chunking, and any checkpoint /
+    pickle point, gives exactly the segments of one-shot :func:`segment` on the whole
+    stream (with ``target_len``, use ``calibration="online"`` there: a stream cannot be
+    calibrated on data it has not seen). A segment closes at most ``max_len`` samples
+    after its end is decided. Memory is constant in the stream length. Options as in
+    :func:`segment`; symbol methods need ``alphabet_size``; ``preset="entrope"`` needs
+    the whole sequence and cannot stream. ``push`` releases the GIL.
+
+    Examples
+    --------
+    >>> import numpy as np, pickle, entroseg
+    >>> x, _ = entroseg.sample_series(2000)
+    >>> opts = dict(order=4, window=64, target_len=32, calibration="online", max_len=96)
+    >>> s = entroseg.Segmenter(**opts)
+    >>> parts = [s.push(x[:3000])]
+    >>> s = pickle.loads(pickle.dumps(s))  # checkpoint / resume
+    >>> parts += [s.push(x[3000:]), s.finish()]
+    >>> entroseg.Segments.join(parts) == entroseg.segment(x, **opts)
+    True
+    """
+
+    __slots__ = ("_inner",)
+
+    def __init__(
+        self,
+        *,
+        method: Method = "permutation",
+        order: int | None = None,
+        delay: int = 1,
+        window: int | None = None,
+        weighted: bool = False,
+        normalize: bool = True,
+        context: int = 2,
+        alphabet_size: int | None = None,
+        alpha: float = 0.5,
+        min_count: int = 1,
+        reset_symbol: int | None = None,
+        score: Literal["entropy", "surprisal"] = "entropy",
+        nan_policy: Literal["raise", "propagate"] = "raise",
+        threshold: float | None = None,
+        relative: float | None = None,
+        combine: Literal["and", "or"] | None = None,
+        min_len: int = 1,
+        max_len: int | None = None,
+        target_len: float | None = None,
+        calibration: Literal["batch", "online"] = "online",
+        preset: Literal["blt"] | None = None,
+        mode: Literal["global", "monotonic", "combined"] | None = None,
+    ) -> None:
+        spec = _spec(
+            method=method, order=order, delay=delay, window=window, weighted=weighted,
+            normalize=normalize, context=context, alphabet_size=alphabet_size, alpha=alpha,
+            min_count=min_count, reset_symbol=reset_symbol, score=score,
+            nan_policy=nan_policy, threshold=threshold, relative=relative, combine=combine,
+            min_len=min_len, max_len=max_len, target_len=target_len,
+            calibration=calibration, preset=preset, mode=mode,
+        )  # fmt: skip
+        self._inner = _Segmenter(spec)
+
+    def push(self, chunk: npt.ArrayLike) -> Segments:
+        """Feed the next chunk; returns the segments that closed (one series)."""
+        return _one_series(self._inner.push(chunk))
+
+    def finish(self) -> Segments:
+        """Close the stream; returns the last segment(s). Pushing afterwards raises
+        :class:`StreamClosedError` until :meth:`reset`."""
+        return _one_series(self._inner.finish())
+
+    def reset(self) -> None:
+        """Start a new stream with the same options."""
+        self._inner.reset()
+
+    def checkpoint(self) -> bytes:
+        """The state as bytes (estimator and rule engine)."""
+        return self._inner.checkpoint()
+
+    @classmethod
+    def from_checkpoint(cls, state: bytes) -> Segmenter:
+        """Rebuild a segmenter from :meth:`checkpoint` bytes; it resumes bit-identically."""
+        obj = cls.__new__(cls)
+        obj._inner = _Segmenter.from_checkpoint(state)
+        return obj
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
+        return (Segmenter.from_checkpoint, (self.checkpoint(),))
+
+    @property
+    def samples_seen(self) -> int:
+        """Samples consumed so far."""
+        return self._inner.samples_seen
+
+    @property
+    def is_finished(self) -> bool:
+        """True after :meth:`finish`."""
+        return self._inner.is_finished
+
+    def __repr__(self) -> str:
+        state = "finished" if self.is_finished else "open"
+        return f"Segmenter(samples_seen={self.samples_seen}, {state})"

@@ -1,0 +1,155 @@
+//! End-to-end segmentation throughput of the core (no Python):
+//! `cargo run --release -p entroseg-core --example segment_throughput [n]`.
+//! Permutation entropy d = 4, W = 64 feeding the rule engine, with a fixed threshold,
+//! with target_len = 16 (batch calibration and online), and the ragged batch on all cores.
+
+use entroseg_core::boundary::{Calibration, Rules};
+use entroseg_core::estimate::context_model::NextSymbolOptions;
+use entroseg_core::estimate::permutation::PermutationOptions;
+use entroseg_core::segmenter::{
+    default_threads, segment_batch_values, segment_symbols, segment_values, Method, NextScore,
+};
+use std::time::Instant;
+
+fn best_of<F: FnMut() -> usize>(mut f: F) -> (f64, usize) {
+    let mut best = f64::INFINITY;
+    let mut k = 0;
+    for _ in 0..3 {
+        let t = Instant::now();
+        k = f();
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    (best, k)
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000_000);
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut v = 0.0;
+    let x: Vec<f64> = (0..n)
+        .map(|_| {
+            v += (next() >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            v
+        })
+        .collect();
+    let method = Method::Permutation(PermutationOptions {
+        order: 4,
+        window: Some(64),
+        ..Default::default()
+    });
+    let cases = [
+        (
+            "threshold 0.97, min 4, max 64",
+            Rules {
+                threshold: Some(0.97),
+                min_len: 4,
+                max_len: Some(64),
+                ..Rules::default()
+            },
+        ),
+        (
+            "target_len 16 (batch)",
+            Rules {
+                target_len: Some(16.0),
+                ..Rules::default()
+            },
+        ),
+        (
+            "target_len 16 (batch), min 4, max 64",
+            Rules {
+                target_len: Some(16.0),
+                min_len: 4,
+                max_len: Some(64),
+                ..Rules::default()
+            },
+        ),
+        (
+            "target_len 16 (online), min 4, max 64",
+            Rules {
+                target_len: Some(16.0),
+                min_len: 4,
+                max_len: Some(64),
+                calibration: Calibration::Online,
+                ..Rules::default()
+            },
+        ),
+    ];
+    let Method::Permutation(po) = method else {
+        unreachable!()
+    };
+    let (t, _) = best_of(|| {
+        entroseg_core::estimate::permutation::rolling(&x, po)
+            .unwrap()
+            .len()
+    });
+    println!(
+        "profile only PE d=4 W=64 {:7.1} M samples/s",
+        n as f64 / t / 1e6
+    );
+    let profile = entroseg_core::estimate::permutation::rolling(&x, po).unwrap();
+    for (name, rules) in cases {
+        let (t, _) = best_of(|| {
+            entroseg_core::boundary::segment_scores(&profile, &rules)
+                .unwrap()
+                .len()
+        });
+        println!(
+            "rules only, {name:<40} {:7.1} M samples/s",
+            n as f64 / t / 1e6
+        );
+    }
+    for (name, rules) in cases {
+        let (t, k) = best_of(|| segment_values(&x, &method, &rules).unwrap().len());
+        println!(
+            "segment PE d=4 W=64, {name:<40} {:7.1} M samples/s  mean len {:.2}",
+            n as f64 / t / 1e6,
+            n as f64 / k as f64
+        );
+    }
+    let series = 100;
+    let offsets: Vec<i64> = (0..=series).map(|i| (i * (n / series)) as i64).collect();
+    let xs = &x[..offsets[series] as usize];
+    let rules = cases[2].1;
+    for threads in [1, default_threads()] {
+        let (t, _) = best_of(|| {
+            segment_batch_values(xs, &offsets, &method, &rules, threads)
+                .unwrap()
+                .len()
+        });
+        println!(
+            "segment_batch {series} series, {threads} thread(s)          {:7.1} M samples/s",
+            xs.len() as f64 / t / 1e6
+        );
+    }
+    let symbols: Vec<u8> = (0..n / 4).map(|_| (next() >> 62) as u8).collect();
+    for order in [2usize, 8] {
+        let m = Method::NextSymbol(
+            NextSymbolOptions {
+                order,
+                alphabet_size: 4,
+                ..Default::default()
+            },
+            NextScore::Entropy,
+        );
+        let rules = Rules {
+            threshold: Some(0.99),
+            min_len: 2,
+            max_len: Some(32),
+            ..Rules::default()
+        };
+        let (t, _) = best_of(|| segment_symbols(&symbols, &m, &rules).unwrap().len());
+        println!(
+            "segment next-symbol DNA order {order}                   {:7.1} M symbols/s",
+            symbols.len() as f64 / t / 1e6
+        );
+    }
+}

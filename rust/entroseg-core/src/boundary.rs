@@ -1,0 +1,1647 @@
+//! The rule engine: from a score signal `s[t]` to segment boundaries.
+//!
+//! # Native rules
+//!
+//! A segment *starts* at `t` when the rule fires at `t`; the first segment starts at 0.
+//! - `threshold`: fires when `s[t] > theta`;
+//! - `relative`: fires when `s[t] - s[t-1] > theta_r` (`t >= 1`);
+//! - with both, `combine` must say `And` or `Or` (there is no hidden precedence).
+//!
+//! A NaN score never fires (estimator warm-up, or windows holding a NaN), and neither
+//! does a relative rule whose previous score is NaN.
+//!
+//! Hard lengths, applied while scanning left to right:
+//! - `min_len`: a firing at `t` is ignored while the current segment is shorter than
+//!   `min_len` (`t - start < min_len`);
+//! - `max_len`: when the current segment reaches `max_len` samples and the rule does not
+//!   fire at `start + max_len`, the segment is split at the admissible position with the
+//!   highest score: the split point `p` ranges over `[start + min_len, start + max_len]`
+//!   (both resulting lengths stay legal), NaN scores count as lowest, and ties go to
+//!   the latest position (the longest segment). This is a running maximum over a
+//!   monotone deque, O(1) amortised per sample, and it commits the split with a delay
+//!   of at most `max_len - min_len` samples.
+//!
+//! Hence every segment but the last has `min_len <= len <= max_len`, and the last has
+//! `len <= max_len`; lengths sum to the number of samples.
+//!
+//! `target_len` calibrates `theta` so that the mean segment length comes closest to the
+//! target: exactly in batch mode ([`calibrate_threshold`]: a search over the score
+//! values that runs the engine itself at each probe), or online in streaming mode (a
+//! deterministic controller, see [`Calibration::Online`]).
+//!
+//! Every segment carries the reason it started: [`reason`].
+//!
+//! # Presets
+//!
+//! [`Preset::Blt`] and [`Preset::Entrope`] reproduce the patchers published with the
+//! Byte Latent Transformer and with EntroPE on the same entropy arrays, including their
+//! `+1` alignment (a high entropy at `t` starts a patch at `t + 1`), their forced first
+//! patches, their float32 arithmetic, and their maximum-length split from the left. The
+//! rules are spelled out on each variant.
+
+use crate::checkpoint::{Reader, Writer};
+use crate::error::{Error, Result};
+
+/// Why a segment started (one byte per segment).
+pub mod reason {
+    /// The first segment of a series (and the forced first patches of the presets).
+    pub const START: u8 = 0;
+    /// The threshold rule fired.
+    pub const THRESHOLD: u8 = 1;
+    /// The relative rule fired.
+    pub const RELATIVE: u8 = 2;
+    /// Both rules fired (combine = and, or both true under or).
+    pub const BOTH: u8 = 3;
+    /// A split forced by `max_len`.
+    pub const MAX_LEN: u8 = 4;
+    /// Names, indexed by code.
+    pub const NAMES: [&str; 5] = ["start", "threshold", "relative", "both", "max_len"];
+}
+
+/// How two rules combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Combine {
+    /// Both must fire.
+    And,
+    /// Either fires.
+    Or,
+}
+
+/// How `target_len` calibrates the threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Calibration {
+    /// Search the threshold over the whole score array (one-shot calls only).
+    #[default]
+    Batch,
+    /// A deterministic controller that adjusts the threshold after every sample:
+    /// `theta += GAIN * spread * (started - 1/target_len)`, where `started` is 1 when a
+    /// segment started at that sample (any reason) and `spread` is an exponential moving
+    /// average of `|s - mean|` (rate `1/(8 target_len)`). Starting from the first finite
+    /// score, it drives the start rate to `1/target_len`, so the mean length converges to
+    /// the target on stationary signals and tracks slow changes. Streaming-safe and
+    /// chunk-invariant.
+    Online,
+}
+
+/// Gain of the online controller (in units of the score spread per segment).
+pub const ONLINE_GAIN: f64 = 0.1;
+
+/// Modes of the BLT preset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BltMode {
+    /// `entropies > threshold`.
+    Global,
+    /// `monotonicity=True`: entropy increase over the previous token `> threshold`.
+    Monotonic,
+    /// `threshold_add` given: increase `> threshold_add` and entropy `> threshold`.
+    Combined,
+}
+
+/// Modes of the EntroPE preset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntropeMode {
+    /// Entropy above its per-sequence quantile.
+    Global,
+    /// Entropy increase above the per-sequence quantile of the increases.
+    Monotonic,
+}
+
+/// A published patcher, reproduced exactly.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Preset {
+    /// BLT's `find_entropy_patch_start_ids(..., include_next_token=False)` followed by
+    /// `split_large_numbers` (bytelatent/data/patcher.py). Entropies and thresholds are
+    /// rounded to float32 first, as BLT does. With `e` the entropies and `n` their count,
+    /// patches start at 0 and at 1; for `2 <= p <= n - 1`:
+    /// - `Global`: at `p` when `e[p-1] > threshold`;
+    /// - `Monotonic`: always at 2; at `p >= 3` when `e[p-1] - e[p-2] > relative`
+    ///   (BLT's `threshold` in that mode);
+    /// - `Combined`: always at 2, never at 3; at `p >= 4` when
+    ///   `e[p-1] - e[p-2] > relative` (BLT's `threshold_add`) and `e[p-1] > threshold`.
+    ///
+    /// With `max_len`, each patch longer than `max_len` is cut from the left into
+    /// `max_len`-sized pieces and a remainder. `min_len` must be 1.
+    Blt {
+        /// Which of BLT's rules.
+        mode: BltMode,
+        /// BLT's `threshold` (unused by `Monotonic`).
+        threshold: f64,
+        /// BLT's monotonic threshold / `threshold_add` (unused by `Global`).
+        relative: f64,
+    },
+    /// EntroPE's `find_entropy_patch_start_ids(..., include_next_token=False)` in its
+    /// quantile mode (layers/Patcher.py), with its `max_patch_length` split. Entropies are
+    /// rounded to float32; the threshold is `torch.quantile(x, q)` (linear interpolation,
+    /// float32 arithmetic) of the whole sequence. Patches start at 0; for
+    /// `1 <= p <= n - 1`:
+    /// - `Global`: at `p` when `e[p-1] > quantile(e, q)`;
+    /// - `Monotonic`: always at 1; at `p >= 2` when `e[p-1] - e[p-2] > quantile(d, q)`
+    ///   with `d` the `n - 1` increases `e[i+1] - e[i]`.
+    ///
+    /// A NaN anywhere makes the quantile NaN, so only forced starts remain (torch does
+    /// the same). A sequence of one value is one patch (torch's quantile rejects the
+    /// empty increases of the monotonic mode; we return the single patch). Needs the
+    /// whole sequence, so it is not available to the streaming `Segmenter`.
+    Entrope {
+        /// Which of EntroPE's rules.
+        mode: EntropeMode,
+        /// The quantile `q` in [0, 1].
+        quantile: f64,
+    },
+}
+
+/// The rules of a segmentation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rules {
+    /// `s[t] > threshold` fires.
+    pub threshold: Option<f64>,
+    /// `s[t] - s[t-1] > relative` fires.
+    pub relative: Option<f64>,
+    /// How `threshold` and `relative` combine; required when both are in use.
+    pub combine: Option<Combine>,
+    /// Shortest segment (all but the last).
+    pub min_len: usize,
+    /// Longest segment.
+    pub max_len: Option<usize>,
+    /// Calibrate the threshold to this mean length.
+    pub target_len: Option<f64>,
+    /// How `target_len` is met.
+    pub calibration: Calibration,
+    /// A published patcher instead of the native rules.
+    pub preset: Option<Preset>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self {
+            threshold: None,
+            relative: None,
+            combine: None,
+            min_len: 1,
+            max_len: None,
+            target_len: None,
+            calibration: Calibration::Batch,
+            preset: None,
+        }
+    }
+}
+
+fn finite_option(name: &str, v: Option<f64>) -> Result<()> {
+    match v {
+        Some(x) if !x.is_finite() => Err(Error::parameter(format!(
+            "{name} must be a finite number, got {x}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+impl Rules {
+    /// Checks the options and their combinations.
+    pub fn validate(&self) -> Result<()> {
+        if self.min_len < 1 {
+            return Err(Error::parameter(format!(
+                "min_len must be >= 1, got {}",
+                self.min_len
+            )));
+        }
+        if let Some(m) = self.max_len {
+            if m < 1 {
+                return Err(Error::parameter(format!("max_len must be >= 1, got {m}")));
+            }
+            if self.min_len > m {
+                return Err(Error::parameter(format!(
+                    "min_len must be <= max_len, got min_len={} > max_len={m}",
+                    self.min_len
+                )));
+            }
+        }
+        if let Some(p) = self.preset {
+            return self.validate_preset(p);
+        }
+        finite_option("threshold", self.threshold)?;
+        finite_option("relative", self.relative)?;
+        if let Some(target) = self.target_len {
+            if self.threshold.is_some() {
+                return Err(Error::parameter(
+                    "target_len calibrates the threshold: give either threshold or target_len, \
+                     not both",
+                ));
+            }
+            let hi = self.max_len.map_or(f64::INFINITY, |m| m as f64);
+            if !(target.is_finite() && target >= self.min_len as f64 && target <= hi) {
+                return Err(Error::parameter(format!(
+                    "target_len must lie in [min_len, max_len] = [{}, {}], got {target}",
+                    self.min_len,
+                    self.max_len.map_or("inf".to_string(), |m| m.to_string())
+                )));
+            }
+        }
+        let uses_threshold = self.threshold.is_some() || self.target_len.is_some();
+        let both = uses_threshold && self.relative.is_some();
+        match (both, self.combine) {
+            (true, None) => {
+                return Err(Error::parameter(
+                    "both a threshold (or target_len) and relative are given: say how they \
+                     combine with combine='and' or combine='or'",
+                ))
+            }
+            (false, Some(_)) => {
+                return Err(Error::parameter(
+                    "combine applies only when both a threshold (or target_len) and relative \
+                     are given",
+                ))
+            }
+            _ => {}
+        }
+        if !uses_threshold && self.relative.is_none() && self.max_len.is_none() {
+            return Err(Error::parameter(
+                "no rule given: pass threshold, relative, target_len, max_len or a preset",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_preset(&self, preset: Preset) -> Result<()> {
+        if self.min_len != 1 {
+            return Err(Error::parameter(format!(
+                "presets have no minimum length: min_len must be 1, got {}",
+                self.min_len
+            )));
+        }
+        if self.target_len.is_some() || self.combine.is_some() {
+            return Err(Error::parameter(
+                "presets take their own rules: target_len and combine do not apply",
+            ));
+        }
+        match preset {
+            Preset::Blt {
+                threshold,
+                relative,
+                ..
+            } => {
+                finite_option("threshold", Some(threshold))?;
+                finite_option("relative", Some(relative))?;
+            }
+            Preset::Entrope { quantile, .. } => {
+                if !(0.0..=1.0).contains(&quantile) {
+                    return Err(Error::parameter(format!(
+                        "quantile must be in [0, 1], got {quantile}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One closed segment: its first index, its length and why it started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    /// Index of the first sample (counted from the start of the stream or series).
+    pub start: u64,
+    /// Number of samples (>= 1).
+    pub len: u64,
+    /// A [`reason`] code.
+    pub reason: u8,
+}
+
+/// The online threshold controller.
+#[derive(Debug, Clone, Copy)]
+struct Controller {
+    rate: f64,
+    beta: f64,
+    theta: f64,
+    mean: f64,
+    spread: f64,
+    initialised: bool,
+}
+
+impl Controller {
+    fn new(target_len: f64) -> Self {
+        Self {
+            rate: 1.0 / target_len,
+            beta: 1.0 / (8.0 * target_len),
+            theta: f64::NAN,
+            mean: 0.0,
+            spread: 0.0,
+            initialised: false,
+        }
+    }
+
+    /// Threshold in force for a sample with score `s` (initialises on the first finite).
+    #[inline]
+    fn theta_for(&mut self, s: f64) -> f64 {
+        if !self.initialised && s.is_finite() {
+            self.initialised = true;
+            self.theta = s;
+            self.mean = s;
+        }
+        self.theta
+    }
+
+    #[inline]
+    fn observe(&mut self, s: f64, started: bool) {
+        if !self.initialised {
+            return;
+        }
+        if s.is_finite() {
+            self.spread += self.beta * ((s - self.mean).abs() - self.spread);
+            self.mean += self.beta * (s - self.mean);
+        }
+        self.theta += ONLINE_GAIN * self.spread * (started as u8 as f64 - self.rate);
+    }
+}
+
+/// The per-sample limits and rules of the fixed-threshold scan, in the forms the hot
+/// loop wants (NaN thresholds never fire, `u64::MAX` is "no maximum").
+#[derive(Debug, Clone, Copy)]
+struct Scan {
+    theta: f64,
+    relative: f64,
+    has_threshold: bool,
+    has_relative: bool,
+    and: bool,
+    min_len: u64,
+    max_len: u64,
+}
+
+impl Scan {
+    fn new(rules: &Rules, theta: Option<f64>) -> Self {
+        Self {
+            theta: theta.unwrap_or(f64::NAN),
+            relative: rules.relative.unwrap_or(f64::NAN),
+            has_threshold: theta.is_some(),
+            has_relative: rules.relative.is_some(),
+            and: rules.combine == Some(Combine::And),
+            min_len: rules.min_len as u64,
+            max_len: rules.max_len.map_or(u64::MAX, |m| m as u64),
+        }
+    }
+
+    /// Whether (and why) the rule fires for score `s` after score `prev`.
+    #[inline(always)]
+    fn fires(&self, s: f64, prev: f64, theta: f64) -> Option<u8> {
+        let above = self.has_threshold && s > theta;
+        let rises = self.has_relative && s - prev > self.relative;
+        let fired = if self.and {
+            above && rises
+        } else {
+            above || rises
+        };
+        fired.then_some(match (above, rises) {
+            (true, true) => reason::BOTH,
+            (true, false) => reason::THRESHOLD,
+            _ => reason::RELATIVE,
+        })
+    }
+}
+
+/// The scores the engine may still need for a forced split: the last `cap` of them,
+/// indexed by absolute position.
+#[derive(Debug, Clone, Default)]
+struct History {
+    ring: Vec<f64>,
+    mask: u64,
+}
+
+impl History {
+    fn new(max_len: Option<usize>) -> Self {
+        match max_len {
+            Some(m) => {
+                let cap = (m as u64 + 1).next_power_of_two();
+                Self {
+                    ring: vec![f64::NAN; cap as usize],
+                    mask: cap - 1,
+                }
+            }
+            None => Self::default(),
+        }
+    }
+    #[inline]
+    fn get(&self, p: u64) -> f64 {
+        self.ring[(p & self.mask) as usize]
+    }
+    /// Records `scores`, the samples at `base ..`.
+    fn record(&mut self, scores: &[f64], base: u64) {
+        if self.ring.is_empty() {
+            return;
+        }
+        let cap = self.ring.len();
+        let skip = scores.len().saturating_sub(cap);
+        for (k, &s) in scores.iter().enumerate().skip(skip) {
+            self.ring[((base + k as u64) & self.mask) as usize] = s;
+        }
+    }
+}
+
+/// The open segment of a scan.
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    cur: u64,
+    reason: u8,
+}
+
+/// The scores a scan can read: the current block (positions `base ..`) and, before it,
+/// the history ring of a streaming engine.
+#[derive(Clone, Copy)]
+struct Window<'a> {
+    ring: &'a [f64],
+    block: &'a [f64],
+    base: u64,
+}
+
+impl<'a> Window<'a> {
+    /// The scores of positions `from..=to` as up to three contiguous pieces, in order,
+    /// each with the position of its first element.
+    fn pieces(&self, from: u64, to: u64) -> [(u64, &'a [f64]); 3] {
+        let mut out: [(u64, &'a [f64]); 3] = [(0, &[]); 3];
+        let mut k = 0;
+        if from < self.base {
+            // History: ring positions from..=min(to, base-1), wrapping at most once.
+            let end = to.min(self.base - 1);
+            let cap = self.ring.len() as u64;
+            let mut p = from;
+            while p <= end {
+                let i = (p % cap) as usize;
+                let n = ((cap - p % cap).min(end - p + 1)) as usize;
+                out[k] = (p, &self.ring[i..i + n]);
+                k += 1;
+                p += n as u64;
+            }
+        }
+        if to >= self.base {
+            let lo = (from.max(self.base) - self.base) as usize;
+            let hi = (to - self.base) as usize;
+            out[k] = (self.base + lo as u64, &self.block[lo..=hi]);
+        }
+        out
+    }
+
+    /// Highest score in `from..=to`, the latest position on ties, NaN lowest: a
+    /// vectorised maximum, then a backward search for it.
+    fn best_split(&self, from: u64, to: u64) -> u64 {
+        let pieces = self.pieces(from, to);
+        let mut m = f64::NEG_INFINITY;
+        for (_, piece) in &pieces {
+            m = m.max(max_ignoring_nan(piece));
+        }
+        if m == f64::NEG_INFINITY {
+            return to;
+        }
+        for (start, piece) in pieces.iter().rev() {
+            if let Some(i) = piece.iter().rposition(|&v| v == m) {
+                return start + i as u64;
+            }
+        }
+        to
+    }
+}
+
+/// Maximum of the non-NaN values (`-inf` when none), in four independent lanes so the
+/// compiler vectorises it.
+#[inline]
+fn max_ignoring_nan(x: &[f64]) -> f64 {
+    let mut lanes = [f64::NEG_INFINITY; 4];
+    let chunks = x.chunks_exact(4);
+    let rest = chunks.remainder();
+    // `if v > l { v } else { l }` keeps `l` when `v` is NaN: one maxpd per lane.
+    for c in chunks {
+        for (l, &v) in lanes.iter_mut().zip(c) {
+            *l = if v > *l { v } else { *l };
+        }
+    }
+    let mut m = lanes[0].max(lanes[1]).max(lanes[2].max(lanes[3]));
+    for &v in rest {
+        m = if v > m { v } else { m };
+    }
+    m
+}
+
+/// Forced splits due before position `t` (exclusive): every time the open segment
+/// reached `max_len` samples at some `cur + max_len < t` without a rule start there.
+/// The split goes to the highest score in `[cur + min_len, cur + max_len]`, latest on
+/// ties, NaN lowest. Each costs a vectorised pass over at most `max_len - min_len + 1`
+/// scores, and only segments that reach `max_len` pay it.
+#[inline]
+fn split_until(
+    open: &mut Open,
+    t: u64,
+    scan: &Scan,
+    window: &Window,
+    emit: &mut impl FnMut(Segment),
+) -> u32 {
+    let mut splits = 0;
+    while scan.max_len != u64::MAX && open.cur + scan.max_len < t {
+        let p = window.best_split(open.cur + scan.min_len, open.cur + scan.max_len);
+        emit(Segment {
+            start: open.cur,
+            len: p - open.cur,
+            reason: open.reason,
+        });
+        *open = Open {
+            cur: p,
+            reason: reason::MAX_LEN,
+        };
+        splits += 1;
+    }
+    splits
+}
+
+/// Packs 8 flags (bytes 0 or 1) into the low 8 bits, flag `i` into bit `i`.
+#[inline(always)]
+fn pack8(flags: &[u8]) -> u64 {
+    let word = u64::from_le_bytes(flags.try_into().expect("8 flags"));
+    (word.wrapping_mul(0x0102_0408_1020_4080) >> 56) & 0xff
+}
+
+/// Bits of the positions of `block` (64 at most) where a fixed-threshold rule fires.
+/// The comparisons go to a byte array first (a loop the compiler vectorises), then
+/// eight at a time into the mask.
+#[inline(always)]
+fn fire_bits(block: &[f64], prev: f64, scan: &Scan) -> u64 {
+    let mut flags = [0u8; 64];
+    if scan.has_relative {
+        let mut last = prev;
+        for (f, &s) in flags.iter_mut().zip(block) {
+            let above = s > scan.theta;
+            let rises = s - last > scan.relative;
+            *f = if scan.and {
+                above & rises
+            } else {
+                above | rises
+            } as u8;
+            last = s;
+        }
+    } else {
+        let theta = scan.theta;
+        for (f, &s) in flags.iter_mut().zip(block) {
+            *f = (s > theta) as u8;
+        }
+    }
+    flags
+        .chunks_exact(8)
+        .enumerate()
+        .fold(0u64, |bits, (k, c)| bits | (pack8(c) << (8 * k)))
+}
+
+/// The fixed-threshold scan over `scores` (the samples at `base ..`): fire positions are
+/// found 64 at a time as bit masks, so only firing positions and forced splits cost
+/// more than a comparison. `score_at` reads any position the scan may still need.
+fn scan_fixed(
+    open: &mut Open,
+    prev: &mut f64,
+    scores: &[f64],
+    base: u64,
+    scan: &Scan,
+    window: &Window,
+    emit: &mut impl FnMut(Segment),
+) {
+    for (j, block) in scores.chunks(64).enumerate() {
+        let block_base = base + (j * 64) as u64;
+        let mut bits = fire_bits(block, *prev, scan);
+        if block_base == 0 {
+            bits &= !1; // the first sample always starts the first segment
+        }
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let t = block_base + i as u64;
+            split_until(open, t, scan, window, emit);
+            if t - open.cur >= scan.min_len {
+                let before = if i == 0 { *prev } else { block[i - 1] };
+                let code = scan
+                    .fires(block[i], before, scan.theta)
+                    .unwrap_or(reason::THRESHOLD);
+                emit(Segment {
+                    start: open.cur,
+                    len: t - open.cur,
+                    reason: open.reason,
+                });
+                *open = Open {
+                    cur: t,
+                    reason: code,
+                };
+            }
+            // Firings before cur + min_len are suppressed: drop them in one step.
+            let skip = (open.cur + scan.min_len).saturating_sub(block_base);
+            bits &= if skip >= 64 { 0 } else { !0u64 << skip };
+        }
+        let last = block_base + block.len() as u64 - 1;
+        split_until(open, last + 1, scan, window, emit);
+        *prev = block[block.len() - 1];
+    }
+}
+
+/// The streaming native rule engine.
+///
+/// With a fixed threshold (given, or calibrated in batch) it scans 64 scores at a time;
+/// with the online controller the threshold moves every sample, so it steps sample by
+/// sample. Both apply the same rules (tested against a plain reference).
+#[derive(Debug, Clone)]
+pub struct RuleEngine {
+    rules: Rules,
+    scan: Scan,
+    controller: Option<Controller>,
+    /// Index of the next sample.
+    pos: u64,
+    open: Open,
+    /// Previous score (NaN when none).
+    prev: f64,
+    history: History,
+}
+
+impl RuleEngine {
+    /// An engine for native rules. With `target_len` and batch calibration, pass the
+    /// calibrated threshold as `calibrated` (see [`calibrate_threshold`]).
+    pub fn new(rules: Rules, calibrated: Option<f64>) -> Result<Self> {
+        rules.validate()?;
+        if rules.preset.is_some() {
+            return Err(Error::parameter(
+                "RuleEngine runs native rules, not presets",
+            ));
+        }
+        let (theta, controller) = match (rules.target_len, rules.calibration) {
+            (Some(t), Calibration::Online) => (None, Some(Controller::new(t))),
+            (Some(_), Calibration::Batch) => (
+                Some(calibrated.ok_or_else(|| {
+                    Error::parameter(
+                        "batch calibration needs the whole score array; use \
+                         calibration='online' when streaming",
+                    )
+                })?),
+                None,
+            ),
+            (None, _) => (rules.threshold, None),
+        };
+        let mut scan = Scan::new(&rules, theta);
+        if controller.is_some() {
+            scan.has_threshold = true;
+        }
+        Ok(Self {
+            rules,
+            scan,
+            controller,
+            pos: 0,
+            open: Open {
+                cur: 0,
+                reason: reason::START,
+            },
+            prev: f64::NAN,
+            history: History::new(rules.max_len),
+        })
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// The start and reason of the open segment (final: starts never move once made).
+    pub fn open_start(&self) -> (u64, u8) {
+        (self.open.cur, self.open.reason)
+    }
+
+    /// True when the threshold moves with the stream (online calibration): such an
+    /// engine cannot be restarted mid-stream without its whole history.
+    pub fn is_online(&self) -> bool {
+        self.controller.is_some()
+    }
+
+    /// A copy of this (fixed-threshold) engine restarted at position `pos` of the
+    /// stream, as if a segment started there; `prev` is the score at `pos - 1`.
+    /// Chunk-parallel segmentation runs chunks from such states and stitches them.
+    pub(crate) fn restarted_at(&self, pos: u64, prev: f64) -> Self {
+        Self {
+            pos,
+            open: Open {
+                cur: pos,
+                reason: reason::START,
+            },
+            prev,
+            history: History::new(self.rules.max_len),
+            ..self.clone()
+        }
+    }
+
+    /// The threshold currently in force (the controller's latest value online).
+    pub fn threshold(&self) -> Option<f64> {
+        match &self.controller {
+            Some(c) => Some(c.theta),
+            None => self.scan.has_threshold.then_some(self.scan.theta),
+        }
+    }
+
+    /// Samples consumed.
+    pub fn samples_seen(&self) -> u64 {
+        self.pos
+    }
+
+    /// Forgets the stream (rules and calibration stay; the online controller restarts).
+    pub fn reset(&mut self) {
+        self.pos = 0;
+        self.open = Open {
+            cur: 0,
+            reason: reason::START,
+        };
+        self.prev = f64::NAN;
+        self.history = History::new(self.rules.max_len);
+        if let (Some(t), Some(_)) = (self.rules.target_len, self.controller) {
+            self.controller = Some(Controller::new(t));
+        }
+    }
+
+    /// Consumes scores, appending every segment that closes to `out`.
+    pub fn push(&mut self, scores: &[f64], out: &mut Vec<Segment>) {
+        if scores.is_empty() {
+            return;
+        }
+        let base = self.pos;
+        let window = Window {
+            ring: &self.history.ring,
+            block: scores,
+            base,
+        };
+        let mut emit = |s: Segment| out.push(s);
+        match &mut self.controller {
+            None => scan_fixed(
+                &mut self.open,
+                &mut self.prev,
+                scores,
+                base,
+                &self.scan,
+                &window,
+                &mut emit,
+            ),
+            Some(c) => {
+                for (k, &s) in scores.iter().enumerate() {
+                    let t = base + k as u64;
+                    let theta = c.theta_for(s);
+                    let mut started = t == 0;
+                    if t > 0 {
+                        if let Some(code) = self.scan.fires(s, self.prev, theta) {
+                            if t - self.open.cur >= self.scan.min_len {
+                                emit(Segment {
+                                    start: self.open.cur,
+                                    len: t - self.open.cur,
+                                    reason: self.open.reason,
+                                });
+                                self.open = Open {
+                                    cur: t,
+                                    reason: code,
+                                };
+                                started = true;
+                            }
+                        }
+                        if !started {
+                            started =
+                                split_until(&mut self.open, t + 1, &self.scan, &window, &mut emit)
+                                    > 0;
+                        }
+                    }
+                    c.observe(s, started);
+                    self.prev = s;
+                }
+            }
+        }
+        self.history.record(scores, base);
+        self.pos += scores.len() as u64;
+    }
+
+    /// Closes the open segment (if any sample was seen).
+    pub fn finish(&mut self, out: &mut Vec<Segment>) {
+        if self.pos > self.open.cur {
+            out.push(Segment {
+                start: self.open.cur,
+                len: self.pos - self.open.cur,
+                reason: self.open.reason,
+            });
+            self.open.cur = self.pos;
+        }
+    }
+
+    pub(crate) fn write_state(&self, w: &mut Writer) {
+        write_rules(w, &self.rules);
+        w.bool(self.scan.has_threshold && self.controller.is_none());
+        w.f64(self.scan.theta);
+        match &self.controller {
+            Some(c) => {
+                w.bool(true);
+                w.f64(c.theta);
+                w.f64(c.mean);
+                w.f64(c.spread);
+                w.bool(c.initialised);
+            }
+            None => w.bool(false),
+        }
+        w.u64(self.pos);
+        w.u64(self.open.cur);
+        w.u64(self.open.reason as u64);
+        w.f64(self.prev);
+        // The scores a future forced split may read: positions >= cur + min_len.
+        let from = (self.open.cur + self.scan.min_len).min(self.pos);
+        let kept: Vec<f64> = if self.history.ring.is_empty() {
+            Vec::new()
+        } else {
+            (from..self.pos).map(|p| self.history.get(p)).collect()
+        };
+        w.f64s(&kept);
+    }
+
+    pub(crate) fn read_state(r: &mut Reader) -> Result<Self> {
+        let rules = read_rules(r)?;
+        let has_theta = r.bool()?;
+        let theta = r.f64()?;
+        let calibrated = (has_theta && rules.target_len.is_some()).then_some(theta);
+        let mut engine =
+            Self::new(rules, calibrated).map_err(|e| Error::checkpoint(e.message()))?;
+        if has_theta != (rules.threshold.is_some() || calibrated.is_some())
+            || (has_theta && theta.to_bits() != engine.scan.theta.to_bits())
+        {
+            return Err(Error::checkpoint("inconsistent rule engine threshold"));
+        }
+        if r.bool()? {
+            let (target, Some(_)) = (
+                rules
+                    .target_len
+                    .ok_or_else(|| Error::checkpoint("controller without target_len"))?,
+                engine.controller,
+            ) else {
+                return Err(Error::checkpoint("controller in a fixed-threshold engine"));
+            };
+            let mut c = Controller::new(target);
+            c.theta = r.f64()?;
+            c.mean = r.f64()?;
+            c.spread = r.f64()?;
+            c.initialised = r.bool()?;
+            engine.controller = Some(c);
+        } else if engine.controller.is_some() {
+            return Err(Error::checkpoint("online engine without its controller"));
+        }
+        engine.pos = r.u64()?;
+        let cur = r.u64()?;
+        let code = r.u64()?;
+        engine.prev = r.f64()?;
+        let kept = r.f64s()?;
+        if cur > engine.pos || code as usize >= reason::NAMES.len() {
+            return Err(Error::checkpoint("inconsistent rule engine state"));
+        }
+        engine.open = Open {
+            cur,
+            reason: code as u8,
+        };
+        let from = (engine.open.cur + engine.scan.min_len).min(engine.pos);
+        let ok_len = if engine.history.ring.is_empty() {
+            kept.is_empty()
+        } else {
+            kept.len() as u64 == engine.pos - from && kept.len() <= engine.history.ring.len()
+        };
+        if !ok_len {
+            return Err(Error::checkpoint("inconsistent rule engine state"));
+        }
+        engine.history.record(&kept, from);
+        Ok(engine)
+    }
+}
+
+/// Native rules (or a preset) over a whole score array, with batch calibration when
+/// the rules ask for it.
+pub fn segment_scores(scores: &[f64], rules: &Rules) -> Result<Vec<Segment>> {
+    rules.validate()?;
+    let mut out = Vec::new();
+    if let Some(preset) = rules.preset {
+        let mut engine = PresetEngine::new(*rules, preset, scores)?;
+        engine.push(scores, &mut out);
+        engine.finish(&mut out);
+        return Ok(out);
+    }
+    let calibrated = match (rules.target_len, rules.calibration) {
+        (Some(_), Calibration::Batch) => Some(calibrate_threshold(scores, rules)?),
+        _ => None,
+    };
+    let mut engine = RuleEngine::new(*rules, calibrated)?;
+    engine.push(scores, &mut out);
+    engine.finish(&mut out);
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// Batch calibration
+// ---------------------------------------------------------------------------------------
+
+/// Number of segments the native rules produce over `scores` with threshold `theta`:
+/// the fixed-threshold scan, counting instead of emitting.
+fn count_segments(scores: &[f64], rules: &Rules, theta: f64) -> u64 {
+    if scores.is_empty() {
+        return 0;
+    }
+    let scan = Scan::new(rules, Some(theta));
+    let mut open = Open {
+        cur: 0,
+        reason: reason::START,
+    };
+    let mut prev = f64::NAN;
+    let mut count = 1u64;
+    let window = Window {
+        ring: &[],
+        block: scores,
+        base: 0,
+    };
+    scan_fixed(&mut open, &mut prev, scores, 0, &scan, &window, &mut |_| {
+        count += 1
+    });
+    count
+}
+
+/// Searches an ordered list of thresholds (ascending, so segment counts do not
+/// increase along it) for the one whose count comes closest to `wanted`, with exact
+/// counts at every probe. Steps are Illinois-style secant steps on `x_of(i)`, an estimate
+/// of how many positions fire at threshold `i` (non-increasing in `i`): the segment
+/// count is close to linear in it, so a few probes bracket the target; a step that
+/// lands outside the bracket falls back to bisection. Returns the bracketing indices
+/// `(lo, hi)` and records every probe in `seen`.
+fn secant_search(
+    len: usize,
+    wanted: f64,
+    mut count_at: impl FnMut(usize) -> u64,
+    x_of: impl Fn(usize) -> f64,
+    seen: &mut Vec<(usize, u64)>,
+) -> (usize, usize) {
+    let mut probe = |i: usize, seen: &mut Vec<(usize, u64)>| {
+        if let Some(&(_, c)) = seen.iter().find(|e| e.0 == i) {
+            return c;
+        }
+        let c = count_at(i);
+        seen.push((i, c));
+        c
+    };
+    // Bracket the target starting from the index whose estimate x matches it, stepping
+    // by the ratio of wanted to found (counts are roughly proportional to x); the ends
+    // of the list (often the costliest probes) are probed only if the steps reach them.
+    let index_at = |x_target: f64| -> usize {
+        let (mut a, mut b) = (0usize, len - 1);
+        while a < b {
+            let m = a + (b - a) / 2;
+            if x_of(m) > x_target {
+                a = m + 1;
+            } else {
+                b = m;
+            }
+        }
+        a
+    };
+    let mut i = index_at(wanted);
+    let mut lo: Option<(usize, f64)> = None;
+    let mut hi: Option<(usize, f64)> = None;
+    let mut last: Option<(f64, f64)> = None; // (x, count) of the previous probe
+    for _ in 0..64 {
+        let c = probe(i, seen) as f64;
+        let f = c - wanted;
+        if f == 0.0 {
+            return (i, i);
+        }
+        if f > 0.0 {
+            lo = Some((i, f));
+        } else {
+            hi = Some((i, f));
+        }
+        if lo.is_some() && hi.is_some() {
+            break;
+        }
+        if (f > 0.0 && i == len - 1) || (f < 0.0 && i == 0) {
+            return (i, i);
+        }
+        // Predict the x that meets the target: through the last two probes when there
+        // are two, else by proportion; overshoot by a quarter so the next probe tends to
+        // land across the target and close the bracket.
+        let x = x_of(i);
+        let predicted = match last {
+            Some((x0, c0)) if c0 != c && x0 != x => x + (wanted - c) * (x - x0) / (c - c0),
+            _ => x * wanted / c.max(1.0),
+        };
+        let aim = x + 1.25 * (predicted - x);
+        last = Some((x, c));
+        let step = index_at(aim);
+        i = if f > 0.0 {
+            step.max(i + 1).min(len - 1)
+        } else {
+            step.min(i - 1)
+        };
+    }
+    let (Some((mut lo, mut f_lo)), Some((mut hi, mut f_hi))) = (lo, hi) else {
+        // Not bracketed within the step budget: fall back to the ends.
+        return (0, len - 1);
+    };
+    let mut side = 0i8;
+    while hi - lo > 1 {
+        // Where x should be for the count to meet the target, then the index there.
+        let (x_lo, x_hi) = (x_of(lo), x_of(hi));
+        let x_target = x_lo + (x_hi - x_lo) * (f_lo / (f_lo - f_hi));
+        let (mut a, mut b) = (lo + 1, hi - 1);
+        while a < b {
+            let m = a + (b - a) / 2;
+            if x_of(m) > x_target {
+                a = m + 1;
+            } else {
+                b = m;
+            }
+        }
+        let mut mid = a;
+        if side != 0 && (mid <= lo || mid >= hi) {
+            mid = lo + (hi - lo) / 2;
+        }
+        let f = probe(mid, seen) as f64 - wanted;
+        if f > 0.0 {
+            lo = mid;
+            f_lo = f;
+            if side == 1 {
+                f_hi /= 2.0;
+            }
+            side = 1;
+        } else if f < 0.0 {
+            hi = mid;
+            f_hi = f;
+            if side == -1 {
+                f_lo /= 2.0;
+            }
+            side = -1;
+        } else {
+            return (mid, mid);
+        }
+    }
+    (lo, hi)
+}
+
+/// The smallest and largest finite scores (`(inf, -inf)` when there is none), in four
+/// lanes the compiler vectorises; non-finite scores become NaN, which the comparisons
+/// skip.
+fn finite_range(scores: &[f64]) -> (f64, f64) {
+    let mut lo = [f64::INFINITY; 4];
+    let mut hi = [f64::NEG_INFINITY; 4];
+    let chunks = scores.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..4 {
+            let v = if c[k].is_finite() { c[k] } else { f64::NAN };
+            lo[k] = if v < lo[k] { v } else { lo[k] };
+            hi[k] = if v > hi[k] { v } else { hi[k] };
+        }
+    }
+    let (mut l, mut h) = (
+        lo[0].min(lo[1]).min(lo[2].min(lo[3])),
+        hi[0].max(hi[1]).max(hi[2].max(hi[3])),
+    );
+    for &v in rest.iter().filter(|v| v.is_finite()) {
+        l = l.min(v);
+        h = h.max(v);
+    }
+    (l, h)
+}
+
+/// Buckets of the rank-based calibration.
+const RANK_BUCKETS: usize = 1 << 14;
+
+/// Calibration when the segment count is simply `1 + #{t >= 1 : s[t] > theta}` (a
+/// threshold rule alone, `min_len = 1`, no `max_len`): an exact rank selection with no
+/// engine probes. One pass builds a histogram over a monotone bucket function of the
+/// score (so every score in a higher bucket is at least every score in a lower one),
+/// which locates the bucket where the count crosses the target; a second pass collects
+/// that bucket and the nearest non-empty bucket below, whose sorted values give the exact
+/// count of every candidate threshold there.
+fn calibrate_by_rank(
+    scores: &[f64],
+    lo: f64,
+    hi: f64,
+    wanted: f64,
+    objective: impl Fn(u64) -> f64,
+) -> f64 {
+    let buckets = RANK_BUCKETS;
+    let scale = buckets as f64 / (hi - lo);
+    // Bucket ids are computed 64 at a time (a loop the compiler vectorises); a
+    // non-finite score gets the spare id `buckets`, +inf counted apart.
+    let ids_of = |block: &[f64], ids: &mut [u16; 64]| {
+        for (id, &s) in ids.iter_mut().zip(block) {
+            let finite = s.is_finite();
+            let v = if finite { s } else { lo };
+            let scaled = ((v - lo) * scale).clamp(0.0, (buckets - 1) as f64);
+            // SAFETY: `scaled` is finite (v is) and clamped to [0, buckets - 1], inside
+            // i32's range, so the unchecked conversion is exact truncation.
+            let b = unsafe { scaled.to_int_unchecked::<i32>() } as u16;
+            *id = if finite { b } else { buckets as u16 };
+        }
+    };
+    let mut hist = vec![0u64; 1 << 16];
+    let mut ids = [0u16; 64];
+    for block in scores[1..].chunks(64) {
+        ids_of(block, &mut ids);
+        for &id in &ids[..block.len()] {
+            hist[id as usize] += 1;
+        }
+    }
+    let infinite = scores[1..].iter().filter(|&&s| s == f64::INFINITY).count() as u64;
+    hist.truncate(buckets + 1);
+    hist[buckets] = 0;
+    // above[b] = finite scores in buckets >= b.
+    let mut above = hist.clone();
+    for b in (0..buckets).rev() {
+        above[b] += above[b + 1];
+    }
+    let count = |fires: u64| 1 + infinite + fires;
+    if wanted >= count(above[0]) as f64 {
+        return f64::NEG_INFINITY;
+    }
+    if wanted <= count(0) as f64 {
+        return f64::INFINITY;
+    }
+    // The bucket where the count crosses the target: count(above[b+1]) <= wanted <= count(above[b]).
+    let target_bucket = (0..buckets)
+        .rev()
+        .find(|&b| count(above[b]) as f64 >= wanted)
+        .expect("count(above[0]) > wanted");
+    let below = (0..target_bucket).rev().find(|&b| hist[b] > 0);
+    let mut inside = Vec::with_capacity(hist[target_bucket] as usize);
+    let mut lower_max = f64::NEG_INFINITY;
+    let (want, lower) = (target_bucket as u16, below.map_or(u16::MAX, |b| b as u16));
+    for block in scores[1..].chunks(64) {
+        ids_of(block, &mut ids);
+        for (&id, &s) in ids[..block.len()].iter().zip(block) {
+            if id == want {
+                inside.push(s);
+            } else if id == lower && s > lower_max {
+                lower_max = s;
+            }
+        }
+    }
+    inside.sort_unstable_by(f64::total_cmp);
+    // Candidates: the largest score below the bucket (all of the bucket fires; -inf when
+    // there is none), then each distinct score of the bucket.
+    let mut best = (lower_max, count(above[target_bucket]));
+    let mut consider = |theta: f64, c: u64| {
+        let (o, ob) = (objective(c), objective(best.1));
+        if o < ob || (o == ob && theta > best.0) {
+            best = (theta, c);
+        }
+    };
+    for (i, &v) in inside.iter().enumerate() {
+        if inside.get(i + 1) != Some(&v) {
+            consider(
+                v,
+                count(above[target_bucket + 1] + (inside.len() - i - 1) as u64),
+            );
+        }
+    }
+    best.0
+}
+
+/// Buckets of the first stage of the calibration search.
+const CALIBRATION_BUCKETS: usize = 4096;
+
+/// The threshold that brings the mean segment length `n / count` closest to
+/// `rules.target_len` (ties: the higher threshold, i.e. fewer segments).
+///
+/// Only the set of firing positions matters, and it changes only at score values, so
+/// the candidates are `-inf` (every finite score fires), each distinct finite score `v`
+/// (the scores above `v` fire) and the largest score (nothing fires by threshold).
+/// Without `max_len` the segment count does not increase with the threshold (greedy
+/// start selection under `min_len` is optimal, so more firing positions never give fewer
+/// segments), and the search is exact: a secant search over 4096 equal-width buckets of
+/// the score range brackets the target between two bucket edges, then a second one runs
+/// over the distinct scores inside that bucket. Every probe counts segments exactly, by
+/// running the rules themselves (a 64-wide bit-mask scan, about a comparison per sample).
+/// `max_len` splits can make the count non-monotone in rare cases; the result is then
+/// the best threshold met along the search, still exact in what it reports.
+pub fn calibrate_threshold(scores: &[f64], rules: &Rules) -> Result<f64> {
+    let target = rules
+        .target_len
+        .ok_or_else(|| Error::parameter("calibration needs target_len"))?;
+    let n = scores.len();
+    let (lo_v, hi_v) = finite_range(scores);
+    if n < 2 || lo_v > hi_v {
+        return Ok(f64::INFINITY);
+    }
+    let wanted = n as f64 / target;
+    let objective = |count: u64| (n as f64 / count.max(1) as f64 - target).abs();
+    let simple = rules.relative.is_none() && rules.min_len == 1 && rules.max_len.is_none();
+    if simple && hi_v > lo_v {
+        return Ok(calibrate_by_rank(scores, lo_v, hi_v, wanted, objective));
+    }
+    let mut best: Option<(f64, u64)> = None;
+    let mut consider = |theta: f64, count: u64| {
+        let better = match best {
+            None => true,
+            Some((bt, bc)) => {
+                let (o, ob) = (objective(count), objective(bc));
+                o < ob || (o == ob && theta > bt)
+            }
+        };
+        if better {
+            best = Some((theta, count));
+        }
+    };
+
+    // Stage 1: edges -inf, lo + (hi - lo) k / B for k = 1..B (the last is hi_v), with a
+    // histogram of the scores over the same buckets to steer the probes.
+    let width = (hi_v - lo_v) / CALIBRATION_BUCKETS as f64;
+    let buckets = if width > 0.0 { CALIBRATION_BUCKETS } else { 1 };
+    let edge = |k: usize| -> f64 {
+        match k {
+            0 => f64::NEG_INFINITY,
+            k if k >= buckets => hi_v,
+            k => lo_v + width * k as f64,
+        }
+    };
+    let mut above = vec![0u64; buckets + 1];
+    for &s in scores {
+        if s.is_finite() {
+            let b = if width > 0.0 {
+                (((s - lo_v) / width) as usize).min(buckets - 1)
+            } else {
+                0
+            };
+            above[b] += 1;
+        }
+    }
+    // above[k] = scores in buckets >= k, i.e. roughly the scores above edge k.
+    for k in (0..buckets).rev() {
+        above[k] += above[k + 1];
+    }
+    let mut seen = Vec::new();
+    let (lo, hi) = secant_search(
+        buckets + 1,
+        wanted,
+        |k| count_segments(scores, rules, edge(k)),
+        |k| above[k] as f64,
+        &mut seen,
+    );
+    for &(k, c) in &seen {
+        consider(edge(k), c);
+    }
+    // Stage 2: the distinct scores inside the bracketing bucket (lo_edge, hi_edge].
+    if hi > lo {
+        let (lo_edge, hi_edge) = (edge(lo), edge(hi));
+        let mut inside: Vec<f64> = scores
+            .iter()
+            .copied()
+            .filter(|&s| s > lo_edge && s <= hi_edge)
+            .collect();
+        inside.sort_unstable_by(f64::total_cmp);
+        let above_hi = scores.iter().filter(|&&s| s > hi_edge).count() as f64;
+        // Thresholds lo_edge, then each distinct inside value; x = scores above each.
+        let mut thresholds = vec![lo_edge];
+        let mut xs = vec![above_hi + inside.len() as f64];
+        for (i, &v) in inside.iter().enumerate() {
+            if inside.get(i + 1) != Some(&v) {
+                thresholds.push(v);
+                xs.push(above_hi + (inside.len() - i - 1) as f64);
+            }
+        }
+        let mut seen = Vec::new();
+        secant_search(
+            thresholds.len(),
+            wanted,
+            |i| count_segments(scores, rules, thresholds[i]),
+            |i| xs[i],
+            &mut seen,
+        );
+        for &(i, c) in &seen {
+            consider(thresholds[i], c);
+        }
+    }
+    Ok(best.map_or(f64::INFINITY, |b| b.0))
+}
+
+// ---------------------------------------------------------------------------------------
+// Presets
+// ---------------------------------------------------------------------------------------
+
+/// `torch.quantile(x, q)` for a 1-D float32 tensor: linear interpolation on the sorted
+/// values, in float32 arithmetic (rank = q * (n - 1), weight = rank - floor(rank),
+/// `lerp` as ATen writes it). NaN anywhere gives NaN. `None` for an empty input.
+pub fn torch_quantile_f32(x: &[f32], q: f64) -> Option<f32> {
+    if x.is_empty() {
+        return None;
+    }
+    if x.iter().any(|v| v.is_nan()) {
+        return Some(f32::NAN);
+    }
+    let mut sorted = x.to_vec();
+    sorted.sort_unstable_by(|a, b| a.total_cmp(b));
+    let q = q as f32;
+    let rank = q * (sorted.len() - 1) as f32;
+    let below = rank.floor();
+    let weight = rank - below;
+    let lo = sorted[below as usize];
+    let hi = sorted[(rank.ceil() as usize).min(sorted.len() - 1)];
+    let diff = hi - lo;
+    Some(if weight.abs() < 0.5 {
+        lo + weight * diff
+    } else {
+        hi - diff * (1.0 - weight)
+    })
+}
+
+/// How a preset fires at `p` from `e[p-1]` (and `e[p-2]`), in float32.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum PresetRule {
+    Above(f32),
+    Rises(f32),
+    RisesAndAbove { rise: f32, above: f32 },
+}
+
+/// The streaming preset engine.
+#[derive(Debug, Clone)]
+pub(crate) struct PresetEngine {
+    rules: Rules,
+    rule: PresetRule,
+    /// Starts at `p < forced_until` are forced (START), except `never`.
+    forced_until: u64,
+    never: Option<u64>,
+    /// First `p` where the rule is evaluated.
+    first_rule: u64,
+    fire_reason: u8,
+    pos: u64,
+    cur: u64,
+    cur_reason: u8,
+    prev1: f32,
+    prev2: f32,
+}
+
+impl PresetEngine {
+    /// For EntroPE the whole sequence is needed to compute the quantile threshold.
+    pub(crate) fn new(rules: Rules, preset: Preset, whole: &[f64]) -> Result<Self> {
+        let (rule, forced_until, never, first_rule, fire_reason) = match preset {
+            Preset::Blt {
+                mode,
+                threshold,
+                relative,
+            } => {
+                let (t, r) = (threshold as f32, relative as f32);
+                match mode {
+                    BltMode::Global => (PresetRule::Above(t), 2, None, 2, reason::THRESHOLD),
+                    BltMode::Monotonic => (PresetRule::Rises(r), 3, None, 3, reason::RELATIVE),
+                    BltMode::Combined => (
+                        PresetRule::RisesAndAbove { rise: r, above: t },
+                        3,
+                        Some(3),
+                        4,
+                        reason::BOTH,
+                    ),
+                }
+            }
+            Preset::Entrope { mode, quantile } => {
+                let e: Vec<f32> = whole.iter().map(|&v| v as f32).collect();
+                match mode {
+                    EntropeMode::Global => {
+                        let thr = torch_quantile_f32(&e, quantile).unwrap_or(f32::NAN);
+                        (PresetRule::Above(thr), 1, None, 1, reason::THRESHOLD)
+                    }
+                    EntropeMode::Monotonic => {
+                        let d: Vec<f32> = e.windows(2).map(|w| w[1] - w[0]).collect();
+                        let thr = torch_quantile_f32(&d, quantile).unwrap_or(f32::NAN);
+                        (PresetRule::Rises(thr), 2, None, 2, reason::RELATIVE)
+                    }
+                }
+            }
+        };
+        Ok(Self {
+            rules,
+            rule,
+            forced_until,
+            never,
+            first_rule,
+            fire_reason,
+            pos: 0,
+            cur: 0,
+            cur_reason: reason::START,
+            prev1: f32::NAN,
+            prev2: f32::NAN,
+        })
+    }
+
+    pub(crate) fn push(&mut self, scores: &[f64], out: &mut Vec<Segment>) {
+        let max_len = self.rules.max_len.map_or(u64::MAX, |m| m as u64);
+        for &s in scores {
+            let p = self.pos;
+            self.pos += 1;
+            let start = if p == 0 {
+                None
+            } else if p < self.forced_until && self.never != Some(p) {
+                Some(reason::START)
+            } else if p >= self.first_rule && self.never != Some(p) && self.fires() {
+                Some(self.fire_reason)
+            } else if p - self.cur == max_len {
+                Some(reason::MAX_LEN)
+            } else {
+                None
+            };
+            if let Some(code) = start {
+                if p > 0 {
+                    out.push(Segment {
+                        start: self.cur,
+                        len: p - self.cur,
+                        reason: self.cur_reason,
+                    });
+                }
+                self.cur = p;
+                self.cur_reason = code;
+            }
+            self.prev2 = self.prev1;
+            self.prev1 = s as f32;
+        }
+    }
+
+    /// Whether the rule fires at the current position from the two previous entropies.
+    #[inline]
+    fn fires(&self) -> bool {
+        match self.rule {
+            PresetRule::Above(t) => self.prev1 > t,
+            PresetRule::Rises(r) => self.prev1 - self.prev2 > r,
+            PresetRule::RisesAndAbove { rise, above } => {
+                self.prev1 - self.prev2 > rise && self.prev1 > above
+            }
+        }
+    }
+
+    pub(crate) fn finish(&mut self, out: &mut Vec<Segment>) {
+        if self.pos > self.cur {
+            out.push(Segment {
+                start: self.cur,
+                len: self.pos - self.cur,
+                reason: self.cur_reason,
+            });
+            self.cur = self.pos;
+        }
+    }
+
+    pub(crate) fn samples_seen(&self) -> u64 {
+        self.pos
+    }
+
+    /// The start and reason of the open segment.
+    pub(crate) fn open_start(&self) -> (u64, u8) {
+        (self.cur, self.cur_reason)
+    }
+
+    /// A copy restarted at `pos` as if a patch started there; `prev1`, `prev2` are the
+    /// entropies at `pos - 1` and `pos - 2` (NaN when absent).
+    pub(crate) fn restarted_at(&self, pos: u64, prev1: f64, prev2: f64) -> Self {
+        Self {
+            pos,
+            cur: pos,
+            cur_reason: reason::START,
+            prev1: prev1 as f32,
+            prev2: prev2 as f32,
+            ..self.clone()
+        }
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.pos = 0;
+        self.cur = 0;
+        self.cur_reason = reason::START;
+        self.prev1 = f32::NAN;
+        self.prev2 = f32::NAN;
+    }
+
+    pub(crate) fn write_state(&self, w: &mut Writer) {
+        write_rules(w, &self.rules);
+        w.u64(self.pos);
+        w.u64(self.cur);
+        w.u64(self.cur_reason as u64);
+        w.f64(self.prev1 as f64);
+        w.f64(self.prev2 as f64);
+    }
+
+    pub(crate) fn read_state(r: &mut Reader) -> Result<Self> {
+        let rules = read_rules(r)?;
+        rules
+            .validate()
+            .map_err(|e| Error::checkpoint(e.message()))?;
+        let preset = rules
+            .preset
+            .ok_or_else(|| Error::checkpoint("preset engine without a preset"))?;
+        if matches!(preset, Preset::Entrope { .. }) {
+            return Err(Error::checkpoint("the EntroPE preset cannot stream"));
+        }
+        let mut e = Self::new(rules, preset, &[])?;
+        e.pos = r.u64()?;
+        e.cur = r.u64()?;
+        let code = r.u64()?;
+        e.prev1 = r.f64()? as f32;
+        e.prev2 = r.f64()? as f32;
+        if code as usize >= reason::NAMES.len() || e.cur > e.pos {
+            return Err(Error::checkpoint("inconsistent preset engine state"));
+        }
+        e.cur_reason = code as u8;
+        Ok(e)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Checkpoint helpers
+// ---------------------------------------------------------------------------------------
+
+fn write_opt_f64(w: &mut Writer, v: Option<f64>) {
+    w.bool(v.is_some());
+    w.f64(v.unwrap_or(0.0));
+}
+
+fn read_opt_f64(r: &mut Reader) -> Result<Option<f64>> {
+    let some = r.bool()?;
+    let v = r.f64()?;
+    Ok(some.then_some(v))
+}
+
+pub(crate) fn write_rules(w: &mut Writer, rules: &Rules) {
+    write_opt_f64(w, rules.threshold);
+    write_opt_f64(w, rules.relative);
+    w.u64(match rules.combine {
+        None => 0,
+        Some(Combine::And) => 1,
+        Some(Combine::Or) => 2,
+    });
+    w.u64(rules.min_len as u64);
+    w.u64(rules.max_len.map_or(0, |m| m as u64));
+    write_opt_f64(w, rules.target_len);
+    w.bool(rules.calibration == Calibration::Online);
+    match rules.preset {
+        None => w.u64(0),
+        Some(Preset::Blt {
+            mode,
+            threshold,
+            relative,
+        }) => {
+            w.u64(1);
+            w.u64(mode as u64);
+            w.f64(threshold);
+            w.f64(relative);
+        }
+        Some(Preset::Entrope { mode, quantile }) => {
+            w.u64(2);
+            w.u64(mode as u64);
+            w.f64(quantile);
+        }
+    }
+}
+
+pub(crate) fn read_rules(r: &mut Reader) -> Result<Rules> {
+    let threshold = read_opt_f64(r)?;
+    let relative = read_opt_f64(r)?;
+    let combine = match r.u64()? {
+        0 => None,
+        1 => Some(Combine::And),
+        2 => Some(Combine::Or),
+        _ => return Err(Error::checkpoint("invalid combine in checkpoint")),
+    };
+    let min_len = r.usize()?;
+    let max_len = match r.usize()? {
+        0 => None,
+        m => Some(m),
+    };
+    let target_len = read_opt_f64(r)?;
+    let calibration = if r.bool()? {
+        Calibration::Online
+    } else {
+        Calibration::Batch
+    };
+    let preset = match r.u64()? {
+        0 => None,
+        1 => {
+            let mode = match r.u64()? {
+                0 => BltMode::Global,
+                1 => BltMode::Monotonic,
+                2 => BltMode::Combined,
+                _ => return Err(Error::checkpoint("invalid preset mode in checkpoint")),
+            };
+            Some(Preset::Blt {
+                mode,
+                threshold: r.f64()?,
+                relative: r.f64()?,
+            })
+        }
+        2 => {
+            let mode = match r.u64()? {
+                0 => EntropeMode::Global,
+                1 => EntropeMode::Monotonic,
+                _ => return Err(Error::checkpoint("invalid preset mode in checkpoint")),
+            };
+            Some(Preset::Entrope {
+                mode,
+                quantile: r.f64()?,
+            })
+        }
+        _ => return Err(Error::checkpoint("invalid preset in checkpoint")),
+    };
+    Ok(Rules {
+        threshold,
+        relative,
+        combine,
+        min_len,
+        max_len,
+        target_len,
+        calibration,
+        preset,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,458 @@
+//! Tests of the rule engine: a plain reference that re-scans (the rules as written in
+//! the module docs), invariants, chunking and checkpoints, calibration against brute
+//! force, and hand-checked preset cases.
+
+use super::*;
+use proptest::prelude::*;
+
+/// The native rules, written as plainly as possible: forced splits re-scan their range.
+#[allow(clippy::needless_range_loop)] // index loops mirror the rules as written
+fn reference(s: &[f64], rules: &Rules, theta: Option<f64>) -> Vec<(u64, u8)> {
+    let n = s.len();
+    if n == 0 {
+        return vec![];
+    }
+    let mut starts = vec![(0u64, reason::START)];
+    let mut cur = 0usize;
+    for t in 1..n {
+        let above = theta.is_some_and(|th| s[t] > th);
+        let rises = rules.relative.is_some_and(|r| s[t] - s[t - 1] > r);
+        let fired = if theta.is_some() && rules.relative.is_some() {
+            match rules.combine.unwrap() {
+                Combine::And => above && rises,
+                Combine::Or => above || rises,
+            }
+        } else {
+            above || rises
+        };
+        if fired && t - cur >= rules.min_len {
+            let code = match (above, rises) {
+                (true, true) => reason::BOTH,
+                (true, false) => reason::THRESHOLD,
+                _ => reason::RELATIVE,
+            };
+            starts.push((t as u64, code));
+            cur = t;
+            continue;
+        }
+        if rules.max_len.is_some_and(|m| t - cur == m) {
+            let mut best = t;
+            let mut best_key = f64::NEG_INFINITY;
+            for p in cur + rules.min_len..=t {
+                let key = if s[p].is_nan() {
+                    f64::NEG_INFINITY
+                } else {
+                    s[p]
+                };
+                if key >= best_key {
+                    best_key = key;
+                    best = p;
+                }
+            }
+            starts.push((best as u64, reason::MAX_LEN));
+            cur = best;
+        }
+    }
+    starts
+}
+
+fn to_segments(starts: &[(u64, u8)], n: u64) -> Vec<Segment> {
+    starts
+        .iter()
+        .enumerate()
+        .map(|(i, &(st, r))| Segment {
+            start: st,
+            len: starts.get(i + 1).map_or(n, |x| x.0) - st,
+            reason: r,
+        })
+        .collect()
+}
+
+fn run_chunked(s: &[f64], rules: &Rules, theta: Option<f64>, cuts: &[usize]) -> Vec<Segment> {
+    let mut engine = RuleEngine::new(*rules, theta).unwrap();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, &c) in cuts.iter().enumerate() {
+        let c = c.clamp(start, s.len());
+        engine.push(&s[start..c], &mut out);
+        start = c;
+        if i % 2 == 1 {
+            let mut w = Writer::new("t");
+            engine.write_state(&mut w);
+            let bytes = w.finish();
+            let mut r = Reader::open(&bytes, "t").unwrap();
+            engine = RuleEngine::read_state(&mut r).unwrap();
+            r.finish().unwrap();
+        }
+    }
+    engine.push(&s[start..], &mut out);
+    engine.finish(&mut out);
+    out
+}
+
+fn scores_strategy() -> impl Strategy<Value = Vec<f64>> {
+    prop::collection::vec(
+        prop_oneof![
+            8 => (0u8..12).prop_map(|v| v as f64 / 4.0),
+            1 => Just(f64::NAN),
+        ],
+        0..300,
+    )
+}
+
+fn rules_strategy() -> impl Strategy<Value = Rules> {
+    (
+        prop::option::of(0u8..12),
+        prop::option::of(0u8..8),
+        any::<bool>(),
+        1usize..6,
+        prop::option::of(0usize..20),
+    )
+        .prop_map(|(th, rel, and, min_len, extra)| Rules {
+            threshold: th.map(|v| v as f64 / 4.0),
+            relative: rel.map(|v| v as f64 / 4.0 - 0.5),
+            combine: (th.is_some() && rel.is_some()).then_some(if and {
+                Combine::And
+            } else {
+                Combine::Or
+            }),
+            min_len,
+            max_len: extra.map(|e| min_len + e),
+            ..Rules::default()
+        })
+        .prop_filter("a rule", |r| r.validate().is_ok())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn engine_equals_reference_for_any_chunking(
+        s in scores_strategy(),
+        rules in rules_strategy(),
+        cuts in prop::collection::vec(0usize..300, 0..6),
+    ) {
+        let mut cuts = cuts;
+        cuts.sort_unstable();
+        let want = to_segments(&reference(&s, &rules, rules.threshold), s.len() as u64);
+        let got = run_chunked(&s, &rules, rules.threshold, &cuts);
+        prop_assert_eq!(&got, &want);
+        // Invariants.
+        prop_assert_eq!(got.iter().map(|g| g.len).sum::<u64>(), s.len() as u64);
+        for (i, g) in got.iter().enumerate() {
+            prop_assert!(g.len >= 1);
+            if let Some(m) = rules.max_len {
+                prop_assert!(g.len <= m as u64);
+            }
+            if i + 1 < got.len() {
+                prop_assert!(g.len >= rules.min_len as u64);
+            }
+        }
+    }
+
+    #[test]
+    fn batch_calibration_finds_the_best_threshold(
+        s in scores_strategy(),
+        min_len in 1usize..4,
+        target in 1.0f64..12.0,
+        max_extra in prop::option::of(0usize..10),
+    ) {
+        let max_len = max_extra.map(|e| (target.ceil() as usize).max(min_len) + e);
+        let rules = Rules {
+            target_len: Some(target.max(min_len as f64)),
+            min_len,
+            max_len,
+            ..Rules::default()
+        };
+        prop_assume!(rules.validate().is_ok());
+        let theta = calibrate_threshold(&s, &rules).unwrap();
+        let n = s.len() as f64;
+        let count = |th: f64| reference(&s, &rules, Some(th)).len() as f64;
+        let objective = |c: f64| if c == 0.0 { 0.0 } else { (n / c - rules.target_len.unwrap()).abs() };
+        let got = objective(count(theta));
+        // Brute force over every distinct threshold.
+        let mut thresholds: Vec<f64> = s.iter().copied().filter(|v| v.is_finite()).collect();
+        thresholds.push(f64::INFINITY);
+        thresholds.push(f64::NEG_INFINITY);
+        let best = thresholds.iter().map(|&t| objective(count(t))).fold(f64::INFINITY, f64::min);
+        if max_len.is_none() {
+            prop_assert!((got - best).abs() < 1e-12, "got {} best {}", got, best);
+        } else {
+            // Not monotone in general: at least as good as both ends of the search.
+            prop_assert!(got <= objective(count(f64::INFINITY)) + 1e-12);
+        }
+        // The segments produced with target_len are those of the reported threshold.
+        let segs = segment_scores(&s, &rules).unwrap();
+        prop_assert_eq!(segs.len() as f64, count(theta));
+    }
+}
+
+#[test]
+fn calibration_meets_the_target_on_a_long_signal() {
+    let mut x = 0x2545F4914F6CDD1Du64;
+    let s: Vec<f64> = (0..200_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        })
+        .collect();
+    for (min_len, max_len, target) in [(1, None, 16.0), (4, Some(64), 16.0), (2, Some(20), 8.0)] {
+        let rules = Rules {
+            target_len: Some(target),
+            min_len,
+            max_len,
+            ..Rules::default()
+        };
+        let segs = segment_scores(&s, &rules).unwrap();
+        let mean = s.len() as f64 / segs.len() as f64;
+        assert!(
+            (mean - target).abs() < 0.01,
+            "{min_len} {max_len:?}: mean {mean}"
+        );
+    }
+}
+
+#[test]
+fn online_controller_converges_and_is_chunk_invariant() {
+    let mut x = 88172645463325252u64;
+    let s: Vec<f64> = (0..100_000)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+            // A level shift halfway: the controller must follow it.
+            u + if i > 50_000 { 3.0 } else { 0.0 }
+        })
+        .collect();
+    let rules = Rules {
+        target_len: Some(12.0),
+        calibration: Calibration::Online,
+        min_len: 2,
+        max_len: Some(48),
+        ..Rules::default()
+    };
+    let one = run_chunked(&s, &rules, None, &[]);
+    let many = run_chunked(&s, &rules, None, &[1, 2, 777, 5000, 5001, 60_000]);
+    assert_eq!(one, many);
+    let tail: Vec<&Segment> = one.iter().filter(|g| g.start > 60_000).collect();
+    let mean = tail.iter().map(|g| g.len).sum::<u64>() as f64 / tail.len() as f64;
+    assert!((mean - 12.0).abs() < 1.0, "mean {mean}");
+}
+
+fn preset_starts(e: &[f64], preset: Preset, max_len: Option<usize>) -> Vec<u64> {
+    let rules = Rules {
+        preset: Some(preset),
+        max_len,
+        ..Rules::default()
+    };
+    let segs = segment_scores(e, &rules).unwrap();
+    assert_eq!(segs.iter().map(|g| g.len).sum::<u64>(), e.len() as u64);
+    segs.iter().map(|g| g.start).collect()
+}
+
+fn blt(mode: BltMode, threshold: f64, relative: f64) -> Preset {
+    Preset::Blt {
+        mode,
+        threshold,
+        relative,
+    }
+}
+
+#[test]
+fn blt_preset_hand_checked_cases() {
+    // Global: starts at 0, 1 and at p where e[p-1] > 0.5 (p <= n-1).
+    let e = [0.9, 0.1, 0.7, 0.2, 0.8, 0.6, 0.3];
+    assert_eq!(
+        preset_starts(&e, blt(BltMode::Global, 0.5, 0.0), None),
+        [0, 1, 3, 5, 6]
+    );
+    // Max length splits from the left: a patch of 7 with max 3 -> 3, 3, 1.
+    let e = [0.9, 0.9, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1];
+    assert_eq!(
+        preset_starts(&e, blt(BltMode::Global, 0.5, 0.0), Some(3)),
+        [0, 1, 2, 5, 8]
+    );
+    // Monotonic: always 2; then e[p-1] - e[p-2] > 0.3.
+    let e = [0.5, 0.1, 0.2, 0.9, 0.95, 0.3, 0.8];
+    assert_eq!(
+        preset_starts(&e, blt(BltMode::Monotonic, 0.0, 0.3), None),
+        [0, 1, 2, 4]
+    );
+    // Combined: always 2, never 3 (although its rule holds), then both conditions.
+    let e = [0.5, 0.1, 0.9, 0.2, 0.9, 0.95, 0.1, 0.7, 0.6];
+    assert_eq!(
+        preset_starts(&e, blt(BltMode::Combined, 0.5, 0.3), None),
+        [0, 1, 2, 5, 8]
+    );
+    // Short sequences.
+    assert_eq!(
+        preset_starts(&[2.0], blt(BltMode::Global, 0.5, 0.0), None),
+        [0]
+    );
+    assert_eq!(
+        preset_starts(&[2.0, 2.0], blt(BltMode::Monotonic, 0.5, 0.0), None),
+        [0, 1]
+    );
+    assert_eq!(
+        preset_starts(&[], blt(BltMode::Global, 0.5, 0.0), None),
+        Vec::<u64>::new()
+    );
+    // Float32 comparison: the next double above BLT's default threshold rounds to the
+    // same float32, so it does not exceed it.
+    let th = 1.335442066192627f64;
+    let e = [0.0, th.next_up(), 2.0 * th, 0.0];
+    assert_eq!(
+        preset_starts(&e, blt(BltMode::Global, th, 0.0), None),
+        [0, 1, 3]
+    );
+    // NaN never fires.
+    let e = [0.0, f64::NAN, 9.0, 0.0];
+    assert_eq!(
+        preset_starts(&e, blt(BltMode::Global, 0.5, 0.0), None),
+        [0, 1, 3]
+    );
+}
+
+#[test]
+fn entrope_preset_hand_checked_cases() {
+    let g = |q| Preset::Entrope {
+        mode: EntropeMode::Global,
+        quantile: q,
+    };
+    // Median 0.3: starts at p where e[p-1] > 0.3.
+    let e = [0.1, 0.4, 0.3, 0.9, 0.2];
+    assert_eq!(preset_starts(&e, g(0.5), None), [0, 2, 4]);
+    // q = 0.3 interpolates between 0.2 and 0.3 (about 0.22).
+    assert_eq!(preset_starts(&e, g(0.3), None), [0, 2, 3, 4]);
+    assert_eq!(preset_starts(&e, g(0.3), Some(1)), [0, 1, 2, 3, 4]);
+    // Monotonic: always 1; quantile of the increases [0.5,-0.25,0.75,-0.875,0.5] is 0.5.
+    let m = Preset::Entrope {
+        mode: EntropeMode::Monotonic,
+        quantile: 0.5,
+    };
+    let e = [0.0, 0.5, 0.25, 1.0, 0.125, 0.625];
+    assert_eq!(preset_starts(&e, m, None), [0, 1, 4]);
+    assert_eq!(preset_starts(&[1.0], m, None), [0]);
+    // NaN makes the quantile NaN: only forced starts remain.
+    let e = [0.0, 0.5, f64::NAN, 1.0];
+    assert_eq!(preset_starts(&e, m, None), [0, 1]);
+    assert_eq!(preset_starts(&e, g(0.5), None), [0]);
+}
+
+#[test]
+fn torch_quantile_matches_linear_interpolation() {
+    let x = [3.0f32, 1.0, 2.0, 10.0];
+    assert_eq!(torch_quantile_f32(&x, 0.0), Some(1.0));
+    assert_eq!(torch_quantile_f32(&x, 1.0), Some(10.0));
+    assert_eq!(torch_quantile_f32(&x, 0.5), Some(2.5));
+    assert_eq!(torch_quantile_f32(&[], 0.5), None);
+}
+
+#[test]
+fn bad_rules_are_typed_errors_naming_the_value() {
+    let base = Rules {
+        threshold: Some(1.0),
+        ..Rules::default()
+    };
+    let cases: Vec<(Rules, &str)> = vec![
+        (Rules { min_len: 0, ..base }, "min_len must be >= 1, got 0"),
+        (
+            Rules {
+                max_len: Some(0),
+                ..base
+            },
+            "max_len must be >= 1, got 0",
+        ),
+        (
+            Rules {
+                min_len: 5,
+                max_len: Some(3),
+                ..base
+            },
+            "min_len=5 > max_len=3",
+        ),
+        (
+            Rules {
+                threshold: Some(f64::NAN),
+                ..base
+            },
+            "threshold must be a finite number",
+        ),
+        (
+            Rules {
+                target_len: Some(4.0),
+                ..base
+            },
+            "either threshold or target_len",
+        ),
+        (
+            Rules {
+                threshold: None,
+                target_len: Some(100.0),
+                max_len: Some(10),
+                ..base
+            },
+            "[1, 10], got 100",
+        ),
+        (
+            Rules {
+                relative: Some(0.1),
+                ..base
+            },
+            "combine='and' or combine='or'",
+        ),
+        (
+            Rules {
+                combine: Some(Combine::And),
+                ..base
+            },
+            "combine applies only",
+        ),
+        (
+            Rules {
+                threshold: None,
+                ..base
+            },
+            "no rule given",
+        ),
+        (
+            Rules {
+                threshold: None,
+                preset: Some(Preset::Entrope {
+                    mode: EntropeMode::Global,
+                    quantile: 1.5,
+                }),
+                ..base
+            },
+            "quantile must be in [0, 1], got 1.5",
+        ),
+        (
+            Rules {
+                threshold: None,
+                min_len: 2,
+                preset: Some(blt(BltMode::Global, 1.0, 0.0)),
+                ..base
+            },
+            "min_len must be 1",
+        ),
+    ];
+    for (rules, message) in cases {
+        let e = rules.validate().unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidParameter);
+        assert!(
+            e.message().contains(message),
+            "{} !~ {message}",
+            e.message()
+        );
+    }
+}
+
+#[test]
+fn send_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<RuleEngine>();
+    assert_send_sync::<Rules>();
+}

@@ -1,0 +1,699 @@
+//! Model-free next-symbol entropy and surprisal: an online context model.
+//!
+//! For every position `t` of a symbol stream the model predicts `x[t]` from the symbols
+//! before it, *before* seeing `x[t]`, and reports
+//! - the entropy of that predictive distribution (how uncertain the model is about the
+//!   next symbol: what BLT and EntroPE obtain from a trained small transformer), and
+//! - the surprisal `-ln P(x[t])` of the symbol that actually came.
+//!
+//! The predictor keeps, for every context length `j = 0..=order`, counts `c(u, a)` of
+//! symbol `a` following context `u` (the last `j` symbols). To predict, it *backs off*:
+//! it uses the longest context `u` (at most `order` symbols, and never reaching back past
+//! a reset) whose total count `N(u)` is at least `min_count`, falling back to the empty
+//! context. Within that context the estimate is additive (Lidstone; `alpha = 1/2` is the
+//! Krichevsky-Trofimov estimator):
+//!
+//! `P(a) = (c(u, a) + alpha) / (N(u) + A alpha)`.
+//!
+//! Its entropy needs no pass over the alphabet: with `M = N + A alpha`,
+//! `H = ln M - (S + (A - D) alpha ln alpha) / M` where `D` counts the symbols seen after
+//! `u` and `S = sum over them of (c + alpha) ln(c + alpha)`. `S` is kept per context as an
+//! exact fixed-point integer (a pure function of the counts, like the window sums in
+//! [`crate::accumulate`]), so each prediction costs `O(order)` table look-ups, the state
+//! is a function of the counts alone, and checkpoints store only counts.
+//!
+//! After the prediction at `t`, the counts of all `order + 1` contexts of `x[t]` are
+//! incremented (a context that reached `u32::MAX` observations stops counting; its
+//! estimate has long converged). With `reset_symbol = r`, the context is emptied after
+//! every `r`, so predictions never look back across it (BLT resets at newlines).
+//!
+//! The output is a pure function of the symbol sequence: any chunking, and any
+//! checkpoint/restore point, gives bit-identical values. Memory grows with the number of
+//! distinct contexts seen (at most `A^order` per order), not with the stream length.
+
+use crate::checkpoint::{Reader, Writer};
+use crate::error::{Error, ErrorKind, Result};
+use crate::hash::IntMap;
+
+/// Largest alphabet of the context model.
+pub const MAX_ALPHABET: usize = 256;
+/// Largest context length.
+pub const MAX_ORDER: usize = 31;
+/// Fraction bits of the fixed-point `(c + alpha) ln(c + alpha)` terms.
+const SCALE_BITS: u32 = 40;
+/// Precomputed fixed-point terms for counts below this.
+const TERM_TABLE_LEN: usize = 4096;
+/// Orders whose context tables are dense arrays while `bits * order` stays this small.
+const DENSE_CONTEXT_BITS: u32 = 16;
+/// Joint (context, symbol) counts are dense while `bits * (order + 1)` stays this small.
+const DENSE_JOINT_BITS: u32 = 20;
+
+/// Options of the context model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NextSymbolOptions {
+    /// Longest context length used for prediction (0 = order-0 frequencies).
+    pub order: usize,
+    /// Symbols are `0..alphabet_size`.
+    pub alphabet_size: usize,
+    /// Additive pseudo-count per symbol (`0.5` = Krichevsky-Trofimov).
+    pub alpha: f64,
+    /// A context predicts only once it has been seen this many times; shorter contexts
+    /// are used until then.
+    pub min_count: u32,
+    /// The context is emptied after each occurrence of this symbol.
+    pub reset_symbol: Option<u32>,
+    /// Divide entropy and surprisal by ln(alphabet_size).
+    pub normalize: bool,
+}
+
+impl Default for NextSymbolOptions {
+    fn default() -> Self {
+        Self {
+            order: 3,
+            alphabet_size: 256,
+            alpha: 0.5,
+            min_count: 1,
+            reset_symbol: None,
+            normalize: true,
+        }
+    }
+}
+
+fn bits_for(alphabet: usize) -> u32 {
+    (usize::BITS - (alphabet.max(2) - 1).leading_zeros()).max(1)
+}
+
+impl NextSymbolOptions {
+    /// Checks every option; returns the bits per packed symbol.
+    pub fn validate(&self) -> Result<u32> {
+        let a = self.alphabet_size;
+        if !(1..=MAX_ALPHABET).contains(&a) {
+            return Err(Error::parameter(format!(
+                "alphabet_size must be in 1..={MAX_ALPHABET}, got {a}"
+            )));
+        }
+        let bits = bits_for(a);
+        let max_order = (64 / bits as usize - 1).min(MAX_ORDER);
+        if self.order > max_order {
+            return Err(Error::parameter(format!(
+                "order must be <= {max_order} for alphabet_size {a} (a context plus the \
+                 next symbol must pack into 64 bits), got {}",
+                self.order
+            )));
+        }
+        if !(self.alpha.is_finite() && self.alpha > 0.0 && self.alpha <= 1e6) {
+            return Err(Error::parameter(format!(
+                "alpha must be a finite pseudo-count in (0, 1e6], got {}",
+                self.alpha
+            )));
+        }
+        if self.min_count < 1 {
+            return Err(Error::parameter(format!(
+                "min_count must be >= 1, got {}",
+                self.min_count
+            )));
+        }
+        if let Some(r) = self.reset_symbol {
+            if r as usize >= a {
+                return Err(Error::parameter(format!(
+                    "reset_symbol must be in 0..{a} (alphabet_size={a}), got {r}"
+                )));
+            }
+        }
+        Ok(bits)
+    }
+}
+
+/// Per-context totals: `N(u)`, `D(u)` and the fixed-point `S(u)`.
+#[derive(Debug, Clone, Copy, Default)]
+struct ContextStats {
+    total: u32,
+    distinct: u32,
+    sum: i128,
+}
+
+#[derive(Debug, Clone)]
+enum Table<T> {
+    Dense(Vec<T>),
+    Hashed(IntMap<u64, T>),
+}
+
+impl<T: Copy + Default> Table<T> {
+    fn new(key_bits: u32, dense_limit: u32) -> Self {
+        if key_bits <= dense_limit {
+            Table::Dense(vec![T::default(); 1usize << key_bits])
+        } else {
+            Table::Hashed(IntMap::default())
+        }
+    }
+    #[inline]
+    fn get(&self, key: u64) -> T {
+        match self {
+            Table::Dense(v) => v[key as usize],
+            Table::Hashed(m) => m.get(&key).copied().unwrap_or_default(),
+        }
+    }
+    #[inline]
+    fn get_mut(&mut self, key: u64) -> &mut T {
+        match self {
+            Table::Dense(v) => &mut v[key as usize],
+            Table::Hashed(m) => m.entry(key).or_default(),
+        }
+    }
+    fn clear(&mut self) {
+        match self {
+            Table::Dense(v) => v.iter_mut().for_each(|x| *x = T::default()),
+            Table::Hashed(m) => m.clear(),
+        }
+    }
+}
+
+/// Streaming next-symbol entropy and surprisal.
+#[derive(Debug, Clone)]
+pub struct ContextModel {
+    options: NextSymbolOptions,
+    bits: u32,
+    /// Per order j: context statistics keyed by the packed last j symbols.
+    contexts: Vec<Table<ContextStats>>,
+    /// Per order j: counts keyed by (context << bits) | symbol.
+    joint: Vec<Table<u32>>,
+    /// The last `order` symbols, newest in the lowest bits.
+    history: u64,
+    /// Symbols available as context (since the start or the last reset), capped at order.
+    available: usize,
+    seen: u64,
+    terms: Vec<i128>,
+    /// `ln(M)` is evaluated fresh; these are constants of the options.
+    a_alpha: f64,
+    zero_term: f64,
+    norm: f64,
+}
+
+const TAG: &str = "ContextModel";
+
+impl ContextModel {
+    /// Validates the options and builds an empty model.
+    pub fn new(options: NextSymbolOptions) -> Result<Self> {
+        let bits = options.validate()?;
+        let contexts = (0..=options.order)
+            .map(|j| Table::new(bits * j as u32, DENSE_CONTEXT_BITS))
+            .collect();
+        let joint = (0..=options.order)
+            .map(|j| Table::new(bits * (j as u32 + 1), DENSE_JOINT_BITS))
+            .collect();
+        let alpha = options.alpha;
+        let terms = (0..TERM_TABLE_LEN as u64)
+            .map(|c| fixed_term(c, alpha))
+            .collect();
+        let a = options.alphabet_size as f64;
+        Ok(Self {
+            options,
+            bits,
+            contexts,
+            joint,
+            history: 0,
+            available: 0,
+            seen: 0,
+            terms,
+            a_alpha: a * alpha,
+            zero_term: alpha * alpha.ln(),
+            norm: if options.normalize && options.alphabet_size > 1 {
+                1.0 / a.ln()
+            } else {
+                1.0
+            },
+        })
+    }
+
+    /// The options.
+    pub fn options(&self) -> &NextSymbolOptions {
+        &self.options
+    }
+
+    /// Symbols seen so far.
+    pub fn samples_seen(&self) -> u64 {
+        self.seen
+    }
+
+    /// Back to an empty model.
+    pub fn reset(&mut self) {
+        self.contexts.iter_mut().for_each(Table::clear);
+        self.joint.iter_mut().for_each(Table::clear);
+        self.history = 0;
+        self.available = 0;
+        self.seen = 0;
+    }
+
+    #[inline]
+    fn term(&self, c: u32) -> i128 {
+        match self.terms.get(c as usize) {
+            Some(&t) => t,
+            None => fixed_term(c as u64, self.options.alpha),
+        }
+    }
+
+    #[inline]
+    fn context_key(&self, j: usize) -> u64 {
+        if j == 0 {
+            0
+        } else {
+            self.history & (u64::MAX >> (64 - self.bits * j as u32))
+        }
+    }
+
+    /// Feeds symbols, writing the entropy and the surprisal of each (before it is
+    /// counted) into `entropy` and `surprisal` (same length as `symbols`). A symbol out
+    /// of range fails the call before any state changes.
+    pub fn update<T: Copy + Into<u64>>(
+        &mut self,
+        symbols: &[T],
+        entropy: &mut [f64],
+        surprisal: &mut [f64],
+    ) -> Result<()> {
+        let a = self.options.alphabet_size as u64;
+        if let Some(i) = symbols.iter().position(|&s| s.into() >= a) {
+            return Err(Error::new(
+                ErrorKind::SymbolOutOfRange { index: i },
+                format!(
+                    "symbol {} at index {i} is outside the alphabet 0..{a} (alphabet_size={a})",
+                    symbols[i].into()
+                ),
+            ));
+        }
+        if entropy.len() != symbols.len() || surprisal.len() != symbols.len() {
+            return Err(Error::parameter(format!(
+                "output buffers have lengths {} and {}, expected {}",
+                entropy.len(),
+                surprisal.len(),
+                symbols.len()
+            )));
+        }
+        for ((&s, h), q) in symbols.iter().zip(entropy).zip(surprisal) {
+            let (eh, sq) = self.step(s.into() as u32);
+            *h = eh;
+            *q = sq;
+        }
+        Ok(())
+    }
+
+    /// Predicts, reports and counts one symbol.
+    #[inline]
+    fn step(&mut self, symbol: u32) -> (f64, f64) {
+        let bits = self.bits;
+        let order = self.options.order;
+        let usable = self.available.min(order);
+        // Back-off: the longest usable context seen at least min_count times.
+        let mut chosen = 0;
+        let mut stats = self.contexts[0].get(0);
+        for j in (1..=usable).rev() {
+            let s = self.contexts[j].get(self.context_key(j));
+            if s.total >= self.options.min_count {
+                chosen = j;
+                stats = s;
+                break;
+            }
+        }
+        let key = self.context_key(chosen);
+        let count = self.joint[chosen].get((key << bits) | symbol as u64);
+        let m = stats.total as f64 + self.a_alpha;
+        let ln_m = m.ln();
+        let absent = (self.options.alphabet_size as u32 - stats.distinct) as f64;
+        let sum = stats.sum as f64 / (1u64 << SCALE_BITS) as f64 + absent * self.zero_term;
+        let h = (ln_m - sum / m).max(0.0);
+        let q = (ln_m - (count as f64 + self.options.alpha).ln()).max(0.0);
+
+        // Count the symbol in every context of length 0..=usable.
+        for j in 0..=usable {
+            let key = self.context_key(j);
+            let c = self.joint[j].get((key << bits) | symbol as u64);
+            let stats = self.contexts[j].get(key);
+            if stats.total == u32::MAX {
+                continue;
+            }
+            let new_term = self.term(c + 1);
+            let old_term = if c == 0 { 0 } else { self.term(c) };
+            *self.joint[j].get_mut((key << bits) | symbol as u64) = c + 1;
+            let st = self.contexts[j].get_mut(key);
+            st.total += 1;
+            st.distinct += (c == 0) as u32;
+            st.sum += new_term - old_term;
+        }
+        self.seen += 1;
+        if order > 0 {
+            self.history = (self.history << bits) | symbol as u64;
+            self.available = (self.available + 1).min(order);
+        }
+        if self.options.reset_symbol == Some(symbol) {
+            self.available = 0;
+        }
+        (h * self.norm, q * self.norm)
+    }
+
+    /// Serialises the state (options, history and the order-`j` joint counts).
+    pub fn checkpoint(&self) -> Vec<u8> {
+        let mut w = Writer::new(TAG);
+        let o = &self.options;
+        w.u64(o.order as u64);
+        w.u64(o.alphabet_size as u64);
+        w.f64(o.alpha);
+        w.u64(o.min_count as u64);
+        w.u64(o.reset_symbol.map_or(u64::MAX, |r| r as u64));
+        w.bool(o.normalize);
+        w.u64(self.history);
+        w.u64(self.available as u64);
+        w.u64(self.seen);
+        for table in &self.joint {
+            let mut entries: Vec<(u64, u32)> = match table {
+                Table::Dense(v) => v
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &c)| c > 0)
+                    .map(|(k, &c)| (k as u64, c))
+                    .collect(),
+                Table::Hashed(m) => m.iter().map(|(&k, &c)| (k, c)).collect(),
+            };
+            // Sorted, so equal states give equal bytes.
+            entries.sort_unstable();
+            w.u64(entries.len() as u64);
+            for (k, c) in entries {
+                w.u64(k);
+                w.u64(c as u64);
+            }
+        }
+        w.finish()
+    }
+
+    /// Rebuilds a model from `checkpoint()` bytes; context totals are recomputed from the
+    /// joint counts and checked against them.
+    pub fn restore(bytes: &[u8]) -> Result<Self> {
+        let mut r = Reader::open(bytes, TAG)?;
+        let order = r.usize()?;
+        let alphabet_size = r.usize()?;
+        let alpha = r.f64()?;
+        let min_count = u32::try_from(r.u64()?)
+            .map_err(|_| Error::checkpoint("min_count out of range in checkpoint"))?;
+        let reset = r.u64()?;
+        let reset_symbol = if reset == u64::MAX {
+            None
+        } else {
+            Some(
+                u32::try_from(reset)
+                    .map_err(|_| Error::checkpoint("reset_symbol out of range in checkpoint"))?,
+            )
+        };
+        let normalize = r.bool()?;
+        let options = NextSymbolOptions {
+            order,
+            alphabet_size,
+            alpha,
+            min_count,
+            reset_symbol,
+            normalize,
+        };
+        let mut model = Self::new(options).map_err(|e| Error::checkpoint(e.message()))?;
+        model.history = r.u64()?;
+        model.available = r.usize()?;
+        model.seen = r.u64()?;
+        if model.available > order {
+            return Err(Error::checkpoint(
+                "inconsistent context length in checkpoint",
+            ));
+        }
+        let bits = model.bits;
+        for j in 0..=order {
+            let n = r.usize()?;
+            let key_bits = bits * (j as u32 + 1);
+            let mut previous = None;
+            for _ in 0..n {
+                let key = r.u64()?;
+                let c = r.u64()?;
+                let in_range = key_bits >= 64 || key < (1u64 << key_bits);
+                let symbol = key & ((1u64 << bits) - 1);
+                if !in_range
+                    || symbol >= alphabet_size as u64
+                    || c == 0
+                    || c > u32::MAX as u64
+                    || previous.is_some_and(|p| p >= key)
+                {
+                    return Err(Error::checkpoint(
+                        "inconsistent symbol counts in checkpoint",
+                    ));
+                }
+                previous = Some(key);
+                let ctx = key >> bits;
+                let stats = model.contexts[j].get(ctx);
+                let total = stats.total as u64 + c;
+                if total > u32::MAX as u64 {
+                    return Err(Error::checkpoint(
+                        "inconsistent symbol counts in checkpoint",
+                    ));
+                }
+                *model.joint[j].get_mut(key) = c as u32;
+                let term = model.term(c as u32);
+                let st = model.contexts[j].get_mut(ctx);
+                st.total = total as u32;
+                st.distinct += 1;
+                st.sum += term;
+            }
+        }
+        r.finish()?;
+        Ok(model)
+    }
+}
+
+/// `round((c + alpha) ln(c + alpha) * 2^SCALE_BITS)`: the fixed-point term of a count.
+fn fixed_term(c: u64, alpha: f64) -> i128 {
+    let v = c as f64 + alpha;
+    (v * v.ln() * (1u64 << SCALE_BITS) as f64).round() as i128
+}
+
+/// Next-symbol entropy and surprisal of every symbol of `symbols` (one pass of a fresh
+/// model).
+pub fn next_symbol_entropy<T: Copy + Into<u64>>(
+    symbols: &[T],
+    options: NextSymbolOptions,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    let mut model = ContextModel::new(options)?;
+    let mut h = vec![0.0; symbols.len()];
+    let mut q = vec![0.0; symbols.len()];
+    model.update(symbols, &mut h, &mut q)?;
+    Ok((h, q))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Obviously-correct reference: recount everything from scratch at every position.
+    fn reference(symbols: &[u32], o: NextSymbolOptions) -> (Vec<f64>, Vec<f64>) {
+        let a = o.alphabet_size;
+        let mut hs = Vec::new();
+        let mut qs = Vec::new();
+        let mut last_reset = 0usize; // index of the first symbol after the last reset
+        for t in 0..symbols.len() {
+            let usable = (t - last_reset).min(o.order);
+            let mut chosen: Option<Vec<f64>> = None;
+            for j in (0..=usable).rev() {
+                let ctx = &symbols[t - j..t];
+                // Occurrences of ctx followed by a symbol, before t, where the context
+                // does not reach back past a reset.
+                let mut counts = vec![0f64; a];
+                let mut total = 0u32;
+                let mut resets_before = vec![0usize; t + 1];
+                let mut lr = 0;
+                for i in 0..t {
+                    resets_before[i] = lr;
+                    if o.reset_symbol == Some(symbols[i]) {
+                        lr = i + 1;
+                    }
+                }
+                for i in j..t {
+                    if i - resets_before[i] < j {
+                        continue;
+                    }
+                    if &symbols[i - j..i] == ctx {
+                        counts[symbols[i] as usize] += 1.0;
+                        total += 1;
+                    }
+                }
+                if total >= o.min_count || j == 0 {
+                    chosen = Some(counts);
+                    break;
+                }
+            }
+            let counts = chosen.unwrap();
+            let m: f64 = counts.iter().sum::<f64>() + a as f64 * o.alpha;
+            let p: Vec<f64> = counts.iter().map(|c| (c + o.alpha) / m).collect();
+            let h: f64 = -p.iter().map(|p| p * p.ln()).sum::<f64>();
+            let q = -p[symbols[t] as usize].ln();
+            let norm = if o.normalize && a > 1 {
+                (a as f64).ln()
+            } else {
+                1.0
+            };
+            hs.push(h / norm);
+            qs.push(q / norm);
+            if o.reset_symbol == Some(symbols[t]) {
+                last_reset = t + 1;
+            }
+        }
+        (hs, qs)
+    }
+
+    fn lcg(seed: u64, n: usize, a: u32) -> Vec<u32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                // Skewed: small symbols more frequent, so contexts repeat.
+                let r = (s >> 33) as u32 % (a * a);
+                (r as f64).sqrt() as u32 % a
+            })
+            .collect()
+    }
+
+    #[test]
+    fn matches_the_recounting_reference() {
+        let cases = [
+            (4usize, 0usize, 0.5, 1u32, None),
+            (4, 2, 0.5, 1, None),
+            (4, 3, 0.5, 2, Some(0u32)),
+            (5, 1, 1.0, 1, Some(4)),
+            (16, 2, 0.05, 3, None),
+            (256, 2, 0.5, 1, Some(10)),
+            (1, 2, 0.5, 1, None),
+        ];
+        for (a, order, alpha, min_count, reset) in cases {
+            let o = NextSymbolOptions {
+                order,
+                alphabet_size: a,
+                alpha,
+                min_count,
+                reset_symbol: reset,
+                normalize: a % 2 == 0,
+            };
+            let x = lcg(a as u64 + order as u64, 300, a as u32);
+            let (h, q) = next_symbol_entropy(&x, o).unwrap();
+            let (rh, rq) = reference(&x, o);
+            for t in 0..x.len() {
+                assert!(
+                    (h[t] - rh[t]).abs() < 1e-9,
+                    "{o:?} t={t} {} {}",
+                    h[t],
+                    rh[t]
+                );
+                assert!(
+                    (q[t] - rq[t]).abs() < 1e-9,
+                    "{o:?} t={t} {} {}",
+                    q[t],
+                    rq[t]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn chunking_and_checkpoints_are_invisible() {
+        let o = NextSymbolOptions {
+            order: 3,
+            alphabet_size: 4,
+            reset_symbol: Some(3),
+            ..Default::default()
+        };
+        let x = lcg(7, 2000, 4);
+        let (h, q) = next_symbol_entropy(&x, o).unwrap();
+        let mut model = ContextModel::new(o).unwrap();
+        let (mut hh, mut qq) = (Vec::new(), Vec::new());
+        let mut start = 0;
+        for (i, len) in [0usize, 1, 5, 333, 1, 700, 960].iter().enumerate() {
+            let chunk = &x[start..start + len];
+            let mut a = vec![0.0; chunk.len()];
+            let mut b = vec![0.0; chunk.len()];
+            model.update(chunk, &mut a, &mut b).unwrap();
+            hh.extend(a);
+            qq.extend(b);
+            start += len;
+            if i % 2 == 1 {
+                model = ContextModel::restore(&model.checkpoint()).unwrap();
+            }
+        }
+        assert_eq!(start, x.len());
+        assert!(h.iter().zip(&hh).all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert!(q.iter().zip(&qq).all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
+
+    #[test]
+    fn hashed_tables_agree_with_dense_ones() {
+        // Order 12 over DNA uses hashed context tables; compare with the reference.
+        let o = NextSymbolOptions {
+            order: 12,
+            alphabet_size: 4,
+            ..Default::default()
+        };
+        let x = lcg(3, 400, 4);
+        let (h, _) = next_symbol_entropy(&x, o).unwrap();
+        let (rh, _) = reference(&x, o);
+        assert!(h.iter().zip(&rh).all(|(a, b)| (a - b).abs() < 1e-9));
+    }
+
+    #[test]
+    fn bad_options_and_symbols_are_typed_errors() {
+        let bad = [
+            NextSymbolOptions {
+                alphabet_size: 0,
+                ..Default::default()
+            },
+            NextSymbolOptions {
+                alphabet_size: 257,
+                ..Default::default()
+            },
+            NextSymbolOptions {
+                order: 9,
+                ..Default::default()
+            },
+            NextSymbolOptions {
+                alpha: 0.0,
+                ..Default::default()
+            },
+            NextSymbolOptions {
+                alpha: f64::NAN,
+                ..Default::default()
+            },
+            NextSymbolOptions {
+                min_count: 0,
+                ..Default::default()
+            },
+            NextSymbolOptions {
+                reset_symbol: Some(256),
+                ..Default::default()
+            },
+        ];
+        for o in bad {
+            let e = ContextModel::new(o).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidParameter, "{o:?}");
+        }
+        let mut m = ContextModel::new(NextSymbolOptions {
+            alphabet_size: 4,
+            ..Default::default()
+        })
+        .unwrap();
+        let e = m
+            .update(&[1u8, 4], &mut [0.0; 2], &mut [0.0; 2])
+            .unwrap_err();
+        assert!(e.message().contains("symbol 4 at index 1"));
+        assert_eq!(m.samples_seen(), 0);
+        assert!(ContextModel::restore(b"garbage").is_err());
+        let bytes = m.checkpoint();
+        for cut in 0..bytes.len() {
+            assert!(ContextModel::restore(&bytes[..cut]).is_err());
+        }
+    }
+
+    #[test]
+    fn send_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<ContextModel>();
+    }
+}
