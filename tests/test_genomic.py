@@ -307,7 +307,12 @@ def test_profile_units_and_nan_conventions() -> None:
         ({"kind": "conditional", "k": 32}, entroseg.InvalidParameterError, r"0\.\.=31.*got 32"),
         ({"k": -1}, entroseg.InvalidParameterError, "k must be >= 0, got -1"),
         ({"k": 3, "window": 3}, entroseg.InvalidParameterError, r"window must be in 4\.\.="),
-        ({"kind": "entropy"}, entroseg.InvalidParameterError, "'kmer' or 'conditional'"),
+        (
+            {"kind": "entropy"},
+            entroseg.InvalidParameterError,
+            "kind must be 'kmer', 'conditional', 'next_entropy' or 'next_surprisal', "
+            'got "entropy"',
+        ),
     ],
 )
 def test_profile_option_errors(kwargs: dict[str, object], error: type, message: str) -> None:

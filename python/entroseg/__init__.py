@@ -53,7 +53,7 @@ from entroseg._entroseg import (
     quantize,
     statistical_complexity,
 )
-from entroseg.genomic import FastxRecord, read_fastx
+from entroseg.genomic import FastxRecord, dna_tokens, read_fastx
 from entroseg.parallel import StitchReport, segment_parallel
 from entroseg.sample import sample_series
 from entroseg.segments import (
@@ -93,6 +93,7 @@ __all__ = [
     "conditional_entropy",
     "conditional_permutation_entropy",
     "dna_profile",
+    "dna_tokens",
     "dust_mask",
     "encode_dna",
     "missing_patterns",

@@ -433,8 +433,28 @@ def dna_profile(
     k: int = 3,
     window: int,
     normalize: bool = True,
-) -> _F64:
-    """k-mer or conditional entropy profile of a DNA sequence, rolling or whole."""
+) -> _F64: ...
+@overload
+def dna_profile(
+    sequence: _Sequence,
+    /,
+    *,
+    kind: Literal["next_entropy", "next_surprisal"],
+    k: int = 3,
+    window: None = None,
+    normalize: bool = True,
+) -> _F64: ...
+@overload
+def dna_profile(
+    sequence: _Sequence,
+    /,
+    *,
+    kind: str = "conditional",
+    k: int = 3,
+    window: int | None = None,
+    normalize: bool = True,
+) -> float | _F64:
+    """Entropy profile of a DNA sequence (k-mer, conditional, or next-base per base)."""
 
 def dust_mask(
     sequence: _Sequence, /, *, window: int = 64, level: int = 20, threads: int | None = None

@@ -294,6 +294,8 @@ def _dna_mask(args: argparse.Namespace) -> int:
 
 
 def _dna_profile(args: argparse.Namespace) -> int:
+    if args.kind in ("next_entropy", "next_surprisal"):
+        args.window = None  # a per-base model: no window
     try:
         entroseg.dna_profile(b"", kind=args.kind, k=args.k, window=args.window)
     except ValueError as exc:
@@ -303,12 +305,14 @@ def _dna_profile(args: argparse.Namespace) -> int:
     with progress:
         for rec in records:
             assert rec.sequence is not None
-            p = entroseg.dna_profile(rec.sequence, kind=args.kind, k=args.k, window=args.window)
+            p = np.asarray(
+                entroseg.dna_profile(rec.sequence, kind=args.kind, k=args.k, window=args.window)
+            )
             valid = p[np.isfinite(p)]
             if len(valid):
                 stats = (
                     f"mean {valid.mean():.3f}  min {valid.min():.3f}  max {valid.max():.3f}  "
-                    f"({len(valid):,} complete windows)"
+                    f"({len(valid):,} values)"
                 )
             else:
                 stats = "no complete window without ambiguous bases"
@@ -321,6 +325,49 @@ def _dna_profile(args: argparse.Namespace) -> int:
             _write_profiles(out, profiles)
         except OSError as exc:
             raise CliError(f"cannot write {str(out)!r}: {exc}") from None
+        print(f"written    {out}")
+    return 0
+
+
+def _dna_tokens(args: argparse.Namespace) -> int:
+    options = {
+        "kind": args.kind,
+        "k": args.k,
+        "target_len": None if args.threshold is not None else args.target_len,
+        "threshold": args.threshold,
+        "min_len": args.min_len,
+        "max_len": args.max_len,
+    }
+    try:
+        genomic.dna_tokens(b"ACGT", **options)  # validate the options first
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    records, progress = _dna_records(args)
+    rows: list[tuple[str, npt.NDArray[np.int64]]] = []
+    n_tokens = bases = 0
+    stream: TextIO | None = sys.stdout if args.output is None else None
+    with progress:
+        for rec in records:
+            assert rec.sequence is not None
+            if len(rec.sequence) == 0:
+                continue
+            tokens = genomic.dna_tokens(rec.sequence, **options)
+            iv = np.stack([tokens.starts, tokens.starts + tokens.lengths], axis=1)
+            n_tokens += len(tokens)
+            bases += len(rec.sequence)
+            if stream is not None:
+                genomic.write_bed([(rec.name, iv)], stream)
+            else:
+                rows.append((rec.name, iv))
+    if args.output is not None:
+        out = Path(args.output)
+        try:
+            _write_intervals(out, rows)
+        except OSError as exc:
+            raise CliError(f"cannot write {str(out)!r}: {exc}") from None
+        mean = bases / n_tokens if n_tokens else 0.0
+        print(f"bases      {bases:,}")
+        print(f"tokens     {n_tokens:,} (mean length {mean:.2f})")
         print(f"written    {out}")
     return 0
 
@@ -359,7 +406,7 @@ def _write_profiles(out: Path, profiles: list[tuple[str, npt.NDArray[np.float64]
 def _add_dna(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dna = sub.add_parser(
         "dna",
-        help="genomic data: SDUST masks and entropy profiles of FASTA/FASTQ",
+        help="genomic data: SDUST masks, entropy profiles and tokens of FASTA/FASTQ",
         description=(
             "Genomic data. FILE is FASTA or FASTQ, plain or compressed (gzip, bzip2, xz, "
             "zstd; detected from the content); '-' reads stdin; without FILE a generated "
@@ -407,14 +454,43 @@ def _add_dna(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     common(p)
     p.add_argument(
         "--kind",
-        choices=["conditional", "kmer"],
+        choices=["conditional", "kmer", "next_entropy", "next_surprisal"],
         default="conditional",
-        help="conditional entropy of a base given k previous ones (default), or k-mer entropy",
+        help="conditional entropy of a base given k previous ones (default), k-mer entropy, "
+        "or an online next-base model's entropy / surprisal per base (no window)",
     )
-    p.add_argument("-k", type=int, default=3, help="context bases or k-mer length (default 3)")
+    p.add_argument(
+        "-k", type=int, default=3, help="context bases, k-mer length or model order (default 3)"
+    )
     p.add_argument("--window", type=int, default=1000, help="window in bases (default 1000)")
     p.add_argument("-o", "--output", help="write the profiles (.npz, .parquet or .tsv)")
     p.set_defaults(func=_dna_profile)
+
+    t = dsub.add_parser(
+        "tokens",
+        help="model-free DNA tokens (variable-length words) of every record, as BED",
+        description=(
+            "Cut every record into variable-length tokens where an online next-base model "
+            "is surprised (or by another profile, --kind), with the threshold calibrated to "
+            "a mean token length (--target-len) and hard --min-len / --max-len. Writes "
+            "'name<TAB>start<TAB>end' lines (0-based, half-open) to stdout, or to -o FILE: "
+            "BED, or Parquet (chrom, start, end) for a .parquet name."
+        ),
+    )
+    common(t)
+    t.add_argument(
+        "--kind",
+        choices=["next_surprisal", "next_entropy", "conditional", "kmer"],
+        default="next_surprisal",
+        help="the per-base score (default next_surprisal)",
+    )
+    t.add_argument("-k", type=int, default=4, help="model order / context bases (default 4)")
+    t.add_argument("--target-len", type=float, default=8.0, help="mean token length (default 8)")
+    t.add_argument("--threshold", type=float, help="a fixed threshold instead of --target-len")
+    t.add_argument("--min-len", type=int, default=1, help="shortest token (default 1)")
+    t.add_argument("--max-len", type=int, default=32, help="longest token (default 32)")
+    t.add_argument("-o", "--output", help="write BED (or .parquet) here instead of stdout")
+    t.set_defaults(func=_dna_tokens)
 
 
 def build_parser() -> argparse.ArgumentParser:

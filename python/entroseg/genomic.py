@@ -30,12 +30,14 @@ import numpy as np
 import numpy.typing as npt
 
 from entroseg._entroseg import FastxReader, dna_profile, dust_mask
+from entroseg.segments import Segments, boundaries
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = [
     "FastxRecord",
+    "dna_tokens",
     "iter_records",
     "mask_fastx",
     "mask_fastx_arrow",
@@ -44,13 +46,14 @@ __all__ = [
     "read_fastx",
     "read_fastx_arrow",
     "sample_fasta",
+    "tokenize_fastx",
     "write_bed",
 ]
 
 #: A FASTA/FASTQ source: a path, ``"-"`` for standard input, or a binary file object.
 Source = str | os.PathLike[str] | BinaryIO
 EmptyPolicy = Literal["raise", "skip", "keep"]
-ProfileKind = Literal["conditional", "kmer"]
+ProfileKind = Literal["conditional", "kmer", "next_entropy", "next_surprisal"]
 Intervals = npt.NDArray[np.int64]
 
 
@@ -304,18 +307,19 @@ def profile_fastx(
     *,
     kind: ProfileKind = "conditional",
     k: int = 3,
-    window: int = 1000,
+    window: int | None = None,
     normalize: bool = True,
     empty: EmptyPolicy = "raise",
 ) -> Iterator[tuple[str, npt.NDArray[np.float64]]]:
-    """Rolling DNA entropy profile of every record (see :func:`entroseg.dna_profile`).
+    """Per-base DNA entropy profile of every record (see :func:`entroseg.dna_profile`).
 
     Parameters
     ----------
     source : str, os.PathLike or binary file object
         As in :func:`read_fastx`.
     kind, k, window, normalize
-        As in :func:`entroseg.dna_profile` (``window`` is required here).
+        As in :func:`entroseg.dna_profile`. ``window`` defaults to 1000 bases for the
+        windowed kinds; the next-base kinds take none.
     empty : {"raise", "skip", "keep"}, default "raise"
         What to do with a record without bases.
 
@@ -333,10 +337,123 @@ def profile_fastx(
     >>> [(name, float(p[-1])) for name, p in profile_fastx(data, kind="conditional", k=1, window=8)]
     [('r', 0.0)]
     """
+    next_base = kind in ("next_entropy", "next_surprisal")
+    if window is None and not next_base:
+        window = 1000
     for rec in read_fastx(source, empty=empty):
         assert rec.sequence is not None
-        profile = dna_profile(rec.sequence, kind=kind, k=k, window=window, normalize=normalize)
+        profile = np.asarray(
+            dna_profile(rec.sequence, kind=kind, k=k, window=window, normalize=normalize)
+        )
         yield rec.name, profile
+
+
+def dna_tokens(
+    sequence: bytes | str | npt.NDArray[np.integer],
+    *,
+    kind: ProfileKind = "next_surprisal",
+    k: int = 4,
+    window: int | None = None,
+    target_len: float | None = 8.0,
+    threshold: float | None = None,
+    min_len: int = 1,
+    max_len: int | None = 32,
+) -> Segments:
+    """Model-free tokenization of a DNA sequence into variable-length words.
+
+    A per-base profile (default: the surprisal of an online order-``k`` next-base model,
+    so a word starts where the next base is hard to predict) goes through the rule
+    engine: a token starts where the score exceeds the threshold, calibrated by default
+    so the mean token length is ``target_len``, with hard ``min_len`` / ``max_len``.
+    Ambiguous bases (N, IUPAC) have no score and never start a token by rule. This is the
+    segmentation MergeDNA learns inside its model, computed ahead of it.
+
+    Parameters
+    ----------
+    sequence : bytes, str or numpy.ndarray
+        Nucleotide letters or base codes, as :func:`entroseg.dna_profile` takes.
+    kind, k, window
+        The profile, as :func:`entroseg.dna_profile` (``window`` for windowed kinds).
+    target_len : float or None, default 8.0
+        Mean token length to calibrate to; give ``threshold`` instead for a fixed rule.
+    threshold : float, optional
+        A fixed threshold on the (normalized) score.
+    min_len, max_len
+        Hard limits on every token but the last (the last obeys ``max_len``).
+
+    Returns
+    -------
+    Segments
+        One series: token starts, lengths (``cu_seqlens``, ``patch_ids`` ready for a
+        model), and why each token started.
+
+    Examples
+    --------
+    >>> from entroseg.genomic import dna_tokens
+    >>> tokens = dna_tokens("ACGTTGCA" * 50 + "AAAAAAAAAA" + "GATTACA" * 40, target_len=6)
+    >>> int(tokens.lengths.sum()), tokens.max_seqlen <= 32
+    (690, True)
+    """
+    profile = np.asarray(
+        dna_profile(sequence, kind=kind, k=k, window=window, normalize=True), dtype=np.float64
+    )
+    if threshold is not None:
+        target_len = None
+    return boundaries(
+        profile,
+        threshold=threshold,
+        target_len=target_len,
+        min_len=min_len,
+        max_len=max_len,
+        nan_policy="propagate",
+    )
+
+
+def tokenize_fastx(
+    source: Source,
+    *,
+    kind: ProfileKind = "next_surprisal",
+    k: int = 4,
+    window: int | None = None,
+    target_len: float | None = 8.0,
+    threshold: float | None = None,
+    min_len: int = 1,
+    max_len: int | None = 32,
+    empty: EmptyPolicy = "raise",
+) -> tuple[list[str], Segments]:
+    """:func:`dna_tokens` of every record: the record names and one ``Segments`` value
+    with a series per record (``cu_seqlens`` over the whole batch, no token crosses a
+    record).
+
+    Examples
+    --------
+    >>> import io
+    >>> from entroseg.genomic import sample_fasta, tokenize_fastx
+    >>> names, tokens = tokenize_fastx(io.BytesIO(sample_fasta()), target_len=10)
+    >>> len(names) == tokens.num_series, tokens.series_lengths.tolist()
+    (True, [2000, 2000, 2000])
+    """
+    names: list[str] = []
+    parts: list[Segments] = []
+    for rec in read_fastx(source, empty=empty):
+        assert rec.sequence is not None
+        names.append(rec.name)
+        if len(rec.sequence) == 0:
+            parts.append(Segments([], []))
+            continue
+        parts.append(
+            dna_tokens(
+                rec.sequence,
+                kind=kind,
+                k=k,
+                window=window,
+                target_len=target_len,
+                threshold=threshold,
+                min_len=min_len,
+                max_len=max_len,
+            )
+        )
+    return names, Segments.concat(parts)
 
 
 def mask_fastx(

@@ -30,6 +30,7 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::estimate::conditional::{ConditionalEstimator, ConditionalOptions, INVALID_SYMBOL};
+use crate::estimate::context_model::{ContextModel, NextSymbolOptions};
 
 /// Code of an ambiguous base (N or another IUPAC code).
 pub const AMBIGUOUS: u8 = 4;
@@ -183,8 +184,7 @@ pub fn soft_masked_intervals_into(seq: &[u8], out: &mut Vec<(u64, u64)>) {
     }
 }
 
-/// Which profile a [`DnaProfiler`] computes. New kinds (next-base entropy, surprisal from
-/// an online context model) slot in here.
+/// Which profile a [`DnaProfiler`] computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProfileKind {
@@ -192,6 +192,11 @@ pub enum ProfileKind {
     Kmer,
     /// Conditional entropy of a base given the `k` previous bases.
     Conditional,
+    /// Entropy of the next-base prediction of an online context model of order `k`
+    /// ([`crate::estimate::context_model`], Krichevsky-Trofimov with back-off), per base.
+    NextEntropy,
+    /// Surprisal `-ln P(base)` of each base under that prediction.
+    NextSurprisal,
 }
 
 impl ProfileKind {
@@ -200,8 +205,11 @@ impl ProfileKind {
         match s {
             "kmer" => Ok(Self::Kmer),
             "conditional" => Ok(Self::Conditional),
+            "next_entropy" => Ok(Self::NextEntropy),
+            "next_surprisal" => Ok(Self::NextSurprisal),
             other => Err(Error::parameter(format!(
-                "kind must be 'kmer' or 'conditional', got {other:?}"
+                "kind must be 'kmer', 'conditional', 'next_entropy' or 'next_surprisal', \
+                 got {other:?}"
             ))),
         }
     }
@@ -211,7 +219,14 @@ impl ProfileKind {
         match self {
             Self::Kmer => "kmer",
             Self::Conditional => "conditional",
+            Self::NextEntropy => "next_entropy",
+            Self::NextSurprisal => "next_surprisal",
         }
+    }
+
+    /// True for the per-base kinds of the online context model (no window).
+    pub fn is_next_base(self) -> bool {
+        matches!(self, Self::NextEntropy | Self::NextSurprisal)
     }
 }
 
@@ -245,14 +260,31 @@ impl ProfileOptions {
         match self.kind {
             ProfileKind::Kmer => self.k,
             ProfileKind::Conditional => self.k + 1,
+            ProfileKind::NextEntropy | ProfileKind::NextSurprisal => 1,
         }
+    }
+
+    /// True when the profiler writes one value per base (a window, or a next-base kind).
+    pub fn per_base(&self) -> bool {
+        self.window.is_some() || self.kind.is_next_base()
     }
 
     fn validate(&self) -> Result<()> {
         let (range, what) = match self.kind {
             ProfileKind::Kmer => (1..=MAX_KMER, "k (the k-mer length)"),
             ProfileKind::Conditional => (0..=MAX_CONTEXT, "k (the number of context bases)"),
+            ProfileKind::NextEntropy | ProfileKind::NextSurprisal => {
+                (0..=MAX_CONTEXT, "k (the context model's order)")
+            }
         };
+        if self.kind.is_next_base() && self.window.is_some() {
+            return Err(Error::parameter(format!(
+                "kind='{}' is a per-base profile of an online model: window does not apply \
+                 (got window={})",
+                self.kind.name(),
+                self.window.unwrap_or(0)
+            )));
+        }
         if !range.contains(&self.k) {
             return Err(Error::parameter(format!(
                 "{what} must be in {}..={} for kind='{}', got {}",
@@ -273,7 +305,7 @@ impl ProfileOptions {
                     self.k,
                     match self.kind {
                         ProfileKind::Kmer => "k-mer",
-                        ProfileKind::Conditional => "base with its k-base context",
+                        _ => "base with its k-base context",
                     }
                 )));
             }
@@ -288,6 +320,9 @@ impl ProfileOptions {
 pub struct DnaProfiler {
     options: ProfileOptions,
     inner: ConditionalEstimator,
+    /// The context model of the next-base kinds, with the running sum and count of its
+    /// outputs over unambiguous bases (the whole-record value is their mean).
+    model: Option<(Box<ContextModel>, f64, u64)>,
     /// Rolling k-mer code and the number of valid bases ending here (`Kmer` only).
     kmer: u64,
     valid_run: usize,
@@ -299,6 +334,19 @@ impl DnaProfiler {
     /// Validates options and builds a fresh profiler.
     pub fn new(options: ProfileOptions) -> Result<Self> {
         options.validate()?;
+        let model = if options.kind.is_next_base() {
+            let m = ContextModel::new(NextSymbolOptions {
+                order: options.k,
+                alphabet_size: 4,
+                alpha: 0.5,
+                min_count: 1,
+                reset_symbol: None,
+                normalize: options.normalize,
+            })?;
+            Some((Box::new(m), 0.0, 0))
+        } else {
+            None
+        };
         let inner_options = match options.kind {
             // A k-mer is one symbol of an alphabet of 4^k; the window of W bases holds
             // W - k + 1 k-mers.
@@ -316,11 +364,20 @@ impl DnaProfiler {
                 normalize: options.normalize,
                 lag: 1,
             },
+            // Unused by the next-base kinds: a minimal estimator keeps the type simple.
+            ProfileKind::NextEntropy | ProfileKind::NextSurprisal => ConditionalOptions {
+                context: 0,
+                alphabet_size: 4,
+                window: None,
+                normalize: options.normalize,
+                lag: 1,
+            },
         };
         let inner = ConditionalEstimator::with_limit(inner_options, 1 << (2 * MAX_KMER))?;
         Ok(Self {
             options,
             inner,
+            model,
             kmer: 0,
             valid_run: 0,
             seen: 0,
@@ -341,13 +398,18 @@ impl DnaProfiler {
     /// Back to a fresh state (for the next record).
     pub fn reset(&mut self) {
         self.inner.reset();
+        if let Some((m, sum, count)) = &mut self.model {
+            m.reset();
+            *sum = 0.0;
+            *count = 0;
+        }
         self.kmer = 0;
         self.valid_run = 0;
         self.seen = 0;
     }
 
     fn check_out(&self, n: usize, out: usize) -> Result<()> {
-        let expected = if self.options.window.is_some() { n } else { 0 };
+        let expected = if self.options.per_base() { n } else { 0 };
         if out != expected {
             return Err(Error::parameter(format!(
                 "output buffer has length {out}, expected {expected}"
@@ -390,12 +452,54 @@ impl DnaProfiler {
     /// bases and incomplete k-mers) and pushes them.
     fn feed(&mut self, input: &[u8], out: &mut [f64], class: impl Fn(u8) -> u8) {
         const BLOCK: usize = 1 << 14;
+        if let Some((model, sum, count)) = &mut self.model {
+            // Runs of unambiguous bases go to the model in bulk; an ambiguous base gets
+            // NaN and empties the context (it breaks k-mer contexts, as elsewhere).
+            let surprisal = self.options.kind == ProfileKind::NextSurprisal;
+            let mut codes = std::mem::take(&mut self.symbols);
+            let mut spare = Vec::new();
+            let mut i = 0;
+            while i < input.len() {
+                let c = class(input[i]);
+                if c >= AMBIGUOUS {
+                    out[i] = f64::NAN;
+                    model.break_context();
+                    i += 1;
+                    continue;
+                }
+                let run = input[i..]
+                    .iter()
+                    .take(BLOCK)
+                    .take_while(|&&x| class(x) < AMBIGUOUS)
+                    .count();
+                codes.clear();
+                codes.extend(input[i..i + run].iter().map(|&x| class(x) as u32));
+                spare.clear();
+                spare.resize(run, 0.0);
+                let dst = &mut out[i..i + run];
+                let result = if surprisal {
+                    model.update(&codes, &mut spare, dst)
+                } else {
+                    model.update(&codes, dst, &mut spare)
+                };
+                result.expect("codes are in 0..4 and buffers sized");
+                *sum += dst.iter().sum::<f64>();
+                *count += run as u64;
+                i += run;
+            }
+            self.seen += input.len() as u64;
+            self.symbols = codes;
+            return;
+        }
         let rolling = self.options.window.is_some();
         let mut symbols = std::mem::take(&mut self.symbols);
         for (b, block) in input.chunks(BLOCK).enumerate() {
             symbols.clear();
             match self.options.kind {
-                ProfileKind::Conditional => symbols.extend(block.iter().map(|&x| {
+                // The next-base kinds returned above; they read like Conditional here.
+                ProfileKind::Conditional
+                | ProfileKind::NextEntropy
+                | ProfileKind::NextSurprisal => symbols.extend(block.iter().map(|&x| {
                     let c = class(x);
                     if c < AMBIGUOUS {
                         c as u32
@@ -438,7 +542,7 @@ impl DnaProfiler {
                         (warmup.saturating_sub(self.seen + start as u64) as usize)
                             .min(symbols.len())
                     }
-                    ProfileKind::Conditional => 0,
+                    _ => 0,
                 };
                 self.inner.push(&symbols[skip..], &mut []);
             }
@@ -449,6 +553,19 @@ impl DnaProfiler {
 
     /// Whole-record value of everything fed so far (NaN if an ambiguous base was seen).
     pub fn value(&self) -> Result<f64> {
+        if let Some((_, sum, count)) = &self.model {
+            // The model's mean entropy (or surprisal: its cross-entropy rate) per base.
+            if *count == 0 {
+                return Err(Error::new(
+                    ErrorKind::EmptyInput,
+                    format!(
+                        "a whole-record {} value needs at least one unambiguous base",
+                        self.options.kind.name()
+                    ),
+                ));
+            }
+            return Ok(sum / *count as f64);
+        }
         if self.options.window.is_some() {
             return Err(Error::parameter(
                 "value() is for whole-record profiles (window=None)",
@@ -620,6 +737,94 @@ mod tests {
             }
             assert!(whole_record_codes(&codes, o).unwrap().is_nan());
         }
+    }
+
+    #[test]
+    fn next_base_profiles_follow_the_context_model_and_break_at_ambiguous_bases() {
+        let seq = pseudo_random_dna(5, 3000, b"ACGTACGTAAAACCCG");
+        let codes = encode(&seq).unwrap();
+        for (kind, surprisal) in [
+            (ProfileKind::NextEntropy, false),
+            (ProfileKind::NextSurprisal, true),
+        ] {
+            let options = ProfileOptions {
+                kind,
+                k: 4,
+                window: None,
+                normalize: true,
+            };
+            let mut p = DnaProfiler::new(options).unwrap();
+            let mut out = vec![0.0; seq.len()];
+            p.update_letters(&seq, &mut out).unwrap();
+            let (h, q) = crate::estimate::context_model::next_symbol_entropy(
+                &codes,
+                NextSymbolOptions {
+                    order: 4,
+                    alphabet_size: 4,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            assert_eq!(out, if surprisal { q.clone() } else { h.clone() });
+            let mean = out.iter().sum::<f64>() / out.len() as f64;
+            assert!((p.value().unwrap() - mean).abs() < 1e-12);
+        }
+        // An ambiguous base: NaN there, and the next base is predicted without context.
+        let options = ProfileOptions {
+            kind: ProfileKind::NextSurprisal,
+            k: 3,
+            window: None,
+            normalize: false,
+        };
+        let seq = b"ACGTACGTACGTNACGTACGTNNACGT";
+        let mut whole = vec![0.0; seq.len()];
+        DnaProfiler::new(options)
+            .unwrap()
+            .update_letters(seq, &mut whole)
+            .unwrap();
+        assert!(whole[12].is_nan() && whole[21].is_nan() && whole[22].is_nan());
+        assert!(whole.iter().filter(|v| v.is_nan()).count() == 3);
+        let mut model = ContextModel::new(NextSymbolOptions {
+            order: 3,
+            alphabet_size: 4,
+            normalize: false,
+            ..Default::default()
+        })
+        .unwrap();
+        let mut want = Vec::new();
+        for &b in seq.iter() {
+            if b == b'N' {
+                model.break_context();
+                want.push(f64::NAN);
+            } else {
+                let (mut h, mut q) = ([0.0], [0.0]);
+                model
+                    .update(&[LETTER_CLASS[b as usize]], &mut h, &mut q)
+                    .unwrap();
+                want.push(q[0]);
+            }
+        }
+        assert!(whole
+            .iter()
+            .zip(&want)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+        // Any chunking gives the same values.
+        let mut p = DnaProfiler::new(options).unwrap();
+        let mut chunked = vec![0.0; seq.len()];
+        for (a, b) in [(0, 5), (5, 13), (13, 13), (13, 27)] {
+            p.update_letters(&seq[a..b], &mut chunked[a..b]).unwrap();
+        }
+        assert!(whole
+            .iter()
+            .zip(&chunked)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+        // A window does not apply.
+        let e = DnaProfiler::new(ProfileOptions {
+            window: Some(10),
+            ..options
+        })
+        .unwrap_err();
+        assert!(e.message().contains("window does not apply"));
     }
 
     #[test]

@@ -173,12 +173,19 @@ pub(crate) fn profile_options(
 }
 
 /// Entropy profile of a DNA sequence: k-mer Shannon entropy or the conditional entropy
-/// of a base given the k previous ones, rolling or for the whole sequence.
+/// of a base given the k previous ones, rolling or for the whole sequence; or the
+/// per-base entropy / surprisal of an online next-base model.
 ///
 /// ``kind="kmer"``: the Shannon entropy of the k-mers inside the window (``window - k +
 /// 1`` of them), divided by ``ln(4**k)`` when normalized. ``kind="conditional"``: the
 /// plug-in ``H(X_t | X_{t-k..t-1})`` from the (k+1)-grams inside the window, divided by
-/// ``ln 4`` when normalized. The value at ``t`` covers the bases ``[t-window+1, t]``;
+/// ``ln 4`` when normalized. ``kind="next_entropy"`` / ``"next_surprisal"``: per base,
+/// the entropy of an online context model's prediction of that base from the ``k``
+/// before it (Krichevsky-Trofimov with back-off, see ``next_symbol_entropy``), or the
+/// surprisal of the base that came; an ambiguous base is NaN and empties the context;
+/// no window (the model learns from everything before); the whole-sequence value is
+/// the mean over unambiguous bases (for surprisal: the model's cross-entropy rate).
+/// The value at ``t`` of a windowed kind covers the bases ``[t-window+1, t]``;
 /// incomplete windows are NaN, and so is every window holding an ambiguous base (N or
 /// another IUPAC code): those break k-mer contexts. Values are exact (fixed-point sums):
 /// a rolling value equals the whole-sequence value of the same window bit for bit. The
@@ -188,11 +195,11 @@ pub(crate) fn profile_options(
 /// ----------
 /// sequence : bytes, str or numpy.ndarray
 ///     Nucleotide letters (either case), or base codes 0..=4 as ``encode_dna`` gives.
-/// kind : {"conditional", "kmer"}, default "conditional"
+/// kind : {"conditional", "kmer", "next_entropy", "next_surprisal"}, default "conditional"
 ///     Which entropy.
 /// k : int, default 3
 ///     Context bases for ``"conditional"`` (0..=31; 0 is the base composition entropy),
-///     k-mer length for ``"kmer"`` (1..=15).
+///     k-mer length for ``"kmer"`` (1..=15), model order for the next-base kinds (0..=31).
 /// window : int or None, default None
 ///     Rolling window in bases; None for one value over the whole sequence.
 /// normalize : bool, default True
@@ -202,7 +209,7 @@ pub(crate) fn profile_options(
 /// -------
 /// float or numpy.ndarray
 ///     A float for the whole sequence (NaN if it holds an ambiguous base); a float64 array
-///     of ``len(sequence)`` when ``window`` is given.
+///     of ``len(sequence)`` when ``window`` is given, and always for the next-base kinds.
 ///
 /// Raises
 /// ------
@@ -236,7 +243,7 @@ pub fn dna_profile<'py>(
     let options = profile_options(kind, k, window, normalize)?;
     let seq = Sequence::extract(sequence)?;
     let mut profiler = core(DnaProfiler::new(options))?;
-    if options.window.is_some() {
+    if options.per_base() {
         let n = seq.len()?;
         let out = match &seq {
             Sequence::Bytes(b) => {

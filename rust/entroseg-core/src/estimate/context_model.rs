@@ -296,6 +296,12 @@ impl ContextModel {
         Ok(())
     }
 
+    /// Empties the context without counting anything: the next prediction uses no
+    /// previous symbol (for a gap in the stream, e.g. an ambiguous base in DNA).
+    pub fn break_context(&mut self) {
+        self.available = 0;
+    }
+
     /// Predicts, reports and counts one symbol.
     #[inline]
     fn step(&mut self, symbol: u32) -> (f64, f64) {
