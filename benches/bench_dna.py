@@ -269,6 +269,19 @@ def main() -> int:
         rows.append((f"dna_profile kind={kind} k={k} window={window}", f"{mbp / t:,.0f} Mbp/s", ""))
     t = best(lambda: entroseg.dna_profile(seq, kind="conditional", k=3))
     rows.append(("dna_profile conditional k=3, whole genome", f"{mbp / t:,.0f} Mbp/s", ""))
+    # Next-base model (online, per base) and model-free tokens built on it.
+    for k in (4, 12):
+        t = best(lambda k=k: entroseg.dna_profile(seq, kind="next_surprisal", k=k))  # type: ignore[misc]
+        rows.append((f"dna_profile kind=next_surprisal k={k}", f"{mbp / t:,.1f} Mbp/s", ""))
+    t = best(lambda: entroseg.dna_tokens(seq, k=4, target_len=8, max_len=32))
+    tokens = entroseg.dna_tokens(seq, k=4, target_len=8, max_len=32)
+    rows.append(
+        (
+            "dna_tokens k=4 target_len=8 max_len=32",
+            f"{mbp / t:,.1f} Mbp/s",
+            f"{len(tokens):,} tokens, mean length {np.mean(tokens.lengths):.2f}",
+        )
+    )
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"entroseg {entroseg.__version__}, pydustmasker {pydustmasker.__version__}")
