@@ -3,7 +3,8 @@
 Drift-free, chunk-invariant rolling entropy profiles computed in Rust, O(1) work per
 sample: permutation entropy (plain, weighted, statistical complexity, missing patterns),
 conditional block entropy of symbol streams, conditional permutation entropy, and
-quantizers from floats to symbols.
+quantizers from floats to symbols. Genomic data (FASTA/FASTQ records, DNA entropy
+profiles, SDUST low-complexity masks) lives in :mod:`entroseg.genomic`.
 
 Conventions (every function obeys them):
 
@@ -28,7 +29,10 @@ from entroseg._entroseg import (
     CheckpointError,
     EmptyInputError,
     EntrosegError,
+    FastxFormatError,
+    FastxReader,
     InvalidParameterError,
+    InvalidSequenceError,
     NextSymbolEntropy,
     NonFiniteError,
     RollingConditionalEntropy,
@@ -39,6 +43,9 @@ from entroseg._entroseg import (
     __version__,
     conditional_entropy,
     conditional_permutation_entropy,
+    dna_profile,
+    dust_mask,
+    encode_dna,
     missing_patterns,
     next_symbol_entropy,
     ordinal_patterns,
@@ -47,6 +54,7 @@ from entroseg._entroseg import (
     statistical_complexity,
 )
 from entroseg.changepoints import change_points
+from entroseg.genomic import FastxRecord, dna_tokens, read_fastx
 from entroseg.merge import (
     MergeLevel,
     MergePlan,
@@ -55,6 +63,7 @@ from entroseg.merge import (
     merge_plan,
     segment_means,
 )
+from entroseg.parallel import StitchReport, segment_parallel
 from entroseg.sample import sample_series
 from entroseg.segments import (
     PaddedSegments,
@@ -72,7 +81,11 @@ __all__ = [
     "CheckpointError",
     "EmptyInputError",
     "EntrosegError",
+    "FastxFormatError",
+    "FastxReader",
+    "FastxRecord",
     "InvalidParameterError",
+    "InvalidSequenceError",
     "MergeLevel",
     "MergePlan",
     "NextSymbolEntropy",
@@ -84,6 +97,7 @@ __all__ = [
     "RollingPermutationEntropy",
     "Segmenter",
     "Segments",
+    "StitchReport",
     "StreamClosedError",
     "SymbolOutOfRangeError",
     "__version__",
@@ -92,15 +106,21 @@ __all__ = [
     "change_points",
     "conditional_entropy",
     "conditional_permutation_entropy",
+    "dna_profile",
+    "dna_tokens",
+    "dust_mask",
+    "encode_dna",
     "merge_plan",
     "missing_patterns",
     "next_symbol_entropy",
     "ordinal_patterns",
     "permutation_entropy",
     "quantize",
+    "read_fastx",
     "sample_series",
     "segment",
     "segment_batch",
     "segment_means",
+    "segment_parallel",
     "statistical_complexity",
 ]

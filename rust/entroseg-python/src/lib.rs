@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 mod changepoint;
 mod convert;
 mod error;
+mod genomic;
 mod merge;
 mod numpy_api;
 mod segmenter;
@@ -38,6 +39,7 @@ fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<segmenter::PySegmentSpec>()?;
     m.add_function(wrap_pyfunction!(segmenter::_segment, m)?)?;
     m.add_function(wrap_pyfunction!(segmenter::_segment_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(segmenter::_segment_parallel, m)?)?;
     m.add_class::<segmenter::PySegmenter>()?;
     m.add_function(wrap_pyfunction!(merge::_merge_plan, m)?)?;
     m.add_function(wrap_pyfunction!(merge::_assign_rates, m)?)?;
@@ -46,5 +48,9 @@ fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "REASONS",
         pyo3::types::PyTuple::new(m.py(), entroseg_core::boundary::reason::NAMES)?,
     )?;
+    m.add_function(wrap_pyfunction!(genomic::encode_dna, m)?)?;
+    m.add_function(wrap_pyfunction!(genomic::dna_profile, m)?)?;
+    m.add_function(wrap_pyfunction!(genomic::dust_mask, m)?)?;
+    m.add_class::<genomic::PyFastxReader>()?;
     Ok(())
 }
