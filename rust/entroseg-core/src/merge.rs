@@ -709,7 +709,7 @@ fn radix_sort_descending(entries: &mut Vec<Entry>, scratch: &mut Vec<Entry>) {
         for e in entries.iter() {
             counts[digit(e)] += 1;
         }
-        if counts.iter().any(|&c| c == n) {
+        if counts.contains(&n) {
             continue;
         }
         let mut offsets = [0usize; 256];
