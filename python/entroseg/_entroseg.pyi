@@ -24,6 +24,7 @@ __all__ = [
     "_SegmentSpec",
     "_Segmenter",
     "__version__",
+    "_check_expr_kwargs",
     "_segment",
     "_segment_batch",
     "conditional_entropy",
@@ -385,3 +386,6 @@ class _Segmenter:
     def samples_seen(self) -> int: ...
     @property
     def is_finished(self) -> bool: ...
+
+def _check_expr_kwargs(function: str, kwargs: bytes) -> None:
+    """Validate a Polars expression's pickled options (raises the typed errors)."""

@@ -6,6 +6,8 @@ use pyo3::prelude::*;
 mod convert;
 mod error;
 mod numpy_api;
+#[cfg(feature = "polars")]
+mod polars_expr;
 mod segmenter;
 mod streaming;
 
@@ -37,6 +39,10 @@ fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(segmenter::_segment, m)?)?;
     m.add_function(wrap_pyfunction!(segmenter::_segment_batch, m)?)?;
     m.add_class::<segmenter::PySegmenter>()?;
+    // The Polars plugin's functions are C symbols that Polars looks up in this file;
+    // only the build-time option check is a Python function.
+    #[cfg(feature = "polars")]
+    m.add_function(wrap_pyfunction!(polars_expr::_check_expr_kwargs, m)?)?;
     m.add(
         "REASONS",
         pyo3::types::PyTuple::new(m.py(), entroseg_core::boundary::reason::NAMES)?,
