@@ -18,9 +18,8 @@ import os
 import time
 from collections.abc import Callable
 
-import numpy as np
-
 import entroseg
+import numpy as np
 
 
 def best_of(repeat: int, fn: Callable[[], object]) -> float:
@@ -48,13 +47,16 @@ def main() -> None:
     t = best_of(args.repeat, lambda: entroseg.permutation_entropy(x, order=4, window=64))
     print(f"{'profile only: permutation_entropy d=4 W=64':<58} {args.n / t / 1e6:9.1f} M samples/s")
 
+    hard = {"min_len": 4, "max_len": 64}
     cases: list[tuple[str, dict[str, object]]] = [
-        ("threshold 0.97, min_len 4, max_len 64", {"threshold": 0.97, "min_len": 4, "max_len": 64}),
+        ("threshold 0.97, min_len 4, max_len 64", {"threshold": 0.97, **hard}),
         ("target_len 16 (batch calibration)", {"target_len": 16}),
-        ("target_len 16 (batch), min_len 4, max_len 64", {"target_len": 16, "min_len": 4, "max_len": 64}),
-        ("target_len 16 (online), min_len 4, max_len 64",
-         {"target_len": 16, "min_len": 4, "max_len": 64, "calibration": "online"}),
-    ]  # fmt: skip
+        ("target_len 16 (batch), min_len 4, max_len 64", {"target_len": 16, **hard}),
+        (
+            "target_len 16 (online), min_len 4, max_len 64",
+            {"target_len": 16, "calibration": "online", **hard},
+        ),
+    ]
     for name, rules in cases:
         seg = entroseg.segment(x, order=4, window=64, **rules)  # type: ignore[arg-type]
         t = best_of(args.repeat, lambda r=rules: entroseg.segment(x, order=4, window=64, **r))  # type: ignore[misc]

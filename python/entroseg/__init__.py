@@ -51,6 +51,7 @@ from entroseg._entroseg import (
     quantize,
     statistical_complexity,
 )
+from entroseg.parallel import StitchReport, segment_parallel
 from entroseg.sample import sample_series
 from entroseg.segments import (
     PaddedSegments,
@@ -79,6 +80,7 @@ __all__ = [
     "RollingPermutationEntropy",
     "Segmenter",
     "Segments",
+    "StitchReport",
     "StreamClosedError",
     "SymbolOutOfRangeError",
     "__version__",
@@ -93,5 +95,6 @@ __all__ = [
     "sample_series",
     "segment",
     "segment_batch",
+    "segment_parallel",
     "statistical_complexity",
 ]

@@ -27,6 +27,7 @@ __all__ = [
     "_check_expr_kwargs",
     "_segment",
     "_segment_batch",
+    "_segment_parallel",
     "conditional_entropy",
     "conditional_permutation_entropy",
     "missing_patterns",
@@ -50,7 +51,7 @@ class EntrosegError(ValueError):
     """Base class of entroseg's errors (a ValueError)."""
 
 class InvalidParameterError(EntrosegError):
-    """An option is outside its valid range."""
+    """An option, or the input's shape or range, is outside what is supported."""
 
 class EmptyInputError(EntrosegError):
     """The input is too short for the requested statistic."""
@@ -364,6 +365,15 @@ def _segment_batch(
     values: npt.ArrayLike, offsets: npt.ArrayLike, spec: _SegmentSpec, threads: int | None = None
 ) -> tuple[_I64, _I64, _U8, _I64]:
     """Segment a ragged batch: ``(starts, lengths, reasons, series_offsets)``."""
+
+def _segment_parallel(
+    x: npt.ArrayLike,
+    spec: _SegmentSpec,
+    chunks: int | None = None,
+    threads: int | None = None,
+    overlap: int | None = None,
+) -> tuple[_I64, _I64, _U8, dict[str, int | str | None]]:
+    """Chunk-parallel segmentation: ``(starts, lengths, reasons, report)``."""
 
 @final
 class _Segmenter:

@@ -14,7 +14,8 @@
 //! whole-series computation over `N` items therefore uses exactly the scale of a rolling
 //! window holding `N` items, which is what makes "rolling value == whole-series value of
 //! that window" an exact identity. With that scale the rounding error of the sum is at
-//! most `K / 2^(s+1)` for `K` distinct items, i.e. below `K ln N / 2^62` in nats.
+//! most `K / 2^(s+1)` for `K` distinct items; since `2^s > 2^60 / (2 N ln N + 2)`, that is
+//! below about `K ln N / 2^60` nats once divided by `N 2^s`.
 
 /// Largest table we precompute (entries); beyond it `F(c)` is evaluated on the fly,
 /// which is slower but gives identical values.

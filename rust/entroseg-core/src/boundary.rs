@@ -696,6 +696,33 @@ impl RuleEngine {
         &self.rules
     }
 
+    /// The start and reason of the open segment (final: starts never move once made).
+    pub fn open_start(&self) -> (u64, u8) {
+        (self.open.cur, self.open.reason)
+    }
+
+    /// True when the threshold moves with the stream (online calibration): such an
+    /// engine cannot be restarted mid-stream without its whole history.
+    pub fn is_online(&self) -> bool {
+        self.controller.is_some()
+    }
+
+    /// A copy of this (fixed-threshold) engine restarted at position `pos` of the
+    /// stream, as if a segment started there; `prev` is the score at `pos - 1`.
+    /// Chunk-parallel segmentation runs chunks from such states and stitches them.
+    pub(crate) fn restarted_at(&self, pos: u64, prev: f64) -> Self {
+        Self {
+            pos,
+            open: Open {
+                cur: pos,
+                reason: reason::START,
+            },
+            prev,
+            history: History::new(self.rules.max_len),
+            ..self.clone()
+        }
+    }
+
     /// The threshold currently in force (the controller's latest value online).
     pub fn threshold(&self) -> Option<f64> {
         match &self.controller {
@@ -1447,6 +1474,24 @@ impl PresetEngine {
 
     pub(crate) fn samples_seen(&self) -> u64 {
         self.pos
+    }
+
+    /// The start and reason of the open segment.
+    pub(crate) fn open_start(&self) -> (u64, u8) {
+        (self.cur, self.cur_reason)
+    }
+
+    /// A copy restarted at `pos` as if a patch started there; `prev1`, `prev2` are the
+    /// entropies at `pos - 1` and `pos - 2` (NaN when absent).
+    pub(crate) fn restarted_at(&self, pos: u64, prev1: f64, prev2: f64) -> Self {
+        Self {
+            pos,
+            cur: pos,
+            cur_reason: reason::START,
+            prev1: prev1 as f32,
+            prev2: prev2 as f32,
+            ..self.clone()
+        }
     }
 
     pub(crate) fn reset(&mut self) {

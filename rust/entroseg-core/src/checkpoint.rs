@@ -2,14 +2,31 @@
 //!
 //! A checkpoint starts with the magic `b"ESEG"`, a format version and a tag naming the
 //! estimator, so bytes of one estimator fed to another fail with a clear error instead of
-//! restoring garbage. Restoring validates every length and range it reads; malformed bytes
+//! restoring garbage, and ends with a 64-bit FNV-1a checksum of everything before it, so
+//! corrupted or truncated bytes are refused instead of restoring a state that merely
+//! parses (a flipped bit in a stored sample would otherwise change later results
+//! silently). Restoring also validates every length and range it reads; malformed bytes
 //! give `ErrorKind::InvalidCheckpoint`, never a panic. Count tables are not stored: they
 //! are rebuilt from the retained history, which keeps checkpoints small (O(window)).
+//!
+//! Layout: `ESEG`, version (u32), tag (u64 length + bytes), the estimator's fields
+//! (u64 / f64 little-endian, flags as one byte, sequences as u64 length + items), then
+//! the checksum (u64).
 
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 4] = b"ESEG";
-const VERSION: u32 = 1;
+/// Version 2 added the checksum and the lane count of conditional estimators.
+const VERSION: u32 = 2;
+const CHECKSUM_BYTES: usize = 8;
+
+/// 64-bit FNV-1a: any single changed byte changes the result (each step is a bijection
+/// of the running value), other corruptions are missed with probability ~2^-64.
+pub(crate) fn fnv1a(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
 
 /// Appends values to a byte buffer.
 pub(crate) struct Writer {
@@ -49,7 +66,9 @@ impl Writer {
             self.buf.extend_from_slice(&x.to_le_bytes());
         }
     }
-    pub(crate) fn finish(self) -> Vec<u8> {
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        let sum = fnv1a(&self.buf);
+        self.u64(sum);
         self.buf
     }
 }
@@ -65,6 +84,11 @@ impl<'a> Reader<'a> {
     /// Opens a checkpoint and checks that it was written for `tag`.
     pub(crate) fn open(data: &'a [u8], tag: &str) -> Result<Self> {
         let mut r = Self { data, pos: 0 };
+        if !data.starts_with(MAGIC) {
+            return Err(Error::checkpoint(
+                "not an entroseg checkpoint (bad magic bytes)",
+            ));
+        }
         if r.take(4)? != MAGIC {
             return Err(Error::checkpoint(
                 "not an entroseg checkpoint (bad magic bytes)",
@@ -76,6 +100,19 @@ impl<'a> Reader<'a> {
                 "checkpoint format version {version} is not supported (this build reads {VERSION})"
             )));
         }
+        let body = data
+            .len()
+            .checked_sub(CHECKSUM_BYTES)
+            .filter(|&b| b >= r.pos)
+            .ok_or_else(|| Error::checkpoint("checkpoint is truncated"))?;
+        let stored = u64::from_le_bytes(data[body..].try_into().expect("8 bytes"));
+        if fnv1a(&data[..body]) != stored {
+            return Err(Error::checkpoint(
+                "checkpoint is corrupt or truncated (checksum mismatch)",
+            ));
+        }
+        // From here on only the body is parsed.
+        r.data = &data[..body];
         let found = r.bytes()?;
         if found != tag.as_bytes() {
             return Err(Error::checkpoint(format!(
@@ -117,6 +154,24 @@ impl<'a> Reader<'a> {
             ))),
         }
     }
+    /// Bytes not read yet: restoring code checks claimed sizes (a window's ring is
+    /// stored in the checkpoint) against it before allocating anything.
+    pub(crate) fn remaining(&self) -> usize {
+        self.data.len() - self.pos
+    }
+
+    /// Fails unless `n` items of `item_bytes` each can still follow.
+    pub(crate) fn expect_items(&self, n: usize, item_bytes: usize) -> Result<()> {
+        if n.checked_mul(item_bytes)
+            .is_none_or(|b| b > self.remaining())
+        {
+            return Err(Error::checkpoint(
+                "checkpoint is truncated (the window it claims is not in it)",
+            ));
+        }
+        Ok(())
+    }
+
     fn len(&mut self, item: usize) -> Result<usize> {
         let n = self.usize()?;
         if n.checked_mul(item)
@@ -153,6 +208,28 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_changed_byte_is_detected() {
+        let mut w = Writer::new("demo");
+        w.u64(7);
+        w.f64s(&[1.5, -2.0, 1e300]);
+        let bytes = w.finish();
+        for i in 0..bytes.len() {
+            for flip in [1u8, 0x80, 0xff] {
+                let mut bad = bytes.clone();
+                bad[i] ^= flip;
+                let res = Reader::open(&bad, "demo").and_then(|mut r| {
+                    r.u64()?;
+                    r.f64s()?;
+                    r.finish()
+                });
+                assert!(res.is_err(), "byte {i} ^ {flip:#x} went unnoticed");
+            }
+        }
+        let e = Reader::open(&bytes[..bytes.len() - 1], "demo").unwrap_err();
+        assert!(e.message().contains("checksum"), "{}", e.message());
+    }
 
     #[test]
     fn round_trip_and_rejections() {

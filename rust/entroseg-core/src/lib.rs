@@ -20,6 +20,7 @@ pub mod estimate;
 pub mod exact;
 pub mod hash;
 pub mod ordinal;
+pub mod parallel;
 pub mod segmenter;
 pub mod segments;
 pub mod symbols;

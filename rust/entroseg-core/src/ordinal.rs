@@ -247,7 +247,8 @@ impl OrdinalEncoder {
             order,
             delay,
             span,
-            tail: Vec::with_capacity(span),
+            // Grows with the stream: a huge delay must not reserve memory up front.
+            tail: Vec::new(),
             seen: 0,
             last_bad: 0,
             scratch: Vec::new(),

@@ -10,9 +10,9 @@
 //! - [`Quantizer::mean_scale`]: divide by a scale (by default the mean absolute value of
 //!   the fitting data, as Chronos and EntroPE do), then `bins` equal-width bins over
 //!   `[-limit, limit]`.
-//! - [`Quantizer::quantile`]: `bins - 1` interior edges at the `i / bins` quantiles of a
-//!   sample (linear interpolation, as numpy's default); a value's symbol is the number of
-//!   edges `<=` it.
+//! - [`Quantizer::quantile_fit`]: `bins - 1` interior edges at the `i / bins` quantiles of
+//!   a sample, bit for bit what `numpy.quantile` gives with its default linear method; a
+//!   value's symbol is the number of edges `<=` it.
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::estimate::first_non_finite;
@@ -29,7 +29,8 @@ fn check_bins(bins: usize) -> Result<()> {
     Ok(())
 }
 
-fn check_finite(x: &[f64], what: &str) -> Result<()> {
+/// Fails with `ErrorKind::NonFinite` naming `what` and the first NaN or infinity.
+pub fn check_finite(x: &[f64], what: &str) -> Result<()> {
     if let Some(i) = first_non_finite(x) {
         return Err(Error::new(
             ErrorKind::NonFinite { index: i },
@@ -40,6 +41,29 @@ fn check_finite(x: &[f64], what: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The `q`-quantile of sorted, non-empty `s` exactly as `numpy.quantile(s, q)` computes
+/// it with its default `method="linear"` (numpy >= 1.22), operation for operation: the
+/// virtual index `(n-1) * q`, its floor and fraction `t`, and numpy's two-sided lerp
+/// (`a + (b-a) t` below `t = 0.5`, `b - (b-a)(1-t)` from there). Any other rounding
+/// order moves some edges by an ulp, and a value lying exactly on an edge (common with
+/// integer-valued data) would then get a different symbol than numpy's edges give it.
+fn numpy_linear_quantile(s: &[f64], q: f64) -> f64 {
+    let n = s.len();
+    let virtual_index = (n - 1) as f64 * q;
+    if virtual_index >= (n - 1) as f64 {
+        return s[n - 1];
+    }
+    let below = virtual_index.floor();
+    let (a, b) = (s[below as usize], s[below as usize + 1]);
+    let t = virtual_index - below;
+    let diff = b - a;
+    if t >= 0.5 {
+        b - diff * (1.0 - t)
+    } else {
+        a + diff * t
+    }
 }
 
 /// A fitted quantizer.
@@ -68,6 +92,16 @@ impl Quantizer {
         if !(low.is_finite() && high.is_finite()) || high <= low {
             return Err(Error::parameter(format!(
                 "uniform bins need finite low < high, got low={low}, high={high}"
+            )));
+        }
+        // The bin width must be a normal float: a range that overflows (high - low = inf)
+        // would put every value in bin 0, one that underflows would make the bin scale
+        // infinite and every symbol undefined.
+        let scale = bins as f64 / (high - low);
+        if !(high - low).is_finite() || !scale.is_finite() {
+            return Err(Error::parameter(format!(
+                "uniform bins need high - low to be a finite float with a finite bins / (high - low), \
+                 got low={low:e}, high={high:e} for {bins} bins"
             )));
         }
         Ok(Self::Uniform { low, high, bins })
@@ -152,15 +186,8 @@ impl Quantizer {
         check_finite(sample, "the sample")?;
         let mut s = sample.to_vec();
         s.sort_by(f64::total_cmp);
-        let n = s.len();
         let edges = (1..bins)
-            .map(|i| {
-                let pos = (n - 1) as f64 * i as f64 / bins as f64;
-                let lo = pos.floor() as usize;
-                let hi = (lo + 1).min(n - 1);
-                let frac = pos - lo as f64;
-                s[lo] + (s[hi] - s[lo]) * frac
-            })
+            .map(|i| numpy_linear_quantile(&s, i as f64 / bins as f64))
             .collect();
         Ok(Self::Edges { edges })
     }
@@ -238,6 +265,39 @@ mod tests {
     }
 
     #[test]
+    fn quantile_edges_are_numpys_bit_for_bit() {
+        // numpy.quantile([0,0,1,1,1,1,1], 13/65) is 0.20000000000000018; the former formula
+        // ((n-1) * i / bins, one-sided lerp) gave 0.19999999999999996, so the value 0.2
+        // got symbol 13 instead of numpy's 12.
+        let s = [0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0];
+        let q = Quantizer::quantile_fit(&s, 65).unwrap();
+        let Quantizer::Edges { edges } = &q else {
+            panic!("quantile edges")
+        };
+        assert_eq!(edges[12], 0.20000000000000018);
+        let mut out = [0u8];
+        q.apply(&[0.2], &mut out).unwrap();
+        assert_eq!(out, [12]);
+        // numpy 2.4: np.quantile(np.arange(10.0), np.arange(1, 10) / 10).tolist()
+        let x: Vec<f64> = (0..10).map(|v| v as f64).collect();
+        let Quantizer::Edges { edges } = Quantizer::quantile_fit(&x, 10).unwrap() else {
+            panic!("quantile edges")
+        };
+        let numpy = [
+            0.9,
+            1.8,
+            2.6999999999999997,
+            3.6,
+            4.5,
+            5.3999999999999995,
+            6.3,
+            7.2,
+            8.1,
+        ];
+        assert_eq!(edges, numpy);
+    }
+
+    #[test]
     fn mean_scale_is_scale_invariant() {
         let x: Vec<f64> = (0..50).map(|v| (v as f64 * 0.37).sin()).collect();
         let y: Vec<f64> = x.iter().map(|v| v * 1000.0).collect();
@@ -260,6 +320,12 @@ mod tests {
             .message()
             .contains("1..=256, got 0"));
         assert!(Quantizer::uniform(1.0, 1.0, 4).is_err());
+        // Ranges whose width overflows or whose bin scale overflows (formerly every symbol
+        // silently 0).
+        let e = Quantizer::uniform(-1e308, 1e308, 4).unwrap_err();
+        assert!(e.message().contains("low=-1e308"), "{}", e.message());
+        assert!(Quantizer::uniform(1e-308, 3e-308, 200).is_err());
+        assert!(Quantizer::mean_scale(1e307, 100.0, 4).is_err());
         assert!(Quantizer::quantile_fit(&[], 4).is_err());
         let e = Quantizer::uniform(0.0, 1.0, 2)
             .unwrap()

@@ -1,14 +1,15 @@
 //! Array intake shared by every numpy-facing function.
 //!
-//! A C-contiguous float64 1-D array is borrowed as is (no copy). Any other real dtype
-//! (float32, signed or unsigned integers) and non-contiguous views go through
-//! `numpy.ascontiguousarray(x, dtype=float64)`: one copy, unavoidable for a dtype change.
-//! Complex, boolean, string and object arrays raise `TypeError`; anything not 1-D raises
-//! `ValueError` naming the shape.
+//! A C-contiguous, aligned, native-endian float64 1-D array is borrowed as is (no copy).
+//! Any other real dtype (float16/32, signed or unsigned integers), non-contiguous views,
+//! misaligned buffers and byte-swapped arrays go through
+//! `numpy.require(x, float64, ["C", "A"])`: one copy, unavoidable for a dtype or layout
+//! change. Complex, boolean, string and object arrays raise `TypeError`; anything not 1-D
+//! raises `InvalidParameterError` (a `ValueError`) naming the shape.
 
 use crate::error::InvalidParameterError;
 use numpy::{PyArray1, PyArrayMethods, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
 fn as_ndarray<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -17,11 +18,18 @@ fn as_ndarray<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Bound<'py, P
     let ndim: usize = arr.getattr("ndim")?.extract()?;
     if ndim != 1 {
         let shape = arr.getattr("shape")?.repr()?;
-        return Err(PyValueError::new_err(format!(
+        return Err(InvalidParameterError::new_err(format!(
             "{name} must be a 1-D array, got an array of shape {shape}"
         )));
     }
     Ok(arr)
+}
+
+/// `numpy.require(arr, dtype, ["C", "A"])`: C-contiguous and aligned, copied only when
+/// it is not already (`ascontiguousarray` alone keeps misaligned buffers).
+fn contiguous<'py>(arr: Bound<'py, PyAny>, dtype: &str) -> PyResult<Bound<'py, PyAny>> {
+    let np = arr.py().import("numpy")?;
+    np.call_method1("require", (arr, dtype, ["C", "A"]))
 }
 
 fn dtype_kind(arr: &Bound<'_, PyAny>) -> PyResult<(String, String)> {
@@ -35,7 +43,7 @@ pub fn float_array<'py>(
     name: &str,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     if let Ok(a) = obj.cast::<PyArray1<f64>>() {
-        if a.is_c_contiguous() {
+        if a.is_c_contiguous() && a.is_aligned() {
             return Ok(a.clone());
         }
     }
@@ -46,9 +54,7 @@ pub fn float_array<'py>(
             "{name} must have a real numeric dtype (float or integer), got dtype {dtype}"
         )));
     }
-    let np = obj.py().import("numpy")?;
-    let out = np.call_method1("ascontiguousarray", (arr, "float64"))?;
-    Ok(out.cast_into::<PyArray1<f64>>()?)
+    Ok(contiguous(arr, "float64")?.cast_into::<PyArray1<f64>>()?)
 }
 
 /// Symbols as a 1-D uint8/uint16/uint32 array (borrowed when already unsigned and
@@ -61,12 +67,17 @@ pub enum Symbols<'py> {
 
 pub fn symbol_array<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Symbols<'py>> {
     if let Ok(a) = obj.cast::<PyArray1<u8>>() {
-        if a.is_c_contiguous() {
+        if a.is_c_contiguous() && a.is_aligned() {
             return Ok(Symbols::U8(a.clone()));
         }
     }
     let arr = as_ndarray(obj, name)?;
     let (kind, dtype) = dtype_kind(&arr)?;
+    let size: usize = arr.getattr("size")?.extract()?;
+    if kind == "f" && size == 0 {
+        // `numpy.asarray([])` is float64: an empty list holds no symbols, not floats.
+        return Ok(Symbols::U8(PyArray1::<u8>::zeros(obj.py(), 0, false)));
+    }
     if !matches!(kind.as_str(), "i" | "u") {
         return Err(PyTypeError::new_err(format!(
             "{name} must be an integer array of symbols 0..alphabet_size, got dtype {dtype}"
@@ -74,7 +85,6 @@ pub fn symbol_array<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Symbol
     }
     let py = obj.py();
     let np = py.import("numpy")?;
-    let size: usize = arr.getattr("size")?.extract()?;
     if kind == "i" && size > 0 {
         let min: i64 = arr.call_method0("min")?.extract()?;
         if min < 0 {
@@ -95,18 +105,9 @@ pub fn symbol_array<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Symbol
         }
     }
     Ok(match (kind.as_str(), itemsize) {
-        ("u", 1) | ("i", 1) => Symbols::U8(
-            np.call_method1("ascontiguousarray", (arr, "uint8"))?
-                .cast_into()?,
-        ),
-        ("u", 2) | ("i", 2) => Symbols::U16(
-            np.call_method1("ascontiguousarray", (arr, "uint16"))?
-                .cast_into()?,
-        ),
-        _ => Symbols::U32(
-            np.call_method1("ascontiguousarray", (arr, "uint32"))?
-                .cast_into()?,
-        ),
+        ("u", 1) | ("i", 1) => Symbols::U8(contiguous(arr, "uint8")?.cast_into()?),
+        ("u", 2) | ("i", 2) => Symbols::U16(contiguous(arr, "uint16")?.cast_into()?),
+        _ => Symbols::U32(contiguous(arr, "uint32")?.cast_into()?),
     })
 }
 
@@ -185,6 +186,17 @@ pub fn try_count(value: i64, name: &str, min: i64) -> Result<usize, OptionError>
 /// instead of pyo3's generic OverflowError.
 pub fn count_option(value: i64, name: &str, min: i64) -> PyResult<usize> {
     Ok(try_count(value, name, min)?)
+}
+
+/// `order` as a count: a negative value gets the same message (with the supported range)
+/// as 0, 1 or 11 get from the core.
+pub fn order_option(order: i64) -> PyResult<usize> {
+    use entroseg_core::ordinal::{MAX_ORDER, MIN_ORDER};
+    usize::try_from(order).map_err(|_| {
+        InvalidParameterError::new_err(format!(
+            "order must be in {MIN_ORDER}..={MAX_ORDER}, got {order}"
+        ))
+    })
 }
 
 /// Nan policy from its string.

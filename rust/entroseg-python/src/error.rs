@@ -20,7 +20,7 @@ create_exception!(
     entroseg,
     InvalidParameterError,
     EntrosegError,
-    "An option (order, delay, window, bins, context ...) is outside its valid range; the message names the value and the limit."
+    "An option (order, delay, window, bins, context ...) or the input's shape or range is outside what is supported (e.g. a 2-D array, |x| > 1e100 for weighted entropy); the message names the value and the limit."
 );
 create_exception!(
     entroseg,

@@ -38,6 +38,7 @@ fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<segmenter::PySegmentSpec>()?;
     m.add_function(wrap_pyfunction!(segmenter::_segment, m)?)?;
     m.add_function(wrap_pyfunction!(segmenter::_segment_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(segmenter::_segment_parallel, m)?)?;
     m.add_class::<segmenter::PySegmenter>()?;
     // The Polars plugin's functions are C symbols that Polars looks up in this file;
     // only the build-time option check is a Python function.

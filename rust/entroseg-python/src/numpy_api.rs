@@ -2,8 +2,8 @@
 //! around the core call (`py.detach`), and converts the result; no computation here.
 
 use crate::convert::{
-    count_option, fill_output, float_array, nan_policy, new_output, require_non_empty,
-    symbol_array, Symbols,
+    count_option, fill_output, float_array, nan_policy, new_output, order_option,
+    require_non_empty, symbol_array, Symbols,
 };
 use crate::error::{core, InvalidParameterError};
 use entroseg_core::estimate::conditional::{
@@ -33,8 +33,8 @@ pub(crate) fn permutation_options(
     nan_policy_name: &str,
 ) -> PyResult<PermutationOptions> {
     Ok(PermutationOptions {
-        order: count_option(order, "order", 0)?,
-        delay: count_option(delay, "delay", 0)?,
+        order: order_option(order)?,
+        delay: count_option(delay, "delay", 1)?,
         window: window_option(window)?,
         normalize,
         weighted,
@@ -49,14 +49,15 @@ fn run_permutation<'py>(
     o: PermutationOptions,
 ) -> PyResult<Bound<'py, PyAny>> {
     // Validate options before touching the data so option errors win over data errors.
-    core(permutation::PermutationEstimator::new(o))?;
+    core(o.validate())?;
     let arr = float_array(x, "x")?;
     let ro = arr.readonly();
     let xs = ro.as_slice()?;
     require_non_empty(xs.len(), "x")?;
     if o.window.is_some() {
-        let mut est = core(permutation::PermutationEstimator::new(o))?;
-        let out = core(fill_output(py, xs.len(), |out| est.update(xs, out)))?;
+        let out = core(fill_output(py, xs.len(), |out| {
+            permutation::rolling_into(xs, o, out)
+        }))?;
         Ok(out.into_any())
     } else {
         let v = core(py.detach(|| permutation::whole_series(xs, o)))?;
@@ -241,8 +242,8 @@ pub fn ordinal_patterns<'py>(
 ) -> PyResult<Bound<'py, PyArray1<i32>>> {
     let policy = crate::convert::nan_policy(nan_policy)?;
     let mut enc = core(OrdinalEncoder::new(
-        count_option(order, "order", 0)?,
-        count_option(delay, "delay", 0)?,
+        order_option(order)?,
+        count_option(delay, "delay", 1)?,
     ))?;
     let arr = float_array(x, "x")?;
     let ro = arr.readonly();
@@ -315,13 +316,16 @@ pub fn conditional_entropy<'py>(
     if let Some(a) = alphabet_size {
         // Validate options before touching the data.
         let a = count_option(a, "alphabet_size", 1)?;
-        core(conditional::ConditionalEstimator::new(ConditionalOptions {
-            context,
-            alphabet_size: a,
-            window,
-            normalize,
-            lag: 1,
-        }))?;
+        core(
+            ConditionalOptions {
+                context,
+                alphabet_size: a,
+                window,
+                normalize,
+                lag: 1,
+            }
+            .validate(),
+        )?;
     }
     let syms = symbol_array(symbols, "symbols")?;
     require_non_empty(syms.len(), "symbols")?;
@@ -350,8 +354,9 @@ pub fn conditional_entropy<'py>(
             let ro = $arr.readonly();
             let s = ro.as_slice()?;
             if o.window.is_some() {
-                let mut est = core(conditional::ConditionalEstimator::new(o))?;
-                let out = core(fill_output(py, s.len(), |out| est.update(s, out)))?;
+                let out = core(fill_output(py, s.len(), |out| {
+                    conditional::rolling_into(s, o, out)
+                }))?;
                 Ok(out.into_any())
             } else {
                 let v = core(py.detach(|| conditional::whole_series(s, o)))?;
@@ -393,21 +398,22 @@ pub fn conditional_permutation_entropy<'py>(
     nan_policy: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
     let o = ConditionalPermutationOptions {
-        order: count_option(order, "order", 0)?,
-        delay: count_option(delay, "delay", 0)?,
+        order: order_option(order)?,
+        delay: count_option(delay, "delay", 1)?,
         context: count_option(context, "context", 0)?,
         window: window_option(window)?,
         normalize,
         nan_policy: crate::convert::nan_policy(nan_policy)?,
     };
-    core(conditional::ConditionalPermutationEstimator::new(o))?;
+    core(o.validate())?;
     let arr = float_array(x, "x")?;
     let ro = arr.readonly();
     let xs = ro.as_slice()?;
     require_non_empty(xs.len(), "x")?;
     if o.window.is_some() {
-        let mut est = core(conditional::ConditionalPermutationEstimator::new(o))?;
-        let out = core(fill_output(py, xs.len(), |out| est.update(xs, out)))?;
+        let out = core(fill_output(py, xs.len(), |out| {
+            conditional::rolling_permutation_into(xs, o, out)
+        }))?;
         Ok(out.into_any())
     } else {
         let v = core(py.detach(|| conditional::whole_series_permutation(xs, o)))?;
@@ -426,7 +432,8 @@ pub fn conditional_permutation_entropy<'py>(
 ///     range of ``sample``); values outside go to the end bins. "mean_scale": divide by
 ///     the mean absolute value of ``sample`` (Chronos / EntroPE style), then equal-width
 ///     bins over ``[-limit, limit]``. "quantile": edges at the ``i/bins`` quantiles of
-///     ``sample`` (linear interpolation); a value's symbol is the number of edges <= it.
+///     ``sample``, exactly as ``numpy.quantile`` computes them (default linear method);
+///     a value's symbol is the number of edges <= it.
 /// bins : int, default 16
 ///     Number of symbols, 1..256.
 /// low, high : float, optional
@@ -485,6 +492,9 @@ pub fn quantize<'py>(
         None => xs,
     };
     let result = py.detach(|| -> entroseg_core::Result<Vec<u8>> {
+        // The input first: when no sample is given it is also what the bins are fit on,
+        // and the error should name it as the input.
+        entroseg_core::symbols::check_finite(xs, "input")?;
         let q = match method {
             "uniform" => Quantizer::uniform_fit_partial(fit, bins, low, high)?,
             "mean_scale" => Quantizer::mean_scale_fit(fit, limit, bins)?,

@@ -680,3 +680,67 @@ impl PySegmenter {
         self.inner.is_finished()
     }
 }
+
+type ParallelArrays<'py> = (
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<u8>>,
+    Bound<'py, pyo3::types::PyDict>,
+);
+
+/// Chunk-parallel segmentation of one long series:
+/// `(starts, lengths, reasons, report)`, `report` a dict. Releases the GIL.
+#[pyfunction]
+#[pyo3(signature = (x, spec, chunks=None, threads=None, overlap=None))]
+pub fn _segment_parallel<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    spec: &PySegmentSpec,
+    chunks: Option<i64>,
+    threads: Option<i64>,
+    overlap: Option<i64>,
+) -> PyResult<ParallelArrays<'py>> {
+    use entroseg_core::parallel::{segment_symbols_parallel, segment_values_parallel};
+    let threads = match threads {
+        None => default_threads(),
+        Some(t) => count_option(t, "threads", 1)?,
+    };
+    let chunks = match chunks {
+        None => 4 * threads,
+        Some(c) => count_option(c, "chunks", 1)?,
+    };
+    let overlap = overlap.map(|o| count_option(o, "overlap", 1)).transpose()?;
+    let rules = spec.rules;
+    let (segments, report) = if spec.method.takes_symbols() {
+        let syms = symbol_array(x, "x")?;
+        let method = spec.method.resolve(syms.max()?)?;
+        macro_rules! run {
+            ($a:expr) => {{
+                let ro = $a.readonly();
+                let s = ro.as_slice()?;
+                core(py.detach(|| {
+                    segment_symbols_parallel(s, &method, &rules, chunks, threads, overlap)
+                }))?
+            }};
+        }
+        match syms {
+            Symbols::U8(a) => run!(a),
+            Symbols::U16(a) => run!(a),
+            Symbols::U32(a) => run!(a),
+        }
+    } else {
+        let method = spec.method.resolve(None)?;
+        let arr = float_array(x, "x")?;
+        let ro = arr.readonly();
+        let s = ro.as_slice()?;
+        core(py.detach(|| segment_values_parallel(s, &method, &rules, chunks, threads, overlap)))?
+    };
+    let (starts, lengths, reasons) = to_arrays(py, &segments);
+    let d = pyo3::types::PyDict::new(py);
+    d.set_item("chunks", report.chunks)?;
+    d.set_item("stitched", report.stitched)?;
+    d.set_item("fallbacks", report.fallbacks)?;
+    d.set_item("sequential_samples", report.sequential_samples)?;
+    d.set_item("sequential_reason", report.sequential_reason)?;
+    Ok((starts, lengths, reasons, d))
+}

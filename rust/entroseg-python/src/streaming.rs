@@ -1,7 +1,9 @@
 //! Streaming classes: state kept across `update(chunk)` calls, `reset()`, checkpoints as
 //! bytes, and pickling through those checkpoints (resumes bit-identically).
 
-use crate::convert::{count_option, fill_output, float_array, new_output, symbol_array, Symbols};
+use crate::convert::{
+    count_option, fill_output, float_array, new_output, order_option, symbol_array, Symbols,
+};
 use crate::error::core;
 use crate::numpy_api::{next_symbol_options, permutation_options};
 use entroseg_core::estimate::conditional::{
@@ -19,6 +21,17 @@ fn policy_name(p: NanPolicy) -> &'static str {
     match p {
         NanPolicy::Raise => "raise",
         NanPolicy::Propagate => "propagate",
+    }
+}
+
+/// The core checkpoints whole-series estimators too; these classes are rolling only.
+fn rolling_only(window: Option<usize>, class: &str) -> PyResult<()> {
+    match window {
+        Some(_) => Ok(()),
+        None => Err(crate::error::CheckpointError::new_err(format!(
+            "the checkpoint holds a whole-series estimator (no window); {class} restores \
+             rolling ones only"
+        ))),
     }
 }
 
@@ -115,9 +128,9 @@ impl PyRollingPermutationEntropy {
     /// Rebuilds an estimator from `checkpoint()` bytes.
     #[classmethod]
     fn from_checkpoint(_cls: &Bound<'_, pyo3::types::PyType>, state: &[u8]) -> PyResult<Self> {
-        Ok(Self {
-            inner: core(PermutationEstimator::restore(state))?,
-        })
+        let inner = core(PermutationEstimator::restore(state))?;
+        rolling_only(inner.options().window, "RollingPermutationEntropy")?;
+        Ok(Self { inner })
     }
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
@@ -229,9 +242,9 @@ impl PyRollingConditionalEntropy {
 
     #[classmethod]
     fn from_checkpoint(_cls: &Bound<'_, pyo3::types::PyType>, state: &[u8]) -> PyResult<Self> {
-        Ok(Self {
-            inner: core(ConditionalEstimator::restore(state))?,
-        })
+        let inner = core(ConditionalEstimator::restore(state))?;
+        rolling_only(inner.options().window, "RollingConditionalEntropy")?;
+        Ok(Self { inner })
     }
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
@@ -288,8 +301,8 @@ impl PyRollingConditionalPermutationEntropy {
         nan_policy: &str,
     ) -> PyResult<Self> {
         let o = ConditionalPermutationOptions {
-            order: count_option(order, "order", 0)?,
-            delay: count_option(delay, "delay", 0)?,
+            order: order_option(order)?,
+            delay: count_option(delay, "delay", 1)?,
             context: count_option(context, "context", 0)?,
             window: Some(count_option(window, "window", 1)?),
             normalize,
@@ -327,6 +340,10 @@ impl PyRollingConditionalPermutationEntropy {
     #[classmethod]
     fn from_checkpoint(_cls: &Bound<'_, pyo3::types::PyType>, state: &[u8]) -> PyResult<Self> {
         let inner = core(ConditionalPermutationEstimator::restore(state))?;
+        rolling_only(
+            inner.options().window,
+            "RollingConditionalPermutationEntropy",
+        )?;
         Ok(Self {
             seen: inner.samples_seen(),
             inner,

@@ -15,7 +15,10 @@
 //! A symbol may be marked invalid (`INVALID_SYMBOL`: a broken ordinal pattern, later an
 //! `N` base); grams containing one are not counted, and a window containing one is NaN.
 
-use super::{check_window, first_non_finite, non_finite_error, NanPolicy};
+use super::{
+    check_whole_series_len, check_window, first_non_finite, non_finite_error, reserve_ring, Finish,
+    NanPolicy,
+};
 use crate::accumulate::{fixed_xlogx, scale_bits_for, EntropyOfSum, XLogXTable};
 use crate::checkpoint::{Reader, Writer};
 use crate::error::{Error, ErrorKind, Result};
@@ -53,6 +56,53 @@ impl Default for ConditionalOptions {
             normalize: true,
             lag: 1,
         }
+    }
+}
+
+impl ConditionalOptions {
+    /// Checks the options without building anything (no memory is reserved).
+    pub fn validate(&self) -> Result<()> {
+        self.validate_with_limit(MAX_ALPHABET).map(|_| ())
+    }
+
+    /// Checks the options for alphabets up to `max_alphabet`; returns the gram span
+    /// `context * lag`.
+    fn validate_with_limit(&self, max_alphabet: usize) -> Result<usize> {
+        let a = self.alphabet_size;
+        if !(1..=max_alphabet).contains(&a) {
+            return Err(Error::parameter(format!(
+                "alphabet_size must be in 1..={max_alphabet}, got {a}"
+            )));
+        }
+        if self.lag < 1 {
+            return Err(Error::parameter(format!(
+                "lag must be >= 1, got {}",
+                self.lag
+            )));
+        }
+        let bits = bits_for(a);
+        let max_context = (64 / bits as usize) - 1;
+        if self.context > max_context {
+            return Err(Error::parameter(format!(
+                "context must be <= {max_context} for alphabet_size {a} (a context of k symbols \
+                 plus the next one must pack into 64 bits), got {}",
+                self.context
+            )));
+        }
+        let span = self
+            .context
+            .checked_mul(self.lag)
+            .filter(|s| *s < (1 << 40))
+            .ok_or_else(|| {
+                Error::parameter(format!(
+                    "context * lag must be below 2^40, got context={} and lag={}",
+                    self.context, self.lag
+                ))
+            })?;
+        if let Some(w) = self.window {
+            check_window(w, span, "(context+1)-gram (context*lag + 1)")?;
+        }
+        Ok(span)
     }
 }
 
@@ -177,32 +227,9 @@ impl ConditionalEstimator {
     /// Validates options and builds a fresh estimator. `alphabet_size` may exceed
     /// `MAX_ALPHABET` only through [`ConditionalPermutationEstimator`] (pattern codes).
     fn with_limit(options: ConditionalOptions, max_alphabet: usize) -> Result<Self> {
+        let span = options.validate_with_limit(max_alphabet)?;
         let a = options.alphabet_size;
-        if !(1..=max_alphabet).contains(&a) {
-            return Err(Error::parameter(format!(
-                "alphabet_size must be in 1..={max_alphabet}, got {a}"
-            )));
-        }
-        if options.lag < 1 {
-            return Err(Error::parameter(format!(
-                "lag must be >= 1, got {}",
-                options.lag
-            )));
-        }
         let bits = bits_for(a);
-        let max_context = (64 / bits as usize) - 1;
-        if options.context > max_context {
-            return Err(Error::parameter(format!(
-                "context must be <= {max_context} for alphabet_size {a} (a context of k symbols \
-                 plus the next one must pack into 64 bits), got {}",
-                options.context
-            )));
-        }
-        let span = options
-            .context
-            .checked_mul(options.lag)
-            .filter(|s| *s < (1 << 40))
-            .ok_or_else(|| Error::parameter("context * lag is too large"))?;
         let gram_bits = bits * (options.context as u32 + 1);
         let counts = if gram_bits <= DENSE_BITS {
             Counts::Dense {
@@ -217,7 +244,6 @@ impl ConditionalEstimator {
         };
         let (mut table, mut entropy) = (None, None);
         if let Some(w) = options.window {
-            check_window(w, span, "(context+1)-gram (context*lag + 1)")?;
             let n = (w - span) as u64;
             let t = XLogXTable::new(n);
             entropy = Some(EntropyOfSum::new(n, t.scale_bits()));
@@ -231,8 +257,10 @@ impl ConditionalEstimator {
             } else {
                 (1u64 << gram_bits) - 1
             },
-            lanes: vec![0; options.lag],
-            runs: vec![0; options.lag],
+            // One lane per phase of the lag, created as the stream reaches it: a huge lag
+            // must not reserve memory up front. Invariant: len == clamp(seen, 1, lag).
+            lanes: vec![0],
+            runs: vec![0],
             seen: 0,
             ring: Vec::new(),
             ring_pos: 0,
@@ -246,6 +274,9 @@ impl ConditionalEstimator {
             total_grams: 0,
             saw_invalid: false,
         };
+        if let Some(w) = options.window {
+            reserve_ring(&mut est.ring, w - span, w)?;
+        }
         est.reset();
         Ok(est)
     }
@@ -269,10 +300,14 @@ impl ConditionalEstimator {
     pub fn reset(&mut self) {
         let span = self.options.context * self.options.lag;
         let n = self.options.window.map_or(0, |w| w - span);
-        self.lanes.iter_mut().for_each(|v| *v = 0);
-        self.runs.iter_mut().for_each(|v| *v = 0);
+        self.lanes.truncate(1);
+        self.lanes[0] = 0;
+        self.runs.truncate(1);
+        self.runs[0] = 0;
         self.seen = 0;
-        self.ring = vec![NO_GRAM; n];
+        // In place: the memory was reserved (fallibly) by `with_limit`.
+        self.ring.clear();
+        self.ring.resize(n, NO_GRAM);
         self.ring_pos = 0;
         self.invalid_in_ring = n;
         match &mut self.counts {
@@ -306,6 +341,9 @@ impl ConditionalEstimator {
             ));
         }
         self.check_out(symbols.len(), out.len())?;
+        if self.options.window.is_none() {
+            check_whole_series_len(self.seen, symbols.len())?;
+        }
         self.push(symbols, out);
         Ok(())
     }
@@ -378,6 +416,11 @@ impl ConditionalEstimator {
             let mut lane = (start_seen % lag as u64) as usize;
             for (&s, out) in codes.iter().zip(grams.iter_mut()) {
                 let s: u64 = s.into();
+                if lane == self.lanes.len() {
+                    // First visit of this phase (only while the stream is shorter than lag).
+                    self.lanes.push(0);
+                    self.runs.push(0);
+                }
                 if s == invalid {
                     self.runs[lane] = 0;
                     saw_invalid = true;
@@ -413,12 +456,8 @@ impl ConditionalEstimator {
     }
 
     #[inline(always)]
-    fn norm(&self) -> f64 {
-        if self.options.normalize && self.options.alphabet_size > 1 {
-            1.0 / (self.options.alphabet_size as f64).ln()
-        } else {
-            1.0
-        }
+    fn finish(&self) -> Finish {
+        Finish::new(self.options.alphabet_size, self.options.normalize)
     }
 
     fn rolling_dense_fast(&mut self, grams: &[u64], out: &mut [f64]) {
@@ -427,11 +466,7 @@ impl ConditionalEstimator {
         };
         let table = self.table.as_ref().expect("table");
         let entropy = self.entropy.as_ref().expect("entropy");
-        let norm = if self.options.normalize && self.options.alphabet_size > 1 {
-            1.0 / (self.options.alphabet_size as f64).ln()
-        } else {
-            1.0
-        };
+        let finish = Finish::new(self.options.alphabet_size, self.options.normalize);
         let bits = self.bits;
         let n = self.ring.len();
         let ring = &mut self.ring[..];
@@ -457,7 +492,7 @@ impl ConditionalEstimator {
             let c = ctx[ci] - 1;
             ctx[ci] = c;
             diff -= table.up(c) - table.up(j);
-            *slot = (entropy.scaled(diff) * norm).max(0.0);
+            *slot = finish.apply(entropy.scaled(diff));
         }
         self.ring_pos = pos;
         // Keep the pair consistent for the general loop: only the difference matters.
@@ -467,7 +502,7 @@ impl ConditionalEstimator {
 
     fn rolling_general(&mut self, grams: &[u64], out: &mut [f64]) {
         let bits = self.bits;
-        let norm = self.norm();
+        let finish = self.finish();
         let table = self.table.as_ref().expect("table");
         let entropy = self.entropy.as_ref().expect("entropy");
         let n = self.ring.len();
@@ -495,7 +530,7 @@ impl ConditionalEstimator {
             *slot = if self.invalid_in_ring != 0 {
                 f64::NAN
             } else {
-                (entropy.scaled(self.sum_ctx - self.sum_joint) * norm).max(0.0)
+                finish.apply(entropy.scaled(self.sum_ctx - self.sum_joint))
             };
         }
     }
@@ -532,7 +567,9 @@ impl ConditionalEstimator {
                 sc += f
             }
         });
-        Ok((EntropyOfSum::new(n, bits).scaled(sc - sj) * self.norm()).max(0.0))
+        Ok(self
+            .finish()
+            .apply(EntropyOfSum::new(n, bits).scaled(sc - sj)))
     }
 
     fn write_state(&self, w: &mut Writer) {
@@ -543,6 +580,7 @@ impl ConditionalEstimator {
         w.bool(o.normalize);
         w.u64(o.lag as u64);
         w.u64(self.seen);
+        w.u64(self.lanes.len() as u64);
         for (&g, &r) in self.lanes.iter().zip(&self.runs) {
             w.u64(g);
             w.u64(r as u64);
@@ -589,17 +627,29 @@ impl ConditionalEstimator {
             normalize,
             lag,
         };
+        if let Some(w) = window {
+            // The window's grams (8 bytes each) follow: check before allocating the ring.
+            let span = context.saturating_mul(lag);
+            r.expect_items(w.saturating_sub(span), 8)?;
+        }
         let mut est = Self::with_limit(options, max_alphabet)
             .map_err(|e| Error::checkpoint(e.message().to_string()))?;
         est.seen = r.u64()?;
         let need = context as u64 + 1;
-        for i in 0..lag {
-            est.lanes[i] = r.u64()?;
+        let n_lanes = r.usize()?;
+        if n_lanes as u64 != est.seen.clamp(1, lag as u64) {
+            return Err(Error::checkpoint("inconsistent context state"));
+        }
+        est.lanes.clear();
+        est.runs.clear();
+        for _ in 0..n_lanes {
+            let lane = r.u64()?;
             let run = r.u64()?;
-            if run > need || est.lanes[i] & !est.mask != 0 {
+            if run > need || lane & !est.mask != 0 {
                 return Err(Error::checkpoint("inconsistent context state"));
             }
-            est.runs[i] = run as u32;
+            est.lanes.push(lane);
+            est.runs.push(run as u32);
         }
         let valid_gram = |g: u64, est: &Self| {
             g & !est.mask == 0
@@ -684,13 +734,29 @@ pub fn rolling<T: Copy + Into<u64>>(
     symbols: &[T],
     options: ConditionalOptions,
 ) -> Result<Vec<f64>> {
-    if options.window.is_none() {
-        return Err(Error::parameter("rolling() needs a window"));
-    }
-    let mut est = ConditionalEstimator::new(options)?;
     let mut out = vec![0.0; symbols.len()];
-    est.update(symbols, &mut out)?;
+    rolling_into(symbols, options, &mut out)?;
     Ok(out)
+}
+
+/// [`rolling`] into a caller's buffer of `symbols.len()` values. A window longer than the
+/// input runs with the shortest such window (all values NaN either way), so a one-shot
+/// call never reserves memory for a window it cannot fill.
+pub fn rolling_into<T: Copy + Into<u64>>(
+    symbols: &[T],
+    options: ConditionalOptions,
+    out: &mut [f64],
+) -> Result<()> {
+    let Some(window) = options.window else {
+        return Err(Error::parameter("rolling() needs a window"));
+    };
+    options.validate()?;
+    let span = options.context * options.lag;
+    let run = ConditionalOptions {
+        window: Some(window.min(symbols.len().max(span) + 1)),
+        ..options
+    };
+    ConditionalEstimator::new(run)?.update(symbols, out)
 }
 
 /// Whole-series conditional entropy of a symbol stream.
@@ -750,14 +816,20 @@ pub struct ConditionalPermutationEstimator {
 
 const CPE_TAG: &str = "ConditionalPermutationEstimator";
 
-impl ConditionalPermutationEstimator {
-    /// Validates options and builds a fresh estimator.
-    pub fn new(options: ConditionalPermutationOptions) -> Result<Self> {
-        let encoder = OrdinalEncoder::new(options.order, options.delay)?;
-        let span = encoder.span();
-        let window = match options.window {
+impl ConditionalPermutationOptions {
+    /// Checks the options without building anything (no memory is reserved).
+    pub fn validate(&self) -> Result<()> {
+        self.inner_options().map(|_| ())
+    }
+
+    /// Options of the symbol-stream estimator that counts the pattern grams.
+    fn inner_options(&self) -> Result<ConditionalOptions> {
+        let span = crate::ordinal::check_embedding(self.order, self.delay)?;
+        let window = match self.window {
             Some(w) => {
-                let need = span + options.context.saturating_mul(options.delay) + 1;
+                let need = span
+                    .saturating_add(self.context.saturating_mul(self.delay))
+                    .saturating_add(1);
                 if w < need {
                     return Err(Error::parameter(format!(
                         "window must hold at least one (context+1)-gram of patterns: \
@@ -768,17 +840,43 @@ impl ConditionalPermutationEstimator {
             }
             None => None,
         };
-        let np = factorial(options.order);
-        let inner = ConditionalEstimator::with_limit(
-            ConditionalOptions {
-                context: options.context,
-                alphabet_size: np,
-                window,
-                normalize: options.normalize,
-                lag: options.delay,
-            },
-            factorial(crate::ordinal::MAX_ORDER),
-        )?;
+        let inner = ConditionalOptions {
+            context: self.context,
+            alphabet_size: factorial(self.order),
+            window,
+            normalize: self.normalize,
+            lag: self.delay,
+        };
+        inner
+            .validate_with_limit(factorial(crate::ordinal::MAX_ORDER))
+            .map_err(|e| match self.context_limit() {
+                Some(message) => Error::parameter(message),
+                None => e,
+            })?;
+        Ok(inner)
+    }
+
+    /// The context error in terms of `order` (the user never named an alphabet size).
+    fn context_limit(&self) -> Option<String> {
+        let bits = bits_for(factorial(self.order)) as usize;
+        let max_context = 64 / bits - 1;
+        (self.context > max_context).then(|| {
+            format!(
+                "context must be <= {max_context} for order {} (a gram of context+1 pattern \
+                 codes of {bits} bits each must pack into 64 bits), got {}",
+                self.order, self.context
+            )
+        })
+    }
+}
+
+impl ConditionalPermutationEstimator {
+    /// Validates options and builds a fresh estimator.
+    pub fn new(options: ConditionalPermutationOptions) -> Result<Self> {
+        let inner_options = options.inner_options()?;
+        let encoder = OrdinalEncoder::new(options.order, options.delay)?;
+        let inner =
+            ConditionalEstimator::with_limit(inner_options, factorial(crate::ordinal::MAX_ORDER))?;
         Ok(Self {
             options,
             encoder,
@@ -801,6 +899,9 @@ impl ConditionalPermutationEstimator {
     /// Feeds samples; see [`ConditionalEstimator::update`] for `out`.
     pub fn update(&mut self, chunk: &[f64], out: &mut [f64]) -> Result<()> {
         self.inner.check_out(chunk.len(), out.len())?;
+        if self.options.window.is_none() {
+            check_whole_series_len(self.encoder.seen(), chunk.len())?;
+        }
         if self.options.nan_policy == NanPolicy::Raise {
             if let Some(i) = first_non_finite(chunk) {
                 return Err(non_finite_error(i, chunk[i], self.encoder.seen()));
@@ -900,13 +1001,28 @@ impl ConditionalPermutationEstimator {
 
 /// Rolling conditional permutation entropy.
 pub fn rolling_permutation(x: &[f64], options: ConditionalPermutationOptions) -> Result<Vec<f64>> {
-    if options.window.is_none() {
-        return Err(Error::parameter("rolling() needs a window"));
-    }
-    let mut est = ConditionalPermutationEstimator::new(options)?;
     let mut out = vec![0.0; x.len()];
-    est.update(x, &mut out)?;
+    rolling_permutation_into(x, options, &mut out)?;
     Ok(out)
+}
+
+/// [`rolling_permutation`] into a caller's buffer of `x.len()` values; a window longer
+/// than the input runs with the shortest such window (all NaN either way).
+pub fn rolling_permutation_into(
+    x: &[f64],
+    options: ConditionalPermutationOptions,
+    out: &mut [f64],
+) -> Result<()> {
+    let Some(window) = options.window else {
+        return Err(Error::parameter("rolling() needs a window"));
+    };
+    options.validate()?;
+    let span = (options.order - 1 + options.context) * options.delay;
+    let run = ConditionalPermutationOptions {
+        window: Some(window.min(x.len().max(span) + 1)),
+        ..options
+    };
+    ConditionalPermutationEstimator::new(run)?.update(x, out)
 }
 
 /// Whole-series conditional permutation entropy.
@@ -1085,6 +1201,76 @@ mod tests {
                 .zip(&roll)
                 .all(|(p, q)| p.to_bits() == q.to_bits()));
         }
+    }
+
+    #[test]
+    fn huge_lags_and_windows_reserve_no_memory_up_front() {
+        // One context lane per phase of the delay used to be allocated up front (2^35
+        // lanes: 256 GiB, an abort); lanes now appear as the stream reaches them.
+        let x: Vec<f64> = (0..50).map(|v| ((v * 7) % 11) as f64).collect();
+        let o = ConditionalPermutationOptions {
+            delay: 1 << 35,
+            ..Default::default()
+        };
+        let e = whole_series_permutation(&x, o).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::EmptyInput);
+        let roll = rolling_permutation(
+            &x,
+            ConditionalPermutationOptions {
+                window: Some(u32::MAX as usize),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(roll.iter().all(|v| v.is_nan()));
+        let s = symbols(3, 64, 4);
+        let o = ConditionalOptions {
+            window: Some(u32::MAX as usize),
+            ..Default::default()
+        };
+        assert!(rolling(&s, o).unwrap().iter().all(|v| v.is_nan()));
+        // Lag 5 over a stream shorter than the lag, checkpointed half-way: lanes grow and
+        // restore consistently.
+        let o = ConditionalOptions {
+            lag: 5,
+            context: 1,
+            window: Some(9),
+            ..Default::default()
+        };
+        let mut est = ConditionalEstimator::new(o).unwrap();
+        let mut out = vec![0.0; 3];
+        est.update(&s[..3], &mut out).unwrap();
+        let mut est = ConditionalEstimator::restore(&est.checkpoint()).unwrap();
+        let mut rest = vec![0.0; s.len() - 3];
+        est.update(&s[3..], &mut rest).unwrap();
+        out.extend(rest);
+        let one_pass = rolling(&s, o).unwrap();
+        assert!(out
+            .iter()
+            .zip(&one_pass)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
+
+    #[test]
+    fn whole_series_counts_cannot_wrap() {
+        let mut est = ConditionalEstimator::new(ConditionalOptions::default()).unwrap();
+        est.update(&[0u8, 1, 2], &mut []).unwrap();
+        est.seen = crate::estimate::MAX_WHOLE_SERIES_SAMPLES - 1;
+        let e = est.update(&[0u8, 1], &mut []).unwrap_err();
+        assert!(
+            e.message().contains("at most 4294967295"),
+            "{}",
+            e.message()
+        );
+        // The rolling mode has no such limit: its counts never exceed the window.
+        let mut est = ConditionalEstimator::new(ConditionalOptions {
+            window: Some(4),
+            ..Default::default()
+        })
+        .unwrap();
+        est.seen = u64::MAX / 2;
+        let mut out = [0.0; 2];
+        est.update(&[0u8, 1], &mut out).unwrap();
     }
 
     #[test]

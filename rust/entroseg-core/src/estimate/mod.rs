@@ -30,6 +30,75 @@ impl NanPolicy {
     }
 }
 
+/// Final scaling of an entropy in nats: divide by the maximum `ln(n)` when normalising,
+/// and clamp to the mathematical range.
+///
+/// An entropy over `n` possible outcomes lies in `[0, ln n]`. The computed value can land
+/// an ulp outside it (an exactly uniform window evaluates `ln N - S / N` with rounded
+/// terms), so normalised values are clamped to `[0, 1]` and values in nats to
+/// `[0, ln n]`: the clamp only ever moves a value towards the true one. Every path
+/// (rolling, whole series, streaming) finishes through this one function, which keeps
+/// them bit-identical.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Finish {
+    factor: f64,
+    max: f64,
+}
+
+impl Finish {
+    /// For entropies over `n_outcomes` outcomes (at least 1).
+    pub(crate) fn new(n_outcomes: usize, normalize: bool) -> Self {
+        let ln_n = (n_outcomes.max(1) as f64).ln();
+        if normalize && n_outcomes > 1 {
+            Self {
+                factor: 1.0 / ln_n,
+                max: 1.0,
+            }
+        } else {
+            Self {
+                factor: 1.0,
+                max: ln_n,
+            }
+        }
+    }
+
+    /// The reported value of an entropy `h` in nats.
+    #[inline(always)]
+    pub(crate) fn apply(self, h: f64) -> f64 {
+        (h * self.factor).clamp(0.0, self.max)
+    }
+}
+
+/// Reserves room for a window's ring of `n` items, failing with an error instead of
+/// aborting the process when the memory cannot be had (a window of 4e9 samples asks for
+/// tens of GiB; Rust's default reaction to a failed allocation is to abort).
+pub(crate) fn reserve_ring<T>(ring: &mut Vec<T>, n: usize, window: usize) -> crate::Result<()> {
+    ring.try_reserve_exact(n.saturating_sub(ring.len()))
+        .map_err(|_| {
+            crate::Error::parameter(format!(
+                "window of {window} samples needs {} MiB of state, which cannot be allocated",
+                (n as u128 * std::mem::size_of::<T>() as u128) >> 20
+            ))
+        })
+}
+
+/// Most samples a whole-series estimator may see: its counts are 32-bit, and a series
+/// never holds more patterns (or grams) than samples.
+pub const MAX_WHOLE_SERIES_SAMPLES: u64 = u32::MAX as u64;
+
+/// Fails when `seen + more` samples would exceed [`MAX_WHOLE_SERIES_SAMPLES`] (a count
+/// could then wrap around silently).
+pub(crate) fn check_whole_series_len(seen: u64, more: usize) -> crate::Result<()> {
+    let total = seen.saturating_add(more as u64);
+    if total > MAX_WHOLE_SERIES_SAMPLES {
+        return Err(crate::Error::parameter(format!(
+            "a whole series may hold at most {MAX_WHOLE_SERIES_SAMPLES} samples (its counts \
+             are 32-bit), got {total}; use a window, or split the series"
+        )));
+    }
+    Ok(())
+}
+
 /// Index of the first non-finite value, if any.
 pub fn first_non_finite(x: &[f64]) -> Option<usize> {
     // Cheap branch-free scan first (vectorises), position search only on failure.
@@ -84,4 +153,22 @@ pub fn non_finite_error_at(index: usize, value: f64, stream_offset: u64) -> crat
 /// themselves before calling a core function).
 pub fn non_finite_error_public(index: usize, value: f64) -> crate::Error {
     non_finite_error(index, value, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_series_length_limit() {
+        assert!(check_whole_series_len(0, 1 << 20).is_ok());
+        assert!(check_whole_series_len(MAX_WHOLE_SERIES_SAMPLES - 5, 5).is_ok());
+        let e = check_whole_series_len(MAX_WHOLE_SERIES_SAMPLES - 5, 6).unwrap_err();
+        assert!(
+            e.message().contains("at most 4294967295 samples"),
+            "{}",
+            e.message()
+        );
+        assert!(e.message().contains("got 4294967296"), "{}", e.message());
+    }
 }

@@ -8,7 +8,10 @@
 //! value at the last index for `W = n`, bit for bit, because both use the same counts, the
 //! same fixed-point scale (a function of `N`) and the same final expression.
 
-use super::{check_window, first_non_finite, non_finite_error, NanPolicy};
+use super::{
+    check_whole_series_len, check_window, first_non_finite, non_finite_error, reserve_ring, Finish,
+    NanPolicy,
+};
 use crate::accumulate::{fixed_xlogx, scale_bits_for, EntropyOfSum, XLogXTable};
 use crate::checkpoint::{Reader, Writer};
 use crate::error::{Error, Result};
@@ -84,6 +87,22 @@ impl Default for PermutationOptions {
     }
 }
 
+impl PermutationOptions {
+    /// Checks the options without building anything (no memory is reserved).
+    pub fn validate(&self) -> Result<()> {
+        let span = crate::ordinal::check_embedding(self.order, self.delay)?;
+        if self.weighted && self.statistic == Statistic::Complexity {
+            return Err(Error::parameter(
+                "weighted=True is defined for entropy only, not for statistic='complexity'",
+            ));
+        }
+        if let Some(w) = self.window {
+            check_window(w, span, "ordinal pattern ((order-1)*delay + 1)")?;
+        }
+        Ok(())
+    }
+}
+
 /// Jensen-Shannon complexity from the entropy `h` (nats) of P and the entropy
 /// `h_mix` of (P + U)/2, for `n` possible patterns.
 fn complexity(h: f64, h_mix: f64, n: usize) -> f64 {
@@ -92,6 +111,41 @@ fn complexity(h: f64, h_mix: f64, n: usize) -> f64 {
     let js = h_mix - 0.5 * h - 0.5 * ln_n;
     let js_max = -0.5 * (((nf + 1.0) / nf) * (nf + 1.0).ln() + ln_n - 2.0 * (2.0 * nf).ln());
     ((h / ln_n) * js / js_max).max(0.0)
+}
+
+/// Largest finite magnitude weighted estimators accept.
+///
+/// A weight is the variance of `d <= 10` samples, at most `(2|x|)^2`; with `|x| <= 1e100`
+/// every weight, every `w ln w` term and every sum of up to 10^100 of them stays far
+/// below `f64::MAX`. Beyond that a variance (or a window's total weight) could overflow to
+/// infinity and turn the entropy into a silent 0 or NaN, so such input is rejected.
+pub const MAX_WEIGHTED_MAGNITUDE: f64 = 1e100;
+
+/// Largest weight samples within [`MAX_WEIGHTED_MAGNITUDE`] can produce, `(2 * 1e100)^2`
+/// (checked when restoring a checkpoint).
+const MAX_WEIGHT: f64 = 4e200;
+
+/// Rejects finite samples beyond [`MAX_WEIGHTED_MAGNITUDE`] (non-finite ones are the
+/// NaN policy's business).
+fn check_weighted_magnitude(chunk: &[f64], stream_offset: u64) -> Result<()> {
+    let too_large = |v: &f64| v.is_finite() && v.abs() > MAX_WEIGHTED_MAGNITUDE;
+    if let Some(i) = chunk.iter().position(too_large) {
+        let at = if stream_offset > 0 {
+            format!(
+                "index {i} of this chunk (sample {} of the stream)",
+                stream_offset + i as u64
+            )
+        } else {
+            format!("index {i}")
+        };
+        return Err(Error::parameter(format!(
+            "weighted permutation entropy needs |x| <= {MAX_WEIGHTED_MAGNITUDE:e} so that the \
+             embedding variances stay finite, got {:e} at {at}; the weighted entropy does not \
+             change when x is multiplied by a constant, so rescale the series",
+            chunk[i]
+        )));
+    }
+    Ok(())
 }
 
 /// Population variance of the embedding vector ending at `xs[i]`.
@@ -147,13 +201,33 @@ impl SignedExact {
     }
 }
 
+/// Scale of the `w ln w` terms of weighted estimators: `2^300`.
+///
+/// Weights of nearly constant or tiny-valued series are subnormal floats (variances below
+/// 2.2e-308), and `w * ln w` rounded to the subnormal grid keeps only a few significant
+/// bits: the entropy of two equal subnormal weights came out 1.5e-6 away from ln 2.
+/// Multiplying `w` by a power of two is exact and lifts every weight into the normal
+/// range, so each term keeps full precision; with `|x| <= 1e100` (weights <= 4e200, at
+/// most 2^32 of them per pattern) the scaled terms and their sums stay finite.
+const TERM_SCALE: f64 = 2.037_035_976_334_486e90; // 2^300, checked in the tests
+
+/// `w ln w * TERM_SCALE` (0 for w = 0), a pure function of `w`.
 #[inline]
 fn xlnx(w: f64) -> f64 {
     if w > 0.0 {
-        w * w.ln()
+        (w * TERM_SCALE) * w.ln()
     } else {
         0.0
     }
+}
+
+/// Weighted entropy `ln T - (sum w ln w) / T` from the scaled sum of terms.
+#[inline]
+fn weighted_entropy(total: f64, scaled_terms: f64) -> f64 {
+    if total <= 0.0 {
+        return 0.0;
+    }
+    (total.ln() - scaled_terms / (total * TERM_SCALE)).max(0.0)
 }
 
 /// Weighted counts (exact), shared by the rolling and whole-series paths.
@@ -198,10 +272,7 @@ impl WeightedCounts {
     /// of constant embeddings carries no information).
     fn entropy_tracked(&mut self) -> f64 {
         let total = self.total.value();
-        if total <= 0.0 {
-            return 0.0;
-        }
-        (total.ln() - self.terms.value() / total).max(0.0)
+        weighted_entropy(total, self.terms.value())
     }
     /// Same value computed afresh from the per-pattern sums.
     fn entropy_fresh(&mut self) -> f64 {
@@ -210,10 +281,7 @@ impl WeightedCounts {
             terms.add(xlnx(e.sum.value()));
         }
         let total = self.total.value();
-        if total <= 0.0 {
-            return 0.0;
-        }
-        (total.ln() - terms.value() / total).max(0.0)
+        weighted_entropy(total, terms.value())
     }
 }
 
@@ -340,17 +408,12 @@ const TAG: &str = "PermutationEstimator";
 impl PermutationEstimator {
     /// Validates options and builds a fresh estimator.
     pub fn new(options: PermutationOptions) -> Result<Self> {
+        options.validate()?;
         let encoder = OrdinalEncoder::new(options.order, options.delay)?;
         let span = encoder.span();
-        if options.weighted && options.statistic == Statistic::Complexity {
-            return Err(Error::parameter(
-                "weighted=True is defined for entropy only, not for statistic='complexity'",
-            ));
-        }
         let n_patterns = factorial(options.order);
         let mut scales = None;
         if let Some(w) = options.window {
-            check_window(w, span, "ordinal pattern ((order-1)*delay + 1)")?;
             let n = (w - span) as u64;
             scales = Some(Scales::new(
                 n,
@@ -385,6 +448,12 @@ impl PermutationEstimator {
             total_patterns: 0,
             saw_invalid: false,
         };
+        if let Some(w) = options.window {
+            reserve_ring(&mut est.ring, w - span, w)?;
+            if options.weighted {
+                reserve_ring(&mut est.ring_weights, w - span, w)?;
+            }
+        }
         est.reset();
         Ok(est)
     }
@@ -403,12 +472,13 @@ impl PermutationEstimator {
     pub fn reset(&mut self) {
         self.encoder.reset();
         let n = self.options.window.map_or(0, |w| w - self.encoder.span());
-        self.ring = vec![NO_PATTERN; n];
-        self.ring_weights = if self.options.weighted {
-            vec![0.0; n]
-        } else {
-            Vec::new()
-        };
+        // In place: the memory was reserved (fallibly) by `new`.
+        self.ring.clear();
+        self.ring.resize(n, NO_PATTERN);
+        self.ring_weights.clear();
+        if self.options.weighted {
+            self.ring_weights.resize(n, 0.0);
+        }
         self.ring_pos = 0;
         self.invalid_in_ring = n;
         self.counts.iter_mut().for_each(|c| *c = 0);
@@ -440,6 +510,12 @@ impl PermutationEstimator {
             if let Some(i) = first_non_finite(chunk) {
                 return Err(non_finite_error(i, chunk[i], self.encoder.seen()));
             }
+        }
+        if self.options.weighted {
+            check_weighted_magnitude(chunk, self.encoder.seen())?;
+        }
+        if !rolling {
+            check_whole_series_len(self.encoder.seen(), chunk.len())?;
         }
         // Work in blocks so the code buffer stays in L1.
         const BLOCK: usize = 4096;
@@ -545,11 +621,7 @@ impl PermutationEstimator {
     /// sum by at least `ln N` in fixed point) instead of by tracking the distinct count.
     fn rolling_entropy_fast(&mut self, codes: &[u32], out: &mut [f64]) {
         let scales = self.scales.as_ref().expect("rolling scales");
-        let norm = if self.options.normalize {
-            1.0 / (self.n_patterns as f64).ln()
-        } else {
-            1.0
-        };
+        let finish = Finish::new(self.n_patterns, self.options.normalize);
         let single = scales.xlogx.single_item_sum(scales.n_items);
         let n = self.ring.len();
         let counts = &mut self.counts[..];
@@ -569,7 +641,7 @@ impl PermutationEstimator {
             let c = counts[old as usize] - 1;
             counts[old as usize] = c;
             s -= scales.xlogx.up(c);
-            let h = scales.entropy.entropy(s) * norm;
+            let h = finish.apply(scales.entropy.entropy(s));
             *slot = if s == single { 0.0 } else { h };
         }
         self.ring_pos = pos;
@@ -586,11 +658,7 @@ impl PermutationEstimator {
         let scales = self.scales.as_ref().expect("rolling scales");
         let stat = self.options.statistic;
         let with_mix = stat == Statistic::Complexity;
-        let norm = if self.options.normalize {
-            1.0 / (self.n_patterns as f64).ln()
-        } else {
-            1.0
-        };
+        let finish = Finish::new(self.n_patterns, self.options.normalize);
         let n = self.ring.len();
         let np = self.n_patterns;
         let counts = &mut self.counts[..];
@@ -637,7 +705,7 @@ impl PermutationEstimator {
                         if present == 1 {
                             0.0
                         } else {
-                            scales.entropy.entropy(s) * norm
+                            finish.apply(scales.entropy.entropy(s))
                         }
                     }
                     Statistic::Complexity => {
@@ -668,11 +736,7 @@ impl PermutationEstimator {
     fn weighted_block(&mut self, block: &[f64], codes: &[u32], out: Option<&mut [f64]>) {
         let span = self.encoder.span();
         let (d, tau) = (self.options.order, self.options.delay);
-        let norm = if self.options.normalize {
-            1.0 / (self.n_patterns as f64).ln()
-        } else {
-            1.0
-        };
+        let finish = Finish::new(self.n_patterns, self.options.normalize);
         // Patterns ending at block[k] with k < span reach back into the samples before
         // the block: read those from history ++ block[..span].
         let hist_len = self.history.len();
@@ -717,7 +781,7 @@ impl PermutationEstimator {
                     *slot = if self.invalid_in_ring != 0 {
                         f64::NAN
                     } else {
-                        self.weighted.entropy_tracked() * norm
+                        finish.apply(self.weighted.entropy_tracked())
                     };
                 }
             }
@@ -748,13 +812,9 @@ impl PermutationEstimator {
             return Ok(f64::NAN);
         }
         let np = self.n_patterns;
-        let norm = if self.options.normalize {
-            1.0 / (np as f64).ln()
-        } else {
-            1.0
-        };
+        let finish = Finish::new(np, self.options.normalize);
         if self.options.weighted {
-            return Ok(self.weighted.entropy_fresh() * norm);
+            return Ok(finish.apply(self.weighted.entropy_fresh()));
         }
         let n_items = self.total_patterns;
         let counts = self.merged_counts();
@@ -767,7 +827,7 @@ impl PermutationEstimator {
             EntropyOfSum::new(n_items, bits).entropy(sum)
         };
         Ok(match self.options.statistic {
-            Statistic::Entropy => h * norm,
+            Statistic::Entropy => finish.apply(h),
             Statistic::MissingPatterns => (np - present) as f64,
             Statistic::Complexity => {
                 let scale = MixScale::new(n_items, np);
@@ -841,6 +901,12 @@ impl PermutationEstimator {
                 NanPolicy::Raise
             },
         };
+        if let Some(w) = window {
+            // The window's codes (4 bytes each) follow: check before allocating the ring.
+            let span = crate::ordinal::check_embedding(order, delay)
+                .map_err(|e| Error::checkpoint(e.message().to_string()))?;
+            r.expect_items(w.saturating_sub(span), 4)?;
+        }
         let mut est = Self::new(options).map_err(|e| Error::checkpoint(e.message().to_string()))?;
         est.encoder = OrdinalEncoder::read_state(&mut r)?;
         if est.encoder.order() != order || est.encoder.delay() != delay {
@@ -856,7 +922,7 @@ impl PermutationEstimator {
                 || (options.weighted && weights.len() != ring.len())
                 || (!options.weighted && !weights.is_empty())
                 || ring.iter().any(|&c| c != NO_PATTERN && c >= np)
-                || weights.iter().any(|w| !(w.is_finite() && *w >= 0.0))
+                || weights.iter().any(|w| !(0.0..=MAX_WEIGHT).contains(w))
             {
                 return Err(Error::checkpoint("inconsistent window state"));
             }
@@ -929,13 +995,27 @@ impl PermutationEstimator {
 
 /// Rolling statistic over `x` (one value per sample, NaN where the window is incomplete).
 pub fn rolling(x: &[f64], options: PermutationOptions) -> Result<Vec<f64>> {
-    if options.window.is_none() {
-        return Err(Error::parameter("rolling() needs a window"));
-    }
-    let mut est = PermutationEstimator::new(options)?;
     let mut out = vec![0.0; x.len()];
-    est.update(x, &mut out)?;
+    rolling_into(x, options, &mut out)?;
     Ok(out)
+}
+
+/// [`rolling`] into a caller's buffer of `x.len()` values.
+///
+/// A window longer than the whole input leaves every value NaN; it runs with the shortest
+/// such window (`len + 1` samples), which gives the same output and the same errors
+/// without reserving the memory of the requested window (4e9 samples would be 16 GiB).
+pub fn rolling_into(x: &[f64], options: PermutationOptions, out: &mut [f64]) -> Result<()> {
+    let Some(window) = options.window else {
+        return Err(Error::parameter("rolling() needs a window"));
+    };
+    options.validate()?;
+    let span = (options.order - 1) * options.delay;
+    let run = PermutationOptions {
+        window: Some(window.min(x.len().max(span) + 1)),
+        ..options
+    };
+    PermutationEstimator::new(run)?.update(x, out)
 }
 
 /// Whole-series statistic over `x`.
@@ -1154,6 +1234,161 @@ mod tests {
         assert!(whole_series(&x, PermutationOptions { window: None, ..o })
             .unwrap()
             .is_nan());
+    }
+
+    #[test]
+    fn normalized_values_never_exceed_one() {
+        // An exactly uniform window evaluates ln N - S/N with rounded terms and could land
+        // an ulp above ln(d!); the result is clamped to the mathematical range.
+        let uniform_weighted = [0.0, 3.0, 0.0];
+        let alternating: Vec<f64> = (0..41).map(|i| (i % 2) as f64).collect();
+        for (x, weighted) in [(&uniform_weighted[..], true), (&alternating[..], false)] {
+            for normalize in [true, false] {
+                let o = PermutationOptions {
+                    order: 2,
+                    weighted,
+                    normalize,
+                    ..Default::default()
+                };
+                let max = if normalize { 1.0 } else { 2f64.ln() };
+                let whole = whole_series(x, o).unwrap();
+                assert!(whole <= max, "{whole} > {max}");
+                let roll = rolling(
+                    x,
+                    PermutationOptions {
+                        window: Some(x.len()),
+                        ..o
+                    },
+                )
+                .unwrap();
+                assert_eq!(roll[x.len() - 1].to_bits(), whole.to_bits());
+            }
+        }
+        // Many small uniform-ish windows of every order: never above the maximum.
+        for order in 2..=5 {
+            for levels in [2u64, 3, 50] {
+                let x = walk(order as u64 * levels, 3000, levels);
+                for weighted in [false, true] {
+                    let o = PermutationOptions {
+                        order,
+                        window: Some(order + 5),
+                        weighted,
+                        ..Default::default()
+                    };
+                    let v = rolling(&x, o).unwrap();
+                    assert!(v.iter().all(|h| h.is_nan() || (0.0..=1.0).contains(h)));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn weighted_entropy_keeps_precision_for_subnormal_weights() {
+        assert_eq!(TERM_SCALE, 2f64.powi(300));
+        // Two patterns (codes 1 and 3) with equal variances of 4.7e-319, a subnormal: the
+        // entropy is ln 2 by hand. Unscaled w ln w terms gave 0.3868513 instead of
+        // ln 2 / ln 6 = 0.3868528.
+        let x = [0.0, 1.457256017387996e-159, 0.0, 0.0];
+        let o = PermutationOptions {
+            weighted: true,
+            ..Default::default()
+        };
+        let h = whole_series(&x, o).unwrap();
+        // ln T - S/T cancels two numbers near ln(4.7e-319) = -733: a few ulps of 733.
+        assert!((h - 2f64.ln() / 6f64.ln()).abs() < 1e-13, "{h}");
+        // The largest accepted weights keep finite sums too.
+        let big: Vec<f64> = walk(3, 2000, 50)
+            .iter()
+            .map(|v| v * 1e98 / 2000.0)
+            .collect();
+        let h_big = whole_series(&big, o).unwrap();
+        let h_small = whole_series(&big.iter().map(|v| v * 1e-98).collect::<Vec<_>>(), o).unwrap();
+        assert!(
+            h_big.is_finite() && (h_big - h_small).abs() < 1e-12,
+            "{h_big} {h_small}"
+        );
+    }
+
+    #[test]
+    fn weighted_rejects_magnitudes_whose_variance_would_overflow() {
+        // |x| ~ 1e200: the variances overflow to infinity; this used to give a silent 0.
+        let x = [1e200, -1e200, 3e200, 0.5e200, 2e200, -1e200, 7e200];
+        let o = PermutationOptions {
+            weighted: true,
+            ..Default::default()
+        };
+        let e = whole_series(&x, o).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidParameter);
+        assert!(
+            e.message().contains("1e100") && e.message().contains("1e200 at index 0"),
+            "{}",
+            e.message()
+        );
+        // Near the limit the value is the one of the rescaled series (scale invariance).
+        let scaled: Vec<f64> = x.iter().map(|v| v * 1e-101).collect();
+        let small: Vec<f64> = x.iter().map(|v| v * 1e-200).collect();
+        let a = whole_series(&scaled, o).unwrap();
+        let b = whole_series(&small, o).unwrap();
+        assert!((a - b).abs() < 1e-12 && a > 0.1, "{a} vs {b}");
+        // The error leaves the state untouched and names the stream position.
+        let mut est = PermutationEstimator::new(PermutationOptions {
+            window: Some(4),
+            ..o
+        })
+        .unwrap();
+        let mut out = [0.0; 3];
+        est.update(&small[..3], &mut out).unwrap();
+        let mut out = [0.0; 2];
+        let e = est.update(&[1.0, -2e150], &mut out).unwrap_err();
+        assert!(
+            e.message().contains("sample 4 of the stream"),
+            "{}",
+            e.message()
+        );
+        assert_eq!(est.samples_seen(), 3);
+        // Non-finite samples stay the NaN policy's business.
+        let nan_ok = PermutationOptions {
+            nan_policy: NanPolicy::Propagate,
+            ..o
+        };
+        assert!(whole_series(&[1.0, f64::INFINITY, 2.0, 0.0], nan_ok)
+            .unwrap()
+            .is_nan());
+    }
+
+    #[test]
+    fn huge_windows_and_delays_reserve_no_memory_up_front() {
+        // These used to reserve (delay) or fill (window) tens of GiB, or abort the process.
+        let x = walk(5, 100, 7);
+        let o = PermutationOptions {
+            window: Some(u32::MAX as usize),
+            ..Default::default()
+        };
+        assert!(rolling(&x, o).unwrap().iter().all(|v| v.is_nan()));
+        let e = whole_series(
+            &x,
+            PermutationOptions {
+                delay: 1 << 38,
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::EmptyInput);
+        // A checkpoint that claims a window it does not hold fails before allocating it.
+        let est = PermutationEstimator::new(PermutationOptions {
+            window: Some(10),
+            ..Default::default()
+        })
+        .unwrap();
+        let mut bytes = est.checkpoint();
+        let at = 4 + 4 + 8 + TAG.len() + 16; // magic, version, tag, order, delay
+        bytes[at..at + 8].copy_from_slice(&(u32::MAX as u64 + 1).to_le_bytes());
+        // Re-seal the checksum so the bytes pass it and reach the size check.
+        let body = bytes.len() - 8;
+        let sum = crate::checkpoint::fnv1a(&bytes[..body]);
+        bytes[body..].copy_from_slice(&sum.to_le_bytes());
+        let e = PermutationEstimator::restore(&bytes).unwrap_err();
+        assert!(e.message().contains("truncated"), "{}", e.message());
     }
 
     #[test]

@@ -1,0 +1,482 @@
+//! Exact chunk-parallel segmentation of one long stream.
+//!
+//! **Profiles are local.** A rolling value at `t` is a pure function of the `W` samples
+//! `[t-W+1, t]` (fixed-point sums, exact weights), so a chunk that starts with `W - 1`
+//! samples of warm-up taken from its predecessor computes exactly the one-pass values
+//! of its own positions. Chunks of the profile run on all threads.
+//!
+//! **Boundaries are not local**, but they forget quickly. With a fixed threshold (given,
+//! or calibrated once over the whole profile) the rule engine's state is the start of
+//! the open segment and the score before the current one; everything else is read from
+//! the scores. So each chunk `[a, b)` is segmented *as if* a segment started at `a`,
+//! and keeps going for an `overlap` past `b`. Stitching walks the chunks in order: the
+//! first start position that the true run (the run stitched so far) and the chunk's
+//! run share, both final, is where the two runs have the same state, and from there on
+//! they produce the same starts; the chunk's artificial starts before it are dropped.
+//! When the overlap holds no shared start, the true run is continued sequentially over
+//! the chunk until one appears (or the chunk ends) and the report counts it.
+//!
+//! What cannot be split exactly runs sequentially, and the report says so: the online
+//! `target_len` controller (its threshold depends on the whole history) and the
+//! next-symbol profile (the context model counts everything seen). Batch calibration
+//! of `target_len` is computed once over the whole profile, then the rules run in
+//! parallel with that threshold.
+
+use crate::boundary::{calibrate_threshold, Calibration, PresetEngine, RuleEngine, Rules, Segment};
+use crate::error::{Error, Result};
+use crate::estimate::conditional;
+use crate::estimate::permutation;
+use crate::segmenter::Method;
+
+/// How a chunk-parallel run went.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StitchReport {
+    /// Chunks the stream was cut into (1 when the run was sequential).
+    pub chunks: usize,
+    /// Chunk joins made at a start shared with the true run inside the overlap.
+    pub stitched: usize,
+    /// Chunk joins that needed the true run continued sequentially past the overlap.
+    pub fallbacks: usize,
+    /// Samples of rules re-run sequentially by those fallbacks.
+    pub sequential_samples: u64,
+    /// Why the whole run (or its profile) was sequential, when it was.
+    pub sequential_reason: Option<&'static str>,
+}
+
+#[derive(Debug, Clone)]
+enum Engine {
+    Native(RuleEngine),
+    Preset(PresetEngine),
+}
+
+impl Engine {
+    fn push(&mut self, scores: &[f64], out: &mut Vec<Segment>) {
+        match self {
+            Engine::Native(e) => e.push(scores, out),
+            Engine::Preset(e) => e.push(scores, out),
+        }
+    }
+    fn open_start(&self) -> (u64, u8) {
+        match self {
+            Engine::Native(e) => e.open_start(),
+            Engine::Preset(e) => e.open_start(),
+        }
+    }
+    /// A copy restarted at `pos`; `prev1`, `prev2` are the scores at `pos - 1`, `pos - 2`.
+    fn restarted_at(&self, pos: u64, prev1: f64, prev2: f64) -> Self {
+        match self {
+            Engine::Native(e) => Engine::Native(e.restarted_at(pos, prev1)),
+            Engine::Preset(e) => Engine::Preset(e.restarted_at(pos, prev1, prev2)),
+        }
+    }
+}
+
+/// Fills `out` with the scores of positions `from .. from + out.len()`.
+type Fill<'a> = dyn Fn(u64, &mut [f64]) -> Result<()> + Sync + 'a;
+
+/// Scores are produced and consumed in blocks of this many samples.
+const BLOCK: usize = 1 << 15;
+
+/// A run of the rules over positions `[first, end)`: its final starts (the open
+/// segment's included) and its engine, ready to continue.
+#[derive(Debug, Clone)]
+struct SpanRun {
+    end: u64,
+    starts: Vec<(u64, u8)>,
+    engine: Engine,
+}
+
+impl SpanRun {
+    fn new(engine: Engine, fill: &Fill, first: u64, end: u64) -> Result<Self> {
+        let mut run = Self {
+            end: first,
+            starts: vec![engine.open_start()],
+            engine,
+        };
+        run.extend(fill, end)?;
+        Ok(run)
+    }
+
+    /// Continues the run up to `end`, computing its scores block by block.
+    fn extend(&mut self, fill: &Fill, end: u64) -> Result<()> {
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        while self.end < end {
+            let len = ((end - self.end) as usize).min(BLOCK);
+            buf.clear();
+            buf.resize(len, 0.0);
+            fill(self.end, &mut buf)?;
+            out.clear();
+            self.engine.push(&buf, &mut out);
+            // The old open start comes back as the first closed segment.
+            if !out.is_empty() {
+                self.starts.pop();
+                self.starts.extend(out.iter().map(|s| (s.start, s.reason)));
+                self.starts.push(self.engine.open_start());
+            }
+            self.end += len as u64;
+        }
+        Ok(())
+    }
+}
+
+/// First position `>= from` where both sorted start lists have a start.
+fn first_shared(a: &[(u64, u8)], b: &[(u64, u8)], from: u64) -> Option<u64> {
+    let mut i = a.partition_point(|s| s.0 < from);
+    let mut j = b.partition_point(|s| s.0 < from);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => return Some(a[i].0),
+        }
+    }
+    None
+}
+
+/// Splits `0..n` into `chunks` near-equal ranges.
+fn chunk_bounds(n: usize, chunks: usize) -> Vec<usize> {
+    (0..=chunks).map(|k| k * n / chunks).collect()
+}
+
+/// Runs `job` on each index in `0..jobs` over `threads` threads, results in order.
+fn run_parallel<R: Send>(jobs: usize, threads: usize, job: impl Fn(usize) -> R + Sync) -> Vec<R> {
+    let threads = threads.clamp(1, jobs.max(1));
+    if threads == 1 {
+        return (0..jobs).map(job).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<R>>> =
+        (0..jobs).map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= jobs {
+                    break;
+                }
+                let r = job(i);
+                *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .expect("every job ran")
+        })
+        .collect()
+}
+
+/// The default overlap: long enough for the runs to meet at a rule start in practice.
+fn default_overlap(rules: &Rules) -> usize {
+    let span = rules.max_len.unwrap_or(0).max(rules.min_len);
+    (8 * span).max(256)
+}
+
+/// The engine for `rules` (threshold calibrated over `whole` when the rules ask for
+/// it; `whole` is only read in that case and for the EntroPE preset).
+fn base_engine(rules: &Rules, whole: &[f64]) -> Result<Engine> {
+    Ok(match rules.preset {
+        Some(preset) => Engine::Preset(PresetEngine::new(*rules, preset, whole)?),
+        None => {
+            let calibrated = match (rules.target_len, rules.calibration) {
+                (Some(_), Calibration::Batch) => Some(calibrate_threshold(whole, rules)?),
+                _ => None,
+            };
+            Engine::Native(RuleEngine::new(*rules, calibrated)?)
+        }
+    })
+}
+
+/// True when the rules need the whole score array before deciding anything.
+fn needs_whole(rules: &Rules) -> bool {
+    matches!(rules.preset, Some(crate::boundary::Preset::Entrope { .. }))
+        || (rules.preset.is_none()
+            && rules.target_len.is_some()
+            && rules.calibration == Calibration::Batch)
+}
+
+/// The rules over `n` positions whose scores `fill` produces, chunk-parallel, stitched.
+fn rules_parallel(
+    n: usize,
+    rules: &Rules,
+    base: Engine,
+    fill: &Fill,
+    chunks: usize,
+    threads: usize,
+    overlap: Option<usize>,
+) -> Result<(Vec<Segment>, StitchReport)> {
+    let mut report = StitchReport {
+        chunks: 1,
+        ..StitchReport::default()
+    };
+    let online = matches!(&base, Engine::Native(e) if e.is_online());
+    let chunks = chunks.min(n.max(1));
+    if online || chunks == 1 {
+        if online {
+            report.sequential_reason =
+                Some("the online target_len controller depends on the whole history");
+        }
+        let run = SpanRun::new(base, fill, 0, n as u64)?;
+        return Ok((starts_to_segments(&run.starts, n as u64), report));
+    }
+    report.chunks = chunks;
+    let overlap = overlap.unwrap_or_else(|| default_overlap(rules)) as u64;
+    let bounds = chunk_bounds(n, chunks);
+    let runs = run_parallel(chunks, threads, |k| -> Result<SpanRun> {
+        let (a, b) = (bounds[k] as u64, bounds[k + 1] as u64);
+        let engine = if k == 0 {
+            base.clone()
+        } else {
+            let mut prev = [f64::NAN; 2];
+            let back = (a as usize).min(2);
+            fill(a - back as u64, &mut prev[2 - back..])?;
+            base.restarted_at(a, prev[1], prev[0])
+        };
+        SpanRun::new(engine, fill, a, (b + overlap).min(n as u64))
+    });
+    let mut runs = runs.into_iter();
+    let mut truth = runs.next().expect("chunk 0 ran")?;
+    let step = overlap.max(BLOCK as u64 / 8);
+    for (k, right) in runs.enumerate() {
+        let right = right?;
+        let a = bounds[k + 1] as u64;
+        let mut fell_back = false;
+        loop {
+            if let Some(p) = first_shared(&truth.starts, &right.starts, a) {
+                let keep = truth.starts.partition_point(|s| s.0 <= p);
+                truth.starts.truncate(keep);
+                let from = right.starts.partition_point(|s| s.0 <= p);
+                truth.starts.extend_from_slice(&right.starts[from..]);
+                truth.engine = right.engine;
+                truth.end = right.end;
+                if !fell_back {
+                    report.stitched += 1;
+                }
+                break;
+            }
+            if truth.end >= right.end {
+                break;
+            }
+            // No shared start yet: continue the true run sequentially.
+            fell_back = true;
+            let to = (truth.end + step).min(right.end);
+            report.sequential_samples += to - truth.end;
+            truth.extend(fill, to)?;
+        }
+        if fell_back {
+            report.fallbacks += 1;
+        }
+    }
+    truth.extend(fill, n as u64)?;
+    Ok((starts_to_segments(&truth.starts, n as u64), report))
+}
+
+/// The rules over a whole score array, chunk-parallel; equal to
+/// [`crate::boundary::segment_scores`] segment for segment.
+pub fn segment_scores_parallel(
+    scores: &[f64],
+    rules: &Rules,
+    chunks: usize,
+    threads: usize,
+    overlap: Option<usize>,
+) -> Result<(Vec<Segment>, StitchReport)> {
+    rules.validate()?;
+    check_chunks(chunks)?;
+    let base = base_engine(rules, scores)?;
+    let fill = |from: u64, out: &mut [f64]| -> Result<()> {
+        let from = from as usize;
+        out.copy_from_slice(&scores[from..from + out.len()]);
+        Ok(())
+    };
+    rules_parallel(scores.len(), rules, base, &fill, chunks, threads, overlap)
+}
+
+fn check_chunks(chunks: usize) -> Result<()> {
+    if chunks < 1 {
+        return Err(Error::parameter(format!(
+            "chunks must be >= 1, got {chunks}"
+        )));
+    }
+    Ok(())
+}
+
+fn starts_to_segments(starts: &[(u64, u8)], n: u64) -> Vec<Segment> {
+    if n == 0 {
+        return Vec::new();
+    }
+    starts
+        .iter()
+        .enumerate()
+        .map(|(i, &(start, code))| Segment {
+            start,
+            len: starts.get(i + 1).map_or(n, |s| s.0) - start,
+            reason: code,
+        })
+        .collect()
+}
+
+/// The whole rolling profile, chunk-parallel, written in place.
+fn parallel_profile(n: usize, chunks: usize, threads: usize, fill: &Fill) -> Result<Vec<f64>> {
+    let mut out = vec![0.0; n];
+    let chunks = chunks.clamp(1, n.max(1));
+    let bounds = chunk_bounds(n, chunks);
+    let mut pieces: Vec<(u64, &mut [f64])> = Vec::with_capacity(chunks);
+    let mut rest = out.as_mut_slice();
+    for k in 0..chunks {
+        let (piece, tail) = rest.split_at_mut(bounds[k + 1] - bounds[k]);
+        pieces.push((bounds[k] as u64, piece));
+        rest = tail;
+    }
+    let queue = std::sync::Mutex::new(pieces);
+    let first_error: std::sync::Mutex<Option<(u64, Error)>> = std::sync::Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, chunks) {
+            scope.spawn(|| loop {
+                let job = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
+                let Some((from, piece)) = job else { break };
+                for (j, block) in piece.chunks_mut(BLOCK).enumerate() {
+                    if let Err(e) = fill(from + (j * BLOCK) as u64, block) {
+                        let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                        if slot.as_ref().is_none_or(|(at, _)| from < *at) {
+                            *slot = Some((from, e));
+                        }
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some((_, e)) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// Rules over a profile that `fill` computes: in place and fused when the rules can
+/// start anywhere, over the whole profile first when they need it.
+fn segment_profile(
+    n: usize,
+    rules: &Rules,
+    fill: &Fill,
+    chunks: usize,
+    threads: usize,
+    overlap: Option<usize>,
+) -> Result<(Vec<Segment>, StitchReport)> {
+    if needs_whole(rules) {
+        let scores = parallel_profile(n, chunks, threads, fill)?;
+        return segment_scores_parallel(&scores, rules, chunks, threads, overlap);
+    }
+    let base = base_engine(rules, &[])?;
+    rules_parallel(n, rules, base, fill, chunks, threads, overlap)
+}
+
+/// Chunk-parallel segmentation of a float series; equal to
+/// [`crate::segmenter::segment_values`].
+pub fn segment_values_parallel(
+    x: &[f64],
+    method: &Method,
+    rules: &Rules,
+    chunks: usize,
+    threads: usize,
+    overlap: Option<usize>,
+) -> Result<(Vec<Segment>, StitchReport)> {
+    rules.validate()?;
+    check_chunks(chunks)?;
+    match method {
+        Method::Permutation(o) => {
+            let window = o.window.ok_or_else(|| {
+                Error::parameter("segmenting needs a rolling profile: give window (in samples)")
+            })?;
+            permutation::PermutationEstimator::new(*o)?;
+            if o.nan_policy == crate::NanPolicy::Raise {
+                if let Some(i) = crate::estimate::first_non_finite(x) {
+                    return Err(crate::estimate::non_finite_error_at(i, x[i], 0));
+                }
+            }
+            // A chunk's scores: its window - 1 samples of warm-up, then its own.
+            let fill = |from: u64, out: &mut [f64]| -> Result<()> {
+                let from = from as usize;
+                let lo = from.saturating_sub(window - 1);
+                let mut est = permutation::PermutationEstimator::new(*o)?;
+                est.update(&x[lo..from], &mut vec![0.0; from - lo])?;
+                est.update(&x[from..from + out.len()], out)
+            };
+            segment_profile(x.len(), rules, &fill, chunks, threads, overlap)
+        }
+        Method::Scores(policy) => {
+            if *policy == crate::NanPolicy::Raise {
+                if let Some(i) = crate::estimate::first_non_finite(x) {
+                    return Err(crate::estimate::non_finite_error_at(i, x[i], 0));
+                }
+            }
+            segment_scores_parallel(x, rules, chunks, threads, overlap)
+        }
+        _ => Err(Error::parameter(
+            "this method takes integer symbols, not float values",
+        )),
+    }
+}
+
+/// Chunk-parallel segmentation of a symbol stream; equal to
+/// [`crate::segmenter::segment_symbols`]. The next-symbol profile is computed in one
+/// sequential pass (the report says so); the rules still run in parallel.
+pub fn segment_symbols_parallel<T: Copy + Into<u64> + Sync>(
+    x: &[T],
+    method: &Method,
+    rules: &Rules,
+    chunks: usize,
+    threads: usize,
+    overlap: Option<usize>,
+) -> Result<(Vec<Segment>, StitchReport)> {
+    rules.validate()?;
+    check_chunks(chunks)?;
+    match method {
+        Method::Conditional(o) => {
+            let window = o.window.ok_or_else(|| {
+                Error::parameter("segmenting needs a rolling profile: give window (in symbols)")
+            })?;
+            conditional::ConditionalEstimator::new(*o)?;
+            let a = o.alphabet_size as u64;
+            if let Some(i) = x.iter().position(|&s| s.into() >= a) {
+                return Err(Error::new(
+                    crate::ErrorKind::SymbolOutOfRange { index: i },
+                    format!(
+                        "symbol {} at index {i} is outside the alphabet 0..{a} \
+                         (alphabet_size={a})",
+                        x[i].into()
+                    ),
+                ));
+            }
+            let fill = |from: u64, out: &mut [f64]| -> Result<()> {
+                let from = from as usize;
+                let lo = from.saturating_sub(window - 1);
+                let mut est = conditional::ConditionalEstimator::new(*o)?;
+                est.update(&x[lo..from], &mut vec![0.0; from - lo])?;
+                est.update(&x[from..from + out.len()], out)
+            };
+            segment_profile(x.len(), rules, &fill, chunks, threads, overlap)
+        }
+        Method::NextSymbol(o, which) => {
+            let (h, q) = crate::estimate::context_model::next_symbol_entropy(x, *o)?;
+            let scores = match which {
+                crate::segmenter::NextScore::Surprisal => q,
+                crate::segmenter::NextScore::Entropy => h,
+            };
+            let (segs, mut report) =
+                segment_scores_parallel(&scores, rules, chunks, threads, overlap)?;
+            report.sequential_reason =
+                Some("the next-symbol profile counts the whole history: computed sequentially");
+            Ok((segs, report))
+        }
+        _ => Err(Error::parameter(
+            "this method takes float values, not integer symbols",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;
