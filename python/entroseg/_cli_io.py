@@ -45,6 +45,12 @@ def check_readable(path: str) -> None:
 def read_series(path: str, column: str | None) -> npt.NDArray[np.float64]:
     """A 1-D series from .npy, Parquet / Arrow IPC (``column`` or the first numeric
     column), .csv/.tsv (likewise) or plain text (one number per line; ``-`` is stdin)."""
+    return read_named_series(path, column)[0]
+
+
+def read_named_series(path: str, column: str | None) -> tuple[npt.NDArray[np.float64], str]:
+    """:func:`read_series` and the name of the column read ("value" for files without
+    column names)."""
     check_readable(path)
     suffix = suffix_of(path)
     try:
@@ -54,13 +60,13 @@ def read_series(path: str, column: str | None) -> npt.NDArray[np.float64]:
                 raise CliError(f"{path!r} holds an array of shape {values.shape}; expected 1-D")
             if values.dtype.kind not in "fiu":
                 raise CliError(f"{path!r} holds {values.dtype} values; expected numbers")
-            return np.asarray(values, dtype=np.float64)
+            return np.asarray(values, dtype=np.float64), "value"
         if suffix in TABLE_SUFFIXES:
             return _read_table_column(path, column)
         if suffix in (".csv", ".tsv"):
             return _read_csv(path, column, "\t" if suffix == ".tsv" else ",")
         text = sys.stdin.read() if path == "-" else Path(path).read_text()
-        return np.array([float(v) for v in text.split()], dtype=np.float64)
+        return np.array([float(v) for v in text.split()], dtype=np.float64), "value"
     except CliError:
         raise
     except (OSError, ValueError, UnicodeDecodeError) as exc:
@@ -71,7 +77,7 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def _read_csv(path: str, column: str | None, delimiter: str) -> npt.NDArray[np.float64]:
+def _read_csv(path: str, column: str | None, delimiter: str) -> tuple[npt.NDArray[np.float64], str]:
     with open(path, newline="") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         header = next(reader, None)
@@ -93,7 +99,7 @@ def _read_csv(path: str, column: str | None, delimiter: str) -> npt.NDArray[np.f
     else:
         raise CliError(f"column {column!r} not in {path!r} (columns: {', '.join(header)})")
     try:
-        return np.array([float(r[idx]) if r[idx] != "" else np.nan for r in rows])
+        return np.array([float(r[idx]) if r[idx] != "" else np.nan for r in rows]), header[idx]
     except (IndexError, ValueError) as exc:
         raise CliError(f"column {header[idx]!r} of {path!r} is not numeric: {exc}") from None
 
@@ -113,7 +119,7 @@ def pick_column(schema: Any, column: str | None, path: str) -> str:
     raise CliError(f"{path!r} has no numeric column; name one with --column")
 
 
-def _read_table_column(path: str, column: str | None) -> npt.NDArray[np.float64]:
+def _read_table_column(path: str, column: str | None) -> tuple[npt.NDArray[np.float64], str]:
     from entroseg.arrow import open_stream
 
     pa = require_pyarrow(f"reading {path!r}")
@@ -125,7 +131,7 @@ def _read_table_column(path: str, column: str | None) -> npt.NDArray[np.float64]
         if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
             raise CliError(f"column {name!r} of {path!r} is not numeric ({col.type})")
         parts.append(col.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False))
-    return np.concatenate(parts) if parts else np.zeros(0)
+    return (np.concatenate(parts) if parts else np.zeros(0)), name
 
 
 def open_table(path: str) -> tuple[Any, int | None]:

@@ -332,7 +332,7 @@ def segment_stream(
     reasons = pa.array(list(REASONS), pa.string())
     router = _Router(key_index)
 
-    def to_batch(parts: list[tuple[Any, tuple[Any, Any, Any]]]) -> pa.RecordBatch:
+    def to_batch(parts: list[tuple[Any, tuple[Any, Any, Any]]]) -> Any:
         starts = np.concatenate([p[1][0] for p in parts])
         lengths = np.concatenate([p[1][1] for p in parts])
         codes = np.concatenate([p[1][2] for p in parts]).astype(np.int8)
@@ -346,7 +346,7 @@ def segment_stream(
             columns.insert(0, router.key_column(keys, [len(out[0]) for _, out in parts]))
         return pa.RecordBatch.from_arrays(columns, schema=schema)
 
-    def batches() -> Iterator[pa.RecordBatch]:
+    def batches() -> Iterator[Any]:
         states: dict[Any, _Segmenter] = {}
         for batch in reader:
             values = _values(batch.column(value_index), spec.takes_symbols, value_column)
@@ -511,7 +511,7 @@ def profile_stream(
         )
     schema = reader.schema.append(pa.field(profile_column, pa.float64()))
 
-    def batches() -> Iterator[pa.RecordBatch]:
+    def batches() -> Iterator[Any]:
         states: dict[Any, Callable[[npt.NDArray[Any]], _F64]] = {}
         router = _Router(key_index)
         for batch in reader:

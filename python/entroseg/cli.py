@@ -78,7 +78,7 @@ class _Input:
             self.x, self.truth = sample_series()
             self.source = f"bundled sample ({len(REGIMES)} generated regimes: {', '.join(REGIMES)})"
         elif self.key is None:
-            self.x = _read_series(args.input, args.column)
+            self.x, self.column = io.read_named_series(args.input, args.column)
             self.source = args.input
         else:
             self.reader, self.total = io.open_table(args.input)
@@ -604,7 +604,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``entroseg`` command."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         result: int = args.func(args)
         return result

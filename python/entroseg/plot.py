@@ -46,19 +46,19 @@ def score_profile(x: npt.ArrayLike, **options: Any) -> npt.NDArray[np.float64]:
     o = {k: v for k, v in options.items() if k in _PROFILE_OPTIONS and v is not None}
     method = o.pop("method", "permutation")
     if method == "permutation":
-        keep = ("order", "delay", "window", "weighted", "normalize", "nan_policy")
-        kw = {k: o[k] for k in keep if k in o}
+        names: tuple[str, ...] = ("order", "delay", "window", "weighted", "normalize", "nan_policy")
+        kw = {k: o[k] for k in names if k in o}
         if "window" not in kw:
             raise entroseg.InvalidParameterError(
                 "method='permutation' profiles a rolling window: give window"
             )
         return np.asarray(entroseg.permutation_entropy(x, **kw))
     if method == "conditional":
-        keep = ("context", "window", "alphabet_size", "normalize")
-        return np.asarray(entroseg.conditional_entropy(x, **{k: o[k] for k in keep if k in o}))
+        names = ("context", "window", "alphabet_size", "normalize")
+        return np.asarray(entroseg.conditional_entropy(x, **{k: o[k] for k in names if k in o}))
     if method == "next_symbol":
-        keep = ("order", "alphabet_size", "alpha", "min_count", "reset_symbol", "normalize")
-        h, q = entroseg.next_symbol_entropy(x, **{k: o[k] for k in keep if k in o})
+        names = ("order", "alphabet_size", "alpha", "min_count", "reset_symbol", "normalize")
+        h, q = entroseg.next_symbol_entropy(x, **{k: o[k] for k in names if k in o})
         return q if o.get("score", "entropy") == "surprisal" else h
     if method == "scores":
         return np.asarray(x, dtype=np.float64)
@@ -93,7 +93,7 @@ def _draw_series(ax: Axes, y: npt.NDArray[np.float64], max_points: int, color: s
         ax.plot(np.arange(len(y)), y, color=color, linewidth=0.8)
         return
     centres, lo, hi = _envelope(y, _buckets(len(y), max_points))
-    ax.fill_between(centres, lo, hi, color=color, linewidth=0.5, alpha=0.8)
+    ax.fill_between(centres, lo, hi, color=color, linewidth=0.5)
 
 
 def segments(
