@@ -59,5 +59,6 @@ demo:
 POLARS_MIN ?= 1.30.0
 test-polars-min:
 	$(PYTHON) -m pip install -q "polars==$(POLARS_MIN)"
+	$(PYTHON) -c "import polars; print('testing against polars', polars.__version__)"
 	$(PYTHON) -m pytest -q tests/test_polars.py python/entroseg/polars.py; \
 	  status=$$?; $(PYTHON) -m pip install -q -U "polars>=1.30"; exit $$status

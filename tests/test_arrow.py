@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import entroseg
+import entroseg.arrow
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -17,6 +18,14 @@ import pytest
 from entroseg.arrow import open_stream, profile_stream, segment_stream
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+
+@pytest.fixture(autouse=True)
+def _restore_route() -> Iterator[None]:
+    saved = entroseg.arrow.RUN_PATH_MIN_MEAN_RUN
+    yield
+    entroseg.arrow.RUN_PATH_MIN_MEAN_RUN = saved
+
 
 SEG = dict(order=3, window=16, target_len=12.0, calibration="online", min_len=2, max_len=40)
 
@@ -77,24 +86,30 @@ def _streams(draw: Any) -> tuple[dict[str, np.ndarray], list[str], list[int]]:
     return series, [str(k) for k in order], cuts
 
 
+# Both ways of splitting a batch by key: run by run (long runs) and grouped (interleaved).
+ROUTES = [1, 10**9]
+
+
 @settings(deadline=None, max_examples=60)
-@given(_streams())
+@given(_streams(), st.sampled_from(ROUTES))
 def test_segment_stream_equals_one_shot_per_key_for_any_batching(
-    stream: tuple[dict[str, np.ndarray], list[str], list[int]],
+    stream: tuple[dict[str, np.ndarray], list[str], list[int]], route: int
 ) -> None:
     series, order, cuts = stream
     table = _interleaved(series, order)
+    entroseg.arrow.RUN_PATH_MIN_MEAN_RUN = route
     out = segment_stream(_batches(table, cuts), value_column="x", key_column="device", **SEG)
     _check_segments(out.read_all(), _expected_segments(series, **SEG))
 
 
 @settings(deadline=None, max_examples=40)
-@given(_streams())
+@given(_streams(), st.sampled_from(ROUTES))
 def test_profile_stream_equals_numpy_per_key_for_any_batching(
-    stream: tuple[dict[str, np.ndarray], list[str], list[int]],
+    stream: tuple[dict[str, np.ndarray], list[str], list[int]], route: int
 ) -> None:
     series, order, cuts = stream
     table = _interleaved(series, order)
+    entroseg.arrow.RUN_PATH_MIN_MEAN_RUN = route
     out = profile_stream(
         _batches(table, cuts), value_column="x", key_column="device", order=3, window=8
     ).read_all()
@@ -216,10 +231,13 @@ def test_symbol_methods_stream_per_key() -> None:
         assert np.array_equal(got, q)
 
 
-def test_nulls_count_as_nan_and_null_keys_are_a_series() -> None:
+@pytest.mark.parametrize("route", ROUTES)
+def test_nulls_count_as_nan_and_null_keys_are_a_series(route: int) -> None:
+    entroseg.arrow.RUN_PATH_MIN_MEAN_RUN = route
     x = np.random.default_rng(2).standard_normal(200)
     values = pa.array([None if i % 37 == 5 else v for i, v in enumerate(x)], pa.float64())
-    keys = pa.array([None if i % 2 else "a" for i in range(200)], pa.string())
+    # Runs of 3 rows: adjacent nulls are one key, a null beside a value is a change.
+    keys = pa.array([None if (i // 3) % 2 else "a" for i in range(200)], pa.string())
     table = pa.table({"key": keys, "x": values})
     with pytest.raises(entroseg.NonFiniteError):
         profile_stream(table, value_column="x", key_column="key", window=8).read_all()
@@ -228,7 +246,7 @@ def test_nulls_count_as_nan_and_null_keys_are_a_series() -> None:
     ).read_all()
     with_nan = np.where(values.is_null().to_numpy(zero_copy_only=False), np.nan, x)
     for k in ("a", None):
-        rows = np.array([(k is None) == bool(i % 2) for i in range(200)])
+        rows = np.array([(k is None) == bool((i // 3) % 2) for i in range(200)])
         want = entroseg.permutation_entropy(with_nan[rows], window=8, nan_policy="propagate")
         got = out.filter(pa.array(rows))["profile"].to_numpy(zero_copy_only=False)
         assert np.array_equal(got, want, equal_nan=True)
@@ -238,7 +256,9 @@ def test_nulls_count_as_nan_and_null_keys_are_a_series() -> None:
                        alphabet_size=3).read_all()  # fmt: skip
 
 
-def test_dictionary_keys_are_decoded() -> None:
+@pytest.mark.parametrize("route", ROUTES)
+def test_dictionary_keys_are_decoded(route: int) -> None:
+    entroseg.arrow.RUN_PATH_MIN_MEAN_RUN = route
     x = np.random.default_rng(4).standard_normal(400)
     keys = pa.array(["a", "b"] * 200).dictionary_encode()
     out = segment_stream(pa.table({"k": keys, "x": x}), value_column="x", key_column="k",
