@@ -210,6 +210,19 @@ def test_an_exception_in_the_producer_propagates_unchanged() -> None:
         with pytest.raises(ProducerFailure, match="sensor 7 went away"):
             step(reader, value_column="x", **kwargs).read_all()
 
+    class OnlyCStream:
+        """A producer known only by its Arrow C stream (as from another library)."""
+
+        def __init__(self, reader: pa.RecordBatchReader) -> None:
+            self.reader = reader
+
+        def __arrow_c_stream__(self, requested_schema: object = None) -> object:
+            return self.reader.__arrow_c_stream__(requested_schema)
+
+    wrapped = OnlyCStream(pa.RecordBatchReader.from_batches(schema, gen()))
+    with pytest.raises(pa.ArrowInvalid, match="sensor 7 went away"):
+        profile_stream(wrapped, value_column="x", window=8).read_all()
+
 
 def test_symbol_methods_stream_per_key() -> None:
     rng = np.random.default_rng(3)

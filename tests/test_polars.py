@@ -4,6 +4,9 @@ streaming engine; nulls, empty and single-row groups behave as documented."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import entroseg
@@ -306,3 +309,33 @@ def test_numpy_scalars_as_options() -> None:
     a = df.select(pl.col("x").entroseg.permutation_entropy(order=np.int64(3), window=np.int32(9)))
     b = df.select(pl.col("x").entroseg.permutation_entropy(order=3, window=9))
     assert a.equals(b)
+
+
+def test_namespace_needs_a_recent_polars(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    from entroseg import _polars_hook
+
+    assert _polars_hook._version_tuple("1.30.0") == (1, 30)
+    assert _polars_hook._version_tuple("2.1.0rc1") == (2, 1)
+    monkeypatch.setitem(sys.modules, "polars", types.SimpleNamespace(__version__="1.20.0"))
+    with pytest.warns(RuntimeWarning, match=r"need polars>=1.30, found 1.20.0"):
+        assert _polars_hook.register() is False
+
+
+def test_numpy_only_users_need_neither_polars_nor_pyarrow(tmp_path: Path) -> None:
+    (tmp_path / "x.parquet").write_bytes(b"PAR1")
+    code = (
+        "import sys; sys.modules['polars'] = None; sys.modules['pyarrow'] = None\n"
+        "import entroseg, numpy as np\n"
+        "assert entroseg.permutation_entropy(np.arange(10.0)) == 0.0\n"
+        "from entroseg.cli import main\n"
+        "assert main(['demo']) == 0\n"
+        "assert main(['segment', 'x.parquet']) == 2\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "white_noise" in run.stdout
+    assert run.stderr.strip().splitlines() == [
+        "entroseg: error: reading 'x.parquet' needs pyarrow: pip install 'entroseg[arrow]'"
+    ]

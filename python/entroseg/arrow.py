@@ -12,8 +12,10 @@ each) plus one batch.
 
 Missing values follow the Polars surface: a null value counts as NaN (``nan_policy``
 decides), symbols cannot be missing, and the profile is null where the numpy function
-gives NaN. A null key is a key of its own. An exception raised by the producer reaches
-the consumer unchanged.
+gives NaN. A null key is a key of its own. An exception raised by the producer of a
+pyarrow reader reaches the consumer unchanged (the reader is used as it is); through the
+C stream interface of other producers it arrives as a ``pyarrow.ArrowInvalid`` carrying
+the producer's message.
 
 Examples
 --------
