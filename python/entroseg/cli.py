@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 import entroseg
-from entroseg import _cli_io as io
+from entroseg import _cli_io as cli_io
 from entroseg import plot
 from entroseg._cli_io import CliError
 from entroseg._progress import Progress
@@ -44,7 +44,7 @@ _MAX_LISTED = 10
 
 def _read_series(path: str, column: str | None) -> npt.NDArray[np.float64]:
     """Read one series (see :func:`entroseg._cli_io.read_series`)."""
-    return io.read_series(path, column)
+    return cli_io.read_series(path, column)
 
 
 def _sparkline(values: npt.NDArray[np.float64], width: int, lo: float, hi: float) -> str:
@@ -78,16 +78,16 @@ class _Input:
             self.x, self.truth = sample_series()
             self.source = f"bundled sample ({len(REGIMES)} generated regimes: {', '.join(REGIMES)})"
         elif self.key is None:
-            self.x, self.column = io.read_named_series(args.input, args.column)
+            self.x, self.column = cli_io.read_named_series(args.input, args.column)
             self.source = args.input
         else:
-            self.reader, self.total = io.open_table(args.input)
+            self.reader, self.total = cli_io.open_table(args.input)
             if self.reader.schema.get_field_index(self.key) < 0:
                 raise CliError(
                     f"key column {self.key!r} not in {args.input!r} "
                     f"(columns: {', '.join(self.reader.schema.names)})"
                 )
-            self.column = io.pick_column(self.reader.schema, args.column, args.input)
+            self.column = cli_io.pick_column(self.reader.schema, args.column, args.input)
             self.source = args.input
         if self.x is not None and len(self.x) == 0:
             raise CliError(f"{self.source!r} holds no values")
@@ -188,7 +188,7 @@ def _profile(args: argparse.Namespace) -> int:
     update = make()
     parts = []
     with Progress("profile", total=len(x), enabled=Progress.wanted(args.quiet)) as progress:
-        for chunk in io.chunks(x, _CHUNK):
+        for chunk in cli_io.chunks(x, _CHUNK):
             parts.append(_guard(update, chunk))
             progress.advance(len(chunk))
     profile = np.concatenate(parts)
@@ -206,8 +206,8 @@ def _profile(args: argparse.Namespace) -> int:
         out = Path(args.output)
         suffix = out.suffix.lower()
         if suffix in (".parquet", ".pq"):
-            pa = io.require_pyarrow(f"writing {args.output!r}")
-            io.write_parquet(args.output, pa.table({inp.column: inp.x, "profile": profile}))
+            pa = cli_io.require_pyarrow(f"writing {args.output!r}")
+            cli_io.write_parquet(args.output, pa.table({inp.column: inp.x, "profile": profile}))
         else:
             try:
                 if suffix == ".npy":
@@ -223,7 +223,7 @@ def _profile(args: argparse.Namespace) -> int:
 def _profile_keyed(args: argparse.Namespace, inp: _Input, opts: dict[str, Any]) -> int:
     from entroseg.arrow import profile_stream
 
-    pa = io.require_pyarrow("--key")
+    pa = cli_io.require_pyarrow("--key")
     if args.output and Path(args.output).suffix.lower() not in (".parquet", ".pq"):
         raise CliError(f"with --key the profile is written as Parquet; got {args.output!r}")
     assert inp.key is not None
@@ -233,7 +233,7 @@ def _profile_keyed(args: argparse.Namespace, inp: _Input, opts: dict[str, Any]) 
         "profile", total=inp.total, unit="rows", enabled=Progress.wanted(args.quiet)
     ) as progress:
         stream = _guard(
-            profile_stream, io.counted(inp.reader, progress.advance), value_column=inp.column,
+            profile_stream, cli_io.counted(inp.reader, progress.advance), value_column=inp.column,
             key_column=inp.key, **opts,
         )  # fmt: skip
         try:
@@ -275,7 +275,7 @@ def _segment_series(x: npt.NDArray[Any], opts: dict[str, Any], quiet: bool) -> e
     seg = _guard(entroseg.Segmenter, **opts)
     parts = []
     with Progress("segment", total=len(x), enabled=Progress.wanted(quiet)) as progress:
-        for chunk in io.chunks(x, _CHUNK):
+        for chunk in cli_io.chunks(x, _CHUNK):
             parts.append(_guard(seg.push, chunk))
             progress.advance(len(chunk))
     parts.append(seg.finish())
@@ -340,14 +340,14 @@ def _segment(args: argparse.Namespace) -> int:
 def _write_segments(path: str, table: Any) -> None:
     suffix = Path(path).suffix.lower()
     if suffix in (".parquet", ".pq"):
-        io.write_parquet(path, table)
+        cli_io.write_parquet(path, table)
     elif suffix == ".csv":
         import pyarrow.csv as pcsv
 
         try:
             pcsv.write_csv(table.cast(table.schema.set(
                 table.schema.get_field_index("reason"),
-                table.schema.field("reason").with_type(io.require_pyarrow("csv").string()),
+                table.schema.field("reason").with_type(cli_io.require_pyarrow("csv").string()),
             )), path)  # fmt: skip
         except OSError as exc:
             raise CliError(f"cannot write {path!r}: {exc}") from None
@@ -359,12 +359,12 @@ def _write_segments(path: str, table: Any) -> None:
 def _segment_keyed(args: argparse.Namespace, inp: _Input, opts: dict[str, Any]) -> int:
     from entroseg.arrow import segment_stream
 
-    pa = io.require_pyarrow("--key")
+    pa = cli_io.require_pyarrow("--key")
     with Progress(
         "segment", total=inp.total, unit="rows", enabled=Progress.wanted(args.quiet)
     ) as progress:
         stream = _guard(
-            segment_stream, io.counted(inp.reader, progress.advance), value_column=inp.column,
+            segment_stream, cli_io.counted(inp.reader, progress.advance), value_column=inp.column,
             key_column=inp.key, **opts,
         )  # fmt: skip
         try:
@@ -402,11 +402,11 @@ def _load_one_series(args: argparse.Namespace) -> tuple[npt.NDArray[Any], Any, s
         inp = _Input(args)
         assert inp.x is not None
         return inp.x, inp.truth, inp.source
-    reader, _ = io.open_table(args.input)
+    reader, _ = cli_io.open_table(args.input)
     if reader.schema.get_field_index(args.key) < 0:
         raise CliError(f"key column {args.key!r} not in {args.input!r}")
-    column = io.pick_column(reader.schema, args.column, args.input)
-    pa = io.require_pyarrow("--key")
+    column = cli_io.pick_column(reader.schema, args.column, args.input)
+    pa = cli_io.require_pyarrow("--key")
     wanted = args.series
     parts = []
     for batch in reader:
