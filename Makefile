@@ -6,7 +6,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/entroseg/target
 PYTHON ?= python
 
-.PHONY: install install-test build lint test test-rust test-python bench demo clean-native test-polars-min lint-polars
+.PHONY: install install-test build lint test test-rust test-python bench demo clean-native fuzz test-polars-min lint-polars
 
 ## Install the package (builds the Rust extension in release mode).
 install:
@@ -49,9 +49,11 @@ test-rust:
 test-python:
 	$(PYTHON) -m pytest
 
-## Throughput against peers (ordpy, antropy) and the kernel-only Rust numbers.
+## Throughput against peers (ordpy, antropy, pydustmasker, dustmasker) and the kernel-only
+## Rust numbers.
 bench:
 	$(PYTHON) benches/bench_entropy.py
+	$(PYTHON) benches/bench_dna.py
 	$(PYTHON) benches/bench_surfaces.py
 	cargo run --release -q -p entroseg-core --example throughput
 
@@ -68,3 +70,12 @@ test-polars-min:
 	$(PYTHON) -c "import polars; print('testing against polars', polars.__version__)"
 	$(PYTHON) -m pytest -q tests/test_polars.py python/entroseg/polars.py; \
 	  status=$$?; $(PYTHON) -m pip install -q -U "polars>=1.30"; exit $$status
+
+## Fuzz the FASTA/FASTQ reader and the SDUST masker for FUZZ_SECONDS each (cargo-fuzz,
+## installed if missing). Only a stable toolchain is assumed: RUSTC_BOOTSTRAP=1 lets
+## cargo-fuzz pass its sanitizer flags. The first run builds the core with ASan (~2 min).
+FUZZ_SECONDS ?= 30
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd fuzz && RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)-fuzz cargo fuzz run -O fastx -- -max_total_time=$(FUZZ_SECONDS)
+	cd fuzz && RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)-fuzz cargo fuzz run -O dust -- -max_total_time=$(FUZZ_SECONDS)

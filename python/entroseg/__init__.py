@@ -3,7 +3,8 @@
 Drift-free, chunk-invariant rolling entropy profiles computed in Rust, O(1) work per
 sample: permutation entropy (plain, weighted, statistical complexity, missing patterns),
 conditional block entropy of symbol streams, conditional permutation entropy, and
-quantizers from floats to symbols.
+quantizers from floats to symbols. Genomic data (FASTA/FASTQ records, DNA entropy
+profiles, SDUST low-complexity masks) lives in :mod:`entroseg.genomic`.
 
 Conventions (every function obeys them):
 
@@ -33,7 +34,10 @@ from entroseg._entroseg import (
     CheckpointError,
     EmptyInputError,
     EntrosegError,
+    FastxFormatError,
+    FastxReader,
     InvalidParameterError,
+    InvalidSequenceError,
     NextSymbolEntropy,
     NonFiniteError,
     RollingConditionalEntropy,
@@ -44,6 +48,9 @@ from entroseg._entroseg import (
     __version__,
     conditional_entropy,
     conditional_permutation_entropy,
+    dna_profile,
+    dust_mask,
+    encode_dna,
     missing_patterns,
     next_symbol_entropy,
     ordinal_patterns,
@@ -51,6 +58,7 @@ from entroseg._entroseg import (
     quantize,
     statistical_complexity,
 )
+from entroseg.genomic import FastxRecord, dna_tokens, read_fastx
 from entroseg.parallel import StitchReport, segment_parallel
 from entroseg.sample import sample_series
 from entroseg.segments import (
@@ -71,7 +79,11 @@ __all__ = [
     "CheckpointError",
     "EmptyInputError",
     "EntrosegError",
+    "FastxFormatError",
+    "FastxReader",
+    "FastxRecord",
     "InvalidParameterError",
+    "InvalidSequenceError",
     "NextSymbolEntropy",
     "NonFiniteError",
     "PaddedSegments",
@@ -87,11 +99,16 @@ __all__ = [
     "boundaries",
     "conditional_entropy",
     "conditional_permutation_entropy",
+    "dna_profile",
+    "dna_tokens",
+    "dust_mask",
+    "encode_dna",
     "missing_patterns",
     "next_symbol_entropy",
     "ordinal_patterns",
     "permutation_entropy",
     "quantize",
+    "read_fastx",
     "sample_series",
     "segment",
     "segment_batch",

@@ -1,6 +1,7 @@
 """Type stubs of the native module ``entroseg._entroseg`` (full docstrings at runtime)."""
 
-from typing import Literal, final, overload
+import os
+from typing import Literal, Protocol, final, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -13,7 +14,10 @@ __all__ = [
     "CheckpointError",
     "EmptyInputError",
     "EntrosegError",
+    "FastxFormatError",
+    "FastxReader",
     "InvalidParameterError",
+    "InvalidSequenceError",
     "NextSymbolEntropy",
     "NonFiniteError",
     "RollingConditionalEntropy",
@@ -30,6 +34,9 @@ __all__ = [
     "_segment_parallel",
     "conditional_entropy",
     "conditional_permutation_entropy",
+    "dna_profile",
+    "dust_mask",
+    "encode_dna",
     "missing_patterns",
     "next_symbol_entropy",
     "ordinal_patterns",
@@ -64,6 +71,12 @@ class SymbolOutOfRangeError(EntrosegError):
 
 class CheckpointError(EntrosegError):
     """A checkpoint cannot be restored by this class."""
+
+class InvalidSequenceError(EntrosegError):
+    """A DNA sequence holds a character that is not a nucleotide letter."""
+
+class FastxFormatError(EntrosegError):
+    """A FASTA/FASTQ input is malformed, truncated or its compression is corrupt."""
 
 class StreamClosedError(EntrosegError):
     """An operation on a finished stream (push after finish)."""
@@ -396,6 +409,104 @@ class _Segmenter:
     def samples_seen(self) -> int: ...
     @property
     def is_finished(self) -> bool: ...
+
+_Sequence = bytes | str | npt.NDArray[np.integer]
+
+def encode_dna(sequence: bytes | str, /) -> npt.NDArray[np.uint8]:
+    """Base codes of DNA letters: A, C, G, T to 0..3, other IUPAC codes to 4."""
+
+@overload
+def dna_profile(
+    sequence: _Sequence,
+    /,
+    *,
+    kind: Literal["conditional", "kmer"] = "conditional",
+    k: int = 3,
+    window: None = None,
+    normalize: bool = True,
+) -> float: ...
+@overload
+def dna_profile(
+    sequence: _Sequence,
+    /,
+    *,
+    kind: Literal["conditional", "kmer"] = "conditional",
+    k: int = 3,
+    window: int,
+    normalize: bool = True,
+) -> _F64: ...
+@overload
+def dna_profile(
+    sequence: _Sequence,
+    /,
+    *,
+    kind: Literal["next_entropy", "next_surprisal"],
+    k: int = 3,
+    window: None = None,
+    normalize: bool = True,
+) -> _F64: ...
+@overload
+def dna_profile(
+    sequence: _Sequence,
+    /,
+    *,
+    kind: str = "conditional",
+    k: int = 3,
+    window: int | None = None,
+    normalize: bool = True,
+) -> float | _F64:
+    """Entropy profile of a DNA sequence (k-mer, conditional, or next-base per base)."""
+
+def dust_mask(
+    sequence: _Sequence, /, *, window: int = 64, level: int = 20, threads: int | None = None
+) -> npt.NDArray[np.int64]:
+    """SDUST low-complexity intervals, shape (n, 2), 0-based half-open."""
+
+class _Readable(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+
+_RawRecord = tuple[
+    str,
+    str,
+    bytes | None,
+    npt.NDArray[np.uint8] | None,
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    bytes | None,
+    int,
+    int,
+]
+
+@final
+class FastxReader:
+    """Streaming FASTA/FASTQ reader yielding raw record tuples (see ``read_fastx``)."""
+
+    def __new__(
+        cls,
+        source: str | os.PathLike[str] | _Readable,
+        /,
+        *,
+        empty: Literal["raise", "skip", "keep"] = "raise",
+        sequence: bool = True,
+        codes: bool = False,
+    ) -> Self: ...
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> _RawRecord: ...
+    @property
+    def bytes_read(self) -> int:
+        """Bytes of the input consumed so far (compressed bytes for compressed input)."""
+    @property
+    def records_read(self) -> int:
+        """Records read so far."""
+    @property
+    def source(self) -> str:
+        """The input's name as used in messages."""
+    @property
+    def compression(self) -> Literal["none", "gzip", "bzip2", "xz", "zstd"]:
+        """The detected compression."""
+    @property
+    def format(self) -> Literal["fasta", "fastq"] | None:
+        """The record format, once a record has been read."""
 
 def _check_expr_kwargs(function: str, kwargs: bytes) -> None:
     """Validate a Polars expression's pickled options (raises the typed errors)."""

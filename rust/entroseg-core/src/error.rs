@@ -29,6 +29,17 @@ pub enum ErrorKind {
     InvalidCheckpoint,
     /// An operation that the object's state does not allow (push after finish).
     InvalidState,
+    /// A byte of a DNA sequence is not a nucleotide letter (A, C, G, T or an IUPAC code).
+    InvalidSequence {
+        /// Position of the byte, counted from the first base of its record.
+        position: u64,
+    },
+    /// A FASTA/FASTQ input is malformed, or its compressed stream is corrupt or truncated.
+    InvalidFormat,
+    /// An input file does not exist.
+    FileNotFound,
+    /// Reading an input failed for another reason (permissions, a device error ...).
+    Io,
 }
 
 /// A core error: a kind and a human-readable message.
@@ -52,6 +63,13 @@ impl Error {
 
     pub(crate) fn checkpoint(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidCheckpoint, message)
+    }
+
+    /// The same error with `context` (what was being read: a file, a record) in front of
+    /// its message.
+    pub fn with_context(mut self, context: impl fmt::Display) -> Self {
+        self.message = format!("{context}: {}", self.message);
+        self
     }
 
     /// The same error, its message prefixed with the series it happened in.

@@ -15,9 +15,12 @@
 pub mod accumulate;
 pub mod boundary;
 mod checkpoint;
+pub mod dna;
+pub mod dust;
 pub mod error;
 pub mod estimate;
 pub mod exact;
+pub mod fasta;
 pub mod hash;
 pub mod ordinal;
 pub mod parallel;

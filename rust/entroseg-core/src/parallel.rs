@@ -108,10 +108,15 @@ impl SpanRun {
             fill(self.end, &mut buf)?;
             out.clear();
             self.engine.push(&buf, &mut out);
-            // The old open start comes back as the first closed segment.
+            // The old open start comes back as the first closed segment. Its reason stays
+            // the recorded one: after a stitch the engine is the chunk's, whose reason for
+            // that start may be its artificial "start" while the true run's is a rule.
             if !out.is_empty() {
-                self.starts.pop();
-                self.starts.extend(out.iter().map(|s| (s.start, s.reason)));
+                let (at, code) = self.starts.pop().expect("the open start is recorded");
+                debug_assert_eq!(out[0].start, at);
+                self.starts.push((at, code));
+                self.starts
+                    .extend(out[1..].iter().map(|s| (s.start, s.reason)));
                 self.starts.push(self.engine.open_start());
             }
             self.end += len as u64;

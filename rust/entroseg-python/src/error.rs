@@ -7,7 +7,7 @@
 
 use entroseg_core::{Error, ErrorKind};
 use pyo3::create_exception;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyValueError};
 use pyo3::prelude::*;
 
 create_exception!(
@@ -49,6 +49,18 @@ create_exception!(
 
 create_exception!(
     entroseg,
+    InvalidSequenceError,
+    EntrosegError,
+    "A DNA sequence holds a character that is not a nucleotide letter (A, C, G, T or an IUPAC code); the message names the character, its position and the record."
+);
+create_exception!(
+    entroseg,
+    FastxFormatError,
+    EntrosegError,
+    "A FASTA/FASTQ input is malformed (bad header, quality length differing from the sequence, truncated record) or its compressed stream is truncated or corrupt; the message names the record and line."
+);
+create_exception!(
+    entroseg,
     StreamClosedError,
     EntrosegError,
     "An operation on a finished stream (push after finish); call reset() to start anew."
@@ -73,6 +85,10 @@ impl From<CoreError> for PyErr {
             ErrorKind::SymbolOutOfRange { .. } => SymbolOutOfRangeError::new_err(msg),
             ErrorKind::InvalidCheckpoint => CheckpointError::new_err(msg),
             ErrorKind::InvalidState => StreamClosedError::new_err(msg),
+            ErrorKind::InvalidSequence { .. } => InvalidSequenceError::new_err(msg),
+            ErrorKind::InvalidFormat => FastxFormatError::new_err(msg),
+            ErrorKind::FileNotFound => PyFileNotFoundError::new_err(msg),
+            ErrorKind::Io => PyOSError::new_err(msg),
             _ => EntrosegError::new_err(msg),
         }
     }
@@ -99,5 +115,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     m.add("CheckpointError", py.get_type::<CheckpointError>())?;
     m.add("StreamClosedError", py.get_type::<StreamClosedError>())?;
+    m.add(
+        "InvalidSequenceError",
+        py.get_type::<InvalidSequenceError>(),
+    )?;
+    m.add("FastxFormatError", py.get_type::<FastxFormatError>())?;
     Ok(())
 }

@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 
 mod convert;
 mod error;
+mod genomic;
 mod numpy_api;
 #[cfg(feature = "polars")]
 mod polars_expr;
@@ -48,5 +49,9 @@ fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "REASONS",
         pyo3::types::PyTuple::new(m.py(), entroseg_core::boundary::reason::NAMES)?,
     )?;
+    m.add_function(wrap_pyfunction!(genomic::encode_dna, m)?)?;
+    m.add_function(wrap_pyfunction!(genomic::dna_profile, m)?)?;
+    m.add_function(wrap_pyfunction!(genomic::dust_mask, m)?)?;
+    m.add_class::<genomic::PyFastxReader>()?;
     Ok(())
 }

@@ -226,7 +226,7 @@ fn bits_for(alphabet: usize) -> u32 {
 impl ConditionalEstimator {
     /// Validates options and builds a fresh estimator. `alphabet_size` may exceed
     /// `MAX_ALPHABET` only through [`ConditionalPermutationEstimator`] (pattern codes).
-    fn with_limit(options: ConditionalOptions, max_alphabet: usize) -> Result<Self> {
+    pub(crate) fn with_limit(options: ConditionalOptions, max_alphabet: usize) -> Result<Self> {
         let span = options.validate_with_limit(max_alphabet)?;
         let a = options.alphabet_size;
         let bits = bits_for(a);
@@ -362,7 +362,7 @@ impl ConditionalEstimator {
     /// first the packed grams of the block (a cheap shift/or chain per delay lane), then
     /// the counting loop, specialised for the common case (dense counts, no invalid gram
     /// in the window or the block).
-    fn push<T: Copy + Into<u64>>(&mut self, codes: &[T], out: &mut [f64]) {
+    pub(crate) fn push<T: Copy + Into<u64>>(&mut self, codes: &[T], out: &mut [f64]) {
         const BLOCK: usize = 2048;
         let mut grams = std::mem::take(&mut self.grams);
         for (b, block) in codes.chunks(BLOCK).enumerate() {

@@ -41,6 +41,8 @@ pub const MAX_ALPHABET: usize = 256;
 pub const MAX_ORDER: usize = 31;
 /// Fraction bits of the fixed-point `(c + alpha) ln(c + alpha)` terms.
 const SCALE_BITS: u32 = 40;
+/// Alphabets up to this size sum their terms at prediction time (see `direct`).
+const DIRECT_ALPHABET: usize = 16;
 /// Precomputed fixed-point terms for counts below this.
 const TERM_TABLE_LEN: usize = 4096;
 /// Orders whose context tables are dense arrays while `bits * order` stays this small.
@@ -183,6 +185,9 @@ pub struct ContextModel {
     available: usize,
     seen: u64,
     terms: Vec<i128>,
+    /// Small alphabet: entropies are summed from the chosen context's counts at each
+    /// prediction, and the per-context running sums are not kept.
+    direct: bool,
     /// `ln(M)` is evaluated fresh; these are constants of the options.
     a_alpha: f64,
     zero_term: f64,
@@ -215,6 +220,7 @@ impl ContextModel {
             available: 0,
             seen: 0,
             terms,
+            direct: options.alphabet_size <= DIRECT_ALPHABET,
             a_alpha: a * alpha,
             zero_term: alpha * alpha.ln(),
             norm: if options.normalize && options.alphabet_size > 1 {
@@ -296,6 +302,12 @@ impl ContextModel {
         Ok(())
     }
 
+    /// Empties the context without counting anything: the next prediction uses no
+    /// previous symbol (for a gap in the stream, e.g. an ambiguous base in DNA).
+    pub fn break_context(&mut self) {
+        self.available = 0;
+    }
+
     /// Predicts, reports and counts one symbol.
     #[inline]
     fn step(&mut self, symbol: u32) -> (f64, f64) {
@@ -318,7 +330,20 @@ impl ContextModel {
         let m = stats.total as f64 + self.a_alpha;
         let ln_m = m.ln();
         let absent = (self.options.alphabet_size as u32 - stats.distinct) as f64;
-        let sum = stats.sum as f64 / (1u64 << SCALE_BITS) as f64 + absent * self.zero_term;
+        let fixed = if self.direct {
+            // Small alphabets: sum the terms of the chosen context's counts now (the same
+            // exact integer the running sum would hold) instead of keeping running sums,
+            // whose updates would cost logarithms for the large counts of short contexts.
+            let base = key << bits;
+            (0..self.options.alphabet_size as u64)
+                .map(|a| self.joint[chosen].get(base | a))
+                .filter(|&c| c > 0)
+                .map(|c| self.term(c))
+                .sum::<i128>()
+        } else {
+            stats.sum
+        };
+        let sum = fixed as f64 / (1u64 << SCALE_BITS) as f64 + absent * self.zero_term;
         let h = (ln_m - sum / m).max(0.0);
         let q = (ln_m - (count as f64 + self.options.alpha).ln()).max(0.0);
 
@@ -330,13 +355,16 @@ impl ContextModel {
             if stats.total == u32::MAX {
                 continue;
             }
-            let new_term = self.term(c + 1);
-            let old_term = if c == 0 { 0 } else { self.term(c) };
+            let delta = if self.direct {
+                0
+            } else {
+                self.term(c + 1) - if c == 0 { 0 } else { self.term(c) }
+            };
             *self.joint[j].get_mut((key << bits) | symbol as u64) = c + 1;
             let st = self.contexts[j].get_mut(key);
             st.total += 1;
             st.distinct += (c == 0) as u32;
-            st.sum += new_term - old_term;
+            st.sum += delta;
         }
         self.seen += 1;
         if order > 0 {
@@ -449,7 +477,11 @@ impl ContextModel {
                     ));
                 }
                 *model.joint[j].get_mut(key) = c as u32;
-                let term = model.term(c as u32);
+                let term = if model.direct {
+                    0
+                } else {
+                    model.term(c as u32)
+                };
                 let st = model.contexts[j].get_mut(ctx);
                 st.total = total as u32;
                 st.distinct += 1;

@@ -1,0 +1,302 @@
+"""Genomic benchmark: SDUST masks against pydustmasker and NCBI dustmasker (identical
+intervals and time), DNA entropy profiles in Mbp/s, FASTA reader throughput in MB/s.
+
+    python benches/bench_dna.py            # prints a Markdown table
+
+Data: E. coli K-12 MG1655 (4.6 Mbp), shipped by Debian's ``ragout-examples`` package.
+The script fetches it with ``apt-get download`` into ``~/.cache/entroseg/dna`` (outside
+the repository; override with ENTROSEG_DNA_CACHE) and unpacks it with ``dpkg -x``.
+``dustmasker`` comes from Debian's ``ncbi-blast+``; when it is missing and the script
+runs as root it installs it with ``apt-get install -y ncbi-blast+`` (otherwise the
+dustmasker rows are skipped). pydustmasker comes from PyPI (the ``bench`` extra).
+
+Every timing is the best of several runs, measured in the same process (dustmasker in a
+subprocess: its time includes reading the FASTA and starting up, stated in the table).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import entroseg
+import numpy as np
+from entroseg.genomic import read_fastx
+
+CACHE = Path(os.environ.get("ENTROSEG_DNA_CACHE", Path.home() / ".cache" / "entroseg" / "dna"))
+GENOME_IN_PACKAGE = "usr/share/doc/ragout/examples/E.Coli/references/MG1655-K12.fasta.gz"
+
+
+def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+
+def genome() -> Path:
+    """The MG1655 FASTA (gzip), fetched from Debian on first use."""
+    target = CACHE / "x" / GENOME_IN_PACKAGE
+    if target.exists():
+        return target
+    CACHE.mkdir(parents=True, exist_ok=True)
+    if not any(CACHE.glob("ragout-examples_*.deb")):
+        print(f"fetching Debian package ragout-examples into {CACHE} ...", file=sys.stderr)
+        run(["apt-get", "download", "ragout-examples"], cwd=CACHE)
+    deb = sorted(CACHE.glob("ragout-examples_*.deb"))[-1]
+    run(["dpkg", "-x", str(deb), str(CACHE / "x")])
+    return target
+
+
+def dustmasker() -> str | None:
+    path = shutil.which("dustmasker")
+    if path is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("installing ncbi-blast+ (dustmasker) with apt-get ...", file=sys.stderr)
+        try:
+            run(["apt-get", "install", "-y", "-q", "ncbi-blast+"])
+        except subprocess.CalledProcessError:
+            run(["apt-get", "update", "-q"])
+            run(["apt-get", "install", "-y", "-q", "ncbi-blast+"])
+        path = shutil.which("dustmasker")
+    return path
+
+
+def best(f: Callable[[], object], repeat: int = 5) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def dustmasker_intervals(exe: str, fasta: Path) -> tuple[dict[str, list[tuple[int, int]]], float]:
+    """dustmasker's intervals (converted to 0-based half-open) per record, and its time."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    elapsed = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        text = run([exe, "-in", str(fasta), "-outfmt", "interval"]).stdout
+        elapsed = min(elapsed, time.perf_counter() - t)
+    name = ""
+    for line in text.splitlines():
+        if line.startswith(">"):
+            name = line[1:].split()[0]
+            out[name] = []
+        elif line.strip():
+            a, b = line.split(" - ")
+            out[name].append((int(a), int(b) + 1))
+    return out, elapsed
+
+
+def n_rich_records(count: int = 400, seed: int = 3) -> list[str]:
+    """Generated records full of microsatellites, homopolymers, N runs and soft-masking."""
+    rng = np.random.default_rng(seed)
+    records = []
+    for _ in range(count):
+        parts = []
+        for _ in range(int(rng.integers(5, 30))):
+            r = rng.random()
+            if r < 0.35:
+                parts.append("".join(rng.choice(list("ACGT"), int(rng.integers(1, 80)))))
+            elif r < 0.65:
+                unit = "".join(rng.choice(list("ACGT"), int(rng.integers(1, 7))))
+                parts.append((unit * 100)[: int(rng.integers(5, 120))])
+            elif r < 0.8:
+                parts.append("N" * int(rng.integers(1, 6)))
+            else:
+                parts.append("".join(rng.choice(list("acgt"), int(rng.integers(1, 40)))))
+        seq = "".join(parts)
+        if len(seq) >= 4:
+            records.append(seq)
+    return records
+
+
+def main() -> int:
+    import pydustmasker
+
+    rows: list[tuple[str, str, str]] = []
+    fasta_gz = genome()
+    raw = gzip.decompress(fasta_gz.read_bytes())
+    tmp = Path(tempfile.mkdtemp(prefix="entroseg-bench-"))
+    fasta = tmp / "MG1655.fa"
+    fasta.write_bytes(raw)
+    recs = list(read_fastx(fasta))
+    seq = b"".join(r.sequence or b"" for r in recs)
+    text = seq.decode()
+    mbp = len(seq) / 1e6
+    threads = os.cpu_count() or 1
+
+    # Reader throughput.
+    t_plain = best(lambda: sum(len(r) for r in read_fastx(fasta)))
+    t_gz = best(lambda: sum(len(r) for r in read_fastx(fasta_gz)))
+    t_codes = best(lambda: sum(len(r) for r in read_fastx(fasta, codes=True, sequence=False)))
+    rows.append(("read_fastx, plain FASTA", f"{len(raw) / 1e6 / t_plain:,.0f} MB/s", ""))
+    rows.append(
+        (
+            "read_fastx, gzip FASTA",
+            f"{fasta_gz.stat().st_size / 1e6 / t_gz:,.0f} MB/s compressed",
+            f"{len(raw) / 1e6 / t_gz:,.0f} MB/s of FASTA",
+        )
+    )
+    rows.append(("read_fastx(codes=True), plain", f"{len(raw) / 1e6 / t_codes:,.0f} MB/s", ""))
+
+    # SDUST on the real genome.
+    ours = entroseg.dust_mask(seq, threads=1)
+    ours_list = [tuple(iv) for iv in ours.tolist()]
+    peer = [tuple(iv) for iv in pydustmasker.DustMasker(text).intervals]
+    t_ours1 = best(lambda: entroseg.dust_mask(seq, threads=1))
+    t_ours = best(lambda: entroseg.dust_mask(seq, threads=threads))
+    t_peer = best(lambda: pydustmasker.DustMasker(text).intervals)
+    same_peer = len(set(ours_list) & set(peer))
+    rows.append(
+        (
+            f"SDUST MG1655 ({mbp:.2f} Mbp): entroseg, 1 thread",
+            f"{t_ours1 * 1e3:.1f} ms ({mbp / t_ours1:,.0f} Mbp/s)",
+            f"{len(ours_list):,} intervals",
+        )
+    )
+    rows.append(
+        (
+            f"... entroseg, {threads} threads",
+            f"{t_ours * 1e3:.1f} ms",
+            f"identical: {entroseg.dust_mask(seq, threads=threads).tolist() == ours.tolist()}",
+        )
+    )
+    rows.append(
+        (
+            "... pydustmasker",
+            f"{t_peer * 1e3:.1f} ms ({mbp / t_peer:,.0f} Mbp/s)",
+            f"{same_peer:,}/{len(peer):,} intervals identical; lists equal: {ours_list == peer}",
+        )
+    )
+    rows.append(
+        (
+            "... speed-up over pydustmasker",
+            f"{t_peer / t_ours1:.2f}x (1 thread), {t_peer / t_ours:.2f}x ({threads} threads)",
+            "",
+        )
+    )
+    exe = dustmasker()
+    if exe is not None:
+        dm, t_dm = dustmasker_intervals(exe, fasta)
+        dm_list = [iv for r in recs for iv in dm.get(r.name, [])]
+        same_dm = len(set(ours_list) & set(dm_list))
+        rows.append(
+            (
+                "... NCBI dustmasker (subprocess, incl. start-up and FASTA parsing)",
+                f"{t_dm * 1e3:.0f} ms",
+                f"{same_dm:,}/{len(dm_list):,} intervals identical; lists equal: "
+                f"{ours_list == dm_list}",
+            )
+        )
+    else:
+        rows.append(("... NCBI dustmasker", "not installed", "apt-get install ncbi-blast+"))
+
+    # Generated N-rich records: where the implementations' treatment of N shows.
+    records = n_rich_records()
+    agree_peer = sum(
+        entroseg.dust_mask(s).tolist() == [list(iv) for iv in pydustmasker.DustMasker(s).intervals]
+        for s in records
+    )
+    rows.append(
+        (
+            f"SDUST, {len(records)} generated records (microsatellites, N runs, soft-masking)",
+            "",
+            f"records identical to pydustmasker: {agree_peer}/{len(records)}",
+        )
+    )
+    if exe is not None:
+        gen = tmp / "generated.fa"
+        gen.write_text("".join(f">g{i}\n{s}\n" for i, s in enumerate(records)))
+        dm, _ = dustmasker_intervals(exe, gen)
+        agree_dm = sum(
+            entroseg.dust_mask(s).tolist() == [list(iv) for iv in dm.get(f"g{i}", [])]
+            for i, s in enumerate(records)
+        )
+        no_n = [i for i, s in enumerate(records) if "N" not in s]
+        agree_dm_no_n = sum(
+            entroseg.dust_mask(records[i]).tolist() == [list(iv) for iv in dm.get(f"g{i}", [])]
+            for i in no_n
+        )
+        rows.append(
+            (
+                "... same records against NCBI dustmasker",
+                "",
+                f"identical: {agree_dm}/{len(records)} (records without N: "
+                f"{agree_dm_no_n}/{len(no_n)})",
+            )
+        )
+
+    # A repeat-rich worst case: long homopolymers and short-period repeats.
+    rng = np.random.default_rng(9)
+    units = [b"A", b"CA", b"GAT", b"TTAGGG"]
+    worst = b"".join(
+        units[int(rng.integers(4))] * int(rng.integers(20, 150))
+        + np.frombuffer(b"ACGT", np.uint8)[rng.integers(0, 4, 200)].tobytes()
+        for _ in range(2000)
+    )
+    worst_text = worst.decode()
+    t_w_ours = best(lambda: entroseg.dust_mask(worst, threads=1), 3)
+    t_w_peer = best(lambda: pydustmasker.DustMasker(worst_text).intervals, 3)
+    equal = entroseg.dust_mask(worst).tolist() == [
+        list(iv) for iv in pydustmasker.DustMasker(worst_text).intervals
+    ]
+    rows.append(
+        (
+            f"SDUST repeat-rich generated ({len(worst) / 1e6:.2f} Mbp): entroseg 1 thread",
+            f"{t_w_ours * 1e3:.0f} ms",
+            f"pydustmasker {t_w_peer * 1e3:.0f} ms ({t_w_peer / t_w_ours:.2f}x); equal: {equal}",
+        )
+    )
+
+    # DNA entropy profiles (one thread each).
+    for kind, k, window in [
+        ("conditional", 3, 1000),
+        ("conditional", 8, 1000),
+        ("kmer", 3, 1000),
+        ("kmer", 6, 1000),
+    ]:
+        t = best(
+            lambda kind=kind, k=k, window=window: entroseg.dna_profile(
+                seq, kind=kind, k=k, window=window
+            )
+        )  # type: ignore[misc]
+        rows.append((f"dna_profile kind={kind} k={k} window={window}", f"{mbp / t:,.0f} Mbp/s", ""))
+    t = best(lambda: entroseg.dna_profile(seq, kind="conditional", k=3))
+    rows.append(("dna_profile conditional k=3, whole genome", f"{mbp / t:,.0f} Mbp/s", ""))
+    # Next-base model (online, per base) and model-free tokens built on it.
+    for k in (4, 12):
+        t = best(lambda k=k: entroseg.dna_profile(seq, kind="next_surprisal", k=k))  # type: ignore[misc]
+        rows.append((f"dna_profile kind=next_surprisal k={k}", f"{mbp / t:,.1f} Mbp/s", ""))
+    t = best(lambda: entroseg.dna_tokens(seq, k=4, target_len=8, max_len=32))
+    tokens = entroseg.dna_tokens(seq, k=4, target_len=8, max_len=32)
+    rows.append(
+        (
+            "dna_tokens k=4 target_len=8 max_len=32",
+            f"{mbp / t:,.1f} Mbp/s",
+            f"{len(tokens):,} tokens, mean length {np.mean(tokens.lengths):.2f}",
+        )
+    )
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"entroseg {entroseg.__version__}, pydustmasker {pydustmasker.__version__}")
+    if exe is not None:
+        version = run([exe, "-version"]).stdout.splitlines()[0]
+        print(f"{version.strip()} ({exe})")
+    print(f"{threads} CPUs, load average {load:.2f} at the end of the run")
+    print()
+    print("| measurement | result | notes |")
+    print("|---|---|---|")
+    for name, result, note in rows:
+        print(f"| {name} | {result} | {note} |")
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,339 @@
+"""Ray integration: segment many streams on a Ray cluster.
+
+Two shapes of data, two paths:
+
+- **Rows of one or many streams, interleaved** (sensor readings keyed by device, in
+  arrival order): :func:`segment_dataset` streams a Ray Dataset through stateful actors.
+  Each key is routed to the same actor every time (a stable hash of the key), and each
+  actor keeps one :class:`entroseg.Segmenter` per key, so a key's rows are segmented in
+  order, across batches, exactly as one :func:`entroseg.segment` call over that key's
+  whole stream would (use ``calibration="online"`` with ``target_len``: a stream cannot
+  be calibrated on data it has not seen). Output: Arrow tables with one row per closed
+  segment (key, start, length, reason), produced while the input streams.
+- **One whole series per row** (training examples): :func:`training_batches` runs
+  :class:`SegmentSeries` over the dataset with Ray Data's streaming ``map_batches`` (all
+  cores of the cluster, the GIL released in the segmenter) and yields training batches
+  whose ``segments`` give ``cu_seqlens``, patch ids and padded lengths directly.
+
+Install with ``pip install "entroseg[ray]"``. Start Ray yourself (``ray.init(...)``) or
+let these functions connect to / start a local instance as Ray does by default.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+import entroseg
+from entroseg.segments import REASONS, Segmenter, Segments
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["SegmentSeries", "TrainingBatch", "segment_dataset", "training_batches"]
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            'entroseg.ray needs Ray: pip install "entroseg[ray]" (or ray[data])'
+        ) from None
+    return ray
+
+
+def _pa() -> Any:
+    import pyarrow as pa
+
+    return pa
+
+
+def _route(key: object, actors: int) -> int:
+    """The actor of a key: stable across batches, processes and runs (not Python's
+    salted ``hash``)."""
+    if isinstance(key, (int, np.integer)):
+        return int(key) % actors
+    return zlib.crc32(repr(key).encode()) % actors
+
+
+def _segment_rows(key: object, segments: Segments, key_column: str) -> dict[str, Any]:
+    n = len(segments)
+    return {
+        key_column: [key] * n,
+        "start": segments.starts,
+        "length": segments.lengths,
+        "reason": [REASONS[r] for r in segments.reasons.tolist()],
+    }
+
+
+class _StreamActor:
+    """One Segmenter per key; called in order by the driver (Ray runs an actor's calls
+    from one caller in submission order)."""
+
+    def __init__(self, value_column: str, key_column: str, options: dict[str, Any]) -> None:
+        self.value_column = value_column
+        self.key_column = key_column
+        self.options = options
+        self.segmenters: dict[object, Segmenter] = {}
+
+    def _table(self, parts: list[dict[str, Any]]) -> pa.Table:
+        pa = _pa()
+        columns: dict[str, list[Any]] = {self.key_column: [], "start": [], "length": [],
+                                         "reason": []}  # fmt: skip
+        for p in parts:
+            for name in columns:
+                columns[name].extend(list(p[name]))
+        return pa.table(
+            {
+                self.key_column: columns[self.key_column],
+                "start": pa.array(columns["start"], pa.int64()),
+                "length": pa.array(columns["length"], pa.int64()),
+                "reason": pa.array(columns["reason"], pa.string()),
+            }
+        )
+
+    def push(self, keys: list[object], values: list[npt.NDArray[Any]]) -> pa.Table:
+        parts = []
+        for key, chunk in zip(keys, values, strict=True):
+            seg = self.segmenters.get(key)
+            if seg is None:
+                seg = self.segmenters[key] = Segmenter(**self.options)
+            closed = seg.push(chunk)
+            if len(closed):
+                parts.append(_segment_rows(key, closed, self.key_column))
+        return self._table(parts)
+
+    def finish(self) -> pa.Table:
+        parts = []
+        for key, seg in self.segmenters.items():
+            last = seg.finish()
+            if len(last):
+                parts.append(_segment_rows(key, last, self.key_column))
+        self.segmenters.clear()
+        return self._table(parts)
+
+
+def _split_by_key(
+    batch: pa.Table, key_column: str, value_column: str
+) -> tuple[list[object], list[npt.NDArray[Any]]]:
+    """The batch's keys in first-appearance order, each with its values in row order."""
+    for name in (key_column, value_column):
+        if name not in batch.column_names:
+            raise KeyError(f"column {name!r} not in the dataset (columns: {batch.column_names})")
+    encoded = batch.column(key_column).combine_chunks().dictionary_encode()
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    dictionary = encoded.dictionary.to_pylist()
+    values = batch.column(value_column).to_numpy()
+    order = np.argsort(codes, kind="stable")
+    sorted_codes = codes[order]
+    cuts = np.flatnonzero(np.diff(sorted_codes)) + 1
+    groups = np.split(order, cuts) if len(order) else []
+    # First appearance order of the keys in this batch.
+    groups.sort(key=lambda g: int(g[0]))
+    keys = [dictionary[int(codes[g[0]])] for g in groups]
+    return keys, [np.ascontiguousarray(values[g]) for g in groups]
+
+
+def segment_dataset(
+    ds: Any,
+    *,
+    value_column: str,
+    key_column: str,
+    num_actors: int = 2,
+    batch_size: int | None = 65_536,
+    max_in_flight: int = 8,
+    **options: Any,
+) -> Iterator[pa.Table]:
+    """Segment the keyed streams of a Ray Dataset on stateful actors, streaming.
+
+    Parameters
+    ----------
+    ds : ray.data.Dataset
+        Rows in stream order; ``key_column`` says which stream a row belongs to.
+    value_column, key_column : str
+        The samples and the stream key.
+    num_actors : int, default 2
+        Actors holding the per-key segmenters; each key always goes to the same one.
+    batch_size : int or None
+        Rows per batch read from the dataset.
+    max_in_flight : int, default 8
+        Batches sent to the actors before the driver waits for results (back-pressure).
+    **options
+        What :class:`entroseg.Segmenter` takes (``window``, ``target_len`` with
+        ``calibration="online"``, ``min_len``, ``max_len``, ...).
+
+    Yields
+    ------
+    pyarrow.Table
+        Closed segments: ``key_column``, ``start`` (offset within that key's stream),
+        ``length``, ``reason``; each key's segments in order.
+
+    Examples
+    --------
+    >>> import numpy as np, pyarrow as pa, ray, entroseg
+    >>> from entroseg.ray import segment_dataset
+    >>> _ = ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)  # doctest: +SKIP
+    >>> x = np.cumsum(np.random.default_rng(0).standard_normal(4000))
+    >>> table = pa.table({"device": np.repeat([7, 9], 2000), "value": x})
+    >>> ds = ray.data.from_arrow(table)  # doctest: +SKIP
+    >>> opts = dict(value_column="value", key_column="device", window=32, threshold=0.9)
+    >>> parts = list(segment_dataset(ds, **opts))  # doctest: +SKIP
+    """
+    ray = _ray()
+    if num_actors < 1:
+        raise ValueError(f"num_actors must be >= 1, got {num_actors}")
+    Segmenter(**options)  # validate the options before starting actors
+    actor_cls = ray.remote(_StreamActor)
+    actors = [actor_cls.remote(value_column, key_column, options) for _ in range(num_actors)]
+    pending: deque[Any] = deque()
+    try:
+        for batch in ds.iter_batches(batch_size=batch_size, batch_format="pyarrow"):
+            keys, values = _split_by_key(batch, key_column, value_column)
+            per_actor: list[tuple[list[object], list[Any]]] = [([], []) for _ in actors]
+            for key, chunk in zip(keys, values, strict=True):
+                k, v = per_actor[_route(key, num_actors)]
+                k.append(key)
+                v.append(chunk)
+            for actor, (k, v) in zip(actors, per_actor, strict=True):
+                if k:
+                    pending.append(actor.push.remote(k, v))
+            while len(pending) > max_in_flight:
+                table = ray.get(pending.popleft())
+                if table.num_rows:
+                    yield table
+        for actor in actors:
+            pending.append(actor.finish.remote())
+        while pending:
+            table = ray.get(pending.popleft())
+            if table.num_rows:
+                yield table
+    finally:
+        for actor in actors:
+            ray.kill(actor)
+
+
+class SegmentSeries:
+    """A Ray Data ``map_batches`` step for datasets whose rows are whole series.
+
+    Each row's ``value_column`` holds one series (a list or array). The step segments
+    every series of the batch with :func:`entroseg.segment_batch` (series in parallel on
+    the worker's cores, GIL released) and adds a ``segment_lengths`` column (a list per
+    row) and a ``segment_reasons`` column. Use through :func:`training_batches`, or
+    directly: ``ds.map_batches(SegmentSeries, fn_constructor_kwargs={...},
+    batch_format="pyarrow", concurrency=n)``.
+    """
+
+    def __init__(self, *, value_column: str, threads: int | None = None, **options: Any):
+        self.value_column = value_column
+        self.threads = threads
+        self.options = options
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        pa = _pa()
+        if self.value_column not in batch.column_names:
+            raise KeyError(
+                f"column {self.value_column!r} not in the dataset (columns: {batch.column_names})"
+            )
+        column = batch.column(self.value_column).combine_chunks()
+        if pa.types.is_fixed_size_list(column.type) or pa.types.is_large_list(column.type):
+            column = column.cast(pa.list_(column.type.value_type))
+        offsets = np.asarray(column.offsets.to_numpy(), dtype=np.int64)
+        flat = column.values.to_numpy(zero_copy_only=False)
+        base = offsets[0]
+        seg = entroseg.segment_batch(
+            flat[base : offsets[-1]], offsets - base, threads=self.threads, **self.options
+        )
+        lengths = pa.ListArray.from_arrays(
+            pa.array(seg.series_offsets, pa.int32()), pa.array(seg.lengths, pa.int64())
+        )
+        reasons = pa.ListArray.from_arrays(
+            pa.array(seg.series_offsets, pa.int32()), pa.array(seg.reasons, pa.uint8())
+        )
+        return batch.append_column("segment_lengths", lengths).append_column(
+            "segment_reasons", reasons
+        )
+
+
+@dataclass(frozen=True)
+class TrainingBatch:
+    """A batch of whole series and their segments, ready for a model.
+
+    ``values`` holds the series concatenated; ``segments`` has one series per row
+    (``segments.cu_seqlens``, ``patch_ids()``, ``to_padded()``); ``rows`` is the Arrow
+    batch the series came from (other columns: labels, ids ...).
+    """
+
+    values: npt.NDArray[Any]
+    segments: Segments
+    rows: pa.Table
+
+
+def training_batches(
+    ds: Any,
+    *,
+    value_column: str,
+    batch_size: int = 256,
+    concurrency: int | None = None,
+    **options: Any,
+) -> Iterator[TrainingBatch]:
+    """Segment every series of a Ray Dataset (one series per row) with Ray Data's
+    streaming execution and yield training batches.
+
+    Parameters
+    ----------
+    ds : ray.data.Dataset
+        One series per row in ``value_column`` (list or array column).
+    batch_size : int, default 256
+        Series per yielded batch.
+    concurrency : int, optional
+        Parallel ``map_batches`` workers (Ray's default when None).
+    **options
+        What :func:`entroseg.segment` takes.
+
+    Yields
+    ------
+    TrainingBatch
+        Equal, series for series, to ``entroseg.segment_batch`` over the same rows.
+    """
+    _ray()
+    entroseg.segment(np.zeros(0), **options)  # validate the options first
+    mapped = ds.map_batches(
+        SegmentSeries,
+        fn_constructor_kwargs={"value_column": value_column, **options},
+        batch_format="pyarrow",
+        concurrency=concurrency or 1,
+    )
+    pa = _pa()
+    for batch in mapped.iter_batches(batch_size=batch_size, batch_format="pyarrow"):
+        column = batch.column(value_column).combine_chunks()
+        if not pa.types.is_list(column.type):
+            column = column.cast(pa.list_(column.type.value_type))
+        lengths = batch.column("segment_lengths").combine_chunks()
+        reasons = batch.column("segment_reasons").combine_chunks()
+        seg_offsets = np.asarray(lengths.offsets.to_numpy(), dtype=np.int64)
+        seg_offsets -= seg_offsets[0]
+        seg_lengths = np.asarray(lengths.values.to_numpy(zero_copy_only=False), dtype=np.int64)
+        token_offsets = np.asarray(column.offsets.to_numpy(), dtype=np.int64)
+        values = column.values.to_numpy(zero_copy_only=False)[token_offsets[0] : token_offsets[-1]]
+        token_offsets -= token_offsets[0]
+        # Starts within each series: global starts minus the series' first token.
+        global_starts = np.cumsum(seg_lengths) - seg_lengths
+        series_of = np.repeat(np.arange(len(seg_offsets) - 1), np.diff(seg_offsets))
+        starts = global_starts - token_offsets[series_of]
+        yield TrainingBatch(
+            values=values,
+            segments=Segments(
+                starts,
+                seg_lengths,
+                reasons.values.to_numpy(zero_copy_only=False),
+                seg_offsets,
+            ),
+            rows=batch.drop_columns(["segment_lengths", "segment_reasons"]),
+        )

@@ -1,0 +1,1077 @@
+//! SDUST: the symmetric DUST low-complexity masker of Morgulis et al. (2006), "A fast and
+//! symmetric DUST implementation to mask low-complexity DNA sequences", J. Comput. Biol.
+//! 13(5), the algorithm of NCBI's `dustmasker` and of minimap2's / pydustmasker's `sdust`.
+//!
+//! # The algorithm
+//!
+//! A stretch `x` of DNA is scored by how often its triplets (3-mers) repeat:
+//! `score(x) = sum_t c_t (c_t - 1) / 2 / (l - 1)` over the `l` triplets of `x`, where
+//! `c_t` counts triplet `t`. With the level `T` (default 20), `x` is *low-complexity* when
+//! `10 * score(x) > T`, and *perfect* when moreover no part of it scores higher. The
+//! masker slides a window of `W` bases (default 64) along the sequence and keeps the list
+//! `P` of perfect intervals that lie inside the window, sorted by decreasing start. For
+//! each new base it
+//!
+//! 1. reports the perfect intervals that start before the new window (merging a reported
+//!    interval into the previous one when they overlap or touch: dustmasker's "linker 1");
+//! 2. shifts the window by one triplet, maintaining the triplet counts of the window and
+//!    of its longest suffix `v` in which no triplet occurs more than `2T/10` times (such
+//!    a suffix cannot hold a new perfect interval, so only longer suffixes are scored),
+//!    together with the running sums `r = sum c (c - 1) / 2` of both;
+//! 3. when the window as a whole could hold a perfect interval (`10 r_window > T |v|`),
+//!    scores the suffixes of the window longer than `v`, from short to long, and inserts
+//!    each one whose score exceeds the threshold and is at least the best score among the
+//!    perfect intervals it contains.
+//!
+//! Any base other than A/C/G/T (N, another IUPAC code) ends the current stretch: the
+//! pending perfect intervals are reported and the window restarts empty after it, so no
+//! triplet spans an ambiguous base (as in `sdust` and pydustmasker; see the repository's
+//! benchmark notes for how NCBI `dustmasker` differs around N). Case is ignored, so
+//! soft-masked (lowercase) bases are masked like any others.
+//!
+//! Results are 0-based, half-open `[start, end)` intervals in increasing order, merged
+//! when they overlap or touch, exactly as dustmasker's `interval` output (which is
+//! inclusive) plus one on the end.
+//!
+//! # Streaming
+//!
+//! [`Sdust`] is online: [`Sdust::push_letters`] takes a record in chunks of any size and
+//! the intervals do not depend on the chunking (the state is the window, its counts and
+//! the pending perfect intervals: O(W) memory). [`Sdust::take_settled`] hands over the
+//! intervals that can no longer change, so very long records can be masked in constant
+//! memory.
+
+use crate::dna::{invalid_base_error, AMBIGUOUS, LETTER_CLASS, NOT_NUCLEOTIDE};
+use crate::error::{Error, ErrorKind, Result};
+
+/// dustmasker's default window (bases).
+pub const DEFAULT_WINDOW: usize = 64;
+/// dustmasker's default level (score threshold times 10).
+pub const DEFAULT_LEVEL: u32 = 20;
+/// Smallest window (pydustmasker's limit: a window must hold two triplets).
+pub const MIN_WINDOW: usize = 4;
+/// Largest window; keeps every count product well inside 64 bits.
+pub const MAX_WINDOW: usize = 1 << 16;
+
+/// SDUST options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DustOptions {
+    /// Window in bases (dustmasker `-window`).
+    pub window: usize,
+    /// Score threshold times 10 (dustmasker `-level`).
+    pub level: u32,
+}
+
+impl Default for DustOptions {
+    fn default() -> Self {
+        Self {
+            window: DEFAULT_WINDOW,
+            level: DEFAULT_LEVEL,
+        }
+    }
+}
+
+/// The perfect intervals waiting to be reported, summarised per start.
+///
+/// The algorithm keeps them in a list sorted by decreasing start (equal starts by
+/// increasing end) and uses only three things from it: the last element (the smallest
+/// start, with its largest end) when reporting; the best score among the intervals
+/// starting at or after a given position when scoring a new candidate; and dropping the
+/// intervals that start before the window. A slot per start holding its largest end and
+/// its best score (as the ratio repeats/span) answers all three, and inserting costs O(1)
+/// instead of shifting a long list (which made repeat-rich sequences slow: a homopolymer
+/// adds dozens of perfect intervals per base).
+///
+/// Pending intervals start inside the current window, so at most `W` starts are live at
+/// once and start `s` lives in slot `s % W`.
+#[derive(Debug, Clone)]
+struct Pending {
+    slots: Box<[Slot]>,
+    /// No live start below this one.
+    low: u64,
+    live: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    /// The start this slot holds, `EMPTY` if none.
+    start: u64,
+    /// Largest end among the intervals with this start.
+    end: u64,
+    /// Best score among them: `repeats / span` (`sum c (c - 1) / 2` over the interval's
+    /// triplets, over its number of triplets minus one).
+    repeats: u64,
+    span: u64,
+}
+
+const EMPTY: u64 = u64::MAX;
+
+impl Pending {
+    fn new(window: usize) -> Self {
+        let empty = Slot {
+            start: EMPTY,
+            end: 0,
+            repeats: 0,
+            span: 0,
+        };
+        Self {
+            slots: vec![empty; window].into_boxed_slice(),
+            low: 0,
+            live: 0,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    fn clear(&mut self) {
+        self.slots.iter_mut().for_each(|s| s.start = EMPTY);
+        self.live = 0;
+    }
+
+    #[inline(always)]
+    fn slot(&self, start: u64) -> &Slot {
+        &self.slots[(start % self.slots.len() as u64) as usize]
+    }
+
+    /// The smallest live start and its largest end.
+    fn first(&mut self) -> Option<(u64, u64)> {
+        if self.live == 0 {
+            return None;
+        }
+        loop {
+            let slot = *self.slot(self.low);
+            if slot.start == self.low {
+                return Some((slot.start, slot.end));
+            }
+            self.low += 1;
+        }
+    }
+
+    /// Drops every interval that starts before `start`.
+    fn drop_before(&mut self, start: u64) {
+        while self.live > 0 && self.low < start {
+            let n = self.slots.len() as u64;
+            let slot = &mut self.slots[(self.low % n) as usize];
+            if slot.start == self.low {
+                slot.start = EMPTY;
+                self.live -= 1;
+            }
+            self.low += 1;
+        }
+    }
+
+    /// The best score among the intervals starting at `start`.
+    #[inline(always)]
+    fn best_at(&self, start: u64) -> Option<(u64, u64)> {
+        let slot = self.slot(start);
+        (slot.start == start).then_some((slot.repeats, slot.span))
+    }
+
+    fn insert(&mut self, start: u64, end: u64, repeats: u64, span: u64) {
+        let n = self.slots.len() as u64;
+        let slot = &mut self.slots[(start % n) as usize];
+        if slot.start == start {
+            // Intervals are found in order of end: this one ends last.
+            slot.end = slot.end.max(end);
+            if repeats * slot.span > slot.repeats * span {
+                (slot.repeats, slot.span) = (repeats, span);
+            }
+        } else {
+            *slot = Slot {
+                start,
+                end,
+                repeats,
+                span,
+            };
+            self.low = if self.live == 0 {
+                start
+            } else {
+                self.low.min(start)
+            };
+            self.live += 1;
+        }
+    }
+}
+
+/// How input bytes map to bases.
+#[derive(Debug, Clone, Copy)]
+enum Input {
+    /// Letters: A/C/G/T (either case) are bases, IUPAC codes break, others are errors.
+    Letters,
+    /// Letters as dustmasker reads them: every byte but A/C/G/T breaks, nothing fails.
+    LettersLenient,
+    /// Codes 0..=3 are bases, 4 breaks, others are errors.
+    Codes,
+}
+
+// Window and suffix counts of a triplet share one u64 (window count in the low half,
+// suffix count in the high half), and so do the two running sums: a base entering both
+// updates both with one add. Neither half can borrow from the other because each half's
+// true value stays in 0..2^32 (at most (W-2)^2/2 < 2^31 for W <= 2^16).
+const WINDOW_ONE: u64 = 1;
+const SUFFIX_ONE: u64 = 1 << 32;
+const BOTH_ONE: u64 = WINDOW_ONE | SUFFIX_ONE;
+const LOW: u64 = 0xFFFF_FFFF;
+const HIGH: u64 = !LOW;
+
+/// The sliding window of triplets with the counts of the window and of its suffix `v`.
+#[derive(Debug, Clone)]
+struct Window {
+    /// Triplets a full window holds (W - 2), and the length of the ring.
+    capacity: usize,
+    ring: Box<[u8]>,
+    counts: [u64; 64],
+    cursor: Cursor,
+}
+
+/// The scalar state of a [`Window`], copied into a local [`WindowView`] for the hot loop
+/// so that the compiler keeps it in registers.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cursor {
+    /// Ring slot of the oldest triplet.
+    head: usize,
+    /// Triplets in the window.
+    len: usize,
+    /// Length of the suffix `v` (in triplets).
+    suffix: usize,
+    /// Packed running sums `sum c (c - 1) / 2` of the window (low) and of `v` (high).
+    sums: u64,
+}
+
+impl Window {
+    fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            ring: vec![0u8; capacity].into_boxed_slice(),
+            counts: [0; 64],
+            cursor: Cursor::default(),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.counts = [0; 64];
+        self.cursor = Cursor::default();
+    }
+
+    fn view(&mut self) -> WindowView<'_> {
+        WindowView {
+            capacity: self.capacity,
+            ring: &mut self.ring,
+            counts: &mut self.counts,
+            c: self.cursor,
+        }
+    }
+}
+
+/// A [`Window`] opened for updates, its cursor held by value.
+struct WindowView<'a> {
+    capacity: usize,
+    ring: &'a mut [u8],
+    counts: &'a mut [u64; 64],
+    c: Cursor,
+}
+
+impl WindowView<'_> {
+    /// Ring slot of the `i`-th triplet of the window (0 = oldest), `i < capacity`.
+    #[inline(always)]
+    fn slot(&self, i: usize) -> usize {
+        let j = self.c.head + i;
+        if j >= self.capacity {
+            j - self.capacity
+        } else {
+            j
+        }
+    }
+
+    /// Appends a triplet to a window that is not full.
+    #[inline(always)]
+    fn push(&mut self, triplet: usize, level: u64) {
+        let slot = self.slot(self.c.len);
+        self.ring[slot] = triplet as u8;
+        self.c.len += 1;
+        self.enter(triplet, level);
+    }
+
+    /// Drops the oldest triplet of a full window and appends `triplet` in its slot.
+    #[inline(always)]
+    fn replace(&mut self, triplet: usize, level: u64) {
+        let head = self.c.head;
+        let old = self.ring[head] as usize & 63;
+        self.ring[head] = triplet as u8;
+        self.c.head = if head + 1 == self.capacity {
+            0
+        } else {
+            head + 1
+        };
+        if self.c.suffix == self.capacity {
+            // The suffix spanned the whole window: the triplet leaves both.
+            self.c.suffix -= 1;
+            self.counts[old] -= BOTH_ONE;
+            self.c.sums -= self.counts[old];
+        } else {
+            self.counts[old] -= WINDOW_ONE;
+            self.c.sums -= self.counts[old] & LOW;
+        }
+        self.enter(triplet, level);
+    }
+
+    /// Counts the newest triplet in the window and in `v`, then keeps `v` the longest
+    /// suffix in which no triplet occurs more than `2T/10` times.
+    #[inline(always)]
+    fn enter(&mut self, triplet: usize, level: u64) {
+        self.c.suffix += 1;
+        self.c.sums += self.counts[triplet];
+        self.counts[triplet] += BOTH_ONE;
+        if (self.counts[triplet] >> 32) * 10 > 2 * level {
+            self.c = Self::shrink_suffix(self.ring, self.counts, self.c, triplet);
+        }
+    }
+
+    /// Too many copies of `triplet` in `v`: shortens it from the left until one copy has
+    /// left. Takes and returns the cursor by value (and the view's parts, not the view) so
+    /// that the hot loop's view never has to live in memory.
+    #[inline(never)]
+    fn shrink_suffix(
+        ring: &[u8],
+        counts: &mut [u64; 64],
+        mut cursor: Cursor,
+        triplet: usize,
+    ) -> Cursor {
+        loop {
+            let mut slot = cursor.head + (cursor.len - cursor.suffix);
+            if slot >= ring.len() {
+                slot -= ring.len();
+            }
+            let t = ring[slot] as usize & 63;
+            cursor.suffix -= 1;
+            counts[t] -= SUFFIX_ONE;
+            cursor.sums -= counts[t] & HIGH;
+            if t == triplet {
+                return cursor;
+            }
+        }
+    }
+
+    /// Whether some suffix longer than `v` may score above the threshold (a necessary
+    /// condition: no suffix repeats more than the whole window, and none longer than `v`
+    /// has fewer than `|v|` triplets to share the score).
+    #[inline(always)]
+    fn may_hold_perfect(&self, level: u64) -> bool {
+        (self.c.sums & LOW) * 10 > level * self.c.suffix as u64
+    }
+
+    /// Scores the suffixes of the window longer than `v`, from short to long, and inserts
+    /// into `perfect` each one that scores above the threshold and at least as high as
+    /// every perfect interval it contains.
+    /// The arguments are the view's parts, passed by value so that the view itself never
+    /// has to leave registers.
+    #[inline(never)]
+    fn find_perfect(
+        ring: &[u8],
+        counts: &[u64; 64],
+        cursor: Cursor,
+        window_start: u64,
+        level: u64,
+        perfect: &mut Pending,
+    ) {
+        let Cursor {
+            head,
+            len,
+            suffix,
+            sums,
+        } = cursor;
+        // Suffix counts of the triplets added while scanning, on top of the counts of `v`
+        // (the high halves of `counts`); zeroing 64 bytes is cheaper than copying counts.
+        let mut added = [0u8; 64];
+        let mut repeats = sums >> 32;
+        // Best score (as a ratio repeats/span) among the perfect intervals inside the
+        // suffix being scored; `None` until one is found.
+        let mut best: Option<(u64, u64)> = None;
+        // Starts at or after `folded` have been folded into `best`.
+        let mut folded = window_start + len as u64;
+        let end = window_start + len as u64 + 2;
+        // Spans worth scoring: from |v| up to the window's, and only while even the whole
+        // window's repeat count could beat the threshold (no suffix repeats more).
+        let mut last_span = len as u64 - 1;
+        if let Some(bound) = ((sums & LOW) * 10).saturating_sub(1).checked_div(level) {
+            last_span = last_span.min(bound);
+        }
+        if last_span < suffix as u64 {
+            return;
+        }
+        // Ring slot of the triplet just left of `v`; the scan walks left from it.
+        let mut slot = head + (len - suffix - 1);
+        if slot >= ring.len() {
+            slot -= ring.len();
+        }
+        for span in suffix as u64..=last_span {
+            let t = ring[slot] as usize & 63;
+            slot = if slot == 0 { ring.len() - 1 } else { slot - 1 };
+            repeats += (counts[t] >> 32) + added[t] as u64;
+            added[t] += 1;
+            if repeats * 10 <= level * span {
+                continue;
+            }
+            let i = len - 1 - span as usize;
+            let start = window_start + i as u64;
+            while folded > start {
+                folded -= 1;
+                if let Some((r, s)) = perfect.best_at(folded) {
+                    if best.is_none_or(|(br, bs)| r * bs > br * s) {
+                        best = Some((r, s));
+                    }
+                }
+            }
+            if best.is_none_or(|(r, s)| repeats * s >= r * span) {
+                best = Some((repeats, span));
+                perfect.insert(start, end, repeats, span);
+            }
+        }
+    }
+}
+
+/// Reports the pending perfect interval with the smallest start (`perfect` is sorted by
+/// decreasing start, so it is the last one) if it starts before `start`, merging it into
+/// the previous interval when they overlap or touch, and drops every pending interval
+/// that starts before `start`. Kept out of line: the hot loop stays small enough for its
+/// state to fit in registers.
+/// With `record` false the interval is dropped instead (the warm-up of a parallel
+/// chunk, whose reports belong to the previous chunk).
+#[inline(never)]
+fn report_before(perfect: &mut Pending, intervals: &mut Vec<(u64, u64)>, start: u64, record: bool) {
+    let Some((first_start, first_end)) = perfect.first() else {
+        return;
+    };
+    if first_start >= start {
+        return;
+    }
+    if record {
+        match intervals.last_mut() {
+            Some(last) if first_start <= last.1 => last.1 = last.1.max(first_end),
+            _ => intervals.push((first_start, first_end)),
+        }
+    }
+    perfect.drop_before(start);
+}
+
+/// The streaming SDUST masker of one sequence.
+#[derive(Debug, Clone)]
+pub struct Sdust {
+    options: DustOptions,
+    level: u64,
+    /// Global position of the next base.
+    position: u64,
+    /// Length of the current run of A/C/G/T.
+    run: u64,
+    triplet: usize,
+    window: Window,
+    /// Perfect intervals not reported yet.
+    perfect: Pending,
+    intervals: Vec<(u64, u64)>,
+    /// Reports made while processing a base before this position are dropped (see
+    /// [`sdust_chunked`]).
+    emit_from: u64,
+}
+
+impl Sdust {
+    /// Validates options and builds a masker.
+    pub fn new(options: DustOptions) -> Result<Self> {
+        if !(MIN_WINDOW..=MAX_WINDOW).contains(&options.window) {
+            return Err(Error::parameter(format!(
+                "window must be in {MIN_WINDOW}..={MAX_WINDOW} bases, got {}",
+                options.window
+            )));
+        }
+        Ok(Self {
+            options,
+            level: options.level as u64,
+            position: 0,
+            run: 0,
+            triplet: 0,
+            window: Window::new(options.window - 2),
+            perfect: Pending::new(options.window),
+            intervals: Vec::new(),
+            emit_from: 0,
+        })
+    }
+
+    /// The options.
+    pub fn options(&self) -> &DustOptions {
+        &self.options
+    }
+
+    /// Bases consumed so far.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Feeds letters. A/C/G/T in either case are bases, the other IUPAC codes break the
+    /// sequence; any other byte fails with [`ErrorKind::InvalidSequence`] naming its
+    /// position (counted from the first base fed). After an error the masker must be
+    /// reset or dropped.
+    pub fn push_letters(&mut self, letters: &[u8]) -> Result<()> {
+        self.push(letters, Input::Letters)
+    }
+
+    /// Feeds letters the way dustmasker and pydustmasker read them: every byte other than
+    /// A/C/G/T (either case) breaks the sequence. Never fails.
+    pub fn push_letters_lenient(&mut self, letters: &[u8]) {
+        // Lenient input has no failing byte.
+        let _ = self.push(letters, Input::LettersLenient);
+    }
+
+    /// Feeds base codes (0..=3 for A, C, G, T; 4 for an ambiguous base). A larger code
+    /// fails with [`ErrorKind::SymbolOutOfRange`]. After an error the masker must be
+    /// reset or dropped.
+    pub fn push_codes(&mut self, codes: &[u8]) -> Result<()> {
+        self.push(codes, Input::Codes)
+    }
+
+    /// Ends the sequence: reports the pending perfect intervals and returns every interval
+    /// not yet handed out by [`Sdust::take_settled`]. The masker is then fresh again.
+    pub fn finish(&mut self) -> Vec<(u64, u64)> {
+        self.end_run();
+        let out = std::mem::take(&mut self.intervals);
+        self.reset();
+        out
+    }
+
+    /// Hands out the intervals that later input can no longer change (all but the last
+    /// one, which a later perfect interval may still extend).
+    pub fn take_settled(&mut self) -> Vec<(u64, u64)> {
+        let settled = self.intervals.len().saturating_sub(1);
+        self.intervals.drain(..settled).collect()
+    }
+
+    /// Back to a fresh masker.
+    pub fn reset(&mut self) {
+        self.emit_from = 0;
+        self.position = 0;
+        self.run = 0;
+        self.triplet = 0;
+        self.window.clear();
+        self.perfect.clear();
+        self.intervals.clear();
+    }
+
+    fn push(&mut self, input: &[u8], kind: Input) -> Result<()> {
+        match kind {
+            Input::Letters => self.push_with(input, kind, |x| LETTER_CLASS[x as usize]),
+            Input::LettersLenient => {
+                self.push_with(input, kind, |x| LETTER_CLASS[x as usize].min(AMBIGUOUS))
+            }
+            Input::Codes => {
+                self.push_with(
+                    input,
+                    kind,
+                    |x| {
+                        if x <= AMBIGUOUS {
+                            x
+                        } else {
+                            NOT_NUCLEOTIDE
+                        }
+                    },
+                )
+            }
+        }
+    }
+
+    /// Hands each run of bases to the window loop and each ambiguous base to `end_run`;
+    /// `class` maps a byte to its code (0..=3 a base, 4 ambiguous, above: invalid).
+    #[inline(always)]
+    fn push_with(&mut self, input: &[u8], kind: Input, class: impl Fn(u8) -> u8) -> Result<()> {
+        let mut i = 0;
+        while i < input.len() {
+            i += self.bases(&input[i..], &class);
+            let Some(&byte) = input.get(i) else {
+                break;
+            };
+            if class(byte) == AMBIGUOUS {
+                self.end_run();
+                self.position += 1;
+                i += 1;
+            } else {
+                return Err(match kind {
+                    Input::Codes => Error::new(
+                        ErrorKind::SymbolOutOfRange { index: i },
+                        format!(
+                            "code {byte} at index {i} is not a base code: expected 0..=3 for \
+                             A, C, G, T and 4 for an ambiguous base"
+                        ),
+                    ),
+                    _ => invalid_base_error(byte, self.position),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The window loop over the run of bases at the start of `input`; returns how many
+    /// bytes it consumed (it stops before the first byte that is not a base).
+    #[inline(always)]
+    fn bases(&mut self, input: &[u8], class: impl Fn(u8) -> u8) -> usize {
+        let mut skipped = 0;
+        // The first two bases of a run make no triplet.
+        while self.run < 2 {
+            let Some(&x) = input.get(skipped) else {
+                return skipped;
+            };
+            let c = class(x);
+            if c >= AMBIGUOUS {
+                return skipped;
+            }
+            self.run += 1;
+            self.triplet = ((self.triplet << 2) | c as usize) & 63;
+            self.position += 1;
+            skipped += 1;
+        }
+        let codes = &input[skipped..];
+        let window_len = self.options.window as u64;
+        let level = self.level;
+        let emit_from = self.emit_from;
+        // Locals (and a window view holding its cursor by value) rather than fields, so
+        // that the hot state lives in registers.
+        let mut triplet = self.triplet;
+        let first = self.position;
+        let run_before = self.run;
+        let perfect = &mut self.perfect;
+        let intervals = &mut self.intervals;
+        let mut window = self.window.view();
+        macro_rules! find_perfect {
+            ($window_start:expr) => {
+                if window.may_hold_perfect(level) {
+                    WindowView::find_perfect(
+                        window.ring,
+                        window.counts,
+                        window.c,
+                        $window_start,
+                        level,
+                        perfect,
+                    );
+                }
+            };
+        }
+        // While the window fills up it starts where the run starts.
+        let mut k = 0;
+        let mut consumed = codes.len();
+        while k < codes.len() && window.c.len < window.capacity {
+            let c = class(codes[k]);
+            if c >= AMBIGUOUS {
+                consumed = k;
+                break;
+            }
+            triplet = ((triplet << 2) | c as usize) & 63;
+            let position = first + k as u64;
+            let run = run_before + k as u64 + 1;
+            let window_start = position + 1 - run.min(window_len);
+            if !perfect.is_empty() {
+                report_before(perfect, intervals, window_start, position >= emit_from);
+            }
+            window.push(triplet, level);
+            find_perfect!(window_start);
+            k += 1;
+        }
+        // A full window holds the W bases ending at the current one.
+        let steady = if consumed == codes.len() {
+            &codes[k..]
+        } else {
+            &[][..]
+        };
+        for (j, &x) in steady.iter().enumerate() {
+            let c = class(x);
+            if c >= AMBIGUOUS {
+                consumed = k + j;
+                break;
+            }
+            triplet = ((triplet << 2) | c as usize) & 63;
+            if !perfect.is_empty() {
+                let position = first + (k + j) as u64;
+                report_before(
+                    perfect,
+                    intervals,
+                    position + 1 - window_len,
+                    position >= emit_from,
+                );
+            }
+            window.replace(triplet, level);
+            find_perfect!(first + (k + j) as u64 + 1 - window_len);
+        }
+        let cursor = window.c;
+        self.window.cursor = cursor;
+        self.triplet = triplet;
+        self.position = first + consumed as u64;
+        self.run = run_before + consumed as u64;
+        skipped + consumed
+    }
+
+    /// An ambiguous base or the end of the sequence: reports every pending interval and
+    /// restarts the window.
+    fn end_run(&mut self) {
+        if !self.perfect.is_empty() {
+            // Report as if the window kept sliding right one base at a time, starting from
+            // the start pydustmasker uses at a break, so the grouping of pending intervals
+            // (and thus the output) is the same.
+            let run_start = self.position - self.run;
+            let w = self.options.window as u64;
+            let mut start = run_start + 1 + (self.run + 1).saturating_sub(w);
+            let record = self.position >= self.emit_from;
+            while let Some((first, _)) = self.perfect.first() {
+                start = (start + 1).max(first + 1);
+                report_before(&mut self.perfect, &mut self.intervals, start, record);
+            }
+        }
+        if self.run >= 3 {
+            self.window.clear();
+        }
+        self.run = 0;
+        self.triplet = 0;
+    }
+}
+
+/// Masks one sequence of letters (A/C/G/T in either case are bases, IUPAC codes break it,
+/// any other byte is an error naming its position).
+pub fn sdust(letters: &[u8], options: DustOptions) -> Result<Vec<(u64, u64)>> {
+    let mut masker = Sdust::new(options)?;
+    masker.push_letters(letters)?;
+    Ok(masker.finish())
+}
+
+/// Masks one sequence of base codes (0..=3, 4 for ambiguous).
+pub fn sdust_codes(codes: &[u8], options: DustOptions) -> Result<Vec<(u64, u64)>> {
+    let mut masker = Sdust::new(options)?;
+    masker.push_codes(codes)?;
+    Ok(masker.finish())
+}
+
+/// Bases of look-back a chunk re-reads before its own start. The state at a position
+/// (window counts, suffix `v`, pending perfect intervals and every decision that shaped
+/// them) depends only on windows that start at most `3W` bases earlier: a pending interval
+/// starts inside the current window, was found in a window that started at most `W`
+/// earlier, and was compared only with intervals starting after its own start, found in
+/// windows starting at most `W` before those. One more `W` is margin.
+const LOOK_BACK_WINDOWS: usize = 4;
+
+/// `[start, end)` intervals.
+type Intervals = Vec<(u64, u64)>;
+
+/// SDUST of a sequence of letters (strict, as [`sdust`]) cut into chunks of
+/// `chunk_len` bases processed independently, then joined: identical to [`sdust`].
+///
+/// Each chunk starts [`LOOK_BACK_WINDOWS`] windows early with an empty masker and drops
+/// the reports made before its own start (they belong to the previous chunk, which ends
+/// without reporting its pending intervals: the next chunk, having rebuilt the same state,
+/// reports them). Reported intervals come in increasing order of start, so joining the
+/// chunks' lists with the same overlap-or-touch merge gives the sequential result.
+pub fn sdust_chunked(
+    letters: &[u8],
+    options: DustOptions,
+    chunk_len: usize,
+    threads: usize,
+) -> Result<Vec<(u64, u64)>> {
+    chunked(letters, options, chunk_len, threads, Input::Letters)
+}
+
+fn chunked(
+    letters: &[u8],
+    options: DustOptions,
+    chunk_len: usize,
+    threads: usize,
+    kind: Input,
+) -> Result<Vec<(u64, u64)>> {
+    Sdust::new(options)?;
+    let n = letters.len();
+    let chunk_len = chunk_len.max(1);
+    let look_back = LOOK_BACK_WINDOWS * options.window;
+    let bounds: Vec<usize> = (0..n.div_ceil(chunk_len)).map(|i| i * chunk_len).collect();
+    let run_chunk = |i: usize| -> Result<Intervals> {
+        let start = bounds[i];
+        let end = (start + chunk_len).min(n);
+        let from = start.saturating_sub(look_back);
+        let mut masker = Sdust::new(options)?;
+        masker.position = from as u64;
+        masker.emit_from = start as u64;
+        masker.push(&letters[from..end], kind)?;
+        Ok(if end == n {
+            masker.finish()
+        } else {
+            std::mem::take(&mut masker.intervals)
+        })
+    };
+    let results: Vec<Result<Intervals>> = if threads <= 1 || bounds.len() <= 1 {
+        (0..bounds.len()).map(run_chunk).collect()
+    } else {
+        // Threads take chunks in turn; results are put back in chunk order.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut done: Vec<(usize, Result<Intervals>)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads.min(bounds.len()))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            if i >= bounds.len() {
+                                return mine;
+                            }
+                            mine.push((i, run_chunk(i)));
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        done.sort_by_key(|(i, _)| *i);
+        done.into_iter().map(|(_, r)| r).collect()
+    };
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for r in results {
+        for (s, e) in r? {
+            match out.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => out.push((s, e)),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// SDUST of a sequence of letters on up to `threads` threads (identical to [`sdust`]).
+/// Each thread gets at least [`PARALLEL_MIN_BASES`] bases, so short sequences run on one.
+pub fn sdust_parallel(
+    letters: &[u8],
+    options: DustOptions,
+    threads: usize,
+) -> Result<Vec<(u64, u64)>> {
+    parallel(letters, options, threads, Input::Letters)
+}
+
+/// [`sdust_codes`] on up to `threads` threads (identical result).
+pub fn sdust_codes_parallel(
+    codes: &[u8],
+    options: DustOptions,
+    threads: usize,
+) -> Result<Vec<(u64, u64)>> {
+    parallel(codes, options, threads, Input::Codes)
+}
+
+fn parallel(
+    input: &[u8],
+    options: DustOptions,
+    threads: usize,
+    kind: Input,
+) -> Result<Vec<(u64, u64)>> {
+    let threads = threads.clamp(1, (input.len() / PARALLEL_MIN_BASES).max(1));
+    if threads == 1 {
+        let mut masker = Sdust::new(options)?;
+        masker.push(input, kind)?;
+        return Ok(masker.finish());
+    }
+    chunked(input, options, input.len().div_ceil(threads), threads, kind)
+}
+
+/// Smallest share of a sequence worth a thread of its own.
+pub const PARALLEL_MIN_BASES: usize = 1 << 20;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn score_times_10_exceeds(seq: &[u8], level: u64) -> bool {
+        let mut counts = [0u64; 64];
+        let codes: Vec<usize> = seq
+            .iter()
+            .map(|&b| LETTER_CLASS[b as usize] as usize)
+            .collect();
+        for w in codes.windows(3) {
+            counts[w[0] << 4 | w[1] << 2 | w[2]] += 1;
+        }
+        let r: u64 = counts.iter().map(|c| c * c.saturating_sub(1) / 2).sum();
+        let l = seq.len() as u64 - 2;
+        r * 10 > level * (l - 1)
+    }
+
+    #[test]
+    fn homopolymer_and_microsatellite_are_masked_random_is_not() {
+        let o = DustOptions::default();
+        // Random-looking sequence: nothing masked.
+        let random = b"ACGTTGCAAGCTTAGCCATGGTACCGATCGTAGCTAGGCTTACGATCGGATCCTAGCATGCAT";
+        assert!(sdust(random, o).unwrap().is_empty());
+        // A homopolymer run in the middle is masked, and nothing outside it.
+        let mut seq = random.to_vec();
+        seq.extend(std::iter::repeat_n(b'A', 30));
+        seq.extend_from_slice(random);
+        let got = sdust(&seq, o).unwrap();
+        assert_eq!(got.len(), 1, "{got:?}");
+        let (s, e) = got[0];
+        assert!(s <= 64 && e >= 94 && e - s < 40, "{got:?}");
+        assert!(score_times_10_exceeds(&seq[s as usize..e as usize], 20));
+        // Lowercase is the same sequence.
+        assert_eq!(sdust(&seq.to_ascii_lowercase(), o).unwrap(), got);
+    }
+
+    #[test]
+    fn ambiguous_bases_split_and_bad_bytes_fail() {
+        let o = DustOptions::default();
+        let a = [b'A'; 20];
+        let mut seq = a.to_vec();
+        seq.push(b'N');
+        seq.extend_from_slice(&a);
+        let got = sdust(&seq, o).unwrap();
+        // Each side is masked on its own; the N itself is not.
+        assert_eq!(got, [(0, 20), (21, 41)]);
+        let e = sdust(b"ACGT ACGT", o).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidSequence { position: 4 });
+        let e = sdust_codes(&[0, 1, 9], o).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::SymbolOutOfRange { index: 2 });
+        let mut m = Sdust::new(o).unwrap();
+        m.push_letters_lenient(b"AAAAAAAAAAAA ZZAAAAAAAAAAAA");
+        assert_eq!(m.finish(), [(0, 12), (15, 27)]);
+        for w in [0, 3, MAX_WINDOW + 1] {
+            let e = Sdust::new(DustOptions {
+                window: w,
+                level: 20,
+            })
+            .unwrap_err();
+            assert!(e.message().contains("4..=65536"), "{e}");
+        }
+        assert!(sdust(b"", o).unwrap().is_empty());
+        assert!(sdust(b"AAA", o).unwrap().is_empty());
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Sdust>();
+    }
+
+    #[test]
+    fn take_settled_hands_out_final_intervals_once() {
+        let o = DustOptions::default();
+        let unit = b"ACGTTGCAAGCTTAGCCATGGTACCGATCGTAGCTAGGCTTACGATCGGATCCTAGCATGCAT";
+        let mut seq = Vec::new();
+        for _ in 0..20 {
+            seq.extend_from_slice(unit);
+            seq.extend_from_slice(b"CACACACACACACACACACACACACA");
+        }
+        let want = sdust(&seq, o).unwrap();
+        assert!(want.len() > 10);
+        let mut m = Sdust::new(o).unwrap();
+        let mut got = Vec::new();
+        for chunk in seq.chunks(37) {
+            m.push_letters(chunk).unwrap();
+            got.extend(m.take_settled());
+        }
+        got.extend(m.finish());
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn chunked_and_parallel_equal_sequential() {
+        let mut state = 7u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut seq = Vec::new();
+        let units: [&[u8]; 6] = [b"A", b"CA", b"GAT", b"TTAGGG", b"N", b"acgt"];
+        while seq.len() < 12_000 {
+            let r = next();
+            if r % 3 == 0 {
+                let u = units[(r >> 8) as usize % units.len()];
+                let n = 5 + (r >> 20) as usize % 120;
+                seq.extend(u.iter().cycle().take(n));
+            } else {
+                for _ in 0..1 + (r >> 20) as usize % 200 {
+                    seq.push(b"ACGT"[(next() >> 40) as usize & 3]);
+                }
+            }
+        }
+        for (window, level) in [(64, 20), (20, 10), (32, 30)] {
+            let o = DustOptions { window, level };
+            let want = sdust(&seq, o).unwrap();
+            assert!(want.len() > 20);
+            for chunk in [37, 63, 64, 65, 200, 1000, 11_999] {
+                assert_eq!(
+                    sdust_chunked(&seq, o, chunk, 1).unwrap(),
+                    want,
+                    "chunk {chunk}"
+                );
+            }
+            assert_eq!(sdust_chunked(&seq, o, 997, 3).unwrap(), want);
+            let codes = crate::dna::encode(&seq).unwrap();
+            assert_eq!(chunked(&codes, o, 500, 2, Input::Codes).unwrap(), want);
+        }
+        let mut bad = seq.clone();
+        bad[9_000] = b'!';
+        let e = sdust_chunked(&bad, DustOptions::default(), 1000, 2).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidSequence { position: 9_000 });
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Chunking and settling never change the intervals; intervals are sorted,
+        /// disjoint, non-touching, inside the sequence and free of ambiguous bases.
+        #[test]
+        fn chunking_invariance_and_interval_invariants(
+            pieces in proptest::collection::vec(
+                (prop::sample::select(vec![&b"A"[..], b"CA", b"GAT", b"ACGT", b"N", b"acg", b"TTAGGG"]), 1usize..30),
+                0..20),
+            cuts in proptest::collection::vec(0usize..2000, 0..8),
+            window in 4usize..80,
+            level in 0u32..60,
+            chunk in 1usize..400,
+        ) {
+            let seq: Vec<u8> = pieces.iter().flat_map(|(p, n)| p.iter().copied().cycle().take(p.len() * n)).collect();
+            let o = DustOptions { window, level };
+            let want = sdust(&seq, o).unwrap();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(seq.len())).collect();
+            cuts.sort_unstable();
+            let mut m = Sdust::new(o).unwrap();
+            let mut got = Vec::new();
+            let mut prev = 0;
+            for &c in &cuts {
+                m.push_letters(&seq[prev..c]).unwrap();
+                got.extend(m.take_settled());
+                prev = c;
+            }
+            m.push_letters(&seq[prev..]).unwrap();
+            got.extend(m.finish());
+            prop_assert_eq!(&got, &want);
+            for w in want.windows(2) {
+                prop_assert!(w[0].1 < w[1].0, "{:?}", w);
+            }
+            for &(s, e) in &want {
+                prop_assert!(s < e && e as usize <= seq.len());
+                prop_assert!(seq[s as usize..e as usize].iter().all(|&b| LETTER_CLASS[b as usize] < AMBIGUOUS));
+            }
+            let codes = crate::dna::encode(&seq).unwrap();
+            prop_assert_eq!(sdust_codes(&codes, o).unwrap(), want.clone());
+            prop_assert_eq!(sdust_chunked(&seq, o, chunk, 1).unwrap(), want);
+
+        }
+
+        /// Arbitrary bytes: the lenient masker never panics and keeps the invariants; the
+        /// strict one fails exactly at the first non-nucleotide byte.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600), level in 0u32..40) {
+            let o = DustOptions { window: 64, level };
+            let mut m = Sdust::new(o).unwrap();
+            m.push_letters_lenient(&bytes);
+            let got = m.finish();
+            for &(s, e) in &got {
+                prop_assert!(s < e && e as usize <= bytes.len());
+            }
+            match sdust(&bytes, o) {
+                Ok(_) => prop_assert!(crate::dna::first_invalid(&bytes).is_none()),
+                Err(e) => prop_assert_eq!(
+                    e.kind(),
+                    ErrorKind::InvalidSequence { position: crate::dna::first_invalid(&bytes).unwrap() as u64 }
+                ),
+            }
+        }
+    }
+}

@@ -1,0 +1,583 @@
+//! The genomic surface: a streaming FASTA/FASTQ record reader, DNA encoding, DNA entropy
+//! profiles and the SDUST low-complexity masker. Each function converts its arguments,
+//! releases the GIL around the core call and converts the result.
+
+use crate::convert::{count_option, fill_output, symbol_array, Symbols};
+use crate::error::{core, InvalidParameterError};
+use entroseg_core::dna::{self, DnaProfiler, ProfileKind, ProfileOptions};
+use entroseg_core::dust::{self, DustOptions};
+use entroseg_core::fasta::{EmptyRecords, FastxReader, ReaderOptions, Record};
+use numpy::{PyArray1, PyArray2, PyArrayMethods};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString, PyTuple};
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, TryLockError};
+
+/// A DNA sequence argument: letters (bytes or str, borrowed) or base codes 0..=4.
+enum Sequence<'py> {
+    Bytes(Bound<'py, PyBytes>),
+    Str(Bound<'py, PyString>),
+    Owned(Vec<u8>),
+    Codes(Vec<u8>),
+    CodesArray(Bound<'py, PyArray1<u8>>),
+}
+
+impl<'py> Sequence<'py> {
+    fn extract(obj: &Bound<'py, PyAny>) -> PyResult<Self> {
+        if let Ok(b) = obj.cast::<PyBytes>() {
+            return Ok(Self::Bytes(b.clone()));
+        }
+        if let Ok(s) = obj.cast::<PyString>() {
+            return Ok(Self::Str(s.clone()));
+        }
+        if obj.hasattr("__array_interface__")? || obj.hasattr("__array__")? {
+            return Ok(match symbol_array(obj, "sequence")? {
+                Symbols::U8(a) => Self::CodesArray(a),
+                Symbols::U16(a) => Self::Codes(narrow(a.readonly().as_slice()?)?),
+                Symbols::U32(a) => Self::Codes(narrow(a.readonly().as_slice()?)?),
+            });
+        }
+        if let Ok(v) = obj.extract::<Vec<u8>>() {
+            // bytearray, memoryview and other buffers: one copy.
+            if !obj.is_instance_of::<pyo3::types::PyList>() {
+                return Ok(Self::Owned(v));
+            }
+        }
+        Err(PyTypeError::new_err(format!(
+            "sequence must be bytes, str or a uint8 array of base codes (0..=4), got {}",
+            obj.get_type().name()?
+        )))
+    }
+}
+
+/// Wider integer codes to u8 (codes above 4 are left for the core to reject by index).
+fn narrow<T: Copy + Into<u64>>(codes: &[T]) -> PyResult<Vec<u8>> {
+    Ok(codes
+        .iter()
+        .map(|&c| c.into().min(u8::MAX as u64) as u8)
+        .collect())
+}
+
+/// Runs `letters` or `codes` on the sequence's bytes with the GIL released.
+fn with_sequence<'py, T: Send>(
+    py: Python<'py>,
+    seq: &Sequence<'py>,
+    letters: impl FnOnce(&[u8]) -> T + Send,
+    codes: impl FnOnce(&[u8]) -> T + Send,
+) -> PyResult<T> {
+    Ok(match seq {
+        Sequence::Bytes(b) => {
+            let s = b.as_bytes();
+            py.detach(|| letters(s))
+        }
+        Sequence::Str(s) => {
+            let s = s.to_str()?.as_bytes();
+            py.detach(|| letters(s))
+        }
+        Sequence::Owned(v) => py.detach(|| letters(v)),
+        Sequence::Codes(v) => py.detach(|| codes(v)),
+        Sequence::CodesArray(a) => {
+            let ro = a.readonly();
+            let s = ro.as_slice()?;
+            py.detach(|| codes(s))
+        }
+    })
+}
+
+impl Sequence<'_> {
+    fn len(&self) -> PyResult<usize> {
+        Ok(match self {
+            Sequence::Bytes(b) => b.as_bytes().len(),
+            Sequence::Str(s) => s.to_str()?.len(),
+            Sequence::Owned(v) | Sequence::Codes(v) => v.len(),
+            Sequence::CodesArray(a) => a.len()?,
+        })
+    }
+}
+
+/// `[start, end)` pairs as an int64 array of shape (n, 2).
+fn intervals_array<'py>(
+    py: Python<'py>,
+    intervals: &[(u64, u64)],
+) -> PyResult<Bound<'py, PyArray2<i64>>> {
+    let flat: Vec<i64> = intervals
+        .iter()
+        .flat_map(|&(s, e)| [s as i64, e as i64])
+        .collect();
+    PyArray1::from_vec(py, flat).reshape([intervals.len(), 2])
+}
+
+/// Encodes a DNA sequence into base codes: A, C, G, T (either case) to 0, 1, 2, 3 and
+/// every other IUPAC nucleotide code (N, R, Y, ...) to 4.
+///
+/// The GIL is released while encoding.
+///
+/// Parameters
+/// ----------
+/// sequence : bytes or str
+///     Nucleotide letters.
+///
+/// Returns
+/// -------
+/// numpy.ndarray
+///     uint8 codes, one per letter.
+///
+/// Raises
+/// ------
+/// InvalidSequenceError
+///     A character is not a nucleotide letter; the message names it and its position.
+///
+/// Examples
+/// --------
+/// >>> import entroseg
+/// >>> entroseg.encode_dna("ACgtNr").tolist()
+/// [0, 1, 2, 3, 4, 4]
+#[pyfunction]
+#[pyo3(signature = (sequence, /))]
+pub fn encode_dna<'py>(
+    py: Python<'py>,
+    sequence: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyArray1<u8>>> {
+    let seq = Sequence::extract(sequence)?;
+    if matches!(seq, Sequence::Codes(_) | Sequence::CodesArray(_)) {
+        return Err(PyTypeError::new_err(
+            "encode_dna takes letters (bytes or str), not an array of codes",
+        ));
+    }
+    let codes = with_sequence(py, &seq, dna::encode, |c| Ok(c.to_vec()))?;
+    Ok(PyArray1::from_vec(py, core(codes)?))
+}
+
+pub(crate) fn profile_options(
+    kind: &str,
+    k: i64,
+    window: Option<i64>,
+    normalize: bool,
+) -> PyResult<ProfileOptions> {
+    let kind = core(ProfileKind::parse(kind))?;
+    let k = usize::try_from(k)
+        .map_err(|_| InvalidParameterError::new_err(format!("k must be >= 0, got {k}")))?;
+    let window = window.map(|w| count_option(w, "window", 1)).transpose()?;
+    let options = ProfileOptions {
+        kind,
+        k,
+        window,
+        normalize,
+    };
+    // Validate before touching the data so option errors win over data errors.
+    core(DnaProfiler::new(options))?;
+    Ok(options)
+}
+
+/// Entropy profile of a DNA sequence: k-mer Shannon entropy or the conditional entropy
+/// of a base given the k previous ones, rolling or for the whole sequence; or the
+/// per-base entropy / surprisal of an online next-base model.
+///
+/// ``kind="kmer"``: the Shannon entropy of the k-mers inside the window (``window - k +
+/// 1`` of them), divided by ``ln(4**k)`` when normalized. ``kind="conditional"``: the
+/// plug-in ``H(X_t | X_{t-k..t-1})`` from the (k+1)-grams inside the window, divided by
+/// ``ln 4`` when normalized. ``kind="next_entropy"`` / ``"next_surprisal"``: per base,
+/// the entropy of an online context model's prediction of that base from the ``k``
+/// before it (Krichevsky-Trofimov with back-off, see ``next_symbol_entropy``), or the
+/// surprisal of the base that came; an ambiguous base is NaN and empties the context;
+/// no window (the model learns from everything before); the whole-sequence value is
+/// the mean over unambiguous bases (for surprisal: the model's cross-entropy rate).
+/// The value at ``t`` of a windowed kind covers the bases ``[t-window+1, t]``;
+/// incomplete windows are NaN, and so is every window holding an ambiguous base (N or
+/// another IUPAC code): those break k-mer contexts. Values are exact (fixed-point sums):
+/// a rolling value equals the whole-sequence value of the same window bit for bit. The
+/// GIL is released.
+///
+/// Parameters
+/// ----------
+/// sequence : bytes, str or numpy.ndarray
+///     Nucleotide letters (either case), or base codes 0..=4 as ``encode_dna`` gives.
+/// kind : {"conditional", "kmer", "next_entropy", "next_surprisal"}, default "conditional"
+///     Which entropy.
+/// k : int, default 3
+///     Context bases for ``"conditional"`` (0..=31; 0 is the base composition entropy),
+///     k-mer length for ``"kmer"`` (1..=15), model order for the next-base kinds (0..=31).
+/// window : int or None, default None
+///     Rolling window in bases; None for one value over the whole sequence.
+/// normalize : bool, default True
+///     Divide by the maximum, giving values in [0, 1].
+///
+/// Returns
+/// -------
+/// float or numpy.ndarray
+///     A float for the whole sequence (NaN if it holds an ambiguous base); a float64 array
+///     of ``len(sequence)`` when ``window`` is given, and always for the next-base kinds.
+///
+/// Raises
+/// ------
+/// InvalidParameterError
+///     ``k`` or ``window`` out of range (the message names the limits).
+/// InvalidSequenceError
+///     A character is not a nucleotide letter.
+/// EmptyInputError
+///     A whole-sequence value of a sequence shorter than one k-mer / context.
+///
+/// Examples
+/// --------
+/// >>> import entroseg
+/// >>> entroseg.dna_profile("ACGTACGTACGTACGT", kind="conditional", k=1)  # periodic
+/// 0.0
+/// >>> round(entroseg.dna_profile("ACGTACGTACGTACGT", kind="kmer", k=1), 6)
+/// 1.0
+/// >>> p = entroseg.dna_profile("AAAAAAAACGTACGTTGCA", kind="kmer", k=2, window=8)
+/// >>> p.shape, bool(p[6] != p[6]), float(p[7])  # NaN until the window is full
+/// ((19,), True, 0.0)
+#[pyfunction]
+#[pyo3(signature = (sequence, /, *, kind="conditional", k=3, window=None, normalize=true))]
+pub fn dna_profile<'py>(
+    py: Python<'py>,
+    sequence: &Bound<'py, PyAny>,
+    kind: &str,
+    k: i64,
+    window: Option<i64>,
+    normalize: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let options = profile_options(kind, k, window, normalize)?;
+    let seq = Sequence::extract(sequence)?;
+    let mut profiler = core(DnaProfiler::new(options))?;
+    if options.per_base() {
+        let n = seq.len()?;
+        let out = match &seq {
+            Sequence::Bytes(b) => {
+                let s = b.as_bytes();
+                fill_output(py, n, |out| profiler.update_letters(s, out))
+            }
+            Sequence::Str(st) => {
+                let s = st.to_str()?.as_bytes();
+                fill_output(py, n, |out| profiler.update_letters(s, out))
+            }
+            Sequence::Owned(v) => fill_output(py, n, |out| profiler.update_letters(v, out)),
+            Sequence::Codes(v) => fill_output(py, n, |out| profiler.update_codes(v, out)),
+            Sequence::CodesArray(a) => {
+                let ro = a.readonly();
+                let s = ro.as_slice()?;
+                fill_output(py, n, |out| profiler.update_codes(s, out))
+            }
+        };
+        Ok(core(out)?.into_any())
+    } else {
+        let value = with_sequence(
+            py,
+            &seq,
+            |s| {
+                let mut p = profiler.clone();
+                p.update_letters(s, &mut []).and_then(|_| p.value())
+            },
+            |s| {
+                let mut p = profiler.clone();
+                p.update_codes(s, &mut []).and_then(|_| p.value())
+            },
+        )?;
+        Ok(pyo3::types::PyFloat::new(py, core(value)?).into_any())
+    }
+}
+
+/// Low-complexity intervals of a DNA sequence by SDUST, the symmetric DUST algorithm of
+/// NCBI ``dustmasker`` (Morgulis et al. 2006), identical to pydustmasker's ``DustMasker``.
+///
+/// Triplet repeats are scored in a sliding window; the union of all "perfect"
+/// low-complexity intervals is reported, intervals that overlap or touch merged (as
+/// dustmasker's default linker). Case is ignored (soft-masked bases are masked too); an
+/// ambiguous base (N or another IUPAC code) splits the sequence and is never masked. The
+/// GIL is released.
+///
+/// Parameters
+/// ----------
+/// sequence : bytes, str or numpy.ndarray
+///     Nucleotide letters, or base codes 0..=4.
+/// window : int, default 64
+///     Window in bases (dustmasker ``-window``), 4..=65536.
+/// level : int, default 20
+///     Score threshold times 10 (dustmasker ``-level``).
+/// threads : int or None, default None
+///     Threads for one long sequence (chunks are masked apart and joined; the result is
+///     identical). None uses every core; each thread gets at least 1 Mi bases, so shorter
+///     sequences run on one thread.
+///
+/// Returns
+/// -------
+/// numpy.ndarray
+///     int64 array of shape (n, 2): 0-based, half-open ``[start, end)`` intervals in
+///     increasing order (BED coordinates; dustmasker's inclusive end plus one).
+///
+/// Raises
+/// ------
+/// InvalidParameterError
+///     ``window`` or ``level`` out of range.
+/// InvalidSequenceError
+///     A character is not a nucleotide letter.
+///
+/// Examples
+/// --------
+/// >>> import entroseg
+/// >>> seq = "GATTACAGGCTTACCGATGCA" + "CA" * 20 + "TTGACGGATCCAGTAGCTTAC"
+/// >>> entroseg.dust_mask(seq).tolist()
+/// [[19, 61]]
+/// >>> entroseg.dust_mask("AAAAAAAAAAAANAAAAAAAAAAAA").tolist()  # N splits the sequence
+/// [[0, 12], [13, 25]]
+#[pyfunction]
+#[pyo3(signature = (sequence, /, *, window=64, level=20, threads=None))]
+pub fn dust_mask<'py>(
+    py: Python<'py>,
+    sequence: &Bound<'py, PyAny>,
+    window: i64,
+    level: i64,
+    threads: Option<i64>,
+) -> PyResult<Bound<'py, PyArray2<i64>>> {
+    let options = dust_options(window, level)?;
+    let threads = match threads {
+        Some(t) => count_option(t, "threads", 1)?,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let seq = Sequence::extract(sequence)?;
+    let intervals = with_sequence(
+        py,
+        &seq,
+        |s| dust::sdust_parallel(s, options, threads),
+        |s| dust::sdust_codes_parallel(s, options, threads),
+    )?;
+    intervals_array(py, &core(intervals)?)
+}
+
+pub(crate) fn dust_options(window: i64, level: i64) -> PyResult<DustOptions> {
+    let level = u32::try_from(level).map_err(|_| {
+        InvalidParameterError::new_err(format!("level must be in 0..={}, got {level}", u32::MAX))
+    })?;
+    let options = DustOptions {
+        window: count_option(window, "window", 0)?,
+        level,
+    };
+    core(dust::Sdust::new(options))?;
+    Ok(options)
+}
+
+/// A Python binary file object as a `Read` (the GIL is taken for each read).
+struct PyFile {
+    file: Py<PyAny>,
+}
+
+impl Read for PyFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Python::attach(|py| {
+            let data = self
+                .file
+                .bind(py)
+                .call_method1("read", (buf.len(),))
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            let data = data.cast::<PyBytes>().map_err(|_| {
+                io::Error::other("read() returned text; open the file in binary mode ('rb')")
+            })?;
+            let bytes = data.as_bytes();
+            let n = bytes.len().min(buf.len());
+            buf[..n].copy_from_slice(&bytes[..n]);
+            Ok(n)
+        })
+    }
+}
+
+struct ReaderState {
+    reader: FastxReader,
+    record: Record,
+    codes: Vec<u8>,
+    ambiguous: Vec<(u64, u64)>,
+    soft_masked: Vec<(u64, u64)>,
+}
+
+/// Streaming reader of FASTA/FASTQ records (plain, gzip, bzip2, xz or zstd, detected from
+/// the content). Use ``entroseg.read_fastx``, which wraps each record in a
+/// ``FastxRecord``; this class yields plain tuples ``(name, description, sequence,
+/// codes, ambiguous, soft_masked, quality, index, line)``.
+///
+/// ``source`` is a path, or a binary file object (``sys.stdin.buffer``, an open file).
+/// Records are read and checked with the GIL released: sequences must be nucleotide
+/// letters, FASTQ qualities as long as their sequences, and empty records follow
+/// ``empty`` ("raise", "skip" or "keep"). Memory is bounded by the longest record.
+///
+/// Examples
+/// --------
+/// >>> import io, entroseg
+/// >>> r = entroseg.FastxReader(io.BytesIO(b">s1 demo\nACGTNN\nacgt\n"), codes=True)
+/// >>> name, description, sequence, codes, ambiguous, soft, quality, index, line = next(r)
+/// >>> name, description, sequence, codes.tolist()
+/// ('s1', 'demo', b'ACGTNNacgt', [0, 1, 2, 3, 4, 4, 0, 1, 2, 3])
+/// >>> ambiguous.tolist(), soft.tolist(), r.format, r.compression
+/// ([[4, 6]], [[6, 10]], 'fasta', 'none')
+#[pyclass(module = "entroseg._entroseg", name = "FastxReader")]
+pub struct PyFastxReader {
+    state: Mutex<Option<ReaderState>>,
+    bytes_read: Arc<AtomicU64>,
+    source: String,
+    compression: &'static str,
+    format: Mutex<Option<&'static str>>,
+    records: AtomicU64,
+    want_sequence: bool,
+    want_codes: bool,
+}
+
+#[pymethods]
+impl PyFastxReader {
+    #[new]
+    #[pyo3(signature = (source, /, *, empty="raise", sequence=true, codes=false))]
+    fn new(
+        py: Python<'_>,
+        source: &Bound<'_, PyAny>,
+        empty: &str,
+        sequence: bool,
+        codes: bool,
+    ) -> PyResult<Self> {
+        let options = ReaderOptions {
+            empty: core(EmptyRecords::parse(empty))?,
+            validate: true,
+        };
+        let reader = if let Ok(path) = source.extract::<PathBuf>() {
+            core(py.detach(|| FastxReader::open(&path, options)))?
+        } else if source.hasattr("read")? {
+            let name = match source.getattr("name") {
+                Ok(n) => format!("'{}'", n.str()?),
+                Err(_) => "the input stream".to_string(),
+            };
+            let file = PyFile {
+                file: source.clone().unbind(),
+            };
+            core(py.detach(|| FastxReader::from_reader(file, name, options)))?
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "source must be a path or a binary file object, got {}",
+                source.get_type().name()?
+            )));
+        };
+        Ok(Self {
+            bytes_read: reader.bytes_read_counter(),
+            source: reader.source().to_string(),
+            compression: reader.compression().name(),
+            format: Mutex::new(None),
+            records: AtomicU64::new(0),
+            state: Mutex::new(Some(ReaderState {
+                reader,
+                record: Record::default(),
+                codes: Vec::new(),
+                ambiguous: Vec::new(),
+                soft_masked: Vec::new(),
+            })),
+            want_sequence: sequence,
+            want_codes: codes,
+        })
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let mut guard = match self.state.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::WouldBlock) => {
+                return Err(PyRuntimeError::new_err(
+                    "this FastxReader is being read by another thread",
+                ))
+            }
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+        };
+        let Some(state) = guard.as_mut() else {
+            return Ok(None);
+        };
+        let want_codes = self.want_codes;
+        let got = py.detach(|| -> entroseg_core::Result<bool> {
+            if !state.reader.next_record(&mut state.record)? {
+                return Ok(false);
+            }
+            let seq = &state.record.sequence;
+            state.codes.clear();
+            if want_codes {
+                dna::encode_into(seq, &mut state.codes)?;
+            }
+            state.ambiguous.clear();
+            dna::ambiguous_intervals_into(seq, &mut state.ambiguous);
+            state.soft_masked.clear();
+            dna::soft_masked_intervals_into(seq, &mut state.soft_masked);
+            Ok(true)
+        });
+        let got = match got {
+            Ok(g) => g,
+            Err(e) => {
+                *guard = None;
+                return Err(crate::error::CoreError(e).into());
+            }
+        };
+        if !got {
+            *guard = None;
+            return Ok(None);
+        }
+        if let Ok(mut f) = self.format.lock() {
+            *f = state.reader.format().map(|f| f.name());
+        }
+        self.records
+            .store(state.reader.records_read(), Ordering::Relaxed);
+        let r = &state.record;
+        let sequence = if self.want_sequence {
+            PyBytes::new(py, &r.sequence).into_any()
+        } else {
+            py.None().into_bound(py)
+        };
+        let codes = if want_codes {
+            PyArray1::from_vec(py, std::mem::take(&mut state.codes)).into_any()
+        } else {
+            py.None().into_bound(py)
+        };
+        let quality = match &r.quality {
+            Some(q) => PyBytes::new(py, q).into_any(),
+            None => py.None().into_bound(py),
+        };
+        let items: [Bound<'py, PyAny>; 9] = [
+            PyString::new(py, &r.name).into_any(),
+            PyString::new(py, &r.description).into_any(),
+            sequence,
+            codes,
+            intervals_array(py, &state.ambiguous)?.into_any(),
+            intervals_array(py, &state.soft_masked)?.into_any(),
+            quality,
+            r.index.into_pyobject(py)?.into_any(),
+            r.line.into_pyobject(py)?.into_any(),
+        ];
+        Ok(Some(PyTuple::new(py, items)?))
+    }
+
+    /// Bytes of the input consumed so far (compressed bytes for compressed input), for
+    /// progress reporting.
+    #[getter]
+    fn bytes_read(&self) -> u64 {
+        self.bytes_read.load(Ordering::Relaxed)
+    }
+
+    /// Records read so far.
+    #[getter]
+    fn records_read(&self) -> u64 {
+        self.records.load(Ordering::Relaxed)
+    }
+
+    /// The input's name as used in messages.
+    #[getter]
+    fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// "none", "gzip", "bzip2", "xz" or "zstd".
+    #[getter]
+    fn compression(&self) -> &'static str {
+        self.compression
+    }
+
+    /// "fasta" or "fastq" once a record has been read, None before.
+    #[getter]
+    fn format(&self) -> Option<&'static str> {
+        self.format.lock().ok().and_then(|f| *f)
+    }
+}

@@ -1,0 +1,84 @@
+"""Ray integration on a local Ray cluster started (and shut down) here: results equal the
+single-process ones exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import entroseg
+import numpy as np
+import pytest
+
+ray = pytest.importorskip("ray")
+pa = pytest.importorskip("pyarrow")
+from entroseg.ray import segment_dataset, training_batches  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[None]:
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+        ignore_reinit_error=True,
+    )
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def interleaved(seed: int, keys: list[object], n: int) -> tuple[pa.Table, dict[object, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    owner = rng.choice(len(keys), size=n)
+    x = np.cumsum(rng.standard_normal(n))
+    table = pa.table({"device": [keys[i] for i in owner], "value": x})
+    per_key = {k: x[owner == i] for i, k in enumerate(keys)}
+    return table, per_key
+
+
+def test_segment_dataset_equals_segment_per_key(cluster: None) -> None:
+    keys: list[object] = ["a", "b", "kk", "c"]
+    table, per_key = interleaved(0, keys, 20_000)
+    opts = {"order": 3, "window": 32, "target_len": 12, "calibration": "online", "max_len": 48}
+    ds = ray.data.from_arrow(table).repartition(7)  # several blocks: state crosses batches
+    out = pa.concat_tables(
+        segment_dataset(
+            ds, value_column="value", key_column="device", num_actors=3, batch_size=1000, **opts
+        )
+    )
+    for key, x in per_key.items():
+        rows = out.filter(pa.compute.equal(out["device"], key))
+        want = entroseg.segment(x, **opts)
+        assert rows["start"].to_pylist() == want.starts.tolist()
+        assert rows["length"].to_pylist() == want.lengths.tolist()
+        assert rows["reason"].to_pylist() == want.reason_names
+
+
+def test_segment_dataset_errors(cluster: None) -> None:
+    table, _ = interleaved(1, [1, 2], 100)
+    ds = ray.data.from_arrow(table)
+    with pytest.raises(KeyError, match="'nope'"):
+        list(segment_dataset(ds, value_column="nope", key_column="device", window=8, threshold=1))
+    with pytest.raises(entroseg.InvalidParameterError, match="give window"):
+        list(segment_dataset(ds, value_column="value", key_column="device", threshold=1))
+
+
+def test_training_batches_equal_segment_batch(cluster: None) -> None:
+    rng = np.random.default_rng(2)
+    series = [np.cumsum(rng.standard_normal(n)) for n in rng.integers(50, 400, size=40)]
+    ds = ray.data.from_arrow(pa.table({"x": [s.tolist() for s in series], "id": range(40)}))
+    opts = {"order": 3, "window": 16, "target_len": 10, "min_len": 2, "max_len": 30}
+    seen = 0
+    for batch in training_batches(ds, value_column="x", batch_size=16, **opts):
+        ids = batch.rows["id"].to_pylist()
+        flat = np.concatenate([series[i] for i in ids])
+        offsets = np.concatenate([[0], np.cumsum([len(series[i]) for i in ids])])
+        want = entroseg.segment_batch(flat, offsets, **opts)
+        assert batch.segments == want
+        assert np.array_equal(batch.values, flat)
+        assert batch.segments.cu_seqlens[-1] == len(flat)
+        seen += len(ids)
+    assert seen == 40
