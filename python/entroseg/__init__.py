@@ -20,8 +20,13 @@ Conventions (every function obeys them):
   ``"propagate"`` gives NaN for every window that contains one.
 - Streaming classes give bit-identical results whatever the chunking, and after any
   checkpoint/restore.
+
+With Polars installed, ``import entroseg`` also registers the ``pl.Expr.entroseg``
+expression namespace (:mod:`entroseg.polars`); :mod:`entroseg.arrow` streams Arrow
+record batches.
 """
 
+from entroseg import _polars_hook
 from entroseg._entroseg import (
     MAX_ALPHABET,
     MAX_ORDER,
@@ -73,6 +78,8 @@ from entroseg.segments import (
     segment,
     segment_batch,
 )
+
+_polars_hook.register()
 
 __all__ = [
     "MAX_ALPHABET",

@@ -30,6 +30,7 @@ __all__ = [
     "__version__",
     "_assign_rates",
     "_change_points",
+    "_check_expr_kwargs",
     "_merge_plan",
     "_segment",
     "_segment_batch",
@@ -561,3 +562,6 @@ class FastxReader:
     @property
     def format(self) -> Literal["fasta", "fastq"] | None:
         """The record format, once a record has been read."""
+
+def _check_expr_kwargs(function: str, kwargs: bytes) -> None:
+    """Validate a Polars expression's pickled options (raises the typed errors)."""

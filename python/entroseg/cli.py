@@ -1,8 +1,14 @@
 """The ``entroseg`` command line.
 
-``entroseg profile [INPUT]`` computes a rolling entropy profile of a series and prints a
-short summary; with no INPUT it runs on the bundled sample (a generated series with four
-known regimes, see :mod:`entroseg.sample`).
+``entroseg demo`` segments the bundled sample (a generated series with four known
+regimes, see :mod:`entroseg.sample`) and shows how segment lengths follow its
+information. ``entroseg profile [INPUT]`` computes a rolling entropy profile and
+``entroseg segment [INPUT]`` cuts a series into segments, printing a summary or writing
+Parquet; ``entroseg plot [INPUT]`` draws signal, profile and segments into a PNG. With no
+INPUT they run on the bundled sample. INPUT is a Parquet or Arrow IPC file, a CSV/TSV
+file (``--column``), a ``.npy`` array or text with one number per line (``-`` is
+stdin); ``--key`` treats each value of a column as its own series. Long inputs show a
+progress bar on stderr when it is a terminal (``--quiet`` turns it off).
 
 ``entroseg dna mask [FILE]`` writes the SDUST low-complexity intervals of every record of
 a FASTA/FASTQ file (plain or compressed; ``-`` reads stdin) as BED, and ``entroseg dna
@@ -16,7 +22,6 @@ no traceback).
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import os
 import sys
@@ -24,69 +29,30 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO, NoReturn, TextIO
 
 import numpy as np
 import numpy.typing as npt
 
 import entroseg
-from entroseg import genomic
+from entroseg import _cli_io as cli_io
+from entroseg import genomic, plot
+from entroseg._cli_io import CliError
+from entroseg._progress import Progress
 from entroseg.sample import REGIMES, sample_series
 
 _SPARK = " ▁▂▃▄▅▆▇█"
 
-
-class CliError(Exception):
-    """A user-facing error: printed as one line, exit code 2."""
+#: Samples per streaming step of a single series (progress granularity; any size gives
+#: the same result, the estimators being chunk-invariant).
+_CHUNK = 1 << 20
+#: Series listed in a summary of keyed input.
+_MAX_LISTED = 10
 
 
 def _read_series(path: str, column: str | None) -> npt.NDArray[np.float64]:
-    """Read a 1-D series from .npy, .csv/.tsv (a named or the first numeric column) or
-    plain text (one number per line); ``-`` reads text from stdin."""
-    if path != "-" and not Path(path).is_file():
-        raise CliError(f"cannot read {path!r}: no such file")
-    suffix = Path(path).suffix.lower() if path != "-" else ""
-    try:
-        if suffix == ".npy":
-            values = np.load(path, allow_pickle=False)
-            if values.ndim != 1:
-                raise CliError(f"{path!r} holds an array of shape {values.shape}; expected 1-D")
-            return np.asarray(values, dtype=np.float64)
-        if suffix in (".csv", ".tsv"):
-            return _read_csv(path, column, "\t" if suffix == ".tsv" else ",")
-        text = sys.stdin.read() if path == "-" else Path(path).read_text()
-        return np.array([float(v) for v in text.split()], dtype=np.float64)
-    except CliError:
-        raise
-    except (OSError, ValueError) as exc:
-        raise CliError(f"cannot read {path!r}: {exc}") from None
-
-
-def _read_csv(path: str, column: str | None, delimiter: str) -> npt.NDArray[np.float64]:
-    with open(path, newline="") as fh:
-        reader = csv.reader(fh, delimiter=delimiter)
-        header = next(reader, None)
-        if header is None:
-            raise CliError(f"{path!r} is empty")
-        rows = list(reader)
-    if column is None:
-        # The first column whose first data cell parses as a number.
-        for idx, _ in enumerate(header):
-            try:
-                float(rows[0][idx])
-            except (IndexError, ValueError):
-                continue
-            break
-        else:
-            raise CliError(f"{path!r} has no numeric column; name one with --column")
-    elif column in header:
-        idx = header.index(column)
-    else:
-        raise CliError(f"column {column!r} not in {path!r} (columns: {', '.join(header)})")
-    try:
-        return np.array([float(r[idx]) if r[idx] != "" else np.nan for r in rows])
-    except (IndexError, ValueError) as exc:
-        raise CliError(f"column {header[idx]!r} of {path!r} is not numeric: {exc}") from None
+    """Read one series (see :func:`entroseg._cli_io.read_series`)."""
+    return cli_io.read_series(path, column)
 
 
 def _sparkline(values: npt.NDArray[np.float64], width: int, lo: float, hi: float) -> str:
@@ -104,46 +70,141 @@ def _sparkline(values: npt.NDArray[np.float64], width: int, lo: float, hi: float
     return "".join(chars)
 
 
-def _profile(args: argparse.Namespace) -> int:
-    if args.input is None:
-        x, starts = sample_series()
-        source = f"bundled sample ({len(REGIMES)} generated regimes: {', '.join(REGIMES)})"
-    else:
-        x, starts = _read_series(args.input, args.column), None
-        source = args.input
-    if len(x) == 0:
-        raise CliError(f"{source!r} holds no values")
-    try:
-        profile = entroseg.permutation_entropy(
-            x,
-            order=args.order,
-            delay=args.delay,
-            window=args.window,
-            weighted=args.weighted,
-            nan_policy=args.nan_policy,
+class _Input:
+    """What a subcommand reads: one series in memory, or a keyed table read lazily."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.key: str | None = getattr(args, "key", None)
+        self.truth: npt.NDArray[np.int64] | None = None
+        self.x: npt.NDArray[np.float64] | None = None
+        self.reader: Any = None
+        self.total: int | None = None
+        self.column = args.column or "value"
+        if args.input is None:
+            if self.key is not None:
+                raise CliError("--key needs an input table; the bundled sample is one series")
+            self.x, self.truth = sample_series()
+            self.source = f"bundled sample ({len(REGIMES)} generated regimes: {', '.join(REGIMES)})"
+        elif self.key is None:
+            self.x, self.column = cli_io.read_named_series(args.input, args.column)
+            self.source = args.input
+        else:
+            self.reader, self.total = cli_io.open_table(args.input)
+            if self.reader.schema.get_field_index(self.key) < 0:
+                raise CliError(
+                    f"key column {self.key!r} not in {args.input!r} "
+                    f"(columns: {', '.join(self.reader.schema.names)})"
+                )
+            self.column = cli_io.pick_column(self.reader.schema, args.column, args.input)
+            self.source = args.input
+        if self.x is not None and len(self.x) == 0:
+            raise CliError(f"{self.source!r} holds no values")
+
+
+def _as_symbols(x: npt.NDArray[np.float64], method: str) -> npt.NDArray[Any]:
+    """Integer symbols for the symbol methods (the readers give floats)."""
+    if method not in ("conditional", "next_symbol"):
+        return x
+    ok = np.isfinite(x) & (x >= 0) & (x == np.floor(x))
+    if not ok.all():
+        i = int(np.flatnonzero(~ok)[0])
+        raise CliError(
+            f"method={method!r} reads integer symbols >= 0; value {x[i]} at index {i} is not one"
         )
-    except ValueError as exc:  # entroseg's errors are ValueErrors naming value and limit
-        raise CliError(str(exc)) from None
-    valid = profile[np.isfinite(profile)]
-    print(f"input      {source}")
-    print(f"samples    {len(x):,}")
-    print(
-        f"profile    {'weighted ' if args.weighted else ''}permutation entropy, "
-        f"order={args.order}, "
-        f"delay={args.delay}, window={args.window} (normalized to [0, 1])"
+    return x.astype(np.int64)
+
+
+def _profile_options(args: argparse.Namespace) -> dict[str, Any]:
+    return dict(
+        method=args.method,
+        order=args.order,
+        delay=args.delay,
+        window=args.window,
+        weighted=args.weighted,
+        context=args.context,
+        alphabet_size=args.alphabet_size,
+        nan_policy=args.nan_policy,
     )
+
+
+def _rule_options(args: argparse.Namespace) -> dict[str, Any]:
+    rules = dict(
+        threshold=args.threshold,
+        relative=args.relative,
+        combine=args.combine,
+        min_len=args.min_len,
+        max_len=args.max_len,
+        target_len=args.target_len,
+    )
+    if all(rules[k] is None for k in ("threshold", "relative", "target_len", "max_len")):
+        rules["target_len"] = _DEFAULT_TARGET_LEN
+    # A stream cannot see the data it has not read: the threshold is calibrated online.
+    return {**rules, "calibration": "online"}
+
+
+_DEFAULT_TARGET_LEN = 64.0
+
+
+def _describe_profile(opts: dict[str, Any]) -> str:
+    method = opts["method"]
+    if method == "permutation":
+        kind = f"{'weighted ' if opts['weighted'] else ''}permutation entropy"
+        return f"{kind}, order={opts['order']}, delay={opts['delay']}, window={opts['window']}"
+    if method == "conditional":
+        return f"conditional entropy, context={opts['context']}, window={opts['window']}"
+    if method == "next_symbol":
+        return f"next-symbol entropy, order={opts['order']}"
+    return "the input values as scores"
+
+
+def _summary_of_values(profile: npt.NDArray[np.float64], width: int) -> None:
+    valid = profile[np.isfinite(profile)]
     if len(valid) == 0:
         print("values     none: every window is incomplete or holds NaN")
-    else:
-        q = np.quantile(valid, [0.0, 0.25, 0.5, 0.75, 1.0])
-        print(
-            f"values     min {q[0]:.3f}  q25 {q[1]:.3f}  median {q[2]:.3f}  "
-            f"q75 {q[3]:.3f}  max {q[4]:.3f}  ({len(valid):,} complete windows)"
-        )
-        spark = _sparkline(profile, args.width, float(q[0]), float(q[4]))
-        print(f"shape      |{spark}|  (min to max)")
-    if starts is not None:
-        bounds = [*starts.tolist(), len(x)]
+        return
+    q = np.quantile(valid, [0.0, 0.25, 0.5, 0.75, 1.0])
+    print(
+        f"values     min {q[0]:.3f}  q25 {q[1]:.3f}  median {q[2]:.3f}  "
+        f"q75 {q[3]:.3f}  max {q[4]:.3f}  ({len(valid):,} complete windows)"
+    )
+    spark = _sparkline(profile, width, float(q[0]), float(q[4]))
+    print(f"shape      |{spark}|  (min to max)")
+
+
+def _guard(call: Any, *a: Any, **kw: Any) -> Any:
+    """Runs a library call, turning its errors (ValueError / TypeError subclasses that
+    name the value and the limit) into one-line CLI errors."""
+    try:
+        return call(*a, **kw)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CliError(" ".join(str(exc).strip("'\"").split())) from None
+
+
+def _profile(args: argparse.Namespace) -> int:
+    from entroseg.arrow import _profile_factory
+
+    opts = _profile_options(args)
+    make, _takes_symbols = _guard(_profile_factory, **{**opts, "alpha": 0.5, "min_count": 1,
+                                                      "reset_symbol": None, "normalize": True,
+                                                      "score": "entropy"})  # fmt: skip
+    inp = _Input(args)
+    print(f"input      {inp.source}")
+    if inp.reader is not None:
+        return _profile_keyed(args, inp, opts)
+    assert inp.x is not None
+    x = _as_symbols(inp.x, args.method)
+    update = make()
+    parts = []
+    with Progress("profile", total=len(x), enabled=Progress.wanted(args.quiet)) as progress:
+        for chunk in cli_io.chunks(x, _CHUNK):
+            parts.append(_guard(update, chunk))
+            progress.advance(len(chunk))
+    profile = np.concatenate(parts)
+    print(f"samples    {len(x):,}")
+    print(f"profile    {_describe_profile(opts)} (normalized to [0, 1])")
+    _summary_of_values(profile, args.width)
+    if inp.truth is not None:
+        bounds = [*inp.truth.tolist(), len(x)]
         for name, lo, hi in zip(REGIMES, bounds[:-1], bounds[1:], strict=True):
             seg = profile[lo:hi]
             seg = seg[np.isfinite(seg)]
@@ -151,15 +212,337 @@ def _profile(args: argparse.Namespace) -> int:
             print(f"regime     {name:<14} samples {lo:>6}-{hi - 1:<6} mean entropy {mean}")
     if args.output:
         out = Path(args.output)
-        try:
-            if out.suffix.lower() == ".npy":
-                np.save(out, profile)
-            else:
-                np.savetxt(out, profile, fmt="%.17g")
-        except OSError as exc:
-            raise CliError(f"cannot write {str(out)!r}: {exc}") from None
+        suffix = out.suffix.lower()
+        if suffix in (".parquet", ".pq"):
+            pa = cli_io.require_pyarrow(f"writing {args.output!r}")
+            cli_io.write_parquet(args.output, pa.table({inp.column: inp.x, "profile": profile}))
+        else:
+            try:
+                if suffix == ".npy":
+                    np.save(out, profile)
+                else:
+                    np.savetxt(out, profile, fmt="%.17g")
+            except OSError as exc:
+                raise CliError(f"cannot write {str(out)!r}: {exc}") from None
         print(f"written    {out}")
     return 0
+
+
+def _profile_keyed(args: argparse.Namespace, inp: _Input, opts: dict[str, Any]) -> int:
+    from entroseg.arrow import profile_stream
+
+    pa = cli_io.require_pyarrow("--key")
+    if args.output and Path(args.output).suffix.lower() not in (".parquet", ".pq"):
+        raise CliError(f"with --key the profile is written as Parquet; got {args.output!r}")
+    assert inp.key is not None
+    sums: dict[Any, list[float]] = {}
+    writer = None
+    with Progress(
+        "profile", total=inp.total, unit="rows", enabled=Progress.wanted(args.quiet)
+    ) as progress:
+        stream = _guard(
+            profile_stream, cli_io.counted(inp.reader, progress.advance), value_column=inp.column,
+            key_column=inp.key, **opts,
+        )  # fmt: skip
+        try:
+            for batch in _guard(iter, stream):
+                if args.output and writer is None:
+                    import pyarrow.parquet as pq
+
+                    writer = pq.ParquetWriter(args.output, batch.schema)
+                if writer is not None:
+                    writer.write_batch(batch)
+                keys = batch.column(inp.key).to_pylist()
+                prof = batch.column("profile").to_numpy(zero_copy_only=False)
+                for k, v in zip(keys, prof, strict=True):
+                    acc = sums.setdefault(k, [0, 0.0, 0])
+                    acc[0] += 1
+                    if np.isfinite(v):
+                        acc[1] += v
+                        acc[2] += 1
+        except (pa.ArrowInvalid, ValueError, TypeError, OSError) as exc:
+            raise CliError(" ".join(str(exc).split())) from None
+        finally:
+            if writer is not None:
+                writer.close()
+    rows = sum(a[0] for a in sums.values())
+    print(f"rows       {rows:,} in {len(sums):,} series (key {inp.key!r})")
+    print(f"profile    {_describe_profile(opts)} of {inp.column!r} (normalized to [0, 1])")
+    for k, (n, total, count) in list(sums.items())[:_MAX_LISTED]:
+        mean = f"{total / count:.3f}" if count else "n/a"
+        print(f"series     {k!s:<14} rows {n:>9,}  mean entropy {mean}")
+    if len(sums) > _MAX_LISTED:
+        print(f"           ... and {len(sums) - _MAX_LISTED:,} more")
+    if args.output:
+        print(f"written    {args.output}")
+    return 0
+
+
+def _segment_series(x: npt.NDArray[Any], opts: dict[str, Any], quiet: bool) -> entroseg.Segments:
+    """Segments of one series through the streaming segmenter (progress per chunk)."""
+    seg = _guard(entroseg.Segmenter, **opts)
+    parts = []
+    with Progress("segment", total=len(x), enabled=Progress.wanted(quiet)) as progress:
+        for chunk in cli_io.chunks(x, _CHUNK):
+            parts.append(_guard(seg.push, chunk))
+            progress.advance(len(chunk))
+    parts.append(seg.finish())
+    return entroseg.Segments.join(parts)
+
+
+def _print_segments(seg: entroseg.Segments, n: int) -> None:
+    lengths = seg.lengths
+    q = np.quantile(lengths, [0.0, 0.5, 1.0])
+    print(
+        f"segments   {len(seg):,}, mean length {n / len(seg):.1f}, "
+        f"min {int(q[0])}, median {q[1]:g}, max {int(q[2])}"
+    )
+    names, counts = np.unique(seg.reason_names, return_counts=True)
+    print("reasons    " + ", ".join(f"{a} {int(b):,}" for a, b in zip(names, counts, strict=True)))
+
+
+def _print_regimes(seg: entroseg.Segments, truth: npt.NDArray[np.int64], n: int) -> None:
+    bounds = [*truth.tolist(), n]
+    for name, lo, hi in zip(REGIMES, bounds[:-1], bounds[1:], strict=True):
+        inside = (seg.starts >= lo) & (seg.starts < hi)
+        count = int(inside.sum())
+        mean = f"{seg.lengths[inside].mean():7.1f}" if count else "    n/a"
+        print(f"regime     {name:<14} samples {lo:>6}-{hi - 1:<6} segments {count:>5}  "
+              f"mean length {mean}")  # fmt: skip
+
+
+def _rule_text(opts: dict[str, Any]) -> str:
+    parts = [f"{k}={opts[k]:g}" for k in ("threshold", "relative") if opts[k] is not None]
+    if opts["target_len"] is not None:
+        parts.append(f"target_len={opts['target_len']:g} (online calibration)")
+    if opts["combine"]:
+        parts.append(f"combine={opts['combine']}")
+    parts.append(f"min_len={opts['min_len']}")
+    if opts["max_len"] is not None:
+        parts.append(f"max_len={opts['max_len']}")
+    return ", ".join(parts)
+
+
+def _segment(args: argparse.Namespace) -> int:
+    popts = _profile_options(args)
+    opts = {**popts, **_rule_options(args)}
+    _guard(entroseg.Segmenter, **opts)  # bad options fail before any reading
+    inp = _Input(args)
+    print(f"input      {inp.source}")
+    if inp.reader is not None:
+        return _segment_keyed(args, inp, opts)
+    assert inp.x is not None
+    x = _as_symbols(inp.x, args.method)
+    seg = _segment_series(x, opts, args.quiet)
+    print(f"samples    {len(x):,}")
+    print(f"profile    {_describe_profile(popts)}")
+    print(f"rule       {_rule_text(opts)}")
+    _print_segments(seg, len(x))
+    if inp.truth is not None:
+        _print_regimes(seg, inp.truth, len(x))
+    if args.output:
+        _write_segments(args.output, seg.to_arrow().drop_columns(["series"]))
+    return 0
+
+
+def _write_segments(path: str, table: Any) -> None:
+    suffix = Path(path).suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        cli_io.write_parquet(path, table)
+    elif suffix == ".csv":
+        import pyarrow.csv as pcsv
+
+        try:
+            pcsv.write_csv(table.cast(table.schema.set(
+                table.schema.get_field_index("reason"),
+                table.schema.field("reason").with_type(cli_io.require_pyarrow("csv").string()),
+            )), path)  # fmt: skip
+        except OSError as exc:
+            raise CliError(f"cannot write {path!r}: {exc}") from None
+    else:
+        raise CliError(f"segments are written as .parquet or .csv, got {path!r}")
+    print(f"written    {path}")
+
+
+def _segment_keyed(args: argparse.Namespace, inp: _Input, opts: dict[str, Any]) -> int:
+    from entroseg.arrow import segment_stream
+
+    pa = cli_io.require_pyarrow("--key")
+    with Progress(
+        "segment", total=inp.total, unit="rows", enabled=Progress.wanted(args.quiet)
+    ) as progress:
+        stream = _guard(
+            segment_stream, cli_io.counted(inp.reader, progress.advance), value_column=inp.column,
+            key_column=inp.key, **opts,
+        )  # fmt: skip
+        try:
+            table = stream.read_all()
+        except (pa.ArrowInvalid, ValueError, TypeError, OSError) as exc:
+            raise CliError(" ".join(str(exc).split())) from None
+    assert inp.key is not None
+    keys = table.column(inp.key).to_pylist()
+    lengths = table.column("length").to_numpy()
+    per_key: dict[Any, list[int]] = {}
+    for k, n in zip(keys, lengths.tolist(), strict=True):
+        acc = per_key.setdefault(k, [0, 0])
+        acc[0] += 1
+        acc[1] += n
+    rows = int(lengths.sum())
+    print(f"rows       {rows:,} in {len(per_key):,} series (key {inp.key!r})")
+    print(f"profile    {_describe_profile(opts)} of {inp.column!r}")
+    print(f"rule       {_rule_text(opts)}")
+    if len(table):
+        print(f"segments   {len(table):,}, mean length {rows / len(table):.1f}, "
+              f"max {int(lengths.max())}")  # fmt: skip
+    for k, (count, n) in list(per_key.items())[:_MAX_LISTED]:
+        print(f"series     {k!s:<14} rows {n:>9,}  segments {count:>7,}  "
+              f"mean length {n / count:.1f}")  # fmt: skip
+    if len(per_key) > _MAX_LISTED:
+        print(f"           ... and {len(per_key) - _MAX_LISTED:,} more")
+    if args.output:
+        _write_segments(args.output, table)
+    return 0
+
+
+def _load_one_series(args: argparse.Namespace) -> tuple[npt.NDArray[Any], Any, str]:
+    """The series to plot: the input, or with --key the rows of one key (--series)."""
+    if args.key is None:
+        inp = _Input(args)
+        assert inp.x is not None
+        return inp.x, inp.truth, inp.source
+    reader, _ = cli_io.open_table(args.input)
+    if reader.schema.get_field_index(args.key) < 0:
+        raise CliError(f"key column {args.key!r} not in {args.input!r}")
+    column = cli_io.pick_column(reader.schema, args.column, args.input)
+    pa = cli_io.require_pyarrow("--key")
+    wanted = args.series
+    parts = []
+    for batch in reader:
+        keys = batch.column(args.key)
+        if wanted is None and len(keys):
+            wanted = keys[0].as_py()
+        import pyarrow.compute as pc
+
+        mask = pc.equal(keys.cast(pa.string()), pa.scalar(str(wanted)))
+        picked = batch.filter(mask).column(column)
+        parts.append(picked.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False))
+    x = np.concatenate(parts) if parts else np.zeros(0)
+    if len(x) == 0:
+        raise CliError(f"no rows with {args.key} = {wanted!r} in {args.input!r}")
+    return x, None, f"{args.input} ({args.key} = {wanted})"
+
+
+def _plot(args: argparse.Namespace) -> int:
+    popts = _profile_options(args)
+    opts = {**popts, **_rule_options(args)}
+    _guard(entroseg.Segmenter, **opts)
+    if args.series is not None and args.key is None:
+        raise CliError("--series picks a series of --key; give --key too")
+    x, truth, source = _load_one_series(args)
+    x = _as_symbols(x, args.method)
+    seg = _segment_series(x, opts, args.quiet)
+    profile = _guard(plot.score_profile, x, **popts)
+    try:
+        plot.segments(x, seg, profile=profile, truth=truth, path=args.output,
+                               title=f"{source}: {len(seg):,} segments")  # fmt: skip
+    except ImportError as exc:
+        raise CliError(str(exc)) from None
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot write {args.output!r}: {' '.join(str(exc).split())}") from None
+    print(f"input      {source}")
+    print(f"samples    {len(x):,}")
+    _print_segments(seg, len(x))
+    print(f"written    {args.output}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    x, truth = sample_series()
+    opts: dict[str, Any] = dict(order=4, window=128, nan_policy="propagate", target_len=32.0,
+                                min_len=4, max_len=512)  # fmt: skip
+    print(f"input      bundled sample: {len(x):,} samples in {len(REGIMES)} generated "
+          f"regimes ({', '.join(REGIMES)})")  # fmt: skip
+    print("task       cut it where its information changes: a rolling permutation entropy")
+    print("           profile (order 4, window 128), one threshold calibrated so that the")
+    print("           mean segment length is 32, every segment 4 to 512 samples long")
+    seg = entroseg.segment(x, **opts)
+    profile = entroseg.permutation_entropy(x, order=4, window=128, nan_policy="propagate")
+    valid = profile[np.isfinite(profile)]
+    spark = _sparkline(profile, 64, float(valid.min()), float(valid.max()))
+    print(f"entropy    |{spark}|")
+    _print_segments(seg, len(x))
+    _print_regimes(seg, truth, len(x))
+    cu = seg.cu_seqlens
+    print(f"cu_seqlens {cu[:6].tolist()} ... {cu[-1]} (int32, for varlen attention)")
+    print("           white noise gets short segments; the less random regimes long ones")
+    if args.plot:
+        try:
+            plot.segments(x, seg, profile=profile, truth=truth, path=args.plot,
+                          title="entroseg demo: bundled sample")  # fmt: skip
+        except ImportError as exc:
+            raise CliError(str(exc)) from None
+        except (OSError, ValueError) as exc:
+            raise CliError(f"cannot write {args.plot!r}: {' '.join(str(exc).split())}") from None
+        print(f"written    {args.plot}")
+    print("next       entroseg segment data.parquet --column x --key device -o segments.parquet")
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments: one line on stderr and exit code 2 (argparse prints the usage
+    first; the usage is one ``--help`` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _add_input_args(p: argparse.ArgumentParser, *, key: bool = True) -> None:
+    p.add_argument(
+        "input",
+        nargs="?",
+        metavar="INPUT",
+        help="Parquet, Arrow IPC, CSV/TSV, .npy or text file; '-' is stdin "
+        "(default: the bundled sample)",
+    )
+    p.add_argument("--column", help="column holding the series (default: the first numeric column)")
+    if key:
+        p.add_argument("--key", help="column naming the series: one series per value")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _add_profile_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("entropy profile")
+    g.add_argument(
+        "--method",
+        choices=["permutation", "conditional", "next_symbol", "scores"],
+        default="permutation",
+        help="score profile: permutation entropy of a real series (default), conditional "
+        "or next-symbol entropy of integer symbols, or the values as scores",
+    )
+    g.add_argument("--order", type=int, default=4, help="pattern / context order (default 4)")
+    g.add_argument("--delay", type=int, default=1, help="embedding delay (default 1)")
+    g.add_argument("--window", type=int, default=256, help="window in samples (default 256)")
+    g.add_argument("--weighted", action="store_true", help="weighted permutation entropy")
+    g.add_argument("--context", type=int, default=2, help="context of --method conditional")
+    g.add_argument("--alphabet-size", type=int, help="symbols of the symbol methods")
+    g.add_argument(
+        "--nan-policy",
+        choices=["raise", "propagate"],
+        default="propagate",
+        help="NaN handling (default propagate: windows with NaN give no value)",
+    )
+
+
+def _add_rule_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "segment rules", f"default without a rule: --target-len {_DEFAULT_TARGET_LEN:g}"
+    )
+    g.add_argument("--threshold", type=float, help="a segment starts where entropy > this")
+    g.add_argument("--relative", type=float, help="... or where it rises by more than this")
+    g.add_argument("--combine", choices=["and", "or"], help="with both --threshold and --relative")
+    g.add_argument("--target-len", type=float, help="calibrate the threshold to this mean length")
+    g.add_argument("--min-len", type=int, default=1, help="shortest segment (default 1)")
+    g.add_argument("--max-len", type=int, help="longest segment")
 
 
 class _Progress:
@@ -403,7 +786,7 @@ def _write_profiles(out: Path, profiles: list[tuple[str, npt.NDArray[np.float64]
         raise CliError(f"unsupported output {str(out)!r}: name a .npz, .parquet or .tsv file")
 
 
-def _add_dna(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_dna(sub: argparse._SubParsersAction[Any]) -> None:
     dna = sub.add_parser(
         "dna",
         help="genomic data: SDUST masks, entropy profiles and tokens of FASTA/FASTQ",
@@ -495,39 +878,65 @@ def _add_dna(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="entroseg",
         description="Streaming entropy profiles and segmentation.",
     )
     parser.add_argument("--version", action="version", version=f"entroseg {entroseg.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+
+    p = sub.add_parser(
+        "demo",
+        help="segment the bundled sample and show how segments follow its information",
+        description="Segment the bundled sample (four generated regimes) and print what the "
+        "segments look like per regime. Runs offline.",
+    )
+    p.add_argument("--plot", metavar="PNG", help="also draw signal, entropy and segments")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_demo)
+
     p = sub.add_parser(
         "profile",
-        help="rolling permutation entropy profile of a series, with a summary",
-        description=(
-            "Compute a rolling permutation-entropy profile and print a summary. INPUT is a "
-            ".npy file, a .csv/.tsv file (see --column) or text with one number per line "
-            "('-' reads stdin). Without INPUT, runs on the bundled sample series."
-        ),
+        help="rolling entropy profile of a series, with a summary",
+        description="Compute a rolling entropy profile and print a summary. Without INPUT, "
+        "runs on the bundled sample series.",
     )
-    p.add_argument(
-        "input", nargs="?", metavar="INPUT", help="series to profile (default: bundled sample)"
-    )
-    p.add_argument("--column", help="CSV column to read (default: first numeric column)")
-    p.add_argument("--order", type=int, default=4, help="ordinal pattern order (default 4)")
-    p.add_argument("--delay", type=int, default=1, help="embedding delay (default 1)")
-    p.add_argument("--window", type=int, default=256, help="window in samples (default 256)")
-    p.add_argument("--weighted", action="store_true", help="weighted permutation entropy")
-    p.add_argument(
-        "--nan-policy",
-        choices=["raise", "propagate"],
-        default="propagate",
-        help="NaN handling (default propagate: windows with NaN give NaN)",
-    )
+    _add_input_args(p)
+    _add_profile_args(p)
     p.add_argument("--width", type=int, default=64, help="width of the text plot (default 64)")
-    p.add_argument("-o", "--output", help="write the profile (.npy, or text otherwise)")
+    p.add_argument(
+        "-o", "--output", help="write the profile: .parquet (input column + profile), .npy or text"
+    )
     p.set_defaults(func=_profile)
+
+    p = sub.add_parser(
+        "segment",
+        help="cut a series (or each series of a table) into segments",
+        description="Cut a series into segments where its entropy profile says the "
+        "information changes, streaming (constant memory); print a summary and optionally "
+        "write the segments (key, start, length, reason) to Parquet or CSV.",
+    )
+    _add_input_args(p)
+    _add_profile_args(p)
+    _add_rule_args(p)
+    p.add_argument("-o", "--output", help="write the segments (.parquet or .csv)")
+    p.set_defaults(func=_segment)
+
+    p = sub.add_parser(
+        "plot",
+        help="draw signal, entropy profile and segments into a PNG",
+        description="Segment one series and draw it: signal, entropy profile and segment "
+        "lengths in one figure (needs matplotlib: pip install 'entroseg[plot]').",
+    )
+    _add_input_args(p)
+    p.add_argument("--series", help="with --key: the key value to draw (default: the first)")
+    _add_profile_args(p)
+    _add_rule_args(p)
+    p.add_argument(
+        "-o", "--output", default="segments.png", help="image file (default segments.png)"
+    )
+    p.set_defaults(func=_plot)
     _add_dna(sub)
     return parser
 
@@ -535,13 +944,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``entroseg`` command."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         result: int = args.func(args)
         return result
     except CliError as exc:
         print(f"entroseg: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("entroseg: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # The reader of our stdout went away (e.g. `| head`): stop quietly, as Unix tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -63,14 +63,29 @@ def _route(key: object, actors: int) -> int:
     return zlib.crc32(repr(key).encode()) % actors
 
 
-def _segment_rows(key: object, segments: Segments, key_column: str) -> dict[str, Any]:
-    n = len(segments)
-    return {
-        key_column: [key] * n,
-        "start": segments.starts,
-        "length": segments.lengths,
-        "reason": [REASONS[r] for r in segments.reasons.tolist()],
-    }
+def _segments_table(
+    key_column: str, parts: list[tuple[object, Segments]], key_type: Any = None
+) -> pa.Table:
+    """One row per segment: the key, start, length and reason (a dictionary column)."""
+    pa = _pa()
+    counts = np.array([len(seg) for _, seg in parts], dtype=np.int64)
+    keys = pa.array([k for k, _ in parts], type=key_type)
+    take = np.repeat(np.arange(len(parts)), counts)
+    if parts:
+        starts = np.concatenate([seg.starts for _, seg in parts])
+        lengths = np.concatenate([seg.lengths for _, seg in parts])
+        reasons = np.concatenate([seg.reasons for _, seg in parts]).astype(np.int8)
+    else:
+        starts = lengths = np.zeros(0, dtype=np.int64)
+        reasons = np.zeros(0, dtype=np.int8)
+    return pa.table(
+        {
+            key_column: keys.take(pa.array(take, pa.int64())),
+            "start": starts,
+            "length": lengths,
+            "reason": pa.DictionaryArray.from_arrays(reasons, list(REASONS)),
+        }
+    )
 
 
 class _StreamActor:
@@ -83,23 +98,7 @@ class _StreamActor:
         self.options = options
         self.segmenters: dict[object, Segmenter] = {}
 
-    def _table(self, parts: list[dict[str, Any]]) -> pa.Table:
-        pa = _pa()
-        columns: dict[str, list[Any]] = {self.key_column: [], "start": [], "length": [],
-                                         "reason": []}  # fmt: skip
-        for p in parts:
-            for name in columns:
-                columns[name].extend(list(p[name]))
-        return pa.table(
-            {
-                self.key_column: columns[self.key_column],
-                "start": pa.array(columns["start"], pa.int64()),
-                "length": pa.array(columns["length"], pa.int64()),
-                "reason": pa.array(columns["reason"], pa.string()),
-            }
-        )
-
-    def push(self, keys: list[object], values: list[npt.NDArray[Any]]) -> pa.Table:
+    def push(self, keys: list[object], values: list[npt.NDArray[Any]], key_type: Any) -> pa.Table:
         parts = []
         for key, chunk in zip(keys, values, strict=True):
             seg = self.segmenters.get(key)
@@ -107,17 +106,13 @@ class _StreamActor:
                 seg = self.segmenters[key] = Segmenter(**self.options)
             closed = seg.push(chunk)
             if len(closed):
-                parts.append(_segment_rows(key, closed, self.key_column))
-        return self._table(parts)
+                parts.append((key, closed))
+        return _segments_table(self.key_column, parts, key_type)
 
-    def finish(self) -> pa.Table:
-        parts = []
-        for key, seg in self.segmenters.items():
-            last = seg.finish()
-            if len(last):
-                parts.append(_segment_rows(key, last, self.key_column))
+    def finish(self, key_type: Any) -> pa.Table:
+        parts = [(key, seg.finish()) for key, seg in self.segmenters.items()]
         self.segmenters.clear()
-        return self._table(parts)
+        return _segments_table(self.key_column, [p for p in parts if len(p[1])], key_type)
 
 
 def _split_by_key(
@@ -193,8 +188,12 @@ def segment_dataset(
     actor_cls = ray.remote(_StreamActor)
     actors = [actor_cls.remote(value_column, key_column, options) for _ in range(num_actors)]
     pending: deque[Any] = deque()
+    key_type = None
     try:
         for batch in ds.iter_batches(batch_size=batch_size, batch_format="pyarrow"):
+            key_type = (
+                batch.schema.field(key_column).type if key_column in batch.column_names else None
+            )
             keys, values = _split_by_key(batch, key_column, value_column)
             per_actor: list[tuple[list[object], list[Any]]] = [([], []) for _ in actors]
             for key, chunk in zip(keys, values, strict=True):
@@ -203,13 +202,13 @@ def segment_dataset(
                 v.append(chunk)
             for actor, (k, v) in zip(actors, per_actor, strict=True):
                 if k:
-                    pending.append(actor.push.remote(k, v))
+                    pending.append(actor.push.remote(k, v, key_type))
             while len(pending) > max_in_flight:
                 table = ray.get(pending.popleft())
                 if table.num_rows:
                     yield table
         for actor in actors:
-            pending.append(actor.finish.remote())
+            pending.append(actor.finish.remote(key_type))
         while pending:
             table = ray.get(pending.popleft())
             if table.num_rows:
@@ -293,7 +292,8 @@ def training_batches(
     batch_size : int, default 256
         Series per yielded batch.
     concurrency : int, optional
-        Parallel ``map_batches`` workers (Ray's default when None).
+        Parallel ``map_batches`` workers (default: the cluster's CPUs); each segments its
+        batches on one thread, so the workers together use the cores.
     **options
         What :func:`entroseg.segment` takes.
 
@@ -302,13 +302,15 @@ def training_batches(
     TrainingBatch
         Equal, series for series, to ``entroseg.segment_batch`` over the same rows.
     """
-    _ray()
+    ray = _ray()
     entroseg.segment(np.zeros(0), **options)  # validate the options first
+    if concurrency is None:
+        concurrency = max(1, int(ray.available_resources().get("CPU", 1)))
     mapped = ds.map_batches(
         SegmentSeries,
-        fn_constructor_kwargs={"value_column": value_column, **options},
+        fn_constructor_kwargs={"value_column": value_column, "threads": 1, **options},
         batch_format="pyarrow",
-        concurrency=concurrency or 1,
+        compute=ray.data.ActorPoolStrategy(size=concurrency),
     )
     pa = _pa()
     for batch in mapped.iter_batches(batch_size=batch_size, batch_format="pyarrow"):

@@ -129,16 +129,63 @@ impl Symbols<'_> {
     }
 }
 
-/// Options that count samples arrive as Python ints; reject negatives with a clear error
-/// instead of pyo3's generic OverflowError.
-pub fn count_option(value: i64, name: &str, min: i64) -> PyResult<usize> {
+/// A bad option found while parsing keyword arguments, without touching Python: the
+/// Polars plugin parses the same options on Polars' threads, where no Python exception
+/// can be built, so option parsing shared by both surfaces returns this and each surface
+/// converts it (`InvalidParameterError` / the core error's type, or a Polars error).
+#[derive(Debug)]
+pub enum OptionError {
+    /// Out of range: becomes `InvalidParameterError`.
+    Parameter(String),
+    /// Rejected by the core (its kind picks the exception).
+    Core(entroseg_core::Error),
+}
+
+impl OptionError {
+    pub fn parameter(message: impl Into<String>) -> Self {
+        Self::Parameter(message.into())
+    }
+
+    /// The message, naming the value and the limit.
+    #[cfg_attr(not(feature = "polars"), allow(dead_code))]
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Parameter(m) => m,
+            Self::Core(e) => e.message(),
+        }
+    }
+}
+
+impl From<entroseg_core::Error> for OptionError {
+    fn from(e: entroseg_core::Error) -> Self {
+        Self::Core(e)
+    }
+}
+
+impl From<OptionError> for PyErr {
+    fn from(e: OptionError) -> Self {
+        match e {
+            OptionError::Parameter(m) => InvalidParameterError::new_err(m),
+            OptionError::Core(e) => crate::error::CoreError(e).into(),
+        }
+    }
+}
+
+/// [`count_option`] without Python: the value as a count of at least `min`.
+pub fn try_count(value: i64, name: &str, min: i64) -> Result<usize, OptionError> {
     if value < min {
-        return Err(InvalidParameterError::new_err(format!(
+        return Err(OptionError::parameter(format!(
             "{name} must be >= {min}, got {value}"
         )));
     }
     usize::try_from(value)
-        .map_err(|_| InvalidParameterError::new_err(format!("{name} is too large: {value}")))
+        .map_err(|_| OptionError::parameter(format!("{name} is too large: {value}")))
+}
+
+/// Options that count samples arrive as Python ints; reject negatives with a clear error
+/// instead of pyo3's generic OverflowError.
+pub fn count_option(value: i64, name: &str, min: i64) -> PyResult<usize> {
+    Ok(try_count(value, name, min)?)
 }
 
 /// `order` as a count: a negative value gets the same message (with the supported range)

@@ -9,6 +9,8 @@ mod error;
 mod genomic;
 mod merge;
 mod numpy_api;
+#[cfg(feature = "polars")]
+mod polars_expr;
 mod segmenter;
 mod streaming;
 
@@ -44,6 +46,10 @@ fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(merge::_merge_plan, m)?)?;
     m.add_function(wrap_pyfunction!(merge::_assign_rates, m)?)?;
     m.add_function(wrap_pyfunction!(changepoint::_change_points, m)?)?;
+    // The Polars plugin's functions are C symbols that Polars looks up in this file;
+    // only the build-time option check is a Python function.
+    #[cfg(feature = "polars")]
+    m.add_function(wrap_pyfunction!(polars_expr::_check_expr_kwargs, m)?)?;
     m.add(
         "REASONS",
         pyo3::types::PyTuple::new(m.py(), entroseg_core::boundary::reason::NAMES)?,

@@ -3,14 +3,13 @@
 //! `python/entroseg/segments.py` wraps them in the public `Segments` value and gives
 //! the public functions their documented signatures.
 
-use crate::convert::{
-    count_option, float_array, nan_policy as parse_nan_policy, symbol_array, Symbols,
-};
+use crate::convert::{count_option, float_array, symbol_array, try_count, OptionError, Symbols};
 use crate::error::{core, InvalidParameterError};
 use entroseg_core::boundary::{BltMode, Calibration, Combine, EntropeMode, Preset, Rules, Segment};
 use entroseg_core::estimate::conditional::{self, ConditionalOptions};
 use entroseg_core::estimate::context_model::{self, NextSymbolOptions};
 use entroseg_core::estimate::permutation::{PermutationOptions, Statistic};
+use entroseg_core::estimate::NanPolicy;
 use entroseg_core::segmenter::{
     default_threads, segment_batch_symbols, segment_batch_values, segment_symbols, segment_values,
     Method, NextScore, Segmenter,
@@ -24,7 +23,7 @@ const BLT_DEFAULT_THRESHOLD: f64 = 1.335442066192627;
 
 /// The score method, with the alphabet still open when the caller left it to the data.
 #[derive(Debug, Clone, Copy)]
-enum MethodSpec {
+pub(crate) enum MethodSpec {
     Permutation(PermutationOptions),
     Conditional {
         options: ConditionalOptions,
@@ -48,7 +47,7 @@ impl MethodSpec {
         }
     }
 
-    fn takes_symbols(&self) -> bool {
+    pub(crate) fn takes_symbols(&self) -> bool {
         matches!(
             self,
             MethodSpec::Conditional { .. } | MethodSpec::NextSymbol { .. }
@@ -56,14 +55,14 @@ impl MethodSpec {
     }
 
     /// The core method for data whose largest symbol is `max_symbol`.
-    fn resolve(&self, max_symbol: Option<u64>) -> PyResult<Method> {
-        let alphabet = |infer: bool, given: usize, limit: usize| -> PyResult<usize> {
+    pub(crate) fn resolve(&self, max_symbol: Option<u64>) -> Result<Method, OptionError> {
+        let alphabet = |infer: bool, given: usize, limit: usize| -> Result<usize, OptionError> {
             if !infer {
                 return Ok(given);
             }
             let max = max_symbol.unwrap_or(0);
             if max >= limit as u64 {
-                return Err(InvalidParameterError::new_err(format!(
+                return Err(OptionError::parameter(format!(
                     "symbols go up to {max}, beyond the largest alphabet ({limit} symbols)"
                 )));
             }
@@ -106,48 +105,71 @@ impl MethodSpec {
 /// them. Built by the public functions from their keyword arguments.
 #[pyclass(module = "entroseg._entroseg", name = "_SegmentSpec", frozen)]
 pub struct PySegmentSpec {
-    method: MethodSpec,
-    rules: Rules,
+    pub(crate) method: MethodSpec,
+    pub(crate) rules: Rules,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn parse_rules(
-    threshold: Option<f64>,
-    relative: Option<f64>,
-    combine: Option<&str>,
-    min_len: i64,
-    max_len: Option<i64>,
-    target_len: Option<f64>,
-    calibration: &str,
-    preset: Option<&str>,
-    mode: Option<&str>,
-    quantile: Option<f64>,
-) -> PyResult<Rules> {
-    let min_len = count_option(min_len, "min_len", 1)?;
-    let max_len = max_len.map(|m| count_option(m, "max_len", 1)).transpose()?;
-    let combine = match combine {
+/// The keyword arguments of a segmentation as plain values, with the defaults of
+/// `entroseg.segment`. The numpy surface fills it from Python arguments; the Polars
+/// plugin deserialises it from an expression's kwargs. Both validate it with
+/// [`SpecOptions::build`], so every surface accepts and rejects the same options.
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "polars", derive(serde::Deserialize))]
+pub(crate) struct SpecOptions {
+    pub method: String,
+    pub order: Option<i64>,
+    pub delay: i64,
+    pub window: Option<i64>,
+    pub weighted: bool,
+    pub normalize: bool,
+    pub context: i64,
+    pub alphabet_size: Option<i64>,
+    pub alpha: f64,
+    pub min_count: i64,
+    pub reset_symbol: Option<i64>,
+    pub score: String,
+    pub nan_policy: String,
+    pub threshold: Option<f64>,
+    pub relative: Option<f64>,
+    pub combine: Option<String>,
+    pub min_len: i64,
+    pub max_len: Option<i64>,
+    pub target_len: Option<f64>,
+    pub calibration: String,
+    pub preset: Option<String>,
+    pub mode: Option<String>,
+    pub quantile: Option<f64>,
+}
+
+fn parse_rules(o: &SpecOptions) -> Result<Rules, OptionError> {
+    let (threshold, relative, target_len, quantile) =
+        (o.threshold, o.relative, o.target_len, o.quantile);
+    let mode = o.mode.as_deref();
+    let min_len = try_count(o.min_len, "min_len", 1)?;
+    let max_len = o.max_len.map(|m| try_count(m, "max_len", 1)).transpose()?;
+    let combine = match o.combine.as_deref() {
         None => None,
         Some("and") => Some(Combine::And),
         Some("or") => Some(Combine::Or),
         Some(other) => {
-            return Err(InvalidParameterError::new_err(format!(
+            return Err(OptionError::parameter(format!(
                 "combine must be 'and' or 'or', got {other:?}"
             )))
         }
     };
-    let calibration = match calibration {
+    let calibration = match o.calibration.as_str() {
         "batch" => Calibration::Batch,
         "online" => Calibration::Online,
         other => {
-            return Err(InvalidParameterError::new_err(format!(
+            return Err(OptionError::parameter(format!(
                 "calibration must be 'batch' or 'online', got {other:?}"
             )))
         }
     };
-    let preset = match preset {
+    let preset = match o.preset.as_deref() {
         None => {
             if mode.is_some() || quantile.is_some() {
-                return Err(InvalidParameterError::new_err(
+                return Err(OptionError::parameter(
                     "mode and quantile apply only with preset='blt' or preset='entrope'",
                 ));
             }
@@ -155,7 +177,7 @@ fn parse_rules(
         }
         Some("blt") => {
             if quantile.is_some() {
-                return Err(InvalidParameterError::new_err(
+                return Err(OptionError::parameter(
                     "quantile applies to preset='entrope', not 'blt'",
                 ));
             }
@@ -164,7 +186,7 @@ fn parse_rules(
                 "monotonic" => BltMode::Monotonic,
                 "combined" => BltMode::Combined,
                 other => {
-                    return Err(InvalidParameterError::new_err(format!(
+                    return Err(OptionError::parameter(format!(
                         "mode for preset='blt' must be 'global', 'monotonic' or 'combined', \
                          got {other:?}"
                     )))
@@ -172,7 +194,7 @@ fn parse_rules(
             };
             let needs_relative = mode != BltMode::Global;
             if needs_relative != relative.is_some() {
-                return Err(InvalidParameterError::new_err(match mode {
+                return Err(OptionError::parameter(match mode {
                     BltMode::Global => {
                         "preset='blt' with mode='global' takes threshold, not relative".to_string()
                     }
@@ -188,7 +210,7 @@ fn parse_rules(
                 }));
             }
             if mode == BltMode::Monotonic && threshold.is_some() {
-                return Err(InvalidParameterError::new_err(
+                return Err(OptionError::parameter(
                     "preset='blt' with mode='monotonic' compares entropy increases with \
                      relative; threshold does not apply",
                 ));
@@ -204,18 +226,18 @@ fn parse_rules(
                 "global" => EntropeMode::Global,
                 "monotonic" => EntropeMode::Monotonic,
                 other => {
-                    return Err(InvalidParameterError::new_err(format!(
+                    return Err(OptionError::parameter(format!(
                         "mode for preset='entrope' must be 'global' or 'monotonic', got {other:?}"
                     )))
                 }
             };
             let quantile = quantile.ok_or_else(|| {
-                InvalidParameterError::new_err(
+                OptionError::parameter(
                     "preset='entrope' needs quantile (its quantile_threshold, in [0, 1])",
                 )
             })?;
             if threshold.is_some() || relative.is_some() {
-                return Err(InvalidParameterError::new_err(
+                return Err(OptionError::parameter(
                     "preset='entrope' computes its threshold from quantile; threshold and \
                      relative do not apply",
                 ));
@@ -223,7 +245,7 @@ fn parse_rules(
             Some(Preset::Entrope { mode, quantile })
         }
         Some(other) => {
-            return Err(InvalidParameterError::new_err(format!(
+            return Err(OptionError::parameter(format!(
                 "preset must be None, 'blt' or 'entrope', got {other:?}"
             )))
         }
@@ -250,8 +272,94 @@ fn parse_rules(
             preset: None,
         }
     };
-    core(rules.validate())?;
+    rules.validate()?;
     Ok(rules)
+}
+
+impl SpecOptions {
+    /// Validates the options: the score method and the rules.
+    pub(crate) fn build(&self) -> Result<PySegmentSpec, OptionError> {
+        let rules = parse_rules(self)?;
+        let window = self.window.map(|w| try_count(w, "window", 1)).transpose()?;
+        let need_window = |what: &str| -> Result<usize, OptionError> {
+            window.ok_or_else(|| {
+                OptionError::parameter(format!(
+                    "method={what:?} segments a rolling profile: give window (in samples)"
+                ))
+            })
+        };
+        let given_alphabet = self
+            .alphabet_size
+            .map(|a| try_count(a, "alphabet_size", 1))
+            .transpose()?;
+        let method = match self.method.as_str() {
+            "permutation" => {
+                let o = PermutationOptions {
+                    order: try_count(self.order.unwrap_or(3), "order", 0)?,
+                    delay: try_count(self.delay, "delay", 0)?,
+                    window: Some(need_window(&self.method)?),
+                    normalize: self.normalize,
+                    weighted: self.weighted,
+                    statistic: Statistic::Entropy,
+                    nan_policy: NanPolicy::parse(&self.nan_policy)?,
+                };
+                entroseg_core::estimate::permutation::PermutationEstimator::new(o)?;
+                MethodSpec::Permutation(o)
+            }
+            "conditional" => {
+                let options = ConditionalOptions {
+                    context: try_count(self.context, "context", 0)?,
+                    alphabet_size: given_alphabet.unwrap_or(conditional::MAX_ALPHABET),
+                    window: Some(need_window(&self.method)?),
+                    normalize: self.normalize,
+                    lag: 1,
+                };
+                conditional::ConditionalEstimator::new(options)?;
+                MethodSpec::Conditional {
+                    options,
+                    infer_alphabet: given_alphabet.is_none(),
+                }
+            }
+            "next_symbol" => {
+                let score = match self.score.as_str() {
+                    "entropy" => NextScore::Entropy,
+                    "surprisal" => NextScore::Surprisal,
+                    other => {
+                        return Err(OptionError::parameter(format!(
+                            "score must be 'entropy' or 'surprisal', got {other:?}"
+                        )))
+                    }
+                };
+                let reset_symbol = self
+                    .reset_symbol
+                    .map(|r| try_count(r, "reset_symbol", 0).map(|r| r as u32))
+                    .transpose()?;
+                let options = NextSymbolOptions {
+                    order: try_count(self.order.unwrap_or(3), "order", 0)?,
+                    alphabet_size: given_alphabet.unwrap_or(context_model::MAX_ALPHABET),
+                    alpha: self.alpha,
+                    min_count: u32::try_from(try_count(self.min_count, "min_count", 1)?)
+                        .unwrap_or(u32::MAX),
+                    reset_symbol,
+                    normalize: self.normalize,
+                };
+                options.validate()?;
+                MethodSpec::NextSymbol {
+                    options,
+                    score,
+                    infer_alphabet: given_alphabet.is_none(),
+                }
+            }
+            "scores" => MethodSpec::Scores(Method::Scores(NanPolicy::parse(&self.nan_policy)?)),
+            other => {
+                return Err(OptionError::parameter(format!(
+                    "method must be 'permutation', 'conditional', 'next_symbol' or 'scores', \
+                     got {other:?}"
+                )))
+            }
+        };
+        Ok(PySegmentSpec { method, rules })
+    }
 }
 
 fn mode_name(mode: BltMode) -> &'static str {
@@ -298,95 +406,32 @@ impl PySegmentSpec {
         mode: Option<&str>,
         quantile: Option<f64>,
     ) -> PyResult<Self> {
-        let rules = parse_rules(
+        let options = SpecOptions {
+            method: method.to_string(),
+            order,
+            delay,
+            window,
+            weighted,
+            normalize,
+            context,
+            alphabet_size,
+            alpha,
+            min_count,
+            reset_symbol,
+            score: score.to_string(),
+            nan_policy: nan_policy.to_string(),
             threshold,
             relative,
-            combine,
+            combine: combine.map(str::to_string),
             min_len,
             max_len,
             target_len,
-            calibration,
-            preset,
-            mode,
+            calibration: calibration.to_string(),
+            preset: preset.map(str::to_string),
+            mode: mode.map(str::to_string),
             quantile,
-        )?;
-        let window = window.map(|w| count_option(w, "window", 1)).transpose()?;
-        let need_window = |what: &str| -> PyResult<usize> {
-            window.ok_or_else(|| {
-                InvalidParameterError::new_err(format!(
-                    "method={what:?} segments a rolling profile: give window (in samples)"
-                ))
-            })
         };
-        let given_alphabet = alphabet_size
-            .map(|a| count_option(a, "alphabet_size", 1))
-            .transpose()?;
-        let method = match method {
-            "permutation" => {
-                let o = PermutationOptions {
-                    order: count_option(order.unwrap_or(3), "order", 0)?,
-                    delay: count_option(delay, "delay", 0)?,
-                    window: Some(need_window(method)?),
-                    normalize,
-                    weighted,
-                    statistic: Statistic::Entropy,
-                    nan_policy: parse_nan_policy(nan_policy)?,
-                };
-                core(entroseg_core::estimate::permutation::PermutationEstimator::new(o))?;
-                MethodSpec::Permutation(o)
-            }
-            "conditional" => {
-                let options = ConditionalOptions {
-                    context: count_option(context, "context", 0)?,
-                    alphabet_size: given_alphabet.unwrap_or(conditional::MAX_ALPHABET),
-                    window: Some(need_window(method)?),
-                    normalize,
-                    lag: 1,
-                };
-                core(conditional::ConditionalEstimator::new(options))?;
-                MethodSpec::Conditional {
-                    options,
-                    infer_alphabet: given_alphabet.is_none(),
-                }
-            }
-            "next_symbol" => {
-                let score = match score {
-                    "entropy" => NextScore::Entropy,
-                    "surprisal" => NextScore::Surprisal,
-                    other => {
-                        return Err(InvalidParameterError::new_err(format!(
-                            "score must be 'entropy' or 'surprisal', got {other:?}"
-                        )))
-                    }
-                };
-                let reset_symbol = reset_symbol
-                    .map(|r| count_option(r, "reset_symbol", 0).map(|r| r as u32))
-                    .transpose()?;
-                let options = NextSymbolOptions {
-                    order: count_option(order.unwrap_or(3), "order", 0)?,
-                    alphabet_size: given_alphabet.unwrap_or(context_model::MAX_ALPHABET),
-                    alpha,
-                    min_count: u32::try_from(count_option(min_count, "min_count", 1)?)
-                        .unwrap_or(u32::MAX),
-                    reset_symbol,
-                    normalize,
-                };
-                core(options.validate())?;
-                MethodSpec::NextSymbol {
-                    options,
-                    score,
-                    infer_alphabet: given_alphabet.is_none(),
-                }
-            }
-            "scores" => MethodSpec::Scores(Method::Scores(parse_nan_policy(nan_policy)?)),
-            other => {
-                return Err(InvalidParameterError::new_err(format!(
-                    "method must be 'permutation', 'conditional', 'next_symbol' or 'scores', \
-                     got {other:?}"
-                )))
-            }
-        };
-        Ok(Self { method, rules })
+        Ok(options.build()?)
     }
 
     /// The score method's name.
@@ -397,7 +442,7 @@ impl PySegmentSpec {
 
     /// True when the method takes integer symbols.
     #[getter]
-    fn takes_symbols(&self) -> bool {
+    pub(crate) fn takes_symbols(&self) -> bool {
         self.method.takes_symbols()
     }
 }

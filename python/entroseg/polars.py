@@ -1,0 +1,333 @@
+"""Polars expressions: ``pl.col(x).entroseg.<function>(...)``.
+
+Importing :mod:`entroseg` registers the ``entroseg`` namespace on ``pl.Expr`` when
+Polars (>= 1.30) is installed. Every expression is a compiled plugin that runs the same
+core path as the numpy function of the same name, with the same keyword options and
+defaults, on Polars' threads without the GIL.
+
+Each expression sees a whole series: the column, or one group under ``.over(key)`` and
+``group_by(key).agg(...)``, so every group starts from a fresh state, exactly as if the
+numpy function were called on that group alone. They work in lazy queries and with
+``collect(engine="streaming")`` (Polars runs a whole-series expression on the complete
+column or group).
+
+Missing values
+    In float inputs a null counts as NaN, so ``nan_policy`` decides: ``"raise"`` (the
+    default) fails naming the row; ``"propagate"`` gives no value for the windows that
+    hold it. Symbol inputs (``conditional_entropy``, ``next_symbol_entropy``) cannot hold
+    nulls. ``quantize`` keeps a null as null. In outputs, **null stands where the numpy
+    function gives NaN** (incomplete windows, windows holding a NaN), as Polars' own
+    rolling functions do.
+Whole-series statistics
+    ``window=None`` gives one value per group (a scalar aggregation); a group too short
+    to hold one pattern gives null where the numpy function raises.
+Errors
+    Bad options raise the numpy surface's typed exceptions (``InvalidParameterError``
+    ...) when the expression is built. Problems in the data surface when the query runs,
+    as ``polars.exceptions.ComputeError`` carrying entroseg's message.
+
+Examples
+--------
+>>> import numpy as np, polars as pl, entroseg
+>>> df = pl.DataFrame({"device": ["a"] * 6 + ["b"] * 4,
+...                    "x": [4.0, 7, 9, 10, 6, 11, 1, 3, 2, 5]})
+>>> out = df.with_columns(pe=pl.col("x").entroseg.permutation_entropy(order=2, window=3)
+...                                    .over("device"))
+>>> out["pe"].to_list()
+[None, None, 0.0, 0.0, 1.0, 1.0, None, None, 1.0, 1.0]
+>>> entroseg.permutation_entropy(np.array([4.0, 7, 9, 10, 6, 11]), order=2, window=3)
+array([nan, nan,  0.,  0.,  1.,  1.])
+"""
+
+from __future__ import annotations
+
+import numbers
+import pickle
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+from polars.plugins import register_plugin_function
+
+from entroseg import _entroseg
+
+__all__ = ["EntrosegExpr"]
+
+# The exact file: given a directory, Polars would load the first shared library it finds.
+_PLUGIN = Path(_entroseg.__file__)
+
+_NanPolicy = Literal["raise", "propagate"]
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python numbers: Polars pickles kwargs for the Rust side, which
+    reads plain ints, floats, strings, bools and None."""
+    if isinstance(value, bool | str) or value is None:
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return value
+
+
+def _plugin(
+    expr: pl.Expr, function: str, kwargs: dict[str, Any], *, returns_scalar: bool = False
+) -> pl.Expr:
+    kwargs = {k: _plain(v) for k, v in kwargs.items()}
+    # Validate now, with the numpy surface's typed exceptions, rather than at collect().
+    _entroseg._check_expr_kwargs(function, pickle.dumps(kwargs, protocol=5))
+    return register_plugin_function(
+        plugin_path=_PLUGIN,
+        function_name=function,
+        args=expr,
+        kwargs=kwargs,
+        # Stateful along the series: Polars must hand over whole columns or groups.
+        is_elementwise=False,
+        returns_scalar=returns_scalar,
+    )
+
+
+@pl.api.register_expr_namespace("entroseg")
+class EntrosegExpr:
+    """The ``entroseg`` namespace of ``pl.Expr`` (see :mod:`entroseg.polars`)."""
+
+    def __init__(self, expr: pl.Expr) -> None:
+        self._expr = expr
+
+    def permutation_entropy(
+        self,
+        *,
+        order: int = 3,
+        delay: int = 1,
+        window: int | None = None,
+        normalize: bool = True,
+        weighted: bool = False,
+        nan_policy: _NanPolicy = "raise",
+    ) -> pl.Expr:
+        """Permutation entropy, as :func:`entroseg.permutation_entropy`.
+
+        Rolling (Float64, one value per row, null for incomplete windows) when
+        ``window`` is given; one value per group otherwise.
+
+        Examples
+        --------
+        >>> import polars as pl, entroseg
+        >>> s = pl.Series("x", [4.0, 7, 9, 10, 6, 11, 3])
+        >>> round(s.to_frame().select(pl.col("x").entroseg.permutation_entropy(
+        ...     normalize=False)).item(), 4)
+        1.0549
+        """
+        return _plugin(
+            self._expr,
+            "permutation_entropy",
+            dict(
+                order=order,
+                delay=delay,
+                window=window,
+                normalize=normalize,
+                weighted=weighted,
+                nan_policy=nan_policy,
+            ),
+            returns_scalar=window is None,
+        )
+
+    def statistical_complexity(
+        self,
+        *,
+        order: int = 3,
+        delay: int = 1,
+        window: int | None = None,
+        nan_policy: _NanPolicy = "raise",
+    ) -> pl.Expr:
+        """Jensen-Shannon statistical complexity, as :func:`entroseg.statistical_complexity`.
+
+        Examples
+        --------
+        >>> import polars as pl, entroseg
+        >>> df = pl.DataFrame({"x": [4.0, 7, 9, 10, 6, 11, 3]})
+        >>> round(df.select(pl.col("x").entroseg.statistical_complexity()).item(), 4)
+        0.29
+        """
+        return _plugin(
+            self._expr,
+            "statistical_complexity",
+            dict(order=order, delay=delay, window=window, nan_policy=nan_policy),
+            returns_scalar=window is None,
+        )
+
+    def conditional_entropy(
+        self,
+        *,
+        context: int = 1,
+        window: int | None = None,
+        alphabet_size: int | None = None,
+        normalize: bool = True,
+    ) -> pl.Expr:
+        """Conditional entropy of integer symbols, as :func:`entroseg.conditional_entropy`.
+
+        ``alphabet_size=None`` takes ``max + 1`` of each group, as the numpy function
+        does per call; give it to make groups comparable.
+
+        Examples
+        --------
+        >>> import polars as pl, entroseg
+        >>> df = pl.DataFrame({"s": [0, 1, 0, 1, 0, 1, 0, 1]})
+        >>> df.select(pl.col("s").entroseg.conditional_entropy(context=1)).item()
+        0.0
+        """
+        return _plugin(
+            self._expr,
+            "conditional_entropy",
+            dict(context=context, window=window, alphabet_size=alphabet_size, normalize=normalize),
+            returns_scalar=window is None,
+        )
+
+    def next_symbol_entropy(
+        self,
+        *,
+        order: int = 3,
+        alphabet_size: int | None = None,
+        alpha: float = 0.5,
+        min_count: int = 1,
+        reset_symbol: int | None = None,
+        normalize: bool = True,
+        score: Literal["entropy", "surprisal"] = "entropy",
+    ) -> pl.Expr:
+        """Next-symbol entropy (or, with ``score="surprisal"``, the surprisal) of integer
+        symbols, as the two outputs of :func:`entroseg.next_symbol_entropy`.
+
+        Examples
+        --------
+        >>> import polars as pl, entroseg
+        >>> df = pl.DataFrame({"s": [0, 1] * 50})
+        >>> h = df.select(pl.col("s").entroseg.next_symbol_entropy(order=1, alphabet_size=2))
+        >>> h.item(0, 0), h.item(-1, 0) < 0.1
+        (1.0, True)
+        """
+        return _plugin(
+            self._expr,
+            "next_symbol_entropy",
+            dict(
+                order=order,
+                alphabet_size=alphabet_size,
+                alpha=alpha,
+                min_count=min_count,
+                reset_symbol=reset_symbol,
+                normalize=normalize,
+                score=score,
+            ),
+        )
+
+    def quantize(
+        self,
+        *,
+        method: Literal["uniform", "mean_scale", "quantile"] = "uniform",
+        bins: int = 16,
+        low: float | None = None,
+        high: float | None = None,
+        limit: float = 5.0,
+    ) -> pl.Expr:
+        """Symbols ``0..bins`` (UInt8), as :func:`entroseg.quantize` fit on each group.
+
+        Give ``low`` and ``high`` (``method="uniform"``) so that every group uses the
+        same bins. Nulls stay null and are left out of the fit.
+
+        Examples
+        --------
+        >>> import polars as pl, entroseg
+        >>> df = pl.DataFrame({"x": [0.0, 0.5, None, 1.5, 2.0]})
+        >>> df.select(pl.col("x").entroseg.quantize(bins=4, low=0.0, high=2.0))["x"].to_list()
+        [0, 1, None, 3, 3]
+        """
+        return _plugin(
+            self._expr,
+            "quantize",
+            dict(method=method, bins=bins, low=low, high=high, limit=limit),
+        )
+
+    def segment_id(
+        self,
+        *,
+        method: Literal["permutation", "conditional", "next_symbol", "scores"] = "permutation",
+        order: int | None = None,
+        delay: int = 1,
+        window: int | None = None,
+        weighted: bool = False,
+        normalize: bool = True,
+        context: int = 2,
+        alphabet_size: int | None = None,
+        alpha: float = 0.5,
+        min_count: int = 1,
+        reset_symbol: int | None = None,
+        score: Literal["entropy", "surprisal"] = "entropy",
+        nan_policy: _NanPolicy = "raise",
+        threshold: float | None = None,
+        relative: float | None = None,
+        combine: Literal["and", "or"] | None = None,
+        min_len: int = 1,
+        max_len: int | None = None,
+        target_len: float | None = None,
+        calibration: Literal["batch", "online"] = "batch",
+        preset: Literal["blt", "entrope"] | None = None,
+        mode: Literal["global", "monotonic", "combined"] | None = None,
+        quantile: float | None = None,
+    ) -> pl.Expr:
+        """Index of each row's segment within its group (UInt32, from 0), with the
+        options of :func:`entroseg.segment`.
+
+        Equal to ``segment(group).patch_ids(local=True)``.
+
+        Examples
+        --------
+        >>> import polars as pl, entroseg
+        >>> df = pl.DataFrame({"e": [0.9, 0.1, 0.7, 0.2, 0.8, 0.6, 0.3]})
+        >>> df.select(pl.col("e").entroseg.segment_id(method="scores", threshold=0.5,
+        ...                                            min_len=2))["e"].to_list()
+        [0, 0, 1, 1, 2, 2, 2]
+        """
+        return _plugin(self._expr, "segment_id", _segment_kwargs(locals()))
+
+    def is_boundary(
+        self,
+        *,
+        method: Literal["permutation", "conditional", "next_symbol", "scores"] = "permutation",
+        order: int | None = None,
+        delay: int = 1,
+        window: int | None = None,
+        weighted: bool = False,
+        normalize: bool = True,
+        context: int = 2,
+        alphabet_size: int | None = None,
+        alpha: float = 0.5,
+        min_count: int = 1,
+        reset_symbol: int | None = None,
+        score: Literal["entropy", "surprisal"] = "entropy",
+        nan_policy: _NanPolicy = "raise",
+        threshold: float | None = None,
+        relative: float | None = None,
+        combine: Literal["and", "or"] | None = None,
+        min_len: int = 1,
+        max_len: int | None = None,
+        target_len: float | None = None,
+        calibration: Literal["batch", "online"] = "batch",
+        preset: Literal["blt", "entrope"] | None = None,
+        mode: Literal["global", "monotonic", "combined"] | None = None,
+        quantile: float | None = None,
+    ) -> pl.Expr:
+        """True on the first row of each segment (the first row of a group included),
+        with the options of :func:`entroseg.segment`.
+
+        Examples
+        --------
+        >>> import polars as pl, entroseg
+        >>> df = pl.DataFrame({"e": [0.9, 0.1, 0.7, 0.2, 0.8, 0.6, 0.3]})
+        >>> df.select(pl.col("e").entroseg.is_boundary(method="scores", threshold=0.5,
+        ...                                             min_len=2))["e"].arg_true().to_list()
+        [0, 2, 4]
+        """
+        return _plugin(self._expr, "is_boundary", _segment_kwargs(locals()))
+
+
+def _segment_kwargs(local_vars: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in local_vars.items() if k != "self"}
