@@ -14,6 +14,7 @@
 
 pub mod accumulate;
 pub mod boundary;
+pub mod buffer;
 pub mod changepoint;
 mod checkpoint;
 pub mod dna;

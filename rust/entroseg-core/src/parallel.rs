@@ -326,7 +326,7 @@ fn starts_to_segments(starts: &[(u64, u8)], n: u64) -> Vec<Segment> {
 
 /// The whole rolling profile, chunk-parallel, written in place.
 fn parallel_profile(n: usize, chunks: usize, threads: usize, fill: &Fill) -> Result<Vec<f64>> {
-    let mut out = vec![0.0; n];
+    let mut out = crate::buffer::zeroed_f64(n);
     let chunks = chunks.clamp(1, n.max(1));
     let bounds = chunk_bounds(n, chunks);
     let mut pieces: Vec<(u64, &mut [f64])> = Vec::with_capacity(chunks);

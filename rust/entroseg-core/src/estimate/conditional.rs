@@ -734,7 +734,7 @@ pub fn rolling<T: Copy + Into<u64>>(
     symbols: &[T],
     options: ConditionalOptions,
 ) -> Result<Vec<f64>> {
-    let mut out = vec![0.0; symbols.len()];
+    let mut out = crate::buffer::zeroed_f64(symbols.len());
     rolling_into(symbols, options, &mut out)?;
     Ok(out)
 }
@@ -1001,7 +1001,7 @@ impl ConditionalPermutationEstimator {
 
 /// Rolling conditional permutation entropy.
 pub fn rolling_permutation(x: &[f64], options: ConditionalPermutationOptions) -> Result<Vec<f64>> {
-    let mut out = vec![0.0; x.len()];
+    let mut out = crate::buffer::zeroed_f64(x.len());
     rolling_permutation_into(x, options, &mut out)?;
     Ok(out)
 }

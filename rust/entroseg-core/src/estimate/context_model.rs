@@ -506,8 +506,8 @@ pub fn next_symbol_entropy<T: Copy + Into<u64>>(
     options: NextSymbolOptions,
 ) -> Result<(Vec<f64>, Vec<f64>)> {
     let mut model = ContextModel::new(options)?;
-    let mut h = vec![0.0; symbols.len()];
-    let mut q = vec![0.0; symbols.len()];
+    let mut h = crate::buffer::zeroed_f64(symbols.len());
+    let mut q = crate::buffer::zeroed_f64(symbols.len());
     model.update(symbols, &mut h, &mut q)?;
     Ok((h, q))
 }

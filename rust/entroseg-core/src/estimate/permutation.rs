@@ -995,7 +995,7 @@ impl PermutationEstimator {
 
 /// Rolling statistic over `x` (one value per sample, NaN where the window is incomplete).
 pub fn rolling(x: &[f64], options: PermutationOptions) -> Result<Vec<f64>> {
-    let mut out = vec![0.0; x.len()];
+    let mut out = crate::buffer::zeroed_f64(x.len());
     rolling_into(x, options, &mut out)?;
     Ok(out)
 }
