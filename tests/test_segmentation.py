@@ -523,3 +523,16 @@ def test_push_after_finish_and_wrong_checkpoint() -> None:
     rolling = entroseg.RollingPermutationEntropy(window=10)
     with pytest.raises(entroseg.CheckpointError, match="written by"):
         entroseg.Segmenter.from_checkpoint(rolling.checkpoint())
+
+
+def test_huge_limits_cost_only_what_the_data_needs() -> None:
+    # max_len far beyond the data: the split search keeps only the open segment's scores.
+    x = np.cumsum(np.random.default_rng(4).standard_normal(5000))
+    seg = entroseg.segment(x, window=32, threshold=2.0, max_len=2**50)
+    assert len(seg) == 1 and seg.lengths[0] == 5000
+    s = entroseg.Segmenter(window=32, threshold=2.0, max_len=2**60)
+    s.push(x)
+    assert entroseg.Segmenter.from_checkpoint(s.checkpoint()).samples_seen == 5000
+    # Absurd chunk counts are capped, not allocated.
+    par = entroseg.segment_parallel(x, window=32, threshold=0.9, chunks=10**9)
+    assert par == entroseg.segment(x, window=32, threshold=0.9)

@@ -396,37 +396,60 @@ impl Scan {
     }
 }
 
-/// The scores the engine may still need for a forced split: the last `cap` of them,
-/// indexed by absolute position.
+/// The scores the engine may still need for a forced split (positions from
+/// `cur + min_len` on), in a power-of-two ring indexed by absolute position. The ring
+/// grows only as long as the open segment does, up to `max_len + 1` entries, so a huge
+/// `max_len` costs memory only if segments actually get that long.
 #[derive(Debug, Clone, Default)]
 struct History {
     ring: Vec<f64>,
     mask: u64,
+    max_cap: usize,
 }
 
 impl History {
     fn new(max_len: Option<usize>) -> Self {
-        match max_len {
-            Some(m) => {
-                let cap = (m as u64 + 1).next_power_of_two();
-                Self {
-                    ring: vec![f64::NAN; cap as usize],
-                    mask: cap - 1,
-                }
-            }
-            None => Self::default(),
+        Self {
+            ring: Vec::new(),
+            mask: 0,
+            max_cap: max_len.map_or(0, |m| {
+                (m as u64)
+                    .saturating_add(1)
+                    .checked_next_power_of_two()
+                    .map_or(usize::MAX, |c| usize::try_from(c).unwrap_or(usize::MAX))
+            }),
         }
     }
     #[inline]
     fn get(&self, p: u64) -> f64 {
         self.ring[(p & self.mask) as usize]
     }
-    /// Records `scores`, the samples at `base ..`.
-    fn record(&mut self, scores: &[f64], base: u64) {
-        if self.ring.is_empty() {
+    /// Records `scores`, the samples at `base ..`, keeping every position from
+    /// `keep_from` on (growing the ring when the open segment outgrew it).
+    fn record(&mut self, scores: &[f64], base: u64, keep_from: u64) {
+        if self.max_cap == 0 {
             return;
         }
+        let end = base + scores.len() as u64;
+        let needed = end.saturating_sub(keep_from) as usize;
+        if needed > self.ring.len() {
+            let cap = needed
+                .next_power_of_two()
+                .max(64)
+                .min(self.max_cap.max(needed.next_power_of_two()));
+            let mut ring = vec![f64::NAN; cap];
+            let mask = cap as u64 - 1;
+            let old_cap = self.ring.len() as u64;
+            for p in keep_from.max(base.saturating_sub(old_cap))..base {
+                ring[(p & mask) as usize] = self.get(p);
+            }
+            self.ring = ring;
+            self.mask = mask;
+        }
         let cap = self.ring.len();
+        if cap == 0 {
+            return;
+        }
         let skip = scores.len().saturating_sub(cap);
         for (k, &s) in scores.iter().enumerate().skip(skip) {
             self.ring[((base + k as u64) & self.mask) as usize] = s;
@@ -803,7 +826,8 @@ impl RuleEngine {
                 }
             }
         }
-        self.history.record(scores, base);
+        self.history
+            .record(scores, base, self.open.cur + self.scan.min_len);
         self.pos += scores.len() as u64;
     }
 
@@ -839,7 +863,7 @@ impl RuleEngine {
         w.f64(self.prev);
         // The scores a future forced split may read: positions >= cur + min_len.
         let from = (self.open.cur + self.scan.min_len).min(self.pos);
-        let kept: Vec<f64> = if self.history.ring.is_empty() {
+        let kept: Vec<f64> = if self.history.max_cap == 0 {
             Vec::new()
         } else {
             (from..self.pos).map(|p| self.history.get(p)).collect()
@@ -890,15 +914,15 @@ impl RuleEngine {
             reason: code as u8,
         };
         let from = (engine.open.cur + engine.scan.min_len).min(engine.pos);
-        let ok_len = if engine.history.ring.is_empty() {
+        let ok_len = if engine.history.max_cap == 0 {
             kept.is_empty()
         } else {
-            kept.len() as u64 == engine.pos - from && kept.len() <= engine.history.ring.len()
+            kept.len() as u64 == engine.pos - from && kept.len() <= engine.history.max_cap
         };
         if !ok_len {
             return Err(Error::checkpoint("inconsistent rule engine state"));
         }
-        engine.history.record(&kept, from);
+        engine.history.record(&kept, from, from);
         Ok(engine)
     }
 }

@@ -178,6 +178,12 @@ fn run_parallel<R: Send>(jobs: usize, threads: usize, job: impl Fn(usize) -> R +
         .collect()
 }
 
+/// More chunks than this gain nothing and cost memory (a run and its engine each):
+/// at most one chunk per 16 samples, and at most 65,536.
+fn max_chunks(n: usize) -> usize {
+    (n / 16).clamp(1, 1 << 16)
+}
+
 /// The default overlap: long enough for the runs to meet at a rule start in practice.
 fn default_overlap(rules: &Rules) -> usize {
     let span = rules.max_len.unwrap_or(0).max(rules.min_len);
@@ -222,7 +228,7 @@ fn rules_parallel(
         ..StitchReport::default()
     };
     let online = matches!(&base, Engine::Native(e) if e.is_online());
-    let chunks = chunks.min(n.max(1));
+    let chunks = chunks.min(max_chunks(n));
     if online || chunks == 1 {
         if online {
             report.sequential_reason =
@@ -330,7 +336,7 @@ fn starts_to_segments(starts: &[(u64, u8)], n: u64) -> Vec<Segment> {
 /// The whole rolling profile, chunk-parallel, written in place.
 fn parallel_profile(n: usize, chunks: usize, threads: usize, fill: &Fill) -> Result<Vec<f64>> {
     let mut out = crate::buffer::zeroed_f64(n);
-    let chunks = chunks.clamp(1, n.max(1));
+    let chunks = chunks.clamp(1, max_chunks(n));
     let bounds = chunk_bounds(n, chunks);
     let mut pieces: Vec<(u64, &mut [f64])> = Vec::with_capacity(chunks);
     let mut rest = out.as_mut_slice();
