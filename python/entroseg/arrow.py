@@ -51,8 +51,8 @@ from entroseg._entroseg import (
     RollingConditionalEntropy,
     RollingPermutationEntropy,
     _Segmenter,
-    _SegmentSpec,
 )
+from entroseg.segments import spec_from
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -347,14 +347,7 @@ def segment_stream(
         For bad options (at once, before anything is read).
     """
     pa = _pyarrow()
-    spec = _SegmentSpec(
-        method=method, order=order, delay=delay, window=window, weighted=weighted,
-        normalize=normalize, context=context, alphabet_size=alphabet_size, alpha=alpha,
-        min_count=min_count, reset_symbol=reset_symbol, score=score, nan_policy=nan_policy,
-        threshold=threshold, relative=relative, combine=combine, min_len=min_len,
-        max_len=max_len, target_len=target_len, calibration=calibration, preset=preset,
-        mode=mode,
-    )  # fmt: skip
+    spec = spec_from(locals())
     _Segmenter(spec)  # streaming-specific checks (alphabet_size, calibration) now
     reader = open_stream(source)
     value_index = _column_index(reader.schema, value_column, "value_column")

@@ -642,32 +642,46 @@ def _write_intervals(out: Path, rows: list[tuple[str, npt.NDArray[np.int64]]]) -
         return genomic.write_bed(rows, fh)
 
 
+def _intervals_per_record(
+    args: argparse.Namespace, intervals_of: Callable[[bytes], npt.NDArray[np.int64]]
+) -> tuple[int, int, int, int, Path | None]:
+    """Runs `intervals_of` on every record and writes the intervals as BED lines to
+    stdout, or collected into ``-o`` (BED or Parquet). Returns the records, bases,
+    bases covered, intervals written and the output path (None for stdout)."""
+    records, progress = _dna_records(args)
+    rows: list[tuple[str, npt.NDArray[np.int64]]] = []
+    n_records = bases = covered = lines = 0
+    stream: TextIO | None = sys.stdout if args.output is None else None
+    with progress:
+        for rec in records:
+            assert rec.sequence is not None
+            iv = intervals_of(rec.sequence)
+            n_records += 1
+            bases += len(rec.sequence)
+            covered += int((iv[:, 1] - iv[:, 0]).sum())
+            if stream is not None:
+                lines += genomic.write_bed([(rec.name, iv)], stream)
+            else:
+                rows.append((rec.name, iv))
+    if args.output is None:
+        return n_records, bases, covered, lines, None
+    out = Path(args.output)
+    try:
+        lines = _write_intervals(out, rows)
+    except OSError as exc:
+        raise CliError(f"cannot write {str(out)!r}: {exc}") from None
+    return n_records, bases, covered, lines, out
+
+
 def _dna_mask(args: argparse.Namespace) -> int:
     try:
         entroseg.dust_mask(b"", window=args.window, level=args.level)
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    records, progress = _dna_records(args)
-    rows: list[tuple[str, npt.NDArray[np.int64]]] = []
-    n_records = bases = masked = 0
-    stream: TextIO | None = sys.stdout if args.output is None else None
-    with progress:
-        for rec in records:
-            assert rec.sequence is not None
-            iv = entroseg.dust_mask(rec.sequence, window=args.window, level=args.level)
-            n_records += 1
-            bases += len(rec.sequence)
-            masked += int((iv[:, 1] - iv[:, 0]).sum())
-            if stream is not None:
-                genomic.write_bed([(rec.name, iv)], stream)
-            else:
-                rows.append((rec.name, iv))
-    if args.output is not None:
-        out = Path(args.output)
-        try:
-            lines = _write_intervals(out, rows)
-        except OSError as exc:
-            raise CliError(f"cannot write {str(out)!r}: {exc}") from None
+    n_records, bases, masked, lines, out = _intervals_per_record(
+        args, lambda seq: entroseg.dust_mask(seq, window=args.window, level=args.level)
+    )
+    if out is not None:
         share = masked / bases if bases else 0.0
         print(f"records    {n_records:,}")
         print(f"bases      {bases:,}")
@@ -725,29 +739,15 @@ def _dna_tokens(args: argparse.Namespace) -> int:
         genomic.dna_tokens(b"ACGT", **options)  # validate the options first
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    records, progress = _dna_records(args)
-    rows: list[tuple[str, npt.NDArray[np.int64]]] = []
-    n_tokens = bases = 0
-    stream: TextIO | None = sys.stdout if args.output is None else None
-    with progress:
-        for rec in records:
-            assert rec.sequence is not None
-            if len(rec.sequence) == 0:
-                continue
-            tokens = genomic.dna_tokens(rec.sequence, **options)
-            iv = np.stack([tokens.starts, tokens.starts + tokens.lengths], axis=1)
-            n_tokens += len(tokens)
-            bases += len(rec.sequence)
-            if stream is not None:
-                genomic.write_bed([(rec.name, iv)], stream)
-            else:
-                rows.append((rec.name, iv))
-    if args.output is not None:
-        out = Path(args.output)
-        try:
-            _write_intervals(out, rows)
-        except OSError as exc:
-            raise CliError(f"cannot write {str(out)!r}: {exc}") from None
+
+    def tokens_of(seq: bytes) -> npt.NDArray[np.int64]:
+        if len(seq) == 0:
+            return np.zeros((0, 2), dtype=np.int64)
+        tokens = genomic.dna_tokens(seq, **options)
+        return np.stack([tokens.starts, tokens.starts + tokens.lengths], axis=1)
+
+    _, bases, _, n_tokens, out = _intervals_per_record(args, tokens_of)
+    if out is not None:
         mean = bases / n_tokens if n_tokens else 0.0
         print(f"bases      {bases:,}")
         print(f"tokens     {n_tokens:,} (mean length {mean:.2f})")

@@ -13,7 +13,7 @@ layout). Arrays are numpy, so ``torch.from_dlpack(seg.cu_seqlens)`` shares memor
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
@@ -322,8 +322,20 @@ class Segments:
             object.__setattr__(self, name, getattr(fresh, name))
 
 
-def _spec(**kwargs: Any) -> _SegmentSpec:
-    return _SegmentSpec(**kwargs)
+#: The keyword options of a segmentation (score method and rules), as the native spec
+#: takes them.
+SPEC_OPTIONS = (
+    "method", "order", "delay", "window", "weighted", "normalize", "context",
+    "alphabet_size", "alpha", "min_count", "reset_symbol", "score", "nan_policy",
+    "threshold", "relative", "combine", "min_len", "max_len", "target_len", "calibration",
+    "preset", "mode", "quantile",
+)  # fmt: skip
+
+
+def spec_from(arguments: Mapping[str, Any]) -> _SegmentSpec:
+    """The validated native spec of a public function's keyword arguments (its
+    ``locals()``): every segmentation option present, nothing else."""
+    return _SegmentSpec(**{k: arguments[k] for k in SPEC_OPTIONS if k in arguments})
 
 
 def _one_series(arrays: tuple[_I64, _I64, npt.NDArray[np.uint8]]) -> Segments:
@@ -415,14 +427,7 @@ def segment(
     >>> bool(28 < np.mean(seg.lengths) < 36)
     True
     """
-    spec = _spec(
-        method=method, order=order, delay=delay, window=window, weighted=weighted,
-        normalize=normalize, context=context, alphabet_size=alphabet_size, alpha=alpha,
-        min_count=min_count, reset_symbol=reset_symbol, score=score, nan_policy=nan_policy,
-        threshold=threshold, relative=relative, combine=combine, min_len=min_len,
-        max_len=max_len, target_len=target_len, calibration=calibration, preset=preset,
-        mode=mode, quantile=quantile,
-    )  # fmt: skip
+    spec = spec_from(locals())
     return _one_series(_segment(x, spec))
 
 
@@ -545,14 +550,7 @@ def segment_batch(
     >>> seg.series(1) == entroseg.segment(b, order=3, window=32, target_len=20)
     True
     """
-    spec = _spec(
-        method=method, order=order, delay=delay, window=window, weighted=weighted,
-        normalize=normalize, context=context, alphabet_size=alphabet_size, alpha=alpha,
-        min_count=min_count, reset_symbol=reset_symbol, score=score, nan_policy=nan_policy,
-        threshold=threshold, relative=relative, combine=combine, min_len=min_len,
-        max_len=max_len, target_len=target_len, calibration=calibration, preset=preset,
-        mode=mode, quantile=quantile,
-    )  # fmt: skip
+    spec = spec_from(locals())
     starts, lengths, reasons, series_offsets = _segment_batch(values, offsets, spec, threads)
     return Segments(starts, lengths, reasons, series_offsets)
 
@@ -610,14 +608,7 @@ class Segmenter:
         preset: Literal["blt"] | None = None,
         mode: Literal["global", "monotonic", "combined"] | None = None,
     ) -> None:
-        spec = _spec(
-            method=method, order=order, delay=delay, window=window, weighted=weighted,
-            normalize=normalize, context=context, alphabet_size=alphabet_size, alpha=alpha,
-            min_count=min_count, reset_symbol=reset_symbol, score=score,
-            nan_policy=nan_policy, threshold=threshold, relative=relative, combine=combine,
-            min_len=min_len, max_len=max_len, target_len=target_len,
-            calibration=calibration, preset=preset, mode=mode,
-        )  # fmt: skip
+        spec = spec_from(locals())
         self._inner = _Segmenter(spec)
 
     def push(self, chunk: npt.ArrayLike) -> Segments:

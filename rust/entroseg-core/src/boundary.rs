@@ -1234,17 +1234,6 @@ const CALIBRATION_BUCKETS: usize = 4096;
 /// `max_len` splits can make the count non-monotone in rare cases; the result is then
 /// the best threshold met along the search, still exact in what it reports.
 pub fn calibrate_threshold(scores: &[f64], rules: &Rules) -> Result<f64> {
-    calibrate_threshold_by(scores, rules, &|theta| count_segments(scores, rules, theta))
-}
-
-/// [`calibrate_threshold`] with the segment counts of the search's probes given by
-/// `count` (the number of segments the rules produce with a threshold), so that a caller
-/// can run the probes in parallel; `count` must equal the sequential count.
-pub fn calibrate_threshold_by(
-    scores: &[f64],
-    rules: &Rules,
-    count: &(dyn Fn(f64) -> u64 + Sync),
-) -> Result<f64> {
     let target = rules
         .target_len
         .ok_or_else(|| Error::parameter("calibration needs target_len"))?;
@@ -1303,7 +1292,7 @@ pub fn calibrate_threshold_by(
     let (lo, hi) = secant_search(
         buckets + 1,
         wanted,
-        |k| count(edge(k)),
+        |k| count_segments(scores, rules, edge(k)),
         |k| above[k] as f64,
         &mut seen,
     );
@@ -1333,7 +1322,7 @@ pub fn calibrate_threshold_by(
         secant_search(
             thresholds.len(),
             wanted,
-            |i| count(thresholds[i]),
+            |i| count_segments(scores, rules, thresholds[i]),
             |i| xs[i],
             &mut seen,
         );

@@ -147,8 +147,13 @@ fn chunk_bounds(n: usize, chunks: usize) -> Vec<usize> {
     (0..=chunks).map(|k| k * n / chunks).collect()
 }
 
-/// Runs `job` on each index in `0..jobs` over `threads` threads, results in order.
-fn run_parallel<R: Send>(jobs: usize, threads: usize, job: impl Fn(usize) -> R + Sync) -> Vec<R> {
+/// Runs `job` on each index in `0..jobs` over `threads` threads (dynamic scheduling:
+/// long and short jobs balance), results in order.
+pub(crate) fn run_parallel<R: Send>(
+    jobs: usize,
+    threads: usize,
+    job: impl Fn(usize) -> R + Sync,
+) -> Vec<R> {
     let threads = threads.clamp(1, jobs.max(1));
     if threads == 1 {
         return (0..jobs).map(job).collect();
@@ -203,14 +208,6 @@ fn base_engine(rules: &Rules, whole: &[f64]) -> Result<Engine> {
             Engine::Native(RuleEngine::new(*rules, calibrated)?)
         }
     })
-}
-
-/// True when the rules need the whole score array before deciding anything.
-fn needs_whole(rules: &Rules) -> bool {
-    matches!(rules.preset, Some(crate::boundary::Preset::Entrope { .. }))
-        || (rules.preset.is_none()
-            && rules.target_len.is_some()
-            && rules.calibration == Calibration::Batch)
 }
 
 /// The rules over `n` positions whose scores `fill` produces, chunk-parallel, stitched.
@@ -380,7 +377,7 @@ fn segment_profile(
     threads: usize,
     overlap: Option<usize>,
 ) -> Result<(Vec<Segment>, StitchReport)> {
-    if needs_whole(rules) {
+    if crate::segmenter::needs_whole_scores(rules) {
         let scores = parallel_profile(n, chunks, threads, fill)?;
         return segment_scores_parallel(&scores, rules, chunks, threads, overlap);
     }
@@ -454,17 +451,7 @@ pub fn segment_symbols_parallel<T: Copy + Into<u64> + Sync>(
                 Error::parameter("segmenting needs a rolling profile: give window (in symbols)")
             })?;
             conditional::ConditionalEstimator::new(*o)?;
-            let a = o.alphabet_size as u64;
-            if let Some(i) = x.iter().position(|&s| s.into() >= a) {
-                return Err(Error::new(
-                    crate::ErrorKind::SymbolOutOfRange { index: i },
-                    format!(
-                        "symbol {} at index {i} is outside the alphabet 0..{a} \
-                         (alphabet_size={a})",
-                        x[i].into()
-                    ),
-                ));
-            }
+            crate::estimate::check_symbols(x, o.alphabet_size)?;
             let fill = |from: u64, out: &mut [f64]| -> Result<()> {
                 let from = from as usize;
                 let lo = from.saturating_sub(window - 1);

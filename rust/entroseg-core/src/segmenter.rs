@@ -15,9 +15,6 @@
 //! [`segment_batch_symbols`] run many series of a ragged batch on several threads; each
 //! series is segmented exactly as it would be alone.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-
 use crate::boundary::{
     segment_scores, Calibration, Preset, PresetEngine, RuleEngine, Rules, Segment,
 };
@@ -235,17 +232,9 @@ impl Segmenter {
                     "this method takes float values, not integer symbols",
                 ))
             }
-        } as u64;
-        if let Some(i) = chunk.iter().position(|&s| s.into() >= alphabet) {
-            return Err(Error::new(
-                ErrorKind::SymbolOutOfRange { index: i },
-                format!(
-                    "symbol {} at index {i} is outside the alphabet 0..{alphabet} \
-                     (alphabet_size={alphabet})",
-                    chunk[i].into()
-                ),
-            ));
-        }
+        };
+        // Checked for the whole chunk first, so an error leaves no partial state.
+        crate::estimate::check_symbols(chunk, alphabet)?;
         let mut out = Vec::new();
         let mut scores = std::mem::take(&mut self.scores);
         let mut spare = std::mem::take(&mut self.spare);
@@ -400,7 +389,7 @@ fn build_source(method: &Method) -> Result<Source> {
 }
 
 /// True when the rules need the whole score array before deciding anything.
-fn needs_whole_scores(rules: &Rules) -> bool {
+pub(crate) fn needs_whole_scores(rules: &Rules) -> bool {
     matches!(rules.preset, Some(Preset::Entrope { .. }))
         || (rules.target_len.is_some() && rules.calibration == Calibration::Batch)
 }
@@ -477,41 +466,17 @@ pub fn segment_symbols<T: Copy + Into<u64>>(
     run_streaming(*method, *rules, |s| s.push_symbols(x))
 }
 
-/// Runs `job` over series `0..n` on `threads` threads (dynamic scheduling: long and
-/// short series balance), returning the results in series order; the first error (by
-/// series index) wins and names its series.
+/// Runs `job` over series `0..n` on `threads` threads, in series order; the first error
+/// (by series index) wins and names its series.
 fn parallel_series<R: Send>(
     n: usize,
     threads: usize,
     job: impl Fn(usize) -> Result<R> + Sync,
 ) -> Result<Vec<R>> {
-    let threads = threads.clamp(1, n.max(1));
-    if threads == 1 {
-        return (0..n).map(|i| job(i).map_err(|e| e.in_series(i))).collect();
-    }
-    let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<Result<R>>>> = (0..n).map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= n {
-                    break;
-                }
-                let r = job(i);
-                *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-            });
-        }
-    });
-    slots
+    crate::parallel::run_parallel(n, threads, job)
         .into_iter()
         .enumerate()
-        .map(|(i, m)| {
-            m.into_inner()
-                .unwrap_or_else(|p| p.into_inner())
-                .expect("every series ran")
-                .map_err(|e| e.in_series(i))
-        })
+        .map(|(i, r)| r.map_err(|e| e.in_series(i)))
         .collect()
 }
 

@@ -330,16 +330,7 @@ impl ConditionalEstimator {
     /// Rolling mode writes one value per symbol into `out`; whole-series mode takes an
     /// empty `out`. A symbol out of range fails the call before any state changes.
     pub fn update<T: Copy + Into<u64>>(&mut self, symbols: &[T], out: &mut [f64]) -> Result<()> {
-        let a = self.options.alphabet_size as u64;
-        if let Some(i) = symbols.iter().position(|&s| s.into() >= a) {
-            return Err(Error::new(
-                ErrorKind::SymbolOutOfRange { index: i },
-                format!(
-                    "symbol {} at index {i} is outside the alphabet 0..{a} (alphabet_size={a})",
-                    symbols[i].into()
-                ),
-            ));
-        }
+        super::check_symbols(symbols, self.options.alphabet_size)?;
         self.check_out(symbols.len(), out.len())?;
         if self.options.window.is_none() {
             check_whole_series_len(self.seen, symbols.len())?;

@@ -32,7 +32,7 @@
 //! distinct contexts seen (at most `A^order` per order), not with the stream length.
 
 use crate::checkpoint::{Reader, Writer};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::hash::IntMap;
 
 /// Largest alphabet of the context model.
@@ -276,16 +276,7 @@ impl ContextModel {
         entropy: &mut [f64],
         surprisal: &mut [f64],
     ) -> Result<()> {
-        let a = self.options.alphabet_size as u64;
-        if let Some(i) = symbols.iter().position(|&s| s.into() >= a) {
-            return Err(Error::new(
-                ErrorKind::SymbolOutOfRange { index: i },
-                format!(
-                    "symbol {} at index {i} is outside the alphabet 0..{a} (alphabet_size={a})",
-                    symbols[i].into()
-                ),
-            ));
-        }
+        super::check_symbols(symbols, self.options.alphabet_size)?;
         if entropy.len() != symbols.len() || surprisal.len() != symbols.len() {
             return Err(Error::parameter(format!(
                 "output buffers have lengths {} and {}, expected {}",
@@ -515,6 +506,7 @@ pub fn next_symbol_entropy<T: Copy + Into<u64>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     /// Obviously-correct reference: recount everything from scratch at every position.
     fn reference(symbols: &[u32], o: NextSymbolOptions) -> (Vec<f64>, Vec<f64>) {

@@ -99,6 +99,25 @@ pub(crate) fn check_whole_series_len(seen: u64, more: usize) -> crate::Result<()
     Ok(())
 }
 
+/// Checks that every symbol is `< alphabet_size`; the error names the first one that is
+/// not, its index and the alphabet.
+pub fn check_symbols<T: Copy + Into<u64>>(
+    symbols: &[T],
+    alphabet_size: usize,
+) -> crate::Result<()> {
+    let a = alphabet_size as u64;
+    match symbols.iter().position(|&s| s.into() >= a) {
+        None => Ok(()),
+        Some(i) => Err(crate::Error::new(
+            crate::ErrorKind::SymbolOutOfRange { index: i },
+            format!(
+                "symbol {} at index {i} is outside the alphabet 0..{a} (alphabet_size={a})",
+                symbols[i].into()
+            ),
+        )),
+    }
+}
+
 /// Index of the first non-finite value, if any.
 pub fn first_non_finite(x: &[f64]) -> Option<usize> {
     // Cheap branch-free scan first (vectorises), position search only on failure.
