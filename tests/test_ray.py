@@ -62,6 +62,9 @@ def test_segment_dataset_errors(cluster: None) -> None:
     ds = ray.data.from_arrow(table)
     with pytest.raises(KeyError, match="'nope'"):
         list(segment_dataset(ds, value_column="nope", key_column="device", window=8, threshold=1))
+    with pytest.raises(ValueError, match="num_actors must be >= 1, got 0"):
+        list(segment_dataset(ds, value_column="value", key_column="device", num_actors=0,
+                             window=8, threshold=1))  # fmt: skip
     with pytest.raises(entroseg.InvalidParameterError, match="give window"):
         list(segment_dataset(ds, value_column="value", key_column="device", threshold=1))
 

@@ -536,3 +536,108 @@ def test_huge_limits_cost_only_what_the_data_needs() -> None:
     # Absurd chunk counts are capped, not allocated.
     par = entroseg.segment_parallel(x, window=32, threshold=0.9, chunks=10**9)
     assert par == entroseg.segment(x, window=32, threshold=0.9)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (
+            lambda: entroseg.boundaries([1.0], threshold=1, relative=0, combine="xor"),
+            entroseg.InvalidParameterError,
+            "combine must be 'and' or 'or', got \"xor\"",
+        ),
+        (
+            lambda: entroseg.boundaries([1.0], target_len=2, calibration="magic"),
+            entroseg.InvalidParameterError,
+            "calibration must be 'batch' or 'online'",
+        ),
+        (
+            lambda: entroseg.boundaries([1.0], threshold=1, mode="global"),
+            entroseg.InvalidParameterError,
+            "mode and quantile apply only with preset",
+        ),
+        (
+            lambda: entroseg.boundaries([1.0], preset="blt", quantile=0.5),
+            entroseg.InvalidParameterError,
+            "quantile applies to preset='entrope', not 'blt'",
+        ),
+        (
+            lambda: entroseg.boundaries([1.0], preset="blt", mode="up"),
+            entroseg.InvalidParameterError,
+            "must be 'global', 'monotonic' or 'combined', got \"up\"",
+        ),
+        (
+            lambda: entroseg.boundaries([1.0], preset="blt", relative=0.1),
+            entroseg.InvalidParameterError,
+            "mode='global' takes threshold, not relative",
+        ),
+        (
+            lambda: entroseg.boundaries(
+                [1.0], preset="blt", mode="monotonic", relative=0.1, threshold=1
+            ),
+            entroseg.InvalidParameterError,
+            "threshold does not apply",
+        ),
+        (
+            lambda: entroseg.boundaries([1.0], preset="entrope", quantile=0.5, threshold=1),
+            entroseg.InvalidParameterError,
+            "computes its threshold from quantile",
+        ),
+        (
+            lambda: entroseg.boundaries([1.0], preset="entrope", quantile=0.5, mode="combined"),
+            entroseg.InvalidParameterError,
+            "must be 'global' or 'monotonic', got \"combined\"",
+        ),
+        (
+            lambda: entroseg.segment([1], method="next_symbol", score="bits", threshold=1),
+            entroseg.InvalidParameterError,
+            "score must be 'entropy' or 'surprisal', got \"bits\"",
+        ),
+        (
+            lambda: entroseg.next_symbol_entropy([1], min_count=0),
+            entroseg.InvalidParameterError,
+            "min_count must be >= 1, got 0",
+        ),
+        (
+            lambda: entroseg.next_symbol_entropy([1], alphabet_size=4, reset_symbol=9),
+            entroseg.InvalidParameterError,
+            "reset_symbol must be in 0..4 (alphabet_size=4), got 9",
+        ),
+        (
+            lambda: entroseg.segment_batch([1.0], [0, 1], method="scores", threshold=1, threads=0),
+            entroseg.InvalidParameterError,
+            "threads must be >= 1, got 0",
+        ),
+        (
+            lambda: entroseg.segment_parallel([1.0, 2.0], method="scores", threshold=1, chunks=0),
+            entroseg.InvalidParameterError,
+            "chunks must be >= 1, got 0",
+        ),
+        (
+            lambda: entroseg.segment_batch([1.0], [0.0, 1.0], method="scores", threshold=1),
+            TypeError,
+            "offsets must be a 1-D integer array, got dtype float64",
+        ),
+        (
+            lambda: entroseg.Segments.join(
+                [entroseg.Segments([0, 0], [1, 1], series_offsets=[0, 1, 2])]
+            ),
+            ValueError,
+            "join() takes one-series values",
+        ),
+        (
+            lambda: entroseg.Segments([0], [2**31]).cu_seqlens,
+            OverflowError,
+            "2147483648 samples do not fit int32 cu_seqlens; use offsets()",
+        ),
+        (
+            lambda: entroseg.Segments([0], [1], reasons=[9]),
+            ValueError,
+            "reason codes must be < 5, got 9",
+        ),
+    ],
+)
+def test_option_errors_name_the_value(call, error, message) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(error) as info:
+        call()
+    assert message in str(info.value)
