@@ -55,6 +55,10 @@ bench:
 	$(PYTHON) benches/bench_entropy.py
 	$(PYTHON) benches/bench_dna.py
 	$(PYTHON) benches/bench_surfaces.py
+	$(PYTHON) benches/bench_segment.py
+	$(PYTHON) benches/bench_scale.py
+	$(PYTHON) benches/bench_merge.py
+	$(PYTHON) benches/bench_change_points.py
 	cargo run --release -q -p entroseg-core --example throughput
 
 ## The main job on the bundled sample.
