@@ -3,8 +3,8 @@
 //! and from letters or codes alike.
 #![no_main]
 
-use entroseg_core::dna::{self, AMBIGUOUS, LETTER_CLASS};
-use entroseg_core::dust::{sdust, DustOptions, Sdust};
+use entroseg_core::genomic::dna::{self, AMBIGUOUS, LETTER_CLASS};
+use entroseg_core::genomic::dust::{sdust, DustOptions, Sdust};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -45,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(strict, m.finish());
             let codes = dna::encode(rest).expect("validated");
             assert_eq!(
-                entroseg_core::dust::sdust_codes(&codes, options).expect("codes"),
+                entroseg_core::genomic::dust::sdust_codes(&codes, options).expect("codes"),
                 strict
             );
         }

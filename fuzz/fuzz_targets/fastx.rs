@@ -3,8 +3,8 @@
 //! returns must hold only nucleotide letters and, for FASTQ, a quality of equal length.
 #![no_main]
 
-use entroseg_core::dna;
-use entroseg_core::fasta::{EmptyRecords, FastxReader, ReaderOptions, Record};
+use entroseg_core::genomic::dna;
+use entroseg_core::genomic::fasta::{EmptyRecords, FastxReader, ReaderOptions, Record};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,12 +3,13 @@
 //! Permutation entropy d = 4, W = 64 feeding the rule engine, with a fixed threshold,
 //! with target_len = 16 (batch calibration and online), and the ragged batch on all cores.
 
-use entroseg_core::boundary::{Calibration, Rules};
 use entroseg_core::estimate::context_model::NextSymbolOptions;
 use entroseg_core::estimate::permutation::PermutationOptions;
-use entroseg_core::segmenter::{
-    default_threads, segment_batch_values, segment_symbols, segment_values, Method, NextScore,
-};
+use entroseg_core::segment::batch::{segment, segment_batch};
+use entroseg_core::segment::rules::{Calibration, Rules};
+use entroseg_core::segment::spec::{Method, NextScore, SegmentSpec};
+use entroseg_core::util::pool::default_threads;
+use entroseg_core::Samples;
 use std::time::Instant;
 
 fn best_of<F: FnMut() -> usize>(mut f: F) -> (f64, usize) {
@@ -98,7 +99,7 @@ fn main() {
     let profile = entroseg_core::estimate::permutation::rolling(&x, po).unwrap();
     for (name, rules) in cases {
         let (t, _) = best_of(|| {
-            entroseg_core::boundary::segment_scores(&profile, &rules)
+            entroseg_core::segment::rules::segment_scores(&profile, &rules)
                 .unwrap()
                 .len()
         });
@@ -108,7 +109,8 @@ fn main() {
         );
     }
     for (name, rules) in cases {
-        let (t, k) = best_of(|| segment_values(&x, &method, &rules).unwrap().len());
+        let spec = SegmentSpec::new(method, rules).unwrap();
+        let (t, k) = best_of(|| segment(Samples::Values(&x), &spec).unwrap().len());
         println!(
             "segment PE d=4 W=64, {name:<40} {:7.1} M samples/s  mean len {:.2}",
             n as f64 / t / 1e6,
@@ -118,10 +120,10 @@ fn main() {
     let series = 100;
     let offsets: Vec<i64> = (0..=series).map(|i| (i * (n / series)) as i64).collect();
     let xs = &x[..offsets[series] as usize];
-    let rules = cases[2].1;
+    let spec = SegmentSpec::new(method, cases[2].1).unwrap();
     for threads in [1, default_threads()] {
         let (t, _) = best_of(|| {
-            segment_batch_values(xs, &offsets, &method, &rules, threads)
+            segment_batch(Samples::Values(xs), &offsets, &spec, threads)
                 .unwrap()
                 .len()
         });
@@ -146,7 +148,8 @@ fn main() {
             max_len: Some(32),
             ..Rules::default()
         };
-        let (t, _) = best_of(|| segment_symbols(&symbols, &m, &rules).unwrap().len());
+        let spec = SegmentSpec::new(m, rules).unwrap();
+        let (t, _) = best_of(|| segment(Samples::U8(&symbols), &spec).unwrap().len());
         println!(
             "segment next-symbol DNA order {order}                   {:7.1} M symbols/s",
             symbols.len() as f64 / t / 1e6

@@ -13,6 +13,8 @@ use std::fmt;
 pub enum ErrorKind {
     /// An option is out of range (order, delay, window, bins, context ...).
     InvalidParameter,
+    /// An option has the wrong type, or no option has that name.
+    InvalidType,
     /// The input is empty where at least one sample is required.
     EmptyInput,
     /// A NaN or infinity was found under `NanPolicy::Raise`.

@@ -12,24 +12,14 @@
 //! - running sums are exact integers, so results are bit-identical whatever the chunking
 //!   and after any number of updates.
 
-pub mod accumulate;
-pub mod boundary;
-pub mod buffer;
-pub mod changepoint;
-mod checkpoint;
-pub mod dna;
-pub mod dust;
 pub mod error;
 pub mod estimate;
-pub mod exact;
-pub mod fasta;
-pub mod hash;
-pub mod merge;
-pub mod ordinal;
-pub mod parallel;
-pub mod segmenter;
-pub mod segments;
-pub mod symbols;
+pub mod genomic;
+pub mod plan;
+pub mod segment;
+pub mod util;
 
 pub use error::{Error, ErrorKind, Result};
+pub use estimate::samples::Samples;
 pub use estimate::NanPolicy;
+pub use segment::spec::{SegmentSpec, SpecOptions};

@@ -3,7 +3,7 @@
 
 use crate::convert::{count_option, float_array, require_non_empty};
 use crate::error::{core, InvalidParameterError};
-use entroseg_core::changepoint::{change_points, ChangePointOptions, Stop};
+use entroseg_core::plan::changepoint::{change_points, ChangePointOptions, Stop};
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
 

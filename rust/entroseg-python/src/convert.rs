@@ -191,7 +191,7 @@ pub fn count_option(value: i64, name: &str, min: i64) -> PyResult<usize> {
 /// `order` as a count: a negative value gets the same message (with the supported range)
 /// as 0, 1 or 11 get from the core.
 pub fn order_option(order: i64) -> PyResult<usize> {
-    use entroseg_core::ordinal::{MAX_ORDER, MIN_ORDER};
+    use entroseg_core::estimate::ordinal::{MAX_ORDER, MIN_ORDER};
     usize::try_from(order).map_err(|_| {
         InvalidParameterError::new_err(format!(
             "order must be in {MIN_ORDER}..={MAX_ORDER}, got {order}"

@@ -4,9 +4,9 @@
 
 use crate::convert::{count_option, fill_output, symbol_array, Symbols};
 use crate::error::{core, InvalidParameterError};
-use entroseg_core::dna::{self, DnaProfiler, ProfileKind, ProfileOptions};
-use entroseg_core::dust::{self, DustOptions};
-use entroseg_core::fasta::{EmptyRecords, FastxReader, ReaderOptions, Record};
+use entroseg_core::genomic::dna::{self, DnaProfiler, ProfileKind, ProfileOptions};
+use entroseg_core::genomic::dust::{self, DustOptions};
+use entroseg_core::genomic::fasta::{EmptyRecords, FastxReader, ReaderOptions, Record};
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;

@@ -17,7 +17,7 @@ mod streaming;
 #[pymodule]
 fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add("MAX_ORDER", entroseg_core::ordinal::MAX_ORDER)?;
+    m.add("MAX_ORDER", entroseg_core::estimate::ordinal::MAX_ORDER)?;
     m.add(
         "MAX_ALPHABET",
         entroseg_core::estimate::conditional::MAX_ALPHABET,
@@ -52,7 +52,7 @@ fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(polars_expr::_check_expr_kwargs, m)?)?;
     m.add(
         "REASONS",
-        pyo3::types::PyTuple::new(m.py(), entroseg_core::boundary::reason::NAMES)?,
+        pyo3::types::PyTuple::new(m.py(), entroseg_core::segment::rules::reason::NAMES)?,
     )?;
     m.add_function(wrap_pyfunction!(genomic::encode_dna, m)?)?;
     m.add_function(wrap_pyfunction!(genomic::dna_profile, m)?)?;

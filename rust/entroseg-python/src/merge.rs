@@ -4,7 +4,7 @@
 
 use crate::convert::count_option;
 use crate::error::{core, InvalidParameterError};
-use entroseg_core::merge::{
+use entroseg_core::plan::merge::{
     assign_rates, merge_plan, tome_schedule, Features, MergeLevel, MergeOptions, Schedule,
 };
 use numpy::{PyArray1, PyArrayMethods};

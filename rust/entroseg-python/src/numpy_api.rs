@@ -10,10 +10,10 @@ use entroseg_core::estimate::conditional::{
     self, ConditionalOptions, ConditionalPermutationOptions,
 };
 use entroseg_core::estimate::context_model::{self, NextSymbolOptions};
+use entroseg_core::estimate::ordinal::{to_lexicographic, OrdinalEncoder, NO_PATTERN};
 use entroseg_core::estimate::permutation::{self, PermutationOptions, Statistic};
+use entroseg_core::estimate::quantize::Quantizer;
 use entroseg_core::estimate::{first_non_finite, NanPolicy};
-use entroseg_core::ordinal::{to_lexicographic, OrdinalEncoder, NO_PATTERN};
-use entroseg_core::symbols::Quantizer;
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyFloat, PyInt};
@@ -464,10 +464,10 @@ pub fn quantize<'py>(
     limit: f64,
     sample: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyArray1<u8>>> {
-    if bins < 1 || bins > entroseg_core::symbols::MAX_BINS as i64 {
+    if bins < 1 || bins > entroseg_core::estimate::quantize::MAX_BINS as i64 {
         return Err(InvalidParameterError::new_err(format!(
             "bins must be in 1..={}, got {bins}",
-            entroseg_core::symbols::MAX_BINS
+            entroseg_core::estimate::quantize::MAX_BINS
         )));
     }
     let bins = bins as usize;
@@ -494,7 +494,7 @@ pub fn quantize<'py>(
     let result = py.detach(|| -> entroseg_core::Result<Vec<u8>> {
         // The input first: when no sample is given it is also what the bins are fit on,
         // and the error should name it as the input.
-        entroseg_core::symbols::check_finite(xs, "input")?;
+        entroseg_core::estimate::quantize::check_finite(xs, "input")?;
         let q = match method {
             "uniform" => Quantizer::uniform_fit_partial(fit, bins, low, high)?,
             "mean_scale" => Quantizer::mean_scale_fit(fit, limit, bins)?,

@@ -19,14 +19,14 @@
 use std::borrow::Cow;
 
 use crate::convert::{try_count, OptionError};
-use crate::segmenter::SpecOptions;
-use entroseg_core::boundary::Segment;
+use crate::segment::stream::SpecOptions;
 use entroseg_core::estimate::conditional::{self, ConditionalEstimator, ConditionalOptions};
 use entroseg_core::estimate::context_model::{self, ContextModel, NextSymbolOptions};
 use entroseg_core::estimate::permutation::{self, PermutationOptions, Statistic};
+use entroseg_core::estimate::quantize::{Quantizer, MAX_BINS};
 use entroseg_core::estimate::NanPolicy;
-use entroseg_core::segmenter::{segment_symbols, segment_values};
-use entroseg_core::symbols::{Quantizer, MAX_BINS};
+use entroseg_core::segment::rules::Segment;
+use entroseg_core::segment::stream::{segment_symbols, segment_values};
 use entroseg_core::ErrorKind;
 use polars::prelude::*;
 use pyo3::prelude::*;

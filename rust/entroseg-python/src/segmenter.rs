@@ -5,12 +5,14 @@
 
 use crate::convert::{count_option, float_array, symbol_array, try_count, OptionError, Symbols};
 use crate::error::{core, InvalidParameterError};
-use entroseg_core::boundary::{BltMode, Calibration, Combine, EntropeMode, Preset, Rules, Segment};
 use entroseg_core::estimate::conditional::{self, ConditionalOptions};
 use entroseg_core::estimate::context_model::{self, NextSymbolOptions};
 use entroseg_core::estimate::permutation::{PermutationOptions, Statistic};
 use entroseg_core::estimate::NanPolicy;
-use entroseg_core::segmenter::{
+use entroseg_core::segment::rules::{
+    BltMode, Calibration, Combine, EntropeMode, Preset, Rules, Segment,
+};
+use entroseg_core::segment::stream::{
     default_threads, segment_batch_symbols, segment_batch_values, segment_symbols, segment_values,
     Method, NextScore, Segmenter,
 };
@@ -700,7 +702,7 @@ pub fn _segment_parallel<'py>(
     threads: Option<i64>,
     overlap: Option<i64>,
 ) -> PyResult<ParallelArrays<'py>> {
-    use entroseg_core::parallel::{segment_symbols_parallel, segment_values_parallel};
+    use entroseg_core::segment::parallel::{segment_symbols_parallel, segment_values_parallel};
     let threads = match threads {
         None => default_threads(),
         Some(t) => count_option(t, "threads", 1)?,

@@ -19,11 +19,11 @@ use super::{
     check_whole_series_len, check_window, first_non_finite, non_finite_error, reserve_ring, Finish,
     NanPolicy,
 };
-use crate::accumulate::{fixed_xlogx, scale_bits_for, EntropyOfSum, XLogXTable};
-use crate::checkpoint::{Reader, Writer};
 use crate::error::{Error, ErrorKind, Result};
-use crate::hash::IntMap;
-use crate::ordinal::{factorial, OrdinalEncoder, NO_PATTERN};
+use crate::estimate::ordinal::{factorial, OrdinalEncoder, NO_PATTERN};
+use crate::util::accumulate::{fixed_xlogx, scale_bits_for, EntropyOfSum, XLogXTable};
+use crate::util::checkpoint::{Reader, Writer};
+use crate::util::hash::IntMap;
 
 /// Largest alphabet of a symbol stream.
 pub const MAX_ALPHABET: usize = 256;
@@ -725,7 +725,7 @@ pub fn rolling<T: Copy + Into<u64>>(
     symbols: &[T],
     options: ConditionalOptions,
 ) -> Result<Vec<f64>> {
-    let mut out = crate::buffer::zeroed_f64(symbols.len());
+    let mut out = crate::util::buffer::zeroed_f64(symbols.len());
     rolling_into(symbols, options, &mut out)?;
     Ok(out)
 }
@@ -815,7 +815,7 @@ impl ConditionalPermutationOptions {
 
     /// Options of the symbol-stream estimator that counts the pattern grams.
     fn inner_options(&self) -> Result<ConditionalOptions> {
-        let span = crate::ordinal::check_embedding(self.order, self.delay)?;
+        let span = crate::estimate::ordinal::check_embedding(self.order, self.delay)?;
         let window = match self.window {
             Some(w) => {
                 let need = span
@@ -839,7 +839,7 @@ impl ConditionalPermutationOptions {
             lag: self.delay,
         };
         inner
-            .validate_with_limit(factorial(crate::ordinal::MAX_ORDER))
+            .validate_with_limit(factorial(crate::estimate::ordinal::MAX_ORDER))
             .map_err(|e| match self.context_limit() {
                 Some(message) => Error::parameter(message),
                 None => e,
@@ -866,8 +866,10 @@ impl ConditionalPermutationEstimator {
     pub fn new(options: ConditionalPermutationOptions) -> Result<Self> {
         let inner_options = options.inner_options()?;
         let encoder = OrdinalEncoder::new(options.order, options.delay)?;
-        let inner =
-            ConditionalEstimator::with_limit(inner_options, factorial(crate::ordinal::MAX_ORDER))?;
+        let inner = ConditionalEstimator::with_limit(
+            inner_options,
+            factorial(crate::estimate::ordinal::MAX_ORDER),
+        )?;
         Ok(Self {
             options,
             encoder,
@@ -961,7 +963,10 @@ impl ConditionalPermutationEstimator {
             }
         };
         let encoder = OrdinalEncoder::read_state(&mut r)?;
-        let inner = ConditionalEstimator::read_state(&mut r, factorial(crate::ordinal::MAX_ORDER))?;
+        let inner = ConditionalEstimator::read_state(
+            &mut r,
+            factorial(crate::estimate::ordinal::MAX_ORDER),
+        )?;
         r.finish()?;
         let options = ConditionalPermutationOptions {
             order: encoder.order(),
@@ -992,7 +997,7 @@ impl ConditionalPermutationEstimator {
 
 /// Rolling conditional permutation entropy.
 pub fn rolling_permutation(x: &[f64], options: ConditionalPermutationOptions) -> Result<Vec<f64>> {
-    let mut out = crate::buffer::zeroed_f64(x.len());
+    let mut out = crate::util::buffer::zeroed_f64(x.len());
     rolling_permutation_into(x, options, &mut out)?;
     Ok(out)
 }
@@ -1029,7 +1034,7 @@ pub fn whole_series_permutation(x: &[f64], options: ConditionalPermutationOption
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ordinal::pattern_code_at;
+    use crate::estimate::ordinal::pattern_code_at;
     use std::collections::HashMap;
 
     fn symbols(seed: u64, n: usize, a: u64) -> Vec<u8> {

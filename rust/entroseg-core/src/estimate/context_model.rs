@@ -19,7 +19,7 @@
 //! `H = ln M - (S + (A - D) alpha ln alpha) / M` where `D` counts the symbols seen after
 //! `u` and `S = sum over them of (c + alpha) ln(c + alpha)`. `S` is kept per context as an
 //! exact fixed-point integer (a pure function of the counts, like the window sums in
-//! [`crate::accumulate`]), so each prediction costs `O(order)` table look-ups, the state
+//! [`crate::util::accumulate`]), so each prediction costs `O(order)` table look-ups, the state
 //! is a function of the counts alone, and checkpoints store only counts.
 //!
 //! After the prediction at `t`, the counts of all `order + 1` contexts of `x[t]` are
@@ -31,9 +31,9 @@
 //! checkpoint/restore point, gives bit-identical values. Memory grows with the number of
 //! distinct contexts seen (at most `A^order` per order), not with the stream length.
 
-use crate::checkpoint::{Reader, Writer};
 use crate::error::{Error, Result};
-use crate::hash::IntMap;
+use crate::util::checkpoint::{Reader, Writer};
+use crate::util::hash::IntMap;
 
 /// Largest alphabet of the context model.
 pub const MAX_ALPHABET: usize = 256;
@@ -497,8 +497,8 @@ pub fn next_symbol_entropy<T: Copy + Into<u64>>(
     options: NextSymbolOptions,
 ) -> Result<(Vec<f64>, Vec<f64>)> {
     let mut model = ContextModel::new(options)?;
-    let mut h = crate::buffer::zeroed_f64(symbols.len());
-    let mut q = crate::buffer::zeroed_f64(symbols.len());
+    let mut h = crate::util::buffer::zeroed_f64(symbols.len());
+    let mut q = crate::util::buffer::zeroed_f64(symbols.len());
     model.update(symbols, &mut h, &mut q)?;
     Ok((h, q))
 }

@@ -3,7 +3,10 @@
 
 pub mod conditional;
 pub mod context_model;
+pub mod ordinal;
 pub mod permutation;
+pub mod quantize;
+pub mod samples;
 
 /// What to do with NaN and infinite samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

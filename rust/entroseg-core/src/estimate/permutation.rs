@@ -12,12 +12,12 @@ use super::{
     check_whole_series_len, check_window, first_non_finite, non_finite_error, reserve_ring, Finish,
     NanPolicy,
 };
-use crate::accumulate::{fixed_xlogx, scale_bits_for, EntropyOfSum, XLogXTable};
-use crate::checkpoint::{Reader, Writer};
 use crate::error::{Error, Result};
-use crate::exact::ExactSum;
-use crate::hash::IntMap;
-use crate::ordinal::{factorial, OrdinalEncoder, NO_PATTERN};
+use crate::estimate::ordinal::{factorial, OrdinalEncoder, NO_PATTERN};
+use crate::util::accumulate::{fixed_xlogx, scale_bits_for, EntropyOfSum, XLogXTable};
+use crate::util::checkpoint::{Reader, Writer};
+use crate::util::exact::ExactSum;
+use crate::util::hash::IntMap;
 
 /// Which statistic an estimator reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -90,7 +90,7 @@ impl Default for PermutationOptions {
 impl PermutationOptions {
     /// Checks the options without building anything (no memory is reserved).
     pub fn validate(&self) -> Result<()> {
-        let span = crate::ordinal::check_embedding(self.order, self.delay)?;
+        let span = crate::estimate::ordinal::check_embedding(self.order, self.delay)?;
         if self.weighted && self.statistic == Statistic::Complexity {
             return Err(Error::parameter(
                 "weighted=True is defined for entropy only, not for statistic='complexity'",
@@ -903,7 +903,7 @@ impl PermutationEstimator {
         };
         if let Some(w) = window {
             // The window's codes (4 bytes each) follow: check before allocating the ring.
-            let span = crate::ordinal::check_embedding(order, delay)
+            let span = crate::estimate::ordinal::check_embedding(order, delay)
                 .map_err(|e| Error::checkpoint(e.message().to_string()))?;
             r.expect_items(w.saturating_sub(span), 4)?;
         }
@@ -995,7 +995,7 @@ impl PermutationEstimator {
 
 /// Rolling statistic over `x` (one value per sample, NaN where the window is incomplete).
 pub fn rolling(x: &[f64], options: PermutationOptions) -> Result<Vec<f64>> {
-    let mut out = crate::buffer::zeroed_f64(x.len());
+    let mut out = crate::util::buffer::zeroed_f64(x.len());
     rolling_into(x, options, &mut out)?;
     Ok(out)
 }
@@ -1031,7 +1031,7 @@ pub fn whole_series(x: &[f64], options: PermutationOptions) -> Result<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ordinal::pattern_code_at;
+    use crate::estimate::ordinal::pattern_code_at;
 
     fn walk(seed: u64, n: usize, levels: u64) -> Vec<f64> {
         let mut s = seed;
@@ -1385,7 +1385,7 @@ mod tests {
         bytes[at..at + 8].copy_from_slice(&(u32::MAX as u64 + 1).to_le_bytes());
         // Re-seal the checksum so the bytes pass it and reach the size check.
         let body = bytes.len() - 8;
-        let sum = crate::checkpoint::fnv1a(&bytes[..body]);
+        let sum = crate::util::checkpoint::fnv1a(&bytes[..body]);
         bytes[body..].copy_from_slice(&sum.to_le_bytes());
         let e = PermutationEstimator::restore(&bytes).unwrap_err();
         assert!(e.message().contains("truncated"), "{}", e.message());

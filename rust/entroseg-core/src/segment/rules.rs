@@ -39,8 +39,8 @@
 //! patches, their float32 arithmetic, and their maximum-length split from the left. The
 //! rules are spelled out on each variant.
 
-use crate::checkpoint::{Reader, Writer};
 use crate::error::{Error, Result};
+use crate::util::checkpoint::{Reader, Writer};
 
 /// Why a segment started (one byte per segment).
 pub mod reason {
@@ -196,6 +196,14 @@ fn finite_option(name: &str, v: Option<f64>) -> Result<()> {
 }
 
 impl Rules {
+    /// True when the rules need the whole score array before deciding anything (batch
+    /// calibration of `target_len`, the EntroPE preset's per-sequence quantile), so they
+    /// cannot stream.
+    pub fn needs_whole_scores(&self) -> bool {
+        matches!(self.preset, Some(Preset::Entrope { .. }))
+            || (self.target_len.is_some() && self.calibration == Calibration::Batch)
+    }
+
     /// Checks the options and their combinations.
     pub fn validate(&self) -> Result<()> {
         if self.min_len < 1 {
@@ -932,20 +940,105 @@ impl RuleEngine {
 pub fn segment_scores(scores: &[f64], rules: &Rules) -> Result<Vec<Segment>> {
     rules.validate()?;
     let mut out = Vec::new();
-    if let Some(preset) = rules.preset {
-        let mut engine = PresetEngine::new(*rules, preset, scores)?;
-        engine.push(scores, &mut out);
-        engine.finish(&mut out);
-        return Ok(out);
-    }
-    let calibrated = match (rules.target_len, rules.calibration) {
-        (Some(_), Calibration::Batch) => Some(calibrate_threshold(scores, rules)?),
-        _ => None,
-    };
-    let mut engine = RuleEngine::new(*rules, calibrated)?;
+    let mut engine = Engine::new(*rules, scores)?;
     engine.push(scores, &mut out);
     engine.finish(&mut out);
     Ok(out)
+}
+
+/// The rule engine of a spec: the native rules or a preset. Every pass (streaming,
+/// one-shot, chunk-parallel) drives this one type.
+#[derive(Debug, Clone)]
+pub(crate) enum Engine {
+    Native(RuleEngine),
+    Preset(PresetEngine),
+}
+
+impl Engine {
+    /// The engine for `rules`, its threshold calibrated over `whole` when the rules ask
+    /// for batch calibration; `whole` is read only then and for the EntroPE preset (a
+    /// streaming caller passes `&[]`, which [`Rules::needs_whole_scores`] rules out).
+    pub(crate) fn new(rules: Rules, whole: &[f64]) -> Result<Self> {
+        Ok(match rules.preset {
+            Some(preset) => Engine::Preset(PresetEngine::new(rules, preset, whole)?),
+            None => {
+                let calibrated = match (rules.target_len, rules.calibration) {
+                    (Some(_), Calibration::Batch) => Some(calibrate_threshold(whole, &rules)?),
+                    _ => None,
+                };
+                Engine::Native(RuleEngine::new(rules, calibrated)?)
+            }
+        })
+    }
+
+    pub(crate) fn push(&mut self, scores: &[f64], out: &mut Vec<Segment>) {
+        match self {
+            Engine::Native(e) => e.push(scores, out),
+            Engine::Preset(e) => e.push(scores, out),
+        }
+    }
+
+    pub(crate) fn finish(&mut self, out: &mut Vec<Segment>) {
+        match self {
+            Engine::Native(e) => e.finish(out),
+            Engine::Preset(e) => e.finish(out),
+        }
+    }
+
+    pub(crate) fn reset(&mut self) {
+        match self {
+            Engine::Native(e) => e.reset(),
+            Engine::Preset(e) => e.reset(),
+        }
+    }
+
+    pub(crate) fn samples_seen(&self) -> u64 {
+        match self {
+            Engine::Native(e) => e.samples_seen(),
+            Engine::Preset(e) => e.samples_seen(),
+        }
+    }
+
+    pub(crate) fn open_start(&self) -> (u64, u8) {
+        match self {
+            Engine::Native(e) => e.open_start(),
+            Engine::Preset(e) => e.open_start(),
+        }
+    }
+
+    /// True when the threshold follows the online controller (history-dependent).
+    pub(crate) fn is_online(&self) -> bool {
+        matches!(self, Engine::Native(e) if e.is_online())
+    }
+
+    /// A copy restarted at `pos`; `prev1`, `prev2` are the scores at `pos - 1`, `pos - 2`.
+    pub(crate) fn restarted_at(&self, pos: u64, prev1: f64, prev2: f64) -> Self {
+        match self {
+            Engine::Native(e) => Engine::Native(e.restarted_at(pos, prev1)),
+            Engine::Preset(e) => Engine::Preset(e.restarted_at(pos, prev1, prev2)),
+        }
+    }
+
+    pub(crate) fn write_state(&self, w: &mut Writer) {
+        match self {
+            Engine::Native(e) => {
+                w.u64(0);
+                e.write_state(w);
+            }
+            Engine::Preset(e) => {
+                w.u64(1);
+                e.write_state(w);
+            }
+        }
+    }
+
+    pub(crate) fn read_state(r: &mut Reader) -> Result<Self> {
+        Ok(match r.u64()? {
+            0 => Engine::Native(RuleEngine::read_state(r)?),
+            1 => Engine::Preset(PresetEngine::read_state(r)?),
+            _ => return Err(Error::checkpoint("unknown rule engine in checkpoint")),
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------------------

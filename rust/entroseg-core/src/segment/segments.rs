@@ -6,8 +6,8 @@
 //! global token offsets GPU kernels want (`cu_seqlens`) are the running sum of
 //! `lengths`.
 
-use crate::boundary::Segment;
 use crate::error::{Error, Result};
+use crate::segment::rules::Segment;
 
 /// Segments of a batch of series.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -16,7 +16,7 @@ pub struct Segments {
     pub starts: Vec<i64>,
     /// Length of each segment.
     pub lengths: Vec<i64>,
-    /// Why each segment started (a [`crate::boundary::reason`] code).
+    /// Why each segment started (a [`crate::segment::rules::reason`] code).
     pub reasons: Vec<u8>,
     /// Segments per series as offsets: `series_offsets[0] = 0`, one entry per series more.
     pub series_offsets: Vec<i64>,

@@ -2,7 +2,15 @@
 //! batches equal series alone, and misuse gives typed errors.
 
 use super::*;
-use crate::boundary::{reason, BltMode, EntropeMode};
+use crate::estimate::conditional::ConditionalOptions;
+use crate::estimate::context_model::NextSymbolOptions;
+use crate::estimate::permutation::PermutationOptions;
+use crate::segment::rules::{reason, BltMode, EntropeMode};
+use crate::segment::rules::{segment_scores, Calibration, Preset, Rules};
+use crate::segment::spec::NextScore;
+use crate::segment::test_shims::{
+    segment_batch_values, segment_symbols, segment_values, segmenter, PushTyped,
+};
 use proptest::prelude::*;
 
 fn walk(seed: u64, n: usize) -> Vec<f64> {
@@ -50,7 +58,7 @@ fn pe_method(window: usize) -> Method {
 }
 
 fn streamed_values(method: Method, rules: Rules, x: &[f64], cuts: &[usize]) -> Vec<Segment> {
-    let mut seg = Segmenter::new(method, rules).unwrap();
+    let mut seg = segmenter(method, rules).unwrap();
     let mut out = Vec::new();
     let mut start = 0;
     for (i, &c) in cuts.iter().enumerate() {
@@ -67,7 +75,7 @@ fn streamed_values(method: Method, rules: Rules, x: &[f64], cuts: &[usize]) -> V
 }
 
 fn streamed_symbols(method: Method, rules: Rules, x: &[u8], cuts: &[usize]) -> Vec<Segment> {
-    let mut seg = Segmenter::new(method, rules).unwrap();
+    let mut seg = segmenter(method, rules).unwrap();
     let mut out = Vec::new();
     let mut start = 0;
     for (i, &c) in cuts.iter().enumerate() {
@@ -245,7 +253,7 @@ fn misuse_is_a_typed_error() {
         threshold: Some(0.5),
         ..Rules::default()
     };
-    let mut s = Segmenter::new(method, rules).unwrap();
+    let mut s = segmenter(method, rules).unwrap();
     s.push_values(&walk(1, 100)).unwrap();
     s.finish().unwrap();
     let e = s.push_values(&[1.0]).unwrap_err();
@@ -253,7 +261,7 @@ fn misuse_is_a_typed_error() {
     s.reset();
     assert!(s.push_values(&[1.0]).is_ok());
     // A NaN under nan_policy=raise leaves the state untouched.
-    let mut s = Segmenter::new(method, rules).unwrap();
+    let mut s = segmenter(method, rules).unwrap();
     s.push_values(&walk(1, 50)).unwrap();
     let before = s.checkpoint();
     let e = s.push_values(&[1.0, f64::NAN]).unwrap_err();
@@ -270,7 +278,7 @@ fn misuse_is_a_typed_error() {
         target_len: Some(8.0),
         ..Rules::default()
     };
-    assert!(Segmenter::new(method, batch).is_err());
+    assert!(segmenter(method, batch).is_err());
     let entrope = Rules {
         preset: Some(Preset::Entrope {
             mode: EntropeMode::Global,
@@ -278,10 +286,10 @@ fn misuse_is_a_typed_error() {
         }),
         ..Rules::default()
     };
-    assert!(Segmenter::new(method, entrope).is_err());
+    assert!(segmenter(method, entrope).is_err());
     // No rolling window.
     let whole = Method::Permutation(PermutationOptions::default());
-    assert!(Segmenter::new(whole, rules).is_err());
+    assert!(segmenter(whole, rules).is_err());
     // Checkpoint of another kind.
     assert!(Segmenter::restore(b"ESEG").is_err());
 }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::ordinal::pattern_code_at;
+use crate::estimate::ordinal::pattern_code_at;
 use proptest::prelude::*;
 
 fn options(stop: Stop) -> ChangePointOptions {

@@ -25,11 +25,13 @@
 //! was measured slower: a probe only counts, while span runs record every start), so it
 //! bounds the speed-up of that configuration.
 
-use crate::boundary::{calibrate_threshold, Calibration, PresetEngine, RuleEngine, Rules, Segment};
 use crate::error::{Error, Result};
-use crate::estimate::conditional;
-use crate::estimate::permutation;
-use crate::segmenter::Method;
+use crate::estimate::samples::Samples;
+use crate::estimate::{conditional, permutation};
+use crate::segment::profile::{check_input, profile_of};
+use crate::segment::rules::{Engine, Rules, Segment};
+use crate::segment::spec::{Method, SegmentSpec};
+use crate::util::pool::run_parallel;
 
 /// How a chunk-parallel run went.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,34 +46,6 @@ pub struct StitchReport {
     pub sequential_samples: u64,
     /// Why the whole run (or its profile) was sequential, when it was.
     pub sequential_reason: Option<&'static str>,
-}
-
-#[derive(Debug, Clone)]
-enum Engine {
-    Native(RuleEngine),
-    Preset(PresetEngine),
-}
-
-impl Engine {
-    fn push(&mut self, scores: &[f64], out: &mut Vec<Segment>) {
-        match self {
-            Engine::Native(e) => e.push(scores, out),
-            Engine::Preset(e) => e.push(scores, out),
-        }
-    }
-    fn open_start(&self) -> (u64, u8) {
-        match self {
-            Engine::Native(e) => e.open_start(),
-            Engine::Preset(e) => e.open_start(),
-        }
-    }
-    /// A copy restarted at `pos`; `prev1`, `prev2` are the scores at `pos - 1`, `pos - 2`.
-    fn restarted_at(&self, pos: u64, prev1: f64, prev2: f64) -> Self {
-        match self {
-            Engine::Native(e) => Engine::Native(e.restarted_at(pos, prev1)),
-            Engine::Preset(e) => Engine::Preset(e.restarted_at(pos, prev1, prev2)),
-        }
-    }
 }
 
 /// Fills `out` with the scores of positions `from .. from + out.len()`.
@@ -147,42 +121,6 @@ fn chunk_bounds(n: usize, chunks: usize) -> Vec<usize> {
     (0..=chunks).map(|k| k * n / chunks).collect()
 }
 
-/// Runs `job` on each index in `0..jobs` over `threads` threads (dynamic scheduling:
-/// long and short jobs balance), results in order.
-pub(crate) fn run_parallel<R: Send>(
-    jobs: usize,
-    threads: usize,
-    job: impl Fn(usize) -> R + Sync,
-) -> Vec<R> {
-    let threads = threads.clamp(1, jobs.max(1));
-    if threads == 1 {
-        return (0..jobs).map(job).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let slots: Vec<std::sync::Mutex<Option<R>>> =
-        (0..jobs).map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= jobs {
-                    break;
-                }
-                let r = job(i);
-                *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-            });
-        }
-    });
-    slots
-        .into_iter()
-        .map(|m| {
-            m.into_inner()
-                .unwrap_or_else(|p| p.into_inner())
-                .expect("every job ran")
-        })
-        .collect()
-}
-
 /// More chunks than this gain nothing and cost memory (a run and its engine each):
 /// at most one chunk per 16 samples, and at most 65,536.
 fn max_chunks(n: usize) -> usize {
@@ -193,21 +131,6 @@ fn max_chunks(n: usize) -> usize {
 fn default_overlap(rules: &Rules) -> usize {
     let span = rules.max_len.unwrap_or(0).max(rules.min_len);
     (8 * span).max(256)
-}
-
-/// The engine for `rules` (threshold calibrated over `whole` when the rules ask for
-/// it; `whole` is only read in that case and for the EntroPE preset).
-fn base_engine(rules: &Rules, whole: &[f64]) -> Result<Engine> {
-    Ok(match rules.preset {
-        Some(preset) => Engine::Preset(PresetEngine::new(*rules, preset, whole)?),
-        None => {
-            let calibrated = match (rules.target_len, rules.calibration) {
-                (Some(_), Calibration::Batch) => Some(calibrate_threshold(whole, rules)?),
-                _ => None,
-            };
-            Engine::Native(RuleEngine::new(*rules, calibrated)?)
-        }
-    })
 }
 
 /// The rules over `n` positions whose scores `fill` produces, chunk-parallel, stitched.
@@ -224,7 +147,7 @@ fn rules_parallel(
         chunks: 1,
         ..StitchReport::default()
     };
-    let online = matches!(&base, Engine::Native(e) if e.is_online());
+    let online = base.is_online();
     let chunks = chunks.min(max_chunks(n));
     if online || chunks == 1 {
         if online {
@@ -287,7 +210,7 @@ fn rules_parallel(
 }
 
 /// The rules over a whole score array, chunk-parallel; equal to
-/// [`crate::boundary::segment_scores`] segment for segment.
+/// [`crate::segment::rules::segment_scores`] segment for segment.
 pub fn segment_scores_parallel(
     scores: &[f64],
     rules: &Rules,
@@ -297,7 +220,7 @@ pub fn segment_scores_parallel(
 ) -> Result<(Vec<Segment>, StitchReport)> {
     rules.validate()?;
     check_chunks(chunks)?;
-    let base = base_engine(rules, scores)?;
+    let base = Engine::new(*rules, scores)?;
     let fill = |from: u64, out: &mut [f64]| -> Result<()> {
         let from = from as usize;
         out.copy_from_slice(&scores[from..from + out.len()]);
@@ -332,7 +255,7 @@ fn starts_to_segments(starts: &[(u64, u8)], n: u64) -> Vec<Segment> {
 
 /// The whole rolling profile, chunk-parallel, written in place.
 fn parallel_profile(n: usize, chunks: usize, threads: usize, fill: &Fill) -> Result<Vec<f64>> {
-    let mut out = crate::buffer::zeroed_f64(n);
+    let mut out = crate::util::buffer::zeroed_f64(n);
     let chunks = chunks.clamp(1, max_chunks(n));
     let bounds = chunk_bounds(n, chunks);
     let mut pieces: Vec<(u64, &mut [f64])> = Vec::with_capacity(chunks);
@@ -377,105 +300,68 @@ fn segment_profile(
     threads: usize,
     overlap: Option<usize>,
 ) -> Result<(Vec<Segment>, StitchReport)> {
-    if crate::segmenter::needs_whole_scores(rules) {
+    if rules.needs_whole_scores() {
         let scores = parallel_profile(n, chunks, threads, fill)?;
         return segment_scores_parallel(&scores, rules, chunks, threads, overlap);
     }
-    let base = base_engine(rules, &[])?;
+    let base = Engine::new(*rules, &[])?;
     rules_parallel(n, rules, base, fill, chunks, threads, overlap)
 }
 
-/// Chunk-parallel segmentation of a float series; equal to
-/// [`crate::segmenter::segment_values`].
-pub fn segment_values_parallel(
-    x: &[f64],
-    method: &Method,
-    rules: &Rules,
+/// Chunk-parallel segmentation of one input; equal to
+/// [`crate::segment::batch::segment`] segment for segment. The next-symbol profile is
+/// computed in one sequential pass (the report says so); the rules still run in
+/// parallel.
+pub fn segment_parallel(
+    x: Samples,
+    spec: &SegmentSpec,
     chunks: usize,
     threads: usize,
     overlap: Option<usize>,
 ) -> Result<(Vec<Segment>, StitchReport)> {
-    rules.validate()?;
     check_chunks(chunks)?;
-    match method {
-        Method::Permutation(o) => {
-            let window = o.window.ok_or_else(|| {
-                Error::parameter("segmenting needs a rolling profile: give window (in samples)")
-            })?;
-            permutation::PermutationEstimator::new(*o)?;
-            if o.nan_policy == crate::NanPolicy::Raise {
-                if let Some(i) = crate::estimate::first_non_finite(x) {
-                    return Err(crate::estimate::non_finite_error_at(i, x[i], 0));
-                }
-            }
+    let method = spec.method().method_for(&x)?;
+    let rules = spec.rules();
+    // Bad input is refused before any thread starts (indices from the start of x).
+    check_input(&method, &x, 0)?;
+    match (method, x) {
+        (Method::Permutation(o), Samples::Values(v)) => {
+            let window = o.window.expect("a segmentation spec has a window");
             // A chunk's scores: its window - 1 samples of warm-up, then its own.
             let fill = |from: u64, out: &mut [f64]| -> Result<()> {
                 let from = from as usize;
                 let lo = from.saturating_sub(window - 1);
-                let mut est = permutation::PermutationEstimator::new(*o)?;
-                est.update(&x[lo..from], &mut vec![0.0; from - lo])?;
-                est.update(&x[from..from + out.len()], out)
+                let mut est = permutation::PermutationEstimator::new(o)?;
+                est.update(&v[lo..from], &mut vec![0.0; from - lo])?;
+                est.update(&v[from..from + out.len()], out)
             };
-            segment_profile(x.len(), rules, &fill, chunks, threads, overlap)
+            segment_profile(v.len(), rules, &fill, chunks, threads, overlap)
         }
-        Method::Scores(policy) => {
-            if *policy == crate::NanPolicy::Raise {
-                if let Some(i) = crate::estimate::first_non_finite(x) {
-                    return Err(crate::estimate::non_finite_error_at(i, x[i], 0));
-                }
-            }
-            segment_scores_parallel(x, rules, chunks, threads, overlap)
+        (Method::Scores(_), Samples::Values(v)) => {
+            segment_scores_parallel(v, rules, chunks, threads, overlap)
         }
-        _ => Err(Error::parameter(
-            "this method takes integer symbols, not float values",
-        )),
-    }
-}
-
-/// Chunk-parallel segmentation of a symbol stream; equal to
-/// [`crate::segmenter::segment_symbols`]. The next-symbol profile is computed in one
-/// sequential pass (the report says so); the rules still run in parallel.
-pub fn segment_symbols_parallel<T: Copy + Into<u64> + Sync>(
-    x: &[T],
-    method: &Method,
-    rules: &Rules,
-    chunks: usize,
-    threads: usize,
-    overlap: Option<usize>,
-) -> Result<(Vec<Segment>, StitchReport)> {
-    rules.validate()?;
-    check_chunks(chunks)?;
-    match method {
-        Method::Conditional(o) => {
-            let window = o.window.ok_or_else(|| {
-                Error::parameter("segmenting needs a rolling profile: give window (in symbols)")
-            })?;
-            conditional::ConditionalEstimator::new(*o)?;
-            crate::estimate::check_symbols(x, o.alphabet_size)?;
-            let fill = |from: u64, out: &mut [f64]| -> Result<()> {
-                let from = from as usize;
-                let lo = from.saturating_sub(window - 1);
-                let mut est = conditional::ConditionalEstimator::new(*o)?;
-                est.update(&x[lo..from], &mut vec![0.0; from - lo])?;
-                est.update(&x[from..from + out.len()], out)
-            };
-            segment_profile(x.len(), rules, &fill, chunks, threads, overlap)
+        (Method::Conditional(o), symbols) => {
+            let window = o.window.expect("a segmentation spec has a window");
+            crate::for_symbols!(symbols, s => {
+                let fill = |from: u64, out: &mut [f64]| -> Result<()> {
+                    let from = from as usize;
+                    let lo = from.saturating_sub(window - 1);
+                    let mut est = conditional::ConditionalEstimator::new(o)?;
+                    est.update(&s[lo..from], &mut vec![0.0; from - lo])?;
+                    est.update(&s[from..from + out.len()], out)
+                };
+                segment_profile(s.len(), rules, &fill, chunks, threads, overlap)
+            }, _v => unreachable!("check_input matched the input to the method"))
         }
-        Method::NextSymbol(o, which) => {
-            let (h, q) = crate::estimate::context_model::next_symbol_entropy(x, *o)?;
-            let scores = match which {
-                crate::segmenter::NextScore::Surprisal => q,
-                crate::segmenter::NextScore::Entropy => h,
-            };
+        (Method::NextSymbol(..), _) => {
+            let scores = profile_of(x, &method)?;
             let (segs, mut report) =
                 segment_scores_parallel(&scores, rules, chunks, threads, overlap)?;
             report.sequential_reason =
                 Some("the next-symbol profile counts the whole history: computed sequentially");
             Ok((segs, report))
         }
-        _ => Err(Error::parameter(
-            "this method takes float values, not integer symbols",
-        )),
+        _ => unreachable!("check_input matched the input to the method"),
     }
 }
 

@@ -7,13 +7,13 @@
 //! record (the parser holds one record in its buffer), not by the size of the input.
 //!
 //! Every record is checked as it is read: its sequence must be nucleotide letters (A, C,
-//! G, T or an IUPAC ambiguity code, either case; see [`crate::dna`]), a FASTQ quality line
+//! G, T or an IUPAC ambiguity code, either case; see [`crate::genomic::dna`]), a FASTQ quality line
 //! must be as long as its sequence, and an empty record is, by default, an error. Errors
 //! name the input, the record (its name, number and line) and the position in it; a
 //! truncated or corrupt compressed stream is a format error, never a silent end of input.
 
-use crate::dna;
 use crate::error::{Error, ErrorKind, Result};
+use crate::genomic::dna;
 use needletail::errors::{ParseError, ParseErrorKind};
 use needletail::parser::Format as ParserFormat;
 use std::fs::File;

@@ -53,7 +53,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::segments::check_offsets;
+use crate::segment::segments::check_offsets;
 
 /// Where unit similarity comes from.
 #[derive(Debug, Clone, Copy)]

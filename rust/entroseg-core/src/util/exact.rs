@@ -164,7 +164,7 @@ impl ExactSum {
 
 impl ExactSum {
     /// Serialises the limbs (canonical form).
-    pub(crate) fn write(&self, w: &mut crate::checkpoint::Writer) {
+    pub(crate) fn write(&self, w: &mut crate::util::checkpoint::Writer) {
         let mut c = self.clone();
         c.normalize();
         let digits: Vec<u32> = c.limbs.iter().map(|&l| l as u32).collect();
@@ -172,7 +172,7 @@ impl ExactSum {
     }
 
     /// Reads limbs written by `write`.
-    pub(crate) fn read(r: &mut crate::checkpoint::Reader) -> crate::Result<Self> {
+    pub(crate) fn read(r: &mut crate::util::checkpoint::Reader) -> crate::Result<Self> {
         let digits = r.u32s()?;
         if digits.len() != LIMBS {
             return Err(crate::Error::checkpoint(

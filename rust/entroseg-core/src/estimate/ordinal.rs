@@ -349,7 +349,7 @@ impl OrdinalEncoder {
     }
 
     /// Serialises the state (see `checkpoint` module for the framing).
-    pub(crate) fn write_state(&self, w: &mut crate::checkpoint::Writer) {
+    pub(crate) fn write_state(&self, w: &mut crate::util::checkpoint::Writer) {
         w.u64(self.order as u64);
         w.u64(self.delay as u64);
         w.u64(self.seen);
@@ -357,7 +357,7 @@ impl OrdinalEncoder {
         w.f64s(&self.tail);
     }
 
-    pub(crate) fn read_state(r: &mut crate::checkpoint::Reader) -> Result<Self> {
+    pub(crate) fn read_state(r: &mut crate::util::checkpoint::Reader) -> Result<Self> {
         let order = r.usize()?;
         let delay = r.usize()?;
         let mut enc =

@@ -39,7 +39,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::ordinal::{
+use crate::estimate::ordinal::{
     check_embedding, factorial, permutation_of_rank, permutation_rank, to_lexicographic,
     OrdinalEncoder, NO_PATTERN,
 };

@@ -1,10 +1,13 @@
 //! Chunk-parallel segmentation equals the one-pass result for any chunk count.
 
 use super::*;
-use crate::boundary::{segment_scores, BltMode, EntropeMode, Preset};
 use crate::estimate::context_model::NextSymbolOptions;
 use crate::estimate::permutation::PermutationOptions;
-use crate::segmenter::{segment_symbols, segment_values, NextScore};
+use crate::segment::rules::{segment_scores, BltMode, Calibration, EntropeMode, Preset};
+use crate::segment::spec::NextScore;
+use crate::segment::test_shims::{
+    segment_symbols, segment_symbols_parallel, segment_values, segment_values_parallel,
+};
 use proptest::prelude::*;
 
 fn walk(seed: u64, n: usize) -> Vec<f64> {
@@ -43,7 +46,7 @@ fn rules_strategy() -> impl Strategy<Value = Rules> {
                 3 => Rules {
                     threshold: Some(th),
                     relative: Some(0.0),
-                    combine: Some(crate::boundary::Combine::Or),
+                    combine: Some(crate::segment::rules::Combine::Or),
                     min_len,
                     max_len,
                     ..Rules::default()

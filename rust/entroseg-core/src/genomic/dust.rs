@@ -41,8 +41,8 @@
 //! intervals that can no longer change, so very long records can be masked in constant
 //! memory.
 
-use crate::dna::{invalid_base_error, AMBIGUOUS, LETTER_CLASS, NOT_NUCLEOTIDE};
 use crate::error::{Error, ErrorKind, Result};
+use crate::genomic::dna::{invalid_base_error, AMBIGUOUS, LETTER_CLASS, NOT_NUCLEOTIDE};
 
 /// dustmasker's default window (bases).
 pub const DEFAULT_WINDOW: usize = 64;
@@ -799,34 +799,7 @@ fn chunked(
             std::mem::take(&mut masker.intervals)
         })
     };
-    let results: Vec<Result<Intervals>> = if threads <= 1 || bounds.len() <= 1 {
-        (0..bounds.len()).map(run_chunk).collect()
-    } else {
-        // Threads take chunks in turn; results are put back in chunk order.
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let mut done: Vec<(usize, Result<Intervals>)> = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads.min(bounds.len()))
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut mine = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            if i >= bounds.len() {
-                                return mine;
-                            }
-                            mine.push((i, run_chunk(i)));
-                        }
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        });
-        done.sort_by_key(|(i, _)| *i);
-        done.into_iter().map(|(_, r)| r).collect()
-    };
+    let results = crate::util::pool::run_parallel(bounds.len(), threads, run_chunk);
     let mut out: Vec<(u64, u64)> = Vec::new();
     for r in results {
         for (s, e) in r? {
@@ -1001,7 +974,7 @@ mod tests {
                 );
             }
             assert_eq!(sdust_chunked(&seq, o, 997, 3).unwrap(), want);
-            let codes = crate::dna::encode(&seq).unwrap();
+            let codes = crate::genomic::dna::encode(&seq).unwrap();
             assert_eq!(chunked(&codes, o, 500, 2, Input::Codes).unwrap(), want);
         }
         let mut bad = seq.clone();
@@ -1048,7 +1021,7 @@ mod tests {
                 prop_assert!(s < e && e as usize <= seq.len());
                 prop_assert!(seq[s as usize..e as usize].iter().all(|&b| LETTER_CLASS[b as usize] < AMBIGUOUS));
             }
-            let codes = crate::dna::encode(&seq).unwrap();
+            let codes = crate::genomic::dna::encode(&seq).unwrap();
             prop_assert_eq!(sdust_codes(&codes, o).unwrap(), want.clone());
             prop_assert_eq!(sdust_chunked(&seq, o, chunk, 1).unwrap(), want);
 
@@ -1066,10 +1039,10 @@ mod tests {
                 prop_assert!(s < e && e as usize <= bytes.len());
             }
             match sdust(&bytes, o) {
-                Ok(_) => prop_assert!(crate::dna::first_invalid(&bytes).is_none()),
+                Ok(_) => prop_assert!(crate::genomic::dna::first_invalid(&bytes).is_none()),
                 Err(e) => prop_assert_eq!(
                     e.kind(),
-                    ErrorKind::InvalidSequence { position: crate::dna::first_invalid(&bytes).unwrap() as u64 }
+                    ErrorKind::InvalidSequence { position: crate::genomic::dna::first_invalid(&bytes).unwrap() as u64 }
                 ),
             }
         }

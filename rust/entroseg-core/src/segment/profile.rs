@@ -1,0 +1,357 @@
+//! The score signal a segmentation cuts: one profile per score method, computed the
+//! same way by every surface (plots, the Arrow profile step, the CLI and the tests call
+//! [`profile`] or [`Profiler`], never an estimator of their own choosing).
+//!
+//! [`Profiler`] is the streaming form (the score source of the streaming
+//! [`Segmenter`](crate::segment::stream::Segmenter)); [`profile`] is the one-shot form
+//! over a whole input. Both give bit-identical scores for any chunking.
+
+use crate::error::{Error, Result};
+use crate::estimate::conditional::ConditionalEstimator;
+use crate::estimate::context_model::ContextModel;
+use crate::estimate::permutation::PermutationEstimator;
+use crate::estimate::samples::Samples;
+use crate::estimate::{check_symbols, first_non_finite, non_finite_error_at, NanPolicy};
+use crate::segment::spec::{Method, MethodSpec, NextScore};
+use crate::util::checkpoint::{Reader, Writer};
+
+#[derive(Debug, Clone)]
+enum Source {
+    Permutation(Box<PermutationEstimator>),
+    Conditional(Box<ConditionalEstimator>),
+    NextSymbol(Box<ContextModel>, NextScore),
+    Scores(NanPolicy),
+}
+
+/// The streaming score source of a method: feed chunks, get one score per sample.
+#[derive(Debug, Clone)]
+pub struct Profiler {
+    method: Method,
+    source: Source,
+    seen: u64,
+    /// The context model's second output (the score not asked for).
+    spare: Vec<f64>,
+}
+
+const TAG: &str = "Profiler";
+
+impl Profiler {
+    /// A fresh source for `method` (a stream needs its alphabet: see
+    /// [`MethodSpec::check_streamable`]).
+    pub fn new(method: &MethodSpec) -> Result<Self> {
+        method.check_streamable()?;
+        Self::of_method(*method.method())
+    }
+
+    fn of_method(method: Method) -> Result<Self> {
+        let source = match method {
+            Method::Permutation(o) => Source::Permutation(Box::new(PermutationEstimator::new(o)?)),
+            Method::Conditional(o) => Source::Conditional(Box::new(ConditionalEstimator::new(o)?)),
+            Method::NextSymbol(o, which) => {
+                Source::NextSymbol(Box::new(ContextModel::new(o)?), which)
+            }
+            Method::Scores(p) => Source::Scores(p),
+        };
+        Ok(Self {
+            method,
+            source,
+            seen: 0,
+            spare: Vec::new(),
+        })
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// Samples consumed.
+    pub fn samples_seen(&self) -> u64 {
+        self.seen
+    }
+
+    /// Checks a whole chunk before any state changes: see [`check_input`].
+    pub fn check(&self, chunk: &Samples) -> Result<()> {
+        check_input(&self.method, chunk, self.seen)
+    }
+
+    /// Scores of a chunk already [`check`](Self::check)ed, into `out` (its length).
+    pub(crate) fn fill_checked(&mut self, chunk: Samples, out: &mut [f64]) -> Result<()> {
+        debug_assert_eq!(chunk.len(), out.len());
+        match (&mut self.source, chunk) {
+            (Source::Permutation(e), Samples::Values(x)) => e.update(x, out)?,
+            (Source::Scores(_), Samples::Values(x)) => out.copy_from_slice(x),
+            (Source::Conditional(e), symbols) => {
+                crate::for_symbols!(symbols, s => e.update(s, out)?, _v => unreachable!())
+            }
+            (Source::NextSymbol(m, which), symbols) => {
+                self.spare.clear();
+                self.spare.resize(out.len(), 0.0);
+                let spare = &mut self.spare;
+                crate::for_symbols!(symbols, s => match which {
+                    NextScore::Entropy => m.update(s, out, spare)?,
+                    NextScore::Surprisal => m.update(s, spare, out)?,
+                }, _v => unreachable!())
+            }
+            _ => unreachable!("check_input matched the input to the method"),
+        }
+        self.seen += chunk.len() as u64;
+        Ok(())
+    }
+
+    /// Scores of the next chunk, into `out` (the chunk's length). On error the state is
+    /// unchanged.
+    pub fn fill(&mut self, chunk: Samples, out: &mut [f64]) -> Result<()> {
+        if out.len() != chunk.len() {
+            return Err(Error::parameter(format!(
+                "the output must hold one score per sample: {} samples, {} slots",
+                chunk.len(),
+                out.len()
+            )));
+        }
+        self.check(&chunk)?;
+        self.fill_checked(chunk, out)
+    }
+
+    /// Scores of the next chunk. On error the state is unchanged.
+    pub fn push(&mut self, chunk: Samples) -> Result<Vec<f64>> {
+        let mut out = vec![0.0; chunk.len()];
+        self.fill(chunk, &mut out)?;
+        Ok(out)
+    }
+
+    /// Back to a fresh stream with the same method.
+    pub fn reset(&mut self) {
+        *self = Self::of_method(self.method).expect("the method was validated");
+    }
+
+    pub(crate) fn write_state(&self, w: &mut Writer) {
+        w.u64(self.seen);
+        match &self.source {
+            Source::Permutation(e) => {
+                w.u64(0);
+                w.bytes(&e.checkpoint());
+            }
+            Source::Conditional(e) => {
+                w.u64(1);
+                w.bytes(&e.checkpoint());
+            }
+            Source::NextSymbol(m, which) => {
+                w.u64(2);
+                w.bool(*which == NextScore::Surprisal);
+                w.bytes(&m.checkpoint());
+            }
+            Source::Scores(p) => {
+                w.u64(3);
+                w.bool(*p == NanPolicy::Propagate);
+            }
+        }
+    }
+
+    pub(crate) fn read_state(r: &mut Reader) -> Result<Self> {
+        let seen = r.u64()?;
+        let (source, method) = match r.u64()? {
+            0 => {
+                let e = PermutationEstimator::restore(r.bytes()?)?;
+                let m = Method::Permutation(*e.options());
+                (Source::Permutation(Box::new(e)), m)
+            }
+            1 => {
+                let e = ConditionalEstimator::restore(r.bytes()?)?;
+                let m = Method::Conditional(*e.options());
+                (Source::Conditional(Box::new(e)), m)
+            }
+            2 => {
+                let which = if r.bool()? {
+                    NextScore::Surprisal
+                } else {
+                    NextScore::Entropy
+                };
+                let m = ContextModel::restore(r.bytes()?)?;
+                let method = Method::NextSymbol(*m.options(), which);
+                (Source::NextSymbol(Box::new(m), which), method)
+            }
+            3 => {
+                let p = if r.bool()? {
+                    NanPolicy::Propagate
+                } else {
+                    NanPolicy::Raise
+                };
+                (Source::Scores(p), Method::Scores(p))
+            }
+            _ => return Err(Error::checkpoint("unknown score source in checkpoint")),
+        };
+        Ok(Self {
+            method,
+            source,
+            seen,
+            spare: Vec::new(),
+        })
+    }
+
+    /// The state as bytes; [`Profiler::restore`] resumes bit-identically.
+    pub fn checkpoint(&self) -> Vec<u8> {
+        let mut w = Writer::new(TAG);
+        self.write_state(&mut w);
+        w.finish()
+    }
+
+    /// Rebuilds a profiler from [`Profiler::checkpoint`] bytes.
+    pub fn restore(bytes: &[u8]) -> Result<Self> {
+        let mut r = Reader::open(bytes, TAG)?;
+        let p = Self::read_state(&mut r)?;
+        r.finish()?;
+        Ok(p)
+    }
+}
+
+/// Checks an input for `method` before any state changes: its kind, non-finite values
+/// under `nan_policy="raise"`, symbols outside the alphabet. Indices in the error count
+/// from `offset` (the samples a stream saw before this chunk).
+pub fn check_input(method: &Method, x: &Samples, offset: u64) -> Result<()> {
+    method.check_input(x)?;
+    let policy = match method {
+        Method::Permutation(o) => o.nan_policy,
+        Method::Scores(p) => *p,
+        _ => NanPolicy::Propagate,
+    };
+    match *x {
+        Samples::Values(v) if policy == NanPolicy::Raise => match first_non_finite(v) {
+            Some(i) => Err(non_finite_error_at(i, v[i], offset)),
+            None => Ok(()),
+        },
+        Samples::Values(_) => Ok(()),
+        symbols => {
+            let alphabet = match method {
+                Method::Conditional(o) => o.alphabet_size,
+                Method::NextSymbol(o, _) => o.alphabet_size,
+                _ => unreachable!("Method::check_input: symbol methods only"),
+            };
+            crate::for_symbols!(symbols, s => check_symbols(s, alphabet), _v => Ok(()))
+        }
+    }
+}
+
+/// The whole profile of `x` under `method` (the scores a one-shot segmentation cuts).
+/// Errors index from the start of `x`.
+pub fn profile(x: Samples, method: &MethodSpec) -> Result<Vec<f64>> {
+    profile_of(x, &method.method_for(&x)?)
+}
+
+/// The whole profile under an already resolved method.
+pub(crate) fn profile_of(x: Samples, method: &Method) -> Result<Vec<f64>> {
+    match (*method, x) {
+        (Method::Permutation(o), Samples::Values(v)) => crate::estimate::permutation::rolling(v, o),
+        (Method::Scores(p), Samples::Values(v)) => {
+            if p == NanPolicy::Raise {
+                if let Some(i) = first_non_finite(v) {
+                    return Err(non_finite_error_at(i, v[i], 0));
+                }
+            }
+            Ok(v.to_vec())
+        }
+        (Method::Conditional(o), symbols) => crate::for_symbols!(
+            symbols,
+            s => crate::estimate::conditional::rolling(s, o),
+            _v => Err(Error::parameter("this method takes integer symbols, not float values"))
+        ),
+        (Method::NextSymbol(o, which), symbols) => {
+            let (h, q) = crate::for_symbols!(
+                symbols,
+                s => crate::estimate::context_model::next_symbol_entropy(s, o)?,
+                _v => return Err(Error::parameter(
+                    "this method takes integer symbols, not float values"
+                ))
+            );
+            Ok(match which {
+                NextScore::Entropy => h,
+                NextScore::Surprisal => q,
+            })
+        }
+        (_, _) => Err(Error::parameter(
+            "this method takes float values, not integer symbols",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::spec::{OptionValue, SpecOptions};
+
+    fn method(pairs: &[(&str, OptionValue)]) -> MethodSpec {
+        let mut o = SpecOptions::default();
+        for (k, v) in pairs {
+            o.set(k, v.clone()).unwrap();
+        }
+        o.build_method().unwrap()
+    }
+
+    #[test]
+    fn streamed_profile_equals_one_shot_for_any_chunking() {
+        let x: Vec<f64> = (0..500).map(|i| ((i * 7919) % 97) as f64).collect();
+        let syms: Vec<u8> = x.iter().map(|v| (*v as u8) % 5).collect();
+        let specs = [
+            (
+                method(&[
+                    ("window", OptionValue::Int(20)),
+                    ("order", OptionValue::Int(4)),
+                ]),
+                Samples::Values(&x),
+            ),
+            (
+                method(&[
+                    ("method", OptionValue::Str("conditional".into())),
+                    ("window", OptionValue::Int(30)),
+                    ("alphabet_size", OptionValue::Int(5)),
+                ]),
+                Samples::U8(&syms),
+            ),
+            (
+                method(&[
+                    ("method", OptionValue::Str("next_symbol".into())),
+                    ("alphabet_size", OptionValue::Int(5)),
+                    ("score", OptionValue::Str("surprisal".into())),
+                ]),
+                Samples::U8(&syms),
+            ),
+        ];
+        for (spec, input) in specs {
+            let whole = profile(input, &spec).unwrap();
+            for step in [1, 7, 64, 499] {
+                let mut p = Profiler::new(&spec).unwrap();
+                let mut got = Vec::new();
+                let mut at = 0;
+                while at < input.len() {
+                    let end = (at + step).min(input.len());
+                    if at == 250 {
+                        p = Profiler::restore(&p.checkpoint()).unwrap();
+                    }
+                    got.extend(p.push(input.slice(at..end)).unwrap());
+                    at = end;
+                }
+                let same = whole
+                    .iter()
+                    .zip(&got)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same && whole.len() == got.len(), "step {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_bad_chunk_leaves_the_state_unchanged() {
+        let spec = method(&[("window", OptionValue::Int(8))]);
+        let mut p = Profiler::new(&spec).unwrap();
+        p.push(Samples::Values(&[1.0, 2.0, 3.0])).unwrap();
+        let before = p.checkpoint();
+        let e = p.push(Samples::Values(&[1.0, f64::NAN])).unwrap_err();
+        assert!(
+            e.message().contains("sample 4 of the stream"),
+            "{}",
+            e.message()
+        );
+        assert_eq!(p.checkpoint(), before);
+        assert!(p.push(Samples::U8(&[1])).is_err());
+    }
+}

@@ -1,0 +1,880 @@
+//! What a segmentation is: a score method with its estimator options, the rules that cut
+//! the score signal, and how `target_len` is calibrated. One definition for every
+//! surface.
+//!
+//! [`SpecOptions`] is the option list, written once (the `spec_options!` table below):
+//! names, types and defaults as plain values, the way callers spell them (strings for
+//! modes, integers for counts). Every surface fills it: the Python bindings name by
+//! name through [`SpecOptions::set`], the Polars plugin by deserialising its kwargs
+//! (feature `serde`), Rust callers with struct syntax. [`SpecOptions::build`] is the one
+//! parser and validator; it gives a [`SegmentSpec`], which the passes
+//! ([`crate::segment::stream`], [`crate::segment::batch`], [`crate::segment::parallel`],
+//! [`crate::segment::profile`]) take without validating again.
+//!
+//! To add a score method: add its variant to [`Method`] (and its parsing in
+//! [`SpecOptions::build`], its options in the table if it has new ones), and its
+//! estimator to [`crate::segment::profile`]'s score source. Nothing else lists methods.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::estimate::conditional::{self, ConditionalOptions};
+use crate::estimate::context_model::{self, NextSymbolOptions};
+use crate::estimate::ordinal::{MAX_ORDER, MIN_ORDER};
+use crate::estimate::permutation::{PermutationOptions, Statistic};
+use crate::estimate::samples::Samples;
+use crate::estimate::NanPolicy;
+use crate::segment::rules::{BltMode, Calibration, Combine, EntropeMode, Preset, Rules};
+use std::fmt;
+
+/// BLT's default entropy threshold (its `PatcherArgs.threshold`), used by
+/// `preset="blt"` when no threshold is given.
+pub const BLT_DEFAULT_THRESHOLD: f64 = 1.335442066192627;
+
+/// Default ordinal embedding dimension of the permutation method.
+pub const DEFAULT_ORDER: usize = 3;
+/// Default context length of the conditional-entropy method.
+pub const DEFAULT_CONDITIONAL_CONTEXT: usize = 2;
+/// Default context length of the next-symbol method.
+pub const DEFAULT_NEXT_SYMBOL_CONTEXT: usize = 3;
+
+/// Which score from the context model drives the rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NextScore {
+    /// Entropy of the predictive distribution.
+    #[default]
+    Entropy,
+    /// Surprisal of the observed symbol.
+    Surprisal,
+}
+
+/// Where the scores come from: the score method with its estimator's options.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Method {
+    /// Rolling permutation entropy of a float series.
+    Permutation(PermutationOptions),
+    /// Rolling conditional entropy of a symbol stream.
+    Conditional(ConditionalOptions),
+    /// Next-symbol entropy or surprisal of a symbol stream (online context model).
+    NextSymbol(NextSymbolOptions, NextScore),
+    /// The input is the score signal itself.
+    Scores(NanPolicy),
+}
+
+impl Method {
+    /// True when the method consumes symbols (integers) rather than floats.
+    pub fn takes_symbols(&self) -> bool {
+        matches!(self, Method::Conditional(_) | Method::NextSymbol(..))
+    }
+
+    /// The method's name, as callers spell it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::Permutation(_) => "permutation",
+            Method::Conditional(_) => "conditional",
+            Method::NextSymbol(..) => "next_symbol",
+            Method::Scores(_) => "scores",
+        }
+    }
+
+    /// Checks the estimator's options (without building it) and that the profile is
+    /// rolling where the method has a window.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            Method::Permutation(o) => {
+                if o.window.is_none() {
+                    return Err(need_window("permutation"));
+                }
+                o.validate()
+            }
+            Method::Conditional(o) => {
+                if o.window.is_none() {
+                    return Err(need_window("conditional"));
+                }
+                o.validate()
+            }
+            Method::NextSymbol(o, _) => o.validate().map(|_| ()),
+            Method::Scores(_) => Ok(()),
+        }
+    }
+
+    /// An error unless `x` is the kind of input the method reads.
+    pub fn check_input(&self, x: &Samples) -> Result<()> {
+        match (self.takes_symbols(), x.is_symbols()) {
+            (true, false) => Err(Error::parameter(
+                "this method takes integer symbols, not float values",
+            )),
+            (false, true) => Err(Error::parameter(
+                "this method takes float values, not integer symbols",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn need_window(method: &str) -> Error {
+    Error::parameter(format!(
+        "method={method:?} segments a rolling profile: give window (in samples)"
+    ))
+}
+
+/// A validated score method: the profile a segmentation cuts. The alphabet of a symbol
+/// method may be left to the data (one-shot calls only).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MethodSpec {
+    method: Method,
+    /// The alphabet was not given: it is `max(symbol) + 1` of the data.
+    infer_alphabet: bool,
+}
+
+impl MethodSpec {
+    /// A spec of a core method, validated (its alphabet is the given one).
+    pub fn new(method: Method) -> Result<Self> {
+        method.validate()?;
+        Ok(Self {
+            method,
+            infer_alphabet: false,
+        })
+    }
+
+    /// The method (with the alphabet still the maximum when it is inferred).
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// True when the method takes integer symbols.
+    pub fn takes_symbols(&self) -> bool {
+        self.method.takes_symbols()
+    }
+
+    /// True when the alphabet is left to the data (`alphabet_size` not given).
+    pub fn infers_alphabet(&self) -> bool {
+        self.infer_alphabet
+    }
+
+    /// An error when a stream cannot compute this profile (an alphabet to infer from
+    /// data not seen yet).
+    pub fn check_streamable(&self) -> Result<()> {
+        if self.infer_alphabet {
+            return Err(Error::parameter(format!(
+                "a stream cannot infer the alphabet from data it has not seen: give \
+                 alphabet_size for method={:?}",
+                self.method.name()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The method for the input `x`: checks the input kind and, when the alphabet is
+    /// inferred, sets it to the largest symbol of `x` plus one.
+    pub fn method_for(&self, x: &Samples) -> Result<Method> {
+        self.method.check_input(x)?;
+        if !self.infer_alphabet {
+            return Ok(self.method);
+        }
+        let inferred = |limit: usize| -> Result<usize> {
+            let max = x.max_symbol().unwrap_or(0);
+            if max >= limit as u64 {
+                return Err(Error::parameter(format!(
+                    "symbols go up to {max}, beyond the largest alphabet ({limit} symbols)"
+                )));
+            }
+            Ok(max as usize + 1)
+        };
+        Ok(match self.method {
+            Method::Conditional(o) => Method::Conditional(ConditionalOptions {
+                alphabet_size: inferred(conditional::MAX_ALPHABET)?,
+                ..o
+            }),
+            Method::NextSymbol(o, which) => Method::NextSymbol(
+                NextSymbolOptions {
+                    alphabet_size: inferred(context_model::MAX_ALPHABET)?,
+                    ..o
+                },
+                which,
+            ),
+            m => m,
+        })
+    }
+}
+
+/// A validated segmentation: the score method and the rules. Built by
+/// [`SpecOptions::build`] (or [`SegmentSpec::new`]); the passes trust it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentSpec {
+    method: MethodSpec,
+    rules: Rules,
+    options: SpecOptions,
+}
+
+impl SegmentSpec {
+    /// A spec from a core method and rules, validated.
+    pub fn new(method: Method, rules: Rules) -> Result<Self> {
+        let method = MethodSpec::new(method)?;
+        rules.validate()?;
+        Ok(Self {
+            method,
+            rules,
+            options: SpecOptions::default(),
+        })
+    }
+
+    /// The score method.
+    pub fn method(&self) -> &MethodSpec {
+        &self.method
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// The options this spec was built from (defaults where none was given; for a spec
+    /// made by [`SegmentSpec::new`], the defaults).
+    pub fn options(&self) -> &SpecOptions {
+        &self.options
+    }
+
+    /// True when the method takes integer symbols.
+    pub fn takes_symbols(&self) -> bool {
+        self.method.takes_symbols()
+    }
+
+    /// An error unless a stream can run this spec: no rule needs the whole score array
+    /// and the alphabet is known before the data.
+    pub fn check_streamable(&self) -> Result<()> {
+        self.method.check_streamable()?;
+        if matches!(self.rules.preset, Some(Preset::Entrope { .. })) {
+            return Err(Error::parameter(
+                "preset 'entrope' needs the whole sequence (a per-sequence quantile) and \
+                 cannot stream; use segment() or boundaries()",
+            ));
+        }
+        if self.rules.target_len.is_some() && self.rules.calibration == Calibration::Batch {
+            return Err(Error::parameter(
+                "a stream cannot see the whole series to calibrate target_len: use \
+                 calibration='online'",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One option value as a caller gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OptionValue {
+    /// No value (`None`).
+    None,
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A real number.
+    Float(f64),
+    /// A string (a mode or a name).
+    Str(String),
+}
+
+impl fmt::Display for OptionValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OptionValue::None => write!(f, "None"),
+            OptionValue::Bool(b) => write!(f, "{}", if *b { "True" } else { "False" }),
+            OptionValue::Int(v) => write!(f, "{v}"),
+            OptionValue::Float(v) => write!(f, "{v:?}"),
+            OptionValue::Str(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+fn type_error(name: &str, wanted: &str, got: &OptionValue) -> Error {
+    Error::new(
+        ErrorKind::InvalidType,
+        format!("{name} must be {wanted}, got {got}"),
+    )
+}
+
+/// Conversion of an [`OptionValue`] into an option's type, with an error naming the
+/// option.
+pub trait FromOptionValue: Sized {
+    /// The value as this type.
+    fn from_option_value(name: &str, value: OptionValue) -> Result<Self>;
+    /// The value back as an [`OptionValue`].
+    fn to_option_value(&self) -> OptionValue;
+}
+
+impl FromOptionValue for i64 {
+    fn from_option_value(name: &str, value: OptionValue) -> Result<Self> {
+        match value {
+            OptionValue::Int(v) => Ok(v),
+            other => Err(type_error(name, "an integer", &other)),
+        }
+    }
+    fn to_option_value(&self) -> OptionValue {
+        OptionValue::Int(*self)
+    }
+}
+
+impl FromOptionValue for f64 {
+    fn from_option_value(name: &str, value: OptionValue) -> Result<Self> {
+        match value {
+            OptionValue::Float(v) => Ok(v),
+            OptionValue::Int(v) => Ok(v as f64),
+            other => Err(type_error(name, "a number", &other)),
+        }
+    }
+    fn to_option_value(&self) -> OptionValue {
+        OptionValue::Float(*self)
+    }
+}
+
+impl FromOptionValue for bool {
+    fn from_option_value(name: &str, value: OptionValue) -> Result<Self> {
+        match value {
+            OptionValue::Bool(v) => Ok(v),
+            other => Err(type_error(name, "True or False", &other)),
+        }
+    }
+    fn to_option_value(&self) -> OptionValue {
+        OptionValue::Bool(*self)
+    }
+}
+
+impl FromOptionValue for String {
+    fn from_option_value(name: &str, value: OptionValue) -> Result<Self> {
+        match value {
+            OptionValue::Str(v) => Ok(v),
+            other => Err(type_error(name, "a string", &other)),
+        }
+    }
+    fn to_option_value(&self) -> OptionValue {
+        OptionValue::Str(self.clone())
+    }
+}
+
+impl<T: FromOptionValue> FromOptionValue for Option<T> {
+    fn from_option_value(name: &str, value: OptionValue) -> Result<Self> {
+        match value {
+            OptionValue::None => Ok(None),
+            v => T::from_option_value(name, v).map(Some),
+        }
+    }
+    fn to_option_value(&self) -> OptionValue {
+        self.as_ref()
+            .map_or(OptionValue::None, FromOptionValue::to_option_value)
+    }
+}
+
+/// Declares [`SpecOptions`]: the one table of segmentation options.
+macro_rules! spec_options {
+    ($( $(#[doc = $doc:literal])* $name:ident : $ty:ty = $default:expr, )*) => {
+        /// The options of a segmentation as plain values, with their defaults. Parse and
+        /// validate with [`SpecOptions::build`].
+        #[derive(Debug, Clone, PartialEq)]
+        #[cfg_attr(
+            feature = "serde",
+            derive(serde::Deserialize),
+            serde(default, deny_unknown_fields)
+        )]
+        pub struct SpecOptions {
+            $( $(#[doc = $doc])* pub $name: $ty, )*
+        }
+
+        impl Default for SpecOptions {
+            fn default() -> Self {
+                Self { $( $name: $default, )* }
+            }
+        }
+
+        impl SpecOptions {
+            /// The option names, in declaration order.
+            pub const NAMES: &'static [&'static str] = &[$( stringify!($name) ),*];
+
+            /// Sets one option by name. An unknown name or a value of the wrong type is
+            /// an [`ErrorKind::InvalidType`] error naming it.
+            pub fn set(&mut self, name: &str, value: OptionValue) -> Result<()> {
+                match name {
+                    $( stringify!($name) => {
+                        self.$name = FromOptionValue::from_option_value(name, value)?;
+                    } )*
+                    other => {
+                        return Err(Error::new(
+                            ErrorKind::InvalidType,
+                            format!(
+                                "unknown segmentation option {other:?}; the options are {}",
+                                Self::NAMES.join(", ")
+                            ),
+                        ))
+                    }
+                }
+                Ok(())
+            }
+
+            /// Every option with its value, in declaration order.
+            pub fn items(&self) -> Vec<(&'static str, OptionValue)> {
+                vec![$( (stringify!($name), self.$name.to_option_value()), )*]
+            }
+        }
+    };
+}
+
+spec_options! {
+    /// Score method: "permutation", "conditional", "next_symbol" or "scores".
+    method: String = "permutation".to_string(),
+    /// Ordinal embedding dimension of "permutation" (default 3).
+    order: Option<i64> = None,
+    /// Embedding delay of "permutation".
+    delay: i64 = 1,
+    /// Rolling window in samples ("permutation", "conditional"; required there).
+    window: Option<i64> = None,
+    /// Variance-weighted permutation entropy.
+    weighted: bool = false,
+    /// Divide by the maximum entropy (values in [0, 1]).
+    normalize: bool = true,
+    /// Context length in symbols: "conditional" (default 2), "next_symbol" (default 3).
+    context: Option<i64> = None,
+    /// Symbols are 0..alphabet_size; default: the largest symbol of the data plus one.
+    alphabet_size: Option<i64> = None,
+    /// Pseudo-count of the next-symbol context model (0.5 = Krichevsky-Trofimov).
+    alpha: f64 = 0.5,
+    /// Visits before a context predicts (next-symbol model).
+    min_count: i64 = 1,
+    /// Symbol that empties the next-symbol context.
+    reset_symbol: Option<i64> = None,
+    /// Which next-symbol score: "entropy" or "surprisal".
+    score: String = "entropy".to_string(),
+    /// Non-finite input: "raise" or "propagate".
+    nan_policy: String = "raise".to_string(),
+    /// A segment starts at t when score[t] > threshold.
+    threshold: Option<f64> = None,
+    /// A segment starts at t when score[t] - score[t-1] > relative.
+    relative: Option<f64> = None,
+    /// "and" or "or": how threshold and relative combine when both are given.
+    combine: Option<String> = None,
+    /// Hard minimum length of every segment but the last.
+    min_len: i64 = 1,
+    /// Hard maximum length of every segment.
+    max_len: Option<i64> = None,
+    /// Calibrate the threshold so the mean segment length is this.
+    target_len: Option<f64> = None,
+    /// How target_len is met: "batch" (exact, needs the whole series) or "online" (a
+    /// streaming controller). No default: required with target_len.
+    calibration: Option<String> = None,
+    /// A published patcher: "blt" or "entrope".
+    preset: Option<String> = None,
+    /// Preset mode: "global", "monotonic" or "combined" (BLT only).
+    mode: Option<String> = None,
+    /// EntroPE's quantile in [0, 1].
+    quantile: Option<f64> = None,
+}
+
+/// `value` as a count of at least `min`, or an error naming the option.
+pub fn count(value: i64, name: &str, min: i64) -> Result<usize> {
+    if value < min {
+        return Err(Error::parameter(format!(
+            "{name} must be >= {min}, got {value}"
+        )));
+    }
+    usize::try_from(value).map_err(|_| Error::parameter(format!("{name} is too large: {value}")))
+}
+
+/// `order` as an ordinal embedding dimension: negative values get the same message
+/// (with the supported range) as out-of-range positive ones.
+pub fn order(value: i64) -> Result<usize> {
+    usize::try_from(value)
+        .ok()
+        .filter(|o| (MIN_ORDER..=MAX_ORDER).contains(o))
+        .ok_or_else(|| {
+            Error::parameter(format!(
+                "order must be in {MIN_ORDER}..={MAX_ORDER}, got {value}"
+            ))
+        })
+}
+
+fn choice<T: Copy>(name: &str, value: &str, choices: &[(&str, T)]) -> Result<T> {
+    choices
+        .iter()
+        .find(|(k, _)| *k == value)
+        .map(|&(_, v)| v)
+        .ok_or_else(|| {
+            let names: Vec<String> = choices.iter().map(|(k, _)| format!("'{k}'")).collect();
+            let list = match names.len() {
+                1 => names[0].clone(),
+                n => format!("{} or {}", names[..n - 1].join(", "), names[n - 1]),
+            };
+            Error::parameter(format!("{name} must be {list}, got {value:?}"))
+        })
+}
+
+impl SpecOptions {
+    /// Parses and validates the options: the one place a segmentation is checked.
+    pub fn build(&self) -> Result<SegmentSpec> {
+        let rules = self.rules()?;
+        let method = self.build_method()?;
+        rules.validate()?;
+        Ok(SegmentSpec {
+            method,
+            rules,
+            options: self.clone(),
+        })
+    }
+
+    /// Parses and validates the score method only: the profile, without rules.
+    pub fn build_method(&self) -> Result<MethodSpec> {
+        let window = self.window.map(|w| count(w, "window", 1)).transpose()?;
+        let given_alphabet = self
+            .alphabet_size
+            .map(|a| count(a, "alphabet_size", 1))
+            .transpose()?;
+        let method = self.method.as_str();
+        if self.order.is_some() && method != "permutation" {
+            return Err(Error::parameter(format!(
+                "order is the ordinal embedding dimension of method='permutation'; \
+                 method={method:?} does not take it (the context length is context)"
+            )));
+        }
+        let context = |default: usize| -> Result<usize> {
+            self.context.map_or(Ok(default), |c| count(c, "context", 0))
+        };
+        let method = match method {
+            "permutation" => Method::Permutation(PermutationOptions {
+                order: self.order.map_or(Ok(DEFAULT_ORDER), order)?,
+                delay: count(self.delay, "delay", 1)?,
+                window: Some(window.ok_or_else(|| need_window("permutation"))?),
+                normalize: self.normalize,
+                weighted: self.weighted,
+                statistic: Statistic::Entropy,
+                nan_policy: NanPolicy::parse(&self.nan_policy)?,
+            }),
+            "conditional" => Method::Conditional(ConditionalOptions {
+                context: context(DEFAULT_CONDITIONAL_CONTEXT)?,
+                alphabet_size: given_alphabet.unwrap_or(conditional::MAX_ALPHABET),
+                window: Some(window.ok_or_else(|| need_window("conditional"))?),
+                normalize: self.normalize,
+                lag: 1,
+            }),
+            "next_symbol" => {
+                let score = choice(
+                    "score",
+                    &self.score,
+                    &[
+                        ("entropy", NextScore::Entropy),
+                        ("surprisal", NextScore::Surprisal),
+                    ],
+                )?;
+                let reset_symbol = self
+                    .reset_symbol
+                    .map(|r| count(r, "reset_symbol", 0).map(|r| r.min(u32::MAX as usize) as u32))
+                    .transpose()?;
+                Method::NextSymbol(
+                    NextSymbolOptions {
+                        order: context(DEFAULT_NEXT_SYMBOL_CONTEXT)?,
+                        alphabet_size: given_alphabet.unwrap_or(context_model::MAX_ALPHABET),
+                        alpha: self.alpha,
+                        min_count: u32::try_from(count(self.min_count, "min_count", 1)?)
+                            .unwrap_or(u32::MAX),
+                        reset_symbol,
+                        normalize: self.normalize,
+                    },
+                    score,
+                )
+            }
+            "scores" => Method::Scores(NanPolicy::parse(&self.nan_policy)?),
+            other => {
+                return Err(Error::parameter(format!(
+                    "method must be 'permutation', 'conditional', 'next_symbol' or 'scores', \
+                     got {other:?}"
+                )))
+            }
+        };
+        method.validate()?;
+        Ok(MethodSpec {
+            method,
+            infer_alphabet: given_alphabet.is_none() && method.takes_symbols(),
+        })
+    }
+
+    fn rules(&self) -> Result<Rules> {
+        let (threshold, relative, quantile) = (self.threshold, self.relative, self.quantile);
+        let mode = self.mode.as_deref();
+        let min_len = count(self.min_len, "min_len", 1)?;
+        let max_len = self.max_len.map(|m| count(m, "max_len", 1)).transpose()?;
+        let combine = self
+            .combine
+            .as_deref()
+            .map(|c| choice("combine", c, &[("and", Combine::And), ("or", Combine::Or)]))
+            .transpose()?;
+        let calibration = match (self.calibration.as_deref(), self.target_len) {
+            (Some(c), _) => choice(
+                "calibration",
+                c,
+                &[
+                    ("batch", Calibration::Batch),
+                    ("online", Calibration::Online),
+                ],
+            )?,
+            (None, Some(_)) => {
+                return Err(Error::parameter(
+                    "target_len needs calibration: 'batch' (exact, over the whole series) or \
+                     'online' (the streaming controller, what a stream gives)",
+                ))
+            }
+            (None, None) => Calibration::Batch,
+        };
+        let preset = match self.preset.as_deref() {
+            None => {
+                if mode.is_some() || quantile.is_some() {
+                    return Err(Error::parameter(
+                        "mode and quantile apply only with preset='blt' or preset='entrope'",
+                    ));
+                }
+                None
+            }
+            Some("blt") => Some(self.blt_preset()?),
+            Some("entrope") => {
+                let mode = choice(
+                    "mode for preset='entrope'",
+                    mode.unwrap_or("global"),
+                    &[
+                        ("global", EntropeMode::Global),
+                        ("monotonic", EntropeMode::Monotonic),
+                    ],
+                )?;
+                let quantile = quantile.ok_or_else(|| {
+                    Error::parameter(
+                        "preset='entrope' needs quantile (its quantile_threshold, in [0, 1])",
+                    )
+                })?;
+                if threshold.is_some() || relative.is_some() {
+                    return Err(Error::parameter(
+                        "preset='entrope' computes its threshold from quantile; threshold and \
+                         relative do not apply",
+                    ));
+                }
+                Some(Preset::Entrope { mode, quantile })
+            }
+            Some(other) => {
+                return Err(Error::parameter(format!(
+                    "preset must be None, 'blt' or 'entrope', got {other:?}"
+                )))
+            }
+        };
+        let native = preset.is_none();
+        Ok(Rules {
+            threshold: threshold.filter(|_| native),
+            relative: relative.filter(|_| native),
+            combine,
+            min_len,
+            max_len,
+            target_len: self.target_len,
+            calibration,
+            preset,
+        })
+    }
+
+    fn blt_preset(&self) -> Result<Preset> {
+        let (threshold, relative) = (self.threshold, self.relative);
+        if self.quantile.is_some() {
+            return Err(Error::parameter(
+                "quantile applies to preset='entrope', not 'blt'",
+            ));
+        }
+        let mode = choice(
+            "mode for preset='blt'",
+            self.mode.as_deref().unwrap_or("global"),
+            &[
+                ("global", BltMode::Global),
+                ("monotonic", BltMode::Monotonic),
+                ("combined", BltMode::Combined),
+            ],
+        )?;
+        match mode {
+            BltMode::Global if relative.is_some() => {
+                return Err(Error::parameter(
+                    "preset='blt' with mode='global' takes threshold, not relative",
+                ))
+            }
+            BltMode::Monotonic | BltMode::Combined if relative.is_none() => {
+                let (name, blt) = if mode == BltMode::Monotonic {
+                    ("monotonic", "monotonic threshold")
+                } else {
+                    ("combined", "threshold_add")
+                };
+                return Err(Error::parameter(format!(
+                    "preset='blt' with mode={name:?} needs relative (BLT's {blt})"
+                )));
+            }
+            BltMode::Monotonic if threshold.is_some() => {
+                return Err(Error::parameter(
+                    "preset='blt' with mode='monotonic' compares entropy increases with \
+                     relative; threshold does not apply",
+                ))
+            }
+            _ => {}
+        }
+        Ok(Preset::Blt {
+            mode,
+            threshold: threshold.unwrap_or(BLT_DEFAULT_THRESHOLD),
+            relative: relative.unwrap_or(0.0),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(pairs: &[(&str, OptionValue)]) -> Result<SegmentSpec> {
+        let mut o = SpecOptions::default();
+        for (k, v) in pairs {
+            o.set(k, v.clone())?;
+        }
+        o.build()
+    }
+
+    #[test]
+    fn every_name_round_trips_through_set_and_items() {
+        let defaults = SpecOptions::default();
+        let items = defaults.items();
+        assert_eq!(items.len(), SpecOptions::NAMES.len());
+        let mut again = SpecOptions::default();
+        for (name, value) in items {
+            again.set(name, value).unwrap();
+        }
+        assert_eq!(again, defaults);
+    }
+
+    #[test]
+    fn unknown_names_and_wrong_types_are_type_errors() {
+        let mut o = SpecOptions::default();
+        let e = o.set("windw", OptionValue::Int(3)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidType);
+        assert!(e.message().contains("\"windw\""), "{}", e.message());
+        let e = o.set("window", OptionValue::Float(2.5)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidType);
+        assert_eq!(e.message(), "window must be an integer, got 2.5");
+        // Integers are accepted where a real number is expected.
+        o.set("threshold", OptionValue::Int(2)).unwrap();
+        assert_eq!(o.threshold, Some(2.0));
+    }
+
+    #[test]
+    fn table_of_rejections() {
+        use OptionValue::{Float, Int, Str};
+        let w = ("window", Int(16));
+        let cases: Vec<(Vec<(&str, OptionValue)>, &str)> = vec![
+            (
+                vec![("order", Int(-1)), w.clone(), ("threshold", Float(0.5))],
+                "order must be in 2..=10, got -1",
+            ),
+            (
+                vec![("order", Int(11)), w.clone(), ("threshold", Float(0.5))],
+                "order must be in 2..=10, got 11",
+            ),
+            (vec![("threshold", Float(0.5))], "give window"),
+            (
+                vec![w.clone(), ("target_len", Float(8.0))],
+                "target_len needs calibration",
+            ),
+            (
+                vec![
+                    w.clone(),
+                    ("threshold", Float(0.5)),
+                    ("calibration", Str("later".into())),
+                ],
+                "calibration must be 'batch' or 'online', got \"later\"",
+            ),
+            (
+                vec![
+                    ("method", Str("next_symbol".into())),
+                    ("order", Int(2)),
+                    ("threshold", Float(0.5)),
+                ],
+                "the context length is context",
+            ),
+            (
+                vec![
+                    ("method", Str("scores".into())),
+                    ("preset", Str("blt".into())),
+                    ("relative", Float(0.1)),
+                ],
+                "takes threshold, not relative",
+            ),
+            (
+                vec![
+                    ("method", Str("scores".into())),
+                    ("preset", Str("entrope".into())),
+                ],
+                "needs quantile",
+            ),
+            (
+                vec![
+                    ("method", Str("scores".into())),
+                    ("mode", Str("global".into())),
+                    ("threshold", Float(1.0)),
+                ],
+                "apply only with preset",
+            ),
+            (vec![("method", Str("bogus".into()))], "method must be"),
+        ];
+        for (pairs, want) in cases {
+            let e = opts(&pairs).unwrap_err();
+            assert!(
+                e.message().contains(want),
+                "{pairs:?}: {:?} lacks {want:?}",
+                e.message()
+            );
+        }
+    }
+
+    #[test]
+    fn blt_preset_defaults_to_blts_threshold() {
+        let spec = opts(&[
+            ("method", OptionValue::Str("scores".into())),
+            ("preset", OptionValue::Str("blt".into())),
+        ])
+        .unwrap();
+        assert_eq!(
+            spec.rules().preset,
+            Some(Preset::Blt {
+                mode: BltMode::Global,
+                threshold: BLT_DEFAULT_THRESHOLD,
+                relative: 0.0
+            })
+        );
+    }
+
+    #[test]
+    fn method_defaults_and_alphabet_inference() {
+        let spec = opts(&[
+            ("method", OptionValue::Str("conditional".into())),
+            ("window", OptionValue::Int(32)),
+            ("threshold", OptionValue::Float(0.5)),
+        ])
+        .unwrap();
+        assert!(spec.method().infers_alphabet());
+        assert!(spec.check_streamable().is_err());
+        let m = spec.method().method_for(&Samples::U8(&[0, 5, 2])).unwrap();
+        match m {
+            Method::Conditional(o) => {
+                assert_eq!(
+                    (o.context, o.alphabet_size),
+                    (DEFAULT_CONDITIONAL_CONTEXT, 6)
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(spec.method().method_for(&Samples::Values(&[0.0])).is_err());
+        let spec = opts(&[
+            ("method", OptionValue::Str("next_symbol".into())),
+            ("alphabet_size", OptionValue::Int(4)),
+            ("threshold", OptionValue::Float(0.5)),
+        ])
+        .unwrap();
+        match spec.method().method() {
+            Method::NextSymbol(o, NextScore::Entropy) => {
+                assert_eq!((o.order, o.alphabet_size), (DEFAULT_NEXT_SYMBOL_CONTEXT, 4))
+            }
+            other => panic!("{other:?}"),
+        }
+        spec.check_streamable().unwrap();
+    }
+}

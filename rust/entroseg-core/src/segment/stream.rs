@@ -1,0 +1,144 @@
+//! The streaming segmentation pipeline: a [`Profiler`] (the score source) feeding the
+//! rule [`Engine`].
+//!
+//! `push` a chunk, get the segments that closed; `finish` closes the last one. The
+//! state is the estimator's (O(window), or the context model's tables) plus the rule
+//! engine's (O(max_len)), constant in the stream length, and a checkpoint restores it
+//! bit for bit. Segments close with a delay of at most `max_len` samples (a forced split
+//! is decided when the segment reaches `max_len`; a rule start as soon as its sample
+//! arrives). Scores are computed block by block and consumed while in cache.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::estimate::samples::Samples;
+use crate::segment::profile::Profiler;
+use crate::segment::rules::{Engine, Segment};
+use crate::segment::spec::{Method, SegmentSpec};
+use crate::util::checkpoint::{Reader, Writer};
+
+/// Block size of the fused pass: scores of a block are computed, then consumed while
+/// they are still in cache.
+const BLOCK: usize = 4096;
+
+/// The streaming segmentation pipeline.
+#[derive(Debug, Clone)]
+pub struct Segmenter {
+    profiler: Profiler,
+    engine: Engine,
+    scores: Vec<f64>,
+    finished: bool,
+}
+
+const TAG: &str = "Segmenter";
+
+impl Segmenter {
+    /// Builds the pipeline. A stream cannot calibrate `target_len` in batch, run the
+    /// EntroPE preset (both need the whole sequence) nor infer an alphabet:
+    /// [`SegmentSpec::check_streamable`] says why.
+    pub fn new(spec: &SegmentSpec) -> Result<Self> {
+        spec.check_streamable()?;
+        Ok(Self {
+            profiler: Profiler::new(spec.method())?,
+            engine: Engine::new(*spec.rules(), &[])?,
+            scores: Vec::new(),
+            finished: false,
+        })
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        self.profiler.method()
+    }
+
+    /// Samples consumed.
+    pub fn samples_seen(&self) -> u64 {
+        self.profiler.samples_seen()
+    }
+
+    /// True after `finish`.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.finished {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                "push() after finish(): the stream is closed; call reset() to start a new one",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Feeds a chunk (floats or symbols, as the method reads); returns the segments
+    /// that closed. On error the state is unchanged.
+    pub fn push(&mut self, chunk: Samples) -> Result<Vec<Segment>> {
+        self.check_open()?;
+        // Checked for the whole chunk first, so an error leaves no partial state.
+        self.profiler.check(&chunk)?;
+        let mut out = Vec::new();
+        let mut scores = std::mem::take(&mut self.scores);
+        let mut at = 0;
+        while at < chunk.len() {
+            let end = (at + BLOCK).min(chunk.len());
+            scores.clear();
+            scores.resize(end - at, 0.0);
+            let filled = self
+                .profiler
+                .fill_checked(chunk.slice(at..end), &mut scores);
+            if let Err(e) = filled {
+                self.scores = scores;
+                return Err(e);
+            }
+            self.engine.push(&scores, &mut out);
+            at = end;
+        }
+        self.scores = scores;
+        Ok(out)
+    }
+
+    /// Closes the stream and returns the last segment(s).
+    pub fn finish(&mut self) -> Result<Vec<Segment>> {
+        self.check_open()?;
+        let mut out = Vec::new();
+        self.engine.finish(&mut out);
+        self.finished = true;
+        Ok(out)
+    }
+
+    /// Back to a fresh stream with the same method and rules.
+    pub fn reset(&mut self) {
+        self.profiler.reset();
+        self.engine.reset();
+        self.finished = false;
+    }
+
+    /// Serialises the state (estimator and rule engine).
+    pub fn checkpoint(&self) -> Vec<u8> {
+        let mut w = Writer::new(TAG);
+        w.bool(self.finished);
+        self.profiler.write_state(&mut w);
+        self.engine.write_state(&mut w);
+        w.finish()
+    }
+
+    /// Rebuilds a segmenter from `checkpoint()` bytes.
+    pub fn restore(bytes: &[u8]) -> Result<Self> {
+        let mut r = Reader::open(bytes, TAG)?;
+        let finished = r.bool()?;
+        let profiler = Profiler::read_state(&mut r)?;
+        let engine = Engine::read_state(&mut r)?;
+        r.finish()?;
+        if engine.samples_seen() != profiler.samples_seen() {
+            return Err(Error::checkpoint("inconsistent segmenter state"));
+        }
+        Ok(Self {
+            profiler,
+            engine,
+            scores: Vec::new(),
+            finished,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
