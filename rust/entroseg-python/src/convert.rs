@@ -8,7 +8,8 @@
 //! raises `InvalidParameterError` (a `ValueError`) naming the shape.
 
 use crate::error::InvalidParameterError;
-use numpy::{PyArray1, PyArrayMethods, PyUntypedArrayMethods};
+use entroseg_core::Samples;
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
@@ -111,20 +112,54 @@ pub fn symbol_array<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Symbol
     })
 }
 
-impl Symbols<'_> {
-    /// Largest symbol (None when empty).
-    pub fn max(&self) -> PyResult<Option<u64>> {
+/// Read-only borrows of an input array, alive while the core reads the [`Samples`].
+pub enum SampleView<'py> {
+    Values(PyReadonlyArray1<'py, f64>),
+    U8(PyReadonlyArray1<'py, u8>),
+    U16(PyReadonlyArray1<'py, u16>),
+    U32(PyReadonlyArray1<'py, u32>),
+}
+
+impl SampleView<'_> {
+    /// The core's view of the input (the intake made every array contiguous).
+    pub fn samples(&self) -> PyResult<Samples<'_>> {
         Ok(match self {
-            Symbols::U8(a) => a.readonly().as_slice()?.iter().max().map(|&v| v as u64),
-            Symbols::U16(a) => a.readonly().as_slice()?.iter().max().map(|&v| v as u64),
-            Symbols::U32(a) => a.readonly().as_slice()?.iter().max().map(|&v| v as u64),
+            SampleView::Values(a) => Samples::Values(a.as_slice()?),
+            SampleView::U8(a) => Samples::U8(a.as_slice()?),
+            SampleView::U16(a) => Samples::U16(a.as_slice()?),
+            SampleView::U32(a) => Samples::U32(a.as_slice()?),
         })
     }
-    pub fn len(&self) -> usize {
+}
+
+/// The input of a score method: integer symbols when `symbols`, floats otherwise.
+pub fn input_view<'py>(
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+    symbols: bool,
+) -> PyResult<SampleView<'py>> {
+    Ok(if symbols {
+        symbol_array(obj, name)?.view()
+    } else {
+        SampleView::Values(float_array(obj, name)?.readonly())
+    })
+}
+
+/// `threads=None` is every core; otherwise at least 1.
+pub fn threads_option(threads: Option<i64>) -> PyResult<usize> {
+    match threads {
+        None => Ok(entroseg_core::util::pool::default_threads()),
+        Some(t) => count_option(t, "threads", 1),
+    }
+}
+
+impl<'py> Symbols<'py> {
+    /// Read-only borrow for the core.
+    pub fn view(&self) -> SampleView<'py> {
         match self {
-            Symbols::U8(a) => a.len(),
-            Symbols::U16(a) => a.len(),
-            Symbols::U32(a) => a.len(),
+            Symbols::U8(a) => SampleView::U8(a.readonly()),
+            Symbols::U16(a) => SampleView::U16(a.readonly()),
+            Symbols::U32(a) => SampleView::U32(a.readonly()),
         }
     }
 }
@@ -188,15 +223,9 @@ pub fn count_option(value: i64, name: &str, min: i64) -> PyResult<usize> {
     Ok(try_count(value, name, min)?)
 }
 
-/// `order` as a count: a negative value gets the same message (with the supported range)
-/// as 0, 1 or 11 get from the core.
+/// `order` as an ordinal embedding dimension (the core's one check and message).
 pub fn order_option(order: i64) -> PyResult<usize> {
-    use entroseg_core::estimate::ordinal::{MAX_ORDER, MIN_ORDER};
-    usize::try_from(order).map_err(|_| {
-        InvalidParameterError::new_err(format!(
-            "order must be in {MIN_ORDER}..={MAX_ORDER}, got {order}"
-        ))
-    })
+    crate::error::core(entroseg_core::segment::spec::order(order))
 }
 
 /// Nan policy from its string.

@@ -80,6 +80,7 @@ impl From<CoreError> for PyErr {
         let msg = e.message().to_string();
         match e.kind() {
             ErrorKind::InvalidParameter => InvalidParameterError::new_err(msg),
+            ErrorKind::InvalidType => pyo3::exceptions::PyTypeError::new_err(msg),
             ErrorKind::EmptyInput => EmptyInputError::new_err(msg),
             ErrorKind::NonFinite { .. } => NonFiniteError::new_err(msg),
             ErrorKind::SymbolOutOfRange { .. } => SymbolOutOfRangeError::new_err(msg),

@@ -333,10 +333,7 @@ pub fn dust_mask<'py>(
     threads: Option<i64>,
 ) -> PyResult<Bound<'py, PyArray2<i64>>> {
     let options = dust_options(window, level)?;
-    let threads = match threads {
-        Some(t) => count_option(t, "threads", 1)?,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let threads = crate::convert::threads_option(threads)?;
     let seq = Sequence::extract(sequence)?;
     let intervals = with_sequence(
         py,

@@ -39,7 +39,10 @@ fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(numpy_api::next_symbol_entropy, m)?)?;
     m.add_class::<streaming::PyNextSymbolEntropy>()?;
     m.add_class::<segmenter::PySegmentSpec>()?;
+    m.add_function(wrap_pyfunction!(segmenter::_spec_from_options, m)?)?;
     m.add_function(wrap_pyfunction!(segmenter::_segment, m)?)?;
+    m.add_function(wrap_pyfunction!(segmenter::_profile, m)?)?;
+    m.add_class::<segmenter::PyProfiler>()?;
     m.add_function(wrap_pyfunction!(segmenter::_segment_batch, m)?)?;
     m.add_function(wrap_pyfunction!(segmenter::_segment_parallel, m)?)?;
     m.add_class::<segmenter::PySegmenter>()?;

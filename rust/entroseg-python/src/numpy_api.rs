@@ -2,8 +2,8 @@
 //! around the core call (`py.detach`), and converts the result; no computation here.
 
 use crate::convert::{
-    count_option, fill_output, float_array, nan_policy, new_output, order_option,
-    require_non_empty, symbol_array, Symbols,
+    count_option, fill_output, float_array, nan_policy, order_option, require_non_empty,
+    symbol_array,
 };
 use crate::error::{core, InvalidParameterError};
 use entroseg_core::estimate::conditional::{
@@ -14,6 +14,7 @@ use entroseg_core::estimate::ordinal::{to_lexicographic, OrdinalEncoder, NO_PATT
 use entroseg_core::estimate::permutation::{self, PermutationOptions, Statistic};
 use entroseg_core::estimate::quantize::Quantizer;
 use entroseg_core::estimate::{first_non_finite, NanPolicy};
+use entroseg_core::for_symbols;
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyFloat, PyInt};
@@ -327,20 +328,12 @@ pub fn conditional_entropy<'py>(
             .validate(),
         )?;
     }
-    let syms = symbol_array(symbols, "symbols")?;
-    require_non_empty(syms.len(), "symbols")?;
+    let view = symbol_array(symbols, "symbols")?.view();
+    let x = view.samples()?;
+    require_non_empty(x.len(), "symbols")?;
     let alphabet_size = match alphabet_size {
         Some(a) => count_option(a, "alphabet_size", 1)?,
-        None => {
-            let max = syms.max()?.unwrap_or(0);
-            if max >= conditional::MAX_ALPHABET as u64 {
-                return Err(InvalidParameterError::new_err(format!(
-                    "symbols go up to {max}, beyond the largest alphabet ({} symbols)",
-                    conditional::MAX_ALPHABET
-                )));
-            }
-            max as usize + 1
-        }
+        None => core(x.inferred_alphabet(conditional::MAX_ALPHABET))?,
     };
     let o = ConditionalOptions {
         context,
@@ -349,25 +342,18 @@ pub fn conditional_entropy<'py>(
         normalize,
         lag: 1,
     };
-    macro_rules! run {
-        ($arr:expr) => {{
-            let ro = $arr.readonly();
-            let s = ro.as_slice()?;
-            if o.window.is_some() {
-                let out = core(fill_output(py, s.len(), |out| {
-                    conditional::rolling_into(s, o, out)
-                }))?;
-                Ok(out.into_any())
-            } else {
-                let v = core(py.detach(|| conditional::whole_series(s, o)))?;
-                Ok(PyFloat::new(py, v).into_any())
-            }
-        }};
-    }
-    match syms {
-        Symbols::U8(a) => run!(a),
-        Symbols::U16(a) => run!(a),
-        Symbols::U32(a) => run!(a),
+    if o.window.is_some() {
+        let out = core(fill_output(
+            py,
+            x.len(),
+            |out| for_symbols!(x, s => conditional::rolling_into(s, o, out), _v => unreachable!()),
+        ))?;
+        Ok(out.into_any())
+    } else {
+        let v = core(py.detach(
+            || for_symbols!(x, s => conditional::whole_series(s, o), _v => unreachable!()),
+        ))?;
+        Ok(PyFloat::new(py, v).into_any())
     }
 }
 
@@ -599,20 +585,12 @@ pub fn next_symbol_entropy<'py>(
             normalize,
         )?;
     }
-    let syms = symbol_array(symbols, "symbols")?;
-    require_non_empty(syms.len(), "symbols")?;
+    let view = symbol_array(symbols, "symbols")?.view();
+    let x = view.samples()?;
+    require_non_empty(x.len(), "symbols")?;
     let alphabet_size = match alphabet_size {
         Some(a) => count_option(a, "alphabet_size", 1)?,
-        None => {
-            let max = syms.max()?.unwrap_or(0);
-            if max >= context_model::MAX_ALPHABET as u64 {
-                return Err(InvalidParameterError::new_err(format!(
-                    "symbols go up to {max}, beyond the largest alphabet ({} symbols)",
-                    context_model::MAX_ALPHABET
-                )));
-            }
-            max as usize + 1
-        }
+        None => core(x.inferred_alphabet(context_model::MAX_ALPHABET))?,
     };
     let o = next_symbol_options(
         order,
@@ -623,22 +601,6 @@ pub fn next_symbol_entropy<'py>(
         normalize,
     )?;
     let mut model = core(context_model::ContextModel::new(o))?;
-    let n = syms.len();
-    let surprisal = new_output(py, n);
-    macro_rules! run {
-        ($arr:expr) => {{
-            let ro = $arr.readonly();
-            let s = ro.as_slice()?;
-            // SAFETY: `surprisal` was created above and is not shared yet; `update`
-            // writes every element (or fails, and the array is dropped).
-            let q = unsafe { surprisal.as_slice_mut() }.expect("fresh arrays are contiguous");
-            core(fill_output(py, n, |h| model.update(s, h, q)))?
-        }};
-    }
-    let entropy = match syms {
-        Symbols::U8(a) => run!(a),
-        Symbols::U16(a) => run!(a),
-        Symbols::U32(a) => run!(a),
-    };
+    let (entropy, surprisal) = crate::streaming::entropy_and_surprisal(py, x, &mut model)?;
     Ok((entropy, surprisal))
 }

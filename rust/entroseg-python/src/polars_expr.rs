@@ -19,15 +19,16 @@
 use std::borrow::Cow;
 
 use crate::convert::{try_count, OptionError};
-use crate::segment::stream::SpecOptions;
 use entroseg_core::estimate::conditional::{self, ConditionalEstimator, ConditionalOptions};
 use entroseg_core::estimate::context_model::{self, ContextModel, NextSymbolOptions};
 use entroseg_core::estimate::permutation::{self, PermutationOptions, Statistic};
 use entroseg_core::estimate::quantize::{Quantizer, MAX_BINS};
 use entroseg_core::estimate::NanPolicy;
+use entroseg_core::segment::batch::segment;
 use entroseg_core::segment::rules::Segment;
-use entroseg_core::segment::stream::{segment_symbols, segment_values};
+use entroseg_core::segment::spec::SpecOptions;
 use entroseg_core::ErrorKind;
+use entroseg_core::Samples;
 use polars::prelude::*;
 use pyo3::prelude::*;
 use pyo3_polars::derive::polars_expr;
@@ -123,11 +124,12 @@ enum Symbols<'a> {
 }
 
 impl Symbols<'_> {
-    fn max(&self) -> Option<u64> {
+    /// The core's view of the symbols.
+    fn samples(&self) -> Samples<'_> {
         match self {
-            Symbols::U8(s) => s.iter().max().map(|&v| v as u64),
-            Symbols::U16(s) => s.iter().max().map(|&v| v as u64),
-            Symbols::U32(s) => s.iter().max().map(|&v| v as u64),
+            Symbols::U8(s) => Samples::U8(s),
+            Symbols::U16(s) => Samples::U16(s),
+            Symbols::U32(s) => Samples::U32(s),
         }
     }
 }
@@ -241,8 +243,8 @@ struct PermutationEntropyKwargs {
 impl PermutationEntropyKwargs {
     fn options(&self, statistic: Statistic) -> Result<PermutationOptions, OptionError> {
         let o = PermutationOptions {
-            order: try_count(self.order, "order", 0)?,
-            delay: try_count(self.delay, "delay", 0)?,
+            order: entroseg_core::segment::spec::order(self.order)?,
+            delay: try_count(self.delay, "delay", 1)?,
             window: self.window.map(|w| try_count(w, "window", 1)).transpose()?,
             normalize: self.normalize,
             weighted: self.weighted,
@@ -315,15 +317,7 @@ fn statistical_complexity(
 fn alphabet(given: Option<i64>, symbols: &Symbols<'_>, limit: usize) -> Result<usize, OptionError> {
     match given {
         Some(a) => try_count(a, "alphabet_size", 1),
-        None => {
-            let max = symbols.max().unwrap_or(0);
-            if max >= limit as u64 {
-                return Err(OptionError::parameter(format!(
-                    "symbols go up to {max}, beyond the largest alphabet ({limit} symbols)"
-                )));
-            }
-            Ok(max as usize + 1)
-        }
+        None => Ok(symbols.samples().inferred_alphabet(limit)?),
     }
 }
 
@@ -464,20 +458,13 @@ fn segments_of(s: &Series, function: &str, kwargs: &SpecOptions) -> PolarsResult
     if s.is_empty() {
         return Ok(Vec::new());
     }
-    if spec.method.takes_symbols() {
+    if spec.takes_symbols() {
         let syms = symbol_values(s, function)?;
-        let method = spec.method.resolve(syms.max()).or_polars(function)?;
-        match &syms {
-            Symbols::U8(x) => segment_symbols(&x[..], &method, &spec.rules),
-            Symbols::U16(x) => segment_symbols(&x[..], &method, &spec.rules),
-            Symbols::U32(x) => segment_symbols(&x[..], &method, &spec.rules),
-        }
-        .or_polars(function)
+        segment(syms.samples(), &spec).or_polars(function)
     } else {
         let policy = NanPolicy::parse(&kwargs.nan_policy).or_polars(function)?;
-        let method = spec.method.resolve(None).or_polars(function)?;
         let xs = float_values(s, function, policy)?;
-        segment_values(&xs, &method, &spec.rules).or_polars(function)
+        segment(Samples::Values(&xs), &spec).or_polars(function)
     }
 }
 
@@ -619,7 +606,7 @@ pub fn _check_expr_kwargs(function: &str, kwargs: &[u8]) -> PyResult<()> {
         "conditional_entropy" => parse::<ConditionalEntropyKwargs>(kwargs)?.check()?,
         "next_symbol_entropy" => parse::<NextSymbolEntropyKwargs>(kwargs)?.check()?,
         "segment_id" | "is_boundary" => {
-            parse::<SpecOptions>(kwargs)?.build()?;
+            crate::error::core(parse::<SpecOptions>(kwargs)?.build())?;
         }
         "quantize" => {
             parse::<QuantizeKwargs>(kwargs)?.check()?;

@@ -2,7 +2,7 @@
 //! bytes, and pickling through those checkpoints (resumes bit-identically).
 
 use crate::convert::{
-    count_option, fill_output, float_array, new_output, order_option, symbol_array, Symbols,
+    count_option, fill_output, float_array, new_output, order_option, symbol_array, ArrayPair,
 };
 use crate::error::core;
 use crate::numpy_api::{next_symbol_options, permutation_options};
@@ -13,6 +13,7 @@ use entroseg_core::estimate::conditional::{
 use entroseg_core::estimate::context_model::ContextModel;
 use entroseg_core::estimate::permutation::{PermutationEstimator, Statistic};
 use entroseg_core::estimate::NanPolicy;
+use entroseg_core::{for_symbols, Samples};
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
@@ -35,7 +36,28 @@ fn rolling_only(window: Option<usize>, class: &str) -> PyResult<()> {
     }
 }
 
-fn reduce<'py>(obj: &Bound<'py, PyAny>, state: Vec<u8>) -> PyResult<Bound<'py, PyTuple>> {
+/// The context model's entropy and surprisal of `x`, into two fresh arrays.
+pub(crate) fn entropy_and_surprisal<'py>(
+    py: Python<'py>,
+    x: Samples<'_>,
+    model: &mut ContextModel,
+) -> PyResult<ArrayPair<'py>> {
+    let surprisal = new_output(py, x.len());
+    // SAFETY: `surprisal` was created above and is not shared yet; `update` writes every
+    // element (or fails, and the array is dropped).
+    let q = unsafe { surprisal.as_slice_mut() }.expect("fresh arrays are contiguous");
+    let entropy = core(fill_output(
+        py,
+        x.len(),
+        |h| for_symbols!(x, s => model.update(s, h, q), _v => unreachable!()),
+    ))?;
+    Ok((entropy, surprisal))
+}
+
+pub(crate) fn reduce<'py>(
+    obj: &Bound<'py, PyAny>,
+    state: Vec<u8>,
+) -> PyResult<Bound<'py, PyTuple>> {
     let py = obj.py();
     let restore = obj.get_type().getattr("from_checkpoint")?;
     PyTuple::new(
@@ -216,20 +238,14 @@ impl PyRollingConditionalEntropy {
         py: Python<'py>,
         chunk: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let syms = symbol_array(chunk, "chunk")?;
+        let view = symbol_array(chunk, "chunk")?.view();
+        let x = view.samples()?;
         let inner = &mut self.inner;
-        macro_rules! run {
-            ($arr:expr) => {{
-                let ro = $arr.readonly();
-                let s = ro.as_slice()?;
-                core(fill_output(py, s.len(), |out| inner.update(s, out)))
-            }};
-        }
-        match syms {
-            Symbols::U8(a) => run!(a),
-            Symbols::U16(a) => run!(a),
-            Symbols::U32(a) => run!(a),
-        }
+        core(fill_output(
+            py,
+            x.len(),
+            |out| for_symbols!(x, s => inner.update(s, out), _v => unreachable!()),
+        ))
     }
 
     fn reset(&mut self) {
@@ -431,25 +447,9 @@ impl PyNextSymbolEntropy {
         py: Python<'py>,
         chunk: &Bound<'py, PyAny>,
     ) -> PyResult<crate::convert::ArrayPair<'py>> {
-        let syms = symbol_array(chunk, "chunk")?;
-        let n = syms.len();
-        let surprisal = new_output(py, n);
-        let inner = &mut self.inner;
-        macro_rules! run {
-            ($arr:expr) => {{
-                let ro = $arr.readonly();
-                let s = ro.as_slice()?;
-                // SAFETY: `surprisal` is fresh and unshared; `update` writes every element
-                // (or fails, and the array is dropped).
-                let q = unsafe { surprisal.as_slice_mut() }.expect("fresh arrays are contiguous");
-                core(fill_output(py, n, |h| inner.update(s, h, q)))?
-            }};
-        }
-        let entropy = match syms {
-            Symbols::U8(a) => run!(a),
-            Symbols::U16(a) => run!(a),
-            Symbols::U32(a) => run!(a),
-        };
+        let view = symbol_array(chunk, "chunk")?.view();
+        let x = view.samples()?;
+        let (entropy, surprisal) = entropy_and_surprisal(py, x, &mut self.inner)?;
         Ok((entropy, surprisal))
     }
 

@@ -50,6 +50,18 @@ impl Samples<'_> {
         }
     }
 
+    /// The alphabet the symbols need: the largest symbol plus one (1 for an empty input),
+    /// or an error when that exceeds `limit`.
+    pub fn inferred_alphabet(&self, limit: usize) -> crate::Result<usize> {
+        let max = self.max_symbol().unwrap_or(0);
+        if max >= limit as u64 {
+            return Err(crate::Error::parameter(format!(
+                "symbols go up to {max}, beyond the largest alphabet ({limit} symbols)"
+            )));
+        }
+        Ok(max as usize + 1)
+    }
+
     /// The samples `range` (same kind).
     pub fn slice(&self, range: std::ops::Range<usize>) -> Self {
         match *self {

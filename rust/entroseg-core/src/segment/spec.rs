@@ -170,15 +170,7 @@ impl MethodSpec {
         if !self.infer_alphabet {
             return Ok(self.method);
         }
-        let inferred = |limit: usize| -> Result<usize> {
-            let max = x.max_symbol().unwrap_or(0);
-            if max >= limit as u64 {
-                return Err(Error::parameter(format!(
-                    "symbols go up to {max}, beyond the largest alphabet ({limit} symbols)"
-                )));
-            }
-            Ok(max as usize + 1)
-        };
+        let inferred = |limit: usize| x.inferred_alphabet(limit);
         Ok(match self.method {
             Method::Conditional(o) => Method::Conditional(ConditionalOptions {
                 alphabet_size: inferred(conditional::MAX_ALPHABET)?,
