@@ -126,7 +126,7 @@ def bench_order(x: np.ndarray[Any, Any], d: int, args: argparse.Namespace, t_sum
     def streaming() -> None:
         est = entroseg.RollingPermutationEntropy(window=W, order=d)
         for start in range(0, n, 65_536):
-            est.update(x[start : start + 65_536])
+            est.push(x[start : start + 65_536])
 
     ours_stream = rate(n, best_time(streaming, args.repeat))
     px = x[: args.ordpy_prefix]

@@ -34,11 +34,11 @@ ALL_SERIES = pytest.mark.parametrize("fn", list(SERIES_FUNCTIONS.values()), ids=
 
 
 def _streaming_pe(x: Any, **k: Any) -> Any:
-    return entroseg.RollingPermutationEntropy(window=50, **k).update(x)
+    return entroseg.RollingPermutationEntropy(window=50, **k).push(x)
 
 
 def _streaming_cpe(x: Any, **k: Any) -> Any:
-    return entroseg.RollingConditionalPermutationEntropy(window=50, **k).update(x)
+    return entroseg.RollingConditionalPermutationEntropy(window=50, **k).push(x)
 
 
 STREAMING_SERIES = pytest.mark.parametrize(
@@ -76,9 +76,9 @@ def test_empty_symbols_and_quantizer_input() -> None:
 
 
 def test_streaming_updates_accept_empty_chunks() -> None:
-    assert entroseg.RollingPermutationEntropy(window=5).update(np.array([])).shape == (0,)
+    assert entroseg.RollingPermutationEntropy(window=5).push(np.array([])).shape == (0,)
     ce = entroseg.RollingConditionalEntropy(window=5, alphabet_size=4)
-    assert ce.update([]).shape == (0,) and ce.update(np.array([], dtype=np.int64)).shape == (0,)
+    assert ce.push([]).shape == (0,) and ce.push(np.array([], dtype=np.int64)).shape == (0,)
 
 
 @ALL_SERIES
@@ -92,9 +92,9 @@ def test_not_one_dimensional_symbols_and_chunks() -> None:
     with _raises(entroseg.InvalidParameterError, "symbols must be a 1-D", "(2, 100)"):
         entroseg.conditional_entropy(S.reshape(2, 100))
     with _raises(entroseg.InvalidParameterError, "chunk must be a 1-D", "(2, 100)"):
-        entroseg.RollingPermutationEntropy(window=5).update(X.reshape(2, 100))
+        entroseg.RollingPermutationEntropy(window=5).push(X.reshape(2, 100))
     with _raises(entroseg.InvalidParameterError, "chunk must be a 1-D"):
-        entroseg.RollingConditionalEntropy(window=5, alphabet_size=4).update(S.reshape(2, 100))
+        entroseg.RollingConditionalEntropy(window=5, alphabet_size=4).push(S.reshape(2, 100))
 
 
 NON_NUMERIC = {
@@ -130,7 +130,7 @@ def test_symbols_must_be_integers(bad: Any) -> None:
     with _raises(TypeError, "integer array of symbols", str(bad.dtype)):
         entroseg.conditional_entropy(bad, alphabet_size=4)
     with _raises(TypeError, "chunk must be an integer array"):
-        entroseg.RollingConditionalEntropy(window=5, alphabet_size=4).update(bad)
+        entroseg.RollingConditionalEntropy(window=5, alphabet_size=4).push(bad)
 
 
 # --------------------------------------------------------------------------------------
@@ -160,14 +160,14 @@ def test_streaming_non_finite_names_the_stream_position_and_keeps_state(
         else entroseg.RollingConditionalPermutationEntropy
     )
     est = cls(window=50)
-    first = est.update(X[:120])
+    first = est.push(X[:120])
     bad = X[120:].copy()
     bad[3] = np.nan
     with _raises(entroseg.NonFiniteError, "index 3 of this chunk", "sample 123 of the stream"):
-        est.update(bad)
+        est.push(bad)
     # The failed call changed nothing: the clean continuation gives the one-pass output.
     assert est.samples_seen == 120
-    rest = est.update(X[120:])
+    rest = est.push(X[120:])
     assert np.array_equal(np.concatenate([first, rest]), fn(X), equal_nan=True)
 
 
@@ -273,16 +273,16 @@ def test_symbols_outside_the_alphabet() -> None:
     with _raises(entroseg.SymbolOutOfRangeError, "symbol 9 at index 77", "alphabet 0..4"):
         entroseg.conditional_entropy(s, alphabet_size=4)
     ce = entroseg.RollingConditionalEntropy(window=10, alphabet_size=4)
-    ce.update(S[:50])
+    ce.push(S[:50])
     with _raises(entroseg.SymbolOutOfRangeError, "symbol 9 at index 27", "alphabet_size=4"):
-        ce.update(s[50:])
+        ce.push(s[50:])
     assert ce.samples_seen == 50  # the failed update changed nothing
     neg = S.astype(np.int16)
     neg[12] = -2
     with _raises(entroseg.SymbolOutOfRangeError, "symbol -2 at index 12", "negative"):
         entroseg.conditional_entropy(neg, alphabet_size=4)
     with _raises(entroseg.SymbolOutOfRangeError, "negative"):
-        ce.update(neg)
+        ce.push(neg)
     huge = S.astype(np.uint64)
     huge[3] = 2**40
     with _raises(entroseg.SymbolOutOfRangeError, f"symbol {2**40} at index 3"):
@@ -334,11 +334,11 @@ def test_quantizer_option_errors() -> None:
 
 def _estimators() -> dict[str, Any]:
     pe = entroseg.RollingPermutationEntropy(window=20, order=4, weighted=True)
-    pe.update(X[:77])
+    pe.push(X[:77])
     ce = entroseg.RollingConditionalEntropy(window=20, alphabet_size=4, context=2)
-    ce.update(S[:77])
+    ce.push(S[:77])
     cpe = entroseg.RollingConditionalPermutationEntropy(window=20, order=3, context=1, delay=2)
-    cpe.update(X[:77])
+    cpe.push(X[:77])
     return {"pe": pe, "ce": ce, "cpe": cpe}
 
 

@@ -79,7 +79,7 @@ def test_every_layout_gives_the_same_bits(convert: Callable[[Any], Any]) -> None
     want = entroseg.permutation_entropy(x, order=4, window=200)
     assert same_bits(entroseg.permutation_entropy(convert(x), order=4, window=200), want)
     pe = entroseg.RollingPermutationEntropy(window=200, order=4)
-    assert same_bits(pe.update(convert(x)), want)
+    assert same_bits(pe.push(convert(x)), want)
     s = (np.abs(x * 10).astype(np.int64) % 5).astype(np.uint16)
     want_s = entroseg.conditional_entropy(s, context=2, window=100, alphabet_size=5)
     got_s = entroseg.conditional_entropy(convert(s), context=2, window=100, alphabet_size=5)

@@ -380,12 +380,12 @@ def test_next_symbol_stream_any_chunking_and_pickle(s: list[int], cuts: list[int
     hs, qs, start = [], [], 0
     for c in sorted(cuts):
         c = min(max(c, start), len(x))
-        h, q = model.update(x[start:c])
+        h, q = model.push(x[start:c])
         hs.append(h)
         qs.append(q)
         start = c
         model = pickle.loads(pickle.dumps(model))
-    h, q = model.update(x[start:])
+    h, q = model.push(x[start:])
     if len(x):
         wh, wq = entroseg.next_symbol_entropy(x, order=2, alphabet_size=256, reset_symbol=10)
         assert np.array_equal(np.concatenate([*hs, h]), wh)

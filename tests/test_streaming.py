@@ -64,11 +64,11 @@ def run_chunked(case: Case) -> npt.NDArray[np.float64]:
         chunk = case.data[lo:hi]
         action = case.actions[i] if i < len(case.actions) else "none"
         if action == "list":
-            out = est.update(chunk.tolist())
+            out = est.push(chunk.tolist())
         elif action == "strided":  # a non-contiguous view takes the copying path
-            out = est.update(np.repeat(chunk, 2)[::2])
+            out = est.push(np.repeat(chunk, 2)[::2])
         else:
-            out = est.update(chunk)
+            out = est.push(chunk)
         assert out.shape == (hi - lo,) and out.dtype == np.float64
         assert est.samples_seen == hi
         parts.append(out)
@@ -169,10 +169,10 @@ def test_reset_forgets_the_stream(case: Case) -> None:
     if len(case.data) == 0:
         return
     est = make(case)
-    est.update(case.data[: len(case.data) // 2])
+    est.push(case.data[: len(case.data) // 2])
     est.reset()
     assert est.samples_seen == 0
-    assert same_bits(est.update(case.data), one_pass(case))
+    assert same_bits(est.push(case.data), one_pass(case))
 
 
 # --------------------------------------------------------------------------------------
@@ -214,7 +214,7 @@ def test_no_drift_after_ten_million_permutation_updates(
     est = entroseg.RollingPermutationEntropy(window=window, **options)
     tail = np.empty(0)
     for i, chunk in enumerate(np.array_split(long_walk, 37)):
-        tail = est.update(chunk)
+        tail = est.push(chunk)
         if i == 18:  # a checkpoint half-way must not change anything either
             est = pickle.loads(pickle.dumps(est))
     assert est.samples_seen >= TEN_MILLION
@@ -237,7 +237,7 @@ def test_no_drift_after_ten_million_conditional_updates() -> None:
         est = entroseg.RollingConditionalEntropy(window=window, alphabet_size=4, context=context)
         tail = np.empty(0)
         for chunk in np.array_split(s, 23):
-            tail = est.update(chunk)
+            tail = est.push(chunk)
         for back in range(1, 50):
             t = len(s) - back
             fresh = entroseg.conditional_entropy(
@@ -253,7 +253,7 @@ def test_no_drift_after_ten_million_conditional_permutation_updates(
     est = entroseg.RollingConditionalPermutationEntropy(window=window, order=4, context=2)
     tail = np.empty(0)
     for chunk in np.array_split(long_walk, 11):
-        tail = est.update(chunk)
+        tail = est.push(chunk)
     for back in range(1, 50):
         t = len(long_walk) - back
         fresh = entroseg.conditional_permutation_entropy(
@@ -269,15 +269,15 @@ def test_no_drift_after_ten_million_conditional_permutation_updates(
 
 def test_attributes_and_repr() -> None:
     pe = entroseg.RollingPermutationEntropy(window=50, order=4, delay=2, weighted=True)
-    pe.update(np.arange(10.0))
+    pe.push(np.arange(10.0))
     assert (pe.window, pe.order, pe.delay, pe.samples_seen) == (50, 4, 2, 10)
     assert "weighted=True" in repr(pe) and "samples_seen=10" in repr(pe)
     ce = entroseg.RollingConditionalEntropy(window=9, alphabet_size=4, context=2)
-    ce.update(np.zeros(3, dtype=np.uint8))
+    ce.push(np.zeros(3, dtype=np.uint8))
     assert (ce.window, ce.samples_seen) == (9, 3)
     assert "alphabet_size=4" in repr(ce)
     cpe = entroseg.RollingConditionalPermutationEntropy(window=20, order=3, context=2)
-    cpe.update(np.arange(5.0))
+    cpe.push(np.arange(5.0))
     assert cpe.samples_seen == 5 and "context=2" in repr(cpe)
     restored = pickle.loads(pickle.dumps(cpe))
     assert restored.samples_seen == 5 and repr(restored) == repr(cpe)

@@ -72,9 +72,12 @@ from entroseg.parallel import StitchReport, segment_parallel
 from entroseg.sample import sample_series
 from entroseg.segments import (
     PaddedSegments,
+    Profiler,
     Segmenter,
     Segments,
+    SegmentSpec,
     boundaries,
+    profile,
     segment,
     segment_batch,
 )
@@ -98,10 +101,12 @@ __all__ = [
     "NextSymbolEntropy",
     "NonFiniteError",
     "PaddedSegments",
+    "Profiler",
     "Rates",
     "RollingConditionalEntropy",
     "RollingConditionalPermutationEntropy",
     "RollingPermutationEntropy",
+    "SegmentSpec",
     "Segmenter",
     "Segments",
     "StitchReport",
@@ -122,6 +127,7 @@ __all__ = [
     "next_symbol_entropy",
     "ordinal_patterns",
     "permutation_entropy",
+    "profile",
     "quantize",
     "read_fastx",
     "sample_series",

@@ -25,7 +25,10 @@ __all__ = [
     "RollingPermutationEntropy",
     "StreamClosedError",
     "SymbolOutOfRangeError",
-    "_SegmentSpec",
+    "SegmentSpec",
+    "_Profiler",
+    "_profile",
+    "_spec_from_options",
     "_Segmenter",
     "__version__",
     "_assign_rates",
@@ -223,8 +226,10 @@ class RollingPermutationEntropy:
         statistic: Literal["entropy", "complexity", "missing_patterns"] = "entropy",
         nan_policy: _NanPolicy = "raise",
     ) -> Self: ...
-    def update(self, chunk: _Real) -> _F64:
+    def push(self, chunk: _Real) -> _F64:
         """Feed the next chunk; one value per sample of the chunk."""
+    def update(self, chunk: _Real) -> _F64:
+        """Deprecated alias of :meth:`push` (one release)."""
     def reset(self) -> None:
         """Forget everything seen; keep the options."""
     def checkpoint(self) -> bytes:
@@ -249,8 +254,10 @@ class RollingConditionalEntropy:
     def __new__(
         cls, *, window: int, alphabet_size: int, context: int = 1, normalize: bool = True
     ) -> Self: ...
-    def update(self, chunk: npt.ArrayLike) -> _F64:
+    def push(self, chunk: npt.ArrayLike) -> _F64:
         """Feed the next symbols; one value per symbol."""
+    def update(self, chunk: npt.ArrayLike) -> _F64:
+        """Deprecated alias of :meth:`push` (one release)."""
     def reset(self) -> None:
         """Forget everything seen; keep the options."""
     def checkpoint(self) -> bytes:
@@ -278,8 +285,10 @@ class RollingConditionalPermutationEntropy:
         normalize: bool = True,
         nan_policy: _NanPolicy = "raise",
     ) -> Self: ...
-    def update(self, chunk: _Real) -> _F64:
+    def push(self, chunk: _Real) -> _F64:
         """Feed the next chunk; one value per sample."""
+    def update(self, chunk: _Real) -> _F64:
+        """Deprecated alias of :meth:`push` (one release)."""
     def reset(self) -> None:
         """Forget everything seen; keep the options."""
     def checkpoint(self) -> bytes:
@@ -318,8 +327,10 @@ class NextSymbolEntropy:
         reset_symbol: int | None = None,
         normalize: bool = True,
     ) -> Self: ...
-    def update(self, chunk: npt.ArrayLike) -> tuple[_F64, _F64]:
+    def push(self, chunk: npt.ArrayLike) -> tuple[_F64, _F64]:
         """Feed the next symbols; ``(entropy, surprisal)`` per symbol."""
+    def update(self, chunk: npt.ArrayLike) -> tuple[_F64, _F64]:
+        """Deprecated alias of :meth:`push` (one release)."""
     def reset(self) -> None:
         """Forget everything seen; keep the options."""
     def checkpoint(self) -> bytes:
@@ -339,52 +350,83 @@ _I64 = npt.NDArray[np.int64]
 _U8 = npt.NDArray[np.uint8]
 
 @final
-class _SegmentSpec:
-    """A validated segmentation spec (score method and rules)."""
+class SegmentSpec:
+    """A validated segmentation: the score method and the rules, built from the
+    options of :func:`entroseg.segment` (see :mod:`entroseg._options`). Build it once
+    and pass it as ``spec=`` to any segmentation surface. Picklable; equal specs
+    compare equal.
 
-    def __new__(
-        cls,
-        *,
-        method: str = "permutation",
-        order: int | None = None,
-        delay: int = 1,
-        window: int | None = None,
-        weighted: bool = False,
-        normalize: bool = True,
-        context: int = 2,
-        alphabet_size: int | None = None,
-        alpha: float = 0.5,
-        min_count: int = 1,
-        reset_symbol: int | None = None,
-        score: str = "entropy",
-        nan_policy: str = "raise",
-        threshold: float | None = None,
-        relative: float | None = None,
-        combine: str | None = None,
-        min_len: int = 1,
-        max_len: int | None = None,
-        target_len: float | None = None,
-        calibration: str = "batch",
-        preset: str | None = None,
-        mode: str | None = None,
-        quantile: float | None = None,
-    ) -> Self: ...
+    Examples
+    --------
+    >>> import entroseg
+    >>> spec = entroseg.SegmentSpec(window=64, target_len=32, calibration="batch")
+    >>> spec
+    SegmentSpec(window=64, target_len=32.0, calibration='batch')
+    >>> spec.method, spec.options["order"]
+    ('permutation', None)
+    """
+
+    def __new__(cls, **options: object) -> Self: ...
     @property
-    def method(self) -> str: ...
+    def options(self) -> dict[str, object]:
+        """Every option with its value (defaults where none was given)."""
+    @property
+    def given(self) -> dict[str, object]:
+        """The options that differ from the defaults."""
+    @staticmethod
+    def option_names() -> list[str]:
+        """Every option name, in the core's table order."""
+    @staticmethod
+    def defaults() -> dict[str, object]:
+        """The default of every option."""
+    @property
+    def method(self) -> str:
+        """The score method's name."""
+    @property
+    def takes_symbols(self) -> bool:
+        """True when the method reads integer symbols."""
+    def check_streamable(self) -> bool:
+        """True when a stream can run this spec; otherwise raises, saying why."""
+    def __eq__(self, other: object) -> bool: ...
+    def __reduce__(self) -> tuple[object, tuple[dict[str, object]]]: ...
+
+def _spec_from_options(options: dict[str, object]) -> SegmentSpec:
+    """``SegmentSpec(**options)`` (for pickle)."""
+
+def _profile(x: npt.ArrayLike, **options: object) -> npt.NDArray[np.float64]:
+    """The score signal ``_segment`` cuts, for the options of a spec."""
+
+@final
+class _Profiler:
+    """The streaming score source behind ``entroseg.Profiler``."""
+
+    def __new__(cls, **options: object) -> Self: ...
+    def push(self, chunk: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Scores of the next chunk."""
+    def reset(self) -> None:
+        """Back to a fresh stream."""
+    def checkpoint(self) -> bytes:
+        """The state as bytes."""
+    @classmethod
+    def from_checkpoint(cls, state: bytes) -> _Profiler:
+        """Rebuild a profiler from ``checkpoint()`` bytes."""
+    def __reduce__(self) -> tuple[object, tuple[bytes]]: ...
+    @property
+    def samples_seen(self) -> int: ...
     @property
     def takes_symbols(self) -> bool: ...
 
-def _segment(x: npt.ArrayLike, spec: _SegmentSpec) -> tuple[_I64, _I64, _U8]:
+def _segment(x: npt.ArrayLike, spec: SegmentSpec) -> tuple[_I64, _I64, _U8]:
     """Segment one series: ``(starts, lengths, reasons)``."""
 
 def _segment_batch(
-    values: npt.ArrayLike, offsets: npt.ArrayLike, spec: _SegmentSpec, threads: int | None = None
+    values: npt.ArrayLike, offsets: npt.ArrayLike, spec: SegmentSpec, threads: int | None = None
 ) -> tuple[_I64, _I64, _U8, _I64]:
     """Segment a ragged batch: ``(starts, lengths, reasons, series_offsets)``."""
 
 def _segment_parallel(
     x: npt.ArrayLike,
-    spec: _SegmentSpec,
+    spec: SegmentSpec,
     chunks: int | None = None,
     threads: int | None = None,
     overlap: int | None = None,
@@ -395,7 +437,7 @@ def _segment_parallel(
 class _Segmenter:
     """The streaming pipeline behind ``entroseg.Segmenter``."""
 
-    def __new__(cls, spec: _SegmentSpec) -> Self: ...
+    def __new__(cls, spec: SegmentSpec) -> Self: ...
     def push(self, chunk: npt.ArrayLike) -> tuple[_I64, _I64, _U8]:
         """Feed a chunk; the segments that closed."""
     def finish(self) -> tuple[_I64, _I64, _U8]:

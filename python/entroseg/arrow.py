@@ -5,8 +5,8 @@ stream (``__arrow_c_stream__``: a pyarrow ``RecordBatchReader`` or ``Table``, a 
 ``DataFrame``, a DuckDB result ...) or the path of a Parquet, Arrow IPC or CSV file, and
 return a lazy :class:`pyarrow.RecordBatchReader`: nothing is read until the result is,
 and then one input batch at a time. Rows of many series may be interleaved; each value
-of ``key_column`` owns one streaming state (:class:`entroseg.Segmenter` or a rolling
-estimator), carried across batches, so the output is exactly that of the one-shot
+of ``key_column`` owns one streaming state (:class:`entroseg.Segmenter` or
+:class:`entroseg.Profiler`), carried across batches, so the output is exactly that of the one-shot
 function on each key's rows alone, whatever the batching. Memory is the states (O(window)
 each) plus one batch.
 
@@ -38,28 +38,21 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from entroseg._entroseg import (
-    REASONS,
-    NextSymbolEntropy,
-    RollingConditionalEntropy,
-    RollingPermutationEntropy,
-    _Segmenter,
-)
-from entroseg.segments import spec_from
+from entroseg._entroseg import REASONS, SegmentSpec, _Profiler, _Segmenter
+from entroseg._options import SegmentOptions, build_spec, profile_options
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from typing_extensions import Unpack
 
 __all__ = ["open_stream", "profile_stream", "segment_stream"]
-
-_F64 = npt.NDArray[np.float64]
 
 #: File suffixes read by :func:`open_stream`.
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -290,33 +283,15 @@ def segment_stream(
     *,
     value_column: str,
     key_column: str | None = None,
-    method: Literal["permutation", "conditional", "next_symbol", "scores"] = "permutation",
-    order: int | None = None,
-    delay: int = 1,
-    window: int | None = None,
-    weighted: bool = False,
-    normalize: bool = True,
-    context: int = 2,
-    alphabet_size: int | None = None,
-    alpha: float = 0.5,
-    min_count: int = 1,
-    reset_symbol: int | None = None,
-    score: Literal["entropy", "surprisal"] = "entropy",
-    nan_policy: Literal["raise", "propagate"] = "raise",
-    threshold: float | None = None,
-    relative: float | None = None,
-    combine: Literal["and", "or"] | None = None,
-    min_len: int = 1,
-    max_len: int | None = None,
-    target_len: float | None = None,
-    calibration: Literal["batch", "online"] = "online",
-    preset: Literal["blt"] | None = None,
-    mode: Literal["global", "monotonic", "combined"] | None = None,
+    spec: SegmentSpec | None = None,
+    **options: Unpack[SegmentOptions],
 ) -> pa.RecordBatchReader:
     """Segment every series of an Arrow stream; a lazy reader of one row per segment.
 
-    Each key's rows go through its own :class:`entroseg.Segmenter` (options as there);
-    segments are emitted as soon as they close, the last ones when the input ends.
+    Each key's rows go through its own :class:`entroseg.Segmenter` (``spec`` or the
+    options of :func:`entroseg.segment`; streaming, so ``target_len`` takes
+    ``calibration="online"``); segments are emitted as soon as they close, the last
+    ones when the input ends.
 
     Parameters
     ----------
@@ -347,8 +322,7 @@ def segment_stream(
         For bad options (at once, before anything is read).
     """
     pa = _pyarrow()
-    spec = spec_from(locals())
-    _Segmenter(spec)  # streaming-specific checks (alphabet_size, calibration) now
+    spec = build_spec(options, streaming=True, spec=spec)
     reader = open_stream(source)
     value_index = _column_index(reader.schema, value_column, "value_column")
     key_index = (
@@ -406,107 +380,20 @@ def segment_stream(
 # ---- profile_stream -----------------------------------------------------------------
 
 
-def _profile_factory(
-    method: str,
-    *,
-    order: int | None,
-    delay: int,
-    window: int | None,
-    weighted: bool,
-    normalize: bool,
-    context: int,
-    alphabet_size: int | None,
-    alpha: float,
-    min_count: int,
-    reset_symbol: int | None,
-    score: str,
-    nan_policy: str,
-) -> tuple[Callable[[], Callable[[npt.NDArray[Any]], _F64]], bool]:
-    """A factory of per-key profile functions (each wraps one streaming estimator) and
-    whether the method takes symbols. Builds one estimator now so bad options fail at
-    once."""
-    from entroseg._entroseg import InvalidParameterError
-
-    if method == "permutation":
-        if window is None:
-            raise InvalidParameterError("profile_stream needs window (in samples)")
-
-        def make() -> Callable[[npt.NDArray[Any]], _F64]:
-            est = RollingPermutationEntropy(
-                window=window, order=3 if order is None else order, delay=delay,
-                normalize=normalize, weighted=weighted, nan_policy=nan_policy,  # type: ignore[arg-type]
-            )  # fmt: skip
-            return est.update
-
-        takes_symbols = False
-    elif method == "conditional":
-        if window is None or alphabet_size is None:
-            raise InvalidParameterError(
-                "profile_stream with method='conditional' needs window and alphabet_size "
-                "(a stream cannot infer the alphabet from data it has not seen)"
-            )
-        a, w = alphabet_size, window
-
-        def make() -> Callable[[npt.NDArray[Any]], _F64]:
-            est = RollingConditionalEntropy(
-                window=w, alphabet_size=a, context=context, normalize=normalize
-            )
-            return est.update
-
-        takes_symbols = True
-    elif method == "next_symbol":
-        if alphabet_size is None:
-            raise InvalidParameterError(
-                "profile_stream with method='next_symbol' needs alphabet_size (a stream "
-                "cannot infer the alphabet from data it has not seen)"
-            )
-        if score not in ("entropy", "surprisal"):
-            raise InvalidParameterError(f"score must be 'entropy' or 'surprisal', got {score!r}")
-        a, pick = alphabet_size, 0 if score == "entropy" else 1
-
-        def make() -> Callable[[npt.NDArray[Any]], _F64]:
-            model = NextSymbolEntropy(
-                alphabet_size=a, order=3 if order is None else order, alpha=alpha,
-                min_count=min_count, reset_symbol=reset_symbol, normalize=normalize,
-            )  # fmt: skip
-            return lambda chunk: model.update(chunk)[pick]
-
-        takes_symbols = True
-    else:
-        raise InvalidParameterError(
-            f"method must be 'permutation', 'conditional' or 'next_symbol', got {method!r}"
-        )
-    make()
-    return make, takes_symbols
-
-
 def profile_stream(
     source: Any,
     *,
     value_column: str,
     key_column: str | None = None,
     profile_column: str = "profile",
-    method: Literal["permutation", "conditional", "next_symbol"] = "permutation",
-    order: int | None = None,
-    delay: int = 1,
-    window: int | None = None,
-    weighted: bool = False,
-    normalize: bool = True,
-    context: int = 2,
-    alphabet_size: int | None = None,
-    alpha: float = 0.5,
-    min_count: int = 1,
-    reset_symbol: int | None = None,
-    score: Literal["entropy", "surprisal"] = "entropy",
-    nan_policy: Literal["raise", "propagate"] = "raise",
+    **options: Unpack[SegmentOptions],
 ) -> pa.RecordBatchReader:
     """Add an entropy profile column to every batch of an Arrow stream; lazily.
 
-    The profile is the score :func:`entroseg.segment` would cut (``method`` and its
-    options as there): rolling permutation entropy, rolling conditional entropy of
-    symbols, or next-symbol entropy / surprisal. Each key's rows feed their own
-    streaming estimator, so per key the column equals the numpy function on that key's
-    rows alone (null where it gives NaN).
+    The profile is the score :func:`entroseg.segment` would cut (the options as there;
+    rule options are ignored): each key's rows feed their own
+    :class:`entroseg.Profiler`, so per key the column equals :func:`entroseg.profile`
+    of that key's rows alone (null where it gives NaN).
 
     Returns
     -------
@@ -528,11 +415,8 @@ def profile_stream(
     [None, None, 0.0, 0.0, 1.0, 1.0, 1.0]
     """
     pa = _pyarrow()
-    make, takes_symbols = _profile_factory(
-        method, order=order, delay=delay, window=window, weighted=weighted,
-        normalize=normalize, context=context, alphabet_size=alphabet_size, alpha=alpha,
-        min_count=min_count, reset_symbol=reset_symbol, score=score, nan_policy=nan_policy,
-    )  # fmt: skip
+    opts = profile_options(options)
+    takes_symbols = _Profiler(**opts).takes_symbols  # bad options fail now
     reader = open_stream(source)
     value_index = _column_index(reader.schema, value_column, "value_column")
     key_index = (
@@ -547,16 +431,16 @@ def profile_stream(
     schema = reader.schema.append(pa.field(profile_column, pa.float64()))
 
     def batches() -> Iterator[Any]:
-        states: dict[Any, Callable[[npt.NDArray[Any]], _F64]] = {}
+        states: dict[Any, _Profiler] = {}
         router = _Router(key_index)
         for batch in reader:
             values = _values(batch.column(value_index), takes_symbols, value_column)
             profile = np.empty(len(values), dtype=np.float64)
             for key, rows in router.split(batch):
-                update = states.get(key)
-                if update is None:
-                    update = states[key] = make()
-                profile[rows] = update(values[rows])
+                profiler = states.get(key)
+                if profiler is None:
+                    profiler = states[key] = _Profiler(**opts)
+                profile[rows] = profiler.push(values[rows])
             column = pa.array(profile, pa.float64(), from_pandas=True)  # NaN -> null
             yield pa.RecordBatch.from_arrays([*batch.columns, column], schema=schema)
 

@@ -114,46 +114,52 @@ def _as_symbols(x: npt.NDArray[np.float64], method: str) -> npt.NDArray[Any]:
     return x.astype(np.int64)
 
 
+#: Option flags of the profile and of the rules: each is the library option of the same
+#: name (``--alphabet-size`` is ``alphabet_size``), unset unless given on the command line.
+PROFILE_FLAGS = ("method", "order", "delay", "window", "weighted", "context", "alphabet_size",
+                 "nan_policy")  # fmt: skip
+RULE_FLAGS = ("threshold", "relative", "combine", "min_len", "max_len", "target_len")
+
+#: Where the CLI's defaults differ from the library's, and why: the library asks for a
+#: window and a rule, and raises on NaN; a command run on a raw file needs a working
+#: choice for each (a 256-sample window of order-4 patterns, a target mean length of 64
+#: calibrated online as the file streams, and no value for windows holding NaN).
+CLI_DEFAULTS: dict[str, Any] = {
+    "order": 4, "window": 256, "nan_policy": "propagate", "target_len": 64.0,
+    "calibration": "online",
+}  # fmt: skip
+
+
 def _profile_options(args: argparse.Namespace) -> dict[str, Any]:
-    return dict(
-        method=args.method,
-        order=args.order,
-        delay=args.delay,
-        window=args.window,
-        weighted=args.weighted,
-        context=args.context,
-        alphabet_size=args.alphabet_size,
-        nan_policy=args.nan_policy,
-    )
+    opts = {k: getattr(args, k) for k in PROFILE_FLAGS if getattr(args, k) not in (None, False)}
+    method = opts.setdefault("method", "permutation")
+    if method == "permutation":
+        opts.setdefault("order", CLI_DEFAULTS["order"])
+    if method in ("permutation", "conditional"):
+        opts.setdefault("window", CLI_DEFAULTS["window"])
+    opts.setdefault("nan_policy", CLI_DEFAULTS["nan_policy"])
+    return opts
 
 
 def _rule_options(args: argparse.Namespace) -> dict[str, Any]:
-    rules = dict(
-        threshold=args.threshold,
-        relative=args.relative,
-        combine=args.combine,
-        min_len=args.min_len,
-        max_len=args.max_len,
-        target_len=args.target_len,
-    )
-    if all(rules[k] is None for k in ("threshold", "relative", "target_len", "max_len")):
-        rules["target_len"] = _DEFAULT_TARGET_LEN
+    rules = {k: getattr(args, k) for k in RULE_FLAGS if getattr(args, k) is not None}
+    if not rules.keys() & {"threshold", "relative", "target_len", "max_len"}:
+        rules["target_len"] = CLI_DEFAULTS["target_len"]
     # A stream cannot see the data it has not read: the threshold is calibrated online.
-    return {**rules, "calibration": "online"}
-
-
-_DEFAULT_TARGET_LEN = 64.0
+    return {**rules, "calibration": CLI_DEFAULTS["calibration"]}
 
 
 def _describe_profile(opts: dict[str, Any]) -> str:
-    method = opts["method"]
+    o = {**entroseg.SegmentSpec.defaults(), **opts}
+    context = "default" if o["context"] is None else o["context"]
+    method = o["method"]
     if method == "permutation":
-        kind = f"{'weighted ' if opts['weighted'] else ''}permutation entropy"
-        return f"{kind}, order={opts['order']}, delay={opts['delay']}, window={opts['window']}"
+        kind = f"{'weighted ' if o['weighted'] else ''}permutation entropy"
+        return f"{kind}, order={o['order']}, delay={o['delay']}, window={o['window']}"
     if method == "conditional":
-        return f"conditional entropy, context={opts['context']}, window={opts['window']}"
+        return f"conditional entropy, context={context}, window={o['window']}"
     if method == "next_symbol":
-        return f"next-symbol entropy, order={opts['order']}"
+        return f"next-symbol entropy, context={context}"
     return "the input values as scores"
 
 
@@ -181,23 +187,23 @@ def _guard(call: Any, *a: Any, **kw: Any) -> Any:
 
 
 def _profile(args: argparse.Namespace) -> int:
-    from entroseg.arrow import _profile_factory
-
     opts = _profile_options(args)
-    make, _takes_symbols = _guard(_profile_factory, **{**opts, "alpha": 0.5, "min_count": 1,
-                                                      "reset_symbol": None, "normalize": True,
-                                                      "score": "entropy"})  # fmt: skip
+    if opts["method"] == "scores":
+        raise CliError(
+            "method must be 'permutation', 'conditional' or 'next_symbol' to profile "
+            "(with 'scores' the profile is the input itself)"
+        )
+    profiler = _guard(entroseg.Profiler, **opts)  # bad options fail before any reading
     inp = _Input(args)
     print(f"input      {inp.source}")
     if inp.reader is not None:
         return _profile_keyed(args, inp, opts)
     assert inp.x is not None
     x = _as_symbols(inp.x, args.method)
-    update = make()
     parts = []
     with Progress("profile", total=len(x), enabled=Progress.wanted(args.quiet)) as progress:
         for chunk in cli_io.chunks(x, _CHUNK):
-            parts.append(_guard(update, chunk))
+            parts.append(_guard(profiler.push, chunk))
             progress.advance(len(chunk))
     profile = np.concatenate(parts)
     print(f"samples    {len(x):,}")
@@ -312,6 +318,7 @@ def _print_regimes(seg: entroseg.Segments, truth: npt.NDArray[np.int64], n: int)
 
 
 def _rule_text(opts: dict[str, Any]) -> str:
+    opts = {**entroseg.SegmentSpec.defaults(), **opts}
     parts = [f"{k}={opts[k]:g}" for k in ("threshold", "relative") if opts[k] is not None]
     if opts["target_len"] is not None:
         parts.append(f"target_len={opts['target_len']:g} (online calibration)")
@@ -459,7 +466,7 @@ def _plot(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     x, truth = sample_series()
     opts: dict[str, Any] = dict(order=4, window=128, nan_policy="propagate", target_len=32.0,
-                                min_len=4, max_len=512)  # fmt: skip
+                                calibration="batch", min_len=4, max_len=512)  # fmt: skip
     print(f"input      bundled sample: {len(x):,} samples in {len(REGIMES)} generated "
           f"regimes ({', '.join(REGIMES)})")  # fmt: skip
     print("task       cut it where its information changes: a rolling permutation entropy")
@@ -515,33 +522,39 @@ def _add_profile_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--method",
         choices=["permutation", "conditional", "next_symbol", "scores"],
-        default="permutation",
         help="score profile: permutation entropy of a real series (default), conditional "
         "or next-symbol entropy of integer symbols, or the values as scores",
     )
-    g.add_argument("--order", type=int, default=4, help="pattern / context order (default 4)")
-    g.add_argument("--delay", type=int, default=1, help="embedding delay (default 1)")
-    g.add_argument("--window", type=int, default=256, help="window in samples (default 256)")
+    g.add_argument(
+        "--order", type=int, help=f"ordinal pattern order (default {CLI_DEFAULTS['order']})"
+    )
+    g.add_argument("--delay", type=int, help="embedding delay (default 1)")
+    g.add_argument(
+        "--window", type=int, help=f"window in samples (default {CLI_DEFAULTS['window']})"
+    )
     g.add_argument("--weighted", action="store_true", help="weighted permutation entropy")
-    g.add_argument("--context", type=int, default=2, help="context of --method conditional")
+    g.add_argument(
+        "--context",
+        type=int,
+        help="context length of the symbol methods (default: conditional 2, next_symbol 3)",
+    )
     g.add_argument("--alphabet-size", type=int, help="symbols of the symbol methods")
     g.add_argument(
         "--nan-policy",
         choices=["raise", "propagate"],
-        default="propagate",
         help="NaN handling (default propagate: windows with NaN give no value)",
     )
 
 
 def _add_rule_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group(
-        "segment rules", f"default without a rule: --target-len {_DEFAULT_TARGET_LEN:g}"
+        "segment rules", f"default without a rule: --target-len {CLI_DEFAULTS['target_len']:g}"
     )
     g.add_argument("--threshold", type=float, help="a segment starts where entropy > this")
     g.add_argument("--relative", type=float, help="... or where it rises by more than this")
     g.add_argument("--combine", choices=["and", "or"], help="with both --threshold and --relative")
     g.add_argument("--target-len", type=float, help="calibrate the threshold to this mean length")
-    g.add_argument("--min-len", type=int, default=1, help="shortest segment (default 1)")
+    g.add_argument("--min-len", type=int, help="shortest segment (default 1)")
     g.add_argument("--max-len", type=int, help="longest segment")
 
 

@@ -403,6 +403,7 @@ def dna_tokens(
         profile,
         threshold=threshold,
         target_len=target_len,
+        calibration=None if target_len is None else "batch",
         min_len=min_len,
         max_len=max_len,
         nan_policy="propagate",

@@ -18,12 +18,16 @@ profile, then the rules run in parallel with that threshold.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Literal, overload
 
 import numpy.typing as npt
 
-from entroseg._entroseg import _segment_parallel, _SegmentSpec
-from entroseg.segments import Method, Preset, Segments
+from entroseg._entroseg import SegmentSpec, _segment_parallel
+from entroseg._options import SegmentOptions, build_spec
+from entroseg.segments import Segments
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["StitchReport", "segment_parallel"]
 
@@ -61,7 +65,8 @@ def segment_parallel(
     chunks: int | None = None,
     threads: int | None = None,
     overlap: int | None = None,
-    **options: Any,
+    spec: SegmentSpec | None = None,
+    **options: Unpack[SegmentOptions],
 ) -> Segments: ...
 @overload
 def segment_parallel(
@@ -71,7 +76,8 @@ def segment_parallel(
     chunks: int | None = None,
     threads: int | None = None,
     overlap: int | None = None,
-    **options: Any,
+    spec: SegmentSpec | None = None,
+    **options: Unpack[SegmentOptions],
 ) -> tuple[Segments, StitchReport]: ...
 def segment_parallel(
     x: npt.ArrayLike,
@@ -80,9 +86,8 @@ def segment_parallel(
     chunks: int | None = None,
     threads: int | None = None,
     overlap: int | None = None,
-    method: Method = "permutation",
-    preset: Preset | None = None,
-    **options: Any,
+    spec: SegmentSpec | None = None,
+    **options: Unpack[SegmentOptions],
 ) -> Segments | tuple[Segments, StitchReport]:
     """Segment one long series on several threads, exactly as :func:`entroseg.segment`.
 
@@ -99,8 +104,8 @@ def segment_parallel(
     overlap : int, optional
         Samples each chunk's run continues into the next chunk to meet the true run
         (default: ``max(256, 8 * max(min_len, max_len))``).
-    method, preset, **options
-        Everything :func:`entroseg.segment` takes.
+    spec, **options
+        A :class:`entroseg.SegmentSpec`, or the options of :func:`entroseg.segment`.
 
     Returns
     -------
@@ -111,15 +116,16 @@ def segment_parallel(
     --------
     >>> import numpy as np, entroseg
     >>> x = np.cumsum(np.random.default_rng(0).standard_normal(200_000))
-    >>> opts = dict(order=4, window=64, target_len=16, min_len=4, max_len=64)
+    >>> opts = dict(order=4, window=64, target_len=16, calibration="batch", min_len=4,
+    ...             max_len=64)
     >>> seg, report = entroseg.segment_parallel(x, chunks=8, with_report=True, **opts)
     >>> seg == entroseg.segment(x, **opts)
     True
     >>> report.chunks, report.stitched + report.fallbacks
     (8, 7)
     """
-    spec = _SegmentSpec(method=method, preset=preset, **options)
-    starts, lengths, reasons, report = _segment_parallel(x, spec, chunks, threads, overlap)
+    built = build_spec(options, streaming=False, spec=spec)
+    starts, lengths, reasons, report = _segment_parallel(x, built, chunks, threads, overlap)
     seg = Segments(starts, lengths, reasons)
     if not with_report:
         return seg

@@ -17,24 +17,17 @@ import entroseg
 from entroseg.segments import Segments
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from entroseg._options import SegmentOptions
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = ["score_profile", "segments"]
 
-#: Options of :func:`entroseg.segment` that choose and shape the score profile.
-_PROFILE_OPTIONS = (
-    "method", "order", "delay", "window", "weighted", "normalize", "context",
-    "alphabet_size", "alpha", "min_count", "reset_symbol", "score", "nan_policy",
-)  # fmt: skip
-
-
-def score_profile(x: npt.ArrayLike, **options: Any) -> npt.NDArray[np.float64]:
-    """The score signal :func:`entroseg.segment` cuts, for the same options.
-
-    ``method="permutation"`` gives the rolling permutation entropy, ``"conditional"``
-    the rolling conditional entropy, ``"next_symbol"`` the next-symbol entropy (or
-    surprisal, ``score=``), ``"scores"`` the input itself. Rule options are ignored.
+def score_profile(x: npt.ArrayLike, **options: Unpack[SegmentOptions]) -> npt.NDArray[np.float64]:
+    """The score signal :func:`entroseg.segment` cuts, for the same options:
+    :func:`entroseg.profile` (rule options are ignored).
 
     Examples
     --------
@@ -43,28 +36,7 @@ def score_profile(x: npt.ArrayLike, **options: Any) -> npt.NDArray[np.float64]:
     >>> score_profile(np.array([4.0, 7, 9, 10, 6, 11, 3]), order=2, window=3, threshold=0.5)
     array([nan, nan,  0.,  0.,  1.,  1.,  1.])
     """
-    o = {k: v for k, v in options.items() if k in _PROFILE_OPTIONS and v is not None}
-    method = o.pop("method", "permutation")
-    if method == "permutation":
-        names: tuple[str, ...] = ("order", "delay", "window", "weighted", "normalize", "nan_policy")
-        kw = {k: o[k] for k in names if k in o}
-        if "window" not in kw:
-            raise entroseg.InvalidParameterError(
-                "method='permutation' profiles a rolling window: give window"
-            )
-        return np.asarray(entroseg.permutation_entropy(x, **kw))
-    if method == "conditional":
-        names = ("context", "window", "alphabet_size", "normalize")
-        return np.asarray(entroseg.conditional_entropy(x, **{k: o[k] for k in names if k in o}))
-    if method == "next_symbol":
-        names = ("order", "alphabet_size", "alpha", "min_count", "reset_symbol", "normalize")
-        h, q = entroseg.next_symbol_entropy(x, **{k: o[k] for k in names if k in o})
-        return q if o.get("score", "entropy") == "surprisal" else h
-    if method == "scores":
-        return np.asarray(x, dtype=np.float64)
-    raise entroseg.InvalidParameterError(
-        f"method must be 'permutation', 'conditional', 'next_symbol' or 'scores', got {method!r}"
-    )
+    return entroseg.profile(x, **options)
 
 
 def _buckets(n: int, max_points: int) -> npt.NDArray[np.int64]:
@@ -142,7 +114,8 @@ def segments(
     --------
     >>> import entroseg, entroseg.plot
     >>> x, starts = entroseg.sample_series(1000)
-    >>> fig = entroseg.plot.segments(x, truth=starts, order=4, window=64, target_len=32)
+    >>> fig = entroseg.plot.segments(x, truth=starts, order=4, window=64, target_len=32,
+    ...                              calibration="batch")
     >>> [ax.get_ylabel() for ax in fig.axes]
     ['signal', 'entropy', 'segment length']
     """

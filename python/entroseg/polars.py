@@ -44,12 +44,18 @@ from __future__ import annotations
 import numbers
 import pickle
 from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 from polars.plugins import register_plugin_function
 
 from entroseg import _entroseg
+from entroseg._entroseg import SegmentSpec
+from entroseg._options import SegmentOptions, build_spec
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["EntrosegExpr"]
 
@@ -247,31 +253,7 @@ class EntrosegExpr:
         )
 
     def segment_id(
-        self,
-        *,
-        method: Literal["permutation", "conditional", "next_symbol", "scores"] = "permutation",
-        order: int | None = None,
-        delay: int = 1,
-        window: int | None = None,
-        weighted: bool = False,
-        normalize: bool = True,
-        context: int = 2,
-        alphabet_size: int | None = None,
-        alpha: float = 0.5,
-        min_count: int = 1,
-        reset_symbol: int | None = None,
-        score: Literal["entropy", "surprisal"] = "entropy",
-        nan_policy: _NanPolicy = "raise",
-        threshold: float | None = None,
-        relative: float | None = None,
-        combine: Literal["and", "or"] | None = None,
-        min_len: int = 1,
-        max_len: int | None = None,
-        target_len: float | None = None,
-        calibration: Literal["batch", "online"] = "batch",
-        preset: Literal["blt", "entrope"] | None = None,
-        mode: Literal["global", "monotonic", "combined"] | None = None,
-        quantile: float | None = None,
+        self, *, spec: SegmentSpec | None = None, **options: Unpack[SegmentOptions]
     ) -> pl.Expr:
         """Index of each row's segment within its group (UInt32, from 0), with the
         options of :func:`entroseg.segment`.
@@ -286,34 +268,10 @@ class EntrosegExpr:
         ...                                            min_len=2))["e"].to_list()
         [0, 0, 1, 1, 2, 2, 2]
         """
-        return _plugin(self._expr, "segment_id", _segment_kwargs(locals()))
+        return _segment_plugin(self._expr, "segment_id", options, spec)
 
     def is_boundary(
-        self,
-        *,
-        method: Literal["permutation", "conditional", "next_symbol", "scores"] = "permutation",
-        order: int | None = None,
-        delay: int = 1,
-        window: int | None = None,
-        weighted: bool = False,
-        normalize: bool = True,
-        context: int = 2,
-        alphabet_size: int | None = None,
-        alpha: float = 0.5,
-        min_count: int = 1,
-        reset_symbol: int | None = None,
-        score: Literal["entropy", "surprisal"] = "entropy",
-        nan_policy: _NanPolicy = "raise",
-        threshold: float | None = None,
-        relative: float | None = None,
-        combine: Literal["and", "or"] | None = None,
-        min_len: int = 1,
-        max_len: int | None = None,
-        target_len: float | None = None,
-        calibration: Literal["batch", "online"] = "batch",
-        preset: Literal["blt", "entrope"] | None = None,
-        mode: Literal["global", "monotonic", "combined"] | None = None,
-        quantile: float | None = None,
+        self, *, spec: SegmentSpec | None = None, **options: Unpack[SegmentOptions]
     ) -> pl.Expr:
         """True on the first row of each segment (the first row of a group included),
         with the options of :func:`entroseg.segment`.
@@ -326,8 +284,20 @@ class EntrosegExpr:
         ...                                             min_len=2))["e"].arg_true().to_list()
         [0, 2, 4]
         """
-        return _plugin(self._expr, "is_boundary", _segment_kwargs(locals()))
+        return _segment_plugin(self._expr, "is_boundary", options, spec)
 
 
-def _segment_kwargs(local_vars: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in local_vars.items() if k != "self"}
+def _segment_plugin(
+    expr: pl.Expr, function: str, options: Mapping[str, Any], spec: SegmentSpec | None
+) -> pl.Expr:
+    """A segmentation expression: the spec is built (and checked, with the numpy
+    surface's typed exceptions) here; the plugin receives the options that differ from
+    the defaults and parses them with the same core table."""
+    built = build_spec(options, streaming=False, spec=spec, stacklevel=4)
+    return register_plugin_function(
+        plugin_path=_PLUGIN,
+        function_name=function,
+        args=expr,
+        kwargs=built.given,
+        is_elementwise=False,
+    )

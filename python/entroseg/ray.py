@@ -31,10 +31,12 @@ import numpy as np
 import numpy.typing as npt
 
 import entroseg
+from entroseg._options import SegmentOptions, build_spec
 from entroseg.segments import REASONS, Segmenter, Segments
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from typing_extensions import Unpack
 
 __all__ = ["SegmentSeries", "TrainingBatch", "segment_dataset", "training_batches"]
 
@@ -144,7 +146,7 @@ def segment_dataset(
     num_actors: int = 2,
     batch_size: int | None = 65_536,
     max_in_flight: int = 8,
-    **options: Any,
+    **options: Unpack[SegmentOptions],
 ) -> Iterator[pa.Table]:
     """Segment the keyed streams of a Ray Dataset on stateful actors, streaming.
 
@@ -184,9 +186,10 @@ def segment_dataset(
     ray = _ray()
     if num_actors < 1:
         raise ValueError(f"num_actors must be >= 1, got {num_actors}")
-    Segmenter(**options)  # validate the options before starting actors
+    # Checked (and the deprecated spellings resolved) once, before starting actors.
+    given = build_spec(options, streaming=True).given
     actor_cls = ray.remote(_StreamActor)
-    actors = [actor_cls.remote(value_column, key_column, options) for _ in range(num_actors)]
+    actors = [actor_cls.remote(value_column, key_column, given) for _ in range(num_actors)]
     pending: deque[Any] = deque()
     key_type = None
     try:
@@ -280,7 +283,7 @@ def training_batches(
     value_column: str,
     batch_size: int = 256,
     concurrency: int | None = None,
-    **options: Any,
+    **options: Unpack[SegmentOptions],
 ) -> Iterator[TrainingBatch]:
     """Segment every series of a Ray Dataset (one series per row) with Ray Data's
     streaming execution and yield training batches.
@@ -303,12 +306,12 @@ def training_batches(
         Equal, series for series, to ``entroseg.segment_batch`` over the same rows.
     """
     ray = _ray()
-    entroseg.segment(np.zeros(0), **options)  # validate the options first
+    given = build_spec(options, streaming=False).given  # checked before any work
     if concurrency is None:
         concurrency = max(1, int(ray.available_resources().get("CPU", 1)))
     mapped = ds.map_batches(
         SegmentSeries,
-        fn_constructor_kwargs={"value_column": value_column, "threads": 1, **options},
+        fn_constructor_kwargs={"value_column": value_column, "threads": 1, **given},
         batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=concurrency),
     )

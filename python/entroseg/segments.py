@@ -13,31 +13,41 @@ layout). Arrays are numpy, so ``torch.from_dlpack(seg.cu_seqlens)`` shares memor
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from entroseg._entroseg import REASONS, _segment, _segment_batch, _Segmenter, _SegmentSpec
+from entroseg._entroseg import (
+    REASONS,
+    SegmentSpec,
+    _profile,
+    _Profiler,
+    _segment,
+    _segment_batch,
+    _Segmenter,
+)
+from entroseg._options import RuleOptions, SegmentOptions, build_spec, profile_options
 
 if TYPE_CHECKING:
     import pyarrow
+    from typing_extensions import Unpack
 
 __all__ = [
     "REASONS",
     "PaddedSegments",
+    "Profiler",
+    "SegmentSpec",
     "Segmenter",
     "Segments",
     "boundaries",
+    "profile",
     "segment",
     "segment_batch",
 ]
 
 _I64 = npt.NDArray[np.int64]
-
-Method = Literal["permutation", "conditional", "next_symbol", "scores"]
-Preset = Literal["blt", "entrope"]
 
 
 class PaddedSegments(NamedTuple):
@@ -322,53 +332,13 @@ class Segments:
             object.__setattr__(self, name, getattr(fresh, name))
 
 
-#: The keyword options of a segmentation (score method and rules), as the native spec
-#: takes them.
-SPEC_OPTIONS = (
-    "method", "order", "delay", "window", "weighted", "normalize", "context",
-    "alphabet_size", "alpha", "min_count", "reset_symbol", "score", "nan_policy",
-    "threshold", "relative", "combine", "min_len", "max_len", "target_len", "calibration",
-    "preset", "mode", "quantile",
-)  # fmt: skip
-
-
-def spec_from(arguments: Mapping[str, Any]) -> _SegmentSpec:
-    """The validated native spec of a public function's keyword arguments (its
-    ``locals()``): every segmentation option present, nothing else."""
-    return _SegmentSpec(**{k: arguments[k] for k in SPEC_OPTIONS if k in arguments})
-
-
 def _one_series(arrays: tuple[_I64, _I64, npt.NDArray[np.uint8]]) -> Segments:
     starts, lengths, reasons = arrays
     return Segments(starts, lengths, reasons)
 
 
 def segment(
-    x: npt.ArrayLike,
-    *,
-    method: Method = "permutation",
-    order: int | None = None,
-    delay: int = 1,
-    window: int | None = None,
-    weighted: bool = False,
-    normalize: bool = True,
-    context: int = 2,
-    alphabet_size: int | None = None,
-    alpha: float = 0.5,
-    min_count: int = 1,
-    reset_symbol: int | None = None,
-    score: Literal["entropy", "surprisal"] = "entropy",
-    nan_policy: Literal["raise", "propagate"] = "raise",
-    threshold: float | None = None,
-    relative: float | None = None,
-    combine: Literal["and", "or"] | None = None,
-    min_len: int = 1,
-    max_len: int | None = None,
-    target_len: float | None = None,
-    calibration: Literal["batch", "online"] = "batch",
-    preset: Preset | None = None,
-    mode: Literal["global", "monotonic", "combined"] | None = None,
-    quantile: float | None = None,
+    x: npt.ArrayLike, *, spec: SegmentSpec | None = None, **options: Unpack[SegmentOptions]
 ) -> Segments:
     """Compute an entropy profile of ``x`` and cut it into segments, in one native pass.
 
@@ -380,36 +350,19 @@ def segment(
     x : array_like
         The series: floats for ``"permutation"`` and ``"scores"``, integer symbols for
         ``"conditional"`` and ``"next_symbol"``.
-    method : {"permutation", "conditional", "next_symbol", "scores"}
-        - ``"permutation"``: rolling permutation entropy (``order``, default 3; ``delay``;
-          ``window``, required; ``weighted``; ``normalize``; ``nan_policy``);
-        - ``"conditional"``: rolling conditional entropy of symbols (``context``,
-          ``window``, ``alphabet_size``, ``normalize``);
-        - ``"next_symbol"``: the online context model's entropy or surprisal (``score``;
-          ``order``, default 3; ``alphabet_size``; ``alpha``; ``min_count``;
-          ``reset_symbol``; ``normalize``); see :func:`entroseg.next_symbol_entropy`;
-        - ``"scores"``: ``x`` is the score signal itself (see :func:`boundaries`).
-    threshold : float, optional
-        A segment starts at ``t`` when ``score[t] > threshold``.
-    relative : float, optional
-        A segment starts at ``t`` when ``score[t] - score[t-1] > relative``.
-    combine : {"and", "or"}, optional
-        Required when both a threshold (or ``target_len``) and ``relative`` are given.
-    min_len : int, default 1
-        Hard minimum length of every segment but the last: a start is ignored while the
-        current segment is shorter.
-    max_len : int, optional
-        Hard maximum length: a segment reaching it is split at its highest-score
-        admissible position (not chopped from the left).
-    target_len : float, optional
-        Calibrate the threshold so the mean segment length comes closest to this
-        (instead of ``threshold``). ``calibration="batch"`` searches the whole profile
-        exactly; ``"online"`` uses the streaming controller (what :class:`Segmenter`
-        does), so results match a stream.
-    preset : {"blt", "entrope"}, optional
-        Reproduce a published patcher on the same scores (see :func:`boundaries`).
-    mode, quantile
-        Options of the presets.
+    spec : SegmentSpec, optional
+        A spec built once (``SegmentSpec(**options)``), instead of the options.
+    **options
+        The segmentation options, the same on every surface (see
+        :mod:`entroseg._options`): the score method (``method``, ``order``, ``delay``,
+        ``window``, ``weighted``, ``normalize``, ``context``, ``alphabet_size``,
+        ``alpha``, ``min_count``, ``reset_symbol``, ``score``, ``nan_policy``) and the
+        rules (``threshold``, ``relative``, ``combine``, ``min_len``, ``max_len``,
+        ``target_len`` with ``calibration``, ``preset``, ``mode``, ``quantile``).
+        ``min_len`` and ``max_len`` are hard: every segment but the last obeys both, the
+        last obeys ``max_len``. ``calibration="batch"`` calibrates ``target_len``
+        exactly over the whole profile; ``"online"`` uses the streaming controller, so
+        results equal a :class:`Segmenter` fed the same series.
 
     Returns
     -------
@@ -421,38 +374,44 @@ def segment(
     --------
     >>> import numpy as np, entroseg
     >>> x, _ = entroseg.sample_series(1000)
-    >>> seg = entroseg.segment(x, order=4, window=64, target_len=32, min_len=8, max_len=128)
+    >>> seg = entroseg.segment(x, order=4, window=64, target_len=32, calibration="batch",
+    ...                        min_len=8, max_len=128)
     >>> int(seg.lengths.sum()), seg.num_series
     (4000, 1)
     >>> bool(28 < np.mean(seg.lengths) < 36)
     True
     """
-    spec = spec_from(locals())
-    return _one_series(_segment(x, spec))
+    return _one_series(_segment(x, build_spec(options, streaming=False, spec=spec)))
+
+
+def profile(x: npt.ArrayLike, **options: Unpack[SegmentOptions]) -> npt.NDArray[np.float64]:
+    """The score signal :func:`segment` cuts, for the same options (rule options are
+    accepted and ignored). The GIL is released.
+
+    ``method="permutation"`` gives the rolling permutation entropy, ``"conditional"``
+    the rolling conditional entropy, ``"next_symbol"`` the next-symbol entropy (or
+    surprisal, ``score=``), ``"scores"`` the input itself. Warm-up positions are NaN.
+
+    Examples
+    --------
+    >>> import numpy as np, entroseg
+    >>> entroseg.profile(np.array([4.0, 7, 9, 10, 6, 11, 3]), order=2, window=3)
+    array([nan, nan,  0.,  0.,  1.,  1.,  1.])
+    """
+    return _profile(x, **profile_options(options))
 
 
 def boundaries(
-    scores: npt.ArrayLike,
-    *,
-    threshold: float | None = None,
-    relative: float | None = None,
-    combine: Literal["and", "or"] | None = None,
-    min_len: int = 1,
-    max_len: int | None = None,
-    target_len: float | None = None,
-    calibration: Literal["batch", "online"] = "batch",
-    preset: Preset | None = None,
-    mode: Literal["global", "monotonic", "combined"] | None = None,
-    quantile: float | None = None,
-    nan_policy: Literal["raise", "propagate"] = "raise",
+    scores: npt.ArrayLike, *, spec: SegmentSpec | None = None, **options: Unpack[RuleOptions]
 ) -> Segments:
     """Cut a score signal into segments: our profiles, or your model's entropies.
 
-    Native rules (see :func:`segment` for ``threshold``, ``relative``, ``combine``,
-    ``min_len``, ``max_len``, ``target_len``). Every segment but the last obeys
-    ``min_len <= length <= max_len``; the last obeys ``length <= max_len``; lengths sum
-    to ``len(scores)``. Non-finite scores raise under ``nan_policy="raise"``; under
-    ``"propagate"`` a NaN never starts a segment.
+    ``segment(scores, method="scores", ...)``: the rule options of :func:`segment`
+    (``threshold``, ``relative``, ``combine``, ``min_len``, ``max_len``, ``target_len``
+    with ``calibration``, ``preset``, ``mode``, ``quantile``, ``nan_policy``). Every
+    segment but the last obeys ``min_len <= length <= max_len``; the last obeys
+    ``length <= max_len``; lengths sum to ``len(scores)``. Non-finite scores raise
+    under ``nan_policy="raise"``; under ``"propagate"`` a NaN never starts a segment.
 
     Presets reproduce published patchers exactly on the same entropy arrays (each
     array one sequence; for a batch use :func:`segment_batch` with ``method="scores"``).
@@ -488,12 +447,13 @@ def boundaries(
     >>> seg.starts, seg.reason_names
     (array([0, 2, 4]), ['start', 'threshold', 'threshold'])
     """
-    return segment(
-        scores, method="scores", nan_policy=nan_policy, threshold=threshold,
-        relative=relative, combine=combine, min_len=min_len, max_len=max_len,
-        target_len=target_len, calibration=calibration, preset=preset, mode=mode,
-        quantile=quantile,
-    )  # fmt: skip
+    if spec is None:
+        if "method" in options:
+            raise TypeError("boundaries() cuts the scores it is given: it takes no method")
+        spec = build_spec({**options, "method": "scores"}, streaming=False)
+    elif spec.method != "scores":
+        raise TypeError(f"boundaries() takes a spec of method 'scores', got {spec.method!r}")
+    return _one_series(_segment(scores, spec))
 
 
 def segment_batch(
@@ -501,29 +461,8 @@ def segment_batch(
     offsets: npt.ArrayLike,
     *,
     threads: int | None = None,
-    method: Method = "permutation",
-    order: int | None = None,
-    delay: int = 1,
-    window: int | None = None,
-    weighted: bool = False,
-    normalize: bool = True,
-    context: int = 2,
-    alphabet_size: int | None = None,
-    alpha: float = 0.5,
-    min_count: int = 1,
-    reset_symbol: int | None = None,
-    score: Literal["entropy", "surprisal"] = "entropy",
-    nan_policy: Literal["raise", "propagate"] = "raise",
-    threshold: float | None = None,
-    relative: float | None = None,
-    combine: Literal["and", "or"] | None = None,
-    min_len: int = 1,
-    max_len: int | None = None,
-    target_len: float | None = None,
-    calibration: Literal["batch", "online"] = "batch",
-    preset: Preset | None = None,
-    mode: Literal["global", "monotonic", "combined"] | None = None,
-    quantile: float | None = None,
+    spec: SegmentSpec | None = None,
+    **options: Unpack[SegmentOptions],
 ) -> Segments:
     """Segment a ragged batch: series ``b`` is ``values[offsets[b]:offsets[b+1]]``.
 
@@ -543,15 +482,15 @@ def segment_batch(
     >>> import numpy as np, entroseg
     >>> rng = np.random.default_rng(0)
     >>> a, b = rng.standard_normal(500), np.sin(np.arange(300) / 5.0)
-    >>> seg = entroseg.segment_batch(np.concatenate([a, b]), [0, 500, 800],
-    ...                              order=3, window=32, target_len=20)
+    >>> opts = dict(order=3, window=32, target_len=20, calibration="batch")
+    >>> seg = entroseg.segment_batch(np.concatenate([a, b]), [0, 500, 800], **opts)
     >>> seg.num_series, seg.series_lengths.tolist()
     (2, [500, 300])
-    >>> seg.series(1) == entroseg.segment(b, order=3, window=32, target_len=20)
+    >>> seg.series(1) == entroseg.segment(b, **opts)
     True
     """
-    spec = spec_from(locals())
-    starts, lengths, reasons, series_offsets = _segment_batch(values, offsets, spec, threads)
+    built = build_spec(options, streaming=False, spec=spec)
+    starts, lengths, reasons, series_offsets = _segment_batch(values, offsets, built, threads)
     return Segments(starts, lengths, reasons, series_offsets)
 
 
@@ -561,11 +500,12 @@ class Segmenter:
     ``push(chunk)`` returns the segments that closed (positions count from the start of
     the stream); ``finish()`` returns the last one. Any chunking, and any checkpoint /
     pickle point, gives exactly the segments of one-shot :func:`segment` on the whole
-    stream (with ``target_len``, use ``calibration="online"`` there: a stream cannot be
-    calibrated on data it has not seen). A segment closes at most ``max_len`` samples
-    after its end is decided. Memory is constant in the stream length. Options as in
-    :func:`segment`; symbol methods need ``alphabet_size``; ``preset="entrope"`` needs
-    the whole sequence and cannot stream. ``push`` releases the GIL.
+    stream with the same options (a stream calibrates ``target_len`` with
+    ``calibration="online"`` only: it cannot see data it has not been given). A segment
+    closes at most ``max_len`` samples after its end is decided. Memory is constant in
+    the stream length. Options as in :func:`segment`; symbol methods need
+    ``alphabet_size``; ``preset="entrope"`` needs the whole sequence and cannot stream.
+    ``push`` releases the GIL.
 
     Examples
     --------
@@ -583,33 +523,9 @@ class Segmenter:
     __slots__ = ("_inner",)
 
     def __init__(
-        self,
-        *,
-        method: Method = "permutation",
-        order: int | None = None,
-        delay: int = 1,
-        window: int | None = None,
-        weighted: bool = False,
-        normalize: bool = True,
-        context: int = 2,
-        alphabet_size: int | None = None,
-        alpha: float = 0.5,
-        min_count: int = 1,
-        reset_symbol: int | None = None,
-        score: Literal["entropy", "surprisal"] = "entropy",
-        nan_policy: Literal["raise", "propagate"] = "raise",
-        threshold: float | None = None,
-        relative: float | None = None,
-        combine: Literal["and", "or"] | None = None,
-        min_len: int = 1,
-        max_len: int | None = None,
-        target_len: float | None = None,
-        calibration: Literal["batch", "online"] = "online",
-        preset: Literal["blt"] | None = None,
-        mode: Literal["global", "monotonic", "combined"] | None = None,
+        self, *, spec: SegmentSpec | None = None, **options: Unpack[SegmentOptions]
     ) -> None:
-        spec = spec_from(locals())
-        self._inner = _Segmenter(spec)
+        self._inner = _Segmenter(build_spec(options, streaming=True, spec=spec))
 
     def push(self, chunk: npt.ArrayLike) -> Segments:
         """Feed the next chunk; returns the segments that closed (one series)."""
@@ -651,3 +567,63 @@ class Segmenter:
     def __repr__(self) -> str:
         state = "finished" if self.is_finished else "open"
         return f"Segmenter(samples_seen={self.samples_seen}, {state})"
+
+
+class Profiler:
+    """The streaming form of :func:`profile`: ``push(chunk)`` returns the scores of the
+    chunk's samples, bit-identical to :func:`profile` of the whole stream for any
+    chunking and after any checkpoint / pickle. Options as in :func:`segment` (rule
+    options are ignored); symbol methods need ``alphabet_size``. ``push`` releases the
+    GIL.
+
+    Examples
+    --------
+    >>> import numpy as np, pickle, entroseg
+    >>> x, _ = entroseg.sample_series(500)
+    >>> p = entroseg.Profiler(order=4, window=64)
+    >>> head = p.push(x[:700])
+    >>> p = pickle.loads(pickle.dumps(p))
+    >>> whole = entroseg.profile(x, order=4, window=64)
+    >>> np.array_equal(np.concatenate([head, p.push(x[700:])]), whole, equal_nan=True)
+    True
+    """
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, **options: Unpack[SegmentOptions]) -> None:
+        self._inner = _Profiler(**profile_options(options))
+
+    def push(self, chunk: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Feed the next chunk; returns one score per sample (NaN in the warm-up)."""
+        return self._inner.push(chunk)
+
+    def reset(self) -> None:
+        """Start a new stream with the same options."""
+        self._inner.reset()
+
+    def checkpoint(self) -> bytes:
+        """The state as bytes."""
+        return self._inner.checkpoint()
+
+    @classmethod
+    def from_checkpoint(cls, state: bytes) -> Profiler:
+        """Rebuild a profiler from :meth:`checkpoint` bytes; it resumes bit-identically."""
+        obj = cls.__new__(cls)
+        obj._inner = _Profiler.from_checkpoint(state)
+        return obj
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
+        return (Profiler.from_checkpoint, (self.checkpoint(),))
+
+    @property
+    def samples_seen(self) -> int:
+        """Samples consumed so far."""
+        return self._inner.samples_seen
+
+    @property
+    def takes_symbols(self) -> bool:
+        """True when the method reads integer symbols."""
+        return self._inner.takes_symbols
+
+    def __repr__(self) -> str:
+        return f"Profiler(samples_seen={self.samples_seen})"

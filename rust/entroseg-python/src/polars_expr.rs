@@ -605,9 +605,6 @@ pub fn _check_expr_kwargs(function: &str, kwargs: &[u8]) -> PyResult<()> {
         }
         "conditional_entropy" => parse::<ConditionalEntropyKwargs>(kwargs)?.check()?,
         "next_symbol_entropy" => parse::<NextSymbolEntropyKwargs>(kwargs)?.check()?,
-        "segment_id" | "is_boundary" => {
-            crate::error::core(parse::<SpecOptions>(kwargs)?.build())?;
-        }
         "quantize" => {
             parse::<QuantizeKwargs>(kwargs)?.check()?;
         }

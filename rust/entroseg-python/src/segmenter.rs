@@ -7,6 +7,7 @@
 
 use crate::convert::{count_option, input_view, threads_option};
 use crate::error::core;
+use crate::streaming::streaming_class;
 use entroseg_core::segment::batch;
 use entroseg_core::segment::parallel::segment_parallel;
 use entroseg_core::segment::profile::{profile, Profiler};
@@ -16,7 +17,7 @@ use entroseg_core::segment::stream::Segmenter;
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString, PyTuple};
 
 /// One Python value as an option value (numpy scalars included).
 fn option_value(name: &str, v: &Bound<'_, PyAny>) -> PyResult<OptionValue> {
@@ -273,68 +274,47 @@ pub struct PySegmenter {
     inner: Segmenter,
 }
 
-#[pymethods]
-impl PySegmenter {
-    #[new]
-    fn new(spec: &PySegmentSpec) -> PyResult<Self> {
-        Ok(Self {
-            inner: core(Segmenter::new(&spec.inner))?,
-        })
-    }
-
-    /// Feeds a chunk; returns the segments that closed. Releases the GIL.
-    fn push<'py>(
-        &mut self,
-        py: Python<'py>,
-        chunk: &Bound<'py, PyAny>,
-    ) -> PyResult<SegmentArrays<'py>> {
-        let inner = &mut self.inner;
-        let view = input_view(chunk, "chunk", inner.method().takes_symbols())?;
-        let samples = view.samples()?;
-        let segments = core(py.detach(|| inner.push(samples)))?;
-        Ok(to_arrays(py, &segments))
-    }
-
-    /// Closes the stream; returns the last segment(s).
-    fn finish<'py>(&mut self, py: Python<'py>) -> PyResult<SegmentArrays<'py>> {
-        let segments = core(self.inner.finish())?;
-        Ok(to_arrays(py, &segments))
-    }
-
-    /// Back to a fresh stream with the same spec.
-    fn reset(&mut self) {
-        self.inner.reset();
-    }
-
-    /// The state as bytes.
-    fn checkpoint<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.inner.checkpoint())
-    }
-
-    /// Rebuilds a segmenter from `checkpoint()` bytes.
-    #[classmethod]
-    fn from_checkpoint(_cls: &Bound<'_, pyo3::types::PyType>, state: &[u8]) -> PyResult<Self> {
+streaming_class!(
+    PySegmenter,
+    restore = |state| {
         Ok(Self {
             inner: core(Segmenter::restore(state))?,
         })
-    }
+    },
+    {
+        #[new]
+        fn new(spec: &PySegmentSpec) -> PyResult<Self> {
+            Ok(Self {
+                inner: core(Segmenter::new(&spec.inner))?,
+            })
+        }
 
-    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
-        crate::streaming::reduce(slf.as_any(), slf.borrow().inner.checkpoint())
-    }
+        /// Feeds a chunk; returns the segments that closed. Releases the GIL.
+        fn push<'py>(
+            &mut self,
+            py: Python<'py>,
+            chunk: &Bound<'py, PyAny>,
+        ) -> PyResult<SegmentArrays<'py>> {
+            let inner = &mut self.inner;
+            let view = input_view(chunk, "chunk", inner.method().takes_symbols())?;
+            let samples = view.samples()?;
+            let segments = core(py.detach(|| inner.push(samples)))?;
+            Ok(to_arrays(py, &segments))
+        }
 
-    /// Samples consumed so far.
-    #[getter]
-    fn samples_seen(&self) -> u64 {
-        self.inner.samples_seen()
-    }
+        /// Closes the stream; returns the last segment(s).
+        fn finish<'py>(&mut self, py: Python<'py>) -> PyResult<SegmentArrays<'py>> {
+            let segments = core(self.inner.finish())?;
+            Ok(to_arrays(py, &segments))
+        }
 
-    /// True after `finish()`.
-    #[getter]
-    fn is_finished(&self) -> bool {
-        self.inner.is_finished()
+        /// True after `finish()`.
+        #[getter]
+        fn is_finished(&self) -> bool {
+            self.inner.is_finished()
+        }
     }
-}
+);
 
 /// The streaming score source behind `entroseg.Profiler`: the profile `segment` cuts,
 /// chunk by chunk.
@@ -343,64 +323,43 @@ pub struct PyProfiler {
     inner: Profiler,
 }
 
-#[pymethods]
-impl PyProfiler {
-    #[new]
-    #[pyo3(signature = (**options))]
-    fn new(options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        let method = core(spec_options(options)?.build_method())?;
-        Ok(Self {
-            inner: core(Profiler::new(&method))?,
-        })
-    }
-
-    /// Scores of the next chunk (one per sample). Releases the GIL.
-    fn push<'py>(
-        &mut self,
-        py: Python<'py>,
-        chunk: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let inner = &mut self.inner;
-        let view = input_view(chunk, "chunk", inner.method().takes_symbols())?;
-        let samples = view.samples()?;
-        let n = samples.len();
-        crate::convert::fill_output(py, n, |out| core(inner.fill(samples, out)))
-    }
-
-    /// Back to a fresh stream with the same options.
-    fn reset(&mut self) {
-        self.inner.reset();
-    }
-
-    /// The state as bytes.
-    fn checkpoint<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.inner.checkpoint())
-    }
-
-    /// Rebuilds a profiler from `checkpoint()` bytes.
-    #[classmethod]
-    fn from_checkpoint(_cls: &Bound<'_, pyo3::types::PyType>, state: &[u8]) -> PyResult<Self> {
+streaming_class!(
+    PyProfiler,
+    restore = |state| {
         Ok(Self {
             inner: core(Profiler::restore(state))?,
         })
-    }
+    },
+    {
+        #[new]
+        #[pyo3(signature = (**options))]
+        fn new(options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+            let method = core(spec_options(options)?.build_method())?;
+            Ok(Self {
+                inner: core(Profiler::new(&method))?,
+            })
+        }
 
-    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
-        crate::streaming::reduce(slf.as_any(), slf.borrow().inner.checkpoint())
-    }
+        /// Scores of the next chunk (one per sample). Releases the GIL.
+        fn push<'py>(
+            &mut self,
+            py: Python<'py>,
+            chunk: &Bound<'py, PyAny>,
+        ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+            let inner = &mut self.inner;
+            let view = input_view(chunk, "chunk", inner.method().takes_symbols())?;
+            let samples = view.samples()?;
+            let n = samples.len();
+            crate::convert::fill_output(py, n, |out| core(inner.fill(samples, out)))
+        }
 
-    /// Samples consumed so far.
-    #[getter]
-    fn samples_seen(&self) -> u64 {
-        self.inner.samples_seen()
+        /// True when the method takes integer symbols.
+        #[getter]
+        fn takes_symbols(&self) -> bool {
+            self.inner.method().takes_symbols()
+        }
     }
-
-    /// True when the method takes integer symbols.
-    #[getter]
-    fn takes_symbols(&self) -> bool {
-        self.inner.method().takes_symbols()
-    }
-}
+);
 
 type ParallelArrays<'py> = (
     Bound<'py, PyArray1<i64>>,

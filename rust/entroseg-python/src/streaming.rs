@@ -54,6 +54,80 @@ pub(crate) fn entropy_and_surprisal<'py>(
     Ok((entropy, surprisal))
 }
 
+/// A one-dimensional float64 result.
+pub(crate) type F64Array<'py> = Bound<'py, PyArray1<f64>>;
+
+/// Warns that `old` is the deprecated name of `new` (kept for one release).
+pub(crate) fn deprecated_alias(py: Python<'_>, class: &str, old: &str, new: &str) -> PyResult<()> {
+    PyErr::warn(
+        py,
+        &py.get_type::<pyo3::exceptions::PyDeprecationWarning>(),
+        &std::ffi::CString::new(format!(
+            "{class}.{old}() is deprecated: the one verb for feeding a stream is {new}()"
+        ))
+        .expect("no NUL in the message"),
+        1,
+    )
+}
+
+/// The `#[pymethods]` of a streaming class: its own methods (`$methods`, which include
+/// `push`), then what every streaming class shares: `reset`, `checkpoint`,
+/// `from_checkpoint` (through `$restore`, a `fn(&[u8]) -> PyResult<Self>`), pickling
+/// through the checkpoint, and `samples_seen`; with `update = $out`, the deprecated
+/// `update` alias of `push` returning `$out<'py>`.
+macro_rules! streaming_class {
+    ($class:ident, restore = $restore:expr $(, update = $out:ident)?, { $($methods:tt)* }) => {
+        #[pymethods]
+        impl $class {
+            $($methods)*
+
+            $(
+            /// Deprecated alias of `push` (one release).
+            fn update<'py>(
+                &mut self,
+                py: Python<'py>,
+                chunk: &Bound<'py, PyAny>,
+            ) -> PyResult<$out<'py>> {
+                $crate::streaming::deprecated_alias(py, stringify!($class), "update", "push")?;
+                self.push(py, chunk)
+            }
+            )?
+
+            /// Forgets everything seen; keeps the options.
+            fn reset(&mut self) {
+                self.inner.reset();
+            }
+
+            /// The state as bytes; `from_checkpoint` and pickle resume it bit-identically.
+            fn checkpoint<'py>(&self, py: Python<'py>) -> Bound<'py, pyo3::types::PyBytes> {
+                pyo3::types::PyBytes::new(py, &self.inner.checkpoint())
+            }
+
+            /// Rebuilds the object from `checkpoint()` bytes.
+            #[classmethod]
+            fn from_checkpoint(
+                _cls: &Bound<'_, pyo3::types::PyType>,
+                state: &[u8],
+            ) -> PyResult<Self> {
+                let restore: fn(&[u8]) -> PyResult<Self> = $restore;
+                restore(state)
+            }
+
+            fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+                let state = slf.borrow().inner.checkpoint();
+                $crate::streaming::reduce(slf.as_any(), state)
+            }
+
+            /// Samples consumed so far.
+            #[getter]
+            fn samples_seen(&self) -> u64 {
+                self.inner.samples_seen()
+            }
+        }
+    };
+}
+pub(crate) use streaming_class;
+
 pub(crate) fn reduce<'py>(
     obj: &Bound<'py, PyAny>,
     state: Vec<u8>,
@@ -71,22 +145,22 @@ pub(crate) fn reduce<'py>(
 
 /// Rolling permutation entropy over a stream fed in chunks.
 ///
-/// ``update(chunk)`` returns one value per sample of the chunk, exactly the values the
+/// ``push(chunk)`` returns one value per sample of the chunk, exactly the values the
 /// one-shot ``permutation_entropy(x, window=...)`` gives for the concatenated stream,
 /// bit for bit, whatever the chunking. The state is O(window): ``checkpoint()`` returns
 /// it as bytes, ``from_checkpoint`` and pickle restore it and the stream continues
 /// bit-identically. ``statistic`` selects "entropy", "complexity" (Jensen-Shannon
 /// statistical complexity) or "missing_patterns". Other options as in
-/// ``permutation_entropy``. ``update`` releases the GIL.
+/// ``permutation_entropy``. ``push`` releases the GIL (``update`` is its deprecated old name).
 ///
 /// Examples
 /// --------
 /// >>> import numpy as np, pickle, entroseg
 /// >>> x = np.random.default_rng(0).standard_normal(1000)
 /// >>> pe = entroseg.RollingPermutationEntropy(window=100, order=4)
-/// >>> first = pe.update(x[:300])
+/// >>> first = pe.push(x[:300])
 /// >>> pe = pickle.loads(pickle.dumps(pe))  # checkpoint / resume
-/// >>> rest = pe.update(x[300:])
+/// >>> rest = pe.push(x[300:])
 /// >>> bool(np.array_equal(np.concatenate([first, rest]),
 /// ...                     entroseg.permutation_entropy(x, order=4, window=100), equal_nan=True))
 /// True
@@ -95,96 +169,76 @@ pub struct PyRollingPermutationEntropy {
     inner: PermutationEstimator,
 }
 
-#[pymethods]
-impl PyRollingPermutationEntropy {
-    #[new]
-    #[pyo3(signature = (*, window, order=3, delay=1, normalize=true, weighted=false, statistic="entropy", nan_policy="raise"))]
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        window: i64,
-        order: i64,
-        delay: i64,
-        normalize: bool,
-        weighted: bool,
-        statistic: &str,
-        nan_policy: &str,
-    ) -> PyResult<Self> {
-        let statistic = core(Statistic::parse(statistic))?;
-        let o = permutation_options(
-            order,
-            delay,
-            Some(window),
-            normalize,
-            weighted,
-            statistic,
-            nan_policy,
-        )?;
-        Ok(Self {
-            inner: core(PermutationEstimator::new(o))?,
-        })
-    }
-
-    /// Feeds the next chunk; returns one value per sample of the chunk.
-    fn update<'py>(
-        &mut self,
-        py: Python<'py>,
-        chunk: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let arr = float_array(chunk, "chunk")?;
-        let ro = arr.readonly();
-        let xs = ro.as_slice()?;
-        let inner = &mut self.inner;
-        core(fill_output(py, xs.len(), |out| inner.update(xs, out)))
-    }
-
-    /// Forgets everything seen; keeps the options.
-    fn reset(&mut self) {
-        self.inner.reset();
-    }
-
-    /// The state as bytes (O(window)); restore with `from_checkpoint`.
-    fn checkpoint<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.inner.checkpoint())
-    }
-
-    /// Rebuilds an estimator from `checkpoint()` bytes.
-    #[classmethod]
-    fn from_checkpoint(_cls: &Bound<'_, pyo3::types::PyType>, state: &[u8]) -> PyResult<Self> {
+streaming_class!(
+    PyRollingPermutationEntropy,
+    restore = |state| {
         let inner = core(PermutationEstimator::restore(state))?;
         rolling_only(inner.options().window, "RollingPermutationEntropy")?;
         Ok(Self { inner })
-    }
+    },
+    update = F64Array,
+    {
+        #[new]
+        #[pyo3(signature = (*, window, order=3, delay=1, normalize=true, weighted=false, statistic="entropy", nan_policy="raise"))]
+        #[allow(clippy::too_many_arguments)]
+        fn new(
+            window: i64,
+            order: i64,
+            delay: i64,
+            normalize: bool,
+            weighted: bool,
+            statistic: &str,
+            nan_policy: &str,
+        ) -> PyResult<Self> {
+            let statistic = core(Statistic::parse(statistic))?;
+            let o = permutation_options(
+                order,
+                delay,
+                Some(window),
+                normalize,
+                weighted,
+                statistic,
+                nan_policy,
+            )?;
+            Ok(Self {
+                inner: core(PermutationEstimator::new(o))?,
+            })
+        }
 
-    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
-        let state = slf.borrow().inner.checkpoint();
-        reduce(slf.as_any(), state)
-    }
+        /// Feeds the next chunk.
+        fn push<'py>(
+            &mut self,
+            py: Python<'py>,
+            chunk: &Bound<'py, PyAny>,
+        ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+            let arr = float_array(chunk, "chunk")?;
+            let ro = arr.readonly();
+            let xs = ro.as_slice()?;
+            let inner = &mut self.inner;
+            core(fill_output(py, xs.len(), |out| inner.update(xs, out)))
+        }
 
-    #[getter]
-    fn samples_seen(&self) -> u64 {
-        self.inner.samples_seen()
-    }
-    #[getter]
-    fn window(&self) -> usize {
-        self.inner.options().window.unwrap_or(0)
-    }
-    #[getter]
-    fn order(&self) -> usize {
-        self.inner.options().order
-    }
-    #[getter]
-    fn delay(&self) -> usize {
-        self.inner.options().delay
-    }
+        #[getter]
+        fn window(&self) -> usize {
+            self.inner.options().window.unwrap_or(0)
+        }
+        #[getter]
+        fn order(&self) -> usize {
+            self.inner.options().order
+        }
+        #[getter]
+        fn delay(&self) -> usize {
+            self.inner.options().delay
+        }
 
-    fn __repr__(&self) -> String {
-        let o = self.inner.options();
-        let stat = match o.statistic {
-            Statistic::Entropy => "entropy",
-            Statistic::Complexity => "complexity",
-            Statistic::MissingPatterns => "missing_patterns",
-        };
-        format!(
+        fn __repr__(&self) -> String {
+            let o = self.inner.options();
+            let stat = match o.statistic {
+                Statistic::Entropy => "entropy",
+                Statistic::Complexity => "complexity",
+                Statistic::MissingPatterns => "missing_patterns",
+            };
+            format!(
             "RollingPermutationEntropy(window={}, order={}, delay={}, normalize={}, weighted={}, statistic='{stat}', nan_policy='{}', samples_seen={})",
             o.window.unwrap_or(0),
             o.order,
@@ -194,20 +248,21 @@ impl PyRollingPermutationEntropy {
             policy_name(o.nan_policy),
             self.inner.samples_seen()
         )
+        }
     }
-}
+);
 
 /// Rolling conditional entropy of a symbol stream fed in chunks.
 ///
 /// Same values as ``conditional_entropy(s, window=..., alphabet_size=...)`` on the
 /// concatenated stream, bit for bit, whatever the chunking; checkpoint, pickle and reset
-/// as ``RollingPermutationEntropy``. ``update`` releases the GIL.
+/// as ``RollingPermutationEntropy``. ``push`` releases the GIL (``update`` is its deprecated old name).
 ///
 /// Examples
 /// --------
 /// >>> import numpy as np, entroseg
 /// >>> ce = entroseg.RollingConditionalEntropy(window=4, alphabet_size=2, context=1)
-/// >>> ce.update(np.array([0, 1, 0, 1, 1, 1], dtype=np.uint8))
+/// >>> ce.push(np.array([0, 1, 0, 1, 1, 1], dtype=np.uint8))
 /// array([       nan,        nan,        nan, 0.        , 0.66666667,
 ///        0.        ])
 #[pyclass(module = "entroseg._entroseg", name = "RollingConditionalEntropy")]
@@ -215,71 +270,54 @@ pub struct PyRollingConditionalEntropy {
     inner: ConditionalEstimator,
 }
 
-#[pymethods]
-impl PyRollingConditionalEntropy {
-    #[new]
-    #[pyo3(signature = (*, window, alphabet_size, context=1, normalize=true))]
-    fn new(window: i64, alphabet_size: i64, context: i64, normalize: bool) -> PyResult<Self> {
-        let o = ConditionalOptions {
-            context: count_option(context, "context", 0)?,
-            alphabet_size: count_option(alphabet_size, "alphabet_size", 1)?,
-            window: Some(count_option(window, "window", 1)?),
-            normalize,
-            lag: 1,
-        };
-        Ok(Self {
-            inner: core(ConditionalEstimator::new(o))?,
-        })
-    }
-
-    /// Feeds the next symbols; returns one value per symbol.
-    fn update<'py>(
-        &mut self,
-        py: Python<'py>,
-        chunk: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let view = symbol_array(chunk, "chunk")?.view();
-        let x = view.samples()?;
-        let inner = &mut self.inner;
-        core(fill_output(
-            py,
-            x.len(),
-            |out| for_symbols!(x, s => inner.update(s, out), _v => unreachable!()),
-        ))
-    }
-
-    fn reset(&mut self) {
-        self.inner.reset();
-    }
-
-    fn checkpoint<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.inner.checkpoint())
-    }
-
-    #[classmethod]
-    fn from_checkpoint(_cls: &Bound<'_, pyo3::types::PyType>, state: &[u8]) -> PyResult<Self> {
+streaming_class!(
+    PyRollingConditionalEntropy,
+    restore = |state| {
         let inner = core(ConditionalEstimator::restore(state))?;
         rolling_only(inner.options().window, "RollingConditionalEntropy")?;
         Ok(Self { inner })
-    }
+    },
+    update = F64Array,
+    {
+        #[new]
+        #[pyo3(signature = (*, window, alphabet_size, context=1, normalize=true))]
+        fn new(window: i64, alphabet_size: i64, context: i64, normalize: bool) -> PyResult<Self> {
+            let o = ConditionalOptions {
+                context: count_option(context, "context", 0)?,
+                alphabet_size: count_option(alphabet_size, "alphabet_size", 1)?,
+                window: Some(count_option(window, "window", 1)?),
+                normalize,
+                lag: 1,
+            };
+            Ok(Self {
+                inner: core(ConditionalEstimator::new(o))?,
+            })
+        }
 
-    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
-        let state = slf.borrow().inner.checkpoint();
-        reduce(slf.as_any(), state)
-    }
+        /// Feeds the next chunk.
+        fn push<'py>(
+            &mut self,
+            py: Python<'py>,
+            chunk: &Bound<'py, PyAny>,
+        ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+            let view = symbol_array(chunk, "chunk")?.view();
+            let x = view.samples()?;
+            let inner = &mut self.inner;
+            core(fill_output(
+                py,
+                x.len(),
+                |out| for_symbols!(x, s => inner.update(s, out), _v => unreachable!()),
+            ))
+        }
 
-    #[getter]
-    fn samples_seen(&self) -> u64 {
-        self.inner.samples_seen()
-    }
-    #[getter]
-    fn window(&self) -> usize {
-        self.inner.options().window.unwrap_or(0)
-    }
+        #[getter]
+        fn window(&self) -> usize {
+            self.inner.options().window.unwrap_or(0)
+        }
 
-    fn __repr__(&self) -> String {
-        let o = self.inner.options();
-        format!(
+        fn __repr__(&self) -> String {
+            let o = self.inner.options();
+            format!(
             "RollingConditionalEntropy(window={}, alphabet_size={}, context={}, normalize={}, samples_seen={})",
             o.window.unwrap_or(0),
             o.alphabet_size,
@@ -287,98 +325,74 @@ impl PyRollingConditionalEntropy {
             if o.normalize { "True" } else { "False" },
             self.inner.samples_seen()
         )
+        }
     }
-}
+);
 
 /// Rolling conditional permutation entropy over a stream fed in chunks.
 ///
 /// Same values as ``conditional_permutation_entropy(x, window=...)`` on the
 /// concatenated stream, bit for bit; checkpoint, pickle and reset as
-/// ``RollingPermutationEntropy``. ``update`` releases the GIL.
+/// ``RollingPermutationEntropy``. ``push`` releases the GIL (``update`` is its deprecated old name).
 #[pyclass(
     module = "entroseg._entroseg",
     name = "RollingConditionalPermutationEntropy"
 )]
 pub struct PyRollingConditionalPermutationEntropy {
     inner: ConditionalPermutationEstimator,
-    seen: u64,
 }
 
-#[pymethods]
-impl PyRollingConditionalPermutationEntropy {
-    #[new]
-    #[pyo3(signature = (*, window, order=3, delay=1, context=1, normalize=true, nan_policy="raise"))]
-    fn new(
-        window: i64,
-        order: i64,
-        delay: i64,
-        context: i64,
-        normalize: bool,
-        nan_policy: &str,
-    ) -> PyResult<Self> {
-        let o = ConditionalPermutationOptions {
-            order: order_option(order)?,
-            delay: count_option(delay, "delay", 1)?,
-            context: count_option(context, "context", 0)?,
-            window: Some(count_option(window, "window", 1)?),
-            normalize,
-            nan_policy: crate::convert::nan_policy(nan_policy)?,
-        };
-        Ok(Self {
-            inner: core(ConditionalPermutationEstimator::new(o))?,
-            seen: 0,
-        })
-    }
-
-    fn update<'py>(
-        &mut self,
-        py: Python<'py>,
-        chunk: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let arr = float_array(chunk, "chunk")?;
-        let ro = arr.readonly();
-        let xs = ro.as_slice()?;
-        let inner = &mut self.inner;
-        let out = core(fill_output(py, xs.len(), |out| inner.update(xs, out)))?;
-        self.seen += xs.len() as u64;
-        Ok(out)
-    }
-
-    fn reset(&mut self) {
-        self.inner.reset();
-        self.seen = 0;
-    }
-
-    fn checkpoint<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.inner.checkpoint())
-    }
-
-    #[classmethod]
-    fn from_checkpoint(_cls: &Bound<'_, pyo3::types::PyType>, state: &[u8]) -> PyResult<Self> {
+streaming_class!(
+    PyRollingConditionalPermutationEntropy,
+    restore = |state| {
         let inner = core(ConditionalPermutationEstimator::restore(state))?;
         rolling_only(
             inner.options().window,
             "RollingConditionalPermutationEntropy",
         )?;
-        Ok(Self {
-            seen: inner.samples_seen(),
-            inner,
-        })
-    }
+        Ok(Self { inner })
+    },
+    update = F64Array,
+    {
+        #[new]
+        #[pyo3(signature = (*, window, order=3, delay=1, context=1, normalize=true, nan_policy="raise"))]
+        fn new(
+            window: i64,
+            order: i64,
+            delay: i64,
+            context: i64,
+            normalize: bool,
+            nan_policy: &str,
+        ) -> PyResult<Self> {
+            let o = ConditionalPermutationOptions {
+                order: order_option(order)?,
+                delay: count_option(delay, "delay", 1)?,
+                context: count_option(context, "context", 0)?,
+                window: Some(count_option(window, "window", 1)?),
+                normalize,
+                nan_policy: crate::convert::nan_policy(nan_policy)?,
+            };
+            Ok(Self {
+                inner: core(ConditionalPermutationEstimator::new(o))?,
+            })
+        }
 
-    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
-        let state = slf.borrow().inner.checkpoint();
-        reduce(slf.as_any(), state)
-    }
+        /// Feeds the next chunk.
+        fn push<'py>(
+            &mut self,
+            py: Python<'py>,
+            chunk: &Bound<'py, PyAny>,
+        ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+            let arr = float_array(chunk, "chunk")?;
+            let ro = arr.readonly();
+            let xs = ro.as_slice()?;
+            let inner = &mut self.inner;
+            core(fill_output(py, xs.len(), |out| inner.update(xs, out)))
+        }
 
-    #[getter]
-    fn samples_seen(&self) -> u64 {
-        self.seen
-    }
-
-    fn __repr__(&self) -> String {
-        let o = self.inner.options();
-        format!(
+        fn __repr__(&self) -> String {
+            let o = self.inner.options();
+            format!(
             "RollingConditionalPermutationEntropy(window={}, order={}, delay={}, context={}, normalize={}, nan_policy='{}', samples_seen={})",
             o.window.unwrap_or(0),
             o.order,
@@ -386,28 +400,29 @@ impl PyRollingConditionalPermutationEntropy {
             o.context,
             if o.normalize { "True" } else { "False" },
             policy_name(o.nan_policy),
-            self.seen
+            self.inner.samples_seen()
         )
+        }
     }
-}
+);
 
 /// Next-symbol entropy and surprisal over a stream fed in chunks.
 ///
-/// ``update(chunk)`` returns ``(entropy, surprisal)`` for the symbols of the chunk,
+/// ``push(chunk)`` returns ``(entropy, surprisal)`` for the symbols of the chunk,
 /// exactly the values ``next_symbol_entropy`` gives for the concatenated stream, bit
 /// for bit, whatever the chunking. The model keeps its counts (memory grows with the
 /// number of distinct contexts, never with the stream length); ``checkpoint()``,
 /// ``from_checkpoint`` and pickle resume it bit-identically. Options as in
-/// ``next_symbol_entropy``; ``alphabet_size`` is required. ``update`` releases the GIL.
+/// ``next_symbol_entropy``; ``alphabet_size`` is required. ``push`` releases the GIL (``update`` is its deprecated old name).
 ///
 /// Examples
 /// --------
 /// >>> import numpy as np, pickle, entroseg
 /// >>> s = np.random.default_rng(0).integers(0, 4, 5000).astype(np.uint8)
 /// >>> model = entroseg.NextSymbolEntropy(order=3, alphabet_size=4)
-/// >>> h1, q1 = model.update(s[:1234])
+/// >>> h1, q1 = model.push(s[:1234])
 /// >>> model = pickle.loads(pickle.dumps(model))
-/// >>> h2, q2 = model.update(s[1234:])
+/// >>> h2, q2 = model.push(s[1234:])
 /// >>> h, q = entroseg.next_symbol_entropy(s, order=3, alphabet_size=4)
 /// >>> bool(np.array_equal(np.concatenate([h1, h2]), h))
 /// True
@@ -416,85 +431,64 @@ pub struct PyNextSymbolEntropy {
     inner: ContextModel,
 }
 
-#[pymethods]
-impl PyNextSymbolEntropy {
-    #[new]
-    #[pyo3(signature = (*, alphabet_size, order=3, alpha=0.5, min_count=1, reset_symbol=None, normalize=true))]
-    fn new(
-        alphabet_size: i64,
-        order: i64,
-        alpha: f64,
-        min_count: i64,
-        reset_symbol: Option<i64>,
-        normalize: bool,
-    ) -> PyResult<Self> {
-        let o = next_symbol_options(
-            order,
-            count_option(alphabet_size, "alphabet_size", 1)?,
-            alpha,
-            min_count,
-            reset_symbol,
-            normalize,
-        )?;
-        Ok(Self {
-            inner: core(ContextModel::new(o))?,
-        })
-    }
-
-    /// Feeds the next symbols; returns ``(entropy, surprisal)``, one value each per symbol.
-    fn update<'py>(
-        &mut self,
-        py: Python<'py>,
-        chunk: &Bound<'py, PyAny>,
-    ) -> PyResult<crate::convert::ArrayPair<'py>> {
-        let view = symbol_array(chunk, "chunk")?.view();
-        let x = view.samples()?;
-        let (entropy, surprisal) = entropy_and_surprisal(py, x, &mut self.inner)?;
-        Ok((entropy, surprisal))
-    }
-
-    /// Forgets everything seen; keeps the options.
-    fn reset(&mut self) {
-        self.inner.reset();
-    }
-
-    /// The state as bytes; restore with `from_checkpoint`.
-    fn checkpoint<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.inner.checkpoint())
-    }
-
-    /// Rebuilds a model from `checkpoint()` bytes.
-    #[classmethod]
-    fn from_checkpoint(_cls: &Bound<'_, pyo3::types::PyType>, state: &[u8]) -> PyResult<Self> {
+streaming_class!(
+    PyNextSymbolEntropy,
+    restore = |state| {
         Ok(Self {
             inner: core(ContextModel::restore(state))?,
         })
-    }
+    },
+    update = ArrayPair,
+    {
+        #[new]
+        #[pyo3(signature = (*, alphabet_size, order=3, alpha=0.5, min_count=1, reset_symbol=None, normalize=true))]
+        fn new(
+            alphabet_size: i64,
+            order: i64,
+            alpha: f64,
+            min_count: i64,
+            reset_symbol: Option<i64>,
+            normalize: bool,
+        ) -> PyResult<Self> {
+            let o = next_symbol_options(
+                order,
+                count_option(alphabet_size, "alphabet_size", 1)?,
+                alpha,
+                min_count,
+                reset_symbol,
+                normalize,
+            )?;
+            Ok(Self {
+                inner: core(ContextModel::new(o))?,
+            })
+        }
 
-    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
-        let state = slf.borrow().inner.checkpoint();
-        reduce(slf.as_any(), state)
-    }
+        /// Feeds the next chunk.
+        fn push<'py>(
+            &mut self,
+            py: Python<'py>,
+            chunk: &Bound<'py, PyAny>,
+        ) -> PyResult<crate::convert::ArrayPair<'py>> {
+            let view = symbol_array(chunk, "chunk")?.view();
+            let x = view.samples()?;
+            let (entropy, surprisal) = entropy_and_surprisal(py, x, &mut self.inner)?;
+            Ok((entropy, surprisal))
+        }
 
-    /// Symbols seen so far.
-    #[getter]
-    fn samples_seen(&self) -> u64 {
-        self.inner.samples_seen()
-    }
-    /// Longest context.
-    #[getter]
-    fn order(&self) -> usize {
-        self.inner.options().order
-    }
-    /// Number of symbols.
-    #[getter]
-    fn alphabet_size(&self) -> usize {
-        self.inner.options().alphabet_size
-    }
+        /// Longest context.
+        #[getter]
+        fn order(&self) -> usize {
+            self.inner.options().order
+        }
+        /// Number of symbols.
+        #[getter]
+        fn alphabet_size(&self) -> usize {
+            self.inner.options().alphabet_size
+        }
 
-    fn __repr__(&self) -> String {
-        let o = self.inner.options();
-        format!(
+        fn __repr__(&self) -> String {
+            let o = self.inner.options();
+            format!(
             "NextSymbolEntropy(alphabet_size={}, order={}, alpha={}, min_count={}, reset_symbol={}, normalize={}, samples_seen={})",
             o.alphabet_size,
             o.order,
@@ -504,5 +498,6 @@ impl PyNextSymbolEntropy {
             if o.normalize { "True" } else { "False" },
             self.inner.samples_seen()
         )
+        }
     }
-}
+);

@@ -1,0 +1,155 @@
+"""The options of a segmentation, written once.
+
+Every segmentation surface (:func:`entroseg.segment`, :class:`entroseg.Segmenter`,
+:func:`entroseg.segment_batch`, :func:`entroseg.segment_parallel`,
+:func:`entroseg.boundaries`, :func:`entroseg.profile`, the Polars ``segment_id`` /
+``is_boundary`` expressions, the Arrow steps, Ray, the plots and the CLI) takes these
+keyword options with these meanings and defaults. The names and types are the
+TypedDicts below (for type checkers: ``**options: Unpack[SegmentOptions]``); the
+defaults, parsing and validation live in the Rust core's one option table
+(:class:`entroseg.SegmentSpec`, ``SegmentSpec.defaults()``), so no surface repeats them.
+
+Score method (the profile that is cut)
+    ``method``: ``"permutation"`` (default; rolling permutation entropy of floats),
+    ``"conditional"`` (rolling conditional entropy of integer symbols),
+    ``"next_symbol"`` (entropy or surprisal of the online context model over symbols),
+    ``"scores"`` (the input is the score signal itself: your model's entropies).
+    ``order`` (permutation: ordinal embedding dimension, default 3), ``delay`` (1),
+    ``window`` (permutation and conditional: rolling window in samples, required),
+    ``weighted`` (False), ``normalize`` (True: values in [0, 1]), ``context`` (context
+    length in symbols: conditional 2, next_symbol 3), ``alphabet_size`` (default: the
+    largest symbol plus one; required by streams), ``alpha`` (0.5, the context model's
+    pseudo-count), ``min_count`` (1), ``reset_symbol`` (None), ``score`` (next_symbol:
+    ``"entropy"`` or ``"surprisal"``), ``nan_policy`` (``"raise"`` or ``"propagate"``).
+Rules (where a segment starts)
+    ``threshold`` (a segment starts at ``t`` when ``score[t] > threshold``),
+    ``relative`` (when ``score[t] - score[t-1] > relative``), ``combine`` (``"and"`` /
+    ``"or"``, required when both are in use), ``min_len`` (1; hard minimum of every
+    segment but the last), ``max_len`` (hard maximum; an over-long segment is split at
+    its highest-score admissible position), ``target_len`` (calibrate the threshold to
+    this mean length), ``calibration`` (required with ``target_len``: ``"batch"``
+    searches the whole profile exactly, one-shot only; ``"online"`` is the streaming
+    controller, so a stream and a one-shot call give the same segments), ``preset``
+    (``"blt"`` / ``"entrope"``: the published patchers, exactly), ``mode`` and
+    ``quantile`` (the presets' options).
+
+The one rule for ``calibration``: no surface has a default for it when ``target_len``
+is given (batch calibration needs the whole profile, which a stream does not have).
+Until the next release, a call that leaves it out still runs with the surface's old
+default (``"batch"`` one-shot, ``"online"`` streaming) and warns.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any, Literal, TypedDict
+
+from entroseg._entroseg import SegmentSpec
+
+__all__ = ["ProfileOptions", "RuleOptions", "SegmentOptions", "build_spec", "profile_options"]
+
+Method = Literal["permutation", "conditional", "next_symbol", "scores"]
+
+
+class ProfileOptions(TypedDict, total=False):
+    """The score method and its estimator's options (see :mod:`entroseg._options`)."""
+
+    method: Method
+    order: int | None
+    delay: int
+    window: int | None
+    weighted: bool
+    normalize: bool
+    context: int | None
+    alphabet_size: int | None
+    alpha: float
+    min_count: int
+    reset_symbol: int | None
+    score: Literal["entropy", "surprisal"]
+    nan_policy: Literal["raise", "propagate"]
+
+
+class RuleOptions(TypedDict, total=False):
+    """The rules that cut a score signal (see :mod:`entroseg._options`)."""
+
+    threshold: float | None
+    relative: float | None
+    combine: Literal["and", "or"] | None
+    min_len: int
+    max_len: int | None
+    target_len: float | None
+    calibration: Literal["batch", "online"] | None
+    preset: Literal["blt", "entrope"] | None
+    mode: Literal["global", "monotonic", "combined"] | None
+    quantile: float | None
+    nan_policy: Literal["raise", "propagate"]
+
+
+class SegmentOptions(ProfileOptions, RuleOptions, total=False):
+    """Every option of a segmentation: score method and rules."""
+
+
+#: Every option name, in the core's table order.
+OPTION_NAMES: tuple[str, ...] = tuple(SegmentSpec.option_names())
+
+
+def _deprecated_spellings(options: dict[str, Any], stacklevel: int) -> None:
+    """Old spellings kept for one release, each with a DeprecationWarning."""
+    if options.get("method") == "next_symbol" and options.get("order") is not None:
+        if options.get("context") is not None:
+            raise TypeError(
+                "give the next-symbol context length once: context (order is its old name)"
+            )
+        warnings.warn(
+            "order= for method='next_symbol' is deprecated: the context length is "
+            "context= (order is the ordinal embedding dimension of 'permutation')",
+            DeprecationWarning,
+            stacklevel=stacklevel + 1,
+        )
+        options["context"] = options.pop("order")
+
+
+def build_spec(
+    options: Mapping[str, Any],
+    *,
+    streaming: bool,
+    spec: SegmentSpec | None = None,
+    stacklevel: int = 3,
+) -> SegmentSpec:
+    """The native spec of a surface's keyword options (or the given ``spec``).
+
+    ``streaming`` says whether the surface sees its series chunk by chunk: it then
+    refuses what needs the whole series, and it is the default the deprecated
+    ``target_len`` without ``calibration`` falls back to.
+    """
+    if spec is not None:
+        if options:
+            raise TypeError(
+                f"give either spec= or options, not both (got options {sorted(options)})"
+            )
+    else:
+        opts = dict(options)
+        _deprecated_spellings(opts, stacklevel + 1)
+        if opts.get("target_len") is not None and opts.get("calibration") is None:
+            fallback = "online" if streaming else "batch"
+            warnings.warn(
+                "target_len without calibration is deprecated: give calibration='batch' "
+                "(exact, over the whole series) or 'online' (what a stream gives); "
+                f"using {fallback!r}",
+                DeprecationWarning,
+                stacklevel=stacklevel + 1,
+            )
+            opts["calibration"] = fallback
+        spec = SegmentSpec(**opts)
+    if streaming:
+        spec.check_streamable()
+    return spec
+
+
+def profile_options(options: Mapping[str, Any], *, stacklevel: int = 3) -> dict[str, Any]:
+    """The options with deprecated spellings resolved (for the profile functions, which
+    ignore rule options)."""
+    opts = dict(options)
+    _deprecated_spellings(opts, stacklevel + 1)
+    return opts
