@@ -7,7 +7,7 @@ from pathlib import Path
 import entroseg
 import numpy as np
 import pytest
-from entroseg.plot import score_profile, segments
+from entroseg.plot import plot_segments, score_profile
 
 matplotlib = pytest.importorskip("matplotlib")
 
@@ -24,7 +24,7 @@ def test_png_has_three_panels_with_the_data(tmp_path: Path) -> None:
     x, starts = entroseg.sample_series(1500)
     seg = entroseg.segment(x, order=4, window=64, target_len=40, min_len=4, max_len=400)
     path = tmp_path / "fig.png"
-    fig = segments(x, seg, truth=starts, path=path, order=4, window=64)
+    fig = plot_segments(x, seg, truth=starts, path=path, order=4, window=64)
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     image = matplotlib.image.imread(path)
@@ -48,7 +48,7 @@ def test_short_series_draws_lines_and_boundaries() -> None:
     x = np.sin(np.arange(300) / 5.0)
     e = np.abs(np.diff(x, prepend=0.0))
     seg = entroseg.boundaries(e, threshold=0.15, min_len=5)
-    fig = segments(x, seg, profile=e)
+    fig = plot_segments(x, seg, profile=e)
     ax_x, ax_p, _ = fig.axes
     (line,) = ax_x.get_lines()
     assert np.array_equal(line.get_ydata(), x)
@@ -81,8 +81,8 @@ def test_mismatched_inputs_are_rejected() -> None:
     x = np.arange(100.0)
     other = entroseg.boundaries(np.ones(50), max_len=10)
     with pytest.raises(ValueError, match="one series of 100 samples"):
-        segments(x, other, profile=x)
+        plot_segments(x, other, profile=x)
     with pytest.raises(ValueError, match="profile must have the shape"):
-        segments(x, entroseg.boundaries(x, max_len=10), profile=x[:10])
+        plot_segments(x, entroseg.boundaries(x, max_len=10), profile=x[:10])
     with pytest.raises(entroseg.InvalidParameterError, match="give window"):
         score_profile(x, order=3)

@@ -46,6 +46,7 @@ SURFACES = [
     (entroseg.ray.segment_dataset, "SegmentOptions"),
     (entroseg.ray.training_batches, "SegmentOptions"),
     (entroseg.plot.score_profile, "SegmentOptions"),
+    (entroseg.plot.plot_segments, "SegmentOptions"),
 ]
 
 

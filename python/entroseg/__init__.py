@@ -21,10 +21,17 @@ Conventions (every function obeys them):
 - Streaming classes give bit-identical results whatever the chunking, and after any
   checkpoint/restore.
 
-With Polars installed, ``import entroseg`` also registers the ``pl.Expr.entroseg``
-expression namespace (:mod:`entroseg.polars`); :mod:`entroseg.arrow` streams Arrow
-record batches.
+``import entroseg`` stays light: it never imports Polars, pyarrow, matplotlib or Ray.
+The ``pl.Expr.entroseg`` expression namespace (:mod:`entroseg.polars`) is registered as
+soon as Polars is imported, before or after entroseg. The submodules
+:mod:`entroseg.arrow` (Arrow record batch streams), :mod:`entroseg.plot`,
+:mod:`entroseg.metrics`, :mod:`entroseg.ray`, :mod:`entroseg.polars` and
+:mod:`entroseg.cli` are attributes of the package, imported on first use.
 """
+
+import importlib as _importlib
+import types as _types
+import typing as _typing
 
 from entroseg import _polars_hook
 from entroseg._entroseg import (
@@ -82,7 +89,49 @@ from entroseg.segments import (
     segment_batch,
 )
 
-_polars_hook.register()
+if _typing.TYPE_CHECKING:
+    from entroseg import arrow as arrow
+    from entroseg import cli as cli
+    from entroseg import metrics as metrics
+    from entroseg import plot as plot
+    from entroseg import polars as polars
+    from entroseg import ray as ray
+
+#: Submodules imported on first attribute access (PEP 562): each needs, or may pull in,
+#: an optional heavy dependency. The others are imported above (numpy only).
+_LAZY_SUBMODULES = ("arrow", "cli", "metrics", "plot", "polars", "ray")
+
+
+def _lazy_submodule(name: str) -> _types.ModuleType:
+    """``entroseg.<name>`` for a lazy submodule (the import binds it on the package, so
+    this runs once per submodule).
+
+    A missing optional dependency (``entroseg.polars`` without Polars) is an
+    AttributeError naming it, so that ``hasattr``, ``help(entroseg)`` and other walkers
+    of ``dir()`` skip the submodule rather than fail."""
+    if name not in _LAZY_SUBMODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        return _importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.partition(".")[0] == __name__:
+            raise
+        raise AttributeError(
+            f"module {__name__!r} has no attribute {name!r}: entroseg.{name} needs "
+            f"{exc.name.partition('.')[0]}, which is not installed ({exc})"
+        ) from exc
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY_SUBMODULES})
+
+
+# Hidden from type checkers, which see the typed imports above; a module __getattr__
+# would make every misspelt attribute of entroseg type-check as a module.
+if not _typing.TYPE_CHECKING:
+    __getattr__ = _lazy_submodule
+
+_polars_hook.install()
 
 __all__ = [
     "MAX_ALPHABET",

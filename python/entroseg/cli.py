@@ -450,7 +450,7 @@ def _plot(args: argparse.Namespace) -> int:
     seg = _segment_series(x, opts, args.quiet)
     profile = _guard(plot.score_profile, x, **popts)
     try:
-        plot.segments(x, seg, profile=profile, truth=truth, path=args.output,
+        plot.plot_segments(x, seg, profile=profile, truth=truth, path=args.output,
                                title=f"{source}: {len(seg):,} segments")  # fmt: skip
     except ImportError as exc:
         raise CliError(str(exc)) from None
@@ -484,7 +484,7 @@ def _demo(args: argparse.Namespace) -> int:
     print("           white noise gets short segments; the less random regimes long ones")
     if args.plot:
         try:
-            plot.segments(x, seg, profile=profile, truth=truth, path=args.plot,
+            plot.plot_segments(x, seg, profile=profile, truth=truth, path=args.plot,
                           title="entroseg demo: bundled sample")  # fmt: skip
         except ImportError as exc:
             raise CliError(str(exc)) from None

@@ -2,13 +2,17 @@
 
 Needs matplotlib (``pip install 'entroseg[plot]'``). Figures are drawn without pyplot
 (no global state, no display needed), so this works in scripts, servers and tests.
+:func:`plot_segments` draws the figure (``segments`` is its deprecated old name).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
+import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +27,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["score_profile", "segments"]
+__all__ = ["plot_segments", "score_profile", "segments"]
+
 
 def score_profile(x: npt.ArrayLike, **options: Unpack[SegmentOptions]) -> npt.NDArray[np.float64]:
     """The score signal :func:`entroseg.segment` cuts, for the same options:
@@ -68,7 +73,7 @@ def _draw_series(ax: Axes, y: npt.NDArray[np.float64], max_points: int, color: s
     ax.fill_between(centres, lo, hi, color=color, linewidth=0.5)
 
 
-def segments(
+def plot_segments(
     x: npt.ArrayLike,
     seg: Segments | None = None,
     *,
@@ -78,7 +83,7 @@ def segments(
     title: str | None = None,
     max_points: int = 4000,
     max_lines: int = 150,
-    **options: Any,
+    **options: Unpack[SegmentOptions],
 ) -> Figure:
     """Draw a series, its entropy profile and its segments in one figure.
 
@@ -114,8 +119,8 @@ def segments(
     --------
     >>> import entroseg, entroseg.plot
     >>> x, starts = entroseg.sample_series(1000)
-    >>> fig = entroseg.plot.segments(x, truth=starts, order=4, window=64, target_len=32,
-    ...                              calibration="batch")
+    >>> fig = entroseg.plot.plot_segments(x, truth=starts, order=4, window=64, target_len=32,
+    ...                                   calibration="batch")
     >>> [ax.get_ylabel() for ax in fig.axes]
     ['signal', 'entropy', 'segment length']
     """
@@ -169,3 +174,30 @@ def segments(
     if path is not None:
         fig.savefig(path, dpi=100)
     return fig
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _deprecated_alias(func: Callable[_P, _R], old: str) -> Callable[_P, _R]:
+    """``func`` under its old name, warning :class:`DeprecationWarning` at each call."""
+
+    @functools.wraps(func)
+    def alias(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        warnings.warn(
+            f"entroseg.plot.{old} is deprecated and will be removed in the next release; "
+            f"use entroseg.plot.{func.__name__} (same arguments)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return func(*args, **kwargs)
+
+    alias.__name__ = alias.__qualname__ = old
+    alias.__doc__ = f"Deprecated alias of :func:`{func.__name__}` (same arguments)."
+    return alias
+
+
+#: The old name of :func:`plot_segments`, which collided with :mod:`entroseg.segments`
+#: and :class:`entroseg.Segments`. Deprecated; removed in the next release.
+segments = _deprecated_alias(plot_segments, "segments")

@@ -1,9 +1,9 @@
 """Polars expressions: ``pl.col(x).entroseg.<function>(...)``.
 
-Importing :mod:`entroseg` registers the ``entroseg`` namespace on ``pl.Expr`` when
-Polars (>= 1.30) is installed. Every expression is a compiled plugin that runs the same
-core path as the numpy function of the same name, with the same keyword options and
-defaults, on Polars' threads without the GIL.
+The ``entroseg`` namespace is registered on ``pl.Expr`` (Polars >= 1.30) as soon as
+both Polars and :mod:`entroseg` are imported, in either order. Every expression is a
+compiled plugin that runs the same core path as the numpy function of the same name,
+with the same keyword options and defaults, on Polars' threads without the GIL.
 
 Each expression sees a whole series: the column, or one group under ``.over(key)`` and
 ``group_by(key).agg(...)``, so every group starts from a fresh state, exactly as if the
