@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
-from entroseg import _progress
 from _helpers import regime_means
+from entroseg import _progress
 from entroseg.cli import main
 from entroseg.sample import REGIMES
 

@@ -251,6 +251,7 @@ def permutation_entropy(
     >>> permutation_entropy(np.array([4.0, 7, 9, 10, 6, 11, 3]), order=2, window=3).tolist()
     [nan, nan, 0.0, 0.0, 1.0, 1.0, 1.0]
     """
+
     def stat(part: F64) -> float:
         norm = math.log(math.factorial(order)) if normalize else 1.0
         return _shannon(_pattern_weights(part, order, delay, weighted)) / norm
@@ -273,6 +274,7 @@ def statistical_complexity(
     >>> round(statistical_complexity(np.array([4.0, 7, 9, 10, 6, 11, 3]), order=3), 4)
     0.29
     """
+
     def stat(part: F64) -> float:
         n = math.factorial(order)
         counts = _pattern_weights(part, order, delay, weighted=False)
@@ -299,6 +301,7 @@ def missing_patterns(
     >>> missing_patterns(np.arange(10.0), order=3)
     5
     """
+
     def stat(part: F64) -> float:
         return float(math.factorial(order) - len(set(_codes(part, order, delay).tolist())))
 

@@ -561,8 +561,13 @@ def _dna_records(args: argparse.Namespace) -> tuple[Iterator[genomic.FastxRecord
         raise CliError(str(exc)) from None
     # Polled: the bar moves while a long record is read with the GIL released.
     progress = Progress(
-        f"entroseg dna {args.dna_command}", total=size, unit="MB", scale=1e6,
-        counted="records", poll=lambda: reader.bytes_read, enabled=Progress.wanted(args.quiet),
+        f"entroseg dna {args.dna_command}",
+        total=size,
+        unit="MB",
+        scale=1e6,
+        counted="records",
+        poll=lambda: reader.bytes_read,
+        enabled=Progress.wanted(args.quiet),
     )
 
     def records() -> Iterator[genomic.FastxRecord]:
