@@ -31,7 +31,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 
 import argparse  # noqa: E402
 import platform  # noqa: E402
-import time  # noqa: E402
 import warnings  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from importlib.metadata import version  # noqa: E402
@@ -39,6 +38,7 @@ from typing import Any  # noqa: E402
 
 import entroseg  # noqa: E402
 import numpy as np  # noqa: E402
+from _common import best_of, random_walk  # noqa: E402
 
 W = 256
 ORDERS = (3, 5, 7)
@@ -47,13 +47,7 @@ CONTEXTS = (3, 4, 5, 6, 7, 8)
 
 def best_time(fn: Callable[[], Any], repeat: int) -> float:
     """Best wall time of ``repeat`` calls after one untimed warm-up call."""
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+    return best_of(repeat, fn, warmup=True)
 
 
 def rate(n: int, seconds: float) -> float:
@@ -199,7 +193,7 @@ def main() -> None:
 
     n = args.n
     rng = np.random.default_rng(42)
-    x = np.cumsum(rng.standard_normal(n))
+    x = random_walk(rng, n)
     dna = rng.integers(0, 4, n).astype(np.uint8)
     print(f"# machine: {machine()}")
     print(f"# series: random walk of {n:,} float64 samples; W = {W}; best of {args.repeat}")

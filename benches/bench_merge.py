@@ -22,15 +22,12 @@ from collections.abc import Callable
 
 import entroseg
 import numpy as np
+from _common import random_walk, timed
 
 
 def best_of(repeat: int, fn: Callable[[], object]) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t = time.thread_time()
-        out = fn()
-        best = min(best, time.thread_time() - t)
-    return best, out
+    """Best CPU time of the calling thread over ``repeat`` calls, and the last result."""
+    return timed(repeat, fn, clock=time.thread_time)
 
 
 def main() -> None:
@@ -42,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     n = args.n
     rng = np.random.default_rng(0)
-    profile = np.abs(np.sin(np.cumsum(rng.standard_normal(n)) / 50.0))
+    profile = np.abs(np.sin(random_walk(rng, n) / 50.0))
     vectors = rng.standard_normal((n, args.dim)).astype(np.float32)
     batch = np.arange(0, n + 1, args.series_len, dtype=np.int64)
     if batch[-1] != n:

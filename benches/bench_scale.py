@@ -17,24 +17,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
-from collections.abc import Callable
 
 import entroseg
 import numpy as np
-
-
-def best_of(repeat: int, fn: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
+from _common import best_of, random_walk
 
 
 def bench_parallel(n: int, repeat: int) -> None:
-    x = np.cumsum(np.random.default_rng(0).standard_normal(n))
+    x = random_walk(np.random.default_rng(0), n)
     cores = os.cpu_count() or 1
     print(f"one stream of {n:,} samples, {cores} logical cores")
     for name, opts in [
@@ -64,7 +54,7 @@ def bench_ray(rows: int) -> None:
         return
     rng = np.random.default_rng(1)
     keys = rng.integers(0, 100, size=rows)
-    x = np.cumsum(rng.standard_normal(rows))
+    x = random_walk(rng, rows)
     table = pa.table({"device": keys, "value": x})
     opts = {"order": 4, "window": 64, "target_len": 16, "calibration": "online", "max_len": 64}
 
@@ -95,7 +85,7 @@ def bench_ray(rows: int) -> None:
     print(f"  entroseg.ray.segment_dataset (2 actors) {rows / t_ray / 1e6:8.2f} M rows/s"
           f"  ({t_ray / t_local:.2f}x the in-process time)")  # fmt: skip
 
-    series = [np.cumsum(rng.standard_normal(n)) for n in rng.integers(500, 5000, size=2000)]
+    series = [random_walk(rng, n) for n in rng.integers(500, 5000, size=2000)]
     flat = np.concatenate(series)
     offsets = np.concatenate([[0], np.cumsum([len(s) for s in series])])
     sopts = {"order": 4, "window": 64, "target_len": 16, "min_len": 4, "max_len": 64}

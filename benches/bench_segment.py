@@ -15,20 +15,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
-from collections.abc import Callable
 
 import entroseg
 import numpy as np
-
-
-def best_of(repeat: int, fn: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
+from _common import best_of, random_walk
 
 
 def main() -> None:
@@ -40,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
-    x = np.cumsum(rng.standard_normal(args.n))
+    x = random_walk(rng, args.n)
     print(f"entroseg {entroseg.__version__}, {os.cpu_count()} logical cores, n = {args.n:,}")
     t = best_of(args.repeat, lambda: np.sum(x))
     print(f"{'numpy np.sum (yardstick)':<58} {args.n / t / 1e6:9.1f} M samples/s")
@@ -66,7 +56,7 @@ def main() -> None:
         )
 
     n_batch = args.series * args.series_len
-    values = np.cumsum(rng.standard_normal(n_batch))
+    values = random_walk(rng, n_batch)
     offsets = np.arange(0, n_batch + 1, args.series_len)
     rules = {"order": 4, "window": 64, "target_len": 16, "min_len": 4, "max_len": 64}
     times = {}

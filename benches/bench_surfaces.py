@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -39,19 +38,11 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
+from _common import best_of, random_walk
 from entroseg.arrow import profile_stream, segment_stream
 
 ORDER, WINDOW = 4, 64
 RULES: dict[str, Any] = dict(target_len=32.0, calibration="online", min_len=4, max_len=256)
-
-
-def best_of(repeat: int, fn: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def row(name: str, seconds: float, samples: int, base: float | None = None) -> None:
@@ -84,7 +75,7 @@ def main() -> None:
         f"d={ORDER} W={WINDOW}; segment {RULES}; best of {args.repeat}"
     )
     rng = np.random.default_rng(0)
-    x = np.cumsum(rng.standard_normal(n))
+    x = random_walk(rng, n)
     g = np.repeat(np.arange(args.groups, dtype=np.int32), args.rows)
     bounds = np.arange(args.groups + 1, dtype=np.int64) * args.rows
     df = pl.DataFrame({"g": g, "x": x})

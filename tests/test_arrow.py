@@ -90,15 +90,24 @@ def _streams(draw: Any) -> tuple[dict[str, np.ndarray], list[str], list[int]]:
 ROUTES = [1, 10**9]
 
 
+def _routed(
+    stream: tuple[dict[str, np.ndarray], list[str], list[int]], route: int
+) -> tuple[dict[str, np.ndarray], pa.Table, pa.RecordBatchReader]:
+    """The drawn stream's series, its interleaved table and that table cut into batches;
+    ``route`` picks how batches are split by key."""
+    series, order, cuts = stream
+    table = _interleaved(series, order)
+    entroseg.arrow.RUN_PATH_MIN_MEAN_RUN = route
+    return series, table, _batches(table, cuts)
+
+
 @settings(deadline=None, max_examples=60)
 @given(_streams(), st.sampled_from(ROUTES))
 def test_segment_stream_equals_one_shot_per_key_for_any_batching(
     stream: tuple[dict[str, np.ndarray], list[str], list[int]], route: int
 ) -> None:
-    series, order, cuts = stream
-    table = _interleaved(series, order)
-    entroseg.arrow.RUN_PATH_MIN_MEAN_RUN = route
-    out = segment_stream(_batches(table, cuts), value_column="x", key_column="device", **SEG)
+    series, _, batches = _routed(stream, route)
+    out = segment_stream(batches, value_column="x", key_column="device", **SEG)
     _check_segments(out.read_all(), _expected_segments(series, **SEG))
 
 
@@ -107,11 +116,9 @@ def test_segment_stream_equals_one_shot_per_key_for_any_batching(
 def test_profile_stream_equals_numpy_per_key_for_any_batching(
     stream: tuple[dict[str, np.ndarray], list[str], list[int]], route: int
 ) -> None:
-    series, order, cuts = stream
-    table = _interleaved(series, order)
-    entroseg.arrow.RUN_PATH_MIN_MEAN_RUN = route
+    series, table, batches = _routed(stream, route)
     out = profile_stream(
-        _batches(table, cuts), value_column="x", key_column="device", order=3, window=8
+        batches, value_column="x", key_column="device", order=3, window=8
     ).read_all()
     # The input columns come back unchanged, in order.
     assert out.select(["device", "x"]).equals(table)

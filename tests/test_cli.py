@@ -7,17 +7,14 @@ from pathlib import Path
 import entroseg
 import numpy as np
 import pytest
+from _helpers import regime_means
 from entroseg.cli import main
 
 
 def test_profile_on_bundled_sample_reports_regimes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["profile"]) == 0
     out = capsys.readouterr().out
-    means = {}
-    for line in out.splitlines():
-        if line.startswith("regime"):
-            parts = line.split()
-            means[parts[1]] = float(parts[-1])
+    means = regime_means(out)
     assert set(means) == {"white_noise", "sine", "random_walk", "logistic_map"}
     # Known ordering of the generated regimes: noise is the most complex, the sine least.
     assert means["white_noise"] > means["random_walk"] > means["logistic_map"] > means["sine"]

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
+from _helpers import regime_means
 from entroseg import _progress
 from entroseg.cli import main
 from entroseg.sample import REGIMES
@@ -49,11 +50,7 @@ def test_demo_shows_segment_sizes_following_the_information(
     png = tmp_path / "demo.png"
     assert main(["demo", "--plot", str(png)]) == 0
     out = capsys.readouterr().out
-    means = {}
-    for line in out.splitlines():
-        if line.startswith("regime"):
-            parts = line.split()
-            means[parts[1]] = float(parts[-1])
+    means = regime_means(out)
     assert set(means) == set(REGIMES)
     # White noise carries the most information per sample: the shortest segments.
     assert means["white_noise"] < min(means["sine"], means["random_walk"], means["logistic_map"])

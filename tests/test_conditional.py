@@ -132,13 +132,20 @@ def test_every_integer_dtype_gives_the_same_bits(dtype: type) -> None:
 # --------------------------------------------------------------------------------------
 
 
+def long_enough(x: F64, emb: tuple[int, int], k: int) -> int:
+    """The samples one (k+1)-gram of patterns spans; shorter examples are discarded."""
+    d, tau = emb
+    need = (d - 1 + k) * tau + 1
+    assume(len(x) >= need)
+    return need
+
+
 @given(series(min_size=1), embedding, st.integers(0, 2), st.booleans(), st.data())
 def test_conditional_permutation_entropy_equals_reference(
     x: F64, emb: tuple[int, int], k: int, normalize: bool, data: st.DataObject
 ) -> None:
     d, tau = emb
-    need = (d - 1 + k) * tau + 1
-    assume(len(x) >= need)
+    need = long_enough(x, emb, k)
     window = data.draw(st.none() | st.integers(need, len(x)), label="window")
     kw = {"order": d, "delay": tau, "context": k, "window": window, "normalize": normalize}
     fast = entroseg.conditional_permutation_entropy(x, **kw)
@@ -150,8 +157,7 @@ def test_conditional_permutation_rolling_is_whole_series_of_its_window(
     x: F64, emb: tuple[int, int], k: int, data: st.DataObject
 ) -> None:
     d, tau = emb
-    need = (d - 1 + k) * tau + 1
-    assume(len(x) >= need)
+    need = long_enough(x, emb, k)
     window = data.draw(st.integers(need, len(x)), label="window")
     kw = {"order": d, "delay": tau, "context": k}
     rolling = entroseg.conditional_permutation_entropy(x, window=window, **kw)
@@ -167,8 +173,7 @@ def test_conditional_permutation_nan_windows_and_recovery(
     x: F64, emb: tuple[int, int], k: int, data: st.DataObject
 ) -> None:
     d, tau = emb
-    need = (d - 1 + k) * tau + 1
-    assume(len(x) >= need)
+    need = long_enough(x, emb, k)
     x = data.draw(with_non_finite(x), label="x with NaN")
     window = data.draw(st.integers(need, len(x)), label="window")
     kw = {"order": d, "delay": tau, "context": k, "nan_policy": "propagate"}

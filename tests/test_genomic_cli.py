@@ -7,13 +7,16 @@ import io
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import entroseg
 import numpy as np
 import pydustmasker
 import pytest
-from entroseg.cli import _Progress, main
+from entroseg import _progress
+from entroseg._progress import Progress
+from entroseg.cli import main
 from entroseg.genomic import read_fastx, sample_fasta
 
 
@@ -167,18 +170,29 @@ class _Terminal(io.StringIO):
         return True
 
 
+def _dna_progress(
+    label: str, poll: Callable[[], int], total: int | None, *, quiet: bool
+) -> Progress:
+    """The bar the dna subcommands draw (as cli._dna_records makes it)."""
+    return Progress(
+        label, total=total, unit="MB", scale=1e6, counted="records", poll=poll,
+        enabled=Progress.wanted(quiet),
+    )  # fmt: skip
+
+
 def test_progress_bar_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_progress, "DELAY", 0.0)
     term = _Terminal()
     monkeypatch.setattr("sys.stderr", term)
     done = iter(range(0, 10**9, 250_000))
-    with _Progress("entroseg dna mask", lambda: next(done), 1_000_000, on=True) as p:
-        p.records = 3
+    with _dna_progress("entroseg dna mask", lambda: next(done), 1_000_000, quiet=False) as p:
+        p.advance(0, count=3)
         time.sleep(0.5)
     text = term.getvalue()
     assert "entroseg dna mask [" in text and "%" in text and "3 records" in text
     assert text.endswith("\r\x1b[2K")  # the line is cleared at the end
     quiet = _Terminal()
     monkeypatch.setattr("sys.stderr", quiet)
-    with _Progress("x", lambda: 0, None, on=False):
+    with _dna_progress("x", lambda: 0, None, quiet=True):
         time.sleep(0.3)
     assert quiet.getvalue() == ""

@@ -11,6 +11,8 @@ from entroseg import _reference_segments as ref
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
+IPE = entroseg.InvalidParameterError
+
 # -- strategies ---------------------------------------------------------------------
 
 scores_st = st.lists(
@@ -405,70 +407,46 @@ def test_next_symbol_stream_any_chunking_and_pickle(s: list[int], cuts: list[int
         ),
         (
             lambda: entroseg.boundaries([1.0], threshold=0.5, min_len=5, max_len=3),
-            entroseg.InvalidParameterError,
+            IPE,
             "min_len=5 > max_len=3",
         ),
-        (
-            lambda: entroseg.boundaries([1.0], max_len=0),
-            entroseg.InvalidParameterError,
-            "max_len must be >= 1, got 0",
-        ),
+        (lambda: entroseg.boundaries([1.0], max_len=0), IPE, "max_len must be >= 1, got 0"),
         (
             lambda: entroseg.boundaries([1.0], target_len=100, max_len=10),
-            entroseg.InvalidParameterError,
+            IPE,
             "target_len must lie in [min_len, max_len] = [1, 10], got 100",
         ),
         (
             lambda: entroseg.boundaries([1.0], target_len=5, threshold=0.1),
-            entroseg.InvalidParameterError,
+            IPE,
             "either threshold or target_len",
         ),
         (
             lambda: entroseg.boundaries([1.0], threshold=0.1, relative=0.2),
-            entroseg.InvalidParameterError,
+            IPE,
             "combine='and' or combine='or'",
         ),
-        (lambda: entroseg.boundaries([1.0]), entroseg.InvalidParameterError, "no rule given"),
-        (
-            lambda: entroseg.boundaries([1.0], preset="bpe"),
-            entroseg.InvalidParameterError,
-            "preset must be",
-        ),  # type: ignore[arg-type]
-        (
-            lambda: entroseg.boundaries([1.0], preset="entrope"),
-            entroseg.InvalidParameterError,
-            "needs quantile",
-        ),
-        (
-            lambda: entroseg.boundaries([1.0], preset="blt", mode="monotonic"),
-            entroseg.InvalidParameterError,
-            "needs relative",
-        ),
-        (
-            lambda: entroseg.segment([1.0], method="magic", threshold=1),
-            entroseg.InvalidParameterError,
-            "method must be",
-        ),  # type: ignore[arg-type]
-        (
-            lambda: entroseg.segment([1.0, 2.0], threshold=1),
-            entroseg.InvalidParameterError,
-            "give window",
-        ),
+        (lambda: entroseg.boundaries([1.0]), IPE, "no rule given"),
+        (lambda: entroseg.boundaries([1.0], preset="bpe"), IPE, "preset must be"),  # type: ignore[arg-type]
+        (lambda: entroseg.boundaries([1.0], preset="entrope"), IPE, "needs quantile"),
+        (lambda: entroseg.boundaries([1.0], preset="blt", mode="monotonic"), IPE, "needs relative"),
+        (lambda: entroseg.segment([1.0], method="magic", threshold=1), IPE, "method must be"),  # type: ignore[arg-type]
+        (lambda: entroseg.segment([1.0, 2.0], threshold=1), IPE, "give window"),
         (lambda: entroseg.segment(np.ones((2, 2)), window=4, threshold=1), ValueError, "1-D"),
         (lambda: entroseg.segment(["a"], window=4, threshold=1), TypeError, "dtype"),
         (
             lambda: entroseg.segment_batch([1.0, 2.0], [1, 2], window=4, threshold=1),
-            entroseg.InvalidParameterError,
+            IPE,
             "offsets must start at 0, got offsets[0] = 1",
         ),
         (
             lambda: entroseg.segment_batch([1.0, 2.0, 3.0], [0, 2, 1, 3], window=4, threshold=1),
-            entroseg.InvalidParameterError,
+            IPE,
             "offsets[1] = 2 > offsets[2] = 1",
         ),
         (
             lambda: entroseg.segment_batch([1.0, 2.0], [0, 1], window=4, threshold=1),
-            entroseg.InvalidParameterError,
+            IPE,
             "end at len(values) = 2, got offsets[-1] = 1",
         ),
         (
@@ -480,12 +458,12 @@ def test_next_symbol_stream_any_chunking_and_pickle(s: list[int], cuts: list[int
         ),
         (
             lambda: entroseg.Segmenter(window=8, target_len=4, calibration="batch"),
-            entroseg.InvalidParameterError,
+            IPE,
             "calibration='online'",
         ),
         (
             lambda: entroseg.Segmenter(method="next_symbol", threshold=1.0),
-            entroseg.InvalidParameterError,
+            IPE,
             "give alphabet_size",
         ),
         (
@@ -493,14 +471,10 @@ def test_next_symbol_stream_any_chunking_and_pickle(s: list[int], cuts: list[int
             entroseg.SymbolOutOfRangeError,
             "symbol 5 at index 1",
         ),
-        (
-            lambda: entroseg.next_symbol_entropy([1], alpha=0.0),
-            entroseg.InvalidParameterError,
-            "alpha",
-        ),
+        (lambda: entroseg.next_symbol_entropy([1], alpha=0.0), IPE, "alpha"),
         (
             lambda: entroseg.next_symbol_entropy([1], order=8, alphabet_size=256),
-            entroseg.InvalidParameterError,
+            IPE,
             "order must be <= 7",
         ),
         (lambda: entroseg.NextSymbolEntropy.from_checkpoint(b"junk"), entroseg.CheckpointError, ""),

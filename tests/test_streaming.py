@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,6 +198,27 @@ def long_walk() -> npt.NDArray[np.float64]:
     return _long_walk(TEN_MILLION + 4321)
 
 
+def last_push(est: Any, x: npt.NDArray[Any], pieces: int) -> npt.NDArray[np.float64]:
+    """Feed ``x`` to ``est`` in ``pieces`` chunks; the values of the last chunk."""
+    tail = np.empty(0)
+    for chunk in np.array_split(x, pieces):
+        tail = est.push(chunk)
+    return tail
+
+
+def assert_tail_is_one_shot(
+    tail: npt.NDArray[np.float64],
+    x: npt.NDArray[Any],
+    window: int,
+    one_shot: Callable[[npt.NDArray[Any]], float],
+) -> None:
+    """The last 49 values of a rolling estimator fed all of ``x`` are, bit for bit, the
+    one-shot function of their windows."""
+    for back in range(1, 50):
+        t = len(x) - back
+        assert same_bits(tail[-back], one_shot(x[t - window + 1 : t + 1])), back
+
+
 @pytest.mark.parametrize(
     "options",
     [
@@ -221,11 +243,12 @@ def test_no_drift_after_ten_million_permutation_updates(
     statistic = options.get("statistic", "entropy")
     one_shot = {k: v for k, v in options.items() if k != "statistic"}
     fn = entroseg.statistical_complexity if statistic == "complexity" else None
-    for back in range(1, 50):
-        t = len(long_walk) - back
-        part = long_walk[t - window + 1 : t + 1]
-        fresh = fn(part, **one_shot) if fn else entroseg.permutation_entropy(part, **one_shot)
-        assert same_bits(tail[-back], fresh), back
+    assert_tail_is_one_shot(
+        tail,
+        long_walk,
+        window,
+        lambda part: fn(part, **one_shot) if fn else entroseg.permutation_entropy(part, **one_shot),
+    )
 
 
 def test_no_drift_after_ten_million_conditional_updates() -> None:
@@ -235,15 +258,12 @@ def test_no_drift_after_ten_million_conditional_updates() -> None:
     window = 256
     for context in (3, 8):
         est = entroseg.RollingConditionalEntropy(window=window, alphabet_size=4, context=context)
-        tail = np.empty(0)
-        for chunk in np.array_split(s, 23):
-            tail = est.push(chunk)
-        for back in range(1, 50):
-            t = len(s) - back
-            fresh = entroseg.conditional_entropy(
-                s[t - window + 1 : t + 1], context=context, alphabet_size=4
-            )
-            assert same_bits(tail[-back], fresh)
+        assert_tail_is_one_shot(
+            last_push(est, s, 23),
+            s,
+            window,
+            lambda part, c=context: entroseg.conditional_entropy(part, context=c, alphabet_size=4),
+        )
 
 
 def test_no_drift_after_ten_million_conditional_permutation_updates(
@@ -251,15 +271,12 @@ def test_no_drift_after_ten_million_conditional_permutation_updates(
 ) -> None:
     window = 300
     est = entroseg.RollingConditionalPermutationEntropy(window=window, order=4, context=2)
-    tail = np.empty(0)
-    for chunk in np.array_split(long_walk, 11):
-        tail = est.push(chunk)
-    for back in range(1, 50):
-        t = len(long_walk) - back
-        fresh = entroseg.conditional_permutation_entropy(
-            long_walk[t - window + 1 : t + 1], order=4, context=2
-        )
-        assert same_bits(tail[-back], fresh)
+    assert_tail_is_one_shot(
+        last_push(est, long_walk, 11),
+        long_walk,
+        window,
+        lambda part: entroseg.conditional_permutation_entropy(part, order=4, context=2),
+    )
 
 
 # --------------------------------------------------------------------------------------

@@ -7,7 +7,9 @@ run for a moment (short inputs print nothing), and at most a few times a second.
 from __future__ import annotations
 
 import sys
+import threading
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 #: Seconds of work before the bar appears.
@@ -18,10 +20,16 @@ WIDTH = 30
 
 
 class Progress:
-    """Counts units of work (samples, rows) towards an optional total.
+    """Counts units of work (samples, rows, bytes) towards an optional total.
 
     Use as a context manager; :meth:`advance` after each piece of work. The bar is
     erased on exit so the summary that follows starts on a clean line.
+
+    ``scale`` divides the amounts shown (``unit="MB", scale=1e6`` for a count of bytes);
+    ``counted`` names a second count shown beside the amount (``"records"``: raised by
+    ``advance(..., count=)``). With ``poll``, a background thread reads the work done
+    from ``poll()`` and redraws on its own, so the bar moves while the caller waits in
+    native code with the GIL released (reading one long FASTA record).
 
     Examples
     --------
@@ -38,16 +46,23 @@ class Progress:
         *,
         total: int | None = None,
         unit: str = "samples",
+        scale: float = 1,
+        counted: str | None = None,
+        poll: Callable[[], int] | None = None,
         enabled: bool = True,
         stream: TextIO | None = None,
     ) -> None:
-        self.label, self.total, self.unit = label, total, unit
+        self.label, self.total, self.unit, self.scale = label, total, unit, scale
+        self.counted, self.poll = counted, poll
         self.stream = sys.stderr if stream is None else stream
         self.enabled = enabled
         self.done = 0
+        self.count = 0
         self._start = time.monotonic()
         self._last = 0.0
         self._drawn = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     @staticmethod
     def wanted(quiet: bool) -> bool:
@@ -55,17 +70,25 @@ class Progress:
         return not quiet and sys.stderr.isatty()
 
     def __enter__(self) -> Progress:
+        if self.poll is not None and self.enabled:
+            self._thread = threading.Thread(target=self._watch, daemon=True)
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
         if self._drawn:
             self.stream.write("\r\x1b[2K")
             self.stream.flush()
 
-    def advance(self, n: int) -> None:
-        """Record ``n`` more units done and redraw when due."""
+    def advance(self, n: int, *, count: int = 0) -> None:
+        """Record ``n`` more units (and ``count`` more of ``counted``) done and redraw
+        when due (with ``poll``, the watching thread draws)."""
         self.done += n
-        if not self.enabled:
+        self.count += count
+        if not self.enabled or self._thread is not None:
             return
         now = time.monotonic()
         if now - self._start < DELAY or now - self._last < INTERVAL:
@@ -73,17 +96,30 @@ class Progress:
         self._last = now
         self._draw(now)
 
+    def _watch(self) -> None:
+        assert self.poll is not None
+        while not self._stop.wait(INTERVAL):
+            self.done = self.poll()
+            now = time.monotonic()
+            if now - self._start >= DELAY:
+                self._draw(now)
+
+    def _amount(self, n: float) -> str:
+        return f"{n:,.0f}" if self.scale == 1 else f"{n / self.scale:,.1f}"
+
     def _draw(self, now: float) -> None:
-        rate = self.done / max(now - self._start, 1e-9)
+        rate = self._amount(self.done / max(now - self._start, 1e-9))
         if self.total:
             frac = min(self.done / self.total, 1.0)
             bar = "#" * int(frac * WIDTH)
             text = (
                 f"{self.label} [{bar:<{WIDTH}}] {frac:4.0%} "
-                f"{self.done:,}/{self.total:,} {self.unit}"
+                f"{self._amount(self.done)}/{self._amount(self.total)} {self.unit}"
             )
         else:
-            text = f"{self.label} {self.done:,} {self.unit}"
-        self.stream.write(f"\r\x1b[2K{text}, {rate:,.0f} {self.unit}/s")
+            text = f"{self.label} {self._amount(self.done)} {self.unit}"
+        if self.counted is not None:
+            text += f", {self.count:,} {self.counted}"
+        self.stream.write(f"\r\x1b[2K{text}, {rate} {self.unit}/s")
         self.stream.flush()
         self._drawn = True

@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -191,8 +191,9 @@ def _pattern_weights(x: F64, order: int, delay: int, weighted: bool) -> F64:
     return totals
 
 
-def _rolling(x: F64, window: int, span: int, whole: Callable[[F64], float], what: str) -> F64:
-    """Apply ``whole`` to every full window ``x[t-window+1 : t+1]`` independently."""
+def _rolling(x: Any, window: int, span: int, whole: Callable[[Any], float], what: str) -> F64:
+    """Apply ``whole`` to every full window ``x[t-window+1 : t+1]`` independently (``x`` a
+    float array, or a list of symbols)."""
     if window < span + 1:
         raise ValueError(f"window must hold at least one {what}: window >= {span + 1}")
     out = np.full(len(x), np.nan)
@@ -216,6 +217,19 @@ def _whole_or_rolling(
     return _rolling(x, window, span, whole, what)
 
 
+def _pattern_statistic(
+    x: npt.ArrayLike,
+    order: int,
+    delay: int,
+    window: int | None,
+    nan_policy: NanPolicy,
+    stat: Callable[[F64], float],
+) -> float | F64:
+    """``stat`` of the whole series or of every window, over ordinal patterns."""
+    span = _check_embedding(order, delay)
+    return _whole_or_rolling(_as_series(x, nan_policy), window, span, stat, "ordinal pattern")
+
+
 def permutation_entropy(
     x: npt.ArrayLike,
     *,
@@ -237,24 +251,18 @@ def permutation_entropy(
     >>> permutation_entropy(np.array([4.0, 7, 9, 10, 6, 11, 3]), order=2, window=3).tolist()
     [nan, nan, 0.0, 0.0, 1.0, 1.0, 1.0]
     """
-    span = _check_embedding(order, delay)
-    arr = _as_series(x, nan_policy)
-    norm = math.log(math.factorial(order)) if normalize else 1.0
 
     def stat(part: F64) -> float:
+        norm = math.log(math.factorial(order)) if normalize else 1.0
         return _shannon(_pattern_weights(part, order, delay, weighted)) / norm
 
-    return _whole_or_rolling(arr, window, span, stat, "ordinal pattern")
+    return _pattern_statistic(x, order, delay, window, nan_policy, stat)
 
 
 def statistical_complexity(
-    x: npt.ArrayLike,
-    *,
-    order: int = 3,
-    delay: int = 1,
-    window: int | None = None,
+    x: npt.ArrayLike, *, order: int = 3, delay: int = 1, window: int | None = None,
     nan_policy: NanPolicy = "raise",
-) -> float | F64:
+) -> float | F64:  # fmt: skip
     """Jensen-Shannon statistical complexity (Rosso et al. 2007), as ordpy computes it.
 
     ``C = H[P] / ln(n) * JS(P, U) / JS_max`` over the ``n = order!`` patterns, with
@@ -266,11 +274,9 @@ def statistical_complexity(
     >>> round(statistical_complexity(np.array([4.0, 7, 9, 10, 6, 11, 3]), order=3), 4)
     0.29
     """
-    span = _check_embedding(order, delay)
-    arr = _as_series(x, nan_policy)
-    n = math.factorial(order)
 
     def stat(part: F64) -> float:
+        n = math.factorial(order)
         counts = _pattern_weights(part, order, delay, weighted=False)
         p = counts / counts.sum()
         h = _shannon(counts)
@@ -279,17 +285,13 @@ def statistical_complexity(
         js_max = -0.5 * ((n + 1) / n * math.log(n + 1) + math.log(n) - 2.0 * math.log(2.0 * n))
         return h / math.log(n) * js / js_max
 
-    return _whole_or_rolling(arr, window, span, stat, "ordinal pattern")
+    return _pattern_statistic(x, order, delay, window, nan_policy, stat)
 
 
 def missing_patterns(
-    x: npt.ArrayLike,
-    *,
-    order: int = 3,
-    delay: int = 1,
-    window: int | None = None,
+    x: npt.ArrayLike, *, order: int = 3, delay: int = 1, window: int | None = None,
     nan_policy: NanPolicy = "raise",
-) -> int | float | F64:
+) -> int | float | F64:  # fmt: skip
     """Number of the ``order!`` patterns that do not occur; an int for the whole series
     (NaN if it holds a NaN under "propagate"), a float array (NaN where the window is
     incomplete or holds NaN) when rolling.
@@ -299,13 +301,11 @@ def missing_patterns(
     >>> missing_patterns(np.arange(10.0), order=3)
     5
     """
-    span = _check_embedding(order, delay)
-    arr = _as_series(x, nan_policy)
 
     def stat(part: F64) -> float:
         return float(math.factorial(order) - len(set(_codes(part, order, delay).tolist())))
 
-    value = _whole_or_rolling(arr, window, span, stat, "ordinal pattern")
+    value = _pattern_statistic(x, order, delay, window, nan_policy, stat)
     if isinstance(value, float) and not math.isnan(value):
         return int(value)
     return value
@@ -364,12 +364,7 @@ def conditional_entropy(
 
     if window is None:
         return whole(seq)
-    if window < context + 1:
-        raise ValueError(f"window must be >= context + 1 = {context + 1}")
-    out = np.full(len(seq), np.nan)
-    for t in range(window - 1, len(seq)):
-        out[t] = whole(seq[t - window + 1 : t + 1])
-    return out
+    return _rolling(seq, window, context, whole, "(context+1)-gram")
 
 
 def conditional_permutation_entropy(

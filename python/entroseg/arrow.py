@@ -45,8 +45,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from entroseg._entroseg import REASONS, SegmentSpec, _Profiler, _Segmenter
+from entroseg._entroseg import SegmentSpec, _Profiler, _Segmenter
 from entroseg._options import SegmentOptions, build_spec, profile_options
+from entroseg.segments import _arrow_batch
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -219,6 +220,8 @@ class _Router:
         if n == 0:
             return
         keys = batch.column(self.key_index)
+        if isinstance(keys, pa.ChunkedArray):  # a Table's column (Ray Data batches)
+            keys = keys.combine_chunks()
         if pa.types.is_dictionary(keys.type):
             keys = keys.dictionary_decode()
         starts = _run_starts(keys)
@@ -251,6 +254,18 @@ class _Router:
         pa = _pyarrow()
         firsts = pa.concat_arrays([self.key_rows[k] for k in keys])
         return firsts.take(pa.array(np.repeat(np.arange(len(keys)), counts)))
+
+    def segments_batch(
+        self, key_name: str | None, parts: list[tuple[Any, tuple[Any, Any, Any]]]
+    ) -> pa.RecordBatch:
+        """One row per segment of ``parts`` (``(key, (starts, lengths, reasons))``, in
+        output order): ``key_name`` (when given; the keys as this router saw them),
+        ``start``, ``length``, ``reason``."""
+        keys = None
+        if key_name is not None:
+            keys = self.key_column([k for k, _ in parts], [len(out[0]) for _, out in parts])
+        starts, lengths, reasons = (np.concatenate([out[i] for _, out in parts]) for i in range(3))
+        return _arrow_batch(key_name, keys, starts, lengths, reasons)
 
 
 def _run_starts(keys: Any) -> npt.NDArray[np.intp]:
@@ -338,21 +353,10 @@ def segment_stream(
     if key_index is not None:
         fields.insert(0, pa.field(key_column, _key_type(reader.schema, key_index)))
     schema = pa.schema(fields)
-    reasons = pa.array(list(REASONS), pa.string())
     router = _Router(key_index)
 
     def to_batch(parts: list[tuple[Any, tuple[Any, Any, Any]]]) -> Any:
-        starts = np.concatenate([p[1][0] for p in parts])
-        lengths = np.concatenate([p[1][1] for p in parts])
-        codes = np.concatenate([p[1][2] for p in parts]).astype(np.int8)
-        columns = [
-            pa.array(starts, pa.int64()),
-            pa.array(lengths, pa.int64()),
-            pa.DictionaryArray.from_arrays(pa.array(codes, pa.int8()), reasons),
-        ]
-        if key_index is not None:
-            keys = [k for k, _ in parts]
-            columns.insert(0, router.key_column(keys, [len(out[0]) for _, out in parts]))
+        columns = router.segments_batch(key_column, parts).columns
         return pa.RecordBatch.from_arrays(columns, schema=schema)
 
     def batches() -> Iterator[Any]:

@@ -25,8 +25,6 @@ import argparse
 import io
 import os
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn, TextIO
@@ -558,47 +556,6 @@ def _add_rule_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-len", type=int, help="longest segment")
 
 
-class _Progress:
-    """A one-line progress report on stderr, refreshed by a background thread (so it
-    moves while a long record is read with the GIL released). Off unless stderr is a
-    terminal."""
-
-    def __init__(self, label: str, done: Callable[[], int], total: int | None, *, on: bool):
-        self.label, self.done, self.total = label, done, total
-        self.records = 0
-        self.on = on and sys.stderr.isatty()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> _Progress:
-        if self.on:
-            self._thread = threading.Thread(target=self._run, daemon=True)
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            sys.stderr.write("\r\x1b[2K")
-            sys.stderr.flush()
-
-    def _run(self) -> None:
-        start = time.monotonic()
-        while not self._stop.wait(0.2):
-            done = self.done()
-            mb = done / 1e6
-            rate = mb / max(time.monotonic() - start, 1e-9)
-            if self.total:
-                frac = min(done / self.total, 1.0)
-                bar = "#" * int(frac * 30)
-                text = f"{self.label} [{bar:<30}] {frac:4.0%} {mb:,.1f}/{self.total / 1e6:,.1f} MB"
-            else:
-                text = f"{self.label} {mb:,.1f} MB"
-            sys.stderr.write(f"\r\x1b[2K{text}, {self.records:,} records, {rate:,.1f} MB/s")
-            sys.stderr.flush()
-
-
 def _dna_source(path: str | None) -> tuple[str | BinaryIO, int | None]:
     """The input (a path, stdin or the generated sample) and its size when known."""
     if path is None:
@@ -609,14 +566,21 @@ def _dna_source(path: str | None) -> tuple[str | BinaryIO, int | None]:
     return path, size
 
 
-def _dna_records(args: argparse.Namespace) -> tuple[Iterator[genomic.FastxRecord], _Progress]:
+def _dna_records(args: argparse.Namespace) -> tuple[Iterator[genomic.FastxRecord], Progress]:
     source, size = _dna_source(args.input)
     try:
         reader = genomic.open_fastx(source, empty=args.empty)
     except (ValueError, OSError) as exc:
         raise CliError(str(exc)) from None
-    progress = _Progress(
-        f"entroseg dna {args.dna_command}", lambda: reader.bytes_read, size, on=not args.quiet
+    # Polled: the bar moves while a long record is read with the GIL released.
+    progress = Progress(
+        f"entroseg dna {args.dna_command}",
+        total=size,
+        unit="MB",
+        scale=1e6,
+        counted="records",
+        poll=lambda: reader.bytes_read,
+        enabled=Progress.wanted(args.quiet),
     )
 
     def records() -> Iterator[genomic.FastxRecord]:
@@ -628,7 +592,7 @@ def _dna_records(args: argparse.Namespace) -> tuple[Iterator[genomic.FastxRecord
                 return
             except (ValueError, OSError) as exc:
                 raise CliError(str(exc)) from None
-            progress.records += 1
+            progress.advance(0, count=1)
             yield rec
 
     return records(), progress

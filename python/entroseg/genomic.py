@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from entroseg._entroseg import FastxReader, dna_profile, dust_mask
+from entroseg._optional import require
 from entroseg.segments import Segments, boundaries
 
 if TYPE_CHECKING:
@@ -211,13 +212,8 @@ def read_fastx(
 
 
 def _pyarrow() -> Any:
-    try:
-        import pyarrow
-    except ImportError:  # pragma: no cover - exercised only without pyarrow
-        raise ImportError(
-            "Arrow output needs pyarrow: pip install pyarrow (or entroseg[arrow])"
-        ) from None
-    return pyarrow
+    hint = "Arrow output needs pyarrow: pip install pyarrow (or entroseg[arrow])"
+    return require("pyarrow", hint)
 
 
 def _interval_list(intervals: Intervals) -> list[dict[str, int]]:
@@ -351,14 +347,10 @@ def profile_fastx(
 def dna_tokens(
     sequence: bytes | str | npt.NDArray[np.integer],
     *,
-    kind: ProfileKind = "next_surprisal",
-    k: int = 4,
-    window: int | None = None,
-    target_len: float | None = 8.0,
-    threshold: float | None = None,
-    min_len: int = 1,
+    kind: ProfileKind = "next_surprisal", k: int = 4, window: int | None = None,
+    target_len: float | None = 8.0, threshold: float | None = None, min_len: int = 1,
     max_len: int | None = 32,
-) -> Segments:
+) -> Segments:  # fmt: skip
     """Model-free tokenization of a DNA sequence into variable-length words.
 
     A per-base profile (default: the surprisal of an online order-``k`` next-base model,
@@ -413,15 +405,10 @@ def dna_tokens(
 def tokenize_fastx(
     source: Source,
     *,
-    kind: ProfileKind = "next_surprisal",
-    k: int = 4,
-    window: int | None = None,
-    target_len: float | None = 8.0,
-    threshold: float | None = None,
-    min_len: int = 1,
-    max_len: int | None = 32,
-    empty: EmptyPolicy = "raise",
-) -> tuple[list[str], Segments]:
+    kind: ProfileKind = "next_surprisal", k: int = 4, window: int | None = None,
+    target_len: float | None = 8.0, threshold: float | None = None, min_len: int = 1,
+    max_len: int | None = 32, empty: EmptyPolicy = "raise",
+) -> tuple[list[str], Segments]:  # fmt: skip
     """:func:`dna_tokens` of every record: the record names and one ``Segments`` value
     with a series per record (``cu_seqlens`` over the whole batch, no token crosses a
     record).

@@ -23,6 +23,7 @@ from entroseg.segments import Segments
 __all__ = ["MergeLevel", "MergePlan", "Rates", "assign_rates", "merge_plan", "segment_means"]
 
 ScheduleName = Literal["r", "ratio", "threshold", "ema"]
+_I64 = npt.NDArray[np.int64]
 
 
 def _frozen(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -60,13 +61,13 @@ class MergeLevel(NamedTuple):
 
     group_ids: npt.NDArray[np.int32]
     source: npt.NDArray[np.int32]
-    sizes: npt.NDArray[np.int64]
+    sizes: _I64
     log_sizes: npt.NDArray[np.float32]
     cu_seqlens: npt.NDArray[np.int32]
-    series_offsets: npt.NDArray[np.int64]
-    requested: npt.NDArray[np.int64]
-    achieved: npt.NDArray[np.int64]
-    capacity: npt.NDArray[np.int64]
+    series_offsets: _I64
+    requested: _I64
+    achieved: _I64
+    capacity: _I64
     thresholds: npt.NDArray[np.float64]
 
     @property
@@ -404,12 +405,12 @@ class Rates(NamedTuple):
         the budget ``floor(keep_ratio * n)`` (at least 1), and the tokens kept.
     """
 
-    factors: npt.NDArray[np.int64]
-    kept_counts: npt.NDArray[np.int64]
-    kept_indices: npt.NDArray[np.int64]
+    factors: _I64
+    kept_counts: _I64
+    kept_indices: _I64
     thresholds: npt.NDArray[np.float64]
-    budgets: npt.NDArray[np.int64]
-    kept: npt.NDArray[np.int64]
+    budgets: _I64
+    kept: _I64
 
     @property
     def feasible(self) -> npt.NDArray[np.bool_]:

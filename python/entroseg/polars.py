@@ -43,8 +43,8 @@ from __future__ import annotations
 
 import numbers
 import pickle
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl

@@ -31,8 +31,10 @@ import numpy as np
 import numpy.typing as npt
 
 import entroseg
+from entroseg._optional import require
 from entroseg._options import SegmentOptions, build_spec
-from entroseg.segments import REASONS, Segmenter, Segments
+from entroseg.arrow import _pyarrow, _Router
+from entroseg.segments import Segmenter, Segments
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -42,19 +44,7 @@ __all__ = ["SegmentSeries", "TrainingBatch", "segment_dataset", "training_batche
 
 
 def _ray() -> Any:
-    try:
-        import ray
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            'entroseg.ray needs Ray: pip install "entroseg[ray]" (or ray[data])'
-        ) from None
-    return ray
-
-
-def _pa() -> Any:
-    import pyarrow as pa
-
-    return pa
+    return require("ray", 'entroseg.ray needs Ray: pip install "entroseg[ray]" (or ray[data])')
 
 
 def _route(key: object, actors: int) -> int:
@@ -65,29 +55,8 @@ def _route(key: object, actors: int) -> int:
     return zlib.crc32(repr(key).encode()) % actors
 
 
-def _segments_table(
-    key_column: str, parts: list[tuple[object, Segments]], key_type: Any = None
-) -> pa.Table:
-    """One row per segment: the key, start, length and reason (a dictionary column)."""
-    pa = _pa()
-    counts = np.array([len(seg) for _, seg in parts], dtype=np.int64)
-    keys = pa.array([k for k, _ in parts], type=key_type)
-    take = np.repeat(np.arange(len(parts)), counts)
-    if parts:
-        starts = np.concatenate([seg.starts for _, seg in parts])
-        lengths = np.concatenate([seg.lengths for _, seg in parts])
-        reasons = np.concatenate([seg.reasons for _, seg in parts]).astype(np.int8)
-    else:
-        starts = lengths = np.zeros(0, dtype=np.int64)
-        reasons = np.zeros(0, dtype=np.int8)
-    return pa.table(
-        {
-            key_column: keys.take(pa.array(take, pa.int64())),
-            "start": starts,
-            "length": lengths,
-            "reason": pa.DictionaryArray.from_arrays(reasons, list(REASONS)),
-        }
-    )
+#: Closed segments of one actor call: ``(key, (starts, lengths, reasons))`` in order.
+_Parts = list[tuple[object, tuple[Any, Any, Any]]]
 
 
 class _StreamActor:
@@ -100,42 +69,41 @@ class _StreamActor:
         self.options = options
         self.segmenters: dict[object, Segmenter] = {}
 
-    def push(self, keys: list[object], values: list[npt.NDArray[Any]], key_type: Any) -> pa.Table:
+    def push(self, keys: list[object], values: list[npt.NDArray[Any]]) -> _Parts:
         parts = []
         for key, chunk in zip(keys, values, strict=True):
             seg = self.segmenters.get(key)
             if seg is None:
                 seg = self.segmenters[key] = Segmenter(**self.options)
-            closed = seg.push(chunk)
-            if len(closed):
-                parts.append((key, closed))
-        return _segments_table(self.key_column, parts, key_type)
+            parts.append((key, seg.push(chunk)))
+        return _closed(parts)
 
-    def finish(self, key_type: Any) -> pa.Table:
+    def finish(self) -> _Parts:
         parts = [(key, seg.finish()) for key, seg in self.segmenters.items()]
         self.segmenters.clear()
-        return _segments_table(self.key_column, [p for p in parts if len(p[1])], key_type)
+        return _closed(parts)
+
+
+def _closed(parts: list[tuple[object, Segments]]) -> _Parts:
+    return [(key, (seg.starts, seg.lengths, seg.reasons)) for key, seg in parts if len(seg)]
 
 
 def _split_by_key(
-    batch: pa.Table, key_column: str, value_column: str
+    batch: pa.Table, key_column: str, value_column: str, router: _Router
 ) -> tuple[list[object], list[npt.NDArray[Any]]]:
-    """The batch's keys in first-appearance order, each with its values in row order."""
+    """The batch's keys (the router's order: runs, or first appearance), each with its
+    values in row order; the router keeps each key's Arrow value for the output."""
     for name in (key_column, value_column):
         if name not in batch.column_names:
             raise KeyError(f"column {name!r} not in the dataset (columns: {batch.column_names})")
-    encoded = batch.column(key_column).combine_chunks().dictionary_encode()
-    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    dictionary = encoded.dictionary.to_pylist()
+    router.key_index = batch.schema.get_field_index(key_column)
     values = batch.column(value_column).to_numpy()
-    order = np.argsort(codes, kind="stable")
-    sorted_codes = codes[order]
-    cuts = np.flatnonzero(np.diff(sorted_codes)) + 1
-    groups = np.split(order, cuts) if len(order) else []
-    # First appearance order of the keys in this batch.
-    groups.sort(key=lambda g: int(g[0]))
-    keys = [dictionary[int(codes[g[0]])] for g in groups]
-    return keys, [np.ascontiguousarray(values[g]) for g in groups]
+    keys: list[object] = []
+    groups: list[npt.NDArray[Any]] = []
+    for key, rows in router.split(batch):
+        keys.append(key)
+        groups.append(np.ascontiguousarray(values[rows]))
+    return keys, groups
 
 
 def segment_dataset(
@@ -191,13 +159,14 @@ def segment_dataset(
     actor_cls = ray.remote(_StreamActor)
     actors = [actor_cls.remote(value_column, key_column, given) for _ in range(num_actors)]
     pending: deque[Any] = deque()
-    key_type = None
+    router = _Router(None)  # the key column's index is set batch by batch
+
+    def table(parts: _Parts) -> pa.Table:
+        return _pyarrow().Table.from_batches([router.segments_batch(key_column, parts)])
+
     try:
         for batch in ds.iter_batches(batch_size=batch_size, batch_format="pyarrow"):
-            key_type = (
-                batch.schema.field(key_column).type if key_column in batch.column_names else None
-            )
-            keys, values = _split_by_key(batch, key_column, value_column)
+            keys, values = _split_by_key(batch, key_column, value_column, router)
             per_actor: list[tuple[list[object], list[Any]]] = [([], []) for _ in actors]
             for key, chunk in zip(keys, values, strict=True):
                 k, v = per_actor[_route(key, num_actors)]
@@ -205,17 +174,17 @@ def segment_dataset(
                 v.append(chunk)
             for actor, (k, v) in zip(actors, per_actor, strict=True):
                 if k:
-                    pending.append(actor.push.remote(k, v, key_type))
+                    pending.append(actor.push.remote(k, v))
             while len(pending) > max_in_flight:
-                table = ray.get(pending.popleft())
-                if table.num_rows:
-                    yield table
+                parts = ray.get(pending.popleft())
+                if parts:
+                    yield table(parts)
         for actor in actors:
-            pending.append(actor.finish.remote(key_type))
+            pending.append(actor.finish.remote())
         while pending:
-            table = ray.get(pending.popleft())
-            if table.num_rows:
-                yield table
+            parts = ray.get(pending.popleft())
+            if parts:
+                yield table(parts)
     finally:
         for actor in actors:
             ray.kill(actor)
@@ -238,7 +207,7 @@ class SegmentSeries:
         self.options = options
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        pa = _pa()
+        pa = _pyarrow()
         if self.value_column not in batch.column_names:
             raise KeyError(
                 f"column {self.value_column!r} not in the dataset (columns: {batch.column_names})"
@@ -315,7 +284,7 @@ def training_batches(
         batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=concurrency),
     )
-    pa = _pa()
+    pa = _pyarrow()
     for batch in mapped.iter_batches(batch_size=batch_size, batch_format="pyarrow"):
         column = batch.column(value_column).combine_chunks()
         if not pa.types.is_list(column.type):

@@ -254,16 +254,8 @@ class Segments:
         series = np.repeat(
             np.arange(self.num_series, dtype=np.int64), np.diff(self._series_offsets)
         )
-        return pa.table(
-            {
-                "series": series,
-                "start": self._starts,
-                "length": self._lengths,
-                "reason": pa.DictionaryArray.from_arrays(
-                    self._reasons.astype(np.int8), list(REASONS)
-                ),
-            }
-        )
+        batch = _arrow_batch("series", pa.array(series), self._starts, self._lengths, self._reasons)
+        return pa.Table.from_batches([batch])
 
     @classmethod
     def concat(cls, parts: Iterable[Segments]) -> Segments:
@@ -330,6 +322,31 @@ class Segments:
         fresh = Segments(*state)
         for name in self.__slots__:
             object.__setattr__(self, name, getattr(fresh, name))
+
+
+def _arrow_batch(
+    key_name: str | None,
+    keys: Any,
+    starts: npt.ArrayLike,
+    lengths: npt.ArrayLike,
+    reasons: npt.ArrayLike,
+) -> pyarrow.RecordBatch:
+    """One row per segment: ``key_name`` (the Arrow array ``keys``, one per row; no such
+    column when ``key_name`` is None), ``start`` and ``length`` (int64) and ``reason``
+    (int8 codes into a dictionary of :data:`REASONS`). The one builder of segment tables
+    (:meth:`Segments.to_arrow`, the Arrow stream step, the Ray step)."""
+    import pyarrow as pa
+
+    reason = pa.DictionaryArray.from_arrays(
+        pa.array(np.asarray(reasons, dtype=np.int8), pa.int8()),
+        pa.array(list(REASONS), pa.string()),
+    )
+    arrays = [pa.array(starts, pa.int64()), pa.array(lengths, pa.int64()), reason]
+    names = ["start", "length", "reason"]
+    if key_name is not None:
+        arrays.insert(0, keys)
+        names.insert(0, key_name)
+    return pa.RecordBatch.from_arrays(arrays, names=names)
 
 
 def _one_series(arrays: tuple[_I64, _I64, npt.NDArray[np.uint8]]) -> Segments:
