@@ -12,6 +12,8 @@ use entroseg_core::util::pool::default_threads;
 use entroseg_core::Samples;
 use std::time::Instant;
 
+mod common;
+
 fn best_of<F: FnMut() -> usize>(mut f: F) -> (f64, usize) {
     let mut best = f64::INFINITY;
     let mut k = 0;
@@ -24,24 +26,9 @@ fn best_of<F: FnMut() -> usize>(mut f: F) -> (f64, usize) {
 }
 
 fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10_000_000);
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let mut v = 0.0;
-    let x: Vec<f64> = (0..n)
-        .map(|_| {
-            v += (next() >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
-            v
-        })
-        .collect();
+    let n = common::samples_arg();
+    let mut rng = common::XorShift::new();
+    let x = common::random_walk(&mut rng, n);
     let method = Method::Permutation(PermutationOptions {
         order: 4,
         window: Some(64),
@@ -132,7 +119,7 @@ fn main() {
             xs.len() as f64 / t / 1e6
         );
     }
-    let symbols: Vec<u8> = (0..n / 4).map(|_| (next() >> 62) as u8).collect();
+    let symbols: Vec<u8> = (0..n / 4).map(|_| (rng.next_u64() >> 62) as u8).collect();
     for order in [2usize, 8] {
         let m = Method::NextSymbol(
             NextSymbolOptions {

@@ -7,6 +7,8 @@ use entroseg_core::estimate::conditional::{ConditionalEstimator, ConditionalOpti
 use entroseg_core::estimate::permutation::{PermutationEstimator, PermutationOptions};
 use std::time::Instant;
 
+mod common;
+
 fn best_of<F: FnMut()>(mut f: F) -> f64 {
     (0..5)
         .map(|_| {
@@ -18,25 +20,10 @@ fn best_of<F: FnMut()>(mut f: F) -> f64 {
 }
 
 fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10_000_000);
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let mut v = 0.0;
-    let x: Vec<f64> = (0..n)
-        .map(|_| {
-            v += (next() >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
-            v
-        })
-        .collect();
-    let symbols: Vec<u8> = (0..n).map(|_| (next() >> 62) as u8).collect();
+    let n = common::samples_arg();
+    let mut rng = common::XorShift::new();
+    let x = common::random_walk(&mut rng, n);
+    let symbols: Vec<u8> = (0..n).map(|_| (rng.next_u64() >> 62) as u8).collect();
     let mut out = vec![1.0f64; n];
     for order in [3usize, 5, 7] {
         let rolling = PermutationOptions {

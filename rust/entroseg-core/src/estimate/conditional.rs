@@ -706,17 +706,12 @@ impl ConditionalEstimator {
 
     /// Serialises the state.
     pub fn checkpoint(&self) -> Vec<u8> {
-        let mut w = Writer::new(TAG);
-        self.write_state(&mut w);
-        w.finish()
+        crate::util::checkpoint::save(TAG, |w| self.write_state(w))
     }
 
     /// Rebuilds an estimator from `checkpoint()` bytes.
     pub fn restore(bytes: &[u8]) -> Result<Self> {
-        let mut r = Reader::open(bytes, TAG)?;
-        let est = Self::read_state(&mut r, MAX_ALPHABET)?;
-        r.finish()?;
-        Ok(est)
+        crate::util::checkpoint::load(bytes, TAG, |r| Self::read_state(r, MAX_ALPHABET))
     }
 }
 
@@ -1041,9 +1036,7 @@ mod tests {
         let mut s = seed;
         (0..n)
             .map(|i| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
+                s = crate::util::testing::lcg_step(s);
                 // Some structure: a periodic bias so conditional < marginal entropy.
                 (((s >> 33) % a + (i as u64 % 3)) % a) as u8
             })
@@ -1153,9 +1146,7 @@ mod tests {
         let mut s = 17u64;
         let x: Vec<f64> = (0..500)
             .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
+                s = crate::util::testing::lcg_step(s);
                 ((s >> 33) % 6) as f64
             })
             .collect();

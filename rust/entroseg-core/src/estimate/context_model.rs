@@ -568,9 +568,7 @@ mod tests {
         let mut s = seed;
         (0..n)
             .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
+                s = crate::util::testing::lcg_step(s);
                 // Skewed: small symbols more frequent, so contexts repeat.
                 let r = (s >> 33) as u32 % (a * a);
                 (r as f64).sqrt() as u32 % a

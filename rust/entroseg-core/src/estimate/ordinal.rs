@@ -400,9 +400,7 @@ mod tests {
         let mut s = seed;
         (0..n)
             .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
+                s = crate::util::testing::lcg_step(s);
                 ((s >> 33) % levels) as f64
             })
             .collect()

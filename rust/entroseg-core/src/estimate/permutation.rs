@@ -1038,9 +1038,7 @@ mod tests {
         let mut v = 0.0;
         (0..n)
             .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
+                s = crate::util::testing::lcg_step(s);
                 v += ((s >> 33) % levels) as f64 - (levels / 2) as f64;
                 v
             })

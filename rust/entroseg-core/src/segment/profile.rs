@@ -191,17 +191,12 @@ impl Profiler {
 
     /// The state as bytes; [`Profiler::restore`] resumes bit-identically.
     pub fn checkpoint(&self) -> Vec<u8> {
-        let mut w = Writer::new(TAG);
-        self.write_state(&mut w);
-        w.finish()
+        crate::util::checkpoint::save(TAG, |w| self.write_state(w))
     }
 
     /// Rebuilds a profiler from [`Profiler::checkpoint`] bytes.
     pub fn restore(bytes: &[u8]) -> Result<Self> {
-        let mut r = Reader::open(bytes, TAG)?;
-        let p = Self::read_state(&mut r)?;
-        r.finish()?;
-        Ok(p)
+        crate::util::checkpoint::load(bytes, TAG, Self::read_state)
     }
 }
 

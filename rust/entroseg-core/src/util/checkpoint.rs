@@ -205,6 +205,26 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A checkpoint of one object: `write` its state under `tag`.
+pub(crate) fn save(tag: &str, write: impl FnOnce(&mut Writer)) -> Vec<u8> {
+    let mut w = Writer::new(tag);
+    write(&mut w);
+    w.finish()
+}
+
+/// The object of a checkpoint made by [`save`] under `tag`: `read` its state, then
+/// check that nothing is left over.
+pub(crate) fn load<T>(
+    bytes: &[u8],
+    tag: &str,
+    read: impl FnOnce(&mut Reader) -> crate::Result<T>,
+) -> crate::Result<T> {
+    let mut r = Reader::open(bytes, tag)?;
+    let value = read(&mut r)?;
+    r.finish()?;
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,3 +8,5 @@ pub(crate) mod checkpoint;
 pub mod exact;
 pub mod hash;
 pub mod pool;
+#[cfg(test)]
+pub(crate) mod testing;

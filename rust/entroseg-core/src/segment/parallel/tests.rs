@@ -15,9 +15,7 @@ fn walk(seed: u64, n: usize) -> Vec<f64> {
     let mut v = 0.0;
     (0..n)
         .map(|i| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            s = crate::util::testing::lcg_step(s);
             let u = (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
             v += if (i / 300) % 3 == 0 { 0.01 * u } else { u };
             v

@@ -18,9 +18,7 @@ fn walk(seed: u64, n: usize) -> Vec<f64> {
     let mut v = 0.0;
     (0..n)
         .map(|i| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            s = crate::util::testing::lcg_step(s);
             let u = (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
             // Alternate calm and busy stretches so the profile moves.
             v += if (i / 700) % 2 == 0 {
@@ -37,9 +35,7 @@ fn symbols(seed: u64, n: usize, a: u64) -> Vec<u8> {
     let mut s = seed;
     (0..n)
         .map(|i| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            s = crate::util::testing::lcg_step(s);
             if (i / 500) % 2 == 0 {
                 ((s >> 33) % a) as u8
             } else {

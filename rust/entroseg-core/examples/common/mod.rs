@@ -1,0 +1,37 @@
+//! Inputs shared by the throughput examples: the sample count from the command line and
+//! a reproducible random walk (xorshift64), so every example measures the same data.
+
+/// The first command-line argument as a sample count (default 10^7).
+pub fn samples_arg() -> usize {
+    std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000_000)
+}
+
+/// A xorshift64 stream with a fixed seed.
+pub struct XorShift(u64);
+
+impl XorShift {
+    pub fn new() -> Self {
+        Self(0x9E37_79B9_7F4A_7C15)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// A random walk of `n` steps uniform in [-0.5, 0.5).
+pub fn random_walk(rng: &mut XorShift, n: usize) -> Vec<f64> {
+    let mut v = 0.0;
+    (0..n)
+        .map(|_| {
+            v += (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            v
+        })
+        .collect()
+}

@@ -1,0 +1,9 @@
+//! Deterministic test data shared by the unit tests of every module.
+
+/// One step of the 64-bit linear congruential generator the tests draw data from
+/// (Knuth's MMIX constants): reproducible on every platform, no dependency.
+pub(crate) fn lcg_step(state: u64) -> u64 {
+    state
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+}
