@@ -20,7 +20,7 @@ import os
 
 import entroseg
 import numpy as np
-from _common import best_of, random_walk
+from _common import SEGMENT_OPTS, best_of, random_walk
 
 
 def bench_parallel(n: int, repeat: int) -> None:
@@ -29,7 +29,10 @@ def bench_parallel(n: int, repeat: int) -> None:
     print(f"one stream of {n:,} samples, {cores} logical cores")
     for name, opts in [
         ("threshold 0.97, min 4, max 64", {"threshold": 0.97, "min_len": 4, "max_len": 64}),
-        ("target_len 16, min 4, max 64", {"target_len": 16, "min_len": 4, "max_len": 64}),
+        (
+            "target_len 16, min 4, max 64",
+            {"target_len": 16, "calibration": "batch", "min_len": 4, "max_len": 64},
+        ),
     ]:
         opts = {"order": 4, "window": 64, **opts}
         t1 = best_of(repeat, lambda o=opts: entroseg.segment(x, **o))  # type: ignore[misc]
@@ -88,7 +91,7 @@ def bench_ray(rows: int) -> None:
     series = [random_walk(rng, n) for n in rng.integers(500, 5000, size=2000)]
     flat = np.concatenate(series)
     offsets = np.concatenate([[0], np.cumsum([len(s) for s in series])])
-    sopts = {"order": 4, "window": 64, "target_len": 16, "min_len": 4, "max_len": 64}
+    sopts = SEGMENT_OPTS
     t_local = best_of(1, lambda: entroseg.segment_batch(flat, offsets, **sopts))
     ds = ray.data.from_arrow(pa.table({"x": [s.tolist() for s in series]})).materialize()
     t_ray = best_of(

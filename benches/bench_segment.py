@@ -18,7 +18,7 @@ import os
 
 import entroseg
 import numpy as np
-from _common import best_of, random_walk
+from _common import SEGMENT_OPTS, best_of, random_walk
 
 
 def main() -> None:
@@ -40,8 +40,11 @@ def main() -> None:
     hard = {"min_len": 4, "max_len": 64}
     cases: list[tuple[str, dict[str, object]]] = [
         ("threshold 0.97, min_len 4, max_len 64", {"threshold": 0.97, **hard}),
-        ("target_len 16 (batch calibration)", {"target_len": 16}),
-        ("target_len 16 (batch), min_len 4, max_len 64", {"target_len": 16, **hard}),
+        ("target_len 16 (batch calibration)", {"target_len": 16, "calibration": "batch"}),
+        (
+            "target_len 16 (batch), min_len 4, max_len 64",
+            {"target_len": 16, "calibration": "batch", **hard},
+        ),
         (
             "target_len 16 (online), min_len 4, max_len 64",
             {"target_len": 16, "calibration": "online", **hard},
@@ -58,7 +61,7 @@ def main() -> None:
     n_batch = args.series * args.series_len
     values = random_walk(rng, n_batch)
     offsets = np.arange(0, n_batch + 1, args.series_len)
-    rules = {"order": 4, "window": 64, "target_len": 16, "min_len": 4, "max_len": 64}
+    rules = SEGMENT_OPTS
     times = {}
     for threads in sorted({1, os.cpu_count() or 1}):
         times[threads] = best_of(

@@ -152,22 +152,19 @@ fn parse_schedule(
 
 type LevelArrays<'py> = Bound<'py, PyTuple>;
 
+/// A tuple of numpy arrays made from the vectors, in order.
+macro_rules! array_tuple {
+    ($py:expr; $($v:expr),+ $(,)?) => {
+        PyTuple::new($py, [$(PyArray1::from_vec($py, $v).into_any()),+])
+    };
+}
+
 fn level_arrays<'py>(py: Python<'py>, level: MergeLevel) -> PyResult<LevelArrays<'py>> {
-    PyTuple::new(
-        py,
-        [
-            PyArray1::from_vec(py, level.group_ids).into_any(),
-            PyArray1::from_vec(py, level.source).into_any(),
-            PyArray1::from_vec(py, level.sizes).into_any(),
-            PyArray1::from_vec(py, level.log_sizes).into_any(),
-            PyArray1::from_vec(py, level.cu_seqlens).into_any(),
-            PyArray1::from_vec(py, level.series_offsets).into_any(),
-            PyArray1::from_vec(py, level.requested).into_any(),
-            PyArray1::from_vec(py, level.achieved).into_any(),
-            PyArray1::from_vec(py, level.capacity).into_any(),
-            PyArray1::from_vec(py, level.thresholds).into_any(),
-        ],
-    )
+    #[rustfmt::skip]
+    let arrays = array_tuple!(py; level.group_ids, level.source, level.sizes, level.log_sizes,
+        level.cu_seqlens, level.series_offsets, level.requested, level.achieved, level.capacity,
+        level.thresholds);
+    arrays
 }
 
 /// Plans merges; one tuple of arrays per level:
@@ -278,15 +275,8 @@ pub fn _assign_rates<'py>(
     let offsets = offsets_ro.as_slice()?;
     let rates =
         core(py.detach(|| assign_rates(scores, lengths, offsets, &factors, keep_ratio, strict)))?;
-    PyTuple::new(
-        py,
-        [
-            PyArray1::from_vec(py, rates.factors).into_any(),
-            PyArray1::from_vec(py, rates.kept_counts).into_any(),
-            PyArray1::from_vec(py, rates.kept_indices).into_any(),
-            PyArray1::from_vec(py, rates.thresholds).into_any(),
-            PyArray1::from_vec(py, rates.budgets).into_any(),
-            PyArray1::from_vec(py, rates.kept).into_any(),
-        ],
-    )
+    #[rustfmt::skip]
+    let arrays = array_tuple!(py; rates.factors, rates.kept_counts, rates.kept_indices,
+        rates.thresholds, rates.budgets, rates.kept);
+    arrays
 }

@@ -502,18 +502,14 @@ pub(crate) fn next_symbol_options(
     reset_symbol: Option<i64>,
     normalize: bool,
 ) -> PyResult<NextSymbolOptions> {
-    let o = NextSymbolOptions {
-        order: count_option(order, "order", 0)?,
+    core(NextSymbolOptions::from_values(
+        ("order", order),
         alphabet_size,
         alpha,
-        min_count: u32::try_from(count_option(min_count, "min_count", 1)?).unwrap_or(u32::MAX),
-        reset_symbol: reset_symbol
-            .map(|r| count_option(r, "reset_symbol", 0).map(|r| r as u32))
-            .transpose()?,
+        min_count,
+        reset_symbol,
         normalize,
-    };
-    core(o.validate())?;
-    Ok(o)
+    ))
 }
 
 /// Model-free next-symbol entropy and surprisal of a symbol stream.

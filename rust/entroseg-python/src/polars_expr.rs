@@ -405,19 +405,14 @@ impl NextSymbolEntropyKwargs {
                 )))
             }
         };
-        let o = NextSymbolOptions {
-            order: try_count(self.order, "order", 0)?,
+        let o = NextSymbolOptions::from_values(
+            ("order", self.order),
             alphabet_size,
-            alpha: self.alpha,
-            min_count: u32::try_from(try_count(self.min_count, "min_count", 1)?)
-                .unwrap_or(u32::MAX),
-            reset_symbol: self
-                .reset_symbol
-                .map(|r| try_count(r, "reset_symbol", 0).map(|r| r as u32))
-                .transpose()?,
-            normalize: self.normalize,
-        };
-        o.validate()?;
+            self.alpha,
+            self.min_count,
+            self.reset_symbol,
+            self.normalize,
+        )?;
         Ok((o, surprisal))
     }
 

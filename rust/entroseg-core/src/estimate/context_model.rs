@@ -86,6 +86,34 @@ fn bits_for(alphabet: usize) -> u32 {
 }
 
 impl NextSymbolOptions {
+    /// The options from caller-given numbers, checked. `context` is the context length
+    /// with the name the caller gave it (for the error message).
+    pub fn from_values(
+        context: (&str, i64),
+        alphabet_size: usize,
+        alpha: f64,
+        min_count: i64,
+        reset_symbol: Option<i64>,
+        normalize: bool,
+    ) -> Result<Self> {
+        let o = Self {
+            order: crate::estimate::count(context.1, context.0, 0)?,
+            alphabet_size,
+            alpha,
+            min_count: u32::try_from(crate::estimate::count(min_count, "min_count", 1)?)
+                .unwrap_or(u32::MAX),
+            reset_symbol: reset_symbol
+                .map(|r| {
+                    crate::estimate::count(r, "reset_symbol", 0)
+                        .map(|r| r.min(u32::MAX as usize) as u32)
+                })
+                .transpose()?,
+            normalize,
+        };
+        o.validate()?;
+        Ok(o)
+    }
+
     /// Checks every option; returns the bits per packed symbol.
     pub fn validate(&self) -> Result<u32> {
         let a = self.alphabet_size;

@@ -102,6 +102,18 @@ pub(crate) fn check_whole_series_len(seen: u64, more: usize) -> crate::Result<()
     Ok(())
 }
 
+/// `value` as a count of at least `min`, or an error naming the option: how options that
+/// count (windows, orders, lengths) arrive from callers that hold signed integers.
+pub fn count(value: i64, name: &str, min: i64) -> crate::Result<usize> {
+    if value < min {
+        return Err(crate::Error::parameter(format!(
+            "{name} must be >= {min}, got {value}"
+        )));
+    }
+    usize::try_from(value)
+        .map_err(|_| crate::Error::parameter(format!("{name} is too large: {value}")))
+}
+
 /// Checks that every symbol is `< alphabet_size`; the error names the first one that is
 /// not, its index and the alphabet.
 pub fn check_symbols<T: Copy + Into<u64>>(

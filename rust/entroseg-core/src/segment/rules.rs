@@ -1094,8 +1094,9 @@ fn secant_search(
     // Bracket the target starting from the index whose estimate x matches it, stepping
     // by the ratio of wanted to found (counts are roughly proportional to x); the ends
     // of the list (often the costliest probes) are probed only if the steps reach them.
-    let index_at = |x_target: f64| -> usize {
-        let (mut a, mut b) = (0usize, len - 1);
+    // The first index in `[a, b]` whose x is at or below `x_target` (x decreases with
+    // the index), by bisection.
+    let index_in = |mut a: usize, mut b: usize, x_target: f64| -> usize {
         while a < b {
             let m = a + (b - a) / 2;
             if x_of(m) > x_target {
@@ -1106,6 +1107,7 @@ fn secant_search(
         }
         a
     };
+    let index_at = |x_target: f64| index_in(0, len - 1, x_target);
     let mut i = index_at(wanted);
     let mut lo: Option<(usize, f64)> = None;
     let mut hi: Option<(usize, f64)> = None;
@@ -1153,16 +1155,7 @@ fn secant_search(
         // Where x should be for the count to meet the target, then the index there.
         let (x_lo, x_hi) = (x_of(lo), x_of(hi));
         let x_target = x_lo + (x_hi - x_lo) * (f_lo / (f_lo - f_hi));
-        let (mut a, mut b) = (lo + 1, hi - 1);
-        while a < b {
-            let m = a + (b - a) / 2;
-            if x_of(m) > x_target {
-                a = m + 1;
-            } else {
-                b = m;
-            }
-        }
-        let mut mid = a;
+        let mut mid = index_in(lo + 1, hi - 1, x_target);
         if side != 0 && (mid <= lo || mid >= hi) {
             mid = lo + (hi - lo) / 2;
         }
@@ -1700,6 +1693,15 @@ pub(crate) fn write_rules(w: &mut Writer, rules: &Rules) {
     }
 }
 
+/// A preset mode written as its index in `modes` (the enum's declaration order).
+fn read_mode<T: Copy>(r: &mut Reader, modes: &[T]) -> Result<T> {
+    let code = r.u64()?;
+    usize::try_from(code)
+        .ok()
+        .and_then(|i| modes.get(i).copied())
+        .ok_or_else(|| Error::checkpoint("invalid preset mode in checkpoint"))
+}
+
 pub(crate) fn read_rules(r: &mut Reader) -> Result<Rules> {
     let threshold = read_opt_f64(r)?;
     let relative = read_opt_f64(r)?;
@@ -1723,12 +1725,7 @@ pub(crate) fn read_rules(r: &mut Reader) -> Result<Rules> {
     let preset = match r.u64()? {
         0 => None,
         1 => {
-            let mode = match r.u64()? {
-                0 => BltMode::Global,
-                1 => BltMode::Monotonic,
-                2 => BltMode::Combined,
-                _ => return Err(Error::checkpoint("invalid preset mode in checkpoint")),
-            };
+            let mode = read_mode(r, &[BltMode::Global, BltMode::Monotonic, BltMode::Combined])?;
             Some(Preset::Blt {
                 mode,
                 threshold: r.f64()?,
@@ -1736,11 +1733,7 @@ pub(crate) fn read_rules(r: &mut Reader) -> Result<Rules> {
             })
         }
         2 => {
-            let mode = match r.u64()? {
-                0 => EntropeMode::Global,
-                1 => EntropeMode::Monotonic,
-                _ => return Err(Error::checkpoint("invalid preset mode in checkpoint")),
-            };
+            let mode = read_mode(r, &[EntropeMode::Global, EntropeMode::Monotonic])?;
             Some(Preset::Entrope {
                 mode,
                 quantile: r.f64()?,

@@ -459,15 +459,7 @@ spec_options! {
     quantile: Option<f64> = None,
 }
 
-/// `value` as a count of at least `min`, or an error naming the option.
-pub fn count(value: i64, name: &str, min: i64) -> Result<usize> {
-    if value < min {
-        return Err(Error::parameter(format!(
-            "{name} must be >= {min}, got {value}"
-        )));
-    }
-    usize::try_from(value).map_err(|_| Error::parameter(format!("{name} is too large: {value}")))
-}
+pub use crate::estimate::count;
 
 /// `order` as an ordinal embedding dimension: negative values get the same message
 /// (with the supported range) as out-of-range positive ones.
@@ -553,20 +545,18 @@ impl SpecOptions {
                         ("surprisal", NextScore::Surprisal),
                     ],
                 )?;
-                let reset_symbol = self
-                    .reset_symbol
-                    .map(|r| count(r, "reset_symbol", 0).map(|r| r.min(u32::MAX as usize) as u32))
-                    .transpose()?;
                 Method::NextSymbol(
-                    NextSymbolOptions {
-                        order: context(DEFAULT_NEXT_SYMBOL_CONTEXT)?,
-                        alphabet_size: given_alphabet.unwrap_or(context_model::MAX_ALPHABET),
-                        alpha: self.alpha,
-                        min_count: u32::try_from(count(self.min_count, "min_count", 1)?)
-                            .unwrap_or(u32::MAX),
-                        reset_symbol,
-                        normalize: self.normalize,
-                    },
+                    NextSymbolOptions::from_values(
+                        (
+                            "context",
+                            self.context.unwrap_or(DEFAULT_NEXT_SYMBOL_CONTEXT as i64),
+                        ),
+                        given_alphabet.unwrap_or(context_model::MAX_ALPHABET),
+                        self.alpha,
+                        self.min_count,
+                        self.reset_symbol,
+                        self.normalize,
+                    )?,
                     score,
                 )
             }

@@ -170,31 +170,20 @@ fn two_levels_by_hand() {
 fn cosine_and_weights() {
     // Rows 0,1 point the same way; rows 2,3 the other way; weights enter the group sums.
     let v: [f32; 8] = [1.0, 0.0, 2.0, 0.1, 0.0, 1.0, 0.1, 3.0];
-    let plan = merge_plan(
-        &[0, 4],
-        Some(&[1, 3, 2, 1]),
-        Features::Cosine {
+    let plan_with = |opts: &MergeOptions| {
+        let features = Features::Cosine {
             vectors: &v,
             dim: 2,
-        },
-        &counts(&[2], 16),
-    )
-    .unwrap();
+        };
+        merge_plan(&[0, 4], Some(&[1, 3, 2, 1]), features, opts).unwrap()
+    };
+    let plan = plan_with(&counts(&[2], 16));
     assert_eq!(plan.levels[0].group_ids, [0, 0, 1, 1]);
     assert_eq!(plan.levels[0].sizes, [4, 3]);
     // max_size 3 forbids the first pair (1 + 3 = 4).
     let mut opts = counts(&[1], 16);
     opts.max_size = Some(3);
-    let plan = merge_plan(
-        &[0, 4],
-        Some(&[1, 3, 2, 1]),
-        Features::Cosine {
-            vectors: &v,
-            dim: 2,
-        },
-        &opts,
-    )
-    .unwrap();
+    let plan = plan_with(&opts);
     assert_eq!(plan.levels[0].group_ids, [0, 1, 2, 2]);
 }
 
