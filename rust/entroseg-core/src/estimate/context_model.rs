@@ -219,7 +219,11 @@ pub struct ContextModel {
     /// `ln(M)` is evaluated fresh; these are constants of the options.
     a_alpha: f64,
     zero_term: f64,
+    /// Scale of the surprisal (1 / ln a when normalising).
     norm: f64,
+    /// The entropy's scale and clamp: a predictive distribution over `a` symbols has an
+    /// entropy in `[0, ln a]`, which the rounded evaluation can leave by an ulp.
+    finish: crate::estimate::Finish,
 }
 
 const TAG: &str = "ContextModel";
@@ -256,6 +260,7 @@ impl ContextModel {
             } else {
                 1.0
             },
+            finish: crate::estimate::Finish::new(options.alphabet_size, options.normalize),
         })
     }
 
@@ -393,7 +398,7 @@ impl ContextModel {
         if self.options.reset_symbol == Some(symbol) {
             self.available = 0;
         }
-        (h * self.norm, q * self.norm)
+        (self.finish.apply(h), q * self.norm)
     }
 
     /// Serialises the state (options, history and the order-`j` joint counts).
@@ -745,5 +750,25 @@ mod tests {
     fn send_sync() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<ContextModel>();
+    }
+
+    #[test]
+    fn normalised_entropy_never_exceeds_one() {
+        // A uniform order-0 prediction over 4 symbols evaluates ln(M) - S/M with rounded
+        // terms: without the clamp it came out at 1.0000000000000162 here.
+        let s: [u8; 17] = [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 0];
+        for normalize in [true, false] {
+            let o = NextSymbolOptions {
+                order: 0,
+                alphabet_size: 4,
+                alpha: 1.0,
+                normalize,
+                ..Default::default()
+            };
+            let (h, _) = next_symbol_entropy(&s, o).unwrap();
+            let max = if normalize { 1.0 } else { 4f64.ln() };
+            assert!(h.iter().all(|&v| (0.0..=max).contains(&v)), "{h:?}");
+            assert_eq!(h[16], max, "uniform after four of each: the maximum");
+        }
     }
 }
