@@ -89,7 +89,7 @@ def test_fine_segments_and_grid_agree() -> None:
     fine = entroseg.Segments(starts, lengths)
     assert np.array_equal(entroseg.change_points(x, n_bkps=3, fine=fine, radius=50), grid)
     # Entropy-driven fine segments work too.
-    seg = entroseg.segment(x, order=3, window=32, target_len=30, min_len=10)
+    seg = entroseg.segment(x, order=3, window=32, target_len=30, calibration="batch", min_len=10)
     found = entroseg.change_points(x, n_bkps=3, fine=seg)
     assert f1_score([800, 1400, 2100], found, len(x), margin=25) == 1.0
 

@@ -329,7 +329,9 @@ def test_rates_per_series_and_strict() -> None:
 
 
 def test_segment_means_match_a_loop() -> None:
-    seg = entroseg.segment(entroseg.sample_series(500)[0], order=3, window=32, target_len=20)
+    seg = entroseg.segment(
+        entroseg.sample_series(500)[0], order=3, window=32, target_len=20, calibration="batch"
+    )
     h = entroseg.permutation_entropy(entroseg.sample_series(500)[0], order=3, window=32)
     means = entroseg.segment_means(seg, h)
     for i, (a, ln) in enumerate(zip(seg.starts, seg.lengths, strict=True)):

@@ -21,8 +21,8 @@ rules_st = st.sampled_from(
         {"threshold": 0.95, "min_len": 3, "max_len": 40},
         {"relative": 0.02, "min_len": 2, "max_len": 30},
         {"threshold": 0.9, "relative": 0.0, "combine": "and", "max_len": 25},
-        {"target_len": 12},
-        {"target_len": 10, "min_len": 4, "max_len": 48},
+        {"target_len": 12, "calibration": "batch"},
+        {"target_len": 10, "calibration": "batch", "min_len": 4, "max_len": 48},
         {"target_len": 10, "calibration": "online", "max_len": 48},
         {"preset": "blt", "threshold": 0.9, "max_len": 16},
         {"preset": "entrope", "quantile": 0.85, "mode": "monotonic"},
@@ -58,7 +58,7 @@ def test_symbol_methods_and_report() -> None:
     symbols = entroseg.quantize(np.diff(x, prepend=0.0), method="quantile", bins=4)
     for opts in (
         {"method": "conditional", "context": 2, "window": 64, "threshold": 0.8, "max_len": 64},
-        {"method": "next_symbol", "order": 2, "threshold": 0.9, "min_len": 2, "max_len": 32},
+        {"method": "next_symbol", "context": 2, "threshold": 0.9, "min_len": 2, "max_len": 32},
     ):
         par, report = entroseg.segment_parallel(symbols, chunks=6, with_report=True, **opts)
         assert par == entroseg.segment(symbols, **opts)  # type: ignore[arg-type]

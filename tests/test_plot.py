@@ -22,7 +22,9 @@ def test_png_has_three_panels_with_the_data(tmp_path: Path) -> None:
     import matplotlib.image
 
     x, starts = entroseg.sample_series(1500)
-    seg = entroseg.segment(x, order=4, window=64, target_len=40, min_len=4, max_len=400)
+    seg = entroseg.segment(
+        x, order=4, window=64, target_len=40, calibration="batch", min_len=4, max_len=400
+    )
     path = tmp_path / "fig.png"
     fig = plot_segments(x, seg, truth=starts, path=path, order=4, window=64)
     data = path.read_bytes()
@@ -64,7 +66,7 @@ def test_short_series_draws_lines_and_boundaries() -> None:
          lambda x, s: entroseg.permutation_entropy(x, order=3, window=20)),
         (dict(method="conditional", context=1, window=16, alphabet_size=4),
          lambda x, s: entroseg.conditional_entropy(s, context=1, window=16, alphabet_size=4)),
-        (dict(method="next_symbol", order=2, alphabet_size=4, score="surprisal"),
+        (dict(method="next_symbol", context=2, alphabet_size=4, score="surprisal"),
          lambda x, s: entroseg.next_symbol_entropy(s, order=2, alphabet_size=4)[1]),
         (dict(method="scores", threshold=0.3), lambda x, s: x),
     ],

@@ -49,9 +49,9 @@ CASES: list[tuple[str, dict[str, Any], Any, str]] = [
     ("quantize", dict(bins=6, low=-2.0, high=2.0), entroseg.quantize, FLOAT),
     ("quantize", dict(method="quantile", bins=4), entroseg.quantize, FLOAT),
     ("quantize", dict(method="mean_scale", bins=8, limit=3.0), entroseg.quantize, FLOAT),
-    ("segment_id", dict(order=3, window=10, target_len=6.0, min_len=2, max_len=20),
-     _ref_segment_id, FLOAT),
-    ("segment_id", dict(method="next_symbol", order=2, alphabet_size=5, threshold=0.8,
+    ("segment_id", dict(order=3, window=10, target_len=6.0, calibration="batch", min_len=2,
+                        max_len=20), _ref_segment_id, FLOAT),
+    ("segment_id", dict(method="next_symbol", context=2, alphabet_size=5, threshold=0.8,
                         max_len=16), _ref_segment_id, SYMBOL),
     ("is_boundary", dict(order=3, window=10, threshold=0.7, relative=0.1, combine="or"),
      _ref_is_boundary, FLOAT),
@@ -172,7 +172,7 @@ def test_whole_series_statistics_are_one_value_per_group() -> None:
 )
 def test_segment_id_over_random_groups(sizes: list[int], seed: int, target: float) -> None:
     df = _frame(sizes, seed=seed, kind=FLOAT)
-    opts = dict(order=3, window=8, target_len=target, min_len=2, max_len=24)
+    opts = dict(order=3, window=8, target_len=target, calibration="batch", min_len=2, max_len=24)
     out = df.with_columns(
         y=pl.col("x").entroseg.segment_id(**opts).over("g"),
         b=pl.col("x").entroseg.is_boundary(**opts).over("g"),

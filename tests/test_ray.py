@@ -73,7 +73,14 @@ def test_training_batches_equal_segment_batch(cluster: None) -> None:
     rng = np.random.default_rng(2)
     series = [np.cumsum(rng.standard_normal(n)) for n in rng.integers(50, 400, size=40)]
     ds = ray.data.from_arrow(pa.table({"x": [s.tolist() for s in series], "id": range(40)}))
-    opts = {"order": 3, "window": 16, "target_len": 10, "min_len": 2, "max_len": 30}
+    opts = {
+        "order": 3,
+        "window": 16,
+        "target_len": 10,
+        "calibration": "batch",
+        "min_len": 2,
+        "max_len": 30,
+    }
     seen = 0
     for batch in training_batches(ds, value_column="x", batch_size=16, **opts):
         ids = batch.rows["id"].to_pylist()

@@ -72,7 +72,7 @@ def test_target_len_calibration_is_the_best_threshold(
     scores: list[float], min_len: int, target: float
 ) -> None:
     target = max(target, float(min_len))
-    seg = entroseg.boundaries(scores, target_len=target, min_len=min_len)
+    seg = entroseg.boundaries(scores, target_len=target, calibration="batch", min_len=min_len)
     n = len(scores)
 
     def objective(threshold: float) -> float:
@@ -87,9 +87,9 @@ def test_target_len_calibration_is_the_best_threshold(
 def test_target_len_meets_the_target_on_real_profiles() -> None:
     x, _ = entroseg.sample_series(25_000)
     for kwargs in (
-        {"target_len": 16},
-        {"target_len": 16, "min_len": 4, "max_len": 64},
-        {"target_len": 40, "min_len": 10, "max_len": 100},
+        {"target_len": 16, "calibration": "batch"},
+        {"target_len": 16, "calibration": "batch", "min_len": 4, "max_len": 64},
+        {"target_len": 40, "calibration": "batch", "min_len": 10, "max_len": 100},
     ):
         seg = entroseg.segment(x, order=4, window=64, **kwargs)  # type: ignore[arg-type]
         # Permutation entropy takes few distinct values (ties move many positions across
@@ -239,7 +239,7 @@ def test_segment_equals_boundaries_of_the_profile() -> None:
     profile = entroseg.permutation_entropy(x, order=4, window=64)
     for rules in (
         {"threshold": 0.9, "min_len": 3, "max_len": 50},
-        {"target_len": 20, "max_len": 80},
+        {"target_len": 20, "calibration": "batch", "max_len": 80},
         {"preset": "entrope", "quantile": 0.9},
     ):
         a = entroseg.segment(x, order=4, window=64, **rules)  # type: ignore[arg-type]
@@ -252,7 +252,7 @@ def test_segment_equals_boundaries_of_the_profile() -> None:
     ) == entroseg.boundaries(h, nan_policy="propagate", threshold=0.8, max_len=60)
     h, q = entroseg.next_symbol_entropy(symbols, order=2, alphabet_size=4)
     assert entroseg.segment(
-        symbols, method="next_symbol", order=2, score="surprisal", threshold=1.0, min_len=2
+        symbols, method="next_symbol", context=2, score="surprisal", threshold=1.0, min_len=2
     ) == entroseg.boundaries(q, threshold=1.0, min_len=2)
 
 
@@ -310,7 +310,14 @@ def test_segment_batch_equals_series_alone_and_scales_over_threads() -> None:
     xs = [walk(i, n) for i, n in enumerate(lengths)]
     values = np.concatenate(xs)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
-    opts = {"order": 3, "window": 32, "target_len": 12, "min_len": 2, "max_len": 40}
+    opts = {
+        "order": 3,
+        "window": 32,
+        "target_len": 12,
+        "calibration": "batch",
+        "min_len": 2,
+        "max_len": 40,
+    }
     one = entroseg.segment_batch(values, offsets, threads=1, **opts)  # type: ignore[arg-type]
     two = entroseg.segment_batch(values, offsets, threads=2, **opts)  # type: ignore[arg-type]
     assert one == two
@@ -320,7 +327,7 @@ def test_segment_batch_equals_series_alone_and_scales_over_threads() -> None:
     # Symbols too, with the alphabet inferred from the whole batch.
     sym = (values > np.median(values)).astype(np.uint8) if len(values) else values
     seg = entroseg.segment_batch(
-        sym, offsets, method="next_symbol", order=2, threshold=0.9, max_len=30
+        sym, offsets, method="next_symbol", context=2, threshold=0.9, max_len=30
     )
     assert seg.series_lengths.tolist() == lengths
 
@@ -412,12 +419,12 @@ def test_next_symbol_stream_any_chunking_and_pickle(s: list[int], cuts: list[int
         ),
         (lambda: entroseg.boundaries([1.0], max_len=0), IPE, "max_len must be >= 1, got 0"),
         (
-            lambda: entroseg.boundaries([1.0], target_len=100, max_len=10),
+            lambda: entroseg.boundaries([1.0], target_len=100, calibration="batch", max_len=10),
             IPE,
             "target_len must lie in [min_len, max_len] = [1, 10], got 100",
         ),
         (
-            lambda: entroseg.boundaries([1.0], target_len=5, threshold=0.1),
+            lambda: entroseg.boundaries([1.0], target_len=5, calibration="batch", threshold=0.1),
             IPE,
             "either threshold or target_len",
         ),
