@@ -246,7 +246,7 @@ def test_symbol_methods_stream_per_key() -> None:
         mine = syms[keys == k]
         seg = entroseg.segment(mine, **opts)
         assert _rows_of(out, "k", k)["start"].to_numpy().tolist() == seg.starts.tolist()
-        _, q = entroseg.next_symbol_entropy(mine, order=2, alphabet_size=4)
+        _, q = entroseg.next_symbol_entropy(mine, context=2, alphabet_size=4)
         got = _rows_of(prof, "k", k)["profile"].to_numpy(zero_copy_only=False)
         assert np.array_equal(got, q)
 

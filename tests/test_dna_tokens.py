@@ -29,7 +29,7 @@ def test_next_base_profile_is_the_context_model(seq: str, k: int, kind: str) -> 
     # Rust tests cover the context break at ambiguous bases).
     first = int(np.argmax(ambiguous)) if ambiguous.any() else len(codes)
     if first:
-        h, q = entroseg.next_symbol_entropy(codes[:first], order=k, alphabet_size=4)
+        h, q = entroseg.next_symbol_entropy(codes[:first], context=k, alphabet_size=4)
         np.testing.assert_array_equal(got[:first], h if kind == "next_entropy" else q)
 
 

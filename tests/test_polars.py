@@ -45,7 +45,7 @@ CASES: list[tuple[str, dict[str, Any], Any, str]] = [
     ("statistical_complexity", dict(order=3, window=15), entroseg.statistical_complexity, FLOAT),
     ("conditional_entropy", dict(context=2, window=16, alphabet_size=5),
      entroseg.conditional_entropy, SYMBOL),
-    ("next_symbol_entropy", dict(order=2, alphabet_size=5), _ref_next("entropy"), SYMBOL),
+    ("next_symbol_entropy", dict(context=2, alphabet_size=5), _ref_next("entropy"), SYMBOL),
     ("quantize", dict(bins=6, low=-2.0, high=2.0), entroseg.quantize, FLOAT),
     ("quantize", dict(method="quantile", bins=4), entroseg.quantize, FLOAT),
     ("quantize", dict(method="mean_scale", bins=8, limit=3.0), entroseg.quantize, FLOAT),
@@ -59,7 +59,7 @@ CASES: list[tuple[str, dict[str, Any], Any, str]] = [
      FLOAT),
 ]  # fmt: skip
 # Next-symbol surprisal is the same plugin with score="surprisal".
-SURPRISAL = ("next_symbol_entropy", dict(order=3, alphabet_size=5, score="surprisal"),
+SURPRISAL = ("next_symbol_entropy", dict(context=3, alphabet_size=5, score="surprisal"),
              _ref_next("surprisal"), SYMBOL)  # fmt: skip
 CASES.append(SURPRISAL)
 IDS = [f"{c[0]}-{i}" for i, c in enumerate(CASES)]

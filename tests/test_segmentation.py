@@ -250,7 +250,7 @@ def test_segment_equals_boundaries_of_the_profile() -> None:
     assert entroseg.segment(
         symbols, method="conditional", context=2, window=50, threshold=0.8, max_len=60
     ) == entroseg.boundaries(h, nan_policy="propagate", threshold=0.8, max_len=60)
-    h, q = entroseg.next_symbol_entropy(symbols, order=2, alphabet_size=4)
+    h, q = entroseg.next_symbol_entropy(symbols, context=2, alphabet_size=4)
     assert entroseg.segment(
         symbols, method="next_symbol", context=2, score="surprisal", threshold=1.0, min_len=2
     ) == entroseg.boundaries(q, threshold=1.0, min_len=2)
@@ -385,7 +385,7 @@ def test_next_symbol_entropy_equals_the_recounting_reference(
 @given(st.lists(st.integers(0, 255), max_size=600), st.lists(st.integers(0, 600), max_size=4))
 def test_next_symbol_stream_any_chunking_and_pickle(s: list[int], cuts: list[int]) -> None:
     x = np.array(s, dtype=np.uint8)
-    model = entroseg.NextSymbolEntropy(order=2, alphabet_size=256, reset_symbol=10)
+    model = entroseg.NextSymbolEntropy(context=2, alphabet_size=256, reset_symbol=10)
     hs, qs, start = [], [], 0
     for c in sorted(cuts):
         c = min(max(c, start), len(x))
@@ -396,7 +396,7 @@ def test_next_symbol_stream_any_chunking_and_pickle(s: list[int], cuts: list[int
         model = pickle.loads(pickle.dumps(model))
     h, q = model.push(x[start:])
     if len(x):
-        wh, wq = entroseg.next_symbol_entropy(x, order=2, alphabet_size=256, reset_symbol=10)
+        wh, wq = entroseg.next_symbol_entropy(x, context=2, alphabet_size=256, reset_symbol=10)
         assert np.array_equal(np.concatenate([*hs, h]), wh)
         assert np.array_equal(np.concatenate([*qs, q]), wq)
 

@@ -304,12 +304,13 @@ def next_symbol_entropy(
     symbols: npt.ArrayLike,
     /,
     *,
-    order: int = 3,
+    context: int | None = None,
     alphabet_size: int | None = None,
     alpha: float = 0.5,
     min_count: int = 1,
     reset_symbol: int | None = None,
     normalize: bool = True,
+    order: int | None = None,
 ) -> tuple[_F64, _F64]:
     """Model-free next-symbol entropy and surprisal of a symbol stream."""
 
@@ -321,11 +322,12 @@ class NextSymbolEntropy:
         cls,
         *,
         alphabet_size: int,
-        order: int = 3,
+        context: int | None = None,
         alpha: float = 0.5,
         min_count: int = 1,
         reset_symbol: int | None = None,
         normalize: bool = True,
+        order: int | None = None,
     ) -> Self: ...
     def push(self, chunk: npt.ArrayLike) -> tuple[_F64, _F64]:
         """Feed the next symbols; ``(entropy, surprisal)`` per symbol."""
@@ -342,7 +344,11 @@ class NextSymbolEntropy:
     @property
     def samples_seen(self) -> int: ...
     @property
-    def order(self) -> int: ...
+    def context(self) -> int:
+        """The context length."""
+    @property
+    def order(self) -> int:
+        """Deprecated old name of ``context``."""
     @property
     def alphabet_size(self) -> int: ...
 

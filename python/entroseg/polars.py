@@ -42,6 +42,7 @@ array([nan, nan,  0.,  0.,  1.,  1.])
 from __future__ import annotations
 
 import numbers
+import warnings
 import pickle
 from collections.abc import Mapping
 from pathlib import Path
@@ -192,22 +193,24 @@ class EntrosegExpr:
     def next_symbol_entropy(
         self,
         *,
-        order: int = 3,
+        context: int | None = None,
         alphabet_size: int | None = None,
         alpha: float = 0.5,
         min_count: int = 1,
         reset_symbol: int | None = None,
         normalize: bool = True,
         score: Literal["entropy", "surprisal"] = "entropy",
+        order: int | None = None,
     ) -> pl.Expr:
         """Next-symbol entropy (or, with ``score="surprisal"``, the surprisal) of integer
-        symbols, as the two outputs of :func:`entroseg.next_symbol_entropy`.
+        symbols, as the two outputs of :func:`entroseg.next_symbol_entropy` (``context``
+        default 3; ``order=`` is its deprecated old name).
 
         Examples
         --------
         >>> import polars as pl, entroseg
         >>> df = pl.DataFrame({"s": [0, 1] * 50})
-        >>> h = df.select(pl.col("s").entroseg.next_symbol_entropy(order=1, alphabet_size=2))
+        >>> h = df.select(pl.col("s").entroseg.next_symbol_entropy(context=1, alphabet_size=2))
         >>> h.item(0, 0), h.item(-1, 0) < 0.1
         (1.0, True)
         """
@@ -215,7 +218,7 @@ class EntrosegExpr:
             self._expr,
             "next_symbol_entropy",
             dict(
-                order=order,
+                context=_context_length(context, order),
                 alphabet_size=alphabet_size,
                 alpha=alpha,
                 min_count=min_count,
@@ -285,6 +288,21 @@ class EntrosegExpr:
         [0, 2, 4]
         """
         return _segment_plugin(self._expr, "is_boundary", options, spec)
+
+
+def _context_length(context: int | None, order: int | None) -> int:
+    """The next-symbol context length: ``context``, or its deprecated old name ``order``."""
+    if order is None:
+        return 3 if context is None else context
+    if context is not None:
+        raise TypeError("give the context length once, as context (order is its old name)")
+    warnings.warn(
+        "next_symbol_entropy(order=...) is deprecated: the context length is context= "
+        "(order is the ordinal embedding dimension of the permutation methods)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return order
 
 
 def _segment_plugin(

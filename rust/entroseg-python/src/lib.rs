@@ -6,13 +6,13 @@ use pyo3::prelude::*;
 mod changepoint;
 mod convert;
 mod error;
+mod estimate;
+mod estimate_stream;
 mod genomic;
 mod merge;
-mod numpy_api;
 #[cfg(feature = "polars")]
 mod polars_expr;
-mod segmenter;
-mod streaming;
+mod segment;
 
 #[pymodule]
 fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -23,29 +23,29 @@ fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
         entroseg_core::estimate::conditional::MAX_ALPHABET,
     )?;
     error::register(m)?;
-    m.add_function(wrap_pyfunction!(numpy_api::permutation_entropy, m)?)?;
-    m.add_function(wrap_pyfunction!(numpy_api::statistical_complexity, m)?)?;
-    m.add_function(wrap_pyfunction!(numpy_api::missing_patterns, m)?)?;
-    m.add_function(wrap_pyfunction!(numpy_api::ordinal_patterns, m)?)?;
-    m.add_function(wrap_pyfunction!(numpy_api::conditional_entropy, m)?)?;
+    m.add_function(wrap_pyfunction!(estimate::permutation_entropy, m)?)?;
+    m.add_function(wrap_pyfunction!(estimate::statistical_complexity, m)?)?;
+    m.add_function(wrap_pyfunction!(estimate::missing_patterns, m)?)?;
+    m.add_function(wrap_pyfunction!(estimate::ordinal_patterns, m)?)?;
+    m.add_function(wrap_pyfunction!(estimate::conditional_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(
-        numpy_api::conditional_permutation_entropy,
+        estimate::conditional_permutation_entropy,
         m
     )?)?;
-    m.add_function(wrap_pyfunction!(numpy_api::quantize, m)?)?;
-    m.add_class::<streaming::PyRollingPermutationEntropy>()?;
-    m.add_class::<streaming::PyRollingConditionalEntropy>()?;
-    m.add_class::<streaming::PyRollingConditionalPermutationEntropy>()?;
-    m.add_function(wrap_pyfunction!(numpy_api::next_symbol_entropy, m)?)?;
-    m.add_class::<streaming::PyNextSymbolEntropy>()?;
-    m.add_class::<segmenter::PySegmentSpec>()?;
-    m.add_function(wrap_pyfunction!(segmenter::_spec_from_options, m)?)?;
-    m.add_function(wrap_pyfunction!(segmenter::_segment, m)?)?;
-    m.add_function(wrap_pyfunction!(segmenter::_profile, m)?)?;
-    m.add_class::<segmenter::PyProfiler>()?;
-    m.add_function(wrap_pyfunction!(segmenter::_segment_batch, m)?)?;
-    m.add_function(wrap_pyfunction!(segmenter::_segment_parallel, m)?)?;
-    m.add_class::<segmenter::PySegmenter>()?;
+    m.add_function(wrap_pyfunction!(estimate::quantize, m)?)?;
+    m.add_class::<estimate_stream::PyRollingPermutationEntropy>()?;
+    m.add_class::<estimate_stream::PyRollingConditionalEntropy>()?;
+    m.add_class::<estimate_stream::PyRollingConditionalPermutationEntropy>()?;
+    m.add_function(wrap_pyfunction!(estimate::next_symbol_entropy, m)?)?;
+    m.add_class::<estimate_stream::PyNextSymbolEntropy>()?;
+    m.add_class::<segment::PySegmentSpec>()?;
+    m.add_function(wrap_pyfunction!(segment::_spec_from_options, m)?)?;
+    m.add_function(wrap_pyfunction!(segment::_segment, m)?)?;
+    m.add_function(wrap_pyfunction!(segment::_profile, m)?)?;
+    m.add_class::<segment::PyProfiler>()?;
+    m.add_function(wrap_pyfunction!(segment::_segment_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(segment::_segment_parallel, m)?)?;
+    m.add_class::<segment::PySegmenter>()?;
     m.add_function(wrap_pyfunction!(merge::_merge_plan, m)?)?;
     m.add_function(wrap_pyfunction!(merge::_assign_rates, m)?)?;
     m.add_function(wrap_pyfunction!(changepoint::_change_points, m)?)?;

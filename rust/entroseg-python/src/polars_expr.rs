@@ -384,7 +384,7 @@ fn conditional_entropy(
 
 #[derive(Deserialize)]
 struct NextSymbolEntropyKwargs {
-    order: i64,
+    context: i64,
     alphabet_size: Option<i64>,
     alpha: f64,
     min_count: i64,
@@ -406,7 +406,7 @@ impl NextSymbolEntropyKwargs {
             }
         };
         let o = NextSymbolOptions::from_values(
-            ("order", self.order),
+            ("context", self.context),
             alphabet_size,
             self.alpha,
             self.min_count,

@@ -53,7 +53,8 @@ const DENSE_JOINT_BITS: u32 = 20;
 /// Options of the context model.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NextSymbolOptions {
-    /// Longest context length used for prediction (0 = order-0 frequencies).
+    /// Longest context length used for prediction (0 = order-0 frequencies); `context` in
+    /// every Python surface.
     pub order: usize,
     /// Symbols are `0..alphabet_size`.
     pub alphabet_size: usize,
@@ -110,12 +111,18 @@ impl NextSymbolOptions {
                 .transpose()?,
             normalize,
         };
-        o.validate()?;
+        o.check(context.0)?;
         Ok(o)
     }
 
     /// Checks every option; returns the bits per packed symbol.
     pub fn validate(&self) -> Result<u32> {
+        self.check("context")
+    }
+
+    /// [`validate`](Self::validate), naming the context length `context_name` in errors
+    /// (the name the caller used).
+    fn check(&self, context_name: &str) -> Result<u32> {
         let a = self.alphabet_size;
         if !(1..=MAX_ALPHABET).contains(&a) {
             return Err(Error::parameter(format!(
@@ -126,8 +133,8 @@ impl NextSymbolOptions {
         let max_order = (64 / bits as usize - 1).min(MAX_ORDER);
         if self.order > max_order {
             return Err(Error::parameter(format!(
-                "order must be <= {max_order} for alphabet_size {a} (a context plus the \
-                 next symbol must pack into 64 bits), got {}",
+                "{context_name} must be <= {max_order} for alphabet_size {a} (a context plus \
+                 the next symbol must pack into 64 bits), got {}",
                 self.order
             )));
         }

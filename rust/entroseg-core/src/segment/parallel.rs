@@ -265,29 +265,21 @@ fn parallel_profile(n: usize, chunks: usize, threads: usize, fill: &Fill) -> Res
         pieces.push((bounds[k] as u64, piece));
         rest = tail;
     }
-    let queue = std::sync::Mutex::new(pieces);
-    let first_error: std::sync::Mutex<Option<(u64, Error)>> = std::sync::Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..threads.clamp(1, chunks) {
-            scope.spawn(|| loop {
-                let job = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
-                let Some((from, piece)) = job else { break };
-                for (j, block) in piece.chunks_mut(BLOCK).enumerate() {
-                    if let Err(e) = fill(from + (j * BLOCK) as u64, block) {
-                        let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
-                        if slot.as_ref().is_none_or(|(at, _)| from < *at) {
-                            *slot = Some((from, e));
-                        }
-                        break;
-                    }
-                }
-            });
+    // Each job fills its own piece; the pieces are disjoint, so the locks never wait.
+    let slots: Vec<std::sync::Mutex<(u64, &mut [f64])>> =
+        pieces.into_iter().map(std::sync::Mutex::new).collect();
+    let filled = run_parallel(chunks, threads, |k| -> Result<()> {
+        let mut slot = slots[k].lock().unwrap_or_else(|p| p.into_inner());
+        let (from, ref mut piece) = *slot;
+        for (j, block) in piece.chunks_mut(BLOCK).enumerate() {
+            fill(from + (j * BLOCK) as u64, block)?;
         }
+        Ok(())
     });
-    match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        Some((_, e)) => Err(e),
-        None => Ok(out),
-    }
+    // The first error by position, as a sequential pass would raise it.
+    filled.into_iter().collect::<Result<Vec<()>>>()?;
+    drop(slots);
+    Ok(out)
 }
 
 /// Rules over a profile that `fill` computes: in place and fused when the rules can

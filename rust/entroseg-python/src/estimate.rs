@@ -495,7 +495,7 @@ pub fn quantize<'py>(
 
 /// Options of the context model from keyword arguments (`alphabet_size` resolved).
 pub(crate) fn next_symbol_options(
-    order: i64,
+    context: (&str, i64),
     alphabet_size: usize,
     alpha: f64,
     min_count: i64,
@@ -503,7 +503,7 @@ pub(crate) fn next_symbol_options(
     normalize: bool,
 ) -> PyResult<NextSymbolOptions> {
     core(NextSymbolOptions::from_values(
-        ("order", order),
+        context,
         alphabet_size,
         alpha,
         min_count,
@@ -512,23 +512,52 @@ pub(crate) fn next_symbol_options(
     ))
 }
 
+/// The next-symbol model's context length: `context`, or its deprecated old name
+/// `order` (kept for one release, with a `DeprecationWarning`), with the name the caller
+/// used (errors name it).
+pub(crate) fn context_length(
+    py: Python<'_>,
+    context: Option<i64>,
+    order: Option<i64>,
+    surface: &str,
+) -> PyResult<(&'static str, i64)> {
+    use entroseg_core::segment::spec::DEFAULT_NEXT_SYMBOL_CONTEXT;
+    match (context, order) {
+        (Some(_), Some(_)) => Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "{surface}: give the context length once, as context (order is its old name)"
+        ))),
+        (None, Some(o)) => {
+            crate::estimate_stream::warn_deprecated(
+                py,
+                &format!(
+                    "{surface}(order=...) is deprecated: the context length is context= \
+                     (order is the ordinal embedding dimension of the permutation methods)"
+                ),
+            )?;
+            Ok(("order", o))
+        }
+        (c, None) => Ok(("context", c.unwrap_or(DEFAULT_NEXT_SYMBOL_CONTEXT as i64))),
+    }
+}
+
 /// Model-free next-symbol entropy and surprisal of a symbol stream.
 ///
 /// An online context model predicts each symbol from the ones before it, before seeing
-/// it: counts of the symbols that followed each context of up to ``order`` symbols, an
+/// it: counts of the symbols that followed each context of up to ``context`` symbols, an
 /// additive estimator ``P(a) = (c(a) + alpha) / (N + alphabet_size * alpha)``
 /// (``alpha = 0.5`` is Krichevsky-Trofimov), and back-off to the longest context seen at
 /// least ``min_count`` times. ``entropy[t]`` is the entropy of the prediction for
 /// ``symbols[t]``, ``surprisal[t] = -ln P(symbols[t])``; the model then counts the
-/// symbol. No training, deterministic, O(order) per symbol; the streaming class
+/// symbol. No training, deterministic, O(context) per symbol; the streaming class
 /// ``NextSymbolEntropy`` gives the same values for any chunking. The GIL is released.
 ///
 /// Parameters
 /// ----------
 /// symbols : array_like of int
 ///     Symbols in ``0..alphabet_size``.
-/// order : int, default 3
-///     Longest context (0 = symbol frequencies only); at most 7 for bytes, 31 for DNA.
+/// context : int, default 3
+///     Longest context length (0 = symbol frequencies only); at most 7 for bytes, 31
+///     for DNA. ``order=`` is its deprecated old name (one release).
 /// alphabet_size : int or None, default None
 ///     Number of symbols (1..256); None uses ``max(symbols) + 1``.
 /// alpha : float, default 0.5
@@ -553,27 +582,29 @@ pub(crate) fn next_symbol_options(
 /// --------
 /// >>> import numpy as np, entroseg
 /// >>> s = np.tile(np.array([0, 1], dtype=np.uint8), 50)  # 0 1 0 1 ...
-/// >>> h, q = entroseg.next_symbol_entropy(s, order=1, alphabet_size=2)
+/// >>> h, q = entroseg.next_symbol_entropy(s, context=1, alphabet_size=2)
 /// >>> float(h[0])  # nothing seen yet: uniform, one bit (normalized to 1)
 /// 1.0
 /// >>> bool(h[-1] < 0.1 and q[-1] < 0.02)  # the alternation has been learnt
 /// True
 #[pyfunction]
-#[pyo3(signature = (symbols, /, *, order=3, alphabet_size=None, alpha=0.5, min_count=1, reset_symbol=None, normalize=true))]
+#[pyo3(signature = (symbols, /, *, context=None, alphabet_size=None, alpha=0.5, min_count=1, reset_symbol=None, normalize=true, order=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn next_symbol_entropy<'py>(
     py: Python<'py>,
     symbols: &Bound<'py, PyAny>,
-    order: i64,
+    context: Option<i64>,
     alphabet_size: Option<i64>,
     alpha: f64,
     min_count: i64,
     reset_symbol: Option<i64>,
     normalize: bool,
+    order: Option<i64>,
 ) -> PyResult<crate::convert::ArrayPair<'py>> {
+    let context = context_length(py, context, order, "next_symbol_entropy")?;
     if let Some(a) = alphabet_size {
         next_symbol_options(
-            order,
+            context,
             count_option(a, "alphabet_size", 1)?,
             alpha,
             min_count,
@@ -589,7 +620,7 @@ pub fn next_symbol_entropy<'py>(
         None => core(x.inferred_alphabet(context_model::MAX_ALPHABET))?,
     };
     let o = next_symbol_options(
-        order,
+        context,
         alphabet_size,
         alpha,
         min_count,
@@ -597,6 +628,6 @@ pub fn next_symbol_entropy<'py>(
         normalize,
     )?;
     let mut model = core(context_model::ContextModel::new(o))?;
-    let (entropy, surprisal) = crate::streaming::entropy_and_surprisal(py, x, &mut model)?;
+    let (entropy, surprisal) = crate::estimate_stream::entropy_and_surprisal(py, x, &mut model)?;
     Ok((entropy, surprisal))
 }

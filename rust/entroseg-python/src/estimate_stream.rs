@@ -5,7 +5,7 @@ use crate::convert::{
     count_option, fill_output, float_array, new_output, order_option, symbol_array, ArrayPair,
 };
 use crate::error::core;
-use crate::numpy_api::{next_symbol_options, permutation_options};
+use crate::estimate::{next_symbol_options, permutation_options};
 use entroseg_core::estimate::conditional::{
     ConditionalEstimator, ConditionalOptions, ConditionalPermutationEstimator,
     ConditionalPermutationOptions,
@@ -57,16 +57,21 @@ pub(crate) fn entropy_and_surprisal<'py>(
 /// A one-dimensional float64 result.
 pub(crate) type F64Array<'py> = Bound<'py, PyArray1<f64>>;
 
-/// Warns that `old` is the deprecated name of `new` (kept for one release).
-pub(crate) fn deprecated_alias(py: Python<'_>, class: &str, old: &str, new: &str) -> PyResult<()> {
+/// A `DeprecationWarning` attributed to the Python caller.
+pub(crate) fn warn_deprecated(py: Python<'_>, message: &str) -> PyResult<()> {
     PyErr::warn(
         py,
         &py.get_type::<pyo3::exceptions::PyDeprecationWarning>(),
-        &std::ffi::CString::new(format!(
-            "{class}.{old}() is deprecated: the one verb for feeding a stream is {new}()"
-        ))
-        .expect("no NUL in the message"),
+        &std::ffi::CString::new(message).expect("no NUL in the message"),
         1,
+    )
+}
+
+/// Warns that `old` is the deprecated name of `new` (kept for one release).
+pub(crate) fn deprecated_alias(py: Python<'_>, class: &str, old: &str, new: &str) -> PyResult<()> {
+    warn_deprecated(
+        py,
+        &format!("{class}.{old}() is deprecated: the one verb for feeding a stream is {new}()"),
     )
 }
 
@@ -88,7 +93,7 @@ macro_rules! streaming_class {
                 py: Python<'py>,
                 chunk: &Bound<'py, PyAny>,
             ) -> PyResult<$out<'py>> {
-                $crate::streaming::deprecated_alias(py, stringify!($class), "update", "push")?;
+                $crate::estimate_stream::deprecated_alias(py, stringify!($class), "update", "push")?;
                 self.push(py, chunk)
             }
             )?
@@ -115,7 +120,7 @@ macro_rules! streaming_class {
 
             fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
                 let state = slf.borrow().inner.checkpoint();
-                $crate::streaming::reduce(slf.as_any(), state)
+                $crate::estimate_stream::reduce(slf.as_any(), state)
             }
 
             /// Samples consumed so far.
@@ -419,11 +424,11 @@ streaming_class!(
 /// --------
 /// >>> import numpy as np, pickle, entroseg
 /// >>> s = np.random.default_rng(0).integers(0, 4, 5000).astype(np.uint8)
-/// >>> model = entroseg.NextSymbolEntropy(order=3, alphabet_size=4)
+/// >>> model = entroseg.NextSymbolEntropy(context=3, alphabet_size=4)
 /// >>> h1, q1 = model.push(s[:1234])
 /// >>> model = pickle.loads(pickle.dumps(model))
 /// >>> h2, q2 = model.push(s[1234:])
-/// >>> h, q = entroseg.next_symbol_entropy(s, order=3, alphabet_size=4)
+/// >>> h, q = entroseg.next_symbol_entropy(s, context=3, alphabet_size=4)
 /// >>> bool(np.array_equal(np.concatenate([h1, h2]), h))
 /// True
 #[pyclass(module = "entroseg._entroseg", name = "NextSymbolEntropy")]
@@ -441,17 +446,20 @@ streaming_class!(
     update = ArrayPair,
     {
         #[new]
-        #[pyo3(signature = (*, alphabet_size, order=3, alpha=0.5, min_count=1, reset_symbol=None, normalize=true))]
+        #[pyo3(signature = (*, alphabet_size, context=None, alpha=0.5, min_count=1, reset_symbol=None, normalize=true, order=None))]
+        #[allow(clippy::too_many_arguments)]
         fn new(
+            py: Python<'_>,
             alphabet_size: i64,
-            order: i64,
+            context: Option<i64>,
             alpha: f64,
             min_count: i64,
             reset_symbol: Option<i64>,
             normalize: bool,
+            order: Option<i64>,
         ) -> PyResult<Self> {
             let o = next_symbol_options(
-                order,
+                crate::estimate::context_length(py, context, order, "NextSymbolEntropy")?,
                 count_option(alphabet_size, "alphabet_size", 1)?,
                 alpha,
                 min_count,
@@ -475,10 +483,16 @@ streaming_class!(
             Ok((entropy, surprisal))
         }
 
-        /// Longest context.
+        /// The context length.
         #[getter]
-        fn order(&self) -> usize {
+        fn context(&self) -> usize {
             self.inner.options().order
+        }
+        /// Deprecated old name of `context`.
+        #[getter]
+        fn order(&self, py: Python<'_>) -> PyResult<usize> {
+            warn_deprecated(py, "NextSymbolEntropy.order is deprecated: use .context")?;
+            Ok(self.inner.options().order)
         }
         /// Number of symbols.
         #[getter]
@@ -489,7 +503,7 @@ streaming_class!(
         fn __repr__(&self) -> String {
             let o = self.inner.options();
             format!(
-            "NextSymbolEntropy(alphabet_size={}, order={}, alpha={}, min_count={}, reset_symbol={}, normalize={}, samples_seen={})",
+            "NextSymbolEntropy(alphabet_size={}, context={}, alpha={}, min_count={}, reset_symbol={}, normalize={}, samples_seen={})",
             o.alphabet_size,
             o.order,
             o.alpha,

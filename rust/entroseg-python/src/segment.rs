@@ -7,7 +7,7 @@
 
 use crate::convert::{count_option, input_view, threads_option};
 use crate::error::core;
-use crate::streaming::streaming_class;
+use crate::estimate_stream::streaming_class;
 use entroseg_core::segment::batch;
 use entroseg_core::segment::parallel::segment_parallel;
 use entroseg_core::segment::profile::{profile, Profiler};
