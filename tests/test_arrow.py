@@ -240,7 +240,7 @@ def test_symbol_methods_stream_per_key() -> None:
     out = segment_stream(table.to_reader(max_chunksize=128), value_column="s", key_column="k",
                          **opts).read_all()  # fmt: skip
     prof = profile_stream(table.to_reader(max_chunksize=100), value_column="s", key_column="k",
-                          method="next_symbol", alphabet_size=4, context=2, score="surprisal",
+                          method="next_symbol", alphabet_size=4, context=2, statistic="surprisal",
                           ).read_all()  # fmt: skip
     for k in range(3):
         mine = syms[keys == k]

@@ -66,7 +66,7 @@ def test_short_series_draws_lines_and_boundaries() -> None:
          lambda x, s: entroseg.permutation_entropy(x, order=3, window=20)),
         (dict(method="conditional", context=1, window=16, alphabet_size=4),
          lambda x, s: entroseg.conditional_entropy(s, context=1, window=16, alphabet_size=4)),
-        (dict(method="next_symbol", context=2, alphabet_size=4, score="surprisal"),
+        (dict(method="next_symbol", context=2, alphabet_size=4, statistic="surprisal"),
          lambda x, s: entroseg.next_symbol_entropy(s, context=2, alphabet_size=4)[1]),
         (dict(method="scores", threshold=0.3), lambda x, s: x),
     ],

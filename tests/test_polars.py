@@ -58,8 +58,8 @@ CASES: list[tuple[str, dict[str, Any], Any, str]] = [
     ("is_boundary", dict(method="scores", preset="entrope", quantile=0.8), _ref_is_boundary,
      FLOAT),
 ]  # fmt: skip
-# Next-symbol surprisal is the same plugin with score="surprisal".
-SURPRISAL = ("next_symbol_entropy", dict(context=3, alphabet_size=5, score="surprisal"),
+# Next-symbol surprisal is the same plugin with statistic="surprisal".
+SURPRISAL = ("next_symbol_entropy", dict(context=3, alphabet_size=5, statistic="surprisal"),
              _ref_next("surprisal"), SYMBOL)  # fmt: skip
 CASES.append(SURPRISAL)
 IDS = [f"{c[0]}-{i}" for i, c in enumerate(CASES)]
@@ -85,7 +85,7 @@ def _call(name: str, opts: dict[str, Any]) -> pl.Expr:
 
 def _strip(o: dict[str, Any], name: str) -> dict[str, Any]:
     """numpy options of a case (score selects the output of next_symbol_entropy)."""
-    return {k: v for k, v in o.items() if not (name == "next_symbol_entropy" and k == "score")}
+    return {k: v for k, v in o.items() if not (name == "next_symbol_entropy" and k == "statistic")}
 
 
 def _assert_matches(got: pl.Series, want: np.ndarray) -> None:

@@ -373,7 +373,7 @@ def test_next_symbol_entropy_equals_the_recounting_reference(
 ) -> None:
     assume(len(s) > 0)
     h, q = entroseg.next_symbol_entropy(
-        np.array(s, dtype=np.uint8), order=order, alphabet_size=4, alpha=alpha,
+        np.array(s, dtype=np.uint8), context=order, alphabet_size=4, alpha=alpha,
         min_count=min_count, reset_symbol=reset,
     )  # fmt: skip
     rh, rq = next_symbol_reference(s, order, 4, alpha, min_count, reset)

@@ -60,7 +60,7 @@ def test_the_defaults_are_the_documented_ones() -> None:
     assert entroseg.SegmentSpec.defaults() == {
         "method": "permutation", "order": None, "delay": 1, "window": None,
         "weighted": False, "normalize": True, "context": None, "alphabet_size": None,
-        "alpha": 0.5, "min_count": 1, "reset_symbol": None, "score": "entropy",
+        "alpha": 0.5, "min_count": 1, "reset_symbol": None, "statistic": "entropy",
         "nan_policy": "raise", "threshold": None, "relative": None, "combine": None,
         "min_len": 1, "max_len": None, "target_len": None, "calibration": None,
         "preset": None, "mode": None, "quantile": None,
@@ -110,7 +110,7 @@ CASES = [
     (X, dict(window=32, relative=0.05, threshold=0.95, combine="or", min_len=2)),
     (SYMBOLS, dict(method="conditional", context=1, window=64, alphabet_size=6,
                    target_len=30.0, calibration="online", min_len=4)),
-    (SYMBOLS, dict(method="next_symbol", context=2, alphabet_size=6, score="surprisal",
+    (SYMBOLS, dict(method="next_symbol", context=2, alphabet_size=6, statistic="surprisal",
                    alpha=0.25, threshold=1.2, max_len=50)),
     (X, dict(method="scores", nan_policy="propagate", threshold=0.5, max_len=40)),
 ]  # fmt: skip
@@ -218,3 +218,28 @@ def test_order_errors_are_the_same_on_every_surface() -> None:
         entroseg.segment(X, order=-1, window=32, threshold=0.5)
     with pytest.raises(entroseg.InvalidParameterError, match=msg):
         pl.DataFrame({"x": X}).select(pl.col("x").entroseg.permutation_entropy(order=-1))
+
+
+def test_score_is_the_old_name_of_statistic() -> None:
+    opts = dict(method="next_symbol", context=2, alphabet_size=6, threshold=1.0)
+    with pytest.warns(DeprecationWarning, match="statistic="):
+        old = entroseg.segment(SYMBOLS, score="surprisal", **opts)  # type: ignore[call-overload]
+    assert old == entroseg.segment(SYMBOLS, statistic="surprisal", **opts)
+    with pytest.warns(DeprecationWarning, match="statistic="):
+        expr = pl.col("s").entroseg.next_symbol_entropy(alphabet_size=6, score="surprisal")
+    got = pl.DataFrame({"s": SYMBOLS}).select(expr)["s"].to_numpy()
+    assert np.array_equal(got, entroseg.next_symbol_entropy(SYMBOLS, alphabet_size=6)[1])
+    with pytest.raises(TypeError, match="statistic= only"):
+        entroseg.segment(SYMBOLS, score="entropy", statistic="entropy", **opts)  # type: ignore[call-overload]
+
+
+def test_stream_verb_is_push_and_update_warns() -> None:
+    x = X[:500]
+    pe = entroseg.RollingPermutationEntropy(window=32, order=3)
+    with pytest.warns(DeprecationWarning, match="push"):
+        old = pe.update(x)
+    pe.reset()
+    assert np.array_equal(old, pe.push(x), equal_nan=True)
+    model = entroseg.NextSymbolEntropy(alphabet_size=6, context=2)
+    with pytest.warns(DeprecationWarning, match="context"):
+        assert model.order == model.context == 2

@@ -19,7 +19,7 @@ Score method (the profile that is cut)
     ``weighted`` (False), ``normalize`` (True: values in [0, 1]), ``context`` (context
     length in symbols: conditional 2, next_symbol 3), ``alphabet_size`` (default: the
     largest symbol plus one; required by streams), ``alpha`` (0.5, the context model's
-    pseudo-count), ``min_count`` (1), ``reset_symbol`` (None), ``score`` (next_symbol:
+    pseudo-count), ``min_count`` (1), ``reset_symbol`` (None), ``statistic`` (next_symbol:
     ``"entropy"`` or ``"surprisal"``), ``nan_policy`` (``"raise"`` or ``"propagate"``).
 Rules (where a segment starts)
     ``threshold`` (a segment starts at ``t`` when ``score[t] > threshold``),
@@ -45,7 +45,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any, Literal, TypedDict
 
-from entroseg._entroseg import SegmentSpec
+from entroseg._entroseg import InvalidParameterError, SegmentSpec
 
 __all__ = ["ProfileOptions", "RuleOptions", "SegmentOptions", "build_spec", "profile_options"]
 
@@ -66,7 +66,7 @@ class ProfileOptions(TypedDict, total=False):
     alpha: float
     min_count: int
     reset_symbol: int | None
-    score: Literal["entropy", "surprisal"]
+    statistic: Literal["entropy", "surprisal"]
     nan_policy: Literal["raise", "propagate"]
 
 
@@ -94,8 +94,30 @@ class SegmentOptions(ProfileOptions, RuleOptions, total=False):
 OPTION_NAMES: tuple[str, ...] = tuple(SegmentSpec.option_names())
 
 
+def renamed(
+    options: dict[str, Any], old: str, new: str, choices: tuple[str, ...], stacklevel: int
+) -> None:
+    """Moves the deprecated option ``old`` to ``new`` (one release, with a
+    DeprecationWarning); a bad value is refused naming the spelling the caller used."""
+    if old not in options:
+        return
+    if options.get(new) is not None:
+        raise TypeError(f"give {new}= only ({old} is its old name)")
+    value = options.pop(old)
+    if value not in choices:
+        listed = " or ".join(f"'{c}'" for c in choices)
+        raise InvalidParameterError(f'{old} must be {listed}, got "{value}"')
+    warnings.warn(
+        f"{old}= is deprecated: the option is {new}= (one name for which statistic)",
+        DeprecationWarning,
+        stacklevel=stacklevel + 1,
+    )
+    options[new] = value
+
+
 def _deprecated_spellings(options: dict[str, Any], stacklevel: int) -> None:
     """Old spellings kept for one release, each with a DeprecationWarning."""
+    renamed(options, "score", "statistic", ("entropy", "surprisal"), stacklevel + 1)
     if options.get("method") == "next_symbol" and options.get("order") is not None:
         if options.get("context") is not None:
             raise TypeError(

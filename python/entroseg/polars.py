@@ -42,8 +42,8 @@ array([nan, nan,  0.,  0.,  1.,  1.])
 from __future__ import annotations
 
 import numbers
-import warnings
 import pickle
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -53,7 +53,7 @@ from polars.plugins import register_plugin_function
 
 from entroseg import _entroseg
 from entroseg._entroseg import SegmentSpec
-from entroseg._options import SegmentOptions, build_spec
+from entroseg._options import SegmentOptions, build_spec, renamed
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -199,12 +199,14 @@ class EntrosegExpr:
         min_count: int = 1,
         reset_symbol: int | None = None,
         normalize: bool = True,
-        score: Literal["entropy", "surprisal"] = "entropy",
+        statistic: Literal["entropy", "surprisal"] = "entropy",
         order: int | None = None,
+        score: Literal["entropy", "surprisal"] | None = None,
     ) -> pl.Expr:
-        """Next-symbol entropy (or, with ``score="surprisal"``, the surprisal) of integer
+        """Next-symbol entropy (or, with ``statistic="surprisal"``, the surprisal) of integer
         symbols, as the two outputs of :func:`entroseg.next_symbol_entropy` (``context``
-        default 3; ``order=`` is its deprecated old name).
+        default 3; ``order=`` is its deprecated old name, as ``score=`` is of
+        ``statistic=``).
 
         Examples
         --------
@@ -224,7 +226,7 @@ class EntrosegExpr:
                 min_count=min_count,
                 reset_symbol=reset_symbol,
                 normalize=normalize,
-                score=score,
+                statistic=_statistic(statistic, score),
             ),
         )
 
@@ -288,6 +290,15 @@ class EntrosegExpr:
         [0, 2, 4]
         """
         return _segment_plugin(self._expr, "is_boundary", options, spec)
+
+
+def _statistic(statistic: str, score: str | None) -> str:
+    """``statistic``, or its deprecated old name ``score``."""
+    if score is None:
+        return statistic
+    opts: dict[str, Any] = {"score": score}
+    renamed(opts, "score", "statistic", ("entropy", "surprisal"), stacklevel=4)
+    return str(opts["statistic"])
 
 
 def _context_length(context: int | None, order: int | None) -> int:

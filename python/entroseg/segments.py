@@ -373,7 +373,7 @@ def segment(
         The segmentation options, the same on every surface (see
         :mod:`entroseg._options`): the score method (``method``, ``order``, ``delay``,
         ``window``, ``weighted``, ``normalize``, ``context``, ``alphabet_size``,
-        ``alpha``, ``min_count``, ``reset_symbol``, ``score``, ``nan_policy``) and the
+        ``alpha``, ``min_count``, ``reset_symbol``, ``statistic``, ``nan_policy``) and the
         rules (``threshold``, ``relative``, ``combine``, ``min_len``, ``max_len``,
         ``target_len`` with ``calibration``, ``preset``, ``mode``, ``quantile``).
         ``min_len`` and ``max_len`` are hard: every segment but the last obeys both, the
@@ -407,7 +407,7 @@ def profile(x: npt.ArrayLike, **options: Unpack[SegmentOptions]) -> npt.NDArray[
 
     ``method="permutation"`` gives the rolling permutation entropy, ``"conditional"``
     the rolling conditional entropy, ``"next_symbol"`` the next-symbol entropy (or
-    surprisal, ``score=``), ``"scores"`` the input itself. Warm-up positions are NaN.
+    surprisal, ``statistic=``), ``"scores"`` the input itself. Warm-up positions are NaN.
 
     Examples
     --------

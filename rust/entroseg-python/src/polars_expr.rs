@@ -390,18 +390,18 @@ struct NextSymbolEntropyKwargs {
     min_count: i64,
     reset_symbol: Option<i64>,
     normalize: bool,
-    score: String,
+    statistic: String,
 }
 
 impl NextSymbolEntropyKwargs {
     /// The options, and whether the surprisal (not the entropy) is wanted.
     fn options(&self, alphabet_size: usize) -> Result<(NextSymbolOptions, bool), OptionError> {
-        let surprisal = match self.score.as_str() {
+        let surprisal = match self.statistic.as_str() {
             "entropy" => false,
             "surprisal" => true,
             other => {
                 return Err(OptionError::parameter(format!(
-                    "score must be 'entropy' or 'surprisal', got {other:?}"
+                    "statistic must be 'entropy' or 'surprisal', got {other:?}"
                 )))
             }
         };

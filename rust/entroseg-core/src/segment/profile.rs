@@ -306,7 +306,7 @@ mod tests {
                 method(&[
                     ("method", OptionValue::Str("next_symbol".into())),
                     ("alphabet_size", OptionValue::Int(5)),
-                    ("score", OptionValue::Str("surprisal".into())),
+                    ("statistic", OptionValue::Str("surprisal".into())),
                 ]),
                 Samples::U8(&syms),
             ),

@@ -432,8 +432,8 @@ spec_options! {
     min_count: i64 = 1,
     /// Symbol that empties the next-symbol context.
     reset_symbol: Option<i64> = None,
-    /// Which next-symbol score: "entropy" or "surprisal".
-    score: String = "entropy".to_string(),
+    /// Which statistic of the next-symbol model: "entropy" or "surprisal".
+    statistic: String = "entropy".to_string(),
     /// Non-finite input: "raise" or "propagate".
     nan_policy: String = "raise".to_string(),
     /// A segment starts at t when score[t] > threshold.
@@ -538,8 +538,8 @@ impl SpecOptions {
             }),
             "next_symbol" => {
                 let score = choice(
-                    "score",
-                    &self.score,
+                    "statistic",
+                    &self.statistic,
                     &[
                         ("entropy", NextScore::Entropy),
                         ("surprisal", NextScore::Surprisal),
