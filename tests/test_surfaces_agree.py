@@ -243,3 +243,19 @@ def test_stream_verb_is_push_and_update_warns() -> None:
     model = entroseg.NextSymbolEntropy(alphabet_size=6, context=2)
     with pytest.warns(DeprecationWarning, match="context"):
         assert model.order == model.context == 2
+
+
+def test_deprecation_warnings_point_at_the_callers_line() -> None:
+    calls = [
+        lambda: entroseg.segment(X, window=32, target_len=20.0),
+        lambda: entroseg.Segmenter(window=32, target_len=20.0),
+        lambda: entroseg.segment(SYMBOLS, method="next_symbol", order=2, threshold=1.0),
+        lambda: entroseg.profile(SYMBOLS, method="next_symbol", score="surprisal"),
+        lambda: pl.col("x").entroseg.segment_id(window=32, target_len=20.0),
+        lambda: pl.col("x").entroseg.next_symbol_entropy(order=2),
+        lambda: entroseg.next_symbol_entropy(SYMBOLS, order=2),
+    ]
+    for call in calls:
+        with pytest.warns(DeprecationWarning) as record:
+            call()
+        assert [w.filename for w in record] == [__file__], [str(w.message) for w in record]

@@ -110,7 +110,7 @@ def renamed(
     warnings.warn(
         f"{old}= is deprecated: the option is {new}= (one name for which statistic)",
         DeprecationWarning,
-        stacklevel=stacklevel + 1,
+        stacklevel=stacklevel,
     )
     options[new] = value
 
@@ -127,7 +127,7 @@ def _deprecated_spellings(options: dict[str, Any], stacklevel: int) -> None:
             "order= for method='next_symbol' is deprecated: the context length is "
             "context= (order is the ordinal embedding dimension of 'permutation')",
             DeprecationWarning,
-            stacklevel=stacklevel + 1,
+            stacklevel=stacklevel,
         )
         options["context"] = options.pop("order")
 
@@ -160,7 +160,7 @@ def build_spec(
                 "(exact, over the whole series) or 'online' (what a stream gives); "
                 f"using {fallback!r}",
                 DeprecationWarning,
-                stacklevel=stacklevel + 1,
+                stacklevel=stacklevel,
             )
             opts["calibration"] = fallback
         spec = SegmentSpec(**opts)
