@@ -263,18 +263,18 @@ def main() -> int:
     ]:
         t = best(
             lambda kind=kind, k=k, window=window: entroseg.dna_profile(
-                seq, kind=kind, k=k, window=window
+                seq, method=kind, **({"k": k} if kind == "kmer" else {"context": k}), window=window
             )
         )  # type: ignore[misc]
         rows.append((f"dna_profile kind={kind} k={k} window={window}", f"{mbp / t:,.0f} Mbp/s", ""))
-    t = best(lambda: entroseg.dna_profile(seq, kind="conditional", k=3))
+    t = best(lambda: entroseg.dna_profile(seq, method="conditional", context=3))
     rows.append(("dna_profile conditional k=3, whole genome", f"{mbp / t:,.0f} Mbp/s", ""))
     # Next-base model (online, per base) and model-free tokens built on it.
     for k in (4, 12):
-        t = best(lambda k=k: entroseg.dna_profile(seq, kind="next_surprisal", k=k))  # type: ignore[misc]
+        t = best(lambda k=k: entroseg.dna_profile(seq, method="next_surprisal", context=k))  # type: ignore[misc]
         rows.append((f"dna_profile kind=next_surprisal k={k}", f"{mbp / t:,.1f} Mbp/s", ""))
-    t = best(lambda: entroseg.dna_tokens(seq, k=4, target_len=8, max_len=32))
-    tokens = entroseg.dna_tokens(seq, k=4, target_len=8, max_len=32)
+    t = best(lambda: entroseg.dna_tokens(seq, context=4, target_len=8, max_len=32))
+    tokens = entroseg.dna_tokens(seq, context=4, target_len=8, max_len=32)
     rows.append(
         (
             "dna_tokens k=4 target_len=8 max_len=32",

@@ -20,7 +20,7 @@ dna_st = st.text(alphabet="ACGTacgtNNR", max_size=400)
 def test_next_base_profile_is_the_context_model(seq: str, k: int, kind: str) -> None:
     if not seq:
         return
-    got = np.asarray(entroseg.dna_profile(seq, kind=kind, k=k))
+    got = np.asarray(entroseg.dna_profile(seq, method=kind, context=k))
     codes = entroseg.encode_dna(seq)
     ambiguous = codes == 4
     # NaN exactly at ambiguous bases.
@@ -85,5 +85,5 @@ def test_cli_dna_tokens(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 def test_next_base_kinds_take_no_window() -> None:
     with pytest.raises(entroseg.InvalidParameterError, match="window does not apply"):
-        entroseg.dna_profile("ACGT", kind="next_entropy", window=4)  # type: ignore[call-overload]
-    assert entroseg.dna_profile("ACGTN", kind="next_surprisal", k=2).shape == (5,)
+        entroseg.dna_profile("ACGT", method="next_entropy", window=4)  # type: ignore[call-overload]
+    assert entroseg.dna_profile("ACGTN", method="next_surprisal", context=2).shape == (5,)

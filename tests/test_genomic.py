@@ -247,6 +247,11 @@ def test_encoding_matches_reference(seq: str) -> None:
     assert entroseg.encode_dna(seq).tolist() == ref_codes(seq)
 
 
+def _length(method: str, n: int) -> dict[str, int]:
+    """The length option of a DNA profile method: the k-mer length or the context."""
+    return {"k": n} if method == "kmer" else {"context": n}
+
+
 dna = st.text(alphabet="AACGTTacgN", min_size=0, max_size=160)
 
 
@@ -263,7 +268,7 @@ def test_rolling_profiles_match_the_reference_window_by_window(
     if kind == "kmer":
         k = max(k, 1)
     window = max(window, k + 1)
-    got = entroseg.dna_profile(seq, kind=kind, k=k, window=window)  # type: ignore[call-overload]
+    got = entroseg.dna_profile(seq, method=kind, **_length(kind, k), window=window)  # type: ignore[call-overload]
     assert got.shape == (len(seq),) and got.dtype == np.float64
     upper = seq.upper()
     for t in range(len(seq)):
@@ -279,23 +284,23 @@ def test_rolling_profiles_match_the_reference_window_by_window(
 @given(seq=st.text(alphabet="ACGTacgt", min_size=8, max_size=300), k=st.integers(1, 5))
 def test_whole_sequence_value_equals_rolling_value_of_a_covering_window(seq: str, k: int) -> None:
     for kind in ("kmer", "conditional"):
-        whole = entroseg.dna_profile(seq, kind=kind, k=k)  # type: ignore[call-overload]
-        rolling = entroseg.dna_profile(seq, kind=kind, k=k, window=len(seq))  # type: ignore[call-overload]
+        whole = entroseg.dna_profile(seq, method=kind, **_length(kind, k))  # type: ignore[call-overload]
+        rolling = entroseg.dna_profile(seq, method=kind, **_length(kind, k), window=len(seq))  # type: ignore[call-overload]
         assert whole == rolling[-1]  # bit for bit
         codes = entroseg.encode_dna(seq)
-        assert entroseg.dna_profile(codes, kind=kind, k=k) == whole  # type: ignore[call-overload]
-        assert entroseg.dna_profile(seq.encode(), kind=kind, k=k) == whole  # type: ignore[call-overload]
+        assert entroseg.dna_profile(codes, method=kind, **_length(kind, k)) == whole  # type: ignore[call-overload]
+        assert entroseg.dna_profile(seq.encode(), method=kind, **_length(kind, k)) == whole  # type: ignore[call-overload]
 
 
 def test_profile_units_and_nan_conventions() -> None:
     # A periodic sequence is fully predictable from the previous base; k=0 gives the base
     # composition entropy: ln 4 nats, 1 normalized.
-    assert entroseg.dna_profile("ACGT" * 50, kind="conditional", k=1) == 0.0
-    assert entroseg.dna_profile("ACGT" * 50, kind="conditional", k=0) == pytest.approx(1.0)
-    nats = entroseg.dna_profile("ACGT" * 50, kind="conditional", k=0, normalize=False)
+    assert entroseg.dna_profile("ACGT" * 50, method="conditional", context=1) == 0.0
+    assert entroseg.dna_profile("ACGT" * 50, method="conditional", context=0) == pytest.approx(1.0)
+    nats = entroseg.dna_profile("ACGT" * 50, method="conditional", context=0, normalize=False)
     assert nats == pytest.approx(math.log(4))
-    assert math.isnan(entroseg.dna_profile("ACGTNACGT", kind="kmer", k=2))
-    p = entroseg.dna_profile("ACGTACGTNACGTACGT", kind="kmer", k=2, window=4)
+    assert math.isnan(entroseg.dna_profile("ACGTNACGT", method="kmer", k=2))
+    p = entroseg.dna_profile("ACGTACGTNACGTACGT", method="kmer", k=2, window=4)
     assert np.isnan(p[:3]).all() and np.isnan(p[8:12]).all() and np.isfinite(p[12:]).all()
 
 
@@ -322,11 +327,11 @@ def test_profile_option_errors(kwargs: dict[str, object], error: type, message: 
 
 def test_profile_data_errors() -> None:
     with pytest.raises(entroseg.InvalidSequenceError, match="'X' \\(0x58\\) at position 2"):
-        entroseg.dna_profile("ACXT", k=1, window=2)
+        entroseg.dna_profile("ACXT", context=1, window=2)
     with pytest.raises(entroseg.EmptyInputError, match="needs at least 4 bases, got 2"):
-        entroseg.dna_profile("AC", k=3)
+        entroseg.dna_profile("AC", context=3)
     with pytest.raises(entroseg.SymbolOutOfRangeError, match="code 9 at index 1"):
-        entroseg.dna_profile(np.array([0, 9], dtype=np.uint8), k=0, window=1)
+        entroseg.dna_profile(np.array([0, 9], dtype=np.uint8), context=0, window=1)
     with pytest.raises(TypeError, match="letters"):
         entroseg.encode_dna(np.array([0, 1], dtype=np.uint8))  # type: ignore[arg-type]
 
@@ -334,11 +339,11 @@ def test_profile_data_errors() -> None:
 def test_profile_and_mask_per_record() -> None:
     fa = sample_fasta(records=3, length=1500)
     recs = list(read_fastx(io.BytesIO(fa)))
-    profiles = list(profile_fastx(io.BytesIO(fa), kind="kmer", k=2, window=100))
+    profiles = list(profile_fastx(io.BytesIO(fa), method="kmer", k=2, window=100))
     assert [n for n, _ in profiles] == [r.name for r in recs]
     for (_, p), r in zip(profiles, recs, strict=True):
         assert r.sequence is not None
-        want = entroseg.dna_profile(r.sequence, kind="kmer", k=2, window=100)
+        want = entroseg.dna_profile(r.sequence, method="kmer", k=2, window=100)
         assert np.array_equal(p, want, equal_nan=True)
     masks = dict(mask_fastx(io.BytesIO(fa)))
     for r in recs:

@@ -89,14 +89,14 @@ def test_profile_outputs_match_the_library(
     fasta: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     npz = tmp_path / "p.npz"
-    args = ["dna", "profile", str(fasta), "--kind", "kmer", "-k", "2", "--window", "200"]
+    args = ["dna", "profile", str(fasta), "--method", "kmer", "-k", "2", "--window", "200"]
     assert main([*args, "-o", str(npz)]) == 0
     saved = np.load(npz)
     recs = list(read_fastx(fasta))
     assert sorted(saved.files) == sorted(r.name for r in recs)
     for r in recs:
         assert r.sequence is not None
-        want = entroseg.dna_profile(r.sequence, kind="kmer", k=2, window=200)
+        want = entroseg.dna_profile(r.sequence, method="kmer", k=2, window=200)
         assert np.array_equal(saved[r.name], want, equal_nan=True)
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("sample1") and "3,000 bases" in lines[0]
@@ -112,7 +112,10 @@ def test_profile_outputs_match_the_library(
     [
         (["dna", "mask", "/no/such.fa"], "cannot open '/no/such.fa'"),
         (["dna", "mask", "--window", "2"], "window must be in 4..=65536 bases, got 2"),
-        (["dna", "profile", "-k", "40"], "must be in 0..=31 for kind='conditional', got 40"),
+        (
+            ["dna", "profile", "--context", "40"],
+            "must be in 0..=31 for method='conditional', got 40",
+        ),
         (["dna", "profile", "--kind", "kmer", "-k", "0"], "must be in 1..=15"),
         (["dna", "profile", "-o", "x.csv"], "unsupported output 'x.csv'"),
     ],

@@ -254,8 +254,30 @@ def test_deprecation_warnings_point_at_the_callers_line() -> None:
         lambda: pl.col("x").entroseg.segment_id(window=32, target_len=20.0),
         lambda: pl.col("x").entroseg.next_symbol_entropy(order=2),
         lambda: entroseg.next_symbol_entropy(SYMBOLS, order=2),
+        lambda: entroseg.dna_profile("ACGT" * 10, kind="kmer", k=2),
+        lambda: entroseg.dna_profile("ACGT" * 10, k=2),
+        lambda: entroseg.genomic.dna_tokens("ACGTTG" * 30, kind="next_entropy"),
     ]
     for call in calls:
         with pytest.warns(DeprecationWarning) as record:
             call()
         assert [w.filename for w in record] == [__file__], [str(w.message) for w in record]
+
+
+def test_dna_profiles_say_method_and_context() -> None:
+    seq = "ACGTTGCAAAAAAAAGATTACA" * 20
+    with pytest.warns(DeprecationWarning, match="method="):
+        old = entroseg.dna_profile(seq, kind="kmer", k=2, window=16)
+    assert np.array_equal(
+        old, entroseg.dna_profile(seq, method="kmer", k=2, window=16), equal_nan=True
+    )
+    with pytest.warns(DeprecationWarning, match="context="):
+        old = entroseg.dna_profile(seq, k=2, window=16)
+    assert np.array_equal(old, entroseg.dna_profile(seq, context=2, window=16), equal_nan=True)
+    with pytest.raises(entroseg.InvalidParameterError, match="takes k"):
+        entroseg.dna_profile(seq, method="kmer", context=2)
+    with pytest.raises(TypeError, match="method= only"):
+        entroseg.dna_profile(seq, method="kmer", kind="kmer")
+    # The tokenizer keeps its default (next-base surprisal, 4 context bases).
+    default = entroseg.genomic.dna_tokens(seq)
+    assert default == entroseg.genomic.dna_tokens(seq, method="next_surprisal", context=4)

@@ -55,7 +55,6 @@ from entroseg._entroseg import (
     __version__,
     conditional_entropy,
     conditional_permutation_entropy,
-    dna_profile,
     dust_mask,
     encode_dna,
     missing_patterns,
@@ -66,7 +65,7 @@ from entroseg._entroseg import (
     statistical_complexity,
 )
 from entroseg.changepoints import change_points
-from entroseg.genomic import FastxRecord, dna_tokens, read_fastx
+from entroseg.genomic import FastxRecord, dna_profile, dna_tokens, read_fastx
 from entroseg.merge import (
     MergeLevel,
     MergePlan,

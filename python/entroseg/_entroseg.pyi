@@ -32,6 +32,7 @@ __all__ = [
     "_assign_rates",
     "_change_points",
     "_check_expr_kwargs",
+    "_dna_profile",
     "_merge_plan",
     "_profile",
     "_segment",
@@ -40,7 +41,6 @@ __all__ = [
     "_spec_from_options",
     "conditional_entropy",
     "conditional_permutation_entropy",
-    "dna_profile",
     "dust_mask",
     "encode_dna",
     "missing_patterns",
@@ -518,47 +518,17 @@ _Sequence = bytes | str | npt.NDArray[np.integer]
 def encode_dna(sequence: bytes | str, /) -> npt.NDArray[np.uint8]:
     """Base codes of DNA letters: A, C, G, T to 0..3, other IUPAC codes to 4."""
 
-@overload
-def dna_profile(
+def _dna_profile(
     sequence: _Sequence,
     /,
-    *,
-    kind: Literal["conditional", "kmer"] = "conditional",
-    k: int = 3,
-    window: None = None,
-    normalize: bool = True,
-) -> float: ...
-@overload
-def dna_profile(
-    sequence: _Sequence,
-    /,
-    *,
-    kind: Literal["conditional", "kmer"] = "conditional",
-    k: int = 3,
-    window: int,
-    normalize: bool = True,
-) -> _F64: ...
-@overload
-def dna_profile(
-    sequence: _Sequence,
-    /,
-    *,
-    kind: Literal["next_entropy", "next_surprisal"],
-    k: int = 3,
-    window: None = None,
-    normalize: bool = True,
-) -> _F64: ...
-@overload
-def dna_profile(
-    sequence: _Sequence,
-    /,
-    *,
-    kind: str = "conditional",
-    k: int = 3,
+    method: str,
+    length: int,
     window: int | None = None,
     normalize: bool = True,
+    method_name: str = "method",
+    length_name: str = "context",
 ) -> float | _F64:
-    """Entropy profile of a DNA sequence (k-mer, conditional, or next-base per base)."""
+    """The DNA profile behind ``entroseg.dna_profile`` (options resolved)."""
 
 def dust_mask(
     sequence: _Sequence, /, *, window: int = 64, level: int = 20, threads: int | None = None

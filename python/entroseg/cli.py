@@ -667,11 +667,23 @@ def _dna_mask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dna_lengths(args: argparse.Namespace, default: int) -> dict[str, int]:
+    """``k`` (the k-mer length of --method kmer) or ``context`` (the other methods; -k is
+    its old spelling there)."""
+    if args.method == "kmer":
+        if args.context is not None:
+            raise CliError("--method kmer takes -k (the k-mer length), not --context")
+        return {"k": default if args.k is None else args.k}
+    context = args.k if args.context is None else args.context
+    return {"context": default if context is None else context}
+
+
 def _dna_profile(args: argparse.Namespace) -> int:
-    if args.kind in ("next_entropy", "next_surprisal"):
+    if args.method in ("next_entropy", "next_surprisal"):
         args.window = None  # a per-base model: no window
+    profile_args = dict(method=args.method, window=args.window, **_dna_lengths(args, 3))
     try:
-        entroseg.dna_profile(b"", kind=args.kind, k=args.k, window=args.window)
+        entroseg.dna_profile(b"", **profile_args)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     records, progress = _dna_records(args)
@@ -679,9 +691,7 @@ def _dna_profile(args: argparse.Namespace) -> int:
     with progress:
         for rec in records:
             assert rec.sequence is not None
-            p = np.asarray(
-                entroseg.dna_profile(rec.sequence, kind=args.kind, k=args.k, window=args.window)
-            )
+            p = np.asarray(entroseg.dna_profile(rec.sequence, **profile_args))
             valid = p[np.isfinite(p)]
             if len(valid):
                 stats = (
@@ -705,8 +715,8 @@ def _dna_profile(args: argparse.Namespace) -> int:
 
 def _dna_tokens(args: argparse.Namespace) -> int:
     options = {
-        "kind": args.kind,
-        "k": args.k,
+        "method": args.method,
+        **_dna_lengths(args, 4),
         "target_len": None if args.threshold is not None else args.target_len,
         "threshold": args.threshold,
         "min_len": args.min_len,
@@ -813,15 +823,17 @@ def _add_dna(sub: argparse._SubParsersAction[Any]) -> None:
     )
     common(p)
     p.add_argument(
+        "--method",
         "--kind",
+        dest="method",
         choices=["conditional", "kmer", "next_entropy", "next_surprisal"],
         default="conditional",
-        help="conditional entropy of a base given k previous ones (default), k-mer entropy, "
-        "or an online next-base model's entropy / surprisal per base (no window)",
+        help="conditional entropy of a base given --context previous ones (default), k-mer "
+        "entropy, or an online next-base model's entropy / surprisal per base (no window); "
+        "--kind is the old name",
     )
-    p.add_argument(
-        "-k", type=int, default=3, help="context bases, k-mer length or model order (default 3)"
-    )
+    p.add_argument("--context", type=int, help="context bases (default 3)")
+    p.add_argument("-k", type=int, help="k-mer length of --method kmer (default 3)")
     p.add_argument("--window", type=int, default=1000, help="window in bases (default 1000)")
     p.add_argument("-o", "--output", help="write the profiles (.npz, .parquet or .tsv)")
     p.set_defaults(func=_dna_profile)
@@ -831,7 +843,7 @@ def _add_dna(sub: argparse._SubParsersAction[Any]) -> None:
         help="model-free DNA tokens (variable-length words) of every record, as BED",
         description=(
             "Cut every record into variable-length tokens where an online next-base model "
-            "is surprised (or by another profile, --kind), with the threshold calibrated to "
+            "is surprised (or by another profile, --method), with the threshold calibrated to "
             "a mean token length (--target-len) and hard --min-len / --max-len. Writes "
             "'name<TAB>start<TAB>end' lines (0-based, half-open) to stdout, or to -o FILE: "
             "BED, or Parquet (chrom, start, end) for a .parquet name."
@@ -839,12 +851,15 @@ def _add_dna(sub: argparse._SubParsersAction[Any]) -> None:
     )
     common(t)
     t.add_argument(
+        "--method",
         "--kind",
+        dest="method",
         choices=["next_surprisal", "next_entropy", "conditional", "kmer"],
         default="next_surprisal",
-        help="the per-base score (default next_surprisal)",
+        help="the per-base score (default next_surprisal; --kind is the old name)",
     )
-    t.add_argument("-k", type=int, default=4, help="model order / context bases (default 4)")
+    t.add_argument("--context", type=int, help="context bases (default 4)")
+    t.add_argument("-k", type=int, help="k-mer length of --method kmer (default 4)")
     t.add_argument("--target-len", type=float, default=8.0, help="mean token length (default 8)")
     t.add_argument("--threshold", type=float, help="a fixed threshold instead of --target-len")
     t.add_argument("--min-len", type=int, default=1, help="shortest token (default 1)")

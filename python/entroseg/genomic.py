@@ -22,14 +22,15 @@ from __future__ import annotations
 import io
 import os
 import sys
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NamedTuple, TextIO
 
 import numpy as np
 import numpy.typing as npt
 
-from entroseg._entroseg import FastxReader, dna_profile, dust_mask
+from entroseg._entroseg import FastxReader, InvalidParameterError, _dna_profile, dust_mask
 from entroseg._optional import require
 from entroseg.segments import Segments, boundaries
 
@@ -54,7 +55,146 @@ __all__ = [
 #: A FASTA/FASTQ source: a path, ``"-"`` for standard input, or a binary file object.
 Source = str | os.PathLike[str] | BinaryIO
 EmptyPolicy = Literal["raise", "skip", "keep"]
-ProfileKind = Literal["conditional", "kmer", "next_entropy", "next_surprisal"]
+ProfileMethod = Literal["conditional", "kmer", "next_entropy", "next_surprisal"]
+#: Old name of :data:`ProfileMethod`.
+ProfileKind = ProfileMethod
+
+
+class _Profile(NamedTuple):
+    """A DNA profile's method and length, with the names the caller used (for errors)."""
+
+    method: str
+    method_name: str
+    length: int
+    length_name: str
+
+
+def _profile_choice(
+    method: str | None,
+    kind: str | None,
+    context: int | None,
+    k: int | None,
+    *,
+    default_method: str,
+    default_length: int,
+    stacklevel: int,
+) -> _Profile:
+    """Resolves the profile options: ``method`` (old name ``kind``), and the length:
+    ``k``, the k-mer length of ``method="kmer"``, or ``context``, the context length of
+    the other methods (``k`` is its old name there). Old names warn (one release)."""
+    method_name = "method"
+    if kind is not None:
+        if method is not None:
+            raise TypeError("give method= only (kind is its old name)")
+        warnings.warn(
+            "kind= is deprecated: the option is method= (which profile)",
+            DeprecationWarning,
+            stacklevel=stacklevel,
+        )
+        method, method_name = kind, "kind"
+    method = default_method if method is None else method
+    if method == "kmer":
+        if context is not None:
+            raise InvalidParameterError(
+                f"method='kmer' takes k (the k-mer length), not context (got context={context})"
+            )
+        return _Profile(method, method_name, default_length if k is None else k, "k")
+    if k is not None:
+        if context is not None:
+            raise TypeError(f"give context= only (k is its old name for method={method!r})")
+        warnings.warn(
+            f"k= is deprecated for method={method!r}: the context length is context= "
+            "(k is the k-mer length of method='kmer')",
+            DeprecationWarning,
+            stacklevel=stacklevel,
+        )
+        return _Profile(method, method_name, k, "k")
+    return _Profile(method, method_name, default_length if context is None else context, "context")
+
+
+def dna_profile(
+    sequence: bytes | str | npt.NDArray[np.integer],
+    /,
+    *,
+    method: ProfileMethod | None = None,
+    context: int | None = None,
+    k: int | None = None,
+    window: int | None = None,
+    normalize: bool = True,
+    kind: ProfileMethod | None = None,
+) -> float | npt.NDArray[np.float64]:
+    """Entropy profile of a DNA sequence: k-mer Shannon entropy or the conditional
+    entropy of a base given the ``context`` previous ones, rolling or for the whole
+    sequence; or the per-base entropy / surprisal of an online next-base model.
+
+    ``method="kmer"``: the Shannon entropy of the ``k``-mers inside the window
+    (``window - k + 1`` of them), divided by ``ln(4**k)`` when normalized.
+    ``method="conditional"``: the plug-in ``H(X_t | X_{t-c..t-1})`` (``c = context``)
+    from the (c+1)-grams inside the window, divided by ``ln 4`` when normalized.
+    ``method="next_entropy"`` / ``"next_surprisal"``: per base, the entropy of an online
+    context model's prediction of that base from the ``context`` before it
+    (Krichevsky-Trofimov with back-off, see :func:`entroseg.next_symbol_entropy`), or the
+    surprisal of the base that came; an ambiguous base is NaN and empties the context; no
+    window (the model learns from everything before); the whole-sequence value is the
+    mean over unambiguous bases (for surprisal: the model's cross-entropy rate). The
+    value at ``t`` of a windowed method covers the bases ``[t-window+1, t]``; incomplete
+    windows are NaN, and so is every window holding an ambiguous base (N or another IUPAC
+    code): those break k-mer contexts. Values are exact (fixed-point sums): a rolling
+    value equals the whole-sequence value of the same window bit for bit. The GIL is
+    released.
+
+    Parameters
+    ----------
+    sequence : bytes, str or numpy.ndarray
+        Nucleotide letters (either case), or base codes 0..=4 as ``encode_dna`` gives.
+    method : {"conditional", "kmer", "next_entropy", "next_surprisal"}, default "conditional"
+        Which profile (``kind=`` is its deprecated old name).
+    context : int, default 3
+        Context bases of ``"conditional"`` (0..=31; 0 is the base composition entropy) and
+        the next-base methods (0..=31).
+    k : int, default 3
+        The k-mer length of ``"kmer"`` (1..=15). (With the other methods ``k=`` is the
+        deprecated old name of ``context``.)
+    window : int or None, default None
+        Rolling window in bases; None for one value over the whole sequence.
+    normalize : bool, default True
+        Divide by the maximum, giving values in [0, 1].
+
+    Returns
+    -------
+    float or numpy.ndarray
+        A float for the whole sequence (NaN if it holds an ambiguous base); a float64 array
+        of ``len(sequence)`` when ``window`` is given, and always for the next-base methods.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``context``, ``k`` or ``window`` out of range (the message names the limits).
+    InvalidSequenceError
+        A character is not a nucleotide letter.
+    EmptyInputError
+        A whole-sequence value of a sequence shorter than one k-mer / context.
+
+    Examples
+    --------
+    >>> import entroseg
+    >>> entroseg.dna_profile("ACGTACGTACGTACGT", method="conditional", context=1)  # periodic
+    0.0
+    >>> round(entroseg.dna_profile("ACGTACGTACGTACGT", method="kmer", k=1), 6)
+    1.0
+    >>> p = entroseg.dna_profile("AAAAAAAACGTACGTTGCA", method="kmer", k=2, window=8)
+    >>> p.shape, bool(p[6] != p[6]), float(p[7])  # NaN until the window is full
+    ((19,), True, 0.0)
+    """
+    c = _profile_choice(
+        method, kind, context, k, default_method="conditional", default_length=3, stacklevel=3
+    )
+    value: float | npt.NDArray[np.float64] = _dna_profile(
+        sequence, c.method, c.length, window, normalize, c.method_name, c.length_name
+    )
+    return value
+
+
 Intervals = npt.NDArray[np.int64]
 
 
@@ -301,11 +441,13 @@ def read_fastx_arrow(
 def profile_fastx(
     source: Source,
     *,
-    kind: ProfileKind = "conditional",
-    k: int = 3,
+    method: ProfileMethod | None = None,
+    context: int | None = None,
+    k: int | None = None,
     window: int | None = None,
     normalize: bool = True,
     empty: EmptyPolicy = "raise",
+    kind: ProfileMethod | None = None,
 ) -> Iterator[tuple[str, npt.NDArray[np.float64]]]:
     """Per-base DNA entropy profile of every record (see :func:`entroseg.dna_profile`).
 
@@ -313,9 +455,9 @@ def profile_fastx(
     ----------
     source : str, os.PathLike or binary file object
         As in :func:`read_fastx`.
-    kind, k, window, normalize
+    method, context, k, window, normalize
         As in :func:`entroseg.dna_profile`. ``window`` defaults to 1000 bases for the
-        windowed kinds; the next-base kinds take none.
+        windowed methods; the next-base methods take none.
     empty : {"raise", "skip", "keep"}, default "raise"
         What to do with a record without bases.
 
@@ -330,16 +472,21 @@ def profile_fastx(
     >>> import io
     >>> from entroseg.genomic import profile_fastx
     >>> data = io.BytesIO(b">r\\n" + b"ACGT" * 8 + b"\\n")
-    >>> [(name, float(p[-1])) for name, p in profile_fastx(data, kind="conditional", k=1, window=8)]
+    >>> [(name, float(p[-1])) for name, p in profile_fastx(data, method="conditional", context=1,
+    ...                                                         window=8)]
     [('r', 0.0)]
     """
-    next_base = kind in ("next_entropy", "next_surprisal")
-    if window is None and not next_base:
+    c = _profile_choice(
+        method, kind, context, k, default_method="conditional", default_length=3, stacklevel=3
+    )
+    if window is None and c.method not in ("next_entropy", "next_surprisal"):
         window = 1000
     for rec in read_fastx(source, empty=empty):
         assert rec.sequence is not None
         profile = np.asarray(
-            dna_profile(rec.sequence, kind=kind, k=k, window=window, normalize=normalize)
+            _dna_profile(
+                rec.sequence, c.method, c.length, window, normalize, c.method_name, c.length_name
+            )
         )
         yield rec.name, profile
 
@@ -347,13 +494,15 @@ def profile_fastx(
 def dna_tokens(
     sequence: bytes | str | npt.NDArray[np.integer],
     *,
-    kind: ProfileKind = "next_surprisal", k: int = 4, window: int | None = None,
-    target_len: float | None = 8.0, threshold: float | None = None, min_len: int = 1,
-    max_len: int | None = 32,
+    method: ProfileMethod | None = None, context: int | None = None, k: int | None = None,
+    window: int | None = None, target_len: float | None = 8.0,
+    threshold: float | None = None, min_len: int = 1, max_len: int | None = 32,
+    kind: ProfileMethod | None = None,
 ) -> Segments:  # fmt: skip
     """Model-free tokenization of a DNA sequence into variable-length words.
 
-    A per-base profile (default: the surprisal of an online order-``k`` next-base model,
+    A per-base profile (default: the surprisal of an online next-base model with
+    ``context`` bases, default 4,
     so a word starts where the next base is hard to predict) goes through the rule
     engine: a token starts where the score exceeds the threshold, calibrated by default
     so the mean token length is ``target_len``, with hard ``min_len`` / ``max_len``.
@@ -364,8 +513,9 @@ def dna_tokens(
     ----------
     sequence : bytes, str or numpy.ndarray
         Nucleotide letters or base codes, as :func:`entroseg.dna_profile` takes.
-    kind, k, window
-        The profile, as :func:`entroseg.dna_profile` (``window`` for windowed kinds).
+    method, context, k, window
+        The profile, as :func:`entroseg.dna_profile` (default ``"next_surprisal"`` with
+        ``context=4``; ``k=4`` for ``"kmer"``; ``window`` for windowed methods).
     target_len : float or None, default 8.0
         Mean token length to calibrate to; give ``threshold`` instead for a fixed rule.
     threshold : float, optional
@@ -386,8 +536,13 @@ def dna_tokens(
     >>> int(tokens.lengths.sum()), tokens.max_seqlen <= 32
     (690, True)
     """
+    c = _profile_choice(
+        method, kind, context, k, default_method="next_surprisal", default_length=4,
+        stacklevel=3,
+    )  # fmt: skip
     profile = np.asarray(
-        dna_profile(sequence, kind=kind, k=k, window=window, normalize=True), dtype=np.float64
+        _dna_profile(sequence, c.method, c.length, window, True, c.method_name, c.length_name),
+        dtype=np.float64,
     )
     if threshold is not None:
         target_len = None
@@ -405,9 +560,10 @@ def dna_tokens(
 def tokenize_fastx(
     source: Source,
     *,
-    kind: ProfileKind = "next_surprisal", k: int = 4, window: int | None = None,
-    target_len: float | None = 8.0, threshold: float | None = None, min_len: int = 1,
-    max_len: int | None = 32, empty: EmptyPolicy = "raise",
+    method: ProfileMethod | None = None, context: int | None = None, k: int | None = None,
+    window: int | None = None, target_len: float | None = 8.0,
+    threshold: float | None = None, min_len: int = 1, max_len: int | None = 32,
+    empty: EmptyPolicy = "raise", kind: ProfileMethod | None = None,
 ) -> tuple[list[str], Segments]:  # fmt: skip
     """:func:`dna_tokens` of every record: the record names and one ``Segments`` value
     with a series per record (``cu_seqlens`` over the whole batch, no token crosses a
@@ -421,6 +577,11 @@ def tokenize_fastx(
     >>> len(names) == tokens.num_series, tokens.series_lengths.tolist()
     (True, [2000, 2000, 2000])
     """
+    c = _profile_choice(
+        method, kind, context, k, default_method="next_surprisal", default_length=4,
+        stacklevel=3,
+    )  # fmt: skip
+    kmer = c.method == "kmer"
     names: list[str] = []
     parts: list[Segments] = []
     for rec in read_fastx(source, empty=empty):
@@ -432,8 +593,9 @@ def tokenize_fastx(
         parts.append(
             dna_tokens(
                 rec.sequence,
-                kind=kind,
-                k=k,
+                method=c.method,  # type: ignore[arg-type]
+                k=c.length if kmer else None,
+                context=None if kmer else c.length,
                 window=window,
                 target_len=target_len,
                 threshold=threshold,

@@ -152,14 +152,15 @@ pub fn encode_dna<'py>(
 }
 
 pub(crate) fn profile_options(
-    kind: &str,
-    k: i64,
+    (method, method_name): (&str, &str),
+    (length, length_name): (i64, &str),
     window: Option<i64>,
     normalize: bool,
 ) -> PyResult<ProfileOptions> {
-    let kind = core(ProfileKind::parse(kind))?;
-    let k = usize::try_from(k)
-        .map_err(|_| InvalidParameterError::new_err(format!("k must be >= 0, got {k}")))?;
+    let kind = core(ProfileKind::parse_named(method, method_name))?;
+    let k = usize::try_from(length).map_err(|_| {
+        InvalidParameterError::new_err(format!("{length_name} must be >= 0, got {length}"))
+    })?;
     let window = window.map(|w| count_option(w, "window", 1)).transpose()?;
     let options = ProfileOptions {
         kind,
@@ -172,75 +173,28 @@ pub(crate) fn profile_options(
     Ok(options)
 }
 
-/// Entropy profile of a DNA sequence: k-mer Shannon entropy or the conditional entropy
-/// of a base given the k previous ones, rolling or for the whole sequence; or the
-/// per-base entropy / surprisal of an online next-base model.
-///
-/// ``kind="kmer"``: the Shannon entropy of the k-mers inside the window (``window - k +
-/// 1`` of them), divided by ``ln(4**k)`` when normalized. ``kind="conditional"``: the
-/// plug-in ``H(X_t | X_{t-k..t-1})`` from the (k+1)-grams inside the window, divided by
-/// ``ln 4`` when normalized. ``kind="next_entropy"`` / ``"next_surprisal"``: per base,
-/// the entropy of an online context model's prediction of that base from the ``k``
-/// before it (Krichevsky-Trofimov with back-off, see ``next_symbol_entropy``), or the
-/// surprisal of the base that came; an ambiguous base is NaN and empties the context;
-/// no window (the model learns from everything before); the whole-sequence value is
-/// the mean over unambiguous bases (for surprisal: the model's cross-entropy rate).
-/// The value at ``t`` of a windowed kind covers the bases ``[t-window+1, t]``;
-/// incomplete windows are NaN, and so is every window holding an ambiguous base (N or
-/// another IUPAC code): those break k-mer contexts. Values are exact (fixed-point sums):
-/// a rolling value equals the whole-sequence value of the same window bit for bit. The
-/// GIL is released.
-///
-/// Parameters
-/// ----------
-/// sequence : bytes, str or numpy.ndarray
-///     Nucleotide letters (either case), or base codes 0..=4 as ``encode_dna`` gives.
-/// kind : {"conditional", "kmer", "next_entropy", "next_surprisal"}, default "conditional"
-///     Which entropy.
-/// k : int, default 3
-///     Context bases for ``"conditional"`` (0..=31; 0 is the base composition entropy),
-///     k-mer length for ``"kmer"`` (1..=15), model order for the next-base kinds (0..=31).
-/// window : int or None, default None
-///     Rolling window in bases; None for one value over the whole sequence.
-/// normalize : bool, default True
-///     Divide by the maximum, giving values in [0, 1].
-///
-/// Returns
-/// -------
-/// float or numpy.ndarray
-///     A float for the whole sequence (NaN if it holds an ambiguous base); a float64 array
-///     of ``len(sequence)`` when ``window`` is given, and always for the next-base kinds.
-///
-/// Raises
-/// ------
-/// InvalidParameterError
-///     ``k`` or ``window`` out of range (the message names the limits).
-/// InvalidSequenceError
-///     A character is not a nucleotide letter.
-/// EmptyInputError
-///     A whole-sequence value of a sequence shorter than one k-mer / context.
-///
-/// Examples
-/// --------
-/// >>> import entroseg
-/// >>> entroseg.dna_profile("ACGTACGTACGTACGT", kind="conditional", k=1)  # periodic
-/// 0.0
-/// >>> round(entroseg.dna_profile("ACGTACGTACGTACGT", kind="kmer", k=1), 6)
-/// 1.0
-/// >>> p = entroseg.dna_profile("AAAAAAAACGTACGTTGCA", kind="kmer", k=2, window=8)
-/// >>> p.shape, bool(p[6] != p[6]), float(p[7])  # NaN until the window is full
-/// ((19,), True, 0.0)
+/// The DNA profile behind `entroseg.dna_profile` (python/entroseg/genomic.py resolves
+/// its keyword options, old spellings included): `method` and the k-mer or context
+/// `length`, with the names the caller used for the error messages. Releases the GIL.
 #[pyfunction]
-#[pyo3(signature = (sequence, /, *, kind="conditional", k=3, window=None, normalize=true))]
-pub fn dna_profile<'py>(
+#[pyo3(signature = (sequence, /, method, length, window=None, normalize=true, method_name="method", length_name="context"))]
+#[allow(clippy::too_many_arguments)]
+pub fn _dna_profile<'py>(
     py: Python<'py>,
     sequence: &Bound<'py, PyAny>,
-    kind: &str,
-    k: i64,
+    method: &str,
+    length: i64,
     window: Option<i64>,
     normalize: bool,
+    method_name: &str,
+    length_name: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let options = profile_options(kind, k, window, normalize)?;
+    let options = profile_options(
+        (method, method_name),
+        (length, length_name),
+        window,
+        normalize,
+    )?;
     let seq = Sequence::extract(sequence)?;
     let mut profiler = core(DnaProfiler::new(options))?;
     if options.per_base() {

@@ -58,7 +58,7 @@ fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
         pyo3::types::PyTuple::new(m.py(), entroseg_core::segment::rules::reason::NAMES)?,
     )?;
     m.add_function(wrap_pyfunction!(genomic::encode_dna, m)?)?;
-    m.add_function(wrap_pyfunction!(genomic::dna_profile, m)?)?;
+    m.add_function(wrap_pyfunction!(genomic::_dna_profile, m)?)?;
     m.add_function(wrap_pyfunction!(genomic::dust_mask, m)?)?;
     m.add_class::<genomic::PyFastxReader>()?;
     Ok(())

@@ -202,13 +202,19 @@ pub enum ProfileKind {
 impl ProfileKind {
     /// Parses `"kmer"` / `"conditional"`.
     pub fn parse(s: &str) -> Result<Self> {
+        Self::parse_named(s, "method")
+    }
+
+    /// [`parse`](Self::parse), naming the option `name` in the error (the spelling the
+    /// caller used).
+    pub fn parse_named(s: &str, name: &str) -> Result<Self> {
         match s {
             "kmer" => Ok(Self::Kmer),
             "conditional" => Ok(Self::Conditional),
             "next_entropy" => Ok(Self::NextEntropy),
             "next_surprisal" => Ok(Self::NextSurprisal),
             other => Err(Error::parameter(format!(
-                "kind must be 'kmer', 'conditional', 'next_entropy' or 'next_surprisal', \
+                "{name} must be 'kmer', 'conditional', 'next_entropy' or 'next_surprisal', \
                  got {other:?}"
             ))),
         }
@@ -272,14 +278,14 @@ impl ProfileOptions {
     fn validate(&self) -> Result<()> {
         let (range, what) = match self.kind {
             ProfileKind::Kmer => (1..=MAX_KMER, "k (the k-mer length)"),
-            ProfileKind::Conditional => (0..=MAX_CONTEXT, "k (the number of context bases)"),
+            ProfileKind::Conditional => (0..=MAX_CONTEXT, "context (the number of context bases)"),
             ProfileKind::NextEntropy | ProfileKind::NextSurprisal => {
-                (0..=MAX_CONTEXT, "k (the context model's order)")
+                (0..=MAX_CONTEXT, "context (the context model's length)")
             }
         };
         if self.kind.is_next_base() && self.window.is_some() {
             return Err(Error::parameter(format!(
-                "kind='{}' is a per-base profile of an online model: window does not apply \
+                "method='{}' is a per-base profile of an online model: window does not apply \
                  (got window={})",
                 self.kind.name(),
                 self.window.unwrap_or(0)
@@ -287,7 +293,7 @@ impl ProfileOptions {
         }
         if !range.contains(&self.k) {
             return Err(Error::parameter(format!(
-                "{what} must be in {}..={} for kind='{}', got {}",
+                "{what} must be in {}..={} for method='{}', got {}",
                 range.start(),
                 range.end(),
                 self.kind.name(),
@@ -298,10 +304,15 @@ impl ProfileOptions {
             let need = self.min_bases();
             if w < need || w > u32::MAX as usize {
                 return Err(Error::parameter(format!(
-                    "window must be in {need}..={} bases for kind='{}' with k={} (one {} needs \
-                     {need} bases), got {w}",
+                    "window must be in {need}..={} bases for method='{}' with {}={} (one {} \
+                     needs {need} bases), got {w}",
                     u32::MAX,
                     self.kind.name(),
+                    if self.kind == ProfileKind::Kmer {
+                        "k"
+                    } else {
+                        "context"
+                    },
                     self.k,
                     match self.kind {
                         ProfileKind::Kmer => "k-mer",
