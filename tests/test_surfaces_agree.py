@@ -261,7 +261,10 @@ def test_deprecation_warnings_point_at_the_callers_line() -> None:
     for call in calls:
         with pytest.warns(DeprecationWarning) as record:
             call()
-        assert [w.filename for w in record] == [__file__], [str(w.message) for w in record]
+        deprecations = [w for w in record if issubclass(w.category, DeprecationWarning)]
+        assert [w.filename for w in deprecations] == [__file__], [
+            str(w.message) for w in deprecations
+        ]
 
 
 def test_dna_profiles_say_method_and_context() -> None:
@@ -281,3 +284,23 @@ def test_dna_profiles_say_method_and_context() -> None:
     # The tokenizer keeps its default (next-base surprisal, 4 context bases).
     default = entroseg.genomic.dna_tokens(seq)
     assert default == entroseg.genomic.dna_tokens(seq, method="next_surprisal", context=4)
+
+
+def test_a_missed_target_len_is_never_silent() -> None:
+    rng = np.random.default_rng(3)
+    tied = rng.integers(0, 2, 4000).astype(np.float64)  # two values: no threshold gives 8
+    with pytest.warns(UserWarning, match=r"target_len=8 missed: mean segment length 2\.\d\d"):
+        seg = entroseg.boundaries(tied, target_len=8.0, calibration="batch")
+    assert 1.5 < len(tied) / len(seg) < 2.5
+    with pytest.warns(UserWarning, match="target_len=8 missed in 2 of 2 series"):
+        entroseg.segment_batch(
+            np.concatenate([tied, tied]), [0, 4000, 8000], method="scores", target_len=8.0,
+            calibration="batch",
+        )  # fmt: skip
+    # Scores that allow the target: no warning, within the tolerance.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        seg = entroseg.segment(X, window=32, target_len=20.0, calibration="batch")
+        seg2 = entroseg.segment_parallel(X, window=32, target_len=20.0, calibration="batch")
+    assert seg == seg2
+    assert abs(len(X) / len(seg) / 20.0 - 1) <= entroseg.segments.TARGET_TOLERANCE

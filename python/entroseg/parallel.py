@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from entroseg._entroseg import SegmentSpec, _segment_parallel
 from entroseg._options import SegmentOptions, build_spec
-from entroseg.segments import Segments
+from entroseg.segments import Segments, checked_target
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -126,7 +126,7 @@ def segment_parallel(
     """
     built = build_spec(options, streaming=False, spec=spec)
     starts, lengths, reasons, report = _segment_parallel(x, built, chunks, threads, overlap)
-    seg = Segments(starts, lengths, reasons)
+    seg = checked_target(Segments(starts, lengths, reasons), built)
     if not with_report:
         return seg
     return seg, StitchReport(

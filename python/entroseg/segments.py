@@ -13,6 +13,7 @@ layout). Arrays are numpy, so ``torch.from_dlpack(seg.cu_seqlens)`` shares memor
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -354,6 +355,40 @@ def _one_series(arrays: tuple[_I64, _I64, npt.NDArray[np.uint8]]) -> Segments:
     return Segments(starts, lengths, reasons)
 
 
+#: How far (relative) the achieved mean length may be from ``target_len`` before the
+#: one-shot surfaces say so with a ``UserWarning``.
+TARGET_TOLERANCE = 0.05
+
+
+def checked_target(seg: Segments, spec: SegmentSpec, *, stacklevel: int = 3) -> Segments:
+    """``seg``, after a ``UserWarning`` when a series' mean segment length misses the
+    spec's ``target_len`` by more than :data:`TARGET_TOLERANCE`: the calibration is never
+    off silently (tied scores, hard ``min_len``/``max_len`` or a short series can leave
+    no threshold closer to the target)."""
+    target = spec.options["target_len"]
+    if not isinstance(target, float) or len(seg) == 0:
+        return seg
+    counts = np.diff(seg.series_offsets)
+    samples = seg.series_lengths
+    live = counts > 0
+    achieved = samples[live] / counts[live]
+    off = np.abs(achieved / target - 1.0) > TARGET_TOLERANCE
+    if off.any():
+        worst = int(np.argmax(np.abs(achieved / target - 1.0)))
+        where = "" if seg.num_series == 1 else f" in {int(off.sum())} of {seg.num_series} series"
+        warnings.warn(
+            f"target_len={target:g} missed{where}: mean segment length "
+            f"{achieved[worst]:.2f} ({int(counts[live][worst])} segments over "
+            f"{int(samples[live][worst])} samples), more than "
+            f"{TARGET_TOLERANCE:.0%} off; the scores allow no closer cut (tied scores, hard "
+            f"min_len/max_len, or a series too short for calibration="
+            f"{spec.options['calibration']!r})",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+    return seg
+
+
 def segment(
     x: npt.ArrayLike, *, spec: SegmentSpec | None = None, **options: Unpack[SegmentOptions]
 ) -> Segments:
@@ -398,7 +433,8 @@ def segment(
     >>> bool(28 < np.mean(seg.lengths) < 36)
     True
     """
-    return _one_series(_segment(x, build_spec(options, streaming=False, spec=spec)))
+    built = build_spec(options, streaming=False, spec=spec)
+    return checked_target(_one_series(_segment(x, built)), built)
 
 
 def profile(x: npt.ArrayLike, **options: Unpack[SegmentOptions]) -> npt.NDArray[np.float64]:
@@ -470,7 +506,7 @@ def boundaries(
         spec = build_spec({**options, "method": "scores"}, streaming=False)
     elif spec.method != "scores":
         raise TypeError(f"boundaries() takes a spec of method 'scores', got {spec.method!r}")
-    return _one_series(_segment(scores, spec))
+    return checked_target(_one_series(_segment(scores, spec)), spec)
 
 
 def segment_batch(
@@ -508,7 +544,7 @@ def segment_batch(
     """
     built = build_spec(options, streaming=False, spec=spec)
     starts, lengths, reasons, series_offsets = _segment_batch(values, offsets, built, threads)
-    return Segments(starts, lengths, reasons, series_offsets)
+    return checked_target(Segments(starts, lengths, reasons, series_offsets), built)
 
 
 class Segmenter:
