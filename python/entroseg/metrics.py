@@ -115,7 +115,7 @@ def f1_score(
     Examples
     --------
     >>> from entroseg.metrics import f1_score
-    >>> f1_score([100, 200], [103, 150, 197, 199], 300)
+    >>> round(f1_score([100, 200], [103, 150, 197, 199], 300), 12)
     0.75
     >>> f1_score([], [], 300)
     1.0
