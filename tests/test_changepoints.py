@@ -12,6 +12,8 @@ from entroseg.changepoints import default_penalty
 from entroseg.metrics import covering, f1_score
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ruptures.exceptions import BadSegmentationParameters
+from ruptures.utils import sanity_check
 
 
 def regimes(seed: int) -> tuple[np.ndarray, list[int]]:
@@ -61,6 +63,48 @@ def test_results_follow_the_ruptures_convention(
     assert len(found) <= k + 1
     if n >= min_size:
         assert np.diff(np.concatenate([[0], found])).min() >= min_size
+    # ruptures' exact search under the same min_size: the same shape of answer (the sorted
+    # ends, the last being n), k change points exactly when ruptures finds the request
+    # feasible, and otherwise as many as its feasibility rule allows.
+    if n < min_size:
+        return  # ruptures refuses even k = 0 here; entroseg returns the one segment [n]
+    if n <= 120:  # Dynp is quadratic in n
+        try:
+            theirs = ruptures.Dynp(model="l2", min_size=min_size, jump=1).fit(x).predict(k)
+        except BadSegmentationParameters:
+            assert not sanity_check(n, k, 1, min_size)
+        else:
+            assert theirs[-1] == found[-1] and len(theirs) == len(found)
+    feasible = max(j for j in range(k + 1) if sanity_check(n, j, 1, min_size))
+    assert len(found) == feasible + 1
+
+
+def mean_shifts(seed: int) -> tuple[np.ndarray, list[int]]:
+    """One to three clean level shifts (steps of 2 to 4, noise 0.3) at random places,
+    segments of 50 to 159 samples: every exact search puts the change points on the truth."""
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(1, 4))
+    lengths = rng.integers(50, 160, k + 1)
+    steps = rng.choice([-1.0, 1.0], k + 1) * rng.uniform(2, 4, k + 1)
+    x = np.concatenate(
+        [lv + 0.3 * rng.standard_normal(n) for lv, n in zip(np.cumsum(steps), lengths, strict=True)]
+    )
+    return x, np.cumsum(lengths).tolist()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_mean_shifts_match_ruptures_exact_searches(seed: int) -> None:
+    # The Gaussian mean cost alone is ruptures' l2 cost (up to the noise variance): on
+    # clean shifts the bottom-up merge lands exactly where ruptures' exact searches do,
+    # Pelt (penalised optimum) and, on the shorter series, Dynp (optimum for n_bkps).
+    x, truth = mean_shifts(seed)
+    n, k = len(x), len(truth) - 1
+    ours = entroseg.change_points(x, n_bkps=k, order=None, mean=True).tolist()
+    pelt = ruptures.Pelt(model="l2", min_size=20, jump=1).fit(x).predict(pen=0.9 * math.log(n))
+    assert ours == pelt == truth
+    if n <= 400:
+        dynp = ruptures.Dynp(model="l2", min_size=20, jump=1).fit(x).predict(n_bkps=k)
+        assert ours == dynp
 
 
 def test_level_shifts_match_ruptures() -> None:
