@@ -305,7 +305,8 @@ def test_segmenter_commits_within_max_len() -> None:
     assert s.finish().lengths.sum() > 0
 
 
-def test_segment_batch_equals_series_alone_and_scales_over_threads() -> None:
+def test_segment_batch_equals_series_alone_whatever_the_thread_count() -> None:
+    # Results only: one thread and two give the same segments (no timing is measured here).
     lengths = [0, 1, 700, 64, 3000, 17, 0, 1200]
     xs = [walk(i, n) for i, n in enumerate(lengths)]
     values = np.concatenate(xs)
@@ -484,7 +485,11 @@ def test_next_symbol_stream_any_chunking_and_pickle(s: list[int], cuts: list[int
             IPE,
             "order must be <= 7",
         ),
-        (lambda: entroseg.NextSymbolEntropy.from_checkpoint(b"junk"), entroseg.CheckpointError, ""),
+        (
+            lambda: entroseg.NextSymbolEntropy.from_checkpoint(b"junk"),
+            entroseg.CheckpointError,
+            "not an entroseg checkpoint (bad magic bytes)",
+        ),
     ],
 )
 def test_bad_input_is_a_typed_error(call, error, message) -> None:  # type: ignore[no-untyped-def]
