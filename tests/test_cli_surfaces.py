@@ -4,6 +4,8 @@ outputs equal the library on the same data; errors are one line with exit code 2
 from __future__ import annotations
 
 import io
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -74,6 +76,35 @@ def test_segment_of_a_series_equals_the_library(
     printed = capsys.readouterr().out
     assert f"segments   {len(want):,}" in printed
     assert "samples    5,000" in printed
+
+
+def test_installed_console_script_segments_like_the_library(tmp_path: Path) -> None:
+    # The `entroseg` script that installing the package puts on PATH (the other CLI tests
+    # call main() or `python -m entroseg`), run against this checkout's package.
+    script = shutil.which("entroseg")
+    if script is None:
+        pytest.skip("no `entroseg` console script on PATH (the package is not installed)")
+    x = np.random.default_rng(4).standard_normal(1500).cumsum()
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "seg.csv"
+    package_root = str(Path(entroseg.__file__).resolve().parents[1])
+    paths = [package_root, *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    run = subprocess.run(
+        [script, "segment", str(tmp_path / "x.npy"), *SEG_ARGS, "-o", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert run.returncode == 0, run.stderr
+    want = entroseg.segment(x, **SEG_OPTS)
+    got = pcsv.read_csv(out)
+    assert got.column_names == ["start", "length", "reason"]
+    assert got["start"].to_numpy().tolist() == want.starts.tolist()
+    assert got["length"].to_numpy().tolist() == want.lengths.tolist()
+    assert got["reason"].to_pylist() == want.reason_names
+    assert f"segments   {len(want):,}" in run.stdout
+    assert "samples    1,500" in run.stdout
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "arrow", "csv"])
