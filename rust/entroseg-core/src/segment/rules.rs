@@ -76,7 +76,9 @@ pub enum Calibration {
     /// A deterministic controller that adjusts the threshold after every sample:
     /// `theta += GAIN * spread * (started - 1/target_len)`, where `started` is 1 when a
     /// segment started at that sample (any reason) and `spread` is an exponential moving
-    /// average of `|s - mean|` (rate `1/(8 target_len)`). Starting from the first finite
+    /// average of `|s - mean|` (rate `1/(8 target_len)`; over the first `8 target_len`
+    /// finite scores a plain running average, so the spread is known from the start
+    /// instead of growing from 0). Starting from the first finite
     /// score, it drives the start rate to `1/target_len`, so the mean length converges to
     /// the target on stationary signals and tracks slow changes. Streaming-safe and
     /// chunk-invariant.
@@ -322,6 +324,10 @@ struct Controller {
     mean: f64,
     spread: f64,
     initialised: bool,
+    /// Finite scores observed: until `1 / beta` of them, the mean and the spread are
+    /// plain running averages (weight `1 / observed`), so the spread is known from the
+    /// first samples instead of growing from 0 at rate `beta`.
+    observed: u64,
 }
 
 impl Controller {
@@ -333,6 +339,7 @@ impl Controller {
             mean: 0.0,
             spread: 0.0,
             initialised: false,
+            observed: 0,
         }
     }
 
@@ -353,8 +360,10 @@ impl Controller {
             return;
         }
         if s.is_finite() {
-            self.spread += self.beta * ((s - self.mean).abs() - self.spread);
-            self.mean += self.beta * (s - self.mean);
+            self.observed += 1;
+            let weight = self.beta.max(1.0 / self.observed as f64);
+            self.spread += weight * ((s - self.mean).abs() - self.spread);
+            self.mean += weight * (s - self.mean);
         }
         self.theta += ONLINE_GAIN * self.spread * (started as u8 as f64 - self.rate);
     }
@@ -862,6 +871,7 @@ impl RuleEngine {
                 w.f64(c.mean);
                 w.f64(c.spread);
                 w.bool(c.initialised);
+                w.u64(c.observed);
             }
             None => w.bool(false),
         }
@@ -905,6 +915,7 @@ impl RuleEngine {
             c.mean = r.f64()?;
             c.spread = r.f64()?;
             c.initialised = r.bool()?;
+            c.observed = r.u64()?;
             engine.controller = Some(c);
         } else if engine.controller.is_some() {
             return Err(Error::checkpoint("online engine without its controller"));
