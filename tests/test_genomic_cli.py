@@ -117,6 +117,7 @@ def test_profile_outputs_match_the_library(
             "must be in 0..=31 for method='conditional', got 40",
         ),
         (["dna", "profile", "--kind", "kmer", "-k", "0"], "must be in 1..=15"),
+        (["dna", "profile", "--method", "kmer", "--context", "2"], "takes -k (the k-mer length)"),
         (["dna", "profile", "-o", "x.csv"], "unsupported output 'x.csv'"),
     ],
 )

@@ -12,6 +12,7 @@ import inspect
 import pickle
 import typing
 import warnings
+from typing import Any
 
 import entroseg
 import entroseg.arrow
@@ -304,3 +305,29 @@ def test_a_missed_target_len_is_never_silent() -> None:
         seg2 = entroseg.segment_parallel(X, window=32, target_len=20.0, calibration="batch")
     assert seg == seg2
     assert abs(len(X) / len(seg) / 20.0 - 1) <= entroseg.segments.TARGET_TOLERANCE
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: entroseg.next_symbol_entropy(SYMBOLS, context=2, order=2), TypeError, "once"),
+        (lambda: entroseg.NextSymbolEntropy(alphabet_size=6, context=2, order=2), TypeError,
+         "once"),
+        (lambda: pl.col("s").entroseg.next_symbol_entropy(context=2, order=2), TypeError,
+         "context= only"),
+        (lambda: entroseg.dna_profile("ACGT" * 4, context=2, k=2), TypeError, "context= only"),
+        (lambda: entroseg.SegmentSpec(window=object(), threshold=0.5), TypeError,
+         "window got a value of type object"),
+        (lambda: entroseg.SegmentSpec(window=2**70, threshold=0.5),
+         entroseg.InvalidParameterError, "window is too large"),
+        (lambda: entroseg.Segmenter(method="conditional", window=8, threshold=0.5),
+         entroseg.InvalidParameterError, "cannot infer the alphabet"),
+        (lambda: entroseg.Profiler(method="next_symbol"), entroseg.InvalidParameterError,
+         "give alphabet_size"),
+    ],
+)  # fmt: skip
+def test_option_errors_name_the_option(call: Any, error: type, message: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with pytest.raises(error, match=message):
+            call()

@@ -95,20 +95,29 @@ OPTION_NAMES: tuple[str, ...] = tuple(SegmentSpec.option_names())
 
 
 def renamed(
-    options: dict[str, Any], old: str, new: str, choices: tuple[str, ...], stacklevel: int
+    options: dict[str, Any],
+    old: str,
+    new: str,
+    stacklevel: int,
+    *,
+    choices: tuple[str, ...] | None = None,
+    why: str = "",
 ) -> None:
-    """Moves the deprecated option ``old`` to ``new`` (one release, with a
-    DeprecationWarning); a bad value is refused naming the spelling the caller used."""
-    if old not in options:
+    """The one handler of old option spellings (kept for one release): moves ``old`` to
+    ``new`` in ``options`` with a DeprecationWarning at ``stacklevel`` (``why`` adds a
+    reason); both given is a TypeError; a value outside ``choices`` is refused naming
+    the spelling the caller used."""
+    if options.get(old) is None:
+        options.pop(old, None)
         return
     if options.get(new) is not None:
-        raise TypeError(f"give {new}= only ({old} is its old name)")
+        raise TypeError(f"pass it once, as {new}= only ({old} is its old name)")
     value = options.pop(old)
-    if value not in choices:
+    if choices is not None and value not in choices:
         listed = " or ".join(f"'{c}'" for c in choices)
         raise InvalidParameterError(f'{old} must be {listed}, got "{value}"')
     warnings.warn(
-        f"{old}= is deprecated: the option is {new}= (one name for which statistic)",
+        f"{old}= is deprecated: the option is {new}={why}",
         DeprecationWarning,
         stacklevel=stacklevel,
     )
@@ -117,19 +126,14 @@ def renamed(
 
 def _deprecated_spellings(options: dict[str, Any], stacklevel: int) -> None:
     """Old spellings kept for one release, each with a DeprecationWarning."""
-    renamed(options, "score", "statistic", ("entropy", "surprisal"), stacklevel + 1)
-    if options.get("method") == "next_symbol" and options.get("order") is not None:
-        if options.get("context") is not None:
-            raise TypeError(
-                "give the next-symbol context length once: context (order is its old name)"
-            )
-        warnings.warn(
-            "order= for method='next_symbol' is deprecated: the context length is "
-            "context= (order is the ordinal embedding dimension of 'permutation')",
-            DeprecationWarning,
-            stacklevel=stacklevel,
-        )
-        options["context"] = options.pop("order")
+    renamed(options, "score", "statistic", stacklevel + 1, choices=("entropy", "surprisal"),
+            why=" (one name for which statistic)")  # fmt: skip
+    if options.get("method") == "next_symbol":
+        renamed(options, "order", "context", stacklevel + 1, why=_CONTEXT_WHY)
+
+
+#: Why ``order`` is not the context length.
+_CONTEXT_WHY = " (the context length; order is the ordinal embedding dimension)"
 
 
 def build_spec(

@@ -22,7 +22,6 @@ from __future__ import annotations
 import io
 import os
 import sys
-import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NamedTuple, TextIO
@@ -32,6 +31,7 @@ import numpy.typing as npt
 
 from entroseg._entroseg import FastxReader, InvalidParameterError, _dna_profile, dust_mask
 from entroseg._optional import require
+from entroseg._options import renamed
 from entroseg.segments import Segments, boundaries
 
 if TYPE_CHECKING:
@@ -82,34 +82,22 @@ def _profile_choice(
     """Resolves the profile options: ``method`` (old name ``kind``), and the length:
     ``k``, the k-mer length of ``method="kmer"``, or ``context``, the context length of
     the other methods (``k`` is its old name there). Old names warn (one release)."""
-    method_name = "method"
-    if kind is not None:
-        if method is not None:
-            raise TypeError("give method= only (kind is its old name)")
-        warnings.warn(
-            "kind= is deprecated: the option is method= (which profile)",
-            DeprecationWarning,
-            stacklevel=stacklevel,
-        )
-        method, method_name = kind, "kind"
-    method = default_method if method is None else method
+    opts: dict[str, Any] = {"method": method, "kind": kind, "context": context, "k": k}
+    renamed(opts, "kind", "method", stacklevel + 1, why=" (which profile)")
+    method = default_method if opts["method"] is None else opts["method"]
+    method_name = "kind" if kind is not None else "method"
     if method == "kmer":
         if context is not None:
             raise InvalidParameterError(
                 f"method='kmer' takes k (the k-mer length), not context (got context={context})"
             )
         return _Profile(method, method_name, default_length if k is None else k, "k")
-    if k is not None:
-        if context is not None:
-            raise TypeError(f"give context= only (k is its old name for method={method!r})")
-        warnings.warn(
-            f"k= is deprecated for method={method!r}: the context length is context= "
-            "(k is the k-mer length of method='kmer')",
-            DeprecationWarning,
-            stacklevel=stacklevel,
-        )
-        return _Profile(method, method_name, k, "k")
-    return _Profile(method, method_name, default_length if context is None else context, "context")
+    renamed(opts, "k", "context", stacklevel + 1, why=" (k is the k-mer length of 'kmer')")
+    length_name = "k" if k is not None else "context"
+    context = opts["context"]
+    return _Profile(
+        method, method_name, default_length if context is None else context, length_name
+    )
 
 
 def dna_profile(

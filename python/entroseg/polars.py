@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import numbers
 import pickle
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -53,7 +52,7 @@ from polars.plugins import register_plugin_function
 
 from entroseg import _entroseg
 from entroseg._entroseg import SegmentSpec
-from entroseg._options import SegmentOptions, build_spec, renamed
+from entroseg._options import _CONTEXT_WHY, SegmentOptions, build_spec, renamed
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -294,26 +293,17 @@ class EntrosegExpr:
 
 def _statistic(statistic: str, score: str | None) -> str:
     """``statistic``, or its deprecated old name ``score``."""
-    if score is None:
-        return statistic
-    opts: dict[str, Any] = {"score": score}
-    renamed(opts, "score", "statistic", ("entropy", "surprisal"), stacklevel=4)
+    opts: dict[str, Any] = {"score": score, "statistic": statistic if score is None else None}
+    renamed(opts, "score", "statistic", 4, choices=("entropy", "surprisal"))
     return str(opts["statistic"])
 
 
 def _context_length(context: int | None, order: int | None) -> int:
-    """The next-symbol context length: ``context``, or its deprecated old name ``order``."""
-    if order is None:
-        return 3 if context is None else context
-    if context is not None:
-        raise TypeError("give the context length once, as context (order is its old name)")
-    warnings.warn(
-        "next_symbol_entropy(order=...) is deprecated: the context length is context= "
-        "(order is the ordinal embedding dimension of the permutation methods)",
-        DeprecationWarning,
-        stacklevel=3,
-    )
-    return order
+    """The next-symbol context length: ``context`` (default 3), or its deprecated old
+    name ``order``."""
+    opts: dict[str, Any] = {"order": order, "context": context}
+    renamed(opts, "order", "context", 4, why=_CONTEXT_WHY)
+    return 3 if opts["context"] is None else int(opts["context"])
 
 
 def _segment_plugin(
