@@ -22,9 +22,8 @@ pub fn segment(x: Samples, spec: &SegmentSpec) -> Result<Vec<Segment>> {
         let scores = profile_of(x, &method)?;
         return segment_scores(&scores, spec.rules());
     }
-    // The alphabet is resolved for this input, so the stream needs nothing more.
-    let resolved = SegmentSpec::new(method, *spec.rules())?;
-    let mut seg = Segmenter::new(&resolved)?;
+    // The alphabet is resolved for this input and the spec validated the rules.
+    let mut seg = Segmenter::resolved(method, *spec.rules())?;
     let mut out = seg.push(x)?;
     out.extend(seg.finish()?);
     Ok(out)

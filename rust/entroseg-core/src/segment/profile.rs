@@ -43,7 +43,7 @@ impl Profiler {
         Self::of_method(*method.method())
     }
 
-    fn of_method(method: Method) -> Result<Self> {
+    pub(crate) fn of_method(method: Method) -> Result<Self> {
         let source = match method {
             Method::Permutation(o) => Source::Permutation(Box::new(PermutationEstimator::new(o)?)),
             Method::Conditional(o) => Source::Conditional(Box::new(ConditionalEstimator::new(o)?)),

@@ -324,10 +324,11 @@ struct Controller {
     mean: f64,
     spread: f64,
     initialised: bool,
-    /// Finite scores observed: until `1 / beta` of them, the mean and the spread are
-    /// plain running averages (weight `1 / observed`), so the spread is known from the
-    /// first samples instead of growing from 0 at rate `beta`.
+    /// Finite scores observed, counted up to `warmup` (`1 / beta`): until then the mean
+    /// and the spread are plain running averages (weight `1 / observed`), so the spread
+    /// is known from the first samples instead of growing from 0 at rate `beta`.
     observed: u64,
+    warmup: u64,
 }
 
 impl Controller {
@@ -340,6 +341,7 @@ impl Controller {
             spread: 0.0,
             initialised: false,
             observed: 0,
+            warmup: (8.0 * target_len).ceil() as u64,
         }
     }
 
@@ -360,8 +362,14 @@ impl Controller {
             return;
         }
         if s.is_finite() {
-            self.observed += 1;
-            let weight = self.beta.max(1.0 / self.observed as f64);
+            // During the warm-up (the first 1 / beta finite scores) a running average;
+            // afterwards the count stops and the hot path is one integer comparison.
+            let weight = if self.observed < self.warmup {
+                self.observed += 1;
+                (1.0 / self.observed as f64).max(self.beta)
+            } else {
+                self.beta
+            };
             self.spread += weight * ((s - self.mean).abs() - self.spread);
             self.mean += weight * (s - self.mean);
         }

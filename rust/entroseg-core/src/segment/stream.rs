@@ -11,7 +11,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::estimate::samples::Samples;
 use crate::segment::profile::Profiler;
-use crate::segment::rules::{Engine, Segment};
+use crate::segment::rules::{Engine, Rules, Segment};
 use crate::segment::spec::{Method, SegmentSpec};
 use crate::util::checkpoint::{Reader, Writer};
 
@@ -39,6 +39,17 @@ impl Segmenter {
         Ok(Self {
             profiler: Profiler::new(spec.method())?,
             engine: Engine::new(*spec.rules(), &[])?,
+            scores: Vec::new(),
+            finished: false,
+        })
+    }
+
+    /// A pipeline for a method already resolved for its input, under rules a spec has
+    /// validated (the one-shot passes: nothing is parsed or validated again).
+    pub(crate) fn resolved(method: Method, rules: Rules) -> Result<Self> {
+        Ok(Self {
+            profiler: Profiler::of_method(method)?,
+            engine: Engine::new(rules, &[])?,
             scores: Vec::new(),
             finished: false,
         })
