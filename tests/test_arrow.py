@@ -315,6 +315,8 @@ def test_profile_stream_errors() -> None:
     with pytest.raises(ValueError, match="profile_column 'profile' is already a column"):
         profile_stream(table, value_column="x", window=3)
     with pytest.raises(entroseg.InvalidParameterError, match="needs window"):
+        profile_stream(table, value_column="x", profile_column="pe", method="permutation")
+    with pytest.raises(entroseg.InvalidParameterError, match="no profile apart from its cuts"):
         profile_stream(table, value_column="x", profile_column="pe")
     with pytest.raises(TypeError, match="must export an Arrow stream"):
         profile_stream([1.0, 2.0], value_column="x", window=3)

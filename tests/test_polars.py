@@ -276,8 +276,10 @@ def test_empty_and_single_row_inputs() -> None:
          "bins must be in 1..=256"),
         (lambda: pl.col("x").entroseg.segment_id(window=10), entroseg.InvalidParameterError,
          "no rule given"),
-        (lambda: pl.col("x").entroseg.is_boundary(threshold=0.5),
+        (lambda: pl.col("x").entroseg.is_boundary(method="permutation", threshold=0.5),
          entroseg.InvalidParameterError, "give window"),
+        (lambda: pl.col("x").entroseg.is_boundary(degree=3, threshold=0.5),
+         entroseg.InvalidParameterError, "degree must be 0"),
         (lambda: pl.col("x").entroseg.segment_id(order="3", window=8, threshold=1.0),  # type: ignore[arg-type]
          TypeError, "bad options"),
     ],

@@ -66,7 +66,8 @@ def test_segment_dataset_errors(cluster: None) -> None:
         list(segment_dataset(ds, value_column="value", key_column="device", num_actors=0,
                              window=8, threshold=1))  # fmt: skip
     with pytest.raises(entroseg.InvalidParameterError, match="give window"):
-        list(segment_dataset(ds, value_column="value", key_column="device", threshold=1))
+        list(segment_dataset(ds, value_column="value", key_column="device",
+                             method="permutation", threshold=1))  # fmt: skip
 
 
 def test_training_batches_equal_segment_batch(cluster: None) -> None:

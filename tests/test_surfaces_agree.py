@@ -59,7 +59,7 @@ def test_the_typed_option_list_is_the_cores_table() -> None:
 def test_the_defaults_are_the_documented_ones() -> None:
     # The defaults stated in entroseg._options' docstring and the README conventions.
     assert entroseg.SegmentSpec.defaults() == {
-        "method": "permutation", "order": None, "delay": 1, "window": None,
+        "method": None, "degree": None, "order": None, "delay": 1, "window": None,
         "weighted": False, "normalize": True, "context": None, "alphabet_size": None,
         "alpha": 0.5, "min_count": 1, "reset_symbol": None, "statistic": "entropy",
         "nan_policy": "raise", "threshold": None, "relative": None, "combine": None,
@@ -169,14 +169,16 @@ def test_the_profile_is_what_the_rules_cut() -> None:
 # ---- the calibration rule and the deprecated spellings ---------------------------------
 
 
-def test_target_len_needs_calibration_and_the_old_default_warns() -> None:
+def test_target_len_calibrates_as_the_surface_can() -> None:
+    # The core spec names no default; a one-shot surface calibrates in batch, a stream
+    # online, without a warning.
     with pytest.raises(entroseg.InvalidParameterError, match="target_len needs calibration"):
         entroseg.SegmentSpec(window=32, target_len=20.0)
-    with pytest.warns(DeprecationWarning, match="calibration='batch'"):
-        old = entroseg.segment(X, window=32, target_len=20.0)
-    assert old == entroseg.segment(X, window=32, target_len=20.0, calibration="batch")
-    with pytest.warns(DeprecationWarning, match="using 'online'"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        one_shot = entroseg.segment(X, window=32, target_len=20.0)
         s = entroseg.Segmenter(window=32, target_len=20.0)
+    assert one_shot == entroseg.segment(X, window=32, target_len=20.0, calibration="batch")
     stream = entroseg.Segments.join([s.push(X), s.finish()])
     assert stream == entroseg.segment(X, window=32, target_len=20.0, calibration="online")
 
@@ -248,11 +250,8 @@ def test_stream_verb_is_push_and_update_warns() -> None:
 
 def test_deprecation_warnings_point_at_the_callers_line() -> None:
     calls = [
-        lambda: entroseg.segment(X, window=32, target_len=20.0),
-        lambda: entroseg.Segmenter(window=32, target_len=20.0),
         lambda: entroseg.segment(SYMBOLS, method="next_symbol", order=2, threshold=1.0),
         lambda: entroseg.profile(SYMBOLS, method="next_symbol", score="surprisal"),
-        lambda: pl.col("x").entroseg.segment_id(window=32, target_len=20.0),
         lambda: pl.col("x").entroseg.next_symbol_entropy(order=2),
         lambda: entroseg.next_symbol_entropy(SYMBOLS, order=2),
         lambda: entroseg.dna_profile("ACGT" * 10, kind="kmer", k=2),

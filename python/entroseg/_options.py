@@ -10,10 +10,14 @@ defaults, parsing and validation live in the Rust core's one option table
 (:class:`entroseg.SegmentSpec`, ``SegmentSpec.defaults()``), so no surface repeats them.
 
 Score method (the profile that is cut)
-    ``method``: ``"permutation"`` (default; rolling permutation entropy of floats),
+    ``method``: ``"line"`` (the default for float series: a segment closes where a
+    least-squares line through it would fail to code the next sample, see
+    :mod:`entroseg` "Choosing a method"), ``"permutation"`` (rolling permutation entropy
+    of floats; the default when ``window`` or ``order`` is given),
     ``"conditional"`` (rolling conditional entropy of integer symbols),
     ``"next_symbol"`` (entropy or surprisal of the online context model over symbols),
     ``"scores"`` (the input is the score signal itself: your model's entropies).
+    ``degree`` (line: 0 fits each segment's mean, 1 a line; default 1),
     ``order`` (permutation: ordinal embedding dimension, default 3), ``delay`` (1),
     ``window`` (permutation and conditional: rolling window in samples, required),
     ``weighted`` (False), ``normalize`` (True: values in [0, 1]), ``context`` (context
@@ -33,10 +37,13 @@ Rules (where a segment starts)
     (``"blt"`` / ``"entrope"``: the published patchers, exactly), ``mode`` and
     ``quantile`` (the presets' options).
 
-The one rule for ``calibration``: no surface has a default for it when ``target_len``
-is given (batch calibration needs the whole profile, which a stream does not have).
-Until the next release, a call that leaves it out still runs with the surface's old
-default (``"batch"`` one-shot, ``"online"`` streaming) and warns.
+The one rule for ``calibration``: when ``target_len`` is given without it, a one-shot
+surface (``segment``, ``boundaries``, ``segment_batch``, ``segment_parallel``, the Polars
+expressions, the plots) calibrates in ``"batch"`` (exact: it sees the whole series) and a
+streaming surface (``Segmenter``, the Arrow stream step, Ray) uses ``"online"`` (it
+cannot see the future). To make a stream reproduce a one-shot result exactly, pass the
+threshold the one-shot call found (``segments.calibration.threshold``), or use
+``calibration="online"`` on both. ``SegmentSpec`` itself names no default.
 """
 
 from __future__ import annotations
@@ -49,13 +56,14 @@ from entroseg._entroseg import InvalidParameterError, SegmentSpec
 
 __all__ = ["ProfileOptions", "RuleOptions", "SegmentOptions", "build_spec", "profile_options"]
 
-Method = Literal["permutation", "conditional", "next_symbol", "scores"]
+Method = Literal["line", "permutation", "conditional", "next_symbol", "scores"]
 
 
 class ProfileOptions(TypedDict, total=False):
     """The score method and its estimator's options (see :mod:`entroseg._options`)."""
 
-    method: Method
+    method: Method | None
+    degree: int | None
     order: int | None
     delay: int
     window: int | None
@@ -146,8 +154,8 @@ def build_spec(
     """The native spec of a surface's keyword options (or the given ``spec``).
 
     ``streaming`` says whether the surface sees its series chunk by chunk: it then
-    refuses what needs the whole series, and it is the default the deprecated
-    ``target_len`` without ``calibration`` falls back to.
+    refuses what needs the whole series, and ``target_len`` without ``calibration``
+    means ``"online"`` there (``"batch"`` elsewhere).
     """
     if spec is not None:
         if options:
@@ -158,15 +166,9 @@ def build_spec(
         opts = dict(options)
         _deprecated_spellings(opts, stacklevel + 1)
         if opts.get("target_len") is not None and opts.get("calibration") is None:
-            fallback = "online" if streaming else "batch"
-            warnings.warn(
-                "target_len without calibration is deprecated: give calibration='batch' "
-                "(exact, over the whole series) or 'online' (what a stream gives); "
-                f"using {fallback!r}",
-                DeprecationWarning,
-                stacklevel=stacklevel,
-            )
-            opts["calibration"] = fallback
+            # The surface's nature decides: a one-shot call sees the whole series and
+            # calibrates exactly; a stream cannot, and uses the online controller.
+            opts["calibration"] = "online" if streaming else "batch"
         spec = SegmentSpec(**opts)
     if streaming:
         spec.check_streamable()

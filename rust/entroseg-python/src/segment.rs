@@ -130,8 +130,8 @@ impl PySegmentSpec {
 
     /// The score method's name.
     #[getter]
-    fn method(&self) -> &'static str {
-        self.inner.method().method().name()
+    fn method(&self) -> String {
+        self.inner.options().method_name().to_string()
     }
 
     /// True when the method takes integer symbols.
@@ -218,7 +218,7 @@ pub fn _profile<'py>(
     x: &Bound<'py, PyAny>,
     options: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-    let method = core(spec_options(options)?.build_method())?;
+    let method = core(spec_options(options)?.build_profile())?;
     let view = input_view(x, "x", method.takes_symbols())?;
     let samples = view.samples()?;
     let scores = core(py.detach(|| profile(samples, &method)))?;
@@ -334,7 +334,7 @@ streaming_class!(
         #[new]
         #[pyo3(signature = (**options))]
         fn new(options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-            let method = core(spec_options(options)?.build_method())?;
+            let method = core(spec_options(options)?.build_profile())?;
             Ok(Self {
                 inner: core(Profiler::new(&method))?,
             })

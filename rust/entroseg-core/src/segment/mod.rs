@@ -4,6 +4,7 @@
 //! and chunk-parallel over one long series ([`parallel`]).
 
 pub mod batch;
+pub mod fit;
 pub mod parallel;
 pub mod profile;
 pub mod rules;

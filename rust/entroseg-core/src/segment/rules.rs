@@ -40,6 +40,7 @@
 //! rules are spelled out on each variant.
 
 use crate::error::{Error, Result};
+use crate::segment::fit::{calibrate_level, Fit, FitEngine};
 use crate::util::checkpoint::{Reader, Writer};
 
 /// Why a segment started (one byte per segment).
@@ -171,6 +172,9 @@ pub struct Rules {
     pub calibration: Calibration,
     /// A published patcher instead of the native rules.
     pub preset: Option<Preset>,
+    /// The fit rule (method "line"): the threshold prices the residual increase of the
+    /// open segment's least-squares fit instead of a score (see [`crate::segment::fit`]).
+    pub fit: Option<Fit>,
 }
 
 impl Default for Rules {
@@ -184,6 +188,7 @@ impl Default for Rules {
             target_len: None,
             calibration: Calibration::Batch,
             preset: None,
+            fit: None,
         }
     }
 }
@@ -226,7 +231,21 @@ impl Rules {
             }
         }
         if let Some(p) = self.preset {
+            if self.fit.is_some() {
+                return Err(Error::parameter(
+                    "method='line' has its own rule: presets do not apply",
+                ));
+            }
             return self.validate_preset(p);
+        }
+        if let Some(fit) = self.fit {
+            fit.validate()?;
+            if self.relative.is_some() || self.combine.is_some() {
+                return Err(Error::parameter(
+                    "method='line' cuts on its fit's residual: relative and combine do not \
+                     apply (give threshold or target_len)",
+                ));
+            }
         }
         finite_option("threshold", self.threshold)?;
         finite_option("relative", self.relative)?;
@@ -703,9 +722,9 @@ impl RuleEngine {
     /// calibrated threshold as `calibrated` (see [`calibrate_threshold`]).
     pub fn new(rules: Rules, calibrated: Option<f64>) -> Result<Self> {
         rules.validate()?;
-        if rules.preset.is_some() {
+        if rules.preset.is_some() || rules.fit.is_some() {
             return Err(Error::parameter(
-                "RuleEngine runs native rules, not presets",
+                "RuleEngine runs native rules, not presets or the fit rule",
             ));
         }
         let (theta, controller) = match (rules.target_len, rules.calibration) {
@@ -971,6 +990,7 @@ pub fn segment_scores(scores: &[f64], rules: &Rules) -> Result<Vec<Segment>> {
 pub(crate) enum Engine {
     Native(RuleEngine),
     Preset(PresetEngine),
+    Fit(FitEngine),
 }
 
 impl Engine {
@@ -978,6 +998,13 @@ impl Engine {
     /// for batch calibration; `whole` is read only then and for the EntroPE preset (a
     /// streaming caller passes `&[]`, which [`Rules::needs_whole_scores`] rules out).
     pub(crate) fn new(rules: Rules, whole: &[f64]) -> Result<Self> {
+        if rules.fit.is_some() {
+            let calibrated = match (rules.target_len, rules.calibration) {
+                (Some(_), Calibration::Batch) => Some(calibrate_level(whole, &rules)?),
+                _ => None,
+            };
+            return Ok(Engine::Fit(FitEngine::new(rules, calibrated)?));
+        }
         Ok(match rules.preset {
             Some(preset) => Engine::Preset(PresetEngine::new(rules, preset, whole)?),
             None => {
@@ -994,6 +1021,7 @@ impl Engine {
         match self {
             Engine::Native(e) => e.push(scores, out),
             Engine::Preset(e) => e.push(scores, out),
+            Engine::Fit(e) => e.push(scores, out),
         }
     }
 
@@ -1001,6 +1029,7 @@ impl Engine {
         match self {
             Engine::Native(e) => e.finish(out),
             Engine::Preset(e) => e.finish(out),
+            Engine::Fit(e) => e.finish(out),
         }
     }
 
@@ -1008,6 +1037,7 @@ impl Engine {
         match self {
             Engine::Native(e) => e.reset(),
             Engine::Preset(e) => e.reset(),
+            Engine::Fit(e) => e.reset(),
         }
     }
 
@@ -1015,6 +1045,7 @@ impl Engine {
         match self {
             Engine::Native(e) => e.samples_seen(),
             Engine::Preset(e) => e.samples_seen(),
+            Engine::Fit(e) => e.samples_seen(),
         }
     }
 
@@ -1022,12 +1053,17 @@ impl Engine {
         match self {
             Engine::Native(e) => e.open_start(),
             Engine::Preset(e) => e.open_start(),
+            Engine::Fit(e) => e.open_start(),
         }
     }
 
     /// True when the threshold follows the online controller (history-dependent).
     pub(crate) fn is_online(&self) -> bool {
-        matches!(self, Engine::Native(e) if e.is_online())
+        match self {
+            Engine::Native(e) => e.is_online(),
+            Engine::Fit(e) => e.is_online(),
+            Engine::Preset(_) => false,
+        }
     }
 
     /// A copy restarted at `pos`; `prev1`, `prev2` are the scores at `pos - 1`, `pos - 2`.
@@ -1035,6 +1071,7 @@ impl Engine {
         match self {
             Engine::Native(e) => Engine::Native(e.restarted_at(pos, prev1)),
             Engine::Preset(e) => Engine::Preset(e.restarted_at(pos, prev1, prev2)),
+            Engine::Fit(e) => Engine::Fit(e.restarted_at(pos)),
         }
     }
 
@@ -1048,6 +1085,10 @@ impl Engine {
                 w.u64(1);
                 e.write_state(w);
             }
+            Engine::Fit(e) => {
+                w.u64(2);
+                e.write_state(w);
+            }
         }
     }
 
@@ -1055,6 +1096,7 @@ impl Engine {
         Ok(match r.u64()? {
             0 => Engine::Native(RuleEngine::read_state(r)?),
             1 => Engine::Preset(PresetEngine::read_state(r)?),
+            2 => Engine::Fit(FitEngine::read_state(r)?),
             _ => return Err(Error::checkpoint("unknown rule engine in checkpoint")),
         })
     }
@@ -1710,6 +1752,7 @@ pub(crate) fn write_rules(w: &mut Writer, rules: &Rules) {
             w.f64(quantile);
         }
     }
+    w.u64(rules.fit.map_or(0, |f| 1 + f.degree as u64));
 }
 
 /// A preset mode written as its index in `modes` (the enum's declaration order).
@@ -1760,6 +1803,13 @@ pub(crate) fn read_rules(r: &mut Reader) -> Result<Rules> {
         }
         _ => return Err(Error::checkpoint("invalid preset in checkpoint")),
     };
+    let fit = match r.u64()? {
+        0 => None,
+        d if d <= 1 + crate::segment::fit::MAX_DEGREE as u64 => Some(Fit {
+            degree: (d - 1) as u8,
+        }),
+        _ => return Err(Error::checkpoint("invalid fit in checkpoint")),
+    };
     Ok(Rules {
         threshold,
         relative,
@@ -1769,6 +1819,7 @@ pub(crate) fn read_rules(r: &mut Reader) -> Result<Rules> {
         target_len,
         calibration,
         preset,
+        fit,
     })
 }
 

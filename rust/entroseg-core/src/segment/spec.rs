@@ -22,6 +22,7 @@ use crate::estimate::ordinal::{MAX_ORDER, MIN_ORDER};
 use crate::estimate::permutation::{PermutationOptions, Statistic};
 use crate::estimate::samples::Samples;
 use crate::estimate::NanPolicy;
+use crate::segment::fit::Fit;
 use crate::segment::rules::{BltMode, Calibration, Combine, EntropeMode, Preset, Rules};
 use std::fmt;
 
@@ -410,8 +411,12 @@ macro_rules! spec_options {
 }
 
 spec_options! {
-    /// Score method: "permutation", "conditional", "next_symbol" or "scores".
-    method: String = "permutation".to_string(),
+    /// Score method: "line", "permutation", "conditional", "next_symbol" or "scores".
+    /// Default: "permutation" when window or order is given (its options), else "line".
+    method: Option<String> = None,
+    /// Degree of the polynomial "line" fits to each segment: 0 (its mean) or 1 (a line,
+    /// the default).
+    degree: Option<i64> = None,
     /// Ordinal embedding dimension of "permutation" (default 3).
     order: Option<i64> = None,
     /// Embedding delay of "permutation".
@@ -502,6 +507,21 @@ impl SpecOptions {
         })
     }
 
+    /// The score method of a profile (the profile surfaces): [`build_method`], except
+    /// that method "line" has no profile apart from its cuts and is refused.
+    ///
+    /// [`build_method`]: SpecOptions::build_method
+    pub fn build_profile(&self) -> Result<MethodSpec> {
+        if self.method_name() == "line" {
+            return Err(Error::parameter(
+                "method='line' has no profile apart from its cuts (its score, the residual \
+                 increase of the open segment's fit, restarts with every segment): use \
+                 segment(), or give method='permutation' (with window) for an entropy profile",
+            ));
+        }
+        self.build_method()
+    }
+
     /// Parses and validates the score method only: the profile, without rules.
     pub fn build_method(&self) -> Result<MethodSpec> {
         let window = self.window.map(|w| count(w, "window", 1)).transpose()?;
@@ -509,7 +529,12 @@ impl SpecOptions {
             .alphabet_size
             .map(|a| count(a, "alphabet_size", 1))
             .transpose()?;
-        let method = self.method.as_str();
+        let method = self.method_name();
+        if self.degree.is_some() && method != "line" {
+            return Err(Error::parameter(format!(
+                "degree is the polynomial degree of method='line', not of method={method:?}"
+            )));
+        }
         if self.order.is_some() && method == "next_symbol" {
             return Err(Error::parameter(
                 "order is the ordinal embedding dimension of method='permutation'; the \
@@ -560,11 +585,12 @@ impl SpecOptions {
                     score,
                 )
             }
-            "scores" => Method::Scores(NanPolicy::parse(&self.nan_policy)?),
+            // The fit rule reads the series itself (see `rules`).
+            "scores" | "line" => Method::Scores(NanPolicy::parse(&self.nan_policy)?),
             other => {
                 return Err(Error::parameter(format!(
-                    "method must be 'permutation', 'conditional', 'next_symbol' or 'scores', \
-                     got {other:?}"
+                    "method must be 'line', 'permutation', 'conditional', 'next_symbol' or \
+                     'scores', got {other:?}"
                 )))
             }
         };
@@ -573,6 +599,32 @@ impl SpecOptions {
             method,
             infer_alphabet: given_alphabet.is_none() && method.takes_symbols(),
         })
+    }
+
+    /// The score method's name: the one given, else "permutation" when one of its
+    /// options (window, order) is given, else "line".
+    pub fn method_name(&self) -> &str {
+        match self.method.as_deref() {
+            Some(m) => m,
+            None if self.window.is_some() || self.order.is_some() => "permutation",
+            None => "line",
+        }
+    }
+
+    fn fit(&self) -> Result<Option<Fit>> {
+        if self.method_name() != "line" {
+            return Ok(None);
+        }
+        let degree = self.degree.unwrap_or(1);
+        let fit = Fit {
+            degree: u8::try_from(degree).unwrap_or(u8::MAX),
+        };
+        if !(0..=crate::segment::fit::MAX_DEGREE as i64).contains(&degree) {
+            return Err(Error::parameter(format!(
+                "degree must be 0 (the segment mean) or 1 (a line), got {degree}"
+            )));
+        }
+        Ok(Some(fit))
     }
 
     fn rules(&self) -> Result<Rules> {
@@ -641,6 +693,12 @@ impl SpecOptions {
             }
         };
         let native = preset.is_none();
+        let fit = self.fit()?;
+        if fit.is_some() && preset.is_some() {
+            return Err(Error::parameter(
+                "method='line' has its own rule: presets do not apply",
+            ));
+        }
         Ok(Rules {
             threshold: threshold.filter(|_| native),
             relative: relative.filter(|_| native),
@@ -650,6 +708,7 @@ impl SpecOptions {
             target_len: self.target_len,
             calibration,
             preset,
+            fit,
         })
     }
 
@@ -756,7 +815,25 @@ mod tests {
                 vec![("order", Int(11)), w.clone(), ("threshold", Float(0.5))],
                 "order must be in 2..=10, got 11",
             ),
-            (vec![("threshold", Float(0.5))], "give window"),
+            (
+                vec![
+                    ("method", Str("permutation".into())),
+                    ("threshold", Float(0.5)),
+                ],
+                "give window",
+            ),
+            (
+                vec![("degree", Int(2)), ("threshold", Float(0.5))],
+                "degree must be 0 (the segment mean) or 1 (a line), got 2",
+            ),
+            (
+                vec![w.clone(), ("degree", Int(1)), ("threshold", Float(0.5))],
+                "degree is the polynomial degree of method='line'",
+            ),
+            (
+                vec![("relative", Float(0.5))],
+                "relative and combine do not apply",
+            ),
             (
                 vec![w.clone(), ("target_len", Float(8.0))],
                 "target_len needs calibration",

@@ -1,0 +1,738 @@
+//! The fit rule (method `"line"`): segments that a fixed-capacity patch can represent.
+//!
+//! Each open segment is coded by the least-squares polynomial of degree `d` (0: its
+//! mean, 1: a straight line) through its samples. A sample `x[t]` joining the segment
+//! that starts at `a` raises the segment's residual sum of squares by
+//!
+//! ```text
+//! delta[t] = RSS(a..=t) - RSS(a..t) = e^2 / (1 + h)
+//! ```
+//!
+//! where `e` is the error of the segment's current fit extrapolated to `t` and `h` the
+//! leverage of position `t` (the recursive residual of least squares; `delta = 0` while
+//! the segment holds at most `d + 1` samples). Under a Gaussian residual, `delta` is
+//! what the new sample costs to code given the segment's model: the information the
+//! segment's token would fail to carry. The rule starts a new segment at `t` when that
+//! price exceeds the price of a new token, `delta[t] > threshold` (and the segment
+//! holds at least `min_len` samples), or when the segment holds `max_len` samples. The
+//! segment's fit then restarts at `t`.
+//!
+//! So segments are short where the signal bends or jumps (a line cannot follow it) and
+//! long where it is smooth, flat or predictable, and noise gets long segments (its
+//! residual grows by about its variance per sample, far below a threshold set by the
+//! structure). On the reconstruction benchmark (benches/README.md) this is the rule that
+//! beats fixed patches.
+//!
+//! Every decision is made when its sample arrives (decision delay 0), the state is the
+//! open segment's running moments (O(1)), and the same arithmetic runs whatever the
+//! chunking, so streams, checkpoints and one-shot calls agree bit for bit. The moments
+//! are Welford updates relative to the segment start (numerically stable: no sums of
+//! squares that cancel).
+//!
+//! `target_len` calibrates the threshold: in batch by a search over its logarithm that
+//! runs the rule itself at each probe (the closest mean length found; the segment count
+//! falls as the threshold rises, but not strictly: a cut that moves changes every fit
+//! after it), online by a multiplicative controller (see [`Level`]).
+
+use crate::error::{Error, Result};
+use crate::segment::rules::{reason, Calibration, Rules, Segment};
+use crate::util::checkpoint::{Reader, Writer};
+
+/// The fit rule's model: the degree of the polynomial fitted to each segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fit {
+    /// 0 (the segment mean) or 1 (a least-squares line).
+    pub degree: u8,
+}
+
+/// Highest supported degree.
+pub const MAX_DEGREE: u8 = 1;
+
+impl Fit {
+    /// Checks the degree.
+    pub fn validate(&self) -> Result<()> {
+        if self.degree > MAX_DEGREE {
+            return Err(Error::parameter(format!(
+                "degree must be 0 (the segment mean) or 1 (a line), got {}",
+                self.degree
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Running least-squares moments of the open segment (positions count from its start).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Moments {
+    /// Finite samples in the fit.
+    n: f64,
+    /// Position of the next sample, relative to the segment start.
+    next: f64,
+    mean_t: f64,
+    mean_x: f64,
+    /// Sum of squared position deviations.
+    ctt: f64,
+    /// Sum of position-value co-deviations.
+    ctx: f64,
+}
+
+impl Moments {
+    /// The residual increase `delta` if `v` joins at the next position.
+    #[inline(always)]
+    fn delta(&self, degree: u8, v: f64) -> f64 {
+        if degree == 0 {
+            if self.n < 1.0 {
+                return 0.0;
+            }
+            let e = v - self.mean_x;
+            return e * e * self.n / (self.n + 1.0);
+        }
+        if self.n < 2.0 {
+            return 0.0;
+        }
+        let dt = self.next - self.mean_t;
+        let e = v - (self.mean_x + self.ctx / self.ctt * dt);
+        e * e / (1.0 + 1.0 / self.n + dt * dt / self.ctt)
+    }
+
+    /// Adds a finite sample at the next position.
+    #[inline(always)]
+    fn add(&mut self, v: f64) {
+        self.n += 1.0;
+        let inv = 1.0 / self.n;
+        let dx = v - self.mean_x;
+        self.mean_x += dx * inv;
+        let dt = self.next - self.mean_t;
+        self.mean_t += dt * inv;
+        self.ctt += dt * (self.next - self.mean_t);
+        self.ctx += dt * (v - self.mean_x);
+        self.next += 1.0;
+    }
+
+    fn write(&self, w: &mut Writer) {
+        for v in [
+            self.n,
+            self.next,
+            self.mean_t,
+            self.mean_x,
+            self.ctt,
+            self.ctx,
+        ] {
+            w.f64(v);
+        }
+    }
+
+    fn read(r: &mut Reader) -> Result<Self> {
+        Ok(Self {
+            n: r.f64()?,
+            next: r.f64()?,
+            mean_t: r.f64()?,
+            mean_x: r.f64()?,
+            ctt: r.f64()?,
+            ctx: r.f64()?,
+        })
+    }
+}
+
+/// Floor of the online controller's gain (per segment, on the log threshold).
+pub const LEVEL_GAIN: f64 = 0.3;
+/// Scale of its warm-up gain `LEVEL_WARMUP_GAIN / sqrt(samples / target_len)`.
+pub const LEVEL_WARMUP_GAIN: f64 = 1.0;
+
+/// The threshold in force: fixed (given or calibrated in batch) or online.
+///
+/// The online controller starts from the first positive `delta` and, after every
+/// sample, multiplies the threshold by `exp(g * (started - 1 / target_len))`: up when a
+/// segment started there, down otherwise, so the log threshold drifts until segments
+/// start at rate `1 / target_len` (a Robbins-Monro search on the log scale, which fits
+/// a price that spans orders of magnitude between series). The gain `g` is
+/// `max(LEVEL_GAIN, LEVEL_WARMUP_GAIN / sqrt(k / target_len))` after `k` samples: large
+/// while the scale is unknown, then a constant floor that tracks slow changes. After
+/// the warm-up the two factors are constants (one multiplication per sample).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Level {
+    Fixed(f64),
+    Online {
+        /// NaN until the first positive delta.
+        lambda: f64,
+        rate: f64,
+        /// Samples observed since the threshold was set (counted through the warm-up).
+        k: u64,
+        warmup: u64,
+        up: f64,
+        down: f64,
+    },
+}
+
+impl Level {
+    fn online(target_len: f64) -> Self {
+        let rate = 1.0 / target_len;
+        let ratio = LEVEL_WARMUP_GAIN / LEVEL_GAIN;
+        Level::Online {
+            lambda: f64::NAN,
+            rate,
+            k: 0,
+            warmup: (ratio * ratio * target_len).ceil() as u64,
+            up: (LEVEL_GAIN * (1.0 - rate)).exp(),
+            down: (-LEVEL_GAIN * rate).exp(),
+        }
+    }
+
+    /// The threshold for a sample whose delta is `d` (the online one starts at the first
+    /// positive delta, which therefore does not fire).
+    #[inline(always)]
+    fn current(&mut self, d: f64) -> f64 {
+        match self {
+            Level::Fixed(l) => *l,
+            Level::Online { lambda, .. } => {
+                if lambda.is_nan() && d > 0.0 {
+                    *lambda = d;
+                }
+                *lambda
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn observe(&mut self, started: bool) {
+        if let Level::Online {
+            lambda,
+            rate,
+            k,
+            warmup,
+            up,
+            down,
+        } = self
+        {
+            if lambda.is_nan() {
+                return;
+            }
+            if *k < *warmup {
+                *k += 1;
+                let g = (LEVEL_WARMUP_GAIN / (*k as f64 * *rate).sqrt()).max(LEVEL_GAIN);
+                let s = started as u8 as f64;
+                *lambda *= (g * (s - *rate)).exp();
+            } else {
+                *lambda *= if started { *up } else { *down };
+            }
+        }
+    }
+}
+
+/// The streaming engine of the fit rule. It reads the series itself.
+#[derive(Debug, Clone)]
+pub struct FitEngine {
+    rules: Rules,
+    fit: Fit,
+    level: Level,
+    min_len: u64,
+    max_len: u64,
+    pos: u64,
+    start: u64,
+    reason: u8,
+    moments: Moments,
+}
+
+impl FitEngine {
+    /// An engine for `rules` (whose `fit` is set); with batch calibration of
+    /// `target_len`, `calibrated` is the threshold [`calibrate_level`] found.
+    pub fn new(rules: Rules, calibrated: Option<f64>) -> Result<Self> {
+        let fit = rules
+            .fit
+            .ok_or_else(|| Error::parameter("the fit engine needs rules with a fit"))?;
+        let level = match (rules.target_len, rules.calibration) {
+            (Some(t), Calibration::Online) => Level::online(t),
+            (Some(_), Calibration::Batch) => Level::Fixed(calibrated.ok_or_else(|| {
+                Error::parameter(
+                    "batch calibration needs the whole series; use calibration='online' \
+                     when streaming",
+                )
+            })?),
+            (None, _) => Level::Fixed(rules.threshold.unwrap_or(f64::INFINITY)),
+        };
+        Ok(Self {
+            rules,
+            fit,
+            level,
+            min_len: rules.min_len as u64,
+            max_len: rules.max_len.map_or(u64::MAX, |m| m as u64),
+            pos: 0,
+            start: 0,
+            reason: reason::START,
+            moments: Moments::default(),
+        })
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// The threshold in force (the controller's latest value online; NaN before it has
+    /// seen a positive delta).
+    pub fn threshold(&self) -> f64 {
+        match self.level {
+            Level::Fixed(l) => l,
+            Level::Online { lambda, .. } => lambda,
+        }
+    }
+
+    /// True with the online controller.
+    pub fn is_online(&self) -> bool {
+        matches!(self.level, Level::Online { .. })
+    }
+
+    /// Samples consumed.
+    pub fn samples_seen(&self) -> u64 {
+        self.pos
+    }
+
+    /// The start and reason of the open segment.
+    pub fn open_start(&self) -> (u64, u8) {
+        (self.start, self.reason)
+    }
+
+    /// Forgets the stream (the rules and a fixed threshold stay).
+    pub fn reset(&mut self) {
+        *self = Self {
+            level: match self.level {
+                Level::Fixed(l) => Level::Fixed(l),
+                Level::Online { rate, .. } => Level::online(1.0 / rate),
+            },
+            pos: 0,
+            start: 0,
+            reason: reason::START,
+            moments: Moments::default(),
+            ..self.clone()
+        };
+    }
+
+    /// A copy (fixed threshold) restarted at `pos` as if a segment started there: the
+    /// state depends only on the open segment, so runs started anywhere agree after
+    /// their first shared start (the chunk-parallel pass stitches them there).
+    pub(crate) fn restarted_at(&self, pos: u64) -> Self {
+        Self {
+            pos,
+            start: pos,
+            reason: reason::START,
+            moments: Moments::default(),
+            ..self.clone()
+        }
+    }
+
+    /// Consumes samples (non-finite ones join their segment without entering its fit,
+    /// and never start one), calling `emit` for every segment that closes.
+    #[inline]
+    fn run(&mut self, values: &[f64], mut emit: impl FnMut(Segment)) {
+        let degree = self.fit.degree;
+        for &v in values {
+            let len = self.pos - self.start;
+            let finite = v.is_finite();
+            let d = if finite {
+                self.moments.delta(degree, v)
+            } else {
+                f64::NAN
+            };
+            let lambda = self.level.current(d);
+            let fires = d > lambda && len >= self.min_len;
+            let started = self.pos > 0 && (fires || len >= self.max_len);
+            if started {
+                emit(Segment {
+                    start: self.start,
+                    len,
+                    reason: self.reason,
+                });
+                self.start = self.pos;
+                self.reason = if fires {
+                    reason::THRESHOLD
+                } else {
+                    reason::MAX_LEN
+                };
+                self.moments = Moments::default();
+            }
+            if finite {
+                self.moments.add(v);
+            } else {
+                self.moments.next += 1.0;
+            }
+            self.level.observe(started);
+            self.pos += 1;
+        }
+    }
+
+    /// Consumes samples, appending every segment that closes to `out`.
+    pub fn push(&mut self, values: &[f64], out: &mut Vec<Segment>) {
+        self.run(values, |s| out.push(s));
+    }
+
+    /// Closes the open segment (if any sample was seen).
+    pub fn finish(&mut self, out: &mut Vec<Segment>) {
+        if self.pos > self.start {
+            out.push(Segment {
+                start: self.start,
+                len: self.pos - self.start,
+                reason: self.reason,
+            });
+            self.start = self.pos;
+        }
+    }
+
+    pub(crate) fn write_state(&self, w: &mut Writer) {
+        crate::segment::rules::write_rules(w, &self.rules);
+        match self.level {
+            Level::Fixed(l) => {
+                w.bool(false);
+                w.f64(l);
+            }
+            Level::Online { lambda, k, .. } => {
+                w.bool(true);
+                w.f64(lambda);
+                w.u64(k);
+            }
+        }
+        w.u64(self.pos);
+        w.u64(self.start);
+        w.u64(self.reason as u64);
+        self.moments.write(w);
+    }
+
+    pub(crate) fn read_state(r: &mut Reader) -> Result<Self> {
+        let rules = crate::segment::rules::read_rules(r)?;
+        let online = r.bool()?;
+        let lambda = r.f64()?;
+        let calibrated = (!online && rules.target_len.is_some()).then_some(lambda);
+        let mut e = Self::new(rules, calibrated).map_err(|e| Error::checkpoint(e.message()))?;
+        match (&mut e.level, online) {
+            (Level::Fixed(l), false) if l.to_bits() == lambda.to_bits() => {}
+            (Level::Online { lambda: l, k, .. }, true) => {
+                *l = lambda;
+                *k = r.u64()?;
+            }
+            _ => return Err(Error::checkpoint("inconsistent fit engine threshold")),
+        }
+        e.pos = r.u64()?;
+        e.start = r.u64()?;
+        let code = r.u64()?;
+        e.moments = Moments::read(r)?;
+        if e.start > e.pos || code as usize >= reason::NAMES.len() {
+            return Err(Error::checkpoint("inconsistent fit engine state"));
+        }
+        e.reason = code as u8;
+        Ok(e)
+    }
+}
+
+/// Segments the fit rule makes over `values` with threshold `lambda`.
+fn count_at(values: &[f64], rules: &Rules, lambda: f64) -> u64 {
+    let mut probe = Rules {
+        target_len: None,
+        threshold: Some(lambda),
+        ..*rules
+    };
+    probe.calibration = Calibration::Batch;
+    let mut e = FitEngine::new(probe, None).expect("validated rules");
+    let mut count = 0u64;
+    e.run(values, |_| count += 1);
+    count + u64::from(e.pos > e.start)
+}
+
+/// Probes of the batch calibration, at most.
+const MAX_PROBES: usize = 48;
+
+/// The threshold whose segment count brings the mean length `n / count` closest to
+/// `rules.target_len` (ties: the higher threshold), by a search over `ln(threshold)`.
+///
+/// The first probe is the mean residual increase over fixed segments of the target
+/// length (the price at which such segments would just close); the search then steps
+/// by powers of 4 until the target is bracketed and closes the bracket by Illinois
+/// steps on `ln(count)` against `ln(threshold)` (close to linear), with a bisection
+/// fallback. It stops at a mean length within 0.1% of the target, a bracket narrower
+/// than a relative 1e-12, or after 48 probes; each probe runs the rule itself over the
+/// whole series, so the result is exact in what it reports.
+pub fn calibrate_level(values: &[f64], rules: &Rules) -> Result<f64> {
+    let target = rules
+        .target_len
+        .ok_or_else(|| Error::parameter("calibration needs target_len"))?;
+    let n = values.len();
+    if n < 2 {
+        return Ok(f64::INFINITY);
+    }
+    let objective = |count: u64| (n as f64 / count.max(1) as f64 - target).abs();
+    let wanted = n as f64 / target;
+    // Everything that can fire fires at threshold 0; nothing fires at infinity.
+    let c_max = count_at(values, rules, 0.0);
+    if c_max as f64 <= wanted {
+        return Ok(0.0);
+    }
+    let c_min = count_at(values, rules, f64::INFINITY);
+    if c_min as f64 >= wanted {
+        return Ok(f64::INFINITY);
+    }
+    let mut best = (f64::INFINITY, c_min);
+    let consider = |lambda: f64, c: u64, best: &mut (f64, u64)| {
+        let (o, ob) = (objective(c), objective(best.1));
+        if o < ob || (o == ob && lambda > best.0) {
+            *best = (lambda, c);
+        }
+    };
+    consider(0.0, c_max, &mut best);
+    let start = first_guess(values, rules, target);
+    let done = |c: u64| objective(c) <= 1e-3 * target;
+    // (ln lambda, ln count - ln wanted) at the bracket ends.
+    let f_of = |c: u64| (c.max(1) as f64).ln() - wanted.ln();
+    let mut x = start.ln();
+    let mut probes = 0;
+    let mut lo: Option<(f64, f64)> = None; // count above the target
+    let mut hi: Option<(f64, f64)> = None; // count below
+    while probes < MAX_PROBES {
+        let c = count_at(values, rules, x.exp());
+        probes += 1;
+        consider(x.exp(), c, &mut best);
+        if done(c) {
+            return Ok(best.0);
+        }
+        let f = f_of(c);
+        if f > 0.0 {
+            lo = Some((x, f));
+        } else {
+            hi = Some((x, f));
+        }
+        match (lo, hi) {
+            (Some(_), Some(_)) => break,
+            (Some(_), None) => x += 4f64.ln(),
+            _ => x -= 4f64.ln(),
+        }
+    }
+    let (Some((mut xl, mut fl)), Some((mut xh, mut fh))) = (lo, hi) else {
+        return Ok(best.0);
+    };
+    let mut side = 0i8;
+    while probes < MAX_PROBES && xh - xl > 1e-12 * xl.abs().max(1.0) {
+        let mut x = xl + (xh - xl) * fl / (fl - fh);
+        if !(x > xl && x < xh) {
+            x = 0.5 * (xl + xh);
+        }
+        let c = count_at(values, rules, x.exp());
+        probes += 1;
+        consider(x.exp(), c, &mut best);
+        if done(c) {
+            break;
+        }
+        let f = f_of(c);
+        if f > 0.0 {
+            (xl, fl) = (x, f);
+            if side == 1 {
+                fh /= 2.0;
+            }
+            side = 1;
+        } else {
+            (xh, fh) = (x, f);
+            if side == -1 {
+                fl /= 2.0;
+            }
+            side = -1;
+        }
+    }
+    Ok(best.0)
+}
+
+/// The mean residual increase of the samples of fixed segments of `target` samples: a
+/// first guess of the price at which segments of that length close.
+fn first_guess(values: &[f64], rules: &Rules, target: f64) -> f64 {
+    let fit = rules.fit.unwrap_or(Fit { degree: 1 });
+    let len = (target.round() as usize).max(1);
+    let (mut sum, mut count) = (0.0, 0u64);
+    for block in values.chunks(len) {
+        let mut m = Moments::default();
+        for &v in block.iter().filter(|v| v.is_finite()) {
+            let d = m.delta(fit.degree, v);
+            if d > 0.0 {
+                sum += d;
+                count += 1;
+            }
+            m.add(v);
+        }
+    }
+    let guess = sum / count.max(1) as f64;
+    if guess > 0.0 && guess.is_finite() {
+        // The largest increases close segments: aim above the mean.
+        4.0 * guess
+    } else {
+        1.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(threshold: Option<f64>, target: Option<f64>, online: bool) -> Rules {
+        Rules {
+            threshold,
+            target_len: target,
+            calibration: if online {
+                Calibration::Online
+            } else {
+                Calibration::Batch
+            },
+            fit: Some(Fit { degree: 1 }),
+            ..Rules::default()
+        }
+    }
+
+    /// Residual sum of squares of the least-squares line through `x` (by the normal
+    /// equations on centred positions): the slow, obvious reference.
+    fn rss(x: &[f64], degree: u8) -> f64 {
+        let n = x.len() as f64;
+        if x.len() <= degree as usize + 1 {
+            return 0.0;
+        }
+        let mx = x.iter().sum::<f64>() / n;
+        if degree == 0 {
+            return x.iter().map(|v| (v - mx) * (v - mx)).sum();
+        }
+        let mt = (n - 1.0) / 2.0;
+        let stt: f64 = (0..x.len()).map(|i| (i as f64 - mt).powi(2)).sum();
+        let stx: f64 = x
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i as f64 - mt) * (v - mx))
+            .sum();
+        let b = stx / stt;
+        x.iter()
+            .enumerate()
+            .map(|(i, v)| (v - mx - b * (i as f64 - mt)).powi(2))
+            .sum()
+    }
+
+    fn series(n: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed;
+        let mut level = 0.0;
+        (0..n)
+            .map(|i| {
+                s = crate::util::testing::lcg_step(s);
+                if i % 97 == 0 {
+                    level += ((s >> 40) % 7) as f64 - 3.0;
+                }
+                level + 0.05 * i as f64 % 3.0 + ((s >> 11) as f64 / (1u64 << 53) as f64)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn delta_is_the_increase_of_the_residual() {
+        let x = series(200, 3);
+        for degree in [0u8, 1] {
+            let mut m = Moments::default();
+            for t in 0..x.len() {
+                let d = m.delta(degree, x[t]);
+                let want = rss(&x[..=t], degree) - rss(&x[..t], degree);
+                assert!(
+                    (d - want).abs() <= 1e-9 * (1.0 + want.abs()),
+                    "t={t} degree={degree}: {d} vs {want}"
+                );
+                m.add(x[t]);
+            }
+        }
+    }
+
+    #[test]
+    fn the_rule_cuts_where_the_reference_does() {
+        let x = series(3000, 7);
+        for threshold in [0.5, 2.0, 8.0] {
+            for (min_len, max_len) in [(1, None), (3, Some(40))] {
+                let r = Rules {
+                    min_len,
+                    max_len,
+                    ..rules(Some(threshold), None, false)
+                };
+                let mut e = FitEngine::new(r, None).unwrap();
+                let mut got = Vec::new();
+                e.push(&x, &mut got);
+                e.finish(&mut got);
+                // Reference: refit from scratch at every sample.
+                let mut want = Vec::new();
+                let mut start = 0usize;
+                for t in 1..x.len() {
+                    let d = rss(&x[start..=t], 1) - rss(&x[start..t], 1);
+                    let len = t - start;
+                    if (d > threshold && len >= min_len) || Some(len) == max_len {
+                        want.push(start);
+                        start = t;
+                    }
+                }
+                want.push(start);
+                let starts: Vec<usize> = got.iter().map(|s| s.start as usize).collect();
+                assert_eq!(starts, want, "threshold={threshold}");
+                let total: u64 = got.iter().map(|s| s.len).sum();
+                assert_eq!(total, x.len() as u64);
+            }
+        }
+    }
+
+    #[test]
+    fn any_chunking_and_checkpoint_give_the_same_segments() {
+        let x = series(5000, 11);
+        for r in [rules(Some(1.0), None, false), rules(None, Some(24.0), true)] {
+            let mut whole = FitEngine::new(r, None).unwrap();
+            let mut want = Vec::new();
+            whole.push(&x, &mut want);
+            whole.finish(&mut want);
+            let mut e = FitEngine::new(r, None).unwrap();
+            let mut got = Vec::new();
+            let mut at = 0;
+            let mut step = 1;
+            while at < x.len() {
+                let end = (at + step).min(x.len());
+                e.push(&x[at..end], &mut got);
+                let mut w = Writer::new("t");
+                e.write_state(&mut w);
+                let bytes = w.finish();
+                let mut rd = Reader::open(&bytes, "t").unwrap();
+                e = FitEngine::read_state(&mut rd).unwrap();
+                at = end;
+                step = step * 3 % 257 + 1;
+            }
+            e.finish(&mut got);
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn batch_calibration_meets_the_target() {
+        let x = series(20_000, 5);
+        for target in [8.0, 16.0, 32.0, 64.0] {
+            let r = rules(None, Some(target), false);
+            let lambda = calibrate_level(&x, &r).unwrap();
+            let c = count_at(&x, &r, lambda);
+            let mean = x.len() as f64 / c as f64;
+            assert!((mean / target - 1.0).abs() < 0.01, "{target}: {mean}");
+        }
+    }
+
+    #[test]
+    fn online_controller_approaches_the_target() {
+        let x = series(50_000, 9);
+        for target in [16.0, 32.0] {
+            let mut e = FitEngine::new(rules(None, Some(target), true), None).unwrap();
+            let mut out = Vec::new();
+            e.push(&x, &mut out);
+            e.finish(&mut out);
+            let mean = x.len() as f64 / out.len() as f64;
+            assert!((mean / target - 1.0).abs() < 0.05, "{target}: {mean}");
+        }
+    }
+
+    #[test]
+    fn non_finite_samples_join_without_starting() {
+        let mut x = series(300, 2);
+        x[50] = f64::NAN;
+        x[51] = f64::INFINITY;
+        let mut e = FitEngine::new(rules(Some(0.0), None, false), None).unwrap();
+        let mut out = Vec::new();
+        e.push(&x, &mut out);
+        e.finish(&mut out);
+        assert!(out.iter().all(|s| s.start != 50 && s.start != 51));
+        assert_eq!(out.iter().map(|s| s.len).sum::<u64>(), 300);
+    }
+}
