@@ -116,8 +116,14 @@ CASES = [
     (X, dict(method="scores", nan_policy="propagate", threshold=0.5, max_len=40)),
 ]  # fmt: skip
 
+#: Method "line" has no profile apart from its cuts: segmentation surfaces only.
+LINE_CASES = [
+    (X, dict(threshold=2.0, min_len=2, max_len=80)),
+    (X, dict(method="line", degree=0, target_len=24.0, calibration="online", max_len=100)),
+]  # fmt: skip
 
-@pytest.mark.parametrize("x, opts", CASES)
+
+@pytest.mark.parametrize("x, opts", CASES + LINE_CASES)
 def test_every_surface_cuts_the_same_segments(x: np.ndarray, opts: dict) -> None:
     one = entroseg.segment(x, **opts)
     spec = entroseg.SegmentSpec(**opts)

@@ -150,3 +150,50 @@ def entrope_starts(entropies: npt.ArrayLike, *, quantile: float, monotonic: bool
         mask = e > thr
     mask = mask[:-1]
     return [0] + [int(i) + 1 for i in np.flatnonzero(mask)]
+
+
+def fit_rss(positions: npt.ArrayLike, values: npt.ArrayLike, degree: int) -> float:
+    """Residual sum of squares of the least-squares polynomial of ``degree`` through the
+    points ``(positions, values)`` (0 when it fits them exactly)."""
+    t = np.asarray(positions, dtype=np.float64)
+    y = np.asarray(values, dtype=np.float64)
+    if len(y) <= degree + 1:
+        return 0.0
+    design = np.vander(t, degree + 1)
+    coef = np.linalg.lstsq(design, y, rcond=None)[0]
+    return float(np.sum((y - design @ coef) ** 2))
+
+
+def line_starts(
+    x: npt.ArrayLike,
+    *,
+    threshold: float,
+    degree: int = 1,
+    min_len: int = 1,
+    max_len: int | None = None,
+) -> list[tuple[int, int]]:
+    """Segment starts ``(index, reason)`` of method "line" with a fixed threshold,
+    refitting from scratch at every sample: a segment starts at ``t`` when adding
+    ``x[t]`` raises the open segment's residual sum of squares by more than
+    ``threshold`` and the segment holds at least ``min_len`` samples, or when it holds
+    ``max_len`` samples. Non-finite samples join without entering the fit and never
+    start a segment by the threshold."""
+    y = np.asarray(x, dtype=np.float64)
+    if len(y) == 0:
+        return []
+    starts = [(0, REASON_START)]
+    cur = 0
+    for t in range(1, len(y)):
+        seg = y[cur:t]
+        keep = np.isfinite(seg)
+        pos = np.flatnonzero(keep)
+        fires = False
+        if np.isfinite(y[t]):
+            # The fit runs over the finite samples, at their positions in the segment.
+            before = fit_rss(pos, seg[keep], degree)
+            after = fit_rss(np.append(pos, t - cur), np.append(seg[keep], y[t]), degree)
+            fires = after - before > threshold and t - cur >= min_len
+        if fires or (max_len is not None and t - cur >= max_len):
+            starts.append((t, REASON_THRESHOLD if fires else REASON_MAX_LEN))
+            cur = t
+    return starts
