@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 import ruptures.metrics
+from entroseg import metrics
 from entroseg.metrics import covering, f1_score, precision_recall
 from hypothesis import given
 from hypothesis import strategies as st
@@ -122,3 +123,40 @@ def test_precision_recall_agree_with_ruptures(case: tuple[list[int], list[int]])
     if pred:
         assert rp == pytest.approx(hits / len(pred))
         assert rr == pytest.approx(hits / len(true))
+
+
+@given(
+    values=st.lists(st.floats(-100, 100), min_size=1, max_size=120),
+    cuts=st.lists(st.integers(1, 119), max_size=10),
+    coefficients=st.integers(1, 6),
+)
+def test_reconstruction_error_is_the_residual_of_each_patch(
+    values: list[float], cuts: list[int], coefficients: int
+) -> None:
+    from scipy.fft import dct
+
+    x = np.asarray(values)
+    starts = sorted({0, *(c for c in cuts if c < len(x))})
+    ends = [*starts[1:], len(x)]
+    line = 0.0
+    cosine = 0.0
+    for a, b in zip(starts, ends, strict=True):
+        y = x[a:b]
+        if len(y) > 2:
+            t = np.arange(len(y))
+            line += float(np.sum((y - np.polyval(np.polyfit(t, y, 1), t)) ** 2))
+        if len(y) > coefficients:
+            cosine += float(np.sum(dct(y, norm="ortho")[coefficients:] ** 2))
+    scale = 1e-9 * (1.0 + float(np.sum(x * x)))
+    assert abs(metrics.reconstruction_error(x, starts) - line) <= scale
+    got = metrics.reconstruction_error(x, starts, basis="dct", coefficients=coefficients)
+    assert abs(got - cosine) <= scale
+
+
+def test_reconstruction_error_refuses_bad_input() -> None:
+    with pytest.raises(ValueError, match="starts must increase from 0"):
+        metrics.reconstruction_error(np.zeros(5), [1, 3])
+    with pytest.raises(ValueError, match="finite"):
+        metrics.reconstruction_error(np.array([0.0, np.nan]), [0])
+    with pytest.raises(ValueError, match="basis must be"):
+        metrics.reconstruction_error(np.zeros(5), [0], basis="poly")

@@ -380,6 +380,10 @@ class SegmentSpec:
     def given(self) -> dict[str, object]:
         """The options that differ from the defaults."""
     @staticmethod
+    def method_of(**options: object) -> str:
+        """The score method the options select ("line" unless a method, window or order
+        is given), without validating anything else."""
+    @staticmethod
     def option_names() -> list[str]:
         """Every option name, in the core's table order."""
     @staticmethod

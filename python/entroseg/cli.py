@@ -115,7 +115,7 @@ def _as_symbols(x: npt.NDArray[np.float64], method: str) -> npt.NDArray[Any]:
 #: Option flags of the profile and of the rules: each is the library option of the same
 #: name (``--alphabet-size`` is ``alphabet_size``), unset unless given on the command line.
 PROFILE_FLAGS = ("method", "order", "delay", "window", "weighted", "context", "alphabet_size",
-                 "nan_policy")  # fmt: skip
+                 "degree", "nan_policy")  # fmt: skip
 RULE_FLAGS = ("threshold", "relative", "combine", "min_len", "max_len", "target_len")
 
 #: Where the CLI's defaults differ from the library's, and why: the library asks for a
@@ -128,9 +128,14 @@ CLI_DEFAULTS: dict[str, Any] = {
 }  # fmt: skip
 
 
-def _profile_options(args: argparse.Namespace) -> dict[str, Any]:
+def _profile_options(args: argparse.Namespace, default: str = "permutation") -> dict[str, Any]:
+    """The profile options of the flags; ``default`` is the method when none is given
+    (``segment`` cuts with "line" unless a permutation flag, --order or --window, is
+    given; the profile and plot commands show a profile, so "permutation")."""
     opts = {k: getattr(args, k) for k in PROFILE_FLAGS if getattr(args, k) not in (None, False)}
-    method = opts.setdefault("method", "permutation")
+    if default == "line":
+        default = entroseg.SegmentSpec.method_of(**opts)
+    method = opts.setdefault("method", default)
     if method == "permutation":
         opts.setdefault("order", CLI_DEFAULTS["order"])
     if method in ("permutation", "conditional"):
@@ -158,6 +163,9 @@ def _describe_profile(opts: dict[str, Any]) -> str:
         return f"conditional entropy, context={context}, window={o['window']}"
     if method == "next_symbol":
         return f"next-symbol entropy, context={context}"
+    if method == "line":
+        fit = "its mean" if o["degree"] == 0 else "a least-squares line"
+        return f"none: method line cuts where {fit} per segment stops coding the next sample"
     return "the input values as scores"
 
 
@@ -329,7 +337,7 @@ def _rule_text(opts: dict[str, Any]) -> str:
 
 
 def _segment(args: argparse.Namespace) -> int:
-    popts = _profile_options(args)
+    popts = _profile_options(args, default="line")
     opts = {**popts, **_rule_options(args)}
     _guard(entroseg.Segmenter, **opts)  # bad options fail before any reading
     inp = _Input(args)
@@ -462,28 +470,36 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from entroseg.metrics import reconstruction_error
+
     x, truth = sample_series()
-    opts: dict[str, Any] = dict(order=4, window=128, nan_policy="propagate", target_len=32.0,
-                                calibration="batch", min_len=4, max_len=512)  # fmt: skip
+    opts: dict[str, Any] = dict(target_len=32.0, max_len=128)
     print(f"input      bundled sample: {len(x):,} samples in {len(REGIMES)} generated "
           f"regimes ({', '.join(REGIMES)})")  # fmt: skip
-    print("task       cut it where its information changes: a rolling permutation entropy")
-    print("           profile (order 4, window 128), one threshold calibrated so that the")
-    print("           mean segment length is 32, every segment 4 to 512 samples long")
+    print("task       cut it into patches a model can represent: a segment closes where a")
+    print("           least-squares line through it stops coding the next sample (method")
+    print("           'line', the default), one price calibrated to a mean length of 32,")
+    print("           no segment longer than 128")
     seg = entroseg.segment(x, **opts)
-    profile = entroseg.permutation_entropy(x, order=4, window=128, nan_policy="propagate")
-    valid = profile[np.isfinite(profile)]
-    spark = _sparkline(profile, 64, float(valid.min()), float(valid.max()))
-    print(f"entropy    |{spark}|")
     _print_segments(seg, len(x))
     _print_regimes(seg, truth, len(x))
+    count = len(seg)
+    fixed = np.linspace(0, len(x), count, endpoint=False).astype(np.int64)
+    for basis, name in (("line", "a line"), ("dct", "4 DCT coefficients")):
+        ratio = reconstruction_error(x, seg.starts, basis=basis) / reconstruction_error(
+            x, fixed, basis=basis
+        )
+        print(f"error      {name} per segment leaves {ratio:.0%} of the error of {count} "
+              "fixed patches")  # fmt: skip
     cu = seg.cu_seqlens
     print(f"cu_seqlens {cu[:6].tolist()} ... {cu[-1]} (int32, for varlen attention)")
-    print("           white noise gets short segments; the less random regimes long ones")
+    print("           tokens go where a line per patch errs: the random walk's turns and")
+    print("           the loud white noise (whose variance squared error counts; no patch")
+    print("           can code it); the sine and the logistic map, small or smooth, get few")
     if args.plot:
         try:
-            plot.plot_segments(x, seg, profile=profile, truth=truth, path=args.plot,
-                          title="entroseg demo: bundled sample")  # fmt: skip
+            plot.plot_segments(x, seg, truth=truth, path=args.plot,
+                               title="entroseg demo: bundled sample")  # fmt: skip
         except ImportError as exc:
             raise CliError(str(exc)) from None
         except (OSError, ValueError) as exc:
@@ -519,9 +535,14 @@ def _add_profile_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("entropy profile")
     g.add_argument(
         "--method",
-        choices=["permutation", "conditional", "next_symbol", "scores"],
-        help="score profile: permutation entropy of a real series (default), conditional "
-        "or next-symbol entropy of integer symbols, or the values as scores",
+        choices=["line", "permutation", "conditional", "next_symbol", "scores"],
+        help="segment: line (default; short segments where a line per segment cannot "
+        "follow the series) or a profile to cut: permutation entropy of a real series "
+        "(the default of profile and plot, and of segment with --order or --window), "
+        "conditional or next-symbol entropy of integer symbols, or the values as scores",
+    )
+    g.add_argument(
+        "--degree", type=int, help="method line: 0 fits each segment's mean, 1 a line (default)"
     )
     g.add_argument(
         "--order", type=int, help=f"ordinal pattern order (default {CLI_DEFAULTS['order']})"

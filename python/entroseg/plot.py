@@ -89,7 +89,8 @@ def plot_segments(
 
     Three panels share the sample axis: the signal, the score profile, and the length
     of the segment each sample belongs to (log scale), which shows how segment sizes
-    follow the information in the signal. Segment boundaries are drawn as lines when
+    follow the information in the signal. Method ``"line"`` has no profile apart from
+    its cuts: without ``profile`` its figure has the signal and the lengths only. Segment boundaries are drawn as lines when
     there are at most ``max_lines`` of them; long series are drawn as min-max envelopes
     of ``max_points`` buckets.
 
@@ -137,14 +138,21 @@ def plot_segments(
         raise ValueError(
             f"seg must be the segments of x: one series of {len(xs)} samples, got {seg!r}"
         )
-    prof = np.asarray(score_profile(xs, **options) if profile is None else profile, np.float64)
-    if prof.shape != xs.shape:
-        raise ValueError(f"profile must have the shape of x {xs.shape}, got {prof.shape}")
-
-    fig = Figure(figsize=(12, 7), layout="constrained")
-    ax_x, ax_p, ax_l = fig.subplots(3, 1, sharex=True, height_ratios=[3, 2, 2])
+    # Method "line" has no profile apart from its cuts: its figure has no profile panel.
+    has_profile = profile is not None or entroseg.SegmentSpec.method_of(**options) != "line"
+    fig = Figure(figsize=(12, 7 if has_profile else 5), layout="constrained")
+    if has_profile:
+        prof = np.asarray(score_profile(xs, **options) if profile is None else profile, np.float64)
+        if prof.shape != xs.shape:
+            raise ValueError(f"profile must have the shape of x {xs.shape}, got {prof.shape}")
+        ax_x, ax_p, ax_l = fig.subplots(3, 1, sharex=True, height_ratios=[3, 2, 2])
+        _draw_series(ax_p, prof, max_points, "#c8553d")
+        ax_p.set_ylabel("entropy")
+        panels = (ax_x, ax_p)
+    else:
+        ax_x, ax_l = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+        panels = (ax_x,)
     _draw_series(ax_x, xs.astype(np.float64), max_points, "#3b6ea8")
-    _draw_series(ax_p, prof, max_points, "#c8553d")
     lengths_per_sample = np.repeat(seg.lengths, seg.lengths).astype(np.float64)
     if len(lengths_per_sample) > max_points:
         centres, lo, hi = _envelope(lengths_per_sample, _buckets(len(xs), max_points))
@@ -153,15 +161,14 @@ def plot_segments(
         ax_l.step(np.arange(len(xs)), lengths_per_sample, where="post", color="#2a9d8f")
     ax_l.set_yscale("log")
     if len(seg) <= max_lines:
-        for ax in (ax_x, ax_p):
+        for ax in panels:
             ax.vlines(seg.starts[1:], 0, 1, transform=ax.get_xaxis_transform(),
                       colors="0.35", linewidth=0.6, alpha=0.7)  # fmt: skip
     if truth is not None:
-        for ax in (ax_x, ax_p, ax_l):
+        for ax in (*panels, ax_l):
             ax.vlines(np.asarray(truth)[1:], 0, 1, transform=ax.get_xaxis_transform(),
                       colors="black", linestyles="dashed", linewidth=1.2)  # fmt: skip
     ax_x.set_ylabel("signal")
-    ax_p.set_ylabel("entropy")
     ax_l.set_ylabel("segment length")
     ax_l.set_xlabel("sample")
     ax_l.set_xlim(0, max(len(xs) - 1, 1))

@@ -112,6 +112,14 @@ impl PySegmentSpec {
         Ok(d)
     }
 
+    /// The score method the options select (the method given, else "permutation" when
+    /// window or order is given, else "line"), without validating anything else.
+    #[staticmethod]
+    #[pyo3(signature = (**options))]
+    fn method_of(options: Option<&Bound<'_, PyDict>>) -> PyResult<String> {
+        Ok(spec_options(options)?.method_name().to_string())
+    }
+
     /// The names of every option, in the order of the table.
     #[staticmethod]
     fn option_names() -> Vec<&'static str> {
