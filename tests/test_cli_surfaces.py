@@ -3,10 +3,9 @@ outputs equal the library on the same data; errors are one line with exit code 2
 
 from __future__ import annotations
 
-import re
-
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys

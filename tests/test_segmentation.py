@@ -439,8 +439,11 @@ def test_next_symbol_stream_any_chunking_and_pickle(s: list[int], cuts: list[int
         (lambda: entroseg.boundaries([1.0], preset="entrope"), IPE, "needs quantile"),
         (lambda: entroseg.boundaries([1.0], preset="blt", mode="monotonic"), IPE, "needs relative"),
         (lambda: entroseg.segment([1.0], method="magic", threshold=1), IPE, "method must be"),  # type: ignore[arg-type]
-        (lambda: entroseg.segment([1.0, 2.0], method="permutation", threshold=1), IPE,
-         "give window"),
+        (
+            lambda: entroseg.segment([1.0, 2.0], method="permutation", threshold=1),
+            IPE,
+            "give window",
+        ),
         (lambda: entroseg.segment(np.ones((2, 2)), window=4, threshold=1), ValueError, "1-D"),
         (lambda: entroseg.segment(["a"], window=4, threshold=1), TypeError, "dtype"),
         (

@@ -12,7 +12,7 @@ import itertools
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -90,9 +90,9 @@ def plot_segments(
     Three panels share the sample axis: the signal, the score profile, and the length
     of the segment each sample belongs to (log scale), which shows how segment sizes
     follow the information in the signal. Method ``"line"`` has no profile apart from
-    its cuts: without ``profile`` its figure has the signal and the lengths only. Segment boundaries are drawn as lines when
-    there are at most ``max_lines`` of them; long series are drawn as min-max envelopes
-    of ``max_points`` buckets.
+    its cuts: without ``profile`` its figure has the signal and the lengths only.
+    Segment boundaries are drawn as lines when there are at most ``max_lines`` of them;
+    long series are drawn as min-max envelopes of ``max_points`` buckets.
 
     Parameters
     ----------
@@ -148,7 +148,7 @@ def plot_segments(
         ax_x, ax_p, ax_l = fig.subplots(3, 1, sharex=True, height_ratios=[3, 2, 2])
         _draw_series(ax_p, prof, max_points, "#c8553d")
         ax_p.set_ylabel("entropy")
-        panels = (ax_x, ax_p)
+        panels: tuple[Any, ...] = (ax_x, ax_p)
     else:
         ax_x, ax_l = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
         panels = (ax_x,)
