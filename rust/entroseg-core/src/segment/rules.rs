@@ -323,6 +323,34 @@ impl Rules {
     }
 }
 
+/// A fixed threshold: a score above `value` fires; a score equal to it fires at the
+/// positions `t` with `tie_rank(t) < tie_cut` (never when `tie_cut` is 0, the threshold
+/// a caller gives). Batch calibration sets `tie_cut` to break ties deterministically.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Threshold {
+    /// The score threshold.
+    pub value: f64,
+    /// Tied scores fire where the position's [`tie_rank`] is below this.
+    pub tie_cut: u64,
+}
+
+impl Threshold {
+    /// Scores strictly above `value` fire (no ties).
+    pub fn above(value: f64) -> Self {
+        Self { value, tie_cut: 0 }
+    }
+}
+
+/// The rank by which tied scores fire: a fixed bijective mix of the absolute position
+/// (the SplitMix64 finaliser), so ties are broken the same way by every pass and chunking.
+#[inline]
+pub fn tie_rank(t: u64) -> u64 {
+    let mut z = t.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// One closed segment: its first index, its length and why it started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Segment {
@@ -401,6 +429,9 @@ impl Controller {
 #[derive(Debug, Clone, Copy)]
 struct Scan {
     theta: f64,
+    /// Scores equal to `theta` fire where [`tie_rank`] of the position is below this (0:
+    /// never; only a batch calibration sets it).
+    tie_cut: u64,
     relative: f64,
     has_threshold: bool,
     has_relative: bool,
@@ -410,9 +441,11 @@ struct Scan {
 }
 
 impl Scan {
-    fn new(rules: &Rules, theta: Option<f64>) -> Self {
+    fn new(rules: &Rules, threshold: Option<Threshold>) -> Self {
+        let theta = threshold.map(|t| t.value);
         Self {
             theta: theta.unwrap_or(f64::NAN),
+            tie_cut: threshold.map_or(0, |t| t.tie_cut),
             relative: rules.relative.unwrap_or(f64::NAN),
             has_threshold: theta.is_some(),
             has_relative: rules.relative.is_some(),
@@ -422,10 +455,11 @@ impl Scan {
         }
     }
 
-    /// Whether (and why) the rule fires for score `s` after score `prev`.
+    /// Whether (and why) the rule fires for score `s` after score `prev` at position `t`.
     #[inline(always)]
-    fn fires(&self, s: f64, prev: f64, theta: f64) -> Option<u8> {
-        let above = self.has_threshold && s > theta;
+    fn fires(&self, s: f64, prev: f64, theta: f64, t: u64) -> Option<u8> {
+        let above = self.has_threshold
+            && (s > theta || (self.tie_cut > 0 && s == theta && tie_rank(t) < self.tie_cut));
         let rises = self.has_relative && s - prev > self.relative;
         let fired = if self.and {
             above && rises
@@ -625,7 +659,7 @@ fn pack8(flags: &[u8]) -> u64 {
 /// The comparisons go to a byte array first (a loop the compiler vectorises), then
 /// eight at a time into the mask.
 #[inline(always)]
-fn fire_bits(block: &[f64], prev: f64, scan: &Scan) -> u64 {
+fn fire_bits(block: &[f64], prev: f64, scan: &Scan, block_base: u64) -> u64 {
     let mut flags = [0u8; 64];
     if scan.has_relative {
         let mut last = prev;
@@ -645,10 +679,23 @@ fn fire_bits(block: &[f64], prev: f64, scan: &Scan) -> u64 {
             *f = (s > theta) as u8;
         }
     }
-    flags
+    let mut bits = flags
         .chunks_exact(8)
         .enumerate()
-        .fold(0u64, |bits, (k, c)| bits | (pack8(c) << (8 * k)))
+        .fold(0u64, |bits, (k, c)| bits | (pack8(c) << (8 * k)));
+    if scan.tie_cut > 0 {
+        // Tie-heavy scores only: the positions whose score equals the threshold.
+        for (i, &s) in block.iter().enumerate() {
+            if s == scan.theta {
+                let last = if i == 0 { prev } else { block[i - 1] };
+                let t = block_base + i as u64;
+                if scan.fires(s, last, scan.theta, t).is_some() {
+                    bits |= 1 << i;
+                }
+            }
+        }
+    }
+    bits
 }
 
 /// The fixed-threshold scan over `scores` (the samples at `base ..`): fire positions are
@@ -665,7 +712,7 @@ fn scan_fixed(
 ) {
     for (j, block) in scores.chunks(64).enumerate() {
         let block_base = base + (j * 64) as u64;
-        let mut bits = fire_bits(block, *prev, scan);
+        let mut bits = fire_bits(block, *prev, scan, block_base);
         if block_base == 0 {
             bits &= !1; // the first sample always starts the first segment
         }
@@ -677,7 +724,7 @@ fn scan_fixed(
             if t - open.cur >= scan.min_len {
                 let before = if i == 0 { *prev } else { block[i - 1] };
                 let code = scan
-                    .fires(block[i], before, scan.theta)
+                    .fires(block[i], before, scan.theta, t)
                     .unwrap_or(reason::THRESHOLD);
                 emit(Segment {
                     start: open.cur,
@@ -720,7 +767,7 @@ pub struct RuleEngine {
 impl RuleEngine {
     /// An engine for native rules. With `target_len` and batch calibration, pass the
     /// calibrated threshold as `calibrated` (see [`calibrate_threshold`]).
-    pub fn new(rules: Rules, calibrated: Option<f64>) -> Result<Self> {
+    pub fn new(rules: Rules, calibrated: Option<Threshold>) -> Result<Self> {
         rules.validate()?;
         if rules.preset.is_some() || rules.fit.is_some() {
             return Err(Error::parameter(
@@ -738,7 +785,7 @@ impl RuleEngine {
                 })?),
                 None,
             ),
-            (None, _) => (rules.threshold, None),
+            (None, _) => (rules.threshold.map(Threshold::above), None),
         };
         let mut scan = Scan::new(&rules, theta);
         if controller.is_some() {
@@ -788,6 +835,11 @@ impl RuleEngine {
             history: History::new(self.rules.max_len),
             ..self.clone()
         }
+    }
+
+    /// The tie cut of a batch-calibrated threshold (0 when ties never fire).
+    pub fn tie_cut(&self) -> u64 {
+        self.scan.tie_cut
     }
 
     /// The threshold currently in force (the controller's latest value online).
@@ -845,7 +897,7 @@ impl RuleEngine {
                     let theta = c.theta_for(s);
                     let mut started = t == 0;
                     if t > 0 {
-                        if let Some(code) = self.scan.fires(s, self.prev, theta) {
+                        if let Some(code) = self.scan.fires(s, self.prev, theta, t) {
                             if t - self.open.cur >= self.scan.min_len {
                                 emit(Segment {
                                     start: self.open.cur,
@@ -891,6 +943,7 @@ impl RuleEngine {
         write_rules(w, &self.rules);
         w.bool(self.scan.has_threshold && self.controller.is_none());
         w.f64(self.scan.theta);
+        w.u64(self.scan.tie_cut);
         match &self.controller {
             Some(c) => {
                 w.bool(true);
@@ -920,11 +973,16 @@ impl RuleEngine {
         let rules = read_rules(r)?;
         let has_theta = r.bool()?;
         let theta = r.f64()?;
-        let calibrated = (has_theta && rules.target_len.is_some()).then_some(theta);
+        let tie_cut = r.u64()?;
+        let calibrated = (has_theta && rules.target_len.is_some()).then_some(Threshold {
+            value: theta,
+            tie_cut,
+        });
         let mut engine =
             Self::new(rules, calibrated).map_err(|e| Error::checkpoint(e.message()))?;
         if has_theta != (rules.threshold.is_some() || calibrated.is_some())
             || (has_theta && theta.to_bits() != engine.scan.theta.to_bits())
+            || tie_cut != engine.scan.tie_cut
         {
             return Err(Error::checkpoint("inconsistent rule engine threshold"));
         }
@@ -1108,11 +1166,11 @@ impl Engine {
 
 /// Number of segments the native rules produce over `scores` with threshold `theta`:
 /// the fixed-threshold scan, counting instead of emitting.
-fn count_segments(scores: &[f64], rules: &Rules, theta: f64) -> u64 {
+fn count_segments(scores: &[f64], rules: &Rules, threshold: Threshold) -> u64 {
     if scores.is_empty() {
         return 0;
     }
-    let scan = Scan::new(rules, Some(theta));
+    let scan = Scan::new(rules, Some(threshold));
     let mut open = Open {
         cur: 0,
         reason: reason::START,
@@ -1380,7 +1438,91 @@ const CALIBRATION_BUCKETS: usize = 4096;
 /// running the rules themselves (a 64-wide bit-mask scan, about a comparison per sample).
 /// `max_len` splits can make the count non-monotone in rare cases; the result is then
 /// the best threshold met along the search, still exact in what it reports.
-pub fn calibrate_threshold(scores: &[f64], rules: &Rules) -> Result<f64> {
+///
+/// Tied scores are then broken by position: when the count that meets the target lies
+/// between the counts of two adjacent distinct thresholds, the positions whose score
+/// equals the higher one fire in the order of their [`tie_rank`] (a fixed mix of the
+/// absolute position), as many as bring the count closest to the target (see
+/// [`Threshold`]). So a tie-heavy profile (a context seen once gives the same entropy
+/// at hundreds of positions) still meets the target, deterministically.
+pub fn calibrate_threshold(scores: &[f64], rules: &Rules) -> Result<Threshold> {
+    let value = best_distinct_threshold(scores, rules)?;
+    let Some(target) = rules.target_len else {
+        return Ok(Threshold::above(value));
+    };
+    Ok(break_ties(scores, rules, value, target))
+}
+
+/// The tie-broken threshold around `value` (the best distinct threshold).
+fn break_ties(scores: &[f64], rules: &Rules, value: f64, target: f64) -> Threshold {
+    let n = scores.len();
+    let wanted = n as f64 / target;
+    let objective = |count: u64| (n as f64 / count.max(1) as f64 - target).abs();
+    let found = count_segments(scores, rules, Threshold::above(value));
+    if (found as f64 - wanted).abs() < 1.0 || n < 2 {
+        return Threshold::above(value);
+    }
+    // The value whose ties decide: `value` itself when too few segments start (its ties
+    // would add some), else the next distinct score above it (all of whose ties fire).
+    let tied = if (found as f64) < wanted {
+        value
+    } else {
+        let above = scores[1..]
+            .iter()
+            .copied()
+            .filter(|&v| v > value && v.is_finite())
+            .fold(f64::INFINITY, f64::min);
+        if above == f64::INFINITY {
+            return Threshold::above(value);
+        }
+        above
+    };
+    let mut ranks: Vec<u64> = (1..n as u64)
+        .filter(|&t| scores[t as usize] == tied)
+        .map(tie_rank)
+        .collect();
+    if ranks.len() < 2 {
+        // One tied position: both its cases are distinct thresholds, already searched.
+        return Threshold::above(value);
+    }
+    ranks.sort_unstable();
+    // The first j ranks fire: j = 0 is `tied` without ties, j = len the next lower value.
+    let at = |j: usize| Threshold {
+        value: tied,
+        tie_cut: if j == 0 {
+            0
+        } else {
+            ranks[j - 1].saturating_add(1)
+        },
+    };
+    let (mut lo, mut hi) = (0usize, ranks.len());
+    let mut best = (Threshold::above(value), found);
+    let consider = |th: Threshold, c: u64, best: &mut (Threshold, u64)| {
+        if objective(c) < objective(best.1) {
+            *best = (th, c);
+        }
+    };
+    // Bisection on j: the count does not decrease as more tied positions fire (without
+    // max_len; with it, the best probe is kept).
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let c = count_segments(scores, rules, at(mid));
+        consider(at(mid), c, &mut best);
+        if (c as f64) < wanted {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if lo <= ranks.len() {
+        let c = count_segments(scores, rules, at(lo));
+        consider(at(lo), c, &mut best);
+    }
+    best.0
+}
+
+/// The best threshold among the distinct score values (no tie breaking).
+fn best_distinct_threshold(scores: &[f64], rules: &Rules) -> Result<f64> {
     let target = rules
         .target_len
         .ok_or_else(|| Error::parameter("calibration needs target_len"))?;
@@ -1439,7 +1581,7 @@ pub fn calibrate_threshold(scores: &[f64], rules: &Rules) -> Result<f64> {
     let (lo, hi) = secant_search(
         buckets + 1,
         wanted,
-        |k| count_segments(scores, rules, edge(k)),
+        |k| count_segments(scores, rules, Threshold::above(edge(k))),
         |k| above[k] as f64,
         &mut seen,
     );
@@ -1469,7 +1611,7 @@ pub fn calibrate_threshold(scores: &[f64], rules: &Rules) -> Result<f64> {
         secant_search(
             thresholds.len(),
             wanted,
-            |i| count_segments(scores, rules, thresholds[i]),
+            |i| count_segments(scores, rules, Threshold::above(thresholds[i])),
             |i| xs[i],
             &mut seen,
         );

@@ -8,6 +8,15 @@ use proptest::prelude::*;
 /// The native rules, written as plainly as possible: forced splits re-scan their range.
 #[allow(clippy::needless_range_loop)] // index loops mirror the rules as written
 fn reference(s: &[f64], rules: &Rules, theta: Option<f64>) -> Vec<(u64, u8)> {
+    reference_ties(s, rules, theta.map(Threshold::above))
+}
+
+/// The reference with a tie-broken threshold: equal scores fire where `tie_rank(t)` is
+/// below the cut.
+fn reference_ties(s: &[f64], rules: &Rules, threshold: Option<Threshold>) -> Vec<(u64, u8)> {
+    let theta = threshold.map(|t| t.value);
+    let fires_tie =
+        |t: usize| threshold.is_some_and(|th| s[t] == th.value && tie_rank(t as u64) < th.tie_cut);
     let n = s.len();
     if n == 0 {
         return vec![];
@@ -15,7 +24,7 @@ fn reference(s: &[f64], rules: &Rules, theta: Option<f64>) -> Vec<(u64, u8)> {
     let mut starts = vec![(0u64, reason::START)];
     let mut cur = 0usize;
     for t in 1..n {
-        let above = theta.is_some_and(|th| s[t] > th);
+        let above = theta.is_some_and(|th| s[t] > th) || fires_tie(t);
         let rises = rules.relative.is_some_and(|r| s[t] - s[t - 1] > r);
         let fired = if theta.is_some() && rules.relative.is_some() {
             match rules.combine.unwrap() {
@@ -69,7 +78,7 @@ fn to_segments(starts: &[(u64, u8)], n: u64) -> Vec<Segment> {
 }
 
 fn run_chunked(s: &[f64], rules: &Rules, theta: Option<f64>, cuts: &[usize]) -> Vec<Segment> {
-    let mut engine = RuleEngine::new(*rules, theta).unwrap();
+    let mut engine = RuleEngine::new(*rules, theta.map(Threshold::above)).unwrap();
     let mut out = Vec::new();
     let mut start = 0;
     for (i, &c) in cuts.iter().enumerate() {
@@ -169,21 +178,65 @@ proptest! {
         let n = s.len() as f64;
         let count = |th: f64| reference(&s, &rules, Some(th)).len() as f64;
         let objective = |c: f64| if c == 0.0 { 0.0 } else { (n / c - rules.target_len.unwrap()).abs() };
-        let got = objective(count(theta));
+        let got_count = reference_ties(&s, &rules, Some(theta)).len() as f64;
+        let got = objective(got_count);
         // Brute force over every distinct threshold.
         let mut thresholds: Vec<f64> = s.iter().copied().filter(|v| v.is_finite()).collect();
         thresholds.push(f64::INFINITY);
         thresholds.push(f64::NEG_INFINITY);
         let best = thresholds.iter().map(|&t| objective(count(t))).fold(f64::INFINITY, f64::min);
         if max_len.is_none() {
-            prop_assert!((got - best).abs() < 1e-12, "got {} best {}", got, best);
+            // Never worse than the best distinct threshold (ties can only help).
+            prop_assert!(got <= best + 1e-12, "got {} best {}", got, best);
         } else {
             // Not monotone in general: at least as good as both ends of the search.
             prop_assert!(got <= objective(count(f64::INFINITY)) + 1e-12);
         }
         // The segments produced with target_len are those of the reported threshold.
         let segs = segment_scores(&s, &rules).unwrap();
-        prop_assert_eq!(segs.len() as f64, count(theta));
+        let want = reference_ties(&s, &rules, Some(theta));
+        let got_starts: Vec<(u64, u8)> = segs.iter().map(|g| (g.start, g.reason)).collect();
+        prop_assert_eq!(got_starts, want);
+    }
+}
+
+#[test]
+fn ties_are_broken_so_the_target_is_met() {
+    // Three distinct values over 20,000 positions: no plain threshold comes near most
+    // targets; breaking ties by position meets every one within one segment.
+    let mut x = 0x9E37_79B9u64;
+    let s: Vec<f64> = (0..20_000)
+        .map(|_| {
+            x = crate::util::testing::lcg_step(x);
+            [0.25, 0.5, 0.75][((x >> 33) % 3) as usize]
+        })
+        .collect();
+    for (min_len, target) in [(1, 8.0), (1, 37.5), (3, 6.0), (2, 100.0)] {
+        let rules = Rules {
+            target_len: Some(target),
+            min_len,
+            ..Rules::default()
+        };
+        let theta = calibrate_threshold(&s, &rules).unwrap();
+        assert!(theta.tie_cut > 0, "{target}: {theta:?}");
+        let segs = segment_scores(&s, &rules).unwrap();
+        let wanted = s.len() as f64 / target;
+        assert!(
+            (segs.len() as f64 - wanted).abs() <= 1.0,
+            "{target}: {}",
+            segs.len()
+        );
+        let want = reference_ties(&s, &rules, Some(theta));
+        let got: Vec<(u64, u8)> = segs.iter().map(|g| (g.start, g.reason)).collect();
+        assert_eq!(got, want);
+        // Streaming in chunks with the same threshold gives the same segments.
+        let mut e = RuleEngine::new(rules, Some(theta)).unwrap();
+        let mut out = Vec::new();
+        for chunk in s.chunks(777) {
+            e.push(chunk, &mut out);
+        }
+        e.finish(&mut out);
+        assert_eq!(out, segs);
     }
 }
 
