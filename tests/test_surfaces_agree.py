@@ -293,16 +293,22 @@ def test_dna_profiles_say_method_and_context() -> None:
 
 
 def test_a_missed_target_len_is_never_silent() -> None:
-    rng = np.random.default_rng(3)
-    tied = rng.integers(0, 2, 4000).astype(np.float64)  # two values: no threshold gives 8
-    with pytest.warns(UserWarning, match=r"target_len=8 missed: mean segment length 2\.\d\d"):
-        seg = entroseg.boundaries(tied, target_len=8.0, calibration="batch")
-    assert 1.5 < len(tied) / len(seg) < 2.5
-    with pytest.warns(UserWarning, match="target_len=8 missed in 2 of 2 series"):
+    # Ten samples give 2 segments (mean 5) or 3 (3.33): no cut gives a mean of 4.
+    short = np.arange(10.0)
+    with pytest.warns(UserWarning, match=r"target_len=4 missed: mean segment length 3\.33"):
+        seg = entroseg.boundaries(short, target_len=4.0, calibration="batch")
+    assert len(seg) == 3
+    with pytest.warns(UserWarning, match="target_len=4 missed in 2 of 2 series"):
         entroseg.segment_batch(
-            np.concatenate([tied, tied]), [0, 4000, 8000], method="scores", target_len=8.0,
+            np.concatenate([short, short]), [0, 10, 20], method="scores", target_len=4.0,
             calibration="batch",
         )  # fmt: skip
+    # Two values only: ties broken by position meet the target.
+    tied = np.random.default_rng(3).integers(0, 2, 4000).astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        seg = entroseg.boundaries(tied, target_len=8.0, calibration="batch")
+    assert len(seg) == 500
     # Scores that allow the target: no warning, within the tolerance.
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -77,6 +77,7 @@ from entroseg.merge import (
 from entroseg.parallel import StitchReport, segment_parallel
 from entroseg.sample import sample_series
 from entroseg.segments import (
+    Calibration,
     PaddedSegments,
     Profiler,
     Segmenter,
@@ -136,6 +137,7 @@ __all__ = [
     "MAX_ALPHABET",
     "MAX_ORDER",
     "REASONS",
+    "Calibration",
     "CheckpointError",
     "EmptyInputError",
     "EntrosegError",

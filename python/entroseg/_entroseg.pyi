@@ -426,8 +426,11 @@ class _Profiler:
     @property
     def takes_symbols(self) -> bool: ...
 
-def _segment(x: npt.ArrayLike, spec: SegmentSpec) -> tuple[_I64, _I64, _U8]:
-    """Segment one series: ``(starts, lengths, reasons)``."""
+def _segment(
+    x: npt.ArrayLike, spec: SegmentSpec
+) -> tuple[tuple[_I64, _I64, _U8], tuple[float, int] | None]:
+    """Segment one series: ``((starts, lengths, reasons), threshold)``, the threshold in
+    force at the end as ``(value, tie_cut)`` or None."""
 
 def _segment_batch(
     values: npt.ArrayLike, offsets: npt.ArrayLike, spec: SegmentSpec, threads: int | None = None
@@ -464,6 +467,8 @@ class _Segmenter:
     def samples_seen(self) -> int: ...
     @property
     def is_finished(self) -> bool: ...
+    @property
+    def threshold(self) -> tuple[float, int] | None: ...
 
 _I32 = npt.NDArray[np.int32]
 _LevelArrays = tuple[_I32, _I32, _I64, npt.NDArray[np.float32], _I32, _I64, _I64, _I64, _I64, _F64]

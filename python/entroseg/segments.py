@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "REASONS",
+    "Calibration",
     "PaddedSegments",
     "Profiler",
     "SegmentSpec",
@@ -60,6 +61,30 @@ class PaddedSegments(NamedTuple):
 
     lengths: npt.NDArray[np.int64]
     mask: npt.NDArray[np.bool_]
+
+
+class Calibration(NamedTuple):
+    """How a one-shot segmentation met ``target_len`` (``Segments.calibration``).
+
+    ``threshold`` is the threshold the rules cut with (for method ``"line"``, the price
+    of a new segment; online, the controller's final value). ``tie_cut`` says how tied
+    scores were broken: 0 when no tie was broken (the threshold alone reproduces the
+    segments, e.g. ``Segmenter(threshold=...)``); otherwise scores equal to the threshold
+    started a segment where a fixed mix of their position ranks below ``tie_cut`` (a
+    deterministic rule, the same for every chunking). ``achieved`` is the mean segment
+    length obtained; ``met`` is True when it is within 5% of ``target_len``.
+    """
+
+    target_len: float
+    calibration: str
+    threshold: float
+    tie_cut: int
+    achieved: float
+
+    @property
+    def met(self) -> bool:
+        """True when the achieved mean length is within 5% of the target."""
+        return abs(self.achieved / self.target_len - 1.0) <= TARGET_TOLERANCE
 
 
 def _frozen(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -101,7 +126,7 @@ class Segments:
            [4, 0]])
     """
 
-    __slots__ = ("_lengths", "_reasons", "_series_offsets", "_starts")
+    __slots__ = ("_calibration", "_lengths", "_reasons", "_series_offsets", "_starts")
 
     def __init__(
         self,
@@ -149,12 +174,19 @@ class Segments:
             )
         if n and rs.max() >= len(REASONS):
             raise ValueError(f"reason codes must be < {len(REASONS)}, got {int(rs.max())}")
+        self._calibration: Calibration | None = None
         self._starts = _frozen(st)
         self._lengths = _frozen(ln)
         self._reasons = _frozen(rs)
         self._series_offsets = _frozen(so)
 
     # -- the arrays ---------------------------------------------------------------
+    @property
+    def calibration(self) -> Calibration | None:
+        """How ``target_len`` was met (one-shot :func:`segment` and :func:`boundaries`
+        with ``target_len``); None otherwise (and after joining or slicing)."""
+        return self._calibration
+
     @property
     def starts(self) -> _I64:
         """First sample of each segment, within its series (int64)."""
@@ -355,6 +387,27 @@ def _one_series(arrays: tuple[_I64, _I64, npt.NDArray[np.uint8]]) -> Segments:
     return Segments(starts, lengths, reasons)
 
 
+def _calibrated(
+    result: tuple[tuple[_I64, _I64, npt.NDArray[np.uint8]], tuple[float, int] | None],
+    spec: SegmentSpec,
+) -> Segments:
+    """The segments of a native one-shot call, carrying their :class:`Calibration` when
+    the spec calibrates ``target_len``."""
+    arrays, threshold = result
+    seg = _one_series(arrays)
+    target = spec.options["target_len"]
+    if isinstance(target, float) and threshold is not None and len(seg):
+        value, tie_cut = threshold
+        seg._calibration = Calibration(
+            target_len=target,
+            calibration=str(spec.options["calibration"]),
+            threshold=value,
+            tie_cut=tie_cut,
+            achieved=seg.num_samples / len(seg),
+        )
+    return seg
+
+
 #: How far (relative) the achieved mean length may be from ``target_len`` before the
 #: one-shot surfaces say so with a ``UserWarning``.
 TARGET_TOLERANCE = 0.05
@@ -434,7 +487,7 @@ def segment(
     True
     """
     built = build_spec(options, streaming=False, spec=spec)
-    return checked_target(_one_series(_segment(x, built)), built)
+    return checked_target(_calibrated(_segment(x, built), built), built)
 
 
 def profile(x: npt.ArrayLike, **options: Unpack[SegmentOptions]) -> npt.NDArray[np.float64]:
@@ -506,7 +559,7 @@ def boundaries(
         spec = build_spec({**options, "method": "scores"}, streaming=False)
     elif spec.method != "scores":
         raise TypeError(f"boundaries() takes a spec of method 'scores', got {spec.method!r}")
-    return checked_target(_one_series(_segment(scores, spec)), spec)
+    return checked_target(_calibrated(_segment(scores, spec), spec), spec)
 
 
 def segment_batch(

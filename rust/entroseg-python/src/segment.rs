@@ -11,7 +11,7 @@ use crate::estimate_stream::streaming_class;
 use entroseg_core::segment::batch;
 use entroseg_core::segment::parallel::segment_parallel;
 use entroseg_core::segment::profile::{profile, Profiler};
-use entroseg_core::segment::rules::Segment;
+use entroseg_core::segment::rules::{Segment, Threshold};
 use entroseg_core::segment::spec::{OptionValue, SegmentSpec, SpecOptions};
 use entroseg_core::segment::stream::Segmenter;
 use numpy::{PyArray1, PyArrayMethods};
@@ -203,18 +203,26 @@ fn to_arrays<'py>(py: Python<'py>, segments: &[Segment]) -> SegmentArrays<'py> {
     )
 }
 
-/// Segments one series: `(starts, lengths, reasons)`. Releases the GIL.
+/// The threshold in force as `(value, tie_cut)`, or `None`.
+type ThresholdTuple = Option<(f64, u64)>;
+
+fn threshold_tuple(t: Option<Threshold>) -> ThresholdTuple {
+    t.map(|t| (t.value, t.tie_cut))
+}
+
+/// Segments one series: `((starts, lengths, reasons), threshold)` where `threshold` is
+/// `(value, tie_cut)` of the threshold in force at the end, or `None`. Releases the GIL.
 #[pyfunction]
 pub fn _segment<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     spec: &PySegmentSpec,
-) -> PyResult<SegmentArrays<'py>> {
+) -> PyResult<(SegmentArrays<'py>, ThresholdTuple)> {
     let spec = &spec.inner;
     let view = input_view(x, "x", spec.takes_symbols())?;
     let samples = view.samples()?;
-    let segments = core(py.detach(|| batch::segment(samples, spec)))?;
-    Ok(to_arrays(py, &segments))
+    let (segments, threshold) = core(py.detach(|| batch::segment_calibrated(samples, spec)))?;
+    Ok((to_arrays(py, &segments), threshold_tuple(threshold)))
 }
 
 /// The score signal that `_segment` cuts, for the options of a spec (rules are not
@@ -320,6 +328,12 @@ streaming_class!(
         #[getter]
         fn is_finished(&self) -> bool {
             self.inner.is_finished()
+        }
+
+        /// The threshold in force now, `(value, tie_cut)`, or `None`.
+        #[getter]
+        fn threshold(&self) -> ThresholdTuple {
+            threshold_tuple(self.inner.threshold())
         }
     }
 );

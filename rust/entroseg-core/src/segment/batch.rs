@@ -9,7 +9,7 @@
 use crate::error::Result;
 use crate::estimate::samples::Samples;
 use crate::segment::profile::profile_of;
-use crate::segment::rules::{segment_scores, Segment};
+use crate::segment::rules::{segment_scores_calibrated, Segment, Threshold};
 use crate::segment::segments::{check_offsets, Segments};
 use crate::segment::spec::{MethodSpec, SegmentSpec};
 use crate::segment::stream::Segmenter;
@@ -17,16 +17,26 @@ use crate::util::pool::run_series;
 
 /// Segments one input in one pass.
 pub fn segment(x: Samples, spec: &SegmentSpec) -> Result<Vec<Segment>> {
+    Ok(segment_calibrated(x, spec)?.0)
+}
+
+/// [`segment`], with the threshold in force at the end: the given or batch-calibrated
+/// one (with its tie cut), the online controller's final value, or the price of method
+/// "line" (`None` for presets and rules without a threshold).
+pub fn segment_calibrated(
+    x: Samples,
+    spec: &SegmentSpec,
+) -> Result<(Vec<Segment>, Option<Threshold>)> {
     let method = spec.method().method_for(&x)?;
     if spec.rules().needs_whole_scores() {
         let scores = profile_of(x, &method)?;
-        return segment_scores(&scores, spec.rules());
+        return segment_scores_calibrated(&scores, spec.rules());
     }
     // The alphabet is resolved for this input and the spec validated the rules.
     let mut seg = Segmenter::resolved(method, *spec.rules())?;
     let mut out = seg.push(x)?;
     out.extend(seg.finish()?);
-    Ok(out)
+    Ok((out, seg.threshold()))
 }
 
 /// Segments every series of a ragged batch (`values[offsets[b]..offsets[b+1]]` is

@@ -1034,12 +1034,21 @@ impl RuleEngine {
 /// Native rules (or a preset) over a whole score array, with batch calibration when
 /// the rules ask for it.
 pub fn segment_scores(scores: &[f64], rules: &Rules) -> Result<Vec<Segment>> {
+    Ok(segment_scores_calibrated(scores, rules)?.0)
+}
+
+/// [`segment_scores`], with the threshold in force at the end (see
+/// [`Engine::threshold_in_force`]).
+pub(crate) fn segment_scores_calibrated(
+    scores: &[f64],
+    rules: &Rules,
+) -> Result<(Vec<Segment>, Option<Threshold>)> {
     rules.validate()?;
     let mut out = Vec::new();
     let mut engine = Engine::new(*rules, scores)?;
     engine.push(scores, &mut out);
     engine.finish(&mut out);
-    Ok(out)
+    Ok((out, engine.threshold_in_force()))
 }
 
 /// The rule engine of a spec: the native rules or a preset. Every pass (streaming,
@@ -1112,6 +1121,23 @@ impl Engine {
             Engine::Native(e) => e.open_start(),
             Engine::Preset(e) => e.open_start(),
             Engine::Fit(e) => e.open_start(),
+        }
+    }
+
+    /// The threshold in force: the given or batch-calibrated one (with its tie cut),
+    /// the online controller's latest value, the fit rule's price; `None` for presets
+    /// and rules without a threshold.
+    pub(crate) fn threshold_in_force(&self) -> Option<Threshold> {
+        match self {
+            Engine::Native(e) => match e.controller {
+                Some(c) => Some(Threshold::above(c.theta)),
+                None => e.scan.has_threshold.then_some(Threshold {
+                    value: e.scan.theta,
+                    tie_cut: e.scan.tie_cut,
+                }),
+            },
+            Engine::Fit(e) => Some(Threshold::above(e.threshold())),
+            Engine::Preset(_) => None,
         }
     }
 

@@ -11,7 +11,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::estimate::samples::Samples;
 use crate::segment::profile::Profiler;
-use crate::segment::rules::{Engine, Rules, Segment};
+use crate::segment::rules::{Engine, Rules, Segment, Threshold};
 use crate::segment::spec::{Method, SegmentSpec};
 use crate::util::checkpoint::{Reader, Writer};
 
@@ -63,6 +63,12 @@ impl Segmenter {
     /// Samples consumed.
     pub fn samples_seen(&self) -> u64 {
         self.profiler.samples_seen()
+    }
+
+    /// The threshold in force now: the given one, or the online controller's latest
+    /// value (`None` for presets and rules without a threshold).
+    pub fn threshold(&self) -> Option<Threshold> {
+        self.engine.threshold_in_force()
     }
 
     /// True after `finish`.

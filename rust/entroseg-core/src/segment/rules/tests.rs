@@ -13,6 +13,7 @@ fn reference(s: &[f64], rules: &Rules, theta: Option<f64>) -> Vec<(u64, u8)> {
 
 /// The reference with a tie-broken threshold: equal scores fire where `tie_rank(t)` is
 /// below the cut.
+#[allow(clippy::needless_range_loop)] // positions are the point of the reference
 fn reference_ties(s: &[f64], rules: &Rules, threshold: Option<Threshold>) -> Vec<(u64, u8)> {
     let theta = threshold.map(|t| t.value);
     let fires_tie =
