@@ -440,15 +440,17 @@ fn count_at(values: &[f64], rules: &Rules, lambda: f64) -> u64 {
 const MAX_PROBES: usize = 48;
 
 /// The threshold whose segment count brings the mean length `n / count` closest to
-/// `rules.target_len` (ties: the higher threshold), by a search over `ln(threshold)`.
+/// `rules.target_len` (ties: the higher threshold) among the probes of a search over
+/// `ln(threshold)`.
 ///
-/// The first probe is the mean residual increase over fixed segments of the target
-/// length (the price at which such segments would just close); the search then steps
-/// by powers of 4 until the target is bracketed and closes the bracket by Illinois
-/// steps on `ln(count)` against `ln(threshold)` (close to linear), with a bisection
-/// fallback. It stops at a mean length within 0.1% of the target, a bracket narrower
-/// than a relative 1e-12, or after 48 probes; each probe runs the rule itself over the
-/// whole series, so the result is exact in what it reports.
+/// The first probe is the online controller's final price (one streaming pass, usually
+/// within a few percent of the answer). The search then steps along the line
+/// `ln(count) = a - ln(threshold)` (counts fall about in proportion to the price),
+/// overshooting by a quarter, until the target is bracketed, and closes the bracket by
+/// Illinois steps on `ln(count)` against `ln(threshold)` with a bisection fallback. It
+/// stops at a mean length within 0.5% of the target, a bracket narrower than a relative
+/// 1e-12, or after 48 probes; each probe runs the rule itself over the whole series, so
+/// the result is exact in what it reports.
 pub fn calibrate_level(values: &[f64], rules: &Rules) -> Result<f64> {
     let target = rules
         .target_len
@@ -459,35 +461,31 @@ pub fn calibrate_level(values: &[f64], rules: &Rules) -> Result<f64> {
     }
     let objective = |count: u64| (n as f64 / count.max(1) as f64 - target).abs();
     let wanted = n as f64 / target;
-    // Everything that can fire fires at threshold 0; nothing fires at infinity.
-    let c_max = count_at(values, rules, 0.0);
-    if c_max as f64 <= wanted {
-        return Ok(0.0);
-    }
-    let c_min = count_at(values, rules, f64::INFINITY);
-    if c_min as f64 >= wanted {
-        return Ok(f64::INFINITY);
-    }
-    let mut best = (f64::INFINITY, c_min);
+    let done = |c: u64| objective(c) <= 5e-3 * target;
+    let mut best = (f64::NAN, 0u64);
     let consider = |lambda: f64, c: u64, best: &mut (f64, u64)| {
-        let (o, ob) = (objective(c), objective(best.1));
-        if o < ob || (o == ob && lambda > best.0) {
+        let better = best.0.is_nan() || {
+            let (o, ob) = (objective(c), objective(best.1));
+            o < ob || (o == ob && lambda > best.0)
+        };
+        if better {
             *best = (lambda, c);
         }
     };
-    consider(0.0, c_max, &mut best);
-    let start = first_guess(values, rules, target);
-    let done = |c: u64| objective(c) <= 1e-3 * target;
-    // (ln lambda, ln count - ln wanted) at the bracket ends.
     let f_of = |c: u64| (c.max(1) as f64).ln() - wanted.ln();
-    let mut x = start.ln();
+    let Some(guess) = first_guess(values, rules) else {
+        // No sample ever raised a fit's residual: no price cuts anything.
+        return Ok(f64::INFINITY);
+    };
+    let mut x = guess.ln();
     let mut probes = 0;
     let mut lo: Option<(f64, f64)> = None; // count above the target
     let mut hi: Option<(f64, f64)> = None; // count below
     while probes < MAX_PROBES {
-        let c = count_at(values, rules, x.exp());
+        let lambda = x.exp();
+        let c = count_at(values, rules, lambda);
         probes += 1;
-        consider(x.exp(), c, &mut best);
+        consider(lambda, c, &mut best);
         if done(c) {
             return Ok(best.0);
         }
@@ -497,11 +495,21 @@ pub fn calibrate_level(values: &[f64], rules: &Rules) -> Result<f64> {
         } else {
             hi = Some((x, f));
         }
-        match (lo, hi) {
-            (Some(_), Some(_)) => break,
-            (Some(_), None) => x += 4f64.ln(),
-            _ => x -= 4f64.ln(),
+        if lo.is_some() && hi.is_some() {
+            break;
         }
+        // Out of reach: every possible start already fires, or none does.
+        if (f > 0.0 && lambda >= f64::MAX) || (f < 0.0 && lambda <= f64::MIN_POSITIVE) {
+            return Ok(best.0);
+        }
+        // ln(count) falls about one for one with ln(price): step there and a quarter on.
+        let step = (1.25 * f).clamp(-8.0, 8.0);
+        x = if step.abs() < 1e-3 {
+            x + 1e-3 * f.signum()
+        } else {
+            x + step
+        };
+        x = x.clamp(f64::MIN_POSITIVE.ln(), f64::MAX.ln());
     }
     let (Some((mut xl, mut fl)), Some((mut xh, mut fh))) = (lo, hi) else {
         return Ok(best.0);
@@ -536,30 +544,17 @@ pub fn calibrate_level(values: &[f64], rules: &Rules) -> Result<f64> {
     Ok(best.0)
 }
 
-/// The mean residual increase of the samples of fixed segments of `target` samples: a
-/// first guess of the price at which segments of that length close.
-fn first_guess(values: &[f64], rules: &Rules, target: f64) -> f64 {
-    let fit = rules.fit.unwrap_or(Fit { degree: 1 });
-    let len = (target.round() as usize).max(1);
-    let (mut sum, mut count) = (0.0, 0u64);
-    for block in values.chunks(len) {
-        let mut m = Moments::default();
-        for &v in block.iter().filter(|v| v.is_finite()) {
-            let d = m.delta(fit.degree, v);
-            if d > 0.0 {
-                sum += d;
-                count += 1;
-            }
-            m.add(v);
-        }
-    }
-    let guess = sum / count.max(1) as f64;
-    if guess > 0.0 && guess.is_finite() {
-        // The largest increases close segments: aim above the mean.
-        4.0 * guess
-    } else {
-        1.0
-    }
+/// The online controller's final price over `values`: a first guess of the fixed price
+/// that meets the target (`None` when no sample raised a fit's residual).
+fn first_guess(values: &[f64], rules: &Rules) -> Option<f64> {
+    let online = Rules {
+        calibration: Calibration::Online,
+        ..*rules
+    };
+    let mut e = FitEngine::new(online, None).expect("validated rules");
+    e.run(values, |_| {});
+    let guess = e.threshold();
+    (guess > 0.0 && guess.is_finite()).then_some(guess)
 }
 
 #[cfg(test)]
