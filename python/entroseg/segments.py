@@ -445,16 +445,22 @@ def checked_target(seg: Segments, spec: SegmentSpec, *, stacklevel: int = 3) -> 
 def segment(
     x: npt.ArrayLike, *, spec: SegmentSpec | None = None, **options: Unpack[SegmentOptions]
 ) -> Segments:
-    """Compute an entropy profile of ``x`` and cut it into segments, in one native pass.
+    """Cut ``x`` into segments, in one native pass.
 
-    The profile (``method``) gives a score per sample; a segment starts where the rule
-    fires. The GIL is released.
+    With no method given (and no ``window``/``order``), method ``"line"``: a segment
+    starts where adding the sample would raise the residual of the least-squares line
+    through the open segment by more than the threshold (the price of a new token), so
+    segments are short where a line cannot follow the series and long where it can. With
+    a profile method (``"permutation"``, ``"conditional"``, ``"next_symbol"``,
+    ``"scores"``) the profile gives a score per sample and a segment starts where the
+    rule fires. The result's ``calibration`` says how ``target_len`` was met. The GIL is
+    released.
 
     Parameters
     ----------
     x : array_like
-        The series: floats for ``"permutation"`` and ``"scores"``, integer symbols for
-        ``"conditional"`` and ``"next_symbol"``.
+        The series: floats for ``"line"``, ``"permutation"`` and ``"scores"``, integer
+        symbols for ``"conditional"`` and ``"next_symbol"``.
     spec : SegmentSpec, optional
         A spec built once (``SegmentSpec(**options)``), instead of the options.
     **options
@@ -479,11 +485,11 @@ def segment(
     --------
     >>> import numpy as np, entroseg
     >>> x, _ = entroseg.sample_series(1000)
-    >>> seg = entroseg.segment(x, order=4, window=64, target_len=32, calibration="batch",
-    ...                        min_len=8, max_len=128)
-    >>> int(seg.lengths.sum()), seg.num_series
-    (4000, 1)
-    >>> bool(28 < np.mean(seg.lengths) < 36)
+    >>> seg = entroseg.segment(x, target_len=32, max_len=128)
+    >>> int(seg.lengths.sum()), seg.num_series, seg.calibration.met
+    (4000, 1, True)
+    >>> pe = entroseg.segment(x, order=4, window=64, target_len=32, min_len=8, max_len=128)
+    >>> bool(28 < np.mean(pe.lengths) < 36)
     True
     """
     built = build_spec(options, streaming=False, spec=spec)
