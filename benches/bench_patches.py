@@ -16,8 +16,9 @@ patch length each method actually reached, over ``L``, is reported beside it.
 
 Methods: entroseg's ``segment`` (method "line" with batch and online calibration and with
 degree 0, "permutation", "conditional" and "next_symbol" surprisal over 8 quantile
-symbols), ``entroseg.change_points`` with ``n_bkps = K - 1``, and baselines: fixed
-patches, uniform random cuts (mean of 5 draws), EntroPE's model-free ablation
+symbols, and the last and permutation entropy with ``accumulate=True``:
+equal-information segments), ``entroseg.change_points`` with ``n_bkps = K - 1``, and
+baselines: fixed patches, uniform random cuts (mean of 5 draws), EntroPE's model-free ablation
 boundaries (a per-sample score, cut at its top ``K - 1`` positions: local difference,
 left/right variance ratio, CUSUM, histogram entropy, spectral distance, windows of 16)
 and greedy bottom-up merging by least added line error, the offline reference. Then the
@@ -108,6 +109,14 @@ ENTROSEG_METHODS: dict[str, tuple[bool, dict[str, Any]]] = {
     "next_symbol surprisal": (True, {
         "method": "next_symbol", "context": 1, "alphabet_size": SYMBOLS,
         "statistic": "surprisal", "calibration": "batch",
+    }),
+    "next_symbol surprisal, accumulate": (True, {
+        "method": "next_symbol", "context": 1, "alphabet_size": SYMBOLS,
+        "statistic": "surprisal", "accumulate": True, "calibration": "batch",
+    }),
+    "permutation, accumulate": (False, {
+        "method": "permutation", "order": 3, "window": 64, "accumulate": True,
+        "calibration": "batch",
     }),
 }  # fmt: skip
 

@@ -60,7 +60,9 @@ def test_demo_shows_segments_a_line_can_represent(
     assert max(means["white_noise"], means["random_walk"]) < 0.25 * min(
         means["sine"], means["logistic_map"]
     )
-    assert "mean length 32.0" in out  # batch calibration hits the target exactly
+    # Batch calibration stops within 0.5% of the target.
+    found = re.search(r"segments +\d+, mean length ([\d.]+)", out)
+    assert found is not None and abs(float(found.group(1)) / 32.0 - 1.0) <= 0.005
     # And the patches carry more of the series than fixed ones of the same count.
     ratios = [float(m) for m in re.findall(r"leaves (\d+)% of the error", out)]
     assert len(ratios) == 2 and max(ratios) < 80

@@ -27,6 +27,9 @@ Score method (the profile that is cut)
     ``"entropy"`` or ``"surprisal"``), ``nan_policy`` (``"raise"`` or ``"propagate"``).
 Rules (where a segment starts)
     ``threshold`` (a segment starts at ``t`` when ``score[t] > threshold``),
+    ``accumulate`` (False; True: when the open segment's summed scores with ``score[t]``
+    would exceed ``threshold``: equal-information segments, e.g. of next-symbol
+    surprisal or a model's entropies),
     ``relative`` (when ``score[t] - score[t-1] > relative``), ``combine`` (``"and"`` /
     ``"or"``, required when both are in use), ``min_len`` (1; hard minimum of every
     segment but the last), ``max_len`` (hard maximum; an over-long segment is split at
@@ -82,6 +85,7 @@ class RuleOptions(TypedDict, total=False):
     """The rules that cut a score signal (see :mod:`entroseg._options`)."""
 
     threshold: float | None
+    accumulate: bool
     relative: float | None
     combine: Literal["and", "or"] | None
     min_len: int

@@ -134,6 +134,95 @@ impl Moments {
     }
 }
 
+/// What the price is compared with at each sample: the fit rule's residual increase, or
+/// the accumulate rule's information so far.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Model {
+    /// Method "line": the open segment's least-squares fit of `degree`.
+    Line { degree: u8, moments: Moments },
+    /// `accumulate=True`: the sum of the open segment's finite scores.
+    Sum { acc: f64 },
+}
+
+impl Model {
+    fn fresh(rules: &Rules) -> Self {
+        match rules.fit {
+            Some(fit) => Model::Line {
+                degree: fit.degree,
+                moments: Moments::default(),
+            },
+            None => Model::Sum { acc: 0.0 },
+        }
+    }
+
+    fn write(&self, w: &mut Writer) {
+        match self {
+            Model::Line { moments, .. } => moments.write(w),
+            Model::Sum { acc } => w.f64(*acc),
+        }
+    }
+
+    fn read(&mut self, r: &mut Reader) -> Result<()> {
+        match self {
+            Model::Line { moments, .. } => *moments = Moments::read(r)?,
+            Model::Sum { acc } => *acc = r.f64()?,
+        }
+        Ok(())
+    }
+}
+
+/// The per-sample operations of a model, for the specialised loop.
+trait Cost {
+    fn cost(&self, v: f64) -> f64;
+    fn add(&mut self, v: f64);
+    fn clear(&mut self);
+}
+
+struct LineCost {
+    degree: u8,
+    moments: Moments,
+}
+
+impl Cost for LineCost {
+    #[inline(always)]
+    fn cost(&self, v: f64) -> f64 {
+        self.moments.delta(self.degree, v)
+    }
+    #[inline(always)]
+    fn add(&mut self, v: f64) {
+        if v.is_finite() {
+            self.moments.add(v)
+        } else {
+            self.moments.next += 1.0
+        }
+    }
+    #[inline(always)]
+    fn clear(&mut self) {
+        self.moments = Moments::default();
+    }
+}
+
+struct SumCost {
+    acc: f64,
+}
+
+impl Cost for SumCost {
+    #[inline(always)]
+    fn cost(&self, v: f64) -> f64 {
+        self.acc + v
+    }
+    #[inline(always)]
+    fn add(&mut self, v: f64) {
+        if v.is_finite() {
+            self.acc += v
+        }
+    }
+    #[inline(always)]
+    fn clear(&mut self) {
+        self.acc = 0.0;
+    }
+}
+
 /// Floor of the online controller's gain (per segment, on the log threshold).
 pub const LEVEL_GAIN: f64 = 0.3;
 /// Scale of its warm-up gain `LEVEL_WARMUP_GAIN / sqrt(samples / target_len)`.
@@ -153,8 +242,11 @@ pub const LEVEL_WARMUP_GAIN: f64 = 1.0;
 enum Level {
     Fixed(f64),
     Online {
-        /// NaN until the first positive delta.
+        /// NaN until the first positive cost.
         lambda: f64,
+        /// The first positive cost times this is the first threshold (1 for a fit's
+        /// residual increase, the target length for accumulated information).
+        scale: f64,
         rate: f64,
         /// Samples observed since the threshold was set (counted through the warm-up).
         k: u64,
@@ -165,11 +257,12 @@ enum Level {
 }
 
 impl Level {
-    fn online(target_len: f64) -> Self {
+    fn online(target_len: f64, scale: f64) -> Self {
         let rate = 1.0 / target_len;
         let ratio = LEVEL_WARMUP_GAIN / LEVEL_GAIN;
         Level::Online {
             lambda: f64::NAN,
+            scale,
             rate,
             k: 0,
             warmup: (ratio * ratio * target_len).ceil() as u64,
@@ -184,9 +277,9 @@ impl Level {
     fn current(&mut self, d: f64) -> f64 {
         match self {
             Level::Fixed(l) => *l,
-            Level::Online { lambda, .. } => {
+            Level::Online { lambda, scale, .. } => {
                 if lambda.is_nan() && d > 0.0 {
-                    *lambda = d;
+                    *lambda = d * *scale;
                 }
                 *lambda
             }
@@ -197,6 +290,7 @@ impl Level {
     fn observe(&mut self, started: bool) {
         if let Level::Online {
             lambda,
+            scale: _,
             rate,
             k,
             warmup,
@@ -219,29 +313,33 @@ impl Level {
     }
 }
 
-/// The streaming engine of the fit rule. It reads the series itself.
+/// The streaming engine of the price rules: the fit rule (method "line", which reads the
+/// series itself) and the accumulate rule (which reads a profile's scores).
 #[derive(Debug, Clone)]
-pub struct FitEngine {
+pub struct PriceEngine {
     rules: Rules,
-    fit: Fit,
     level: Level,
     min_len: u64,
     max_len: u64,
     pos: u64,
     start: u64,
     reason: u8,
-    moments: Moments,
+    model: Model,
 }
 
-impl FitEngine {
-    /// An engine for `rules` (whose `fit` is set); with batch calibration of
+impl PriceEngine {
+    /// An engine for `rules` (with `fit` set, or `accumulate`); with batch calibration of
     /// `target_len`, `calibrated` is the threshold [`calibrate_level`] found.
     pub fn new(rules: Rules, calibrated: Option<f64>) -> Result<Self> {
-        let fit = rules
-            .fit
-            .ok_or_else(|| Error::parameter("the fit engine needs rules with a fit"))?;
+        if rules.fit.is_none() && !rules.accumulate {
+            return Err(Error::parameter(
+                "the price engine runs the fit or the accumulate rule",
+            ));
+        }
         let level = match (rules.target_len, rules.calibration) {
-            (Some(t), Calibration::Online) => Level::online(t),
+            (Some(t), Calibration::Online) => {
+                Level::online(t, if rules.fit.is_some() { 1.0 } else { t })
+            }
             (Some(_), Calibration::Batch) => Level::Fixed(calibrated.ok_or_else(|| {
                 Error::parameter(
                     "batch calibration needs the whole series; use calibration='online' \
@@ -252,14 +350,13 @@ impl FitEngine {
         };
         Ok(Self {
             rules,
-            fit,
             level,
             min_len: rules.min_len as u64,
             max_len: rules.max_len.map_or(u64::MAX, |m| m as u64),
             pos: 0,
             start: 0,
             reason: reason::START,
-            moments: Moments::default(),
+            model: Model::fresh(&rules),
         })
     }
 
@@ -269,7 +366,7 @@ impl FitEngine {
     }
 
     /// The threshold in force (the controller's latest value online; NaN before it has
-    /// seen a positive delta).
+    /// seen a positive cost).
     pub fn threshold(&self) -> f64 {
         match self.level {
             Level::Fixed(l) => l,
@@ -297,12 +394,12 @@ impl FitEngine {
         *self = Self {
             level: match self.level {
                 Level::Fixed(l) => Level::Fixed(l),
-                Level::Online { rate, .. } => Level::online(1.0 / rate),
+                Level::Online { rate, scale, .. } => Level::online(1.0 / rate, scale),
             },
             pos: 0,
             start: 0,
             reason: reason::START,
-            moments: Moments::default(),
+            model: Model::fresh(&self.rules),
             ..self.clone()
         };
     }
@@ -315,49 +412,64 @@ impl FitEngine {
             pos,
             start: pos,
             reason: reason::START,
-            moments: Moments::default(),
+            model: Model::fresh(&self.rules),
             ..self.clone()
         }
     }
 
-    /// Consumes samples (non-finite ones join their segment without entering its fit,
-    /// and never start one), calling `emit` for every segment that closes.
+    /// Consumes samples (non-finite ones join their segment without entering its cost,
+    /// and never start one), calling `emit` for every segment that closes. The loop is
+    /// specialised per model, so the open segment's state stays in registers.
     #[inline]
-    fn run(&mut self, values: &[f64], mut emit: impl FnMut(Segment)) {
-        let degree = self.fit.degree;
+    fn run(&mut self, values: &[f64], emit: impl FnMut(Segment)) {
+        match self.model {
+            Model::Line { degree, moments } => {
+                let mut m = LineCost { degree, moments };
+                self.run_with(&mut m, values, emit);
+                self.model = Model::Line {
+                    degree,
+                    moments: m.moments,
+                };
+            }
+            Model::Sum { acc } => {
+                let mut m = SumCost { acc };
+                self.run_with(&mut m, values, emit);
+                self.model = Model::Sum { acc: m.acc };
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn run_with<M: Cost>(&mut self, m: &mut M, values: &[f64], mut emit: impl FnMut(Segment)) {
+        // The loop state in locals (written back at the end) so it stays in registers.
+        let (mut level, mut pos, mut start, mut why) =
+            (self.level, self.pos, self.start, self.reason);
+        let (min_len, max_len) = (self.min_len, self.max_len);
         for &v in values {
-            let len = self.pos - self.start;
-            let finite = v.is_finite();
-            let d = if finite {
-                self.moments.delta(degree, v)
-            } else {
-                f64::NAN
-            };
-            let lambda = self.level.current(d);
-            let fires = d > lambda && len >= self.min_len;
-            let started = self.pos > 0 && (fires || len >= self.max_len);
+            let len = pos - start;
+            let d = if v.is_finite() { m.cost(v) } else { f64::NAN };
+            let lambda = level.current(d);
+            let fires = d > lambda && len >= min_len;
+            let started = pos > 0 && (fires || len >= max_len);
             if started {
                 emit(Segment {
-                    start: self.start,
+                    start,
                     len,
-                    reason: self.reason,
+                    reason: why,
                 });
-                self.start = self.pos;
-                self.reason = if fires {
+                start = pos;
+                why = if fires {
                     reason::THRESHOLD
                 } else {
                     reason::MAX_LEN
                 };
-                self.moments = Moments::default();
+                m.clear();
             }
-            if finite {
-                self.moments.add(v);
-            } else {
-                self.moments.next += 1.0;
-            }
-            self.level.observe(started);
-            self.pos += 1;
+            m.add(v);
+            level.observe(started);
+            pos += 1;
         }
+        (self.level, self.pos, self.start, self.reason) = (level, pos, start, why);
     }
 
     /// Consumes samples, appending every segment that closes to `out`.
@@ -393,7 +505,7 @@ impl FitEngine {
         w.u64(self.pos);
         w.u64(self.start);
         w.u64(self.reason as u64);
-        self.moments.write(w);
+        self.model.write(w);
     }
 
     pub(crate) fn read_state(r: &mut Reader) -> Result<Self> {
@@ -408,14 +520,14 @@ impl FitEngine {
                 *l = lambda;
                 *k = r.u64()?;
             }
-            _ => return Err(Error::checkpoint("inconsistent fit engine threshold")),
+            _ => return Err(Error::checkpoint("inconsistent price engine threshold")),
         }
         e.pos = r.u64()?;
         e.start = r.u64()?;
         let code = r.u64()?;
-        e.moments = Moments::read(r)?;
+        e.model.read(r)?;
         if e.start > e.pos || code as usize >= reason::NAMES.len() {
-            return Err(Error::checkpoint("inconsistent fit engine state"));
+            return Err(Error::checkpoint("inconsistent price engine state"));
         }
         e.reason = code as u8;
         Ok(e)
@@ -430,7 +542,7 @@ fn count_at(values: &[f64], rules: &Rules, lambda: f64) -> u64 {
         ..*rules
     };
     probe.calibration = Calibration::Batch;
-    let mut e = FitEngine::new(probe, None).expect("validated rules");
+    let mut e = PriceEngine::new(probe, None).expect("validated rules");
     let mut count = 0u64;
     e.run(values, |_| count += 1);
     count + u64::from(e.pos > e.start)
@@ -551,7 +663,7 @@ fn first_guess(values: &[f64], rules: &Rules) -> Option<f64> {
         calibration: Calibration::Online,
         ..*rules
     };
-    let mut e = FitEngine::new(online, None).expect("validated rules");
+    let mut e = PriceEngine::new(online, None).expect("validated rules");
     e.run(values, |_| {});
     let guess = e.threshold();
     (guess > 0.0 && guess.is_finite()).then_some(guess)
@@ -641,7 +753,7 @@ mod tests {
                     max_len,
                     ..rules(Some(threshold), None, false)
                 };
-                let mut e = FitEngine::new(r, None).unwrap();
+                let mut e = PriceEngine::new(r, None).unwrap();
                 let mut got = Vec::new();
                 e.push(&x, &mut got);
                 e.finish(&mut got);
@@ -669,11 +781,11 @@ mod tests {
     fn any_chunking_and_checkpoint_give_the_same_segments() {
         let x = series(5000, 11);
         for r in [rules(Some(1.0), None, false), rules(None, Some(24.0), true)] {
-            let mut whole = FitEngine::new(r, None).unwrap();
+            let mut whole = PriceEngine::new(r, None).unwrap();
             let mut want = Vec::new();
             whole.push(&x, &mut want);
             whole.finish(&mut want);
-            let mut e = FitEngine::new(r, None).unwrap();
+            let mut e = PriceEngine::new(r, None).unwrap();
             let mut got = Vec::new();
             let mut at = 0;
             let mut step = 1;
@@ -684,7 +796,7 @@ mod tests {
                 e.write_state(&mut w);
                 let bytes = w.finish();
                 let mut rd = Reader::open(&bytes, "t").unwrap();
-                e = FitEngine::read_state(&mut rd).unwrap();
+                e = PriceEngine::read_state(&mut rd).unwrap();
                 at = end;
                 step = step * 3 % 257 + 1;
             }
@@ -709,7 +821,7 @@ mod tests {
     fn online_controller_approaches_the_target() {
         let x = series(50_000, 9);
         for target in [16.0, 32.0] {
-            let mut e = FitEngine::new(rules(None, Some(target), true), None).unwrap();
+            let mut e = PriceEngine::new(rules(None, Some(target), true), None).unwrap();
             let mut out = Vec::new();
             e.push(&x, &mut out);
             e.finish(&mut out);
@@ -723,11 +835,91 @@ mod tests {
         let mut x = series(300, 2);
         x[50] = f64::NAN;
         x[51] = f64::INFINITY;
-        let mut e = FitEngine::new(rules(Some(0.0), None, false), None).unwrap();
+        let mut e = PriceEngine::new(rules(Some(0.0), None, false), None).unwrap();
         let mut out = Vec::new();
         e.push(&x, &mut out);
         e.finish(&mut out);
         assert!(out.iter().all(|s| s.start != 50 && s.start != 51));
         assert_eq!(out.iter().map(|s| s.len).sum::<u64>(), 300);
+    }
+
+    fn sums(threshold: Option<f64>, target: Option<f64>, online: bool) -> Rules {
+        Rules {
+            fit: None,
+            accumulate: true,
+            ..rules(threshold, target, online)
+        }
+    }
+
+    fn scores(n: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed;
+        (0..n)
+            .map(|i| {
+                s = crate::util::testing::lcg_step(s);
+                let u = (s >> 11) as f64 / (1u64 << 53) as f64;
+                // Quiet and busy stretches, and a NaN now and then.
+                if i % 211 == 17 {
+                    f64::NAN
+                } else if (i / 300) % 2 == 0 {
+                    0.2 * u
+                } else {
+                    3.0 * u
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn accumulate_cuts_where_the_reference_does() {
+        let x = scores(4000, 13);
+        for threshold in [0.5, 3.0, 20.0] {
+            for (min_len, max_len) in [(1, None), (4, Some(30))] {
+                let r = Rules {
+                    min_len,
+                    max_len,
+                    ..sums(Some(threshold), None, false)
+                };
+                let mut e = PriceEngine::new(r, None).unwrap();
+                let mut got = Vec::new();
+                e.push(&x, &mut got);
+                e.finish(&mut got);
+                let mut want = vec![0usize];
+                let (mut start, mut acc) = (0usize, 0.0);
+                for (t, &v) in x.iter().enumerate() {
+                    let len = t - start;
+                    let fires = v.is_finite() && acc + v > threshold && len >= min_len;
+                    if t > 0 && (fires || Some(len) == max_len) {
+                        want.push(t);
+                        start = t;
+                        acc = 0.0;
+                    }
+                    if v.is_finite() {
+                        acc += v;
+                    }
+                }
+                let starts: Vec<usize> = got.iter().map(|s| s.start as usize).collect();
+                assert_eq!(starts, want, "threshold={threshold}");
+            }
+        }
+    }
+
+    #[test]
+    fn accumulate_calibration_meets_the_target_in_batch_and_online() {
+        let x = scores(60_000, 17);
+        for target in [8.0, 32.0] {
+            let r = sums(None, Some(target), false);
+            let lambda = calibrate_level(&x, &r).unwrap();
+            let mean = x.len() as f64 / count_at(&x, &r, lambda) as f64;
+            assert!((mean / target - 1.0).abs() < 0.01, "{target}: {mean}");
+            let mut e = PriceEngine::new(sums(None, Some(target), true), None).unwrap();
+            let mut out = Vec::new();
+            e.push(&x, &mut out);
+            e.finish(&mut out);
+            let mean = x.len() as f64 / out.len() as f64;
+            assert!(
+                (mean / target - 1.0).abs() < 0.05,
+                "online {target}: {mean}"
+            );
+        }
     }
 }

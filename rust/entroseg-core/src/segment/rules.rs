@@ -40,7 +40,7 @@
 //! rules are spelled out on each variant.
 
 use crate::error::{Error, Result};
-use crate::segment::fit::{calibrate_level, Fit, FitEngine};
+use crate::segment::fit::{calibrate_level, Fit, PriceEngine};
 use crate::util::checkpoint::{Reader, Writer};
 
 /// Why a segment started (one byte per segment).
@@ -175,6 +175,9 @@ pub struct Rules {
     /// The fit rule (method "line"): the threshold prices the residual increase of the
     /// open segment's least-squares fit instead of a score (see [`crate::segment::fit`]).
     pub fit: Option<Fit>,
+    /// The accumulate rule: the threshold applies to the sum of the open segment's
+    /// scores (equal-information segments; see [`crate::segment::fit`]).
+    pub accumulate: bool,
 }
 
 impl Default for Rules {
@@ -189,6 +192,7 @@ impl Default for Rules {
             calibration: Calibration::Batch,
             preset: None,
             fit: None,
+            accumulate: false,
         }
     }
 }
@@ -236,7 +240,25 @@ impl Rules {
                     "method='line' has its own rule: presets do not apply",
                 ));
             }
+            if self.accumulate {
+                return Err(Error::parameter(
+                    "accumulate applies to the native threshold, not to presets",
+                ));
+            }
             return self.validate_preset(p);
+        }
+        if self.accumulate {
+            if self.fit.is_some() {
+                return Err(Error::parameter(
+                    "method='line' has its own rule: accumulate does not apply",
+                ));
+            }
+            if self.relative.is_some() || self.combine.is_some() {
+                return Err(Error::parameter(
+                    "accumulate compares the open segment's summed scores with threshold: \
+                     relative and combine do not apply",
+                ));
+            }
         }
         if let Some(fit) = self.fit {
             fit.validate()?;
@@ -769,9 +791,9 @@ impl RuleEngine {
     /// calibrated threshold as `calibrated` (see [`calibrate_threshold`]).
     pub fn new(rules: Rules, calibrated: Option<Threshold>) -> Result<Self> {
         rules.validate()?;
-        if rules.preset.is_some() || rules.fit.is_some() {
+        if rules.preset.is_some() || rules.fit.is_some() || rules.accumulate {
             return Err(Error::parameter(
-                "RuleEngine runs native rules, not presets or the fit rule",
+                "RuleEngine runs native rules, not presets or the price rules",
             ));
         }
         let (theta, controller) = match (rules.target_len, rules.calibration) {
@@ -1057,7 +1079,7 @@ pub(crate) fn segment_scores_calibrated(
 pub(crate) enum Engine {
     Native(RuleEngine),
     Preset(PresetEngine),
-    Fit(FitEngine),
+    Price(PriceEngine),
 }
 
 impl Engine {
@@ -1065,12 +1087,12 @@ impl Engine {
     /// for batch calibration; `whole` is read only then and for the EntroPE preset (a
     /// streaming caller passes `&[]`, which [`Rules::needs_whole_scores`] rules out).
     pub(crate) fn new(rules: Rules, whole: &[f64]) -> Result<Self> {
-        if rules.fit.is_some() {
+        if rules.fit.is_some() || rules.accumulate {
             let calibrated = match (rules.target_len, rules.calibration) {
                 (Some(_), Calibration::Batch) => Some(calibrate_level(whole, &rules)?),
                 _ => None,
             };
-            return Ok(Engine::Fit(FitEngine::new(rules, calibrated)?));
+            return Ok(Engine::Price(PriceEngine::new(rules, calibrated)?));
         }
         Ok(match rules.preset {
             Some(preset) => Engine::Preset(PresetEngine::new(rules, preset, whole)?),
@@ -1088,7 +1110,7 @@ impl Engine {
         match self {
             Engine::Native(e) => e.push(scores, out),
             Engine::Preset(e) => e.push(scores, out),
-            Engine::Fit(e) => e.push(scores, out),
+            Engine::Price(e) => e.push(scores, out),
         }
     }
 
@@ -1096,7 +1118,7 @@ impl Engine {
         match self {
             Engine::Native(e) => e.finish(out),
             Engine::Preset(e) => e.finish(out),
-            Engine::Fit(e) => e.finish(out),
+            Engine::Price(e) => e.finish(out),
         }
     }
 
@@ -1104,7 +1126,7 @@ impl Engine {
         match self {
             Engine::Native(e) => e.reset(),
             Engine::Preset(e) => e.reset(),
-            Engine::Fit(e) => e.reset(),
+            Engine::Price(e) => e.reset(),
         }
     }
 
@@ -1112,7 +1134,7 @@ impl Engine {
         match self {
             Engine::Native(e) => e.samples_seen(),
             Engine::Preset(e) => e.samples_seen(),
-            Engine::Fit(e) => e.samples_seen(),
+            Engine::Price(e) => e.samples_seen(),
         }
     }
 
@@ -1120,7 +1142,7 @@ impl Engine {
         match self {
             Engine::Native(e) => e.open_start(),
             Engine::Preset(e) => e.open_start(),
-            Engine::Fit(e) => e.open_start(),
+            Engine::Price(e) => e.open_start(),
         }
     }
 
@@ -1136,7 +1158,7 @@ impl Engine {
                     tie_cut: e.scan.tie_cut,
                 }),
             },
-            Engine::Fit(e) => Some(Threshold::above(e.threshold())),
+            Engine::Price(e) => Some(Threshold::above(e.threshold())),
             Engine::Preset(_) => None,
         }
     }
@@ -1145,7 +1167,7 @@ impl Engine {
     pub(crate) fn is_online(&self) -> bool {
         match self {
             Engine::Native(e) => e.is_online(),
-            Engine::Fit(e) => e.is_online(),
+            Engine::Price(e) => e.is_online(),
             Engine::Preset(_) => false,
         }
     }
@@ -1155,7 +1177,7 @@ impl Engine {
         match self {
             Engine::Native(e) => Engine::Native(e.restarted_at(pos, prev1)),
             Engine::Preset(e) => Engine::Preset(e.restarted_at(pos, prev1, prev2)),
-            Engine::Fit(e) => Engine::Fit(e.restarted_at(pos)),
+            Engine::Price(e) => Engine::Price(e.restarted_at(pos)),
         }
     }
 
@@ -1169,7 +1191,7 @@ impl Engine {
                 w.u64(1);
                 e.write_state(w);
             }
-            Engine::Fit(e) => {
+            Engine::Price(e) => {
                 w.u64(2);
                 e.write_state(w);
             }
@@ -1180,7 +1202,7 @@ impl Engine {
         Ok(match r.u64()? {
             0 => Engine::Native(RuleEngine::read_state(r)?),
             1 => Engine::Preset(PresetEngine::read_state(r)?),
-            2 => Engine::Fit(FitEngine::read_state(r)?),
+            2 => Engine::Price(PriceEngine::read_state(r)?),
             _ => return Err(Error::checkpoint("unknown rule engine in checkpoint")),
         })
     }
@@ -1921,6 +1943,7 @@ pub(crate) fn write_rules(w: &mut Writer, rules: &Rules) {
         }
     }
     w.u64(rules.fit.map_or(0, |f| 1 + f.degree as u64));
+    w.bool(rules.accumulate);
 }
 
 /// A preset mode written as its index in `modes` (the enum's declaration order).
@@ -1988,6 +2011,7 @@ pub(crate) fn read_rules(r: &mut Reader) -> Result<Rules> {
         calibration,
         preset,
         fit,
+        accumulate: r.bool()?,
     })
 }
 

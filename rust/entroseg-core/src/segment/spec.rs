@@ -451,6 +451,10 @@ spec_options! {
     min_len: i64 = 1,
     /// Hard maximum length of every segment.
     max_len: Option<i64> = None,
+    /// The threshold applies to the sum of the open segment's scores: a segment closes
+    /// before the sample that would bring its information above threshold (equal-
+    /// information segments).
+    accumulate: bool = false,
     /// Calibrate the threshold so the mean segment length is this.
     target_len: Option<f64> = None,
     /// How target_len is met: "batch" (exact, needs the whole series) or "online" (a
@@ -709,6 +713,7 @@ impl SpecOptions {
             calibration,
             preset,
             fit,
+            accumulate: self.accumulate,
         })
     }
 
@@ -833,6 +838,29 @@ mod tests {
             (
                 vec![("relative", Float(0.5))],
                 "relative and combine do not apply",
+            ),
+            (
+                vec![
+                    ("accumulate", OptionValue::Bool(true)),
+                    ("threshold", Float(0.5)),
+                ],
+                "accumulate does not apply",
+            ),
+            (
+                vec![
+                    ("method", Str("scores".into())),
+                    ("accumulate", OptionValue::Bool(true)),
+                    ("relative", Float(0.5)),
+                ],
+                "relative and combine do not apply",
+            ),
+            (
+                vec![
+                    ("method", Str("scores".into())),
+                    ("accumulate", OptionValue::Bool(true)),
+                    ("preset", Str("blt".into())),
+                ],
+                "accumulate applies to the native threshold",
             ),
             (
                 vec![w.clone(), ("target_len", Float(8.0))],
