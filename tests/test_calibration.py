@@ -3,10 +3,13 @@ deterministic rule, and the result says how the target was met."""
 
 from __future__ import annotations
 
+import pickle
 import warnings
 
 import entroseg
+import entroseg.arrow
 import numpy as np
+import pyarrow as pa
 import pytest
 
 
@@ -73,3 +76,27 @@ def test_a_target_the_scores_cannot_meet_is_reported() -> None:
     with pytest.warns(UserWarning, match="target_len=4 missed"):
         seg = entroseg.boundaries(np.arange(10.0), target_len=4)
     assert seg.calibration is not None and not seg.calibration.met
+
+
+def test_a_stream_that_misses_its_target_says_so_at_finish() -> None:
+    # A flat stream: no residual ever grows, one segment of 600 samples for a target of 8.
+    flat = np.ones(600)
+    s = entroseg.Segmenter(target_len=8)
+    s.push(flat[:250])
+    s = pickle.loads(pickle.dumps(s))  # the count survives a checkpoint
+    s.push(flat[250:])
+    with pytest.warns(UserWarning, match=r"target_len=8 missed: .*\(1 segments over 600"):
+        s.finish()
+    # A long stream meets it: no warning.
+    x = np.cumsum(np.random.default_rng(2).standard_normal(50_000))
+    s = entroseg.Segmenter(target_len=32)
+    s.push(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s.finish()
+    # The Arrow step warns once for the keys that missed.
+    table = pa.table({"k": [0] * 600 + [1] * 50_000, "x": np.concatenate([flat, x])})
+    with pytest.warns(UserWarning, match="target_len=32 missed in 1 of 2 series"):
+        entroseg.arrow.segment_stream(
+            table, value_column="x", key_column="k", target_len=32
+        ).read_all()

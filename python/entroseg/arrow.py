@@ -47,7 +47,7 @@ import numpy.typing as npt
 
 from entroseg._entroseg import SegmentSpec, _Profiler, _Segmenter
 from entroseg._options import SegmentOptions, build_spec, profile_options
-from entroseg.segments import _arrow_batch
+from entroseg.segments import _arrow_batch, warn_missed_target
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -374,6 +374,15 @@ def segment_stream(
             if closed:
                 yield to_batch(closed)
         last = [(key, seg.finish()) for key, seg in states.items()]
+        target = spec.options["target_len"]
+        if isinstance(target, float) and states:
+            warn_missed_target(
+                target,
+                "online",
+                [seg.segments_closed for seg in states.values()],
+                [seg.samples_seen for seg in states.values()],
+                stacklevel=2,
+            )
         last = [(k, out) for k, out in last if len(out[0])]
         if last:
             yield to_batch(last)

@@ -419,27 +419,53 @@ def checked_target(seg: Segments, spec: SegmentSpec, *, stacklevel: int = 3) -> 
     off silently (tied scores, hard ``min_len``/``max_len`` or a short series can leave
     no threshold closer to the target)."""
     target = spec.options["target_len"]
-    if not isinstance(target, float) or len(seg) == 0:
-        return seg
-    counts = np.diff(seg.series_offsets)
-    samples = seg.series_lengths
-    live = counts > 0
-    achieved = samples[live] / counts[live]
-    off = np.abs(achieved / target - 1.0) > TARGET_TOLERANCE
-    if off.any():
-        worst = int(np.argmax(np.abs(achieved / target - 1.0)))
-        where = "" if seg.num_series == 1 else f" in {int(off.sum())} of {seg.num_series} series"
-        warnings.warn(
-            f"target_len={target:g} missed{where}: mean segment length "
-            f"{achieved[worst]:.2f} ({int(counts[live][worst])} segments over "
-            f"{int(samples[live][worst])} samples), more than "
-            f"{TARGET_TOLERANCE:.0%} off; the scores allow no closer cut (tied scores, hard "
-            f"min_len/max_len, or a series too short for calibration="
-            f"{spec.options['calibration']!r})",
-            UserWarning,
-            stacklevel=stacklevel,
+    if isinstance(target, float) and len(seg):
+        warn_missed_target(
+            target,
+            str(spec.options["calibration"]),
+            np.diff(seg.series_offsets),
+            seg.series_lengths,
+            stacklevel=stacklevel + 1,
         )
     return seg
+
+
+def warn_missed_target(
+    target: float,
+    calibration: str,
+    counts: npt.ArrayLike,
+    samples: npt.ArrayLike,
+    *,
+    stacklevel: int,
+) -> None:
+    """The one ``UserWarning`` of a missed ``target_len``: ``counts[b]`` segments over
+    ``samples[b]`` samples in series ``b`` (one-shot surfaces, and streams at
+    ``finish``)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    samples = np.asarray(samples, dtype=np.int64)
+    live = counts > 0
+    if not live.any():
+        return
+    achieved = samples[live] / counts[live]
+    off = np.abs(achieved / target - 1.0) > TARGET_TOLERANCE
+    if not off.any():
+        return
+    worst = int(np.argmax(np.abs(achieved / target - 1.0)))
+    where = "" if len(counts) == 1 else f" in {int(off.sum())} of {len(counts)} series"
+    why = (
+        "the online controller is still converging on a stream this short"
+        if calibration == "online"
+        else "tied scores, hard min_len/max_len, or a series too short"
+    )
+    warnings.warn(
+        f"target_len={target:g} missed{where}: mean segment length "
+        f"{achieved[worst]:.2f} ({int(counts[live][worst])} segments over "
+        f"{int(samples[live][worst])} samples), more than "
+        f"{TARGET_TOLERANCE:.0%} off; the scores allow no closer cut ({why}; "
+        f"calibration={calibration!r})",
+        UserWarning,
+        stacklevel=stacklevel + 1,
+    )
 
 
 def segment(
@@ -645,8 +671,16 @@ class Segmenter:
 
     def finish(self) -> Segments:
         """Close the stream; returns the last segment(s). Pushing afterwards raises
-        :class:`StreamClosedError` until :meth:`reset`."""
-        return _one_series(self._inner.finish())
+        :class:`StreamClosedError` until :meth:`reset`. With ``target_len``, a stream
+        whose mean segment length missed it by more than 5% warns here."""
+        last = _one_series(self._inner.finish())
+        target = self._inner.target_len
+        if target is not None:
+            warn_missed_target(
+                target, "online", [self._inner.segments_closed], [self.samples_seen],
+                stacklevel=2,
+            )  # fmt: skip
+        return last
 
     def reset(self) -> None:
         """Start a new stream with the same options."""

@@ -335,6 +335,18 @@ streaming_class!(
         fn threshold(&self) -> ThresholdTuple {
             threshold_tuple(self.inner.threshold())
         }
+
+        /// Segments closed so far (returned by `push` and `finish`).
+        #[getter]
+        fn segments_closed(&self) -> u64 {
+            self.inner.segments_closed()
+        }
+
+        /// The target mean length the stream calibrates to, or `None`.
+        #[getter]
+        fn target_len(&self) -> Option<f64> {
+            self.inner.rules().target_len
+        }
     }
 );
 

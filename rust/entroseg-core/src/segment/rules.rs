@@ -1163,6 +1163,15 @@ impl Engine {
         }
     }
 
+    /// The rules the engine runs.
+    pub(crate) fn rules(&self) -> &Rules {
+        match self {
+            Engine::Native(e) => e.rules(),
+            Engine::Preset(e) => &e.rules,
+            Engine::Price(e) => e.rules(),
+        }
+    }
+
     /// True when the threshold follows the online controller (history-dependent).
     pub(crate) fn is_online(&self) -> bool {
         match self {

@@ -26,6 +26,8 @@ pub struct Segmenter {
     engine: Engine,
     scores: Vec<f64>,
     finished: bool,
+    /// Segments closed so far (returned by `push` and `finish`).
+    closed: u64,
 }
 
 const TAG: &str = "Segmenter";
@@ -41,6 +43,7 @@ impl Segmenter {
             engine: Engine::new(*spec.rules(), &[])?,
             scores: Vec::new(),
             finished: false,
+            closed: 0,
         })
     }
 
@@ -52,6 +55,7 @@ impl Segmenter {
             engine: Engine::new(rules, &[])?,
             scores: Vec::new(),
             finished: false,
+            closed: 0,
         })
     }
 
@@ -69,6 +73,17 @@ impl Segmenter {
     /// value (`None` for presets and rules without a threshold).
     pub fn threshold(&self) -> Option<Threshold> {
         self.engine.threshold_in_force()
+    }
+
+    /// The rules (their `target_len` says what the stream was asked for).
+    pub fn rules(&self) -> &Rules {
+        self.engine.rules()
+    }
+
+    /// Segments closed so far (returned by `push` and `finish`): with
+    /// [`samples_seen`](Self::samples_seen), the achieved mean length.
+    pub fn segments_closed(&self) -> u64 {
+        self.closed
     }
 
     /// True after `finish`.
@@ -110,6 +125,7 @@ impl Segmenter {
             at = end;
         }
         self.scores = scores;
+        self.closed += out.len() as u64;
         Ok(out)
     }
 
@@ -119,6 +135,7 @@ impl Segmenter {
         let mut out = Vec::new();
         self.engine.finish(&mut out);
         self.finished = true;
+        self.closed += out.len() as u64;
         Ok(out)
     }
 
@@ -127,12 +144,14 @@ impl Segmenter {
         self.profiler.reset();
         self.engine.reset();
         self.finished = false;
+        self.closed = 0;
     }
 
     /// Serialises the state (estimator and rule engine).
     pub fn checkpoint(&self) -> Vec<u8> {
         let mut w = Writer::new(TAG);
         w.bool(self.finished);
+        w.u64(self.closed);
         self.profiler.write_state(&mut w);
         self.engine.write_state(&mut w);
         w.finish()
@@ -142,10 +161,11 @@ impl Segmenter {
     pub fn restore(bytes: &[u8]) -> Result<Self> {
         let mut r = Reader::open(bytes, TAG)?;
         let finished = r.bool()?;
+        let closed = r.u64()?;
         let profiler = Profiler::read_state(&mut r)?;
         let engine = Engine::read_state(&mut r)?;
         r.finish()?;
-        if engine.samples_seen() != profiler.samples_seen() {
+        if engine.samples_seen() != profiler.samples_seen() || closed > profiler.samples_seen() {
             return Err(Error::checkpoint("inconsistent segmenter state"));
         }
         Ok(Self {
@@ -153,6 +173,7 @@ impl Segmenter {
             engine,
             scores: Vec::new(),
             finished,
+            closed,
         })
     }
 }
