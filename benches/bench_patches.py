@@ -16,7 +16,8 @@ patch length each method actually reached, over ``L``, is reported beside it.
 
 Methods: entroseg's ``segment`` (method "line" with batch and online calibration and with
 degree 0, "permutation", "conditional" and "next_symbol" surprisal over 8 quantile
-symbols, and the last and permutation entropy with ``accumulate=True``:
+symbols; next-symbol surprisal also blended over context lengths (``blend=True``,
+context 3); next-symbol surprisal and permutation entropy also with ``accumulate=True``,
 equal-information segments), ``entroseg.change_points`` with ``n_bkps = K - 1``, and
 baselines: fixed patches, uniform random cuts (mean of 5 draws), EntroPE's model-free ablation
 boundaries (a per-sample score, cut at its top ``K - 1`` positions: local difference,
@@ -109,6 +110,10 @@ ENTROSEG_METHODS: dict[str, tuple[bool, dict[str, Any]]] = {
     "next_symbol surprisal": (True, {
         "method": "next_symbol", "context": 1, "alphabet_size": SYMBOLS,
         "statistic": "surprisal", "calibration": "batch",
+    }),
+    "next_symbol surprisal, blend": (True, {
+        "method": "next_symbol", "context": 3, "alphabet_size": SYMBOLS,
+        "statistic": "surprisal", "blend": True, "calibration": "batch",
     }),
     "next_symbol surprisal, accumulate": (True, {
         "method": "next_symbol", "context": 1, "alphabet_size": SYMBOLS,

@@ -100,3 +100,25 @@ def test_a_stream_that_misses_its_target_says_so_at_finish() -> None:
         entroseg.arrow.segment_stream(
             table, value_column="x", key_column="k", target_len=32
         ).read_all()
+
+
+def test_blending_context_lengths_leaves_the_cold_tied_regime() -> None:
+    # The same short, large-alphabet stream: backing off, more than fifty positions share
+    # the entropy of a context seen once; blending every context length (Witten-Bell)
+    # makes that value depend on what the shorter contexts predict.
+    sym = tie_heavy_symbols()
+    opts = dict(method="next_symbol", context=2, alphabet_size=16)
+    backed_off = entroseg.profile(sym, **opts)
+    blended = entroseg.profile(sym, blend=True, **opts)
+    _, tied = np.unique(backed_off, return_counts=True)
+    _, tied_blend = np.unique(blended, return_counts=True)
+    assert tied_blend.max() < tied.max() / 4
+    assert len(np.unique(blended)) > 2 * len(np.unique(backed_off))
+    assert np.all((blended >= 0) & (blended <= 1))
+    # A stream and a checkpoint give the same values.
+    p = entroseg.Profiler(blend=True, **opts)
+    head = p.push(sym[:333])
+    p = pickle.loads(pickle.dumps(p))
+    assert np.array_equal(np.concatenate([head, p.push(sym[333:])]), blended)
+    with pytest.raises(entroseg.InvalidParameterError, match="blend mixes the context"):
+        entroseg.SegmentSpec(window=8, blend=True, threshold=1.0)

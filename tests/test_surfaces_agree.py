@@ -62,7 +62,8 @@ def test_the_defaults_are_the_documented_ones() -> None:
         "method": None, "degree": None, "order": None, "delay": 1, "window": None,
         "weighted": False, "normalize": True, "context": None, "alphabet_size": None,
         "alpha": 0.5, "min_count": 1, "reset_symbol": None, "statistic": "entropy",
-        "nan_policy": "raise", "threshold": None, "accumulate": False, "relative": None,
+        "blend": False, "nan_policy": "raise", "threshold": None, "accumulate": False,
+        "relative": None,
         "combine": None,
         "min_len": 1, "max_len": None, "target_len": None, "calibration": None,
         "preset": None, "mode": None, "quantile": None,
@@ -118,6 +119,8 @@ CASES = [
     (SYMBOLS, dict(method="next_symbol", context=2, alphabet_size=6, statistic="surprisal",
                    accumulate=True, target_len=20.0, calibration="online", max_len=60)),
     (X, dict(order=3, window=32, accumulate=True, threshold=9.0, min_len=2)),
+    (SYMBOLS, dict(method="next_symbol", context=3, alphabet_size=6, blend=True,
+                   target_len=15.0, calibration="online")),
 ]  # fmt: skip
 
 #: Method "line" has no profile apart from its cuts: segmentation surfaces only.

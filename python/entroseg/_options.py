@@ -24,7 +24,10 @@ Score method (the profile that is cut)
     length in symbols: conditional 2, next_symbol 3), ``alphabet_size`` (default: the
     largest symbol plus one; required by streams), ``alpha`` (0.5, the context model's
     pseudo-count), ``min_count`` (1), ``reset_symbol`` (None), ``statistic`` (next_symbol:
-    ``"entropy"`` or ``"surprisal"``), ``nan_policy`` (``"raise"`` or ``"propagate"``).
+    ``"entropy"`` or ``"surprisal"``), ``blend`` (next_symbol: False backs off to the
+    longest context seen ``min_count`` times; True blends every context length by
+    Witten-Bell escapes, so short series and large alphabets are not stuck with the
+    tied values of contexts seen once), ``nan_policy`` (``"raise"`` or ``"propagate"``).
 Rules (where a segment starts)
     ``threshold`` (a segment starts at ``t`` when ``score[t] > threshold``),
     ``accumulate`` (False; True: when the open segment's summed scores with ``score[t]``
@@ -78,6 +81,7 @@ class ProfileOptions(TypedDict, total=False):
     min_count: int
     reset_symbol: int | None
     statistic: Literal["entropy", "surprisal"]
+    blend: bool
     nan_policy: Literal["raise", "propagate"]
 
 

@@ -378,6 +378,16 @@ impl ContextModel {
         let h = (ln_m - sum / m).max(0.0);
         let q = (ln_m - (count as f64 + self.options.alpha).ln()).max(0.0);
 
+        self.count(symbol, usable);
+        (self.finish.apply(h), q * self.norm)
+    }
+
+    /// Counts `symbol` after the current context, in every context of length
+    /// `0..=usable`, and moves the context on.
+    #[inline]
+    fn count(&mut self, symbol: u32, usable: usize) {
+        let bits = self.bits;
+        let order = self.options.order;
         // Count the symbol in every context of length 0..=usable.
         for j in 0..=usable {
             let key = self.context_key(j);
@@ -405,6 +415,77 @@ impl ContextModel {
         if self.options.reset_symbol == Some(symbol) {
             self.available = 0;
         }
+    }
+
+    /// Feeds symbols like [`update`](Self::update), but predicts with the blend of every
+    /// usable context length (see [`step_blended`](Self::step_blended)).
+    pub fn update_blended<T: Copy + Into<u64>>(
+        &mut self,
+        symbols: &[T],
+        entropy: &mut [f64],
+        surprisal: &mut [f64],
+    ) -> Result<()> {
+        super::check_symbols(symbols, self.options.alphabet_size)?;
+        if entropy.len() != symbols.len() || surprisal.len() != symbols.len() {
+            return Err(Error::parameter(format!(
+                "output buffers have lengths {} and {}, expected {}",
+                entropy.len(),
+                surprisal.len(),
+                symbols.len()
+            )));
+        }
+        let mut p = vec![0.0; self.options.alphabet_size];
+        for ((&s, h), q) in symbols.iter().zip(entropy).zip(surprisal) {
+            let (eh, sq) = self.step_blended(s.into() as u32, &mut p);
+            *h = eh;
+            *q = sq;
+        }
+        Ok(())
+    }
+
+    /// Predicts with a blend of every usable context length, reports and counts one
+    /// symbol. Witten-Bell interpolation, from the empty context up:
+    ///
+    /// `P_0(a) = (c_0(a) + alpha) / (N_0 + A alpha)`,
+    /// `P_j(a) = (c_j(u, a) + D_j(u) P_{j-1}(a)) / (N_j(u) + D_j(u))` for a context `u`
+    /// of length `j` seen before (`P_j = P_{j-1}` otherwise),
+    ///
+    /// where `D_j(u)` counts the distinct symbols seen after `u`: a context seen once
+    /// gives half its weight to what the shorter contexts predict, so predictions are not
+    /// the same number wherever a context is new. `min_count` does not apply. The
+    /// entropy sums over the alphabet (O(alphabet * context) per symbol); the surprisal
+    /// alone would need O(context).
+    #[inline]
+    fn step_blended(&mut self, symbol: u32, p: &mut [f64]) -> (f64, f64) {
+        let bits = self.bits;
+        let usable = self.available.min(self.options.order);
+        let alpha = self.options.alpha;
+        let root = self.contexts[0].get(0);
+        let m0 = root.total as f64 + self.a_alpha;
+        for (a, pa) in p.iter_mut().enumerate() {
+            *pa = (self.joint[0].get(a as u64) as f64 + alpha) / m0;
+        }
+        for j in 1..=usable {
+            let key = self.context_key(j);
+            let st = self.contexts[j].get(key);
+            if st.total == 0 {
+                continue;
+            }
+            let (n, d) = (st.total as f64, st.distinct as f64);
+            let base = key << bits;
+            for (a, pa) in p.iter_mut().enumerate() {
+                let c = self.joint[j].get(base | a as u64) as f64;
+                *pa = (c + d * *pa) / (n + d);
+            }
+        }
+        let h: f64 = p
+            .iter()
+            .filter(|&&v| v > 0.0)
+            .map(|&v| -v * v.ln())
+            .sum::<f64>()
+            .max(0.0);
+        let q = (-p[symbol as usize].ln()).max(0.0);
+        self.count(symbol, usable);
         (self.finish.apply(h), q * self.norm)
     }
 
@@ -543,10 +624,132 @@ pub fn next_symbol_entropy<T: Copy + Into<u64>>(
     Ok((h, q))
 }
 
+/// [`next_symbol_entropy`] with the blended predictor ([`ContextModel::update_blended`]).
+pub fn next_symbol_entropy_blended<T: Copy + Into<u64>>(
+    symbols: &[T],
+    options: NextSymbolOptions,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    let mut model = ContextModel::new(options)?;
+    let mut h = crate::util::buffer::zeroed_f64(symbols.len());
+    let mut q = crate::util::buffer::zeroed_f64(symbols.len());
+    model.update_blended(symbols, &mut h, &mut q)?;
+    Ok((h, q))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
+
+    /// Counts of each symbol after context `symbols[t - j..t]`, before `t`, never
+    /// reaching back past a reset (recounted from scratch).
+    fn counts_after(symbols: &[u32], o: &NextSymbolOptions, t: usize, j: usize) -> Vec<f64> {
+        let mut counts = vec![0f64; o.alphabet_size];
+        let ctx = &symbols[t - j..t];
+        let mut resets_before = vec![0usize; t + 1];
+        let mut lr = 0;
+        for i in 0..t {
+            resets_before[i] = lr;
+            if o.reset_symbol == Some(symbols[i]) {
+                lr = i + 1;
+            }
+        }
+        for i in j..t {
+            if i - resets_before[i] >= j && &symbols[i - j..i] == ctx {
+                counts[symbols[i] as usize] += 1.0;
+            }
+        }
+        counts
+    }
+
+    /// The blended predictor, recounted from scratch at every position.
+    fn reference_blended(symbols: &[u32], o: NextSymbolOptions) -> (Vec<f64>, Vec<f64>) {
+        let a = o.alphabet_size;
+        let norm = if o.normalize && a > 1 {
+            (a as f64).ln()
+        } else {
+            1.0
+        };
+        let (mut hs, mut qs) = (Vec::new(), Vec::new());
+        let mut last_reset = 0usize;
+        for t in 0..symbols.len() {
+            let usable = (t - last_reset).min(o.order);
+            let c0 = counts_after(symbols, &o, t, 0);
+            let n0: f64 = c0.iter().sum();
+            let mut p: Vec<f64> = c0
+                .iter()
+                .map(|c| (c + o.alpha) / (n0 + a as f64 * o.alpha))
+                .collect();
+            for j in 1..=usable {
+                let c = counts_after(symbols, &o, t, j);
+                let n: f64 = c.iter().sum();
+                if n == 0.0 {
+                    continue;
+                }
+                let d = c.iter().filter(|&&v| v > 0.0).count() as f64;
+                p = p
+                    .iter()
+                    .zip(&c)
+                    .map(|(pa, ca)| (ca + d * pa) / (n + d))
+                    .collect();
+            }
+            let h: f64 = -p
+                .iter()
+                .filter(|&&v| v > 0.0)
+                .map(|v| v * v.ln())
+                .sum::<f64>();
+            hs.push(h / norm);
+            qs.push(-p[symbols[t] as usize].ln() / norm);
+            if o.reset_symbol == Some(symbols[t]) {
+                last_reset = t + 1;
+            }
+        }
+        (hs, qs)
+    }
+
+    #[test]
+    fn blended_matches_the_recounting_reference_for_any_chunking() {
+        for (order, a, reset) in [(0, 3, None), (2, 4, None), (3, 5, Some(1)), (1, 256, None)] {
+            let o = NextSymbolOptions {
+                order,
+                alphabet_size: a,
+                reset_symbol: reset,
+                ..NextSymbolOptions::default()
+            };
+            let x = lcg(7 + order as u64, 400, a as u32);
+            let (wh, wq) = reference_blended(&x, o);
+            let (h, q) = next_symbol_entropy_blended(&x, o).unwrap();
+            for t in 0..x.len() {
+                assert!(
+                    (h[t] - wh[t]).abs() < 1e-9,
+                    "h t={t}: {} vs {}",
+                    h[t],
+                    wh[t]
+                );
+                assert!(
+                    (q[t] - wq[t]).abs() < 1e-9,
+                    "q t={t}: {} vs {}",
+                    q[t],
+                    wq[t]
+                );
+            }
+            // Any chunking gives the same bits.
+            let mut m = ContextModel::new(o).unwrap();
+            let (mut hh, mut qq) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+            let mut at = 0;
+            for step in [1usize, 7, 64, 1000] {
+                let end = (at + step).min(x.len());
+                m.update_blended(&x[at..end], &mut hh[at..end], &mut qq[at..end])
+                    .unwrap();
+                m = ContextModel::restore(&m.checkpoint()).unwrap();
+                at = end;
+            }
+            assert_eq!(
+                hh.iter().map(|v| v.to_bits()).collect::<Vec<_>>()[..at],
+                h.iter().map(|v| v.to_bits()).collect::<Vec<_>>()[..at]
+            );
+        }
+    }
 
     /// Obviously-correct reference: recount everything from scratch at every position.
     fn reference(symbols: &[u32], o: NextSymbolOptions) -> (Vec<f64>, Vec<f64>) {

@@ -91,6 +91,8 @@ impl Profiler {
                 crate::for_symbols!(symbols, s => match which {
                     NextScore::Entropy => m.update(s, out, spare)?,
                     NextScore::Surprisal => m.update(s, spare, out)?,
+                    NextScore::BlendedEntropy => m.update_blended(s, out, spare)?,
+                    NextScore::BlendedSurprisal => m.update_blended(s, spare, out)?,
                 }, _v => unreachable!())
             }
             _ => unreachable!("check_input matched the input to the method"),
@@ -138,7 +140,7 @@ impl Profiler {
             }
             Source::NextSymbol(m, which) => {
                 w.u64(2);
-                w.bool(*which == NextScore::Surprisal);
+                w.u64(NextScore::ALL.iter().position(|w| w == which).unwrap_or(0) as u64);
                 w.bytes(&m.checkpoint());
             }
             Source::Scores(p) => {
@@ -162,11 +164,10 @@ impl Profiler {
                 (Source::Conditional(Box::new(e)), m)
             }
             2 => {
-                let which = if r.bool()? {
-                    NextScore::Surprisal
-                } else {
-                    NextScore::Entropy
-                };
+                let which = *usize::try_from(r.u64()?)
+                    .ok()
+                    .and_then(|i| NextScore::ALL.get(i))
+                    .ok_or_else(|| Error::checkpoint("invalid next-symbol statistic"))?;
                 let m = ContextModel::restore(r.bytes()?)?;
                 let method = Method::NextSymbol(*m.options(), which);
                 (Source::NextSymbol(Box::new(m), which), method)
@@ -253,15 +254,16 @@ pub(crate) fn profile_of(x: Samples, method: &Method) -> Result<Vec<f64>> {
         (Method::NextSymbol(o, which), symbols) => {
             let (h, q) = crate::for_symbols!(
                 symbols,
-                s => crate::estimate::context_model::next_symbol_entropy(s, o)?,
+                s => if which.is_blended() {
+                    crate::estimate::context_model::next_symbol_entropy_blended(s, o)?
+                } else {
+                    crate::estimate::context_model::next_symbol_entropy(s, o)?
+                },
                 _v => return Err(Error::parameter(
                     "this method takes integer symbols, not float values"
                 ))
             );
-            Ok(match which {
-                NextScore::Entropy => h,
-                NextScore::Surprisal => q,
-            })
+            Ok(if which.is_surprisal() { q } else { h })
         }
         (_, _) => Err(Error::parameter(
             "this method takes float values, not integer symbols",

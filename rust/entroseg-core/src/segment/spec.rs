@@ -45,6 +45,33 @@ pub enum NextScore {
     Entropy,
     /// Surprisal of the observed symbol.
     Surprisal,
+    /// Entropy of the blend of every context length (`blend=True`).
+    BlendedEntropy,
+    /// Surprisal under the blend of every context length (`blend=True`).
+    BlendedSurprisal,
+}
+
+impl NextScore {
+    /// All variants, in the order of their checkpoint codes.
+    pub const ALL: [NextScore; 4] = [
+        NextScore::Entropy,
+        NextScore::Surprisal,
+        NextScore::BlendedEntropy,
+        NextScore::BlendedSurprisal,
+    ];
+
+    /// True for the blended predictor.
+    pub fn is_blended(self) -> bool {
+        matches!(
+            self,
+            NextScore::BlendedEntropy | NextScore::BlendedSurprisal
+        )
+    }
+
+    /// True for a surprisal.
+    pub fn is_surprisal(self) -> bool {
+        matches!(self, NextScore::Surprisal | NextScore::BlendedSurprisal)
+    }
 }
 
 /// Where the scores come from: the score method with its estimator's options.
@@ -439,6 +466,9 @@ spec_options! {
     reset_symbol: Option<i64> = None,
     /// Which statistic of the next-symbol model: "entropy" or "surprisal".
     statistic: String = "entropy".to_string(),
+    /// Next-symbol model: blend every context length (Witten-Bell) instead of backing
+    /// off to the longest one seen `min_count` times.
+    blend: bool = false,
     /// Non-finite input: "raise" or "propagate".
     nan_policy: String = "raise".to_string(),
     /// A segment starts at t when score[t] > threshold.
@@ -534,6 +564,12 @@ impl SpecOptions {
             .map(|a| count(a, "alphabet_size", 1))
             .transpose()?;
         let method = self.method_name();
+        if self.blend && method != "next_symbol" {
+            return Err(Error::parameter(format!(
+                "blend mixes the context lengths of method='next_symbol', not of \
+                 method={method:?}"
+            )));
+        }
         if self.degree.is_some() && method != "line" {
             return Err(Error::parameter(format!(
                 "degree is the polynomial degree of method='line', not of method={method:?}"
@@ -574,6 +610,11 @@ impl SpecOptions {
                         ("surprisal", NextScore::Surprisal),
                     ],
                 )?;
+                let score = match (score, self.blend) {
+                    (NextScore::Entropy, true) => NextScore::BlendedEntropy,
+                    (NextScore::Surprisal, true) => NextScore::BlendedSurprisal,
+                    (s, _) => s,
+                };
                 Method::NextSymbol(
                     NextSymbolOptions::from_values(
                         (
