@@ -17,7 +17,8 @@ patch length each method actually reached, over ``L``, is reported beside it.
 Methods: entroseg's ``segment`` (method "line" with batch and online calibration and with
 degree 0, "permutation", "conditional" and "next_symbol" surprisal over 8 quantile
 symbols; next-symbol surprisal also blended over context lengths (``blend=True``,
-context 3); next-symbol surprisal and permutation entropy also with ``accumulate=True``,
+context 3); "next_value" surprisal of the floats (mixed linear predictors); next-symbol
+and next-value surprisal and permutation entropy also with ``accumulate=True``,
 equal-information segments), ``entroseg.change_points`` with ``n_bkps = K - 1``, and
 baselines: fixed patches, uniform random cuts (mean of 5 draws), EntroPE's model-free ablation
 boundaries (a per-sample score, cut at its top ``K - 1`` positions: local difference,
@@ -118,6 +119,13 @@ ENTROSEG_METHODS: dict[str, tuple[bool, dict[str, Any]]] = {
     "next_symbol surprisal, accumulate": (True, {
         "method": "next_symbol", "context": 1, "alphabet_size": SYMBOLS,
         "statistic": "surprisal", "accumulate": True, "calibration": "batch",
+    }),
+    "next_value surprisal": (False, {
+        "method": "next_value", "statistic": "surprisal", "calibration": "batch",
+    }),
+    "next_value surprisal, accumulate": (False, {
+        "method": "next_value", "statistic": "surprisal", "accumulate": True,
+        "calibration": "batch",
     }),
     "permutation, accumulate": (False, {
         "method": "permutation", "order": 3, "window": 64, "accumulate": True,

@@ -18,12 +18,12 @@ def reference(
     starts = [(0, 0)]
     cur, acc = 0, 0.0
     for t, v in enumerate(s):
-        fires = bool(np.isfinite(v)) and acc + v > threshold and t - cur >= min_len
+        fires = bool(np.isfinite(v)) and acc + max(v, 0.0) > threshold and t - cur >= min_len
         if t > 0 and (fires or (max_len is not None and t - cur >= max_len)):
             starts.append((t, 1 if fires else 4))
             cur, acc = t, 0.0
         if np.isfinite(v):
-            acc += v
+            acc += max(v, 0.0)  # information is not negative
     return starts
 
 

@@ -16,6 +16,9 @@ Score method (the profile that is cut)
     of floats; the default when ``window`` or ``order`` is given),
     ``"conditional"`` (rolling conditional entropy of integer symbols),
     ``"next_symbol"`` (entropy or surprisal of the online context model over symbols),
+    ``"next_value"`` (its counterpart for floats: entropy or surprisal, in bits, of the
+    next value under a mixture of online linear predictors of orders 1..``context``,
+    default 2, with a memory of ``window`` samples, default 256),
     ``"scores"`` (the input is the score signal itself: your model's entropies).
     ``degree`` (line: 0 fits each segment's mean, 1 a line; default 1),
     ``order`` (permutation: ordinal embedding dimension, default 3), ``delay`` (1),
@@ -31,8 +34,8 @@ Score method (the profile that is cut)
 Rules (where a segment starts)
     ``threshold`` (a segment starts at ``t`` when ``score[t] > threshold``),
     ``accumulate`` (False; True: when the open segment's summed scores with ``score[t]``
-    would exceed ``threshold``: equal-information segments, e.g. of next-symbol
-    surprisal or a model's entropies),
+    would exceed ``threshold``, negative scores counting as 0: equal-information
+    segments, e.g. of next-symbol surprisal or a model's entropies),
     ``relative`` (when ``score[t] - score[t-1] > relative``), ``combine`` (``"and"`` /
     ``"or"``, required when both are in use), ``min_len`` (1; hard minimum of every
     segment but the last), ``max_len`` (hard maximum; an over-long segment is split at
@@ -62,7 +65,7 @@ from entroseg._entroseg import InvalidParameterError, SegmentSpec
 
 __all__ = ["ProfileOptions", "RuleOptions", "SegmentOptions", "build_spec", "profile_options"]
 
-Method = Literal["line", "permutation", "conditional", "next_symbol", "scores"]
+Method = Literal["line", "permutation", "conditional", "next_symbol", "next_value", "scores"]
 
 
 class ProfileOptions(TypedDict, total=False):

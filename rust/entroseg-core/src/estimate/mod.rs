@@ -3,6 +3,7 @@
 
 pub mod conditional;
 pub mod context_model;
+pub mod next_value;
 pub mod ordinal;
 pub mod permutation;
 pub mod quantize;

@@ -140,7 +140,8 @@ impl Moments {
 enum Model {
     /// Method "line": the open segment's least-squares fit of `degree`.
     Line { degree: u8, moments: Moments },
-    /// `accumulate=True`: the sum of the open segment's finite scores.
+    /// `accumulate=True`: the sum of the open segment's finite scores (negative ones
+    /// count as 0).
     Sum { acc: f64 },
 }
 
@@ -207,14 +208,16 @@ struct SumCost {
 }
 
 impl Cost for SumCost {
+    /// Negative scores count as 0: information is not negative (a differential
+    /// surprisal of a well-predicted value can be).
     #[inline(always)]
     fn cost(&self, v: f64) -> f64 {
-        self.acc + v
+        self.acc + v.max(0.0)
     }
     #[inline(always)]
     fn add(&mut self, v: f64) {
         if v.is_finite() {
-            self.acc += v
+            self.acc += v.max(0.0)
         }
     }
     #[inline(always)]
@@ -887,14 +890,14 @@ mod tests {
                 let (mut start, mut acc) = (0usize, 0.0);
                 for (t, &v) in x.iter().enumerate() {
                     let len = t - start;
-                    let fires = v.is_finite() && acc + v > threshold && len >= min_len;
+                    let fires = v.is_finite() && acc + v.max(0.0) > threshold && len >= min_len;
                     if t > 0 && (fires || Some(len) == max_len) {
                         want.push(t);
                         start = t;
                         acc = 0.0;
                     }
                     if v.is_finite() {
-                        acc += v;
+                        acc += v.max(0.0);
                     }
                 }
                 let starts: Vec<usize> = got.iter().map(|s| s.start as usize).collect();

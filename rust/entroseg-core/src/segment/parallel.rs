@@ -345,12 +345,12 @@ pub fn segment_parallel(
                 segment_profile(s.len(), rules, &fill, chunks, threads, overlap)
             }, _v => unreachable!("check_input matched the input to the method"))
         }
-        (Method::NextSymbol(..), _) => {
+        (Method::NextSymbol(..) | Method::NextValue(..), _) => {
             let scores = profile_of(x, &method)?;
             let (segs, mut report) =
                 segment_scores_parallel(&scores, rules, chunks, threads, overlap)?;
             report.sequential_reason =
-                Some("the next-symbol profile counts the whole history: computed sequentially");
+                Some("the next-symbol and next-value models learn from the whole history: computed sequentially");
             Ok((segs, report))
         }
         _ => unreachable!("check_input matched the input to the method"),

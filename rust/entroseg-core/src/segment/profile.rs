@@ -9,6 +9,7 @@
 use crate::error::{Error, Result};
 use crate::estimate::conditional::ConditionalEstimator;
 use crate::estimate::context_model::ContextModel;
+use crate::estimate::next_value::NextValueModel;
 use crate::estimate::permutation::PermutationEstimator;
 use crate::estimate::samples::Samples;
 use crate::estimate::{check_symbols, first_non_finite, non_finite_error_at, NanPolicy};
@@ -20,6 +21,7 @@ enum Source {
     Permutation(Box<PermutationEstimator>),
     Conditional(Box<ConditionalEstimator>),
     NextSymbol(Box<ContextModel>, NextScore),
+    NextValue(Box<NextValueModel>, NextScore),
     Scores(NanPolicy),
 }
 
@@ -49,6 +51,9 @@ impl Profiler {
             Method::Conditional(o) => Source::Conditional(Box::new(ConditionalEstimator::new(o)?)),
             Method::NextSymbol(o, which) => {
                 Source::NextSymbol(Box::new(ContextModel::new(o)?), which)
+            }
+            Method::NextValue(o, which) => {
+                Source::NextValue(Box::new(NextValueModel::new(o)?), which)
             }
             Method::Scores(p) => Source::Scores(p),
         };
@@ -81,6 +86,15 @@ impl Profiler {
         match (&mut self.source, chunk) {
             (Source::Permutation(e), Samples::Values(x)) => e.update(x, out)?,
             (Source::Scores(_), Samples::Values(x)) => out.copy_from_slice(x),
+            (Source::NextValue(m, which), Samples::Values(x)) => {
+                self.spare.clear();
+                self.spare.resize(out.len(), 0.0);
+                if which.is_surprisal() {
+                    m.update(x, &mut self.spare, out)?
+                } else {
+                    m.update(x, out, &mut self.spare)?
+                }
+            }
             (Source::Conditional(e), symbols) => {
                 crate::for_symbols!(symbols, s => e.update(s, out)?, _v => unreachable!())
             }
@@ -147,6 +161,11 @@ impl Profiler {
                 w.u64(3);
                 w.bool(*p == NanPolicy::Propagate);
             }
+            Source::NextValue(m, which) => {
+                w.u64(4);
+                w.bool(which.is_surprisal());
+                w.bytes(&m.checkpoint());
+            }
         }
     }
 
@@ -180,6 +199,16 @@ impl Profiler {
                 };
                 (Source::Scores(p), Method::Scores(p))
             }
+            4 => {
+                let which = if r.bool()? {
+                    NextScore::Surprisal
+                } else {
+                    NextScore::Entropy
+                };
+                let m = NextValueModel::restore(r.bytes()?)?;
+                let method = Method::NextValue(*m.options(), which);
+                (Source::NextValue(Box::new(m), which), method)
+            }
             _ => return Err(Error::checkpoint("unknown score source in checkpoint")),
         };
         Ok(Self {
@@ -208,6 +237,7 @@ pub fn check_input(method: &Method, x: &Samples, offset: u64) -> Result<()> {
     method.check_input(x)?;
     let policy = match method {
         Method::Permutation(o) => o.nan_policy,
+        Method::NextValue(o, _) => o.nan_policy,
         Method::Scores(p) => *p,
         _ => NanPolicy::Propagate,
     };
@@ -238,6 +268,10 @@ pub fn profile(x: Samples, method: &MethodSpec) -> Result<Vec<f64>> {
 pub(crate) fn profile_of(x: Samples, method: &Method) -> Result<Vec<f64>> {
     match (*method, x) {
         (Method::Permutation(o), Samples::Values(v)) => crate::estimate::permutation::rolling(v, o),
+        (Method::NextValue(o, which), Samples::Values(v)) => {
+            let (h, q) = crate::estimate::next_value::next_value_surprisal(v, o)?;
+            Ok(if which.is_surprisal() { q } else { h })
+        }
         (Method::Scores(p), Samples::Values(v)) => {
             if p == NanPolicy::Raise {
                 if let Some(i) = first_non_finite(v) {
@@ -311,6 +345,15 @@ mod tests {
                     ("statistic", OptionValue::Str("surprisal".into())),
                 ]),
                 Samples::U8(&syms),
+            ),
+            (
+                method(&[
+                    ("method", OptionValue::Str("next_value".into())),
+                    ("context", OptionValue::Int(3)),
+                    ("window", OptionValue::Int(40)),
+                    ("statistic", OptionValue::Str("surprisal".into())),
+                ]),
+                Samples::Values(&x),
             ),
         ];
         for (spec, input) in specs {

@@ -18,6 +18,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::estimate::conditional::{self, ConditionalOptions};
 use crate::estimate::context_model::{self, NextSymbolOptions};
+use crate::estimate::next_value::{self, NextValueOptions};
 use crate::estimate::ordinal::{MAX_ORDER, MIN_ORDER};
 use crate::estimate::permutation::{PermutationOptions, Statistic};
 use crate::estimate::samples::Samples;
@@ -83,6 +84,8 @@ pub enum Method {
     Conditional(ConditionalOptions),
     /// Next-symbol entropy or surprisal of a symbol stream (online context model).
     NextSymbol(NextSymbolOptions, NextScore),
+    /// Next-value entropy or surprisal of a float stream (online linear predictors).
+    NextValue(NextValueOptions, NextScore),
     /// The input is the score signal itself.
     Scores(NanPolicy),
 }
@@ -99,6 +102,7 @@ impl Method {
             Method::Permutation(_) => "permutation",
             Method::Conditional(_) => "conditional",
             Method::NextSymbol(..) => "next_symbol",
+            Method::NextValue(..) => "next_value",
             Method::Scores(_) => "scores",
         }
     }
@@ -120,6 +124,7 @@ impl Method {
                 o.validate()
             }
             Method::NextSymbol(o, _) => o.validate().map(|_| ()),
+            Method::NextValue(o, _) => o.validate(),
             Method::Scores(_) => Ok(()),
         }
     }
@@ -438,7 +443,8 @@ macro_rules! spec_options {
 }
 
 spec_options! {
-    /// Score method: "line", "permutation", "conditional", "next_symbol" or "scores".
+    /// Score method: "line", "permutation", "conditional", "next_symbol", "next_value" or
+    /// "scores".
     /// Default: "permutation" when window or order is given (its options), else "line".
     method: Option<String> = None,
     /// Degree of the polynomial "line" fits to each segment: 0 (its mean) or 1 (a line,
@@ -448,13 +454,15 @@ spec_options! {
     order: Option<i64> = None,
     /// Embedding delay of "permutation".
     delay: i64 = 1,
-    /// Rolling window in samples ("permutation", "conditional"; required there).
+    /// Rolling window in samples ("permutation", "conditional"; required there); the
+    /// predictor's memory of "next_value" (default 256).
     window: Option<i64> = None,
     /// Variance-weighted permutation entropy.
     weighted: bool = false,
     /// Divide by the maximum entropy (values in [0, 1]).
     normalize: bool = true,
-    /// Context length in symbols: "conditional" (default 2), "next_symbol" (default 3).
+    /// Context length in symbols: "conditional" (default 2), "next_symbol" (default 3);
+    /// the highest predictor order of "next_value" (default 2).
     context: Option<i64> = None,
     /// Symbols are 0..alphabet_size; default: the largest symbol of the data plus one.
     alphabet_size: Option<i64> = None,
@@ -481,9 +489,9 @@ spec_options! {
     min_len: i64 = 1,
     /// Hard maximum length of every segment.
     max_len: Option<i64> = None,
-    /// The threshold applies to the sum of the open segment's scores: a segment closes
-    /// before the sample that would bring its information above threshold (equal-
-    /// information segments).
+    /// The threshold applies to the sum of the open segment's scores (negative ones
+    /// count as 0): a segment closes before the sample that would bring its information
+    /// above threshold (equal-information segments).
     accumulate: bool = false,
     /// Calibrate the threshold so the mean segment length is this.
     target_len: Option<f64> = None,
@@ -630,12 +638,32 @@ impl SpecOptions {
                     score,
                 )
             }
+            "next_value" => {
+                let score = choice(
+                    "statistic",
+                    &self.statistic,
+                    &[
+                        ("entropy", NextScore::Entropy),
+                        ("surprisal", NextScore::Surprisal),
+                    ],
+                )?;
+                Method::NextValue(
+                    NextValueOptions {
+                        context: self
+                            .context
+                            .map_or(Ok(next_value::DEFAULT_CONTEXT), |c| count(c, "context", 1))?,
+                        memory: window.unwrap_or(next_value::DEFAULT_MEMORY),
+                        nan_policy: NanPolicy::parse(&self.nan_policy)?,
+                    },
+                    score,
+                )
+            }
             // The fit rule reads the series itself (see `rules`).
             "scores" | "line" => Method::Scores(NanPolicy::parse(&self.nan_policy)?),
             other => {
                 return Err(Error::parameter(format!(
-                    "method must be 'line', 'permutation', 'conditional', 'next_symbol' or \
-                     'scores', got {other:?}"
+                    "method must be 'line', 'permutation', 'conditional', 'next_symbol', \
+                     'next_value' or 'scores', got {other:?}"
                 )))
             }
         };
