@@ -205,6 +205,18 @@ impl<T: Copy + Default> Table<T> {
     }
 }
 
+/// An error unless both output buffers hold `n` values.
+pub(crate) fn check_outputs(n: usize, entropy: &[f64], surprisal: &[f64]) -> Result<()> {
+    if entropy.len() != n || surprisal.len() != n {
+        return Err(Error::parameter(format!(
+            "output buffers have lengths {} and {}, expected {n}",
+            entropy.len(),
+            surprisal.len(),
+        )));
+    }
+    Ok(())
+}
+
 /// Streaming next-symbol entropy and surprisal.
 #[derive(Debug, Clone)]
 pub struct ContextModel {
@@ -317,14 +329,7 @@ impl ContextModel {
         surprisal: &mut [f64],
     ) -> Result<()> {
         super::check_symbols(symbols, self.options.alphabet_size)?;
-        if entropy.len() != symbols.len() || surprisal.len() != symbols.len() {
-            return Err(Error::parameter(format!(
-                "output buffers have lengths {} and {}, expected {}",
-                entropy.len(),
-                surprisal.len(),
-                symbols.len()
-            )));
-        }
+        check_outputs(symbols.len(), entropy, surprisal)?;
         for ((&s, h), q) in symbols.iter().zip(entropy).zip(surprisal) {
             let (eh, sq) = self.step(s.into() as u32);
             *h = eh;
@@ -426,14 +431,7 @@ impl ContextModel {
         surprisal: &mut [f64],
     ) -> Result<()> {
         super::check_symbols(symbols, self.options.alphabet_size)?;
-        if entropy.len() != symbols.len() || surprisal.len() != symbols.len() {
-            return Err(Error::parameter(format!(
-                "output buffers have lengths {} and {}, expected {}",
-                entropy.len(),
-                surprisal.len(),
-                symbols.len()
-            )));
-        }
+        check_outputs(symbols.len(), entropy, surprisal)?;
         let mut p = vec![0.0; self.options.alphabet_size];
         for ((&s, h), q) in symbols.iter().zip(entropy).zip(surprisal) {
             let (eh, sq) = self.step_blended(s.into() as u32, &mut p);

@@ -147,14 +147,7 @@ impl NextValueModel {
         entropy: &mut [f64],
         surprisal: &mut [f64],
     ) -> Result<()> {
-        if entropy.len() != values.len() || surprisal.len() != values.len() {
-            return Err(Error::parameter(format!(
-                "output buffers have lengths {} and {}, expected {}",
-                entropy.len(),
-                surprisal.len(),
-                values.len()
-            )));
-        }
+        crate::estimate::context_model::check_outputs(values.len(), entropy, surprisal)?;
         if self.options.nan_policy == NanPolicy::Raise {
             if let Some(i) = crate::estimate::first_non_finite(values) {
                 return Err(crate::estimate::non_finite_error_at(

@@ -610,15 +610,7 @@ impl SpecOptions {
                 lag: 1,
             }),
             "next_symbol" => {
-                let score = choice(
-                    "statistic",
-                    &self.statistic,
-                    &[
-                        ("entropy", NextScore::Entropy),
-                        ("surprisal", NextScore::Surprisal),
-                    ],
-                )?;
-                let score = match (score, self.blend) {
+                let score = match (self.next_score()?, self.blend) {
                     (NextScore::Entropy, true) => NextScore::BlendedEntropy,
                     (NextScore::Surprisal, true) => NextScore::BlendedSurprisal,
                     (s, _) => s,
@@ -639,14 +631,7 @@ impl SpecOptions {
                 )
             }
             "next_value" => {
-                let score = choice(
-                    "statistic",
-                    &self.statistic,
-                    &[
-                        ("entropy", NextScore::Entropy),
-                        ("surprisal", NextScore::Surprisal),
-                    ],
-                )?;
+                let score = self.next_score()?;
                 Method::NextValue(
                     NextValueOptions {
                         context: self
@@ -672,6 +657,18 @@ impl SpecOptions {
             method,
             infer_alphabet: given_alphabet.is_none() && method.takes_symbols(),
         })
+    }
+
+    /// The statistic of the next-symbol and next-value models.
+    fn next_score(&self) -> Result<NextScore> {
+        choice(
+            "statistic",
+            &self.statistic,
+            &[
+                ("entropy", NextScore::Entropy),
+                ("surprisal", NextScore::Surprisal),
+            ],
+        )
     }
 
     /// The score method's name: the one given, else "permutation" when one of its
