@@ -19,6 +19,10 @@ from entroseg.arrow import open_stream, profile_stream, segment_stream
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+#: These tests check other things on short series; the target-miss warning itself is
+#: tested in test_calibration.py and test_surfaces_agree.py.
+pytestmark = pytest.mark.filterwarnings("ignore:target_len=.* missed:UserWarning")
+
 
 @pytest.fixture(autouse=True)
 def _restore_route() -> Iterator[None]:

@@ -22,6 +22,10 @@ from entroseg import _progress
 from entroseg.cli import main
 from entroseg.sample import REGIMES
 
+#: These tests check other things on short series; the target-miss warning itself is
+#: tested in test_calibration.py and test_surfaces_agree.py.
+pytestmark = pytest.mark.filterwarnings("ignore:target_len=.* missed:UserWarning")
+
 SEG_ARGS = ["--order", "3", "--window", "32", "--target-len", "20", "--min-len", "2",
             "--max-len", "80"]  # fmt: skip
 SEG_OPTS = dict(order=3, window=32, target_len=20.0, min_len=2, max_len=80,

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import entroseg
 import numpy as np
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+
+#: These tests check other things on short series; the target-miss warning itself is
+#: tested in test_calibration.py and test_surfaces_agree.py.
+pytestmark = pytest.mark.filterwarnings("ignore:target_len=.* missed:UserWarning")
 
 
 def walk(seed: int, n: int) -> np.ndarray:

@@ -11,6 +11,10 @@ from entroseg import _reference_segments as ref
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
+#: These tests check other things on short series; the target-miss warning itself is
+#: tested in test_calibration.py and test_surfaces_agree.py.
+pytestmark = pytest.mark.filterwarnings("ignore:target_len=.* missed:UserWarning")
+
 IPE = entroseg.InvalidParameterError
 
 # -- strategies ---------------------------------------------------------------------

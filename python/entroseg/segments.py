@@ -453,16 +453,16 @@ def warn_missed_target(
     worst = int(np.argmax(np.abs(achieved / target - 1.0)))
     where = "" if len(counts) == 1 else f" in {int(off.sum())} of {len(counts)} series"
     why = (
-        "the online controller is still converging on a stream this short"
+        "the online controller had too little of the stream to converge "
+        "(calibration='online'; 'batch' is exact where the whole series is at hand)"
         if calibration == "online"
-        else "tied scores, hard min_len/max_len, or a series too short"
+        else "the scores allow no closer cut (tied scores, hard min_len/max_len, or a "
+        "series too short; calibration='batch')"
     )
     warnings.warn(
         f"target_len={target:g} missed{where}: mean segment length "
         f"{achieved[worst]:.2f} ({int(counts[live][worst])} segments over "
-        f"{int(samples[live][worst])} samples), more than "
-        f"{TARGET_TOLERANCE:.0%} off; the scores allow no closer cut ({why}; "
-        f"calibration={calibration!r})",
+        f"{int(samples[live][worst])} samples), more than {TARGET_TOLERANCE:.0%} off: {why}",
         UserWarning,
         stacklevel=stacklevel + 1,
     )
