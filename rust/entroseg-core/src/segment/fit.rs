@@ -537,15 +537,28 @@ impl PriceEngine {
     }
 }
 
-/// Segments the fit rule makes over `values` with threshold `lambda`.
-fn count_at(values: &[f64], rules: &Rules, lambda: f64) -> u64 {
-    let mut probe = Rules {
+/// The segments the price rule makes over `values` with threshold `lambda`.
+fn segments_at(values: &[f64], rules: &Rules, lambda: f64) -> Vec<Segment> {
+    let mut e = PriceEngine::new(fixed_price(rules, lambda), None).expect("validated rules");
+    let mut out = Vec::with_capacity(values.len() / rules.target_len.unwrap_or(1.0) as usize + 1);
+    e.push(values, &mut out);
+    e.finish(&mut out);
+    out
+}
+
+/// `rules` with the fixed threshold `lambda` instead of a target.
+fn fixed_price(rules: &Rules, lambda: f64) -> Rules {
+    Rules {
         target_len: None,
         threshold: Some(lambda),
+        calibration: Calibration::Batch,
         ..*rules
-    };
-    probe.calibration = Calibration::Batch;
-    let mut e = PriceEngine::new(probe, None).expect("validated rules");
+    }
+}
+
+/// Segments the price rule makes over `values` with threshold `lambda`.
+fn count_at(values: &[f64], rules: &Rules, lambda: f64) -> u64 {
+    let mut e = PriceEngine::new(fixed_price(rules, lambda), None).expect("validated rules");
     let mut count = 0u64;
     e.run(values, |_| count += 1);
     count + u64::from(e.pos > e.start)
@@ -554,19 +567,62 @@ fn count_at(values: &[f64], rules: &Rules, lambda: f64) -> u64 {
 /// Probes of the batch calibration, at most.
 const MAX_PROBES: usize = 48;
 
+/// Series longer than this are first calibrated on [`SAMPLE_PIECES`] pieces of
+/// [`SAMPLE_PIECE`] samples spread over them, then refined on the whole series.
+const SAMPLED_ABOVE: usize = 1 << 21;
+const SAMPLE_PIECES: usize = 8;
+const SAMPLE_PIECE: usize = 1 << 16;
+
 /// The threshold whose segment count brings the mean length `n / count` closest to
 /// `rules.target_len` (ties: the higher threshold) among the probes of a search over
 /// `ln(threshold)`.
 ///
 /// The first probe is the online controller's final price (one streaming pass, usually
-/// within a few percent of the answer). The search then steps along the line
-/// `ln(count) = a - ln(threshold)` (counts fall about in proportion to the price),
-/// overshooting by a quarter, until the target is bracketed, and closes the bracket by
-/// Illinois steps on `ln(count)` against `ln(threshold)` with a bisection fallback. It
-/// stops at a mean length within 0.5% of the target, a bracket narrower than a relative
-/// 1e-12, or after 48 probes; each probe runs the rule itself over the whole series, so
-/// the result is exact in what it reports.
+/// within a few tens of percent of the answer); on a series longer than 2 Mi samples it
+/// is instead the price found the same way on 8 pieces of 64 Ki samples spread over the
+/// series (a few cheap passes that usually land within a few percent). The search then
+/// steps along the line `ln(count) = a - ln(threshold)` (counts fall about in proportion
+/// to the price), overshooting by a quarter, until the target is bracketed, and closes the
+/// bracket by Illinois steps on `ln(count)` against `ln(threshold)` with a bisection
+/// fallback. It stops at a mean length within 0.5% of the target (1% on a sampled
+/// series), a bracket narrower than a relative 1e-12, or after 48 probes; each probe
+/// runs the rule itself over the whole series, so the result is exact in what it
+/// reports.
 pub fn calibrate_level(values: &[f64], rules: &Rules) -> Result<f64> {
+    calibrate_with(values, rules, |l| count_at(values, rules, l))
+}
+
+/// Batch calibration and segmentation in one: the segments of the best probe are kept,
+/// so the whole series is not cut once more after the search.
+pub(crate) fn segment_calibrated(values: &[f64], rules: &Rules) -> Result<(Vec<Segment>, f64)> {
+    let target = rules
+        .target_len
+        .ok_or_else(|| Error::parameter("calibration needs target_len"))?;
+    let n = values.len() as f64;
+    let objective = |count: usize| (n / count.max(1) as f64 - target).abs();
+    let mut best: Option<(f64, Vec<Segment>)> = None;
+    let lambda = calibrate_with(values, rules, |l| {
+        let segments = segments_at(values, rules, l);
+        let count = segments.len() as u64;
+        let better = match &best {
+            None => true,
+            Some((bl, bs)) => {
+                let (o, ob) = (objective(segments.len()), objective(bs.len()));
+                o < ob || (o == ob && l > *bl)
+            }
+        };
+        if better {
+            best = Some((l, segments));
+        }
+        count
+    })?;
+    match best {
+        Some((l, segments)) if l.to_bits() == lambda.to_bits() => Ok((segments, lambda)),
+        _ => Ok((segments_at(values, rules, lambda), lambda)),
+    }
+}
+
+fn calibrate_with(values: &[f64], rules: &Rules, whole: impl FnMut(f64) -> u64) -> Result<f64> {
     let target = rules
         .target_len
         .ok_or_else(|| Error::parameter("calibration needs target_len"))?;
@@ -574,9 +630,37 @@ pub fn calibrate_level(values: &[f64], rules: &Rules) -> Result<f64> {
     if n < 2 {
         return Ok(f64::INFINITY);
     }
+    if n > SAMPLED_ABOVE {
+        let step = n / SAMPLE_PIECES;
+        let pieces: Vec<&[f64]> = (0..SAMPLE_PIECES)
+            .map(|k| &values[k * step..k * step + SAMPLE_PIECE])
+            .collect();
+        let Some(guess) = first_guess(&pieces, rules) else {
+            return Ok(f64::INFINITY);
+        };
+        let count = |l: f64| pieces.iter().map(|p| count_at(p, rules, l)).sum();
+        let sampled = search(count, SAMPLE_PIECES * SAMPLE_PIECE, target, guess, 1e-2);
+        return Ok(search(whole, n, target, sampled, 1e-2));
+    }
+    let Some(guess) = first_guess(&[values], rules) else {
+        // No sample ever raised a fit's residual: no price cuts anything.
+        return Ok(f64::INFINITY);
+    };
+    Ok(search(whole, n, target, guess, 5e-3))
+}
+
+/// The price search of [`calibrate_level`] over a count function of `n` samples, from
+/// `guess`, stopping within `tolerance` (relative) of the target mean length.
+fn search(
+    mut count: impl FnMut(f64) -> u64,
+    n: usize,
+    target: f64,
+    guess: f64,
+    tolerance: f64,
+) -> f64 {
     let objective = |count: u64| (n as f64 / count.max(1) as f64 - target).abs();
     let wanted = n as f64 / target;
-    let done = |c: u64| objective(c) <= 5e-3 * target;
+    let done = |c: u64| objective(c) <= tolerance * target;
     let mut best = (f64::NAN, 0u64);
     let consider = |lambda: f64, c: u64, best: &mut (f64, u64)| {
         let better = best.0.is_nan() || {
@@ -588,21 +672,17 @@ pub fn calibrate_level(values: &[f64], rules: &Rules) -> Result<f64> {
         }
     };
     let f_of = |c: u64| (c.max(1) as f64).ln() - wanted.ln();
-    let Some(guess) = first_guess(values, rules) else {
-        // No sample ever raised a fit's residual: no price cuts anything.
-        return Ok(f64::INFINITY);
-    };
     let mut x = guess.ln();
     let mut probes = 0;
     let mut lo: Option<(f64, f64)> = None; // count above the target
     let mut hi: Option<(f64, f64)> = None; // count below
     while probes < MAX_PROBES {
         let lambda = x.exp();
-        let c = count_at(values, rules, lambda);
+        let c = count(lambda);
         probes += 1;
         consider(lambda, c, &mut best);
         if done(c) {
-            return Ok(best.0);
+            return best.0;
         }
         let f = f_of(c);
         if f > 0.0 {
@@ -615,7 +695,7 @@ pub fn calibrate_level(values: &[f64], rules: &Rules) -> Result<f64> {
         }
         // Out of reach: every possible start already fires, or none does.
         if (f > 0.0 && lambda >= f64::MAX) || (f < 0.0 && lambda <= f64::MIN_POSITIVE) {
-            return Ok(best.0);
+            return best.0;
         }
         // ln(count) falls about one for one with ln(price): step there and a quarter on.
         let step = (1.25 * f).clamp(-8.0, 8.0);
@@ -627,7 +707,7 @@ pub fn calibrate_level(values: &[f64], rules: &Rules) -> Result<f64> {
         x = x.clamp(f64::MIN_POSITIVE.ln(), f64::MAX.ln());
     }
     let (Some((mut xl, mut fl)), Some((mut xh, mut fh))) = (lo, hi) else {
-        return Ok(best.0);
+        return best.0;
     };
     let mut side = 0i8;
     while probes < MAX_PROBES && xh - xl > 1e-12 * xl.abs().max(1.0) {
@@ -635,7 +715,7 @@ pub fn calibrate_level(values: &[f64], rules: &Rules) -> Result<f64> {
         if !(x > xl && x < xh) {
             x = 0.5 * (xl + xh);
         }
-        let c = count_at(values, rules, x.exp());
+        let c = count(x.exp());
         probes += 1;
         consider(x.exp(), c, &mut best);
         if done(c) {
@@ -656,18 +736,21 @@ pub fn calibrate_level(values: &[f64], rules: &Rules) -> Result<f64> {
             side = -1;
         }
     }
-    Ok(best.0)
+    best.0
 }
 
-/// The online controller's final price over `values`: a first guess of the fixed price
-/// that meets the target (`None` when no sample raised a fit's residual).
-fn first_guess(values: &[f64], rules: &Rules) -> Option<f64> {
+/// The online controller's final price over `pieces` (run through as one stream): a
+/// first guess of the fixed price that meets the target (`None` when no sample raised a
+/// cost).
+fn first_guess(pieces: &[&[f64]], rules: &Rules) -> Option<f64> {
     let online = Rules {
         calibration: Calibration::Online,
         ..*rules
     };
     let mut e = PriceEngine::new(online, None).expect("validated rules");
-    e.run(values, |_| {});
+    for piece in pieces {
+        e.run(piece, |_| {});
+    }
     let guess = e.threshold();
     (guess > 0.0 && guess.is_finite()).then_some(guess)
 }
@@ -817,6 +900,23 @@ mod tests {
             let c = count_at(&x, &r, lambda);
             let mean = x.len() as f64 / c as f64;
             assert!((mean / target - 1.0).abs() < 0.01, "{target}: {mean}");
+        }
+    }
+
+    #[test]
+    fn long_series_are_sampled_then_refined_to_the_target() {
+        // 3 Mi samples in regimes of very different scale: the sampled first guess is
+        // refined on the whole series.
+        let x: Vec<f64> = series(3 << 20, 21)
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v * if (i >> 18) % 3 == 0 { 10.0 } else { 1.0 })
+            .collect();
+        for target in [16.0, 48.0] {
+            let r = rules(None, Some(target), false);
+            let lambda = calibrate_level(&x, &r).unwrap();
+            let mean = x.len() as f64 / count_at(&x, &r, lambda) as f64;
+            assert!((mean / target - 1.0).abs() <= 0.01, "{target}: {mean}");
         }
     }
 

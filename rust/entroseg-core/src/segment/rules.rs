@@ -1066,6 +1066,12 @@ pub(crate) fn segment_scores_calibrated(
     rules: &Rules,
 ) -> Result<(Vec<Segment>, Option<Threshold>)> {
     rules.validate()?;
+    let price = rules.fit.is_some() || rules.accumulate;
+    if price && rules.target_len.is_some() && rules.calibration == Calibration::Batch {
+        // The search keeps the segments of its best probe: no extra pass.
+        let (out, lambda) = crate::segment::fit::segment_calibrated(scores, rules)?;
+        return Ok((out, Some(Threshold::above(lambda))));
+    }
     let mut out = Vec::new();
     let mut engine = Engine::new(*rules, scores)?;
     engine.push(scores, &mut out);
