@@ -149,3 +149,22 @@ def test_errors_name_the_problem() -> None:
         entroseg.segment(np.array([1.0, np.nan, 2.0]), threshold=1.0)
     assert entroseg.SegmentSpec(threshold=1.0).method == "line"
     assert entroseg.SegmentSpec(window=8, threshold=1.0).method == "permutation"
+
+
+def test_symbol_input_keeps_a_symbol_method() -> None:
+    # With nothing but target_len, floats get method "line" and unsigned-integer symbol
+    # arrays (bytes, DNA codes, quantized series) the next-symbol model.
+    x = np.cumsum(np.random.default_rng(4).standard_normal(3000))
+    sym = entroseg.quantize(x, method="quantile", bins=8)
+    assert sym.dtype == np.uint8
+    got = entroseg.segment(sym, target_len=16)
+    assert got == entroseg.segment(sym, method="next_symbol", target_len=16)
+    assert entroseg.segment_parallel(sym, chunks=3, target_len=16) == got
+    batch = entroseg.segment_batch(np.concatenate([sym, sym]), [0, 3000, 6000], target_len=16)
+    assert batch.series(1) == got
+    assert entroseg.segment(x, target_len=16) == entroseg.segment(x, method="line", target_len=16)
+    # Signed integers are values, not symbols.
+    counts = np.round(x).astype(np.int64)
+    assert entroseg.segment(counts, threshold=1.0) == entroseg.segment(
+        counts.astype(float), threshold=1.0
+    )

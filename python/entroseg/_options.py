@@ -11,8 +11,9 @@ defaults, parsing and validation live in the Rust core's one option table
 
 Score method (the profile that is cut)
     ``method``: ``"line"`` (the default for float series: a segment closes where a
-    least-squares line through it would fail to code the next sample, see
-    :mod:`entroseg` "Choosing a method"), ``"permutation"`` (rolling permutation entropy
+    least-squares line through it would fail to code the next sample; see the README's
+    "Choosing a method"; one-shot calls on arrays of unsigned integers, i.e. symbols,
+    default to ``"next_symbol"``), ``"permutation"`` (rolling permutation entropy
     of floats; the default when ``window`` or ``order`` is given),
     ``"conditional"`` (rolling conditional entropy of integer symbols),
     ``"next_symbol"`` (entropy or surprisal of the online context model over symbols),
@@ -155,18 +156,25 @@ def _deprecated_spellings(options: dict[str, Any], stacklevel: int) -> None:
 _CONTEXT_WHY = " (the context length; order is the ordinal embedding dimension)"
 
 
+#: Input dtypes read as symbols when no method is given (bytes, DNA codes, quantized).
+SYMBOL_DTYPES = ("uint8", "uint16", "uint32")
+
+
 def build_spec(
     options: Mapping[str, Any],
     *,
     streaming: bool,
     spec: SegmentSpec | None = None,
     stacklevel: int = 3,
+    data: object = None,
 ) -> SegmentSpec:
     """The native spec of a surface's keyword options (or the given ``spec``).
 
     ``streaming`` says whether the surface sees its series chunk by chunk: it then
     refuses what needs the whole series, and ``target_len`` without ``calibration``
-    means ``"online"`` there (``"batch"`` elsewhere).
+    means ``"online"`` there (``"batch"`` elsewhere). ``data`` is the input of a one-shot
+    call: with no method given, a numpy array of unsigned integers (``SYMBOL_DTYPES``)
+    is a symbol stream and gets ``method="next_symbol"`` (floats get ``"line"``).
     """
     if spec is not None:
         if options:
@@ -176,6 +184,14 @@ def build_spec(
     else:
         opts = dict(options)
         _deprecated_spellings(opts, stacklevel + 1)
+        dtype = getattr(data, "dtype", None)
+        if (
+            opts.get("method") is None
+            and dtype is not None
+            and str(dtype) in SYMBOL_DTYPES
+            and SegmentSpec.method_of(**opts) == "line"
+        ):
+            opts["method"] = "next_symbol"
         if opts.get("target_len") is not None and opts.get("calibration") is None:
             # The surface's nature decides: a one-shot call sees the whole series and
             # calibrates exactly; a stream cannot, and uses the online controller.

@@ -124,7 +124,7 @@ def segment_parallel(
     >>> report.chunks, report.stitched + report.fallbacks
     (8, 7)
     """
-    built = build_spec(options, streaming=False, spec=spec)
+    built = build_spec(options, streaming=False, spec=spec, data=x)
     starts, lengths, reasons, report = _segment_parallel(x, built, chunks, threads, overlap)
     seg = checked_target(Segments(starts, lengths, reasons), built)
     if not with_report:

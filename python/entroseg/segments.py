@@ -518,7 +518,7 @@ def segment(
     >>> bool(28 < np.mean(pe.lengths) < 36)
     True
     """
-    built = build_spec(options, streaming=False, spec=spec)
+    built = build_spec(options, streaming=False, spec=spec, data=x)
     return checked_target(_calibrated(_segment(x, built), built), built)
 
 
@@ -627,7 +627,7 @@ def segment_batch(
     >>> seg.series(1) == entroseg.segment(b, **opts)
     True
     """
-    built = build_spec(options, streaming=False, spec=spec)
+    built = build_spec(options, streaming=False, spec=spec, data=values)
     starts, lengths, reasons, series_offsets = _segment_batch(values, offsets, built, threads)
     return checked_target(Segments(starts, lengths, reasons, series_offsets), built)
 
