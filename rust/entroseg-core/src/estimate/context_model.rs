@@ -759,28 +759,8 @@ mod tests {
             let usable = (t - last_reset).min(o.order);
             let mut chosen: Option<Vec<f64>> = None;
             for j in (0..=usable).rev() {
-                let ctx = &symbols[t - j..t];
-                // Occurrences of ctx followed by a symbol, before t, where the context
-                // does not reach back past a reset.
-                let mut counts = vec![0f64; a];
-                let mut total = 0u32;
-                let mut resets_before = vec![0usize; t + 1];
-                let mut lr = 0;
-                for i in 0..t {
-                    resets_before[i] = lr;
-                    if o.reset_symbol == Some(symbols[i]) {
-                        lr = i + 1;
-                    }
-                }
-                for i in j..t {
-                    if i - resets_before[i] < j {
-                        continue;
-                    }
-                    if &symbols[i - j..i] == ctx {
-                        counts[symbols[i] as usize] += 1.0;
-                        total += 1;
-                    }
-                }
+                let counts = counts_after(symbols, &o, t, j);
+                let total = counts.iter().sum::<f64>() as u32;
                 if total >= o.min_count || j == 0 {
                     chosen = Some(counts);
                     break;

@@ -138,47 +138,48 @@ impl Moments {
 /// the accumulate rule's information so far.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Model {
-    /// Method "line": the open segment's least-squares fit of `degree`.
-    Line { degree: u8, moments: Moments },
+    /// Method "line": the open segment's least-squares fit.
+    Line(LineCost),
     /// `accumulate=True`: the sum of the open segment's finite scores (negative ones
     /// count as 0).
-    Sum { acc: f64 },
+    Sum(SumCost),
 }
 
 impl Model {
     fn fresh(rules: &Rules) -> Self {
         match rules.fit {
-            Some(fit) => Model::Line {
+            Some(fit) => Model::Line(LineCost {
                 degree: fit.degree,
                 moments: Moments::default(),
-            },
-            None => Model::Sum { acc: 0.0 },
+            }),
+            None => Model::Sum(SumCost { acc: 0.0 }),
         }
     }
 
     fn write(&self, w: &mut Writer) {
         match self {
-            Model::Line { moments, .. } => moments.write(w),
-            Model::Sum { acc } => w.f64(*acc),
+            Model::Line(m) => m.moments.write(w),
+            Model::Sum(m) => w.f64(m.acc),
         }
     }
 
     fn read(&mut self, r: &mut Reader) -> Result<()> {
         match self {
-            Model::Line { moments, .. } => *moments = Moments::read(r)?,
-            Model::Sum { acc } => *acc = r.f64()?,
+            Model::Line(m) => m.moments = Moments::read(r)?,
+            Model::Sum(m) => m.acc = r.f64()?,
         }
         Ok(())
     }
 }
 
-/// The per-sample operations of a model, for the specialised loop.
+/// The per-sample operations of a model, for the loop specialised per model.
 trait Cost {
     fn cost(&self, v: f64) -> f64;
     fn add(&mut self, v: f64);
     fn clear(&mut self);
 }
 
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct LineCost {
     degree: u8,
     moments: Moments,
@@ -203,6 +204,7 @@ impl Cost for LineCost {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct SumCost {
     acc: f64,
 }
@@ -425,21 +427,14 @@ impl PriceEngine {
     /// specialised per model, so the open segment's state stays in registers.
     #[inline]
     fn run(&mut self, values: &[f64], emit: impl FnMut(Segment)) {
-        match self.model {
-            Model::Line { degree, moments } => {
-                let mut m = LineCost { degree, moments };
-                self.run_with(&mut m, values, emit);
-                self.model = Model::Line {
-                    degree,
-                    moments: m.moments,
-                };
-            }
-            Model::Sum { acc } => {
-                let mut m = SumCost { acc };
-                self.run_with(&mut m, values, emit);
-                self.model = Model::Sum { acc: m.acc };
-            }
+        // The model is taken out for the loop (it is small and `Copy`), so the loop can
+        // borrow the engine too.
+        let mut model = self.model;
+        match &mut model {
+            Model::Line(m) => self.run_with(m, values, emit),
+            Model::Sum(m) => self.run_with(m, values, emit),
         }
+        self.model = model;
     }
 
     #[inline(always)]

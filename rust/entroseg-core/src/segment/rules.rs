@@ -1558,8 +1558,26 @@ fn break_ties(scores: &[f64], rules: &Rules, value: f64, target: f64) -> Thresho
             ranks[j - 1].saturating_add(1)
         },
     };
-    let (mut lo, mut hi) = (0usize, ranks.len());
     let mut best = (Threshold::above(value), found);
+    // A threshold rule alone (min_len 1, no max_len, no relative rule): every tied
+    // position that fires adds exactly one segment, so the count is known without a pass.
+    let simple = rules.relative.is_none() && rules.min_len == 1 && rules.max_len.is_none();
+    if simple {
+        let base = if (found as f64) < wanted {
+            found
+        } else {
+            found - ranks.len() as u64
+        };
+        let j = ((wanted - base as f64).round().max(0.0) as usize).min(ranks.len());
+        for k in [j.saturating_sub(1), j, (j + 1).min(ranks.len())] {
+            let c = base + k as u64;
+            if objective(c) < objective(best.1) {
+                best = (at(k), c);
+            }
+        }
+        return best.0;
+    }
+    let (mut lo, mut hi) = (0usize, ranks.len());
     let consider = |th: Threshold, c: u64, best: &mut (Threshold, u64)| {
         if objective(c) < objective(best.1) {
             *best = (th, c);
