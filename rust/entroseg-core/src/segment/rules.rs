@@ -1251,6 +1251,174 @@ fn count_segments(scores: &[f64], rules: &Rules, threshold: Threshold) -> u64 {
     count
 }
 
+/// Marks a reference start made by a `max_len` split (decided lazily, when the scan
+/// passes `cur + max_len`, so not a state both scans are known to share).
+const FORCED: u64 = 1 << 63;
+
+/// One greedy scan at a reference threshold, kept so that the segment count at any
+/// nearby threshold follows from re-scanning only around the positions whose firing
+/// differs: two scans that start a segment at the same position agree from there until
+/// the next such position.
+///
+/// Exact for every threshold whose value lies in `[lo, hi]` (the positions whose score
+/// lies there are the only ones whose firing two such thresholds can disagree on).
+struct Reference<'a> {
+    scores: &'a [f64],
+    rules: &'a Rules,
+    scan: Scan,
+    /// Segment starts, ascending, position 0 first; [`FORCED`] marks `max_len` splits.
+    starts: Vec<u64>,
+    /// The positions `t >= 1` with `lo <= scores[t] <= hi`, ascending.
+    cand: Vec<u64>,
+    lo: f64,
+    hi: f64,
+}
+
+impl<'a> Reference<'a> {
+    /// The reference scan alone (an empty bracket: no threshold is covered yet).
+    fn scan(scores: &'a [f64], rules: &'a Rules, at: Threshold) -> Self {
+        let scan = Scan::new(rules, Some(at));
+        let tag = |p: u64, why: u8| {
+            if why == reason::MAX_LEN {
+                p | FORCED
+            } else {
+                p
+            }
+        };
+        let mut starts = Vec::with_capacity(scores.len() / 8 + 1);
+        let mut open = Open {
+            cur: 0,
+            reason: reason::START,
+        };
+        let mut prev = f64::NAN;
+        let window = Window {
+            ring: &[],
+            block: scores,
+            base: 0,
+        };
+        scan_fixed(&mut open, &mut prev, scores, 0, &scan, &window, &mut |g| {
+            starts.push(tag(g.start, g.reason))
+        });
+        starts.push(tag(open.cur, open.reason));
+        Self {
+            scores,
+            rules,
+            scan,
+            starts,
+            cand: Vec::new(),
+            lo: f64::NAN,
+            hi: f64::NAN,
+        }
+    }
+
+    /// Covers the thresholds whose value lies in `[lo, hi]` (which must hold the
+    /// reference's own value).
+    fn bracket(mut self, lo: f64, hi: f64) -> Self {
+        let scores = self.scores;
+        self.cand = (1..scores.len())
+            .filter(|&t| scores[t] >= lo && scores[t] <= hi)
+            .map(|t| t as u64)
+            .collect();
+        (self.lo, self.hi) = (lo, hi);
+        self
+    }
+
+    /// Whether thresholds of value `v` are counted relative to this scan.
+    fn covers(&self, v: f64) -> bool {
+        v >= self.lo && v <= self.hi
+    }
+
+    /// The number of segments at the reference threshold.
+    fn segments(&self) -> u64 {
+        self.starts.len() as u64
+    }
+
+    /// Reference starts before position `p`.
+    fn starts_before(&self, p: u64) -> usize {
+        self.starts.partition_point(|&s| s & !FORCED < p)
+    }
+
+    /// The exact segment count at `th`, or `None` when its value is outside `[lo, hi]`.
+    fn count(&self, th: Threshold) -> Option<u64> {
+        if !self.covers(th.value) {
+            return None;
+        }
+        let b = Scan::new(self.rules, Some(th));
+        let n = self.scores.len() as u64;
+        let window = Window {
+            ring: &[],
+            block: self.scores,
+            base: 0,
+        };
+        let mut count = self.starts.len() as i64;
+        // The state both scans share after the last re-scan: the open segment's start
+        // and the next position.
+        let (mut sync_cur, mut sync_next) = (0u64, 1u64);
+        for &d in &self.cand {
+            if d < sync_next {
+                continue;
+            }
+            let (s, before) = (self.scores[d as usize], self.scores[d as usize - 1]);
+            let fa = self.scan.fires(s, before, self.scan.theta, d).is_some();
+            let fb = b.fires(s, before, b.theta, d).is_some();
+            if fa == fb {
+                continue;
+            }
+            // Re-scan from the reference's last rule start before d (a state both scans
+            // share: every earlier decision was made before d), or from the last
+            // synchronisation if that is later.
+            let mut j = self.starts_before(d);
+            while self.starts[j - 1] & FORCED != 0 {
+                j -= 1;
+            }
+            let r = self.starts[j - 1];
+            let (mut cur, from) = if r + 1 >= sync_next {
+                (r, r + 1)
+            } else {
+                (sync_cur, sync_next)
+            };
+            let mut open = Open {
+                cur,
+                reason: reason::THRESHOLD,
+            };
+            let mut prev = self.scores[from as usize - 1];
+            let mut q = from;
+            let mut b_starts = 0i64;
+            while q < n {
+                let end = (q + 64).min(n);
+                scan_fixed(
+                    &mut open,
+                    &mut prev,
+                    &self.scores[q as usize..end as usize],
+                    q,
+                    &b,
+                    &window,
+                    &mut |_| b_starts += 1,
+                );
+                q = end;
+                if q <= d {
+                    continue;
+                }
+                // In step again when this scan's open segment is a reference start and
+                // the reference starts nothing else before q.
+                cur = open.cur;
+                let m = self.starts_before(cur + 1);
+                if m > 0
+                    && self.starts[m - 1] & !FORCED == cur
+                    && self.starts.get(m).is_none_or(|&p| p & !FORCED >= q)
+                {
+                    break;
+                }
+            }
+            let a_starts = (self.starts_before(q) - self.starts_before(from)) as i64;
+            count += b_starts - a_starts;
+            sync_cur = open.cur;
+            sync_next = q;
+        }
+        Some(count as u64)
+    }
+}
+
 /// Searches an ordered list of thresholds (ascending, so segment counts do not
 /// increase along it) for the one whose count comes closest to `wanted`, with exact
 /// counts at every probe. Steps are Illinois-style secant steps on `x_of(i)`, an estimate
@@ -1509,26 +1677,54 @@ const CALIBRATION_BUCKETS: usize = 4096;
 /// [`Threshold`]). So a tie-heavy profile (a context seen once gives the same entropy
 /// at hundreds of positions) still meets the target, deterministically.
 pub fn calibrate_threshold(scores: &[f64], rules: &Rules) -> Result<Threshold> {
-    let value = best_distinct_threshold(scores, rules)?;
+    let (value, reference) = best_distinct_threshold(scores, rules)?;
     let Some(target) = rules.target_len else {
         return Ok(Threshold::above(value));
     };
-    Ok(break_ties(scores, rules, value, target))
+    Ok(break_ties(scores, rules, value, target, reference))
 }
 
-/// The tie-broken threshold around `value` (the best distinct threshold).
-fn break_ties(scores: &[f64], rules: &Rules, value: f64, target: f64) -> Threshold {
+/// The tie-broken threshold around `value` (the best distinct threshold); `prior` is
+/// the distinct search's reference scan, when it has one.
+fn break_ties<'a>(
+    scores: &'a [f64],
+    rules: &'a Rules,
+    value: f64,
+    target: f64,
+    prior: Option<Reference<'a>>,
+) -> Threshold {
     let n = scores.len();
     let wanted = n as f64 / target;
     let objective = |count: u64| (n as f64 / count.max(1) as f64 - target).abs();
-    let found = count_segments(scores, rules, Threshold::above(value));
+    let simple = rules.relative.is_none() && rules.min_len == 1 && rules.max_len.is_none();
+    // The count at `value`, from the prior reference or one scan at `value` (then the
+    // reference the tie probes count against).
+    let (reference, found) =
+        match prior.and_then(|r| r.count(Threshold::above(value)).map(|c| (r, c))) {
+            Some(known) => known,
+            None => {
+                let r = Reference::scan(scores, rules, Threshold::above(value));
+                let c = r.segments();
+                (r, c)
+            }
+        };
     if (found as f64 - wanted).abs() < 1.0 || n < 2 {
         return Threshold::above(value);
     }
     // The value whose ties decide: `value` itself when too few segments start (its ties
     // would add some), else the next distinct score above it (all of whose ties fire).
     let tied = if (found as f64) < wanted {
-        value
+        // The highest score at or below `value` (which may be a bucket edge rather than
+        // a score; no score lies between the two, so both fire the same positions).
+        let below = scores[1..]
+            .iter()
+            .copied()
+            .filter(|&v| v <= value && v.is_finite())
+            .fold(f64::NEG_INFINITY, f64::max);
+        if below == f64::NEG_INFINITY {
+            return Threshold::above(value);
+        }
+        below
     } else {
         let above = scores[1..]
             .iter()
@@ -1561,7 +1757,6 @@ fn break_ties(scores: &[f64], rules: &Rules, value: f64, target: f64) -> Thresho
     let mut best = (Threshold::above(value), found);
     // A threshold rule alone (min_len 1, no max_len, no relative rule): every tied
     // position that fires adds exactly one segment, so the count is known without a pass.
-    let simple = rules.relative.is_none() && rules.min_len == 1 && rules.max_len.is_none();
     if simple {
         let base = if (found as f64) < wanted {
             found
@@ -1577,46 +1772,67 @@ fn break_ties(scores: &[f64], rules: &Rules, value: f64, target: f64) -> Thresho
         }
         return best.0;
     }
-    let (mut lo, mut hi) = (0usize, ranks.len());
-    let consider = |th: Threshold, c: u64, best: &mut (Threshold, u64)| {
-        if objective(c) < objective(best.1) {
-            *best = (th, c);
+    // Only the tied positions fire differently from `value`'s scan, so each probe
+    // re-scans around those of them that change, relative to one reference scan.
+    let reference = if reference.covers(value) && reference.covers(tied) {
+        reference
+    } else if reference.lo.is_nan() {
+        // A fresh scan at `value`, bracketed now.
+        reference.bracket(value.min(tied), value.max(tied))
+    } else {
+        // The prior bracket misses `tied`: one scan at `value`.
+        Reference::scan(scores, rules, Threshold::above(value))
+            .bracket(value.min(tied), value.max(tied))
+    };
+    let count = |th: Threshold| {
+        reference
+            .count(th)
+            .unwrap_or_else(|| count_segments(scores, rules, th))
+    };
+    // The count does not decrease as more tied positions fire (without max_len; with
+    // it, the best probe is kept) and grows about linearly in j (the ranks are spread
+    // over the series), so a secant search on j brackets the target in a few probes.
+    // x estimates the count with index i (ranks.len() - i ties firing) from the known
+    // end, taking half of the firing ties to start a segment.
+    let len = ranks.len();
+    let x_of = |i: usize| {
+        if (found as f64) < wanted {
+            found as f64 + 0.5 * (len - i) as f64
+        } else {
+            found as f64 - 0.5 * i as f64
         }
     };
-    // Bisection on j: the count does not decrease as more tied positions fire (without
-    // max_len; with it, the best probe is kept).
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        let c = count_segments(scores, rules, at(mid));
-        consider(at(mid), c, &mut best);
-        if (c as f64) < wanted {
-            lo = mid + 1;
-        } else {
-            hi = mid;
+    let mut seen = Vec::new();
+    secant_search(len + 1, wanted, |i| count(at(len - i)), x_of, &mut seen);
+    for (i, c) in seen {
+        if objective(c) < objective(best.1) {
+            best = (at(len - i), c);
         }
-    }
-    if lo <= ranks.len() {
-        let c = count_segments(scores, rules, at(lo));
-        consider(at(lo), c, &mut best);
     }
     best.0
 }
 
 /// The best threshold among the distinct score values (no tie breaking).
-fn best_distinct_threshold(scores: &[f64], rules: &Rules) -> Result<f64> {
+fn best_distinct_threshold<'a>(
+    scores: &'a [f64],
+    rules: &'a Rules,
+) -> Result<(f64, Option<Reference<'a>>)> {
     let target = rules
         .target_len
         .ok_or_else(|| Error::parameter("calibration needs target_len"))?;
     let n = scores.len();
     let (lo_v, hi_v) = finite_range(scores);
     if n < 2 || lo_v > hi_v {
-        return Ok(f64::INFINITY);
+        return Ok((f64::INFINITY, None));
     }
     let wanted = n as f64 / target;
     let objective = |count: u64| (n as f64 / count.max(1) as f64 - target).abs();
     let simple = rules.relative.is_none() && rules.min_len == 1 && rules.max_len.is_none();
     if simple && hi_v > lo_v {
-        return Ok(calibrate_by_rank(scores, lo_v, hi_v, wanted, objective));
+        return Ok((
+            calibrate_by_rank(scores, lo_v, hi_v, wanted, objective),
+            None,
+        ));
     }
     let mut best: Option<(f64, u64)> = None;
     let mut consider = |theta: f64, count: u64| {
@@ -1688,19 +1904,32 @@ fn best_distinct_threshold(scores: &[f64], rules: &Rules) -> Result<f64> {
                 xs.push(above_hi + (inside.len() - i - 1) as f64);
             }
         }
+        // Probes inside one bucket fire differently only at its few positions: count
+        // them relative to one scan at the bucket's lower edge (a full scan per probe
+        // when the bucket holds too many positions to gain).
+        let reference = (lo_edge.is_finite() && inside.len() <= n / 16).then(|| {
+            Reference::scan(scores, rules, Threshold::above(lo_edge)).bracket(lo_edge, hi_edge)
+        });
+        let count = |th: Threshold| {
+            reference
+                .as_ref()
+                .and_then(|r| r.count(th))
+                .unwrap_or_else(|| count_segments(scores, rules, th))
+        };
         let mut seen = Vec::new();
         secant_search(
             thresholds.len(),
             wanted,
-            |i| count_segments(scores, rules, Threshold::above(thresholds[i])),
+            |i| count(Threshold::above(thresholds[i])),
             |i| xs[i],
             &mut seen,
         );
         for &(i, c) in &seen {
             consider(thresholds[i], c);
         }
+        return Ok((best.map_or(f64::INFINITY, |b| b.0), reference));
     }
-    Ok(best.map_or(f64::INFINITY, |b| b.0))
+    Ok((best.map_or(f64::INFINITY, |b| b.0), None))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -510,3 +510,64 @@ fn send_sync() {
     assert_send_sync::<RuleEngine>();
     assert_send_sync::<Rules>();
 }
+
+/// Scores for the relative-count tests: tie-heavy (a few levels) or continuous, some NaN.
+fn long_scores_strategy() -> impl Strategy<Value = Vec<f64>> {
+    (any::<u64>(), 200usize..4000, 2u32..40, any::<bool>()).prop_map(|(seed, n, levels, nan)| {
+        let mut x = seed | 1;
+        (0..n)
+            .map(|_| {
+                x = crate::util::testing::lcg_step(x);
+                let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+                if nan && u < 0.01 {
+                    f64::NAN
+                } else if levels < 30 {
+                    (u * levels as f64).floor() / levels as f64
+                } else {
+                    u
+                }
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// The count relative to a reference scan equals a full scan at every threshold in
+    /// the bracket, ties broken at any cut, with and without hard lengths and the
+    /// relative rule.
+    #[test]
+    fn counts_relative_to_a_reference_scan_are_exact(
+        s in long_scores_strategy(),
+        min_len in 1usize..6,
+        max_extra in prop::option::of(0usize..40),
+        relative in prop::option::of(0u8..4),
+        at in 0.0f64..1.0,
+        width in 0.0f64..0.5,
+        probes in prop::collection::vec((0.0f64..1.0, any::<u64>()), 1..12),
+    ) {
+        let rules = Rules {
+            target_len: Some(8.0),
+            min_len,
+            max_len: max_extra.map(|e| min_len + 1 + e),
+            relative: relative.map(|r| r as f64 / 8.0),
+            combine: relative.map(|_| Combine::Or),
+            ..Rules::default()
+        };
+        prop_assume!(rules.validate().is_ok());
+        let (lo, hi) = ((at - width).max(0.0), (at + width).min(1.0));
+        let reference = Reference::scan(&s, &rules, Threshold::above(at)).bracket(lo, hi);
+        for (u, cut) in probes {
+            let th = Threshold { value: lo + u * (hi - lo), tie_cut: cut >> 1 };
+            prop_assert_eq!(reference.count(th), Some(count_segments(&s, &rules, th)));
+            // A score value itself, the case ties and thresholds meet.
+            let v = s[(cut % s.len() as u64) as usize];
+            if v >= lo && v <= hi {
+                let th = Threshold { value: v, tie_cut: cut };
+                prop_assert_eq!(reference.count(th), Some(count_segments(&s, &rules, th)));
+            }
+        }
+        prop_assert_eq!(reference.count(Threshold::above(hi + 0.1)), None);
+    }
+}
