@@ -175,31 +175,33 @@ impl Pending {
         }
     }
 
-    /// The best score among the intervals starting at `start`.
+    /// Folds into `best` the best score of every live start in `low..high`, a range no
+    /// longer than the slot count (within it, slot indices and starts correspond one to
+    /// one), visiting the live bits word by word from the top.
     #[inline(always)]
-    fn best_at(&self, start: u64) -> Option<(u64, u64)> {
-        let slot = self.slot(start);
-        (slot.start == start).then_some((slot.repeats, slot.span))
-    }
-
-    /// The largest live start in `low..high`, a range no longer than the slot count
-    /// (within it, slot indices and starts correspond one to one).
-    #[inline(always)]
-    fn last_live_below(&self, low: u64, high: u64) -> Option<u64> {
+    fn fold_best(&self, low: u64, high: u64, best: &mut Option<(u64, u64)>) {
         let mut high = high;
         while high > low {
             let index = ((high - 1) & self.mask) as usize;
             let bit = index % 64;
             // Bits 0..=bit of this word are starts high-1-bit ..= high-1; keep those at or
-            // above `low`.
+            // above `low`, as the top `below + 1` bits of `word`.
             let below = (high - 1 - low).min(bit as u64) as u32;
-            let word = self.live_bits[index / 64] >> (bit as u32 - below) << (63 - below);
-            if word != 0 {
-                return Some(high - 1 - word.leading_zeros() as u64);
+            let word_index = index / 64;
+            let mut word = self.live_bits[word_index] >> (bit as u32 - below) << (63 - below);
+            let base = index - bit;
+            while word != 0 {
+                let top = 63 - word.leading_zeros();
+                word &= !(1u64 << top);
+                // Bit `top` of `word` is bit `top + bit - 63` of the live word.
+                let slot = &self.slots[base + (top as usize + bit - 63)];
+                if slot.start != EMPTY && best.is_none_or(|(r, s)| slot.repeats * s > r * slot.span)
+                {
+                    *best = Some((slot.repeats, slot.span));
+                }
             }
             high -= below as u64 + 1;
         }
-        None
     }
 
     fn insert(&mut self, start: u64, end: u64, repeats: u64, span: u64) {
@@ -253,8 +255,11 @@ const HIGH: u64 = !LOW;
 /// The sliding window of triplets with the counts of the window and of its suffix `v`.
 #[derive(Debug, Clone)]
 struct Window {
-    /// Triplets a full window holds (W - 2), and the length of the ring.
+    /// Triplets a full window holds (W - 2).
     capacity: usize,
+    /// The triplets, each written at its slot and again `capacity` further, so that the
+    /// window (oldest first) is always the plain slice `ring[head..head + len]` and the
+    /// scans read it without wrapping around.
     ring: Box<[u8]>,
     counts: [u64; 64],
     cursor: Cursor,
@@ -278,7 +283,7 @@ impl Window {
     fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            ring: vec![0u8; capacity].into_boxed_slice(),
+            ring: vec![0u8; 2 * capacity].into_boxed_slice(),
             counts: [0; 64],
             cursor: Cursor::default(),
         }
@@ -324,6 +329,7 @@ impl WindowView<'_> {
     fn push(&mut self, triplet: usize, level: u64) {
         let slot = self.slot(self.c.len);
         self.ring[slot] = triplet as u8;
+        self.ring[slot + self.capacity] = triplet as u8;
         self.c.len += 1;
         self.enter(triplet, level);
     }
@@ -334,6 +340,7 @@ impl WindowView<'_> {
         let head = self.c.head;
         let old = self.ring[head] as usize & 63;
         self.ring[head] = triplet as u8;
+        self.ring[head + self.capacity] = triplet as u8;
         self.c.head = if head + 1 == self.capacity {
             0
         } else {
@@ -374,11 +381,8 @@ impl WindowView<'_> {
         triplet: usize,
     ) -> Cursor {
         loop {
-            let mut slot = cursor.head + (cursor.len - cursor.suffix);
-            if slot >= ring.len() {
-                slot -= ring.len();
-            }
-            let t = ring[slot] as usize & 63;
+            // The doubled ring needs no wrap-around.
+            let t = ring[cursor.head + (cursor.len - cursor.suffix)] as usize & 63;
             cursor.suffix -= 1;
             counts[t] -= SUFFIX_ONE;
             cursor.sums -= counts[t] & HIGH;
@@ -416,9 +420,13 @@ impl WindowView<'_> {
             suffix,
             sums,
         } = cursor;
-        // Suffix counts of the triplets added while scanning, on top of the counts of `v`
-        // (the high halves of `counts`); zeroing 64 bytes is cheaper than copying counts.
-        let mut added = [0u8; 64];
+        // Suffix counts while scanning: the counts of `v` (the high halves of `counts`),
+        // then of each longer suffix. Narrowing 64 counts costs about as much as zeroing a
+        // table of additions, and saves a load and an add per scanned triplet.
+        let mut suffix_counts = [0u32; 64];
+        for (c, &both) in suffix_counts.iter_mut().zip(counts) {
+            *c = (both >> 32) as u32;
+        }
         let mut repeats = sums >> 32;
         // Best score (as a ratio repeats/span) among the perfect intervals inside the
         // suffix being scored; `None` until one is found.
@@ -428,41 +436,35 @@ impl WindowView<'_> {
         let end = window_start + len as u64 + 2;
         // Spans worth scoring: from |v| up to the window's, and only while even the whole
         // window's repeat count could beat the threshold (no suffix repeats more).
-        let mut last_span = len as u64 - 1;
+        let mut last_span = len - 1;
         if let Some(bound) = ((sums & LOW) * 10).saturating_sub(1).checked_div(level) {
-            last_span = last_span.min(bound);
+            last_span = last_span.min(bound as usize);
         }
-        if last_span < suffix as u64 {
+        if last_span < suffix {
             return;
         }
-        // Ring slot of the triplet just left of `v`; the scan walks left from it.
-        let mut slot = head + (len - suffix - 1);
-        if slot >= ring.len() {
-            slot -= ring.len();
-        }
-        for span in suffix as u64..=last_span {
-            let t = ring[slot] as usize & 63;
-            slot = if slot == 0 { ring.len() - 1 } else { slot - 1 };
-            repeats += (counts[t] >> 32) + added[t] as u64;
-            added[t] += 1;
-            if repeats * 10 <= level * span {
+        // The triplets left of `v`, nearest first: the one entering the suffix of span
+        // `suffix + k` is the k-th. Window triplet i (0 = oldest) is `ring[head + i]`
+        // and ends the suffix of span `len - 1 - i`.
+        let scanned = &ring[head + len - 1 - last_span..head + len - suffix];
+        let mut threshold = level * suffix as u64;
+        for (k, &t) in scanned.iter().rev().enumerate() {
+            let t = t as usize & 63;
+            repeats += suffix_counts[t] as u64;
+            suffix_counts[t] += 1;
+            let above = repeats * 10 > threshold;
+            threshold += level;
+            if !above {
                 continue;
             }
+            let span = (suffix + k) as u64;
             // The best score so far is a lower bound on the one this suffix must reach,
             // so a lower score is rejected before folding in more pending starts.
             if best.is_some_and(|(r, s)| repeats * s < r * span) {
                 continue;
             }
-            let i = len - 1 - span as usize;
-            let start = window_start + i as u64;
-            while let Some(live) = perfect.last_live_below(start, folded) {
-                folded = live;
-                if let Some((r, s)) = perfect.best_at(live) {
-                    if best.is_none_or(|(br, bs)| r * bs > br * s) {
-                        best = Some((r, s));
-                    }
-                }
-            }
+            let start = window_start + (len as u64 - 1 - span);
+            perfect.fold_best(start, folded, &mut best);
             folded = start;
             if best.is_none_or(|(r, s)| repeats * s >= r * span) {
                 best = Some((repeats, span));
