@@ -252,6 +252,14 @@ const BOTH_ONE: u64 = WINDOW_ONE | SUFFIX_ONE;
 const LOW: u64 = 0xFFFF_FFFF;
 const HIGH: u64 = !LOW;
 
+/// The smallest packed count (suffix count in the high half) whose suffix count `c`
+/// exceeds `2T/10`, i.e. `10 c > 2T`: `c > floor(2T/10)`, and the window count in the low
+/// half is below 2^32. Comparing the packed count with it saves a shift and a multiply per
+/// base.
+fn shrink_at(level: u64) -> u64 {
+    (2 * level / 10 + 1) << 32
+}
+
 /// The sliding window of triplets with the counts of the window and of its suffix `v`.
 #[derive(Debug, Clone)]
 struct Window {
@@ -326,17 +334,17 @@ impl WindowView<'_> {
 
     /// Appends a triplet to a window that is not full.
     #[inline(always)]
-    fn push(&mut self, triplet: usize, level: u64) {
+    fn push(&mut self, triplet: usize, shrink_at: u64) {
         let slot = self.slot(self.c.len);
         self.ring[slot] = triplet as u8;
         self.ring[slot + self.capacity] = triplet as u8;
         self.c.len += 1;
-        self.enter(triplet, level);
+        self.enter(triplet, shrink_at);
     }
 
     /// Drops the oldest triplet of a full window and appends `triplet` in its slot.
     #[inline(always)]
-    fn replace(&mut self, triplet: usize, level: u64) {
+    fn replace(&mut self, triplet: usize, shrink_at: u64) {
         let head = self.c.head;
         let old = self.ring[head] as usize & 63;
         self.ring[head] = triplet as u8;
@@ -355,17 +363,18 @@ impl WindowView<'_> {
             self.counts[old] -= WINDOW_ONE;
             self.c.sums -= self.counts[old] & LOW;
         }
-        self.enter(triplet, level);
+        self.enter(triplet, shrink_at);
     }
 
     /// Counts the newest triplet in the window and in `v`, then keeps `v` the longest
-    /// suffix in which no triplet occurs more than `2T/10` times.
+    /// suffix in which no triplet occurs more than `2T/10` times. `shrink_at` is
+    /// [`shrink_at`] of the level: the test reads the packed count as it is.
     #[inline(always)]
-    fn enter(&mut self, triplet: usize, level: u64) {
+    fn enter(&mut self, triplet: usize, shrink_at: u64) {
         self.c.suffix += 1;
         self.c.sums += self.counts[triplet];
         self.counts[triplet] += BOTH_ONE;
-        if (self.counts[triplet] >> 32) * 10 > 2 * level {
+        if self.counts[triplet] >= shrink_at {
             self.c = Self::shrink_suffix(self.ring, self.counts, self.c, triplet);
         }
     }
@@ -672,6 +681,7 @@ impl Sdust {
         let codes = &input[skipped..];
         let window_len = self.options.window as u64;
         let level = self.level;
+        let shrink_at = shrink_at(level);
         let emit_from = self.emit_from;
         // Locals (and a window view holding its cursor by value) rather than fields, so
         // that the hot state lives in registers.
@@ -711,7 +721,7 @@ impl Sdust {
             if !perfect.is_empty() {
                 report_before(perfect, intervals, window_start, position >= emit_from);
             }
-            window.push(triplet, level);
+            window.push(triplet, shrink_at);
             find_perfect!(window_start);
             k += 1;
         }
@@ -737,7 +747,7 @@ impl Sdust {
                     position >= emit_from,
                 );
             }
-            window.replace(triplet, level);
+            window.replace(triplet, shrink_at);
             find_perfect!(first + (k + j) as u64 + 1 - window_len);
         }
         let cursor = window.c;
