@@ -1035,6 +1035,151 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::InvalidSequence { position: 9_000 });
     }
 
+    /// A slow, direct SDUST, written from the algorithm's description rather than from
+    /// the fast path: for every base it rebuilds the window, finds the suffix `v` by
+    /// counting, scores every longer suffix from scratch, and keeps the perfect intervals
+    /// in a plain list searched in full. Quadratic in the window; for tests only.
+    fn reference_sdust(seq: &[u8], window: usize, level: u64) -> Vec<(u64, u64)> {
+        let codes: Vec<u8> = seq
+            .iter()
+            .map(|&b| LETTER_CLASS[b as usize].min(AMBIGUOUS))
+            .collect();
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        // (start, end, repeats, span) of the perfect intervals not reported yet.
+        let mut pending: Vec<(u64, u64, u64, u64)> = Vec::new();
+        fn report(pending: &mut Vec<(u64, u64, u64, u64)>, out: &mut Vec<(u64, u64)>, start: u64) {
+            let Some(first) = pending.iter().map(|p| p.0).min() else {
+                return;
+            };
+            if first >= start {
+                return;
+            }
+            let end = pending
+                .iter()
+                .filter(|p| p.0 == first)
+                .map(|p| p.1)
+                .max()
+                .unwrap();
+            match out.last_mut() {
+                Some(last) if first <= last.1 => last.1 = last.1.max(end),
+                _ => out.push((first, end)),
+            }
+            pending.retain(|p| p.0 >= start);
+        }
+        let repeats = |triplets: &[usize]| -> u64 {
+            let mut c = [0u64; 64];
+            triplets.iter().for_each(|&t| c[t] += 1);
+            c.iter().map(|&n| n * n.saturating_sub(1) / 2).sum()
+        };
+        let mut run_start = 0;
+        for p in 0..=codes.len() {
+            if p < codes.len() && codes[p] < AMBIGUOUS {
+                if p >= run_start + 2 {
+                    let window_start = (p + 1 - (p + 1 - run_start).min(window)) as u64;
+                    report(&mut pending, &mut out, window_start);
+                    // Triplets of the window, oldest first; triplet i starts at base
+                    // window_start + i.
+                    let triplets: Vec<usize> = (window_start as usize..=p - 2)
+                        .map(|i| {
+                            (codes[i] as usize) << 4
+                                | (codes[i + 1] as usize) << 2
+                                | codes[i + 2] as usize
+                        })
+                        .collect();
+                    let n = triplets.len();
+                    // v: the longest suffix in which no triplet occurs more than 2T/10 times.
+                    let mut v = 0;
+                    while v < n && {
+                        let suffix = &triplets[n - v - 1..];
+                        let c = suffix.iter().filter(|&&t| t == suffix[0]).count() as u64;
+                        c * 10 <= 2 * level
+                    } {
+                        v += 1;
+                    }
+                    for l in v + 1..=n {
+                        let span = l as u64 - 1;
+                        let r = repeats(&triplets[n - l..]);
+                        if r * 10 <= level * span {
+                            continue;
+                        }
+                        let start = window_start + (n - l) as u64;
+                        let best = pending
+                            .iter()
+                            .filter(|q| q.0 >= start)
+                            .map(|q| (q.2, q.3))
+                            .reduce(|a, b| if b.0 * a.1 > a.0 * b.1 { b } else { a });
+                        if best.is_none_or(|(br, bs)| r * bs >= br * span) {
+                            pending.push((start, p as u64 + 1, r, span));
+                        }
+                    }
+                }
+                continue;
+            }
+            // An ambiguous base or the end: report the rest as the window would while
+            // sliding on, then start a new run after it.
+            let run = (p - run_start) as u64;
+            let mut start = run_start as u64 + 1 + (run + 1).saturating_sub(window as u64);
+            while let Some(first) = pending.iter().map(|q| q.0).min() {
+                start = (start + 1).max(first + 1);
+                report(&mut pending, &mut out, start);
+            }
+            run_start = p + 1;
+        }
+        out
+    }
+
+    /// Sequences rich in what the fast paths special-case: long homopolymers,
+    /// microsatellites of unit lengths 1 to 8, random stretches, N runs and lowercase.
+    fn repeat_rich(pieces: &[(u8, u16, u64)]) -> Vec<u8> {
+        let mut seq = Vec::new();
+        for &(kind, len, seed) in pieces {
+            let len = len as usize;
+            let mut x = seed | 1;
+            let mut next = move || {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            };
+            match kind % 5 {
+                0 => seq.extend(std::iter::repeat_n(b"ACGT"[(seed % 4) as usize], len)),
+                1 | 2 => {
+                    let unit: Vec<u8> = (0..1 + seed as usize % 8)
+                        .map(|_| b"ACGT"[(next() >> 60) as usize & 3])
+                        .collect();
+                    seq.extend(unit.iter().cycle().take(len));
+                }
+                3 => seq.extend((0..len).map(|_| b"AATTACGT"[(next() >> 61) as usize])),
+                _ => seq.extend(std::iter::repeat_n(b'N', 1 + len % 4)),
+            }
+            if kind >= 200 {
+                let from = seq.len().saturating_sub(len);
+                seq[from..].make_ascii_lowercase();
+            }
+        }
+        seq
+    }
+
+    #[test]
+    fn matches_the_reference_on_long_repeats_and_large_windows() {
+        // Long homopolymers and microsatellites under windows wider than 64 (several
+        // live-bit words, more than 255 copies of a triplet in one scan).
+        let mut seq = b"ACGTTGCAAGCTTAGCCATGGTACCG".to_vec();
+        seq.extend(std::iter::repeat_n(b'A', 700));
+        seq.extend(b"CAT".iter().cycle().take(500));
+        seq.extend(b"GATTACA");
+        seq.extend(b"TA".iter().cycle().take(300));
+        seq.extend(b"NN");
+        seq.extend(b"ACGTTAGGC".iter().cycle().take(400));
+        for (window, level) in [(64, 20), (65, 20), (100, 20), (300, 20), (300, 35), (4, 20)] {
+            assert_eq!(
+                sdust(&seq, DustOptions { window, level }).unwrap(),
+                reference_sdust(&seq, window, level as u64),
+                "window {window} level {level}"
+            );
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(128))]
 
@@ -1077,6 +1222,22 @@ mod tests {
             prop_assert_eq!(sdust_codes(&codes, o).unwrap(), want.clone());
             prop_assert_eq!(sdust_chunked(&seq, o, chunk, 1).unwrap(), want);
 
+        }
+
+        /// The fast masker equals the slow reference on repeat-rich sequences, under
+        /// windows below, at and above 64 bases, and at any chunking of a parallel run.
+        #[test]
+        fn equals_reference_on_repeat_rich_sequences(
+            pieces in proptest::collection::vec((any::<u8>(), 1u16..160, any::<u64>()), 0..24),
+            window in prop::sample::select(vec![4usize, 5, 9, 31, 63, 64, 65, 100, 129]),
+            level in prop::sample::select(vec![0u32, 1, 10, 19, 20, 21, 40, 64]),
+            chunk in 1usize..700,
+        ) {
+            let seq = repeat_rich(&pieces);
+            let o = DustOptions { window, level };
+            let want = reference_sdust(&seq, window, level as u64);
+            prop_assert_eq!(&sdust(&seq, o).unwrap(), &want);
+            prop_assert_eq!(&sdust_chunked(&seq, o, chunk, 2).unwrap(), &want);
         }
 
         /// Arbitrary bytes: the lenient masker never panics and keeps the invariants; the
