@@ -457,6 +457,7 @@ impl WindowView<'_> {
         // and ends the suffix of span `len - 1 - i`.
         let scanned = &ring[head + len - 1 - last_span..head + len - suffix];
         let mut threshold = level * suffix as u64;
+        let window_repeats = sums & LOW;
         for (k, &t) in scanned.iter().rev().enumerate() {
             let t = t as usize & 63;
             repeats += suffix_counts[t] as u64;
@@ -469,8 +470,16 @@ impl WindowView<'_> {
             let span = (suffix + k) as u64;
             // The best score so far is a lower bound on the one this suffix must reach,
             // so a lower score is rejected before folding in more pending starts.
-            if best.is_some_and(|(r, s)| repeats * s < r * span) {
-                continue;
+            if let Some((r, s)) = best {
+                if repeats * s < r * span {
+                    // No longer suffix repeats more than the whole window: once even that
+                    // count cannot reach the best score over this span, no longer suffix
+                    // can (the best only grows as the scan goes on).
+                    if window_repeats * s < r * span {
+                        break;
+                    }
+                    continue;
+                }
             }
             let start = window_start + (len as u64 - 1 - span);
             perfect.fold_best(start, folded, &mut best);
