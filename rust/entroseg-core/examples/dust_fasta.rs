@@ -55,7 +55,7 @@ fn main() {
         summary = (count, masked, hash);
     }
     println!(
-        "{path}: {:.2} Mbp in {} records, {:.3} s ({:.1} Mbp/s); {} intervals, {} bases masked, checksum {:016x}",
+        "{path}: {:.2} Mbp in {} records, {:.4} s ({:.1} Mbp/s); {} intervals, {} bases masked, checksum {:016x}",
         bases as f64 / 1e6,
         recs.len(),
         best,
