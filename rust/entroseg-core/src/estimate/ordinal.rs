@@ -174,9 +174,13 @@ fn add_comparison(a: &[f64], b: &[f64], codes: &mut [u32], weight: u32) {
     }
 }
 
-/// Inversion codes of the patterns ending at `xs[start..start+n]` into `codes`.
+/// Inversion codes of the patterns ending at `xs[start..start+n]` into `codes`, one
+/// floating-point comparison per pair of embedding positions and pattern: `d(d-1)/2`
+/// comparisons per sample. Used where the comparison streams of
+/// [`encode_block_streams`] would not fit its stack buffers (very long delays), and by
+/// the tests as the reference the faster path must match.
 #[inline(always)]
-fn encode_block_generic(xs: &[f64], start: usize, codes: &mut [u32], order: usize, delay: usize) {
+fn encode_block_pairwise(xs: &[f64], start: usize, codes: &mut [u32], order: usize, delay: usize) {
     let n = codes.len();
     codes.fill(0);
     let span = (order - 1) * delay;
@@ -188,6 +192,78 @@ fn encode_block_generic(xs: &[f64], start: usize, codes: &mut [u32], order: usiz
             let ai = start - span + p * delay;
             add_comparison(&xs[ai..ai + n], &xs[bi..bi + n], codes, weight);
         }
+    }
+}
+
+/// Smallest order for which the stream encoder pays: below it the pairwise encoder does
+/// only 3 (d = 3) or 6 (d = 4) comparisons per sample and skips the byte packing.
+const MIN_STREAM_ORDER: usize = 4;
+/// Patterns per sub-block of the stream encoder: its byte buffers stay in L1.
+const STREAM_BLOCK: usize = 512;
+/// Longest span `(d-1)*tau` the stream encoder handles; longer ones use the pairwise one.
+const MAX_STREAM_SPAN: usize = 512;
+
+/// Inversion codes of the patterns ending at `xs[start..start+n]` into `codes`, from
+/// `d - 1` comparison streams instead of `d(d-1)/2` comparisons per sample.
+///
+/// The comparison of embedding positions `p < i` of the pattern ending at `t` is
+/// `x[t-span+p*tau] <= x[t-span+i*tau]`, which depends only on the lag `k = i - p` and on
+/// the sample `s = t-span+p*tau`: it is `B_k[s] = (x[s] <= x[s + k*tau])`. So each
+/// sample takes part in `d - 1` comparisons (one per lag), computed once into byte
+/// streams, and every digit `r_i = sum_{p<i} B_{i-p}[t-span+p*tau]` is a sum of shifted
+/// byte streams (32 lanes per AVX2 add; `r_i <= 9` fits a byte). The code is
+/// `sum_i i! * r_i` as before, so the result is the very same integer as the pairwise
+/// encoder's, comparison for comparison (NaN compares false in both).
+///
+/// Needs `(d-1)*tau <= MAX_STREAM_SPAN`.
+#[inline(always)]
+fn encode_block_streams(xs: &[f64], start: usize, codes: &mut [u32], order: usize, delay: usize) {
+    const STREAM_LEN: usize = STREAM_BLOCK + MAX_STREAM_SPAN;
+    let span = (order - 1) * delay;
+    debug_assert!(span <= MAX_STREAM_SPAN);
+    // streams[k - 1][u] = (x[base + u] <= x[base + u + k*tau]) for the sub-block at base.
+    let mut streams = [[0u8; STREAM_LEN]; MAX_ORDER - 1];
+    let mut digit = [0u8; STREAM_BLOCK];
+    let mut done = 0;
+    while done < codes.len() {
+        let m = (codes.len() - done).min(STREAM_BLOCK);
+        let first = start + done;
+        let base = first - span;
+        for k in 1..order {
+            // Positions u with u + k*tau <= (m - 1) + span, the newest sample of the block.
+            let len = m + span - k * delay;
+            let lo = &xs[base..base + len];
+            let hi = &xs[base + k * delay..base + k * delay + len];
+            for ((b, &a), &c) in streams[k - 1][..len].iter_mut().zip(lo).zip(hi) {
+                *b = (a <= c) as u8;
+            }
+        }
+        let out = &mut codes[done..done + m];
+        out.fill(0);
+        for i in 1..order {
+            let r = &mut digit[..m];
+            r.fill(0);
+            for p in 0..i {
+                let lag_stream = &streams[i - p - 1][p * delay..p * delay + m];
+                for (acc, &b) in r.iter_mut().zip(lag_stream) {
+                    *acc += b;
+                }
+            }
+            let weight = factorial(i) as u32;
+            for (c, &rv) in out.iter_mut().zip(r.iter()) {
+                *c += weight * rv as u32;
+            }
+        }
+        done += m;
+    }
+}
+
+#[inline(always)]
+fn encode_block_generic(xs: &[f64], start: usize, codes: &mut [u32], order: usize, delay: usize) {
+    if order >= MIN_STREAM_ORDER && (order - 1) * delay <= MAX_STREAM_SPAN {
+        encode_block_streams(xs, start, codes, order, delay)
+    } else {
+        encode_block_pairwise(xs, start, codes, order, delay)
     }
 }
 
@@ -285,6 +361,17 @@ impl OrdinalEncoder {
 
     /// Encodes `chunk`, writing one inversion code per sample into `codes` (same length).
     pub fn encode(&mut self, chunk: &[f64], codes: &mut [u32]) {
+        self.encode_checked(chunk, codes, false)
+    }
+
+    /// [`encode`](Self::encode) for a chunk the caller has just found free of non-finite
+    /// samples: skips the encoder's own scan of it (one pass over the chunk).
+    pub(crate) fn encode_finite(&mut self, chunk: &[f64], codes: &mut [u32]) {
+        debug_assert!(crate::estimate::first_non_finite(chunk).is_none());
+        self.encode_checked(chunk, codes, true)
+    }
+
+    fn encode_checked(&mut self, chunk: &[f64], codes: &mut [u32], known_finite: bool) {
         debug_assert_eq!(chunk.len(), codes.len());
         let span = self.span;
         let head = chunk.len().min(span);
@@ -294,10 +381,10 @@ impl OrdinalEncoder {
         buf.extend_from_slice(&self.tail);
         buf.extend_from_slice(&chunk[..head]);
         let start = self.tail.len();
-        self.encode_range(&buf, start, &mut codes[..head], self.seen);
+        self.encode_range(&buf, start, &mut codes[..head], self.seen, known_finite);
         if chunk.len() > head {
             let base = self.seen + head as u64;
-            self.encode_range(chunk, span, &mut codes[head..], base);
+            self.encode_range(chunk, span, &mut codes[head..], base, known_finite);
         }
         self.seen += chunk.len() as u64;
         // Keep the last `span` samples (from the junction buffer when the chunk is short).
@@ -312,8 +399,16 @@ impl OrdinalEncoder {
     }
 
     /// Encodes `xs[start..]` where `xs[start + k]` is the sample at absolute index
-    /// `base + k` and `xs[..start]` are the samples just before it.
-    fn encode_range(&mut self, xs: &[f64], start: usize, out: &mut [u32], base: u64) {
+    /// `base + k` and `xs[..start]` are the samples just before it. `known_finite`: the
+    /// caller has checked that `xs[start..]` holds no non-finite sample.
+    fn encode_range(
+        &mut self,
+        xs: &[f64],
+        start: usize,
+        out: &mut [u32],
+        base: u64,
+        known_finite: bool,
+    ) {
         let span = self.span as u64;
         let n = out.len();
         // Warm-up: no pattern before `span` samples of history exist.
@@ -326,7 +421,7 @@ impl OrdinalEncoder {
         encode_block(xs, start + warm, &mut out[warm..], self.order, self.delay);
         let new = &xs[start..start + n];
         let first_abs = base + warm as u64;
-        let block_clean = crate::estimate::first_non_finite(new).is_none();
+        let block_clean = known_finite || crate::estimate::first_non_finite(new).is_none();
         if block_clean && self.last_bad <= first_abs - span {
             return;
         }
@@ -447,6 +542,61 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    /// The stream encoder against the pairwise one, block by block, for every order, short
+    /// and long delays (up to the stream encoder's span limit and past it), ties, and
+    /// non-finite samples (NaN compares false in both; the encoder masks those patterns
+    /// afterwards, but the raw codes must agree too). Block lengths cross the sub-block
+    /// size.
+    #[test]
+    fn stream_encoder_matches_pairwise_encoder() {
+        for d in MIN_ORDER..=MAX_ORDER {
+            let mut delays = vec![1usize, 2, 3, 7, MAX_STREAM_SPAN / (d - 1)];
+            delays.push(MAX_STREAM_SPAN / (d - 1) + 1);
+            for tau in delays {
+                let span = (d - 1) * tau;
+                for levels in [2u64, 5, 1 << 20] {
+                    let n = 1100;
+                    let mut x = lcg(d as u64 * 131 + tau as u64 + levels, span + n, levels);
+                    x[span + 3] = f64::NAN;
+                    x[span + 600] = f64::INFINITY;
+                    x[span + 601] = f64::NEG_INFINITY;
+                    for len in [1usize, 31, STREAM_BLOCK, STREAM_BLOCK + 1, n] {
+                        let mut pairwise = vec![0u32; len];
+                        encode_block_pairwise(&x, span, &mut pairwise, d, tau);
+                        let mut fast = vec![7u32; len];
+                        encode_block(&x, span, &mut fast, d, tau);
+                        assert_eq!(fast, pairwise, "d={d} tau={tau} levels={levels} len={len}");
+                        if span <= MAX_STREAM_SPAN {
+                            let mut streams = vec![7u32; len];
+                            encode_block_streams(&x, span, &mut streams, d, tau);
+                            assert_eq!(streams, pairwise, "d={d} tau={tau} len={len}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Long delays (past the stream encoder's span limit) through the streaming encoder,
+    /// against the from-scratch reference.
+    #[test]
+    fn long_delays_match_direct_codes() {
+        for (d, tau) in [(4usize, MAX_STREAM_SPAN / 3 + 1), (10, 60)] {
+            let mut x = lcg(d as u64, 3000, 4);
+            x[2000] = f64::NAN;
+            let expected = reference_codes(&x, d, tau);
+            for chunk in [999usize, 3000] {
+                let mut enc = OrdinalEncoder::new(d, tau).unwrap();
+                let mut got = vec![0u32; x.len()];
+                for (xs, out) in x.chunks(chunk).zip(got.chunks_mut(chunk)) {
+                    enc.encode(xs, out);
+                }
+                to_lexicographic(&mut got, d);
+                assert_eq!(got, expected, "d={d} tau={tau} chunk={chunk}");
             }
         }
     }
