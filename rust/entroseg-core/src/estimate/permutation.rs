@@ -405,6 +405,13 @@ pub struct PermutationEstimator {
 
 const TAG: &str = "PermutationEstimator";
 
+/// Where `NanPolicy::Raise` scans for non-finite samples (see `update_with`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NanCheck {
+    UpFront,
+    PerBlock,
+}
+
 impl PermutationEstimator {
     /// Validates options and builds a fresh estimator.
     pub fn new(options: PermutationOptions) -> Result<Self> {
@@ -498,6 +505,16 @@ impl PermutationEstimator {
     /// Under `NanPolicy::Raise` a non-finite sample fails the call before any state
     /// changes, so the caller may fix the data and continue.
     pub fn update(&mut self, chunk: &[f64], out: &mut [f64]) -> Result<()> {
+        self.update_with(chunk, out, NanCheck::UpFront)
+    }
+
+    /// [`update`](Self::update) with a choice of where `NanPolicy::Raise` looks for
+    /// non-finite samples. `UpFront` scans the whole chunk before any state changes (what
+    /// `update` promises); `PerBlock` scans each cache-sized block just before encoding
+    /// it, so a long chunk is read from memory once instead of twice, but an error leaves
+    /// the estimator part-way through the chunk: only for callers that discard it on
+    /// error (the one-shot [`whole_series`] and [`rolling_into`]).
+    fn update_with(&mut self, chunk: &[f64], out: &mut [f64], nan_check: NanCheck) -> Result<()> {
         let rolling = self.options.window.is_some();
         let expected = if rolling { chunk.len() } else { 0 };
         if out.len() != expected {
@@ -506,7 +523,18 @@ impl PermutationEstimator {
                 out.len()
             )));
         }
-        if self.options.nan_policy == NanPolicy::Raise {
+        let raise = self.options.nan_policy == NanPolicy::Raise;
+        // The non-finite error must win over the other data errors below, as in `update`:
+        // the weighted magnitude check reads the whole chunk anyway, and an over-long
+        // whole-series input is rare enough to pay the scan.
+        let over_long =
+            !rolling && check_whole_series_len(self.encoder.seen(), chunk.len()).is_err();
+        let nan_check = if self.options.weighted || over_long {
+            NanCheck::UpFront
+        } else {
+            nan_check
+        };
+        if raise && nan_check == NanCheck::UpFront {
             if let Some(i) = first_non_finite(chunk) {
                 return Err(non_finite_error(i, chunk[i], self.encoder.seen()));
             }
@@ -519,6 +547,7 @@ impl PermutationEstimator {
         }
         // Work in blocks so the code buffer stays in L1.
         const BLOCK: usize = 4096;
+        let chunk_offset = self.encoder.seen();
         let mut codes = std::mem::take(&mut self.codes);
         codes.resize(BLOCK.min(chunk.len()), 0);
         let mut start = 0;
@@ -531,7 +560,18 @@ impl PermutationEstimator {
                 self.history.clear();
                 self.history.extend_from_slice(self.encoder.tail());
             }
-            self.encoder.encode(block, block_codes);
+            if raise {
+                if nan_check == NanCheck::PerBlock {
+                    if let Some(i) = first_non_finite(block) {
+                        self.codes = codes;
+                        return Err(non_finite_error(start + i, block[i], chunk_offset));
+                    }
+                }
+                // Checked, up front or just above.
+                self.encoder.encode_finite(block, block_codes);
+            } else {
+                self.encoder.encode(block, block_codes);
+            }
             if self.options.weighted {
                 let out_block = if rolling {
                     Some(&mut out[start..end])
@@ -565,17 +605,30 @@ impl PermutationEstimator {
     fn cumulative_block(&mut self, codes: &[u32]) {
         let np = self.n_patterns;
         let lanes = self.counts.len() / np;
+        // Blocks past the warm-up of a clean series hold no invalid pattern: count them
+        // without the per-code test (the scan is one vectorised pass over an L1 buffer).
+        let all_valid = !codes.contains(&NO_PATTERN);
         let mut valid = 0u64;
         if lanes == 4 {
             let (c0, rest) = self.counts.split_at_mut(np);
             let (c1, rest) = rest.split_at_mut(np);
             let (c2, c3) = rest.split_at_mut(np);
             let mut quads = codes.chunks_exact(4);
-            for q in quads.by_ref() {
-                for (lane, &c) in [&mut *c0, &mut *c1, &mut *c2, &mut *c3].into_iter().zip(q) {
-                    if c != NO_PATTERN {
-                        lane[c as usize] += 1;
-                        valid += 1;
+            if all_valid {
+                for q in quads.by_ref() {
+                    c0[q[0] as usize] += 1;
+                    c1[q[1] as usize] += 1;
+                    c2[q[2] as usize] += 1;
+                    c3[q[3] as usize] += 1;
+                }
+                valid = (codes.len() - quads.remainder().len()) as u64;
+            } else {
+                for q in quads.by_ref() {
+                    for (lane, &c) in [&mut *c0, &mut *c1, &mut *c2, &mut *c3].into_iter().zip(q) {
+                        if c != NO_PATTERN {
+                            lane[c as usize] += 1;
+                            valid += 1;
+                        }
                     }
                 }
             }
@@ -585,6 +638,11 @@ impl PermutationEstimator {
                     valid += 1;
                 }
             }
+        } else if all_valid {
+            for &c in codes {
+                self.counts[c as usize] += 1;
+            }
+            valid = codes.len() as u64;
         } else {
             for &c in codes.iter().filter(|&&c| c != NO_PATTERN) {
                 self.counts[c as usize] += 1;
@@ -1015,7 +1073,8 @@ pub fn rolling_into(x: &[f64], options: PermutationOptions, out: &mut [f64]) -> 
         window: Some(window.min(x.len().max(span) + 1)),
         ..options
     };
-    PermutationEstimator::new(run)?.update(x, out)
+    // A fresh estimator that is dropped on error: the per-block scan is safe here.
+    PermutationEstimator::new(run)?.update_with(x, out, NanCheck::PerBlock)
 }
 
 /// Whole-series statistic over `x`.
@@ -1024,7 +1083,9 @@ pub fn whole_series(x: &[f64], options: PermutationOptions) -> Result<f64> {
         window: None,
         ..options
     })?;
-    est.update(x, &mut [])?;
+    // A fresh estimator that is dropped on error: the per-block scan is safe here, and
+    // saves reading all of `x` from memory a second time.
+    est.update_with(x, &mut [], NanCheck::PerBlock)?;
     est.value()
 }
 
@@ -1232,6 +1293,86 @@ mod tests {
         assert!(whole_series(&x, PermutationOptions { window: None, ..o })
             .unwrap()
             .is_nan());
+    }
+
+    /// The one-shot functions scan for non-finite samples block by block (one pass over
+    /// the input instead of two); the error must be the one the up-front scan of `update`
+    /// gives: the first bad index of the whole input, in any block, and before any other
+    /// data error.
+    #[test]
+    fn one_shot_functions_report_the_first_non_finite_sample_of_the_input() {
+        for bad in [0usize, 1, 4095, 4096, 10_000, 12_287] {
+            let mut x = walk(5, 12_288, 9);
+            x[bad] = f64::NEG_INFINITY;
+            x[12_000.max(bad + 1).min(12_287)] = f64::NAN;
+            for order in [3usize, 7] {
+                let expected = PermutationEstimator::new(PermutationOptions {
+                    order,
+                    ..Default::default()
+                })
+                .unwrap()
+                .update(&x, &mut [])
+                .unwrap_err();
+                assert_eq!(expected.kind(), crate::ErrorKind::NonFinite { index: bad });
+                for window in [None, Some(64)] {
+                    let o = PermutationOptions {
+                        order,
+                        window,
+                        ..Default::default()
+                    };
+                    let err = match window {
+                        None => whole_series(&x, o).unwrap_err(),
+                        Some(_) => rolling(&x, o).unwrap_err(),
+                    };
+                    assert_eq!(err.kind(), expected.kind(), "bad={bad} window={window:?}");
+                    assert_eq!(err.message(), expected.message());
+                }
+            }
+        }
+        // Weighted: a non-finite sample wins over a too-large one that comes before it.
+        let mut x = walk(6, 9000, 9);
+        x[10] = 1e200;
+        x[8000] = f64::NAN;
+        let o = PermutationOptions {
+            weighted: true,
+            ..Default::default()
+        };
+        let err = whole_series(&x, o).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::NonFinite { index: 8000 });
+    }
+
+    /// The whole-series value does not depend on how the series is chunked, and the
+    /// one-shot function agrees with the streaming estimator, across block edges.
+    #[test]
+    fn whole_series_is_chunk_invariant_across_blocks() {
+        let x = walk(8, 20_000, 5);
+        for order in [3usize, 4, 7, 10] {
+            for delay in [1usize, 3] {
+                let o = PermutationOptions {
+                    order,
+                    delay,
+                    ..Default::default()
+                };
+                let one = whole_series(&x, o).unwrap();
+                for chunk in [1000usize, 4096, 4097, 20_000] {
+                    let mut est = PermutationEstimator::new(o).unwrap();
+                    for c in x.chunks(chunk) {
+                        est.update(c, &mut []).unwrap();
+                    }
+                    let got = est.value().unwrap();
+                    assert_eq!(
+                        got.to_bits(),
+                        one.to_bits(),
+                        "d={order} tau={delay} chunk={chunk}"
+                    );
+                }
+                let reference = reference(&x, o);
+                assert!(
+                    (one - reference).abs() < 1e-12,
+                    "d={order}: {one} vs {reference}"
+                );
+            }
+        }
     }
 
     #[test]
