@@ -212,7 +212,8 @@ const MAX_STREAM_SPAN: usize = 512;
 /// sample takes part in `d - 1` comparisons (one per lag), computed once into byte
 /// streams, and every digit `r_i = sum_{p<i} B_{i-p}[t-span+p*tau]` is a sum of shifted
 /// byte streams (32 lanes per AVX2 add; `r_i <= 9` fits a byte). The code is
-/// `sum_i i! * r_i` as before, so the result is the very same integer as the pairwise
+/// `sum_i i! * r_i` as before, summed in the narrowest lanes that hold it (bytes for the
+/// first four digits, u16 up to order 8, u32 beyond), so the result is the very same integer as the pairwise
 /// encoder's, comparison for comparison (NaN compares false in both).
 ///
 /// Needs `(d-1)*tau <= MAX_STREAM_SPAN`.
@@ -221,8 +222,13 @@ fn encode_block_streams(xs: &[f64], start: usize, codes: &mut [u32], order: usiz
     const STREAM_LEN: usize = STREAM_BLOCK + MAX_STREAM_SPAN;
     let span = (order - 1) * delay;
     debug_assert!(span <= MAX_STREAM_SPAN);
-    // streams[k - 1][u] = (x[base + u] <= x[base + u + k*tau]) for the sub-block at base.
+    // streams[k - 1][u] = 0xFF if x[base + u] <= x[base + u + k*tau] else 0, for the
+    // sub-block at base (a byte mask: the packed comparison result needs no masking).
     let mut streams = [[0u8; STREAM_LEN]; MAX_ORDER - 1];
+    // Digits 1..=4 weigh at most 1 + 2*2 + 6*3 + 24*4 = 119 in all: the low part of the
+    // code is summed in bytes. Digits 5..=7 bring it to at most 8! - 1 = 40319: u16.
+    let mut low = [0u8; STREAM_BLOCK];
+    let mut mid = [0u16; STREAM_BLOCK];
     let mut digit = [0u8; STREAM_BLOCK];
     let mut done = 0;
     while done < codes.len() {
@@ -235,23 +241,55 @@ fn encode_block_streams(xs: &[f64], start: usize, codes: &mut [u32], order: usiz
             let lo = &xs[base..base + len];
             let hi = &xs[base + k * delay..base + k * delay + len];
             for ((b, &a), &c) in streams[k - 1][..len].iter_mut().zip(lo).zip(hi) {
-                *b = (a <= c) as u8;
+                *b = ((a <= c) as u8).wrapping_neg();
             }
         }
+        // The comparison of positions p < i of pattern j is streams[i - p - 1][j + p*tau].
+        let lag = |i: usize, p: usize| &streams[i - p - 1][p * delay..p * delay + m];
+        let low = &mut low[..m];
+        low.fill(0);
+        for i in 1..order.min(5) {
+            let weight = factorial(i) as u8;
+            for p in 0..i {
+                for (acc, &b) in low.iter_mut().zip(lag(i, p)) {
+                    *acc += b & weight;
+                }
+            }
+        }
+        let mid = &mut mid[..m];
+        for (acc, &l) in mid.iter_mut().zip(low.iter()) {
+            *acc = l as u16;
+        }
         let out = &mut codes[done..done + m];
-        out.fill(0);
-        for i in 1..order {
+        for i in 5..order {
+            // r_i = #{p < i : x_p <= x_i}: subtracting a 0xFF mask adds one.
             let r = &mut digit[..m];
             r.fill(0);
             for p in 0..i {
-                let lag_stream = &streams[i - p - 1][p * delay..p * delay + m];
-                for (acc, &b) in r.iter_mut().zip(lag_stream) {
-                    *acc += b;
+                for (acc, &b) in r.iter_mut().zip(lag(i, p)) {
+                    *acc = acc.wrapping_sub(b);
                 }
             }
-            let weight = factorial(i) as u32;
-            for (c, &rv) in out.iter_mut().zip(r.iter()) {
-                *c += weight * rv as u32;
+            if i < 8 {
+                let weight = factorial(i) as u16;
+                for (acc, &rv) in mid.iter_mut().zip(r.iter()) {
+                    *acc += weight * rv as u16;
+                }
+            } else {
+                if i == 8 {
+                    for (c, &v) in out.iter_mut().zip(mid.iter()) {
+                        *c = v as u32;
+                    }
+                }
+                let weight = factorial(i) as u32;
+                for (c, &rv) in out.iter_mut().zip(r.iter()) {
+                    *c += weight * rv as u32;
+                }
+            }
+        }
+        if order <= 8 {
+            for (c, &v) in out.iter_mut().zip(mid.iter()) {
+                *c = v as u32;
             }
         }
         done += m;
