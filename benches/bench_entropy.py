@@ -19,7 +19,9 @@ loops. Everything runs on one thread (entroseg is single-threaded; the environme
 variables below pin numpy's and numba's pools to one thread); pin the process to one
 core with ``taskset`` as in benches/README.md.
 
-Usage: ``python benches/bench_entropy.py [--n 10000000] [--repeat 3] [--quick]``
+Usage: ``python benches/bench_entropy.py [--n 10000000] [--repeat 3] [--quick]
+[--whole-series]``; ``--whole-series`` prints only whole-series (and one-call rolling)
+permutation entropy beside ``x.sum()`` at 10^6 and ``--n`` samples, without peers.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import argparse  # noqa: E402
 import platform  # noqa: E402
 import warnings  # noqa: E402
 from collections.abc import Callable  # noqa: E402
-from importlib.metadata import version  # noqa: E402
+from importlib.metadata import PackageNotFoundError, version  # noqa: E402
 from typing import Any  # noqa: E402
 
 import entroseg  # noqa: E402
@@ -69,8 +71,15 @@ def machine() -> str:
     except OSError:
         pass
     load = os.getloadavg() if hasattr(os, "getloadavg") else ("n/a",)
+
+    def installed(pkg: str) -> str:
+        try:
+            return f"{pkg} {version(pkg)}"
+        except PackageNotFoundError:
+            return f"{pkg} (not installed)"
+
     versions = ", ".join(
-        f"{pkg} {version(pkg)}" for pkg in ("entroseg", "numpy", "antropy", "ordpy", "numba")
+        installed(pkg) for pkg in ("entroseg", "numpy", "antropy", "ordpy", "numba")
     )
     return f"{cpu}; Python {platform.python_version()}; {versions}; load avg {load}"
 
@@ -180,6 +189,36 @@ def bench_context(dna: np.ndarray[Any, Any], k: int, args: argparse.Namespace) -
     print(f"{k:>2}  {fmt_rate(ours):>18}  {fmt_rate(loop):>30}  {ours / loop:11,.0f}x")
 
 
+def bench_whole_series(x: np.ndarray[Any, Any], args: argparse.Namespace) -> None:
+    """Whole-series PE against ``x.sum()`` on the same array, in cache and out of it.
+
+    The sum reads the array once, so its rate is the memory-bandwidth yardstick: the ratio
+    says how close whole-series PE comes to one streaming pass over the input. The two
+    lengths (the first 10^6 samples, which fit in cache on most machines, and all of
+    them) separate the arithmetic from memory effects. No peer libraries are needed.
+    """
+    print("whole-series permutation entropy beside x.sum() on the same array")
+    header = f"{'n':>12}  {'what':<28}{'samples/s':>14}  {'/ x.sum()':>10}"
+    print(header)
+    print("-" * len(header))
+    for n in sorted({min(1_000_000, len(x)), len(x)}):
+        xs = x[:n]
+        t_sum = best_time(xs.sum, args.repeat)
+        print(f"{n:>12,}  {'x.sum()':<28}{fmt_rate(rate(n, t_sum)):>14}  {1.0:>10.3f}")
+        for d in ORDERS:
+            t = best_time(lambda d=d, xs=xs: entroseg.permutation_entropy(xs, order=d), args.repeat)
+            what = f"entroseg whole series d={d}"
+            print(f"{n:>12,}  {what:<28}{fmt_rate(rate(n, t)):>14}  {t_sum / t:>10.3f}")
+        for d in ORDERS:
+            t = best_time(
+                lambda d=d, xs=xs: entroseg.permutation_entropy(xs, order=d, window=W),
+                args.repeat,
+            )
+            what = f"entroseg rolling W={W} d={d}"
+            print(f"{n:>12,}  {what:<28}{fmt_rate(rate(n, t)):>14}  {t_sum / t:>10.3f}")
+        print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--n", type=int, default=10_000_000, help="series length")
@@ -187,6 +226,12 @@ def main() -> None:
     parser.add_argument("--ordpy-prefix", type=int, default=1_000_000)
     parser.add_argument("--loop-prefix", type=int, default=20_000)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    parser.add_argument(
+        "--whole-series",
+        action="store_true",
+        help="only whole-series (and one-call rolling) PE beside x.sum(), at 10^6 and --n "
+        "samples; needs no peer libraries",
+    )
     args = parser.parse_args()
     if args.quick:
         args.n, args.repeat, args.ordpy_prefix, args.loop_prefix = 200_000, 1, 20_000, 3_000
@@ -198,6 +243,10 @@ def main() -> None:
     print(f"# machine: {machine()}")
     print(f"# series: random walk of {n:,} float64 samples; W = {W}; best of {args.repeat}")
     print()
+    if args.whole_series:
+        bench_whole_series(x, args)
+        print(f"# load avg at the end: {os.getloadavg() if hasattr(os, 'getloadavg') else 'n/a'}")
+        return
     t_sum = best_time(lambda: np.sum(x), args.repeat)
     print(f"numpy np.sum over the series: {fmt_rate(rate(n, t_sum))}")
     print()

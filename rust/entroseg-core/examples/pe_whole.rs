@@ -1,7 +1,8 @@
 //! Whole-series permutation entropy against a plain sum over the same array, in cache
 //! (10^6 samples) and out of it (10^7): `cargo run --release -p entroseg-core --example
-//! pe_whole [n]`; `pe_whole ORDER N REPEATS` runs one configuration for `perf`. The sum is the memory-bandwidth yardstick the Python benchmark uses
-//! (`x.sum()`), so the ratio says how close the estimator is to streaming the input once.
+//! pe_whole [n]`; `pe_whole ORDER N REPEATS` runs one configuration, for `perf`.
+//! The sum is the memory-bandwidth yardstick the Python benchmark uses (`x.sum()`), so the
+//! ratio says how close the estimator is to streaming the input once.
 
 use entroseg_core::estimate::permutation::{self, PermutationOptions};
 use std::time::Instant;
