@@ -171,7 +171,13 @@ def test_default_penalty_formula() -> None:
         (np.ones(50), {"n_bkps": -1}, entroseg.InvalidParameterError, "n_bkps must be >= 0"),
         (np.ones(50), {"pen": -2.0}, entroseg.InvalidParameterError, "pen must be"),
         (np.ones(50), {"n_bkps": 1, "order": None}, entroseg.InvalidParameterError, "empty"),
-        (np.ones(50), {"n_bkps": 1, "delays": ()}, entroseg.InvalidParameterError, "delays"),
+        (
+            np.ones(50),
+            {"n_bkps": 1, "order": 4, "delays": ()},
+            entroseg.InvalidParameterError,
+            "delays",
+        ),
+        (np.ones(50), {"n_bkps": 1, "order": "fast"}, ValueError, "'auto'"),
         (np.ones((5, 2)), {"n_bkps": 1}, ValueError, "1-D"),
         (np.array(["a"]), {"n_bkps": 1}, TypeError, "dtype"),
     ],
@@ -181,6 +187,59 @@ def test_bad_input_raises_typed_errors(
 ) -> None:
     with pytest.raises(exc, match=match):
         entroseg.change_points(x, **kwargs)  # type: ignore[arg-type]
+
+
+def kinks(seed: int, n: int) -> tuple[np.ndarray, list[int]]:
+    """A continuous piecewise-linear series (the slope changes, the level does not jump)
+    with white noise: the shape of trend changes in economic and climate series."""
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(1, 3))
+    cps = sorted(int(c) for c in rng.choice(np.arange(n // 5, n - n // 5), k, replace=False))
+    while np.diff([0, *cps, n]).min() < n // 6:
+        cps = sorted(int(c) for c in rng.choice(np.arange(n // 5, n - n // 5), k, replace=False))
+    # Slopes alternate in sign, so every kink turns by at least 0.16 per sample.
+    slopes = (-1.0) ** np.arange(k + 1) * rng.uniform(0.08, 0.15, k + 1)
+    slope = np.repeat(slopes, np.diff([0, *cps, n]))
+    return np.cumsum(slope) + 0.3 * rng.standard_normal(n), cps
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_trend_cost_finds_slope_changes(seed: int) -> None:
+    # The own-line cost sees a kink without a level jump; the level-and-scale cost does
+    # not (the series is one smooth curve to it).
+    x, truth = kinks(seed, 400)
+    ours = entroseg.change_points(x, n_bkps=len(truth), order=None, trend=True)
+    assert f1_score(truth, ours, len(x), margin=10) == 1.0, (ours, truth)
+    # Short series default to this cost, penalty included. Lines fitted apart (not joined
+    # at the kink) sometimes give the corner a short segment of its own: covering, not
+    # exact points.
+    assert covering(truth, entroseg.change_points(x), len(x)) >= 0.85
+    assert (
+        entroseg.change_points(x).tolist()
+        == entroseg.change_points(x, order=None, trend=True).tolist()
+    )
+
+
+def test_auto_order_switches_at_the_short_series_length() -> None:
+    from entroseg.changepoints import SHORT_SERIES
+
+    x, _ = regimes(1)
+    long = x[:SHORT_SERIES]
+    assert entroseg.change_points(long).tolist() == entroseg.change_points(long, order=4).tolist()
+    short = x[: SHORT_SERIES - 1]
+    assert (
+        entroseg.change_points(short).tolist()
+        == entroseg.change_points(short, order=None, trend=True).tolist()
+    )
+    # A Gaussian part the caller names replaces the line on short series.
+    assert (
+        entroseg.change_points(short, variance=True).tolist()
+        == entroseg.change_points(short, order=None, variance=True).tolist()
+    )
+    # No change: a straight line with noise stays one segment.
+    rng = np.random.default_rng(0)
+    line = 0.1 * np.arange(300) + rng.standard_normal(300)
+    assert entroseg.change_points(line).tolist() == [300]
 
 
 def test_bad_fine_segments() -> None:

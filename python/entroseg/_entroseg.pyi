@@ -517,6 +517,7 @@ def _change_points(
     symmetric: bool = True,
     mean: bool = False,
     variance: bool = False,
+    trend: bool = False,
     min_size: int = 20,
     block: int | None = None,
     radius: int | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -11,7 +12,12 @@ import numpy.typing as npt
 from entroseg._entroseg import _change_points
 from entroseg.segments import Segments
 
-__all__ = ["change_points", "default_penalty"]
+__all__ = ["SHORT_SERIES", "change_points", "default_penalty"]
+
+#: Below this many samples ``order="auto"`` uses the own-line Gaussian cost instead of
+#: ordinal patterns: a 20-sample segment holds too few patterns to estimate 12 pattern
+#: probabilities per scale, while a line and a variance are 3 parameters.
+SHORT_SERIES = 1000
 
 
 def default_penalty(
@@ -21,11 +27,13 @@ def default_penalty(
     symmetric: bool = True,
     mean: bool = False,
     variance: bool = False,
+    trend: bool = False,
 ) -> float:
     """The penalty :func:`change_points` uses when neither ``n_bkps`` nor ``pen`` is
     given: ``q ln(n)`` nats per change point, twice BIC's ``(q / 2) ln(n)``, for the
     ``q`` free parameters of one scale's pattern distribution (``order! - 1``, or
-    ``order!/2 - 1`` with ``symmetric``) plus 2 with ``variance`` (1 with ``mean``).
+    ``order!/2 - 1`` with ``symmetric``) plus 3 with ``trend`` (slope, intercept and
+    variance), 2 with ``variance`` or 1 with ``mean``.
     The scales are counted once because they see the same samples. On the generated
     regime data of ``benches/bench_change_points.py`` it finds the true number of
     change points to within about one.
@@ -39,7 +47,7 @@ def default_penalty(
     q = 0
     if order is not None:
         q += math.factorial(order) // (2 if symmetric else 1) - 1
-    q += 2 if variance else (1 if mean else 0)
+    q += 3 if trend else (2 if variance else (1 if mean else 0))
     return float(q * math.log(max(n_samples, 2)))
 
 
@@ -49,11 +57,12 @@ def change_points(
     n_bkps: int | None = None,
     pen: float | None = None,
     min_size: int = 20,
-    order: int | None = 4,
+    order: int | Literal["auto"] | None = "auto",
     delays: Sequence[int] = (1, 2, 4, 8),
     symmetric: bool = True,
     mean: bool = False,
     variance: bool = False,
+    trend: bool = False,
     refine_variance: bool = True,
     fine: Segments | None = None,
     block: int | None = None,
@@ -63,6 +72,13 @@ def change_points(
     the segments, the last being ``len(x)`` (a value ``c < len(x)`` means a new regime
     starts at sample ``c``).
 
+    With the default ``order="auto"``, a series of at least :data:`SHORT_SERIES` (1,000)
+    samples is segmented by its multi-scale ordinal patterns of order 4 (dynamics: sensor
+    data, physiology, gestures); a shorter one by the own-line Gaussian cost
+    (``order=None, trend=True``: level, slope and scale shifts, as in economic and
+    climate series). Give ``order`` and the Gaussian parts explicitly to choose the cost
+    (README: "Which cost fits which regime").
+
     A segment's cost is its negative log-likelihood in nats. For each delay ``tau`` (a
     scale) it is ``N`` times the permutation entropy of the segment's own ordinal
     patterns of ``order`` (``N ln N - sum c ln c`` over the pattern counts ``c``), so
@@ -70,7 +86,9 @@ def change_points(
     than apart; with ``symmetric`` a pattern and its amplitude mirror count as one, so
     an oscillation slower than a segment is not cut at each turn. Optionally a
     Gaussian part: the segment's own mean (``mean``; noise variance from the series'
-    first differences) or own mean and variance (``variance``).
+    first differences), own mean and variance (``variance``), or own least-squares line
+    and residual variance (``trend``: regimes that differ in level, slope or scale, as
+    in economic and climate series).
 
     Fine segments (a grid of ``block`` samples, default ``min_size``; or the segments of
     ``fine``, e.g. from :func:`~entroseg.segment`) merge bottom-up, cheapest merge first,
@@ -94,16 +112,18 @@ def change_points(
         :func:`default_penalty`.
     min_size : int, default 20
         Minimum segment length.
-    order : int or None, default 4
-        Ordinal pattern order (2..7); None leaves patterns out (then give ``mean`` or
-        ``variance``).
+    order : int, None or "auto", default "auto"
+        Ordinal pattern order (2..7); None leaves patterns out (then give ``mean``,
+        ``trend`` or ``variance``); "auto": 4 from :data:`SHORT_SERIES` samples on, else
+        None with ``trend`` (unless ``mean`` or ``variance`` is given).
     delays : sequence of int, default (1, 2, 4, 8)
         Scales: one ordinal cost part per delay.
     symmetric : bool, default True
         Count a pattern and its amplitude mirror as one.
-    mean, variance : bool, default False
-        Add a Gaussian part to the merge cost (own mean; or own mean and variance).
-        ``variance`` suits regimes that differ mainly in scale.
+    mean, variance, trend : bool, default False
+        Add a Gaussian part to the merge cost (own mean; own mean and variance; or own
+        line, which takes precedence). ``variance`` suits regimes
+        that differ in level or scale, ``trend`` regimes that differ in slope.
     refine_variance : bool, default True
         Add the own-mean-and-variance part when refining boundaries.
     fine : Segments, optional
@@ -129,6 +149,15 @@ def change_points(
     >>> entroseg.change_points(x)  # the default penalty finds the same two
     array([ 594, 1006, 1300])
     """
+    n = int(np.shape(x)[0]) if np.ndim(x) == 1 else 0
+    if isinstance(order, str):
+        if order != "auto":
+            raise ValueError(f"order must be an int, None or 'auto', got {order!r}")
+        if n >= SHORT_SERIES:
+            order = 4
+        else:
+            order = None
+            trend = trend or not (mean or variance)
     fine_starts = None
     if fine is not None:
         if not isinstance(fine, Segments) or fine.num_series != 1:
@@ -138,7 +167,12 @@ def change_points(
             raise ValueError(f"fine covers {fine.num_samples} samples but x has {np.shape(x)[0]}")
     if n_bkps is None and pen is None:
         pen = default_penalty(
-            int(np.shape(x)[0]), order=order, symmetric=symmetric, mean=mean, variance=variance
+            n,
+            order=order,
+            symmetric=symmetric,
+            mean=mean,
+            variance=variance,
+            trend=trend,
         )
     return _change_points(
         x,
@@ -148,6 +182,7 @@ def change_points(
         symmetric=symmetric,
         mean=mean,
         variance=variance,
+        trend=trend,
         min_size=min_size,
         block=block,
         radius=radius,

@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 #[pyfunction]
 #[pyo3(signature = (
     x, *, fine=None, order=Some(4), delays=vec![1, 2, 4, 8], symmetric=true, mean=false,
-    variance=false, min_size=20,
+    variance=false, trend=false, min_size=20,
     block=None, radius=None, refine_variance=true, n_bkps=None, pen=None
 ))]
 #[allow(clippy::too_many_arguments)]
@@ -25,6 +25,7 @@ pub fn _change_points<'py>(
     symmetric: bool,
     mean: bool,
     variance: bool,
+    trend: bool,
     min_size: i64,
     block: Option<i64>,
     radius: Option<i64>,
@@ -55,6 +56,7 @@ pub fn _change_points<'py>(
         symmetric,
         mean,
         variance,
+        trend,
         min_size,
         block,
         radius: match radius {

@@ -14,7 +14,9 @@
 //! - optionally the values under a Gaussian: with `variance`, the segment's own mean
 //!   and variance (`n/2 ln var`, ruptures' "normal" cost; the variance is floored at
 //!   1e-6 of the series variance); with `mean` only, its own mean and the series' noise
-//!   variance `sigma^2` (estimated from first differences: `SSE / (2 sigma^2)`).
+//!   variance `sigma^2` (estimated from first differences: `SSE / (2 sigma^2)`); with
+//!   `trend`, its own least-squares line and residual variance (`n/2 ln(RSS / n)`,
+//!   floored like the normal cost), for regimes that differ in level, slope or scale.
 //!
 //! # Search
 //!
@@ -72,6 +74,9 @@ pub struct ChangePointOptions {
     pub mean: bool,
     /// Gaussian cost with the segment's own mean and variance.
     pub variance: bool,
+    /// Gaussian cost with the segment's own least-squares line and residual variance
+    /// (takes precedence over `variance` and `mean`).
+    pub trend: bool,
     /// Every segment has at least this many samples (>= 1).
     pub min_size: usize,
     /// Fine grid length (>= 1), when no fine segments are given.
@@ -116,6 +121,7 @@ struct Signal {
     var_floor: f64,
     mean: bool,
     variance: bool,
+    trend: bool,
 }
 
 /// Additive statistics of one segment.
@@ -128,6 +134,26 @@ struct Stats {
     n: f64,
     s1: f64,
     s2: f64,
+    /// `sum t x_t`, with `t` counted from the segment's first sample (0); the sums of
+    /// `t` and `t^2` over `0..n` are known in closed form.
+    st: f64,
+}
+
+/// Appends value `v` at the end of `s` (`sign = 1`: its time is `s.n`) or removes it
+/// from the front (`-1`: the other samples' times drop by one).
+#[inline]
+fn push_value(s: &mut Stats, v: f64, sign: f64) {
+    if sign > 0.0 {
+        s.st += s.n * v;
+        s.n += 1.0;
+        s.s1 += v;
+        s.s2 += v * v;
+    } else {
+        s.n -= 1.0;
+        s.s1 -= v;
+        s.s2 -= v * v;
+        s.st -= s.s1;
+    }
 }
 
 #[inline]
@@ -173,15 +199,24 @@ impl Signal {
             }
         }
         let (mut values, mut l2_scale, mut var_floor) = (Vec::new(), 0.0, 0.0);
-        if options.mean || options.variance {
+        if options.mean || options.variance || options.trend {
             let n = x.len() as f64;
             let mu = x.iter().sum::<f64>() / n;
             values = x.iter().map(|v| v - mu).collect();
             let var = values.iter().map(|v| v * v).sum::<f64>() / n;
             var_floor = (var * 1e-6).max(f64::MIN_POSITIVE);
-            // Noise scale from first differences (robust to level shifts): the median
-            // absolute difference of a Gaussian is 0.6745 * sqrt(2) * sigma.
-            let mut diffs: Vec<f64> = x.windows(2).map(|w| (w[1] - w[0]).abs()).collect();
+            // Noise scale from first differences (robust to level shifts; centred on their
+            // median, so a trend does not inflate it): the median absolute deviation of a
+            // Gaussian's differences is 0.6745 * sqrt(2) * sigma.
+            let mut diffs: Vec<f64> = x.windows(2).map(|w| w[1] - w[0]).collect();
+            if !diffs.is_empty() {
+                let mid = diffs.len() / 2;
+                let (_, centre, _) = diffs.select_nth_unstable_by(mid, f64::total_cmp);
+                let centre = *centre;
+                for d in &mut diffs {
+                    *d = (*d - centre).abs();
+                }
+            }
             let sigma = if diffs.is_empty() {
                 0.0
             } else {
@@ -206,6 +241,7 @@ impl Signal {
             var_floor,
             mean: options.mean,
             variance: options.variance,
+            trend: options.trend,
         })
     }
 
@@ -276,12 +312,11 @@ impl Signal {
         }
     }
 
+    /// Appends (`sign = 1`) sample `p` at the end of `s`, or removes (`-1`) it from the
+    /// front (the only two moves the search makes).
     #[inline]
     fn add_value(&self, s: &mut Stats, p: usize, sign: f64) {
-        let v = self.values[p];
-        s.n += sign;
-        s.s1 += sign * v;
-        s.s2 += sign * v * v;
+        push_value(s, self.values[p], sign);
     }
 
     /// Adds (`sign = 1`) or removes (`-1`) sample `p` from `s`.
@@ -301,10 +336,7 @@ impl Signal {
             }
         }
         if !self.values.is_empty() {
-            let v = self.values[p];
-            s.n += sign;
-            s.s1 += sign * v;
-            s.s2 += sign * v * v;
+            push_value(s, self.values[p], sign);
         }
     }
 
@@ -314,15 +346,33 @@ impl Signal {
             let counts = &s.counts[scale * self.alphabet..(scale + 1) * self.alphabet];
             total += xlnx(t as f64) - counts.iter().map(|&c| xlnx(c as f64)).sum::<f64>();
         }
-        if s.n > 0.0 {
-            let sse = (s.s2 - s.s1 * s.s1 / s.n).max(0.0);
-            if self.variance {
-                total += 0.5 * s.n * (sse / s.n).max(self.var_floor).ln();
-            } else if self.mean {
-                total += sse * self.l2_scale;
-            }
+        total + self.gaussian(s.n, s.s1, s.s2, s.st)
+    }
+
+    /// The Gaussian part of the cost from a segment's value sums.
+    fn gaussian(&self, n: f64, s1: f64, s2: f64, st: f64) -> f64 {
+        if n <= 0.0 {
+            return 0.0;
         }
-        total
+        let sse = (s2 - s1 * s1 / n).max(0.0);
+        if self.trend {
+            // Least-squares line over t = 0..n: the residual is the centred sum of
+            // squares less the part the slope explains, Stx^2 / Stt.
+            let stt = n * (n * n - 1.0) / 12.0;
+            let stx = st - 0.5 * (n - 1.0) * s1;
+            let rss = if stt > 0.0 {
+                (sse - stx * stx / stt).max(0.0)
+            } else {
+                sse
+            };
+            0.5 * n * (rss / n).max(self.var_floor).ln()
+        } else if self.variance {
+            0.5 * n * (sse / n).max(self.var_floor).ln()
+        } else if self.mean {
+            sse * self.l2_scale
+        } else {
+            0.0
+        }
     }
 
     /// Cost of the union of two segments.
@@ -338,17 +388,14 @@ impl Signal {
                 .sum();
             total += xlnx(t) - within;
         }
-        let n = a.n + b.n;
-        if n > 0.0 {
-            let (s1, s2) = (a.s1 + b.s1, a.s2 + b.s2);
-            let sse = (s2 - s1 * s1 / n).max(0.0);
-            if self.variance {
-                total += 0.5 * n * (sse / n).max(self.var_floor).ln();
-            } else if self.mean {
-                total += sse * self.l2_scale;
-            }
-        }
+        // b follows a: its times shift by a's length.
         total
+            + self.gaussian(
+                a.n + b.n,
+                a.s1 + b.s1,
+                a.s2 + b.s2,
+                a.st + b.st + a.n * b.s1,
+            )
     }
 
     fn merge_into(a: &mut Stats, b: &Stats) {
@@ -358,6 +405,8 @@ impl Signal {
         for (x, &y) in a.totals.iter_mut().zip(&b.totals) {
             *x += y;
         }
+        // b follows a: its times shift by a's length.
+        a.st += b.st + a.n * b.s1;
         a.n += b.n;
         a.s1 += b.s1;
         a.s2 += b.s2;
@@ -424,9 +473,9 @@ fn validate(n: usize, fine: Option<&[usize]>, options: &ChangePointOptions) -> R
             check_embedding(order, d)?;
         }
     }
-    if options.order.is_none() && !options.mean && !options.variance {
+    if options.order.is_none() && !options.mean && !options.variance && !options.trend {
         return Err(Error::parameter(
-            "the cost is empty: give an order (ordinal patterns), mean or variance",
+            "the cost is empty: give an order (ordinal patterns), mean, variance or trend",
         ));
     }
     if let Stop::Penalty(p) = options.stop {
@@ -563,7 +612,7 @@ pub fn change_points(
     let mut bounds: Vec<usize> = order.iter().map(|&i| lo[i]).chain([n]).collect();
     let radius = options.radius;
     let refine_signal;
-    let signal = if options.refine_variance && !options.variance {
+    let signal = if options.refine_variance && !options.variance && !options.trend {
         refine_signal = Signal::new(
             x,
             &ChangePointOptions {

@@ -9,6 +9,7 @@ fn options(stop: Stop) -> ChangePointOptions {
         symmetric: false,
         mean: false,
         variance: false,
+        trend: false,
         min_size: 10,
         block: 10,
         radius: 10,
@@ -213,4 +214,98 @@ fn mirror_patterns() {
 fn options_are_send_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<ChangePointOptions>();
+}
+
+/// The own-line cost from its definition: least squares over the segment's samples, the
+/// residual variance floored at `floor`.
+fn line_cost(v: &[f64], floor: f64) -> f64 {
+    let n = v.len() as f64;
+    let tm = (n - 1.0) / 2.0;
+    let vm = v.iter().sum::<f64>() / n;
+    let stt: f64 = (0..v.len()).map(|t| (t as f64 - tm).powi(2)).sum();
+    let stx: f64 = v
+        .iter()
+        .enumerate()
+        .map(|(t, x)| (t as f64 - tm) * (x - vm))
+        .sum();
+    let slope = if stt > 0.0 { stx / stt } else { 0.0 };
+    let rss: f64 = v
+        .iter()
+        .enumerate()
+        .map(|(t, x)| (x - vm - slope * (t as f64 - tm)).powi(2))
+        .sum();
+    0.5 * n * (rss / n).max(floor).ln()
+}
+
+proptest! {
+    /// The trend cost from additive sums equals the least-squares fit, for a segment,
+    /// for two merged segments, and after a boundary moves (samples leave the right
+    /// side's front and join the left side's end).
+    #[test]
+    fn trend_cost_is_the_least_squares_line(
+        seed in any::<u64>(),
+        n in 8usize..200,
+        cut in 0.1f64..0.9,
+        moves in 0usize..6,
+        slope in -2.0f64..2.0,
+    ) {
+        let x: Vec<f64> = noise(n, seed)
+            .iter()
+            .enumerate()
+            .map(|(t, v)| v + slope * t as f64 / n as f64 + if t > n / 2 { 3.0 } else { 0.0 })
+            .collect();
+        let mut opts = options(Stop::Count(0));
+        opts.order = None;
+        opts.trend = true;
+        let signal = Signal::new(&x, &opts).unwrap();
+        let values = &signal.values;
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-7 * (1.0 + b.abs());
+        let b = ((n as f64 * cut) as usize).clamp(3, n - 3);
+        let left = signal.stats(0, b);
+        let right = signal.stats(b, n);
+        prop_assert!(close(signal.cost(&left), line_cost(&values[..b], signal.var_floor)));
+        prop_assert!(close(signal.cost(&right), line_cost(&values[b..], signal.var_floor)));
+        let whole = line_cost(values, signal.var_floor);
+        prop_assert!(close(signal.merged_cost(&left, &right), whole));
+        let mut merged = left.clone();
+        Signal::merge_into(&mut merged, &right);
+        prop_assert!(close(signal.cost(&merged), whole));
+        // Slide the boundary right by `moves` samples.
+        let (mut l, mut r) = (signal.inside_stats(0, b), signal.inside_stats(b, n));
+        let moves = moves.min(n - 2 - b);
+        for p in b..b + moves {
+            signal.shift_boundary(&mut l, &mut r, 0, p, n);
+        }
+        let nb = b + moves;
+        prop_assert!(close(signal.cost(&l), line_cost(&values[..nb], signal.var_floor)));
+        prop_assert!(close(signal.cost(&r), line_cost(&values[nb..], signal.var_floor)));
+    }
+}
+
+#[test]
+fn trend_changes_are_found_where_level_costs_miss_them() {
+    // A continuous piecewise-linear series (slope changes, no jump) plus noise: the trend
+    // cost puts the change points on the kinks.
+    let e = noise(900, 5);
+    let truth = [300usize, 600, 900];
+    let slopes = [0.02, -0.03, 0.01];
+    let mut level = 0.0;
+    let mut x = Vec::new();
+    for (k, &end) in truth.iter().enumerate() {
+        let start = if k == 0 { 0 } else { truth[k - 1] };
+        for &noise in &e[start..end] {
+            level += slopes[k];
+            x.push(level + 0.3 * (noise - 0.5));
+        }
+    }
+    let mut opts = options(Stop::Count(2));
+    opts.order = None;
+    opts.trend = true;
+    opts.min_size = 20;
+    opts.block = 20;
+    opts.radius = 40;
+    let found = change_points(&x, None, &opts).unwrap();
+    for (f, t) in found.iter().zip(&truth) {
+        assert!(f.abs_diff(*t) <= 15, "found {found:?}, truth {truth:?}");
+    }
 }
