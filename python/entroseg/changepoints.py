@@ -77,7 +77,7 @@ def change_points(
     data, physiology, gestures); a shorter one by the own-line Gaussian cost
     (``order=None, trend=True``: level, slope and scale shifts, as in economic and
     climate series). Give ``order`` and the Gaussian parts explicitly to choose the cost
-    (README: "Which cost fits which regime").
+    (the README's "Regime change points" has a table of which cost fits which regime).
 
     A segment's cost is its negative log-likelihood in nats. For each delay ``tau`` (a
     scale) it is ``N`` times the permutation entropy of the segment's own ordinal
