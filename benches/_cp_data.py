@@ -105,6 +105,18 @@ def ucr_concatenations(per_panel: int = 3, seed: int = 0) -> list[Series]:
     return out
 
 
+def _ar1(rng: np.random.Generator, n: int, max_phi: float) -> np.ndarray:
+    """AR(1) noise of unit variance, its coefficient drawn uniformly below ``max_phi``."""
+    phi = rng.uniform(0.0, max_phi)
+    e = rng.standard_normal(n)
+    noise = np.empty(n)
+    acc = 0.0
+    for t in range(n):
+        acc = phi * acc + e[t]
+        noise[t] = acc
+    return noise * np.sqrt(1 - phi * phi)
+
+
 def _lengths(rng: np.random.Generator, n: int, n_regimes: int, min_len: int) -> np.ndarray:
     w = rng.dirichlet(np.ones(n_regimes)) * 0.7 + 0.3 / n_regimes
     lengths = np.maximum((w * n).astype(int), min_len)
@@ -167,15 +179,7 @@ def trend(n: int, n_regimes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         seg = level + slope * np.arange(1, m + 1)
         level = float(seg[-1])
         parts.append(seg)
-    phi = rng.uniform(0.0, 0.7)
-    e = rng.standard_normal(n)
-    noise = np.empty(n)
-    acc = 0.0
-    for t in range(n):
-        acc = phi * acc + e[t]
-        noise[t] = acc
-    noise *= np.sqrt(1 - phi * phi)
-    return np.concatenate(parts) + noise, np.cumsum(lengths)[:-1]
+    return np.concatenate(parts) + _ar1(rng, n, 0.7), np.cumsum(lengths)[:-1]
 
 
 def level_ar(n: int, n_regimes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -183,15 +187,7 @@ def level_ar(n: int, n_regimes: int, seed: int) -> tuple[np.ndarray, np.ndarray]
     rng = np.random.default_rng(seed)
     lengths = _lengths(rng, n, n_regimes, 20)
     levels = np.cumsum(rng.choice([-1, 1], size=len(lengths)) * rng.uniform(1.0, 3.0, len(lengths)))
-    phi = rng.uniform(0.0, 0.6)
-    e = rng.standard_normal(n)
-    noise = np.empty(n)
-    acc = 0.0
-    for t in range(n):
-        acc = phi * acc + e[t]
-        noise[t] = acc
-    noise *= np.sqrt(1 - phi * phi)
-    return np.repeat(levels, lengths) + noise, np.cumsum(lengths)[:-1]
+    return np.repeat(levels, lengths) + _ar1(rng, n, 0.6), np.cumsum(lengths)[:-1]
 
 
 GENERATORS = {"dynamics": dynamics, "gaussian": gaussian, "trend": trend, "level-ar": level_ar}
@@ -231,14 +227,7 @@ def short_series(count: int = 40, seed: int = 0) -> list[Series]:
             if kind in ("trend", "both"):
                 slope[a:] += rng.choice([-1, 1]) * rng.uniform(0.03, 0.15)
         signal = level + np.cumsum(slope)
-        phi = rng.uniform(0.0, 0.5)
-        e = rng.standard_normal(n)
-        noise = np.empty(n)
-        acc = 0.0
-        for t in range(n):
-            acc = phi * acc + e[t]
-            noise[t] = acc
-        noise *= np.sqrt(1 - phi * phi)
+        noise = _ar1(rng, n, 0.5)
         scale = rng.uniform(0.1, 100.0)
         out.append((f"short-{kind}-{k}", (signal + noise) * scale + rng.normal(0, 50), cps))
     return out

@@ -89,34 +89,18 @@ def peer_methods() -> dict[str, Method]:
         print("ruptures is not installed: skipping it")
     else:
 
-        def binseg(x: np.ndarray, k: int) -> list[int]:
-            # TCPDBench's default experiment: standardised series, SIC penalty.
-            z = _standardised(x)
-            ms = min(20, max(len(x) // 4, 2))
-            return _ends_to_cps(
-                rpt.Binseg(model="l2", min_size=ms).fit(z).predict(pen=2 * math.log(len(x))),
-                len(x),
-            )
+        def penalised(algo: type, model: str) -> Method:
+            # TCPDBench's default experiment: standardised series, SIC penalty 2 ln n.
+            def run(x: np.ndarray, k: int) -> list[int]:
+                ms = min(20, max(len(x) // 4, 2))
+                fitted = algo(model=model, min_size=ms).fit(_standardised(x))
+                return _ends_to_cps(fitted.predict(pen=2 * math.log(len(x))), len(x))
 
-        def pelt(x: np.ndarray, k: int) -> list[int]:
-            ms = min(20, max(len(x) // 4, 2))
-            z = _standardised(x)
-            return _ends_to_cps(
-                rpt.Pelt(model="normal", min_size=ms).fit(z).predict(pen=2 * math.log(len(x))),
-                len(x),
-            )
+            return run
 
-        def bottomup(x: np.ndarray, k: int) -> list[int]:
-            ms = min(20, max(len(x) // 4, 2))
-            z = _standardised(x)
-            return _ends_to_cps(
-                rpt.BottomUp(model="l2", min_size=ms).fit(z).predict(pen=2 * math.log(len(x))),
-                len(x),
-            )
-
-        table["ruptures Binseg (l2, pen 2 ln n, standardised)"] = binseg
-        table["ruptures BottomUp (l2, pen 2 ln n, standardised)"] = bottomup
-        table["ruptures Pelt (normal, pen 2 ln n, standardised)"] = pelt
+        table["ruptures Binseg (l2, pen 2 ln n, standardised)"] = penalised(rpt.Binseg, "l2")
+        table["ruptures BottomUp (l2, pen 2 ln n, standardised)"] = penalised(rpt.BottomUp, "l2")
+        table["ruptures Pelt (normal, pen 2 ln n, standardised)"] = penalised(rpt.Pelt, "normal")
     try:
         from claspy.segmentation import BinaryClaSPSegmentation
         from claspy.streaming.segmentation import StreamingClaSPSegmentation

@@ -5,19 +5,8 @@
 //! ratio says how close the estimator is to streaming the input once.
 
 use entroseg_core::estimate::permutation::{self, PermutationOptions};
-use std::time::Instant;
 
 mod common;
-
-fn best_of<F: FnMut()>(mut f: F) -> f64 {
-    (0..5)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
-        })
-        .fold(f64::INFINITY, f64::min)
-}
 
 fn main() {
     let args: Vec<usize> = std::env::args()
@@ -42,7 +31,7 @@ fn main() {
     let x = common::random_walk(&mut rng, big);
     for n in [1_000_000usize.min(big), big] {
         let xs = &x[..n];
-        let t_sum = best_of(|| {
+        let t_sum = common::best_of(5, || {
             // Eight partial sums, as numpy's pairwise sum vectorises.
             let mut acc = [0f64; 8];
             for c in xs.chunks_exact(8) {
@@ -51,16 +40,18 @@ fn main() {
                 }
             }
             std::hint::black_box(acc.iter().sum::<f64>());
-        });
+        })
+        .0;
         println!("n={n}: sum {:7.1} M/s", n as f64 / t_sum / 1e6);
         for order in [3usize, 4, 5, 7, 9] {
             let o = PermutationOptions {
                 order,
                 ..Default::default()
             };
-            let t = best_of(|| {
+            let t = common::best_of(5, || {
                 std::hint::black_box(permutation::whole_series(xs, o).unwrap());
-            });
+            })
+            .0;
             println!(
                 "  PE d={order} whole {:7.1} M/s  ({:.3}x sum)",
                 n as f64 / t / 1e6,

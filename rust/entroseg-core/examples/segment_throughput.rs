@@ -10,20 +10,8 @@ use entroseg_core::segment::rules::{Calibration, Rules};
 use entroseg_core::segment::spec::{Method, NextScore, SegmentSpec};
 use entroseg_core::util::pool::default_threads;
 use entroseg_core::Samples;
-use std::time::Instant;
 
 mod common;
-
-fn best_of<F: FnMut() -> usize>(mut f: F) -> (f64, usize) {
-    let mut best = f64::INFINITY;
-    let mut k = 0;
-    for _ in 0..3 {
-        let t = Instant::now();
-        k = f();
-        best = best.min(t.elapsed().as_secs_f64());
-    }
-    (best, k)
-}
 
 fn main() {
     let n = common::samples_arg();
@@ -74,7 +62,7 @@ fn main() {
     let Method::Permutation(po) = method else {
         unreachable!()
     };
-    let (t, _) = best_of(|| {
+    let (t, _) = common::best_of(3, || {
         entroseg_core::estimate::permutation::rolling(&x, po)
             .unwrap()
             .len()
@@ -85,7 +73,7 @@ fn main() {
     );
     let profile = entroseg_core::estimate::permutation::rolling(&x, po).unwrap();
     for (name, rules) in cases {
-        let (t, _) = best_of(|| {
+        let (t, _) = common::best_of(3, || {
             entroseg_core::segment::rules::segment_scores(&profile, &rules)
                 .unwrap()
                 .len()
@@ -97,7 +85,7 @@ fn main() {
     }
     for (name, rules) in cases {
         let spec = SegmentSpec::new(method, rules).unwrap();
-        let (t, k) = best_of(|| segment(Samples::Values(&x), &spec).unwrap().len());
+        let (t, k) = common::best_of(3, || segment(Samples::Values(&x), &spec).unwrap().len());
         println!(
             "segment PE d=4 W=64, {name:<40} {:7.1} M samples/s  mean len {:.2}",
             n as f64 / t / 1e6,
@@ -109,7 +97,7 @@ fn main() {
     let xs = &x[..offsets[series] as usize];
     let spec = SegmentSpec::new(method, cases[2].1).unwrap();
     for threads in [1, default_threads()] {
-        let (t, _) = best_of(|| {
+        let (t, _) = common::best_of(3, || {
             segment_batch(Samples::Values(xs), &offsets, &spec, threads)
                 .unwrap()
                 .len()
@@ -136,7 +124,7 @@ fn main() {
             ..Rules::default()
         };
         let spec = SegmentSpec::new(m, rules).unwrap();
-        let (t, _) = best_of(|| segment(Samples::U8(&symbols), &spec).unwrap().len());
+        let (t, _) = common::best_of(3, || segment(Samples::U8(&symbols), &spec).unwrap().len());
         println!(
             "segment next-symbol DNA order {order}                   {:7.1} M symbols/s",
             symbols.len() as f64 / t / 1e6

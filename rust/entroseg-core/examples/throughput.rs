@@ -5,19 +5,8 @@
 
 use entroseg_core::estimate::conditional::{ConditionalEstimator, ConditionalOptions};
 use entroseg_core::estimate::permutation::{PermutationEstimator, PermutationOptions};
-use std::time::Instant;
 
 mod common;
-
-fn best_of<F: FnMut()>(mut f: F) -> f64 {
-    (0..5)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
-        })
-        .fold(f64::INFINITY, f64::min)
-}
 
 fn main() {
     let n = common::samples_arg();
@@ -31,19 +20,21 @@ fn main() {
             window: Some(256),
             ..Default::default()
         };
-        let t_roll = best_of(|| {
+        let t_roll = common::best_of(5, || {
             let mut est = PermutationEstimator::new(rolling).unwrap();
             est.update(&x, &mut out).unwrap();
-        });
+        })
+        .0;
         let whole = PermutationOptions {
             order,
             ..Default::default()
         };
-        let t_whole = best_of(|| {
+        let t_whole = common::best_of(5, || {
             let mut est = PermutationEstimator::new(whole).unwrap();
             est.update(&x, &mut []).unwrap();
             std::hint::black_box(est.value().unwrap());
-        });
+        })
+        .0;
         println!(
             "PE d={order}: rolling W=256 {:7.1} M samples/s   whole {:7.1} M samples/s",
             n as f64 / t_roll / 1e6,
@@ -58,10 +49,11 @@ fn main() {
             normalize: true,
             lag: 1,
         };
-        let t = best_of(|| {
+        let t = common::best_of(5, || {
             let mut est = ConditionalEstimator::new(o).unwrap();
             est.update(&symbols, &mut out).unwrap();
-        });
+        })
+        .0;
         println!(
             "conditional k={context} alphabet 4: rolling W=256 {:7.1} M symbols/s",
             n as f64 / t / 1e6

@@ -1,5 +1,20 @@
 //! Inputs shared by the throughput examples: the sample count from the command line and
-//! a reproducible random walk (xorshift64), so every example measures the same data.
+//! a reproducible random walk (xorshift64), so every example measures the same data; and
+//! the timer they share.
+
+use std::time::Instant;
+
+/// The best wall-clock time of `runs` calls of `f`, and the last call's result.
+pub fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
+    let mut best = f64::INFINITY;
+    let mut last = None;
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        last = Some(f());
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    (best, last.expect("at least one run"))
+}
 
 /// The first command-line argument as a sample count (default 10^7).
 pub fn samples_arg() -> usize {

@@ -717,20 +717,8 @@ mod tests {
             let x = lcg(7 + order as u64, 400, a as u32);
             let (wh, wq) = reference_blended(&x, o);
             let (h, q) = next_symbol_entropy_blended(&x, o).unwrap();
-            for t in 0..x.len() {
-                assert!(
-                    (h[t] - wh[t]).abs() < 1e-9,
-                    "h t={t}: {} vs {}",
-                    h[t],
-                    wh[t]
-                );
-                assert!(
-                    (q[t] - wq[t]).abs() < 1e-9,
-                    "q t={t}: {} vs {}",
-                    q[t],
-                    wq[t]
-                );
-            }
+            assert_close(&h, &wh, "blended h");
+            assert_close(&q, &wq, "blended q");
             // Any chunking gives the same bits.
             let mut m = ContextModel::new(o).unwrap();
             let (mut hh, mut qq) = (vec![0.0; x.len()], vec![0.0; x.len()]);
@@ -785,6 +773,14 @@ mod tests {
         (hs, qs)
     }
 
+    /// Position by position within 1e-9, naming the first position that is not.
+    fn assert_close(got: &[f64], want: &[f64], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}: lengths");
+        for (t, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!((g - w).abs() < 1e-9, "{what} t={t}: {g} vs {w}");
+        }
+    }
+
     fn lcg(seed: u64, n: usize, a: u32) -> Vec<u32> {
         let mut s = seed;
         (0..n)
@@ -820,20 +816,8 @@ mod tests {
             let x = lcg(a as u64 + order as u64, 300, a as u32);
             let (h, q) = next_symbol_entropy(&x, o).unwrap();
             let (rh, rq) = reference(&x, o);
-            for t in 0..x.len() {
-                assert!(
-                    (h[t] - rh[t]).abs() < 1e-9,
-                    "{o:?} t={t} {} {}",
-                    h[t],
-                    rh[t]
-                );
-                assert!(
-                    (q[t] - rq[t]).abs() < 1e-9,
-                    "{o:?} t={t} {} {}",
-                    q[t],
-                    rq[t]
-                );
-            }
+            assert_close(&h, &rh, &format!("{o:?} h"));
+            assert_close(&q, &rq, &format!("{o:?} q"));
         }
     }
 

@@ -1313,12 +1313,20 @@ impl<'a> Reference<'a> {
 
     /// Covers the thresholds whose value lies in `[lo, hi]` (which must hold the
     /// reference's own value).
-    fn bracket(mut self, lo: f64, hi: f64) -> Self {
+    fn bracket(self, lo: f64, hi: f64) -> Self {
         let scores = self.scores;
-        self.cand = (1..scores.len())
+        let cand = (1..scores.len())
             .filter(|&t| scores[t] >= lo && scores[t] <= hi)
             .map(|t| t as u64)
             .collect();
+        self.bracket_with(lo, hi, cand)
+    }
+
+    /// [`bracket`](Self::bracket) with the positions already known: `cand` must hold
+    /// (ascending) every position `t >= 1` whose firing two thresholds in `[lo, hi]` can
+    /// disagree on.
+    fn bracket_with(mut self, lo: f64, hi: f64, cand: Vec<u64>) -> Self {
+        self.cand = cand;
         (self.lo, self.hi) = (lo, hi);
         self
     }
@@ -1736,10 +1744,10 @@ fn break_ties<'a>(
         }
         above
     };
-    let mut ranks: Vec<u64> = (1..n as u64)
+    let tied_at: Vec<u64> = (1..n as u64)
         .filter(|&t| scores[t as usize] == tied)
-        .map(tie_rank)
         .collect();
+    let mut ranks: Vec<u64> = tied_at.iter().map(|&t| tie_rank(t)).collect();
     if ranks.len() < 2 {
         // One tied position: both its cases are distinct thresholds, already searched.
         return Threshold::above(value);
@@ -1772,17 +1780,18 @@ fn break_ties<'a>(
         }
         return best.0;
     }
-    // Only the tied positions fire differently from `value`'s scan, so each probe
-    // re-scans around those of them that change, relative to one reference scan.
+    // Only the tied positions fire differently from `value`'s scan (no score lies
+    // strictly between `value` and `tied`), so each probe re-scans around those of them
+    // that change, relative to one reference scan.
+    let (lo, hi) = (value.min(tied), value.max(tied));
     let reference = if reference.covers(value) && reference.covers(tied) {
         reference
     } else if reference.lo.is_nan() {
         // A fresh scan at `value`, bracketed now.
-        reference.bracket(value.min(tied), value.max(tied))
+        reference.bracket_with(lo, hi, tied_at)
     } else {
         // The prior bracket misses `tied`: one scan at `value`.
-        Reference::scan(scores, rules, Threshold::above(value))
-            .bracket(value.min(tied), value.max(tied))
+        Reference::scan(scores, rules, Threshold::above(value)).bracket_with(lo, hi, tied_at)
     };
     let count = |th: Threshold| {
         reference
