@@ -46,6 +46,9 @@ use crate::estimate::ordinal::{
     OrdinalEncoder, NO_PATTERN,
 };
 
+mod stream;
+pub use stream::{ChangePointDetector, Detection, StreamWindow};
+
 /// Largest order for change-point costs: counts per segment are kept for all `d!`
 /// patterns, so orders stay small (7! = 5040 counts per scale and segment).
 pub const MAX_CHANGE_POINT_ORDER: usize = 7;
@@ -91,16 +94,46 @@ pub struct ChangePointOptions {
     pub stop: Stop,
 }
 
-/// For each lexicographic pattern code, the code of its amplitude mirror: the samples
-/// ordered by value reverse, so the argsort permutation is read backwards.
-fn mirror_table(order: usize) -> Vec<u32> {
-    (0..factorial(order) as u32)
-        .map(|code| {
-            let mut perm = permutation_of_rank(code, order);
+/// For each lexicographic pattern code, the index of its class: the code itself, or with
+/// `symmetric` the rank of the class {pattern, amplitude mirror} (the samples ordered by
+/// value reversed, so the argsort permutation read backwards) among the `d!/2` classes
+/// (the mirror of a pattern of order >= 2 is never itself). Returns the table and the
+/// number of classes.
+fn pattern_classes(order: usize, symmetric: bool) -> (Vec<u16>, usize) {
+    let n = factorial(order);
+    if !symmetric {
+        return ((0..n as u16).collect(), n);
+    }
+    let mut class = vec![u16::MAX; n];
+    let mut classes = 0u16;
+    for code in 0..n {
+        if class[code] == u16::MAX {
+            let mut perm = permutation_of_rank(code as u32, order);
             perm.reverse();
-            permutation_rank(&perm)
-        })
-        .collect()
+            class[code] = classes;
+            class[permutation_rank(&perm) as usize] = classes;
+            classes += 1;
+        }
+    }
+    (class, classes as usize)
+}
+
+/// Counts below this have `c ln c` tabulated (a window of the streaming detector never
+/// holds more patterns per scale than samples, and the default window is 4,096).
+const XLNX_TABLE: usize = 1 << 13;
+
+fn xlnx_table() -> &'static [f64] {
+    static TABLE: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| (0..XLNX_TABLE).map(|c| xlnx(c as f64)).collect())
+}
+
+/// `c ln c` of a count, from the table when it is small (the same value, bit for bit).
+#[inline]
+fn count_xlnx(table: &[f64], c: u32) -> f64 {
+    match table.get(c as usize) {
+        Some(&v) => v,
+        None => xlnx(c as f64),
+    }
 }
 
 /// Per-sample data the costs are built from.
@@ -111,8 +144,10 @@ struct Signal {
     /// Per scale, the pattern ending at each sample (`u16::MAX` = none), and its span.
     by_end: Vec<Vec<u16>>,
     spans: Vec<usize>,
-    /// Pattern alphabet size `d!`.
+    /// Pattern classes per scale (`d!`, or `d!/2` with `symmetric`).
     alphabet: usize,
+    /// `c ln c` of small counts.
+    xlnx: &'static [f64],
     /// Centred values (when a Gaussian part is on).
     values: Vec<f64>,
     /// `1 / (2 sigma^2)` for the mean-only cost.
@@ -172,18 +207,16 @@ impl Signal {
         let mut spans = Vec::new();
         let mut alphabet = 0;
         if let Some(order) = options.order {
-            alphabet = factorial(order);
+            let classes = pattern_classes(order, options.symmetric);
+            alphabet = classes.1;
             for &delay in &options.delays {
                 let span = check_embedding(order, delay)?;
                 let mut encoder = OrdinalEncoder::new(order, delay)?;
                 let mut raw = vec![0u32; x.len()];
                 encoder.encode(x, &mut raw);
                 to_lexicographic(&mut raw, order);
-                if options.symmetric {
-                    let mirror = mirror_table(order);
-                    for c in raw.iter_mut().filter(|c| **c != NO_PATTERN) {
-                        *c = (*c).min(mirror[*c as usize]);
-                    }
+                for c in raw.iter_mut().filter(|c| **c != NO_PATTERN) {
+                    *c = classes.0[*c as usize] as u32;
                 }
                 let mut by_position = vec![u16::MAX; x.len()];
                 // A pattern ending at t covers [t - span, t]; attribute it to the middle.
@@ -198,51 +231,61 @@ impl Signal {
                 spans.push(span);
             }
         }
-        let (mut values, mut l2_scale, mut var_floor) = (Vec::new(), 0.0, 0.0);
-        if options.mean || options.variance || options.trend {
-            let n = x.len() as f64;
-            let mu = x.iter().sum::<f64>() / n;
-            values = x.iter().map(|v| v - mu).collect();
-            let var = values.iter().map(|v| v * v).sum::<f64>() / n;
-            var_floor = (var * 1e-6).max(f64::MIN_POSITIVE);
-            // Noise scale from first differences (robust to level shifts; centred on their
-            // median, so a trend does not inflate it): the median absolute deviation of a
-            // Gaussian's differences is 0.6745 * sqrt(2) * sigma.
-            let mut diffs: Vec<f64> = x.windows(2).map(|w| w[1] - w[0]).collect();
-            if !diffs.is_empty() {
-                let mid = diffs.len() / 2;
-                let (_, centre, _) = diffs.select_nth_unstable_by(mid, f64::total_cmp);
-                let centre = *centre;
-                for d in &mut diffs {
-                    *d = (*d - centre).abs();
-                }
-            }
-            let sigma = if diffs.is_empty() {
-                0.0
-            } else {
-                let mid = diffs.len() / 2;
-                let (_, median, _) = diffs.select_nth_unstable_by(mid, f64::total_cmp);
-                *median / (0.6745 * std::f64::consts::SQRT_2)
-            };
-            let sigma2 = if sigma > 0.0 {
-                sigma * sigma
-            } else {
-                var.max(1.0)
-            };
-            l2_scale = 1.0 / (2.0 * sigma2);
-        }
-        Ok(Self {
+        let mut signal = Self {
             codes,
             by_end,
             spans,
             alphabet,
-            values,
-            l2_scale,
-            var_floor,
+            xlnx: xlnx_table(),
+            values: Vec::new(),
+            l2_scale: 0.0,
+            var_floor: 0.0,
             mean: options.mean,
             variance: options.variance,
             trend: options.trend,
-        })
+        };
+        if options.mean || options.variance || options.trend {
+            signal.set_values(x);
+        }
+        Ok(signal)
+    }
+
+    /// Centres the values for the Gaussian parts and sets the variance floor and, for
+    /// the mean-only cost, the noise scale.
+    fn set_values(&mut self, x: &[f64]) {
+        let n = x.len() as f64;
+        let mu = x.iter().sum::<f64>() / n;
+        self.values = x.iter().map(|v| v - mu).collect();
+        let var = self.values.iter().map(|v| v * v).sum::<f64>() / n;
+        self.var_floor = (var * 1e-6).max(f64::MIN_POSITIVE);
+        if !self.mean {
+            return;
+        }
+        // Noise scale from first differences (robust to level shifts; centred on their
+        // median, so a trend does not inflate it): the median absolute deviation of a
+        // Gaussian's differences is 0.6745 * sqrt(2) * sigma.
+        let mut diffs: Vec<f64> = x.windows(2).map(|w| w[1] - w[0]).collect();
+        if !diffs.is_empty() {
+            let mid = diffs.len() / 2;
+            let (_, centre, _) = diffs.select_nth_unstable_by(mid, f64::total_cmp);
+            let centre = *centre;
+            for d in &mut diffs {
+                *d = (*d - centre).abs();
+            }
+        }
+        let sigma = if diffs.is_empty() {
+            0.0
+        } else {
+            let mid = diffs.len() / 2;
+            let (_, median, _) = diffs.select_nth_unstable_by(mid, f64::total_cmp);
+            *median / (0.6745 * std::f64::consts::SQRT_2)
+        };
+        let sigma2 = if sigma > 0.0 {
+            sigma * sigma
+        } else {
+            var.max(1.0)
+        };
+        self.l2_scale = 1.0 / (2.0 * sigma2);
     }
 
     fn empty_stats(&self) -> Stats {
@@ -344,7 +387,11 @@ impl Signal {
         let mut total = 0.0;
         for (scale, &t) in s.totals.iter().enumerate() {
             let counts = &s.counts[scale * self.alphabet..(scale + 1) * self.alphabet];
-            total += xlnx(t as f64) - counts.iter().map(|&c| xlnx(c as f64)).sum::<f64>();
+            total += count_xlnx(self.xlnx, t)
+                - counts
+                    .iter()
+                    .map(|&c| count_xlnx(self.xlnx, c))
+                    .sum::<f64>();
         }
         total + self.gaussian(s.n, s.s1, s.s2, s.st)
     }
@@ -380,13 +427,13 @@ impl Signal {
         let mut total = 0.0;
         for scale in 0..a.totals.len() {
             let range = scale * self.alphabet..(scale + 1) * self.alphabet;
-            let t = (a.totals[scale] + b.totals[scale]) as f64;
+            let t = a.totals[scale] + b.totals[scale];
             let within: f64 = a.counts[range.clone()]
                 .iter()
                 .zip(&b.counts[range])
-                .map(|(&x, &y)| xlnx((x + y) as f64))
+                .map(|(&x, &y)| count_xlnx(self.xlnx, x + y))
                 .sum();
-            total += xlnx(t) - within;
+            total += count_xlnx(self.xlnx, t) - within;
         }
         // b follows a: its times shift by a's length.
         total
@@ -443,6 +490,28 @@ impl Ord for Candidate {
             .then_with(|| other.left.cmp(&self.left))
             .then_with(|| self.version.cmp(&other.version))
     }
+}
+
+/// The penalty used when the caller gives neither a count nor a penalty: `q ln(n)` nats
+/// per change point (twice BIC's `(q / 2) ln(n)`) for the `q` free parameters of one
+/// scale's pattern distribution (`d! - 1`, or `d!/2 - 1` when `symmetric`) plus 3 with
+/// `trend` (slope, intercept, variance), 2 with `variance` or 1 with `mean`. The scales
+/// are counted once because they see the same samples.
+pub fn default_penalty(n_samples: usize, options: &ChangePointOptions) -> f64 {
+    let mut q = 0;
+    if let Some(order) = options.order {
+        q += factorial(order) / if options.symmetric { 2 } else { 1 } - 1;
+    }
+    q += if options.trend {
+        3
+    } else if options.variance {
+        2
+    } else if options.mean {
+        1
+    } else {
+        0
+    };
+    q as f64 * (n_samples.max(2) as f64).ln()
 }
 
 fn validate(n: usize, fine: Option<&[usize]>, options: &ChangePointOptions) -> Result<()> {
@@ -611,19 +680,15 @@ pub fn change_points(
     }
     let mut bounds: Vec<usize> = order.iter().map(|&i| lo[i]).chain([n]).collect();
     let radius = options.radius;
-    let refine_signal;
-    let signal = if options.refine_variance && !options.variance && !options.trend {
-        refine_signal = Signal::new(
-            x,
-            &ChangePointOptions {
-                variance: true,
-                ..options.clone()
-            },
-        )?;
-        &refine_signal
-    } else {
-        &signal
-    };
+    // Refinement adds the own-mean-and-variance part (the patterns are kept, not
+    // encoded again).
+    let mut signal = signal;
+    if options.refine_variance && !options.variance && !options.trend {
+        if signal.values.is_empty() {
+            signal.set_values(x);
+        }
+        signal.variance = true;
+    }
     if radius > 0 {
         for b in 1..bounds.len() - 1 {
             let (a, mid, c) = (bounds[b - 1], bounds[b], bounds[b + 1]);

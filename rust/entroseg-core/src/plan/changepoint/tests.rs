@@ -194,8 +194,15 @@ proptest! {
 
 #[test]
 fn mirror_patterns() {
-    // Order 3, lexicographic argsort codes: 012 <-> 210, 021 <-> 120, 102 <-> 201.
-    assert_eq!(mirror_table(3), [5, 3, 4, 1, 2, 0]);
+    // Order 3, lexicographic argsort codes: 012 <-> 210, 021 <-> 120, 102 <-> 201 fold
+    // into three classes.
+    assert_eq!(pattern_classes(3, true), (vec![0, 1, 2, 1, 2, 0], 3));
+    assert_eq!(pattern_classes(3, false), (vec![0, 1, 2, 3, 4, 5], 6));
+    let (classes, n) = pattern_classes(5, true);
+    assert_eq!(n, 60);
+    for c in 0..n as u16 {
+        assert_eq!(classes.iter().filter(|&&k| k == c).count(), 2);
+    }
     let x: Vec<f64> = (0..400).map(|t| (t as f64 / 30.0).sin()).collect();
     let mut opts = options(Stop::Count(0));
     let plain = Signal::new(&x, &opts).unwrap();
