@@ -64,7 +64,7 @@ from entroseg._entroseg import (
     quantize,
     statistical_complexity,
 )
-from entroseg.changepoints import change_points
+from entroseg.changepoints import ChangePointDetector, Detections, change_points
 from entroseg.genomic import FastxRecord, dna_profile, dna_tokens, read_fastx
 from entroseg.merge import (
     MergeLevel,
@@ -138,7 +138,9 @@ __all__ = [
     "MAX_ORDER",
     "REASONS",
     "Calibration",
+    "ChangePointDetector",
     "CheckpointError",
+    "Detections",
     "EmptyInputError",
     "EntrosegError",
     "FastxFormatError",

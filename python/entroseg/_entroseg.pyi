@@ -1,7 +1,7 @@
 """Type stubs of the native module ``entroseg._entroseg`` (full docstrings at runtime)."""
 
 import os
-from typing import Literal, Protocol, final, overload
+from typing import Any, Literal, Protocol, TypedDict, final, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -26,12 +26,14 @@ __all__ = [
     "SegmentSpec",
     "StreamClosedError",
     "SymbolOutOfRangeError",
+    "_ChangePointDetector",
     "_Profiler",
     "_Segmenter",
     "__version__",
     "_assign_rates",
     "_change_points",
     "_check_expr_kwargs",
+    "_default_penalty",
     "_dna_profile",
     "_merge_plan",
     "_profile",
@@ -508,24 +510,67 @@ def _assign_rates(
 ) -> tuple[_I64, _I64, _I64, _F64, _I64, _I64]:
     """Keep factors matched to a budget (see ``entroseg.assign_rates``)."""
 
+class _CostOptions(TypedDict):
+    order: int | None
+    delays: list[int]
+    symmetric: bool
+    mean: bool
+    variance: bool
+    trend: bool
+    min_size: int
+    block: int | None
+    radius: int | None
+    refine_variance: bool
+
 def _change_points(
     x: _Real,
+    cost: _CostOptions | dict[str, Any],
     *,
     fine: list[int] | None = None,
-    order: int | None = ...,
-    delays: list[int] = ...,
-    symmetric: bool = True,
-    mean: bool = False,
-    variance: bool = False,
-    trend: bool = False,
-    min_size: int = 20,
-    block: int | None = None,
-    radius: int | None = None,
-    refine_variance: bool = True,
     n_bkps: int | None = None,
     pen: float | None = None,
 ) -> _I64:
     """Regime change points (see ``entroseg.change_points``)."""
+
+def _default_penalty(n_samples: int, cost: _CostOptions | dict[str, Any]) -> float:
+    """The default penalty of a series of ``n_samples`` samples."""
+
+@final
+class _ChangePointDetector:
+    """The streaming detector behind ``entroseg.ChangePointDetector``."""
+
+    def __new__(
+        cls,
+        cost: _CostOptions | dict[str, Any],
+        *,
+        window: int,
+        lag: int,
+        step: int,
+        pen: float | None = None,
+        short: tuple[int, _CostOptions | dict[str, Any]] | None = None,
+    ) -> Self: ...
+    def push(self, chunk: npt.ArrayLike) -> tuple[_I64, _I64]:
+        """Feed a chunk; the change points confirmed, as (index, delay)."""
+    def finish(self) -> tuple[_I64, _I64]:
+        """Close the stream; the change points of the last window."""
+    def reset(self) -> None:
+        """Back to a fresh stream."""
+    def checkpoint(self) -> bytes:
+        """The state as bytes."""
+    @classmethod
+    def from_checkpoint(cls, state: bytes) -> _ChangePointDetector:
+        """Rebuild a detector from ``checkpoint()`` bytes."""
+    def __reduce__(self) -> tuple[object, tuple[bytes]]: ...
+    @property
+    def samples_seen(self) -> int: ...
+    @property
+    def is_finished(self) -> bool: ...
+    @property
+    def reported(self) -> int: ...
+    @property
+    def retained(self) -> int: ...
+    @property
+    def geometry(self) -> tuple[int, int, int]: ...
 
 _Sequence = bytes | str | npt.NDArray[np.integer]
 

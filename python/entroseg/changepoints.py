@@ -1,18 +1,24 @@
-"""Regime change points from entropy costs: bottom-up merging of fine segments."""
+"""Regime change points from entropy costs: bottom-up merging of fine segments, offline
+(:func:`change_points`) and streaming (:class:`ChangePointDetector`)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from entroseg._entroseg import _change_points
+from entroseg._entroseg import _change_points, _ChangePointDetector, _default_penalty
 from entroseg.segments import Segments
 
-__all__ = ["SHORT_SERIES", "change_points", "default_penalty"]
+__all__ = [
+    "SHORT_SERIES",
+    "ChangePointDetector",
+    "Detections",
+    "change_points",
+    "default_penalty",
+]
 
 #: Below this many samples ``order="auto"`` uses the own-line Gaussian cost instead of
 #: ordinal patterns: a 20-sample segment holds too few patterns to estimate 12 pattern
@@ -44,11 +50,48 @@ def default_penalty(
     >>> round(default_penalty(10_000), 1)  # 11 ln(10^4)
     101.3
     """
-    q = 0
-    if order is not None:
-        q += math.factorial(order) // (2 if symmetric else 1) - 1
-    q += 3 if trend else (2 if variance else (1 if mean else 0))
-    return float(q * math.log(max(n_samples, 2)))
+    cost = _cost_options(
+        order, n_samples, symmetric=symmetric, mean=mean, variance=variance, trend=trend
+    )
+    return _default_penalty(n_samples, cost)
+
+
+def _cost_options(
+    order: int | Literal["auto"] | None,
+    n_samples: int,
+    *,
+    delays: Sequence[int] = (1, 2, 4, 8),
+    symmetric: bool = True,
+    mean: bool = False,
+    variance: bool = False,
+    trend: bool = False,
+    min_size: int = 20,
+    block: int | None = None,
+    radius: int | None = None,
+    refine_variance: bool = True,
+) -> dict[str, Any]:
+    """The cost options of a series of ``n_samples`` samples, ``order="auto"`` resolved:
+    the one place that rule lives (offline search, penalty and stream use it)."""
+    if isinstance(order, str):
+        if order != "auto":
+            raise ValueError(f"order must be an int, None or 'auto', got {order!r}")
+        if n_samples >= SHORT_SERIES:
+            order = 4
+        else:
+            order = None
+            trend = trend or not (mean or variance)
+    return {
+        "order": order,
+        "delays": [int(d) for d in delays],
+        "symmetric": bool(symmetric),
+        "mean": bool(mean),
+        "variance": bool(variance),
+        "trend": bool(trend),
+        "min_size": min_size,
+        "block": block,
+        "radius": radius,
+        "refine_variance": bool(refine_variance),
+    }
 
 
 def change_points(
@@ -150,35 +193,10 @@ def change_points(
     array([ 594, 1006, 1300])
     """
     n = int(np.shape(x)[0]) if np.ndim(x) == 1 else 0
-    if isinstance(order, str):
-        if order != "auto":
-            raise ValueError(f"order must be an int, None or 'auto', got {order!r}")
-        if n >= SHORT_SERIES:
-            order = 4
-        else:
-            order = None
-            trend = trend or not (mean or variance)
-    fine_starts = None
-    if fine is not None:
-        if not isinstance(fine, Segments) or fine.num_series != 1:
-            raise ValueError("fine must be a one-series Segments value of x")
-        fine_starts = [int(s) for s in fine.starts]
-        if fine.num_samples != np.shape(x)[0]:
-            raise ValueError(f"fine covers {fine.num_samples} samples but x has {np.shape(x)[0]}")
-    if n_bkps is None and pen is None:
-        pen = default_penalty(
-            n,
-            order=order,
-            symmetric=symmetric,
-            mean=mean,
-            variance=variance,
-            trend=trend,
-        )
-    return _change_points(
-        x,
-        fine=fine_starts,
-        order=order,
-        delays=[int(d) for d in delays],
+    cost = _cost_options(
+        order,
+        n,
+        delays=delays,
         symmetric=symmetric,
         mean=mean,
         variance=variance,
@@ -187,6 +205,182 @@ def change_points(
         block=block,
         radius=radius,
         refine_variance=refine_variance,
-        n_bkps=n_bkps,
-        pen=pen,
     )
+    fine_starts = None
+    if fine is not None:
+        if not isinstance(fine, Segments) or fine.num_series != 1:
+            raise ValueError("fine must be a one-series Segments value of x")
+        fine_starts = [int(s) for s in fine.starts]
+        if fine.num_samples != np.shape(x)[0]:
+            raise ValueError(f"fine covers {fine.num_samples} samples but x has {np.shape(x)[0]}")
+    if n_bkps is None and pen is None:
+        pen = _default_penalty(n, cost)
+    return _change_points(x, cost, fine=fine_starts, n_bkps=n_bkps, pen=pen)
+
+
+class Detections(NamedTuple):
+    """Change points confirmed by a :class:`ChangePointDetector` call."""
+
+    #: First sample of each new regime (counted from the start of the stream), ascending.
+    start: npt.NDArray[np.int64]
+    #: Samples the stream had passed ``start`` by when it was confirmed.
+    delay: npt.NDArray[np.int64]
+
+
+def _detections(found: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]) -> Detections:
+    return Detections(*found)
+
+
+class ChangePointDetector:
+    """Streaming :func:`change_points`: ``push(chunk)`` returns the change points
+    confirmed so far, ``finish()`` those of the last window; each is reported once, with
+    its index in the stream and the delay at which it was confirmed.
+
+    Every ``step`` samples (at stream positions ``step, 2 step, ...``) the detector runs
+    the offline search, with the default penalty of the window's length (or ``pen``), on
+    the last ``window`` samples, or from the last confirmed change point if that is
+    later. A change point found at least ``lag`` samples behind the head is confirmed
+    (``lag`` samples of the new regime are what tells it apart), and the next window
+    starts there. The delay is ``lag`` to ``lag + step`` samples, more when a change only
+    becomes clear later. Detections are identical for any chunking and across a
+    :meth:`checkpoint` or pickle; memory is ``O(window)`` whatever the stream's length.
+
+    With no arguments it uses the defaults of :func:`change_points`: ordinal patterns of
+    order 4 at delays 1, 2, 4, 8; nothing is confirmed before :data:`SHORT_SERIES`
+    samples, and a stream that finishes shorter is searched whole with the short-series
+    cost, exactly as :func:`change_points` does (``order="auto"``). Cost options as in
+    :func:`change_points`. On series of the change-point benchmark
+    (``benches/bench_change_points.py``) the default window keeps covering within 0.01
+    of the offline search.
+
+    Parameters
+    ----------
+    window : int, default 4096
+        Samples each search sees at most (>= ``2 * min_size``). Regimes much longer than
+        the window are still found; the penalty is that of the window's length.
+    lag : int, optional
+        Look-ahead a change point needs before it is confirmed (< ``window``; default
+        ``window // 2``).
+    step : int, optional
+        Samples between searches (1..``window``; default ``window // 8``): smaller
+        confirms sooner and costs more.
+    pen : float, optional
+        Penalty per change point (nats, >= 0); default :func:`default_penalty` of each
+        window's length.
+
+    Examples
+    --------
+    >>> import numpy as np, pickle, entroseg
+    >>> rng = np.random.default_rng(0)
+    >>> noise = rng.standard_normal(6000)
+    >>> wave = np.sin(np.arange(6000) * 2 * np.pi / 16) + 0.2 * rng.standard_normal(6000)
+    >>> x = np.concatenate([noise, wave, noise])  # regimes change at 6000 and 12000
+    >>> det = entroseg.ChangePointDetector()
+    >>> found = [det.push(x[:7000])]
+    >>> det = pickle.loads(pickle.dumps(det))  # checkpoint / resume
+    >>> found += [det.push(x[7000:]), det.finish()]
+    >>> np.concatenate([f.start for f in found])
+    array([ 5997, 12004])
+    >>> [int(d) for f in found for d in f.delay]  # samples until each was confirmed
+    [2195, 2332]
+    """
+
+    __slots__ = ("_inner",)
+
+    def __init__(
+        self,
+        *,
+        window: int = 4096,
+        lag: int | None = None,
+        step: int | None = None,
+        pen: float | None = None,
+        min_size: int = 20,
+        order: int | Literal["auto"] | None = "auto",
+        delays: Sequence[int] = (1, 2, 4, 8),
+        symmetric: bool = True,
+        mean: bool = False,
+        variance: bool = False,
+        trend: bool = False,
+        refine_variance: bool = True,
+        block: int | None = None,
+        radius: int | None = None,
+    ) -> None:
+        def cost(n: int) -> dict[str, Any]:
+            return _cost_options(
+                order,
+                n,
+                delays=delays,
+                symmetric=symmetric,
+                mean=mean,
+                variance=variance,
+                trend=trend,
+                min_size=min_size,
+                block=block,
+                radius=radius,
+                refine_variance=refine_variance,
+            )
+
+        short = (SHORT_SERIES, cost(0)) if order == "auto" else None
+        self._inner = _ChangePointDetector(
+            cost(SHORT_SERIES),
+            window=window,
+            lag=window // 2 if lag is None else lag,
+            step=max(window // 8, 1) if step is None else step,
+            pen=pen,
+            short=short,
+        )
+
+    def push(self, chunk: npt.ArrayLike) -> Detections:
+        """Feed the next chunk (1-D, finite); returns the change points confirmed."""
+        return _detections(self._inner.push(chunk))
+
+    def finish(self) -> Detections:
+        """Close the stream; returns the change points of the last window. Pushing
+        afterwards raises :class:`StreamClosedError` until :meth:`reset`."""
+        return _detections(self._inner.finish())
+
+    def reset(self) -> None:
+        """Start a new stream with the same options."""
+        self._inner.reset()
+
+    def checkpoint(self) -> bytes:
+        """The state as bytes (options and the samples a later window can see)."""
+        return self._inner.checkpoint()
+
+    @classmethod
+    def from_checkpoint(cls, state: bytes) -> ChangePointDetector:
+        """Rebuild a detector from :meth:`checkpoint` bytes; it resumes identically."""
+        obj = cls.__new__(cls)
+        obj._inner = _ChangePointDetector.from_checkpoint(state)
+        return obj
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
+        return (ChangePointDetector.from_checkpoint, (self.checkpoint(),))
+
+    @property
+    def samples_seen(self) -> int:
+        """Samples consumed so far."""
+        return self._inner.samples_seen
+
+    @property
+    def reported(self) -> int:
+        """Change points reported so far."""
+        return self._inner.reported
+
+    @property
+    def retained(self) -> int:
+        """Samples held now (at most about twice the window)."""
+        return self._inner.retained
+
+    @property
+    def is_finished(self) -> bool:
+        """True after :meth:`finish`."""
+        return self._inner.is_finished
+
+    def __repr__(self) -> str:
+        window, lag, step = self._inner.geometry
+        state = "finished" if self.is_finished else "open"
+        return (
+            f"ChangePointDetector(window={window}, lag={lag}, step={step}, "
+            f"samples_seen={self.samples_seen}, reported={self.reported}, {state})"
+        )

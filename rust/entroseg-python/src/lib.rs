@@ -49,6 +49,8 @@ fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(merge::_merge_plan, m)?)?;
     m.add_function(wrap_pyfunction!(merge::_assign_rates, m)?)?;
     m.add_function(wrap_pyfunction!(changepoint::_change_points, m)?)?;
+    m.add_function(wrap_pyfunction!(changepoint::_default_penalty, m)?)?;
+    m.add_class::<changepoint::PyChangePointDetector>()?;
     // The Polars plugin's functions are C symbols that Polars looks up in this file;
     // only the build-time option check is a Python function.
     #[cfg(feature = "polars")]
