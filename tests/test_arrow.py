@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from entroseg.arrow import open_stream, profile_stream, segment_stream
+from entroseg.arrow import change_point_stream, open_stream, profile_stream, segment_stream
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -132,6 +132,40 @@ def test_profile_stream_equals_numpy_per_key_for_any_batching(
         # Null exactly where numpy gives NaN; equal values elsewhere.
         assert got.is_null().to_numpy(zero_copy_only=False).tolist() == np.isnan(want).tolist()
         assert np.array_equal(got.to_numpy(zero_copy_only=False), want, equal_nan=True)
+
+
+CPD = dict(order=3, delays=(1, 2), window=100, lag=30, step=10, min_size=10)
+
+
+@settings(deadline=None, max_examples=40)
+@given(_streams(), st.sampled_from(ROUTES), st.booleans())
+def test_change_point_stream_equals_a_detector_per_key_for_any_batching(
+    stream: tuple[dict[str, np.ndarray], list[str], list[int]], route: int, defaults: bool
+) -> None:
+    series, _, batches = _routed(stream, route)
+    opts: dict[str, Any] = {} if defaults else CPD
+    out = change_point_stream(batches, value_column="x", key_column="device", **opts).read_all()
+    assert out.column_names == ["device", "start", "delay"]
+    for k, v in series.items():
+        det = entroseg.ChangePointDetector(**opts)
+        found = [det.push(v), det.finish()]
+        got = _rows_of(out, "device", k)
+        assert got["start"].to_pylist() == [int(i) for f in found for i in f.start]
+        assert got["delay"].to_pylist() == [int(i) for f in found for i in f.delay]
+        if defaults:  # short series: the offline default, found at the end
+            assert got["start"].to_pylist() == entroseg.change_points(v)[:-1].tolist()
+
+
+def test_change_point_stream_errors() -> None:
+    t = pa.table({"x": [1.0, 2.0, None, 4.0], "s": ["a", "b", "c", "d"]})
+    with pytest.raises(KeyError, match="value_column 'y'"):
+        change_point_stream(t, value_column="y")
+    with pytest.raises(TypeError, match="must be numeric"):
+        change_point_stream(t, value_column="s")
+    with pytest.raises(entroseg.InvalidParameterError, match="lag must be < window"):
+        change_point_stream(t, value_column="x", window=100, lag=200)
+    with pytest.raises(entroseg.NonFiniteError, match="sample 2"):
+        change_point_stream(t, value_column="x").read_all()
 
 
 def test_no_key_is_one_series_and_sources_of_every_kind() -> None:

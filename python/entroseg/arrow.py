@@ -47,13 +47,14 @@ import numpy.typing as npt
 
 from entroseg._entroseg import SegmentSpec, _Profiler, _Segmenter
 from entroseg._options import SegmentOptions, build_spec, profile_options
+from entroseg.changepoints import ChangePointDetector
 from entroseg.segments import _arrow_batch, warn_missed_target
 
 if TYPE_CHECKING:
     import pyarrow as pa
     from typing_extensions import Unpack
 
-__all__ = ["open_stream", "profile_stream", "segment_stream"]
+__all__ = ["change_point_stream", "open_stream", "profile_stream", "segment_stream"]
 
 #: File suffixes read by :func:`open_stream`.
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -456,5 +457,98 @@ def profile_stream(
                 profile[rows] = profiler.push(values[rows])
             column = pa.array(profile, pa.float64(), from_pandas=True)  # NaN -> null
             yield pa.RecordBatch.from_arrays([*batch.columns, column], schema=schema)
+
+    return _reader(schema, batches())
+
+
+# ---- change_point_stream ------------------------------------------------------------
+
+
+def change_point_stream(
+    source: Any,
+    *,
+    value_column: str,
+    key_column: str | None = None,
+    **options: Any,
+) -> pa.RecordBatchReader:
+    """Regime change points of every series of an Arrow stream; a lazy reader of one row
+    per change point, emitted as soon as it is confirmed.
+
+    Each key's rows go through their own :class:`entroseg.ChangePointDetector` (options
+    as there; none: the defaults of :func:`entroseg.change_points`), carried across
+    batches, so per key the rows are exactly the detector's on that key's rows alone,
+    whatever the batching and interleaving. Memory: ``O(window)`` per key plus a batch.
+
+    Returns
+    -------
+    pyarrow.RecordBatchReader
+        Columns: ``key_column`` (when given), ``start`` (int64: the first row of the new
+        regime, counted within that key's rows from 0) and ``delay`` (int64: rows of that
+        key between ``start`` and the row that confirmed it).
+
+    Raises
+    ------
+    KeyError, TypeError
+        As :func:`segment_stream`.
+    InvalidParameterError
+        For bad options (at once, before anything is read).
+    NonFiniteError
+        When a value is null, NaN or infinite (naming the key's row).
+
+    Examples
+    --------
+    >>> import numpy as np, pyarrow as pa, entroseg
+    >>> from entroseg.arrow import change_point_stream
+    >>> rng = np.random.default_rng(1)
+    >>> a = np.concatenate([rng.standard_normal(3000), np.sin(np.arange(3000) / 2)])
+    >>> t = pa.table({"id": np.repeat(["a", "b"], 6000), "x": np.concatenate([a, a[::-1]])})
+    >>> out = change_point_stream(t.to_reader(max_chunksize=1000), value_column="x",
+    ...                           key_column="id").read_all()
+    >>> out.to_pylist()  # doctest: +NORMALIZE_WHITESPACE
+    [{'id': 'a', 'start': 2999, 'delay': 2121}, {'id': 'b', 'start': 3001, 'delay': 2119}]
+    """
+    pa = _pyarrow()
+    ChangePointDetector(**options)  # bad options fail now
+    reader = open_stream(source)
+    value_index = _column_index(reader.schema, value_column, "value_column")
+    key_index = (
+        None if key_column is None else _column_index(reader.schema, key_column, "key_column")
+    )
+    _check_value_type(reader.schema, value_column, False)
+    fields = [pa.field("start", pa.int64()), pa.field("delay", pa.int64())]
+    if key_index is not None:
+        fields.insert(0, pa.field(key_column, _key_type(reader.schema, key_index)))
+    schema = pa.schema(fields)
+    router = _Router(key_index)
+
+    def to_batch(parts: list[tuple[Any, Any]]) -> Any:
+        columns = [
+            pa.array(np.concatenate([p[1].start for p in parts]), pa.int64()),
+            pa.array(np.concatenate([p[1].delay for p in parts]), pa.int64()),
+        ]
+        if key_column is not None:
+            columns.insert(
+                0, router.key_column([k for k, _ in parts], [len(p.start) for _, p in parts])
+            )
+        return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+    def batches() -> Iterator[Any]:
+        states: dict[Any, ChangePointDetector] = {}
+        for batch in reader:
+            values = _values(batch.column(value_index), False, value_column)
+            found = []
+            for key, rows in router.split(batch):
+                det = states.get(key)
+                if det is None:
+                    det = states[key] = ChangePointDetector(**options)
+                out = det.push(values[rows])
+                if len(out.start):
+                    found.append((key, out))
+            if found:
+                yield to_batch(found)
+        last = [(key, det.finish()) for key, det in states.items()]
+        last = [(k, out) for k, out in last if len(out.start)]
+        if last:
+            yield to_batch(last)
 
     return _reader(schema, batches())
