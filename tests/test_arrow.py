@@ -137,8 +137,27 @@ def test_profile_stream_equals_numpy_per_key_for_any_batching(
 CPD = dict(order=3, delays=(1, 2), window=100, lag=30, step=10, min_size=10)
 
 
+@st.composite
+def _regime_streams(draw: Any) -> tuple[dict[str, np.ndarray], list[str], list[int]]:
+    """1-3 keys of 100-600 rows of alternating noise and oscillation, interleaved or
+    not, with batch cuts."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    series = {}
+    for i in range(draw(st.integers(1, 3))):
+        parts = [
+            rng.standard_normal(m) if r % 2 == 0 else np.sin(np.arange(m) / 1.5)
+            for r, m in enumerate(rng.integers(40, 150, size=draw(st.integers(1, 5))))
+        ]
+        series[f"k{i}"] = np.concatenate(parts)
+    order = [k for k, v in series.items() for _ in range(len(v))]
+    if draw(st.booleans()):
+        order = [str(k) for k in np.array(order)[rng.permutation(len(order))]]
+    cuts = draw(st.lists(st.integers(0, len(order)), max_size=8))
+    return series, order, cuts
+
+
 @settings(deadline=None, max_examples=40)
-@given(_streams(), st.sampled_from(ROUTES), st.booleans())
+@given(_regime_streams(), st.sampled_from(ROUTES), st.booleans())
 def test_change_point_stream_equals_a_detector_per_key_for_any_batching(
     stream: tuple[dict[str, np.ndarray], list[str], list[int]], route: int, defaults: bool
 ) -> None:
