@@ -47,12 +47,92 @@ def _ends_to_cps(ends, n: int) -> list[int]:
     return [int(c) for c in ends if 0 < int(c) < n]
 
 
+def _streamed(x: np.ndarray, chunk: int = 1000) -> list[int]:
+    """The streaming detector with its defaults, fed ``chunk`` samples at a time."""
+    det = entroseg.ChangePointDetector()
+    found = [det.push(x[i : i + chunk]).start for i in range(0, len(x), chunk)]
+    found.append(det.finish().start)
+    return [int(c) for c in np.concatenate(found)]
+
+
 def entroseg_methods() -> dict[str, Method]:
     return {
         "entroseg change_points (default)": lambda x, k: _ends_to_cps(
             entroseg.change_points(x), len(x)
         ),
+        "entroseg ChangePointDetector (streaming, default)": lambda x, k: _streamed(x),
     }
+
+
+def _rss_mb() -> float:
+    """Resident memory of this process now (Linux), in MB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def stream_long(n: int, report_every: int) -> None:
+    """The detector over ``n`` samples generated chunk by chunk (regimes of 5,000 to
+    50,000 samples of white noise, oscillation or AR(1)): throughput and resident memory
+    as the stream grows, and detection quality against the generated change points."""
+    print(f"\n### Streaming {n:,} samples (defaults, chunks of 100,000)\n")
+    print("| samples | M samples/s (detector) | RSS (MB) | retained samples | covering so far |")
+    print("|---:|---:|---:|---:|---:|")
+    rng = np.random.default_rng(0)
+    det = entroseg.ChangePointDetector()
+    truth: list[int] = []
+    found: list[int] = []
+    regime_left, kind, phase, ar = 0, 0, 0.0, 0.0
+    seconds, seen, chunk = 0.0, 0, 100_000
+    while seen < n:
+        m = min(chunk, n - seen)
+        x = np.empty(m)
+        i = 0
+        while i < m:
+            if regime_left == 0:
+                regime_left = int(rng.integers(5_000, 50_000))
+                kind = (kind + 1 + int(rng.integers(0, 2))) % 3
+                if seen + i > 0:
+                    truth.append(seen + i)
+            k = min(regime_left, m - i)
+            if kind == 0:
+                x[i : i + k] = rng.standard_normal(k)
+            elif kind == 1:
+                t = phase + np.arange(k)
+                x[i : i + k] = np.sin(2 * np.pi * t / 17) + 0.3 * rng.standard_normal(k)
+                phase += k
+            else:
+                e = rng.standard_normal(k)
+                e[0] += 0.8 * ar
+                x[i : i + k] = _ar(e, 0.8)
+                ar = x[i + k - 1]
+            i += k
+            regime_left -= k
+        t0 = time.perf_counter()
+        found.extend(int(c) for c in det.push(x).start)
+        seconds += time.perf_counter() - t0
+        seen += m
+        if seen % report_every == 0 or seen == n:
+            cov = covering([c for c in truth if c < seen], found, seen)
+            print(
+                f"| {seen:,} | {seen / seconds / 1e6:.2f} | {_rss_mb():.0f} | "
+                f"{det.retained:,} | {cov:.3f} |"
+            )
+    found.extend(int(c) for c in det.finish().start)
+    print(
+        f"\n{len(truth)} true change points, {len(found)} found; covering "
+        f"{covering(truth, found, n):.3f}, "
+        f"F1 (margin 50) {f1_score(truth, found, n, margin=50):.3f}"
+    )
+
+
+def _ar(e: np.ndarray, phi: float) -> np.ndarray:
+    """AR(1) filter of innovations ``e``."""
+    from scipy.signal import lfilter
+
+    return lfilter([1.0], [1.0, -phi], e)
 
 
 def known_count_methods() -> dict[str, Method]:
@@ -194,6 +274,7 @@ def main() -> None:
     parser.add_argument("--peers", choices=("cached", "fresh", "none"), default="cached")
     parser.add_argument("--big", type=int, default=1_000_000)
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--stream", type=int, default=100_000_000, help="samples (0: skip)")
     args = parser.parse_args()
     print(f"entroseg {entroseg.__version__}")
     ours = {label: (m, "off") for label, m in entroseg_methods().items()}
@@ -228,6 +309,7 @@ def main() -> None:
     for label, call in (
         ("entroseg change_points (default)", lambda: entroseg.change_points(x)),
         ("entroseg change_points (n_bkps)", lambda: entroseg.change_points(x, n_bkps=len(cps))),
+        ("entroseg ChangePointDetector (streaming)", lambda: np.array(_streamed(x, 65536))),
     ):
         t = time.perf_counter()
         found = _ends_to_cps(call(), n)
@@ -236,6 +318,8 @@ def main() -> None:
             f"| {label} | {seconds:.3f} | {n / seconds / 1e6:.2f} | "
             f"{covering(cps, found, n):.3f} | {f1_score(cps, found, n):.3f} |"
         )
+    if args.stream:
+        stream_long(args.stream, max(args.stream // 10, 100_000))
 
 
 if __name__ == "__main__":

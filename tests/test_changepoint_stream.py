@@ -46,7 +46,7 @@ def reference(
     def search(a: int, t: int) -> list[int]:
         if t - a < 40:
             return []
-        p = default_penalty(t - a, order=4) if pen is None else pen
+        p = default_penalty(t, order=4) if pen is None else pen
         return [a + int(e) for e in entroseg.change_points(x[a:t], order=4, pen=p)[:-1]]
 
     found: list[tuple[int, int]] = []

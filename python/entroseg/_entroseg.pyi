@@ -11,6 +11,7 @@ __all__ = [
     "MAX_ALPHABET",
     "MAX_ORDER",
     "REASONS",
+    "SHORT_SERIES",
     "CheckpointError",
     "EmptyInputError",
     "EntrosegError",
@@ -510,7 +511,10 @@ def _assign_rates(
 ) -> tuple[_I64, _I64, _I64, _F64, _I64, _I64]:
     """Keep factors matched to a budget (see ``entroseg.assign_rates``)."""
 
+SHORT_SERIES: int
+
 class _CostOptions(TypedDict):
+    auto: bool
     order: int | None
     delays: list[int]
     symmetric: bool
@@ -547,7 +551,6 @@ class _ChangePointDetector:
         lag: int,
         step: int,
         pen: float | None = None,
-        short: tuple[int, _CostOptions | dict[str, Any]] | None = None,
     ) -> Self: ...
     def push(self, chunk: npt.ArrayLike) -> tuple[_I64, _I64]:
         """Feed a chunk; the change points confirmed, as (index, delay)."""

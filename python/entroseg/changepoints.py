@@ -9,6 +9,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from entroseg._entroseg import SHORT_SERIES as _SHORT_SERIES
 from entroseg._entroseg import _change_points, _ChangePointDetector, _default_penalty
 from entroseg.segments import Segments
 
@@ -22,8 +23,9 @@ __all__ = [
 
 #: Below this many samples ``order="auto"`` uses the own-line Gaussian cost instead of
 #: ordinal patterns: a 20-sample segment holds too few patterns to estimate 12 pattern
-#: probabilities per scale, while a line and a variance are 3 parameters.
-SHORT_SERIES = 1000
+#: probabilities per scale, while a line and a variance are 3 parameters. (The rule
+#: lives in the core, which the offline search, the stream and Polars share.)
+SHORT_SERIES: int = _SHORT_SERIES
 
 
 def default_penalty(
@@ -50,15 +52,12 @@ def default_penalty(
     >>> round(default_penalty(10_000), 1)  # 11 ln(10^4)
     101.3
     """
-    cost = _cost_options(
-        order, n_samples, symmetric=symmetric, mean=mean, variance=variance, trend=trend
-    )
+    cost = _cost_options(order, symmetric=symmetric, mean=mean, variance=variance, trend=trend)
     return _default_penalty(n_samples, cost)
 
 
 def _cost_options(
     order: int | Literal["auto"] | None,
-    n_samples: int,
     *,
     delays: Sequence[int] = (1, 2, 4, 8),
     symmetric: bool = True,
@@ -70,18 +69,15 @@ def _cost_options(
     radius: int | None = None,
     refine_variance: bool = True,
 ) -> dict[str, Any]:
-    """The cost options of a series of ``n_samples`` samples, ``order="auto"`` resolved:
-    the one place that rule lives (offline search, penalty and stream use it)."""
-    if isinstance(order, str):
-        if order != "auto":
-            raise ValueError(f"order must be an int, None or 'auto', got {order!r}")
-        if n_samples >= SHORT_SERIES:
-            order = 4
-        else:
-            order = None
-            trend = trend or not (mean or variance)
+    """The cost options as the native functions take them; ``order="auto"`` is resolved
+    there, for each series' length, by the core's one rule (the Polars expression reads
+    the same fields)."""
+    auto = isinstance(order, str)
+    if auto and order != "auto":
+        raise ValueError(f"order must be an int, None or 'auto', got {order!r}")
     return {
-        "order": order,
+        "auto": auto,
+        "order": None if auto else order,
         "delays": [int(d) for d in delays],
         "symmetric": bool(symmetric),
         "mean": bool(mean),
@@ -192,10 +188,8 @@ def change_points(
     >>> entroseg.change_points(x)  # the default penalty finds the same two
     array([ 594, 1006, 1300])
     """
-    n = int(np.shape(x)[0]) if np.ndim(x) == 1 else 0
     cost = _cost_options(
         order,
-        n,
         delays=delays,
         symmetric=symmetric,
         mean=mean,
@@ -213,8 +207,6 @@ def change_points(
         fine_starts = [int(s) for s in fine.starts]
         if fine.num_samples != np.shape(x)[0]:
             raise ValueError(f"fine covers {fine.num_samples} samples but x has {np.shape(x)[0]}")
-    if n_bkps is None and pen is None:
-        pen = _default_penalty(n, cost)
     return _change_points(x, cost, fine=fine_starts, n_bkps=n_bkps, pen=pen)
 
 
@@ -237,7 +229,7 @@ class ChangePointDetector:
     its index in the stream and the delay at which it was confirmed.
 
     Every ``step`` samples (at stream positions ``step, 2 step, ...``) the detector runs
-    the offline search, with the default penalty of the window's length (or ``pen``), on
+    the offline search, with the default penalty of the stream so far (or ``pen``), on
     the last ``window`` samples, or from the last confirmed change point if that is
     later. A change point found at least ``lag`` samples behind the head is confirmed
     (``lag`` samples of the new regime are what tells it apart), and the next window
@@ -257,7 +249,7 @@ class ChangePointDetector:
     ----------
     window : int, default 4096
         Samples each search sees at most (>= ``2 * min_size``). Regimes much longer than
-        the window are still found; the penalty is that of the window's length.
+        the window are still found.
     lag : int, optional
         Look-ahead a change point needs before it is confirmed (< ``window``; default
         ``window // 2``).
@@ -265,8 +257,9 @@ class ChangePointDetector:
         Samples between searches (1..``window``; default ``window // 8``): smaller
         confirms sooner and costs more.
     pen : float, optional
-        Penalty per change point (nats, >= 0); default :func:`default_penalty` of each
-        window's length.
+        Penalty per change point (nats, >= 0); default :func:`default_penalty` of the
+        samples seen so far (it grows with the stream as the offline one grows with the
+        series, keeping false alarms rare on long streams).
 
     Examples
     --------
@@ -305,29 +298,24 @@ class ChangePointDetector:
         block: int | None = None,
         radius: int | None = None,
     ) -> None:
-        def cost(n: int) -> dict[str, Any]:
-            return _cost_options(
-                order,
-                n,
-                delays=delays,
-                symmetric=symmetric,
-                mean=mean,
-                variance=variance,
-                trend=trend,
-                min_size=min_size,
-                block=block,
-                radius=radius,
-                refine_variance=refine_variance,
-            )
-
-        short = (SHORT_SERIES, cost(0)) if order == "auto" else None
+        cost = _cost_options(
+            order,
+            delays=delays,
+            symmetric=symmetric,
+            mean=mean,
+            variance=variance,
+            trend=trend,
+            min_size=min_size,
+            block=block,
+            radius=radius,
+            refine_variance=refine_variance,
+        )
         self._inner = _ChangePointDetector(
-            cost(SHORT_SERIES),
+            cost,
             window=window,
             lag=window // 2 if lag is None else lag,
             step=max(window // 8, 1) if step is None else step,
             pen=pen,
-            short=short,
         )
 
     def push(self, chunk: npt.ArrayLike) -> Detections:

@@ -1,23 +1,27 @@
 //! The change-point surfaces: the offline search (converts its arguments, releases the
 //! GIL, returns the ruptures-style segment ends), the default penalty, and the streaming
-//! detector. The cost options arrive as one dict, resolved once in Python
-//! (`entroseg.changepoints._cost_options`).
+//! detector. The cost options arrive as one dict (`entroseg.changepoints._cost_options`);
+//! `auto` is resolved by the core's one rule for the series' length.
 
-use crate::convert::{count_option, float_array, require_non_empty};
-use crate::error::{core, InvalidParameterError};
+use crate::convert::{float_array, require_non_empty, try_count, OptionError};
+use crate::error::core;
 use crate::estimate_stream::streaming_class;
 use entroseg_core::plan::changepoint::{
     change_points, default_penalty, ChangePointDetector, ChangePointOptions, Detection, Stop,
-    StreamWindow,
+    StreamWindow, SHORT_SERIES,
 };
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-/// The cost options as Python passes them (a dict with exactly these keys).
+/// The cost options as Python passes them (a dict with exactly these keys; the Polars
+/// plugin reads the same fields from its kwargs).
 #[derive(FromPyObject)]
+#[cfg_attr(feature = "polars", derive(serde::Deserialize))]
 #[pyo3(from_item_all)]
 pub struct CostArgs {
+    /// `order="auto"`: `order` is chosen from the series' length.
+    auto: bool,
     order: Option<i64>,
     delays: Vec<i64>,
     symmetric: bool,
@@ -31,23 +35,21 @@ pub struct CostArgs {
 }
 
 impl CostArgs {
-    /// The core options (typed errors for out-of-range counts), stopping at `stop`.
-    fn options(&self, stop: Stop) -> PyResult<ChangePointOptions> {
-        let min_size = count_option(self.min_size, "min_size", 1)?;
+    /// The core options for a series of `n` samples (typed errors for out-of-range
+    /// counts), stopping at `stop`.
+    pub fn options(&self, n: usize, stop: Stop) -> Result<ChangePointOptions, OptionError> {
+        let min_size = try_count(self.min_size, "min_size", 1)?;
         let block = match self.block {
-            Some(b) => count_option(b, "block", 1)?,
+            Some(b) => try_count(b, "block", 1)?,
             None => min_size,
         };
-        Ok(ChangePointOptions {
-            order: self
-                .order
-                .map(|o| count_option(o, "order", 2))
-                .transpose()?,
+        let options = ChangePointOptions {
+            order: self.order.map(|o| try_count(o, "order", 2)).transpose()?,
             delays: self
                 .delays
                 .iter()
-                .map(|&d| count_option(d, "delay", 1))
-                .collect::<PyResult<_>>()?,
+                .map(|&d| try_count(d, "delay", 1))
+                .collect::<Result<_, _>>()?,
             symmetric: self.symmetric,
             mean: self.mean,
             variance: self.variance,
@@ -55,12 +57,31 @@ impl CostArgs {
             min_size,
             block,
             radius: match self.radius {
-                Some(r) => count_option(r, "radius", 0)?,
+                Some(r) => try_count(r, "radius", 0)?,
                 None => 2 * block,
             },
             refine_variance: self.refine_variance,
             stop,
-        })
+        };
+        Ok(if self.auto { options.auto(n) } else { options })
+    }
+}
+
+/// When the offline search stops: exactly one of a count and a penalty, else the
+/// default penalty of `n` samples under `options`.
+pub fn stop_rule(
+    n_bkps: Option<i64>,
+    pen: Option<f64>,
+    n: usize,
+    options: &ChangePointOptions,
+) -> Result<Stop, OptionError> {
+    match (n_bkps, pen) {
+        (Some(k), None) => Ok(Stop::Count(try_count(k, "n_bkps", 0)?)),
+        (None, Some(p)) => Ok(Stop::Penalty(p)),
+        (None, None) => Ok(Stop::Penalty(default_penalty(n, options))),
+        _ => Err(OptionError::parameter(
+            "give at most one of n_bkps (a number of change points) and pen (a penalty)",
+        )),
     }
 }
 
@@ -76,27 +97,20 @@ pub fn _change_points<'py>(
     n_bkps: Option<i64>,
     pen: Option<f64>,
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-    let stop = match (n_bkps, pen) {
-        (Some(k), None) => Stop::Count(count_option(k, "n_bkps", 0)?),
-        (None, Some(p)) => Stop::Penalty(p),
-        _ => {
-            return Err(InvalidParameterError::new_err(
-                "give exactly one of n_bkps (a number of change points) and pen (a penalty)",
-            ))
-        }
-    };
-    let options = cost.options(stop)?;
-    let fine = fine
-        .map(|f| {
-            f.iter()
-                .map(|&s| count_option(s, "fine segment start", 0))
-                .collect::<PyResult<Vec<usize>>>()
-        })
-        .transpose()?;
     let arr = float_array(x, "x")?;
     let ro = arr.readonly();
     let xs = ro.as_slice()?;
-    require_non_empty(xs.len(), "x")?;
+    let n = xs.len();
+    let mut options = cost.options(n, Stop::Count(0))?;
+    options.stop = stop_rule(n_bkps, pen, n, &options)?;
+    let fine = fine
+        .map(|f| {
+            f.iter()
+                .map(|&s| try_count(s, "fine segment start", 0))
+                .collect::<Result<Vec<usize>, _>>()
+        })
+        .transpose()?;
+    require_non_empty(n, "x")?;
     let ends = core(py.detach(|| change_points(xs, fine.as_deref(), &options)))?;
     Ok(PyArray1::from_vec(
         py,
@@ -107,8 +121,8 @@ pub fn _change_points<'py>(
 /// The default penalty (nats per change point) of a series of `n_samples` samples.
 #[pyfunction]
 pub fn _default_penalty(n_samples: i64, cost: CostArgs) -> PyResult<f64> {
-    let n = count_option(n_samples, "n_samples", 0)?;
-    Ok(default_penalty(n, &cost.options(Stop::Count(0))?))
+    let n = try_count(n_samples, "n_samples", 0)?;
+    Ok(default_penalty(n, &cost.options(n, Stop::Count(0))?))
 }
 
 /// Detections as `(index, delay)` arrays.
@@ -142,26 +156,30 @@ streaming_class!(
     },
     {
         #[new]
-        #[pyo3(signature = (cost, *, window, lag, step, pen=None, short=None))]
+        #[pyo3(signature = (cost, *, window, lag, step, pen=None))]
         fn new(
             cost: CostArgs,
             window: i64,
             lag: i64,
             step: i64,
             pen: Option<f64>,
-            short: Option<(i64, CostArgs)>,
         ) -> PyResult<Self> {
             let stop = Stop::Penalty(0.0);
-            let short = short
-                .map(|(n, c)| Ok::<_, PyErr>((count_option(n, "short_below", 0)?, c.options(stop)?)))
-                .transpose()?;
-            let geometry = StreamWindow {
-                window: count_option(window, "window", 1)?,
-                lag: count_option(lag, "lag", 0)?,
-                step: count_option(step, "step", 1)?,
+            // `auto`: the long-series cost, and the short one for streams that end
+            // before SHORT_SERIES samples.
+            let short = if cost.auto {
+                Some((SHORT_SERIES, cost.options(0, stop)?))
+            } else {
+                None
             };
+            let geometry = StreamWindow {
+                window: try_count(window, "window", 1)?,
+                lag: try_count(lag, "lag", 0)?,
+                step: try_count(step, "step", 1)?,
+            };
+            let options = cost.options(SHORT_SERIES, stop)?;
             Ok(Self {
-                inner: core(ChangePointDetector::new(cost.options(stop)?, pen, geometry, short))?,
+                inner: core(ChangePointDetector::new(options, pen, geometry, short))?,
             })
         }
 

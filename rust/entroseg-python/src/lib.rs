@@ -51,6 +51,10 @@ fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(changepoint::_change_points, m)?)?;
     m.add_function(wrap_pyfunction!(changepoint::_default_penalty, m)?)?;
     m.add_class::<changepoint::PyChangePointDetector>()?;
+    m.add(
+        "SHORT_SERIES",
+        entroseg_core::plan::changepoint::SHORT_SERIES,
+    )?;
     // The Polars plugin's functions are C symbols that Polars looks up in this file;
     // only the build-time option check is a Python function.
     #[cfg(feature = "polars")]

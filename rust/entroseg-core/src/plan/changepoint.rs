@@ -94,6 +94,28 @@ pub struct ChangePointOptions {
     pub stop: Stop,
 }
 
+/// Below this many samples the automatic choice ([`ChangePointOptions::auto`]) uses the
+/// own-line Gaussian cost instead of ordinal patterns: a 20-sample segment holds too few
+/// patterns to estimate a dozen pattern probabilities per scale, while a line and a
+/// variance are 3 parameters.
+pub const SHORT_SERIES: usize = 1000;
+
+impl ChangePointOptions {
+    /// The cost `order="auto"` picks for a series of `n` samples: ordinal patterns of
+    /// order 4 from [`SHORT_SERIES`] samples on (with the Gaussian parts asked for);
+    /// below, no patterns and the own-line cost (`trend`), unless `mean` or `variance`
+    /// was asked for. The one place this rule lives.
+    pub fn auto(mut self, n: usize) -> Self {
+        if n >= SHORT_SERIES {
+            self.order = Some(4);
+        } else {
+            self.order = None;
+            self.trend = self.trend || !(self.mean || self.variance);
+        }
+        self
+    }
+}
+
 /// For each lexicographic pattern code, the index of its class: the code itself, or with
 /// `symmetric` the rank of the class {pattern, amplitude mirror} (the samples ordered by
 /// value reversed, so the argsort permutation read backwards) among the `d!/2` classes

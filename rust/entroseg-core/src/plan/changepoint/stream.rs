@@ -5,8 +5,9 @@
 //!
 //! Every `step` samples (at stream positions `t = step, 2 step, ...`) the detector
 //! searches the window `[a, t)`, where `a` is the later of the last confirmed change
-//! point and `t - window`, with the offline search and the penalty for a series of
-//! `t - a` samples. Every change point it finds at least `lag` samples behind `t` is
+//! point and `t - window`, with the offline search and the default penalty of a series
+//! of `t` samples (the stream so far: a long stream tests many more places for a
+//! change, so its penalty grows like the offline one with the series' length). Every change point it finds at least `lag` samples behind `t` is
 //! confirmed and reported with the position `t` that confirmed it; the next window
 //! starts at the last one confirmed. [`finish`](ChangePointDetector::finish) searches
 //! the last window with no lag. Each change point is reported once, in order, with a
@@ -52,7 +53,7 @@ pub struct StreamWindow {
 #[derive(Debug, Clone)]
 pub struct ChangePointDetector {
     options: ChangePointOptions,
-    /// `None`: the default penalty of each window's length.
+    /// `None`: the default penalty of the stream so far.
     pen: Option<f64>,
     geometry: StreamWindow,
     /// Streams shorter than this are searched whole, at `finish`, with these options.
@@ -71,7 +72,7 @@ const TAG: &str = "ChangePointDetector";
 
 impl ChangePointDetector {
     /// A detector searching with `options` (its `stop` is ignored: `pen`, or the default
-    /// penalty of each window's length, decides).
+    /// penalty of the stream so far, decides).
     pub fn new(
         options: ChangePointOptions,
         pen: Option<f64>,
@@ -238,9 +239,11 @@ impl ChangePointDetector {
         if x.len() < 2 * options.min_size {
             return Ok(Vec::new());
         }
+        // The offline default for the stream so far: a long stream tests many more
+        // places for a change, so its penalty grows like the offline one with `n`.
         let pen = self
             .pen
-            .unwrap_or_else(|| default_penalty(x.len(), options));
+            .unwrap_or_else(|| default_penalty(self.seen as usize, options));
         let options = ChangePointOptions {
             stop: Stop::Penalty(pen),
             ..options.clone()
