@@ -165,7 +165,7 @@ def test_default_penalty_formula() -> None:
     [
         ([], {"n_bkps": 1}, entroseg.EmptyInputError, "empty"),
         ([0.0, np.nan, 1.0], {"n_bkps": 1}, entroseg.NonFiniteError, r"x\[1\] = NaN"),
-        (np.ones(50), {"n_bkps": 1, "pen": 3.0}, entroseg.InvalidParameterError, "at most one of n_bkps"),
+        (np.ones(50), {"n_bkps": 1, "pen": 3.0}, entroseg.InvalidParameterError, "at most one"),
         (np.ones(50), {"n_bkps": 1, "order": 9}, entroseg.InvalidParameterError, "order must"),
         (np.ones(50), {"n_bkps": 1, "min_size": 0}, entroseg.InvalidParameterError, "min_size"),
         (np.ones(50), {"n_bkps": -1}, entroseg.InvalidParameterError, "n_bkps must be >= 0"),
