@@ -42,6 +42,11 @@ def _ref_is_boundary(x: np.ndarray, **o: Any) -> np.ndarray:
     return out
 
 
+def _ref_regime_id(x: np.ndarray, **o: Any) -> np.ndarray:
+    ends = entroseg.change_points(x, **o)
+    return np.repeat(np.arange(len(ends), dtype=np.uint32), np.diff([0, *ends]))
+
+
 CASES: list[tuple[str, dict[str, Any], Any, str]] = [
     ("permutation_entropy", dict(order=3, window=12), entroseg.permutation_entropy, FLOAT),
     ("permutation_entropy", dict(order=4, delay=2, window=20, weighted=True, normalize=False),
@@ -66,6 +71,11 @@ CASES: list[tuple[str, dict[str, Any], Any, str]] = [
 SURPRISAL = ("next_symbol_entropy", dict(context=3, alphabet_size=5, statistic="surprisal"),
              _ref_next("surprisal"), SYMBOL)  # fmt: skip
 CASES.append(SURPRISAL)
+CASES += [
+    ("regime_id", {}, _ref_regime_id, FLOAT),
+    ("regime_id", dict(order=3, delays=(1, 2), pen=20, min_size=10), _ref_regime_id, FLOAT),
+    ("regime_id", dict(order=None, variance=True, n_bkps=2, min_size=5), _ref_regime_id, FLOAT),
+]
 IDS = [f"{c[0]}-{i}" for i, c in enumerate(CASES)]
 
 
@@ -286,6 +296,15 @@ def test_empty_and_single_row_inputs() -> None:
          entroseg.InvalidParameterError, "degree must be 0"),
         (lambda: pl.col("x").entroseg.segment_id(order="3", window=8, threshold=1.0),  # type: ignore[arg-type]
          TypeError, "bad options"),
+        (lambda: pl.col("x").entroseg.regime_id(order=9), entroseg.InvalidParameterError,
+         "order must be in 2..=7"),
+        (lambda: pl.col("x").entroseg.regime_id(n_bkps=1, pen=2.0),
+         entroseg.InvalidParameterError, "at most one"),
+        (lambda: pl.col("x").entroseg.regime_id(pen=-1), entroseg.InvalidParameterError,
+         "pen must be finite and >= 0"),
+        (lambda: pl.col("x").entroseg.regime_id(order=None), entroseg.InvalidParameterError,
+         "the cost is empty"),
+        (lambda: pl.col("x").entroseg.regime_id(order="fast"), ValueError, "'auto'"),  # type: ignore[arg-type]
     ],
 )  # fmt: skip
 def test_bad_options_raise_typed_errors_when_the_expression_is_built(
@@ -308,6 +327,9 @@ def test_data_errors_surface_at_collect_with_the_core_message() -> None:
     df = pl.DataFrame({"x": [1.0, np.inf, 2.0]})
     with pytest.raises(pl.exceptions.ComputeError, match="inf at index 1"):
         df.select(pl.col("x").entroseg.permutation_entropy(window=2, order=2))
+    df = pl.DataFrame({"x": [1.0, None, 2.0]})
+    with pytest.raises(pl.exceptions.ComputeError, match="x\\[1\\] = NaN is not finite"):
+        df.select(pl.col("x").entroseg.regime_id())
 
 
 def test_numpy_scalars_as_options() -> None:

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import numbers
 import pickle
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -53,6 +53,7 @@ from polars.plugins import register_plugin_function
 from entroseg import _entroseg
 from entroseg._entroseg import SegmentSpec
 from entroseg._options import _CONTEXT_WHY, SegmentOptions, build_spec, renamed
+from entroseg.changepoints import _cost_options
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -289,6 +290,56 @@ class EntrosegExpr:
         [0, 2, 4]
         """
         return _segment_plugin(self._expr, "is_boundary", options, spec)
+
+    def regime_id(
+        self,
+        *,
+        n_bkps: int | None = None,
+        pen: float | None = None,
+        min_size: int = 20,
+        order: int | Literal["auto"] | None = "auto",
+        delays: Sequence[int] = (1, 2, 4, 8),
+        symmetric: bool = True,
+        mean: bool = False,
+        variance: bool = False,
+        trend: bool = False,
+        refine_variance: bool = True,
+        block: int | None = None,
+        radius: int | None = None,
+    ) -> pl.Expr:
+        """Index of each row's regime within its group (UInt32, from 0): the offline
+        :func:`entroseg.change_points` of the group, with its options and defaults (a
+        group is a whole series; :class:`entroseg.ChangePointDetector` and
+        :func:`entroseg.arrow.change_point_stream` are the streaming forms). Nulls,
+        NaN and infinities fail naming the row.
+
+        Examples
+        --------
+        >>> import numpy as np, polars as pl, entroseg
+        >>> rng = np.random.default_rng(0)
+        >>> x = np.concatenate([rng.normal(0, 1, 300), rng.normal(4, 1, 200)])
+        >>> df = pl.DataFrame({"id": ["a"] * 500 + ["b"] * 500, "x": np.tile(x, 2)})
+        >>> out = df.select(pl.col("x").entroseg.regime_id().over("id"))["x"]
+        >>> ids = out.to_numpy()
+        >>> (ids[:500] == ids[500:]).all(), np.flatnonzero(np.diff(ids[:500])).tolist()
+        (np.True_, [299])
+        >>> entroseg.change_points(x).tolist()
+        [300, 500]
+        """
+        cost = _cost_options(
+            order,
+            delays=delays,
+            symmetric=symmetric,
+            mean=mean,
+            variance=variance,
+            trend=trend,
+            min_size=min_size,
+            block=block,
+            radius=radius,
+            refine_variance=refine_variance,
+        )
+        pen = None if pen is None else float(pen)
+        return _plugin(self._expr, "regime_id", {**cost, "n_bkps": n_bkps, "pen": pen})
 
 
 def _statistic(statistic: str, score: str | None) -> str:

@@ -18,12 +18,14 @@
 
 use std::borrow::Cow;
 
+use crate::changepoint::{stop_rule, CostArgs};
 use crate::convert::{try_count, OptionError};
 use entroseg_core::estimate::conditional::{self, ConditionalEstimator, ConditionalOptions};
 use entroseg_core::estimate::context_model::{self, ContextModel, NextSymbolOptions};
 use entroseg_core::estimate::permutation::{self, PermutationOptions, Statistic};
 use entroseg_core::estimate::quantize::{Quantizer, MAX_BINS};
 use entroseg_core::estimate::NanPolicy;
+use entroseg_core::plan::changepoint::{change_points, ChangePointOptions, Stop, SHORT_SERIES};
 use entroseg_core::segment::batch::segment;
 use entroseg_core::segment::rules::Segment;
 use entroseg_core::segment::spec::SpecOptions;
@@ -493,6 +495,50 @@ fn is_boundary(inputs: &[Series], kwargs: SpecOptions) -> PolarsResult<Series> {
     Ok(BooleanChunked::from_slice(s.name().clone(), &starts).into_series())
 }
 
+// ---- change points ------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct RegimeIdKwargs {
+    #[serde(flatten)]
+    cost: CostArgs,
+    n_bkps: Option<i64>,
+    pen: Option<f64>,
+}
+
+impl RegimeIdKwargs {
+    /// The options of `entroseg.change_points` for a group of `n` rows.
+    fn options(&self, n: usize) -> Result<ChangePointOptions, OptionError> {
+        let mut options = self.cost.options(n, Stop::Count(0))?;
+        options.stop = stop_rule(self.n_bkps, self.pen, n, &options)?;
+        options.check()?;
+        Ok(options)
+    }
+}
+
+/// Index of each row's regime within its group, by `entroseg.change_points` of the
+/// group (the offline search: a group is a whole series).
+#[polars_expr(output_type=UInt32)]
+fn regime_id(inputs: &[Series], kwargs: RegimeIdKwargs) -> PolarsResult<Series> {
+    const NAME: &str = "regime_id";
+    let s = &inputs[0];
+    // Nulls become NaN, which the search refuses naming the row.
+    let xs = float_values(s, NAME, NanPolicy::Propagate)?;
+    let options = kwargs.options(xs.len()).or_polars(NAME)?;
+    let mut ids = Vec::with_capacity(xs.len());
+    if !xs.is_empty() {
+        let mut start = 0;
+        for (i, end) in change_points(&xs, None, &options)
+            .or_polars(NAME)?
+            .into_iter()
+            .enumerate()
+        {
+            ids.extend(std::iter::repeat_n(i as u32, end - start));
+            start = end;
+        }
+    }
+    Ok(UInt32Chunked::from_vec(s.name().clone(), ids).into_series())
+}
+
 // ---- quantize -----------------------------------------------------------------------
 
 #[derive(Deserialize)]
@@ -602,6 +648,12 @@ pub fn _check_expr_kwargs(function: &str, kwargs: &[u8]) -> PyResult<()> {
         "next_symbol_entropy" => parse::<NextSymbolEntropyKwargs>(kwargs)?.check()?,
         "quantize" => {
             parse::<QuantizeKwargs>(kwargs)?.check()?;
+        }
+        "regime_id" => {
+            let k = parse::<RegimeIdKwargs>(kwargs)?;
+            // Both costs `auto` can pick.
+            k.options(SHORT_SERIES)?;
+            k.options(0)?;
         }
         other => {
             return Err(pyo3::exceptions::PyValueError::new_err(format!(

@@ -114,6 +114,12 @@ impl ChangePointOptions {
         }
         self
     }
+
+    /// Checks the options as [`change_points`] does (order, delays, sizes, penalty, a
+    /// non-empty cost), without a series.
+    pub fn check(&self) -> Result<()> {
+        validate(1, None, self)
+    }
 }
 
 /// For each lexicographic pattern code, the index of its class: the code itself, or with

@@ -24,7 +24,7 @@
 //! shorter is searched whole with the short options: what the offline default does for a
 //! series of that length.
 
-use super::{change_points, default_penalty, validate, ChangePointOptions, Stop};
+use super::{change_points, default_penalty, ChangePointOptions, Stop};
 use crate::error::{Error, ErrorKind, Result};
 use crate::util::checkpoint::{Reader, Writer};
 
@@ -80,14 +80,11 @@ impl ChangePointDetector {
         short: Option<(usize, ChangePointOptions)>,
     ) -> Result<Self> {
         let check = |o: &ChangePointOptions| {
-            validate(
-                1,
-                None,
-                &ChangePointOptions {
-                    stop: Stop::Penalty(pen.unwrap_or(0.0)),
-                    ..o.clone()
-                },
-            )
+            ChangePointOptions {
+                stop: Stop::Penalty(pen.unwrap_or(0.0)),
+                ..o.clone()
+            }
+            .check()
         };
         check(&options)?;
         if let Some((_, short_options)) = &short {
