@@ -231,3 +231,45 @@ def short_series(count: int = 40, seed: int = 0) -> list[Series]:
         scale = rng.uniform(0.1, 100.0)
         out.append((f"short-{kind}-{k}", (signal + noise) * scale + rng.normal(0, 50), cps))
     return out
+
+
+def _quarter(year: int, quarter: int) -> int:
+    """Row of statsmodels' macrodata (quarterly from 1959Q1) for a year and quarter."""
+    return (year - 1959) * 4 + quarter - 1
+
+
+def statsmodels_series() -> list[Series]:
+    """Real quarterly US series from statsmodels' ``macrodata`` (1959Q1-2009Q3), with
+    change points dated by documented events rather than by eye:
+
+    - real GDP growth (quarterly log difference): the fall in its volatility from 1984Q1
+      (the "Great Moderation"; McConnell & Perez-Quiros, American Economic Review 2000,
+      date the break at 1984Q1);
+    - the 3-month Treasury bill rate: the Federal Reserve's change of operating procedure
+      in October 1979 (1979Q4) and its end in late 1982 (1982Q4);
+    - the unemployment rate: the starts of the NBER recessions of 1973Q4, 1980Q1, 1981Q3,
+      1990Q3, 2001Q1 and 2007Q4 after which it rose for at least four quarters
+      (business-cycle peaks from the NBER chronology).
+
+    The Nile, which the issue reserves, is not used. Dates are the first quarter of the
+    new regime; a growth series' rows are one quarter later than its level's.
+    """
+    import statsmodels.api as sm
+
+    d = sm.datasets.macrodata.load_pandas().data
+    gdp = np.diff(np.log(d["realgdp"].to_numpy(dtype=np.float64)))
+    peaks = ((1973, 4), (1980, 1), (1981, 3), (1990, 3), (2001, 1), (2007, 4))
+    out: list[Series] = [
+        ("macro-gdp-growth", gdp * 100, np.array([_quarter(1984, 1) - 1])),
+        (
+            "macro-tbilrate",
+            d["tbilrate"].to_numpy(dtype=np.float64),
+            np.array([_quarter(1979, 4), _quarter(1982, 4)]),
+        ),
+        (
+            "macro-unemp",
+            d["unemp"].to_numpy(dtype=np.float64),
+            np.array([_quarter(y, q) for y, q in peaks]),
+        ),
+    ]
+    return out

@@ -181,6 +181,13 @@ def peer_methods() -> dict[str, Method]:
         table["ruptures Binseg (l2, pen 2 ln n, standardised)"] = penalised(rpt.Binseg, "l2")
         table["ruptures BottomUp (l2, pen 2 ln n, standardised)"] = penalised(rpt.BottomUp, "l2")
         table["ruptures Pelt (normal, pen 2 ln n, standardised)"] = penalised(rpt.Pelt, "normal")
+
+        def window(x: np.ndarray, k: int) -> list[int]:
+            width = max(2 * min(50, len(x) // 8), 4)
+            fitted = rpt.Window(model="l2", width=width).fit(_standardised(x))
+            return _ends_to_cps(fitted.predict(pen=2 * math.log(len(x))), len(x))
+
+        table["ruptures Window (l2, pen 2 ln n, standardised)"] = window
     try:
         from claspy.segmentation import BinaryClaSPSegmentation
         from claspy.streaming.segmentation import StreamingClaSPSegmentation
@@ -288,6 +295,7 @@ def main() -> None:
             seeds=args.seeds
         ),
         "Short series (30-800 samples) of level and trend shifts": data.short_series(),
+        "statsmodels macro series (documented breaks)": data.statsmodels_series(),
     }
     print("\n### Number of change points unknown (defaults)")
     summary = {name: table(name, series, methods) for name, series in groups.items()}
@@ -298,7 +306,7 @@ def main() -> None:
     print("\n### Number of change points given")
     known = {label: (m, "off") for label, m in known_count_methods().items()}
     for name, series in groups.items():
-        if not name.startswith("Short"):
+        if not name.startswith(("Short", "statsmodels")):
             table(name, series, known)
 
     n = args.big
