@@ -38,11 +38,61 @@ fn dtype_kind(arr: &Bound<'_, PyAny>) -> PyResult<(String, String)> {
     Ok((dtype.getattr("kind")?.extract()?, dtype.str()?.to_string()))
 }
 
-/// A 1-D float64 view of `obj` (borrowed when possible).
+/// True when `obj` is a numpy masked array (`numpy.ma.MaskedArray` or a subclass).
+/// Masked arrays are ndarrays too, so without this check their mask would be ignored.
+fn is_masked(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    // Plain ndarrays, lists, bytes ...: no lookup needed.
+    let ty = obj.get_type();
+    if ty.name()? == "ndarray" || !obj.hasattr("mask")? {
+        return Ok(false);
+    }
+    let cls = obj.py().import("numpy.ma")?.getattr("MaskedArray")?;
+    obj.is_instance(&cls)
+}
+
+/// For inputs that cannot be missing (symbols, sizes, offsets, vectors): a masked array
+/// with masked entries is refused with how to convert it; one with none masked is read
+/// as its data.
+pub fn refuse_masked<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    if !is_masked(obj)? {
+        return Ok(obj.clone());
+    }
+    let ma = obj.py().import("numpy.ma")?;
+    let masked: usize = ma.call_method1("count_masked", (obj,))?.extract()?;
+    if masked > 0 {
+        let first: usize = obj
+            .py()
+            .import("numpy")?
+            .call_method1("argmax", (ma.call_method1("getmaskarray", (obj,))?,))?
+            .extract()?;
+        return Err(PyTypeError::new_err(format!(
+            "{name} is a masked array with {masked} masked value(s) (the first at index \
+             {first}); {name} cannot be missing: pass {name}.filled(value) or \
+             {name}.compressed()"
+        )));
+    }
+    obj.getattr("data")
+}
+
+/// A 1-D float64 view of `obj` (borrowed when possible). A numpy masked array's masked
+/// samples are missing values: they read as NaN, so `nan_policy` decides.
 pub fn float_array<'py>(
     obj: &Bound<'py, PyAny>,
     name: &str,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    if is_masked(obj)? {
+        let data = as_ndarray(&obj.getattr("data")?, name)?;
+        let (kind, dtype) = dtype_kind(&data)?;
+        if !matches!(kind.as_str(), "f" | "i" | "u") {
+            return Err(PyTypeError::new_err(format!(
+                "{name} must have a real numeric dtype (float or integer), got dtype {dtype}"
+            )));
+        }
+        let filled = obj
+            .call_method1("astype", ("float64",))?
+            .call_method1("filled", (f64::NAN,))?;
+        return Ok(contiguous(filled, "float64")?.cast_into::<PyArray1<f64>>()?);
+    }
     if let Ok(a) = obj.cast::<PyArray1<f64>>() {
         if a.is_c_contiguous() && a.is_aligned() {
             return Ok(a.clone());
@@ -67,6 +117,7 @@ pub enum Symbols<'py> {
 }
 
 pub fn symbol_array<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Symbols<'py>> {
+    let obj = &refuse_masked(obj, name)?;
     if let Ok(a) = obj.cast::<PyArray1<u8>>() {
         if a.is_c_contiguous() && a.is_aligned() {
             return Ok(Symbols::U8(a.clone()));

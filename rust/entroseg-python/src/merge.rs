@@ -2,7 +2,7 @@
 //! its arguments, releases the GIL around the core call and returns plain arrays;
 //! `python/entroseg/merge.py` wraps them in the public `MergePlan` / `Rates` values.
 
-use crate::convert::count_option;
+use crate::convert::{count_option, refuse_masked};
 use crate::error::{core, InvalidParameterError};
 use entroseg_core::plan::merge::{
     assign_rates, merge_plan, tome_schedule, Features, MergeLevel, MergeOptions, Schedule,
@@ -21,7 +21,7 @@ fn real_matrix<'py>(
     allow_1d: bool,
 ) -> PyResult<(Bound<'py, PyAny>, usize)> {
     let np = obj.py().import("numpy")?;
-    let arr = np.call_method1("asarray", (obj,))?;
+    let arr = np.call_method1("asarray", (refuse_masked(obj, name)?,))?;
     let kind: String = arr.getattr("dtype")?.getattr("kind")?.extract()?;
     if !matches!(kind.as_str(), "f" | "i" | "u") {
         return Err(PyTypeError::new_err(format!(
@@ -50,7 +50,7 @@ fn real_matrix<'py>(
 
 fn int_array<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Bound<'py, PyArray1<i64>>> {
     let np = obj.py().import("numpy")?;
-    let arr = np.call_method1("asarray", (obj,))?;
+    let arr = np.call_method1("asarray", (refuse_masked(obj, name)?,))?;
     let kind: String = arr.getattr("dtype")?.getattr("kind")?.extract()?;
     let ndim: usize = arr.getattr("ndim")?.extract()?;
     if ndim != 1 || !matches!(kind.as_str(), "i" | "u") {

@@ -5,7 +5,7 @@
 //! Each function returns plain arrays; `python/entroseg/segments.py` wraps them in the
 //! public `Segments` value.
 
-use crate::convert::{count_option, input_view, threads_option};
+use crate::convert::{count_option, input_view, refuse_masked, threads_option};
 use crate::error::core;
 use crate::estimate_stream::streaming_class;
 use entroseg_core::segment::batch;
@@ -243,7 +243,7 @@ pub fn _profile<'py>(
 
 fn offsets_array<'py>(offsets: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray1<i64>>> {
     let np = offsets.py().import("numpy")?;
-    let arr = np.call_method1("asarray", (offsets,))?;
+    let arr = np.call_method1("asarray", (refuse_masked(offsets, "offsets")?,))?;
     let kind: String = arr.getattr("dtype")?.getattr("kind")?.extract()?;
     let ndim: usize = arr.getattr("ndim")?.extract()?;
     if ndim != 1 || !matches!(kind.as_str(), "i" | "u") {
