@@ -6,7 +6,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/entroseg/target
 PYTHON ?= python
 
-.PHONY: install install-test build lint test test-rust test-python bench demo clean-native fuzz test-polars-min lint-polars
+.PHONY: install install-test build lint test test-rust test-python bench demo clean-native fuzz fuzz-all test-polars-min lint-polars
 
 ## Install the package (builds the Rust extension in release mode).
 install:
@@ -75,11 +75,17 @@ test-polars-min:
 	$(PYTHON) -m pytest -q tests/test_polars.py python/entroseg/polars.py; \
 	  status=$$?; $(PYTHON) -m pip install -q -U "polars>=1.30"; exit $$status
 
-## Fuzz the FASTA/FASTQ reader and the SDUST masker for FUZZ_SECONDS each (cargo-fuzz,
-## installed if missing). Only a stable toolchain is assumed: RUSTC_BOOTSTRAP=1 lets
-## cargo-fuzz pass its sanitizer flags. The first run builds the core with ASan (~2 min).
+## Fuzz every target (fuzz/fuzz_targets: the FASTA/FASTQ reader, the SDUST masker, the
+## checkpoint parsers of every streaming class, the segmentation spec parser) for
+## FUZZ_SECONDS each (cargo-fuzz, installed if missing), one after the other. Only a
+## stable toolchain is assumed: RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its sanitizer
+## flags. The first run builds the core with ASan (~2 min). Corpora stay in
+## fuzz/corpus/ (ignored), so later runs continue; record runs in docs/FUZZING.md.
+## `make fuzz` is the quick pass (30 s each), `make fuzz-all FUZZ_SECONDS=600` the record.
 FUZZ_SECONDS ?= 30
-fuzz:
+FUZZ_TARGETS = fastx dust checkpoint spec
+fuzz fuzz-all:
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-	cd fuzz && RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)-fuzz cargo fuzz run -O fastx -- -max_total_time=$(FUZZ_SECONDS)
-	cd fuzz && RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)-fuzz cargo fuzz run -O dust -- -max_total_time=$(FUZZ_SECONDS)
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)-fuzz cargo fuzz run -O $$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) || exit 1; done

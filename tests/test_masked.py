@@ -88,7 +88,8 @@ CANNOT_BE_MISSING: list[tuple[str, Callable[[], Any], str]] = [
         threshold=0.5),
      "offsets is a masked array"),
     ("vectors", lambda: entroseg.merge_plan(
-        vectors=np.ma.masked_array(np.ones((3, 2)), mask=[[0, 0], [1, 0], [0, 0]]), ratio=0.5, levels=1),
+        vectors=np.ma.masked_array(np.ones((3, 2)), mask=[[0, 0], [1, 0], [0, 0]]),
+        ratio=0.5, levels=1),
      "vectors is a masked array"),
 ]  # fmt: skip
 

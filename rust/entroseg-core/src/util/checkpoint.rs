@@ -207,6 +207,13 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// `body` framed as checkpoint bytes of `tag` (magic, version, tag, checksum).
+pub(crate) fn frame(tag: &str, body: &[u8]) -> Vec<u8> {
+    let mut w = Writer::new(tag);
+    w.buf.extend_from_slice(body);
+    w.finish()
+}
+
 /// A checkpoint of one object: `write` its state under `tag`.
 pub(crate) fn save(tag: &str, write: impl FnOnce(&mut Writer)) -> Vec<u8> {
     let mut w = Writer::new(tag);
