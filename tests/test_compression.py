@@ -27,22 +27,7 @@ COMPRESSORS = {
 }
 
 
-@pytest.mark.parametrize(
-    "kind",
-    [
-        "gzip",
-        pytest.param(
-            "bzip2",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="a bzip2 stream cut inside its first block decodes to nothing, and the "
-                "FASTA/FASTQ parser reports an empty input instead of a truncated stream",
-            ),
-        ),
-        "xz",
-        "zstd",
-    ],
-)
+@pytest.mark.parametrize("kind", list(COMPRESSORS))
 def test_truncated_or_corrupt_compressed_input_raises_for_every_compression(
     kind: str, tmp_path: Path
 ) -> None:
@@ -69,3 +54,17 @@ def test_truncated_or_corrupt_compressed_input_raises_for_every_compression(
     bad.write_bytes(bytes(flipped))
     with pytest.raises((entroseg.FastxFormatError, entroseg.InvalidSequenceError)):
         list(read_fastx(bad))
+
+
+@pytest.mark.parametrize("kind", list(COMPRESSORS))
+def test_an_empty_stream_is_empty_and_a_cut_one_truncated(kind: str, tmp_path: Path) -> None:
+    empty = tmp_path / f"empty.{kind}"
+    empty.write_bytes(COMPRESSORS[kind](b""))
+    with pytest.raises(entroseg.EmptyInputError, match="is empty"):
+        list(read_fastx(empty))
+    # Cut before anything decodes (inside bzip2's first block, or right after a header).
+    packed = COMPRESSORS[kind](b">a\n" + b"ACGT" * 5000 + b"\n")
+    cut = tmp_path / f"cut.{kind}"
+    cut.write_bytes(packed[: max(len(packed) // 3, 12)])
+    with pytest.raises(entroseg.FastxFormatError, match=rf"the {kind} stream is truncated"):
+        list(read_fastx(cut))

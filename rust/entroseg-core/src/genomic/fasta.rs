@@ -229,7 +229,8 @@ impl FastxReader {
         }
         let compression = Compression::detect(&head[..got]);
         let stream = io::Cursor::new(head[..got].to_vec()).chain(counting);
-        let inner = needletail::parse_fastx_reader(stream)
+        let plain = Self::decoded(stream, compression, &source)?;
+        let inner = needletail::parse_fastx_reader(plain)
             .map_err(|e| Self::error_for(&source, compression, 0, None, e))?;
         Ok(Self {
             inner: Some(inner),
@@ -241,6 +242,48 @@ impl FastxReader {
             last_name: None,
             bytes_read,
         })
+    }
+
+    /// The decoded bytes of `stream` (all members of a multi-member file), starting with
+    /// the first one read here: a compressed stream that ends before it is empty when the
+    /// decoder finished cleanly and truncated or corrupt when it did not (a bzip2 stream
+    /// cut inside its first block decodes to nothing at all, which the parser alone would
+    /// report as an empty file).
+    fn decoded<R: Read + Send + 'static>(
+        stream: R,
+        compression: Compression,
+        source: &str,
+    ) -> Result<Box<dyn Read + Send>> {
+        let mut decoder: Box<dyn Read + Send> = match compression {
+            Compression::None => return Ok(Box::new(stream)),
+            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(stream)),
+            Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(stream)),
+            Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(stream)),
+            Compression::Zstd => Box::new(
+                zstd::stream::read::Decoder::new(stream)
+                    .map_err(|e| Error::new(ErrorKind::Io, format!("cannot read {source}: {e}")))?,
+            ),
+        };
+        let mut first = [0u8; 1];
+        let got = loop {
+            match decoder.read(&mut first) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidFormat,
+                        format!(
+                            "{source}: the {} stream is truncated or corrupt ({e}) before its \
+                             first record",
+                            compression.name()
+                        ),
+                    ))
+                }
+            }
+        };
+        Ok(Box::new(
+            io::Cursor::new(first[..got].to_vec()).chain(decoder),
+        ))
     }
 
     /// The input's name as used in messages.
