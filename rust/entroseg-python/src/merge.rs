@@ -203,6 +203,7 @@ pub fn _merge_plan<'py>(
             schedule, r, inflect, counts, ratio, threshold, momentum, levels,
         )?,
         strict,
+        block: None,
     };
     let offsets = int_array(series_offsets, "series_offsets")?;
     let offsets_ro = offsets.readonly();

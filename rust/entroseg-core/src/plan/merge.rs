@@ -55,6 +55,9 @@ use std::collections::BinaryHeap;
 use crate::error::{Error, ErrorKind, Result};
 use crate::segment::segments::check_offsets;
 
+pub mod stream;
+pub use stream::{MergePlanner, Similarity, StreamPlan};
+
 /// Where unit similarity comes from.
 #[derive(Debug, Clone, Copy)]
 pub enum Features<'a> {
@@ -210,6 +213,10 @@ pub struct MergeOptions {
     /// Fail (instead of recording it) when a count schedule asks a level for more merges
     /// than a series allows.
     pub strict: bool,
+    /// Plan each series as consecutive independent blocks of `block` units (the last
+    /// one shorter), each exactly as if it were a series alone (>= 2); `None`: one
+    /// block per series. This is what a stream can plan: see [`stream`].
+    pub block: Option<usize>,
 }
 
 /// One level of a plan. Group ids count over the whole batch, in order.
@@ -235,6 +242,10 @@ pub struct MergeLevel {
     pub capacity: Vec<i64>,
     /// Threshold used in each series (NaN for count schedules).
     pub thresholds: Vec<f64>,
+    /// Blocks per series, cumulative with a leading 0 (`n_series + 1` entries): the
+    /// per-series statistics above (`requested`, `achieved`, `capacity`, `thresholds`)
+    /// hold one entry per *block*; without [`MergeOptions::block`] a block is a series.
+    pub block_offsets: Vec<i64>,
 }
 
 /// A merge plan: one [`MergeLevel`] per level.
@@ -764,8 +775,33 @@ pub fn merge_plan(
             return Err(Error::parameter(format!("max_size must be >= 1, got {m}")));
         }
     }
+    if let Some(b) = options.block {
+        if b < 2 {
+            return Err(Error::parameter(format!(
+                "block must be >= 2 units (room for one merge), got {b}"
+            )));
+        }
+    }
     options.schedule.validate()?;
     let (units, mut groups, kind, dim) = initial_groups(series_offsets, weights, &features)?;
+    // The planning runs over blocks; without `block` each series is one block. Every
+    // statement below about a "series" is about a block.
+    let (block_offsets, series_blocks) = match options.block {
+        None => (
+            Cow::Borrowed(series_offsets),
+            (0..series_offsets.len() as i64).collect::<Vec<i64>>(),
+        ),
+        Some(b) => {
+            let (offsets, per_series) = split_blocks(series_offsets, b);
+            (Cow::Owned(offsets), per_series)
+        }
+    };
+    let series_offsets: &[i64] = &block_offsets;
+    let what = if options.block.is_some() {
+        "block"
+    } else {
+        "series"
+    };
     let n_series = series_offsets.len() - 1;
     let levels = options.schedule.levels();
     let window = options.window.min(i32::MAX as usize) as i32;
@@ -781,12 +817,16 @@ pub fn merge_plan(
     let mut sims: Vec<f64> = Vec::new();
     let mut values: Vec<f64> = Vec::new();
     let mut chosen: Vec<bool> = Vec::new();
+    // Groups per block at the previous level (cumulative); the levels' own
+    // `series_offsets` count per series.
+    let mut group_offsets: Vec<i64> = series_offsets.to_vec();
 
     for level in 0..levels {
         // The current groups: the previous level's output, or the units themselves.
-        let (starts, sizes, offsets): (&[i32], &[i64], &[i64]) = match out_levels.last() {
-            Some(prev) => (&prev.cu_seqlens, &prev.sizes, &prev.series_offsets),
-            None => (&units.starts, &units.sizes, series_offsets),
+        let offsets: &[i64] = &group_offsets;
+        let (starts, sizes): (&[i32], &[i64]) = match out_levels.last() {
+            Some(prev) => (&prev.cu_seqlens, &prev.sizes),
+            None => (&units.starts, &units.sizes),
         };
         let n_groups = sizes.len();
         let sums = &groups.sums[..];
@@ -863,7 +903,7 @@ pub fn merge_plan(
             };
             if options.strict && requested > made as i64 {
                 return Err(Error::parameter(format!(
-                    "level {level} asks series {b} for {requested} merges but it allows at \
+                    "level {level} asks {what} {b} for {requested} merges but it allows at \
                      most {cap} (window {}, {k} groups); pass strict=False to record it instead",
                     options.window
                 )));
@@ -911,6 +951,17 @@ pub fn merge_plan(
             None => out.group_ids.clone(),
         };
         out.log_sizes = out.sizes.iter().map(|&s| (s as f64).ln() as f32).collect();
+        if options.block.is_some() {
+            // Groups per block -> groups per series.
+            let per_series = series_blocks
+                .iter()
+                .map(|&b| out.series_offsets[b as usize])
+                .collect();
+            group_offsets = std::mem::replace(&mut out.series_offsets, per_series);
+        } else {
+            group_offsets.clone_from(&out.series_offsets);
+        }
+        out.block_offsets = series_blocks.clone();
         out_levels.push(out);
         groups = GroupFeatures {
             sums: Cow::Owned(next_sums),
@@ -918,6 +969,24 @@ pub fn merge_plan(
         };
     }
     Ok(MergePlan { levels: out_levels })
+}
+
+/// Splits each series into blocks of `block` units (the last shorter; an empty series
+/// has none): the block offsets over the units, and blocks per series (cumulative,
+/// leading 0).
+pub(crate) fn split_blocks(series_offsets: &[i64], block: usize) -> (Vec<i64>, Vec<i64>) {
+    let block = block as i64;
+    let mut offsets = vec![0];
+    let mut per_series = vec![0];
+    for w in series_offsets.windows(2) {
+        let mut at = w[0];
+        while at < w[1] {
+            at = (at + block).min(w[1]);
+            offsets.push(at);
+        }
+        per_series.push(offsets.len() as i64 - 1);
+    }
+    (offsets, per_series)
 }
 
 /// Groups a series of `n` units should have after `level` (0-based) of `levels` under a

@@ -139,6 +139,7 @@ fn counts(levels: &[usize], window: usize) -> MergeOptions {
         max_size: None,
         schedule: Schedule::Counts(levels.to_vec()),
         strict: false,
+        block: None,
     }
 }
 
@@ -198,6 +199,7 @@ fn ratio_threshold_and_ema() {
             levels: 2,
         },
         strict: false,
+        block: None,
     };
     let plan = profile_plan(&profile, &[0, 16], &opts).unwrap();
     // 16 -> 16 * 0.25^(1/2) = 8 groups -> 16 * 0.25 = 4 groups: the 4 plateaus.
