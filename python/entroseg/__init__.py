@@ -69,6 +69,7 @@ from entroseg.genomic import FastxRecord, dna_profile, dna_tokens, read_fastx
 from entroseg.merge import (
     MergeLevel,
     MergePlan,
+    MergePlanner,
     Rates,
     assign_rates,
     merge_plan,
@@ -150,6 +151,7 @@ __all__ = [
     "InvalidSequenceError",
     "MergeLevel",
     "MergePlan",
+    "MergePlanner",
     "NextSymbolEntropy",
     "NonFiniteError",
     "PaddedSegments",

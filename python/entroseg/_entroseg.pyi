@@ -28,6 +28,7 @@ __all__ = [
     "StreamClosedError",
     "SymbolOutOfRangeError",
     "_ChangePointDetector",
+    "_MergePlanner",
     "_Profiler",
     "_Segmenter",
     "__version__",
@@ -478,7 +479,9 @@ class _Segmenter:
     def target_len(self) -> float | None: ...
 
 _I32 = npt.NDArray[np.int32]
-_LevelArrays = tuple[_I32, _I32, _I64, npt.NDArray[np.float32], _I32, _I64, _I64, _I64, _I64, _F64]
+_LevelArrays = tuple[
+    _I32, _I32, _I64, npt.NDArray[np.float32], _I32, _I64, _I64, _I64, _I64, _F64, _I64
+]
 
 def _merge_plan(
     series_offsets: npt.ArrayLike,
@@ -498,8 +501,59 @@ def _merge_plan(
     momentum: float = 0.9,
     levels: int | None = None,
     strict: bool = False,
+    block: int | None = None,
 ) -> list[_LevelArrays]:
     """Plan merges; one tuple of arrays per level (see ``entroseg.merge_plan``)."""
+
+@final
+class _MergePlanner:
+    """The streaming merge planner behind ``entroseg.MergePlanner``."""
+
+    def __new__(
+        cls,
+        *,
+        block: int,
+        similarity: str = "cosine",
+        window: int = 16,
+        max_size: int | None = None,
+        schedule: str = "r",
+        r: int | None = None,
+        inflect: float = 0.0,
+        counts: list[int] | None = None,
+        ratio: float | None = None,
+        threshold: float | None = None,
+        momentum: float = 0.9,
+        levels: int | None = None,
+        strict: bool = False,
+    ) -> Self: ...
+    def push(
+        self,
+        values: npt.ArrayLike,
+        *,
+        unit_lengths: npt.ArrayLike | None = None,
+        weights: npt.ArrayLike | None = None,
+    ) -> tuple[int, list[int], list[_LevelArrays]]:
+        """Feed units; ``(first_unit, first_groups, levels)`` of the completed blocks."""
+    def finish(self) -> tuple[int, list[int], list[_LevelArrays]]:
+        """Close the stream; the last block's groups."""
+    def reset(self) -> None:
+        """Back to a fresh stream."""
+    def checkpoint(self) -> bytes:
+        """The state as bytes."""
+    @classmethod
+    def from_checkpoint(cls, state: bytes) -> _MergePlanner:
+        """Rebuild a planner from ``checkpoint()`` bytes."""
+    def __reduce__(self) -> tuple[object, tuple[bytes]]: ...
+    @property
+    def units_seen(self) -> int: ...
+    @property
+    def pending(self) -> int: ...
+    @property
+    def block(self) -> int: ...
+    @property
+    def num_levels(self) -> int: ...
+    @property
+    def is_finished(self) -> bool: ...
 
 def _assign_rates(
     scores: npt.ArrayLike,

@@ -38,14 +38,14 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from entroseg._entroseg import SegmentSpec, _Profiler, _Segmenter
+from entroseg._entroseg import SegmentSpec, _MergePlanner, _Profiler, _Segmenter
 from entroseg._options import SegmentOptions, build_spec, profile_options
 from entroseg.changepoints import ChangePointDetector
 from entroseg.segments import _arrow_batch, warn_missed_target
@@ -54,7 +54,15 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from typing_extensions import Unpack
 
-__all__ = ["change_point_stream", "open_stream", "profile_stream", "segment_stream"]
+    from entroseg.merge import ScheduleName
+
+__all__ = [
+    "change_point_stream",
+    "merge_stream",
+    "open_stream",
+    "profile_stream",
+    "segment_stream",
+]
 
 #: File suffixes read by :func:`open_stream`.
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -300,6 +308,7 @@ def segment_stream(
     value_column: str,
     key_column: str | None = None,
     spec: SegmentSpec | None = None,
+    merge: dict[str, Any] | None = None,
     **options: Unpack[SegmentOptions],
 ) -> pa.RecordBatchReader:
     """Segment every series of an Arrow stream; a lazy reader of one row per segment.
@@ -319,6 +328,14 @@ def segment_stream(
         symbols for ``"conditional"`` and ``"next_symbol"``.
     key_column
         The series key; rows of different keys may interleave. None: one series.
+    merge
+        Also plan merges of each key's segments, in the same pass: the options of
+        :class:`entroseg.MergePlanner` (``block`` required; ``window``, ``levels``,
+        ``r`` / ``ratio`` / ``threshold`` / ``schedule``, ``momentum``, ``max_size``).
+        Each segment is a unit weighted by its length and described by the mean of the
+        values it covers (profile similarity; the values must then be finite). A
+        segment is emitted once its block is planned (at most ``block - 1`` segments
+        later), with its group at every level.
 
     Returns
     -------
@@ -326,7 +343,12 @@ def segment_stream(
         Columns: ``key_column`` (its own name and type, when given), ``start`` (int64,
         row offset within that key's rows, from 0), ``length`` (int64) and ``reason``
         (dictionary of :data:`entroseg.REASONS`). Per key, the rows equal
-        ``entroseg.segment(key_rows, ...)`` with the same options.
+        ``entroseg.segment(key_rows, ...)`` with the same options. With ``merge``, also
+        ``group_0`` ... ``group_{levels-1}`` (int64): the segment's group at each level,
+        numbered from 0 per key, which equals ``plan[l].source`` of
+        ``entroseg.merge_plan(segments, profile=key_rows, weights=segments.lengths,
+        **merge)`` (the unmerge index: ``coarse[group_l]`` gathers group values back to
+        the segments).
 
     Raises
     ------
@@ -353,8 +375,31 @@ def segment_stream(
     ]
     if key_index is not None:
         fields.insert(0, pa.field(key_column, _key_type(reader.schema, key_index)))
-    schema = pa.schema(fields)
     router = _Router(key_index)
+    if merge is not None:
+        if spec.takes_symbols:
+            raise ValueError(
+                "merge= plans over the mean value of each segment; symbol methods have no "
+                "mean: plan with entroseg.merge_plan and a profile instead"
+            )
+        from entroseg.merge import _schedule_args
+
+        merge_options = dict(merge)
+        schedule_args = _schedule_args(
+            merge_options.pop("r", None),
+            merge_options.pop("ratio", None),
+            merge_options.pop("threshold", None),
+            merge_options.pop("schedule", None),
+        )
+        planner_options = {"similarity": "profile", **merge_options, **schedule_args}
+        num_levels = _MergePlanner(**planner_options).num_levels  # bad options fail now
+        fields += [pa.field(f"group_{level}", pa.int64()) for level in range(num_levels)]
+        return _reader(
+            pa.schema(fields),
+            _segment_merge_batches(reader, value_index, spec, router, key_column,
+                                   pa.schema(fields), planner_options, value_column),
+        )  # fmt: skip
+    schema = pa.schema(fields)
 
     def to_batch(parts: list[tuple[Any, tuple[Any, Any, Any]]]) -> Any:
         columns = router.segments_batch(key_column, parts).columns
@@ -389,6 +434,90 @@ def segment_stream(
             yield to_batch(last)
 
     return _reader(schema, batches())
+
+
+class _SegmentMerger:
+    """One key of ``segment_stream(..., merge=...)``: its segmenter, its planner, the
+    values not yet covered by a closed segment and the segments whose block is open."""
+
+    def __init__(self, spec: SegmentSpec, planner_options: dict[str, Any]) -> None:
+        self.segmenter = _Segmenter(spec)
+        self.planner = _MergePlanner(**planner_options)
+        self.values: list[npt.NDArray[np.float64]] = []
+        self.open: list[tuple[Any, ...]] = []
+
+    def feed(self, chunk: npt.NDArray[np.float64] | None) -> tuple[Any, ...] | None:
+        """Pushes a chunk (None: finishes); returns ``(starts, lengths, reasons,
+        group_0, ...)`` of the segments whose groups became final, or None."""
+        if chunk is None:
+            closed = self.segmenter.finish()
+        else:
+            closed = self.segmenter.push(chunk)
+            self.values.append(chunk)
+        lengths = closed[1]
+        held = np.concatenate(self.values) if len(self.values) > 1 else (
+            self.values[0] if self.values else np.zeros(0))  # fmt: skip
+        used = int(lengths.sum())
+        raw = self.planner.push(held[:used], unit_lengths=lengths, weights=lengths)
+        self.values = [held[used:]] if used < len(held) else []
+        if len(lengths):
+            self.open.append(closed)
+        parts = [raw]
+        if chunk is None:
+            parts.append(self.planner.finish())
+        done = sum(len(levels[0][1]) if levels else 0 for _, _, levels in parts)
+        if not done:
+            return None
+        segs = [np.concatenate([o[i] for o in self.open]) for i in range(3)]
+        self.open = [tuple(a[done:] for a in segs)] if done < len(segs[0]) else []
+        groups = []
+        for level in range(self.planner.num_levels):
+            groups.append(np.concatenate([first[level] + levels[level][1].astype(np.int64)
+                                          for _, first, levels in parts if levels]))  # fmt: skip
+        return (*(a[:done] for a in segs), *groups)
+
+
+def _segment_merge_batches(
+    reader: Any,
+    value_index: int,
+    spec: SegmentSpec,
+    router: _Router,
+    key_name: str | None,
+    schema: Any,
+    planner_options: dict[str, Any],
+    value_name: str,
+) -> Iterator[Any]:
+    """The batches of ``segment_stream(..., merge=...)``."""
+    pa = _pyarrow()
+
+    def to_batch(parts: list[tuple[Any, tuple[Any, ...]]]) -> Any:
+        base = router.segments_batch(key_name, [(k, out[:3]) for k, out in parts]).columns
+        extra = [
+            pa.array(np.concatenate([out[3 + level] for _, out in parts]), pa.int64())
+            for level in range(len(parts[0][1]) - 3)
+        ]
+        return pa.RecordBatch.from_arrays([*base, *extra], schema=schema)
+
+    states: dict[Any, _SegmentMerger] = {}
+    for batch in reader:
+        values = _values(batch.column(value_index), False, value_name)
+        ready = []
+        for key, rows in router.split(batch):
+            state = states.get(key)
+            if state is None:
+                state = states[key] = _SegmentMerger(spec, planner_options)
+            out = state.feed(values[rows])
+            if out is not None:
+                ready.append((key, out))
+        if ready:
+            yield to_batch(ready)
+    last = []
+    for key, state in states.items():
+        out = state.feed(None)
+        if out is not None:
+            last.append((key, out))
+    if last:
+        yield to_batch(last)
 
 
 # ---- profile_stream -----------------------------------------------------------------
@@ -457,6 +586,231 @@ def profile_stream(
                 profile[rows] = profiler.push(values[rows])
             column = pa.array(profile, pa.float64(), from_pandas=True)  # NaN -> null
             yield pa.RecordBatch.from_arrays([*batch.columns, column], schema=schema)
+
+    return _reader(schema, batches())
+
+
+# ---- merge_stream -------------------------------------------------------------------
+
+
+def _unit_vectors(column: Any, name: str) -> npt.NDArray[np.float32]:
+    """A batch's list column as ``[rows, dim]`` float32 (every row the same length)."""
+    pa = _pyarrow()
+    t = column.type
+    if not (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)):
+        raise TypeError(f"vector column {name!r} must be a list of floats per row, got {t}")
+    if column.null_count:
+        row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
+        raise ValueError(f"vector column {name!r} has a null at row {row} of its batch")
+    n = len(column)
+    if pa.types.is_fixed_size_list(t):
+        dim = t.list_size
+        flat = column.flatten()
+    else:
+        offsets = column.offsets.to_numpy()
+        lengths = np.diff(offsets)
+        dim = int(lengths[0]) if n else 0
+        if n and (lengths != dim).any():
+            row = int(np.flatnonzero(lengths != dim)[0])
+            raise ValueError(
+                f"vector column {name!r}: every row needs the same length, row {row} of its "
+                f"batch has {int(lengths[row])}, row 0 has {dim}"
+            )
+        flat = column.flatten()
+    values = np.asarray(flat.cast(pa.float32()).to_numpy(zero_copy_only=False), np.float32)
+    return values.reshape(n, dim) if n else np.zeros((0, max(dim, 1)), np.float32)
+
+
+def merge_stream(
+    source: Any,
+    *,
+    block: int,
+    key_column: str | None = None,
+    vector_column: str | None = None,
+    profile_column: str | None = None,
+    weight_column: str | None = None,
+    output: Literal["groups", "units"] = "groups",
+    window: int = 16,
+    max_size: int | None = None,
+    levels: int | None = None,
+    r: int | tuple[int, float] | Sequence[int] | None = None,
+    ratio: float | None = None,
+    threshold: float | None = None,
+    schedule: ScheduleName | None = None,
+    momentum: float = 0.9,
+) -> pa.RecordBatchReader:
+    """Plan merges of every series of an Arrow stream, one row per unit in; lazily.
+
+    Each row is a unit (a token, or a segment such as a row of :func:`segment_stream`
+    with its vector or profile mean); each key's units go through their own
+    :class:`entroseg.MergePlanner`, carried across batches, and each block's groups are
+    emitted as soon as its last unit arrives (the rest when the input ends). Per key
+    and level the rows equal ``entroseg.merge_plan(key_units, ..., block=block)``,
+    whatever the batching and the interleaving of keys. Memory: one open block per key
+    plus one batch.
+
+    Parameters
+    ----------
+    source
+        An Arrow stream (``__arrow_c_stream__``) or a Parquet / Arrow IPC / CSV path
+        (see :func:`open_stream`).
+    block
+        Units planned together per key (see :class:`entroseg.MergePlanner`).
+    key_column
+        The series key; rows of different keys may interleave. None: one series.
+    vector_column, profile_column
+        Exactly one: a list-of-floats column (cosine similarity of the vectors) or a
+        numeric column (one profile value per unit; similarity of group means).
+    weight_column
+        Integer weight of each unit (>= 1; e.g. segment lengths), default 1.
+    output : {"groups", "units"}
+        ``"groups"``: one row per group and level: ``key_column``, ``level`` (int32),
+        ``group`` (int64, the group's id at that level within its key, from 0),
+        ``start`` (int64, its first unit, counting the key's rows from 0), ``length``
+        (int64, units) and ``size`` (int64, summed weights). ``"units"``: the unmerge
+        index, one row per unit and level: ``key_column``, ``level``, ``unit``,
+        ``group`` (``source`` of :class:`MergeLevel`).
+    window, max_size, levels, r, ratio, threshold, schedule, momentum
+        As in :func:`entroseg.merge_plan`.
+
+    Raises
+    ------
+    KeyError
+        When a named column is not in the stream.
+    TypeError
+        When a column's type does not fit.
+    InvalidParameterError
+        For bad options (at once, before anything is read).
+
+    Examples
+    --------
+    >>> import numpy as np, pyarrow as pa, pyarrow.compute as pc, entroseg
+    >>> from entroseg.arrow import merge_stream
+    >>> h = np.abs(np.sin(np.arange(200) / 9.0))
+    >>> t = pa.table({"k": np.tile(["a", "b"], 100), "h": h})
+    >>> opts = dict(window=8, threshold=-0.05, levels=2, block=32)
+    >>> out = merge_stream(t.to_reader(max_chunksize=50), key_column="k",
+    ...                    profile_column="h", **opts).read_all()
+    >>> out.column_names
+    ['k', 'level', 'group', 'start', 'length', 'size']
+    >>> a = out.filter(pc.and_(pc.equal(out["k"], "a"), pc.equal(out["level"], 1)))
+    >>> plan = entroseg.merge_plan(profile=h[0::2], **opts)
+    >>> a["start"].to_numpy().tolist() == plan[1].cu_seqlens[:-1].tolist()
+    True
+    """
+    pa = _pyarrow()
+    from entroseg.merge import _schedule_args
+
+    if (vector_column is None) == (profile_column is None):
+        raise ValueError("give exactly one of vector_column and profile_column")
+    if output not in ("groups", "units"):
+        raise ValueError(f"output must be 'groups' or 'units', got {output!r}")
+    if isinstance(block, bool) or not isinstance(block, (int, np.integer)):
+        raise TypeError(f"block must be an int, got {block!r}")
+    similarity = "cosine" if vector_column is not None else "profile"
+    planner_options: dict[str, Any] = dict(
+        block=int(block),
+        similarity=similarity,
+        window=window,
+        max_size=max_size,
+        levels=levels,
+        momentum=momentum,
+        **_schedule_args(r, ratio, threshold, schedule),
+    )
+    _MergePlanner(**planner_options)  # bad options fail now
+    reader = open_stream(source)
+    value_name = vector_column if vector_column is not None else profile_column
+    assert value_name is not None
+    value_index = _column_index(
+        reader.schema, value_name, "vector_column" if vector_column else "profile_column"
+    )
+    if profile_column is not None:
+        _check_value_type(reader.schema, profile_column, False)
+    weight_index = (
+        None
+        if weight_column is None
+        else _column_index(reader.schema, weight_column, "weight_column")
+    )
+    if weight_index is not None and not pa.types.is_integer(reader.schema.field(weight_index).type):
+        raise TypeError(
+            f"weight column {weight_column!r} must hold integers, got "
+            f"{reader.schema.field(weight_index).type}"
+        )
+    key_index = (
+        None if key_column is None else _column_index(reader.schema, key_column, "key_column")
+    )
+    if output == "groups":
+        names = [("level", pa.int32()), ("group", pa.int64()), ("start", pa.int64()),
+                 ("length", pa.int64()), ("size", pa.int64())]  # fmt: skip
+    else:
+        names = [("level", pa.int32()), ("unit", pa.int64()), ("group", pa.int64())]
+    fields = [pa.field(n, t) for n, t in names]
+    if key_index is not None:
+        assert key_column is not None
+        fields.insert(0, pa.field(key_column, _key_type(reader.schema, key_index)))
+    schema = pa.schema(fields)
+    router = _Router(key_index)
+
+    def rows_of(key: Any, raw: tuple[int, list[int], list[Any]]) -> tuple[Any, list[Any]]:
+        first_unit, first_groups, plan_levels = raw
+        cols: list[list[Any]] = [[] for _ in names]
+        for level, arrays in enumerate(plan_levels):
+            source_, sizes, cu = arrays[1], arrays[2], arrays[4]
+            g0 = first_groups[level]
+            if output == "groups":
+                k = len(sizes)
+                parts = [np.full(k, level, np.int32), g0 + np.arange(k, dtype=np.int64),
+                         first_unit + cu[:-1].astype(np.int64), np.diff(cu).astype(np.int64),
+                         sizes]  # fmt: skip
+            else:
+                k = len(source_)
+                parts = [np.full(k, level, np.int32), first_unit + np.arange(k, dtype=np.int64),
+                         g0 + source_.astype(np.int64)]  # fmt: skip
+            for c, p in zip(cols, parts, strict=True):
+                c.append(p)
+        return key, [np.concatenate(c) if c else np.zeros(0, np.int64) for c in cols]
+
+    def to_batch(parts: list[tuple[Any, list[Any]]]) -> Any:
+        arrays = [
+            pa.array(np.concatenate([p[1][i] for p in parts]), t) for i, (_, t) in enumerate(names)
+        ]
+        if key_index is not None:
+            keys = router.key_column([k for k, _ in parts], [len(p[0]) for _, p in parts])
+            arrays.insert(0, keys)
+        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+    def batches() -> Iterator[Any]:
+        states: dict[Any, _MergePlanner] = {}
+        for batch in reader:
+            column = batch.column(value_index)
+            if vector_column is not None:
+                values: npt.NDArray[Any] = _unit_vectors(column, vector_column)
+            else:
+                values = _values(column, False, value_name)
+            weights = None
+            if weight_index is not None:
+                wcol = batch.column(weight_index)
+                if wcol.null_count:
+                    raise ValueError(f"weight column {weight_column!r} has nulls")
+                weights = np.asarray(wcol.to_numpy(zero_copy_only=False), np.int64)
+            emitted = []
+            for key, rows in router.split(batch):
+                planner = states.get(key)
+                if planner is None:
+                    planner = states[key] = _MergePlanner(**planner_options)
+                w = None if weights is None else weights[rows]
+                raw = planner.push(values[rows], weights=w)
+                if raw[2] and len(raw[2][0][1]):
+                    emitted.append(rows_of(key, raw))
+            if emitted:
+                yield to_batch(emitted)
+        last = []
+        for key, planner in states.items():
+            raw = planner.finish()
+            if raw[2] and len(raw[2][0][1]):
+                last.append(rows_of(key, raw))
+        if last:
+            yield to_batch(last)
 
     return _reader(schema, batches())
 

@@ -11,18 +11,27 @@ from its score so that a series keeps a target share of its tokens.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
 import numpy.typing as npt
 
-from entroseg._entroseg import _assign_rates, _merge_plan
+from entroseg._entroseg import _assign_rates, _merge_plan, _MergePlanner
 from entroseg.segments import Segments
 
-__all__ = ["MergeLevel", "MergePlan", "Rates", "assign_rates", "merge_plan", "segment_means"]
+__all__ = [
+    "MergeLevel",
+    "MergePlan",
+    "MergePlanner",
+    "Rates",
+    "assign_rates",
+    "merge_plan",
+    "segment_means",
+]
 
 ScheduleName = Literal["r", "ratio", "threshold", "ema"]
+SimilarityName = Literal["cosine", "profile"]
 _I64 = npt.NDArray[np.int64]
 
 
@@ -52,11 +61,15 @@ class MergeLevel(NamedTuple):
     series_offsets : int64, ``num_series + 1``
         Groups per series, cumulative with a leading 0: the ``cu_seqlens`` of the merged
         sequences, for attention over this level's tokens.
-    requested, achieved, capacity : int64, one per series
-        Merges the schedule asked of each series (-1 for threshold schedules), merges
-        made, and the most disjoint eligible pairs the series had.
-    thresholds : float64, one per series
+    requested, achieved, capacity : int64, one per block
+        Merges the schedule asked of each block (-1 for threshold schedules), merges
+        made, and the most disjoint eligible pairs the block had. A series is one block
+        unless the plan was made with ``block=`` (then these are per block of the series).
+    thresholds : float64, one per block
         Similarity threshold used (NaN for count schedules).
+    block_offsets : int64, ``num_series + 1``
+        Blocks per series, cumulative with a leading 0 (``0, 1, ..., num_series``
+        without ``block=``): which entries of the per-block arrays belong to a series.
     """
 
     group_ids: npt.NDArray[np.int32]
@@ -69,6 +82,7 @@ class MergeLevel(NamedTuple):
     achieved: _I64
     capacity: _I64
     thresholds: npt.NDArray[np.float64]
+    block_offsets: _I64
 
     @property
     def num_groups(self) -> int:
@@ -82,8 +96,16 @@ class MergeLevel(NamedTuple):
 
     @property
     def feasible(self) -> npt.NDArray[np.bool_]:
-        """Per series: True when the level made every merge the schedule asked for."""
+        """Per block: True when the level made every merge the schedule asked for."""
         return np.asarray(self.achieved >= self.requested)
+
+
+def _levels_equal(a: MergeLevel, b: MergeLevel) -> bool:
+    xs: tuple[npt.NDArray[Any], ...] = tuple(a)
+    ys: tuple[npt.NDArray[Any], ...] = tuple(b)
+    return all(
+        np.array_equal(x, y, equal_nan=x.dtype.kind == "f") for x, y in zip(xs, ys, strict=True)
+    )
 
 
 class MergePlan:
@@ -156,6 +178,68 @@ class MergePlan:
             )
         return np.asarray(arr[lv.source])
 
+    @classmethod
+    def concat(cls, parts: Iterable[MergePlan]) -> MergePlan:
+        """Join consecutive plans of one series into one (what :class:`MergePlanner`
+        returns, push after push): group ids and unit positions of each part are shifted
+        past the parts before it, per-block statistics are concatenated.
+
+        Raises
+        ------
+        ValueError
+            When there are no parts, a part holds more than one series, or the parts
+            have different numbers of levels.
+        """
+        plans = list(parts)
+        if not plans:
+            raise ValueError("concat needs at least one MergePlan, got none")
+        num_levels = len(plans[0])
+        for i, p in enumerate(plans):
+            if p.num_series != 1 or len(p) != num_levels:
+                raise ValueError(
+                    f"concat joins plans of one series with {num_levels} levels; part {i} "
+                    f"has {p.num_series} series and {len(p)} levels"
+                )
+        units = np.cumsum([0] + [p.num_units for p in plans])
+        levels = []
+        for lv in range(num_levels):
+            own = [p[lv] for p in plans]
+            groups = np.cumsum([0] + [x.num_groups for x in own])
+            blocks = np.cumsum([0] + [len(x.requested) for x in own])
+            # group_ids index this level's groups, as source does: both shift alike.
+            shifted = [
+                (x.group_ids + g, x.source + g, x.cu_seqlens[1:] + u)
+                for x, g, u in zip(own, groups[:-1].astype(np.int32), units[:-1], strict=False)
+            ]
+            levels.append(
+                MergeLevel(
+                    np.concatenate([s[0] for s in shifted]).astype(np.int32),
+                    np.concatenate([s[1] for s in shifted]).astype(np.int32),
+                    np.concatenate([x.sizes for x in own]),
+                    np.concatenate([x.log_sizes for x in own]),
+                    np.concatenate([[0], *(s[2] for s in shifted)]).astype(np.int32),
+                    np.array([0, groups[-1]], dtype=np.int64),
+                    np.concatenate([x.requested for x in own]),
+                    np.concatenate([x.achieved for x in own]),
+                    np.concatenate([x.capacity for x in own]),
+                    np.concatenate([x.thresholds for x in own]),
+                    np.array([0, blocks[-1]], dtype=np.int64),
+                )
+            )
+        return cls([MergeLevel(*(_frozen(a) for a in lv)) for lv in levels], int(units[-1]), 1)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MergePlan):
+            return NotImplemented
+        return (
+            self._num_units == other._num_units
+            and self._num_series == other._num_series
+            and len(self._levels) == len(other._levels)
+            and all(_levels_equal(a, b) for a, b in zip(self._levels, other._levels, strict=True))
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
     def __len__(self) -> int:
         return len(self._levels)
 
@@ -226,6 +310,7 @@ def merge_plan(
     schedule: ScheduleName | None = None,
     momentum: float = 0.9,
     strict: bool = False,
+    block: int | None = None,
 ) -> MergePlan:
     """Plan order-preserving merges of adjacent units, level by level.
 
@@ -297,6 +382,13 @@ def merge_plan(
     strict : bool, default False
         Raise :class:`InvalidParameterError` when a level cannot make the merges the
         schedule asks of a series, instead of recording it.
+    block : int, optional
+        Plan each series as consecutive blocks of ``block`` units (from its first unit;
+        the last block may be shorter), each exactly as if it were a series alone: no
+        group crosses a block edge and the schedule (``r``, ``ratio``, threshold, EMA)
+        applies per block. This is the plan a stream can make, and what
+        :class:`MergePlanner` returns for the same options. The per-series statistics
+        of each level are then per block (``block_offsets``).
 
     Returns
     -------
@@ -355,11 +447,177 @@ def merge_plan(
         momentum=momentum,
         levels=levels,
         strict=strict,
+        block=block,
         **_schedule_args(r, ratio, threshold, schedule),
     )
     return MergePlan(
         [MergeLevel(*(_frozen(a) for a in arrays)) for arrays in raw], n_units, num_series
     )
+
+
+def _part_plan(raw: tuple[int, list[int], list[Any]]) -> MergePlan:
+    _, _, levels = raw
+    n = len(levels[0][1]) if levels else 0
+    return MergePlan([MergeLevel(*(_frozen(a) for a in arrays)) for arrays in levels], n, 1)
+
+
+class MergePlanner:
+    """The streaming form of :func:`merge_plan` for one series: units (tokens, or
+    segments as a :class:`Segmenter` closes them) go in chunk by chunk, final groups
+    come out as soon as they are final.
+
+    A stream cannot wait for the whole series, and the plan of a whole series is not
+    local (which of two overlapping pairs above a threshold wins can depend on a
+    similarity arbitrarily far ahead; ``r``, ``ratio`` and the EMA's mean are per
+    series by definition). So the planner plans **blocks**: consecutive runs of
+    ``block`` units, each exactly as :func:`merge_plan` plans a series alone, and
+    ``MergePlan.concat`` of everything ``push`` and ``finish`` return equals
+    ``merge_plan(..., block=block)`` on the whole stream, bit for bit, for any chunking
+    and across any checkpoint / pickle, for every schedule: a threshold and the EMA
+    (D2O-style) per block; ``r`` per block and level (ToMe's per-level ``r`` in fixed
+    windows); ``ratio`` per block (every block of ``n`` units keeps ``ceil(ratio * n)``
+    groups whenever its window allows it, so a full block keeps exactly
+    ``ceil(ratio * block)``; each level records ``requested`` / ``achieved`` per block).
+
+    Look-ahead: a unit's groups are final, and returned, when the last unit of its block
+    arrives (at most ``block - 1`` units later); :meth:`finish` plans the last, shorter
+    block. Memory: one block of units. ``push`` releases the GIL.
+
+    Parameters
+    ----------
+    block : int
+        Units planned together (>= 2); groups never cross a block edge.
+    similarity : {"cosine", "profile"}, default "cosine"
+        What ``push`` takes: vectors ``[n, dim]`` (cosine of size-weighted sums), or
+        profile rows (one per sample; ``unit_lengths`` samples per unit, default 1).
+    window, max_size, levels, r, ratio, threshold, schedule, momentum, strict
+        As in :func:`merge_plan`.
+
+    Examples
+    --------
+    >>> import numpy as np, pickle, entroseg
+    >>> profile = np.abs(np.sin(np.arange(1000) / 40.0))
+    >>> opts = dict(window=8, threshold=-0.02, levels=3, block=64)
+    >>> planner = entroseg.MergePlanner(similarity="profile", **opts)
+    >>> parts = [planner.push(profile[:300])]
+    >>> planner = pickle.loads(pickle.dumps(planner))  # checkpoint / resume
+    >>> parts += [planner.push(profile[300:]), planner.finish()]
+    >>> [p.num_units for p in parts], planner.pending
+    ([256, 704, 40], 0)
+    >>> entroseg.MergePlan.concat(parts) == entroseg.merge_plan(profile=profile, **opts)
+    True
+    """
+
+    __slots__ = ("_inner",)
+
+    def __init__(
+        self,
+        *,
+        block: int,
+        similarity: SimilarityName = "cosine",
+        window: int = 16,
+        max_size: int | None = None,
+        levels: int | None = None,
+        r: int | tuple[int, float] | Sequence[int] | None = None,
+        ratio: float | None = None,
+        threshold: float | None = None,
+        schedule: ScheduleName | None = None,
+        momentum: float = 0.9,
+        strict: bool = False,
+    ) -> None:
+        if isinstance(block, bool) or not isinstance(block, (int, np.integer)):
+            raise TypeError(f"block must be an int, got {block!r}")
+        self._inner = _MergePlanner(
+            block=int(block),
+            similarity=similarity,
+            window=window,
+            max_size=max_size,
+            levels=levels,
+            momentum=momentum,
+            strict=strict,
+            **_schedule_args(r, ratio, threshold, schedule),
+        )
+
+    def push(
+        self,
+        values: npt.ArrayLike,
+        *,
+        unit_lengths: npt.ArrayLike | None = None,
+        weights: npt.ArrayLike | None = None,
+    ) -> MergePlan:
+        """Feed the next units; returns the plan of the blocks that completed (one
+        series, ids local to it: join with :meth:`MergePlan.concat`). ``values`` are
+        vectors ``[n, dim]`` or profile rows (``[samples]`` or ``[samples, F]``, whole
+        units: ``unit_lengths`` samples each); ``weights`` one per unit (>= 1)."""
+        return _part_plan(self._inner.push(values, unit_lengths=unit_lengths, weights=weights))
+
+    def push_raw(
+        self,
+        values: npt.ArrayLike,
+        *,
+        unit_lengths: npt.ArrayLike | None = None,
+        weights: npt.ArrayLike | None = None,
+    ) -> tuple[int, list[int], MergePlan]:
+        """As :meth:`push`, with where the plan sits in the stream: ``(first_unit,
+        first_groups, plan)``, ``first_groups[l]`` the stream-wide id of the plan's
+        first group at level ``l``."""
+        raw = self._inner.push(values, unit_lengths=unit_lengths, weights=weights)
+        return raw[0], raw[1], _part_plan(raw)
+
+    def finish(self) -> MergePlan:
+        """Close the stream: the plan of the last (shorter) block. Pushing afterwards
+        raises :class:`StreamClosedError` until :meth:`reset`."""
+        return _part_plan(self._inner.finish())
+
+    def finish_raw(self) -> tuple[int, list[int], MergePlan]:
+        """As :meth:`finish`, with ``(first_unit, first_groups, plan)``."""
+        raw = self._inner.finish()
+        return raw[0], raw[1], _part_plan(raw)
+
+    def reset(self) -> None:
+        """Start a new stream with the same options."""
+        self._inner.reset()
+
+    def checkpoint(self) -> bytes:
+        """The state as bytes (options, the open block, counters)."""
+        return self._inner.checkpoint()
+
+    @classmethod
+    def from_checkpoint(cls, state: bytes) -> MergePlanner:
+        """Rebuild a planner from :meth:`checkpoint` bytes; it resumes bit-identically."""
+        obj = cls.__new__(cls)
+        obj._inner = _MergePlanner.from_checkpoint(state)
+        return obj
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
+        return (MergePlanner.from_checkpoint, (self.checkpoint(),))
+
+    @property
+    def units_seen(self) -> int:
+        """Units pushed so far."""
+        return self._inner.units_seen
+
+    @property
+    def pending(self) -> int:
+        """Units waiting for their block to complete (fewer than ``block``)."""
+        return self._inner.pending
+
+    @property
+    def block(self) -> int:
+        """Units planned together."""
+        return self._inner.block
+
+    @property
+    def is_finished(self) -> bool:
+        """True after :meth:`finish`."""
+        return self._inner.is_finished
+
+    def __repr__(self) -> str:
+        state = "finished" if self.is_finished else "open"
+        return (
+            f"MergePlanner(block={self.block}, units_seen={self.units_seen}, "
+            f"pending={self.pending}, {state})"
+        )
 
 
 def segment_means(segments: Segments, profile: npt.ArrayLike) -> npt.NDArray[np.float64]:

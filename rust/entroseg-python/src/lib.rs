@@ -47,6 +47,7 @@ fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(segment::_segment_parallel, m)?)?;
     m.add_class::<segment::PySegmenter>()?;
     m.add_function(wrap_pyfunction!(merge::_merge_plan, m)?)?;
+    m.add_class::<merge::PyMergePlanner>()?;
     m.add_function(wrap_pyfunction!(merge::_assign_rates, m)?)?;
     m.add_function(wrap_pyfunction!(changepoint::_change_points, m)?)?;
     m.add_function(wrap_pyfunction!(changepoint::_default_penalty, m)?)?;

@@ -5,7 +5,8 @@
 use crate::convert::{count_option, refuse_masked};
 use crate::error::{core, InvalidParameterError};
 use entroseg_core::plan::merge::{
-    assign_rates, merge_plan, tome_schedule, Features, MergeLevel, MergeOptions, Schedule,
+    assign_rates, merge_plan, tome_schedule, Features, MergeLevel, MergeOptions, MergePlanner,
+    Schedule, Similarity, StreamPlan,
 };
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -163,18 +164,18 @@ fn level_arrays<'py>(py: Python<'py>, level: MergeLevel) -> PyResult<LevelArrays
     #[rustfmt::skip]
     let arrays = array_tuple!(py; level.group_ids, level.source, level.sizes, level.log_sizes,
         level.cu_seqlens, level.series_offsets, level.requested, level.achieved, level.capacity,
-        level.thresholds);
+        level.thresholds, level.block_offsets);
     arrays
 }
 
 /// Plans merges; one tuple of arrays per level:
 /// `(group_ids, source, sizes, log_sizes, cu_seqlens, series_offsets, requested,
-/// achieved, capacity, thresholds)`. Releases the GIL.
+/// achieved, capacity, thresholds, block_offsets)`. Releases the GIL.
 #[pyfunction]
 #[pyo3(signature = (
     series_offsets, *, vectors=None, profile=None, unit_lengths=None, weights=None,
     window=16, max_size=None, schedule="r", r=None, inflect=0.0, counts=None, ratio=None,
-    threshold=None, momentum=0.9, levels=None, strict=false
+    threshold=None, momentum=0.9, levels=None, strict=false, block=None
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn _merge_plan<'py>(
@@ -195,6 +196,7 @@ pub fn _merge_plan<'py>(
     momentum: f64,
     levels: Option<i64>,
     strict: bool,
+    block: Option<i64>,
 ) -> PyResult<Vec<LevelArrays<'py>>> {
     let options = MergeOptions {
         window: count_option(window, "window", 2)?,
@@ -203,7 +205,7 @@ pub fn _merge_plan<'py>(
             schedule, r, inflect, counts, ratio, threshold, momentum, levels,
         )?,
         strict,
-        block: None,
+        block: block.map(|b| count_option(b, "block", 2)).transpose()?,
     };
     let offsets = int_array(series_offsets, "series_offsets")?;
     let offsets_ro = offsets.readonly();
@@ -280,4 +282,183 @@ pub fn _assign_rates<'py>(
     let arrays = array_tuple!(py; rates.factors, rates.kept_counts, rates.kept_indices,
         rates.thresholds, rates.budgets, rates.kept);
     arrays
+}
+
+/// What a streaming push returns: `(first_unit, first_groups, levels)`, the levels as
+/// `_merge_plan` gives them (ids local to the part).
+type StreamArrays<'py> = (u64, Vec<u64>, Vec<LevelArrays<'py>>);
+
+fn stream_arrays(py: Python<'_>, part: StreamPlan) -> PyResult<StreamArrays<'_>> {
+    let levels = part
+        .plan
+        .levels
+        .into_iter()
+        .map(|l| level_arrays(py, l))
+        .collect::<PyResult<_>>()?;
+    Ok((part.first_unit, part.first_groups, levels))
+}
+
+/// The streaming merge planner behind `entroseg.MergePlanner`.
+#[pyclass(module = "entroseg._entroseg", name = "_MergePlanner")]
+pub struct PyMergePlanner {
+    inner: MergePlanner,
+}
+
+#[pymethods]
+impl PyMergePlanner {
+    #[new]
+    #[pyo3(signature = (
+        *, block, similarity="cosine", window=16, max_size=None, schedule="r", r=None,
+        inflect=0.0, counts=None, ratio=None, threshold=None, momentum=0.9, levels=None,
+        strict=false
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        block: i64,
+        similarity: &str,
+        window: i64,
+        max_size: Option<i64>,
+        schedule: &str,
+        r: Option<i64>,
+        inflect: f64,
+        counts: Option<Vec<i64>>,
+        ratio: Option<f64>,
+        threshold: Option<f64>,
+        momentum: f64,
+        levels: Option<i64>,
+        strict: bool,
+    ) -> PyResult<Self> {
+        let similarity = match similarity {
+            "cosine" => Similarity::Cosine,
+            "profile" => Similarity::Profile,
+            other => {
+                return Err(InvalidParameterError::new_err(format!(
+                    "similarity must be 'cosine' or 'profile', got '{other}'"
+                )))
+            }
+        };
+        let options = MergeOptions {
+            window: count_option(window, "window", 2)?,
+            max_size,
+            schedule: parse_schedule(
+                schedule, r, inflect, counts, ratio, threshold, momentum, levels,
+            )?,
+            strict,
+            block: Some(count_option(block, "block", 2)?),
+        };
+        Ok(Self {
+            inner: core(MergePlanner::new(options, similarity))?,
+        })
+    }
+
+    /// Feeds the next units (vectors `[n, dim]`, or profile rows with `unit_lengths`);
+    /// returns the groups of the blocks that completed. Releases the GIL.
+    #[pyo3(signature = (values, *, unit_lengths=None, weights=None))]
+    fn push<'py>(
+        &mut self,
+        py: Python<'py>,
+        values: &Bound<'py, PyAny>,
+        unit_lengths: Option<&Bound<'py, PyAny>>,
+        weights: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<StreamArrays<'py>> {
+        let weights = weights.map(|w| int_array(w, "weights")).transpose()?;
+        let weights_ro = weights.as_ref().map(|w| w.readonly());
+        let weights = weights_ro.as_ref().map(|w| w.as_slice()).transpose()?;
+        let inner = &mut self.inner;
+        let part = match inner.similarity() {
+            Similarity::Cosine => {
+                if unit_lengths.is_some() {
+                    return Err(InvalidParameterError::new_err(
+                        "unit_lengths go with profile units; vectors are one row per unit",
+                    ));
+                }
+                let (arr, dim) = real_matrix(values, "vectors", "float32", false)?;
+                let arr = arr.cast_into::<numpy::PyArray2<f32>>()?;
+                let ro = arr.readonly();
+                let data = ro.as_slice()?;
+                let features = Features::Cosine { vectors: data, dim };
+                core(py.detach(|| inner.push(features, weights)))?
+            }
+            Similarity::Profile => {
+                let (arr, columns) = real_matrix(values, "profile", "float64", true)?;
+                let arr = arr
+                    .call_method1("reshape", (-1i64,))?
+                    .cast_into::<PyArray1<f64>>()?;
+                let ro = arr.readonly();
+                let values = ro.as_slice()?;
+                let lengths = match unit_lengths {
+                    Some(l) => int_array(l, "unit_lengths")?,
+                    None => PyArray1::from_vec(py, vec![1i64; values.len() / columns.max(1)]),
+                };
+                let lengths_ro = lengths.readonly();
+                let unit_lengths = lengths_ro.as_slice()?;
+                let features = Features::Profile {
+                    values,
+                    columns,
+                    unit_lengths,
+                };
+                core(py.detach(|| inner.push(features, weights)))?
+            }
+        };
+        stream_arrays(py, part)
+    }
+
+    /// Closes the stream; returns the groups of the last (shorter) block.
+    fn finish<'py>(&mut self, py: Python<'py>) -> PyResult<StreamArrays<'py>> {
+        let part = core(self.inner.finish())?;
+        stream_arrays(py, part)
+    }
+
+    /// Forgets everything seen; keeps the options.
+    fn reset(&mut self) {
+        self.inner.reset();
+    }
+
+    /// The state as bytes; `from_checkpoint` and pickle resume it bit-identically.
+    fn checkpoint<'py>(&self, py: Python<'py>) -> Bound<'py, pyo3::types::PyBytes> {
+        pyo3::types::PyBytes::new(py, &self.inner.checkpoint())
+    }
+
+    /// Rebuilds the planner from `checkpoint()` bytes.
+    #[classmethod]
+    fn from_checkpoint(_cls: &Bound<'_, pyo3::types::PyType>, state: &[u8]) -> PyResult<Self> {
+        Ok(Self {
+            inner: core(MergePlanner::restore(state))?,
+        })
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let state = slf.borrow().inner.checkpoint();
+        crate::estimate_stream::reduce(slf.as_any(), state)
+    }
+
+    /// Units pushed so far.
+    #[getter]
+    fn units_seen(&self) -> u64 {
+        self.inner.units_seen()
+    }
+
+    /// Units waiting for their block to complete.
+    #[getter]
+    fn pending(&self) -> usize {
+        self.inner.pending()
+    }
+
+    /// Units planned together.
+    #[getter]
+    fn block(&self) -> usize {
+        self.inner.options().block.unwrap_or(0)
+    }
+
+    /// Number of levels.
+    #[getter]
+    fn num_levels(&self) -> usize {
+        self.inner.options().schedule.levels()
+    }
+
+    /// True after `finish()`.
+    #[getter]
+    fn is_finished(&self) -> bool {
+        self.inner.is_finished()
+    }
 }
