@@ -300,3 +300,45 @@ def test_bad_arguments_through_the_installed_command_are_one_line() -> None:
     assert run.stderr.strip().splitlines() == [
         "entroseg segment: error: argument --window: invalid int value: 'x' (see --help)"
     ]
+
+
+def test_segment_plans_merges_per_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    table = _keyed_table(4000, keys=3, seed=5)
+    path = tmp_path / "data.parquet"
+    pq.write_table(table, path, row_group_size=900)
+    out = tmp_path / "seg.parquet"
+    merge_args = ["--merge-ratio", "0.5", "--merge-levels", "2", "--merge-block", "16"]
+    args = ["segment", str(path), "--column", "x", "--key", "device", *SEG_ARGS, *merge_args,
+            "-o", str(out)]  # fmt: skip
+    assert main(args) == 0
+    got = pq.read_table(out)
+    assert got.column_names == ["device", "start", "length", "reason", "group_0", "group_1"]
+    keys = np.array(table["device"].to_pylist())
+    x = table["x"].to_numpy()
+    for k in np.unique(keys):
+        seg = entroseg.segment(x[keys == k], **SEG_OPTS)
+        plan = entroseg.merge_plan(seg, profile=x[keys == k], weights=seg.lengths, block=16,
+                                   window=16, levels=2, ratio=0.5)  # fmt: skip
+        mine = got.filter(pa.compute.equal(got["device"], k))
+        assert mine["group_1"].to_numpy().tolist() == plan[1].source.tolist()
+    assert "merge      ratio=0.5, 2 levels" in capsys.readouterr().out
+
+
+def test_segment_plans_merges_of_one_series(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "seg.parquet"
+    args = ["segment", *SEG_ARGS, "--merge-threshold", "-0.1", "-o", str(out)]
+    assert main(args) == 0
+    x, _ = entroseg.sample_series()
+    seg = entroseg.segment(x, **SEG_OPTS)
+    plan = entroseg.merge_plan(seg, profile=x, weights=seg.lengths, block=256, window=16,
+                               levels=2, threshold=-0.1)  # fmt: skip
+    got = pq.read_table(out)
+    assert got["group_0"].to_numpy().tolist() == plan[0].source.tolist()
+    printed = capsys.readouterr().out
+    assert f"groups     {len(seg):,} segments -> {plan[0].num_groups:,}" in printed
+    assert main(["segment", "--merge-ratio", "0.5", "--merge-threshold", "0.1"]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert main(["segment", "--merge-ratio", "1.5"]) == 2
+    assert "ratio must be in (0, 1], got 1.5" in capsys.readouterr().err

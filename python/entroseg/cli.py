@@ -340,12 +340,15 @@ def _segment(args: argparse.Namespace) -> int:
     popts = _profile_options(args, default="line")
     opts = {**popts, **_rule_options(args)}
     _guard(entroseg.Segmenter, **opts)  # bad options fail before any reading
+    merge = _merge_options(args)
     inp = _Input(args)
     print(f"input      {inp.source}")
     if inp.reader is not None:
-        return _segment_keyed(args, inp, opts)
+        return _segment_keyed(args, inp, opts, merge)
     assert inp.x is not None
     x = _as_symbols(inp.x, args.method)
+    if merge is not None and x.dtype.kind != "f":
+        raise CliError("--merge-* plans over the mean value of each segment: a float series")
     seg = _segment_series(x, opts, args.quiet)
     print(f"samples    {len(x):,}")
     print(f"profile    {_describe_profile(popts)}")
@@ -353,8 +356,16 @@ def _segment(args: argparse.Namespace) -> int:
     _print_segments(seg, len(x))
     if inp.truth is not None:
         _print_regimes(seg, inp.truth, len(x))
+    table = seg.to_arrow().drop_columns(["series"])
+    if merge is not None:
+        # The plan segment_stream(..., merge=...) makes, on the whole series at once.
+        plan = _guard(entroseg.merge_plan, seg, profile=x, weights=seg.lengths, **merge)
+        for level, lv in enumerate(plan):
+            table = table.append_column(f"group_{level}", cli_io.require_pyarrow("merge")
+                                        .array(lv.source.astype(np.int64)))  # fmt: skip
+        _print_merge(table, merge, None)
     if args.output:
-        _write_segments(args.output, seg.to_arrow().drop_columns(["series"]))
+        _write_segments(args.output, table)
     return 0
 
 
@@ -377,7 +388,9 @@ def _write_segments(path: str, table: Any) -> None:
     print(f"written    {path}")
 
 
-def _segment_keyed(args: argparse.Namespace, inp: _Input, opts: dict[str, Any]) -> int:
+def _segment_keyed(
+    args: argparse.Namespace, inp: _Input, opts: dict[str, Any], merge: dict[str, Any] | None
+) -> int:
     from entroseg.arrow import segment_stream
 
     pa = cli_io.require_pyarrow("--key")
@@ -386,7 +399,7 @@ def _segment_keyed(args: argparse.Namespace, inp: _Input, opts: dict[str, Any]) 
     ) as progress:
         stream = _guard(
             segment_stream, cli_io.counted(inp.reader, progress.advance), value_column=inp.column,
-            key_column=inp.key, **opts,
+            key_column=inp.key, merge=merge, **opts,
         )  # fmt: skip
         try:
             table = stream.read_all()
@@ -412,6 +425,8 @@ def _segment_keyed(args: argparse.Namespace, inp: _Input, opts: dict[str, Any]) 
               f"mean length {n / count:.1f}")  # fmt: skip
     if len(per_key) > _MAX_LISTED:
         print(f"           ... and {len(per_key) - _MAX_LISTED:,} more")
+    if merge is not None:
+        _print_merge(table, merge, inp.key)
     if args.output:
         _write_segments(args.output, table)
     return 0
@@ -575,6 +590,61 @@ def _add_rule_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--target-len", type=float, help="calibrate the threshold to this mean length")
     g.add_argument("--min-len", type=int, help="shortest segment (default 1)")
     g.add_argument("--max-len", type=int, help="longest segment")
+
+
+def _add_merge_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "merge plan",
+        "with --merge-ratio or --merge-threshold, also plan merges of each series' segments "
+        "(each a unit weighted by its length, described by its mean value) in blocks of "
+        "--merge-block segments, streaming; the output gains group_0 ... group_{levels-1}",
+    )
+    g.add_argument("--merge-ratio", type=float, help="keep this share of segments per block")
+    g.add_argument(
+        "--merge-threshold", type=float, help="merge pairs whose similarity is above this"
+    )
+    g.add_argument("--merge-levels", type=int, default=2, help="merge levels (default 2)")
+    g.add_argument(
+        "--merge-window", type=int, default=16, help="most segments in one group (default 16)"
+    )
+    g.add_argument(
+        "--merge-block", type=int, default=256, help="segments planned together (default 256)"
+    )
+
+
+def _merge_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The merge= options of ``segment_stream`` from the flags (None without a merge)."""
+    ratio = getattr(args, "merge_ratio", None)
+    threshold = getattr(args, "merge_threshold", None)
+    if ratio is None and threshold is None:
+        return None
+    if ratio is not None and threshold is not None:
+        raise CliError("give one of --merge-ratio and --merge-threshold, not both")
+    opts: dict[str, Any] = {"block": args.merge_block, "window": args.merge_window,
+                            "levels": args.merge_levels}  # fmt: skip
+    opts["ratio" if ratio is not None else "threshold"] = ratio if ratio is not None else threshold
+    planner_options = {k: v for k, v in opts.items() if k != "block"}
+    _guard(entroseg.MergePlanner, block=opts["block"], similarity="profile", **planner_options)
+    return opts
+
+
+def _print_merge(table: Any, merge: dict[str, Any], key: str | None) -> None:
+    levels = [n for n in table.column_names if n.startswith("group_")]
+    rule = "ratio" if "ratio" in merge else "threshold"
+    print(f"merge      {rule}={merge[rule]:g}, {len(levels)} levels, window {merge['window']}, "
+          f"blocks of {merge['block']} segments")  # fmt: skip
+    counts = []
+    for name in levels:
+        groups = table.column(name).to_numpy()
+        if key is None:
+            counts.append(int(groups.max()) + 1 if len(groups) else 0)
+        else:
+            keys = table.column(key).to_pylist()
+            top: dict[Any, int] = {}
+            for k, g in zip(keys, groups.tolist(), strict=True):
+                top[k] = max(top.get(k, -1), g)
+            counts.append(sum(v + 1 for v in top.values()))
+    print(f"groups     {len(table):,} segments -> " + " -> ".join(f"{c:,}" for c in counts))
 
 
 def _dna_source(path: str | None) -> tuple[str | BinaryIO, int | None]:
@@ -933,6 +1003,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input_args(p)
     _add_profile_args(p)
     _add_rule_args(p)
+    _add_merge_args(p)
     p.add_argument("-o", "--output", help="write the segments (.parquet or .csv)")
     p.set_defaults(func=_segment)
 
