@@ -394,3 +394,35 @@ def test_segments_and_their_merge_plan_in_one_pass(
         plan = entroseg.merge_plan(seg, profile=mine, weights=seg.lengths, **merge)
         for level, lv in enumerate(plan):
             assert rows[f"group_{level}"].to_numpy().tolist() == lv.source.tolist()
+
+
+# -- Polars: the group of each row ------------------------------------------------------
+
+
+@settings(max_examples=30, deadline=None)
+@given(keyed_case(), st.sampled_from([0, -1]), st.booleans())
+def test_polars_merge_group_over_keys_equals_merge_plan(
+    case: dict[str, Any], level: int, lazy: bool
+) -> None:
+    pl = pytest.importorskip("polars")
+    df = pl.DataFrame(
+        {"k": case["keys"], "h": case["values"]}, schema={"k": pl.String, "h": pl.Float64}
+    )
+    opts = dict(window=6, block=case["block"], **case["schedule"])
+    expr = pl.col("h").entroseg.merge_group(level=level, **opts).over("k")
+    frame = df.lazy() if lazy else df
+    out = frame.select(expr)
+    got = (out.collect() if lazy else out)["h"].to_numpy()
+    keys = np.array(case["keys"], dtype=object)
+    for key in set(case["keys"]):
+        mine = keys == key
+        plan = entroseg.merge_plan(profile=case["values"][mine], **opts)
+        assert got[mine].tolist() == plan[level].source.tolist()
+
+
+def test_polars_merge_group_bad_options() -> None:
+    pl = pytest.importorskip("polars")
+    with pytest.raises(entroseg.InvalidParameterError, match=r"level must be in -2\.\.2"):
+        pl.col("h").entroseg.merge_group(level=2, threshold=0.0, levels=2)
+    with pytest.raises(entroseg.InvalidParameterError, match="block must be >= 2, got 1"):
+        pl.col("h").entroseg.merge_group(block=1, threshold=0.0, levels=2)

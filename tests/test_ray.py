@@ -97,3 +97,27 @@ def test_training_batches_equal_segment_batch(cluster: None) -> None:
         assert batch.segments.cu_seqlens[-1] == len(flat)
         seen += len(ids)
     assert seen == 40
+
+
+def test_training_batches_carry_the_merge_levels(cluster: None) -> None:
+    rng = np.random.default_rng(3)
+    series = [np.cumsum(rng.standard_normal(n)) for n in rng.integers(50, 300, size=20)]
+    ds = ray.data.from_arrow(pa.table({"x": [s.tolist() for s in series], "id": range(20)}))
+    opts = {"order": 3, "window": 16, "threshold": 0.9, "min_len": 2, "max_len": 30}
+    merge = {"ratio": 0.5, "levels": 2, "window": 8, "block": 16}
+    seen = 0
+    for batch in training_batches(ds, value_column="x", batch_size=8, merge=merge, **opts):
+        assert batch.plan is not None
+        want = entroseg.merge_plan(batch.segments, profile=batch.values,
+                                   weights=batch.segments.lengths, **merge)  # fmt: skip
+        assert batch.plan == want
+        assert batch.plan[-1].series_offsets[-1] == batch.plan[-1].num_groups
+        ids = batch.rows["id"].to_pylist()
+        for i, j in enumerate(ids):
+            # Each series is planned as it would be alone.
+            own = batch.segments.series(i)
+            alone = entroseg.merge_plan(own, profile=series[j], weights=own.lengths, **merge)
+            lo, hi = batch.plan[-1].series_offsets[i : i + 2]
+            assert alone[-1].num_groups == hi - lo
+        seen += batch.segments.num_series
+    assert seen == 20

@@ -341,6 +341,43 @@ class EntrosegExpr:
         pen = None if pen is None else float(pen)
         return _plugin(self._expr, "regime_id", {**cost, "n_bkps": n_bkps, "pen": pen})
 
+    def merge_group(
+        self,
+        *,
+        level: int = -1,
+        block: int | None = None,
+        window: int = 16,
+        max_size: int | None = None,
+        levels: int | None = None,
+        r: int | tuple[int, float] | Sequence[int] | None = None,
+        ratio: float | None = None,
+        threshold: float | None = None,
+        schedule: Literal["r", "ratio", "threshold", "ema"] | None = None,
+        momentum: float = 0.9,
+    ) -> pl.Expr:
+        """Each row's group at ``level`` of the merge plan of its group's rows
+        (UInt32, from 0; ``.over(key)`` per series): each row is a unit, described by its
+        value (profile similarity), with the options of :func:`entroseg.merge_plan`
+        (``block`` as there: the plan :class:`entroseg.MergePlanner` streams). Equal to
+        ``merge_plan(profile=rows, ...)[level].source``. Nulls and NaN raise.
+
+        Examples
+        --------
+        >>> import polars as pl, entroseg
+        >>> df = pl.DataFrame({"h": [0.1, 0.1, 0.5, 0.5, 0.9, 0.9, 0.9, 0.2]})
+        >>> df.select(pl.col("h").entroseg.merge_group(r=[3, 1], window=4))["h"].to_list()
+        [0, 0, 1, 1, 2, 2, 2, 3]
+        """
+        from entroseg.merge import _schedule_args
+
+        kwargs: dict[str, Any] = {
+            "level": level, "block": block, "window": window, "max_size": max_size,
+            "levels": levels, "momentum": momentum, "r": None, "inflect": 0.0,
+            "counts": None, "ratio": None, "threshold": None,
+        }  # fmt: skip
+        kwargs.update(_schedule_args(r, ratio, threshold, schedule))
+        return _plugin(self._expr, "merge_group", kwargs)
+
 
 def _statistic(statistic: str, score: str | None) -> str:
     """``statistic``, or its deprecated old name ``score``."""

@@ -34,6 +34,7 @@ import entroseg
 from entroseg._optional import require
 from entroseg._options import SegmentOptions, build_spec
 from entroseg.arrow import _pyarrow, _Router
+from entroseg.merge import MergePlan, merge_plan
 from entroseg.segments import Segmenter, Segments
 
 if TYPE_CHECKING:
@@ -238,12 +239,15 @@ class TrainingBatch:
 
     ``values`` holds the series concatenated; ``segments`` has one series per row
     (``segments.cu_seqlens``, ``patch_ids()``, ``to_padded()``); ``rows`` is the Arrow
-    batch the series came from (other columns: labels, ids ...).
+    batch the series came from (other columns: labels, ids ...); ``plan``, with
+    ``training_batches(..., merge=...)``, the merge levels of the segments
+    (``plan[l].source``, ``plan[l].series_offsets`` beside ``segments.cu_seqlens``).
     """
 
     values: npt.NDArray[Any]
     segments: Segments
     rows: pa.Table
+    plan: MergePlan | None = None
 
 
 def training_batches(
@@ -252,6 +256,7 @@ def training_batches(
     value_column: str,
     batch_size: int = 256,
     concurrency: int | None = None,
+    merge: dict[str, Any] | None = None,
     **options: Unpack[SegmentOptions],
 ) -> Iterator[TrainingBatch]:
     """Segment every series of a Ray Dataset (one series per row) with Ray Data's
@@ -266,16 +271,24 @@ def training_batches(
     concurrency : int, optional
         Parallel ``map_batches`` workers (default: the cluster's CPUs); each segments its
         batches on one thread, so the workers together use the cores.
+    merge : dict, optional
+        Also plan merges of each series' segments: the options of
+        :func:`entroseg.merge_plan` (each segment a unit weighted by its length and
+        described by the mean of its values, as ``segment_stream(..., merge=...)``).
     **options
         What :func:`entroseg.segment` takes.
 
     Yields
     ------
     TrainingBatch
-        Equal, series for series, to ``entroseg.segment_batch`` over the same rows.
+        Equal, series for series, to ``entroseg.segment_batch`` over the same rows;
+        with ``merge``, ``plan`` equals ``merge_plan(segments, profile=values,
+        weights=segments.lengths, **merge)``.
     """
     ray = _ray()
     given = build_spec(options, streaming=False).given  # checked before any work
+    if merge is not None:
+        merge_plan(profile=np.zeros(2), **merge)  # bad merge options fail now
     if concurrency is None:
         concurrency = max(1, int(ray.available_resources().get("CPU", 1)))
     mapped = ds.map_batches(
@@ -301,13 +314,16 @@ def training_batches(
         global_starts = np.cumsum(seg_lengths) - seg_lengths
         series_of = np.repeat(np.arange(len(seg_offsets) - 1), np.diff(seg_offsets))
         starts = global_starts - token_offsets[series_of]
+        segments = Segments(
+            starts, seg_lengths, reasons.values.to_numpy(zero_copy_only=False), seg_offsets
+        )
+        plan = None
+        if merge is not None:
+            profile = np.asarray(values, dtype=np.float64)
+            plan = merge_plan(segments, profile=profile, weights=seg_lengths, **merge)
         yield TrainingBatch(
             values=values,
-            segments=Segments(
-                starts,
-                seg_lengths,
-                reasons.values.to_numpy(zero_copy_only=False),
-                seg_offsets,
-            ),
+            segments=segments,
             rows=batch.drop_columns(["segment_lengths", "segment_reasons"]),
+            plan=plan,
         )

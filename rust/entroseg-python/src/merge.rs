@@ -2,7 +2,7 @@
 //! its arguments, releases the GIL around the core call and returns plain arrays;
 //! `python/entroseg/merge.py` wraps them in the public `MergePlan` / `Rates` values.
 
-use crate::convert::{count_option, refuse_masked};
+use crate::convert::{count_option, refuse_masked, try_count, OptionError};
 use crate::error::{core, InvalidParameterError};
 use entroseg_core::plan::merge::{
     assign_rates, merge_plan, tome_schedule, Features, MergeLevel, MergeOptions, MergePlanner,
@@ -74,9 +74,10 @@ fn float_vector<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Bound<'py,
     Ok(arr.cast_into()?)
 }
 
-/// The schedule from the public function's parsed arguments.
+/// The schedule from the public function's parsed arguments (shared with the Polars
+/// expression, hence an `OptionError`).
 #[allow(clippy::too_many_arguments)]
-fn parse_schedule(
+pub(crate) fn parse_schedule(
     schedule: &str,
     r: Option<i64>,
     inflect: f64,
@@ -85,39 +86,37 @@ fn parse_schedule(
     threshold: Option<f64>,
     momentum: f64,
     levels: Option<i64>,
-) -> PyResult<Schedule> {
-    let need_levels = |what: &str| -> PyResult<usize> {
-        let l = levels.ok_or_else(|| {
-            InvalidParameterError::new_err(format!("schedule {what:?} needs levels"))
-        })?;
-        count_option(l, "levels", 1)
+) -> Result<Schedule, OptionError> {
+    let need_levels = |what: &str| -> Result<usize, OptionError> {
+        let l = levels
+            .ok_or_else(|| OptionError::parameter(format!("schedule {what:?} needs levels")))?;
+        try_count(l, "levels", 1)
     };
     Ok(match schedule {
         "r" => {
-            let r = count_option(
-                r.ok_or_else(|| InvalidParameterError::new_err("schedule 'r' needs r"))?,
+            let r = try_count(
+                r.ok_or_else(|| OptionError::parameter("schedule 'r' needs r"))?,
                 "r",
                 0,
             )?;
-            Schedule::Counts(core(tome_schedule(r, inflect, need_levels("r")?))?)
+            Schedule::Counts(tome_schedule(r, inflect, need_levels("r")?)?)
         }
         "list" => {
-            let counts =
-                counts.ok_or_else(|| InvalidParameterError::new_err("schedule 'list' needs r"))?;
+            let counts = counts.ok_or_else(|| OptionError::parameter("schedule 'list' needs r"))?;
             if counts.is_empty() {
-                return Err(InvalidParameterError::new_err(
+                return Err(OptionError::parameter(
                     "r as a list needs at least one level, got an empty list",
                 ));
             }
             let mut c = counts
                 .iter()
                 .enumerate()
-                .map(|(i, &v)| count_option(v, &format!("r[{i}]"), 0))
-                .collect::<PyResult<Vec<usize>>>()?;
+                .map(|(i, &v)| try_count(v, &format!("r[{i}]"), 0))
+                .collect::<Result<Vec<usize>, OptionError>>()?;
             if let Some(l) = levels {
-                let l = count_option(l, "levels", 1)?;
+                let l = try_count(l, "levels", 1)?;
                 if l < c.len() {
-                    return Err(InvalidParameterError::new_err(format!(
+                    return Err(OptionError::parameter(format!(
                         "r lists {} levels but levels = {l}",
                         c.len()
                     )));
@@ -128,14 +127,12 @@ fn parse_schedule(
             Schedule::Counts(c)
         }
         "ratio" => Schedule::Ratio {
-            ratio: ratio
-                .ok_or_else(|| InvalidParameterError::new_err("schedule 'ratio' needs ratio"))?,
+            ratio: ratio.ok_or_else(|| OptionError::parameter("schedule 'ratio' needs ratio"))?,
             levels: need_levels("ratio")?,
         },
         "threshold" => Schedule::Threshold {
-            threshold: threshold.ok_or_else(|| {
-                InvalidParameterError::new_err("schedule 'threshold' needs threshold")
-            })?,
+            threshold: threshold
+                .ok_or_else(|| OptionError::parameter("schedule 'threshold' needs threshold"))?,
             levels: need_levels("threshold")?,
         },
         "ema" => Schedule::Ema {
@@ -144,7 +141,7 @@ fn parse_schedule(
             levels: need_levels("ema")?,
         },
         other => {
-            return Err(InvalidParameterError::new_err(format!(
+            return Err(OptionError::parameter(format!(
                 "schedule must be 'r', 'ratio', 'threshold' or 'ema', got '{other}'"
             )))
         }

@@ -26,6 +26,7 @@ use entroseg_core::estimate::permutation::{self, PermutationOptions, Statistic};
 use entroseg_core::estimate::quantize::{Quantizer, MAX_BINS};
 use entroseg_core::estimate::NanPolicy;
 use entroseg_core::plan::changepoint::{change_points, ChangePointOptions, Stop, SHORT_SERIES};
+use entroseg_core::plan::merge::{merge_plan, Features, MergeOptions};
 use entroseg_core::segment::batch::segment;
 use entroseg_core::segment::rules::Segment;
 use entroseg_core::segment::spec::SpecOptions;
@@ -539,6 +540,83 @@ fn regime_id(inputs: &[Series], kwargs: RegimeIdKwargs) -> PolarsResult<Series> 
     Ok(UInt32Chunked::from_vec(s.name().clone(), ids).into_series())
 }
 
+// ---- merge groups --------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct MergeGroupKwargs {
+    level: i64,
+    block: Option<i64>,
+    window: i64,
+    max_size: Option<i64>,
+    schedule: String,
+    r: Option<i64>,
+    inflect: f64,
+    counts: Option<Vec<i64>>,
+    ratio: Option<f64>,
+    threshold: Option<f64>,
+    momentum: f64,
+    levels: Option<i64>,
+}
+
+impl MergeGroupKwargs {
+    /// The plan's options and the level to report (negative counts from the last).
+    fn options(&self) -> Result<(MergeOptions, usize), OptionError> {
+        let schedule = crate::merge::parse_schedule(
+            &self.schedule,
+            self.r,
+            self.inflect,
+            self.counts.clone(),
+            self.ratio,
+            self.threshold,
+            self.momentum,
+            self.levels,
+        )?;
+        let n = schedule.levels() as i64;
+        let level = if self.level < 0 {
+            n + self.level
+        } else {
+            self.level
+        };
+        if !(0..n).contains(&level) {
+            return Err(OptionError::parameter(format!(
+                "level must be in -{n}..{n} for a plan of {n} levels, got {}",
+                self.level
+            )));
+        }
+        let options = MergeOptions {
+            window: try_count(self.window, "window", 2)?,
+            max_size: self.max_size,
+            schedule,
+            strict: false,
+            block: self.block.map(|b| try_count(b, "block", 2)).transpose()?,
+        };
+        Ok((options, level as usize))
+    }
+}
+
+/// Each row's group at one level of the merge plan of its group's rows (one unit per
+/// row, profile similarity over the values), as `entroseg.merge_plan(profile=rows)`.
+#[polars_expr(output_type=UInt32)]
+fn merge_group(inputs: &[Series], kwargs: MergeGroupKwargs) -> PolarsResult<Series> {
+    const NAME: &str = "merge_group";
+    let s = &inputs[0];
+    let (options, level) = kwargs.options().or_polars(NAME)?;
+    let xs = float_values(s, NAME, NanPolicy::Raise)?;
+    let ones = vec![1i64; xs.len()];
+    let features = Features::Profile {
+        values: &xs,
+        columns: 1,
+        unit_lengths: &ones,
+    };
+    let plan = merge_plan(&[0, xs.len() as i64], None, features, &options).or_polars(NAME)?;
+    let ids: Vec<u32> = plan.levels[level]
+        .source
+        .iter()
+        .map(|&g| g as u32)
+        .collect();
+    Ok(UInt32Chunked::from_vec(s.name().clone(), ids).into_series())
+}
+
 // ---- quantize -----------------------------------------------------------------------
 
 #[derive(Deserialize)]
@@ -654,6 +732,9 @@ pub fn _check_expr_kwargs(function: &str, kwargs: &[u8]) -> PyResult<()> {
             // Both costs `auto` can pick.
             k.options(SHORT_SERIES)?;
             k.options(0)?;
+        }
+        "merge_group" => {
+            parse::<MergeGroupKwargs>(kwargs)?.options()?;
         }
         other => {
             return Err(pyo3::exceptions::PyValueError::new_err(format!(
