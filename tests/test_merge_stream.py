@@ -426,3 +426,14 @@ def test_polars_merge_group_bad_options() -> None:
         pl.col("h").entroseg.merge_group(level=2, threshold=0.0, levels=2)
     with pytest.raises(entroseg.InvalidParameterError, match="block must be >= 2, got 1"):
         pl.col("h").entroseg.merge_group(block=1, threshold=0.0, levels=2)
+
+
+def test_huge_blocks_are_one_block() -> None:
+    """A block past the series (even near 2^63 units) is the whole series: no overflow."""
+    profile = np.array([0.0, 0.1, 0.5, 0.5, 0.9])
+    whole = entroseg.merge_plan(profile=profile, r=2, levels=1, window=4)
+    huge = entroseg.merge_plan(profile=profile, r=2, levels=1, window=4, block=2**62)
+    assert huge[0].source.tolist() == whole[0].source.tolist()
+    planner = entroseg.MergePlanner(similarity="profile", r=2, levels=1, window=4, block=2**62)
+    parts = [planner.push(profile), planner.finish()]
+    assert entroseg.MergePlan.concat(parts) == huge

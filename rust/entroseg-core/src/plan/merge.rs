@@ -981,7 +981,7 @@ pub(crate) fn split_blocks(series_offsets: &[i64], block: usize) -> (Vec<i64>, V
     for w in series_offsets.windows(2) {
         let mut at = w[0];
         while at < w[1] {
-            at = (at + block).min(w[1]);
+            at = at.saturating_add(block).min(w[1]);
             offsets.push(at);
         }
         per_series.push(offsets.len() as i64 - 1);
