@@ -437,3 +437,30 @@ def test_huge_blocks_are_one_block() -> None:
     planner = entroseg.MergePlanner(similarity="profile", r=2, levels=1, window=4, block=2**62)
     parts = [planner.push(profile), planner.finish()]
     assert entroseg.MergePlan.concat(parts) == huge
+
+
+def test_segment_stream_merge_without_key_and_errors() -> None:
+    from entroseg.arrow import segment_stream
+
+    x, _ = entroseg.sample_series(500)
+    opts = dict(order=3, window=16, threshold=0.9, min_len=2, max_len=40)
+    merge = dict(block=8, r=2, levels=2, window=6)
+    reader = pa.table({"x": x}).to_reader(max_chunksize=333)
+    out = segment_stream(reader, value_column="x", merge=merge, **opts).read_all()
+    seg = entroseg.segment(x, **opts)
+    plan = entroseg.merge_plan(seg, profile=x, weights=seg.lengths, **merge)
+    assert out.column_names == ["start", "length", "reason", "group_0", "group_1"]
+    assert out["group_1"].to_numpy().tolist() == plan[1].source.tolist()
+    table = pa.table({"x": x})
+    with pytest.raises(ValueError, match="merge= needs block"):
+        segment_stream(table, value_column="x", merge={"r": 2, "levels": 1}, **opts)
+    with pytest.raises(entroseg.InvalidParameterError, match="block must be >= 2, got 0"):
+        segment_stream(table, value_column="x", merge={"block": 0, "r": 2, "levels": 1}, **opts)
+    symbols = pa.table({"s": np.arange(10) % 4})
+    with pytest.raises(ValueError, match="symbol methods have no mean"):
+        segment_stream(symbols, value_column="s", merge=merge, method="conditional",
+                       alphabet_size=4, window=4, threshold=0.5)  # fmt: skip
+    nan = pa.table({"x": np.where(np.arange(len(x)) == 700, np.nan, x)})
+    with pytest.raises(entroseg.NonFiniteError):
+        segment_stream(nan, value_column="x", merge=merge, nan_policy="propagate",
+                       **opts).read_all()  # fmt: skip

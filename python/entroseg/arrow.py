@@ -385,6 +385,11 @@ def segment_stream(
         from entroseg.merge import _schedule_args
 
         merge_options = dict(merge)
+        if "block" not in merge_options:
+            raise ValueError(
+                "merge= needs block (segments planned together): a stream plans its merges "
+                "block by block, see entroseg.MergePlanner"
+            )
         schedule_args = _schedule_args(
             merge_options.pop("r", None),
             merge_options.pop("ratio", None),
