@@ -61,6 +61,32 @@ def test_segment_dataset_equals_segment_per_key(cluster: None) -> None:
         assert rows["reason"].to_pylist() == want.reason_names
 
 
+def test_segment_dataset_plans_merges_per_key(cluster: None) -> None:
+    keys: list[object] = ["a", "b", "c"]
+    table, per_key = interleaved(4, keys, 6_000)
+    opts = {"order": 3, "window": 16, "threshold": 0.9, "min_len": 2, "max_len": 40}
+    merge = {"block": 16, "ratio": 0.5, "levels": 2, "window": 8}
+    ds = ray.data.from_arrow(table).repartition(5)
+    out = pa.concat_tables(
+        segment_dataset(
+            ds,
+            value_column="value",
+            key_column="device",
+            num_actors=2,
+            batch_size=700,
+            merge=merge,
+            **opts,
+        )
+    )
+    assert out.column_names == ["device", "start", "length", "reason", "group_0", "group_1"]
+    for key, x in per_key.items():
+        rows = out.filter(pa.compute.equal(out["device"], key))
+        seg = entroseg.segment(x, **opts)
+        plan = entroseg.merge_plan(seg, profile=x, weights=seg.lengths, **merge)
+        assert rows["start"].to_pylist() == seg.starts.tolist()
+        assert rows["group_1"].to_pylist() == plan[1].source.tolist()
+
+
 def test_segment_dataset_errors(cluster: None) -> None:
     table, _ = interleaved(1, [1, 2], 100)
     ds = ray.data.from_arrow(table)

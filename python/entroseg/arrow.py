@@ -382,21 +382,7 @@ def segment_stream(
                 "merge= plans over the mean value of each segment; symbol methods have no "
                 "mean: plan with entroseg.merge_plan and a profile instead"
             )
-        from entroseg.merge import _schedule_args
-
-        merge_options = dict(merge)
-        if "block" not in merge_options:
-            raise ValueError(
-                "merge= needs block (segments planned together): a stream plans its merges "
-                "block by block, see entroseg.MergePlanner"
-            )
-        schedule_args = _schedule_args(
-            merge_options.pop("r", None),
-            merge_options.pop("ratio", None),
-            merge_options.pop("threshold", None),
-            merge_options.pop("schedule", None),
-        )
-        planner_options = {"similarity": "profile", **merge_options, **schedule_args}
+        planner_options = _planner_options(merge)
         num_levels = _MergePlanner(**planner_options).num_levels  # bad options fail now
         fields += [pa.field(f"group_{level}", pa.int64()) for level in range(num_levels)]
         return _reader(
@@ -439,6 +425,39 @@ def segment_stream(
             yield to_batch(last)
 
     return _reader(schema, batches())
+
+
+def _planner_options(merge: dict[str, Any]) -> dict[str, Any]:
+    """The ``_MergePlanner`` options of a ``merge=`` dict (segments as profile units)."""
+    from entroseg.merge import _schedule_args
+
+    merge_options = dict(merge)
+    if "block" not in merge_options:
+        raise ValueError(
+            "merge= needs block (segments planned together): a stream plans its merges "
+            "block by block, see entroseg.MergePlanner"
+        )
+    schedule_args = _schedule_args(
+        merge_options.pop("r", None),
+        merge_options.pop("ratio", None),
+        merge_options.pop("threshold", None),
+        merge_options.pop("schedule", None),
+    )
+    return {"similarity": "profile", **merge_options, **schedule_args}
+
+
+def _segments_with_groups(
+    router: _Router, key_name: str | None, parts: list[tuple[Any, tuple[Any, ...]]]
+) -> list[Any]:
+    """The columns of segment rows with their groups: ``parts`` as
+    :meth:`_SegmentMerger.feed` returns them, per key."""
+    pa = _pyarrow()
+    base = router.segments_batch(key_name, [(k, out[:3]) for k, out in parts]).columns
+    extra = [
+        pa.array(np.concatenate([out[3 + level] for _, out in parts]), pa.int64())
+        for level in range(len(parts[0][1]) - 3)
+    ]
+    return [*base, *extra]
 
 
 class _SegmentMerger:
@@ -496,12 +515,8 @@ def _segment_merge_batches(
     pa = _pyarrow()
 
     def to_batch(parts: list[tuple[Any, tuple[Any, ...]]]) -> Any:
-        base = router.segments_batch(key_name, [(k, out[:3]) for k, out in parts]).columns
-        extra = [
-            pa.array(np.concatenate([out[3 + level] for _, out in parts]), pa.int64())
-            for level in range(len(parts[0][1]) - 3)
-        ]
-        return pa.RecordBatch.from_arrays([*base, *extra], schema=schema)
+        columns = _segments_with_groups(router, key_name, parts)
+        return pa.RecordBatch.from_arrays(columns, schema=schema)
 
     states: dict[Any, _SegmentMerger] = {}
     for batch in reader:

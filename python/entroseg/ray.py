@@ -31,9 +31,16 @@ import numpy as np
 import numpy.typing as npt
 
 import entroseg
+from entroseg._entroseg import _MergePlanner
 from entroseg._optional import require
 from entroseg._options import SegmentOptions, build_spec
-from entroseg.arrow import _pyarrow, _Router
+from entroseg.arrow import (
+    _planner_options,
+    _pyarrow,
+    _Router,
+    _SegmentMerger,
+    _segments_with_groups,
+)
 from entroseg.merge import MergePlan, merge_plan
 from entroseg.segments import Segmenter, Segments
 
@@ -56,21 +63,33 @@ def _route(key: object, actors: int) -> int:
     return zlib.crc32(repr(key).encode()) % actors
 
 
-#: Closed segments of one actor call: ``(key, (starts, lengths, reasons))`` in order.
-_Parts = list[tuple[object, tuple[Any, Any, Any]]]
+#: Closed segments of one actor call: ``(key, (starts, lengths, reasons))`` in order
+#: (with ``merge=``, followed by the segments' group at each level).
+_Parts = list[tuple[object, tuple[Any, ...]]]
 
 
 class _StreamActor:
     """One Segmenter per key; called in order by the driver (Ray runs an actor's calls
     from one caller in submission order)."""
 
-    def __init__(self, value_column: str, key_column: str, options: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        value_column: str,
+        key_column: str,
+        options: dict[str, Any],
+        merge: dict[str, Any] | None = None,
+    ) -> None:
         self.value_column = value_column
         self.key_column = key_column
         self.options = options
         self.segmenters: dict[object, Segmenter] = {}
+        # With merge=: one segmenter and merge planner per key (segment_stream's path).
+        self.merge = merge
+        self.mergers: dict[object, _SegmentMerger] = {}
 
     def push(self, keys: list[object], values: list[npt.NDArray[Any]]) -> _Parts:
+        if self.merge is not None:
+            return self._push_merged(keys, values)
         parts = []
         for key, chunk in zip(keys, values, strict=True):
             seg = self.segmenters.get(key)
@@ -79,7 +98,24 @@ class _StreamActor:
             parts.append((key, seg.push(chunk)))
         return _closed(parts)
 
+    def _push_merged(self, keys: list[object], values: list[npt.NDArray[Any]]) -> _Parts:
+        assert self.merge is not None
+        parts: _Parts = []
+        for key, chunk in zip(keys, values, strict=True):
+            merger = self.mergers.get(key)
+            if merger is None:
+                spec = build_spec(dict(self.options), streaming=True)
+                merger = self.mergers[key] = _SegmentMerger(spec, self.merge)
+            out = merger.feed(np.asarray(chunk, dtype=np.float64))
+            if out is not None:
+                parts.append((key, out))
+        return parts
+
     def finish(self) -> _Parts:
+        if self.merge is not None:
+            done = [(key, merger.feed(None)) for key, merger in self.mergers.items()]
+            self.mergers.clear()
+            return [(key, out) for key, out in done if out is not None]
         parts = [(key, seg.finish()) for key, seg in self.segmenters.items()]
         self.segmenters.clear()
         return _closed(parts)
@@ -115,9 +151,14 @@ def segment_dataset(
     num_actors: int = 2,
     batch_size: int | None = 65_536,
     max_in_flight: int = 8,
+    merge: dict[str, Any] | None = None,
     **options: Unpack[SegmentOptions],
 ) -> Iterator[pa.Table]:
     """Segment the keyed streams of a Ray Dataset on stateful actors, streaming.
+
+    With ``merge`` (the options of :class:`entroseg.MergePlanner`, ``block`` required),
+    each key's actor also plans merges of its segments as
+    ``arrow.segment_stream(..., merge=...)`` does, and the tables gain ``group_0`` ...
 
     Parameters
     ----------
@@ -157,13 +198,26 @@ def segment_dataset(
         raise ValueError(f"num_actors must be >= 1, got {num_actors}")
     # Checked (and the deprecated spellings resolved) once, before starting actors.
     given = build_spec(options, streaming=True).given
+    planner_options = None
+    if merge is not None:
+        planner_options = _planner_options(merge)
+        _MergePlanner(**planner_options)  # bad merge options fail before any actor starts
     actor_cls = ray.remote(_StreamActor)
-    actors = [actor_cls.remote(value_column, key_column, given) for _ in range(num_actors)]
+    actors = [
+        actor_cls.remote(value_column, key_column, given, planner_options)
+        for _ in range(num_actors)
+    ]
     pending: deque[Any] = deque()
     router = _Router(None)  # the key column's index is set batch by batch
 
     def table(parts: _Parts) -> pa.Table:
-        return _pyarrow().Table.from_batches([router.segments_batch(key_column, parts)])
+        pa_ = _pyarrow()
+        if merge is not None:
+            columns = _segments_with_groups(router, key_column, parts)
+            names = [key_column, "start", "length", "reason"]
+            names += [f"group_{level}" for level in range(len(columns) - 4)]
+            return pa_.Table.from_arrays(columns, names=names)
+        return pa_.Table.from_batches([router.segments_batch(key_column, parts)])
 
     try:
         for batch in ds.iter_batches(batch_size=batch_size, batch_format="pyarrow"):
