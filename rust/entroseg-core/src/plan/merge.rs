@@ -47,6 +47,13 @@
 //! `ceil(remaining / levels_left)` merges, so a level that falls short is made up later
 //! when possible), [`Schedule::Threshold`] (a fixed similarity threshold at every level)
 //! and [`Schedule::Ema`] (a D2O-style adaptive threshold, see there).
+//!
+//! # Blocks
+//!
+//! With [`MergeOptions::block`], each series is planned as consecutive blocks of that
+//! many units, each exactly as a series alone (schedules and statistics per block):
+//! the plan a stream can make, which [`MergePlanner`] makes chunk by chunk (see
+//! [`stream`] for why the plan of a whole series cannot be streamed).
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -975,7 +982,8 @@ pub fn merge_plan(
 /// has none): the block offsets over the units, and blocks per series (cumulative,
 /// leading 0).
 pub(crate) fn split_blocks(series_offsets: &[i64], block: usize) -> (Vec<i64>, Vec<i64>) {
-    let block = block as i64;
+    // A block past i64 (only reachable from Rust) is as good as one block per series.
+    let block = i64::try_from(block).unwrap_or(i64::MAX);
     let mut offsets = vec![0];
     let mut per_series = vec![0];
     for w in series_offsets.windows(2) {
