@@ -464,3 +464,12 @@ def test_segment_stream_merge_without_key_and_errors() -> None:
     with pytest.raises(entroseg.NonFiniteError):
         segment_stream(nan, value_column="x", merge=merge, nan_policy="propagate",
                        **opts).read_all()  # fmt: skip
+
+
+def test_huge_weights_saturate_instead_of_wrapping() -> None:
+    big = 2**62
+    plan = entroseg.merge_plan(profile=np.zeros(4), weights=[big] * 4, r=[2, 1], window=4)
+    assert plan[-1].sizes.tolist() == [2**63 - 1]
+    planner = entroseg.MergePlanner(similarity="profile", r=[2, 1], window=4, block=4)
+    part = planner.push(np.zeros(4), weights=[big] * 4)
+    assert part[-1].sizes.tolist() == [2**63 - 1]

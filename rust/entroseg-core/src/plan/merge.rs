@@ -924,7 +924,7 @@ pub fn merge_plan(
                 if g + 1 < g1 && chosen[g - g0] {
                     out.group_ids.push(id);
                     out.group_ids.push(id);
-                    out.sizes.push(sizes[g] + sizes[g + 1]);
+                    out.sizes.push(sizes[g].saturating_add(sizes[g + 1]));
                     let base = next_sums.len() - dim;
                     for (a, &v) in next_sums[base..].iter_mut().zip(feature(g + 1)) {
                         *a += v;
