@@ -14,6 +14,7 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::genomic::dna;
+use crate::genomic::reads::{BatchLimits, RecordBatch};
 use needletail::errors::{ParseError, ParseErrorKind};
 use needletail::parser::Format as ParserFormat;
 use std::fs::File;
@@ -168,7 +169,10 @@ pub struct FastxReader {
     /// Records parsed so far (returned or skipped).
     records: u64,
     /// Name of the last record parsed, for errors that come after it.
-    last_name: Option<String>,
+    last_name: Option<Vec<u8>>,
+    /// An error met while filling a batch that already held records: returned by the
+    /// next call.
+    pending: Option<Error>,
     bytes_read: Arc<AtomicU64>,
 }
 
@@ -240,6 +244,7 @@ impl FastxReader {
             options,
             records: 0,
             last_name: None,
+            pending: None,
             bytes_read,
         })
     }
@@ -320,6 +325,9 @@ impl FastxReader {
     /// Reads the next record into `record`; `Ok(false)` at the end of the input. After an
     /// error the reader is finished (further calls return `Ok(false)`).
     pub fn next_record(&mut self, record: &mut Record) -> Result<bool> {
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
         loop {
             let result = self.parse_next(record);
             match result {
@@ -328,14 +336,10 @@ impl FastxReader {
                     EmptyRecords::Skip => continue,
                     EmptyRecords::Raise => {
                         self.inner = None;
-                        return Err(Error::new(
-                            ErrorKind::EmptyInput,
-                            format!(
-                                "{}: {} has no bases; pass empty='skip' to drop empty records \
-                                 or empty='keep' to keep them",
-                                self.source,
-                                describe_record(&record.name, record.index, record.line)
-                            ),
+                        return Err(self.empty_record_error(
+                            &record.name,
+                            record.index,
+                            record.line,
                         ));
                     }
                 },
@@ -349,22 +353,119 @@ impl FastxReader {
     }
 
     fn parse_next(&mut self, record: &mut Record) -> Result<bool> {
+        let parsed = self.parse_with(|header, sequence, quality, index, line| {
+            let split = header
+                .iter()
+                .position(|b| b.is_ascii_whitespace())
+                .unwrap_or(header.len());
+            record.name.clear();
+            record
+                .name
+                .push_str(&String::from_utf8_lossy(&header[..split]));
+            record.description.clear();
+            record
+                .description
+                .push_str(String::from_utf8_lossy(&header[split..]).trim());
+            record.sequence.clear();
+            record.sequence.extend_from_slice(sequence);
+            match quality {
+                Some(q) => {
+                    let buf = record.quality.get_or_insert_with(Vec::new);
+                    buf.clear();
+                    buf.extend_from_slice(q);
+                }
+                None => record.quality = None,
+            }
+            record.index = index;
+            record.line = line;
+        })?;
+        Ok(parsed.is_some())
+    }
+
+    /// Reads the next batch of records into `batch` (emptied first): records until one
+    /// reaches `limits.bases` bases in the batch or the batch holds `limits.records`;
+    /// `Ok(false)` at the end of the input. Records are checked and empty ones handled as
+    /// by [`FastxReader::next_record`]. An error after some records of a batch were read
+    /// returns those records first and the error on the next call, so a batch reader
+    /// yields exactly the records a record-at-a-time reader yields before it fails.
+    pub fn next_batch(&mut self, batch: &mut RecordBatch, limits: BatchLimits) -> Result<bool> {
+        batch.clear();
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
+        while batch.len() < limits.records && batch.bases() < limits.bases {
+            let parsed = self.parse_with(|header, sequence, quality, index, line| {
+                batch.push(header, sequence, quality, index, line);
+                sequence.is_empty()
+            });
+            let failure = match parsed {
+                Ok(None) => break,
+                Ok(Some(false)) => continue,
+                Ok(Some(true)) => match self.options.empty {
+                    EmptyRecords::Keep => continue,
+                    EmptyRecords::Skip => {
+                        batch.pop();
+                        continue;
+                    }
+                    EmptyRecords::Raise => {
+                        let last = batch.len() - 1;
+                        let e = self.empty_record_error(
+                            &String::from_utf8_lossy(batch.name(last)),
+                            batch.indices[last],
+                            batch.lines[last],
+                        );
+                        batch.pop();
+                        e
+                    }
+                },
+                Err(e) => e,
+            };
+            self.inner = None;
+            if batch.is_empty() {
+                return Err(failure);
+            }
+            self.pending = Some(failure);
+            break;
+        }
+        batch.format = self.format;
+        Ok(!batch.is_empty())
+    }
+
+    fn empty_record_error(&self, name: &str, index: u64, line: u64) -> Error {
+        Error::new(
+            ErrorKind::EmptyInput,
+            format!(
+                "{}: {} has no bases; pass empty='skip' to drop empty records \
+                 or empty='keep' to keep them",
+                self.source,
+                describe_record(name, index, line)
+            ),
+        )
+    }
+
+    /// Parses the next record and hands its header, sequence, quality, number and line
+    /// to `sink` (after checking the sequence); `Ok(None)` at the end of the input.
+    fn parse_with<T>(
+        &mut self,
+        sink: impl FnOnce(&[u8], &[u8], Option<&[u8]>, u64, u64) -> T,
+    ) -> Result<Option<T>> {
         let Some(inner) = self.inner.as_mut() else {
-            return Ok(false);
+            return Ok(None);
         };
         let parsed = match inner.next() {
             None => {
                 self.inner = None;
-                return Ok(false);
+                return Ok(None);
             }
             Some(Err(e)) => {
+                let last = self.last_name.as_deref().map(String::from_utf8_lossy);
                 return Err(Self::error_for(
                     &self.source,
                     self.compression,
                     self.records,
-                    self.last_name.as_deref(),
+                    last.as_deref(),
                     e,
-                ))
+                ));
             }
             Some(Ok(parsed)) => parsed,
         };
@@ -373,42 +474,28 @@ impl FastxReader {
             ParserFormat::Fastq => Format::Fastq,
         });
         let header = parsed.id();
+        let index = self.records;
+        let line = parsed.start_line_number();
+        self.records += 1;
         let split = header
             .iter()
             .position(|b| b.is_ascii_whitespace())
             .unwrap_or(header.len());
-        record.name.clear();
-        record
-            .name
-            .push_str(&String::from_utf8_lossy(&header[..split]));
-        record.description.clear();
-        record
-            .description
-            .push_str(String::from_utf8_lossy(&header[split..]).trim());
-        record.sequence.clear();
-        record.sequence.extend_from_slice(&parsed.seq());
-        match parsed.qual() {
-            Some(q) => {
-                let buf = record.quality.get_or_insert_with(Vec::new);
-                buf.clear();
-                buf.extend_from_slice(q);
-            }
-            None => record.quality = None,
-        }
-        record.index = self.records;
-        record.line = parsed.start_line_number();
-        self.records += 1;
-        self.last_name = Some(record.name.clone());
+        // One buffer reused for every record: errors after this record name it.
+        let last = self.last_name.get_or_insert_with(Vec::new);
+        last.clear();
+        last.extend_from_slice(&header[..split]);
+        let sequence = parsed.seq();
         if self.options.validate {
-            dna::validate(&record.sequence).map_err(|e| {
+            dna::validate(&sequence).map_err(|e| {
                 e.with_context(format!(
                     "{}: {}",
                     self.source,
-                    describe_record(&record.name, record.index, record.line)
+                    describe_record(&String::from_utf8_lossy(&header[..split]), index, line)
                 ))
             })?;
         }
-        Ok(true)
+        Ok(Some(sink(header, &sequence, parsed.qual(), index, line)))
     }
 
     /// Turns a parser error into ours, naming the input and the record.
@@ -622,6 +709,122 @@ mod tests {
         assert!(e.message().contains("/no/such/file.fa"), "{e}");
         fn assert_send<T: Send>() {}
         assert_send::<FastxReader>();
+    }
+
+    /// Every record of `data` by batches of the given limits, flattened back to records.
+    fn read_batches(
+        data: &[u8],
+        options: ReaderOptions,
+        limits: BatchLimits,
+    ) -> Result<Vec<Record>> {
+        let mut reader =
+            FastxReader::from_reader(io::Cursor::new(data.to_vec()), "'test'", options)?;
+        let mut batch = RecordBatch::default();
+        let mut out = Vec::new();
+        while reader.next_batch(&mut batch, limits)? {
+            assert!(!batch.is_empty() && batch.len() <= limits.records);
+            for i in 0..batch.len() {
+                let (a, b) = (
+                    batch.sequence_offsets[i] as usize,
+                    batch.sequence_offsets[i + 1] as usize,
+                );
+                let (d0, d1) = (
+                    batch.description_offsets[i] as usize,
+                    batch.description_offsets[i + 1] as usize,
+                );
+                out.push(Record {
+                    name: String::from_utf8_lossy(batch.name(i)).into_owned(),
+                    description: String::from_utf8_lossy(&batch.descriptions[d0..d1]).into_owned(),
+                    sequence: batch.sequence(i).to_vec(),
+                    quality: (batch.format == Some(Format::Fastq))
+                        .then(|| batch.qualities[a..b].to_vec()),
+                    index: batch.indices[i],
+                    line: batch.lines[i],
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn batches_hold_the_records_and_defer_errors() {
+        let data = b"@r1 x\nACGT\n+\nIIII\n@r2\n\n+\n\n@r3\nAC\n+r3\n#!\n".repeat(5);
+        let keep = ReaderOptions {
+            empty: EmptyRecords::Keep,
+            validate: true,
+        };
+        let want = read_all(&data, keep).unwrap();
+        for (bases, records) in [(1, 100), (3, 2), (1000, 1), (1000, 1000)] {
+            let got = read_batches(&data, keep, BatchLimits::new(bases, records).unwrap()).unwrap();
+            assert_eq!(got, want, "bases {bases} records {records}");
+        }
+        let skip = ReaderOptions {
+            empty: EmptyRecords::Skip,
+            validate: true,
+        };
+        assert_eq!(
+            read_batches(&data, skip, BatchLimits::default()).unwrap(),
+            read_all(&data, skip).unwrap()
+        );
+        // The records before a bad one come out in a batch; the error follows.
+        let bad = b">a\nACGT\n>b\nAC-T\n";
+        let mut reader = FastxReader::from_reader(
+            io::Cursor::new(bad.to_vec()),
+            "'t'",
+            ReaderOptions::default(),
+        )
+        .unwrap();
+        let mut batch = RecordBatch::default();
+        assert!(reader
+            .next_batch(&mut batch, BatchLimits::default())
+            .unwrap());
+        assert_eq!(batch.len(), 1);
+        let e = reader
+            .next_batch(&mut batch, BatchLimits::default())
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidSequence { position: 2 });
+        assert!(e.message().contains("record 'b' (record 2, line 3)"), "{e}");
+        assert!(!reader
+            .next_batch(&mut batch, BatchLimits::default())
+            .unwrap());
+        let e = read_batches(&data, ReaderOptions::default(), BatchLimits::default()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::EmptyInput);
+        assert!(
+            e.message()
+                .contains("record 'r2' (record 2, line 5) has no bases"),
+            "{e}"
+        );
+        // Truncated FASTQ: the error names the record after the last good one.
+        let e = read_batches(
+            b"@r1\nACGT\n+\nIIII\n@r2\nAC\n",
+            ReaderOptions::default(),
+            BatchLimits::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidFormat);
+        assert!(
+            e.message().contains("record 2") && e.message().contains("'r1'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn concatenated_gzip_members_read_as_one_stream() {
+        // BGZF and `cat a.gz b.gz` are several gzip members back to back.
+        let a = b"@a\nACGT\n+\nIIII\n".repeat(300);
+        let b = b"@b\nTTGA\n+\nIIII\n".repeat(200);
+        let mut both = gzip(&a);
+        both.extend(gzip(&b));
+        let mut plain = a.clone();
+        plain.extend_from_slice(&b);
+        let got = read_batches(
+            &both,
+            ReaderOptions::default(),
+            BatchLimits::new(100, 1000).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(got.len(), 500);
+        assert_eq!(got, read_all(&plain, ReaderOptions::default()).unwrap());
     }
 
     proptest! {

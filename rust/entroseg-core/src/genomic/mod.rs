@@ -1,6 +1,8 @@
 //! Genomic data: streaming FASTA/FASTQ records ([`fasta`]), DNA encoding, k-mer profiles
-//! and tokens ([`dna`]), and the SDUST low-complexity masker ([`dust`]).
+//! and tokens ([`dna`]), the SDUST low-complexity masker ([`dust`]), and batches of many
+//! short records with the per-record operations over a whole batch ([`reads`]).
 
 pub mod dna;
 pub mod dust;
 pub mod fasta;
+pub mod reads;

@@ -1,0 +1,464 @@
+//! Many short records at once: a batch of FASTA/FASTQ records in flat buffers, and the
+//! per-record operations (SDUST masks, per-base profiles, tokens) over a whole batch.
+//!
+//! Millions of 150-base reads cost per record, not per base, when each crosses into
+//! Python alone: an object per read, a call per read, tables set up per read. A
+//! [`RecordBatch`] holds thousands of records as one buffer of concatenated sequences
+//! with offsets (Arrow's layout for variable-length values), so a binding hands it over
+//! as a few arrays, and the batch functions here reuse one masker or profiler per thread
+//! across the records they process.
+//!
+//! Every batch function treats each record alone (a fresh masker, a fresh next-base
+//! model, a threshold calibrated on that record's scores), so a record's result does not
+//! depend on which batch it came in, on the batch size, or on the number of threads.
+
+use crate::error::{Error, Result};
+use crate::genomic::dna::{DnaProfiler, ProfileOptions};
+use crate::genomic::dust::{DustOptions, Sdust};
+use crate::genomic::fasta::Format;
+use crate::segment::rules::{segment_scores, Rules, Segment};
+use crate::util::pool::run_parallel;
+
+/// Records in flat buffers: record `i`'s sequence is
+/// `sequences[sequence_offsets[i]..sequence_offsets[i + 1]]`, its name and description
+/// likewise; the quality of a FASTQ record shares its sequence's offsets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordBatch {
+    /// Concatenated sequence letters, as in the file (line breaks removed).
+    pub sequences: Vec<u8>,
+    /// `len() + 1` offsets into `sequences`, starting at 0.
+    pub sequence_offsets: Vec<i64>,
+    /// Concatenated FASTQ qualities (empty for FASTA), offsets as `sequence_offsets`.
+    pub qualities: Vec<u8>,
+    /// Concatenated names (the header up to the first whitespace; bytes as in the file).
+    pub names: Vec<u8>,
+    /// `len() + 1` offsets into `names`.
+    pub name_offsets: Vec<i64>,
+    /// Concatenated descriptions (the rest of the header, trimmed).
+    pub descriptions: Vec<u8>,
+    /// `len() + 1` offsets into `descriptions`.
+    pub description_offsets: Vec<i64>,
+    /// 1-based line of each record's header.
+    pub lines: Vec<u64>,
+    /// 0-based number (in its input) of each record.
+    pub indices: Vec<u64>,
+    /// The format of the input (`None` while the batch is empty).
+    pub format: Option<Format>,
+}
+
+impl Default for RecordBatch {
+    fn default() -> Self {
+        Self {
+            sequences: Vec::new(),
+            sequence_offsets: vec![0],
+            qualities: Vec::new(),
+            names: Vec::new(),
+            name_offsets: vec![0],
+            descriptions: Vec::new(),
+            description_offsets: vec![0],
+            lines: Vec::new(),
+            indices: Vec::new(),
+            format: None,
+        }
+    }
+}
+
+impl RecordBatch {
+    /// Records in the batch.
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// True when the batch holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Bases in the batch.
+    pub fn bases(&self) -> usize {
+        self.sequences.len()
+    }
+
+    /// Empties the batch, keeping its buffers' capacity.
+    pub fn clear(&mut self) {
+        self.sequences.clear();
+        self.sequence_offsets.truncate(1);
+        self.qualities.clear();
+        self.names.clear();
+        self.name_offsets.truncate(1);
+        self.descriptions.clear();
+        self.description_offsets.truncate(1);
+        self.lines.clear();
+        self.indices.clear();
+        self.format = None;
+    }
+
+    /// The sequence of record `i`.
+    pub fn sequence(&self, i: usize) -> &[u8] {
+        span(&self.sequences, &self.sequence_offsets, i)
+    }
+
+    /// The name of record `i`.
+    pub fn name(&self, i: usize) -> &[u8] {
+        span(&self.names, &self.name_offsets, i)
+    }
+
+    /// Appends one record. `header` is the whole header line (name, then description
+    /// after the first whitespace).
+    pub(crate) fn push(
+        &mut self,
+        header: &[u8],
+        sequence: &[u8],
+        quality: Option<&[u8]>,
+        index: u64,
+        line: u64,
+    ) {
+        let split = header
+            .iter()
+            .position(|b| b.is_ascii_whitespace())
+            .unwrap_or(header.len());
+        self.names.extend_from_slice(&header[..split]);
+        self.name_offsets.push(self.names.len() as i64);
+        self.descriptions
+            .extend_from_slice(header[split..].trim_ascii());
+        self.description_offsets
+            .push(self.descriptions.len() as i64);
+        self.sequences.extend_from_slice(sequence);
+        self.sequence_offsets.push(self.sequences.len() as i64);
+        if let Some(q) = quality {
+            self.qualities.extend_from_slice(q);
+        }
+        self.lines.push(line);
+        self.indices.push(index);
+    }
+
+    /// Removes the last record (the reader drops an empty record it was told to skip).
+    pub(crate) fn pop(&mut self) {
+        if self.is_empty() {
+            return;
+        }
+        self.lines.pop();
+        self.indices.pop();
+        self.sequence_offsets.pop();
+        self.name_offsets.pop();
+        self.description_offsets.pop();
+        let end = |o: &[i64]| *o.last().unwrap_or(&0) as usize;
+        let seq_end = end(&self.sequence_offsets);
+        self.sequences.truncate(seq_end);
+        if !self.qualities.is_empty() {
+            self.qualities.truncate(seq_end);
+        }
+        self.names.truncate(end(&self.name_offsets));
+        self.descriptions.truncate(end(&self.description_offsets));
+    }
+}
+
+fn span<'a>(data: &'a [u8], offsets: &[i64], i: usize) -> &'a [u8] {
+    &data[offsets[i] as usize..offsets[i + 1] as usize]
+}
+
+/// How many records a reader puts into one batch: it stops after the record that
+/// reaches `bases` bases, or at `records` records, whichever comes first (a batch holds
+/// at least one record, however long).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchLimits {
+    /// Bases per batch (the batch ends with the record that reaches it).
+    pub bases: usize,
+    /// Records per batch at most.
+    pub records: usize,
+}
+
+/// Default bases per batch: 4 Mi bases, about 27,000 reads of 150 bases. Large enough
+/// that the per-batch cost (a call, a few arrays) is noise, small enough that a batch
+/// and its results stay in a few tens of MB.
+pub const DEFAULT_BATCH_BASES: usize = 1 << 22;
+
+/// Default records per batch at most.
+pub const DEFAULT_BATCH_RECORDS: usize = 1 << 16;
+
+impl Default for BatchLimits {
+    fn default() -> Self {
+        Self {
+            bases: DEFAULT_BATCH_BASES,
+            records: DEFAULT_BATCH_RECORDS,
+        }
+    }
+}
+
+impl BatchLimits {
+    /// Checks both limits are at least 1.
+    pub fn new(bases: usize, records: usize) -> Result<Self> {
+        if bases < 1 {
+            return Err(Error::parameter(format!(
+                "batch_bases must be >= 1, got {bases}"
+            )));
+        }
+        if records < 1 {
+            return Err(Error::parameter(format!(
+                "batch_records must be >= 1, got {records}"
+            )));
+        }
+        Ok(Self { bases, records })
+    }
+}
+
+/// Checks ragged offsets over `len` items: at least one entry, starting at 0, not
+/// decreasing, ending at `len`.
+fn check_offsets(offsets: &[i64], len: usize) -> Result<usize> {
+    crate::segment::segments::check_offsets(offsets, len)?;
+    Ok(offsets.len() - 1)
+}
+
+/// Splits records `0..n` into contiguous jobs of about `JOB_BASES` bases, so that
+/// threads get work in pieces large enough to amortise the hand-over and small enough
+/// to balance.
+fn jobs(offsets: &[i64]) -> Vec<(usize, usize)> {
+    const JOB_BASES: i64 = 1 << 16;
+    let n = offsets.len() - 1;
+    let mut out = Vec::new();
+    let mut from = 0;
+    while from < n {
+        let mut to = from + 1;
+        while to < n && offsets[to] - offsets[from] < JOB_BASES {
+            to += 1;
+        }
+        out.push((from, to));
+        from = to;
+    }
+    out
+}
+
+/// Results of a batch function: `values[value_offsets[i]..value_offsets[i + 1]]` belong
+/// to record `i`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Ragged<T> {
+    /// Every record's values, concatenated.
+    pub values: Vec<T>,
+    /// `records + 1` offsets into `values`, starting at 0.
+    pub value_offsets: Vec<i64>,
+}
+
+/// Runs `per_record` over every record on `threads` threads, each job with its own
+/// state from `make`, and joins the results in record order. The first error (by
+/// record) wins and names its record.
+fn per_record<S, T: Send>(
+    sequences: &[u8],
+    offsets: &[i64],
+    threads: usize,
+    make: impl Fn() -> Result<S> + Sync,
+    per_record: impl Fn(&mut S, &[u8], &mut Vec<T>) -> Result<()> + Sync,
+) -> Result<Ragged<T>> {
+    check_offsets(offsets, sequences.len())?;
+    let jobs = jobs(offsets);
+    let done = run_parallel(jobs.len(), threads, |j| -> Result<Ragged<T>> {
+        let (from, to) = jobs[j];
+        let mut state = make()?;
+        let mut out = Ragged {
+            values: Vec::new(),
+            value_offsets: Vec::with_capacity(to - from),
+        };
+        for i in from..to {
+            let seq = span(sequences, offsets, i);
+            per_record(&mut state, seq, &mut out.values)
+                .map_err(|e| e.with_context(format!("record {} of the batch", i + 1)))?;
+            out.value_offsets.push(out.values.len() as i64);
+        }
+        Ok(out)
+    });
+    let mut all = Ragged {
+        values: Vec::new(),
+        value_offsets: Vec::with_capacity(offsets.len()),
+    };
+    all.value_offsets.push(0);
+    for part in done {
+        let part = part?;
+        let base = all.values.len() as i64;
+        all.values.extend(part.values);
+        all.value_offsets
+            .extend(part.value_offsets.iter().map(|o| o + base));
+    }
+    Ok(all)
+}
+
+/// SDUST intervals of every record of a batch (letters, validated), each record masked
+/// alone as [`crate::genomic::dust::sdust`] masks it; intervals are `[start, end)`
+/// within their record.
+pub fn sdust_batch(
+    sequences: &[u8],
+    offsets: &[i64],
+    options: DustOptions,
+    threads: usize,
+) -> Result<Ragged<(u64, u64)>> {
+    Sdust::new(options)?;
+    per_record(
+        sequences,
+        offsets,
+        threads,
+        || Sdust::new(options),
+        |masker, seq, out| {
+            masker.reset();
+            masker.push_letters(seq)?;
+            out.extend(masker.finish());
+            Ok(())
+        },
+    )
+}
+
+/// The per-base profile of every record of a batch (letters, validated), each record
+/// from a fresh profiler, concatenated: one value per base, laid out like the sequences.
+/// The options must give a per-base profile (a window, or a next-base method).
+pub fn profile_batch(
+    sequences: &[u8],
+    offsets: &[i64],
+    options: ProfileOptions,
+    threads: usize,
+) -> Result<Vec<f64>> {
+    DnaProfiler::new(options)?;
+    if !options.per_base() {
+        return Err(Error::parameter(
+            "a batch profile needs a per-base profile: give a window (or use a next-base \
+             method)",
+        ));
+    }
+    let ragged = per_record(
+        sequences,
+        offsets,
+        threads,
+        || DnaProfiler::new(options),
+        |profiler, seq, out| {
+            profiler.reset();
+            let from = out.len();
+            out.resize(from + seq.len(), f64::NAN);
+            profiler.update_letters(seq, &mut out[from..])
+        },
+    )?;
+    Ok(ragged.values)
+}
+
+/// Tokens of every record of a batch: the record's per-base profile (a fresh profiler:
+/// a next-base model learns from that record only) cut by `rules`; a `target_len`
+/// calibrates the threshold on that record's scores alone. An empty record has no token.
+pub fn tokens_batch(
+    sequences: &[u8],
+    offsets: &[i64],
+    options: ProfileOptions,
+    rules: &Rules,
+    threads: usize,
+) -> Result<Ragged<Segment>> {
+    DnaProfiler::new(options)?;
+    rules.validate()?;
+    if !options.per_base() {
+        return Err(Error::parameter(
+            "tokens need a per-base profile: give a window (or use a next-base method)",
+        ));
+    }
+    per_record(
+        sequences,
+        offsets,
+        threads,
+        || Ok((DnaProfiler::new(options)?, Vec::<f64>::new())),
+        |(profiler, scores), seq, out| {
+            if seq.is_empty() {
+                return Ok(());
+            }
+            profiler.reset();
+            scores.clear();
+            scores.resize(seq.len(), f64::NAN);
+            profiler.update_letters(seq, scores)?;
+            out.extend(segment_scores(scores, rules)?);
+            Ok(())
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::genomic::dna::ProfileKind;
+    use crate::genomic::dust::sdust;
+    use proptest::prelude::*;
+
+    fn batch_of(seqs: &[Vec<u8>]) -> (Vec<u8>, Vec<i64>) {
+        let mut data = Vec::new();
+        let mut offsets = vec![0];
+        for s in seqs {
+            data.extend_from_slice(s);
+            offsets.push(data.len() as i64);
+        }
+        (data, offsets)
+    }
+
+    #[test]
+    fn batch_push_pop_and_limits() {
+        let mut b = RecordBatch::default();
+        b.push(b"r1  some text ", b"ACGT", Some(b"IIII"), 0, 1);
+        b.push(b"r2", b"", Some(b""), 1, 5);
+        assert_eq!((b.len(), b.bases()), (2, 4));
+        assert_eq!(b.name(0), b"r1");
+        assert_eq!(&b.descriptions, b"some text");
+        b.pop();
+        assert_eq!(b.len(), 1);
+        assert_eq!(b.sequence(0), b"ACGT");
+        b.clear();
+        assert!(b.is_empty() && b.sequence_offsets == [0]);
+        let e = BatchLimits::new(0, 5).unwrap_err();
+        assert!(
+            e.message().contains("batch_bases must be >= 1, got 0"),
+            "{e}"
+        );
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<RecordBatch>();
+        assert_send_sync::<Ragged<Segment>>();
+    }
+
+    #[test]
+    fn errors_name_the_record() {
+        let (data, offsets) = batch_of(&[b"ACGT".to_vec(), b"AC-T".to_vec()]);
+        let e = sdust_batch(&data, &offsets, DustOptions::default(), 1).unwrap_err();
+        assert!(e.message().contains("record 2 of the batch"), "{e}");
+        let e = sdust_batch(&data, &[0, 9], DustOptions::default(), 1).unwrap_err();
+        assert!(e.message().contains("offsets"), "{e}");
+        let opts = ProfileOptions {
+            kind: ProfileKind::Kmer,
+            k: 3,
+            window: None,
+            normalize: true,
+        };
+        let e = profile_batch(b"ACGT", &[0, 4], opts, 1).unwrap_err();
+        assert!(e.message().contains("per-base"), "{e}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Batch results equal record-by-record results, on any number of threads.
+        #[test]
+        fn batch_equals_one_record_at_a_time(
+            seqs in proptest::collection::vec(
+                proptest::collection::vec(prop::sample::select(b"ACGTACGTAAAAN".to_vec()), 0..300),
+                0..40),
+            threads in 1usize..4,
+        ) {
+            let (data, offsets) = batch_of(&seqs);
+            let o = DustOptions::default();
+            let masks = sdust_batch(&data, &offsets, o, threads).unwrap();
+            let opts = ProfileOptions { kind: ProfileKind::NextSurprisal, k: 4, window: None, normalize: true };
+            let profiles = profile_batch(&data, &offsets, opts, threads).unwrap();
+            let rules = Rules { target_len: Some(8.0), max_len: Some(32), ..Rules::default() };
+            let tokens = tokens_batch(&data, &offsets, opts, &rules, threads).unwrap();
+            for (i, s) in seqs.iter().enumerate() {
+                let m = &masks.values[masks.value_offsets[i] as usize..masks.value_offsets[i + 1] as usize];
+                prop_assert_eq!(m, &sdust(s, o).unwrap()[..]);
+                let mut p = DnaProfiler::new(opts).unwrap();
+                let mut want = vec![0.0; s.len()];
+                p.update_letters(s, &mut want).unwrap();
+                let got = &profiles[offsets[i] as usize..offsets[i + 1] as usize];
+                prop_assert_eq!(got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                                want.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+                let t = &tokens.values[tokens.value_offsets[i] as usize..tokens.value_offsets[i + 1] as usize];
+                let want_t = if s.is_empty() { Vec::new() } else { segment_scores(&want, &rules).unwrap() };
+                prop_assert_eq!(t, &want_t[..]);
+            }
+        }
+    }
+}
