@@ -371,6 +371,65 @@ pub fn tokens_batch(
     )
 }
 
+/// BED3 text (`name<TAB>start<TAB>end` lines) of ragged intervals: record `i`, named
+/// `names[name_offsets[i]..name_offsets[i + 1]]`, owns rows `offsets[i]..offsets[i + 1]`
+/// of `starts` / `ends`.
+pub fn bed_lines(
+    names: &[u8],
+    name_offsets: &[i64],
+    starts: &[i64],
+    ends: &[i64],
+    offsets: &[i64],
+) -> Result<Vec<u8>> {
+    let records = check_offsets(name_offsets, names.len())?;
+    if starts.len() != ends.len() {
+        return Err(Error::parameter(format!(
+            "starts and ends must have the same length, got {} and {}",
+            starts.len(),
+            ends.len()
+        )));
+    }
+    if check_offsets(offsets, starts.len())? != records {
+        return Err(Error::parameter(format!(
+            "offsets must have one entry per record plus one ({}), got {}",
+            records + 1,
+            offsets.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(starts.len() * 24);
+    let mut digits = [0u8; 20];
+    let mut number = |out: &mut Vec<u8>, v: i64| {
+        // Decimal digits written backwards: BED coordinates are never negative here, but
+        // a negative value is written with its sign rather than misprinted.
+        if v < 0 {
+            out.push(b'-');
+        }
+        let mut u = v.unsigned_abs();
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (u % 10) as u8;
+            u /= 10;
+            if u == 0 {
+                break;
+            }
+        }
+        out.extend_from_slice(&digits[i..]);
+    };
+    for r in 0..records {
+        let name = span(names, name_offsets, r);
+        for j in offsets[r] as usize..offsets[r + 1] as usize {
+            out.extend_from_slice(name);
+            out.push(b'\t');
+            number(&mut out, starts[j]);
+            out.push(b'\t');
+            number(&mut out, ends[j]);
+            out.push(b'\n');
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,6 +468,25 @@ mod tests {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<RecordBatch>();
         assert_send_sync::<Ragged<Segment>>();
+    }
+
+    #[test]
+    fn bed_lines_are_bed3() {
+        let text = bed_lines(
+            b"r1r22",
+            &[0, 2, 2, 5],
+            &[0, 10, 7],
+            &[5, 123, 8],
+            &[0, 2, 2, 3],
+        )
+        .unwrap();
+        assert_eq!(text, b"r1\t0\t5\nr1\t10\t123\nr22\t7\t8\n");
+        let e = bed_lines(b"r1", &[0, 2], &[0], &[5], &[0, 1, 1]).unwrap_err();
+        assert!(
+            e.message()
+                .contains("one entry per record plus one (2), got 3"),
+            "{e}"
+        );
     }
 
     #[test]
