@@ -33,10 +33,14 @@ __all__ = [
     "_Segmenter",
     "__version__",
     "_assign_rates",
+    "_bed_lines",
     "_change_points",
     "_check_expr_kwargs",
     "_default_penalty",
     "_dna_profile",
+    "_dna_profile_batch",
+    "_dna_tokens_batch",
+    "_dust_mask_batch",
     "_merge_plan",
     "_profile",
     "_segment",
@@ -666,6 +670,69 @@ _RawRecord = tuple[
     int,
 ]
 
+_U8 = npt.NDArray[np.uint8]
+_RawBatch = tuple[
+    _U8,
+    _I64,
+    _U8 | None,
+    _U8,
+    _I64,
+    _U8,
+    _I64,
+    _I64,
+    _I64,
+    _I64,
+    _I64,
+    _I64,
+    _I64,
+]
+
+def _dust_mask_batch(
+    sequences: _U8,
+    offsets: _I64,
+    /,
+    *,
+    window: int = 64,
+    level: int = 20,
+    threads: int | None = None,
+) -> tuple[_I64, _I64]:
+    """SDUST intervals of every record of a batch, with per-record offsets."""
+
+def _dna_profile_batch(
+    sequences: _U8,
+    offsets: _I64,
+    /,
+    method: str,
+    length: int,
+    window: int | None = None,
+    normalize: bool = True,
+    method_name: str = "method",
+    length_name: str = "context",
+    threads: int | None = None,
+) -> _F64:
+    """Per-base DNA profile of every record of a batch, concatenated."""
+
+def _dna_tokens_batch(
+    sequences: _U8,
+    offsets: _I64,
+    /,
+    method: str,
+    length: int,
+    window: int | None = None,
+    *,
+    target_len: float | None = None,
+    threshold: float | None = None,
+    min_len: int = 1,
+    max_len: int | None = None,
+    method_name: str = "method",
+    length_name: str = "context",
+    threads: int | None = None,
+) -> tuple[_I64, _I64, _U8, _I64]:
+    """Tokens of every record of a batch: starts, lengths, reasons, per-record offsets."""
+
+def _bed_lines(names: _U8, name_offsets: _I64, starts: _I64, ends: _I64, offsets: _I64, /) -> bytes:
+    """BED3 lines of ragged per-record intervals."""
+
 @final
 class FastxReader:
     """Streaming FASTA/FASTQ reader yielding raw record tuples (see ``read_fastx``)."""
@@ -681,6 +748,10 @@ class FastxReader:
     ) -> Self: ...
     def __iter__(self) -> Self: ...
     def __next__(self) -> _RawRecord: ...
+    def read_batch(
+        self, *, batch_bases: int = 4_194_304, batch_records: int = 65_536
+    ) -> _RawBatch | None:
+        """The next batch of records in flat buffers (see ``iter_fastx_batches``)."""
     @property
     def bytes_read(self) -> int:
         """Bytes of the input consumed so far (compressed bytes for compressed input)."""

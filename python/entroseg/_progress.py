@@ -27,7 +27,8 @@ class Progress:
 
     ``scale`` divides the amounts shown (``unit="MB", scale=1e6`` for a count of bytes);
     ``counted`` names a second count shown beside the amount (``"records"``: raised by
-    ``advance(..., count=)``). With ``poll``, a background thread reads the work done
+    ``advance(..., count=)``); ``bases=True`` also shows the bases counted by
+    ``advance(..., bases=)`` (in Mbp). With ``poll``, a background thread reads the work done
     from ``poll()`` and redraws on its own, so the bar moves while the caller waits in
     native code with the GIL released (reading one long FASTA record).
 
@@ -48,12 +49,15 @@ class Progress:
         unit: str = "samples",
         scale: float = 1,
         counted: str | None = None,
+        bases: bool = False,
         poll: Callable[[], int] | None = None,
         enabled: bool = True,
         stream: TextIO | None = None,
     ) -> None:
         self.label, self.total, self.unit, self.scale = label, total, unit, scale
         self.counted, self.poll = counted, poll
+        self.show_bases = bases
+        self.bases = 0
         self.stream = sys.stderr if stream is None else stream
         self.enabled = enabled
         self.done = 0
@@ -83,11 +87,12 @@ class Progress:
             self.stream.write("\r\x1b[2K")
             self.stream.flush()
 
-    def advance(self, n: int, *, count: int = 0) -> None:
-        """Record ``n`` more units (and ``count`` more of ``counted``) done and redraw
-        when due (with ``poll``, the watching thread draws)."""
+    def advance(self, n: int, *, count: int = 0, bases: int = 0) -> None:
+        """Record ``n`` more units (and ``count`` more of ``counted``, ``bases`` more bases)
+        done and redraw when due (with ``poll``, the watching thread draws)."""
         self.done += n
         self.count += count
+        self.bases += bases
         if not self.enabled or self._thread is not None:
             return
         now = time.monotonic()
@@ -118,6 +123,8 @@ class Progress:
             )
         else:
             text = f"{self.label} {self._amount(self.done)} {self.unit}"
+        if self.show_bases:
+            text += f", {self.bases / 1e6:,.1f} Mbp"
         if self.counted is not None:
             text += f", {self.count:,} {self.counted}"
         self.stream.write(f"\r\x1b[2K{text}, {rate} {self.unit}/s")

@@ -25,6 +25,7 @@ import argparse
 import io
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn, TextIO
@@ -36,6 +37,7 @@ import entroseg
 from entroseg import _cli_io as cli_io
 from entroseg import genomic, plot
 from entroseg._cli_io import CliError
+from entroseg._entroseg import _bed_lines
 from entroseg._progress import Progress
 from entroseg.sample import REGIMES, sample_series
 
@@ -657,88 +659,130 @@ def _dna_source(path: str | None) -> tuple[str | BinaryIO, int | None]:
     return path, size
 
 
-def _dna_records(args: argparse.Namespace) -> tuple[Iterator[genomic.FastxRecord], Progress]:
+def _dna_batches(args: argparse.Namespace) -> tuple[Iterator[genomic.FastxBatch], Progress]:
+    """The input's records in batches (memory bounded by the batch size), and a progress
+    bar over the input's bytes that also counts bases and records."""
     source, size = _dna_source(args.input)
     try:
         reader = genomic.open_fastx(source, empty=args.empty)
     except (ValueError, OSError) as exc:
         raise CliError(str(exc)) from None
-    # Polled: the bar moves while a long record is read with the GIL released.
+    # Polled: the bar moves while a batch is read with the GIL released.
     progress = Progress(
         f"entroseg dna {args.dna_command}",
         total=size,
         unit="MB",
         scale=1e6,
         counted="records",
+        bases=True,
         poll=lambda: reader.bytes_read,
         enabled=Progress.wanted(args.quiet),
     )
 
-    def records() -> Iterator[genomic.FastxRecord]:
-        it = genomic.iter_records(reader)
+    def batches() -> Iterator[genomic.FastxBatch]:
+        it = genomic.iter_batches(reader)
         while True:
             try:
-                rec = next(it)
+                batch = next(it)
             except StopIteration:
                 return
             except (ValueError, OSError) as exc:
                 raise CliError(str(exc)) from None
-            progress.advance(0, count=1)
-            yield rec
+            progress.advance(0, count=len(batch), bases=batch.bases)
+            yield batch
 
-    return records(), progress
+    return batches(), progress
 
 
-def _write_intervals(out: Path, rows: list[tuple[str, npt.NDArray[np.int64]]]) -> int:
-    if out.suffix.lower() == ".parquet":
+class _IntervalSink:
+    """Writes per-record intervals batch by batch: BED lines to stdout or a file, or
+    Parquet row groups (columns chrom, start, end), so nothing accumulates."""
+
+    def __init__(self, output: str | None) -> None:
+        self.path = None if output is None else Path(output)
+        self.lines = 0
+        self._text: TextIO | None = None
+        self._parquet: Any = None
+        self._pa: Any = None
+        if self.path is None:
+            self._text = sys.stdout
+        elif self.path.suffix.lower() == ".parquet":
+            try:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+            except ImportError:
+                raise CliError(
+                    f"writing {str(self.path)!r} needs pyarrow (pip install pyarrow); or name a "
+                    ".bed file"
+                ) from None
+            self._pa = pa
+            schema = pa.schema([("chrom", pa.string()), ("start", pa.int64()), ("end", pa.int64())])
+            self._parquet = self._open(lambda p: pq.ParquetWriter(p, schema))
+        else:
+            self._text = self._open(lambda p: open(p, "w"))
+
+    def _open(self, how: Callable[[Path], Any]) -> Any:
+        assert self.path is not None
         try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise CliError(
-                f"writing {str(out)!r} needs pyarrow (pip install pyarrow); or name a .bed file"
-            ) from None
-        chrom = [name for name, iv in rows for _ in range(len(iv))]
-        empty = np.zeros((0, 2), dtype=np.int64)
-        ivs = np.concatenate([iv for _, iv in rows]) if rows else empty
-        table = pa.table(
-            {"chrom": pa.array(chrom, pa.string()), "start": ivs[:, 0], "end": ivs[:, 1]}
-        )
-        pq.write_table(table, out)
-        return len(chrom)
-    with open(out, "w") as fh:
-        return genomic.write_bed(rows, fh)
+            return how(self.path)
+        except OSError as exc:
+            raise CliError(f"cannot write {str(self.path)!r}: {exc}") from None
 
-
-def _intervals_per_record(
-    args: argparse.Namespace, intervals_of: Callable[[bytes], npt.NDArray[np.int64]]
-) -> tuple[int, int, int, int, Path | None]:
-    """Runs `intervals_of` on every record and writes the intervals as BED lines to
-    stdout, or collected into ``-o`` (BED or Parquet). Returns the records, bases,
-    bases covered, intervals written and the output path (None for stdout)."""
-    records, progress = _dna_records(args)
-    rows: list[tuple[str, npt.NDArray[np.int64]]] = []
-    n_records = bases = covered = lines = 0
-    stream: TextIO | None = sys.stdout if args.output is None else None
-    with progress:
-        for rec in records:
-            assert rec.sequence is not None
-            iv = intervals_of(rec.sequence)
-            n_records += 1
-            bases += len(rec.sequence)
-            covered += int((iv[:, 1] - iv[:, 0]).sum())
-            if stream is not None:
-                lines += genomic.write_bed([(rec.name, iv)], stream)
+    def write(
+        self,
+        batch: genomic.FastxBatch,
+        starts: npt.NDArray[np.int64],
+        ends: npt.NDArray[np.int64],
+        offsets: npt.NDArray[np.int64],
+    ) -> None:
+        if len(starts) == 0:
+            return
+        self.lines += len(starts)
+        try:
+            if self._parquet is not None:
+                pa = self._pa
+                record = np.repeat(np.arange(len(batch)), np.diff(offsets))
+                chrom = pa.array(batch.names(), pa.string()).take(record)
+                self._parquet.write_table(pa.table({"chrom": chrom, "start": starts, "end": ends}))
             else:
-                rows.append((rec.name, iv))
-    if args.output is None:
-        return n_records, bases, covered, lines, None
-    out = Path(args.output)
+                assert self._text is not None
+                text = _bed_lines(batch.names_buffer, batch.name_offsets, starts, ends, offsets)
+                self._text.write(text.decode("utf-8", "replace"))
+        except OSError as exc:
+            raise CliError(f"cannot write {str(self.path or 'stdout')!r}: {exc}") from None
+
+    def close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        elif self.path is not None and self._text is not None:
+            self._text.close()
+
+
+def _intervals_by_batch(
+    args: argparse.Namespace,
+    intervals_of: Callable[
+        [genomic.FastxBatch],
+        tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    ],
+) -> tuple[int, int, int, int, Path | None]:
+    """Runs `intervals_of` (starts, ends and per-record offsets) on every batch and writes
+    the intervals as they come: BED lines to stdout, or to ``-o`` (BED or Parquet).
+    Returns the records, bases, bases covered, intervals written and the output path
+    (None for stdout)."""
+    batches, progress = _dna_batches(args)
+    sink = _IntervalSink(args.output)
+    n_records = bases = covered = 0
     try:
-        lines = _write_intervals(out, rows)
-    except OSError as exc:
-        raise CliError(f"cannot write {str(out)!r}: {exc}") from None
-    return n_records, bases, covered, lines, out
+        with progress:
+            for batch in batches:
+                starts, ends, offsets = intervals_of(batch)
+                n_records += len(batch)
+                bases += batch.bases
+                covered += int((ends - starts).sum())
+                sink.write(batch, starts, ends, offsets)
+    finally:
+        sink.close()
+    return n_records, bases, covered, sink.lines, sink.path
 
 
 def _dna_mask(args: argparse.Namespace) -> int:
@@ -746,9 +790,14 @@ def _dna_mask(args: argparse.Namespace) -> int:
         entroseg.dust_mask(b"", window=args.window, level=args.level)
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    n_records, bases, masked, lines, out = _intervals_per_record(
-        args, lambda seq: entroseg.dust_mask(seq, window=args.window, level=args.level)
-    )
+
+    def masks(
+        batch: genomic.FastxBatch,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        iv, offsets = batch.dust_mask(window=args.window, level=args.level)
+        return np.ascontiguousarray(iv[:, 0]), np.ascontiguousarray(iv[:, 1]), offsets
+
+    n_records, bases, masked, lines, out = _intervals_by_batch(args, masks)
     if out is not None:
         share = masked / bases if bases else 0.0
         print(f"records    {n_records:,}")
@@ -777,31 +826,123 @@ def _dna_profile(args: argparse.Namespace) -> int:
         entroseg.dna_profile(b"", **profile_args)
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    records, progress = _dna_records(args)
-    profiles: list[tuple[str, npt.NDArray[np.float64]]] = []
-    with progress:
-        for rec in records:
-            assert rec.sequence is not None
-            p = np.asarray(entroseg.dna_profile(rec.sequence, **profile_args))
-            valid = p[np.isfinite(p)]
-            if len(valid):
-                stats = (
-                    f"mean {valid.mean():.3f}  min {valid.min():.3f}  max {valid.max():.3f}  "
-                    f"({len(valid):,} values)"
+    batches, progress = _dna_batches(args)
+    sink = None if args.output is None else _ProfileSink(Path(args.output))
+    try:
+        with progress:
+            for batch in batches:
+                values = batch.profile(**profile_args)
+                sys.stdout.write(_profile_summaries(batch, values))
+                if sink is not None:
+                    sink.write(batch, values)
+    finally:
+        if sink is not None:
+            sink.close()
+    if sink is not None:
+        print(f"written    {sink.path}")
+    return 0
+
+
+def _profile_summaries(batch: genomic.FastxBatch, values: npt.NDArray[np.float64]) -> str:
+    """One summary line per record (mean, min and max of its finite values), computed
+    for the whole batch at once."""
+    offsets = batch.sequence_offsets
+    lengths = np.diff(offsets)
+    finite = np.isfinite(values)
+    counts = np.diff(np.concatenate([[0], np.cumsum(finite)])[offsets])
+    sums = np.diff(np.concatenate([[0.0], np.cumsum(np.where(finite, values, 0.0))])[offsets])
+    mins = np.zeros(len(batch))
+    maxs = np.zeros(len(batch))
+    nonempty = lengths > 0
+    if nonempty.any():
+        # reduceat misreads empty segments: only non-empty records' starts are passed.
+        starts = offsets[:-1][nonempty]
+        mins[nonempty] = np.minimum.reduceat(np.where(finite, values, np.inf), starts)
+        maxs[nonempty] = np.maximum.reduceat(np.where(finite, values, -np.inf), starts)
+    means = sums / np.maximum(counts, 1)
+    lines = []
+    for name, n, c, mean, lo, hi in zip(
+        batch.names(), lengths.tolist(), counts.tolist(), means.tolist(), mins.tolist(),
+        maxs.tolist(), strict=True,
+    ):  # fmt: skip
+        if c:
+            stats = f"mean {mean:.3f}  min {lo:.3f}  max {hi:.3f}  ({c:,} values)"
+        else:
+            stats = "no complete window without ambiguous bases"
+        lines.append(f"{name:<20} {n:>12,} bases  {stats}\n")
+    return "".join(lines)
+
+
+class _ProfileSink:
+    """Writes profiles batch by batch: ``.npz`` (one array per record, streamed into the
+    zip), ``.parquet`` (a row group per batch: chrom, position, value) or ``.tsv``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        suffix = path.suffix.lower()
+        self._zip: Any = None
+        self._parquet: Any = None
+        self._text: TextIO | None = None
+        self._pa: Any = None
+        try:
+            if suffix == ".npz":
+                import zipfile
+
+                self._zip = zipfile.ZipFile(path, "w", allowZip64=True)
+            elif suffix == ".parquet":
+                try:
+                    import pyarrow as pa
+                    import pyarrow.parquet as pq
+                except ImportError:
+                    raise CliError(
+                        f"writing {str(path)!r} needs pyarrow (pip install pyarrow); or name a "
+                        ".npz file"
+                    ) from None
+                self._pa = pa
+                schema = pa.schema(
+                    [("chrom", pa.string()), ("position", pa.int64()), ("value", pa.float64())]
+                )
+                self._parquet = pq.ParquetWriter(path, schema)
+            elif suffix in (".tsv", ".txt"):
+                self._text = open(path, "w")
+            else:
+                raise CliError(
+                    f"unsupported output {str(path)!r}: name a .npz, .parquet or .tsv file"
+                )
+        except OSError as exc:
+            raise CliError(f"cannot write {str(path)!r}: {exc}") from None
+
+    def write(self, batch: genomic.FastxBatch, values: npt.NDArray[np.float64]) -> None:
+        offsets = batch.sequence_offsets
+        try:
+            if self._zip is not None:
+                bounds = offsets.tolist()
+                for i, name in enumerate(batch.names()):
+                    # As numpy.savez writes each array: an .npy member of the zip.
+                    with self._zip.open(f"{name}.npy", "w", force_zip64=True) as member:
+                        np.lib.format.write_array(member, values[bounds[i] : bounds[i + 1]])
+            elif self._parquet is not None:
+                pa = self._pa
+                lengths = np.diff(offsets)
+                record = np.repeat(np.arange(len(batch)), lengths)
+                position = np.arange(len(values)) - np.repeat(offsets[:-1], lengths)
+                chrom = pa.array(batch.names(), pa.string()).take(record)
+                self._parquet.write_table(
+                    pa.table({"chrom": chrom, "position": position, "value": values})
                 )
             else:
-                stats = "no complete window without ambiguous bases"
-            print(f"{rec.name:<20} {len(p):>12,} bases  {stats}")
-            if args.output is not None:
-                profiles.append((rec.name, p))
-    if args.output is not None:
-        out = Path(args.output)
-        try:
-            _write_profiles(out, profiles)
+                assert self._text is not None
+                bounds = offsets.tolist()
+                for i, name in enumerate(batch.names()):
+                    p = values[bounds[i] : bounds[i + 1]].tolist()
+                    self._text.write("".join(f"{name}\t{j}\t{v!r}\n" for j, v in enumerate(p)))
         except OSError as exc:
-            raise CliError(f"cannot write {str(out)!r}: {exc}") from None
-        print(f"written    {out}")
-    return 0
+            raise CliError(f"cannot write {str(self.path)!r}: {exc}") from None
+
+    def close(self) -> None:
+        for handle in (self._zip, self._parquet, self._text):
+            if handle is not None:
+                handle.close()
 
 
 def _dna_tokens(args: argparse.Namespace) -> int:
@@ -814,54 +955,27 @@ def _dna_tokens(args: argparse.Namespace) -> int:
         "max_len": args.max_len,
     }
     try:
-        genomic.dna_tokens(b"ACGT", **options)  # validate the options first
+        with warnings.catch_warnings():  # a 4-base probe cannot meet target_len
+            warnings.simplefilter("ignore", UserWarning)
+            genomic.dna_tokens(b"ACGT", **options)  # validate the options first
     except ValueError as exc:
         raise CliError(str(exc)) from None
 
-    def tokens_of(seq: bytes) -> npt.NDArray[np.int64]:
-        if len(seq) == 0:
-            return np.zeros((0, 2), dtype=np.int64)
-        tokens = genomic.dna_tokens(seq, **options)
-        return np.stack([tokens.starts, tokens.starts + tokens.lengths], axis=1)
+    def tokens_of(
+        batch: genomic.FastxBatch,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        # Each record alone: a fresh next-base model and target_len calibrated on its
+        # own scores (see FastxBatch.tokens), so the output is batch-invariant.
+        tokens = batch.tokens(**options)
+        return tokens.starts, tokens.starts + tokens.lengths, tokens.series_offsets
 
-    _, bases, _, n_tokens, out = _intervals_per_record(args, tokens_of)
+    _, bases, _, n_tokens, out = _intervals_by_batch(args, tokens_of)
     if out is not None:
         mean = bases / n_tokens if n_tokens else 0.0
         print(f"bases      {bases:,}")
         print(f"tokens     {n_tokens:,} (mean length {mean:.2f})")
         print(f"written    {out}")
     return 0
-
-
-def _write_profiles(out: Path, profiles: list[tuple[str, npt.NDArray[np.float64]]]) -> None:
-    suffix = out.suffix.lower()
-    if suffix == ".npz":
-        arrays: dict[str, Any] = dict(profiles)
-        np.savez(out, **arrays)
-    elif suffix == ".parquet":
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise CliError(
-                f"writing {str(out)!r} needs pyarrow (pip install pyarrow); or name a .npz file"
-            ) from None
-        table = pa.table(
-            {
-                "chrom": pa.array([n for n, p in profiles for _ in range(len(p))], pa.string()),
-                "position": np.concatenate([np.arange(len(p)) for _, p in profiles])
-                if profiles
-                else np.zeros(0, dtype=np.int64),
-                "value": np.concatenate([p for _, p in profiles]) if profiles else np.zeros(0),
-            }
-        )
-        pq.write_table(table, out)
-    elif suffix in (".tsv", ".txt"):
-        with open(out, "w") as fh:
-            for name, p in profiles:
-                fh.write("".join(f"{name}\t{i}\t{v!r}\n" for i, v in enumerate(p.tolist())))
-    else:
-        raise CliError(f"unsupported output {str(out)!r}: name a .npz, .parquet or .tsv file")
 
 
 def _add_dna(sub: argparse._SubParsersAction[Any]) -> None:

@@ -9,6 +9,11 @@ bases. Intervals everywhere are 0-based and half-open, ``[start, end)``, as in B
 
 - :func:`read_fastx` yields :class:`FastxRecord` objects; :func:`read_fastx_arrow`
   gives the same as Arrow record batches (needs ``pyarrow``).
+- :func:`iter_fastx_batches` yields :class:`FastxBatch` objects: thousands of records
+  at once in flat buffers (concatenated sequences with offsets), with SDUST masks,
+  profiles and tokens of every record computed per batch in Rust on all cores. This is
+  the fast path for millions of short reads: no Python object per read, and memory
+  bounded by the batch size. The per-record functions are built on it.
 - :func:`entroseg.dna_profile` computes k-mer or conditional entropy profiles of one
   sequence; :func:`profile_fastx` does it record by record.
 - :func:`entroseg.dust_mask` finds low-complexity intervals with SDUST (identical to
@@ -20,8 +25,10 @@ bases. Intervals everywhere are 0-based and half-open, ``[start, end)``, as in B
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import sys
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NamedTuple, TextIO
@@ -29,7 +36,15 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NamedTuple, TextIO
 import numpy as np
 import numpy.typing as npt
 
-from entroseg._entroseg import FastxReader, InvalidParameterError, _dna_profile, dust_mask
+from entroseg._entroseg import (
+    FastxReader,
+    InvalidParameterError,
+    _dna_profile,
+    _dna_profile_batch,
+    _dna_tokens_batch,
+    _dust_mask_batch,
+    dust_mask,
+)
 from entroseg._optional import require
 from entroseg._options import renamed
 from entroseg.segments import Segments, boundaries
@@ -38,8 +53,13 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = [
+    "DEFAULT_BATCH_BASES",
+    "DEFAULT_BATCH_RECORDS",
+    "FastxBatch",
     "FastxRecord",
     "dna_tokens",
+    "iter_batches",
+    "iter_fastx_batches",
     "iter_records",
     "mask_fastx",
     "mask_fastx_arrow",
@@ -287,6 +307,274 @@ def iter_records(reader: FastxReader) -> Iterator[FastxRecord]:
         yield FastxRecord(*raw)
 
 
+#: Bases per batch by default: 4 Mi bases (about 28,000 reads of 150 bases).
+DEFAULT_BATCH_BASES = 4_194_304
+#: Records per batch at most, by default.
+DEFAULT_BATCH_RECORDS = 65_536
+
+# Base codes of the letters (validated by the reader: every byte is a nucleotide letter).
+_CODES = np.full(256, 4, dtype=np.uint8)
+for _i, _b in enumerate(b"ACGT"):
+    _CODES[_b] = _CODES[_b + 32] = _i
+
+
+def _split(buffer: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64]) -> list[str]:
+    """The strings of a flat buffer with offsets (invalid UTF-8 replaced, as the record
+    reader does)."""
+    data = buffer.tobytes()
+    bounds = offsets.tolist()
+    if data.isascii():
+        text = data.decode("ascii")
+        return [text[a:b] for a, b in itertools.pairwise(bounds)]
+    return [data[a:b].decode("utf-8", "replace") for a, b in itertools.pairwise(bounds)]
+
+
+@dataclass(frozen=True)
+class FastxBatch:
+    """Records of a FASTA/FASTQ input in flat buffers, as :func:`iter_fastx_batches`
+    yields them.
+
+    Record ``i``'s sequence is ``sequences[sequence_offsets[i]:sequence_offsets[i + 1]]``
+    (uint8 letters as in the file), its name and description likewise; intervals of
+    ambiguous and soft-masked bases are ``[start, end)`` within their record, record
+    ``i`` owning rows ``ambiguous_offsets[i]:ambiguous_offsets[i + 1]``. Offsets are int64
+    with ``len(batch) + 1`` entries starting at 0, the layout of Arrow's variable-length
+    arrays (``pyarrow.LargeBinaryArray.from_buffers`` takes them as they are).
+
+    The methods :meth:`dust_mask`, :meth:`profile` and :meth:`tokens` process every
+    record of the batch in Rust with the GIL released, spread over ``threads`` threads
+    (None: every core); each record is processed alone, so results do not depend on the
+    batch size or the thread count.
+
+    Attributes
+    ----------
+    sequences, sequence_offsets : numpy.ndarray
+        uint8 letters and int64 offsets.
+    qualities : numpy.ndarray or None
+        uint8 FASTQ qualities (offsets as the sequences); None for FASTA.
+    names_buffer, name_offsets, descriptions_buffer, description_offsets : numpy.ndarray
+        Header names and descriptions (UTF-8 bytes) with offsets; :meth:`names` decodes.
+    indices, lines : numpy.ndarray
+        int64 0-based number of each record in its input, and 1-based header line.
+    ambiguous, ambiguous_offsets, soft_masked, soft_masked_offsets : numpy.ndarray
+        int64 ``(m, 2)`` intervals and their per-record offsets.
+
+    Examples
+    --------
+    >>> import io
+    >>> from entroseg.genomic import iter_fastx_batches
+    >>> fq = b"@r1\\nACGT" + b"A" * 24 + b"\\n+\\n" + b"I" * 28 + b"\\n@r2\\nGGC\\n+\\nIII\\n"
+    >>> data = io.BytesIO(fq)
+    >>> batch = next(iter_fastx_batches(data))
+    >>> len(batch), batch.bases, batch.names(), batch.sequence(1)
+    (2, 31, ['r1', 'r2'], b'GGC')
+    >>> intervals, offsets = batch.dust_mask()
+    >>> intervals.tolist(), offsets.tolist()
+    ([[4, 28]], [0, 1, 1])
+    """
+
+    sequences: npt.NDArray[np.uint8]
+    sequence_offsets: npt.NDArray[np.int64]
+    qualities: npt.NDArray[np.uint8] | None
+    names_buffer: npt.NDArray[np.uint8]
+    name_offsets: npt.NDArray[np.int64]
+    descriptions_buffer: npt.NDArray[np.uint8]
+    description_offsets: npt.NDArray[np.int64]
+    indices: npt.NDArray[np.int64]
+    lines: npt.NDArray[np.int64]
+    ambiguous: Intervals
+    ambiguous_offsets: npt.NDArray[np.int64]
+    soft_masked: Intervals
+    soft_masked_offsets: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.sequence_offsets) - 1
+
+    @property
+    def bases(self) -> int:
+        """Bases in the batch."""
+        return len(self.sequences)
+
+    @property
+    def lengths(self) -> npt.NDArray[np.int64]:
+        """The length of every record."""
+        return np.diff(self.sequence_offsets)
+
+    def names(self) -> list[str]:
+        """The record names, decoded."""
+        return _split(self.names_buffer, self.name_offsets)
+
+    def descriptions(self) -> list[str]:
+        """The record descriptions, decoded."""
+        return _split(self.descriptions_buffer, self.description_offsets)
+
+    def sequence(self, i: int) -> bytes:
+        """The letters of record ``i``."""
+        o = self.sequence_offsets
+        return self.sequences[o[i] : o[i + 1]].tobytes()
+
+    def records(self, *, codes: bool = False, sequence: bool = True) -> Iterator[FastxRecord]:
+        """The records one at a time, as :func:`read_fastx` yields them."""
+        names, descriptions = self.names(), self.descriptions()
+        seq = self.sequences.tobytes()
+        qual = None if self.qualities is None else self.qualities.tobytes()
+        all_codes = _CODES[self.sequences] if codes else None
+        so = self.sequence_offsets.tolist()
+        ao, mo = self.ambiguous_offsets.tolist(), self.soft_masked_offsets.tolist()
+        amb, soft = self.ambiguous, self.soft_masked
+        for i, (index, line) in enumerate(
+            zip(self.indices.tolist(), self.lines.tolist(), strict=True)
+        ):
+            a, b = so[i], so[i + 1]
+            yield FastxRecord(
+                names[i],
+                descriptions[i],
+                seq[a:b] if sequence else None,
+                None if all_codes is None else all_codes[a:b],
+                amb[ao[i] : ao[i + 1]],
+                soft[mo[i] : mo[i + 1]],
+                None if qual is None else qual[a:b],
+                index,
+                line,
+            )
+
+    def dust_mask(
+        self, *, window: int = 64, level: int = 20, threads: int | None = None
+    ) -> tuple[Intervals, npt.NDArray[np.int64]]:
+        """SDUST intervals of every record (see :func:`entroseg.dust_mask`):
+        ``(intervals, offsets)``, record ``i`` owning ``intervals[offsets[i]:offsets[i +
+        1]]`` (int64 ``[start, end)`` within the record)."""
+        return _dust_mask_batch(
+            self.sequences, self.sequence_offsets, window=window, level=level, threads=threads
+        )
+
+    def profile(
+        self,
+        *,
+        method: ProfileMethod = "conditional",
+        context: int | None = None,
+        k: int | None = None,
+        window: int | None = None,
+        normalize: bool = True,
+        threads: int | None = None,
+    ) -> npt.NDArray[np.float64]:
+        """Per-base profile of every record (see :func:`entroseg.dna_profile`), each from
+        a fresh profiler, concatenated: float64 values laid out like :attr:`sequences`
+        (record ``i``'s are ``values[sequence_offsets[i]:sequence_offsets[i + 1]]``). The
+        windowed methods need a ``window``."""
+        c = _profile_choice(
+            method, None, context, k, default_method="conditional", default_length=3,
+            stacklevel=3,
+        )  # fmt: skip
+        return _dna_profile_batch(
+            self.sequences, self.sequence_offsets, c.method, c.length, window, normalize,
+            c.method_name, c.length_name, threads,
+        )  # fmt: skip
+
+    def tokens(
+        self,
+        *,
+        method: ProfileMethod = "next_surprisal", context: int | None = None,
+        k: int | None = None, window: int | None = None, target_len: float | None = 8.0,
+        threshold: float | None = None, min_len: int = 1, max_len: int | None = 32,
+        threads: int | None = None,
+    ) -> Segments:  # fmt: skip
+        """Tokens of every record, as :func:`dna_tokens` cuts each record alone: a
+        ``Segments`` value with one series per record (token starts within the record).
+
+        What the model sees: every record gets a fresh next-base model (it learns from
+        that read only), and ``target_len`` calibrates the threshold on that record's
+        scores alone. A record's tokens therefore do not depend on the other records, the
+        batch size or the thread count, and equal ``dna_tokens(record)``."""
+        c = _profile_choice(
+            method, None, context, k, default_method="next_surprisal", default_length=4,
+            stacklevel=3,
+        )  # fmt: skip
+        starts, lengths, reasons, offsets = _dna_tokens_batch(
+            self.sequences, self.sequence_offsets, c.method, c.length, window,
+            target_len=None if threshold is not None else target_len, threshold=threshold,
+            min_len=min_len, max_len=max_len, method_name=c.method_name,
+            length_name=c.length_name, threads=threads,
+        )  # fmt: skip
+        return Segments(starts, lengths, reasons, offsets)
+
+
+def iter_batches(
+    reader: FastxReader,
+    *,
+    batch_bases: int = DEFAULT_BATCH_BASES,
+    batch_records: int = DEFAULT_BATCH_RECORDS,
+) -> Iterator[FastxBatch]:
+    """The batches of a native reader (see :func:`open_fastx`), as :class:`FastxBatch`.
+
+    Examples
+    --------
+    >>> import io
+    >>> from entroseg.genomic import iter_batches, open_fastx
+    >>> reader = open_fastx(io.BytesIO(b">a\\nAC\\n>b\\nGT\\n>c\\nTT\\n"))
+    >>> [len(b) for b in iter_batches(reader, batch_records=2)], reader.records_read
+    ([2, 1], 3)
+    """
+    while True:
+        raw = reader.read_batch(batch_bases=batch_bases, batch_records=batch_records)
+        if raw is None:
+            return
+        yield FastxBatch(*raw)
+
+
+def iter_fastx_batches(
+    source: Source,
+    *,
+    batch_bases: int = DEFAULT_BATCH_BASES,
+    batch_records: int = DEFAULT_BATCH_RECORDS,
+    empty: EmptyPolicy = "raise",
+) -> Iterator[FastxBatch]:
+    """Stream the records of a FASTA or FASTQ input (plain or compressed) in batches.
+
+    A batch ends with the record that brings it to ``batch_bases`` bases, or at
+    ``batch_records`` records, so memory is bounded by the batch size (plus the longest
+    record) whatever the input's size. Records are read and checked as by
+    :func:`read_fastx`, in Rust with the GIL released, and cross into Python as a few
+    numpy arrays per batch instead of objects per record.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or binary file object
+        As in :func:`read_fastx`.
+    batch_bases : int, default 4_194_304
+        Bases per batch (>= 1).
+    batch_records : int, default 65_536
+        Records per batch at most (>= 1).
+    empty : {"raise", "skip", "keep"}, default "raise"
+        What to do with a record without bases.
+
+    Yields
+    ------
+    FastxBatch
+
+    Raises
+    ------
+    InvalidParameterError
+        ``batch_bases`` or ``batch_records`` below 1.
+    FastxFormatError, InvalidSequenceError, EmptyInputError
+        As :func:`read_fastx`; the records before a bad one come first, in a batch.
+
+    Examples
+    --------
+    >>> import io
+    >>> from entroseg.genomic import iter_fastx_batches
+    >>> fq = b"".join(b"@r%d\\nACGTTGCA\\n+\\nIIIIIIII\\n" % i for i in range(5))
+    >>> [(len(b), b.bases) for b in iter_fastx_batches(io.BytesIO(fq), batch_bases=20)]
+    [(3, 24), (2, 16)]
+    """
+    # Check the limits before opening anything, so a bad option is the error reported.
+    for name, value in (("batch_bases", batch_bases), ("batch_records", batch_records)):
+        if value < 1:
+            raise InvalidParameterError(f"{name} must be >= 1, got {value}")
+    reader = open_fastx(source, empty=empty)
+    return iter_batches(reader, batch_bases=batch_bases, batch_records=batch_records)
+
+
 def read_fastx(
     source: Source,
     *,
@@ -336,7 +624,14 @@ def read_fastx(
     chr1 16 [[4, 8]] [[8, 12]]
     chr2 4 [] []
     """
-    return iter_records(open_fastx(source, codes=codes, sequence=sequence, empty=empty))
+    reader = open_fastx(source, empty=empty)
+
+    def records() -> Iterator[FastxRecord]:
+        # Built on batches: one crossing of the boundary per thousands of records.
+        for batch in iter_batches(reader):
+            yield from batch.records(codes=codes, sequence=sequence)
+
+    return records()
 
 
 def _pyarrow() -> Any:
@@ -436,6 +731,7 @@ def profile_fastx(
     normalize: bool = True,
     empty: EmptyPolicy = "raise",
     kind: ProfileMethod | None = None,
+    threads: int | None = None,
 ) -> Iterator[tuple[str, npt.NDArray[np.float64]]]:
     """Per-base DNA entropy profile of every record (see :func:`entroseg.dna_profile`).
 
@@ -469,14 +765,16 @@ def profile_fastx(
     )
     if window is None and c.method not in ("next_entropy", "next_surprisal"):
         window = 1000
-    for rec in read_fastx(source, empty=empty):
-        assert rec.sequence is not None
-        profile = np.asarray(
-            _dna_profile(
-                rec.sequence, c.method, c.length, window, normalize, c.method_name, c.length_name
-            )
-        )
-        yield rec.name, profile
+    # Options are checked before the input is read (a bad option is the error reported).
+    _dna_profile(b"", c.method, c.length, window, normalize, c.method_name, c.length_name)
+    for batch in iter_fastx_batches(source, empty=empty):
+        values = _dna_profile_batch(
+            batch.sequences, batch.sequence_offsets, c.method, c.length, window, normalize,
+            c.method_name, c.length_name, threads,
+        )  # fmt: skip
+        bounds = batch.sequence_offsets.tolist()
+        for i, name in enumerate(batch.names()):
+            yield name, values[bounds[i] : bounds[i + 1]]
 
 
 def dna_tokens(
@@ -545,6 +843,23 @@ def dna_tokens(
     )
 
 
+def _check_token_options(
+    c: _Profile,
+    window: int | None,
+    target_len: float | None,
+    threshold: float | None,
+    min_len: int,
+    max_len: int | None,
+) -> None:
+    """Raises the error :func:`dna_tokens` would raise for these options."""
+    kmer = c.method == "kmer"
+    dna_tokens(
+        b"ACGT", method=c.method, k=c.length if kmer else None,  # type: ignore[arg-type]
+        context=None if kmer else c.length, window=window, target_len=target_len,
+        threshold=threshold, min_len=min_len, max_len=max_len,
+    )  # fmt: skip
+
+
 def tokenize_fastx(
     source: Source,
     *,
@@ -552,10 +867,19 @@ def tokenize_fastx(
     window: int | None = None, target_len: float | None = 8.0,
     threshold: float | None = None, min_len: int = 1, max_len: int | None = 32,
     empty: EmptyPolicy = "raise", kind: ProfileMethod | None = None,
+    threads: int | None = None,
 ) -> tuple[list[str], Segments]:  # fmt: skip
     """:func:`dna_tokens` of every record: the record names and one ``Segments`` value
     with a series per record (``cu_seqlens`` over the whole batch, no token crosses a
     record).
+
+    Each record is tokenized alone, exactly as :func:`dna_tokens` would: a fresh
+    next-base model per record (it learns from that read only, so a read's tokens do not
+    depend on the reads before it) and ``target_len`` calibrated on that record's scores.
+    The records are processed in batches (:meth:`FastxBatch.tokens`) on ``threads``
+    threads (None: every core); the result does not depend on either. For inputs too
+    large to hold, iterate :func:`iter_fastx_batches` and call :meth:`FastxBatch.tokens`
+    per batch (the CLI's ``entroseg dna tokens`` does).
 
     Examples
     --------
@@ -569,33 +893,38 @@ def tokenize_fastx(
         method, kind, context, k, default_method="next_surprisal", default_length=4,
         stacklevel=3,
     )  # fmt: skip
-    kmer = c.method == "kmer"
+    # Options are checked before the input is read (a bad option is the error reported);
+    # a four-base probe cannot meet target_len, which is no news to the caller.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        _check_token_options(c, window, target_len, threshold, min_len, max_len)
     names: list[str] = []
     parts: list[Segments] = []
-    for rec in read_fastx(source, empty=empty):
-        assert rec.sequence is not None
-        names.append(rec.name)
-        if len(rec.sequence) == 0:
-            parts.append(Segments([], []))
-            continue
+    for batch in iter_fastx_batches(source, empty=empty):
+        names.extend(batch.names())
         parts.append(
-            dna_tokens(
-                rec.sequence,
-                method=c.method,  # type: ignore[arg-type]
-                k=c.length if kmer else None,
-                context=None if kmer else c.length,
+            batch.tokens(
+                method=c.method,
+                k=c.length if c.method == "kmer" else None,  # type: ignore[arg-type]
+                context=None if c.method == "kmer" else c.length,
                 window=window,
                 target_len=target_len,
                 threshold=threshold,
                 min_len=min_len,
                 max_len=max_len,
+                threads=threads,
             )
         )
     return names, Segments.concat(parts)
 
 
 def mask_fastx(
-    source: Source, *, window: int = 64, level: int = 20, empty: EmptyPolicy = "raise"
+    source: Source,
+    *,
+    window: int = 64,
+    level: int = 20,
+    empty: EmptyPolicy = "raise",
+    threads: int | None = None,
 ) -> Iterator[tuple[str, Intervals]]:
     """SDUST low-complexity intervals of every record (see :func:`entroseg.dust_mask`).
 
@@ -609,6 +938,8 @@ def mask_fastx(
         dustmasker ``-level``.
     empty : {"raise", "skip", "keep"}, default "raise"
         What to do with a record without bases.
+    threads : int or None, default None
+        Threads over the records of a batch (None: every core; same result).
 
     Yields
     ------
@@ -623,9 +954,12 @@ def mask_fastx(
     >>> [(name, iv.tolist()) for name, iv in mask_fastx(data)]
     [('r', [[19, 61]])]
     """
-    for rec in read_fastx(source, empty=empty):
-        assert rec.sequence is not None
-        yield rec.name, dust_mask(rec.sequence, window=window, level=level)
+    dust_mask(b"", window=window, level=level)  # options first
+    for batch in iter_fastx_batches(source, empty=empty):
+        intervals, offsets = batch.dust_mask(window=window, level=level, threads=threads)
+        bounds = offsets.tolist()
+        for i, name in enumerate(batch.names()):
+            yield name, intervals[bounds[i] : bounds[i + 1]]
 
 
 def mask_fastx_arrow(

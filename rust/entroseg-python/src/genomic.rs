@@ -6,7 +6,8 @@ use crate::convert::{count_option, fill_output, symbol_array, Symbols};
 use crate::error::{core, InvalidParameterError};
 use entroseg_core::genomic::dna::{self, DnaProfiler, ProfileKind, ProfileOptions};
 use entroseg_core::genomic::dust::{self, DustOptions};
-use entroseg_core::genomic::fasta::{EmptyRecords, FastxReader, ReaderOptions, Record};
+use entroseg_core::genomic::fasta::{EmptyRecords, FastxReader, Format, ReaderOptions, Record};
+use entroseg_core::genomic::reads::{BatchLimits, RecordBatch};
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
@@ -99,7 +100,7 @@ impl Sequence<'_> {
 }
 
 /// `[start, end)` pairs as an int64 array of shape (n, 2).
-fn intervals_array<'py>(
+pub(crate) fn intervals_array<'py>(
     py: Python<'py>,
     intervals: &[(u64, u64)],
 ) -> PyResult<Bound<'py, PyArray2<i64>>> {
@@ -336,10 +337,26 @@ impl Read for PyFile {
 
 struct ReaderState {
     reader: FastxReader,
+    batch: RecordBatch,
     record: Record,
     codes: Vec<u8>,
     ambiguous: Vec<(u64, u64)>,
     soft_masked: Vec<(u64, u64)>,
+    ambiguous_offsets: Vec<i64>,
+    soft_masked_offsets: Vec<i64>,
+}
+
+impl PyFastxReader {
+    /// The reader's state, or an error when another thread is reading it.
+    fn lock(&self) -> PyResult<std::sync::MutexGuard<'_, Option<ReaderState>>> {
+        match self.state.try_lock() {
+            Ok(g) => Ok(g),
+            Err(TryLockError::WouldBlock) => Err(PyRuntimeError::new_err(
+                "this FastxReader is being read by another thread",
+            )),
+            Err(TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+        }
+    }
 }
 
 /// Streaming reader of FASTA/FASTQ records (plain, gzip, bzip2, xz or zstd, detected from
@@ -413,10 +430,13 @@ impl PyFastxReader {
             records: AtomicU64::new(0),
             state: Mutex::new(Some(ReaderState {
                 reader,
+                batch: RecordBatch::default(),
                 record: Record::default(),
                 codes: Vec::new(),
                 ambiguous: Vec::new(),
                 soft_masked: Vec::new(),
+                ambiguous_offsets: Vec::new(),
+                soft_masked_offsets: Vec::new(),
             })),
             want_sequence: sequence,
             want_codes: codes,
@@ -428,15 +448,7 @@ impl PyFastxReader {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        let mut guard = match self.state.try_lock() {
-            Ok(g) => g,
-            Err(TryLockError::WouldBlock) => {
-                return Err(PyRuntimeError::new_err(
-                    "this FastxReader is being read by another thread",
-                ))
-            }
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-        };
+        let mut guard = self.lock()?;
         let Some(state) = guard.as_mut() else {
             return Ok(None);
         };
@@ -497,6 +509,97 @@ impl PyFastxReader {
             quality,
             r.index.into_pyobject(py)?.into_any(),
             r.line.into_pyobject(py)?.into_any(),
+        ];
+        Ok(Some(PyTuple::new(py, items)?))
+    }
+
+    /// The next batch of records in flat buffers, or None at the end of the input.
+    ///
+    /// A batch ends with the record that brings it to ``batch_bases`` bases, or at
+    /// ``batch_records`` records. Returns a tuple of numpy arrays ``(sequences,
+    /// sequence_offsets, qualities, names, name_offsets, descriptions,
+    /// description_offsets, indices, lines, ambiguous, ambiguous_offsets, soft_masked,
+    /// soft_masked_offsets)``: uint8 buffers with int64 offsets (``n + 1``, from 0);
+    /// ``qualities`` shares the sequence offsets (None for FASTA); interval arrays are
+    /// int64 ``(m, 2)`` ``[start, end)`` within their record, ``ambiguous[
+    /// ambiguous_offsets[i]:ambiguous_offsets[i + 1]]`` belonging to record ``i``.
+    /// Records are read and checked with the GIL released. An error met after some
+    /// records of a batch is raised by the next call, after those records.
+    #[pyo3(signature = (*, batch_bases=4_194_304, batch_records=65_536))]
+    fn read_batch<'py>(
+        &self,
+        py: Python<'py>,
+        batch_bases: i64,
+        batch_records: i64,
+    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let limits = BatchLimits {
+            bases: count_option(batch_bases, "batch_bases", 1)?,
+            records: count_option(batch_records, "batch_records", 1)?,
+        };
+        let mut guard = self.lock()?;
+        let Some(state) = guard.as_mut() else {
+            return Ok(None);
+        };
+        let got = py.detach(|| -> entroseg_core::Result<bool> {
+            if !state.reader.next_batch(&mut state.batch, limits)? {
+                return Ok(false);
+            }
+            let b = &state.batch;
+            state.ambiguous.clear();
+            state.soft_masked.clear();
+            state.ambiguous_offsets.clear();
+            state.soft_masked_offsets.clear();
+            state.ambiguous_offsets.push(0);
+            state.soft_masked_offsets.push(0);
+            for i in 0..b.len() {
+                let seq = b.sequence(i);
+                dna::ambiguous_intervals_into(seq, &mut state.ambiguous);
+                dna::soft_masked_intervals_into(seq, &mut state.soft_masked);
+                state.ambiguous_offsets.push(state.ambiguous.len() as i64);
+                state
+                    .soft_masked_offsets
+                    .push(state.soft_masked.len() as i64);
+            }
+            Ok(true)
+        });
+        let got = match got {
+            Ok(g) => g,
+            Err(e) => {
+                *guard = None;
+                return Err(crate::error::CoreError(e).into());
+            }
+        };
+        if !got {
+            *guard = None;
+            return Ok(None);
+        }
+        if let Ok(mut f) = self.format.lock() {
+            *f = state.reader.format().map(|f| f.name());
+        }
+        self.records
+            .store(state.reader.records_read(), Ordering::Relaxed);
+        // The buffers move into numpy arrays (no copy); the next batch allocates anew.
+        let b = std::mem::take(&mut state.batch);
+        let qualities = if b.format == Some(Format::Fastq) {
+            PyArray1::from_vec(py, b.qualities).into_any()
+        } else {
+            py.None().into_bound(py)
+        };
+        let to_i64 = |v: Vec<u64>| v.into_iter().map(|x| x as i64).collect::<Vec<i64>>();
+        let items: [Bound<'py, PyAny>; 13] = [
+            PyArray1::from_vec(py, b.sequences).into_any(),
+            PyArray1::from_vec(py, b.sequence_offsets).into_any(),
+            qualities,
+            PyArray1::from_vec(py, b.names).into_any(),
+            PyArray1::from_vec(py, b.name_offsets).into_any(),
+            PyArray1::from_vec(py, b.descriptions).into_any(),
+            PyArray1::from_vec(py, b.description_offsets).into_any(),
+            PyArray1::from_vec(py, to_i64(b.indices)).into_any(),
+            PyArray1::from_vec(py, to_i64(b.lines)).into_any(),
+            intervals_array(py, &state.ambiguous)?.into_any(),
+            PyArray1::from_slice(py, &state.ambiguous_offsets).into_any(),
+            intervals_array(py, &state.soft_masked)?.into_any(),
+            PyArray1::from_slice(py, &state.soft_masked_offsets).into_any(),
         ];
         Ok(Some(PyTuple::new(py, items)?))
     }

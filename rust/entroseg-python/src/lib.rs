@@ -12,6 +12,7 @@ mod genomic;
 mod merge;
 #[cfg(feature = "polars")]
 mod polars_expr;
+mod reads;
 mod segment;
 
 #[pymodule]
@@ -68,5 +69,9 @@ fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(genomic::_dna_profile, m)?)?;
     m.add_function(wrap_pyfunction!(genomic::dust_mask, m)?)?;
     m.add_class::<genomic::PyFastxReader>()?;
+    m.add_function(wrap_pyfunction!(reads::_dust_mask_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(reads::_dna_profile_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(reads::_dna_tokens_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(reads::_bed_lines, m)?)?;
     Ok(())
 }
