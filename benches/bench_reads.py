@@ -100,9 +100,9 @@ RUNNER = """
 import resource, sys, time, json
 PATH = sys.argv[1]
 bases = check = None
-t = time.perf_counter()
+_started = time.perf_counter()
 exec(sys.argv[2])
-elapsed = time.perf_counter() - t
+elapsed = time.perf_counter() - _started
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"seconds": elapsed, "rss_mb": rss, "bases": bases, "check": check}))
 """

@@ -659,7 +659,9 @@ def _dna_source(path: str | None) -> tuple[str | BinaryIO, int | None]:
     return path, size
 
 
-def _dna_batches(args: argparse.Namespace) -> tuple[Iterator[genomic.FastxBatch], Progress]:
+def _dna_batches(
+    args: argparse.Namespace, batch_bases: int = genomic.DEFAULT_BATCH_BASES
+) -> tuple[Iterator[genomic.FastxBatch], Progress]:
     """The input's records in batches (memory bounded by the batch size), and a progress
     bar over the input's bytes that also counts bases and records."""
     source, size = _dna_source(args.input)
@@ -680,7 +682,7 @@ def _dna_batches(args: argparse.Namespace) -> tuple[Iterator[genomic.FastxBatch]
     )
 
     def batches() -> Iterator[genomic.FastxBatch]:
-        it = genomic.iter_batches(reader)
+        it = genomic.iter_batches(reader, batch_bases=batch_bases)
         while True:
             try:
                 batch = next(it)
@@ -826,7 +828,9 @@ def _dna_profile(args: argparse.Namespace) -> int:
         entroseg.dna_profile(b"", **profile_args)
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    batches, progress = _dna_batches(args)
+    # A profile is a float per base, and Parquet output about 30 bytes per base in
+    # Arrow: batches of 1 Mi bases keep that to tens of MB.
+    batches, progress = _dna_batches(args, batch_bases=1 << 20)
     sink = None if args.output is None else _ProfileSink(Path(args.output))
     try:
         with progress:
