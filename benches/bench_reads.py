@@ -75,6 +75,9 @@ with gzip.open(PATH, "rt") as f:
 
 OTHERS = {
     "entroseg dna tokens (CLI, BED to /dev/null)": ("!entroseg dna tokens {path} -q > /dev/null"),
+    "entroseg dna tokens -o tokens.parquet (CLI)": (
+        "!entroseg dna tokens {path} -q -o {tmp}/tokens.parquet > /dev/null"
+    ),
     "entroseg batches + FastxBatch.tokens (k=4, target_len=8)": """
 import entroseg.genomic as g
 bases = check = 0

@@ -670,7 +670,6 @@ _RawRecord = tuple[
     int,
 ]
 
-_U8 = npt.NDArray[np.uint8]
 _RawBatch = tuple[
     _U8,
     _I64,

@@ -904,8 +904,8 @@ def tokenize_fastx(
         names.extend(batch.names())
         parts.append(
             batch.tokens(
-                method=c.method,
-                k=c.length if c.method == "kmer" else None,  # type: ignore[arg-type]
+                method=c.method,  # type: ignore[arg-type]
+                k=c.length if c.method == "kmer" else None,
                 context=None if c.method == "kmer" else c.length,
                 window=window,
                 target_len=target_len,

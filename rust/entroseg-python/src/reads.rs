@@ -11,6 +11,17 @@ use entroseg_core::segment::rules::Rules;
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1};
 use pyo3::prelude::*;
 
+/// Per-record intervals: int64 `(m, 2)` rows and `records + 1` offsets.
+type RaggedIntervals<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray1<i64>>);
+
+/// Tokens of a batch: starts, lengths, reasons and per-record offsets.
+type RaggedTokens<'py> = (
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<u8>>,
+    Bound<'py, PyArray1<i64>>,
+);
+
 /// SDUST intervals of every record of a batch: `(intervals, offsets)`, where
 /// `intervals[offsets[i]:offsets[i + 1]]` are record `i`'s int64 ``[start, end)``
 /// intervals within the record, each record masked alone as ``dust_mask`` masks it.
@@ -25,7 +36,7 @@ pub fn _dust_mask_batch<'py>(
     window: i64,
     level: i64,
     threads: Option<i64>,
-) -> PyResult<(Bound<'py, PyArray2<i64>>, Bound<'py, PyArray1<i64>>)> {
+) -> PyResult<RaggedIntervals<'py>> {
     let options = crate::genomic::dust_options(window, level)?;
     let threads = threads_option(threads)?;
     let (seq, off) = (sequences.as_slice()?, offsets.as_slice()?);
@@ -74,7 +85,6 @@ pub fn _dna_profile_batch<'py>(
 #[pyfunction]
 #[pyo3(signature = (sequences, offsets, /, method, length, window=None, *, target_len=None, threshold=None, min_len=1, max_len=None, method_name="method", length_name="context", threads=None))]
 #[allow(clippy::too_many_arguments)]
-#[allow(clippy::type_complexity)]
 pub fn _dna_tokens_batch<'py>(
     py: Python<'py>,
     sequences: PyReadonlyArray1<'py, u8>,
@@ -89,12 +99,7 @@ pub fn _dna_tokens_batch<'py>(
     method_name: &str,
     length_name: &str,
     threads: Option<i64>,
-) -> PyResult<(
-    Bound<'py, PyArray1<i64>>,
-    Bound<'py, PyArray1<i64>>,
-    Bound<'py, PyArray1<u8>>,
-    Bound<'py, PyArray1<i64>>,
-)> {
+) -> PyResult<RaggedTokens<'py>> {
     let options = profile_options((method, method_name), (length, length_name), window, true)?;
     if target_len.is_none() && threshold.is_none() {
         return Err(InvalidParameterError::new_err(
