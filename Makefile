@@ -54,6 +54,7 @@ test-python:
 bench:
 	$(PYTHON) benches/bench_entropy.py
 	$(PYTHON) benches/bench_dna.py
+	$(PYTHON) benches/bench_reads.py
 	$(PYTHON) benches/bench_surfaces.py
 	$(PYTHON) benches/bench_segment.py
 	$(PYTHON) benches/bench_scale.py
