@@ -180,6 +180,7 @@ def test_reset_starts_a_new_stream() -> None:
         ({"order": "fast"}, ValueError, "'auto'"),
         ({"order": None}, entroseg.InvalidParameterError, "the cost is empty"),
         ({"min_size": 0}, entroseg.InvalidParameterError, "min_size"),
+        ({"windw": 100}, TypeError, "unexpected option\\(s\\) 'windw'; the cost options are"),
     ],
 )
 def test_bad_options_raise_typed_errors(kwargs: dict[str, object], exc: type, match: str) -> None:

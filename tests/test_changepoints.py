@@ -178,6 +178,7 @@ def test_default_penalty_formula() -> None:
             "delays",
         ),
         (np.ones(50), {"n_bkps": 1, "order": "fast"}, ValueError, "'auto'"),
+        (np.ones(50), {"n_bkp": 1}, TypeError, "unexpected option\\(s\\) 'n_bkp'"),
         (np.ones((5, 2)), {"n_bkps": 1}, ValueError, "1-D"),
         (np.array(["a"]), {"n_bkps": 1}, TypeError, "dtype"),
     ],

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Literal, NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -13,9 +13,13 @@ from entroseg._entroseg import SHORT_SERIES as _SHORT_SERIES
 from entroseg._entroseg import _change_points, _ChangePointDetector, _default_penalty
 from entroseg.segments import Segments
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 __all__ = [
     "SHORT_SERIES",
     "ChangePointDetector",
+    "CostOptions",
     "Detections",
     "change_points",
     "default_penalty",
@@ -52,41 +56,68 @@ def default_penalty(
     >>> round(default_penalty(10_000), 1)  # 11 ln(10^4)
     101.3
     """
-    cost = _cost_options(order, symmetric=symmetric, mean=mean, variance=variance, trend=trend)
-    return _default_penalty(n_samples, cost)
+    cost = dict(order=order, symmetric=symmetric, mean=mean, variance=variance, trend=trend)
+    return _default_penalty(n_samples, _cost_options(cost))
 
 
-def _cost_options(
-    order: int | Literal["auto"] | None,
-    *,
-    delays: Sequence[int] = (1, 2, 4, 8),
-    symmetric: bool = True,
-    mean: bool = False,
-    variance: bool = False,
-    trend: bool = False,
-    min_size: int = 20,
-    block: int | None = None,
-    radius: int | None = None,
-    refine_variance: bool = True,
-) -> dict[str, Any]:
-    """The cost options as the native functions take them; ``order="auto"`` is resolved
-    there, for each series' length, by the core's one rule (the Polars expression reads
-    the same fields)."""
+class CostOptions(TypedDict, total=False):
+    """The cost options of :func:`change_points`, :class:`ChangePointDetector` and the
+    Polars ``regime_id`` expression (one definition; see :func:`change_points` for each
+    one's meaning and default)."""
+
+    min_size: int
+    order: int | Literal["auto"] | None
+    delays: Sequence[int]
+    symmetric: bool
+    mean: bool
+    variance: bool
+    trend: bool
+    refine_variance: bool
+    block: int | None
+    radius: int | None
+
+
+_COST_DEFAULTS: CostOptions = {
+    "min_size": 20,
+    "order": "auto",
+    "delays": (1, 2, 4, 8),
+    "symmetric": True,
+    "mean": False,
+    "variance": False,
+    "trend": False,
+    "refine_variance": True,
+    "block": None,
+    "radius": None,
+}
+
+
+def _cost_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The cost options, defaults filled in, as the native functions take them;
+    ``order="auto"`` is resolved there, for each series' length, by the core's one rule
+    (the Polars expression reads the same fields)."""
+    unknown = sorted(set(options) - set(_COST_DEFAULTS))
+    if unknown:
+        raise TypeError(
+            f"unexpected option(s) {', '.join(map(repr, unknown))}; the cost options are "
+            + ", ".join(_COST_DEFAULTS)
+        )
+    o: dict[str, Any] = {**_COST_DEFAULTS, **options}
+    order = o["order"]
     auto = isinstance(order, str)
     if auto and order != "auto":
         raise ValueError(f"order must be an int, None or 'auto', got {order!r}")
     return {
         "auto": auto,
         "order": None if auto else order,
-        "delays": [int(d) for d in delays],
-        "symmetric": bool(symmetric),
-        "mean": bool(mean),
-        "variance": bool(variance),
-        "trend": bool(trend),
-        "min_size": min_size,
-        "block": block,
-        "radius": radius,
-        "refine_variance": bool(refine_variance),
+        "delays": [int(d) for d in o["delays"]],
+        "symmetric": bool(o["symmetric"]),
+        "mean": bool(o["mean"]),
+        "variance": bool(o["variance"]),
+        "trend": bool(o["trend"]),
+        "min_size": o["min_size"],
+        "block": o["block"],
+        "radius": o["radius"],
+        "refine_variance": bool(o["refine_variance"]),
     }
 
 
@@ -95,17 +126,8 @@ def change_points(
     *,
     n_bkps: int | None = None,
     pen: float | None = None,
-    min_size: int = 20,
-    order: int | Literal["auto"] | None = "auto",
-    delays: Sequence[int] = (1, 2, 4, 8),
-    symmetric: bool = True,
-    mean: bool = False,
-    variance: bool = False,
-    trend: bool = False,
-    refine_variance: bool = True,
     fine: Segments | None = None,
-    block: int | None = None,
-    radius: int | None = None,
+    **cost: Unpack[CostOptions],
 ) -> npt.NDArray[np.int64]:
     """Regime change points of a series, as ruptures returns them: the sorted ends of
     the segments, the last being ``len(x)`` (a value ``c < len(x)`` means a new regime
@@ -188,18 +210,7 @@ def change_points(
     >>> entroseg.change_points(x)  # the default penalty finds the same two
     array([ 594, 1006, 1300])
     """
-    cost = _cost_options(
-        order,
-        delays=delays,
-        symmetric=symmetric,
-        mean=mean,
-        variance=variance,
-        trend=trend,
-        min_size=min_size,
-        block=block,
-        radius=radius,
-        refine_variance=refine_variance,
-    )
+    options = _cost_options(cost)
     fine_starts = None
     if fine is not None:
         if not isinstance(fine, Segments) or fine.num_series != 1:
@@ -207,7 +218,7 @@ def change_points(
         fine_starts = [int(s) for s in fine.starts]
         if fine.num_samples != np.shape(x)[0]:
             raise ValueError(f"fine covers {fine.num_samples} samples but x has {np.shape(x)[0]}")
-    return _change_points(x, cost, fine=fine_starts, n_bkps=n_bkps, pen=pen)
+    return _change_points(x, options, fine=fine_starts, n_bkps=n_bkps, pen=pen)
 
 
 class Detections(NamedTuple):
@@ -287,31 +298,10 @@ class ChangePointDetector:
         lag: int | None = None,
         step: int | None = None,
         pen: float | None = None,
-        min_size: int = 20,
-        order: int | Literal["auto"] | None = "auto",
-        delays: Sequence[int] = (1, 2, 4, 8),
-        symmetric: bool = True,
-        mean: bool = False,
-        variance: bool = False,
-        trend: bool = False,
-        refine_variance: bool = True,
-        block: int | None = None,
-        radius: int | None = None,
+        **cost: Unpack[CostOptions],
     ) -> None:
-        cost = _cost_options(
-            order,
-            delays=delays,
-            symmetric=symmetric,
-            mean=mean,
-            variance=variance,
-            trend=trend,
-            min_size=min_size,
-            block=block,
-            radius=radius,
-            refine_variance=refine_variance,
-        )
         self._inner = _ChangePointDetector(
-            cost,
+            _cost_options(cost),
             window=window,
             lag=window // 2 if lag is None else lag,
             step=max(window // 8, 1) if step is None else step,

@@ -53,7 +53,7 @@ from polars.plugins import register_plugin_function
 from entroseg import _entroseg
 from entroseg._entroseg import SegmentSpec
 from entroseg._options import _CONTEXT_WHY, SegmentOptions, build_spec, renamed
-from entroseg.changepoints import _cost_options
+from entroseg.changepoints import CostOptions, _cost_options
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -296,16 +296,7 @@ class EntrosegExpr:
         *,
         n_bkps: int | None = None,
         pen: float | None = None,
-        min_size: int = 20,
-        order: int | Literal["auto"] | None = "auto",
-        delays: Sequence[int] = (1, 2, 4, 8),
-        symmetric: bool = True,
-        mean: bool = False,
-        variance: bool = False,
-        trend: bool = False,
-        refine_variance: bool = True,
-        block: int | None = None,
-        radius: int | None = None,
+        **cost: Unpack[CostOptions],
     ) -> pl.Expr:
         """Index of each row's regime within its group (UInt32, from 0): the offline
         :func:`entroseg.change_points` of the group, with its options and defaults (a
@@ -326,20 +317,9 @@ class EntrosegExpr:
         >>> entroseg.change_points(x).tolist()
         [300, 500]
         """
-        cost = _cost_options(
-            order,
-            delays=delays,
-            symmetric=symmetric,
-            mean=mean,
-            variance=variance,
-            trend=trend,
-            min_size=min_size,
-            block=block,
-            radius=radius,
-            refine_variance=refine_variance,
-        )
         pen = None if pen is None else float(pen)
-        return _plugin(self._expr, "regime_id", {**cost, "n_bkps": n_bkps, "pen": pen})
+        options = {**_cost_options(cost), "n_bkps": n_bkps, "pen": pen}
+        return _plugin(self._expr, "regime_id", options)
 
     def merge_group(
         self,

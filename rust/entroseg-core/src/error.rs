@@ -67,6 +67,18 @@ impl Error {
         Self::new(ErrorKind::InvalidCheckpoint, message)
     }
 
+    /// `Ok` while a stream is open; after `finish()` the error every streaming class
+    /// gives for more input.
+    pub(crate) fn check_open(finished: bool) -> Result<()> {
+        if finished {
+            return Err(Self::new(
+                ErrorKind::InvalidState,
+                "push() after finish(): the stream is closed; call reset() to start a new one",
+            ));
+        }
+        Ok(())
+    }
+
     /// The same error with `context` (what was being read: a file, a record) in front of
     /// its message.
     pub fn with_context(mut self, context: impl fmt::Display) -> Self {

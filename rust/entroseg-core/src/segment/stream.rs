@@ -8,7 +8,7 @@
 //! is decided when the segment reaches `max_len`; a rule start as soon as its sample
 //! arrives). Scores are computed block by block and consumed while in cache.
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::estimate::samples::Samples;
 use crate::segment::profile::Profiler;
 use crate::segment::rules::{Engine, Rules, Segment, Threshold};
@@ -92,13 +92,7 @@ impl Segmenter {
     }
 
     fn check_open(&self) -> Result<()> {
-        if self.finished {
-            return Err(Error::new(
-                ErrorKind::InvalidState,
-                "push() after finish(): the stream is closed; call reset() to start a new one",
-            ));
-        }
-        Ok(())
+        Error::check_open(self.finished)
     }
 
     /// Feeds a chunk (floats or symbols, as the method reads); returns the segments

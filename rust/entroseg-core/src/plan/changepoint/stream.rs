@@ -222,13 +222,7 @@ impl ChangePointDetector {
     }
 
     fn check_open(&self) -> Result<()> {
-        if self.finished {
-            return Err(Error::new(
-                ErrorKind::InvalidState,
-                "push() after finish(): the stream is closed; call reset() to start a new one",
-            ));
-        }
-        Ok(())
+        Error::check_open(self.finished)
     }
 
     /// Change points (offsets into `x`, excluding its end) under `options`.

@@ -161,12 +161,7 @@ impl MergePlanner {
     /// of each unit's samples, whole units). `weights` as in [`merge_plan`] (default 1
     /// each). On error the state is unchanged.
     pub fn push(&mut self, features: Features<'_>, weights: Option<&[i64]>) -> Result<StreamPlan> {
-        if self.finished {
-            return Err(Error::new(
-                ErrorKind::InvalidState,
-                "push() after finish(): the stream is closed; call reset() to start a new one",
-            ));
-        }
+        Error::check_open(self.finished)?;
         let n = self.check(&features, weights)?;
         match features {
             Features::Cosine { vectors, dim } => {

@@ -2,6 +2,7 @@
 //! batches equal series alone, and misuse gives typed errors.
 
 use super::*;
+use crate::error::ErrorKind;
 use crate::estimate::conditional::ConditionalOptions;
 use crate::estimate::context_model::NextSymbolOptions;
 use crate::estimate::permutation::PermutationOptions;
