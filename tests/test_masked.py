@@ -102,3 +102,22 @@ def test_inputs_that_cannot_be_missing_refuse_masked_entries(
 ) -> None:
     with pytest.raises(TypeError, match=match):
         call()
+
+
+def test_merge_helpers_read_masks() -> None:
+    seg = entroseg.Segments(starts=[0, 2], lengths=[2, 3])
+    profile = np.ma.masked_array([9e9, 1.0, 2.0, 9e9, 4.0], mask=[1, 0, 0, 1, 0])
+    # Masked samples are missing, as NaN is: left out of the mean.
+    assert entroseg.segment_means(seg, profile).tolist() == [1.0, 3.0]
+    plan = entroseg.merge_plan(profile=np.arange(8.0), window=4, r=[2], levels=1)
+    rows = np.ma.masked_array(np.ones((8, 2)), mask=False)
+    assert np.array_equal(plan.pool(rows), plan.pool(rows.data))
+    rows[3, 1] = np.ma.masked
+    with pytest.raises(TypeError, match="x is a masked array with 1 masked value"):
+        plan.pool(rows)
+    with pytest.raises(TypeError, match="weights is a masked array"):
+        plan.pool(np.ones((8, 2)), weights=np.ma.masked_array(np.ones(8), mask=np.arange(8) == 0))
+    groups = np.ma.masked_array(np.ones(plan[-1].num_groups), mask=False)
+    groups[0] = np.ma.masked
+    with pytest.raises(TypeError, match="y is a masked array"):
+        plan.unmerge(groups)

@@ -151,13 +151,13 @@ class MergePlan:
         merge. Returns ``[num_groups, ...]`` float64.
         """
         lv = self._levels[level]
-        arr = np.asarray(x, dtype=np.float64)
+        arr = np.asarray(_unmasked(x, "x"), dtype=np.float64)
         if arr.shape[:1] != (self._num_units,):
             raise ValueError(f"x must have {self._num_units} rows (one per unit), got {arr.shape}")
         w = (
             np.ones(self._num_units)
             if weights is None
-            else np.asarray(weights, dtype=np.float64).reshape(-1)
+            else np.asarray(_unmasked(weights, "weights"), dtype=np.float64).reshape(-1)
         )
         if w.shape != (self._num_units,):
             raise ValueError(f"weights must have {self._num_units} entries, got {w.shape}")
@@ -170,7 +170,7 @@ class MergePlan:
     def unmerge(self, y: npt.ArrayLike, *, level: int = -1) -> npt.NDArray[Any]:
         """Gather group values (rows of ``y``) back to the original units:
         ``y[plan[level].source]``."""
-        arr = np.asarray(y)
+        arr = np.asarray(_unmasked(y, "y"))
         lv = self._levels[level]
         if arr.shape[:1] != (lv.num_groups,):
             raise ValueError(
@@ -620,6 +620,20 @@ class MergePlanner:
         )
 
 
+def _unmasked(a: Any, name: str) -> Any:
+    """``a``, or a masked array's data when nothing is masked; values that cannot be
+    missing (rows to pool or gather, weights) refuse a masked entry."""
+    if not isinstance(a, np.ma.MaskedArray):
+        return a
+    masked = int(np.ma.getmaskarray(a).sum())
+    if masked:
+        raise TypeError(
+            f"{name} is a masked array with {masked} masked value(s); {name} cannot be "
+            f"missing: pass {name}.filled(value)"
+        )
+    return np.ma.getdata(a)
+
+
 def segment_means(segments: Segments, profile: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """Mean of a per-sample profile over each segment (NaN-aware: NaN samples, such as a
     rolling profile's warm-up, are left out; a segment with none left gives NaN).
@@ -631,7 +645,10 @@ def segment_means(segments: Segments, profile: npt.ArrayLike) -> npt.NDArray[np.
     >>> entroseg.segment_means(seg, [np.nan, 1.0, 2.0, 3.0, 4.0])
     array([1., 3.])
     """
-    p = np.asarray(profile, dtype=np.float64)
+    if isinstance(profile, np.ma.MaskedArray):  # masked samples are missing: left out
+        p = np.asarray(np.ma.filled(profile.astype(np.float64), np.nan))
+    else:
+        p = np.asarray(profile, dtype=np.float64)
     if p.shape != (segments.num_samples,):
         raise ValueError(
             f"profile must have one value per sample ({segments.num_samples}), got {p.shape}"
