@@ -366,6 +366,8 @@ IPE = entroseg.InvalidParameterError
         ({"r": 9, "levels": 1, "strict": True}, IPE, "asks series 0 for 9 merges"),
         ({"r": True, "levels": 1}, TypeError, "r must be an int"),
         ({"threshold": math.nan, "levels": 1}, IPE, "threshold must be finite"),
+        ({"r": 1, "levels": 1, "windw": 4}, TypeError,
+         "unexpected option\\(s\\) 'windw'; the merge options are window"),
     ],
 )  # fmt: skip
 def test_bad_options_raise_typed_errors(kwargs: dict[str, object], exc: type, match: str) -> None:

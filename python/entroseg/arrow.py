@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from typing_extensions import Unpack
 
-    from entroseg.merge import ScheduleName
+    from entroseg.merge import ScheduleOptions
 
 __all__ = [
     "change_point_stream",
@@ -429,7 +429,7 @@ def segment_stream(
 
 def _planner_options(merge: dict[str, Any]) -> dict[str, Any]:
     """The ``_MergePlanner`` options of a ``merge=`` dict (segments as profile units)."""
-    from entroseg.merge import _schedule_args
+    from entroseg.merge import _plan_options
 
     merge_options = dict(merge)
     if "block" not in merge_options:
@@ -437,13 +437,14 @@ def _planner_options(merge: dict[str, Any]) -> dict[str, Any]:
             "merge= needs block (segments planned together): a stream plans its merges "
             "block by block, see entroseg.MergePlanner"
         )
-    schedule_args = _schedule_args(
-        merge_options.pop("r", None),
-        merge_options.pop("ratio", None),
-        merge_options.pop("threshold", None),
-        merge_options.pop("schedule", None),
-    )
-    return {"similarity": "profile", **merge_options, **schedule_args}
+    block = merge_options.pop("block")
+    strict = merge_options.pop("strict", False)
+    return {
+        "similarity": "profile",
+        "block": block,
+        "strict": strict,
+        **_plan_options(merge_options),
+    }
 
 
 def _segments_with_groups(
@@ -650,14 +651,7 @@ def merge_stream(
     profile_column: str | None = None,
     weight_column: str | None = None,
     output: Literal["groups", "units"] = "groups",
-    window: int = 16,
-    max_size: int | None = None,
-    levels: int | None = None,
-    r: int | tuple[int, float] | Sequence[int] | None = None,
-    ratio: float | None = None,
-    threshold: float | None = None,
-    schedule: ScheduleName | None = None,
-    momentum: float = 0.9,
+    **schedule: Unpack[ScheduleOptions],
 ) -> pa.RecordBatchReader:
     """Plan merges of every series of an Arrow stream, one row per unit in; lazily.
 
@@ -719,7 +713,7 @@ def merge_stream(
     True
     """
     pa = _pyarrow()
-    from entroseg.merge import _schedule_args
+    from entroseg.merge import _plan_options
 
     if (vector_column is None) == (profile_column is None):
         raise ValueError("give exactly one of vector_column and profile_column")
@@ -729,13 +723,7 @@ def merge_stream(
         raise TypeError(f"block must be an int, got {block!r}")
     similarity = "cosine" if vector_column is not None else "profile"
     planner_options: dict[str, Any] = dict(
-        block=int(block),
-        similarity=similarity,
-        window=window,
-        max_size=max_size,
-        levels=levels,
-        momentum=momentum,
-        **_schedule_args(r, ratio, threshold, schedule),
+        block=int(block), similarity=similarity, **_plan_options(schedule)
     )
     _MergePlanner(**planner_options)  # bad options fail now
     reader = open_stream(source)

@@ -11,14 +11,17 @@ from its score so that a series keeps a target share of its tokens.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Literal, NamedTuple, overload
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypedDict, overload
 
 import numpy as np
 import numpy.typing as npt
 
 from entroseg._entroseg import _assign_rates, _merge_plan, _MergePlanner
 from entroseg.segments import Segments
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "MergeLevel",
@@ -294,6 +297,52 @@ def _schedule_args(
     return {"schedule": schedule, "ratio": ratio, "threshold": threshold}
 
 
+class ScheduleOptions(TypedDict, total=False):
+    """The merge schedule and limits of :func:`merge_plan`, :class:`MergePlanner`,
+    :func:`entroseg.arrow.merge_stream` and the Polars ``merge_group`` expression (one
+    definition; see :func:`merge_plan` for each one's meaning and default)."""
+
+    window: int
+    max_size: int | None
+    levels: int | None
+    r: int | tuple[int, float] | Sequence[int] | None
+    ratio: float | None
+    threshold: float | None
+    schedule: ScheduleName | None
+    momentum: float
+
+
+_SCHEDULE_DEFAULTS: ScheduleOptions = {
+    "window": 16,
+    "max_size": None,
+    "levels": None,
+    "r": None,
+    "ratio": None,
+    "threshold": None,
+    "schedule": None,
+    "momentum": 0.9,
+}
+
+
+def _plan_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The schedule options, defaults filled in and the schedule resolved, as the native
+    planner takes them; an unknown option is a TypeError naming the known ones."""
+    unknown = sorted(set(options) - set(_SCHEDULE_DEFAULTS))
+    if unknown:
+        raise TypeError(
+            f"unexpected option(s) {', '.join(map(repr, unknown))}; the merge options are "
+            + ", ".join(_SCHEDULE_DEFAULTS)
+        )
+    o: dict[str, Any] = {**_SCHEDULE_DEFAULTS, **options}
+    return {
+        "window": o["window"],
+        "max_size": o["max_size"],
+        "levels": o["levels"],
+        "momentum": o["momentum"],
+        **_schedule_args(o["r"], o["ratio"], o["threshold"], o["schedule"]),
+    }
+
+
 def merge_plan(
     units: Segments | None = None,
     *,
@@ -301,16 +350,9 @@ def merge_plan(
     profile: npt.ArrayLike | None = None,
     series_offsets: npt.ArrayLike | None = None,
     weights: npt.ArrayLike | None = None,
-    window: int = 16,
-    max_size: int | None = None,
-    levels: int | None = None,
-    r: int | tuple[int, float] | Sequence[int] | None = None,
-    ratio: float | None = None,
-    threshold: float | None = None,
-    schedule: ScheduleName | None = None,
-    momentum: float = 0.9,
     strict: bool = False,
     block: int | None = None,
+    **schedule: Unpack[ScheduleOptions],
 ) -> MergePlan:
     """Plan order-preserving merges of adjacent units, level by level.
 
@@ -442,13 +484,9 @@ def merge_plan(
         profile=profile,
         unit_lengths=unit_lengths,
         weights=weights,
-        window=window,
-        max_size=max_size,
-        momentum=momentum,
-        levels=levels,
         strict=strict,
         block=block,
-        **_schedule_args(r, ratio, threshold, schedule),
+        **_plan_options(schedule),
     )
     return MergePlan(
         [MergeLevel(*(_frozen(a) for a in arrays)) for arrays in raw], n_units, num_series
@@ -515,27 +553,16 @@ class MergePlanner:
         *,
         block: int,
         similarity: SimilarityName = "cosine",
-        window: int = 16,
-        max_size: int | None = None,
-        levels: int | None = None,
-        r: int | tuple[int, float] | Sequence[int] | None = None,
-        ratio: float | None = None,
-        threshold: float | None = None,
-        schedule: ScheduleName | None = None,
-        momentum: float = 0.9,
         strict: bool = False,
+        **schedule: Unpack[ScheduleOptions],
     ) -> None:
         if isinstance(block, bool) or not isinstance(block, (int, np.integer)):
             raise TypeError(f"block must be an int, got {block!r}")
         self._inner = _MergePlanner(
             block=int(block),
             similarity=similarity,
-            window=window,
-            max_size=max_size,
-            levels=levels,
-            momentum=momentum,
             strict=strict,
-            **_schedule_args(r, ratio, threshold, schedule),
+            **_plan_options(schedule),
         )
 
     def push(

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import numbers
 import pickle
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -57,6 +57,8 @@ from entroseg.changepoints import CostOptions, _cost_options
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    from entroseg.merge import ScheduleOptions
 
 __all__ = ["EntrosegExpr"]
 
@@ -326,14 +328,7 @@ class EntrosegExpr:
         *,
         level: int = -1,
         block: int | None = None,
-        window: int = 16,
-        max_size: int | None = None,
-        levels: int | None = None,
-        r: int | tuple[int, float] | Sequence[int] | None = None,
-        ratio: float | None = None,
-        threshold: float | None = None,
-        schedule: Literal["r", "ratio", "threshold", "ema"] | None = None,
-        momentum: float = 0.9,
+        **schedule: Unpack[ScheduleOptions],
     ) -> pl.Expr:
         """Each row's group at ``level`` of the merge plan of its group's rows
         (UInt32, from 0; ``.over(key)`` per series): each row is a unit, described by its
@@ -348,14 +343,13 @@ class EntrosegExpr:
         >>> df.select(pl.col("h").entroseg.merge_group(r=[3, 1], window=4))["h"].to_list()
         [0, 0, 1, 1, 2, 2, 2, 3]
         """
-        from entroseg.merge import _schedule_args
+        from entroseg.merge import _plan_options
 
+        # Every field the plugin reads, the schedule's own on top.
         kwargs: dict[str, Any] = {
-            "level": level, "block": block, "window": window, "max_size": max_size,
-            "levels": levels, "momentum": momentum, "r": None, "inflect": 0.0,
-            "counts": None, "ratio": None, "threshold": None,
+            "level": level, "block": block, "r": None, "inflect": 0.0, "counts": None,
+            "ratio": None, "threshold": None, **_plan_options(schedule),
         }  # fmt: skip
-        kwargs.update(_schedule_args(r, ratio, threshold, schedule))
         return _plugin(self._expr, "merge_group", kwargs)
 
 
