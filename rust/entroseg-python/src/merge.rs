@@ -49,6 +49,43 @@ fn real_matrix<'py>(
     Ok((out, columns))
 }
 
+/// The units of a numpy input as the planner reads them: rows of `values` as vectors
+/// (`cosine`), or a per-sample profile with each unit's length (default 1 sample per
+/// unit), converted once and borrowed while `run` plans.
+fn with_features<'py, T>(
+    py: Python<'py>,
+    values: &Bound<'py, PyAny>,
+    unit_lengths: Option<&Bound<'py, PyAny>>,
+    cosine: bool,
+    run: impl FnOnce(Features<'_>) -> PyResult<T>,
+) -> PyResult<T> {
+    if cosine {
+        let (arr, dim) = real_matrix(values, "vectors", "float32", false)?;
+        let arr = arr.cast_into::<numpy::PyArray2<f32>>()?;
+        let ro = arr.readonly();
+        return run(Features::Cosine {
+            vectors: ro.as_slice()?,
+            dim,
+        });
+    }
+    let (arr, columns) = real_matrix(values, "profile", "float64", true)?;
+    let arr = arr
+        .call_method1("reshape", (-1i64,))?
+        .cast_into::<PyArray1<f64>>()?;
+    let ro = arr.readonly();
+    let values = ro.as_slice()?;
+    let lengths = match unit_lengths {
+        Some(l) => int_array(l, "unit_lengths")?,
+        None => PyArray1::from_vec(py, vec![1i64; values.len() / columns.max(1)]),
+    };
+    let lengths_ro = lengths.readonly();
+    run(Features::Profile {
+        values,
+        columns,
+        unit_lengths: lengths_ro.as_slice()?,
+    })
+}
+
 fn int_array<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Bound<'py, PyArray1<i64>>> {
     let np = obj.py().import("numpy")?;
     let arr = np.call_method1("asarray", (refuse_masked(obj, name)?,))?;
@@ -211,34 +248,12 @@ pub fn _merge_plan<'py>(
     let weights_ro = weights.as_ref().map(|w| w.readonly());
     let weights = weights_ro.as_ref().map(|w| w.as_slice()).transpose()?;
     let plan = match (vectors, profile) {
-        (Some(v), None) => {
-            let (arr, dim) = real_matrix(v, "vectors", "float32", false)?;
-            let arr = arr.cast_into::<numpy::PyArray2<f32>>()?;
-            let ro = arr.readonly();
-            let data = ro.as_slice()?;
-            let features = Features::Cosine { vectors: data, dim };
-            core(py.detach(|| merge_plan(offsets, weights, features, &options)))?
-        }
-        (None, Some(p)) => {
-            let (arr, columns) = real_matrix(p, "profile", "float64", true)?;
-            let arr = arr
-                .call_method1("reshape", (-1i64,))?
-                .cast_into::<PyArray1<f64>>()?;
-            let ro = arr.readonly();
-            let values = ro.as_slice()?;
-            let lengths = match unit_lengths {
-                Some(l) => int_array(l, "unit_lengths")?,
-                None => PyArray1::from_vec(py, vec![1i64; values.len() / columns.max(1)]),
-            };
-            let lengths_ro = lengths.readonly();
-            let unit_lengths = lengths_ro.as_slice()?;
-            let features = Features::Profile {
-                values,
-                columns,
-                unit_lengths,
-            };
-            core(py.detach(|| merge_plan(offsets, weights, features, &options)))?
-        }
+        (Some(v), None) => with_features(py, v, None, true, |features| {
+            core(py.detach(|| merge_plan(offsets, weights, features, &options)))
+        })?,
+        (None, Some(p)) => with_features(py, p, unit_lengths, false, |features| {
+            core(py.detach(|| merge_plan(offsets, weights, features, &options)))
+        })?,
         _ => {
             return Err(InvalidParameterError::new_err(
                 "give exactly one similarity source: vectors or profile",
@@ -369,33 +384,13 @@ impl PyMergePlanner {
                         "unit_lengths go with profile units; vectors are one row per unit",
                     ));
                 }
-                let (arr, dim) = real_matrix(values, "vectors", "float32", false)?;
-                let arr = arr.cast_into::<numpy::PyArray2<f32>>()?;
-                let ro = arr.readonly();
-                let data = ro.as_slice()?;
-                let features = Features::Cosine { vectors: data, dim };
-                core(py.detach(|| inner.push(features, weights)))?
+                with_features(py, values, None, true, |features| {
+                    core(py.detach(|| inner.push(features, weights)))
+                })?
             }
-            Similarity::Profile => {
-                let (arr, columns) = real_matrix(values, "profile", "float64", true)?;
-                let arr = arr
-                    .call_method1("reshape", (-1i64,))?
-                    .cast_into::<PyArray1<f64>>()?;
-                let ro = arr.readonly();
-                let values = ro.as_slice()?;
-                let lengths = match unit_lengths {
-                    Some(l) => int_array(l, "unit_lengths")?,
-                    None => PyArray1::from_vec(py, vec![1i64; values.len() / columns.max(1)]),
-                };
-                let lengths_ro = lengths.readonly();
-                let unit_lengths = lengths_ro.as_slice()?;
-                let features = Features::Profile {
-                    values,
-                    columns,
-                    unit_lengths,
-                };
-                core(py.detach(|| inner.push(features, weights)))?
-            }
+            Similarity::Profile => with_features(py, values, unit_lengths, false, |features| {
+                core(py.detach(|| inner.push(features, weights)))
+            })?,
         };
         stream_arrays(py, part)
     }
