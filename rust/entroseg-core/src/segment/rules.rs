@@ -26,8 +26,10 @@
 //!
 //! `target_len` calibrates `theta` so that the mean segment length comes closest to the
 //! target: exactly in batch mode ([`calibrate_threshold`]: a search over the score
-//! values that runs the engine itself at each probe), or online in streaming mode (a
-//! deterministic controller, see [`Calibration::Online`]).
+//! values that counts segments by running the rules themselves at each probe; on long
+//! arrays a sample places a bracket and one pass over the scores serves every probe and
+//! the final cut, see `sampled`), or online in streaming mode (a deterministic
+//! controller, see [`Calibration::Online`]).
 //!
 //! Every segment carries the reason it started: [`reason`].
 //!
@@ -1072,6 +1074,9 @@ pub(crate) fn segment_scores_calibrated(
         let (out, lambda) = crate::segment::fit::segment_calibrated(scores, rules)?;
         return Ok((out, Some(Threshold::above(lambda))));
     }
+    if let Some(sampled) = sampled_calibration(scores, rules) {
+        return Ok((sampled.0, Some(sampled.1)));
+    }
     let mut out = Vec::new();
     let mut engine = Engine::new(*rules, scores)?;
     engine.push(scores, &mut out);
@@ -1270,6 +1275,9 @@ struct Reference<'a> {
     starts: Vec<u64>,
     /// The positions `t >= 1` with `lo <= scores[t] <= hi`, ascending.
     cand: Vec<u64>,
+    /// The scores at each `cand` position and just before it, in the same order: the
+    /// probes read them in one sequential sweep instead of all over `scores`.
+    near: Vec<[f64; 2]>,
     lo: f64,
     hi: f64,
 }
@@ -1306,6 +1314,7 @@ impl<'a> Reference<'a> {
             scan,
             starts,
             cand: Vec::new(),
+            near: Vec::new(),
             lo: f64::NAN,
             hi: f64::NAN,
         }
@@ -1326,6 +1335,11 @@ impl<'a> Reference<'a> {
     /// (ascending) every position `t >= 1` whose firing two thresholds in `[lo, hi]` can
     /// disagree on.
     fn bracket_with(mut self, lo: f64, hi: f64, cand: Vec<u64>) -> Self {
+        let scores = self.scores;
+        self.near = cand
+            .iter()
+            .map(|&t| [scores[t as usize], scores[t as usize - 1]])
+            .collect();
         self.cand = cand;
         (self.lo, self.hi) = (lo, hi);
         self
@@ -1362,11 +1376,10 @@ impl<'a> Reference<'a> {
         // The state both scans share after the last re-scan: the open segment's start
         // and the next position.
         let (mut sync_cur, mut sync_next) = (0u64, 1u64);
-        for &d in &self.cand {
+        for (&d, &[s, before]) in self.cand.iter().zip(&self.near) {
             if d < sync_next {
                 continue;
             }
-            let (s, before) = (self.scores[d as usize], self.scores[d as usize - 1]);
             let fa = self.scan.fires(s, before, self.scan.theta, d).is_some();
             let fb = b.fires(s, before, b.theta, d).is_some();
             if fa == fb {
@@ -1685,11 +1698,30 @@ const CALIBRATION_BUCKETS: usize = 4096;
 /// [`Threshold`]). So a tie-heavy profile (a context seen once gives the same entropy
 /// at hundreds of positions) still meets the target, deterministically.
 pub fn calibrate_threshold(scores: &[f64], rules: &Rules) -> Result<Threshold> {
+    if let Some((_, threshold)) = sampled_calibration(scores, rules) {
+        return Ok(threshold);
+    }
     let (value, reference) = best_distinct_threshold(scores, rules)?;
     let Some(target) = rules.target_len else {
         return Ok(Threshold::above(value));
     };
     Ok(break_ties(scores, rules, value, target, reference))
+}
+
+/// The calibration of a long array in about one pass ([`sampled`]), for native rules
+/// with batch calibration whose count is not a plain rank (hard lengths or the relative
+/// rule); `None` when it does not apply or its bracket misses the target.
+fn sampled_calibration(scores: &[f64], rules: &Rules) -> Option<(Vec<Segment>, Threshold)> {
+    let native = rules.preset.is_none() && rules.fit.is_none() && !rules.accumulate;
+    if !native
+        || rules.target_len.is_none()
+        || rules.calibration != Calibration::Batch
+        || scores.len() < sampled::MIN_SAMPLED
+        || rules.validate().is_err()
+    {
+        return None;
+    }
+    sampled::calibrated_segments(scores, rules, sampled::Sampling::DEFAULT)
 }
 
 /// The tie-broken threshold around `value` (the best distinct threshold); `prior` is
@@ -2286,5 +2318,6 @@ pub(crate) fn read_rules(r: &mut Reader) -> Result<Rules> {
     })
 }
 
+mod sampled;
 #[cfg(test)]
 mod tests;

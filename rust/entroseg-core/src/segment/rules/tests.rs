@@ -571,3 +571,130 @@ proptest! {
         prop_assert_eq!(reference.count(Threshold::above(hi + 0.1)), None);
     }
 }
+
+/// The segments a fixed threshold gives, from the streaming engine (the path every
+/// other pass is tested against).
+fn engine_segments(s: &[f64], rules: &Rules, th: Threshold) -> Vec<Segment> {
+    let mut e = RuleEngine::new(*rules, Some(th)).unwrap();
+    let mut out = Vec::new();
+    e.push(s, &mut out);
+    e.finish(&mut out);
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// A reference moved to another threshold in its bracket is the scan at that
+    /// threshold, start for start (forced splits marked), and its segments are the
+    /// engine's, reasons included; moves chain.
+    #[test]
+    fn a_moved_reference_is_the_scan_at_its_threshold(
+        s in long_scores_strategy(),
+        min_len in 1usize..6,
+        max_extra in prop::option::of(0usize..40),
+        relative in prop::option::of(0u8..4),
+        at in 0.0f64..1.0,
+        width in 0.0f64..0.5,
+        probes in prop::collection::vec((0.0f64..1.0, any::<u64>()), 1..6),
+    ) {
+        let rules = Rules {
+            target_len: Some(8.0),
+            min_len,
+            max_len: max_extra.map(|e| min_len + 1 + e),
+            relative: relative.map(|r| r as f64 / 8.0),
+            combine: relative.map(|_| Combine::Or),
+            ..Rules::default()
+        };
+        prop_assume!(rules.validate().is_ok());
+        let (lo, hi) = ((at - width).max(0.0), (at + width).min(1.0));
+        let mut moving = Reference::scan_collect(&s, &rules, Threshold::above(at), lo, hi);
+        let fresh = Reference::scan(&s, &rules, Threshold::above(at)).bracket(lo, hi);
+        prop_assert_eq!(&moving.starts, &fresh.starts);
+        prop_assert_eq!(&moving.cand, &fresh.cand);
+        for (u, cut) in probes {
+            let v = s[(cut % s.len() as u64) as usize];
+            let value = if v >= lo && v <= hi { v } else { lo + u * (hi - lo) };
+            let th = Threshold { value, tie_cut: cut >> 1 };
+            moving = moving.moved_to(th);
+            let want = Reference::scan(&s, &rules, th);
+            prop_assert_eq!(&moving.starts, &want.starts);
+            prop_assert_eq!(moving.segments_out(), engine_segments(&s, &rules, th));
+        }
+    }
+
+    /// The sampled calibration, whenever it answers, cuts exactly where the engine does
+    /// at the threshold it reports, and (without max_len, where counts are monotone)
+    /// meets the target as well as the general search.
+    #[test]
+    fn sampled_calibration_equals_the_general_search(
+        s in long_scores_strategy(),
+        min_len in 1usize..5,
+        target in 2.0f64..24.0,
+        max_extra in prop::option::of(0usize..30),
+        relative in prop::option::of(0u8..4),
+    ) {
+        let rules = Rules {
+            target_len: Some(target.max(min_len as f64)),
+            min_len,
+            max_len: max_extra.map(|e| (target.ceil() as usize).max(min_len) + 1 + e),
+            relative: relative.map(|r| r as f64 / 8.0),
+            combine: relative.map(|_| Combine::Or),
+            ..Rules::default()
+        };
+        prop_assume!(rules.validate().is_ok());
+        let sampling = sampled::Sampling { chunks: 8, fraction: 1 };
+        if let Some((segs, th)) = sampled::calibrated_segments(&s, &rules, sampling) {
+            prop_assert_eq!(&segs, &engine_segments(&s, &rules, th));
+            let n = s.len() as f64;
+            let objective = |c: usize| (n / c.max(1) as f64 - rules.target_len.unwrap()).abs();
+            let general = break_ties(
+                &s,
+                &rules,
+                best_distinct_threshold(&s, &rules).unwrap().0,
+                rules.target_len.unwrap(),
+                None,
+            );
+            let general_count = engine_segments(&s, &rules, general).len();
+            if rules.max_len.is_none() {
+                prop_assert!(
+                    objective(segs.len()) <= objective(general_count) + 1e-9,
+                    "sampled {} general {}", segs.len(), general_count
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn long_series_take_the_sampled_calibration_and_meet_the_target() {
+    // A slowly drifting, tie-heavy score (rounded to 1/64) over 300,000 positions.
+    let mut x = 0x5EED_u64;
+    let mut level = 0.5f64;
+    let s: Vec<f64> = (0..300_000)
+        .map(|_| {
+            x = crate::util::testing::lcg_step(x);
+            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+            level = (level + 0.01 * (u - 0.5)).clamp(0.2, 0.8);
+            ((level + 0.2 * u) * 64.0).round() / 64.0
+        })
+        .collect();
+    for (min_len, max_len, target) in [(1, None, 16.0), (4, Some(64), 16.0), (2, Some(20), 8.0)] {
+        let rules = Rules {
+            target_len: Some(target),
+            min_len,
+            max_len,
+            ..Rules::default()
+        };
+        let (segs, th) = sampled::calibrated_segments(&s, &rules, sampled::Sampling::DEFAULT)
+            .expect("a homogeneous series is bracketed by its sample");
+        assert_eq!(segs, engine_segments(&s, &rules, th));
+        let mean = s.len() as f64 / segs.len() as f64;
+        assert!(
+            (mean - target).abs() < 0.01,
+            "{min_len} {max_len:?}: mean {mean}"
+        );
+        // The public path takes it.
+        assert_eq!(segment_scores(&s, &rules).unwrap(), segs);
+    }
+}

@@ -1,0 +1,529 @@
+//! Batch calibration of long score arrays in about one pass over the scores.
+//!
+//! The general search ([`super::calibrate_threshold`]) runs the rules over the whole
+//! array at every probe, then once more to cut: with hard lengths that is ten or more
+//! passes. Here the threshold is first *estimated* on a sample (spread chunks holding
+//! 1/32 of the scores), which gives a bracket `[lo, hi]` of score values that holds the
+//! exact answer unless the series is far from homogeneous. One pass over the whole array
+//! then scans the rules at `lo` (a [`Reference`]) and collects the positions whose score
+//! lies in the bracket, the only positions whose firing any threshold in the bracket can
+//! change. Every probe of the exact search, the tie breaking and the final cut are then
+//! the reference *moved* to another threshold: a re-scan around the positions that fire
+//! differently, never the whole array again, and each probe moves from the previous one,
+//! so the moves shrink as the search closes in.
+//!
+//! The answer is the one the general search gives wherever the count of segments is
+//! monotone in the threshold (always without `max_len`): the sample only places the
+//! bracket, and a bracket that does not hold the target count (checked exactly) sends
+//! the call back to the general search.
+
+use std::cell::RefCell;
+
+use super::{
+    pack8, reason, scan_fixed, secant_search, tie_rank, Open, Reference, Rules, Scan, Segment,
+    Threshold, Window, FORCED,
+};
+
+/// Arrays shorter than this take the general search (a few passes over a short array
+/// cost less than sampling).
+pub(super) const MIN_SAMPLED: usize = 1 << 15;
+
+/// How the sample is drawn: `chunks` equal chunks spread evenly over the array, holding
+/// `1 / fraction` of it together.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Sampling {
+    pub chunks: usize,
+    pub fraction: usize,
+}
+
+impl Sampling {
+    pub(super) const DEFAULT: Self = Self {
+        chunks: 64,
+        fraction: 32,
+    };
+}
+
+/// Buckets of the sample histogram that steers the estimate.
+const EDGES: usize = 1024;
+
+/// Calibrated segments of `scores` (with `rules.target_len`, batch calibration, native
+/// rules) and the threshold that made them, or `None` when the sample cannot place a
+/// bracket around the target (the caller then runs the general search).
+pub(super) fn calibrated_segments(
+    scores: &[f64],
+    rules: &Rules,
+    sampling: Sampling,
+) -> Option<(Vec<Segment>, Threshold)> {
+    let target = rules.target_len?;
+    let n = scores.len();
+    // Chunks of at least 128 scores (fewer chunks on shorter arrays).
+    let chunk_count = (n / (sampling.fraction * 128)).clamp(1, sampling.chunks.max(1));
+    let len = n / (chunk_count * sampling.fraction);
+    if chunk_count < 8 || len < 128 {
+        return None;
+    }
+    let wanted = n as f64 / target;
+    let objective = |count: u64| (n as f64 / count.max(1) as f64 - target).abs();
+
+    // The sample: chunk k starts at k n / chunks.
+    let chunks: Vec<&[f64]> = (0..chunk_count)
+        .map(|k| {
+            let s = k * n / chunk_count;
+            &scores[s..s + len]
+        })
+        .collect();
+    let (mut lo_s, mut hi_s) = (f64::INFINITY, f64::NEG_INFINITY);
+    for c in &chunks {
+        let (l, h) = super::finite_range(c);
+        lo_s = lo_s.min(l);
+        hi_s = hi_s.max(h);
+    }
+    if lo_s >= hi_s || lo_s.is_nan() || hi_s.is_nan() {
+        return None;
+    }
+    let width = (hi_s - lo_s) / EDGES as f64;
+    let edge = |k: usize| {
+        if k >= EDGES {
+            hi_s
+        } else {
+            lo_s + width * k as f64
+        }
+    };
+    let mut above = vec![0u64; EDGES + 1];
+    for c in &chunks {
+        for &s in c.iter().filter(|s| s.is_finite()) {
+            above[(((s - lo_s) / width) as usize).min(EDGES - 1)] += 1;
+        }
+    }
+    for k in (0..EDGES).rev() {
+        above[k] += above[k + 1];
+    }
+    let scale = n as f64 / (chunk_count * len) as f64;
+    // Estimated segments at edge k: each chunk counted from a fresh start (the rules
+    // restarted there), scaled to the whole array; with the per-chunk counts.
+    let memo: RefCell<Vec<(usize, u64, Vec<u64>)>> = RefCell::new(Vec::new());
+    let mut estimate = |k: usize| -> u64 {
+        if let Some(e) = memo.borrow().iter().find(|e| e.0 == k) {
+            return e.1;
+        }
+        let th = Threshold::above(edge(k));
+        let per: Vec<u64> = chunks
+            .iter()
+            .map(|c| super::count_segments(c, rules, th))
+            .collect();
+        let total = (per.iter().sum::<u64>() as f64 * scale).round() as u64;
+        memo.borrow_mut().push((k, total, per));
+        total
+    };
+    let x_of = |k: usize| above[k] as f64 * scale;
+    let mut seen = Vec::new();
+    let (a, b) = secant_search(EDGES + 1, wanted, &mut estimate, x_of, &mut seen);
+    let memo = memo.into_inner();
+    let probe = |k: usize| memo.iter().find(|e| e.0 == k);
+    let (pa, pb) = (probe(a)?, probe(b)?);
+    // The margin: four standard errors of the estimate, from the spread of the per-chunk
+    // counts at the bracket's lower end (at least 0.5%, at most 25%).
+    let per = &pa.2;
+    let mean = per.iter().sum::<u64>() as f64 / per.len() as f64;
+    let var = per.iter().map(|&c| (c as f64 - mean).powi(2)).sum::<f64>() / per.len() as f64;
+    let rel_se = var.sqrt() / mean.max(1.0) / (per.len() as f64).sqrt();
+    let margin = (4.0 * rel_se).clamp(0.005, 0.25);
+    // Segments per firing position near the target (the local slope of the estimate in
+    // x, the positions above the threshold): the bracket's ends are where the estimate,
+    // extended along it, is off the target by the margin.
+    let (xa, xb) = (x_of(a), x_of(b));
+    let slope = if a != b && xa != xb {
+        ((pa.1 as f64 - pb.1 as f64) / (xa - xb)).max(1e-3)
+    } else {
+        (pa.1 as f64 / xa.max(1.0)).max(1e-3)
+    };
+    let x_centre = xa - (pa.1 as f64 - wanted) / slope;
+    let x_span = margin * wanted / slope;
+    // The first edge whose x is at or below `x` (x falls as the edge rises).
+    let edge_at = |x: f64| -> usize {
+        let (mut l, mut r) = (0usize, EDGES);
+        while l < r {
+            let m = l + (r - l) / 2;
+            if x_of(m) > x {
+                l = m + 1;
+            } else {
+                r = m;
+            }
+        }
+        l
+    };
+    let lo_k = edge_at(x_centre + x_span).saturating_sub(1);
+    let hi_k = edge_at(x_centre - x_span).min(EDGES);
+    let centre_k = edge_at(x_centre).clamp(lo_k, hi_k);
+    if lo_k >= hi_k {
+        return None;
+    }
+    let (lo, hi) = (edge(lo_k), edge(hi_k));
+
+    // The one pass: the reference at the estimate, and the positions in the bracket.
+    let reference =
+        Reference::scan_collect(scores, rules, Threshold::above(edge(centre_k)), lo, hi);
+    let c_centre = reference.segments();
+    // Thresholds: `lo`, then every distinct score in (lo, hi]; counts do not increase
+    // along the list. x: the count predicted from the reference's exact count along the
+    // sample's slope, in the bracket positions that fire.
+    let mut values: Vec<f64> = reference
+        .cand
+        .iter()
+        .map(|&t| scores[t as usize])
+        .filter(|&v| v > lo)
+        .collect();
+    values.sort_unstable_by(f64::total_cmp);
+    let fired_at_centre = values.len() - values.partition_point(|&v| v <= edge(centre_k));
+    let mut thresholds = vec![lo];
+    let mut fired_above = vec![values.len()];
+    for (i, &v) in values.iter().enumerate() {
+        if values.get(i + 1) != Some(&v) {
+            thresholds.push(v);
+            fired_above.push(values.len() - i - 1);
+        }
+    }
+    let x_at =
+        |i: usize| c_centre as f64 + slope * (fired_above[i] as f64 - fired_at_centre as f64);
+    let current = RefCell::new(Some(reference));
+    let move_to = |th: Threshold| -> u64 {
+        let mut slot = current.borrow_mut();
+        let r = slot.take().expect("a reference").moved_to(th);
+        let c = r.segments();
+        *slot = Some(r);
+        c
+    };
+    let mut probes = Vec::new();
+    let (a, b) = secant_search(
+        thresholds.len(),
+        wanted,
+        |i| move_to(Threshold::above(thresholds[i])),
+        x_at,
+        &mut probes,
+    );
+    let count_of = |i: usize| probes.iter().find(|p| p.0 == i).map(|p| p.1);
+    // The target must lie inside the bracket, exactly (the counts at the search's final
+    // bracket enclose it): else the general search.
+    let (ca, cb) = (count_of(a)?, count_of(b)?);
+    if (ca as f64) < wanted || (cb as f64) > wanted {
+        return None;
+    }
+    let mut best: Option<(usize, u64)> = None;
+    for &(i, c) in &probes {
+        let better = match best {
+            None => true,
+            Some((bi, bc)) => {
+                let (o, ob) = (objective(c), objective(bc));
+                o < ob || (o == ob && i > bi)
+            }
+        };
+        if better {
+            best = Some((i, c));
+        }
+    }
+    let (best_i, found) = best?;
+    let value = thresholds[best_i];
+    let mut chosen = (Threshold::above(value), found);
+
+    // Ties: the positions holding the value that decides (as in the general search),
+    // fired in the order of their tie rank; all of them lie in the bracket.
+    if (found as f64 - wanted).abs() >= 1.0 {
+        // The value whose ties decide lies in the bracket unless the best threshold is
+        // one of its ends; then the general search.
+        let tied = if (found as f64) < wanted {
+            (best_i > 0).then_some(value)?
+        } else {
+            thresholds.get(best_i + 1).copied()?
+        };
+        {
+            let mut ranks: Vec<u64> = current
+                .borrow()
+                .as_ref()
+                .expect("a reference")
+                .cand
+                .iter()
+                .filter(|&&t| scores[t as usize] == tied)
+                .map(|&t| tie_rank(t))
+                .collect();
+            if ranks.len() >= 2 {
+                ranks.sort_unstable();
+                let at = |j: usize| Threshold {
+                    value: tied,
+                    tie_cut: if j == 0 {
+                        0
+                    } else {
+                        ranks[j - 1].saturating_add(1)
+                    },
+                };
+                let len = ranks.len();
+                let x_of = |i: usize| {
+                    if (found as f64) < wanted {
+                        found as f64 + 0.5 * (len - i) as f64
+                    } else {
+                        found as f64 - 0.5 * i as f64
+                    }
+                };
+                let mut seen = Vec::new();
+                secant_search(len + 1, wanted, |i| move_to(at(len - i)), x_of, &mut seen);
+                for (i, c) in seen {
+                    if objective(c) < objective(chosen.1) {
+                        chosen = (at(len - i), c);
+                    }
+                }
+            }
+        }
+    }
+    let mut reference = current.into_inner().expect("a reference");
+    if reference.scan.theta.to_bits() != chosen.0.value.to_bits()
+        || reference.scan.tie_cut != chosen.0.tie_cut
+    {
+        reference = reference.moved_to(chosen.0);
+    }
+    Some((reference.segments_out(), chosen.0))
+}
+
+impl<'a> Reference<'a> {
+    /// The reference scan at `at`, with the bracket `[lo, hi]` collected in the same pass
+    /// (block by block, while each block of scores is in cache).
+    pub(super) fn scan_collect(
+        scores: &'a [f64],
+        rules: &'a Rules,
+        at: Threshold,
+        lo: f64,
+        hi: f64,
+    ) -> Self {
+        let scan = Scan::new(rules, Some(at));
+        let mut starts = Vec::with_capacity(scores.len() / 8 + 1);
+        let mut cand = Vec::new();
+        let mut near = Vec::new();
+        let mut open = Open {
+            cur: 0,
+            reason: reason::START,
+        };
+        let mut prev = f64::NAN;
+        let window = Window {
+            ring: &[],
+            block: scores,
+            base: 0,
+        };
+        const BLOCK: usize = 4096;
+        for (j, block) in scores.chunks(BLOCK).enumerate() {
+            let base = (j * BLOCK) as u64;
+            scan_fixed(
+                &mut open,
+                &mut prev,
+                block,
+                base,
+                &scan,
+                &window,
+                &mut |g| starts.push(tagged(g.start, g.reason)),
+            );
+            for (k, quad) in block.chunks(64).enumerate() {
+                let mut flags = [0u8; 64];
+                for (f, &s) in flags.iter_mut().zip(quad) {
+                    *f = (s >= lo && s <= hi) as u8;
+                }
+                let mut bits = flags
+                    .chunks_exact(8)
+                    .enumerate()
+                    .fold(0u64, |bits, (i, c)| bits | (pack8(c) << (8 * i)));
+                while bits != 0 {
+                    let i = bits.trailing_zeros() as u64;
+                    bits &= bits - 1;
+                    let t = base + (k * 64) as u64 + i;
+                    if t > 0 {
+                        cand.push(t);
+                        near.push([scores[t as usize], scores[t as usize - 1]]);
+                    }
+                }
+            }
+        }
+        starts.push(tagged(open.cur, open.reason));
+        Self {
+            scores,
+            rules,
+            scan,
+            starts,
+            cand,
+            near,
+            lo,
+            hi,
+        }
+    }
+
+    /// The reference scan at `th` (whose value must lie in the bracket), made from this
+    /// one by re-scanning only around the bracket positions that fire differently; the
+    /// bracket stays.
+    pub(super) fn moved_to(self, th: Threshold) -> Self {
+        debug_assert!(self.covers(th.value));
+        let b = Scan::new(self.rules, Some(th));
+        let scores = self.scores;
+        let n = scores.len() as u64;
+        let window = Window {
+            ring: &[],
+            block: scores,
+            base: 0,
+        };
+        let mut out: Vec<u64> = Vec::with_capacity(self.starts.len() + 64);
+        let mut copied = 0usize;
+        // Reference starts before a position, found from the last answer (the queries
+        // move forward through the array): a binary search over the whole list would
+        // miss the cache at every step.
+        let mut finger = 0usize;
+        let mut starts_before = |p: u64| -> usize {
+            finger = seek(&self.starts, finger, p);
+            finger
+        };
+        let (mut sync_cur, mut sync_next) = (0u64, 1u64);
+        for (&d, &[s, before]) in self.cand.iter().zip(&self.near) {
+            if d < sync_next {
+                continue;
+            }
+            let fa = self.scan.fires(s, before, self.scan.theta, d).is_some();
+            let fb = b.fires(s, before, b.theta, d).is_some();
+            if fa == fb {
+                continue;
+            }
+            // As in `count`: re-scan from the last rule start before d (or the last
+            // synchronisation), until both scans share a start again.
+            let mut j = starts_before(d);
+            while self.starts[j - 1] & FORCED != 0 {
+                j -= 1;
+            }
+            let r = self.starts[j - 1];
+            let (cur, from) = if r + 1 >= sync_next {
+                (r, r + 1)
+            } else {
+                (sync_cur, sync_next)
+            };
+            let keep = starts_before(from);
+            out.extend_from_slice(&self.starts[copied..keep]);
+            let mut open = Open {
+                cur,
+                reason: reason::THRESHOLD,
+            };
+            let mut prev = scores[from as usize - 1];
+            let mut q = from;
+            while q < n {
+                let end = (q + 64).min(n);
+                scan_fixed(
+                    &mut open,
+                    &mut prev,
+                    &scores[q as usize..end as usize],
+                    q,
+                    &b,
+                    &window,
+                    &mut |g| {
+                        if g.start >= from {
+                            out.push(tagged(g.start, g.reason));
+                        }
+                    },
+                );
+                q = end;
+                if q <= d {
+                    continue;
+                }
+                let m = starts_before(open.cur + 1);
+                if m > 0
+                    && self.starts[m - 1] & !FORCED == open.cur
+                    && self.starts.get(m).is_none_or(|&p| p & !FORCED >= q)
+                {
+                    break;
+                }
+            }
+            if open.cur >= from {
+                out.push(tagged(open.cur, open.reason));
+            }
+            copied = starts_before(q);
+            sync_cur = open.cur;
+            sync_next = q;
+        }
+        out.extend_from_slice(&self.starts[copied..]);
+        Self {
+            scan: b,
+            starts: out,
+            ..self
+        }
+    }
+
+    /// The segments of this scan, each with the reason it started: the first starts the
+    /// series, a forced start is `max_len`, any other fired (the reason is the rule's at
+    /// this scan's threshold).
+    pub(super) fn segments_out(&self) -> Vec<Segment> {
+        let n = self.scores.len() as u64;
+        let scores = self.scores;
+        let mut out = Vec::with_capacity(self.starts.len());
+        for (i, &tag) in self.starts.iter().enumerate() {
+            let p = tag & !FORCED;
+            let end = self.starts.get(i + 1).map_or(n, |&q| q & !FORCED);
+            let why = if p == 0 {
+                reason::START
+            } else if tag & FORCED != 0 {
+                reason::MAX_LEN
+            } else if !self.scan.has_relative {
+                // The threshold rule alone: every fired start is the threshold's.
+                reason::THRESHOLD
+            } else {
+                let (s, before) = (scores[p as usize], scores[p as usize - 1]);
+                self.scan
+                    .fires(s, before, self.scan.theta, p)
+                    .unwrap_or(reason::THRESHOLD)
+            };
+            if end > p {
+                out.push(Segment {
+                    start: p,
+                    len: end - p,
+                    reason: why,
+                });
+            }
+        }
+        out
+    }
+}
+
+/// The number of `starts` (tagged positions, ascending) before position `p`, searched
+/// outward from `from` (a previous answer): galloping, then a binary search in the last
+/// step, so a query near the previous one costs a few comparisons.
+fn seek(starts: &[u64], from: usize, p: u64) -> usize {
+    let at = |i: usize| starts[i] & !FORCED;
+    let n = starts.len();
+    let from = from.min(n);
+    if from < n && at(from) < p {
+        // Forward: the answer is in (from, n].
+        let mut step = 1;
+        let mut lo = from + 1;
+        while lo < n && at(lo) < p {
+            let next = lo + step;
+            if next >= n || at(next) >= p {
+                let hi = next.min(n);
+                return lo + 1 + starts[lo + 1..hi].partition_point(|&s| s & !FORCED < p);
+            }
+            lo = next;
+            step *= 2;
+        }
+        lo
+    } else {
+        // Backward: the answer is in [0, from].
+        let mut step = 1;
+        let mut hi = from;
+        while hi > 0 && at(hi - 1) >= p {
+            let next = hi.saturating_sub(step);
+            if next == 0 || at(next - 1) < p {
+                return next + starts[next..hi - 1].partition_point(|&s| s & !FORCED < p);
+            }
+            hi = next;
+            step *= 2;
+        }
+        hi
+    }
+}
+
+/// A start as the reference keeps it: its position, [`FORCED`] for a `max_len` split.
+#[inline]
+fn tagged(p: u64, why: u8) -> u64 {
+    if why == reason::MAX_LEN {
+        p | FORCED
+    } else {
+        p
+    }
+}
