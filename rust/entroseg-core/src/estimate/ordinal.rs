@@ -324,6 +324,122 @@ fn encode_block(xs: &[f64], start: usize, codes: &mut [u32], order: usize, delay
     encode_block_generic(xs, start, codes, order, delay)
 }
 
+/// Counts of the order-3 inversion codes of the patterns ending at `x[2 tau..]` (all
+/// their samples inside `x`, none non-finite): see
+/// [`OrdinalEncoder::count_order3_finite`].
+fn count_order3_words(x: &[f64], delay: usize) -> [u32; 6] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static AVX2: OnceLock<bool> = OnceLock::new();
+        if *AVX2.get_or_init(|| std::arch::is_x86_feature_detected!("avx2")) {
+            // SAFETY: the CPU supports AVX2 (checked at run time just above).
+            return unsafe { count_order3_avx2(x, delay) };
+        }
+    }
+    count_order3_generic(x, delay)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn count_order3_avx2(x: &[f64], delay: usize) -> [u32; 6] {
+    // SAFETY: this function runs with AVX2 enabled, which `le_bits64_avx` needs.
+    count_order3_with(x, delay, |a, b| unsafe { le_bits64_avx(a, b) })
+}
+
+/// [`le_bits64`] with AVX compares: four pairs per instruction, their sign masks
+/// straight into the word.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn le_bits64_avx(a: &[f64; 64], b: &[f64; 64]) -> u64 {
+    use std::arch::x86_64::{_mm256_cmp_pd, _mm256_loadu_pd, _mm256_movemask_pd, _CMP_LE_OQ};
+    let mut w = 0u64;
+    for k in 0..16 {
+        // SAFETY: 4k + 3 < 64, inside both arrays; AVX is enabled on this function.
+        let m = {
+            let u = _mm256_loadu_pd(a.as_ptr().add(4 * k));
+            let v = _mm256_loadu_pd(b.as_ptr().add(4 * k));
+            _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_LE_OQ>(u, v))
+        };
+        w |= (m as u64) << (4 * k);
+    }
+    w
+}
+
+/// Bit `i` set where `a[i] <= b[i]` (NaN never), for up to 64 pairs.
+#[inline(always)]
+fn le_bits(a: &[f64], b: &[f64]) -> u64 {
+    let mut w = 0u64;
+    for (i, (&u, &v)) in a.iter().zip(b).enumerate() {
+        w |= ((u <= v) as u64) << i;
+    }
+    w
+}
+
+/// `le_bits` over exactly 64 pairs, four at a time into the word.
+#[inline(always)]
+fn le_bits64(a: &[f64; 64], b: &[f64; 64]) -> u64 {
+    let mut w = 0u64;
+    for k in 0..16 {
+        let mut nib = 0u64;
+        for j in 0..4 {
+            nib |= ((a[4 * k + j] <= b[4 * k + j]) as u64) << j;
+        }
+        w |= nib << (4 * k);
+    }
+    w
+}
+
+#[inline(always)]
+fn count_order3_generic(x: &[f64], delay: usize) -> [u32; 6] {
+    count_order3_with(x, delay, le_bits64)
+}
+
+#[inline(always)]
+fn count_order3_with(
+    x: &[f64],
+    delay: usize,
+    word: impl Fn(&[f64; 64], &[f64; 64]) -> u64,
+) -> [u32; 6] {
+    let n = x.len() - 2 * delay; // patterns
+    let (x0, x1, x2) = (&x[..n], &x[delay..delay + n], &x[2 * delay..2 * delay + n]);
+    let mut counts = [0u32; 6];
+    let mut add = |a: u64, b: u64, e: u64, valid: u64| {
+        let both = e & b;
+        let one = e ^ b;
+        let none = !(e | b) & valid;
+        let (a, na) = (a & valid, !a & valid);
+        counts[0] += (na & none).count_ones();
+        counts[1] += (a & none).count_ones();
+        counts[2] += (na & one).count_ones();
+        counts[3] += (a & one).count_ones();
+        counts[4] += (na & both).count_ones();
+        counts[5] += (a & both).count_ones();
+    };
+    let words = n / 64;
+    for k in 0..words {
+        let r = 64 * k..64 * k + 64;
+        let (p0, p1, p2): (&[f64; 64], &[f64; 64], &[f64; 64]) = (
+            x0[r.clone()].try_into().expect("64"),
+            x1[r.clone()].try_into().expect("64"),
+            x2[r].try_into().expect("64"),
+        );
+        add(word(p0, p1), word(p1, p2), word(p0, p2), !0);
+    }
+    let r = 64 * words..n;
+    if !r.is_empty() {
+        let len = r.len();
+        let (p0, p1, p2) = (&x0[r.clone()], &x1[r.clone()], &x2[r]);
+        add(
+            le_bits(p0, p1),
+            le_bits(p1, p2),
+            le_bits(p0, p2),
+            (1u64 << len) - 1,
+        );
+    }
+    counts
+}
+
 /// Streaming ordinal encoder: feed samples one chunk at a time, get one inversion code
 /// per sample (`NO_PATTERN` while the embedding is incomplete or its span holds a
 /// non-finite sample).
@@ -407,6 +523,46 @@ impl OrdinalEncoder {
     pub(crate) fn encode_finite(&mut self, chunk: &[f64], codes: &mut [u32]) {
         debug_assert!(crate::estimate::first_non_finite(chunk).is_none());
         self.encode_checked(chunk, codes, true)
+    }
+
+    /// Whole-series counting at order 3 for a chunk holding no non-finite sample: adds the
+    /// number of patterns of each inversion code to `counts[code]` (six counters) and
+    /// returns how many patterns it counted, leaving the encoder as
+    /// [`encode`](Self::encode) would. `codes` is scratch of at least `span` entries.
+    ///
+    /// The first `span` patterns (which reach into the previous chunk) go through the
+    /// encoder; the others are counted from three comparison bit streams, 64 patterns per
+    /// word: with `a = x0 <= x1`, `b = x1 <= x2`, `e = x0 <= x2` the inversion code is
+    /// `a + 2 (e + b)`, so each code's count is the population count of one combination
+    /// of the three words. The counts are the encoder's, comparison for comparison.
+    pub(crate) fn count_order3_finite(
+        &mut self,
+        chunk: &[f64],
+        counts: &mut [u32],
+        codes: &mut [u32],
+    ) -> u64 {
+        debug_assert_eq!(self.order, 3);
+        debug_assert!(crate::estimate::first_non_finite(chunk).is_none());
+        let head = chunk.len().min(self.span);
+        let head_codes = &mut codes[..head];
+        self.encode_checked(&chunk[..head], head_codes, true);
+        let mut valid = 0u64;
+        for &c in head_codes.iter().filter(|&&c| c != NO_PATTERN) {
+            counts[c as usize] += 1;
+            valid += 1;
+        }
+        if chunk.len() > head {
+            let found = count_order3_words(chunk, self.delay);
+            for (c, f) in counts.iter_mut().zip(found) {
+                *c += f;
+            }
+            valid += (chunk.len() - head) as u64;
+            self.seen += (chunk.len() - head) as u64;
+            self.tail.clear();
+            self.tail
+                .extend_from_slice(&chunk[chunk.len() - self.span..]);
+        }
+        valid
     }
 
     fn encode_checked(&mut self, chunk: &[f64], codes: &mut [u32], known_finite: bool) {

@@ -587,6 +587,7 @@ impl PermutationEstimator {
         let chunk_offset = self.encoder.seen();
         let mut codes = std::mem::take(&mut self.codes);
         codes.resize(BLOCK.min(chunk.len()), 0);
+        let order3_counts = !rolling && !self.options.weighted && self.options.order == 3;
         let mut start = 0;
         while start < chunk.len() {
             let end = (start + BLOCK).min(chunk.len());
@@ -596,6 +597,23 @@ impl PermutationEstimator {
                 // The samples just before the block, for the weights of its first patterns.
                 self.history.clear();
                 self.history.extend_from_slice(self.encoder.tail());
+            }
+            if order3_counts {
+                // Whole-series order 3: counted straight from comparison bit words (the
+                // codes are never written), when the block is finite.
+                if raise && nan_check == NanCheck::PerBlock {
+                    if let Some(i) = first_non_finite(block) {
+                        self.codes = codes;
+                        return Err(non_finite_error(start + i, block[i], chunk_offset));
+                    }
+                }
+                if raise || first_non_finite(block).is_none() {
+                    self.total_patterns +=
+                        self.encoder
+                            .count_order3_finite(block, &mut self.counts[..6], block_codes);
+                    start = end;
+                    continue;
+                }
             }
             if raise {
                 if nan_check == NanCheck::PerBlock {
@@ -1621,5 +1639,72 @@ mod tests {
         let _ = PermutationEstimator::restore(&corrupted); // error or valid, never a panic
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<PermutationEstimator>();
+    }
+
+    /// Whole-series order 3 counts from comparison bit words (any delay, ties, NaN or
+    /// infinity under `propagate`, any chunking): the same pattern counts as the encoder
+    /// writing one code per sample and counting them, hence the same value bit for bit.
+    #[test]
+    fn order_three_bit_counts_equal_the_encoded_counts() {
+        use proptest::prelude::*;
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(300));
+        let strategy = (
+            any::<u64>(),
+            1usize..12_000,
+            1u64..40,
+            prop::sample::select(vec![1usize, 2, 3, 31, 32, 33, 64, 2500]),
+            prop::collection::vec(0usize..12_000, 0..4),
+            prop::collection::vec(1usize..9000, 1..4),
+        );
+        runner
+            .run(&strategy, |(seed, n, levels, delay, bad, cuts)| {
+                prop_assume!(n > 2 * delay);
+                let mut x = walk(seed, n, levels);
+                for (k, &b) in bad.iter().enumerate() {
+                    if b < n {
+                        x[b] = [f64::NAN, f64::INFINITY][k % 2];
+                    }
+                }
+                let o = PermutationOptions {
+                    order: 3,
+                    delay,
+                    nan_policy: NanPolicy::Propagate,
+                    statistic: Statistic::MissingPatterns,
+                    ..Default::default()
+                };
+                // The reference: codes from the encoder, counted one by one.
+                let mut enc = OrdinalEncoder::new(3, delay).unwrap();
+                let mut codes = vec![0u32; n];
+                enc.encode(&x, &mut codes);
+                let mut want = [0u32; 6];
+                for &c in codes.iter().filter(|&&c| c != NO_PATTERN) {
+                    want[c as usize] += 1;
+                }
+                let mut est = PermutationEstimator::new(o).unwrap();
+                let mut at = 0;
+                for &c in cuts.iter().chain(std::iter::once(&n)) {
+                    let end = (at + c).min(n);
+                    est.update(&x[at..end], &mut []).unwrap();
+                    at = end;
+                }
+                est.update(&x[at..], &mut []).unwrap();
+                let got = est.merged_counts();
+                prop_assert_eq!(&got[..], &want[..]);
+                for (stat, norm) in [(Statistic::Entropy, true), (Statistic::Complexity, false)] {
+                    let o = PermutationOptions {
+                        statistic: stat,
+                        normalize: norm,
+                        ..o
+                    };
+                    let mut est = PermutationEstimator::new(o).unwrap();
+                    for part in x.chunks(cuts[0]) {
+                        est.update(part, &mut []).unwrap();
+                    }
+                    let v = est.value().unwrap();
+                    prop_assert_eq!(v.to_bits(), whole_series(&x, o).unwrap().to_bits());
+                }
+                Ok(())
+            })
+            .unwrap();
     }
 }

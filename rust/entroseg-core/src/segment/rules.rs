@@ -698,28 +698,75 @@ fn fire_bits(block: &[f64], prev: f64, scan: &Scan, block_base: u64) -> u64 {
             last = s;
         }
     } else {
-        let theta = scan.theta;
-        for (f, &s) in flags.iter_mut().zip(block) {
-            *f = (s > theta) as u8;
+        let mut bits = above_bits(block, scan.theta);
+        if scan.tie_cut > 0 {
+            bits |= tie_bits(block, prev, scan, block_base);
         }
+        return bits;
     }
     let mut bits = flags
         .chunks_exact(8)
         .enumerate()
         .fold(0u64, |bits, (k, c)| bits | (pack8(c) << (8 * k)));
     if scan.tie_cut > 0 {
-        // Tie-heavy scores only: the positions whose score equals the threshold.
-        for (i, &s) in block.iter().enumerate() {
-            if s == scan.theta {
-                let last = if i == 0 { prev } else { block[i - 1] };
-                let t = block_base + i as u64;
-                if scan.fires(s, last, scan.theta, t).is_some() {
-                    bits |= 1 << i;
-                }
+        bits |= tie_bits(block, prev, scan, block_base);
+    }
+    bits
+}
+
+/// Bits of the positions of `block` (64 at most) whose score equals the threshold and
+/// fires by its tie rank (tie-heavy scores with a batch-calibrated tie cut only).
+#[inline(never)]
+fn tie_bits(block: &[f64], prev: f64, scan: &Scan, block_base: u64) -> u64 {
+    let mut bits = 0u64;
+    for (i, &s) in block.iter().enumerate() {
+        if s == scan.theta {
+            let last = if i == 0 { prev } else { block[i - 1] };
+            let t = block_base + i as u64;
+            if scan.fires(s, last, scan.theta, t).is_some() {
+                bits |= 1 << i;
             }
         }
     }
     bits
+}
+
+/// Bits of the positions of `block` (64 at most) whose score is above `theta` (NaN
+/// never is): two comparisons per instruction and their sign masks straight into the
+/// word (SSE2, part of every x86-64), instead of a byte per flag packed afterwards.
+#[inline(always)]
+fn above_bits(block: &[f64], theta: f64) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_cmpgt_pd, _mm_loadu_pd, _mm_movemask_pd, _mm_set1_pd};
+        let pairs = block.chunks_exact(2);
+        let odd = pairs.remainder().first().copied();
+        let mut bits = 0u64;
+        // SAFETY: SSE2 is part of the x86-64 baseline; each load reads the two f64 of
+        // one `chunks_exact(2)` item.
+        unsafe {
+            let t = _mm_set1_pd(theta);
+            for (i, pair) in pairs.enumerate() {
+                let above = _mm_cmpgt_pd(_mm_loadu_pd(pair.as_ptr()), t);
+                bits |= (_mm_movemask_pd(above) as u64) << (2 * i);
+            }
+        }
+        if odd.is_some_and(|s| s > theta) {
+            bits |= 1 << (block.len() - 1);
+        }
+        bits
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let mut flags = [0u8; 64];
+        for (f, &s) in flags.iter_mut().zip(block) {
+            *f = (s > theta) as u8;
+        }
+        flags
+            .chunks_exact(8)
+            .enumerate()
+            .fold(0u64, |bits, (k, c)| bits | (pack8(c) << (8 * k)))
+    }
 }
 
 /// The fixed-threshold scan over `scores` (the samples at `base ..`): fire positions are
