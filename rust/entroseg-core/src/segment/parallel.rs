@@ -19,17 +19,15 @@
 //! What cannot be split exactly runs sequentially, and the report says so: the online
 //! `target_len` controller (its threshold depends on the whole history) and the
 //! next-symbol profile (the context model counts everything seen). Batch calibration
-//! of `target_len` is computed once over the whole profile, then the rules run in
-//! parallel with that threshold; with `min_len`/`max_len` that calibration searches with
-//! sequential probes (a parallel count of the probes through this module's span runs
-//! was measured slower: a probe only counts, while span runs record every start), so it
-//! bounds the speed-up of that configuration.
+//! of `target_len` is computed once over the whole profile (sequentially); on a long
+//! profile that search cuts it too, in about one pass (see `rules::sampled`), and its
+//! segments are the answer, else the rules run in parallel with the threshold found.
 
 use crate::error::{Error, Result};
 use crate::estimate::samples::Samples;
 use crate::estimate::{conditional, permutation};
 use crate::segment::profile::{check_input, profile_of};
-use crate::segment::rules::{Engine, Rules, Segment};
+use crate::segment::rules::{sampled_calibration, Engine, Rules, Segment};
 use crate::segment::spec::{Method, SegmentSpec};
 use crate::util::pool::run_parallel;
 
@@ -220,6 +218,16 @@ pub fn segment_scores_parallel(
 ) -> Result<(Vec<Segment>, StitchReport)> {
     rules.validate()?;
     check_chunks(chunks)?;
+    // A batch calibration that cut the whole array as it searched (one pass, see
+    // `rules::sampled`) leaves nothing for the chunks to do.
+    if let Some((segs, _)) = sampled_calibration(scores, rules) {
+        let report = StitchReport {
+            chunks: 1,
+            sequential_reason: Some("the batch calibration cut the whole profile in its own pass"),
+            ..StitchReport::default()
+        };
+        return Ok((segs, report));
+    }
     let base = Engine::new(*rules, scores)?;
     let fill = |from: u64, out: &mut [f64]| -> Result<()> {
         let from = from as usize;

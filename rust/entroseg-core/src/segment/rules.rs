@@ -1758,7 +1758,10 @@ pub fn calibrate_threshold(scores: &[f64], rules: &Rules) -> Result<Threshold> {
 /// The calibration of a long array in about one pass ([`sampled`]), for native rules
 /// with batch calibration whose count is not a plain rank (hard lengths or the relative
 /// rule); `None` when it does not apply or its bracket misses the target.
-fn sampled_calibration(scores: &[f64], rules: &Rules) -> Option<(Vec<Segment>, Threshold)> {
+pub(crate) fn sampled_calibration(
+    scores: &[f64],
+    rules: &Rules,
+) -> Option<(Vec<Segment>, Threshold)> {
     let native = rules.preset.is_none() && rules.fit.is_none() && !rules.accumulate;
     if !native
         || rules.target_len.is_none()
