@@ -76,14 +76,23 @@ pub enum Calibration {
     /// Search the threshold over the whole score array (one-shot calls only).
     #[default]
     Batch,
-    /// A deterministic controller that adjusts the threshold after every sample:
-    /// `theta += GAIN * spread * (started - 1/target_len)`, where `started` is 1 when a
-    /// segment started at that sample (any reason) and `spread` is an exponential moving
-    /// average of `|s - mean|` (rate `1/(8 target_len)`; over the first `8 target_len`
-    /// finite scores a plain running average, so the spread is known from the start
-    /// instead of growing from 0). Starting from the first finite
-    /// score, it drives the start rate to `1/target_len`, so the mean length converges to
-    /// the target on stationary signals and tracks slow changes. Streaming-safe and
+    /// A deterministic controller that adjusts the threshold as the stream goes:
+    /// `theta += GAIN * spread * (started - 1/target_len)` per sample, where `started` is
+    /// 1 when a segment started at that sample (any reason) and `spread` is an
+    /// exponential moving average of `|s - mean|` (rate `1/(8 target_len)`; over the first
+    /// `8 target_len` finite scores a plain running average, so the spread is known from
+    /// the start instead of growing from 0). Starting from the first finite score, it
+    /// drives the start rate to `1/target_len`, so the mean length converges to the
+    /// target on stationary signals and tracks slow changes.
+    ///
+    /// After that warm-up it acts once per block of 64 positions (aligned to multiples
+    /// of 64 from the start of the stream): the threshold holds within a block (so the
+    /// block is scanned 64 scores at a time, like a fixed threshold). The threshold is
+    /// then kept as `mean + spread * z`: at the block's end `z += GAIN * (starts -
+    /// 64/target_len)` and the mean and spread take the block's finite scores at once
+    /// (weight `1 - (1 - rate)^f` for `f` finite scores). `z` integrates the start error,
+    /// so on a stationary stream the long-run mean length is the target itself, and a
+    /// change of level or spread moves the threshold with it. Streaming-safe and
     /// chunk-invariant.
     Online,
 }
@@ -400,7 +409,16 @@ struct Controller {
     /// is known from the first samples instead of growing from 0 at rate `beta`.
     observed: u64,
     warmup: u64,
+    /// Block mode (after the warm-up): the threshold moves once per 64 positions.
+    block: bool,
+    /// In block mode, the threshold's distance from the mean in spreads.
+    z: f64,
+    /// Starts made in the current block (its scores are kept by the engine).
+    block_starts: u32,
 }
+
+/// Positions per step of the online controller after its warm-up.
+const CONTROL_BLOCK: usize = 64;
 
 impl Controller {
     fn new(target_len: f64) -> Self {
@@ -413,7 +431,45 @@ impl Controller {
             initialised: false,
             observed: 0,
             warmup: (8.0 * target_len).ceil() as u64,
+            block: false,
+            z: 0.0,
+            block_starts: 0,
         }
+    }
+
+    /// The block step. The threshold is kept as `mean + spread * z`, and `z` integrates
+    /// the block's start error: `z += GAIN * (starts - 64/target_len)`. While `z` stays
+    /// bounded (a stationary stream), the starts' long-run rate is exactly
+    /// `1/target_len`; a change of level or spread moves the threshold with it at once.
+    fn observe_block(&mut self, block_scores: &[f64]) {
+        let expected = self.rate * CONTROL_BLOCK as f64;
+        self.z += ONLINE_GAIN * (self.block_starts as f64 - expected);
+        self.block_starts = 0;
+        let (mut sum, mut dev, mut finite) = (0.0f64, 0.0f64, 0u32);
+        for &s in block_scores {
+            if s.is_finite() {
+                sum += s;
+                dev += (s - self.mean).abs();
+                finite += 1;
+            }
+        }
+        if finite > 0 {
+            let w = 1.0 - (1.0 - self.beta).powi(finite as i32);
+            let f = finite as f64;
+            self.spread += w * (dev / f - self.spread);
+            self.mean += w * (sum / f - self.mean);
+        }
+        self.theta = self.mean + self.spread * self.z;
+    }
+
+    /// Enters block mode: the threshold in force, in units of the spread from the mean.
+    fn enter_block_mode(&mut self) {
+        self.block = true;
+        self.z = if self.spread > 0.0 {
+            (self.theta - self.mean) / self.spread
+        } else {
+            0.0
+        };
     }
 
     /// Threshold in force for a sample with score `s` (initialises on the first finite).
@@ -833,6 +889,9 @@ pub struct RuleEngine {
     /// Previous score (NaN when none).
     prev: f64,
     history: History,
+    /// The online controller's current block of scores (position `p` at `p % 64`;
+    /// empty without the controller).
+    control: Vec<f64>,
 }
 
 impl RuleEngine {
@@ -873,6 +932,11 @@ impl RuleEngine {
             },
             prev: f64::NAN,
             history: History::new(rules.max_len),
+            control: if controller.is_some() {
+                vec![f64::NAN; CONTROL_BLOCK]
+            } else {
+                Vec::new()
+            },
         })
     }
 
@@ -963,8 +1027,37 @@ impl RuleEngine {
                 &mut emit,
             ),
             Some(c) => {
-                for (k, &s) in scores.iter().enumerate() {
+                let mut k = 0;
+                while k < scores.len() {
                     let t = base + k as u64;
+                    if c.block {
+                        // Up to the end of this control block, at its fixed threshold.
+                        let at = (t % CONTROL_BLOCK as u64) as usize;
+                        let m = (CONTROL_BLOCK - at).min(scores.len() - k);
+                        let piece = &scores[k..k + m];
+                        self.scan.theta = c.theta;
+                        let mut started = 0u32;
+                        scan_fixed(
+                            &mut self.open,
+                            &mut self.prev,
+                            piece,
+                            t,
+                            &self.scan,
+                            &window,
+                            &mut |g| {
+                                started += 1;
+                                emit(g)
+                            },
+                        );
+                        c.block_starts += started;
+                        self.control[at..at + m].copy_from_slice(piece);
+                        if at + m == CONTROL_BLOCK {
+                            c.observe_block(&self.control);
+                        }
+                        k += m;
+                        continue;
+                    }
+                    let s = scores[k];
                     let theta = c.theta_for(s);
                     let mut started = t == 0;
                     if t > 0 {
@@ -990,6 +1083,11 @@ impl RuleEngine {
                     }
                     c.observe(s, started);
                     self.prev = s;
+                    // Block mode from the first block boundary after the warm-up.
+                    if c.observed >= c.warmup && (t + 1) % CONTROL_BLOCK as u64 == 0 {
+                        c.enter_block_mode();
+                    }
+                    k += 1;
                 }
             }
         }
@@ -1023,6 +1121,12 @@ impl RuleEngine {
                 w.f64(c.spread);
                 w.bool(c.initialised);
                 w.u64(c.observed);
+                w.bool(c.block);
+                w.f64(c.z);
+                w.u64(c.block_starts as u64);
+                // The current block's scores so far.
+                let at = (self.pos % CONTROL_BLOCK as u64) as usize;
+                w.f64s(if c.block { &self.control[..at] } else { &[] });
             }
             None => w.bool(false),
         }
@@ -1057,6 +1161,7 @@ impl RuleEngine {
         {
             return Err(Error::checkpoint("inconsistent rule engine threshold"));
         }
+        let mut partial_len = 0usize;
         if r.bool()? {
             let (target, Some(_)) = (
                 rules
@@ -1072,11 +1177,29 @@ impl RuleEngine {
             c.spread = r.f64()?;
             c.initialised = r.bool()?;
             c.observed = r.u64()?;
+            c.block = r.bool()?;
+            c.z = r.f64()?;
+            c.block_starts = u32::try_from(r.u64()?)
+                .ok()
+                .filter(|&n| n as usize <= CONTROL_BLOCK)
+                .ok_or_else(|| Error::checkpoint("inconsistent online controller"))?;
+            let partial = r.f64s()?;
+            if partial.len() >= CONTROL_BLOCK || (!c.block && !partial.is_empty()) {
+                return Err(Error::checkpoint("inconsistent online controller"));
+            }
+            engine.control[..partial.len()].copy_from_slice(&partial);
+            partial_len = partial.len();
             engine.controller = Some(c);
         } else if engine.controller.is_some() {
             return Err(Error::checkpoint("online engine without its controller"));
         }
         engine.pos = r.u64()?;
+        if engine
+            .controller
+            .is_some_and(|c| c.block && partial_len as u64 != engine.pos % CONTROL_BLOCK as u64)
+        {
+            return Err(Error::checkpoint("inconsistent online controller"));
+        }
         let cur = r.u64()?;
         let code = r.u64()?;
         engine.prev = r.f64()?;

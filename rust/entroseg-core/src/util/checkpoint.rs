@@ -19,7 +19,7 @@ const MAGIC: &[u8; 4] = b"ESEG";
 /// Version 2 added the checksum and the lane count of conditional estimators.
 /// 3: the segmenter's state is its profiler's then its engine's, and the online
 /// controller keeps its warm-up count (2 cannot be read: the layout changed).
-const VERSION: u32 = 4;
+const VERSION: u32 = 5;
 const CHECKSUM_BYTES: usize = 8;
 
 /// 64-bit FNV-1a: any single changed byte changes the result (each step is a bijection

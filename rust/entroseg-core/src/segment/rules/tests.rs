@@ -698,3 +698,63 @@ fn long_series_take_the_sampled_calibration_and_meet_the_target() {
         assert_eq!(segment_scores(&s, &rules).unwrap(), segs);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// The online controller, through its warm-up and its block mode, gives the same
+    /// segments for any chunking, with checkpoints taken anywhere (mid-block included).
+    #[test]
+    fn online_block_mode_is_chunk_and_checkpoint_invariant(
+        s in long_scores_strategy(),
+        target in 2.0f64..10.0,
+        min_len in 1usize..4,
+        max_extra in prop::option::of(0usize..30),
+        cuts in prop::collection::vec(0usize..4000, 0..8),
+    ) {
+        let rules = Rules {
+            target_len: Some(target.max(min_len as f64)),
+            calibration: Calibration::Online,
+            min_len,
+            max_len: max_extra.map(|e| (target.ceil() as usize).max(min_len) + 1 + e),
+            ..Rules::default()
+        };
+        prop_assume!(rules.validate().is_ok());
+        let mut cuts = cuts;
+        cuts.sort_unstable();
+        let one = run_chunked(&s, &rules, None, &[]);
+        prop_assert_eq!(run_chunked(&s, &rules, None, &cuts), one.clone());
+        prop_assert_eq!(one.iter().map(|g| g.len).sum::<u64>(), s.len() as u64);
+    }
+}
+
+#[test]
+fn online_controller_meets_the_target_in_the_long_run() {
+    // A stationary score with slow swings (an AR(1) process): the block controller's
+    // integral keeps the long-run start rate at 1 / target_len.
+    let mut x = 0x0DDB_1A5E_5BAD_5EEDu64;
+    let mut v = 0.0f64;
+    let s: Vec<f64> = (0..400_000)
+        .map(|_| {
+            x = crate::util::testing::lcg_step(x);
+            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+            v = 0.99 * v + (u - 0.5);
+            v
+        })
+        .collect();
+    for (target, min_len, max_len) in [(16.0, 4, Some(64)), (8.0, 1, None), (40.0, 2, Some(200))] {
+        let rules = Rules {
+            target_len: Some(target),
+            calibration: Calibration::Online,
+            min_len,
+            max_len,
+            ..Rules::default()
+        };
+        let segs = run_chunked(&s, &rules, None, &[]);
+        let mean = s.len() as f64 / segs.len() as f64;
+        assert!(
+            (mean / target - 1.0).abs() < 0.01,
+            "target {target}: mean {mean}"
+        );
+    }
+}
