@@ -34,7 +34,7 @@ pub fn segment_calibrated(
     }
     // The alphabet is resolved for this input and the spec validated the rules.
     let mut seg = Segmenter::resolved(method, *spec.rules())?;
-    let mut out = seg.push(x)?;
+    let mut out = seg.push_once(x)?;
     out.extend(seg.finish()?);
     Ok((out, seg.threshold()))
 }

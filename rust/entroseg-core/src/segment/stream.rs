@@ -10,7 +10,7 @@
 
 use crate::error::{Error, Result};
 use crate::estimate::samples::Samples;
-use crate::segment::profile::Profiler;
+use crate::segment::profile::{check_input, Profiler};
 use crate::segment::rules::{Engine, Rules, Segment, Threshold};
 use crate::segment::spec::{Method, SegmentSpec};
 use crate::util::checkpoint::{Reader, Writer};
@@ -115,6 +115,37 @@ impl Segmenter {
                 self.scores = scores;
                 return Err(e);
             }
+            self.engine.push(&scores, &mut out);
+            at = end;
+        }
+        self.scores = scores;
+        self.closed += out.len() as u64;
+        Ok(out)
+    }
+
+    /// [`push`](Self::push) for a one-shot call that drops this segmenter on error: each
+    /// block is checked just before it is scored, so the input is read from memory once
+    /// instead of twice (a whole-chunk check first, then the blocks). Errors are those
+    /// `push` reports (the first bad sample by position, indexed from the chunk's start).
+    pub(crate) fn push_once(&mut self, chunk: Samples) -> Result<Vec<Segment>> {
+        self.check_open()?;
+        let mut out = Vec::new();
+        let mut scores = std::mem::take(&mut self.scores);
+        let offset = self.profiler.samples_seen();
+        let method = *self.profiler.method();
+        let mut at = 0;
+        while at < chunk.len() {
+            let end = (at + BLOCK).min(chunk.len());
+            let block = chunk.slice(at..end);
+            if check_input(&method, &block, 0).is_err() {
+                // The error as the whole-chunk check words it (it stops at this block).
+                self.scores = scores;
+                check_input(&method, &chunk.slice(0..end), offset)?;
+                return Err(Error::parameter("the input failed its check by block only"));
+            }
+            scores.clear();
+            scores.resize(end - at, 0.0);
+            self.profiler.fill_checked(block, &mut scores)?;
             self.engine.push(&scores, &mut out);
             at = end;
         }
