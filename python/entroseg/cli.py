@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shutil
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -89,7 +90,9 @@ class _Input:
             self.x, self.column = cli_io.read_named_series(args.input, args.column)
             self.source = args.input
         else:
-            self.reader, self.total = cli_io.open_table(args.input)
+            self.reader, self.total = cli_io.open_table(
+                args.input, getattr(args, "batch_size", None)
+            )
             if self.reader.schema.get_field_index(self.key) < 0:
                 raise CliError(
                     f"key column {self.key!r} not in {args.input!r} "
@@ -343,6 +346,15 @@ def _segment(args: argparse.Namespace) -> int:
     opts = {**popts, **_rule_options(args)}
     _guard(entroseg.Segmenter, **opts)  # bad options fail before any reading
     merge = _merge_options(args)
+    if args.checkpoint is None and args.checkpoint_every is not None:
+        raise CliError(
+            "--checkpoint-every sets how often --checkpoint is written: give --checkpoint"
+        )
+    if args.checkpoint is not None and args.key is None:
+        raise CliError(
+            "--checkpoint resumes the keyed streaming step: give --key with a table input "
+            "(Parquet, Arrow IPC or CSV)"
+        )
     inp = _Input(args)
     print(f"input      {inp.source}")
     if inp.reader is not None:
@@ -396,15 +408,29 @@ def _segment_keyed(
     from entroseg.arrow import segment_stream
 
     pa = cli_io.require_pyarrow("--key")
+    if args.output and Path(args.output).suffix.lower() not in (".parquet", ".pq", ".csv"):
+        raise CliError(f"segments are written as .parquet or .csv, got {args.output!r}")
+    parts = None if args.checkpoint is None else _guard(_CommittedParts, Path(args.checkpoint))
+    resume: dict[str, Any] = {}
+    if parts is not None:
+        resume = {"checkpoint": args.checkpoint, "on_checkpoint": parts.commit}
+        if args.checkpoint_every is not None:
+            resume["checkpoint_every"] = args.checkpoint_every
     with Progress(
         "segment", total=inp.total, unit="rows", enabled=Progress.wanted(args.quiet)
     ) as progress:
         stream = _guard(
             segment_stream, cli_io.counted(inp.reader, progress.advance), value_column=inp.column,
-            key_column=inp.key, merge=merge, **opts,
+            key_column=inp.key, merge=merge, **opts, **resume,
         )  # fmt: skip
         try:
-            table = stream.read_all()
+            if parts is None:
+                table = stream.read_all()
+            else:
+                parts.schema = stream.schema
+                for batch in stream:
+                    parts.add(batch)
+                table = parts.table()
         except (pa.ArrowInvalid, ValueError, TypeError, OSError) as exc:
             raise CliError(" ".join(str(exc).split())) from None
     assert inp.key is not None
@@ -431,7 +457,108 @@ def _segment_keyed(
         _print_merge(table, merge, inp.key)
     if args.output:
         _write_segments(args.output, table)
+    if parts is not None:
+        parts.remove()
     return 0
+
+
+class _CommittedParts:
+    """The output of a checkpointed ``segment --key`` run, committed at checkpoints.
+
+    Parquet and CSV files cannot be committed row by row (a Parquet file is unreadable
+    until its footer is written), so the rows emitted between two checkpoints go into a
+    part file, ``CHECKPOINT.parts/part-NNNNNNNN.arrow`` (Arrow IPC, numbered by the
+    checkpoint that commits it, written atomically), just before that checkpoint is
+    written. On resume the parts of later checkpoints (written before a kill that came
+    before their checkpoint) are deleted: what remains is exactly the output the
+    checkpoint counts, and the resumed step emits the rest. The output file is written
+    from the parts once the stream ends, as an uninterrupted run writes it; then the
+    checkpoint and the parts are removed (a kill in between leaves a finished checkpoint,
+    and a rerun writes the output again from the parts).
+    """
+
+    def __init__(self, checkpoint: Path) -> None:
+        from entroseg.arrow import resume_position
+
+        self.checkpoint = checkpoint
+        self.directory = Path(f"{checkpoint}.parts")
+        position = resume_position(checkpoint)
+        self.committed = 0 if position is None else position.checkpoints
+        try:
+            if position is None and self.directory.exists():
+                shutil.rmtree(self.directory)  # a run that never reached its first checkpoint
+            self.directory.mkdir(parents=True, exist_ok=True)
+            for f in self.directory.iterdir():
+                if not f.name.startswith("part-") or self._index(f) >= self.committed:
+                    f.unlink()
+        except OSError as exc:
+            raise CliError(f"cannot prepare {str(self.directory)!r}: {exc}") from None
+        missing = [i for i in range(self.committed) if not self._part(i).is_file()]
+        if missing:
+            raise CliError(
+                f"checkpoint {str(checkpoint)!r} counts {self.committed} committed part files "
+                f"but {str(self._part(missing[0]))!r} is missing; delete the checkpoint to "
+                "start again from the first row"
+            )
+        self.pending: list[Any] = []
+        self.schema: Any = None  # the stream's, set before it is read
+
+    def _part(self, index: int) -> Path:
+        return self.directory / f"part-{index:08d}.arrow"
+
+    @staticmethod
+    def _index(path: Path) -> int:
+        stem = path.name.removeprefix("part-").removesuffix(".arrow")
+        return int(stem) if stem.isdigit() and path.suffix == ".arrow" else -1
+
+    def add(self, batch: Any) -> None:
+        self.pending.append(batch)
+
+    def commit(self, position: Any) -> None:
+        """``on_checkpoint``: the rows since the last checkpoint become a part file."""
+        import pyarrow as pa
+
+        from entroseg._resume import write_atomically
+
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_file(sink, self.schema) as writer:
+            for batch in self.pending:
+                writer.write_batch(batch)
+        write_atomically(self._part(position.checkpoints - 1), sink.getvalue().to_pybytes())
+        self.committed = position.checkpoints
+        self.pending = []
+
+    def table(self) -> Any:
+        """Every row of the finished stream, in order, checked against the count of
+        the final checkpoint."""
+        import pyarrow as pa
+
+        from entroseg.arrow import resume_position
+
+        tables = [pa.ipc.open_file(self._part(i)).read_all() for i in range(self.committed)]
+        table = pa.concat_tables(tables) if tables else self.schema.empty_table()
+        position = resume_position(self.checkpoint)
+        if (
+            self.pending
+            or position is None
+            or not position.finished
+            or (position.output_rows != len(table))
+        ):
+            raise CliError(
+                f"the part files of {str(self.checkpoint)!r} hold {len(table):,} rows, its "
+                f"final checkpoint counts {position and position.output_rows}: delete the "
+                "checkpoint to start again from the first row"
+            )
+        return table
+
+    def remove(self) -> None:
+        """The run is complete and its output written: the checkpoint goes first (a
+        kill after that leaves parts that the next run clears), then the parts."""
+        try:
+            self.checkpoint.unlink(missing_ok=True)
+            shutil.rmtree(self.directory, ignore_errors=True)
+        except OSError as exc:
+            raise CliError(f"cannot remove {str(self.checkpoint)!r}: {exc}") from None
 
 
 def _load_one_series(args: argparse.Namespace) -> tuple[npt.NDArray[Any], Any, str]:
@@ -611,6 +738,35 @@ def _add_merge_args(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--merge-block", type=int, default=256, help="segments planned together (default 256)"
+    )
+
+
+def _add_checkpoint_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "exactly-once resume (with --key)",
+        "with --checkpoint PATH, every key's state and the input position are written "
+        "atomically to PATH every --checkpoint-every input batches, and the segments "
+        "emitted before it are committed to part files in PATH.parts/. Killed at any "
+        "moment and run again with the same arguments, the command skips the input "
+        "already consumed and drops the segments emitted after the last checkpoint (they "
+        "are emitted again): the output equals an uninterrupted run's, byte for byte. "
+        "The output file is written once the input ends; then PATH and PATH.parts are "
+        "removed. A torn or corrupt PATH, or one written with other arguments, is an "
+        "error naming it.",
+    )
+    g.add_argument("--checkpoint", metavar="PATH", help="checkpoint file (resumed when present)")
+    g.add_argument(
+        "--checkpoint-every",
+        type=int,
+        metavar="N",
+        help="input batches between checkpoints (default 64)",
+    )
+    g.add_argument(
+        "--batch-size",
+        type=int,
+        metavar="ROWS",
+        help="rows per input batch read from a Parquet file (default 65536): with "
+        "--checkpoint-every, how much input a checkpoint covers",
     )
 
 
@@ -1123,6 +1279,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rule_args(p)
     _add_merge_args(p)
     p.add_argument("-o", "--output", help="write the segments (.parquet or .csv)")
+    _add_checkpoint_args(p)
     p.set_defaults(func=_segment)
 
     p = sub.add_parser(
