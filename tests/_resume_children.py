@@ -47,6 +47,11 @@ def _arm(kill_at: int | None) -> _Killer:
         replace(src, dst)
 
     os.replace = replace_then_maybe_die  # type: ignore[assignment]
+    # A SIGKILL leaves the page cache to the kernel, so what a killed process wrote
+    # survives without fsync; fsync guards against losing power, which these tests do
+    # not simulate, and costs about 10 ms a call on this machine's disk. (The
+    # `python -m entroseg` chains keep the real fsync.)
+    os.fsync = lambda fd: None
     return killer
 
 
