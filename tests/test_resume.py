@@ -568,6 +568,8 @@ def test_checkpoint_options_are_checked(tmp_path: Path) -> None:
         ValueError, match="on_checkpoint is called at checkpoints: give checkpoint="
     ):
         segment_stream(SMALL, value_column="x", on_checkpoint=print, **SEGMENT)
+    with pytest.raises(FileNotFoundError, match=r"its directory .*nowhere' does not exist"):
+        segment_stream(SMALL, value_column="x", checkpoint=tmp_path / "nowhere" / "c", **SEGMENT)
     with pytest.raises(TypeError, match="checkpoint must be a file path, got int"):
         segment_stream(SMALL, value_column="x", checkpoint=3, **SEGMENT)  # type: ignore[arg-type]
 

@@ -262,6 +262,11 @@ class Resumer:
         key_type: Any,
     ) -> None:
         self.path = Path(path)
+        if not self.path.parent.is_dir():
+            raise FileNotFoundError(
+                f"checkpoint {str(self.path)!r}: its directory {str(self.path.parent)!r} does "
+                "not exist"
+            )
         self.key_type = key_type  # the key column's Arrow type in the output; None: no key
         self.every = every
         self.fingerprint = _normalise(fingerprint)
