@@ -3,9 +3,9 @@
 Each function is one run of a checkpointed keyed ingest that may be killed with SIGKILL:
 either by the parent after a random time, or by itself at its ``kill_at``-th *event*.
 Events are the points where a crash matters: an output batch made durable by the
-consumer, and every ``os.replace`` (the rename that commits a part file or a
-checkpoint; the temporary file is complete and fsynced by then, so a kill there leaves a
-stray temporary file and the previous checkpoint). The count restarts in every run.
+consumer, and every ``os.replace`` (the rename that commits a part file, a checkpoint or
+the CLI's final output; the file is complete by then, so a kill there leaves a stray
+temporary file and the previous state). The count restarts in every run.
 """
 
 from __future__ import annotations

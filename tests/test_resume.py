@@ -271,12 +271,20 @@ def test_cli_killed_at_random_points_resumes_exactly(
     every = int(rng.integers(1, 5))
     out, checkpoint = tmp_path / f"segments{suffix}", tmp_path / "run.ckpt"
     argv = cli_argv(source, out, checkpoint, every)
-    renames = 2 * (ROWS // 250 // every + 2)  # a part file and a checkpoint per checkpoint
+    # A part file and a checkpoint per checkpoint, and the output file at the end.
+    renames = 2 * (ROWS // 250 // every + 1) + 1
 
     def run(kill_at: int | None, after: float | None) -> int:
         return run_child(forkserver, children.cli_run, (argv, kill_at), after)
 
+    # First the last renames of a whole run: chain 0 dies as it renames its output
+    # into place, and again as the rerun (from the finished checkpoint) does; chain 1
+    # as it renames its final checkpoint.
+    forced = [[renames, 1], [renames - 1]][chain]
+
     def draw() -> tuple[int | None, float | None]:
+        if forced:
+            return forced.pop(0), None
         left = remaining(checkpoint)
         if rng.random() < 0.7:
             return int(rng.integers(1, max(2, int(renames * left)) + 1)), None

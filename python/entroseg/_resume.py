@@ -118,6 +118,15 @@ def write_atomically(path: Path, data: bytes) -> None:
     _fsync_directory(path.parent)
 
 
+def commit_file(written: Path, path: Path) -> None:
+    """Makes the complete file ``written`` (beside ``path``) durable and renames it over
+    ``path``: readers see the old file or the new one, never part of it."""
+    with open(written, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(written, path)
+    _fsync_directory(path.parent)
+
+
 def _encode(
     fingerprint: dict[str, Any], position: ResumePosition, keys: Any, states: list[bytes]
 ) -> bytes:

@@ -383,8 +383,14 @@ def _segment(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_segments(path: str, table: Any) -> None:
+def _write_segments(path: str, table: Any, *, atomically: bool = False) -> None:
+    """Writes the segments as Parquet or CSV; ``atomically``: into a file beside
+    ``path``, then renamed over it (a kill leaves the old file or the new one)."""
     suffix = Path(path).suffix.lower()
+    final = path
+    if atomically:
+        # The same suffix, so that the writer is chosen by the name as for ``path``.
+        path = str(Path(path).with_name(f".{Path(path).stem}.partial{Path(path).suffix}"))
     if suffix in (".parquet", ".pq"):
         cli_io.write_parquet(path, table)
     elif suffix == ".csv":
@@ -399,7 +405,14 @@ def _write_segments(path: str, table: Any) -> None:
             raise CliError(f"cannot write {path!r}: {exc}") from None
     else:
         raise CliError(f"segments are written as .parquet or .csv, got {path!r}")
-    print(f"written    {path}")
+    if atomically:
+        from entroseg._resume import commit_file
+
+        try:
+            commit_file(Path(path), Path(final))
+        except OSError as exc:
+            raise CliError(f"cannot write {final!r}: {exc}") from None
+    print(f"written    {final}")
 
 
 def _segment_keyed(
@@ -456,7 +469,7 @@ def _segment_keyed(
     if merge is not None:
         _print_merge(table, merge, inp.key)
     if args.output:
-        _write_segments(args.output, table)
+        _write_segments(args.output, table, atomically=parts is not None)
     if parts is not None:
         parts.remove()
     return 0
@@ -472,7 +485,8 @@ class _CommittedParts:
     written. On resume the parts of later checkpoints (written before a kill that came
     before their checkpoint) are deleted: what remains is exactly the output the
     checkpoint counts, and the resumed step emits the rest. The output file is written
-    from the parts once the stream ends, as an uninterrupted run writes it; then the
+    from the parts once the stream ends, as an uninterrupted run writes it (into a file
+    beside it, renamed over it: a kill leaves the old output or the new); then the
     checkpoint and the parts are removed (a kill in between leaves a finished checkpoint,
     and a rerun writes the output again from the parts).
     """
@@ -750,7 +764,7 @@ def _add_checkpoint_args(p: argparse.ArgumentParser) -> None:
         "moment and run again with the same arguments, the command skips the input "
         "already consumed and drops the segments emitted after the last checkpoint (they "
         "are emitted again): the output equals an uninterrupted run's, byte for byte. "
-        "The output file is written once the input ends; then PATH and PATH.parts are "
+        "The output file is written (atomically) once the input ends; then PATH and PATH.parts are "
         "removed. A torn or corrupt PATH, or one written with other arguments, is an "
         "error naming it.",
     )
