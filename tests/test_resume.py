@@ -425,6 +425,35 @@ def test_every_keyed_step_resumes_exactly(step: str, stop_after: int, tmp_path: 
     assert got.equals(want)
 
 
+@pytest.mark.parametrize("kind", ["int64", "dictionary_with_nulls", "large_string", "date"])
+def test_keys_of_any_type_come_back_from_a_checkpoint(kind: str, tmp_path: Path) -> None:
+    """The checkpoint stores the keys as Arrow data of the key column's type (a null key
+    is a key of its own), so the resumed rows carry exactly the keys of one run."""
+    codes = pa.compute.index_in(SMALL["device"], value_set=pa.array(["a", "b", "c"]))
+    keys = {
+        "int64": codes.cast(pa.int64()),
+        "dictionary_with_nulls": pa.DictionaryArray.from_arrays(
+            pa.array(codes.to_numpy(), pa.int32(), mask=codes.to_numpy() == 1),
+            pa.array(["x", "y", "z"]),
+        ),
+        "large_string": SMALL["device"].cast(pa.large_string()),
+        "date": codes.cast(pa.int32()).cast(pa.date32()),
+    }[kind]
+    table = pa.table({"device": keys, "x": SMALL["x"]})
+
+    def make(**resume: Any) -> Any:
+        return segment_stream(
+            table.to_reader(max_chunksize=250),
+            value_column="x",
+            key_column="device",
+            **SEGMENT,
+            **resume,
+        )
+
+    got = interrupted_then_resumed(make, tmp_path / "run.ckpt", 2, 5)
+    assert got.equals(make().read_all())
+
+
 def test_resume_with_other_batches_gives_each_key_the_same_rows(tmp_path: Path) -> None:
     """A checkpoint counts rows, not batches: a resumed run that cuts its input elsewhere
     skips exactly the rows consumed (splitting a batch) and continues each key."""
