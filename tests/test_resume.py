@@ -295,6 +295,44 @@ def test_cli_killed_at_random_points_resumes_exactly(
     assert not checkpoint.exists()
 
 
+def test_cli_profile_killed_at_random_points_resumes_exactly(
+    source: Path, forkserver: Any, tmp_path: Path
+) -> None:
+    """``entroseg profile --key`` (a profile per input row, Parquet written batch by
+    batch) with --checkpoint: killed and resumed, its file equals a run without it."""
+    argv = [
+        "profile",
+        str(source),
+        "--key",
+        "device",
+        "--column",
+        "x",
+        "--quiet",
+        "--order",
+        "3",
+        "--window",
+        "32",
+        "--batch-size",
+        "600",
+    ]
+    want = tmp_path / "plain.parquet"
+    assert run_child(forkserver, children.cli_run, ([*argv, "-o", str(want)], None)) == 0
+    out, checkpoint = tmp_path / "profile.parquet", tmp_path / "run.ckpt"
+    argv += ["-o", str(out), "--checkpoint", str(checkpoint), "--checkpoint-every", "3"]
+    renames = 2 * (ROWS // 600 // 3 + 1) + 1
+    rng = np.random.default_rng(5)
+
+    def run(kill_at: int | None, after: float | None) -> int:
+        return run_child(forkserver, children.cli_run, (argv, kill_at), after)
+
+    def draw() -> tuple[int | None, float | None]:
+        return int(rng.integers(1, max(2, int(renames * remaining(checkpoint))) + 1)), None
+
+    KILLS.append(kill_chain(run, draw, kills=4))
+    assert out.read_bytes() == want.read_bytes()
+    assert not checkpoint.exists()
+
+
 def test_the_entroseg_command_killed_by_time_resumes_exactly(
     source: Path, cli_reference: tuple[str, bytes, float], tmp_path: Path
 ) -> None:
@@ -329,7 +367,7 @@ def test_the_entroseg_command_killed_by_time_resumes_exactly(
 
 def test_enough_kill_points() -> None:
     """The chains above, when they all ran, killed at least 50 runs in total."""
-    if len(KILLS) < 5 + 4 + 2:
+    if len(KILLS) < 5 + 4 + 1 + 2:
         pytest.skip("only some of the kill chains ran")
     assert sum(KILLS) >= 50, KILLS
 

@@ -205,6 +205,7 @@ def _profile(args: argparse.Namespace) -> int:
             "(with 'scores' the profile is the input itself)"
         )
     profiler = _guard(entroseg.Profiler, **opts)  # bad options fail before any reading
+    _check_checkpoint_flags(args)
     inp = _Input(args)
     print(f"input      {inp.source}")
     if inp.reader is not None:
@@ -245,6 +246,30 @@ def _profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_checkpoint_flags(args: argparse.Namespace) -> None:
+    if args.checkpoint is None and args.checkpoint_every is not None:
+        raise CliError(
+            "--checkpoint-every sets how often --checkpoint is written: give --checkpoint"
+        )
+    if args.checkpoint is not None and args.key is None:
+        raise CliError(
+            "--checkpoint resumes the keyed streaming step: give --key with a table input "
+            "(Parquet, Arrow IPC or CSV)"
+        )
+
+
+def _resume_options(args: argparse.Namespace) -> tuple[_CommittedParts | None, dict[str, Any]]:
+    """The part files and the step's checkpoint options of ``--checkpoint`` (none
+    without it)."""
+    if args.checkpoint is None:
+        return None, {}
+    parts = _guard(_CommittedParts, Path(args.checkpoint))
+    resume: dict[str, Any] = {"checkpoint": args.checkpoint, "on_checkpoint": parts.commit}
+    if args.checkpoint_every is not None:
+        resume["checkpoint_every"] = args.checkpoint_every
+    return parts, resume
+
+
 def _profile_keyed(args: argparse.Namespace, inp: _Input, opts: dict[str, Any]) -> int:
     from entroseg.arrow import profile_stream
 
@@ -252,36 +277,64 @@ def _profile_keyed(args: argparse.Namespace, inp: _Input, opts: dict[str, Any]) 
     if args.output and Path(args.output).suffix.lower() not in (".parquet", ".pq"):
         raise CliError(f"with --key the profile is written as Parquet; got {args.output!r}")
     assert inp.key is not None
+    key = inp.key
     sums: dict[Any, list[float]] = {}
     writer = None
+    parts, resume = _resume_options(args)
+    # With --checkpoint the output is written from the committed parts once the input
+    # ends, into a file beside it that is then renamed over it.
+    target = args.output
+    if parts is not None and args.output:
+        target = str(Path(args.output).with_name(f".{Path(args.output).stem}.partial.parquet"))
+
+    def consume(batch: Any) -> None:
+        nonlocal writer
+        if target and writer is None:
+            import pyarrow.parquet as pq
+
+            writer = pq.ParquetWriter(target, batch.schema)
+        if writer is not None:
+            writer.write_batch(batch)
+        keys = batch.column(key).to_pylist()
+        prof = batch.column("profile").to_numpy(zero_copy_only=False)
+        for k, v in zip(keys, prof, strict=True):
+            acc = sums.setdefault(k, [0, 0.0, 0])
+            acc[0] += 1
+            if np.isfinite(v):
+                acc[1] += v
+                acc[2] += 1
+
     with Progress(
         "profile", total=inp.total, unit="rows", enabled=Progress.wanted(args.quiet)
     ) as progress:
         stream = _guard(
             profile_stream, cli_io.counted(inp.reader, progress.advance), value_column=inp.column,
-            key_column=inp.key, **opts,
+            key_column=inp.key, **opts, **resume,
         )  # fmt: skip
         try:
-            for batch in _guard(iter, stream):
-                if args.output and writer is None:
-                    import pyarrow.parquet as pq
-
-                    writer = pq.ParquetWriter(args.output, batch.schema)
-                if writer is not None:
-                    writer.write_batch(batch)
-                keys = batch.column(inp.key).to_pylist()
-                prof = batch.column("profile").to_numpy(zero_copy_only=False)
-                for k, v in zip(keys, prof, strict=True):
-                    acc = sums.setdefault(k, [0, 0.0, 0])
-                    acc[0] += 1
-                    if np.isfinite(v):
-                        acc[1] += v
-                        acc[2] += 1
+            if parts is None:
+                for batch in _guard(iter, stream):
+                    consume(batch)
+            else:
+                parts.schema = stream.schema
+                for batch in _guard(iter, stream):
+                    parts.add(batch)
+                for batch in parts.batches():
+                    consume(batch)
         except (pa.ArrowInvalid, ValueError, TypeError, OSError) as exc:
             raise CliError(" ".join(str(exc).split())) from None
         finally:
             if writer is not None:
                 writer.close()
+    if parts is not None:
+        if args.output:
+            from entroseg._resume import commit_file
+
+            try:
+                commit_file(Path(target), Path(args.output))
+            except OSError as exc:
+                raise CliError(f"cannot write {args.output!r}: {exc}") from None
+        parts.remove()
     rows = sum(a[0] for a in sums.values())
     print(f"rows       {rows:,} in {len(sums):,} series (key {inp.key!r})")
     print(f"profile    {_describe_profile(opts)} of {inp.column!r} (normalized to [0, 1])")
@@ -346,15 +399,7 @@ def _segment(args: argparse.Namespace) -> int:
     opts = {**popts, **_rule_options(args)}
     _guard(entroseg.Segmenter, **opts)  # bad options fail before any reading
     merge = _merge_options(args)
-    if args.checkpoint is None and args.checkpoint_every is not None:
-        raise CliError(
-            "--checkpoint-every sets how often --checkpoint is written: give --checkpoint"
-        )
-    if args.checkpoint is not None and args.key is None:
-        raise CliError(
-            "--checkpoint resumes the keyed streaming step: give --key with a table input "
-            "(Parquet, Arrow IPC or CSV)"
-        )
+    _check_checkpoint_flags(args)
     inp = _Input(args)
     print(f"input      {inp.source}")
     if inp.reader is not None:
@@ -423,12 +468,7 @@ def _segment_keyed(
     pa = cli_io.require_pyarrow("--key")
     if args.output and Path(args.output).suffix.lower() not in (".parquet", ".pq", ".csv"):
         raise CliError(f"segments are written as .parquet or .csv, got {args.output!r}")
-    parts = None if args.checkpoint is None else _guard(_CommittedParts, Path(args.checkpoint))
-    resume: dict[str, Any] = {}
-    if parts is not None:
-        resume = {"checkpoint": args.checkpoint, "on_checkpoint": parts.commit}
-        if args.checkpoint_every is not None:
-            resume["checkpoint_every"] = args.checkpoint_every
+    parts, resume = _resume_options(args)
     with Progress(
         "segment", total=inp.total, unit="rows", enabled=Progress.wanted(args.quiet)
     ) as progress:
@@ -542,28 +582,38 @@ class _CommittedParts:
         self.committed = position.checkpoints
         self.pending = []
 
-    def table(self) -> Any:
-        """Every row of the finished stream, in order, checked against the count of
-        the final checkpoint."""
+    def batches(self) -> Iterator[Any]:
+        """Every batch of the finished stream, in order, one part in memory at a time;
+        the rows are checked against the count of the final checkpoint."""
         import pyarrow as pa
 
         from entroseg.arrow import resume_position
 
-        tables = [pa.ipc.open_file(self._part(i)).read_all() for i in range(self.committed)]
-        table = pa.concat_tables(tables) if tables else self.schema.empty_table()
         position = resume_position(self.checkpoint)
+        rows = 0
+        for i in range(self.committed):
+            reader = pa.ipc.open_file(self._part(i))
+            for b in range(reader.num_record_batches):
+                batch = reader.get_batch(b)
+                rows += batch.num_rows
+                yield batch
         if (
             self.pending
             or position is None
             or not position.finished
-            or (position.output_rows != len(table))
+            or (position.output_rows != rows)
         ):
             raise CliError(
-                f"the part files of {str(self.checkpoint)!r} hold {len(table):,} rows, its "
-                f"final checkpoint counts {position and position.output_rows}: delete the "
+                f"the part files of {str(self.checkpoint)!r} hold {rows:,} rows, its final "
+                f"checkpoint counts {position and position.output_rows}: delete the "
                 "checkpoint to start again from the first row"
             )
-        return table
+
+    def table(self) -> Any:
+        """Every row of the finished stream, in order (see :meth:`batches`)."""
+        import pyarrow as pa
+
+        return pa.Table.from_batches(list(self.batches()), self.schema)
 
     def remove(self) -> None:
         """The run is complete and its output written: the checkpoint goes first (a
@@ -759,14 +809,14 @@ def _add_checkpoint_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group(
         "exactly-once resume (with --key)",
         "with --checkpoint PATH, every key's state and the input position are written "
-        "atomically to PATH every --checkpoint-every input batches, and the segments "
-        "emitted before it are committed to part files in PATH.parts/. Killed at any "
-        "moment and run again with the same arguments, the command skips the input "
-        "already consumed and drops the segments emitted after the last checkpoint (they "
-        "are emitted again): the output equals an uninterrupted run's, byte for byte. "
-        "The output file is written (atomically) once the input ends; then PATH and PATH.parts are "
-        "removed. A torn or corrupt PATH, or one written with other arguments, is an "
-        "error naming it.",
+        "atomically to PATH every --checkpoint-every input batches, and the rows emitted "
+        "before it are committed to part files in PATH.parts/. Killed at any moment and "
+        "run again with the same arguments, the command skips the input already consumed "
+        "and drops the rows emitted after the last checkpoint (they are emitted again): "
+        "the output equals an uninterrupted run's, byte for byte. The output file is "
+        "written once the input ends, beside its name and renamed into place; then PATH "
+        "and PATH.parts/ are removed. A torn or corrupt PATH, or one written with other "
+        "arguments or for other input, is an error naming it.",
     )
     g.add_argument("--checkpoint", metavar="PATH", help="checkpoint file (resumed when present)")
     g.add_argument(
@@ -1279,6 +1329,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-o", "--output", help="write the profile: .parquet (input column + profile), .npy or text"
     )
+    _add_checkpoint_args(p)
     p.set_defaults(func=_profile)
 
     p = sub.add_parser(
