@@ -264,6 +264,12 @@ def _resume_options(args: argparse.Namespace) -> tuple[_CommittedParts | None, d
     if args.checkpoint is None:
         return None, {}
     parts = _guard(_CommittedParts, Path(args.checkpoint))
+    if parts.position is not None:
+        print(
+            f"resumed    from {args.checkpoint} (checkpoint {parts.position.checkpoints}: "
+            f"{parts.position.input_rows:,} input rows consumed, "
+            f"{parts.position.output_rows:,} rows written)"
+        )
     resume: dict[str, Any] = {"checkpoint": args.checkpoint, "on_checkpoint": parts.commit}
     if args.checkpoint_every is not None:
         resume["checkpoint_every"] = args.checkpoint_every
@@ -537,6 +543,7 @@ class _CommittedParts:
         self.checkpoint = checkpoint
         self.directory = Path(f"{checkpoint}.parts")
         position = resume_position(checkpoint)
+        self.position = position
         self.committed = 0 if position is None else position.checkpoints
         try:
             if position is None and self.directory.exists():
