@@ -243,6 +243,8 @@ def check_fingerprint(path: Path, saved: dict[str, Any], current: dict[str, Any]
 
 
 def check_every(checkpoint: Any, every: Any) -> int:
+    """``every`` (input batches between checkpoints) when it is an int >= 1, and
+    ``checkpoint`` a path or None; otherwise a typed error naming the value."""
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
         raise InvalidParameterError(
             f"checkpoint_every must be an int >= 1 (input batches), got {every!r}"
