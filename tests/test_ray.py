@@ -4,6 +4,7 @@ single-process ones exactly."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import entroseg
 import numpy as np
@@ -95,6 +96,12 @@ def test_segment_dataset_errors(cluster: None) -> None:
     with pytest.raises(ValueError, match="num_actors must be >= 1, got 0"):
         list(segment_dataset(ds, value_column="value", key_column="device", num_actors=0,
                              window=8, threshold=1))  # fmt: skip
+    with pytest.raises(ValueError, match=r"max_restarts must be >= 0 \(or -1: unlimited\), got -2"):
+        list(segment_dataset(ds, value_column="value", key_column="device", max_restarts=-2,
+                             window=8, threshold=1))  # fmt: skip
+    with pytest.raises(entroseg.InvalidParameterError, match="checkpoint_every must be an int"):
+        list(segment_dataset(ds, value_column="value", key_column="device", checkpoint_every=0,
+                             window=8, threshold=1))  # fmt: skip
     with pytest.raises(entroseg.InvalidParameterError, match="give window"):
         list(segment_dataset(ds, value_column="value", key_column="device",
                              method="permutation", threshold=1))  # fmt: skip
@@ -147,3 +154,40 @@ def test_training_batches_carry_the_merge_levels(cluster: None) -> None:
             assert alone[-1].num_groups == hi - lo
         seen += batch.segments.num_series
     assert seen == 20
+
+
+@pytest.mark.parametrize("merge", [None, {"block": 8, "ratio": 0.5, "levels": 2, "window": 4}])
+def test_segment_dataset_survives_actor_restarts_exactly(
+    cluster: None, merge: dict[str, object] | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Actors die mid-stream (their process exits); Ray restarts them, the driver restores
+    their last snapshot and replays the pushes since: the tables equal a run without
+    failures, row for row and in the same order."""
+    import _resume_children
+    import entroseg.ray
+    from ray import cloudpickle
+
+    keys: list[object] = ["a", "b", "kk", "c", "d"]
+    table, _ = interleaved(5, keys, 24_000)
+    opts = {"order": 3, "window": 16, "target_len": 10.0, "calibration": "online", "max_len": 40}
+    run = {"value_column": "value", "key_column": "device", "num_actors": 2, "batch_size": 600,
+           "merge": merge, **opts}  # fmt: skip
+    want = pa.concat_tables(segment_dataset(ray.data.from_arrow(table), **run))
+    markers = [tmp_path / f"crash-{i}" for i in range(3)]
+    for m in markers:
+        m.touch()
+    cloudpickle.register_pickle_by_value(_resume_children)
+    try:
+        crashing = _resume_children.crashing_actor([str(m) for m in markers], [7, 13, 30])
+        monkeypatch.setattr(entroseg.ray, "_StreamActor", crashing)
+        got = pa.concat_tables(
+            segment_dataset(ray.data.from_arrow(table), max_restarts=5, checkpoint_every=4, **run)
+        )
+        if merge is None:  # without restarts, the same crash fails the stream
+            markers[0].touch()
+            with pytest.raises(ray.exceptions.RayActorError):
+                list(segment_dataset(ray.data.from_arrow(table), **run))
+    finally:
+        cloudpickle.unregister_pickle_by_value(_resume_children)
+    assert not any(m.exists() for m in markers)  # every crash happened
+    assert got.equals(want)

@@ -64,6 +64,7 @@ from entroseg._entroseg import (
     quantize,
     statistical_complexity,
 )
+from entroseg._resume import CheckpointMismatchError
 from entroseg.changepoints import ChangePointDetector, Detections, change_points
 from entroseg.genomic import FastxRecord, dna_profile, dna_tokens, read_fastx
 from entroseg.merge import (
@@ -141,6 +142,7 @@ __all__ = [
     "Calibration",
     "ChangePointDetector",
     "CheckpointError",
+    "CheckpointMismatchError",
     "Detections",
     "EmptyInputError",
     "EntrosegError",

@@ -134,9 +134,11 @@ def _read_table_column(path: str, column: str | None) -> tuple[npt.NDArray[np.fl
     return (np.concatenate(parts) if parts else np.zeros(0)), name
 
 
-def open_table(path: str) -> tuple[Any, int | None]:
+def open_table(path: str, batch_size: int | None = None) -> tuple[Any, int | None]:
     """A lazy record-batch reader over a Parquet / Arrow IPC / CSV file and its row count
-    when the file says it (Parquet metadata)."""
+    when the file says it (Parquet metadata); ``batch_size``: rows per Parquet batch."""
+    if batch_size is not None and batch_size < 1:
+        raise CliError(f"--batch-size must be >= 1 rows, got {batch_size}")
     from entroseg.arrow import open_stream
 
     check_readable(path)
@@ -149,7 +151,7 @@ def open_table(path: str) -> tuple[Any, int | None]:
             import pyarrow.parquet as pq
 
             total = int(pq.ParquetFile(path).metadata.num_rows)
-        return open_stream(path), total
+        return open_stream(path, batch_size=batch_size), total
     except (OSError, ValueError) as exc:
         raise CliError(_one_line(exc)) from None
 

@@ -36,9 +36,10 @@ True
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -47,6 +48,13 @@ import numpy.typing as npt
 
 from entroseg._entroseg import SegmentSpec, _MergePlanner, _Profiler, _Segmenter
 from entroseg._options import SegmentOptions, build_spec, profile_options
+from entroseg._resume import (
+    CheckpointMismatchError,
+    ResumePosition,
+    Resumer,
+    check_every,
+    read_position,
+)
 from entroseg.changepoints import ChangePointDetector
 from entroseg.segments import _arrow_batch, warn_missed_target
 
@@ -57,10 +65,13 @@ if TYPE_CHECKING:
     from entroseg.merge import ScheduleOptions
 
 __all__ = [
+    "CheckpointMismatchError",
+    "ResumePosition",
     "change_point_stream",
     "merge_stream",
     "open_stream",
     "profile_stream",
+    "resume_position",
     "segment_stream",
 ]
 
@@ -299,6 +310,73 @@ def _reader(schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> pa.RecordBa
     return pa.RecordBatchReader.from_batches(schema, batches)
 
 
+# ---- checkpoints --------------------------------------------------------------------
+
+#: Input batches between two checkpoints when ``checkpoint=`` is given without
+#: ``checkpoint_every=``.
+CHECKPOINT_EVERY = 64
+
+OnCheckpoint = Callable[[ResumePosition], None]
+
+
+def resume_position(checkpoint: str | os.PathLike[str]) -> ResumePosition | None:
+    """Where the checkpoint file of a keyed step stands; None when there is none.
+
+    A consumer that resumes a step keeps the first ``output_rows`` rows it had written
+    (every row emitted before the checkpoint) and drops the rest: they were emitted
+    after the checkpoint, and the resumed step emits them again.
+
+    Raises
+    ------
+    entroseg.CheckpointError
+        When the file is torn, truncated or corrupt (named in the message).
+
+    Examples
+    --------
+    >>> import os, tempfile, pyarrow as pa
+    >>> from entroseg.arrow import resume_position, segment_stream
+    >>> path = os.path.join(tempfile.mkdtemp(), "run.ckpt")
+    >>> t = pa.table({"k": ["a", "b"] * 500, "x": [float(i % 7) for i in range(1000)]})
+    >>> out = segment_stream(t.to_reader(max_chunksize=100), value_column="x",
+    ...                      key_column="k", threshold=0.5, checkpoint=path,
+    ...                      checkpoint_every=4).read_all()
+    >>> p = resume_position(path)
+    >>> p.finished, p.input_rows, p.output_rows == len(out)
+    (True, 1000, True)
+    """
+    return read_position(checkpoint)
+
+
+def _resumer(
+    checkpoint: str | os.PathLike[str] | None,
+    every: int,
+    on_checkpoint: OnCheckpoint | None,
+    fingerprint: dict[str, Any],
+    schema: pa.Schema,
+    key_index: int | None,
+) -> Resumer | None:
+    """The run's checkpointing (None without ``checkpoint``); reads and checks an
+    existing checkpoint now, so a torn file or other arguments fail before any reading."""
+    check_every(checkpoint, every)
+    if checkpoint is None:
+        if on_checkpoint is not None:
+            raise ValueError("on_checkpoint is called at checkpoints: give checkpoint= too")
+        return None
+    columns = {name: str(schema.field(name).type) for name in schema.names}
+    key_type = None if key_index is None else _key_type(schema, key_index)
+    fingerprint = {**fingerprint, "input_columns": columns}
+    return Resumer(checkpoint, every, fingerprint, on_checkpoint, key_type)
+
+
+def _inputs(reader: Any, resumer: Resumer | None, digest_of: Callable[[Any], Any]) -> Iterator[Any]:
+    """The input batches; with a checkpoint, those after its position."""
+    return iter(reader) if resumer is None else resumer.input(reader, digest_of)
+
+
+def _emit(resumer: Resumer | None, batch: Any) -> Any:
+    return batch if resumer is None else resumer.emitted(batch)
+
+
 # ---- segment_stream -----------------------------------------------------------------
 
 
@@ -309,6 +387,9 @@ def segment_stream(
     key_column: str | None = None,
     spec: SegmentSpec | None = None,
     merge: dict[str, Any] | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = CHECKPOINT_EVERY,
+    on_checkpoint: OnCheckpoint | None = None,
     **options: Unpack[SegmentOptions],
 ) -> pa.RecordBatchReader:
     """Segment every series of an Arrow stream; a lazy reader of one row per segment.
@@ -349,6 +430,18 @@ def segment_stream(
         ``entroseg.merge_plan(segments, profile=key_rows, weights=segments.lengths,
         **merge)`` (the unmerge index: ``coarse[group_l]`` gathers group values back to
         the segments).
+    checkpoint, checkpoint_every, on_checkpoint
+        Exactly-once resume (see the README's "Exactly-once resume" section and
+        :func:`resume_position`): every ``checkpoint_every`` input batches, every key's
+        state and the stream position are written atomically to the file
+        ``checkpoint``, once the consumer has taken the output of those batches (it asks
+        for the next one). ``on_checkpoint(position)`` is called just before: a sink
+        makes every row emitted so far durable there. Called again with the same
+        arguments and path, the step skips the input already consumed and emits exactly
+        the rows after ``position.output_rows``: rows a killed consumer received after
+        its last checkpoint are emitted again, so it must drop them (truncate its sink
+        to ``output_rows``). The last checkpoint, written after the last batch, says
+        ``finished``; resuming it emits nothing.
 
     Raises
     ------
@@ -358,6 +451,37 @@ def segment_stream(
         When the value column's type does not suit the method.
     InvalidParameterError
         For bad options (at once, before anything is read).
+    entroseg.CheckpointError
+        When the checkpoint file is torn or corrupt; :class:`CheckpointMismatchError`
+        (a subclass) when it was written with other arguments or for another input.
+
+    Examples
+    --------
+    A consumer that dies at its third checkpoint (before it is written) resumes from the
+    second; the rows it keeps plus the resumed run's are exactly one uninterrupted run's:
+
+    >>> import os, tempfile, numpy as np, pyarrow as pa
+    >>> from entroseg.arrow import resume_position, segment_stream
+    >>> x = np.cumsum(np.random.default_rng(0).standard_normal(6000))
+    >>> t = pa.table({"k": np.tile(["a", "b", "c"], 2000), "x": x})
+    >>> opts = dict(value_column="x", key_column="k", target_len=20.0,
+    ...             calibration="online", checkpoint_every=2)
+    >>> whole = segment_stream(t.to_reader(max_chunksize=500), **opts).read_all()
+    >>> path = os.path.join(tempfile.mkdtemp(), "run.ckpt")
+    >>> sink = []
+    >>> def commit(position):
+    ...     if position.checkpoints == 3:
+    ...         raise RuntimeError("killed")
+    >>> try:
+    ...     for batch in segment_stream(t.to_reader(max_chunksize=500), checkpoint=path,
+    ...                                 on_checkpoint=commit, **opts):
+    ...         sink.append(batch)
+    ... except RuntimeError:
+    ...     pass
+    >>> kept = pa.Table.from_batches(sink, whole.schema).slice(0, resume_position(path).output_rows)
+    >>> rest = segment_stream(t.to_reader(max_chunksize=500), checkpoint=path, **opts).read_all()
+    >>> pa.concat_tables([kept, rest]).equals(whole)
+    True
     """
     pa = _pyarrow()
     spec = build_spec(options, streaming=True, spec=spec)
@@ -376,6 +500,7 @@ def segment_stream(
     if key_index is not None:
         fields.insert(0, pa.field(key_column, _key_type(reader.schema, key_index)))
     router = _Router(key_index)
+    planner_options = None
     if merge is not None:
         if spec.takes_symbols:
             raise ValueError(
@@ -385,11 +510,35 @@ def segment_stream(
         planner_options = _planner_options(merge)
         num_levels = _MergePlanner(**planner_options).num_levels  # bad options fail now
         fields += [pa.field(f"group_{level}", pa.int64()) for level in range(num_levels)]
+    fingerprint = {
+        "step": "segment_stream",
+        "value_column": value_column,
+        "key_column": key_column,
+        "spec": spec.options,
+        "merge": planner_options,
+    }
+    resumer = _resumer(
+        checkpoint, checkpoint_every, on_checkpoint, fingerprint, reader.schema, key_index
+    )
+
+    def digest_of(batch: Any) -> Any:
+        return _values(batch.column(value_index), spec.takes_symbols, value_column).data
+
+    if planner_options is not None:
         return _reader(
             pa.schema(fields),
-            _segment_merge_batches(reader, value_index, spec, router, key_column,
-                                   pa.schema(fields), planner_options, value_column),
-        )  # fmt: skip
+            _segment_merge_batches(
+                _inputs(reader, resumer, digest_of),
+                value_index,
+                spec,
+                router,
+                key_column,
+                pa.schema(fields),
+                planner_options,
+                value_column,
+                resumer,
+            ),
+        )
     schema = pa.schema(fields)
 
     def to_batch(parts: list[tuple[Any, tuple[Any, Any, Any]]]) -> Any:
@@ -398,7 +547,11 @@ def segment_stream(
 
     def batches() -> Iterator[Any]:
         states: dict[Any, _Segmenter] = {}
-        for batch in reader:
+        if resumer is not None:
+            if resumer.finished:
+                return
+            states = resumer.restore(router, _Segmenter.from_checkpoint)
+        for batch in _inputs(reader, resumer, digest_of):
             values = _values(batch.column(value_index), spec.takes_symbols, value_column)
             closed = []
             for key, rows in router.split(batch):
@@ -409,7 +562,9 @@ def segment_stream(
                 if len(out[0]):
                     closed.append((key, out))
             if closed:
-                yield to_batch(closed)
+                yield _emit(resumer, to_batch(closed))
+            if resumer is not None:
+                resumer.after_batch(router, states, _Segmenter.checkpoint)
         last = [(key, seg.finish()) for key, seg in states.items()]
         target = spec.options["target_len"]
         if isinstance(target, float) and states:
@@ -422,7 +577,9 @@ def segment_stream(
             )
         last = [(k, out) for k, out in last if len(out[0])]
         if last:
-            yield to_batch(last)
+            yield _emit(resumer, to_batch(last))
+        if resumer is not None:
+            resumer.finish()
 
     return _reader(schema, batches())
 
@@ -471,6 +628,49 @@ class _SegmentMerger:
         self.values: list[npt.NDArray[np.float64]] = []
         self.open: list[tuple[Any, ...]] = []
 
+    def checkpoint(self) -> bytes:
+        """The state as bytes (an ``.npz``: the segmenter's and the planner's checkpoint
+        bytes, the values held and the open segments)."""
+        held = np.concatenate(self.values) if self.values else np.zeros(0)
+        open_ = [
+            np.concatenate([o[i] for o in self.open]) if self.open else np.zeros(0)
+            for i in range(3)
+        ]
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            segmenter=np.frombuffer(self.segmenter.checkpoint(), np.uint8),
+            planner=np.frombuffer(self.planner.checkpoint(), np.uint8),
+            values=held,
+            starts=open_[0],
+            lengths=open_[1],
+            reasons=open_[2],
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_checkpoint(cls, state: bytes) -> _SegmentMerger:
+        """Rebuild from :meth:`checkpoint` bytes."""
+        with np.load(io.BytesIO(state), allow_pickle=False) as f:
+            obj = cls.__new__(cls)
+            obj.segmenter = _Segmenter.from_checkpoint(f["segmenter"].tobytes())
+            obj.planner = _MergePlanner.from_checkpoint(f["planner"].tobytes())
+            values = f["values"].astype(np.float64)
+            obj.values = [values] if len(values) else []
+            starts = f["starts"]
+            obj.open = (
+                [
+                    (
+                        starts.astype(np.int64),
+                        f["lengths"].astype(np.int64),
+                        f["reasons"].astype(np.uint8),
+                    )
+                ]
+                if len(starts)
+                else []
+            )
+        return obj
+
     def feed(self, chunk: npt.NDArray[np.float64] | None) -> tuple[Any, ...] | None:
         """Pushes a chunk (None: finishes); returns ``(starts, lengths, reasons,
         group_0, ...)`` of the segments whose groups became final, or None."""
@@ -511,15 +711,21 @@ def _segment_merge_batches(
     schema: Any,
     planner_options: dict[str, Any],
     value_name: str,
+    resumer: Resumer | None,
 ) -> Iterator[Any]:
-    """The batches of ``segment_stream(..., merge=...)``."""
+    """The batches of ``segment_stream(..., merge=...)`` (``reader``: the input after
+    the checkpoint's position, when resuming)."""
     pa = _pyarrow()
 
     def to_batch(parts: list[tuple[Any, tuple[Any, ...]]]) -> Any:
         columns = _segments_with_groups(router, key_name, parts)
-        return pa.RecordBatch.from_arrays(columns, schema=schema)
+        return _emit(resumer, pa.RecordBatch.from_arrays(columns, schema=schema))
 
     states: dict[Any, _SegmentMerger] = {}
+    if resumer is not None:
+        if resumer.finished:
+            return
+        states = resumer.restore(router, _SegmentMerger.from_checkpoint)
     for batch in reader:
         values = _values(batch.column(value_index), False, value_name)
         ready = []
@@ -532,6 +738,8 @@ def _segment_merge_batches(
                 ready.append((key, out))
         if ready:
             yield to_batch(ready)
+        if resumer is not None:
+            resumer.after_batch(router, states, _SegmentMerger.checkpoint)
     last = []
     for key, state in states.items():
         out = state.feed(None)
@@ -539,6 +747,8 @@ def _segment_merge_batches(
             last.append((key, out))
     if last:
         yield to_batch(last)
+    if resumer is not None:
+        resumer.finish()
 
 
 # ---- profile_stream -----------------------------------------------------------------
@@ -550,6 +760,9 @@ def profile_stream(
     value_column: str,
     key_column: str | None = None,
     profile_column: str = "profile",
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = CHECKPOINT_EVERY,
+    on_checkpoint: OnCheckpoint | None = None,
     **options: Unpack[SegmentOptions],
 ) -> pa.RecordBatchReader:
     """Add an entropy profile column to every batch of an Arrow stream; lazily.
@@ -558,6 +771,11 @@ def profile_stream(
     rule options are ignored): each key's rows feed their own
     :class:`entroseg.Profiler`, so per key the column equals :func:`entroseg.profile`
     of that key's rows alone (null where it gives NaN).
+
+    Parameters
+    ----------
+    checkpoint, checkpoint_every, on_checkpoint
+        Exactly-once resume, as :func:`segment_stream`.
 
     Returns
     -------
@@ -593,11 +811,28 @@ def profile_stream(
             "another with profile_column="
         )
     schema = reader.schema.append(pa.field(profile_column, pa.float64()))
+    fingerprint = {
+        "step": "profile_stream",
+        "value_column": value_column,
+        "key_column": key_column,
+        "profile_column": profile_column,
+        "options": opts,
+    }
+    resumer = _resumer(
+        checkpoint, checkpoint_every, on_checkpoint, fingerprint, reader.schema, key_index
+    )
+
+    def digest_of(batch: Any) -> Any:
+        return _values(batch.column(value_index), takes_symbols, value_column).data
 
     def batches() -> Iterator[Any]:
         states: dict[Any, _Profiler] = {}
         router = _Router(key_index)
-        for batch in reader:
+        if resumer is not None:
+            if resumer.finished:
+                return
+            states = resumer.restore(router, _Profiler.from_checkpoint)
+        for batch in _inputs(reader, resumer, digest_of):
             values = _values(batch.column(value_index), takes_symbols, value_column)
             profile = np.empty(len(values), dtype=np.float64)
             for key, rows in router.split(batch):
@@ -606,7 +841,13 @@ def profile_stream(
                     profiler = states[key] = _Profiler(**opts)
                 profile[rows] = profiler.push(values[rows])
             column = pa.array(profile, pa.float64(), from_pandas=True)  # NaN -> null
-            yield pa.RecordBatch.from_arrays([*batch.columns, column], schema=schema)
+            yield _emit(
+                resumer, pa.RecordBatch.from_arrays([*batch.columns, column], schema=schema)
+            )
+            if resumer is not None:
+                resumer.after_batch(router, states, _Profiler.checkpoint)
+        if resumer is not None:
+            resumer.finish()
 
     return _reader(schema, batches())
 
@@ -651,6 +892,9 @@ def merge_stream(
     profile_column: str | None = None,
     weight_column: str | None = None,
     output: Literal["groups", "units"] = "groups",
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = CHECKPOINT_EVERY,
+    on_checkpoint: OnCheckpoint | None = None,
     **schedule: Unpack[ScheduleOptions],
 ) -> pa.RecordBatchReader:
     """Plan merges of every series of an Arrow stream, one row per unit in; lazily.
@@ -686,6 +930,8 @@ def merge_stream(
         ``group`` (``source`` of :class:`MergeLevel`).
     window, max_size, levels, r, ratio, threshold, schedule, momentum
         As in :func:`entroseg.merge_plan`.
+    checkpoint, checkpoint_every, on_checkpoint
+        Exactly-once resume, as :func:`segment_stream`.
 
     Raises
     ------
@@ -758,6 +1004,28 @@ def merge_stream(
         fields.insert(0, pa.field(key_column, _key_type(reader.schema, key_index)))
     schema = pa.schema(fields)
     router = _Router(key_index)
+    fingerprint = {
+        "step": "merge_stream",
+        "key_column": key_column,
+        "value_column": value_name,
+        "similarity": similarity,
+        "weight_column": weight_column,
+        "output": output,
+        "planner": planner_options,
+    }
+    resumer = _resumer(
+        checkpoint, checkpoint_every, on_checkpoint, fingerprint, reader.schema, key_index
+    )
+
+    def digest_of(batch: Any) -> Any:
+        column = batch.column(value_index)
+        if vector_column is not None:
+            data = _unit_vectors(column, vector_column).tobytes()
+        else:
+            data = _values(column, False, value_name).tobytes()
+        if weight_index is not None:
+            data += batch.column(weight_index).to_numpy(zero_copy_only=False).tobytes()
+        return data
 
     def rows_of(key: Any, raw: tuple[int, list[int], list[Any]]) -> tuple[Any, list[Any]]:
         first_unit, first_groups, plan_levels = raw
@@ -785,11 +1053,15 @@ def merge_stream(
         if key_index is not None:
             keys = router.key_column([k for k, _ in parts], [len(p[0]) for _, p in parts])
             arrays.insert(0, keys)
-        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+        return _emit(resumer, pa.RecordBatch.from_arrays(arrays, schema=schema))
 
     def batches() -> Iterator[Any]:
         states: dict[Any, _MergePlanner] = {}
-        for batch in reader:
+        if resumer is not None:
+            if resumer.finished:
+                return
+            states = resumer.restore(router, _MergePlanner.from_checkpoint)
+        for batch in _inputs(reader, resumer, digest_of):
             column = batch.column(value_index)
             if vector_column is not None:
                 values: npt.NDArray[Any] = _unit_vectors(column, vector_column)
@@ -812,6 +1084,8 @@ def merge_stream(
                     emitted.append(rows_of(key, raw))
             if emitted:
                 yield to_batch(emitted)
+            if resumer is not None:
+                resumer.after_batch(router, states, _MergePlanner.checkpoint)
         last = []
         for key, planner in states.items():
             raw = planner.finish()
@@ -819,6 +1093,8 @@ def merge_stream(
                 last.append(rows_of(key, raw))
         if last:
             yield to_batch(last)
+        if resumer is not None:
+            resumer.finish()
 
     return _reader(schema, batches())
 
@@ -831,6 +1107,9 @@ def change_point_stream(
     *,
     value_column: str,
     key_column: str | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = CHECKPOINT_EVERY,
+    on_checkpoint: OnCheckpoint | None = None,
     **options: Any,
 ) -> pa.RecordBatchReader:
     """Regime change points of every series of an Arrow stream; a lazy reader of one row
@@ -840,6 +1119,11 @@ def change_point_stream(
     as there; none: the defaults of :func:`entroseg.change_points`), carried across
     batches, so per key the rows are exactly the detector's on that key's rows alone,
     whatever the batching and interleaving. Memory: ``O(window)`` per key plus a batch.
+
+    Parameters
+    ----------
+    checkpoint, checkpoint_every, on_checkpoint
+        Exactly-once resume, as :func:`segment_stream`.
 
     Returns
     -------
@@ -882,6 +1166,18 @@ def change_point_stream(
         fields.insert(0, pa.field(key_column, _key_type(reader.schema, key_index)))
     schema = pa.schema(fields)
     router = _Router(key_index)
+    fingerprint = {
+        "step": "change_point_stream",
+        "value_column": value_column,
+        "key_column": key_column,
+        "options": options,
+    }
+    resumer = _resumer(
+        checkpoint, checkpoint_every, on_checkpoint, fingerprint, reader.schema, key_index
+    )
+
+    def digest_of(batch: Any) -> Any:
+        return _values(batch.column(value_index), False, value_column).data
 
     def to_batch(parts: list[tuple[Any, Any]]) -> Any:
         columns = [
@@ -892,11 +1188,15 @@ def change_point_stream(
             columns.insert(
                 0, router.key_column([k for k, _ in parts], [len(p.start) for _, p in parts])
             )
-        return pa.RecordBatch.from_arrays(columns, schema=schema)
+        return _emit(resumer, pa.RecordBatch.from_arrays(columns, schema=schema))
 
     def batches() -> Iterator[Any]:
         states: dict[Any, ChangePointDetector] = {}
-        for batch in reader:
+        if resumer is not None:
+            if resumer.finished:
+                return
+            states = resumer.restore(router, ChangePointDetector.from_checkpoint)
+        for batch in _inputs(reader, resumer, digest_of):
             values = _values(batch.column(value_index), False, value_column)
             found = []
             for key, rows in router.split(batch):
@@ -908,9 +1208,13 @@ def change_point_stream(
                     found.append((key, out))
             if found:
                 yield to_batch(found)
+            if resumer is not None:
+                resumer.after_batch(router, states, ChangePointDetector.checkpoint)
         last = [(key, det.finish()) for key, det in states.items()]
         last = [(k, out) for k, out in last if len(out.start)]
         if last:
             yield to_batch(last)
+        if resumer is not None:
+            resumer.finish()
 
     return _reader(schema, batches())

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shutil
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -89,7 +90,9 @@ class _Input:
             self.x, self.column = cli_io.read_named_series(args.input, args.column)
             self.source = args.input
         else:
-            self.reader, self.total = cli_io.open_table(args.input)
+            self.reader, self.total = cli_io.open_table(
+                args.input, getattr(args, "batch_size", None)
+            )
             if self.reader.schema.get_field_index(self.key) < 0:
                 raise CliError(
                     f"key column {self.key!r} not in {args.input!r} "
@@ -202,6 +205,7 @@ def _profile(args: argparse.Namespace) -> int:
             "(with 'scores' the profile is the input itself)"
         )
     profiler = _guard(entroseg.Profiler, **opts)  # bad options fail before any reading
+    _check_checkpoint_flags(args)
     inp = _Input(args)
     print(f"input      {inp.source}")
     if inp.reader is not None:
@@ -242,6 +246,36 @@ def _profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_checkpoint_flags(args: argparse.Namespace) -> None:
+    if args.checkpoint is None and args.checkpoint_every is not None:
+        raise CliError(
+            "--checkpoint-every sets how often --checkpoint is written: give --checkpoint"
+        )
+    if args.checkpoint is not None and args.key is None:
+        raise CliError(
+            "--checkpoint resumes the keyed streaming step: give --key with a table input "
+            "(Parquet, Arrow IPC or CSV)"
+        )
+
+
+def _resume_options(args: argparse.Namespace) -> tuple[_CommittedParts | None, dict[str, Any]]:
+    """The part files and the step's checkpoint options of ``--checkpoint`` (none
+    without it)."""
+    if args.checkpoint is None:
+        return None, {}
+    parts = _guard(_CommittedParts, Path(args.checkpoint))
+    if parts.position is not None:
+        print(
+            f"resumed    from {args.checkpoint} (checkpoint {parts.position.checkpoints}: "
+            f"{parts.position.input_rows:,} input rows consumed, "
+            f"{parts.position.output_rows:,} rows written)"
+        )
+    resume: dict[str, Any] = {"checkpoint": args.checkpoint, "on_checkpoint": parts.commit}
+    if args.checkpoint_every is not None:
+        resume["checkpoint_every"] = args.checkpoint_every
+    return parts, resume
+
+
 def _profile_keyed(args: argparse.Namespace, inp: _Input, opts: dict[str, Any]) -> int:
     from entroseg.arrow import profile_stream
 
@@ -249,36 +283,64 @@ def _profile_keyed(args: argparse.Namespace, inp: _Input, opts: dict[str, Any]) 
     if args.output and Path(args.output).suffix.lower() not in (".parquet", ".pq"):
         raise CliError(f"with --key the profile is written as Parquet; got {args.output!r}")
     assert inp.key is not None
+    key = inp.key
     sums: dict[Any, list[float]] = {}
     writer = None
+    parts, resume = _resume_options(args)
+    # With --checkpoint the output is written from the committed parts once the input
+    # ends, into a file beside it that is then renamed over it.
+    target = args.output
+    if parts is not None and args.output:
+        target = str(Path(args.output).with_name(f".{Path(args.output).stem}.partial.parquet"))
+
+    def consume(batch: Any) -> None:
+        nonlocal writer
+        if target and writer is None:
+            import pyarrow.parquet as pq
+
+            writer = pq.ParquetWriter(target, batch.schema)
+        if writer is not None:
+            writer.write_batch(batch)
+        keys = batch.column(key).to_pylist()
+        prof = batch.column("profile").to_numpy(zero_copy_only=False)
+        for k, v in zip(keys, prof, strict=True):
+            acc = sums.setdefault(k, [0, 0.0, 0])
+            acc[0] += 1
+            if np.isfinite(v):
+                acc[1] += v
+                acc[2] += 1
+
     with Progress(
         "profile", total=inp.total, unit="rows", enabled=Progress.wanted(args.quiet)
     ) as progress:
         stream = _guard(
             profile_stream, cli_io.counted(inp.reader, progress.advance), value_column=inp.column,
-            key_column=inp.key, **opts,
+            key_column=inp.key, **opts, **resume,
         )  # fmt: skip
         try:
-            for batch in _guard(iter, stream):
-                if args.output and writer is None:
-                    import pyarrow.parquet as pq
-
-                    writer = pq.ParquetWriter(args.output, batch.schema)
-                if writer is not None:
-                    writer.write_batch(batch)
-                keys = batch.column(inp.key).to_pylist()
-                prof = batch.column("profile").to_numpy(zero_copy_only=False)
-                for k, v in zip(keys, prof, strict=True):
-                    acc = sums.setdefault(k, [0, 0.0, 0])
-                    acc[0] += 1
-                    if np.isfinite(v):
-                        acc[1] += v
-                        acc[2] += 1
+            if parts is None:
+                for batch in _guard(iter, stream):
+                    consume(batch)
+            else:
+                parts.schema = stream.schema
+                for batch in _guard(iter, stream):
+                    parts.add(batch)
+                for batch in parts.batches():
+                    consume(batch)
         except (pa.ArrowInvalid, ValueError, TypeError, OSError) as exc:
             raise CliError(" ".join(str(exc).split())) from None
         finally:
             if writer is not None:
                 writer.close()
+    if parts is not None:
+        if args.output:
+            from entroseg._resume import commit_file
+
+            try:
+                commit_file(Path(target), Path(args.output))
+            except OSError as exc:
+                raise CliError(f"cannot write {args.output!r}: {exc}") from None
+        parts.remove()
     rows = sum(a[0] for a in sums.values())
     print(f"rows       {rows:,} in {len(sums):,} series (key {inp.key!r})")
     print(f"profile    {_describe_profile(opts)} of {inp.column!r} (normalized to [0, 1])")
@@ -343,6 +405,7 @@ def _segment(args: argparse.Namespace) -> int:
     opts = {**popts, **_rule_options(args)}
     _guard(entroseg.Segmenter, **opts)  # bad options fail before any reading
     merge = _merge_options(args)
+    _check_checkpoint_flags(args)
     inp = _Input(args)
     print(f"input      {inp.source}")
     if inp.reader is not None:
@@ -371,8 +434,14 @@ def _segment(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_segments(path: str, table: Any) -> None:
+def _write_segments(path: str, table: Any, *, atomically: bool = False) -> None:
+    """Writes the segments as Parquet or CSV; ``atomically``: into a file beside
+    ``path``, then renamed over it (a kill leaves the old file or the new one)."""
     suffix = Path(path).suffix.lower()
+    final = path
+    if atomically:
+        # The same suffix, so that the writer is chosen by the name as for ``path``.
+        path = str(Path(path).with_name(f".{Path(path).stem}.partial{Path(path).suffix}"))
     if suffix in (".parquet", ".pq"):
         cli_io.write_parquet(path, table)
     elif suffix == ".csv":
@@ -387,7 +456,14 @@ def _write_segments(path: str, table: Any) -> None:
             raise CliError(f"cannot write {path!r}: {exc}") from None
     else:
         raise CliError(f"segments are written as .parquet or .csv, got {path!r}")
-    print(f"written    {path}")
+    if atomically:
+        from entroseg._resume import commit_file
+
+        try:
+            commit_file(Path(path), Path(final))
+        except OSError as exc:
+            raise CliError(f"cannot write {final!r}: {exc}") from None
+    print(f"written    {final}")
 
 
 def _segment_keyed(
@@ -396,15 +472,24 @@ def _segment_keyed(
     from entroseg.arrow import segment_stream
 
     pa = cli_io.require_pyarrow("--key")
+    if args.output and Path(args.output).suffix.lower() not in (".parquet", ".pq", ".csv"):
+        raise CliError(f"segments are written as .parquet or .csv, got {args.output!r}")
+    parts, resume = _resume_options(args)
     with Progress(
         "segment", total=inp.total, unit="rows", enabled=Progress.wanted(args.quiet)
     ) as progress:
         stream = _guard(
             segment_stream, cli_io.counted(inp.reader, progress.advance), value_column=inp.column,
-            key_column=inp.key, merge=merge, **opts,
+            key_column=inp.key, merge=merge, **opts, **resume,
         )  # fmt: skip
         try:
-            table = stream.read_all()
+            if parts is None:
+                table = stream.read_all()
+            else:
+                parts.schema = stream.schema
+                for batch in stream:
+                    parts.add(batch)
+                table = parts.table()
         except (pa.ArrowInvalid, ValueError, TypeError, OSError) as exc:
             raise CliError(" ".join(str(exc).split())) from None
     assert inp.key is not None
@@ -430,8 +515,121 @@ def _segment_keyed(
     if merge is not None:
         _print_merge(table, merge, inp.key)
     if args.output:
-        _write_segments(args.output, table)
+        _write_segments(args.output, table, atomically=parts is not None)
+    if parts is not None:
+        parts.remove()
     return 0
+
+
+class _CommittedParts:
+    """The output of a checkpointed ``segment --key`` run, committed at checkpoints.
+
+    Parquet and CSV files cannot be committed row by row (a Parquet file is unreadable
+    until its footer is written), so the rows emitted between two checkpoints go into a
+    part file, ``CHECKPOINT.parts/part-NNNNNNNN.arrow`` (Arrow IPC, numbered by the
+    checkpoint that commits it, written atomically), just before that checkpoint is
+    written. On resume the parts of later checkpoints (written before a kill that came
+    before their checkpoint) are deleted: what remains is exactly the output the
+    checkpoint counts, and the resumed step emits the rest. The output file is written
+    from the parts once the stream ends, as an uninterrupted run writes it (into a file
+    beside it, renamed over it: a kill leaves the old output or the new); then the
+    checkpoint and the parts are removed (a kill in between leaves a finished checkpoint,
+    and a rerun writes the output again from the parts).
+    """
+
+    def __init__(self, checkpoint: Path) -> None:
+        from entroseg.arrow import resume_position
+
+        self.checkpoint = checkpoint
+        self.directory = Path(f"{checkpoint}.parts")
+        position = resume_position(checkpoint)
+        self.position = position
+        self.committed = 0 if position is None else position.checkpoints
+        try:
+            if position is None and self.directory.exists():
+                shutil.rmtree(self.directory)  # a run that never reached its first checkpoint
+            self.directory.mkdir(parents=True, exist_ok=True)
+            for f in self.directory.iterdir():
+                if not f.name.startswith("part-") or self._index(f) >= self.committed:
+                    f.unlink()
+        except OSError as exc:
+            raise CliError(f"cannot prepare {str(self.directory)!r}: {exc}") from None
+        missing = [i for i in range(self.committed) if not self._part(i).is_file()]
+        if missing:
+            raise CliError(
+                f"checkpoint {str(checkpoint)!r} counts {self.committed} committed part files "
+                f"but {str(self._part(missing[0]))!r} is missing; delete the checkpoint to "
+                "start again from the first row"
+            )
+        self.pending: list[Any] = []
+        self.schema: Any = None  # the stream's, set before it is read
+
+    def _part(self, index: int) -> Path:
+        return self.directory / f"part-{index:08d}.arrow"
+
+    @staticmethod
+    def _index(path: Path) -> int:
+        stem = path.name.removeprefix("part-").removesuffix(".arrow")
+        return int(stem) if stem.isdigit() and path.suffix == ".arrow" else -1
+
+    def add(self, batch: Any) -> None:
+        self.pending.append(batch)
+
+    def commit(self, position: Any) -> None:
+        """``on_checkpoint``: the rows since the last checkpoint become a part file."""
+        import pyarrow as pa
+
+        from entroseg._resume import write_atomically
+
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_file(sink, self.schema) as writer:
+            for batch in self.pending:
+                writer.write_batch(batch)
+        write_atomically(self._part(position.checkpoints - 1), sink.getvalue().to_pybytes())
+        self.committed = position.checkpoints
+        self.pending = []
+
+    def batches(self) -> Iterator[Any]:
+        """Every batch of the finished stream, in order, one part in memory at a time;
+        the rows are checked against the count of the final checkpoint."""
+        import pyarrow as pa
+
+        from entroseg.arrow import resume_position
+
+        position = resume_position(self.checkpoint)
+        rows = 0
+        for i in range(self.committed):
+            reader = pa.ipc.open_file(self._part(i))
+            for b in range(reader.num_record_batches):
+                batch = reader.get_batch(b)
+                rows += batch.num_rows
+                yield batch
+        if (
+            self.pending
+            or position is None
+            or not position.finished
+            or (position.output_rows != rows)
+        ):
+            raise CliError(
+                f"the part files of {str(self.checkpoint)!r} hold {rows:,} rows, its final "
+                f"checkpoint counts {position and position.output_rows}: delete the "
+                "checkpoint to start again from the first row"
+            )
+
+    def table(self) -> Any:
+        """Every row of the finished stream, in order (see :meth:`batches`)."""
+        import pyarrow as pa
+
+        return pa.Table.from_batches(list(self.batches()), self.schema)
+
+    def remove(self) -> None:
+        """The run is complete and its output written: the checkpoint goes first (a
+        kill after that leaves parts that the next run clears), then the parts."""
+        try:
+            self.checkpoint.unlink(missing_ok=True)
+            shutil.rmtree(self.directory, ignore_errors=True)
+        except OSError as exc:
+            raise CliError(f"cannot remove {str(self.checkpoint)!r}: {exc}") from None
 
 
 def _load_one_series(args: argparse.Namespace) -> tuple[npt.NDArray[Any], Any, str]:
@@ -611,6 +809,35 @@ def _add_merge_args(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--merge-block", type=int, default=256, help="segments planned together (default 256)"
+    )
+
+
+def _add_checkpoint_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "exactly-once resume (with --key)",
+        "with --checkpoint PATH, every key's state and the input position are written "
+        "atomically to PATH every --checkpoint-every input batches, and the rows emitted "
+        "before it are committed to part files in PATH.parts/. Killed at any moment and "
+        "run again with the same arguments, the command skips the input already consumed "
+        "and drops the rows emitted after the last checkpoint (they are emitted again): "
+        "the output equals an uninterrupted run's, byte for byte. The output file is "
+        "written once the input ends, beside its name and renamed into place; then PATH "
+        "and PATH.parts/ are removed. A torn or corrupt PATH, or one written with other "
+        "arguments or for other input, is an error naming it.",
+    )
+    g.add_argument("--checkpoint", metavar="PATH", help="checkpoint file (resumed when present)")
+    g.add_argument(
+        "--checkpoint-every",
+        type=int,
+        metavar="N",
+        help="input batches between checkpoints (default 64)",
+    )
+    g.add_argument(
+        "--batch-size",
+        type=int,
+        metavar="ROWS",
+        help="rows per input batch read from a Parquet file (default 65536): with "
+        "--checkpoint-every, how much input a checkpoint covers",
     )
 
 
@@ -1109,6 +1336,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-o", "--output", help="write the profile: .parquet (input column + profile), .npy or text"
     )
+    _add_checkpoint_args(p)
     p.set_defaults(func=_profile)
 
     p = sub.add_parser(
@@ -1123,6 +1351,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rule_args(p)
     _add_merge_args(p)
     p.add_argument("-o", "--output", help="write the segments (.parquet or .csv)")
+    _add_checkpoint_args(p)
     p.set_defaults(func=_segment)
 
     p = sub.add_parser(

@@ -9,7 +9,9 @@ Two shapes of data, two paths:
   order, across batches, exactly as one :func:`entroseg.segment` call over that key's
   whole stream would (use ``calibration="online"`` with ``target_len``: a stream cannot
   be calibrated on data it has not seen). Output: Arrow tables with one row per closed
-  segment (key, start, length, reason), produced while the input streams.
+  segment (key, start, length, reason), produced while the input streams. With
+  ``max_restarts``, an actor that dies is restarted by Ray and brought back to its last
+  snapshot plus the pushes since (kept by the driver): nothing lost, nothing twice.
 - **One whole series per row** (training examples): :func:`training_batches` runs
   :class:`SegmentSeries` over the dataset with Ray Data's streaming ``map_batches`` (all
   cores of the cluster, the GIL released in the segmenter) and yields training batches
@@ -21,10 +23,11 @@ let these functions connect to / start a local instance as Ray does by default.
 
 from __future__ import annotations
 
+import pickle
 import zlib
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,6 +37,7 @@ import entroseg
 from entroseg._entroseg import _MergePlanner
 from entroseg._optional import require
 from entroseg._options import SegmentOptions, build_spec
+from entroseg._resume import check_every
 from entroseg.arrow import (
     _planner_options,
     _pyarrow,
@@ -111,6 +115,20 @@ class _StreamActor:
                 parts.append((key, out))
         return parts
 
+    def snapshot(self) -> bytes:
+        """Every key's state, after every push submitted before this call (an actor runs
+        one caller's calls in order)."""
+        return pickle.dumps((self.segmenters, self.mergers))
+
+    def restore(self, snapshot: bytes | None) -> None:
+        """Back to a :meth:`snapshot` (None: to a fresh actor), replacing every state,
+        including any built by pushes that reached a restarted actor before this call."""
+        if snapshot is None:
+            self.segmenters, self.mergers = {}, {}
+        else:
+            # The driver's own bytes from snapshot(), never data from elsewhere.
+            self.segmenters, self.mergers = pickle.loads(snapshot)
+
     def finish(self) -> _Parts:
         if self.merge is not None:
             done = [(key, merger.feed(None)) for key, merger in self.mergers.items()]
@@ -123,6 +141,30 @@ class _StreamActor:
 
 def _closed(parts: list[tuple[object, Segments]]) -> _Parts:
     return [(key, (seg.starts, seg.lengths, seg.reasons)) for key, seg in parts if len(seg)]
+
+
+@dataclass(eq=False)
+class _Call:
+    """One call to an actor, kept by the driver until its result is used: a push (with
+    its keys and values, to replay), a snapshot or the finish."""
+
+    actor: int
+    kind: str  # "push", "snapshot" or "finish"
+    future: Any
+    keys: list[object] = field(default_factory=list)
+    values: list[Any] = field(default_factory=list)
+    done: bool = False  # its result was used (a replayed push's result is then dropped)
+    covers: _Call | None = None  # a snapshot's: the last push it includes
+
+
+@dataclass
+class _Replay:
+    """What the driver keeps per actor to survive the actor's restart: its last snapshot
+    and the pushes sent since that snapshot was asked for."""
+
+    snapshot: bytes | None = None
+    log: list[_Call] = field(default_factory=list)
+    since: int = 0  # pushes since the last snapshot was asked for
 
 
 def _split_by_key(
@@ -152,6 +194,8 @@ def segment_dataset(
     batch_size: int | None = 65_536,
     max_in_flight: int = 8,
     merge: dict[str, Any] | None = None,
+    max_restarts: int = 0,
+    checkpoint_every: int = 16,
     **options: Unpack[SegmentOptions],
 ) -> Iterator[pa.Table]:
     """Segment the keyed streams of a Ray Dataset on stateful actors, streaming.
@@ -172,6 +216,19 @@ def segment_dataset(
         Rows per batch read from the dataset.
     max_in_flight : int, default 8
         Batches sent to the actors before the driver waits for results (back-pressure).
+    max_restarts : int, default 0
+        Restarts Ray may make of each actor (its ``max_restarts``). With restarts, the
+        driver asks each actor for a snapshot of its keys' states every
+        ``checkpoint_every`` pushes and keeps the pushes sent since; when an actor dies
+        (its process killed, its node lost), Ray restarts it, the driver restores the
+        snapshot into it and replays those pushes, dropping the results it had already
+        yielded. The output is then exactly that of a run without the failure: no
+        segment lost or yielded twice. The snapshots and pushes live in the driver's
+        memory (``checkpoint_every`` batches per actor at most): a failure of the driver
+        itself is not covered (see :func:`entroseg.arrow.segment_stream`'s
+        ``checkpoint=`` for a resumable stream).
+    checkpoint_every : int, default 16
+        Pushes to an actor between two snapshots of it (with ``max_restarts``).
     **options
         What :class:`entroseg.Segmenter` takes (``window``, ``target_len`` with
         ``calibration="online"``, ``min_len``, ``max_len``, ...).
@@ -196,6 +253,9 @@ def segment_dataset(
     ray = _ray()
     if num_actors < 1:
         raise ValueError(f"num_actors must be >= 1, got {num_actors}")
+    if max_restarts < 0 and max_restarts != -1:
+        raise ValueError(f"max_restarts must be >= 0 (or -1: unlimited), got {max_restarts}")
+    check_every(None, checkpoint_every)
     # Checked (and the deprecated spellings resolved) once, before starting actors.
     given = build_spec(options, streaming=True).given
     planner_options = None
@@ -203,12 +263,69 @@ def segment_dataset(
         planner_options = _planner_options(merge)
         _MergePlanner(**planner_options)  # bad merge options fail before any actor starts
     actor_cls = ray.remote(_StreamActor)
+    if max_restarts:
+        actor_cls = actor_cls.options(max_restarts=max_restarts, max_task_retries=0)
     actors = [
         actor_cls.remote(value_column, key_column, given, planner_options)
         for _ in range(num_actors)
     ]
-    pending: deque[Any] = deque()
+    pending: deque[_Call] = deque()
+    replays = [_Replay() for _ in actors]
     router = _Router(None)  # the key column's index is set batch by batch
+
+    def submit(index: int, keys: list[object], values: list[Any]) -> None:
+        call = _Call(index, "push", actors[index].push.remote(keys, values), keys, values)
+        pending.append(call)
+        if not max_restarts:
+            return
+        replay = replays[index]
+        replay.log.append(call)
+        replay.since += 1
+        if replay.since >= checkpoint_every:
+            replay.since = 0
+            snapshot = _Call(index, "snapshot", actors[index].snapshot.remote(), covers=call)
+            pending.append(snapshot)
+
+    def recover(index: int) -> None:
+        """The actor died and Ray restarts it: its state back to the last snapshot, then
+        every push since, in order (calls to one actor run in submission order)."""
+        replay = replays[index]
+        actors[index].restore.remote(replay.snapshot)
+        for call in replay.log:
+            call.future = actors[index].push.remote(call.keys, call.values)
+        for call in pending:
+            # Asked for again after the replay, a snapshot includes every logged push.
+            if call.actor == index and call.kind == "snapshot":
+                call.future = actors[index].snapshot.remote()
+                call.covers = replay.log[-1] if replay.log else None
+            elif call.actor == index and call.kind == "finish":
+                call.future = actors[index].finish.remote()
+
+    def result(call: _Call) -> Any:
+        """The call's result; an actor that died is recovered and the call retried."""
+        failures = 0
+        while True:
+            try:
+                return ray.get(call.future)
+            except ray.exceptions.RayActorError:
+                failures += 1
+                if not max_restarts or (max_restarts != -1 and failures > max_restarts):
+                    raise
+                recover(call.actor)
+
+    def take() -> _Parts:
+        """The parts of the oldest call (none for a snapshot)."""
+        call = pending.popleft()
+        out = result(call)
+        call.done = True
+        if call.kind != "snapshot":
+            return list(out)
+        replay = replays[call.actor]
+        replay.snapshot = out
+        # The pushes the snapshot includes need no replay any more.
+        covered = next((i for i, c in enumerate(replay.log) if c is call.covers), -1)
+        replay.log = replay.log[covered + 1 :]
+        return []
 
     def table(parts: _Parts) -> pa.Table:
         pa_ = _pyarrow()
@@ -227,17 +344,17 @@ def segment_dataset(
                 k, v = per_actor[_route(key, num_actors)]
                 k.append(key)
                 v.append(chunk)
-            for actor, (k, v) in zip(actors, per_actor, strict=True):
+            for index, (k, v) in enumerate(per_actor):
                 if k:
-                    pending.append(actor.push.remote(k, v))
+                    submit(index, k, v)
             while len(pending) > max_in_flight:
-                parts = ray.get(pending.popleft())
+                parts = take()
                 if parts:
                     yield table(parts)
-        for actor in actors:
-            pending.append(actor.finish.remote())
+        for index, actor in enumerate(actors):
+            pending.append(_Call(index, "finish", actor.finish.remote()))
         while pending:
-            parts = ray.get(pending.popleft())
+            parts = take()
             if parts:
                 yield table(parts)
     finally:
