@@ -1525,16 +1525,16 @@ impl<'a> Reference<'a> {
         self.starts.len() as u64
     }
 
-    /// Reference starts before position `p`.
-    fn starts_before(&self, p: u64) -> usize {
-        self.starts.partition_point(|&s| s & !FORCED < p)
-    }
-
     /// The exact segment count at `th`, or `None` when its value is outside `[lo, hi]`.
     fn count(&self, th: Threshold) -> Option<u64> {
-        if !self.covers(th.value) {
-            return None;
-        }
+        self.covers(th.value).then(|| self.rescan(th, None))
+    }
+
+    /// The segment count at `th` (whose value must lie in the bracket), re-scanning only
+    /// around the bracket positions that fire differently; with `out`, also the starts
+    /// of the scan at `th` (tagged as [`Reference::starts`]), this scan's starts kept
+    /// wherever the two agree.
+    fn rescan(&self, th: Threshold, mut out: Option<&mut Vec<u64>>) -> u64 {
         let b = Scan::new(self.rules, Some(th));
         let n = self.scores.len() as u64;
         let window = Window {
@@ -1543,6 +1543,15 @@ impl<'a> Reference<'a> {
             base: 0,
         };
         let mut count = self.starts.len() as i64;
+        // Reference starts before a position, found from the last answer (the queries
+        // move forward through the list): a binary search over the whole list would miss
+        // the cache at every step.
+        let mut finger = 0usize;
+        let mut starts_before = |p: u64| -> usize {
+            finger = seek(&self.starts, finger, p);
+            finger
+        };
+        let mut copied = 0usize;
         // The state both scans share after the last re-scan: the open segment's start
         // and the next position.
         let (mut sync_cur, mut sync_next) = (0u64, 1u64);
@@ -1558,22 +1567,27 @@ impl<'a> Reference<'a> {
             // Re-scan from the reference's last rule start before d (a state both scans
             // share: every earlier decision was made before d), or from the last
             // synchronisation if that is later.
-            let mut j = self.starts_before(d);
+            let mut j = starts_before(d);
             while self.starts[j - 1] & FORCED != 0 {
                 j -= 1;
             }
             let r = self.starts[j - 1];
-            let (mut cur, from) = if r + 1 >= sync_next {
+            let (cur, from) = if r + 1 >= sync_next {
                 (r, r + 1)
             } else {
                 (sync_cur, sync_next)
             };
+            let kept = starts_before(from);
+            if let Some(out) = out.as_deref_mut() {
+                out.extend_from_slice(&self.starts[copied..kept]);
+            }
             let mut open = Open {
                 cur,
                 reason: reason::THRESHOLD,
             };
             let mut prev = self.scores[from as usize - 1];
             let mut q = from;
+            // Every segment this scan closes makes one new start, at or after `from`.
             let mut b_starts = 0i64;
             while q < n {
                 let end = (q + 64).min(n);
@@ -1584,7 +1598,12 @@ impl<'a> Reference<'a> {
                     q,
                     &b,
                     &window,
-                    &mut |_| b_starts += 1,
+                    &mut |g| {
+                        b_starts += 1;
+                        if let (Some(out), true) = (out.as_deref_mut(), g.start >= from) {
+                            out.push(tagged(g.start, g.reason));
+                        }
+                    },
                 );
                 q = end;
                 if q <= d {
@@ -1592,21 +1611,73 @@ impl<'a> Reference<'a> {
                 }
                 // In step again when this scan's open segment is a reference start and
                 // the reference starts nothing else before q.
-                cur = open.cur;
-                let m = self.starts_before(cur + 1);
+                let m = starts_before(open.cur + 1);
                 if m > 0
-                    && self.starts[m - 1] & !FORCED == cur
+                    && self.starts[m - 1] & !FORCED == open.cur
                     && self.starts.get(m).is_none_or(|&p| p & !FORCED >= q)
                 {
                     break;
                 }
             }
-            let a_starts = (self.starts_before(q) - self.starts_before(from)) as i64;
-            count += b_starts - a_starts;
+            if let (Some(out), true) = (out.as_deref_mut(), open.cur >= from) {
+                out.push(tagged(open.cur, open.reason));
+            }
+            copied = starts_before(q);
+            count += b_starts - (copied - kept) as i64;
             sync_cur = open.cur;
             sync_next = q;
         }
-        Some(count as u64)
+        if let Some(out) = out {
+            out.extend_from_slice(&self.starts[copied..]);
+        }
+        count as u64
+    }
+}
+
+/// A start as [`Reference`] keeps it: its position, [`FORCED`] for a `max_len` split.
+#[inline]
+fn tagged(p: u64, why: u8) -> u64 {
+    if why == reason::MAX_LEN {
+        p | FORCED
+    } else {
+        p
+    }
+}
+
+/// The number of `starts` (tagged positions, ascending) before position `p`, searched
+/// outward from `from` (a previous answer): galloping, then a binary search in the last
+/// step, so a query near the previous one costs a few comparisons.
+fn seek(starts: &[u64], from: usize, p: u64) -> usize {
+    let at = |i: usize| starts[i] & !FORCED;
+    let n = starts.len();
+    let from = from.min(n);
+    if from < n && at(from) < p {
+        // Forward: the answer is in (from, n].
+        let mut step = 1;
+        let mut lo = from + 1;
+        while lo < n && at(lo) < p {
+            let next = lo + step;
+            if next >= n || at(next) >= p {
+                let hi = next.min(n);
+                return lo + 1 + starts[lo + 1..hi].partition_point(|&s| s & !FORCED < p);
+            }
+            lo = next;
+            step *= 2;
+        }
+        lo
+    } else {
+        // Backward: the answer is in [0, from].
+        let mut step = 1;
+        let mut hi = from;
+        while hi > 0 && at(hi - 1) >= p {
+            let next = hi.saturating_sub(step);
+            if next == 0 || at(next - 1) < p {
+                return next + starts[next..hi - 1].partition_point(|&s| s & !FORCED < p);
+            }
+            hi = next;
+            step *= 2;
+        }
+        hi
     }
 }
 
@@ -2003,11 +2074,37 @@ fn break_ties<'a>(
             .count(th)
             .unwrap_or_else(|| count_segments(scores, rules, th))
     };
-    // The count does not decrease as more tied positions fire (without max_len; with
-    // it, the best probe is kept) and grows about linearly in j (the ranks are spread
-    // over the series), so a secant search on j brackets the target in a few probes.
-    // x estimates the count with index i (ranks.len() - i ties firing) from the known
-    // end, taking half of the firing ties to start a segment.
+    search_ties(&ranks, tied, found, wanted, count, objective, &mut best);
+    best.0
+}
+
+/// The tie cut at `tied` (the value whose ties decide; `ranks`, sorted, are the
+/// [`tie_rank`]s of its positions) that brings the count closest to `wanted`, into
+/// `best` when better; `found` is the count when none of those ties fire (below the
+/// target) or all of them do (above it).
+///
+/// The count does not decrease as more tied positions fire (without max_len; with it,
+/// the best probe is kept) and grows about linearly in their number (the ranks are
+/// spread over the series), so a secant search brackets the target in a few probes; x
+/// estimates the count with index i (`len - i` ties firing) from the known end, taking
+/// half of the firing ties to start a segment.
+fn search_ties(
+    ranks: &[u64],
+    tied: f64,
+    found: u64,
+    wanted: f64,
+    mut count: impl FnMut(Threshold) -> u64,
+    objective: impl Fn(u64) -> f64,
+    best: &mut (Threshold, u64),
+) {
+    let at = |j: usize| Threshold {
+        value: tied,
+        tie_cut: if j == 0 {
+            0
+        } else {
+            ranks[j - 1].saturating_add(1)
+        },
+    };
     let len = ranks.len();
     let x_of = |i: usize| {
         if (found as f64) < wanted {
@@ -2020,10 +2117,9 @@ fn break_ties<'a>(
     secant_search(len + 1, wanted, |i| count(at(len - i)), x_of, &mut seen);
     for (i, c) in seen {
         if objective(c) < objective(best.1) {
-            best = (at(len - i), c);
+            *best = (at(len - i), c);
         }
     }
-    best.0
 }
 
 /// The best threshold among the distinct score values (no tie breaking).

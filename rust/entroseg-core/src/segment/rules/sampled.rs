@@ -20,8 +20,8 @@
 use std::cell::RefCell;
 
 use super::{
-    pack8, reason, scan_fixed, secant_search, tie_rank, Open, Reference, Rules, Scan, Segment,
-    Threshold, Window, FORCED,
+    pack8, reason, scan_fixed, search_ties, secant_search, tagged, tie_rank, Open, Reference,
+    Rules, Scan, Segment, Threshold, Window, FORCED,
 };
 
 /// Arrays shorter than this take the general search (a few passes over a short array
@@ -167,10 +167,11 @@ pub(super) fn calibrated_segments(
     // Thresholds: `lo`, then every distinct score in (lo, hi]; counts do not increase
     // along the list. x: the count predicted from the reference's exact count along the
     // sample's slope, in the bracket positions that fire.
-    let mut values: Vec<f64> = reference
-        .cand
+    // The scores at the bracket positions (read with them in the pass).
+    let reference_scores: Vec<f64> = reference.near.iter().map(|&[v, _]| v).collect();
+    let mut values: Vec<f64> = reference_scores
         .iter()
-        .map(|&t| scores[t as usize])
+        .copied()
         .filter(|&v| v > lo)
         .collect();
     values.sort_unstable_by(f64::total_cmp);
@@ -242,34 +243,13 @@ pub(super) fn calibrated_segments(
                 .expect("a reference")
                 .cand
                 .iter()
-                .filter(|&&t| scores[t as usize] == tied)
-                .map(|&t| tie_rank(t))
+                .zip(&reference_scores)
+                .filter(|&(_, &v)| v == tied)
+                .map(|(&t, _)| tie_rank(t))
                 .collect();
             if ranks.len() >= 2 {
                 ranks.sort_unstable();
-                let at = |j: usize| Threshold {
-                    value: tied,
-                    tie_cut: if j == 0 {
-                        0
-                    } else {
-                        ranks[j - 1].saturating_add(1)
-                    },
-                };
-                let len = ranks.len();
-                let x_of = |i: usize| {
-                    if (found as f64) < wanted {
-                        found as f64 + 0.5 * (len - i) as f64
-                    } else {
-                        found as f64 - 0.5 * i as f64
-                    }
-                };
-                let mut seen = Vec::new();
-                secant_search(len + 1, wanted, |i| move_to(at(len - i)), x_of, &mut seen);
-                for (i, c) in seen {
-                    if objective(c) < objective(chosen.1) {
-                        chosen = (at(len - i), c);
-                    }
-                }
+                search_ties(&ranks, tied, found, wanted, move_to, objective, &mut chosen);
             }
         }
     }
@@ -356,92 +336,11 @@ impl<'a> Reference<'a> {
     /// bracket stays.
     pub(super) fn moved_to(self, th: Threshold) -> Self {
         debug_assert!(self.covers(th.value));
-        let b = Scan::new(self.rules, Some(th));
-        let scores = self.scores;
-        let n = scores.len() as u64;
-        let window = Window {
-            ring: &[],
-            block: scores,
-            base: 0,
-        };
-        let mut out: Vec<u64> = Vec::with_capacity(self.starts.len() + 64);
-        let mut copied = 0usize;
-        // Reference starts before a position, found from the last answer (the queries
-        // move forward through the array): a binary search over the whole list would
-        // miss the cache at every step.
-        let mut finger = 0usize;
-        let mut starts_before = |p: u64| -> usize {
-            finger = seek(&self.starts, finger, p);
-            finger
-        };
-        let (mut sync_cur, mut sync_next) = (0u64, 1u64);
-        for (&d, &[s, before]) in self.cand.iter().zip(&self.near) {
-            if d < sync_next {
-                continue;
-            }
-            let fa = self.scan.fires(s, before, self.scan.theta, d).is_some();
-            let fb = b.fires(s, before, b.theta, d).is_some();
-            if fa == fb {
-                continue;
-            }
-            // As in `count`: re-scan from the last rule start before d (or the last
-            // synchronisation), until both scans share a start again.
-            let mut j = starts_before(d);
-            while self.starts[j - 1] & FORCED != 0 {
-                j -= 1;
-            }
-            let r = self.starts[j - 1];
-            let (cur, from) = if r + 1 >= sync_next {
-                (r, r + 1)
-            } else {
-                (sync_cur, sync_next)
-            };
-            let keep = starts_before(from);
-            out.extend_from_slice(&self.starts[copied..keep]);
-            let mut open = Open {
-                cur,
-                reason: reason::THRESHOLD,
-            };
-            let mut prev = scores[from as usize - 1];
-            let mut q = from;
-            while q < n {
-                let end = (q + 64).min(n);
-                scan_fixed(
-                    &mut open,
-                    &mut prev,
-                    &scores[q as usize..end as usize],
-                    q,
-                    &b,
-                    &window,
-                    &mut |g| {
-                        if g.start >= from {
-                            out.push(tagged(g.start, g.reason));
-                        }
-                    },
-                );
-                q = end;
-                if q <= d {
-                    continue;
-                }
-                let m = starts_before(open.cur + 1);
-                if m > 0
-                    && self.starts[m - 1] & !FORCED == open.cur
-                    && self.starts.get(m).is_none_or(|&p| p & !FORCED >= q)
-                {
-                    break;
-                }
-            }
-            if open.cur >= from {
-                out.push(tagged(open.cur, open.reason));
-            }
-            copied = starts_before(q);
-            sync_cur = open.cur;
-            sync_next = q;
-        }
-        out.extend_from_slice(&self.starts[copied..]);
+        let mut starts = Vec::with_capacity(self.starts.len() + 64);
+        self.rescan(th, Some(&mut starts));
         Self {
-            scan: b,
-            starts: out,
+            scan: Scan::new(self.rules, Some(th)),
+            starts,
             ..self
         }
     }
@@ -478,52 +377,5 @@ impl<'a> Reference<'a> {
             }
         }
         out
-    }
-}
-
-/// The number of `starts` (tagged positions, ascending) before position `p`, searched
-/// outward from `from` (a previous answer): galloping, then a binary search in the last
-/// step, so a query near the previous one costs a few comparisons.
-fn seek(starts: &[u64], from: usize, p: u64) -> usize {
-    let at = |i: usize| starts[i] & !FORCED;
-    let n = starts.len();
-    let from = from.min(n);
-    if from < n && at(from) < p {
-        // Forward: the answer is in (from, n].
-        let mut step = 1;
-        let mut lo = from + 1;
-        while lo < n && at(lo) < p {
-            let next = lo + step;
-            if next >= n || at(next) >= p {
-                let hi = next.min(n);
-                return lo + 1 + starts[lo + 1..hi].partition_point(|&s| s & !FORCED < p);
-            }
-            lo = next;
-            step *= 2;
-        }
-        lo
-    } else {
-        // Backward: the answer is in [0, from].
-        let mut step = 1;
-        let mut hi = from;
-        while hi > 0 && at(hi - 1) >= p {
-            let next = hi.saturating_sub(step);
-            if next == 0 || at(next - 1) < p {
-                return next + starts[next..hi - 1].partition_point(|&s| s & !FORCED < p);
-            }
-            hi = next;
-            step *= 2;
-        }
-        hi
-    }
-}
-
-/// A start as the reference keeps it: its position, [`FORCED`] for a `max_len` split.
-#[inline]
-fn tagged(p: u64, why: u8) -> u64 {
-    if why == reason::MAX_LEN {
-        p | FORCED
-    } else {
-        p
     }
 }
