@@ -109,24 +109,30 @@ proptest! {
     }
 }
 
-#[test]
-fn stitching_usually_needs_no_fallback() {
+/// PE d = 4, W = 64 over a 200,000-sample walk, in 16 chunks on 2 threads, against the
+/// one-pass run.
+fn parallel_pe_run(rules: &Rules) -> StitchReport {
     let x = walk(1, 200_000);
     let method = Method::Permutation(PermutationOptions {
         order: 4,
         window: Some(64),
         ..Default::default()
     });
+    let (par, report) = segment_values_parallel(&x, &method, rules, 16, 2, None).unwrap();
+    assert_eq!(par, segment_values(&x, &method, rules).unwrap());
+    report
+}
+
+#[test]
+fn stitching_usually_needs_no_fallback() {
     // A fixed threshold (a calibrated one on a profile this long is cut by the
     // calibration itself, see below).
-    let rules = Rules {
+    let report = parallel_pe_run(&Rules {
         threshold: Some(0.9),
         min_len: 4,
         max_len: Some(64),
         ..Rules::default()
-    };
-    let (par, report) = segment_values_parallel(&x, &method, &rules, 16, 2, None).unwrap();
-    assert_eq!(par, segment_values(&x, &method, &rules).unwrap());
+    });
     assert_eq!(report.chunks, 16);
     assert_eq!(report.stitched + report.fallbacks, 15);
     assert!(report.fallbacks <= 1, "{report:?}");
@@ -134,20 +140,12 @@ fn stitching_usually_needs_no_fallback() {
 
 #[test]
 fn a_long_calibrated_profile_is_cut_by_its_calibration() {
-    let x = walk(1, 200_000);
-    let method = Method::Permutation(PermutationOptions {
-        order: 4,
-        window: Some(64),
-        ..Default::default()
-    });
-    let rules = Rules {
+    let report = parallel_pe_run(&Rules {
         target_len: Some(16.0),
         min_len: 4,
         max_len: Some(64),
         ..Rules::default()
-    };
-    let (par, report) = segment_values_parallel(&x, &method, &rules, 16, 2, None).unwrap();
-    assert_eq!(par, segment_values(&x, &method, &rules).unwrap());
+    });
     assert_eq!(report.chunks, 1);
     assert!(report.sequential_reason.is_some());
 }

@@ -536,7 +536,7 @@ proptest! {
 
     /// The count relative to a reference scan equals a full scan at every threshold in
     /// the bracket, ties broken at any cut, with and without hard lengths and the
-    /// relative rule.
+    /// relative rule; a moved reference is the scan at its threshold.
     #[test]
     fn counts_relative_to_a_reference_scan_are_exact(
         s in long_scores_strategy(),
@@ -546,6 +546,7 @@ proptest! {
         at in 0.0f64..1.0,
         width in 0.0f64..0.5,
         probes in prop::collection::vec((0.0f64..1.0, any::<u64>()), 1..12),
+        moves in prop::collection::vec((0.0f64..1.0, any::<u64>()), 1..6),
     ) {
         let rules = Rules {
             target_len: Some(8.0),
@@ -569,6 +570,20 @@ proptest! {
             }
         }
         prop_assert_eq!(reference.count(Threshold::above(hi + 0.1)), None);
+        // The same bracket collected in one pass with the scan; moved from threshold to
+        // threshold it is the scan at each, start for start (forced splits marked), and
+        // its segments are the engine's, reasons included.
+        let mut moving = Reference::scan_collect(&s, &rules, Threshold::above(at), lo, hi);
+        prop_assert_eq!(&moving.starts, &reference.starts);
+        prop_assert_eq!(&moving.cand, &reference.cand);
+        for (u, cut) in moves {
+            let v = s[(cut % s.len() as u64) as usize];
+            let value = if v >= lo && v <= hi { v } else { lo + u * (hi - lo) };
+            let th = Threshold { value, tie_cut: cut >> 1 };
+            moving = moving.moved_to(th);
+            prop_assert_eq!(&moving.starts, &Reference::scan(&s, &rules, th).starts);
+            prop_assert_eq!(moving.segments_out(), engine_segments(&s, &rules, th));
+        }
     }
 }
 
@@ -584,44 +599,6 @@ fn engine_segments(s: &[f64], rules: &Rules, th: Threshold) -> Vec<Segment> {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
-
-    /// A reference moved to another threshold in its bracket is the scan at that
-    /// threshold, start for start (forced splits marked), and its segments are the
-    /// engine's, reasons included; moves chain.
-    #[test]
-    fn a_moved_reference_is_the_scan_at_its_threshold(
-        s in long_scores_strategy(),
-        min_len in 1usize..6,
-        max_extra in prop::option::of(0usize..40),
-        relative in prop::option::of(0u8..4),
-        at in 0.0f64..1.0,
-        width in 0.0f64..0.5,
-        probes in prop::collection::vec((0.0f64..1.0, any::<u64>()), 1..6),
-    ) {
-        let rules = Rules {
-            target_len: Some(8.0),
-            min_len,
-            max_len: max_extra.map(|e| min_len + 1 + e),
-            relative: relative.map(|r| r as f64 / 8.0),
-            combine: relative.map(|_| Combine::Or),
-            ..Rules::default()
-        };
-        prop_assume!(rules.validate().is_ok());
-        let (lo, hi) = ((at - width).max(0.0), (at + width).min(1.0));
-        let mut moving = Reference::scan_collect(&s, &rules, Threshold::above(at), lo, hi);
-        let fresh = Reference::scan(&s, &rules, Threshold::above(at)).bracket(lo, hi);
-        prop_assert_eq!(&moving.starts, &fresh.starts);
-        prop_assert_eq!(&moving.cand, &fresh.cand);
-        for (u, cut) in probes {
-            let v = s[(cut % s.len() as u64) as usize];
-            let value = if v >= lo && v <= hi { v } else { lo + u * (hi - lo) };
-            let th = Threshold { value, tie_cut: cut >> 1 };
-            moving = moving.moved_to(th);
-            let want = Reference::scan(&s, &rules, th);
-            prop_assert_eq!(&moving.starts, &want.starts);
-            prop_assert_eq!(moving.segments_out(), engine_segments(&s, &rules, th));
-        }
-    }
 
     /// The sampled calibration, whenever it answers, cuts exactly where the engine does
     /// at the threshold it reports, and (without max_len, where counts are monotone)
