@@ -24,6 +24,7 @@ let these functions connect to / start a local instance as Ray does by default.
 from __future__ import annotations
 
 import pickle
+import time
 import zlib
 from collections import deque
 from collections.abc import Iterator
@@ -303,10 +304,18 @@ def segment_dataset(
 
     def result(call: _Call) -> Any:
         """The call's result; an actor that died is recovered and the call retried."""
-        failures = 0
+        failures = unavailable = 0
         while True:
             try:
                 return ray.get(call.future)
+            except ray.exceptions.ActorUnavailableError:
+                # Restarting, not a new death (the call may or may not have run): wait,
+                # then replay from the snapshot, which makes running it twice harmless.
+                unavailable += 1
+                if not max_restarts or unavailable > 240:
+                    raise
+                time.sleep(0.25)
+                recover(call.actor)
             except ray.exceptions.RayActorError:
                 failures += 1
                 if not max_restarts or (max_restarts != -1 and failures > max_restarts):
