@@ -304,15 +304,18 @@ def segment_dataset(
 
     def result(call: _Call) -> Any:
         """The call's result; an actor that died is recovered and the call retried."""
-        failures = unavailable = 0
+        failures = 0
+        waited_until: float | None = None
         while True:
             try:
                 return ray.get(call.future)
             except ray.exceptions.ActorUnavailableError:
                 # Restarting, not a new death (the call may or may not have run): wait,
                 # then replay from the snapshot, which makes running it twice harmless.
-                unavailable += 1
-                if not max_restarts or unavailable > 240:
+                # A restart that takes more than five minutes is given up.
+                now = time.monotonic()
+                waited_until = waited_until or now + 300.0
+                if not max_restarts or now > waited_until:
                     raise
                 time.sleep(0.25)
                 recover(call.actor)
