@@ -339,6 +339,8 @@ pub struct DnaProfiler {
     valid_run: usize,
     seen: u64,
     symbols: Vec<u32>,
+    /// Base codes of a run, for the context model (reused between calls).
+    codes: Vec<u8>,
 }
 
 impl DnaProfiler {
@@ -393,6 +395,7 @@ impl DnaProfiler {
             valid_run: 0,
             seen: 0,
             symbols: Vec::new(),
+            codes: Vec::new(),
         })
     }
 
@@ -467,8 +470,7 @@ impl DnaProfiler {
             // Runs of unambiguous bases go to the model in bulk; an ambiguous base gets
             // NaN and empties the context (it breaks k-mer contexts, as elsewhere).
             let surprisal = self.options.kind == ProfileKind::NextSurprisal;
-            let mut codes = std::mem::take(&mut self.symbols);
-            let mut spare = Vec::new();
+            let mut codes = std::mem::take(&mut self.codes);
             let mut i = 0;
             while i < input.len() {
                 let c = class(input[i]);
@@ -484,14 +486,12 @@ impl DnaProfiler {
                     .take_while(|&&x| class(x) < AMBIGUOUS)
                     .count();
                 codes.clear();
-                codes.extend(input[i..i + run].iter().map(|&x| class(x) as u32));
-                spare.clear();
-                spare.resize(run, 0.0);
+                codes.extend(input[i..i + run].iter().map(|&x| class(x)));
                 let dst = &mut out[i..i + run];
                 let result = if surprisal {
-                    model.update(&codes, &mut spare, dst)
+                    model.update_surprisal(&codes, dst)
                 } else {
-                    model.update(&codes, dst, &mut spare)
+                    model.update_entropy(&codes, dst)
                 };
                 result.expect("codes are in 0..4 and buffers sized");
                 *sum += dst.iter().sum::<f64>();
@@ -499,7 +499,7 @@ impl DnaProfiler {
                 i += run;
             }
             self.seen += input.len() as u64;
-            self.symbols = codes;
+            self.codes = codes;
             return;
         }
         let rolling = self.options.window.is_some();

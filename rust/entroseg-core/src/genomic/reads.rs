@@ -320,19 +320,40 @@ pub fn profile_batch(
              method)",
         ));
     }
-    let ragged = per_record(
-        sequences,
-        offsets,
-        threads,
-        || DnaProfiler::new(options),
-        |profiler, seq, out| {
+    check_offsets(offsets, sequences.len())?;
+    // One value per base, written in place: each job fills the slice of its records (no
+    // per-job buffers to grow and join, which cost page faults and copies per batch).
+    let mut values = crate::util::buffer::zeroed_f64(sequences.len());
+    let jobs = jobs(offsets);
+    let mut slices = Vec::with_capacity(jobs.len());
+    let mut rest = &mut values[..];
+    for &(from, to) in &jobs {
+        let (head, tail) = rest.split_at_mut((offsets[to] - offsets[from]) as usize);
+        slices.push(std::sync::Mutex::new(head));
+        rest = tail;
+    }
+    let done = run_parallel(jobs.len(), threads, |j| -> Result<()> {
+        let (from, to) = jobs[j];
+        let mut guard = slices[j].lock().unwrap_or_else(|p| p.into_inner());
+        let out: &mut [f64] = &mut guard;
+        let base = offsets[from];
+        let mut profiler = DnaProfiler::new(options)?;
+        for i in from..to {
+            let (a, b) = (
+                (offsets[i] - base) as usize,
+                (offsets[i + 1] - base) as usize,
+            );
             profiler.reset();
-            let from = out.len();
-            out.resize(from + seq.len(), f64::NAN);
-            profiler.update_letters(seq, &mut out[from..])
-        },
-    )?;
-    Ok(ragged.values)
+            profiler
+                .update_letters(span(sequences, offsets, i), &mut out[a..b])
+                .map_err(|e| e.with_context(format!("record {} of the batch", i + 1)))?;
+        }
+        Ok(())
+    });
+    for part in done {
+        part?;
+    }
+    Ok(values)
 }
 
 /// Tokens of every record of a batch: the record's per-base profile (a fresh profiler:
