@@ -64,6 +64,24 @@ impl Default for RecordBatch {
 }
 
 impl RecordBatch {
+    /// An empty batch with room for as many records, bases and names as `other` holds:
+    /// a reader that hands its batches away starts the next one at the right size
+    /// instead of growing it (and copying it) from nothing.
+    pub fn with_capacity_of(other: &RecordBatch) -> Self {
+        let records = other.len() + 1;
+        let mut b = Self::default();
+        b.sequences.reserve(other.sequences.len());
+        b.sequence_offsets.reserve(records);
+        b.qualities.reserve(other.qualities.len());
+        b.names.reserve(other.names.len());
+        b.name_offsets.reserve(records);
+        b.descriptions.reserve(other.descriptions.len());
+        b.description_offsets.reserve(records);
+        b.lines.reserve(records);
+        b.indices.reserve(records);
+        b
+    }
+
     /// Records in the batch.
     pub fn len(&self) -> usize {
         self.lines.len()
@@ -451,6 +469,72 @@ pub fn bed_lines(
     Ok(out)
 }
 
+/// One summary line per record of a batch profile (as `entroseg dna profile` prints
+/// them): the name padded to 20 characters, the record's bases, then the mean, minimum
+/// and maximum of its finite values and their number, or a note when it has none.
+/// Record `i` is named `names[name_offsets[i]..name_offsets[i + 1]]` (invalid UTF-8
+/// replaced) and owns `values[offsets[i]..offsets[i + 1]]`. Formatting a line per read
+/// in Python cost more than the profile itself.
+pub fn profile_summary_lines(
+    names: &[u8],
+    name_offsets: &[i64],
+    values: &[f64],
+    offsets: &[i64],
+) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let records = check_offsets(name_offsets, names.len())?;
+    if check_offsets(offsets, values.len())? != records {
+        return Err(Error::parameter(format!(
+            "offsets must have one entry per record plus one ({}), got {}",
+            records + 1,
+            offsets.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(records * 96);
+    for r in 0..records {
+        let name = String::from_utf8_lossy(span(names, name_offsets, r));
+        let v = span_f64(values, offsets, r);
+        let (mut count, mut sum) = (0u64, 0.0f64);
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for &x in v.iter().filter(|x| x.is_finite()) {
+            count += 1;
+            sum += x;
+            lo = lo.min(x);
+            hi = hi.max(x);
+        }
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "{name:<20} {:>12} bases  ", grouped(v.len() as u64));
+        let _ = if count > 0 {
+            writeln!(
+                out,
+                "mean {:.3}  min {lo:.3}  max {hi:.3}  ({} values)",
+                sum / count as f64,
+                grouped(count)
+            )
+        } else {
+            writeln!(out, "no complete window without ambiguous bases")
+        };
+    }
+    Ok(out)
+}
+
+fn span_f64<'a>(data: &'a [f64], offsets: &[i64], i: usize) -> &'a [f64] {
+    &data[offsets[i] as usize..offsets[i + 1] as usize]
+}
+
+/// `n` with commas between groups of three digits (Python's `f"{n:,}"`).
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -503,6 +587,38 @@ mod tests {
         .unwrap();
         assert_eq!(text, b"r1\t0\t5\nr1\t10\t123\nr22\t7\t8\n");
         let e = bed_lines(b"r1", &[0, 2], &[0], &[5], &[0, 1, 1]).unwrap_err();
+        assert!(
+            e.message()
+                .contains("one entry per record plus one (2), got 3"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn profile_summaries_read_like_the_python_lines() {
+        let nan = f64::NAN;
+        let values = [0.5, 0.25, nan, 1.0, nan, nan];
+        let text =
+            profile_summary_lines(b"r1r\xff", &[0, 2, 4, 4], &values, &[0, 4, 6, 6]).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        let want = [
+            format!(
+                "{:<20} {:>12} bases  mean 0.583  min 0.250  max 1.000  (3 values)",
+                "r1", 4
+            ),
+            format!(
+                "{:<20} {:>12} bases  no complete window without ambiguous bases",
+                "r\u{fffd}", 2
+            ),
+            format!(
+                "{:<20} {:>12} bases  no complete window without ambiguous bases",
+                "", 0
+            ),
+        ];
+        assert_eq!(text, want.map(|l| l + "\n").concat());
+        assert_eq!(grouped(1234567), "1,234,567");
+        assert_eq!(grouped(999), "999");
+        let e = profile_summary_lines(b"r", &[0, 1], &values, &[0, 6, 6]).unwrap_err();
         assert!(
             e.message()
                 .contains("one entry per record plus one (2), got 3"),
