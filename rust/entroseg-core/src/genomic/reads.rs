@@ -494,45 +494,128 @@ pub fn profile_summary_lines(
     for r in 0..records {
         let name = String::from_utf8_lossy(span(names, name_offsets, r));
         let v = span_f64(values, offsets, r);
-        let (mut count, mut sum) = (0u64, 0.0f64);
-        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-        for &x in v.iter().filter(|x| x.is_finite()) {
-            count += 1;
-            sum += x;
-            lo = lo.min(x);
-            hi = hi.max(x);
-        }
+        let (count, sum, lo, hi) = finite_stats(v);
         // Writing into a Vec cannot fail.
-        let _ = write!(out, "{name:<20} {:>12} bases  ", grouped(v.len() as u64));
-        let _ = if count > 0 {
-            writeln!(
-                out,
-                "mean {:.3}  min {lo:.3}  max {hi:.3}  ({} values)",
-                sum / count as f64,
-                grouped(count)
-            )
+        let _ = write!(out, "{name:<20} ");
+        let mut digits = [0u8; 32];
+        let n = grouped(v.len() as u64, &mut digits);
+        out.extend(std::iter::repeat_n(b' ', 12usize.saturating_sub(n.len())));
+        out.extend_from_slice(n);
+        out.extend_from_slice(b" bases  ");
+        if count > 0 {
+            out.extend_from_slice(b"mean ");
+            fixed3(&mut out, sum / count as f64);
+            out.extend_from_slice(b"  min ");
+            fixed3(&mut out, lo);
+            out.extend_from_slice(b"  max ");
+            fixed3(&mut out, hi);
+            out.extend_from_slice(b"  (");
+            out.extend_from_slice(grouped(count, &mut digits));
+            out.extend_from_slice(b" values)\n");
         } else {
-            writeln!(out, "no complete window without ambiguous bases")
-        };
+            out.extend_from_slice(b"no complete window without ambiguous bases\n");
+        }
     }
     Ok(out)
+}
+
+/// Number, sum, minimum and maximum of the finite values: four independent lanes,
+/// branch-free, so the loop runs at memory speed (the sum's order is fixed: a record's
+/// mean does not depend on its batch).
+fn finite_stats(v: &[f64]) -> (u64, f64, f64, f64) {
+    const L: usize = 4;
+    let (mut count, mut sum) = ([0u64; L], [0.0f64; L]);
+    let (mut lo, mut hi) = ([f64::INFINITY; L], [f64::NEG_INFINITY; L]);
+    let mut lane = |l: usize, x: f64| {
+        let finite = x.is_finite();
+        count[l] += finite as u64;
+        sum[l] += if finite { x } else { 0.0 };
+        let low = if finite { x } else { f64::INFINITY };
+        let high = if finite { x } else { f64::NEG_INFINITY };
+        lo[l] = if low < lo[l] { low } else { lo[l] };
+        hi[l] = if high > hi[l] { high } else { hi[l] };
+    };
+    let chunks = v.chunks_exact(L);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (l, &x) in c.iter().enumerate() {
+            lane(l, x);
+        }
+    }
+    for (l, &x) in tail.iter().enumerate() {
+        lane(l, x);
+    }
+    let fold = |a: [f64; L], f: fn(f64, f64) -> f64| a.into_iter().reduce(f).unwrap_or(0.0);
+    (
+        count.iter().sum(),
+        (sum[0] + sum[1]) + (sum[2] + sum[3]),
+        fold(lo, f64::min),
+        fold(hi, f64::max),
+    )
 }
 
 fn span_f64<'a>(data: &'a [f64], offsets: &[i64], i: usize) -> &'a [f64] {
     &data[offsets[i] as usize..offsets[i + 1] as usize]
 }
 
-/// `n` with commas between groups of three digits (Python's `f"{n:,}"`).
-fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
+/// `n` with commas between groups of three digits (Python's `f"{n:,}"`), written at the
+/// end of `buf`.
+fn grouped(mut n: u64, buf: &mut [u8; 32]) -> &[u8] {
+    let mut i = buf.len();
+    let mut k = 0;
+    loop {
+        if k > 0 && k % 3 == 0 {
+            i -= 1;
+            buf[i] = b',';
         }
-        out.push(d);
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        k += 1;
+        if n == 0 {
+            return &buf[i..];
+        }
     }
-    out
+}
+
+/// Appends `v` with three decimals, as `format!("{v:.3}")` (and Python's `f"{v:.3f}"`)
+/// write it: the exact binary value rounded half to even. The common case (a finite
+/// value below 2^22 whose thousandfold is not within a hair of a rounding tie) is done
+/// in integers; anything else goes through the formatter.
+fn fixed3(out: &mut Vec<u8>, v: f64) {
+    use std::io::Write;
+    let m = v.abs() * 1000.0;
+    let frac = m - m.floor();
+    // Below 2^32 the product is within 2^-21 (half an ulp) of the exact thousandfold,
+    // so unless it lies within 1e-6 of a tie both round to the same integer.
+    if v.is_finite() && m < (1u64 << 32) as f64 && (frac - 0.5).abs() > 1e-6 {
+        let r = m.round() as u64;
+        if v.is_sign_negative() {
+            out.push(b'-');
+        }
+        let mut digits = [0u8; 32];
+        let whole = r / 1000;
+        let mut i = digits.len();
+        let mut w = whole;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (w % 10) as u8;
+            w /= 10;
+            if w == 0 {
+                break;
+            }
+        }
+        out.extend_from_slice(&digits[i..]);
+        let f = r % 1000;
+        out.extend_from_slice(&[
+            b'.',
+            b'0' + (f / 100) as u8,
+            b'0' + (f / 10 % 10) as u8,
+            b'0' + (f % 10) as u8,
+        ]);
+        return;
+    }
+    let _ = write!(out, "{v:.3}");
 }
 
 #[cfg(test)]
@@ -616,8 +699,11 @@ mod tests {
             ),
         ];
         assert_eq!(text, want.map(|l| l + "\n").concat());
-        assert_eq!(grouped(1234567), "1,234,567");
-        assert_eq!(grouped(999), "999");
+        let mut buf = [0u8; 32];
+        assert_eq!(grouped(1234567, &mut buf), b"1,234,567");
+        assert_eq!(grouped(999, &mut buf), b"999");
+        assert_eq!(grouped(0, &mut buf), b"0");
+        assert_eq!(grouped(1000, &mut buf), b"1,000");
         let e = profile_summary_lines(b"r", &[0, 1], &values, &[0, 6, 6]).unwrap_err();
         assert!(
             e.message()
@@ -641,6 +727,32 @@ mod tests {
         };
         let e = profile_batch(b"ACGT", &[0, 4], opts, 1).unwrap_err();
         assert!(e.message().contains("per-base"), "{e}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Three decimals as the formatter writes them, ties and signs included.
+        #[test]
+        fn fixed3_equals_the_formatter(
+            v in prop_oneof![
+                -2.0f64..2.0,
+                (0u64..4_000_000).prop_map(|k| k as f64 / 2000.0),
+                (0u64..4_000_000).prop_map(|k| k as f64 / 2000.0 + 1e-13),
+                any::<f64>(),
+                Just(-0.0), Just(f64::NAN), Just(f64::INFINITY), Just(-0.0004),
+            ],
+            n in any::<u64>(),
+        ) {
+            let mut out = Vec::new();
+            fixed3(&mut out, v);
+            prop_assert_eq!(String::from_utf8(out).unwrap(), format!("{v:.3}"));
+            let mut buf = [0u8; 32];
+            let plain = n.to_string();
+            let grouped_text = String::from_utf8(grouped(n, &mut buf).to_vec()).unwrap();
+            prop_assert_eq!(grouped_text.replace(',', ""), plain);
+            prop_assert!(grouped_text.split(',').skip(1).all(|g| g.len() == 3));
+        }
     }
 
     proptest! {
