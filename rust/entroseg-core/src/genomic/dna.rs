@@ -88,14 +88,30 @@ pub fn invalid_base_error(byte: u8, position: u64) -> Error {
     )
 }
 
+/// True for A, C, G or T in either case: `b | 0x20` folds only `A`/`a` onto `a` (and
+/// so on), and the comparisons vectorize where a table look-up does not.
+#[inline(always)]
+fn is_acgt(b: u8) -> bool {
+    let l = b | 0x20;
+    (l == b'a') | (l == b'c') | (l == b'g') | (l == b't')
+}
+
+/// True when every byte is A, C, G or T (either case): the common case, checked a
+/// vector at a time (several times faster than the class table).
+pub fn all_acgt(seq: &[u8]) -> bool {
+    seq.chunks(64)
+        .all(|block| block.iter().fold(true, |ok, &b| ok & is_acgt(b)))
+}
+
 /// Index of the first byte that is not a nucleotide letter, if any.
 pub fn first_invalid(seq: &[u8]) -> Option<usize> {
-    // Branch-free check per block first (the common, valid case), then locate.
-    let valid = seq.chunks(64).all(|block| {
-        block.iter().fold(true, |ok, &b| {
-            ok & (LETTER_CLASS[b as usize] != NOT_NUCLEOTIDE)
-        })
-    });
+    // Branch-free checks per block first (the common, valid case), then locate.
+    let valid = all_acgt(seq)
+        || seq.chunks(64).all(|block| {
+            block.iter().fold(true, |ok, &b| {
+                ok & (LETTER_CLASS[b as usize] != NOT_NUCLEOTIDE)
+            })
+        });
     if valid {
         None
     } else {
@@ -155,6 +171,9 @@ pub fn ambiguous_intervals(seq: &[u8]) -> Vec<(u64, u64)> {
 /// Like [`ambiguous_intervals`], appending to `out`.
 pub fn ambiguous_intervals_into(seq: &[u8], out: &mut Vec<(u64, u64)>) {
     // Genomes are mostly A/C/G/T: skip the scan when no byte is ambiguous.
+    if all_acgt(seq) {
+        return;
+    }
     let any = seq.chunks(64).any(|block| {
         block.iter().fold(false, |any, &b| {
             any | (LETTER_CLASS[b as usize] == AMBIGUOUS)
@@ -660,6 +679,14 @@ mod tests {
             .iter()
             .map(|(g, c)| -(c / n) * (c / ctx[&g[..k]]).ln())
             .sum()
+    }
+
+    #[test]
+    fn acgt_check_agrees_with_the_class_table() {
+        for b in 0..=255u8 {
+            assert_eq!(is_acgt(b), LETTER_CLASS[b as usize] < AMBIGUOUS, "byte {b}");
+        }
+        assert!(all_acgt(b"") && all_acgt(b"ACGTacgt") && !all_acgt(b"ACGN"));
     }
 
     #[test]
