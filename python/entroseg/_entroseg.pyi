@@ -43,6 +43,7 @@ __all__ = [
     "_dust_mask_batch",
     "_merge_plan",
     "_profile",
+    "_profile_summary_lines",
     "_segment",
     "_segment_batch",
     "_segment_parallel",
@@ -731,6 +732,9 @@ def _dna_tokens_batch(
 
 def _bed_lines(names: _U8, name_offsets: _I64, starts: _I64, ends: _I64, offsets: _I64, /) -> bytes:
     """BED3 lines of ragged per-record intervals."""
+
+def _profile_summary_lines(names: _U8, name_offsets: _I64, values: _F64, offsets: _I64, /) -> bytes:
+    """Summary lines (name, bases, mean / min / max of the finite values) of a batch profile."""
 
 @final
 class FastxReader:

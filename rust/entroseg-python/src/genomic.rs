@@ -578,8 +578,10 @@ impl PyFastxReader {
         }
         self.records
             .store(state.reader.records_read(), Ordering::Relaxed);
-        // The buffers move into numpy arrays (no copy); the next batch allocates anew.
-        let b = std::mem::take(&mut state.batch);
+        // The buffers move into numpy arrays (no copy); the next batch starts with the
+        // same capacities (no regrowing).
+        let next = RecordBatch::with_capacity_of(&state.batch);
+        let b = std::mem::replace(&mut state.batch, next);
         let qualities = if b.format == Some(Format::Fastq) {
             PyArray1::from_vec(py, b.qualities).into_any()
         } else {

@@ -73,5 +73,6 @@ fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reads::_dna_profile_batch, m)?)?;
     m.add_function(wrap_pyfunction!(reads::_dna_tokens_batch, m)?)?;
     m.add_function(wrap_pyfunction!(reads::_bed_lines, m)?)?;
+    m.add_function(wrap_pyfunction!(reads::_profile_summary_lines, m)?)?;
     Ok(())
 }

@@ -159,3 +159,24 @@ pub fn _bed_lines<'py>(
     let text = core(py.detach(|| reads::bed_lines(names, name_offsets, starts, ends, offsets)))?;
     Ok(pyo3::types::PyBytes::new(py, &text))
 }
+
+/// The per-record summary lines of a batch profile, as ``entroseg dna profile`` prints
+/// them (name, bases, mean / min / max of the finite values and their number): record
+/// ``i`` (named ``names[name_offsets[i]:name_offsets[i + 1]]``) owns
+/// ``values[offsets[i]:offsets[i + 1]]``. Returns UTF-8 text as bytes. The GIL is
+/// released.
+#[pyfunction]
+#[pyo3(signature = (names, name_offsets, values, offsets, /))]
+pub fn _profile_summary_lines<'py>(
+    py: Python<'py>,
+    names: PyReadonlyArray1<'py, u8>,
+    name_offsets: PyReadonlyArray1<'py, i64>,
+    values: PyReadonlyArray1<'py, f64>,
+    offsets: PyReadonlyArray1<'py, i64>,
+) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+    let (names, name_offsets) = (names.as_slice()?, name_offsets.as_slice()?);
+    let (values, offsets) = (values.as_slice()?, offsets.as_slice()?);
+    let text =
+        core(py.detach(|| reads::profile_summary_lines(names, name_offsets, values, offsets)))?;
+    Ok(pyo3::types::PyBytes::new(py, &text))
+}

@@ -45,6 +45,9 @@ const SCALE_BITS: u32 = 40;
 const DIRECT_ALPHABET: usize = 16;
 /// Precomputed fixed-point terms for counts below this.
 const TERM_TABLE_LEN: usize = 4096;
+/// Precomputed logarithms `ln(N + A alpha)` and `ln(c + alpha)` for counts below this
+/// (the counts of short records, and of the long contexts of any stream).
+const LN_TABLE_LEN: usize = 1024;
 /// Orders whose context tables are dense arrays while `bits * order` stays this small.
 const DENSE_CONTEXT_BITS: u32 = 16;
 /// Joint (context, symbol) counts are dense while `bits * (order + 1)` stays this small.
@@ -183,19 +186,28 @@ impl<T: Copy + Default> Table<T> {
             Table::Hashed(IntMap::default())
         }
     }
-    #[inline]
+    #[inline(always)]
     fn get(&self, key: u64) -> T {
         match self {
             Table::Dense(v) => v[key as usize],
-            Table::Hashed(m) => m.get(&key).copied().unwrap_or_default(),
+            Table::Hashed(m) => Self::hashed_get(m, key),
         }
     }
-    #[inline]
+    /// The dense case inline in the hot loops, the hashed one out of line.
+    #[inline(always)]
     fn get_mut(&mut self, key: u64) -> &mut T {
         match self {
             Table::Dense(v) => &mut v[key as usize],
-            Table::Hashed(m) => m.entry(key).or_default(),
+            Table::Hashed(m) => Self::hashed_get_mut(m, key),
         }
+    }
+    #[inline(never)]
+    fn hashed_get(m: &IntMap<u64, T>, key: u64) -> T {
+        m.get(&key).copied().unwrap_or_default()
+    }
+    #[inline(never)]
+    fn hashed_get_mut(m: &mut IntMap<u64, T>, key: u64) -> &mut T {
+        m.entry(key).or_default()
     }
     fn clear(&mut self) {
         match self {
@@ -232,6 +244,14 @@ pub struct ContextModel {
     available: usize,
     seen: u64,
     terms: Vec<i128>,
+    /// The first `LN_TABLE_LEN` terms as `i64` (they fit: below 2^56), for the sums of
+    /// small alphabets: the same integers, summed without 128-bit arithmetic.
+    terms64: Vec<i64>,
+    /// `ln(N + A alpha)` for totals `N` below `LN_TABLE_LEN`, evaluated exactly as
+    /// `step` would.
+    ln_total: Vec<f64>,
+    /// `ln(c + alpha)` for counts `c` below `LN_TABLE_LEN`.
+    ln_count: Vec<f64>,
     /// Small alphabet: entropies are summed from the chosen context's counts at each
     /// prediction, and the per-context running sums are not kept.
     direct: bool,
@@ -258,10 +278,21 @@ impl ContextModel {
             .map(|j| Table::new(bits * (j as u32 + 1), DENSE_JOINT_BITS))
             .collect();
         let alpha = options.alpha;
-        let terms = (0..TERM_TABLE_LEN as u64)
+        let terms: Vec<i128> = (0..TERM_TABLE_LEN as u64)
             .map(|c| fixed_term(c, alpha))
             .collect();
         let a = options.alphabet_size as f64;
+        let a_alpha = a * alpha;
+        let terms64 = terms[..LN_TABLE_LEN]
+            .iter()
+            .map(|&t| i64::try_from(t).unwrap_or(i64::MAX))
+            .collect();
+        let ln_total = (0..LN_TABLE_LEN)
+            .map(|n| (n as u32 as f64 + a_alpha).ln())
+            .collect();
+        let ln_count = (0..LN_TABLE_LEN)
+            .map(|c| (c as u32 as f64 + alpha).ln())
+            .collect();
         Ok(Self {
             options,
             bits,
@@ -271,8 +302,11 @@ impl ContextModel {
             available: 0,
             seen: 0,
             terms,
+            terms64,
+            ln_total,
+            ln_count,
             direct: options.alphabet_size <= DIRECT_ALPHABET,
-            a_alpha: a * alpha,
+            a_alpha,
             zero_term: alpha * alpha.ln(),
             norm: if options.normalize && options.alphabet_size > 1 {
                 1.0 / a.ln()
@@ -331,9 +365,38 @@ impl ContextModel {
         super::check_symbols(symbols, self.options.alphabet_size)?;
         check_outputs(symbols.len(), entropy, surprisal)?;
         for ((&s, h), q) in symbols.iter().zip(entropy).zip(surprisal) {
-            let (eh, sq) = self.step(s.into() as u32);
+            let (eh, sq) = self.step::<true, true>(s.into() as u32);
             *h = eh;
             *q = sq;
+        }
+        Ok(())
+    }
+
+    /// [`update`](Self::update) writing the entropy only (the same values).
+    pub fn update_entropy<T: Copy + Into<u64>>(
+        &mut self,
+        symbols: &[T],
+        entropy: &mut [f64],
+    ) -> Result<()> {
+        super::check_symbols(symbols, self.options.alphabet_size)?;
+        check_outputs(symbols.len(), entropy, entropy)?;
+        for (&s, h) in symbols.iter().zip(entropy) {
+            *h = self.step::<true, false>(s.into() as u32).0;
+        }
+        Ok(())
+    }
+
+    /// [`update`](Self::update) writing the surprisal only (the same values, without the
+    /// cost of the entropy).
+    pub fn update_surprisal<T: Copy + Into<u64>>(
+        &mut self,
+        symbols: &[T],
+        surprisal: &mut [f64],
+    ) -> Result<()> {
+        super::check_symbols(symbols, self.options.alphabet_size)?;
+        check_outputs(symbols.len(), surprisal, surprisal)?;
+        for (&s, q) in symbols.iter().zip(surprisal) {
+            *q = self.step::<false, true>(s.into() as u32).1;
         }
         Ok(())
     }
@@ -344,9 +407,10 @@ impl ContextModel {
         self.available = 0;
     }
 
-    /// Predicts, reports and counts one symbol.
+    /// Predicts, reports and counts one symbol: the entropy when `H` (else 0) and the
+    /// surprisal when `Q` (else 0).
     #[inline]
-    fn step(&mut self, symbol: u32) -> (f64, f64) {
+    fn step<const H: bool, const Q: bool>(&mut self, symbol: u32) -> (f64, f64) {
         let bits = self.bits;
         let order = self.options.order;
         let usable = self.available.min(order);
@@ -362,26 +426,54 @@ impl ContextModel {
             }
         }
         let key = self.context_key(chosen);
-        let count = self.joint[chosen].get((key << bits) | symbol as u64);
         let m = stats.total as f64 + self.a_alpha;
-        let ln_m = m.ln();
-        let absent = (self.options.alphabet_size as u32 - stats.distinct) as f64;
-        let fixed = if self.direct {
-            // Small alphabets: sum the terms of the chosen context's counts now (the same
-            // exact integer the running sum would hold) instead of keeping running sums,
-            // whose updates would cost logarithms for the large counts of short contexts.
-            let base = key << bits;
-            (0..self.options.alphabet_size as u64)
-                .map(|a| self.joint[chosen].get(base | a))
-                .filter(|&c| c > 0)
-                .map(|c| self.term(c))
-                .sum::<i128>()
-        } else {
-            stats.sum
+        // Tabulated for small totals: the same evaluation, done once.
+        let ln_m = match self.ln_total.get(stats.total as usize) {
+            Some(&v) => v,
+            None => m.ln(),
         };
-        let sum = fixed as f64 / (1u64 << SCALE_BITS) as f64 + absent * self.zero_term;
-        let h = (ln_m - sum / m).max(0.0);
-        let q = (ln_m - (count as f64 + self.options.alpha).ln()).max(0.0);
+        let mut h = 0.0;
+        if H {
+            let absent = (self.options.alphabet_size as u32 - stats.distinct) as f64;
+            let fixed = if self.direct {
+                // Small alphabets: sum the terms of the chosen context's counts now (the
+                // same exact integer the running sum would hold) instead of keeping
+                // running sums, whose updates would cost logarithms for the large counts
+                // of short contexts. Small counts sum in 64 bits (the same integer).
+                let base = key << bits;
+                let table = &self.joint[chosen];
+                let mut small = 0i64;
+                let mut large = 0i128;
+                for a in 0..self.options.alphabet_size as u64 {
+                    let c = table.get(base | a);
+                    if c == 0 {
+                        continue;
+                    }
+                    match self.terms64.get(c as usize) {
+                        Some(&t) => small += t,
+                        None => large += self.term(c),
+                    }
+                }
+                if large == 0 {
+                    small as f64
+                } else {
+                    (large + small as i128) as f64
+                }
+            } else {
+                stats.sum as f64
+            };
+            let sum = fixed / (1u64 << SCALE_BITS) as f64 + absent * self.zero_term;
+            h = (ln_m - sum / m).max(0.0);
+        }
+        let mut q = 0.0;
+        if Q {
+            let count = self.joint[chosen].get((key << bits) | symbol as u64);
+            let ln_c = match self.ln_count.get(count as usize) {
+                Some(&v) => v,
+                None => (count as f64 + self.options.alpha).ln(),
+            };
+            q = (ln_m - ln_c).max(0.0);
+        }
 
         self.count(symbol, usable);
         (self.finish.apply(h), q * self.norm)
@@ -396,21 +488,23 @@ impl ContextModel {
         // Count the symbol in every context of length 0..=usable.
         for j in 0..=usable {
             let key = self.context_key(j);
-            let c = self.joint[j].get((key << bits) | symbol as u64);
-            let stats = self.contexts[j].get(key);
-            if stats.total == u32::MAX {
+            // Looked up once each (a context about to be counted in is created anyway).
+            let st = self.contexts[j].get_mut(key);
+            if st.total == u32::MAX {
                 continue;
             }
-            let delta = if self.direct {
-                0
-            } else {
-                self.term(c + 1) - if c == 0 { 0 } else { self.term(c) }
-            };
-            *self.joint[j].get_mut((key << bits) | symbol as u64) = c + 1;
-            let st = self.contexts[j].get_mut(key);
+            let c = self.joint[j].get_mut((key << bits) | symbol as u64);
+            let before = *c;
+            *c = before + 1;
             st.total += 1;
-            st.distinct += (c == 0) as u32;
-            st.sum += delta;
+            st.distinct += (before == 0) as u32;
+            if !self.direct {
+                let term = |c: u32| match self.terms.get(c as usize) {
+                    Some(&t) => t,
+                    None => fixed_term(c as u64, self.options.alpha),
+                };
+                st.sum += term(before + 1) - if before == 0 { 0 } else { term(before) };
+            }
         }
         self.seen += 1;
         if order > 0 {
@@ -791,6 +885,29 @@ mod tests {
                 (r as f64).sqrt() as u32 % a
             })
             .collect()
+    }
+
+    #[test]
+    fn entropy_only_and_surprisal_only_equal_both() {
+        // Long enough for counts past the logarithm and term tables; dense and hashed
+        // tables; small (direct) and large alphabets.
+        for (a, order) in [(4usize, 4usize), (4, 11), (16, 2), (256, 1), (2, 6)] {
+            let x = lcg(7 + a as u64, 20_000, a as u32);
+            let o = NextSymbolOptions {
+                order,
+                alphabet_size: a,
+                ..Default::default()
+            };
+            let (h, q) = next_symbol_entropy(&x, o).unwrap();
+            let mut m = ContextModel::new(o).unwrap();
+            let mut only = vec![0.0; x.len()];
+            m.update_entropy(&x, &mut only).unwrap();
+            let bits = |v: &[f64]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&only), bits(&h), "entropy a={a} order={order}");
+            m.reset();
+            m.update_surprisal(&x, &mut only).unwrap();
+            assert_eq!(bits(&only), bits(&q), "surprisal a={a} order={order}");
+        }
     }
 
     #[test]

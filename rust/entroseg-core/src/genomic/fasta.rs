@@ -261,7 +261,7 @@ impl FastxReader {
     ) -> Result<Box<dyn Read + Send>> {
         let mut decoder: Box<dyn Read + Send> = match compression {
             Compression::None => return Ok(Box::new(stream)),
-            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(stream)),
+            Compression::Gzip => Box::new(crate::genomic::gzip::MultiGzip::new(stream)),
             Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(stream)),
             Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(stream)),
             Compression::Zstd => Box::new(

@@ -1,8 +1,10 @@
 //! Genomic data: streaming FASTA/FASTQ records ([`fasta`]), DNA encoding, k-mer profiles
-//! and tokens ([`dna`]), the SDUST low-complexity masker ([`dust`]), and batches of many
-//! short records with the per-record operations over a whole batch ([`reads`]).
+//! and tokens ([`dna`]), the SDUST low-complexity masker ([`dust`]), a multi-member gzip
+//! decoder ([`gzip`]), and batches of many short records with the per-record operations
+//! over a whole batch ([`reads`]).
 
 pub mod dna;
 pub mod dust;
 pub mod fasta;
+pub mod gzip;
 pub mod reads;

@@ -64,6 +64,24 @@ impl Default for RecordBatch {
 }
 
 impl RecordBatch {
+    /// An empty batch with room for as many records, bases and names as `other` holds:
+    /// a reader that hands its batches away starts the next one at the right size
+    /// instead of growing it (and copying it) from nothing.
+    pub fn with_capacity_of(other: &RecordBatch) -> Self {
+        let records = other.len() + 1;
+        let mut b = Self::default();
+        b.sequences.reserve(other.sequences.len());
+        b.sequence_offsets.reserve(records);
+        b.qualities.reserve(other.qualities.len());
+        b.names.reserve(other.names.len());
+        b.name_offsets.reserve(records);
+        b.descriptions.reserve(other.descriptions.len());
+        b.description_offsets.reserve(records);
+        b.lines.reserve(records);
+        b.indices.reserve(records);
+        b
+    }
+
     /// Records in the batch.
     pub fn len(&self) -> usize {
         self.lines.len()
@@ -320,19 +338,40 @@ pub fn profile_batch(
              method)",
         ));
     }
-    let ragged = per_record(
-        sequences,
-        offsets,
-        threads,
-        || DnaProfiler::new(options),
-        |profiler, seq, out| {
+    check_offsets(offsets, sequences.len())?;
+    // One value per base, written in place: each job fills the slice of its records (no
+    // per-job buffers to grow and join, which cost page faults and copies per batch).
+    let mut values = crate::util::buffer::zeroed_f64(sequences.len());
+    let jobs = jobs(offsets);
+    let mut slices = Vec::with_capacity(jobs.len());
+    let mut rest = &mut values[..];
+    for &(from, to) in &jobs {
+        let (head, tail) = rest.split_at_mut((offsets[to] - offsets[from]) as usize);
+        slices.push(std::sync::Mutex::new(head));
+        rest = tail;
+    }
+    let done = run_parallel(jobs.len(), threads, |j| -> Result<()> {
+        let (from, to) = jobs[j];
+        let mut guard = slices[j].lock().unwrap_or_else(|p| p.into_inner());
+        let out: &mut [f64] = &mut guard;
+        let base = offsets[from];
+        let mut profiler = DnaProfiler::new(options)?;
+        for i in from..to {
+            let (a, b) = (
+                (offsets[i] - base) as usize,
+                (offsets[i + 1] - base) as usize,
+            );
             profiler.reset();
-            let from = out.len();
-            out.resize(from + seq.len(), f64::NAN);
-            profiler.update_letters(seq, &mut out[from..])
-        },
-    )?;
-    Ok(ragged.values)
+            profiler
+                .update_letters(span(sequences, offsets, i), &mut out[a..b])
+                .map_err(|e| e.with_context(format!("record {} of the batch", i + 1)))?;
+        }
+        Ok(())
+    });
+    for part in done {
+        part?;
+    }
+    Ok(values)
 }
 
 /// Tokens of every record of a batch: the record's per-base profile (a fresh profiler:
@@ -430,6 +469,155 @@ pub fn bed_lines(
     Ok(out)
 }
 
+/// One summary line per record of a batch profile (as `entroseg dna profile` prints
+/// them): the name padded to 20 characters, the record's bases, then the mean, minimum
+/// and maximum of its finite values and their number, or a note when it has none.
+/// Record `i` is named `names[name_offsets[i]..name_offsets[i + 1]]` (invalid UTF-8
+/// replaced) and owns `values[offsets[i]..offsets[i + 1]]`. Formatting a line per read
+/// in Python cost more than the profile itself.
+pub fn profile_summary_lines(
+    names: &[u8],
+    name_offsets: &[i64],
+    values: &[f64],
+    offsets: &[i64],
+) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let records = check_offsets(name_offsets, names.len())?;
+    if check_offsets(offsets, values.len())? != records {
+        return Err(Error::parameter(format!(
+            "offsets must have one entry per record plus one ({}), got {}",
+            records + 1,
+            offsets.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(records * 96);
+    for r in 0..records {
+        let name = String::from_utf8_lossy(span(names, name_offsets, r));
+        let v = span_f64(values, offsets, r);
+        let (count, sum, lo, hi) = finite_stats(v);
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "{name:<20} ");
+        let mut digits = [0u8; 32];
+        let n = grouped(v.len() as u64, &mut digits);
+        out.extend(std::iter::repeat_n(b' ', 12usize.saturating_sub(n.len())));
+        out.extend_from_slice(n);
+        out.extend_from_slice(b" bases  ");
+        if count > 0 {
+            out.extend_from_slice(b"mean ");
+            fixed3(&mut out, sum / count as f64);
+            out.extend_from_slice(b"  min ");
+            fixed3(&mut out, lo);
+            out.extend_from_slice(b"  max ");
+            fixed3(&mut out, hi);
+            out.extend_from_slice(b"  (");
+            out.extend_from_slice(grouped(count, &mut digits));
+            out.extend_from_slice(b" values)\n");
+        } else {
+            out.extend_from_slice(b"no complete window without ambiguous bases\n");
+        }
+    }
+    Ok(out)
+}
+
+/// Number, sum, minimum and maximum of the finite values: four independent lanes,
+/// branch-free, so the loop runs at memory speed (the sum's order is fixed: a record's
+/// mean does not depend on its batch).
+fn finite_stats(v: &[f64]) -> (u64, f64, f64, f64) {
+    const L: usize = 4;
+    let (mut count, mut sum) = ([0u64; L], [0.0f64; L]);
+    let (mut lo, mut hi) = ([f64::INFINITY; L], [f64::NEG_INFINITY; L]);
+    let mut lane = |l: usize, x: f64| {
+        let finite = x.is_finite();
+        count[l] += finite as u64;
+        sum[l] += if finite { x } else { 0.0 };
+        let low = if finite { x } else { f64::INFINITY };
+        let high = if finite { x } else { f64::NEG_INFINITY };
+        lo[l] = if low < lo[l] { low } else { lo[l] };
+        hi[l] = if high > hi[l] { high } else { hi[l] };
+    };
+    let chunks = v.chunks_exact(L);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (l, &x) in c.iter().enumerate() {
+            lane(l, x);
+        }
+    }
+    for (l, &x) in tail.iter().enumerate() {
+        lane(l, x);
+    }
+    let fold = |a: [f64; L], f: fn(f64, f64) -> f64| a.into_iter().reduce(f).unwrap_or(0.0);
+    (
+        count.iter().sum(),
+        (sum[0] + sum[1]) + (sum[2] + sum[3]),
+        fold(lo, f64::min),
+        fold(hi, f64::max),
+    )
+}
+
+fn span_f64<'a>(data: &'a [f64], offsets: &[i64], i: usize) -> &'a [f64] {
+    &data[offsets[i] as usize..offsets[i + 1] as usize]
+}
+
+/// `n` with commas between groups of three digits (Python's `f"{n:,}"`), written at the
+/// end of `buf`.
+fn grouped(mut n: u64, buf: &mut [u8; 32]) -> &[u8] {
+    let mut i = buf.len();
+    let mut k = 0;
+    loop {
+        if k > 0 && k % 3 == 0 {
+            i -= 1;
+            buf[i] = b',';
+        }
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        k += 1;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+/// Appends `v` with three decimals, as `format!("{v:.3}")` (and Python's `f"{v:.3f}"`)
+/// write it: the exact binary value rounded half to even. The common case (a finite
+/// value below 2^22 whose thousandfold is not within a hair of a rounding tie) is done
+/// in integers; anything else goes through the formatter.
+fn fixed3(out: &mut Vec<u8>, v: f64) {
+    use std::io::Write;
+    let m = v.abs() * 1000.0;
+    let frac = m - m.floor();
+    // Below 2^32 the product is within 2^-21 (half an ulp) of the exact thousandfold,
+    // so unless it lies within 1e-6 of a tie both round to the same integer.
+    if v.is_finite() && m < (1u64 << 32) as f64 && (frac - 0.5).abs() > 1e-6 {
+        let r = m.round() as u64;
+        if v.is_sign_negative() {
+            out.push(b'-');
+        }
+        let mut digits = [0u8; 32];
+        let whole = r / 1000;
+        let mut i = digits.len();
+        let mut w = whole;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (w % 10) as u8;
+            w /= 10;
+            if w == 0 {
+                break;
+            }
+        }
+        out.extend_from_slice(&digits[i..]);
+        let f = r % 1000;
+        out.extend_from_slice(&[
+            b'.',
+            b'0' + (f / 100) as u8,
+            b'0' + (f / 10 % 10) as u8,
+            b'0' + (f % 10) as u8,
+        ]);
+        return;
+    }
+    let _ = write!(out, "{v:.3}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,6 +678,41 @@ mod tests {
     }
 
     #[test]
+    fn profile_summaries_read_like_the_python_lines() {
+        let nan = f64::NAN;
+        let values = [0.5, 0.25, nan, 1.0, nan, nan];
+        let text =
+            profile_summary_lines(b"r1r\xff", &[0, 2, 4, 4], &values, &[0, 4, 6, 6]).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        let want = [
+            format!(
+                "{:<20} {:>12} bases  mean 0.583  min 0.250  max 1.000  (3 values)",
+                "r1", 4
+            ),
+            format!(
+                "{:<20} {:>12} bases  no complete window without ambiguous bases",
+                "r\u{fffd}", 2
+            ),
+            format!(
+                "{:<20} {:>12} bases  no complete window without ambiguous bases",
+                "", 0
+            ),
+        ];
+        assert_eq!(text, want.map(|l| l + "\n").concat());
+        let mut buf = [0u8; 32];
+        assert_eq!(grouped(1234567, &mut buf), b"1,234,567");
+        assert_eq!(grouped(999, &mut buf), b"999");
+        assert_eq!(grouped(0, &mut buf), b"0");
+        assert_eq!(grouped(1000, &mut buf), b"1,000");
+        let e = profile_summary_lines(b"r", &[0, 1], &values, &[0, 6, 6]).unwrap_err();
+        assert!(
+            e.message()
+                .contains("one entry per record plus one (2), got 3"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn errors_name_the_record() {
         let (data, offsets) = batch_of(&[b"ACGT".to_vec(), b"AC-T".to_vec()]);
         let e = sdust_batch(&data, &offsets, DustOptions::default(), 1).unwrap_err();
@@ -504,6 +727,32 @@ mod tests {
         };
         let e = profile_batch(b"ACGT", &[0, 4], opts, 1).unwrap_err();
         assert!(e.message().contains("per-base"), "{e}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Three decimals as the formatter writes them, ties and signs included.
+        #[test]
+        fn fixed3_equals_the_formatter(
+            v in prop_oneof![
+                -2.0f64..2.0,
+                (0u64..4_000_000).prop_map(|k| k as f64 / 2000.0),
+                (0u64..4_000_000).prop_map(|k| k as f64 / 2000.0 + 1e-13),
+                any::<f64>(),
+                Just(-0.0), Just(f64::NAN), Just(f64::INFINITY), Just(-0.0004),
+            ],
+            n in any::<u64>(),
+        ) {
+            let mut out = Vec::new();
+            fixed3(&mut out, v);
+            prop_assert_eq!(String::from_utf8(out).unwrap(), format!("{v:.3}"));
+            let mut buf = [0u8; 32];
+            let plain = n.to_string();
+            let grouped_text = String::from_utf8(grouped(n, &mut buf).to_vec()).unwrap();
+            prop_assert_eq!(grouped_text.replace(',', ""), plain);
+            prop_assert!(grouped_text.split(',').skip(1).all(|g| g.len() == 3));
+        }
     }
 
     proptest! {

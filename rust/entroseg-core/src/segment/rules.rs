@@ -2122,6 +2122,51 @@ fn search_ties(
     }
 }
 
+/// How many finite scores fall in the calibration buckets `k..` (roughly: lie above
+/// edge `k`), for the secant search's estimates. A cumulative histogram, or, for a series
+/// much shorter than the buckets (a short read), the sorted bucket numbers, searched: the
+/// same counts without filling and summing thousands of empty buckets per series.
+enum AboveEdges {
+    Cumulative(Vec<u64>),
+    Sorted(Vec<u32>),
+}
+
+impl AboveEdges {
+    fn new(scores: &[f64], lo: f64, width: f64, buckets: usize, sparse: bool) -> Self {
+        let bucket_of = |s: f64| {
+            if width > 0.0 {
+                (((s - lo) / width) as usize).min(buckets - 1)
+            } else {
+                0
+            }
+        };
+        let finite = scores.iter().copied().filter(|s| s.is_finite());
+        if sparse {
+            let mut sorted: Vec<u32> = finite.map(|s| bucket_of(s) as u32).collect();
+            sorted.sort_unstable();
+            return Self::Sorted(sorted);
+        }
+        let mut above = vec![0u64; buckets + 1];
+        for s in finite {
+            above[bucket_of(s)] += 1;
+        }
+        for k in (0..buckets).rev() {
+            above[k] += above[k + 1];
+        }
+        Self::Cumulative(above)
+    }
+
+    /// Scores in buckets `k..` (`k <= buckets`).
+    fn at(&self, k: usize) -> u64 {
+        match self {
+            Self::Cumulative(above) => above[k],
+            Self::Sorted(sorted) => {
+                (sorted.len() - sorted.partition_point(|&b| (b as usize) < k)) as u64
+            }
+        }
+    }
+}
+
 /// The best threshold among the distinct score values (no tie breaking).
 fn best_distinct_threshold<'a>(
     scores: &'a [f64],
@@ -2169,27 +2214,13 @@ fn best_distinct_threshold<'a>(
             k => lo_v + width * k as f64,
         }
     };
-    let mut above = vec![0u64; buckets + 1];
-    for &s in scores {
-        if s.is_finite() {
-            let b = if width > 0.0 {
-                (((s - lo_v) / width) as usize).min(buckets - 1)
-            } else {
-                0
-            };
-            above[b] += 1;
-        }
-    }
-    // above[k] = scores in buckets >= k, i.e. roughly the scores above edge k.
-    for k in (0..buckets).rev() {
-        above[k] += above[k + 1];
-    }
+    let above = AboveEdges::new(scores, lo_v, width, buckets, n < buckets / 8);
     let mut seen = Vec::new();
     let (lo, hi) = secant_search(
         buckets + 1,
         wanted,
         |k| count_segments(scores, rules, Threshold::above(edge(k))),
-        |k| above[k] as f64,
+        |k| above.at(k) as f64,
         &mut seen,
     );
     for &(k, c) in &seen {

@@ -735,3 +735,26 @@ fn online_controller_meets_the_target_in_the_long_run() {
         );
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// The sorted bucket numbers of short series give the cumulative histogram's counts
+    /// at every edge (NaN and infinite scores left out by both).
+    #[test]
+    fn above_edges_sorted_equals_cumulative(
+        scores in proptest::collection::vec(
+            prop_oneof![8 => -5.0f64..5.0, 1 => Just(f64::NAN), 1 => Just(f64::INFINITY), 1 => Just(0.25)],
+            0..300),
+        buckets in 1usize..600,
+    ) {
+        let (lo, hi) = finite_range(&scores);
+        let width = if hi > lo { (hi - lo) / buckets as f64 } else { 0.0 };
+        let lo = if lo.is_finite() { lo } else { 0.0 };
+        let cumulative = AboveEdges::new(&scores, lo, width, buckets, false);
+        let sorted = AboveEdges::new(&scores, lo, width, buckets, true);
+        for k in 0..=buckets {
+            prop_assert_eq!(cumulative.at(k), sorted.at(k), "k = {}", k);
+        }
+    }
+}
