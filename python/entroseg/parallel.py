@@ -12,7 +12,9 @@ What cannot be split exactly runs sequentially and the report says why: the onli
 ``target_len`` controller (its threshold depends on the whole history) and the
 next-symbol profile (the context model counts everything seen; the rules after it still
 run in parallel). Batch ``target_len`` calibration is computed once over the whole
-profile, then the rules run in parallel with that threshold.
+profile (the profile itself in parallel); on a long profile that calibration cuts it in
+about one pass and its segments are the answer, else the rules run in parallel with the
+threshold it found.
 """
 
 from __future__ import annotations
@@ -116,13 +118,22 @@ def segment_parallel(
     --------
     >>> import numpy as np, entroseg
     >>> x = np.cumsum(np.random.default_rng(0).standard_normal(200_000))
-    >>> opts = dict(order=4, window=64, target_len=16, calibration="batch", min_len=4,
-    ...             max_len=64)
+    >>> opts = dict(order=4, window=64, threshold=0.9, min_len=4, max_len=64)
     >>> seg, report = entroseg.segment_parallel(x, chunks=8, with_report=True, **opts)
     >>> seg == entroseg.segment(x, **opts)
     True
     >>> report.chunks, report.stitched + report.fallbacks
     (8, 7)
+
+    A batch-calibrated ``target_len`` on a long profile is cut by the calibration
+    itself, in about one pass, and the report says so:
+
+    >>> opts = dict(order=4, window=64, target_len=16, min_len=4, max_len=64)
+    >>> seg, report = entroseg.segment_parallel(x, chunks=8, with_report=True, **opts)
+    >>> seg == entroseg.segment(x, **opts), report.chunks
+    (True, 1)
+    >>> report.sequential_reason
+    'the batch calibration cut the whole profile in its own pass'
     """
     built = build_spec(options, streaming=False, spec=spec, data=x)
     starts, lengths, reasons, report = _segment_parallel(x, built, chunks, threads, overlap)
