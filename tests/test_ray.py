@@ -19,8 +19,7 @@ from entroseg.ray import segment_dataset, training_batches  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore:target_len=.* missed:UserWarning")
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[None]:
+def _start_cluster() -> None:
     ray.init(
         num_cpus=2,
         include_dashboard=False,
@@ -29,10 +28,30 @@ def cluster() -> Iterator[None]:
         ignore_reinit_error=True,
     )
     ray.data.DataContext.get_current().enable_progress_bars = False
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[None]:
+    _start_cluster()
     try:
         yield
     finally:
         ray.shutdown()
+
+
+@pytest.fixture
+def fresh_cluster(cluster: None) -> Iterator[None]:
+    """A cluster of its own for one test: an actor restarted mid-stream must be scheduled
+    again, and the actors and Ray Data pools that earlier tests leave behind (released
+    asynchronously) may still hold every CPU slot, which made the restart wait for ever
+    when the module ran whole."""
+    ray.shutdown()
+    _start_cluster()
+    try:
+        yield
+    finally:
+        ray.shutdown()
+        _start_cluster()
 
 
 def interleaved(seed: int, keys: list[object], n: int) -> tuple[pa.Table, dict[object, np.ndarray]]:
@@ -158,7 +177,10 @@ def test_training_batches_carry_the_merge_levels(cluster: None) -> None:
 
 @pytest.mark.parametrize("merge", [None, {"block": 8, "ratio": 0.5, "levels": 2, "window": 4}])
 def test_segment_dataset_survives_actor_restarts_exactly(
-    cluster: None, merge: dict[str, object] | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fresh_cluster: None,
+    merge: dict[str, object] | None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Actors die mid-stream (their process exits); Ray restarts them, the driver restores
     their last snapshot and replays the pushes since: the tables equal a run without

@@ -227,7 +227,10 @@ def segment_dataset(
         segment lost or yielded twice. The snapshots and pushes live in the driver's
         memory (``checkpoint_every`` batches per actor at most): a failure of the driver
         itself is not covered (see :func:`entroseg.arrow.segment_stream`'s
-        ``checkpoint=`` for a resumable stream).
+        ``checkpoint=`` for a resumable stream). A restarted actor needs its CPU slot
+        again: on a cluster whose slots are all held (by other actors or Ray Data
+        pools) the driver waits for it up to five minutes, then raises Ray's
+        ``ActorUnavailableError``.
     checkpoint_every : int, default 16
         Pushes to an actor between two snapshots of it (with ``max_restarts``).
     **options
