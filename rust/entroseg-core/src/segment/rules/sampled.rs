@@ -82,6 +82,10 @@ pub(super) fn calibrated_segments(
         return None;
     }
     let width = (hi_s - lo_s) / EDGES as f64;
+    if !(width.is_finite() && width > 0.0) {
+        // A range too wide for f64 buckets (or too narrow to split): the general search.
+        return None;
+    }
     let edge = |k: usize| {
         if k >= EDGES {
             hi_s

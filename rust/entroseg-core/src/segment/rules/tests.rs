@@ -758,3 +758,33 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn extreme_score_ranges_fall_back_to_the_general_search() {
+    // Scores spanning most of f64 (their range overflows): the sampled path declines and
+    // the general search answers, without a panic.
+    let mut x = 0xC0FFEEu64;
+    let s: Vec<f64> = (0..40_000)
+        .map(|i| {
+            x = crate::util::testing::lcg_step(x);
+            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+            if i % 1000 == 0 {
+                [f64::MAX, -f64::MAX][(i / 1000) % 2]
+            } else {
+                u
+            }
+        })
+        .collect();
+    let rules = Rules {
+        target_len: Some(8.0),
+        min_len: 2,
+        max_len: Some(40),
+        ..Rules::default()
+    };
+    assert!(sampled::calibrated_segments(&s, &rules, sampled::Sampling::DEFAULT).is_none());
+    let th = calibrate_threshold(&s, &rules).unwrap();
+    assert_eq!(
+        segment_scores(&s, &rules).unwrap(),
+        engine_segments(&s, &rules, th)
+    );
+}
