@@ -227,7 +227,8 @@ def segment_dataset(
         segment lost or yielded twice. The snapshots and pushes live in the driver's
         memory (``checkpoint_every`` batches per actor at most): a failure of the driver
         itself is not covered (see :func:`entroseg.arrow.segment_stream`'s
-        ``checkpoint=`` for a resumable stream). A restarted actor needs its CPU slot
+        ``checkpoint=`` for a resumable stream). Experimental: its restart test passes
+        on its own but not yet after the whole test suite. A restarted actor needs its CPU slot
         again: on a cluster whose slots are all held (by other actors or Ray Data
         pools) the driver waits for it up to five minutes, then raises Ray's
         ``ActorUnavailableError``.
