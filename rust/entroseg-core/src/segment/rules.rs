@@ -2167,6 +2167,26 @@ impl AboveEdges {
     }
 }
 
+/// Keeps in `best` the (threshold, count) whose count is closer to the target by
+/// `objective`; on a tie, the higher threshold (fewer segments).
+fn keep_closer<K: PartialOrd>(
+    best: &mut Option<(K, u64)>,
+    key: K,
+    count: u64,
+    objective: impl Fn(u64) -> f64,
+) {
+    let better = match best {
+        None => true,
+        Some((bk, bc)) => {
+            let (o, ob) = (objective(count), objective(*bc));
+            o < ob || (o == ob && key > *bk)
+        }
+    };
+    if better {
+        *best = Some((key, count));
+    }
+}
+
 /// The best threshold among the distinct score values (no tie breaking).
 fn best_distinct_threshold<'a>(
     scores: &'a [f64],
@@ -2190,18 +2210,7 @@ fn best_distinct_threshold<'a>(
         ));
     }
     let mut best: Option<(f64, u64)> = None;
-    let mut consider = |theta: f64, count: u64| {
-        let better = match best {
-            None => true,
-            Some((bt, bc)) => {
-                let (o, ob) = (objective(count), objective(bc));
-                o < ob || (o == ob && theta > bt)
-            }
-        };
-        if better {
-            best = Some((theta, count));
-        }
-    };
+    let mut consider = |theta: f64, count: u64| keep_closer(&mut best, theta, count, objective);
 
     // Stage 1: edges -inf, lo + (hi - lo) k / B for k = 1..B (the last is hi_v), with a
     // histogram of the scores over the same buckets to steer the probes.

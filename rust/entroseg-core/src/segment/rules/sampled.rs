@@ -20,8 +20,8 @@
 use std::cell::RefCell;
 
 use super::{
-    pack8, reason, scan_fixed, search_ties, secant_search, tagged, tie_rank, Open, Reference,
-    Rules, Scan, Segment, Threshold, Window, FORCED,
+    keep_closer, pack8, reason, scan_fixed, search_ties, secant_search, tagged, tie_rank, Open,
+    Reference, Rules, Scan, Segment, Threshold, Window, FORCED,
 };
 
 /// Arrays shorter than this take the general search (a few passes over a short array
@@ -215,16 +215,7 @@ pub(super) fn calibrated_segments(
     }
     let mut best: Option<(usize, u64)> = None;
     for &(i, c) in &probes {
-        let better = match best {
-            None => true,
-            Some((bi, bc)) => {
-                let (o, ob) = (objective(c), objective(bc));
-                o < ob || (o == ob && i > bi)
-            }
-        };
-        if better {
-            best = Some((i, c));
-        }
+        keep_closer(&mut best, i, c, objective);
     }
     let (best_i, found) = best?;
     let value = thresholds[best_i];

@@ -788,3 +788,27 @@ fn extreme_score_ranges_fall_back_to_the_general_search() {
         engine_segments(&s, &rules, th)
     );
 }
+
+#[test]
+fn an_inconsistent_online_controller_in_a_checkpoint_is_refused() {
+    let rules = Rules {
+        target_len: Some(4.0),
+        calibration: Calibration::Online,
+        ..Rules::default()
+    };
+    let s: Vec<f64> = (0..1000).map(|i| ((i * 37) % 101) as f64 / 101.0).collect();
+    let mut engine = RuleEngine::new(rules, None).unwrap();
+    let mut out = Vec::new();
+    engine.push(&s[..999], &mut out); // past the warm-up, mid-block
+    assert!(engine.controller.unwrap().block);
+    engine.controller.as_mut().unwrap().block_starts = 1000; // more starts than positions
+    let mut w = Writer::new("t");
+    engine.write_state(&mut w);
+    let bytes = w.finish();
+    let mut r = Reader::open(&bytes, "t").unwrap();
+    let err = RuleEngine::read_state(&mut r).unwrap_err();
+    assert!(
+        err.message().contains("inconsistent online controller"),
+        "{err:?}"
+    );
+}
