@@ -6,7 +6,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/entroseg/target
 PYTHON ?= python
 
-.PHONY: install install-test build lint test test-rust test-python bench demo clean-native fuzz fuzz-all test-polars-min lint-polars
+.PHONY: install install-test build wheel wheel-check lint test test-rust test-python bench demo clean-native fuzz fuzz-all test-polars-min lint-polars
 
 ## Install the package (builds the Rust extension in release mode).
 install:
@@ -19,6 +19,21 @@ install-test:
 ## Rebuild the extension in place after editing Rust (needs maturin in the env).
 build:
 	$(PYTHON) -m pip install --no-build-isolation --no-deps -e .
+
+## One abi3 (CPython >= 3.10) manylinux2014 x86_64 wheel in $(WHEEL_DIR): maturin links
+## through zig against glibc 2.17, so the wheel installs on any Linux of the last decade
+## whatever this machine's glibc. Same features and ABI as the development install, in
+## the same CARGO_TARGET_DIR.
+WHEEL_DIR ?= dist
+wheel:
+	$(PYTHON) -m pip install -q "maturin[zig]>=1.16,<2"
+	rm -f $(WHEEL_DIR)/entroseg-*.whl
+	$(PYTHON) -m maturin build --release --zig --compatibility manylinux2014 --out $(WHEEL_DIR)
+
+## Install that wheel into a fresh venv with no Rust toolchain on PATH, check its tag
+## with auditwheel, run `entroseg demo` and the smoke tests (tests/test_smoke.py) there.
+wheel-check:
+	PYTHON=$(PYTHON) tools/wheel-check $(WHEEL_DIR)
 
 ## Formatting, clippy (core with tests; bindings without the polars feature), ruff,
 ## stub check against the binary, mypy strict on the Python package. Clippy of the
