@@ -107,23 +107,38 @@ def cli_run(argv: list[str], kill_at: int | None) -> None:
 BATCH_ROWS = 300
 
 
-def crashing_actor(markers: list[str], crash_at: list[int]) -> type:
+def crashing_actor(markers: list[str], crash_at: list[int], method: str = "push") -> type:
     """A :class:`entroseg.ray._StreamActor` whose process exits (as if killed) at its
-    ``crash_at[i]``-th push while the file ``markers[i]`` exists (removed first, so each
-    crash happens once; a restarted actor counts its pushes from 0 again)."""
+    ``crash_at[i]``-th call of ``method`` (``"push"``, ``"snapshot"`` or ``"finish"``)
+    while the file ``markers[i]`` exists (removed first, so each crash happens once; a
+    restarted actor counts its calls from 0 again)."""
     from entroseg.ray import _StreamActor
 
     class CrashingActor(_StreamActor):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self.pushes = 0
+            self.calls = 0
 
-        def push(self, keys: list[object], values: list[Any]) -> Any:
-            self.pushes += 1
+        def _maybe_crash(self) -> None:
+            self.calls += 1
             for marker, at in zip(markers, crash_at, strict=True):
-                if self.pushes == at and os.path.exists(marker):
+                if self.calls == at and os.path.exists(marker):
                     os.remove(marker)
                     os._exit(1)
+
+        def push(self, keys: list[object], values: list[Any]) -> Any:
+            if method == "push":
+                self._maybe_crash()
             return super().push(keys, values)
+
+        def snapshot(self) -> Any:
+            if method == "snapshot":
+                self._maybe_crash()
+            return super().snapshot()
+
+        def finish(self) -> Any:
+            if method == "finish":
+                self._maybe_crash()
+            return super().finish()
 
     return CrashingActor

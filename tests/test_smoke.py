@@ -106,7 +106,9 @@ def test_bad_input_raises_a_typed_error_naming_the_value() -> None:
 def test_polars_plugin_ships_in_the_wheel() -> None:
     pl = pytest.importorskip("polars")
     x = np.random.default_rng(4).standard_normal(500)
-    out = pl.DataFrame({"x": x}).select(pl.col("x").entroseg.permutation_entropy(order=3, window=40))
+    out = pl.DataFrame({"x": x}).select(
+        pl.col("x").entroseg.permutation_entropy(order=3, window=40)
+    )
     assert np.allclose(
         out.to_series().to_numpy(), entroseg.permutation_entropy(x, order=3, window=40),
         equal_nan=True,

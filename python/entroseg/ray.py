@@ -168,6 +168,10 @@ class _Replay:
     since: int = 0  # pushes since the last snapshot was asked for
 
 
+#: How long ``segment_dataset`` waits for an actor that Ray is restarting (seconds).
+RESTART_WAIT_S = 300.0
+
+
 def _split_by_key(
     batch: pa.Table, key_column: str, value_column: str, router: _Router
 ) -> tuple[list[object], list[npt.NDArray[Any]]]:
@@ -227,10 +231,11 @@ def segment_dataset(
         segment lost or yielded twice. The snapshots and pushes live in the driver's
         memory (``checkpoint_every`` batches per actor at most): a failure of the driver
         itself is not covered (see :func:`entroseg.arrow.segment_stream`'s
-        ``checkpoint=`` for a resumable stream). Experimental: its restart test passes
-        on its own but not yet after the whole test suite. A restarted actor needs its CPU slot
-        again: on a cluster whose slots are all held (by other actors or Ray Data
-        pools) the driver waits for it up to five minutes, then raises Ray's
+        ``checkpoint=`` for a resumable stream). An actor may die in any call (a
+        push, a snapshot, its finish): the call the driver waits on is asked again after
+        the replay. A restarted actor needs its CPU slot again: on a cluster whose slots
+        are all held (by other actors or Ray Data pools) the driver waits for it up to
+        :data:`RESTART_WAIT_S` (five minutes), then raises Ray's
         ``ActorUnavailableError``.
     checkpoint_every : int, default 16
         Pushes to an actor between two snapshots of it (with ``max_restarts``).
@@ -291,14 +296,16 @@ def segment_dataset(
             snapshot = _Call(index, "snapshot", actors[index].snapshot.remote(), covers=call)
             pending.append(snapshot)
 
-    def recover(index: int) -> None:
+    def recover(index: int, current: _Call) -> None:
         """The actor died and Ray restarts it: its state back to the last snapshot, then
-        every push since, in order (calls to one actor run in submission order)."""
+        every push since, in order (calls to one actor run in submission order), then
+        its snapshots and finish asked again: first ``current`` (the call the driver
+        waits on, already taken from ``pending``), then those still pending."""
         replay = replays[index]
         actors[index].restore.remote(replay.snapshot)
         for call in replay.log:
             call.future = actors[index].push.remote(call.keys, call.values)
-        for call in pending:
+        for call in (current, *pending):
             # Asked for again after the replay, a snapshot includes every logged push.
             if call.actor == index and call.kind == "snapshot":
                 call.future = actors[index].snapshot.remote()
@@ -310,24 +317,27 @@ def segment_dataset(
         """The call's result; an actor that died is recovered and the call retried."""
         failures = 0
         waited_until: float | None = None
+        pause = 0.25
         while True:
             try:
                 return ray.get(call.future)
             except ray.exceptions.ActorUnavailableError:
                 # Restarting, not a new death (the call may or may not have run): wait,
                 # then replay from the snapshot, which makes running it twice harmless.
-                # A restart that takes more than five minutes is given up.
+                # The pause doubles up to 5 s (each replay resends the logged pushes);
+                # a restart that takes more than RESTART_WAIT_S is given up.
                 now = time.monotonic()
-                waited_until = waited_until or now + 300.0
+                waited_until = waited_until or now + RESTART_WAIT_S
                 if not max_restarts or now > waited_until:
                     raise
-                time.sleep(0.25)
-                recover(call.actor)
+                time.sleep(pause)
+                pause = min(2 * pause, 5.0)
+                recover(call.actor, call)
             except ray.exceptions.RayActorError:
                 failures += 1
                 if not max_restarts or (max_restarts != -1 and failures > max_restarts):
                     raise
-                recover(call.actor)
+                recover(call.actor, call)
 
     def take() -> _Parts:
         """The parts of the oldest call (none for a snapshot)."""
