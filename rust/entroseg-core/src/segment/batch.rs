@@ -9,7 +9,9 @@
 use crate::error::Result;
 use crate::estimate::samples::Samples;
 use crate::segment::profile::profile_of;
-use crate::segment::rules::{segment_scores_calibrated, Segment, Threshold};
+use crate::segment::rules::{
+    calibrate_budget, segment_scores_calibrated, Engine, Segment, Threshold,
+};
 use crate::segment::segments::{check_offsets, Segments};
 use crate::segment::spec::{MethodSpec, SegmentSpec};
 use crate::segment::stream::Segmenter;
@@ -42,23 +44,60 @@ pub fn segment_calibrated(
 /// Segments every series of a ragged batch (`values[offsets[b]..offsets[b+1]]` is
 /// series `b`) on `threads` threads; identical to segmenting each series alone. An
 /// error names its series.
+///
+/// With `budget`, the series share one threshold instead: see
+/// [`segment_batch_calibrated`].
 pub fn segment_batch(
     values: Samples,
     offsets: &[i64],
     spec: &SegmentSpec,
     threads: usize,
 ) -> Result<Segments> {
+    Ok(segment_batch_calibrated(values, offsets, spec, threads)?.0)
+}
+
+/// [`segment_batch`], with the threshold the series share when the spec has a `budget`
+/// (`None` otherwise: each series has its own).
+///
+/// With `budget`, every series is profiled (in parallel), one threshold is calibrated
+/// over all the profiles so that the batch has `budget` segments in all
+/// ([`calibrate_budget`]: counted series by series, hard lengths included), and each
+/// series is cut with it, exactly as `segment` cuts it with that threshold. So the
+/// budget goes where the information is: a series with more scores above the shared
+/// threshold gets more segments.
+pub fn segment_batch_calibrated(
+    values: Samples,
+    offsets: &[i64],
+    spec: &SegmentSpec,
+    threads: usize,
+) -> Result<(Segments, Option<Threshold>)> {
     check_offsets(offsets, values.len())?;
     let n = offsets.len() - 1;
-    let per = run_series(n, threads, |b| {
-        segment(
-            values.slice(offsets[b] as usize..offsets[b + 1] as usize),
-            spec,
-        )
-    })?;
+    let series = |b: usize| values.slice(offsets[b] as usize..offsets[b + 1] as usize);
+    if spec.rules().budget.is_some() {
+        let profiles = run_series(n, threads, |b| {
+            let x = series(b);
+            profile_of(x, &spec.method().method_for(&x)?)
+        })?;
+        let bounds: Vec<usize> = offsets.iter().map(|&o| (o - offsets[0]) as usize).collect();
+        let scores = profiles.concat();
+        drop(profiles);
+        let threshold = calibrate_budget(&scores, &bounds, spec.rules())?;
+        let per = run_series(n, threads, |b| {
+            let mut engine = Engine::with_threshold(*spec.rules(), threshold)?;
+            let mut out = Vec::new();
+            engine.push(&scores[bounds[b]..bounds[b + 1]], &mut out);
+            engine.finish(&mut out);
+            Ok(out)
+        })?;
+        let mut out = Segments::new();
+        per.iter().for_each(|s| out.push_series(s));
+        return Ok((out, Some(threshold)));
+    }
+    let per = run_series(n, threads, |b| segment(series(b), spec))?;
     let mut out = Segments::new();
     per.iter().for_each(|s| out.push_series(s));
-    Ok(out)
+    Ok((out, None))
 }
 
 /// The profiles of every series of a ragged batch, concatenated (one score per

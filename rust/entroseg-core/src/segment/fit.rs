@@ -345,6 +345,11 @@ impl PriceEngine {
             (Some(t), Calibration::Online) => {
                 Level::online(t, if rules.fit.is_some() { 1.0 } else { t })
             }
+            _ if rules.budget.is_some() => Level::Fixed(calibrated.ok_or_else(|| {
+                Error::parameter(
+                    "budget is calibrated over the whole batch: pass the calibrated level",
+                )
+            })?),
             (Some(_), Calibration::Batch) => Level::Fixed(calibrated.ok_or_else(|| {
                 Error::parameter(
                     "batch calibration needs the whole series; use calibration='online' \
@@ -545,6 +550,7 @@ fn segments_at(values: &[f64], rules: &Rules, lambda: f64) -> Vec<Segment> {
 fn fixed_price(rules: &Rules, lambda: f64) -> Rules {
     Rules {
         target_len: None,
+        budget: None,
         threshold: Some(lambda),
         calibration: Calibration::Batch,
         ..*rules
@@ -615,6 +621,41 @@ pub(crate) fn segment_calibrated(values: &[f64], rules: &Rules) -> Result<(Vec<S
         Some((l, segments)) if l.to_bits() == lambda.to_bits() => Ok((segments, lambda)),
         _ => Ok((segments_at(values, rules, lambda), lambda)),
     }
+}
+
+/// The one price shared by the series of a ragged batch (`values[offsets[b]..offsets[b +
+/// 1]]` is series `b`) whose segments, counted series by series (the rule restarts at
+/// every series), come closest to `rules.budget` in all: [`calibrate_level`]'s search
+/// over the summed counts, aiming at the mean length `n / budget` of the batch.
+pub(crate) fn calibrate_budget_level(
+    values: &[f64],
+    offsets: &[usize],
+    rules: &Rules,
+) -> Result<f64> {
+    let budget = rules
+        .budget
+        .ok_or_else(|| Error::parameter("budget calibration needs budget"))?;
+    let series: Vec<&[f64]> = offsets
+        .windows(2)
+        .map(|w| &values[w[0]..w[1]])
+        .filter(|s| !s.is_empty())
+        .collect();
+    let n = values.len();
+    if n < 2 {
+        return Ok(f64::INFINITY);
+    }
+    let target = n as f64 / budget as f64;
+    let online = Rules {
+        target_len: Some(target),
+        budget: None,
+        calibration: Calibration::Online,
+        ..*rules
+    };
+    let Some(guess) = first_guess(&series, &online) else {
+        return Ok(f64::INFINITY);
+    };
+    let count = |l: f64| series.iter().map(|s| count_at(s, rules, l)).sum();
+    Ok(search(count, n, target, guess, 2e-3))
 }
 
 fn calibrate_with(values: &[f64], rules: &Rules, whole: impl FnMut(f64) -> u64) -> Result<f64> {

@@ -179,6 +179,9 @@ pub struct Rules {
     pub max_len: Option<usize>,
     /// Calibrate the threshold to this mean length.
     pub target_len: Option<f64>,
+    /// Calibrate one threshold so that a whole batch of series has this many segments
+    /// in all (see [`calibrate_budget`]); one series is a batch of one.
+    pub budget: Option<u64>,
     /// How `target_len` is met.
     pub calibration: Calibration,
     /// A published patcher instead of the native rules.
@@ -200,6 +203,7 @@ impl Default for Rules {
             min_len: 1,
             max_len: None,
             target_len: None,
+            budget: None,
             calibration: Calibration::Batch,
             preset: None,
             fit: None,
@@ -224,6 +228,7 @@ impl Rules {
     pub fn needs_whole_scores(&self) -> bool {
         matches!(self.preset, Some(Preset::Entrope { .. }))
             || (self.target_len.is_some() && self.calibration == Calibration::Batch)
+            || self.budget.is_some()
     }
 
     /// Checks the options and their combinations.
@@ -282,6 +287,7 @@ impl Rules {
         }
         finite_option("threshold", self.threshold)?;
         finite_option("relative", self.relative)?;
+        self.validate_budget()?;
         if let Some(target) = self.target_len {
             if self.threshold.is_some() {
                 return Err(Error::parameter(
@@ -298,13 +304,14 @@ impl Rules {
                 )));
             }
         }
-        let uses_threshold = self.threshold.is_some() || self.target_len.is_some();
+        let uses_threshold =
+            self.threshold.is_some() || self.target_len.is_some() || self.budget.is_some();
         let both = uses_threshold && self.relative.is_some();
         match (both, self.combine) {
             (true, None) => {
                 return Err(Error::parameter(
-                    "both a threshold (or target_len) and relative are given: say how they \
-                     combine with combine='and' or combine='or'",
+                    "both a threshold (or target_len or budget) and relative are given: say how \
+                     they combine with combine='and' or combine='or'",
                 ))
             }
             (false, Some(_)) => {
@@ -317,7 +324,40 @@ impl Rules {
         }
         if !uses_threshold && self.relative.is_none() && self.max_len.is_none() {
             return Err(Error::parameter(
-                "no rule given: pass threshold, relative, target_len, max_len or a preset",
+                "no rule given: pass threshold, relative, target_len, budget, max_len or a \
+                 preset",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `budget` is a count of segments met by one batch calibration: it excludes the
+    /// other ways of setting the threshold.
+    fn validate_budget(&self) -> Result<()> {
+        let Some(budget) = self.budget else {
+            return Ok(());
+        };
+        if budget < 1 {
+            return Err(Error::parameter(format!(
+                "budget must be >= 1, got {budget}"
+            )));
+        }
+        if let Some(target) = self.target_len {
+            return Err(Error::parameter(format!(
+                "give either budget (the total number of segments of the batch, got \
+                 {budget}) or target_len (a mean length per series, got {target}), not both"
+            )));
+        }
+        if let Some(threshold) = self.threshold {
+            return Err(Error::parameter(format!(
+                "budget calibrates the threshold: give either threshold (got {threshold}) \
+                 or budget (got {budget}), not both"
+            )));
+        }
+        if self.calibration == Calibration::Online {
+            return Err(Error::parameter(
+                "budget is met by one calibration over the whole batch: \
+                 calibration='online' does not apply (leave calibration unset)",
             ));
         }
         Ok(())
@@ -330,9 +370,9 @@ impl Rules {
                 self.min_len
             )));
         }
-        if self.target_len.is_some() || self.combine.is_some() {
+        if self.target_len.is_some() || self.budget.is_some() || self.combine.is_some() {
             return Err(Error::parameter(
-                "presets take their own rules: target_len and combine do not apply",
+                "presets take their own rules: target_len, budget and combine do not apply",
             ));
         }
         match preset {
@@ -906,6 +946,15 @@ impl RuleEngine {
         }
         let (theta, controller) = match (rules.target_len, rules.calibration) {
             (Some(t), Calibration::Online) => (None, Some(Controller::new(t))),
+            _ if rules.budget.is_some() => (
+                Some(calibrated.ok_or_else(|| {
+                    Error::parameter(
+                        "budget is calibrated over the whole batch: pass the calibrated \
+                         threshold",
+                    )
+                })?),
+                None,
+            ),
             (Some(_), Calibration::Batch) => (
                 Some(calibrated.ok_or_else(|| {
                     Error::parameter(
@@ -1268,6 +1317,11 @@ impl Engine {
     /// for batch calibration; `whole` is read only then and for the EntroPE preset (a
     /// streaming caller passes `&[]`, which [`Rules::needs_whole_scores`] rules out).
     pub(crate) fn new(rules: Rules, whole: &[f64]) -> Result<Self> {
+        if rules.budget.is_some() {
+            // One series is a batch of one.
+            let threshold = calibrate_budget(whole, &[0, whole.len()], &rules)?;
+            return Self::with_threshold(rules, threshold);
+        }
         if rules.fit.is_some() || rules.accumulate {
             let calibrated = match (rules.target_len, rules.calibration) {
                 (Some(_), Calibration::Batch) => Some(calibrate_level(whole, &rules)?),
@@ -1285,6 +1339,18 @@ impl Engine {
                 Engine::Native(RuleEngine::new(rules, calibrated)?)
             }
         })
+    }
+
+    /// The engine for `rules` with a batch calibration's threshold: the one shared by
+    /// every series of a batch under `budget` (see [`calibrate_budget`]).
+    pub(crate) fn with_threshold(rules: Rules, threshold: Threshold) -> Result<Self> {
+        if rules.fit.is_some() || rules.accumulate {
+            return Ok(Engine::Price(PriceEngine::new(
+                rules,
+                Some(threshold.value),
+            )?));
+        }
+        Ok(Engine::Native(RuleEngine::new(rules, Some(threshold))?))
     }
 
     pub(crate) fn push(&mut self, scores: &[f64], out: &mut Vec<Segment>) {
@@ -1997,28 +2063,8 @@ fn break_ties<'a>(
     }
     // The value whose ties decide: `value` itself when too few segments start (its ties
     // would add some), else the next distinct score above it (all of whose ties fire).
-    let tied = if (found as f64) < wanted {
-        // The highest score at or below `value` (which may be a bucket edge rather than
-        // a score; no score lies between the two, so both fire the same positions).
-        let below = scores[1..]
-            .iter()
-            .copied()
-            .filter(|&v| v <= value && v.is_finite())
-            .fold(f64::NEG_INFINITY, f64::max);
-        if below == f64::NEG_INFINITY {
-            return Threshold::above(value);
-        }
-        below
-    } else {
-        let above = scores[1..]
-            .iter()
-            .copied()
-            .filter(|&v| v > value && v.is_finite())
-            .fold(f64::INFINITY, f64::min);
-        if above == f64::INFINITY {
-            return Threshold::above(value);
-        }
-        above
+    let Some(tied) = tied_value(&scores[1..], value, (found as f64) < wanted) else {
+        return Threshold::above(value);
     };
     let tied_at: Vec<u64> = (1..n as u64)
         .filter(|&t| scores[t as usize] == tied)
@@ -2076,6 +2122,23 @@ fn break_ties<'a>(
     };
     search_ties(&ranks, tied, found, wanted, count, objective, &mut best);
     best.0
+}
+
+/// The value whose ties decide around the best distinct threshold `value`: when too few
+/// segments start (`fewer`), `value` itself, or rather the highest score at or below it
+/// (`value` may be a bucket edge rather than a score; no score lies between the two, so
+/// both fire the same positions), whose ties would add some; else the next distinct
+/// score above it, all of whose ties fire. `None` when there is no such score.
+fn tied_value(scores: &[f64], value: f64, fewer: bool) -> Option<f64> {
+    let finite = scores.iter().copied().filter(|v| v.is_finite());
+    let v = if fewer {
+        finite
+            .filter(|&v| v <= value)
+            .fold(f64::NEG_INFINITY, f64::max)
+    } else {
+        finite.filter(|&v| v > value).fold(f64::INFINITY, f64::min)
+    };
+    v.is_finite().then_some(v)
 }
 
 /// The tie cut at `tied` (the value whose ties decide; `ranks`, sorted, are the
@@ -2210,10 +2273,42 @@ fn best_distinct_threshold<'a>(
         ));
     }
     let mut best: Option<(f64, u64)> = None;
-    let mut consider = |theta: f64, count: u64| keep_closer(&mut best, theta, count, objective);
+    let full = |th: Threshold| count_segments(scores, rules, th);
+    let Some((lo_edge, hi_edge)) =
+        search_edges(scores, (lo_v, hi_v), wanted, full, &objective, &mut best)
+    else {
+        return Ok((best.map_or(f64::INFINITY, |b| b.0), None));
+    };
+    let candidates = Candidates::inside(scores, lo_edge, hi_edge);
+    // Probes inside one bucket fire differently only at its few positions: count them
+    // relative to one scan at the bucket's lower edge (a full scan per probe when the
+    // bucket holds too many positions to gain).
+    let reference = (lo_edge.is_finite() && candidates.inside <= n / 16).then(|| {
+        Reference::scan(scores, rules, Threshold::above(lo_edge)).bracket(lo_edge, hi_edge)
+    });
+    let count = |th: Threshold| {
+        reference
+            .as_ref()
+            .and_then(|r| r.count(th))
+            .unwrap_or_else(|| count_segments(scores, rules, th))
+    };
+    candidates.search(wanted, count, &objective, &mut best);
+    Ok((best.map_or(f64::INFINITY, |b| b.0), reference))
+}
 
-    // Stage 1: edges -inf, lo + (hi - lo) k / B for k = 1..B (the last is hi_v), with a
-    // histogram of the scores over the same buckets to steer the probes.
+/// Stage 1 of the distinct-threshold search: bucket edges -inf, lo + (hi - lo) k / B for
+/// k = 1..B (the last is the largest score), with a histogram of the scores over the
+/// same buckets to steer the probes; `count` gives the exact segment count at a
+/// threshold. Every probe goes into `best`; the edges that bracket the target, when they
+/// differ.
+fn search_edges(
+    scores: &[f64],
+    (lo_v, hi_v): (f64, f64),
+    wanted: f64,
+    mut count: impl FnMut(Threshold) -> u64,
+    objective: &impl Fn(u64) -> f64,
+    best: &mut Option<(f64, u64)>,
+) -> Option<(f64, f64)> {
     let width = (hi_v - lo_v) / CALIBRATION_BUCKETS as f64;
     let buckets = if width > 0.0 { CALIBRATION_BUCKETS } else { 1 };
     let edge = |k: usize| -> f64 {
@@ -2223,21 +2318,33 @@ fn best_distinct_threshold<'a>(
             k => lo_v + width * k as f64,
         }
     };
-    let above = AboveEdges::new(scores, lo_v, width, buckets, n < buckets / 8);
+    let above = AboveEdges::new(scores, lo_v, width, buckets, scores.len() < buckets / 8);
     let mut seen = Vec::new();
     let (lo, hi) = secant_search(
         buckets + 1,
         wanted,
-        |k| count_segments(scores, rules, Threshold::above(edge(k))),
+        |k| count(Threshold::above(edge(k))),
         |k| above.at(k) as f64,
         &mut seen,
     );
     for &(k, c) in &seen {
-        consider(edge(k), c);
+        keep_closer(best, edge(k), c, objective);
     }
-    // Stage 2: the distinct scores inside the bracketing bucket (lo_edge, hi_edge].
-    if hi > lo {
-        let (lo_edge, hi_edge) = (edge(lo), edge(hi));
+    (hi > lo).then(|| (edge(lo), edge(hi)))
+}
+
+/// Stage 2 of the distinct-threshold search: the thresholds inside one bucket
+/// `(lo_edge, hi_edge]` (its lower edge, then each distinct score in it), with the
+/// number of scores above each to steer the probes.
+struct Candidates {
+    thresholds: Vec<f64>,
+    above: Vec<f64>,
+    /// Scores inside the bucket.
+    inside: usize,
+}
+
+impl Candidates {
+    fn inside(scores: &[f64], lo_edge: f64, hi_edge: f64) -> Self {
         let mut inside: Vec<f64> = scores
             .iter()
             .copied()
@@ -2245,41 +2352,137 @@ fn best_distinct_threshold<'a>(
             .collect();
         inside.sort_unstable_by(f64::total_cmp);
         let above_hi = scores.iter().filter(|&&s| s > hi_edge).count() as f64;
-        // Thresholds lo_edge, then each distinct inside value; x = scores above each.
         let mut thresholds = vec![lo_edge];
-        let mut xs = vec![above_hi + inside.len() as f64];
+        let mut above = vec![above_hi + inside.len() as f64];
         for (i, &v) in inside.iter().enumerate() {
             if inside.get(i + 1) != Some(&v) {
                 thresholds.push(v);
-                xs.push(above_hi + (inside.len() - i - 1) as f64);
+                above.push(above_hi + (inside.len() - i - 1) as f64);
             }
         }
-        // Probes inside one bucket fire differently only at its few positions: count
-        // them relative to one scan at the bucket's lower edge (a full scan per probe
-        // when the bucket holds too many positions to gain).
-        let reference = (lo_edge.is_finite() && inside.len() <= n / 16).then(|| {
-            Reference::scan(scores, rules, Threshold::above(lo_edge)).bracket(lo_edge, hi_edge)
-        });
-        let count = |th: Threshold| {
-            reference
-                .as_ref()
-                .and_then(|r| r.count(th))
-                .unwrap_or_else(|| count_segments(scores, rules, th))
-        };
+        Self {
+            thresholds,
+            above,
+            inside: inside.len(),
+        }
+    }
+
+    /// The secant search over the candidates; every probe goes into `best`.
+    fn search(
+        &self,
+        wanted: f64,
+        mut count: impl FnMut(Threshold) -> u64,
+        objective: &impl Fn(u64) -> f64,
+        best: &mut Option<(f64, u64)>,
+    ) {
         let mut seen = Vec::new();
         secant_search(
-            thresholds.len(),
+            self.thresholds.len(),
             wanted,
-            |i| count(Threshold::above(thresholds[i])),
-            |i| xs[i],
+            |i| count(Threshold::above(self.thresholds[i])),
+            |i| self.above[i],
             &mut seen,
         );
         for &(i, c) in &seen {
-            consider(thresholds[i], c);
+            keep_closer(best, self.thresholds[i], c, objective);
         }
-        return Ok((best.map_or(f64::INFINITY, |b| b.0), reference));
     }
-    Ok((best.map_or(f64::INFINITY, |b| b.0), None))
+}
+
+/// Steps down the distinct scores in [`calibrate_budget`], at most.
+const MAX_TIE_STEPS: usize = 64;
+
+/// The one threshold shared by the series of a ragged batch (`scores[offsets[b]..
+/// offsets[b + 1]]` is series `b`'s score signal) that brings the batch's total segment
+/// count closest to `rules.budget` (ties: the higher threshold): informative series (more
+/// scores above it) get more segments than flat ones, instead of each series being
+/// calibrated to the same mean length as `target_len` does.
+///
+/// The search is [`calibrate_threshold`]'s, run over the concatenated scores (their
+/// distinct values are the candidates, the histogram of all of them steers the probes),
+/// except that each probe counts segments series by series: the rules, `min_len` and
+/// `max_len` included, restart at every series boundary, exactly as each series is
+/// then cut. Tied scores at the decisive value are broken by [`tie_rank`] of the
+/// position within its series, as many as bring the total closest to the budget. For
+/// the price rules (method "line", `accumulate`), the price search of
+/// [`calibrate_level`] over the summed counts.
+///
+/// The total cannot go below one segment per non-empty series (nor below what
+/// `max_len` forces), nor above what `min_len` allows: the result is then the nearest
+/// total the rules can make.
+pub fn calibrate_budget(scores: &[f64], offsets: &[usize], rules: &Rules) -> Result<Threshold> {
+    let budget = rules
+        .budget
+        .ok_or_else(|| Error::parameter("budget calibration needs budget"))?;
+    if rules.fit.is_some() || rules.accumulate {
+        return crate::segment::fit::calibrate_budget_level(scores, offsets, rules)
+            .map(Threshold::above);
+    }
+    let series: Vec<&[f64]> = offsets
+        .windows(2)
+        .map(|w| &scores[w[0]..w[1]])
+        .filter(|s| !s.is_empty())
+        .collect();
+    let count =
+        |th: Threshold| -> u64 { series.iter().map(|s| count_segments(s, rules, th)).sum() };
+    let (lo_v, hi_v) = finite_range(scores);
+    if lo_v > hi_v {
+        return Ok(Threshold::above(f64::INFINITY));
+    }
+    let wanted = budget as f64;
+    let objective = |c: u64| (c as f64 - wanted).abs();
+    let mut best: Option<(f64, u64)> = None;
+    if let Some((lo_edge, hi_edge)) =
+        search_edges(scores, (lo_v, hi_v), wanted, count, &objective, &mut best)
+    {
+        Candidates::inside(scores, lo_edge, hi_edge).search(wanted, count, &objective, &mut best);
+    }
+    let Some((mut value, mut found)) = best else {
+        return Ok(Threshold::above(f64::INFINITY));
+    };
+    if (found as f64 - wanted).abs() < 1.0 {
+        return Ok(Threshold::above(value));
+    }
+    // Too few segments: the ties that decide are those of the lowest distinct threshold
+    // that still gives too few (the objective prefers the highest of equal counts, which
+    // may sit above a value many positions share, e.g. a score a short context gives
+    // everywhere). Step down the distinct scores while the total stays at or below the
+    // budget (a bounded number of steps: the search has bracketed the target).
+    for _ in 0..MAX_TIE_STEPS {
+        if (found as f64) >= wanted {
+            break;
+        }
+        let Some(lower) =
+            tied_value(scores, value, true).and_then(|v| tied_value(scores, v.next_down(), true))
+        else {
+            break;
+        };
+        let c = count(Threshold::above(lower));
+        if c as f64 > wanted {
+            break;
+        }
+        (value, found) = (lower, c);
+    }
+    let Some(tied) = tied_value(scores, value, (found as f64) < wanted) else {
+        return Ok(Threshold::above(value));
+    };
+    // The tied positions of every series, ranked by their position within the series
+    // (the rank each series' own scan breaks ties by).
+    let mut ranks: Vec<u64> = series
+        .iter()
+        .flat_map(|s| {
+            (1..s.len() as u64)
+                .filter(|&t| s[t as usize] == tied)
+                .map(tie_rank)
+        })
+        .collect();
+    if ranks.len() < 2 {
+        return Ok(Threshold::above(value));
+    }
+    ranks.sort_unstable();
+    let mut best = (Threshold::above(value), found);
+    search_ties(&ranks, tied, found, wanted, count, objective, &mut best);
+    Ok(best.0)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2620,6 +2823,9 @@ pub(crate) fn read_rules(r: &mut Reader) -> Result<Rules> {
         min_len,
         max_len,
         target_len,
+        // A budget is met over a whole batch, which no stream sees
+        // (`SegmentSpec::check_streamable` refuses it): checkpoints never carry one.
+        budget: None,
         calibration,
         preset,
         fit,

@@ -274,6 +274,13 @@ impl SegmentSpec {
                  cannot stream; use segment() or boundaries()",
             ));
         }
+        if let Some(budget) = self.rules.budget {
+            return Err(Error::parameter(format!(
+                "budget={budget} is met by one calibration over the whole batch, which a \
+                 stream never sees: use segment_batch(), or stream with the threshold it \
+                 found (segments.calibration.threshold)"
+            )));
+        }
         if self.rules.target_len.is_some() && self.rules.calibration == Calibration::Batch {
             return Err(Error::parameter(
                 "a stream cannot see the whole series to calibrate target_len: use \
@@ -495,6 +502,9 @@ spec_options! {
     accumulate: bool = false,
     /// Calibrate the threshold so the mean segment length is this.
     target_len: Option<f64> = None,
+    /// Calibrate one threshold for a whole batch so that it has this many segments in
+    /// all (a one-shot call's series is a batch of one). Excludes target_len.
+    budget: Option<i64> = None,
     /// How target_len is met: "batch" (exact, needs the whole series) or "online" (a
     /// streaming controller). No default: required with target_len.
     calibration: Option<String> = None,
@@ -776,6 +786,11 @@ impl SpecOptions {
             min_len,
             max_len,
             target_len: self.target_len,
+            budget: self
+                .budget
+                .map(|b| count(b, "budget", 1))
+                .transpose()?
+                .map(|b| b as u64),
             calibration,
             preset,
             fit,

@@ -812,3 +812,163 @@ fn an_inconsistent_online_controller_in_a_checkpoint_is_refused() {
         "{err:?}"
     );
 }
+
+/// Series of a ragged batch: `offsets` from the lengths.
+fn batch_offsets(lens: &[usize]) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(lens.iter().scan(0, |acc, &l| {
+            *acc += l;
+            Some(*acc)
+        }))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// The shared threshold is the best one for the budget: never worse than any distinct
+    /// threshold (brute force with the reference, series by series; ties can only help)
+    /// when counts are monotone (no max_len); every hard limit holds per series; the
+    /// batch's segments are each series cut alone with that threshold.
+    #[test]
+    fn budget_calibration_finds_the_best_shared_threshold(
+        parts in prop::collection::vec(scores_strategy(), 1..5),
+        min_len in 1usize..4,
+        max_extra in prop::option::of(0usize..10),
+        budget in 1u64..120,
+    ) {
+        let rules = Rules {
+            budget: Some(budget),
+            min_len,
+            max_len: max_extra.map(|e| min_len + e),
+            ..Rules::default()
+        };
+        let lens: Vec<usize> = parts.iter().map(Vec::len).collect();
+        let offsets = batch_offsets(&lens);
+        let scores = parts.concat();
+        let th = calibrate_budget(&scores, &offsets, &rules).unwrap();
+        let total = |th: Threshold| -> f64 {
+            parts.iter().map(|p| reference_ties(p, &rules, Some(th)).len()).sum::<usize>() as f64
+        };
+        let objective = |c: f64| (c - budget as f64).abs();
+        let got = objective(total(th));
+        let mut thresholds: Vec<f64> = scores.iter().copied().filter(|v| v.is_finite()).collect();
+        thresholds.push(f64::INFINITY);
+        thresholds.push(f64::NEG_INFINITY);
+        let best = thresholds
+            .iter()
+            .map(|&t| objective(total(Threshold::above(t))))
+            .fold(f64::INFINITY, f64::min);
+        if rules.max_len.is_none() {
+            prop_assert!(got <= best, "got {} best {}", got, best);
+        } else {
+            prop_assert!(got <= objective(total(Threshold::above(f64::INFINITY))));
+        }
+        for p in &parts {
+            let segs = engine_segments(p, &rules, th);
+            let want = to_segments(&reference_ties(p, &rules, Some(th)), p.len() as u64);
+            prop_assert_eq!(&segs, &want);
+            for (i, g) in segs.iter().enumerate() {
+                if let Some(m) = rules.max_len {
+                    prop_assert!(g.len <= m as u64);
+                }
+                if i + 1 < segs.len() {
+                    prop_assert!(g.len >= rules.min_len as u64);
+                }
+            }
+        }
+        // One series is a batch of one: segment_scores calibrates the budget over it.
+        let alone = segment_scores(&parts[0], &rules).unwrap();
+        let th0 = calibrate_budget(&parts[0], &[0, parts[0].len()], &rules).unwrap();
+        prop_assert_eq!(alone, engine_segments(&parts[0], &rules, th0));
+    }
+}
+
+#[test]
+fn a_shared_budget_is_met_on_mixed_series_and_goes_where_the_information_is() {
+    // A batch of mixed series: noise-like scores spread over [0, 1], a flat series with
+    // rare bursts, one with heavy ties (a few distinct values), and a short one.
+    let mut state = 7u64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let rich: Vec<f64> = (0..4000).map(|_| next()).collect();
+    let flat: Vec<f64> = (0..3000)
+        .map(|t| if t % 97 == 0 { 0.9 } else { 0.05 * next() })
+        .collect();
+    let tied: Vec<f64> = (0..2500).map(|_| (next() * 4.0).floor() / 4.0).collect();
+    let short: Vec<f64> = (0..40).map(|_| next()).collect();
+    let parts = [rich, flat, tied, short];
+    let lens: Vec<usize> = parts.iter().map(Vec::len).collect();
+    let offsets = batch_offsets(&lens);
+    let scores = parts.concat();
+    for (min_len, max_len) in [(1, None), (2, Some(64)), (4, Some(200))] {
+        for budget in [300u64, 800, 1500] {
+            let rules = Rules {
+                budget: Some(budget),
+                min_len,
+                max_len,
+                ..Rules::default()
+            };
+            let th = calibrate_budget(&scores, &offsets, &rules).unwrap();
+            let counts: Vec<usize> = parts
+                .iter()
+                .map(|p| engine_segments(p, &rules, th).len())
+                .collect();
+            let total: usize = counts.iter().sum();
+            let off = (total as f64 / budget as f64 - 1.0).abs();
+            assert!(off <= 0.02, "{min_len} {max_len:?} {budget}: {counts:?}");
+            // The rich series gets more segments per sample than the flat one.
+            assert!(
+                counts[0] as f64 / 4000.0 > counts[1] as f64 / 3000.0,
+                "{counts:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn budget_excludes_the_other_threshold_settings() {
+    let base = Rules {
+        budget: Some(10),
+        ..Rules::default()
+    };
+    let cases = [
+        (
+            Rules {
+                target_len: Some(8.0),
+                ..base
+            },
+            "give either budget (the total number of segments of the batch, got 10) or \
+             target_len (a mean length per series, got 8), not both",
+        ),
+        (
+            Rules {
+                threshold: Some(0.5),
+                ..base
+            },
+            "give either threshold (got 0.5) or budget (got 10)",
+        ),
+        (
+            Rules {
+                calibration: Calibration::Online,
+                ..base
+            },
+            "calibration='online' does not apply",
+        ),
+        (
+            Rules {
+                budget: Some(0),
+                ..base
+            },
+            "budget must be >= 1, got 0",
+        ),
+    ];
+    for (rules, want) in cases {
+        let e = rules.validate().unwrap_err();
+        assert!(e.message().contains(want), "{:?}", e.message());
+    }
+}
