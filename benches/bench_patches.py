@@ -1,7 +1,7 @@
 """Patch quality at equal token count: which segmentation to pick for dynamic patching.
 
     /root/.venvs/bench/bin/python benches/bench_patches.py [--quick] [--out FILE]
-        [--wfdb-dir /tmp/wfdb]
+        [--wfdb-dir /tmp/wfdb] [--budget-only]
 
 (any Python with entroseg, aeon, wfdb, dysts, numba and scipy installed will do.)
 
@@ -26,6 +26,14 @@ left/right variance ratio, CUSUM, histogram entropy, spectral distance, windows 
 and greedy bottom-up merging by least added line error, the offline reference. Then the
 single-threaded throughput of ``segment`` (line, line degree 0, permutation) on a
 random walk.
+
+Shared budget (``--budget-only`` runs just this part): the series of a group are one
+ragged batch. ``segment_batch(target_len=L)`` calibrates every series to mean length
+``L``; its total token count ``N`` is then given to ``segment_batch(budget=N)``, which
+calibrates one threshold for the whole batch. Same total, two spreads: the table
+reports the batch's summed reconstruction error over the summed error of fixed patches
+(the batch objective: every series is z-scored, so a token is worth the same
+everywhere), the median per-series ratio, and how unevenly the budget spread.
 
 Data (no network; everything from installed packages or a local folder):
 
@@ -132,6 +140,16 @@ ENTROSEG_METHODS: dict[str, tuple[bool, dict[str, Any]]] = {
         "calibration": "batch",
     }),
 }  # fmt: skip
+
+
+#: Methods compared under one shared budget and under per-series targets:
+#: name -> options besides ``target_len`` / ``budget`` (all on the floats).
+BUDGET_METHODS: dict[str, dict[str, Any]] = {
+    "line": {},
+    "line degree=0": {"method": "line", "degree": 0},
+    "next_value surprisal": {"method": "next_value", "statistic": "surprisal"},
+    "permutation": {"method": "permutation", "order": 3, "window": 64},
+}
 
 
 @dataclass
@@ -520,6 +538,58 @@ def throughput_table(n: int) -> list[str]:
     return lines + markdown_table(header, rows) + footnote
 
 
+def budget_table(series: list[Series]) -> list[str]:
+    """Per-series ``target_len`` against one shared ``budget`` at the same total, on the
+    real series and on all of them as one batch each (see the module docstring)."""
+    header = [
+        "batch", "method", "L", "tokens (target_len / budget)",
+        "line, batch sum (target_len / budget)", "DCT-4, batch sum (target_len / budget)",
+        "line, median per series (target_len / budget)", "tokens per series, max/min (budget)",
+    ]  # fmt: skip
+    rows = []
+    groups = (("real", [s for s in series if s.group in REAL_GROUPS]), ("all", series))
+    for group, batch in groups:
+        values = np.concatenate([s.x for s in batch])
+        offsets = np.concatenate([[0], np.cumsum([len(s.x) for s in batch])])
+        for length in LENGTHS:
+            fixed = [np.arange(0, len(s.x), length, dtype=np.int64) for s in batch]
+            base_line = [line_rss(s.x, f) for s, f in zip(batch, fixed, strict=True)]
+            base_dct = [dct_rss(s.x, f) for s, f in zip(batch, fixed, strict=True)]
+            for name, options in BUDGET_METHODS.items():
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    per = entroseg.segment_batch(
+                        values, offsets, target_len=length, calibration="batch", **options
+                    )
+                    shared = entroseg.segment_batch(values, offsets, budget=len(per), **options)
+                cells = []
+                for seg in (per, shared):
+                    starts = [np.asarray(seg.series(b).starts) for b in range(len(batch))]
+                    line = [line_rss(s.x, c) for s, c in zip(batch, starts, strict=True)]
+                    dcts = [dct_rss(s.x, c) for s, c in zip(batch, starts, strict=True)]
+                    cells.append((
+                        sum(line) / sum(base_line),
+                        sum(dcts) / sum(base_dct),
+                        float(np.median(np.divide(line, base_line))),
+                    ))  # fmt: skip
+                density = shared.series_counts / shared.series_lengths
+                rows.append([
+                    group, name, str(length), f"{len(per):,} / {len(shared):,}",
+                    f"{cells[0][0]:.3f} / {cells[1][0]:.3f}",
+                    f"{cells[0][1]:.3f} / {cells[1][1]:.3f}",
+                    f"{cells[0][2]:.3f} / {cells[1][2]:.3f}",
+                    f"{density.max() / density.min():.1f}x",
+                ])  # fmt: skip
+    lines = [
+        "\n## One budget for the batch against per-series target_len, same total\n",
+        "Error ratios to fixed patches of length L (lower is better): the batch's summed "
+        "error over the batch's summed fixed-patch error, and the median of the per-series "
+        "ratios. Tokens per series, max/min: the densest series' tokens per sample over the "
+        "sparsest's under the shared budget (per-series targets give about 1x).\n",
+    ]
+    return lines + markdown_table(header, rows)
+
+
 def machine_header(series: list[Series]) -> list[str]:
     """Versions, machine and the series list."""
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
@@ -539,6 +609,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter series, smaller timing run")
     parser.add_argument("--out", type=Path, help="also write the markdown to this file")
     parser.add_argument("--wfdb-dir", default="/tmp/wfdb", help="wfdb sample records")
+    parser.add_argument(
+        "--budget-only", action="store_true", help="only the shared-budget comparison"
+    )
     args = parser.parse_args()
 
     began = time.perf_counter()
@@ -551,8 +624,11 @@ def main() -> None:
         lines.extend(text)
 
     emit(machine_header(series) + [f"- note: {note}" for note in notes])
-    emit(quality_tables(evaluate(series)))
-    emit(throughput_table(1_000_000 if args.quick else 10_000_000))
+    if not args.budget_only:
+        emit(quality_tables(evaluate(series)))
+    emit(budget_table(series))
+    if not args.budget_only:
+        emit(throughput_table(1_000_000 if args.quick else 10_000_000))
     emit(["", f"- total run time {time.perf_counter() - began:.0f} s"])
     if args.out is not None:
         args.out.write_text("\n".join(lines) + "\n")

@@ -227,3 +227,23 @@ def test_segment_dataset_survives_actor_restarts_exactly(
         cloudpickle.unregister_pickle_by_value(_resume_children)
     assert not any(m.exists() for m in markers)  # every crash happened
     assert got.equals(want)
+
+
+def test_training_batches_share_one_budget_per_batch(cluster: None) -> None:
+    rng = np.random.default_rng(4)
+    series = [
+        np.cumsum(rng.standard_normal(n)) if k % 2 else np.sin(np.arange(n) / 20.0)
+        for k, n in enumerate(rng.integers(200, 600, size=24))
+    ]
+    ds = ray.data.from_arrow(pa.table({"x": [s.tolist() for s in series], "id": range(24)}))
+    opts = {"budget": 120, "min_len": 2, "max_len": 64}
+    seen = 0
+    for batch in training_batches(ds, value_column="x", batch_size=8, **opts):
+        ids = batch.rows["id"].to_pylist()
+        flat = np.concatenate([series[i] for i in ids])
+        offsets = np.concatenate([[0], np.cumsum([len(series[i]) for i in ids])])
+        want = entroseg.segment_batch(flat, offsets, **opts)
+        assert batch.segments == want
+        assert abs(len(batch.segments) - 120) <= 0.02 * 120
+        seen += len(ids)
+    assert seen == 24

@@ -443,8 +443,9 @@ def _segment(
 
 def _segment_batch(
     values: npt.ArrayLike, offsets: npt.ArrayLike, spec: SegmentSpec, threads: int | None = None
-) -> tuple[_I64, _I64, _U8, _I64]:
-    """Segment a ragged batch: ``(starts, lengths, reasons, series_offsets)``."""
+) -> tuple[_I64, _I64, _U8, _I64, tuple[float, int] | None]:
+    """Segment a ragged batch: ``(starts, lengths, reasons, series_offsets, threshold)``,
+    ``threshold`` the ``(value, tie_cut)`` the series share under ``budget``, else None."""
 
 def _segment_parallel(
     x: npt.ArrayLike,

@@ -41,7 +41,11 @@ Rules (where a segment starts)
     ``"or"``, required when both are in use), ``min_len`` (1; hard minimum of every
     segment but the last), ``max_len`` (hard maximum; an over-long segment is split at
     its highest-score admissible position), ``target_len`` (calibrate the threshold to
-    this mean length), ``calibration`` (required with ``target_len``: ``"batch"``
+    this mean length), ``budget`` (calibrate one threshold for a whole batch so that it
+    has this many segments in all: :func:`entroseg.segment_batch` shares it across the
+    series, so informative series get more segments; a one-shot call on one series is a
+    batch of one; excludes ``target_len`` and ``threshold``, takes no ``calibration``,
+    and streams refuse it), ``calibration`` (required with ``target_len``: ``"batch"``
     searches the whole profile exactly, one-shot only; ``"online"`` is the streaming
     controller, so a stream and a one-shot call give the same segments), ``preset``
     (``"blt"`` / ``"entrope"``: the published patchers, exactly), ``mode`` and
@@ -99,6 +103,7 @@ class RuleOptions(TypedDict, total=False):
     min_len: int
     max_len: int | None
     target_len: float | None
+    budget: int | None
     calibration: Literal["batch", "online"] | None
     preset: Literal["blt", "entrope"] | None
     mode: Literal["global", "monotonic", "combined"] | None

@@ -197,3 +197,27 @@ def line_starts(
             starts.append((t, REASON_THRESHOLD if fires else REASON_MAX_LEN))
             cur = t
     return starts
+
+
+def budget_threshold(
+    series: list[npt.ArrayLike],
+    budget: int,
+    *,
+    min_len: int = 1,
+    max_len: int | None = None,
+) -> tuple[float, int]:
+    """The one threshold, among every distinct score of the batch (and +-inf), whose
+    segments, counted series by series with :func:`native_rules`, come closest to
+    ``budget`` in all (ties: the higher threshold); with that total. Tied scores are not
+    broken (the native calibration may break them to come closer still)."""
+    values = np.concatenate([np.asarray(s, dtype=np.float64) for s in series] + [np.zeros(0)])
+    candidates = sorted({float(v) for v in values if np.isfinite(v)} | {-np.inf, np.inf})
+    best: tuple[float, int] | None = None
+    for theta in candidates:
+        total = sum(
+            len(native_rules(s, threshold=theta, min_len=min_len, max_len=max_len)) for s in series
+        )
+        if best is None or abs(total - budget) <= abs(best[1] - budget):
+            best = (theta, total)
+    assert best is not None
+    return best

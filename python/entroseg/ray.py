@@ -473,7 +473,12 @@ def training_batches(
         :func:`entroseg.merge_plan` (each segment a unit weighted by its length and
         described by the mean of its values, as ``segment_stream(..., merge=...)``).
     **options
-        What :func:`entroseg.segment` takes.
+        What :func:`entroseg.segment` takes. ``budget=N`` is one token budget per
+        yielded batch: its series share one threshold so that the batch has ``N``
+        segments in all (see :func:`entroseg.segment_batch`); they are then segmented
+        together in the driver (on all its cores), since the batches of the Ray Data
+        workers do not line up with the batches yielded here (``concurrency`` does not
+        apply).
 
     Yields
     ------
@@ -483,9 +488,16 @@ def training_batches(
         weights=segments.lengths, **merge)``.
     """
     ray = _ray()
-    given = build_spec(options, streaming=False).given  # checked before any work
+    spec = build_spec(options, streaming=False)  # checked before any work
+    given = spec.given
     if merge is not None:
         merge_plan(profile=np.zeros(2), **merge)  # bad merge options fail now
+    if given.get("budget") is not None:
+        for batch in ds.iter_batches(batch_size=batch_size, batch_format="pyarrow"):
+            values, offsets = _flat_series(batch, value_column)
+            segments = entroseg.segment_batch(values, offsets, spec=spec)
+            yield _training_batch(values, segments, batch, merge)
+        return
     if concurrency is None:
         concurrency = max(1, int(ray.available_resources().get("CPU", 1)))
     mapped = ds.map_batches(
@@ -494,19 +506,13 @@ def training_batches(
         batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=concurrency),
     )
-    pa = _pyarrow()
     for batch in mapped.iter_batches(batch_size=batch_size, batch_format="pyarrow"):
-        column = batch.column(value_column).combine_chunks()
-        if not pa.types.is_list(column.type):
-            column = column.cast(pa.list_(column.type.value_type))
+        values, token_offsets = _flat_series(batch, value_column)
         lengths = batch.column("segment_lengths").combine_chunks()
         reasons = batch.column("segment_reasons").combine_chunks()
         seg_offsets = np.asarray(lengths.offsets.to_numpy(), dtype=np.int64)
         seg_offsets -= seg_offsets[0]
         seg_lengths = np.asarray(lengths.values.to_numpy(zero_copy_only=False), dtype=np.int64)
-        token_offsets = np.asarray(column.offsets.to_numpy(), dtype=np.int64)
-        values = column.values.to_numpy(zero_copy_only=False)[token_offsets[0] : token_offsets[-1]]
-        token_offsets -= token_offsets[0]
         # Starts within each series: global starts minus the series' first token.
         global_starts = np.cumsum(seg_lengths) - seg_lengths
         series_of = np.repeat(np.arange(len(seg_offsets) - 1), np.diff(seg_offsets))
@@ -514,13 +520,29 @@ def training_batches(
         segments = Segments(
             starts, seg_lengths, reasons.values.to_numpy(zero_copy_only=False), seg_offsets
         )
-        plan = None
-        if merge is not None:
-            profile = np.asarray(values, dtype=np.float64)
-            plan = merge_plan(segments, profile=profile, weights=seg_lengths, **merge)
-        yield TrainingBatch(
-            values=values,
-            segments=segments,
-            rows=batch.drop_columns(["segment_lengths", "segment_reasons"]),
-            plan=plan,
-        )
+        rows = batch.drop_columns(["segment_lengths", "segment_reasons"])
+        yield _training_batch(values, segments, rows, merge)
+
+
+def _flat_series(
+    batch: pa.Table, value_column: str
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+    """The series of a batch's list column, flat, with their offsets (leading 0)."""
+    pa = _pyarrow()
+    column = batch.column(value_column).combine_chunks()
+    if not pa.types.is_list(column.type):
+        column = column.cast(pa.list_(column.type.value_type))
+    offsets = np.asarray(column.offsets.to_numpy(), dtype=np.int64)
+    values = column.values.to_numpy(zero_copy_only=False)[offsets[0] : offsets[-1]]
+    return values, offsets - offsets[0]
+
+
+def _training_batch(
+    values: npt.NDArray[Any], segments: Segments, rows: pa.Table, merge: dict[str, Any] | None
+) -> TrainingBatch:
+    """A :class:`TrainingBatch`, with its merge plan when ``merge`` is given."""
+    plan = None
+    if merge is not None:
+        profile = np.asarray(values, dtype=np.float64)
+        plan = merge_plan(segments, profile=profile, weights=segments.lengths, **merge)
+    return TrainingBatch(values=values, segments=segments, rows=rows, plan=plan)

@@ -64,7 +64,8 @@ class PaddedSegments(NamedTuple):
 
 
 class Calibration(NamedTuple):
-    """How a one-shot segmentation met ``target_len`` (``Segments.calibration``).
+    """How a one-shot segmentation met ``target_len`` or ``budget``
+    (``Segments.calibration``).
 
     ``threshold`` is the threshold the rules cut with (for method ``"line"``, the price
     of a new segment; online, the controller's final value). ``tie_cut`` says how tied
@@ -73,6 +74,13 @@ class Calibration(NamedTuple):
     started a segment where a fixed mix of their position ranks below ``tie_cut`` (a
     deterministic rule, the same for every chunking). ``achieved`` is the mean segment
     length obtained; ``met`` is True when it is within 5% of ``target_len``.
+
+    Under ``budget`` (the total number of segments of a batch, one threshold shared by
+    its series), ``budget`` is that number, ``target_len`` the mean length it stands for
+    (samples / budget) and ``achieved`` the mean length obtained over the whole batch;
+    ``met`` is then True when the total is within 2% of the budget
+    (:data:`BUDGET_TOLERANCE`). Series get different numbers of segments by design:
+    ``Segments.series_counts`` says how many each.
     """
 
     target_len: float
@@ -80,10 +88,15 @@ class Calibration(NamedTuple):
     threshold: float
     tie_cut: int
     achieved: float
+    budget: int | None = None
 
     @property
     def met(self) -> bool:
-        """True when the achieved mean length is within 5% of the target."""
+        """True when the achieved mean length is within 5% of the target (under
+        ``budget``: when the total is within 2% of the budget)."""
+        off = abs(self.target_len / self.achieved - 1.0)
+        if self.budget is not None:
+            return off <= BUDGET_TOLERANCE
         return abs(self.achieved / self.target_len - 1.0) <= TARGET_TOLERANCE
 
 
@@ -221,6 +234,11 @@ class Segments:
     def num_samples(self) -> int:
         """Samples covered, over all series."""
         return int(self._lengths.sum())
+
+    @property
+    def series_counts(self) -> _I64:
+        """Segments (tokens) per series (int64): how a shared ``budget`` was spread."""
+        return np.diff(self._series_offsets)
 
     @property
     def series_lengths(self) -> _I64:
@@ -395,6 +413,8 @@ def _calibrated(
     the spec calibrates ``target_len``."""
     arrays, threshold = result
     seg = _one_series(arrays)
+    if isinstance(spec.options["budget"], int):
+        return _budgeted(seg, spec, threshold)
     target = spec.options["target_len"]
     if isinstance(target, float) and threshold is not None and len(seg):
         value, tie_cut = threshold
@@ -407,6 +427,37 @@ def _calibrated(
         )
     return seg
 
+
+def _budgeted(seg: Segments, spec: SegmentSpec, threshold: tuple[float, int] | None) -> Segments:
+    """``seg`` carrying the :class:`Calibration` of a ``budget`` (its series shared
+    ``threshold``), after a ``UserWarning`` when the total misses the budget by more than
+    :data:`BUDGET_TOLERANCE`."""
+    budget = spec.options["budget"]
+    if not isinstance(budget, int) or threshold is None or not len(seg):
+        return seg
+    value, tie_cut = threshold
+    seg._calibration = Calibration(
+        target_len=seg.num_samples / budget,
+        calibration="batch",
+        threshold=value,
+        tie_cut=tie_cut,
+        achieved=seg.num_samples / len(seg),
+        budget=budget,
+    )
+    if not seg._calibration.met:
+        warnings.warn(
+            f"budget={budget} missed: {len(seg)} segments in {seg.num_series} series, more "
+            f"than {BUDGET_TOLERANCE:.0%} off: the rules allow no closer total (at least "
+            "one segment per series, hard min_len/max_len, tied scores)",
+            UserWarning,
+            stacklevel=3,
+        )
+    return seg
+
+
+#: How far (relative) the total may be from ``budget`` before the one-shot surfaces say
+#: so with a ``UserWarning``.
+BUDGET_TOLERANCE = 0.02
 
 #: How far (relative) the achieved mean length may be from ``target_len`` before the
 #: one-shot surfaces say so with a ``UserWarning``.
@@ -609,6 +660,16 @@ def segment_batch(
     state crosses series). Options as in :func:`segment`; with ``method="scores"`` and a
     preset, each series is one sequence of the published patcher's batch.
 
+    With ``budget=N`` the series share one token budget instead: every series is
+    profiled, one threshold (for method ``"line"`` and ``accumulate``: one price) is
+    calibrated over all the profiles so that the batch has ``N`` segments in all
+    (within 2% on mixed series; counted series by series, so ``min_len`` and ``max_len``
+    hold in every series), and each series is cut with it, exactly as :func:`segment`
+    cuts it with ``threshold=seg.calibration.threshold`` (when ``tie_cut`` is 0). A
+    series with more information above the shared threshold gets more segments;
+    ``seg.series_counts`` says how many each got, ``seg.calibration`` how the budget was
+    met. ``target_len`` instead calibrates each series to the same mean length.
+
     Raises
     ------
     InvalidParameterError
@@ -626,10 +687,18 @@ def segment_batch(
     (2, [500, 300])
     >>> seg.series(1) == entroseg.segment(b, **opts)
     True
+    >>> shared = entroseg.segment_batch(np.concatenate([a, b]), [0, 500, 800], budget=40)
+    >>> int(shared.series_counts.sum()), shared.calibration.met
+    (40, True)
     """
     built = build_spec(options, streaming=False, spec=spec, data=values)
-    starts, lengths, reasons, series_offsets = _segment_batch(values, offsets, built, threads)
-    return checked_target(Segments(starts, lengths, reasons, series_offsets), built)
+    starts, lengths, reasons, series_offsets, threshold = _segment_batch(
+        values, offsets, built, threads
+    )
+    seg = Segments(starts, lengths, reasons, series_offsets)
+    if isinstance(built.options["budget"], int):
+        return _budgeted(seg, built, threshold)
+    return checked_target(seg, built)
 
 
 class Segmenter:

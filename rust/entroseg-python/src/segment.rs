@@ -190,6 +190,7 @@ type BatchArrays<'py> = (
     Bound<'py, PyArray1<i64>>,
     Bound<'py, PyArray1<u8>>,
     Bound<'py, PyArray1<i64>>,
+    ThresholdTuple,
 );
 
 fn to_arrays<'py>(py: Python<'py>, segments: &[Segment]) -> SegmentArrays<'py> {
@@ -258,7 +259,8 @@ fn offsets_array<'py>(offsets: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArra
 }
 
 /// Segments every series of a ragged batch on `threads` threads:
-/// `(starts, lengths, reasons, series_offsets)`. Releases the GIL.
+/// `(starts, lengths, reasons, series_offsets, threshold)`, `threshold` being the
+/// `(value, tie_cut)` the series share under `budget` (else `None`). Releases the GIL.
 #[pyfunction]
 #[pyo3(signature = (values, offsets, spec, threads=None))]
 pub fn _segment_batch<'py>(
@@ -275,12 +277,14 @@ pub fn _segment_batch<'py>(
     let spec = &spec.inner;
     let view = input_view(values, "values", spec.takes_symbols())?;
     let samples = view.samples()?;
-    let segments = core(py.detach(|| batch::segment_batch(samples, off, spec, threads)))?;
+    let (segments, threshold) =
+        core(py.detach(|| batch::segment_batch_calibrated(samples, off, spec, threads)))?;
     Ok((
         PyArray1::from_vec(py, segments.starts),
         PyArray1::from_vec(py, segments.lengths),
         PyArray1::from_vec(py, segments.reasons),
         PyArray1::from_vec(py, segments.series_offsets),
+        threshold_tuple(threshold),
     ))
 }
 

@@ -1,0 +1,170 @@
+"""budget=N: one threshold shared by a ragged batch so that its total segment count is
+N; every hard limit holds per series, and the count goes where the information is."""
+
+from __future__ import annotations
+
+import warnings
+
+import entroseg
+import numpy as np
+import pytest
+from entroseg import InvalidParameterError
+from entroseg._reference_segments import budget_threshold, native_rules
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+
+def _offsets(parts: list[np.ndarray]) -> list[int]:
+    return [0, *np.cumsum([len(p) for p in parts]).tolist()]
+
+
+def _starts(seg: entroseg.Segments) -> list[int]:
+    return seg.starts.tolist()
+
+
+scores_lists = st.lists(
+    st.lists(st.integers(0, 11).map(lambda v: v / 4.0), min_size=0, max_size=60),
+    min_size=1,
+    max_size=4,
+)
+
+
+@given(
+    parts=scores_lists,
+    budget=st.integers(1, 80),
+    min_len=st.integers(1, 3),
+    max_extra=st.none() | st.integers(0, 8),
+)
+@example(parts=[[0.5] * 20, [0.25, 0.5] * 10], budget=7, min_len=1, max_extra=None)
+@example(parts=[[], [1.0]], budget=3, min_len=1, max_extra=None)
+@settings(max_examples=150, deadline=None)
+def test_budget_is_the_best_shared_threshold_and_each_series_is_cut_with_it(
+    parts: list[list[float]], budget: int, min_len: int, max_extra: int | None
+) -> None:
+    arrays = [np.asarray(p, dtype=np.float64) for p in parts]
+    max_len = None if max_extra is None else min_len + max_extra
+    rules = dict(min_len=min_len, max_len=max_len)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # small batches may miss the budget
+        seg = entroseg.segment_batch(
+            np.concatenate([*arrays, np.zeros(0)]),
+            _offsets(arrays),
+            method="scores",
+            budget=budget,
+            **rules,
+        )
+    assert seg.num_series == len(arrays)
+    assert seg.series_counts.tolist() == np.diff(seg.series_offsets).tolist()
+    _, ref_total = budget_threshold(arrays, budget, **rules)
+    if max_len is None:
+        # Never farther from the budget than the best distinct threshold (ties can only
+        # help); with max_len the count need not be monotone in the threshold.
+        assert abs(len(seg) - budget) <= abs(ref_total - budget)
+    cal = seg.calibration
+    for b, x in enumerate(arrays):
+        one = seg.series(b)
+        assert one.num_samples == len(x)
+        lengths = one.lengths.tolist()
+        assert all(n >= min_len for n in lengths[:-1])
+        assert max_len is None or all(n <= max_len for n in lengths)
+        if cal is not None and cal.tie_cut == 0 and len(x):
+            # The shared threshold alone reproduces each series' cut.
+            want = [t for t, _ in native_rules(x, threshold=cal.threshold, **rules)]
+            assert _starts(one) == want
+
+
+def mixed_batch() -> list[np.ndarray]:
+    """Series of very different information: a noisy walk with regimes, a quiet sine, a
+    near-constant series with rare spikes, white noise and a short series."""
+    rng = np.random.default_rng(3)
+    walk, _ = entroseg.sample_series(1500)
+    sine = np.sin(np.arange(3000) / 25.0) + 0.01 * rng.standard_normal(3000)
+    quiet = np.where(np.arange(2500) % 400 == 0, 5.0, 0.0) + 1e-3 * rng.standard_normal(2500)
+    return [walk[:3000], sine, quiet, rng.standard_normal(2000), rng.standard_normal(60)]
+
+
+@pytest.mark.parametrize(
+    "opts",
+    [
+        dict(),  # method "line": one shared price
+        dict(degree=0, max_len=200),
+        dict(window=32, min_len=4, max_len=128),  # permutation entropy: heavy ties
+        dict(method="next_value", min_len=2),
+    ],
+)
+@pytest.mark.parametrize("budget", [120, 400, 1000])
+def test_budget_is_met_within_two_percent_on_mixed_series(opts: dict, budget: int) -> None:
+    parts = mixed_batch()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a missed budget would warn
+        seg = entroseg.segment_batch(np.concatenate(parts), _offsets(parts), budget=budget, **opts)
+    assert abs(len(seg) / budget - 1.0) <= 0.02, seg.series_counts
+    cal = seg.calibration
+    assert cal is not None and cal.met and cal.budget == budget
+    assert cal.achieved == seg.num_samples / len(seg)
+    min_len, max_len = opts.get("min_len", 1), opts.get("max_len")
+    for b, x in enumerate(parts):
+        lengths = seg.series(b).lengths.tolist()
+        assert sum(lengths) == len(x)
+        assert all(n >= min_len for n in lengths[:-1])
+        assert max_len is None or all(n <= max_len for n in lengths)
+    if cal.tie_cut == 0:
+        # Each series is its own segment() with the shared threshold.
+        for b, x in enumerate(parts):
+            assert seg.series(b) == entroseg.segment(x, threshold=cal.threshold, **opts)
+
+
+def test_the_shared_budget_goes_where_the_information_is() -> None:
+    parts = mixed_batch()
+    values, offsets = np.concatenate(parts), _offsets(parts)
+    shared = entroseg.segment_batch(values, offsets, budget=600)
+    per_series = entroseg.segment_batch(values, offsets, target_len=values.size / 600)
+    density = shared.series_counts / shared.series_lengths
+    # The noisy walk and the white noise get more tokens per sample than the quiet ones.
+    assert min(density[0], density[3]) > 2 * max(density[1], density[2]), shared.series_counts
+    # A per-series target spreads them evenly instead.
+    even = per_series.series_counts / per_series.series_lengths
+    assert np.ptp(even[:4]) < np.ptp(density[:4])
+
+
+def test_one_series_is_a_batch_of_one_on_every_one_shot_surface() -> None:
+    x, _ = entroseg.sample_series(800)
+    seg = entroseg.segment(x, budget=100)
+    assert abs(len(seg) - 100) <= 2 and seg.calibration is not None
+    assert seg.calibration.budget == 100
+    assert entroseg.segment_batch(x, [0, len(x)], budget=100) == seg
+    scores = entroseg.profile(x, window=48)
+    fast = entroseg.boundaries(scores, budget=50, nan_policy="propagate", max_len=200)
+    batch = entroseg.segment_batch(
+        scores, [0, len(scores)], method="scores", budget=50, nan_policy="propagate", max_len=200
+    )
+    assert fast == batch and abs(len(fast) - 50) <= 1
+    assert entroseg.segment_parallel(x, chunks=3, budget=100) == seg
+
+
+@pytest.mark.parametrize(
+    ("opts", "match"),
+    [
+        (dict(budget=10, target_len=8.0), r"either budget .*got 10.* or target_len .*got 8"),
+        (dict(budget=10, threshold=0.5), r"either threshold \(got 0.5\) or budget \(got 10\)"),
+        (dict(budget=0), r"budget must be >= 1, got 0"),
+        (dict(budget=10, calibration="online"), r"calibration='online' does not apply"),
+        (dict(budget=10, preset="blt", method="scores"), r"target_len, budget and combine"),
+    ],
+)
+def test_bad_budgets_are_typed_errors_naming_the_values(opts: dict, match: str) -> None:
+    with pytest.raises(InvalidParameterError, match=match):
+        entroseg.segment_batch(np.zeros(10), [0, 10], **opts)
+
+
+def test_streams_refuse_a_budget() -> None:
+    with pytest.raises(InvalidParameterError, match=r"budget=10 is met by one calibration"):
+        entroseg.Segmenter(budget=10)
+    with pytest.raises(TypeError, match="budget"):
+        entroseg.segment_batch(np.zeros(10), [0, 10], budget=2.5)  # type: ignore[arg-type]
+
+
+def test_nan_is_never_a_number_under_a_budget() -> None:
+    x = np.array([0.1, 0.9, np.nan, 0.2])
+    with pytest.raises(ValueError, match="index 2"):
+        entroseg.segment_batch(x, [0, 4], method="scores", budget=2)
