@@ -169,3 +169,20 @@ def test_nan_is_never_a_number_under_a_budget() -> None:
     x = np.array([0.1, 0.9, np.nan, 0.2])
     with pytest.raises(ValueError, match="index 2"):
         entroseg.segment_batch(x, [0, 4], method="scores", budget=2)
+
+
+def test_polars_expressions_take_a_budget_per_series() -> None:
+    pl = pytest.importorskip("polars")
+    parts = mixed_batch()[:3]
+    df = pl.DataFrame(
+        {
+            "g": np.repeat(np.arange(3), [len(p) for p in parts]),
+            "x": np.concatenate(parts),
+        }
+    )
+    out = df.with_columns(sid=pl.col("x").entroseg.segment_id(budget=50, max_len=400).over("g"))
+    for b, x in enumerate(parts):
+        # Over a group, the group is one series: a batch of one.
+        got = out.filter(pl.col("g") == b)["sid"].to_numpy()
+        want = entroseg.segment(x, budget=50, max_len=400).patch_ids(local=True)
+        assert np.array_equal(got, want)

@@ -79,8 +79,8 @@ class Calibration(NamedTuple):
     its series), ``budget`` is that number, ``target_len`` the mean length it stands for
     (samples / budget) and ``achieved`` the mean length obtained over the whole batch;
     ``met`` is then True when the total is within 2% of the budget
-    (:data:`BUDGET_TOLERANCE`). Series get different numbers of segments by design:
-    ``Segments.series_counts`` says how many each.
+    (:data:`BUDGET_TOLERANCE`) or one segment of it. Series get different numbers of
+    segments by design: ``Segments.series_counts`` says how many each.
     """
 
     target_len: float
@@ -93,10 +93,11 @@ class Calibration(NamedTuple):
     @property
     def met(self) -> bool:
         """True when the achieved mean length is within 5% of the target (under
-        ``budget``: when the total is within 2% of the budget)."""
-        off = abs(self.target_len / self.achieved - 1.0)
+        ``budget``: when the total is within 2% of the budget, or one segment)."""
         if self.budget is not None:
-            return off <= BUDGET_TOLERANCE
+            # The total, from the mean lengths (both over the same samples).
+            total = round(self.budget * self.target_len / self.achieved)
+            return abs(total - self.budget) <= max(BUDGET_TOLERANCE * self.budget, 1)
         return abs(self.achieved / self.target_len - 1.0) <= TARGET_TOLERANCE
 
 
@@ -431,7 +432,7 @@ def _calibrated(
 def _budgeted(seg: Segments, spec: SegmentSpec, threshold: tuple[float, int] | None) -> Segments:
     """``seg`` carrying the :class:`Calibration` of a ``budget`` (its series shared
     ``threshold``), after a ``UserWarning`` when the total misses the budget by more than
-    :data:`BUDGET_TOLERANCE`."""
+    :data:`BUDGET_TOLERANCE` and more than one segment."""
     budget = spec.options["budget"]
     if not isinstance(budget, int) or threshold is None or not len(seg):
         return seg
