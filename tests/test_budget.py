@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 
 import entroseg
+import entroseg.arrow
 import numpy as np
 import pytest
 from entroseg import InvalidParameterError
@@ -161,6 +162,10 @@ def test_bad_budgets_are_typed_errors_naming_the_values(opts: dict, match: str) 
 def test_streams_refuse_a_budget() -> None:
     with pytest.raises(InvalidParameterError, match=r"budget=10 is met by one calibration"):
         entroseg.Segmenter(budget=10)
+    pa = pytest.importorskip("pyarrow")
+    table = pa.table({"x": np.arange(10.0)})
+    with pytest.raises(InvalidParameterError, match=r"budget=10 is met by one calibration"):
+        entroseg.arrow.segment_stream(table, value_column="x", budget=10)
     with pytest.raises(TypeError, match="budget"):
         entroseg.segment_batch(np.zeros(10), [0, 10], budget=2.5)  # type: ignore[arg-type]
 
