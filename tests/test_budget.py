@@ -191,3 +191,13 @@ def test_polars_expressions_take_a_budget_per_series() -> None:
         got = out.filter(pl.col("g") == b)["sid"].to_numpy()
         want = entroseg.segment(x, budget=50, max_len=400).patch_ids(local=True)
         assert np.array_equal(got, want)
+
+
+def test_a_missed_budget_warns_at_the_callers_line() -> None:
+    # Five series need at least five segments: a budget of two cannot be met.
+    with pytest.warns(UserWarning, match=r"budget=2 missed: 5 segments in 5 series") as rec:
+        entroseg.segment_batch(np.arange(10.0), [0, 2, 4, 6, 8, 10], method="scores", budget=2)
+    assert rec[0].filename == __file__
+    with pytest.warns(UserWarning, match=r"budget=1 missed") as rec:
+        entroseg.boundaries(np.r_[0.0, np.ones(9)], budget=1, max_len=2)
+    assert rec[0].filename == __file__

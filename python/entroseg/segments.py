@@ -198,7 +198,8 @@ class Segments:
     @property
     def calibration(self) -> Calibration | None:
         """How ``target_len`` was met (one-shot :func:`segment` and :func:`boundaries`
-        with ``target_len``); None otherwise (and after joining or slicing)."""
+        with ``target_len``), or ``budget`` (also :func:`segment_batch`); None otherwise
+        (and after joining or slicing)."""
         return self._calibration
 
     @property
@@ -415,7 +416,8 @@ def _calibrated(
     arrays, threshold = result
     seg = _one_series(arrays)
     if isinstance(spec.options["budget"], int):
-        return _budgeted(seg, spec, threshold)
+        # Called by segment() and boundaries(): the caller is four frames up.
+        return _budgeted(seg, spec, threshold, stacklevel=4)
     target = spec.options["target_len"]
     if isinstance(target, float) and threshold is not None and len(seg):
         value, tie_cut = threshold
@@ -429,7 +431,9 @@ def _calibrated(
     return seg
 
 
-def _budgeted(seg: Segments, spec: SegmentSpec, threshold: tuple[float, int] | None) -> Segments:
+def _budgeted(
+    seg: Segments, spec: SegmentSpec, threshold: tuple[float, int] | None, *, stacklevel: int = 3
+) -> Segments:
     """``seg`` carrying the :class:`Calibration` of a ``budget`` (its series shared
     ``threshold``), after a ``UserWarning`` when the total misses the budget by more than
     :data:`BUDGET_TOLERANCE` and more than one segment."""
@@ -451,7 +455,7 @@ def _budgeted(seg: Segments, spec: SegmentSpec, threshold: tuple[float, int] | N
             f"than {BUDGET_TOLERANCE:.0%} off: the rules allow no closer total (at least "
             "one segment per series, hard min_len/max_len, tied scores)",
             UserWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
     return seg
 
