@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import entroseg
 import numpy as np
@@ -126,10 +127,31 @@ def test_segment_dataset_errors(cluster: None) -> None:
                              method="permutation", threshold=1))  # fmt: skip
 
 
+def _batches_equal_segment_batch(
+    series: list[np.ndarray], batch_size: int, **opts: Any
+) -> list[entroseg.Segments]:
+    """The segments of every training batch, each checked against segment_batch over the
+    same rows."""
+    ds = ray.data.from_arrow(
+        pa.table({"x": [s.tolist() for s in series], "id": range(len(series))})
+    )
+    seen, out = 0, []
+    for batch in training_batches(ds, value_column="x", batch_size=batch_size, **opts):
+        ids = batch.rows["id"].to_pylist()
+        flat = np.concatenate([series[i] for i in ids])
+        offsets = np.concatenate([[0], np.cumsum([len(series[i]) for i in ids])])
+        assert batch.segments == entroseg.segment_batch(flat, offsets, **opts)
+        assert np.array_equal(batch.values, flat)
+        assert batch.segments.cu_seqlens[-1] == len(flat)
+        seen += len(ids)
+        out.append(batch.segments)
+    assert seen == len(series)
+    return out
+
+
 def test_training_batches_equal_segment_batch(cluster: None) -> None:
     rng = np.random.default_rng(2)
     series = [np.cumsum(rng.standard_normal(n)) for n in rng.integers(50, 400, size=40)]
-    ds = ray.data.from_arrow(pa.table({"x": [s.tolist() for s in series], "id": range(40)}))
     opts = {
         "order": 3,
         "window": 16,
@@ -138,17 +160,7 @@ def test_training_batches_equal_segment_batch(cluster: None) -> None:
         "min_len": 2,
         "max_len": 30,
     }
-    seen = 0
-    for batch in training_batches(ds, value_column="x", batch_size=16, **opts):
-        ids = batch.rows["id"].to_pylist()
-        flat = np.concatenate([series[i] for i in ids])
-        offsets = np.concatenate([[0], np.cumsum([len(series[i]) for i in ids])])
-        want = entroseg.segment_batch(flat, offsets, **opts)
-        assert batch.segments == want
-        assert np.array_equal(batch.values, flat)
-        assert batch.segments.cu_seqlens[-1] == len(flat)
-        seen += len(ids)
-    assert seen == 40
+    _batches_equal_segment_batch(series, 16, **opts)
 
 
 def test_training_batches_carry_the_merge_levels(cluster: None) -> None:
@@ -235,15 +247,6 @@ def test_training_batches_share_one_budget_per_batch(cluster: None) -> None:
         np.cumsum(rng.standard_normal(n)) if k % 2 else np.sin(np.arange(n) / 20.0)
         for k, n in enumerate(rng.integers(200, 600, size=24))
     ]
-    ds = ray.data.from_arrow(pa.table({"x": [s.tolist() for s in series], "id": range(24)}))
-    opts = {"budget": 120, "min_len": 2, "max_len": 64}
-    seen = 0
-    for batch in training_batches(ds, value_column="x", batch_size=8, **opts):
-        ids = batch.rows["id"].to_pylist()
-        flat = np.concatenate([series[i] for i in ids])
-        offsets = np.concatenate([[0], np.cumsum([len(series[i]) for i in ids])])
-        want = entroseg.segment_batch(flat, offsets, **opts)
-        assert batch.segments == want
-        assert abs(len(batch.segments) - 120) <= 0.02 * 120
-        seen += len(ids)
-    assert seen == 24
+    for segments in _batches_equal_segment_batch(series, 8, budget=120, min_len=2, max_len=64):
+        # One budget per yielded batch.
+        assert abs(len(segments) - 120) <= 0.02 * 120
