@@ -90,6 +90,7 @@ from entroseg.segments import (
     segment,
     segment_batch,
 )
+from entroseg.soft import RatioStatistics, boundary_probs, ratio_loss, ratio_statistics
 
 if _typing.TYPE_CHECKING:
     from entroseg import arrow as arrow
@@ -159,6 +160,7 @@ __all__ = [
     "PaddedSegments",
     "Profiler",
     "Rates",
+    "RatioStatistics",
     "RollingConditionalEntropy",
     "RollingConditionalPermutationEntropy",
     "RollingPermutationEntropy",
@@ -171,6 +173,7 @@ __all__ = [
     "__version__",
     "assign_rates",
     "boundaries",
+    "boundary_probs",
     "change_points",
     "conditional_entropy",
     "conditional_permutation_entropy",
@@ -185,6 +188,8 @@ __all__ = [
     "permutation_entropy",
     "profile",
     "quantize",
+    "ratio_loss",
+    "ratio_statistics",
     "read_fastx",
     "sample_series",
     "segment",

@@ -293,6 +293,49 @@ class EntrosegExpr:
         """
         return _segment_plugin(self._expr, "is_boundary", options, spec)
 
+    def boundary_probs(
+        self,
+        *,
+        temperature: float | None = None,
+        ratio: float | None = None,
+        spec: SegmentSpec | None = None,
+        **options: Unpack[SegmentOptions],
+    ) -> pl.Expr:
+        """Boundary probabilities (Float64), as :func:`entroseg.boundary_probs` of each
+        group (``.over(key)``: each group calibrated on its own): above 0.5 exactly on
+        the rows where :meth:`is_boundary` is True. Null where the numpy function gives
+        NaN (a profile's warm-up), and nulls in the input count as NaN.
+
+        Not a compiled plugin: the expression hands each group to the numpy function
+        (one implementation), so it holds the GIL while it runs. Bad options raise when
+        the expression is built.
+
+        Examples
+        --------
+        >>> import polars as pl, entroseg
+        >>> df = pl.DataFrame({"k": [0] * 4 + [1] * 3,
+        ...                    "e": [0.9, 0.1, 0.7, 0.2, 0.8, 0.6, 0.3]})
+        >>> p = df.select(pl.col("e").entroseg.boundary_probs(
+        ...     method="scores", threshold=0.5, temperature=0.1).over("k"))["e"]
+        >>> (p > 0.5).arg_true().to_list()
+        [0, 2, 4, 5]
+        """
+        from entroseg.soft import boundary_probs, check_soft_options
+
+        check_soft_options(temperature, ratio)
+        if spec is None:
+            # Validates now; the numpy function rebuilds it per group, where the data's
+            # dtype picks the default method (symbols or floats), as numpy does.
+            build_spec(options, streaming=False)
+        opts: dict[str, Any] = dict(options)
+
+        def probs(series: pl.Series) -> pl.Series:
+            values = series.to_numpy()
+            out = boundary_probs(values, temperature=temperature, ratio=ratio, spec=spec, **opts)
+            return pl.Series(series.name, out, dtype=pl.Float64).fill_nan(None)
+
+        return self._expr.map_batches(probs, return_dtype=pl.Float64)
+
     def regime_id(
         self,
         *,
