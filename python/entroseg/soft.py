@@ -27,16 +27,17 @@ Calibration of the sum
     With ``target_len`` (the sum should be ``n / target_len``), ``budget`` (the sum
     should be ``budget``) or ``ratio`` (the sum should be ``ratio * n``) and no
     ``temperature``, the temperature is found by bisection on ``log(temperature)``
-    between a bracket where the sum is below and one where it is above the target (the
-    largest such temperature, for the softest probabilities that meet it; the sum is
-    continuous in the temperature: it tends to about the number of hard starts as
-    the temperature goes to 0 and to about ``n / 2`` as it grows). When no temperature
-    brings the sum within :data:`SUM_TOLERANCE` (2%) of the target (typically: the hard
-    rules alone make many more starts than the target, e.g. ``max_len`` well below
-    ``target_len``, since the hard starts each carry more than 0.5), the closest
-    temperature is used and a ``UserWarning`` says by how much the sum missed. Without
-    a target the default temperature is the median of ``|m|`` (a position at the
-    median margin gets confidence ``sigmoid(1)``, about 0.73).
+    inside a bracket where the sum crosses the target (the largest such temperature:
+    the softest probabilities that meet it). The sum is continuous in the temperature:
+    about the number of hard starts K as it goes to 0, about ``n / 2`` as it grows.
+    When the target is below that (more hard starts than the target, e.g. ``max_len``
+    below ``target_len``, or tied scores that left the hard calibration above it), the
+    other positions are held at the sharpest temperature and the starts alone are
+    softened by the same search, which reaches down to about ``K / 2``. When no
+    temperature brings the sum within :data:`SUM_TOLERANCE` (2%) of the target, the
+    closest is used and a ``UserWarning`` gives the sum and the target. Without a target
+    the default temperature is the median of ``|m|`` (a position at the median margin
+    gets confidence about ``sigmoid(1)``, 0.73).
 Missing scores
     Where the score is NaN (a profile's warm-up, or a window holding a NaN under
     ``nan_policy="propagate"``; ``"raise"`` raises as :func:`entroseg.segment` does), no
@@ -54,6 +55,7 @@ Methods
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -194,54 +196,87 @@ def _starts_mask(seg: Segments, n: int) -> npt.NDArray[np.bool_]:
     return mask
 
 
-def _probs(abs_margin: _F64, is_start: npt.NDArray[np.bool_], temperature: float) -> _F64:
+def _confidence(abs_margin: _F64, temperature: float) -> _F64:
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         conf = 1.0 / (1.0 + np.exp(-abs_margin / temperature))
-    conf = np.maximum(conf, 0.5 + MIN_MARGIN)  # NaN stays NaN (np.maximum propagates it)
-    p = np.where(is_start, conf, 1.0 - conf)
+    # NaN stays NaN: np.maximum propagates it.
+    return np.asarray(np.maximum(conf, 0.5 + MIN_MARGIN), dtype=np.float64)
+
+
+def _probs(
+    abs_margin: _F64, is_start: npt.NDArray[np.bool_], at_starts: float, elsewhere: float
+) -> _F64:
+    """``c`` at the hard starts (temperature ``at_starts``), ``1 - c`` elsewhere
+    (temperature ``elsewhere``)."""
+    p = np.where(
+        is_start, _confidence(abs_margin, at_starts), 1.0 - _confidence(abs_margin, elsewhere)
+    )
     # A start the rules made where the score is missing is certain by rule.
     p[is_start & np.isnan(abs_margin)] = 1.0
     return np.asarray(p, dtype=np.float64)
 
 
+def _search(sum_at: Callable[[float], float], grid: _F64, target: float) -> tuple[float, float]:
+    """The largest temperature of ``grid``'s range whose sum meets ``target`` (the
+    softest probabilities that do), by bisection on ``log(temperature)`` inside the
+    last bracket of the scan where the sum crosses the target; the scan's closest point
+    when none does. Returns the temperature and its sum."""
+    sums = np.array([sum_at(float(t)) for t in grid])
+    diff = sums - target
+    crossing = np.flatnonzero(np.sign(diff[:-1]) * np.sign(diff[1:]) <= 0)
+    if not len(crossing):
+        best = int(np.argmin(np.abs(diff)))
+        return float(grid[best]), float(sums[best])
+    i = int(crossing[-1])
+    lo, hi = float(np.log(grid[i])), float(np.log(grid[i + 1]))
+    low_side_below = diff[i] < 0
+    got = float(sums[i])
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        got = sum_at(float(np.exp(mid)))
+        if got == target:
+            return float(np.exp(mid)), got
+        if (got < target) == low_side_below:
+            lo = mid
+        else:
+            hi = mid
+    return float(np.exp(lo)), sum_at(float(np.exp(lo)))
+
+
 def _calibrate(
     abs_margin: _F64, is_start: npt.NDArray[np.bool_], target: float, stacklevel: int
-) -> float:
-    """The temperature whose probabilities sum (over finite entries) closest to
-    ``target``: a log-spaced scan for a bracket, then bisection inside it."""
+) -> tuple[float, float]:
+    """The temperatures (at the starts, elsewhere) whose probabilities sum (over finite
+    entries) to ``target``; see the module's "Calibration of the sum"."""
     finite = abs_margin[np.isfinite(abs_margin)]
     scale = float(np.median(finite)) if len(finite) else 1.0
     grid = scale * np.logspace(-8, 8, 65)
-    sums = np.array([np.nansum(_probs(abs_margin, is_start, float(t))) for t in grid])
-    diff = sums - target
-    crossing = np.flatnonzero(np.sign(diff[:-1]) * np.sign(diff[1:]) <= 0)
-    if len(crossing):
-        # The largest temperature that meets the target: the softest probabilities.
-        i = int(crossing[-1])
-        lo, hi = np.log(grid[i]), np.log(grid[i + 1])
-        below = diff[i] < 0
-        for _ in range(60):
-            mid = 0.5 * (lo + hi)
-            d = float(np.nansum(_probs(abs_margin, is_start, float(np.exp(mid))))) - target
-            if d == 0:
-                return float(np.exp(mid))
-            if (d < 0) == below:
-                lo = mid
-            else:
-                hi = mid
-        return float(np.exp(0.5 * (lo + hi)))
-    best = int(np.argmin(np.abs(diff)))
-    got = float(sums[best])
+
+    def one_temperature(t: float) -> float:
+        return float(np.nansum(_probs(abs_margin, is_start, t, t)))
+
+    temperature, got = _search(one_temperature, grid, target)
+    pair = (temperature, temperature)
+    if got > target * (1 + SUM_TOLERANCE):
+        # More hard starts than the target: soften the starts alone.
+        sharpest = float(grid[0])
+
+        def starts_only(t: float) -> float:
+            return float(np.nansum(_probs(abs_margin, is_start, t, sharpest)))
+
+        softer, got_softer = _search(starts_only, grid, target)
+        if abs(got_softer - target) < abs(got - target):
+            pair, got = (softer, sharpest), got_softer
     if abs(got - target) > SUM_TOLERANCE * target:
         warnings.warn(
             f"boundary probabilities sum to {got:.2f} at best, target {target:.2f}, more "
-            f"than {SUM_TOLERANCE:.0%} off: the {int(is_start.sum())} hard starts alone "
-            "carry more than 0.5 each (hard min_len/max_len or the target's calibration "
-            "leave too many or too few starts)",
+            f"than {SUM_TOLERANCE:.0%} off: {int(is_start.sum())} hard starts among "
+            f"{int(np.isfinite(abs_margin).sum())} scored positions (each start carries "
+            "more than 0.5, each other position less than 0.5)",
             UserWarning,
             stacklevel=stacklevel + 1,
         )
-    return float(grid[best])
+    return pair
 
 
 def boundary_probs(
@@ -317,8 +352,8 @@ def boundary_probs(
             finite = abs_margin[np.isfinite(abs_margin)]
             temperature = float(np.median(finite)) if len(finite) else 1.0
         else:
-            temperature = _calibrate(abs_margin, is_start, target, stacklevel=2)
-    return _probs(abs_margin, is_start, temperature)
+            return _probs(abs_margin, is_start, *_calibrate(abs_margin, is_start, target, 2))
+    return _probs(abs_margin, is_start, temperature, temperature)
 
 
 def _profile_options(spec: SegmentSpec) -> dict[str, Any]:
