@@ -328,3 +328,64 @@ def test_polars_over_groups_equals_numpy_per_group(
     )
     got = out["p"].fill_null(np.nan).to_numpy()
     np.testing.assert_array_equal(got, np.concatenate(expected))
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    parts=st.lists(series(1, 200), min_size=1, max_size=4),
+    opts=options(),
+    batch=st.integers(1, 300),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_arrow_per_key_equals_numpy_per_key(
+    parts: list[np.ndarray], opts: dict[str, Any], batch: int, seed: int
+) -> None:
+    import pyarrow as pa
+    from entroseg.arrow import boundary_probs_table
+
+    try:
+        expected = [_quiet(entroseg.boundary_probs, x, **opts) for x in parts]
+    except InvalidParameterError:
+        assume(False)
+        raise
+    keys = np.repeat(np.arange(len(parts)), [len(x) for x in parts])
+    values = np.concatenate(parts)
+    # The keys' rows interleaved at random (each key's rows keep their order).
+    shuffled = keys[np.random.default_rng(seed).permutation(len(values))]
+    rows = np.empty(len(values), dtype=np.intp)
+    for k in range(len(parts)):
+        rows[shuffled == k] = np.flatnonzero(keys == k)
+    table = pa.table(
+        {"key": pa.array([f"k{k}" for k in keys[rows]]).dictionary_encode(), "x": values[rows]}
+    )
+    out = _quiet(
+        boundary_probs_table,
+        table.to_reader(max_chunksize=batch),
+        value_column="x",
+        key_column="key",
+        **opts,
+    )
+    assert out.column_names == ["key", "x", "boundary_prob"]
+    got = out.column("boundary_prob").to_numpy(zero_copy_only=False)
+    np.testing.assert_array_equal(got, np.concatenate(expected)[rows])
+
+
+def test_arrow_and_polars_read_nulls_as_nan() -> None:
+    import pyarrow as pa
+    from entroseg.arrow import boundary_probs_table
+
+    x, _ = entroseg.sample_series(100)
+    x = x.copy()
+    x[50] = np.nan
+    opts = dict(order=3, window=8, threshold=0.8, nan_policy="propagate")
+    want = entroseg.boundary_probs(x, **opts)
+    values = pa.array(x, mask=np.isnan(x))
+    table = pa.table({"x": values})
+    got = boundary_probs_table(table, value_column="x", **opts).column("boundary_prob")
+    np.testing.assert_array_equal(got.to_numpy(zero_copy_only=False), want)
+    assert got.null_count == int(np.isnan(want).sum()) > 0
+    df = pl.from_arrow(table)
+    assert isinstance(df, pl.DataFrame)
+    p = df.select(pl.col("x").entroseg.boundary_probs(**opts))["x"]
+    assert p.null_count() == got.null_count
+    np.testing.assert_array_equal(p.fill_null(np.nan).to_numpy(), want)

@@ -67,6 +67,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CheckpointMismatchError",
     "ResumePosition",
+    "boundary_probs_table",
     "change_point_stream",
     "merge_stream",
     "open_stream",
@@ -1218,3 +1219,73 @@ def change_point_stream(
             resumer.finish()
 
     return _reader(schema, batches())
+
+
+def boundary_probs_table(
+    source: Any,
+    *,
+    value_column: str,
+    key_column: str | None = None,
+    output_column: str = "boundary_prob",
+    temperature: float | None = None,
+    ratio: float | None = None,
+    spec: SegmentSpec | None = None,
+    **options: Unpack[SegmentOptions],
+) -> pa.Table:
+    """The rows of ``source`` with a column of boundary probabilities: each key's rows
+    (in their order, wherever they sit in the stream) as :func:`entroseg.boundary_probs`
+    of that key's series alone.
+
+    Not a streaming step: the probabilities of a key depend on its whole series (the
+    temperature is calibrated over it), so the stream is read whole and a ``Table``
+    returned. Values as in :func:`segment_stream`: a null value counts as NaN
+    (``nan_policy`` decides), integer columns are symbols and cannot hold nulls; a null
+    key is a key of its own. The output column is Float64, null where the numpy
+    function gives NaN.
+
+    Examples
+    --------
+    >>> import numpy as np, pyarrow as pa, entroseg
+    >>> from entroseg.arrow import boundary_probs_table
+    >>> x, _ = entroseg.sample_series(500)
+    >>> table = pa.table({"device": np.repeat(["a", "b"], 1000), "x": x})
+    >>> out = boundary_probs_table(table, value_column="x", key_column="device",
+    ...                            order=3, window=32, target_len=50)
+    >>> p = out.column("boundary_prob").to_numpy(zero_copy_only=False)
+    >>> np.array_equal(p[1000:], entroseg.boundary_probs(x[1000:], order=3, window=32,
+    ...                                                   target_len=50), equal_nan=True)
+    True
+    """
+    from entroseg.soft import boundary_probs, check_soft_options
+
+    pa = _pyarrow()
+    check_soft_options(temperature, ratio)
+    if spec is None:
+        build_spec(options, streaming=False)  # bad options fail before the stream is read
+    table = open_stream(source).read_all()
+    if output_column in table.column_names:
+        raise ValueError(f"output column {output_column!r} is already in the stream")
+    column = table.column(value_column).combine_chunks()
+    symbols = pa.types.is_integer(column.type)
+    _check_value_type(table.schema, value_column, takes_symbols=symbols)
+    values = _values(column, symbols, value_column)
+    n = len(values)
+    out = np.full(n, np.nan)
+    if key_column is None:
+        groups: list[npt.NDArray[np.intp]] = [np.arange(n)]
+    else:
+        keys = table.column(key_column)
+        if pa.types.is_dictionary(keys.type):
+            # Batches may carry dictionaries of their own: decode, then encode once.
+            keys = keys.cast(keys.type.value_type)
+        keys = keys.combine_chunks().dictionary_encode(null_encoding="encode")
+        codes = np.asarray(keys.indices.fill_null(-1).to_numpy(zero_copy_only=False))
+        order = np.argsort(codes, kind="stable")
+        cuts = np.flatnonzero(np.diff(codes[order])) + 1
+        groups = np.split(order, cuts) if n else []
+    for rows in groups:
+        out[rows] = boundary_probs(
+            values[rows], temperature=temperature, ratio=ratio, spec=spec, **options
+        )
+    probs = pa.array(out, pa.float64(), mask=np.isnan(out))
+    return table.append_column(output_column, probs)
