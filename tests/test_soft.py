@@ -389,3 +389,10 @@ def test_arrow_and_polars_read_nulls_as_nan() -> None:
     p = df.select(pl.col("x").entroseg.boundary_probs(**opts))["x"]
     assert p.null_count() == got.null_count
     np.testing.assert_array_equal(p.fill_null(np.nan).to_numpy(), want)
+
+
+def test_warnings_point_at_the_callers_line() -> None:
+    x = np.random.default_rng(0).standard_normal(2000)
+    with pytest.warns(UserWarning) as caught:
+        entroseg.boundary_probs(x, order=3, window=16, threshold=2.0, max_len=4, ratio=1 / 64)
+    assert {w.filename for w in caught} == {__file__}

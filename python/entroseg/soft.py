@@ -61,9 +61,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from entroseg._entroseg import InvalidParameterError, SegmentSpec
+from entroseg._entroseg import InvalidParameterError, SegmentSpec, _segment
 from entroseg._options import SegmentOptions, build_spec
-from entroseg.segments import Segments, profile, segment
+from entroseg.segments import Segments, _calibrated, checked_target, profile
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -341,7 +341,8 @@ def boundary_probs(
             f"boundary_probs needs a per-position score; {what} has none: use one of "
             f"{', '.join(repr(m) for m in SUPPORTED_METHODS)} (accumulate=False)"
         )
-    seg = segment(x, spec=built)
+    # segment()'s own steps, so that a missed target_len warns at the caller's line.
+    seg = checked_target(_calibrated(_segment(x, built), built), built)
     scores = np.asarray(profile(x, **_profile_options(built)), dtype=np.float64)
     n = len(scores)
     abs_margin = _strict(np.abs(_margins(scores, built, seg)))
