@@ -104,7 +104,7 @@ def test_thresholding_at_one_half_gives_exactly_the_hard_starts(
     assert not np.any(finite == 0.5)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(x=series(2000, 4000), opts=options(), target_len=st.floats(4, 64))
 def test_the_sum_meets_the_target_within_two_percent(
     x: np.ndarray, opts: dict[str, Any], target_len: float

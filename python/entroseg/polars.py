@@ -1,9 +1,11 @@
 """Polars expressions: ``pl.col(x).entroseg.<function>(...)``.
 
 The ``entroseg`` namespace is registered on ``pl.Expr`` (Polars >= 1.30) as soon as
-both Polars and :mod:`entroseg` are imported, in either order. Every expression is a
-compiled plugin that runs the same core path as the numpy function of the same name,
-with the same keyword options and defaults, on Polars' threads without the GIL.
+both Polars and :mod:`entroseg` are imported, in either order. Every expression but
+``boundary_probs`` is a compiled plugin that runs the same core path as the numpy
+function of the same name, with the same keyword options and defaults, on Polars'
+threads without the GIL; ``boundary_probs`` hands each group to the numpy function
+(its calibration is Python over the native profile and cuts).
 
 Each expression sees a whole series: the column, or one group under ``.over(key)`` and
 ``group_by(key).agg(...)``, so every group starts from a fresh state, exactly as if the
