@@ -396,3 +396,11 @@ def test_warnings_point_at_the_callers_line() -> None:
     with pytest.warns(UserWarning) as caught:
         entroseg.boundary_probs(x, order=3, window=16, threshold=2.0, max_len=4, ratio=1 / 64)
     assert {w.filename for w in caught} == {__file__}
+
+
+def test_edges_empty_one_sample_and_no_score_rule() -> None:
+    assert entroseg.boundary_probs(np.array([]), method="scores", threshold=0.0).shape == (0,)
+    assert entroseg.boundary_probs(np.array([0.5]), method="scores", threshold=0.0)[0] > 0.5
+    # Only max_len cuts: the decisions are certain.
+    p = entroseg.boundary_probs(np.arange(10.0), method="scores", max_len=3)
+    np.testing.assert_array_equal(p, [1, 0, 0, 1, 0, 0, 1, 0, 0, 1])

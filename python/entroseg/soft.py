@@ -22,7 +22,8 @@ The construction
     the first sample): the score says how sure, the rules say which side. ``eps`` keeps
     a score exactly at the threshold off 0.5 (and lets it grow sure as the temperature
     falls); the floor ``MIN_MARGIN`` keeps a large temperature from rounding a
-    confidence to 0.5.
+    confidence to 0.5. With no rule on the score at all (only ``max_len``), every
+    decision is certain: ``p`` is 1 at the starts and 0 elsewhere.
 Calibration of the sum
     With ``target_len`` (the sum should be ``n / target_len``), ``budget`` (the sum
     should be ``budget``) or ``ratio`` (the sum should be ``ratio * n``) and no
