@@ -404,3 +404,21 @@ def test_edges_empty_one_sample_and_no_score_rule() -> None:
     # Only max_len cuts: the decisions are certain.
     p = entroseg.boundary_probs(np.arange(10.0), method="scores", max_len=3)
     np.testing.assert_array_equal(p, [1, 0, 0, 1, 0, 0, 1, 0, 0, 1])
+
+
+def test_polars_streaming_engine_group_by_and_symbols_equal_numpy() -> None:
+    x, _ = entroseg.sample_series(500)
+    opts = dict(order=3, window=16, target_len=20)
+    want = [entroseg.boundary_probs(x[:1000], **opts), entroseg.boundary_probs(x[1000:], **opts)]
+    df = pl.DataFrame({"k": np.repeat([0, 1], 1000), "x": x})
+    expr = pl.col("x").entroseg.boundary_probs(**opts)
+    streamed = df.lazy().with_columns(p=expr.over("k")).collect(engine="streaming")["p"]
+    np.testing.assert_array_equal(streamed.fill_null(np.nan).to_numpy(), np.concatenate(want))
+    grouped = df.group_by("k", maintain_order=True).agg(expr)["x"]
+    np.testing.assert_array_equal(grouped[1].fill_null(np.nan).to_numpy(), want[1])
+    # Unsigned integers are symbols (method next_symbol), as in numpy.
+    s = np.random.default_rng(0).integers(0, 4, 3000).astype(np.uint8)
+    got = pl.DataFrame({"s": s}).select(pl.col("s").entroseg.boundary_probs(target_len=10))
+    np.testing.assert_array_equal(
+        got["s"].fill_null(np.nan).to_numpy(), entroseg.boundary_probs(s, target_len=10)
+    )
