@@ -163,9 +163,14 @@ impl MergePlanner {
     pub fn push(&mut self, features: Features<'_>, weights: Option<&[i64]>) -> Result<StreamPlan> {
         Error::check_open(self.finished)?;
         let n = self.check(&features, weights)?;
+        // The stream's column count comes from its first units: an empty chunk's (of
+        // no rows) must not replace it, or the next chunk of that width would join
+        // rows of another width.
         match features {
             Features::Cosine { vectors, dim } => {
-                self.dim = dim;
+                if n > 0 {
+                    self.dim = dim;
+                }
                 self.vectors.extend_from_slice(vectors);
             }
             Features::Profile {
@@ -173,7 +178,9 @@ impl MergePlanner {
                 columns,
                 unit_lengths,
             } => {
-                self.dim = columns;
+                if n > 0 {
+                    self.dim = columns;
+                }
                 self.rows.extend_from_slice(values);
                 self.unit_lengths.extend_from_slice(unit_lengths);
             }
@@ -494,6 +501,8 @@ impl MergePlanner {
         let consistent = groups.len() == planner.groups_emitted.len()
             && groups.iter().all(|&g| g >= 0)
             && n < block
+            // Units kept fix the stream's columns (0: none seen yet).
+            && (n == 0 || planner.dim >= 1)
             && n as u64 <= planner.units_seen
             && planner.weights.iter().all(|&w| w >= 1)
             && match similarity {

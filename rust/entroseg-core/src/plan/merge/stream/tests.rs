@@ -367,6 +367,86 @@ fn bad_input_is_refused_and_changes_nothing() {
     }
 }
 
+/// Regression (found by the checkpoint fuzz target): an empty chunk of another width
+/// made its width the stream's, so the next chunk of that width joined rows of the old
+/// width in one block (a slice panic, or a state that would not restore).
+#[test]
+fn an_empty_chunk_keeps_the_streams_columns() {
+    let options = MergeOptions {
+        window: 4,
+        max_size: None,
+        schedule: Schedule::Threshold {
+            threshold: -1.0,
+            levels: 1,
+        },
+        strict: false,
+        block: Some(4),
+    };
+    let mut p = MergePlanner::new(options.clone(), Similarity::Cosine).unwrap();
+    let first = Features::Cosine {
+        vectors: &[1.0, 2.0],
+        dim: 2,
+    };
+    p.push(first, None).unwrap();
+    let empty = Features::Cosine {
+        vectors: &[],
+        dim: 3,
+    };
+    assert_eq!(p.push(empty, None).unwrap().num_units(), 0);
+    let before = p.checkpoint();
+    let wide = Features::Cosine {
+        vectors: &[1.0; 9],
+        dim: 3,
+    };
+    let e = p.push(wide, None).unwrap_err();
+    assert!(e.message().contains("2 columns"), "{}", e.message());
+    assert_eq!(p.checkpoint(), before);
+    let narrow = Features::Cosine {
+        vectors: &[1.0; 6],
+        dim: 2,
+    };
+    assert_eq!(p.push(narrow, None).unwrap().num_units(), 4);
+
+    let mut p = MergePlanner::new(options, Similarity::Profile).unwrap();
+    let rows = |values, columns, unit_lengths| Features::Profile {
+        values,
+        columns,
+        unit_lengths,
+    };
+    p.push(rows(&[1.0, 2.0, 3.0, 4.0], 2, &[2]), None).unwrap();
+    p.push(rows(&[], 3, &[]), None).unwrap();
+    let e = p.push(rows(&[0.5; 9], 3, &[1, 1, 1]), None).unwrap_err();
+    assert!(e.message().contains("2 columns"), "{}", e.message());
+    let part = p.push(rows(&[0.5; 6], 2, &[1, 1, 1]), None).unwrap();
+    assert_eq!(part.num_units(), 4);
+    assert_eq!(
+        MergePlanner::restore(&p.checkpoint()).unwrap().checkpoint(),
+        p.checkpoint()
+    );
+}
+
+/// A checkpoint whose pending units have no column count is refused: any width
+/// would join them.
+#[test]
+fn pending_units_without_columns_are_refused() {
+    let options = MergeOptions {
+        window: 4,
+        max_size: None,
+        schedule: Schedule::Counts(vec![1]),
+        strict: false,
+        block: Some(4),
+    };
+    let mut p = MergePlanner::new(options, Similarity::Cosine).unwrap();
+    let one = Features::Cosine {
+        vectors: &[1.0],
+        dim: 1,
+    };
+    p.push(one, None).unwrap();
+    p.dim = 0;
+    let e = MergePlanner::restore(&p.checkpoint()).unwrap_err();
+    assert!(e.message().contains("inconsistent"), "{}", e.message());
+}
+
 #[test]
 fn planner_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
