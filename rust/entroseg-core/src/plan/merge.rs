@@ -387,13 +387,19 @@ fn initial_groups<'a>(
                     unit_lengths[i]
                 )));
             }
-            let samples: i64 = unit_lengths.iter().sum();
-            if values.len() as i64 != samples * columns as i64 {
+            // Checked: lengths or a column count near the integer limit must not wrap
+            // around to a match.
+            let samples = unit_lengths
+                .iter()
+                .try_fold(0usize, |a, &l| a.checked_add(l as usize));
+            if samples.and_then(|s| s.checked_mul(columns)) != Some(values.len()) {
+                let samples = samples.map_or("more than 2^64".to_string(), |s| s.to_string());
                 return Err(Error::parameter(format!(
                     "the profile has {} rows but the units cover {samples} samples",
                     values.len() / columns
                 )));
             }
+            let samples = values.len() / columns;
             if let Some(i) = values.iter().position(|v| !v.is_finite()) {
                 return Err(Error::new(
                     ErrorKind::NonFinite { index: i / columns },
@@ -404,7 +410,7 @@ fn initial_groups<'a>(
                     ),
                 ));
             }
-            let features = if samples == n as i64 {
+            let features = if samples == n {
                 // One sample per unit: the profile rows are the unit sums already.
                 GroupFeatures {
                     sums: Cow::Borrowed(values),
@@ -856,7 +862,9 @@ pub fn merge_plan(
             ..MergeLevel::default()
         };
         out.series_offsets.push(0);
-        let mut next_sums: Vec<f64> = Vec::with_capacity(estimate * dim);
+        // At most the current groups' sums (a column count alone may be huge: rows of
+        // no units).
+        let mut next_sums: Vec<f64> = Vec::with_capacity(estimate.min(n_groups) * dim);
         let mut next_counts: Option<Vec<f64>> =
             groups.counts.as_ref().map(|_| Vec::with_capacity(estimate));
 

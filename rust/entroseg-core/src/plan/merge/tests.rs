@@ -575,3 +575,58 @@ fn radix_sort_orders_like_the_comparator() {
     radix_sort_descending(&mut entries, &mut Vec::new());
     assert!(entries == expected);
 }
+
+/// Regression (found by the checkpoint fuzz target through a restored planner): a plan
+/// of no units with a huge column count reserved room for one group of that many
+/// columns, an allocation that aborts the process (numpy makes `[0, 2^40]` arrays).
+#[test]
+fn no_units_of_many_columns_allocate_nothing() {
+    let options = MergeOptions {
+        window: 4,
+        max_size: None,
+        schedule: Schedule::Threshold {
+            threshold: 0.0,
+            levels: 2,
+        },
+        strict: false,
+        block: None,
+    };
+    let features = Features::Cosine {
+        vectors: &[],
+        dim: 1 << 40,
+    };
+    let plan = merge_plan(&[0, 0], None, features, &options).unwrap();
+    assert!(plan.levels.iter().all(|l| l.sizes.is_empty()));
+    let profile = Features::Profile {
+        values: &[],
+        columns: 1 << 40,
+        unit_lengths: &[],
+    };
+    let plan = merge_plan(&[0, 0], None, profile, &options).unwrap();
+    assert!(plan.levels.iter().all(|l| l.sizes.is_empty()));
+}
+
+/// Unit lengths or a column count whose product wraps around the integer range must
+/// not pass for a profile of no rows.
+#[test]
+fn wrapping_profile_sizes_are_refused() {
+    let options = MergeOptions {
+        window: 4,
+        max_size: None,
+        schedule: Schedule::Counts(vec![1]),
+        strict: false,
+        block: None,
+    };
+    for (columns, lengths) in [
+        (1usize << 62, vec![2i64, 2]),
+        (1, vec![i64::MAX, i64::MAX, 2]),
+    ] {
+        let profile = Features::Profile {
+            values: &[],
+            columns,
+            unit_lengths: &lengths,
+        };
+        let e = merge_plan(&[0, lengths.len() as i64], None, profile, &options).unwrap_err();
+        assert!(e.message().contains("samples"), "{}", e.message());
+    }
+}

@@ -447,6 +447,34 @@ fn pending_units_without_columns_are_refused() {
     assert!(e.message().contains("inconsistent"), "{}", e.message());
 }
 
+/// Regression (found by the checkpoint fuzz target): a restored planner with a huge
+/// column count and no pending units aborted on an empty push or `finish` (room
+/// reserved for one group of that many columns).
+#[test]
+fn a_huge_column_count_allocates_nothing() {
+    let options = MergeOptions {
+        window: 4,
+        max_size: None,
+        schedule: Schedule::Counts(vec![1, 1]),
+        strict: false,
+        block: Some(4),
+    };
+    let mut p = MergePlanner::new(options, Similarity::Cosine).unwrap();
+    p.dim = 1 << 40;
+    let mut p = MergePlanner::restore(&p.checkpoint()).unwrap();
+    let empty = Features::Cosine {
+        vectors: &[],
+        dim: 1 << 40,
+    };
+    assert_eq!(p.push(empty, None).unwrap().num_units(), 0);
+    let narrow = Features::Cosine {
+        vectors: &[1.0, 2.0],
+        dim: 2,
+    };
+    assert!(p.push(narrow, None).is_err());
+    assert_eq!(p.finish().unwrap().num_units(), 0);
+}
+
 #[test]
 fn planner_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
