@@ -163,6 +163,15 @@ impl MergePlanner {
     pub fn push(&mut self, features: Features<'_>, weights: Option<&[i64]>) -> Result<StreamPlan> {
         Error::check_open(self.finished)?;
         let n = self.check(&features, weights)?;
+        // Planning can still fail (a strict count schedule asking more than a block
+        // allows): then the chunk is taken back.
+        let kept = (
+            self.dim,
+            self.vectors.len(),
+            self.rows.len(),
+            self.unit_lengths.len(),
+            self.weights.len(),
+        );
         // The stream's column count comes from its first units: an empty chunk's (of
         // no rows) must not replace it, or the next chunk of that width would join
         // rows of another width.
@@ -191,7 +200,16 @@ impl MergePlanner {
         }
         self.units_seen += n as u64;
         let complete = self.weights.len() / self.block * self.block;
-        self.plan_head(complete)
+        let out = self.plan_head(complete);
+        if out.is_err() {
+            self.dim = kept.0;
+            self.vectors.truncate(kept.1);
+            self.rows.truncate(kept.2);
+            self.unit_lengths.truncate(kept.3);
+            self.weights.truncate(kept.4);
+            self.units_seen -= n as u64;
+        }
+        out
     }
 
     /// Closes the stream: plans the last (shorter) block and returns its groups.
@@ -503,6 +521,11 @@ impl MergePlanner {
             && n < block
             // Units kept fix the stream's columns (0: none seen yet).
             && (n == 0 || planner.dim >= 1)
+            // What a stream can reach (`check` refuses more units), so that the
+            // counters cannot outgrow their stored form: every group emitted covers at
+            // least one planned unit.
+            && planner.units_seen < i32::MAX as u64
+            && groups.iter().all(|&g| g as u64 <= planner.units_seen - n as u64)
             && n as u64 <= planner.units_seen
             && planner.weights.iter().all(|&w| w >= 1)
             && match similarity {

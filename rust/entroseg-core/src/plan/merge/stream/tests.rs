@@ -475,6 +475,72 @@ fn a_huge_column_count_allocates_nothing() {
     assert_eq!(p.finish().unwrap().num_units(), 0);
 }
 
+/// Regression (found by the checkpoint fuzz target): a checkpoint could claim more
+/// groups emitted than units planned (up to 2^63), and the next groups wrapped the
+/// counter past its stored form, so the planner's own checkpoint no longer restored.
+/// Counters a stream cannot reach are refused.
+#[test]
+fn unreachable_counters_are_refused() {
+    let options = MergeOptions {
+        window: 4,
+        max_size: None,
+        schedule: Schedule::Counts(vec![1]),
+        strict: false,
+        block: Some(2),
+    };
+    let mut p = MergePlanner::new(options, Similarity::Cosine).unwrap();
+    let two = Features::Cosine {
+        vectors: &[1.0, 2.0, 3.0],
+        dim: 1,
+    };
+    p.push(two, None).unwrap();
+    assert_eq!(
+        (p.units_seen(), p.pending(), p.groups_emitted()),
+        (3, 1, &[1][..])
+    );
+    MergePlanner::restore(&p.checkpoint()).unwrap();
+    for (units, groups) in [(3, 3), (3, i64::MAX as u64), (i32::MAX as u64, 1)] {
+        let mut q = p.clone();
+        q.units_seen = units;
+        q.groups_emitted = vec![groups];
+        let e = MergePlanner::restore(&q.checkpoint()).unwrap_err();
+        assert!(e.message().contains("inconsistent"), "{}", e.message());
+    }
+}
+
+/// Regression (found by the checkpoint fuzz target): when planning a completed block
+/// failed (a strict schedule asking more merges than a block allows), the chunk stayed
+/// in the open block, which then held a whole block or more: a state whose checkpoint
+/// did not restore. The chunk is taken back, as for every other refused chunk.
+#[test]
+fn a_failed_plan_leaves_the_state() {
+    let options = MergeOptions {
+        window: 4,
+        max_size: None,
+        schedule: Schedule::Counts(vec![5]),
+        strict: true,
+        block: Some(4),
+    };
+    let mut p = MergePlanner::new(options, Similarity::Cosine).unwrap();
+    let three = Features::Cosine {
+        vectors: &[1.0, 2.0, 3.0],
+        dim: 1,
+    };
+    p.push(three, None).unwrap();
+    let before = p.checkpoint();
+    let four = Features::Cosine {
+        vectors: &[1.0, 2.0, 3.0, 4.0],
+        dim: 1,
+    };
+    let e = p.push(four, None).unwrap_err();
+    assert!(e.message().contains("strict"), "{}", e.message());
+    let e = p.push(three, Some(&[1, 2, 3])).unwrap_err();
+    assert!(e.message().contains("strict"), "{}", e.message());
+    assert_eq!(p.checkpoint(), before);
+    assert_eq!((p.units_seen(), p.pending()), (3, 3));
+    MergePlanner::restore(&p.checkpoint()).unwrap();
+}
+
 #[test]
 fn planner_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
