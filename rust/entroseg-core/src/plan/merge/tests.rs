@@ -555,6 +555,35 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+    /// The threshold selection, run by run with the short runs decided directly, picks
+    /// the pairs of the exchange algorithm on the whole chain: short chains of few
+    /// distinct values (ties), zeros, negatives, `-inf` (ineligible) and NaN (a sum
+    /// that overflowed) between the runs.
+    #[test]
+    fn positive_runs_select_like_the_whole_chain(
+        codes in prop::collection::vec(0u8..12, 0..40),
+    ) {
+        let values: Vec<f64> = codes
+            .iter()
+            .map(|&c| match c {
+                0 => f64::NEG_INFINITY,
+                1 => f64::NAN,
+                2 => 0.0,
+                3 => -0.5,
+                c => f64::from(c - 3) / 4.0,
+            })
+            .collect();
+        let mut sel = PairSelector::default();
+        let mut chosen = Vec::new();
+        let count = sel.select(&values, Target::Positive, &mut chosen);
+        let expected = select_with_one_heap(&values, Target::Positive);
+        prop_assert_eq!(count, expected.iter().filter(|&&c| c).count());
+        prop_assert_eq!(chosen, expected);
+    }
+}
+
 #[test]
 fn radix_sort_orders_like_the_comparator() {
     let mut state = 12345u64;
