@@ -423,3 +423,11 @@ def test_no_input_panics(values: list[float]) -> None:
     else:
         with pytest.raises(entroseg.NonFiniteError):
             entroseg.merge_plan(vectors=x, r=1, levels=2, window=2)
+
+
+def test_no_units_of_many_columns_allocate_nothing() -> None:
+    """Regression: vectors of shape [0, 2^40] (no bytes) made the planner reserve room
+    for one group of 2^40 columns, an allocation that aborted the process."""
+    plan = entroseg.merge_plan(vectors=np.empty((0, 1 << 40), np.float32), window=4, levels=2,
+                               threshold=0.0)  # fmt: skip
+    assert plan.num_units == 0 and all(lv.num_groups == 0 for lv in plan)

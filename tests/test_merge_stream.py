@@ -323,6 +323,103 @@ def test_merge_stream_equals_per_key_merge_plan(case: dict[str, Any]) -> None:
             assert ul["group"].to_numpy()[order].tolist() == lv.source.tolist()
 
 
+def _assert_per_key_plans(
+    table: pa.Table, batch: int, keys: np.ndarray, per_key: dict[str, Any], **common: Any
+) -> None:
+    """``merge_stream`` over ``table`` in batches of ``batch`` rows (groups and the
+    unmerge index) equals ``merge_plan(**per_key(mask))`` for every key."""
+    groups = merge_stream(table.to_reader(max_chunksize=batch), **common).read_all()
+    units = merge_stream(table.to_reader(max_chunksize=batch), output="units", **common)
+    units = units.read_all()
+    for key in sorted(set(keys.tolist())):
+        mine = keys == key
+        plan = entroseg.merge_plan(**per_key(mine))
+        g = groups.filter(pa.compute.equal(groups["k"], key))
+        u = units.filter(pa.compute.equal(units["k"], key))
+        for level, lv in enumerate(plan):
+            gl = g.filter(pa.compute.equal(g["level"], level))
+            order = np.argsort(gl["group"].to_numpy())
+            assert gl["group"].to_numpy()[order].tolist() == list(range(lv.num_groups))
+            assert gl["start"].to_numpy()[order].tolist() == lv.cu_seqlens[:-1].tolist()
+            assert gl["length"].to_numpy()[order].tolist() == np.diff(lv.cu_seqlens).tolist()
+            assert gl["size"].to_numpy()[order].tolist() == lv.sizes.tolist()
+            ul = u.filter(pa.compute.equal(u["level"], level))
+            order = np.argsort(ul["unit"].to_numpy())
+            assert ul["group"].to_numpy()[order].tolist() == lv.source.tolist()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(0, 90), st.integers(1, 30), st.integers(2, 12), st.integers(0, 2**16),
+    st.sampled_from([1, 2, 3]),
+)  # fmt: skip
+def test_merge_stream_keyed_vectors_equal_per_key_merge_plan(
+    n: int, batch: int, block: int, seed: int, dim: int
+) -> None:
+    """Interleaved keys with vector rows and weights: the rows of each key are gathered
+    (in stream order) for its planner, whatever the batching."""
+    rng = np.random.default_rng(seed)
+    keys = rng.choice(np.array(["a", "b", "c"]), n)
+    vectors = rng.integers(-2, 3, (n, dim)).astype(np.float32)
+    weights = rng.integers(1, 4, n).astype(np.int64)
+    rows = pa.array(list(vectors), pa.list_(pa.float32()))
+    table = pa.table({"k": pa.array(keys, pa.string()), "v": rows, "w": weights})
+    opts = dict(window=6, block=block, ratio=0.5, levels=2)
+    _assert_per_key_plans(
+        table, batch, keys,
+        lambda mine: dict(vectors=vectors[mine], weights=weights[mine], **opts),
+        key_column="k", vector_column="v", weight_column="w", **opts,
+    )  # fmt: skip
+
+
+def test_merge_stream_long_runs_of_keys() -> None:
+    """Blocky input (runs of one key, a key coming back within a batch) goes through
+    the run path: each run a slice of the batch."""
+    runs = [("a", 2500), ("b", 2600), ("a", 2100), ("c", 1900), ("a", 1500)]
+    keys = np.concatenate([np.full(k, key) for key, k in runs])
+    h = np.abs(np.sin(np.arange(len(keys)) / 37.0)).round(2)
+    table = pa.table({"k": pa.array(keys, pa.string()), "h": h})
+    opts = dict(window=8, block=300, threshold=-0.02, levels=3)
+    for batch in (6000, 2048):
+        _assert_per_key_plans(
+            table, batch, keys, lambda mine: dict(profile=h[mine], **opts),
+            key_column="k", profile_column="h", **opts,
+        )  # fmt: skip
+
+
+def test_merge_stream_empty_batch_keeps_the_vector_width() -> None:
+    """Regression: an empty batch (read as vectors of one column) made one column the
+    stream's width, and the next batch was refused."""
+    vectors = np.random.default_rng(5).standard_normal((10, 3)).astype(np.float32)
+    vtype = pa.list_(pa.float32())
+    schema = pa.schema([("v", vtype)])
+    parts = [vectors[:4], vectors[:0], vectors[4:]]
+    reader = pa.RecordBatchReader.from_batches(
+        schema, [pa.record_batch([pa.array(list(p), vtype)], schema=schema) for p in parts]
+    )
+    opts = dict(window=4, block=4, r=1, levels=1)
+    out = merge_stream(reader, vector_column="v", **opts).read_all()
+    plan = entroseg.merge_plan(vectors=vectors, **opts)
+    assert out["start"].to_numpy().tolist() == plan[0].cu_seqlens[:-1].tolist()
+    planner = entroseg.MergePlanner(**opts)
+    parts_out = [planner.push(p) for p in parts] + [planner.finish()]
+    assert entroseg.MergePlan.concat(parts_out) == plan
+
+
+def test_a_push_whose_block_fails_to_plan_changes_nothing() -> None:
+    """Regression: with ``strict``, a block asking more merges than it allows failed
+    after the chunk had joined the open block (a state that did not restore)."""
+    planner = entroseg.MergePlanner(similarity="profile", block=4, window=4, r=5, levels=1,
+                                    strict=True)  # fmt: skip
+    planner.push([1.0, 2.0, 3.0])
+    state = planner.checkpoint()
+    with pytest.raises(entroseg.InvalidParameterError, match="strict=False"):
+        planner.push([4.0, 5.0])
+    assert planner.checkpoint() == state
+    assert (planner.units_seen, planner.pending) == (3, 3)
+    entroseg.MergePlanner.from_checkpoint(state)
+
+
 def test_merge_stream_vectors_and_one_series() -> None:
     rng = np.random.default_rng(3)
     vectors = rng.standard_normal((300, 3)).astype(np.float32)

@@ -42,6 +42,8 @@ __all__ = [
     "_dna_tokens_batch",
     "_dust_mask_batch",
     "_merge_plan",
+    "_merge_stream_finish",
+    "_merge_stream_push",
     "_profile",
     "_profile_summary_lines",
     "_segment",
@@ -560,6 +562,23 @@ class _MergePlanner:
     def num_levels(self) -> int: ...
     @property
     def is_finished(self) -> bool: ...
+
+def _merge_stream_push(
+    planners: list[_MergePlanner],
+    values: npt.ArrayLike,
+    bounds: list[int],
+    *,
+    order: npt.ArrayLike | None = None,
+    weights: npt.ArrayLike | None = None,
+    units: bool = False,
+) -> tuple[list[int], tuple[npt.NDArray[Any], ...]]:
+    """One batch of ``arrow.merge_stream``: each planner's rows pushed; ``(rows per
+    planner, columns)``."""
+
+def _merge_stream_finish(
+    planners: list[_MergePlanner], *, units: bool = False
+) -> tuple[list[int], tuple[npt.NDArray[Any], ...]]:
+    """``finish()`` of every planner, as ``_merge_stream_push`` returns rows."""
 
 def _assign_rates(
     scores: npt.ArrayLike,

@@ -46,7 +46,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from entroseg._entroseg import SegmentSpec, _MergePlanner, _Profiler, _Segmenter
+from entroseg._entroseg import (
+    SegmentSpec,
+    _merge_stream_finish,
+    _merge_stream_push,
+    _MergePlanner,
+    _Profiler,
+    _Segmenter,
+)
 from entroseg._options import SegmentOptions, build_spec, profile_options
 from entroseg._resume import (
     CheckpointMismatchError,
@@ -1028,32 +1035,13 @@ def merge_stream(
             data += batch.column(weight_index).to_numpy(zero_copy_only=False).tobytes()
         return data
 
-    def rows_of(key: Any, raw: tuple[int, list[int], list[Any]]) -> tuple[Any, list[Any]]:
-        first_unit, first_groups, plan_levels = raw
-        cols: list[list[Any]] = [[] for _ in names]
-        for level, arrays in enumerate(plan_levels):
-            source_, sizes, cu = arrays[1], arrays[2], arrays[4]
-            g0 = first_groups[level]
-            if output == "groups":
-                k = len(sizes)
-                parts = [np.full(k, level, np.int32), g0 + np.arange(k, dtype=np.int64),
-                         first_unit + cu[:-1].astype(np.int64), np.diff(cu).astype(np.int64),
-                         sizes]  # fmt: skip
-            else:
-                k = len(source_)
-                parts = [np.full(k, level, np.int32), first_unit + np.arange(k, dtype=np.int64),
-                         g0 + source_.astype(np.int64)]  # fmt: skip
-            for c, p in zip(cols, parts, strict=True):
-                c.append(p)
-        return key, [np.concatenate(c) if c else np.zeros(0, np.int64) for c in cols]
+    units = output == "units"
 
-    def to_batch(parts: list[tuple[Any, list[Any]]]) -> Any:
-        arrays = [
-            pa.array(np.concatenate([p[1][i] for p in parts]), t) for i, (_, t) in enumerate(names)
-        ]
+    def to_batch(keys: list[Any], counts: list[int], columns: tuple[Any, ...]) -> Any:
+        arrays = [pa.array(c, t) for c, (_, t) in zip(columns, names, strict=True)]
         if key_index is not None:
-            keys = router.key_column([k for k, _ in parts], [len(p[0]) for _, p in parts])
-            arrays.insert(0, keys)
+            emitted = [(k, c) for k, c in zip(keys, counts, strict=True) if c]
+            arrays.insert(0, router.key_column([k for k, _ in emitted], [c for _, c in emitted]))
         return _emit(resumer, pa.RecordBatch.from_arrays(arrays, schema=schema))
 
     def batches() -> Iterator[Any]:
@@ -1074,26 +1062,35 @@ def merge_stream(
                 if wcol.null_count:
                     raise ValueError(f"weight column {weight_column!r} has nulls")
                 weights = np.asarray(wcol.to_numpy(zero_copy_only=False), np.int64)
-            emitted = []
+            # One call plans every key's rows of the batch (grouped in Rust, in stream
+            # order per key) and returns the output columns of all of them.
+            keys: list[Any] = []
+            planners: list[_MergePlanner] = []
+            pieces: list[_Rows] = []
             for key, rows in router.split(batch):
                 planner = states.get(key)
                 if planner is None:
                     planner = states[key] = _MergePlanner(**planner_options)
-                w = None if weights is None else weights[rows]
-                raw = planner.push(values[rows], weights=w)
-                if raw[2] and len(raw[2][0][1]):
-                    emitted.append(rows_of(key, raw))
-            if emitted:
-                yield to_batch(emitted)
+                keys.append(key)
+                planners.append(planner)
+                pieces.append(rows)
+            if planners:
+                order: npt.NDArray[np.int64] | None = None
+                if all(isinstance(r, slice) for r in pieces):
+                    bounds = [0, *(r.stop for r in pieces if isinstance(r, slice))]
+                else:
+                    order = np.concatenate([np.asarray(r, np.int64) for r in pieces])
+                    bounds = np.cumsum([0, *(len(r) for r in pieces)]).tolist()
+                counts, columns = _merge_stream_push(
+                    planners, values, bounds, order=order, weights=weights, units=units
+                )
+                if sum(counts):
+                    yield to_batch(keys, counts, columns)
             if resumer is not None:
                 resumer.after_batch(router, states, _MergePlanner.checkpoint)
-        last = []
-        for key, planner in states.items():
-            raw = planner.finish()
-            if raw[2] and len(raw[2][0][1]):
-                last.append(rows_of(key, raw))
-        if last:
-            yield to_batch(last)
+        counts, columns = _merge_stream_finish(list(states.values()), units=units)
+        if sum(counts):
+            yield to_batch(list(states), counts, columns)
         if resumer is not None:
             resumer.finish()
 

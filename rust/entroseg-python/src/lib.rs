@@ -49,6 +49,8 @@ fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<segment::PySegmenter>()?;
     m.add_function(wrap_pyfunction!(merge::_merge_plan, m)?)?;
     m.add_class::<merge::PyMergePlanner>()?;
+    m.add_function(wrap_pyfunction!(merge::_merge_stream_push, m)?)?;
+    m.add_function(wrap_pyfunction!(merge::_merge_stream_finish, m)?)?;
     m.add_function(wrap_pyfunction!(merge::_assign_rates, m)?)?;
     m.add_function(wrap_pyfunction!(changepoint::_change_points, m)?)?;
     m.add_function(wrap_pyfunction!(changepoint::_default_penalty, m)?)?;

@@ -454,3 +454,201 @@ impl PyMergePlanner {
         self.inner.is_finished()
     }
 }
+
+/// The output columns of `entroseg.arrow.merge_stream` over many pushes, in push order
+/// then level order: `"groups"` rows `(level, group, start, length, size)`, `"units"`
+/// rows `(level, unit, group)` (the unmerge index), ids stream-wide per key.
+#[derive(Default)]
+struct StreamRows {
+    units: bool,
+    level: Vec<i32>,
+    a: Vec<i64>,
+    b: Vec<i64>,
+    c: Vec<i64>,
+    d: Vec<i64>,
+}
+
+impl StreamRows {
+    /// Appends the rows of one part; returns how many.
+    fn extend(&mut self, part: &StreamPlan) -> usize {
+        let before = self.level.len();
+        let first_unit = part.first_unit as i64;
+        for (l, (level, &g0)) in part.plan.levels.iter().zip(&part.first_groups).enumerate() {
+            let g0 = g0 as i64;
+            if self.units {
+                let k = level.source.len();
+                self.level.extend(std::iter::repeat_n(l as i32, k));
+                self.a.extend((0..k as i64).map(|i| first_unit + i));
+                self.b.extend(level.source.iter().map(|&s| g0 + s as i64));
+            } else {
+                let k = level.sizes.len();
+                self.level.extend(std::iter::repeat_n(l as i32, k));
+                self.a.extend((0..k as i64).map(|i| g0 + i));
+                self.b
+                    .extend(level.cu_seqlens[..k].iter().map(|&c| first_unit + c as i64));
+                self.c
+                    .extend(level.cu_seqlens.windows(2).map(|w| (w[1] - w[0]) as i64));
+                self.d.extend_from_slice(&level.sizes);
+            }
+        }
+        self.level.len() - before
+    }
+
+    fn into_arrays(self, py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
+        if self.units {
+            array_tuple!(py; self.level, self.a, self.b)
+        } else {
+            array_tuple!(py; self.level, self.a, self.b, self.c, self.d)
+        }
+    }
+}
+
+/// One batch of `entroseg.arrow.merge_stream`: pushes the rows of each group to its
+/// planner (`planners[i]` takes rows `order[bounds[i]:bounds[i+1]]`, or that slice of
+/// the batch when `order` is None; a planner may appear more than once) and returns
+/// `(rows per entry, *columns)` (see `StreamRows`). `values`: the batch's profile
+/// values (1-D) or vectors (`[rows, dim]`), as the planners take them.
+#[pyfunction]
+#[pyo3(signature = (planners, values, bounds, *, order=None, weights=None, units=false))]
+pub fn _merge_stream_push<'py>(
+    py: Python<'py>,
+    planners: Vec<Bound<'py, PyMergePlanner>>,
+    values: &Bound<'py, PyAny>,
+    bounds: Vec<usize>,
+    order: Option<&Bound<'py, PyAny>>,
+    weights: Option<&Bound<'py, PyAny>>,
+    units: bool,
+) -> PyResult<(Vec<usize>, Bound<'py, PyTuple>)> {
+    if bounds.len() != planners.len() + 1 || bounds.windows(2).any(|w| w[1] < w[0]) {
+        return Err(PyValueError::new_err(
+            "bounds must be non-decreasing, one more than the planners",
+        ));
+    }
+    let cosine = match planners.first() {
+        Some(p) => p.borrow().inner.similarity() == Similarity::Cosine,
+        None => {
+            return Ok((
+                Vec::new(),
+                StreamRows {
+                    units,
+                    ..StreamRows::default()
+                }
+                .into_arrays(py)?,
+            ))
+        }
+    };
+    let (arr, dim) = if cosine {
+        real_matrix(values, "vectors", "float32", false)?
+    } else {
+        real_matrix(values, "profile", "float64", true)?
+    };
+    let order = order.map(|o| int_array(o, "order")).transpose()?;
+    let order_ro = order.as_ref().map(|o| o.readonly());
+    let order = order_ro.as_ref().map(|o| o.as_slice()).transpose()?;
+    let weights = weights.map(|w| int_array(w, "weights")).transpose()?;
+    let weights_ro = weights.as_ref().map(|w| w.readonly());
+    let weights = weights_ro.as_ref().map(|w| w.as_slice()).transpose()?;
+    let (f32s, f64s);
+    let (vectors, profile): (&[f32], &[f64]) = if cosine {
+        let a = arr.cast_into::<numpy::PyArray2<f32>>()?;
+        f32s = a.readonly();
+        (f32s.as_slice()?, &[])
+    } else {
+        let a = arr
+            .call_method1("reshape", (-1i64,))?
+            .cast_into::<PyArray1<f64>>()?;
+        f64s = a.readonly();
+        (&[], f64s.as_slice()?)
+    };
+    let rows = if cosine {
+        vectors.len() / dim.max(1)
+    } else {
+        profile.len() / dim.max(1)
+    };
+    let last = *bounds.last().unwrap_or(&0);
+    let in_range = match order {
+        Some(o) => {
+            last <= o.len() && last <= rows && o[..last].iter().all(|&r| (r as u64) < rows as u64)
+        }
+        None => last <= rows,
+    };
+    if !in_range || weights.is_some_and(|w| w.len() != rows) {
+        return Err(PyValueError::new_err(
+            "bounds, order and weights must index the batch's rows",
+        ));
+    }
+    let mut out = StreamRows {
+        units,
+        ..StreamRows::default()
+    };
+    let mut counts = Vec::with_capacity(planners.len());
+    // Gathered rows of one group (interleaved keys); contiguous runs are borrowed.
+    let (mut gv, mut gp, mut gw): (Vec<f32>, Vec<f64>, Vec<i64>) = Default::default();
+    let ones = vec![1i64; rows];
+    for (planner, w) in planners.iter().zip(bounds.windows(2)) {
+        let (lo, hi) = (w[0], w[1]);
+        let (vs, ps, ws): (&[f32], &[f64], Option<&[i64]>) = match order {
+            None => (
+                vectors.get(lo * dim..hi * dim).unwrap_or(&[]),
+                profile.get(lo * dim..hi * dim).unwrap_or(&[]),
+                weights.map(|w| &w[lo..hi]),
+            ),
+            Some(o) => {
+                let idx = &o[lo..hi];
+                gv.clear();
+                gp.clear();
+                for &r in idx {
+                    let r = r as usize;
+                    if cosine {
+                        gv.extend_from_slice(&vectors[r * dim..(r + 1) * dim]);
+                    } else {
+                        gp.extend_from_slice(&profile[r * dim..(r + 1) * dim]);
+                    }
+                }
+                let ws = match weights {
+                    Some(w) => {
+                        gw.clear();
+                        gw.extend(idx.iter().map(|&r| w[r as usize]));
+                        Some(&gw[..])
+                    }
+                    None => None,
+                };
+                (&gv[..], &gp[..], ws)
+            }
+        };
+        let features = if cosine {
+            Features::Cosine { vectors: vs, dim }
+        } else {
+            Features::Profile {
+                values: ps,
+                columns: dim,
+                unit_lengths: &ones[..hi - lo],
+            }
+        };
+        let mut p = planner.borrow_mut();
+        let inner = &mut p.inner;
+        let part = core(py.detach(|| inner.push(features, ws)))?;
+        counts.push(out.extend(&part));
+    }
+    Ok((counts, out.into_arrays(py)?))
+}
+
+/// `finish()` of every planner, as `_merge_stream_push` returns rows.
+#[pyfunction]
+#[pyo3(signature = (planners, *, units=false))]
+pub fn _merge_stream_finish<'py>(
+    py: Python<'py>,
+    planners: Vec<Bound<'py, PyMergePlanner>>,
+    units: bool,
+) -> PyResult<(Vec<usize>, Bound<'py, PyTuple>)> {
+    let mut out = StreamRows {
+        units,
+        ..StreamRows::default()
+    };
+    let mut counts = Vec::with_capacity(planners.len());
+    for planner in &planners {
+        let part = core(planner.borrow_mut().inner.finish())?;
+        counts.push(out.extend(&part));
+    }
+    Ok((counts, out.into_arrays(py)?))
+}
