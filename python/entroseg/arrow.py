@@ -1079,8 +1079,12 @@ def merge_stream(
                 if all(isinstance(r, slice) for r in pieces):
                     bounds = [0, *(r.stop for r in pieces if isinstance(r, slice))]
                 else:
-                    order = np.concatenate([np.asarray(r, np.int64) for r in pieces])
-                    bounds = np.cumsum([0, *(len(r) for r in pieces)]).tolist()
+                    rows_of = [
+                        np.arange(r.start, r.stop) if isinstance(r, slice) else np.asarray(r)
+                        for r in pieces
+                    ]
+                    order = np.concatenate(rows_of).astype(np.int64, copy=False)
+                    bounds = np.cumsum([0, *(len(r) for r in rows_of)]).tolist()
                 counts, columns = _merge_stream_push(
                     planners, values, bounds, order=order, weights=weights, units=units
                 )
