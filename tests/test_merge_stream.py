@@ -311,16 +311,21 @@ def test_merge_stream_equals_per_key_merge_plan(case: dict[str, Any]) -> None:
         plan = entroseg.merge_plan(
             profile=case["values"][mine], weights=case["weights"][mine], **opts
         )
-        for level, lv in enumerate(plan):
-            gl = g.filter(pa.compute.equal(g["level"], level))
-            order = np.argsort(gl["group"].to_numpy())
-            assert gl["group"].to_numpy()[order].tolist() == list(range(lv.num_groups))
-            assert gl["start"].to_numpy()[order].tolist() == lv.cu_seqlens[:-1].tolist()
-            assert gl["length"].to_numpy()[order].tolist() == np.diff(lv.cu_seqlens).tolist()
-            assert gl["size"].to_numpy()[order].tolist() == lv.sizes.tolist()
-            ul = u.filter(pa.compute.equal(u["level"], level))
-            order = np.argsort(ul["unit"].to_numpy())
-            assert ul["group"].to_numpy()[order].tolist() == lv.source.tolist()
+        _assert_key_rows(g, u, plan)
+
+
+def _assert_key_rows(groups: pa.Table, units: pa.Table, plan: Any) -> None:
+    """One key's group rows and unit rows (any order) are exactly ``plan``'s levels."""
+    for level, lv in enumerate(plan):
+        gl = groups.filter(pa.compute.equal(groups["level"], level))
+        order = np.argsort(gl["group"].to_numpy())
+        assert gl["group"].to_numpy()[order].tolist() == list(range(lv.num_groups))
+        assert gl["start"].to_numpy()[order].tolist() == lv.cu_seqlens[:-1].tolist()
+        assert gl["length"].to_numpy()[order].tolist() == np.diff(lv.cu_seqlens).tolist()
+        assert gl["size"].to_numpy()[order].tolist() == lv.sizes.tolist()
+        ul = units.filter(pa.compute.equal(units["level"], level))
+        order = np.argsort(ul["unit"].to_numpy())
+        assert ul["group"].to_numpy()[order].tolist() == lv.source.tolist()
 
 
 def _assert_per_key_plans(
@@ -336,16 +341,7 @@ def _assert_per_key_plans(
         plan = entroseg.merge_plan(**per_key(mine))
         g = groups.filter(pa.compute.equal(groups["k"], key))
         u = units.filter(pa.compute.equal(units["k"], key))
-        for level, lv in enumerate(plan):
-            gl = g.filter(pa.compute.equal(g["level"], level))
-            order = np.argsort(gl["group"].to_numpy())
-            assert gl["group"].to_numpy()[order].tolist() == list(range(lv.num_groups))
-            assert gl["start"].to_numpy()[order].tolist() == lv.cu_seqlens[:-1].tolist()
-            assert gl["length"].to_numpy()[order].tolist() == np.diff(lv.cu_seqlens).tolist()
-            assert gl["size"].to_numpy()[order].tolist() == lv.sizes.tolist()
-            ul = u.filter(pa.compute.equal(u["level"], level))
-            order = np.argsort(ul["unit"].to_numpy())
-            assert ul["group"].to_numpy()[order].tolist() == lv.source.tolist()
+        _assert_key_rows(g, u, plan)
 
 
 @settings(max_examples=40, deadline=None)
