@@ -662,6 +662,16 @@ struct Open {
     reason: u8,
 }
 
+impl Open {
+    /// The first segment of a series, open at position 0.
+    fn first() -> Self {
+        Open {
+            cur: 0,
+            reason: reason::START,
+        }
+    }
+}
+
 /// The scores a scan can read: the current block (positions `base ..`) and, before it,
 /// the history ring of a streaming engine.
 #[derive(Clone, Copy)]
@@ -672,6 +682,15 @@ struct Window<'a> {
 }
 
 impl<'a> Window<'a> {
+    /// A whole series held in memory (no streaming history before it).
+    fn whole(scores: &'a [f64]) -> Self {
+        Window {
+            ring: &[],
+            block: scores,
+            base: 0,
+        }
+    }
+
     /// The scores of positions `from..=to` as up to three contiguous pieces, in order,
     /// each with the position of its first element.
     fn pieces(&self, from: u64, to: u64) -> [(u64, &'a [f64]); 3] {
@@ -975,10 +994,7 @@ impl RuleEngine {
             scan,
             controller,
             pos: 0,
-            open: Open {
-                cur: 0,
-                reason: reason::START,
-            },
+            open: Open::first(),
             prev: f64::NAN,
             history: History::new(rules.max_len),
             control: if controller.is_some() {
@@ -1042,10 +1058,7 @@ impl RuleEngine {
     /// Forgets the stream (rules and calibration stay; the online controller restarts).
     pub fn reset(&mut self) {
         self.pos = 0;
-        self.open = Open {
-            cur: 0,
-            reason: reason::START,
-        };
+        self.open = Open::first();
         self.prev = f64::NAN;
         self.history = History::new(self.rules.max_len);
         if let (Some(t), Some(_)) = (self.rules.target_len, self.controller) {
@@ -1475,17 +1488,10 @@ fn count_segments(scores: &[f64], rules: &Rules, threshold: Threshold) -> u64 {
         return 0;
     }
     let scan = Scan::new(rules, Some(threshold));
-    let mut open = Open {
-        cur: 0,
-        reason: reason::START,
-    };
+    let mut open = Open::first();
     let mut prev = f64::NAN;
     let mut count = 1u64;
-    let window = Window {
-        ring: &[],
-        block: scores,
-        base: 0,
-    };
+    let window = Window::whole(scores);
     scan_fixed(&mut open, &mut prev, scores, 0, &scan, &window, &mut |_| {
         count += 1
     });
@@ -1530,16 +1536,9 @@ impl<'a> Reference<'a> {
             }
         };
         let mut starts = Vec::with_capacity(scores.len() / 8 + 1);
-        let mut open = Open {
-            cur: 0,
-            reason: reason::START,
-        };
+        let mut open = Open::first();
         let mut prev = f64::NAN;
-        let window = Window {
-            ring: &[],
-            block: scores,
-            base: 0,
-        };
+        let window = Window::whole(scores);
         scan_fixed(&mut open, &mut prev, scores, 0, &scan, &window, &mut |g| {
             starts.push(tag(g.start, g.reason))
         });
@@ -1603,11 +1602,7 @@ impl<'a> Reference<'a> {
     fn rescan(&self, th: Threshold, mut out: Option<&mut Vec<u64>>) -> u64 {
         let b = Scan::new(self.rules, Some(th));
         let n = self.scores.len() as u64;
-        let window = Window {
-            ring: &[],
-            block: self.scores,
-            base: 0,
-        };
+        let window = Window::whole(self.scores);
         let mut count = self.starts.len() as i64;
         // Reference starts before a position, found from the last answer (the queries
         // move forward through the list): a binary search over the whole list would miss

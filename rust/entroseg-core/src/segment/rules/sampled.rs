@@ -271,16 +271,9 @@ impl<'a> Reference<'a> {
         let mut starts = Vec::with_capacity(scores.len() / 8 + 1);
         let mut cand = Vec::new();
         let mut near = Vec::new();
-        let mut open = Open {
-            cur: 0,
-            reason: reason::START,
-        };
+        let mut open = Open::first();
         let mut prev = f64::NAN;
-        let window = Window {
-            ring: &[],
-            block: scores,
-            base: 0,
-        };
+        let window = Window::whole(scores);
         const BLOCK: usize = 4096;
         for (j, block) in scores.chunks(BLOCK).enumerate() {
             let base = (j * BLOCK) as u64;

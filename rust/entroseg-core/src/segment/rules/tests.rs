@@ -517,8 +517,7 @@ fn long_scores_strategy() -> impl Strategy<Value = Vec<f64>> {
         let mut x = seed | 1;
         (0..n)
             .map(|_| {
-                x = crate::util::testing::lcg_step(x);
-                let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+                let u = crate::util::testing::lcg_uniform(&mut x);
                 if nan && u < 0.01 {
                     f64::NAN
                 } else if levels < 30 {
@@ -650,8 +649,7 @@ fn long_series_take_the_sampled_calibration_and_meet_the_target() {
     let mut level = 0.5f64;
     let s: Vec<f64> = (0..300_000)
         .map(|_| {
-            x = crate::util::testing::lcg_step(x);
-            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+            let u = crate::util::testing::lcg_uniform(&mut x);
             level = (level + 0.01 * (u - 0.5)).clamp(0.2, 0.8);
             ((level + 0.2 * u) * 64.0).round() / 64.0
         })
@@ -713,8 +711,7 @@ fn online_controller_meets_the_target_in_the_long_run() {
     let mut v = 0.0f64;
     let s: Vec<f64> = (0..400_000)
         .map(|_| {
-            x = crate::util::testing::lcg_step(x);
-            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+            let u = crate::util::testing::lcg_uniform(&mut x);
             v = 0.99 * v + (u - 0.5);
             v
         })
@@ -766,8 +763,7 @@ fn extreme_score_ranges_fall_back_to_the_general_search() {
     let mut x = 0xC0FFEEu64;
     let s: Vec<f64> = (0..40_000)
         .map(|i| {
-            x = crate::util::testing::lcg_step(x);
-            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+            let u = crate::util::testing::lcg_uniform(&mut x);
             if i % 1000 == 0 {
                 [f64::MAX, -f64::MAX][(i / 1000) % 2]
             } else {
