@@ -21,7 +21,10 @@ Conventions (every function obeys them):
 - Streaming classes give bit-identical results whatever the chunking, and after any
   checkpoint/restore.
 
-``import entroseg`` stays light: it never imports Polars, pyarrow, matplotlib or Ray.
+``import entroseg`` stays light: it loads the compiled extension and nothing else; the
+Python submodules, and numpy with them, are imported on first use of a name that needs
+them (so the command line starts without numpy where its command does not need it), and
+Polars, pyarrow, matplotlib or Ray only by the submodules that use them.
 The ``pl.Expr.entroseg`` expression namespace (:mod:`entroseg.polars`) is registered as
 soon as Polars is imported, before or after entroseg. The submodules
 :mod:`entroseg.arrow` (Arrow record batch streams), :mod:`entroseg.plot`,
@@ -64,33 +67,6 @@ from entroseg._entroseg import (
     quantize,
     statistical_complexity,
 )
-from entroseg._resume import CheckpointMismatchError
-from entroseg.changepoints import ChangePointDetector, Detections, change_points
-from entroseg.genomic import FastxRecord, dna_profile, dna_tokens, read_fastx
-from entroseg.merge import (
-    MergeLevel,
-    MergePlan,
-    MergePlanner,
-    Rates,
-    assign_rates,
-    merge_plan,
-    segment_means,
-)
-from entroseg.parallel import StitchReport, segment_parallel
-from entroseg.sample import sample_series
-from entroseg.segments import (
-    Calibration,
-    PaddedSegments,
-    Profiler,
-    Segmenter,
-    Segments,
-    SegmentSpec,
-    boundaries,
-    profile,
-    segment,
-    segment_batch,
-)
-from entroseg.soft import RatioStatistics, boundary_probs, ratio_loss, ratio_statistics
 
 if _typing.TYPE_CHECKING:
     from entroseg import arrow as arrow
@@ -99,10 +75,100 @@ if _typing.TYPE_CHECKING:
     from entroseg import plot as plot
     from entroseg import polars as polars
     from entroseg import ray as ray
+    from entroseg._resume import CheckpointMismatchError
+    from entroseg.changepoints import ChangePointDetector, Detections, change_points
+    from entroseg.genomic import FastxRecord, dna_profile, dna_tokens, read_fastx
+    from entroseg.merge import (
+        MergeLevel,
+        MergePlan,
+        MergePlanner,
+        Rates,
+        assign_rates,
+        merge_plan,
+        segment_means,
+    )
+    from entroseg.parallel import StitchReport, segment_parallel
+    from entroseg.sample import sample_series
+    from entroseg.segments import (
+        Calibration,
+        PaddedSegments,
+        Profiler,
+        Segmenter,
+        Segments,
+        SegmentSpec,
+        boundaries,
+        profile,
+        segment,
+        segment_batch,
+    )
+    from entroseg.soft import RatioStatistics, boundary_probs, ratio_loss, ratio_statistics
 
-#: Submodules imported on first attribute access (PEP 562): each needs, or may pull in,
-#: an optional heavy dependency. The others are imported above (numpy only).
-_LAZY_SUBMODULES = ("arrow", "cli", "metrics", "plot", "polars", "ray")
+#: Submodules imported on first attribute access (PEP 562). arrow, cli, metrics, plot,
+#: polars and ray need, or may pull in, an optional heavy dependency; the others need
+#: numpy, which takes longer to import than the command line takes to mask 100,000 reads.
+_LAZY_SUBMODULES = (
+    "arrow",
+    "changepoints",
+    "cli",
+    "genomic",
+    "merge",
+    "metrics",
+    "parallel",
+    "plot",
+    "polars",
+    "ray",
+    "sample",
+    "segments",
+    "soft",
+)
+
+#: The package's names that live in its Python submodules, imported (with numpy) on
+#: first access; the compiled extension's names are imported above.
+_LAZY_NAMES = {
+    "Calibration": "segments",
+    "ChangePointDetector": "changepoints",
+    "CheckpointMismatchError": "_resume",
+    "Detections": "changepoints",
+    "FastxRecord": "genomic",
+    "MergeLevel": "merge",
+    "MergePlan": "merge",
+    "MergePlanner": "merge",
+    "PaddedSegments": "segments",
+    "Profiler": "segments",
+    "Rates": "merge",
+    "RatioStatistics": "soft",
+    "SegmentSpec": "segments",
+    "Segmenter": "segments",
+    "Segments": "segments",
+    "StitchReport": "parallel",
+    "assign_rates": "merge",
+    "boundaries": "segments",
+    "boundary_probs": "soft",
+    "change_points": "changepoints",
+    "dna_profile": "genomic",
+    "dna_tokens": "genomic",
+    "merge_plan": "merge",
+    "profile": "segments",
+    "ratio_loss": "soft",
+    "ratio_statistics": "soft",
+    "read_fastx": "genomic",
+    "sample_series": "sample",
+    "segment": "segments",
+    "segment_batch": "segments",
+    "segment_means": "merge",
+    "segment_parallel": "parallel",
+}
+
+
+def _lazy_attribute(name: str) -> object:
+    """A name of :data:`_LAZY_NAMES` (bound on the package once imported) or a lazy
+    submodule."""
+    module = _LAZY_NAMES.get(name)
+    if module is None:
+        return _lazy_submodule(name)
+    value = getattr(_importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
 
 
 def _lazy_submodule(name: str) -> _types.ModuleType:
@@ -126,13 +192,13 @@ def _lazy_submodule(name: str) -> _types.ModuleType:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY_SUBMODULES})
+    return sorted({*globals(), *_LAZY_SUBMODULES, *_LAZY_NAMES})
 
 
 # Hidden from type checkers, which see the typed imports above; a module __getattr__
 # would make every misspelt attribute of entroseg type-check as a module.
 if not _typing.TYPE_CHECKING:
-    __getattr__ = _lazy_submodule
+    __getattr__ = _lazy_attribute
 
 _polars_hook.install()
 

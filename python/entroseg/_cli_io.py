@@ -11,10 +11,11 @@ import csv
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 
 class CliError(Exception):
@@ -51,6 +52,8 @@ def read_series(path: str, column: str | None) -> npt.NDArray[np.float64]:
 def read_named_series(path: str, column: str | None) -> tuple[npt.NDArray[np.float64], str]:
     """:func:`read_series` and the name of the column read ("value" for files without
     column names)."""
+    import numpy as np
+
     check_readable(path)
     suffix = suffix_of(path)
     try:
@@ -78,6 +81,8 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _read_csv(path: str, column: str | None, delimiter: str) -> tuple[npt.NDArray[np.float64], str]:
+    import numpy as np
+
     with open(path, newline="") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         header = next(reader, None)
@@ -120,6 +125,8 @@ def pick_column(schema: Any, column: str | None, path: str) -> str:
 
 
 def _read_table_column(path: str, column: str | None) -> tuple[npt.NDArray[np.float64], str]:
+    import numpy as np
+
     from entroseg.arrow import open_stream
 
     pa = require_pyarrow(f"reading {path!r}")

@@ -768,13 +768,25 @@ class FastxReader:
         empty: Literal["raise", "skip", "keep"] = "raise",
         sequence: bool = True,
         codes: bool = False,
+        inflate: Literal["auto", "isal", "zlib-rs"] = "auto",
     ) -> Self: ...
     def __iter__(self) -> Self: ...
     def __next__(self) -> _RawRecord: ...
     def read_batch(
-        self, *, batch_bases: int = 4_194_304, batch_records: int = 65_536
+        self, *, batch_bases: int = 1_048_576, batch_records: int = 65_536
     ) -> _RawBatch | None:
         """The next batch of records in flat buffers (see ``iter_fastx_batches``)."""
+    def _dust_bed_batch(
+        self,
+        *,
+        window: int = 64,
+        level: int = 20,
+        batch_bases: int = 1_048_576,
+        batch_records: int = 65_536,
+        threads: int | None = None,
+    ) -> tuple[bytes, int, int, int, int] | None:
+        """SDUST intervals of the next batch as BED3 text: (text, records, bases, masked,
+        intervals)."""
     @property
     def bytes_read(self) -> int:
         """Bytes of the input consumed so far (compressed bytes for compressed input)."""

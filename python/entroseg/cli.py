@@ -22,6 +22,7 @@ no traceback).
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import os
 import shutil
@@ -29,18 +30,39 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn, TextIO
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
 
 import entroseg
-from entroseg import _cli_io as cli_io
-from entroseg import genomic, plot
 from entroseg._cli_io import CliError
-from entroseg._entroseg import _bed_lines, _profile_summary_lines
+from entroseg._entroseg import FastxReader, _bed_lines, _profile_summary_lines
 from entroseg._progress import Progress
-from entroseg.sample import REGIMES, sample_series
+
+
+class _OnFirstUse:
+    """A module imported on first attribute access: each command imports numpy and the
+    package's submodules only when it uses them, so that `entroseg dna mask` on a small
+    file does not spend most of its time importing them."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
+
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from entroseg import _cli_io as cli_io
+    from entroseg import genomic, plot, sample
+else:
+    np = _OnFirstUse("numpy")
+    npt = _OnFirstUse("numpy.typing")
+    cli_io = _OnFirstUse("entroseg._cli_io")
+    genomic = _OnFirstUse("entroseg.genomic")
+    plot = _OnFirstUse("entroseg.plot")
+    sample = _OnFirstUse("entroseg.sample")
 
 _SPARK = " ▁▂▃▄▅▆▇█"
 
@@ -84,8 +106,9 @@ class _Input:
         if args.input is None:
             if self.key is not None:
                 raise CliError("--key needs an input table; the bundled sample is one series")
-            self.x, self.truth = sample_series()
-            self.source = f"bundled sample ({len(REGIMES)} generated regimes: {', '.join(REGIMES)})"
+            self.x, self.truth = sample.sample_series()
+            regimes = sample.REGIMES
+            self.source = f"bundled sample ({len(regimes)} generated regimes: {', '.join(regimes)})"
         elif self.key is None:
             self.x, self.column = cli_io.read_named_series(args.input, args.column)
             self.source = args.input
@@ -223,7 +246,7 @@ def _profile(args: argparse.Namespace) -> int:
     _summary_of_values(profile, args.width)
     if inp.truth is not None:
         bounds = [*inp.truth.tolist(), len(x)]
-        for name, lo, hi in zip(REGIMES, bounds[:-1], bounds[1:], strict=True):
+        for name, lo, hi in zip(sample.REGIMES, bounds[:-1], bounds[1:], strict=True):
             seg = profile[lo:hi]
             seg = seg[np.isfinite(seg)]
             mean = f"{seg.mean():.3f}" if len(seg) else "n/a"
@@ -379,7 +402,7 @@ def _print_segments(seg: entroseg.Segments, n: int) -> None:
 
 def _print_regimes(seg: entroseg.Segments, truth: npt.NDArray[np.int64], n: int) -> None:
     bounds = [*truth.tolist(), n]
-    for name, lo, hi in zip(REGIMES, bounds[:-1], bounds[1:], strict=True):
+    for name, lo, hi in zip(sample.REGIMES, bounds[:-1], bounds[1:], strict=True):
         inside = (seg.starts >= lo) & (seg.starts < hi)
         count = int(inside.sum())
         mean = f"{seg.lengths[inside].mean():7.1f}" if count else "    n/a"
@@ -687,10 +710,10 @@ def _plot(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from entroseg.metrics import reconstruction_error
 
-    x, truth = sample_series()
+    x, truth = sample.sample_series()
     opts: dict[str, Any] = dict(target_len=32.0, max_len=128)
-    print(f"input      bundled sample: {len(x):,} samples in {len(REGIMES)} generated "
-          f"regimes ({', '.join(REGIMES)})")  # fmt: skip
+    print(f"input      bundled sample: {len(x):,} samples in {len(sample.REGIMES)} generated "
+          f"regimes ({', '.join(sample.REGIMES)})")  # fmt: skip
     print("task       cut it into patches a model can represent: a segment closes where a")
     print("           least-squares line through it stops coding the next sample (method")
     print("           'line', the default), one price calibrated to a mean length of 32,")
@@ -887,13 +910,36 @@ def _dna_source(path: str | None) -> tuple[str | BinaryIO, int | None]:
 
 
 def _dna_batches(
-    args: argparse.Namespace, batch_bases: int = genomic.DEFAULT_BATCH_BASES
+    args: argparse.Namespace, batch_bases: int | None = None
 ) -> tuple[Iterator[genomic.FastxBatch], Progress]:
     """The input's records in batches (memory bounded by the batch size), and a progress
     bar over the input's bytes that also counts bases and records."""
+    reader, progress = _dna_reader(args)
+
+    def batches() -> Iterator[genomic.FastxBatch]:
+        it = genomic.iter_batches(
+            reader,
+            batch_bases=genomic.DEFAULT_BATCH_BASES if batch_bases is None else batch_bases,
+        )
+        while True:
+            try:
+                batch = next(it)
+            except StopIteration:
+                return
+            except (ValueError, OSError) as exc:
+                raise CliError(str(exc)) from None
+            progress.advance(0, count=len(batch), bases=batch.bases)
+            yield batch
+
+    return batches(), progress
+
+
+def _dna_reader(args: argparse.Namespace) -> tuple[FastxReader, Progress]:
+    """The native reader of the input and a progress bar over the input's bytes that
+    also counts bases and records (the caller advances it per batch)."""
     source, size = _dna_source(args.input)
     try:
-        reader = genomic.open_fastx(source, empty=args.empty)
+        reader = FastxReader(source, empty=args.empty)
     except (ValueError, OSError) as exc:
         raise CliError(str(exc)) from None
     # Polled: the bar moves while a batch is read with the GIL released.
@@ -907,20 +953,7 @@ def _dna_batches(
         poll=lambda: reader.bytes_read,
         enabled=Progress.wanted(args.quiet),
     )
-
-    def batches() -> Iterator[genomic.FastxBatch]:
-        it = genomic.iter_batches(reader, batch_bases=batch_bases)
-        while True:
-            try:
-                batch = next(it)
-            except StopIteration:
-                return
-            except (ValueError, OSError) as exc:
-                raise CliError(str(exc)) from None
-            progress.advance(0, count=len(batch), bases=batch.bases)
-            yield batch
-
-    return batches(), progress
+    return reader, progress
 
 
 class _IntervalSink:
@@ -980,6 +1013,22 @@ class _IntervalSink:
         except OSError as exc:
             raise CliError(f"cannot write {str(self.path or 'stdout')!r}: {exc}") from None
 
+    @property
+    def text(self) -> bool:
+        """Whether the output is BED text (else Parquet)."""
+        return self._text is not None
+
+    def write_bed(self, text: bytes, lines: int) -> None:
+        """Writes BED lines formatted in Rust (a text sink only)."""
+        if not lines:
+            return
+        self.lines += lines
+        assert self._text is not None
+        try:
+            self._text.write(text.decode("utf-8", "replace"))
+        except OSError as exc:
+            raise CliError(f"cannot write {str(self.path or 'stdout')!r}: {exc}") from None
+
     def close(self) -> None:
         if self._parquet is not None:
             self._parquet.close()
@@ -1014,11 +1063,47 @@ def _intervals_by_batch(
     return n_records, bases, covered, sink.lines, sink.path
 
 
-def _dna_mask(args: argparse.Namespace) -> int:
+def _dna_mask_bed(args: argparse.Namespace) -> tuple[int, int, int, int, Path | None]:
+    """``entroseg dna mask`` to BED text: each batch is read, masked and formatted in
+    Rust (no numpy; numpy's import alone is a large share of masking 100,000 reads).
+    Returns what :func:`_intervals_by_batch` returns."""
+    reader, progress = _dna_reader(args)
+    sink = _IntervalSink(args.output)
+    n_records = bases = masked = 0
     try:
-        entroseg.dust_mask(b"", window=args.window, level=args.level)
+        with progress:
+            while True:
+                try:
+                    got = reader._dust_bed_batch(window=args.window, level=args.level)
+                except (ValueError, OSError) as exc:
+                    raise CliError(str(exc)) from None
+                if got is None:
+                    break
+                text, records, batch_bases, batch_masked, lines = got
+                progress.advance(0, count=records, bases=batch_bases)
+                n_records += records
+                bases += batch_bases
+                masked += batch_masked
+                sink.write_bed(text, lines)
+    finally:
+        sink.close()
+    return n_records, bases, masked, sink.lines, sink.path
+
+
+def _dna_mask(args: argparse.Namespace) -> int:
+    # The options are checked before the input is opened (a bad option is the error
+    # reported), by masking a one-base record: dust_mask would return a numpy array.
+    try:
+        FastxReader(io.BytesIO(b">check\nA\n"))._dust_bed_batch(
+            window=args.window, level=args.level
+        )
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    if args.output is None or Path(args.output).suffix.lower() != ".parquet":
+        n_records, bases, masked, lines, out = _dna_mask_bed(args)
+        if out is not None:
+            _print_mask_summary(n_records, bases, masked, lines, out)
+        return 0
 
     def masks(
         batch: genomic.FastxBatch,
@@ -1028,12 +1113,16 @@ def _dna_mask(args: argparse.Namespace) -> int:
 
     n_records, bases, masked, lines, out = _intervals_by_batch(args, masks)
     if out is not None:
-        share = masked / bases if bases else 0.0
-        print(f"records    {n_records:,}")
-        print(f"bases      {bases:,}")
-        print(f"masked     {masked:,} bases ({share:.2%}) in {lines:,} intervals")
-        print(f"written    {out}")
+        _print_mask_summary(n_records, bases, masked, lines, out)
     return 0
+
+
+def _print_mask_summary(n_records: int, bases: int, masked: int, lines: int, out: Path) -> None:
+    share = masked / bases if bases else 0.0
+    print(f"records    {n_records:,}")
+    print(f"bases      {bases:,}")
+    print(f"masked     {masked:,} bases ({share:.2%}) in {lines:,} intervals")
+    print(f"written    {out}")
 
 
 def _dna_lengths(args: argparse.Namespace, default: int) -> dict[str, int]:

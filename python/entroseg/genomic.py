@@ -307,8 +307,8 @@ def iter_records(reader: FastxReader) -> Iterator[FastxRecord]:
         yield FastxRecord(*raw)
 
 
-#: Bases per batch by default: 4 Mi bases (about 28,000 reads of 150 bases).
-DEFAULT_BATCH_BASES = 4_194_304
+#: Bases per batch by default: 1 Mi bases (about 7,000 reads of 150 bases).
+DEFAULT_BATCH_BASES = 1_048_576
 #: Records per batch at most, by default.
 DEFAULT_BATCH_RECORDS = 65_536
 
@@ -541,7 +541,7 @@ def iter_fastx_batches(
     ----------
     source : str, os.PathLike or binary file object
         As in :func:`read_fastx`.
-    batch_bases : int, default 4_194_304
+    batch_bases : int, default 1_048_576
         Bases per batch (>= 1).
     batch_records : int, default 65_536
         Records per batch at most (>= 1).

@@ -365,6 +365,9 @@ impl PyFastxReader {
 /// codes, ambiguous, soft_masked, quality, index, line)``.
 ///
 /// ``source`` is a path, or a binary file object (``sys.stdin.buffer``, an open file).
+/// gzip input is inflated by ISA-L when the ``isal`` package is installed
+/// (``inflate="auto"``), else by zlib-rs; ``inflate="isal"`` or ``"zlib-rs"`` picks one
+/// (the records are the same).
 /// Records are read and checked with the GIL released: sequences must be nucleotide
 /// letters, FASTQ qualities as long as their sequences, and empty records follow
 /// ``empty`` ("raise", "skip" or "keep"). Memory is bounded by the longest record.
@@ -393,20 +396,22 @@ pub struct PyFastxReader {
 #[pymethods]
 impl PyFastxReader {
     #[new]
-    #[pyo3(signature = (source, /, *, empty="raise", sequence=true, codes=false))]
+    #[pyo3(signature = (source, /, *, empty="raise", sequence=true, codes=false, inflate="auto"))]
     fn new(
         py: Python<'_>,
         source: &Bound<'_, PyAny>,
         empty: &str,
         sequence: bool,
         codes: bool,
+        inflate: &str,
     ) -> PyResult<Self> {
         let options = ReaderOptions {
             empty: core(EmptyRecords::parse(empty))?,
             validate: true,
         };
+        let gzip = crate::inflate::gzip_decoder(py, crate::inflate::Inflate::parse(inflate)?)?;
         let reader = if let Ok(path) = source.extract::<PathBuf>() {
-            core(py.detach(|| FastxReader::open(&path, options)))?
+            core(py.detach(|| FastxReader::open_with(&path, options, gzip)))?
         } else if source.hasattr("read")? {
             let name = match source.getattr("name") {
                 Ok(n) => format!("'{}'", n.str()?),
@@ -415,7 +420,7 @@ impl PyFastxReader {
             let file = PyFile {
                 file: source.clone().unbind(),
             };
-            core(py.detach(|| FastxReader::from_reader(file, name, options)))?
+            core(py.detach(|| FastxReader::from_reader_with(file, name, options, gzip)))?
         } else {
             return Err(PyTypeError::new_err(format!(
                 "source must be a path or a binary file object, got {}",
@@ -525,7 +530,7 @@ impl PyFastxReader {
     /// ambiguous_offsets[i]:ambiguous_offsets[i + 1]]`` belonging to record ``i``.
     /// Records are read and checked with the GIL released. An error met after some
     /// records of a batch is raised by the next call, after those records.
-    #[pyo3(signature = (*, batch_bases=4_194_304, batch_records=65_536))]
+    #[pyo3(signature = (*, batch_bases=1_048_576, batch_records=65_536))]
     fn read_batch<'py>(
         &self,
         py: Python<'py>,
@@ -551,6 +556,12 @@ impl PyFastxReader {
             state.soft_masked_offsets.clear();
             state.ambiguous_offsets.push(0);
             state.soft_masked_offsets.push(0);
+            if b.plain {
+                // The reader found every base upper-case A/C/G/T: nothing to look for.
+                state.ambiguous_offsets.resize(b.len() + 1, 0);
+                state.soft_masked_offsets.resize(b.len() + 1, 0);
+                return Ok(true);
+            }
             for i in 0..b.len() {
                 let seq = b.sequence(i);
                 dna::ambiguous_intervals_into(seq, &mut state.ambiguous);
@@ -604,6 +615,89 @@ impl PyFastxReader {
             PyArray1::from_slice(py, &state.soft_masked_offsets).into_any(),
         ];
         Ok(Some(PyTuple::new(py, items)?))
+    }
+
+    /// SDUST intervals of the next batch of records as BED3 text: ``(text, records,
+    /// bases, masked, intervals)``, or None at the end of the input. ``text`` is
+    /// ``name<TAB>start<TAB>end`` lines (bytes; names as in the file), ``masked`` the
+    /// bases the intervals cover. Batches as ``read_batch``; each record masked alone,
+    /// as ``dust_mask`` masks it, over ``threads`` threads (None: every core). Reading,
+    /// masking and formatting run in Rust with the GIL released: ``entroseg dna mask``
+    /// writes BED this way, without numpy arrays or a per-record scan for the batch's
+    /// ambiguous and soft-masked bases.
+    #[pyo3(signature = (*, window=64, level=20, batch_bases=1_048_576, batch_records=65_536, threads=None))]
+    fn _dust_bed_batch<'py>(
+        &self,
+        py: Python<'py>,
+        window: i64,
+        level: i64,
+        batch_bases: i64,
+        batch_records: i64,
+        threads: Option<i64>,
+    ) -> PyResult<Option<(Bound<'py, PyBytes>, usize, usize, u64, usize)>> {
+        let options = dust_options(window, level)?;
+        let threads = crate::convert::threads_option(threads)?;
+        let limits = BatchLimits {
+            bases: count_option(batch_bases, "batch_bases", 1)?,
+            records: count_option(batch_records, "batch_records", 1)?,
+        };
+        let mut guard = self.lock()?;
+        let Some(state) = guard.as_mut() else {
+            return Ok(None);
+        };
+        let got = py.detach(|| -> entroseg_core::Result<Option<_>> {
+            if !state.reader.next_batch(&mut state.batch, limits)? {
+                return Ok(None);
+            }
+            let b = &state.batch;
+            let masks = entroseg_core::genomic::reads::sdust_batch(
+                &b.sequences,
+                &b.sequence_offsets,
+                options,
+                threads,
+            )?;
+            let (mut starts, mut ends) = (
+                Vec::with_capacity(masks.values.len()),
+                Vec::with_capacity(masks.values.len()),
+            );
+            let mut masked = 0u64;
+            for &(s, e) in &masks.values {
+                starts.push(s as i64);
+                ends.push(e as i64);
+                masked += e - s;
+            }
+            let text = entroseg_core::genomic::reads::bed_lines(
+                &b.names,
+                &b.name_offsets,
+                &starts,
+                &ends,
+                &masks.value_offsets,
+            )?;
+            Ok(Some((text, b.len(), b.bases(), masked, masks.values.len())))
+        });
+        let got = match got {
+            Ok(g) => g,
+            Err(e) => {
+                *guard = None;
+                return Err(crate::error::CoreError(e).into());
+            }
+        };
+        let Some((text, records, bases, masked, intervals)) = got else {
+            *guard = None;
+            return Ok(None);
+        };
+        if let Ok(mut f) = self.format.lock() {
+            *f = state.reader.format().map(|f| f.name());
+        }
+        self.records
+            .store(state.reader.records_read(), Ordering::Relaxed);
+        Ok(Some((
+            PyBytes::new(py, &text),
+            records,
+            bases,
+            masked,
+            intervals,
+        )))
     }
 
     /// Bytes of the input consumed so far (compressed bytes for compressed input), for

@@ -9,6 +9,7 @@ mod error;
 mod estimate;
 mod estimate_stream;
 mod genomic;
+mod inflate;
 mod merge;
 #[cfg(feature = "polars")]
 mod polars_expr;

@@ -144,6 +144,11 @@ pub struct Record {
     pub line: u64,
 }
 
+/// Opens the decoder of a gzip stream (every member in turn, each member's CRC and
+/// length checked, a truncated stream an error): see [`FastxReader::from_reader_with`].
+pub type GzipDecoder =
+    Box<dyn FnOnce(Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> + Send>;
+
 /// A `Read` adapter counting the bytes that pass through (for progress reporting: the
 /// count is of the input as stored, before decompression).
 struct Counting<R> {
@@ -190,6 +195,15 @@ impl std::fmt::Debug for FastxReader {
 impl FastxReader {
     /// Opens a file.
     pub fn open(path: &Path, options: ReaderOptions) -> Result<Self> {
+        Self::open_with(path, options, None)
+    }
+
+    /// Opens a file, decoding gzip with `gzip` (see [`FastxReader::from_reader_with`]).
+    pub fn open_with(
+        path: &Path,
+        options: ReaderOptions,
+        gzip: Option<GzipDecoder>,
+    ) -> Result<Self> {
         let source = format!("'{}'", path.display());
         let file = File::open(path).map_err(|e| {
             let kind = if e.kind() == io::ErrorKind::NotFound {
@@ -199,7 +213,7 @@ impl FastxReader {
             };
             Error::new(kind, format!("cannot open {source}: {e}"))
         })?;
-        Self::from_reader(file, source, options)
+        Self::from_reader_with(file, source, options, gzip)
     }
 
     /// Reads from any byte stream; `source` names it in error messages.
@@ -207,6 +221,19 @@ impl FastxReader {
         reader: R,
         source: impl Into<String>,
         options: ReaderOptions,
+    ) -> Result<Self> {
+        Self::from_reader_with(reader, source, options, None)
+    }
+
+    /// As [`FastxReader::from_reader`], with gzip input decoded by `gzip` (all members,
+    /// each checked) instead of the built-in [`crate::genomic::gzip::MultiGzip`] when
+    /// given: a binding can plug in a faster inflate (ISA-L) that it cannot link here.
+    /// Any error the decoder returns is reported as a truncated or corrupt stream.
+    pub fn from_reader_with<R: Read + Send + 'static>(
+        reader: R,
+        source: impl Into<String>,
+        options: ReaderOptions,
+        gzip: Option<GzipDecoder>,
     ) -> Result<Self> {
         let source = source.into();
         let bytes_read = Arc::new(AtomicU64::new(0));
@@ -233,7 +260,7 @@ impl FastxReader {
         }
         let compression = Compression::detect(&head[..got]);
         let stream = io::Cursor::new(head[..got].to_vec()).chain(counting);
-        let plain = Self::decoded(stream, compression, &source)?;
+        let plain = Self::decoded(stream, compression, &source, gzip)?;
         let inner = needletail::parse_fastx_reader(plain)
             .map_err(|e| Self::error_for(&source, compression, 0, None, e))?;
         Ok(Self {
@@ -258,10 +285,15 @@ impl FastxReader {
         stream: R,
         compression: Compression,
         source: &str,
+        gzip: Option<GzipDecoder>,
     ) -> Result<Box<dyn Read + Send>> {
         let mut decoder: Box<dyn Read + Send> = match compression {
             Compression::None => return Ok(Box::new(stream)),
-            Compression::Gzip => Box::new(crate::genomic::gzip::MultiGzip::new(stream)),
+            Compression::Gzip => match gzip {
+                Some(open) => open(Box::new(stream))
+                    .map_err(|e| Error::new(ErrorKind::Io, format!("cannot read {source}: {e}")))?,
+                None => Box::new(crate::genomic::gzip::MultiGzip::new(stream)),
+            },
             Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(stream)),
             Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(stream)),
             Compression::Zstd => Box::new(
@@ -269,10 +301,14 @@ impl FastxReader {
                     .map_err(|e| Error::new(ErrorKind::Io, format!("cannot read {source}: {e}")))?,
             ),
         };
-        let mut first = [0u8; 1];
-        let got = loop {
-            match decoder.read(&mut first) {
-                Ok(n) => break n,
+        // Two bytes, as the parser's format check reads them: a stream cut after its
+        // first decoded byte is truncated, not an empty file.
+        let mut first = [0u8; 2];
+        let mut got = 0;
+        while got < first.len() {
+            match decoder.read(&mut first[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     return Err(Error::new(
@@ -285,7 +321,7 @@ impl FastxReader {
                     ))
                 }
             }
-        };
+        }
         Ok(Box::new(
             io::Cursor::new(first[..got].to_vec()).chain(decoder),
         ))
@@ -353,7 +389,7 @@ impl FastxReader {
     }
 
     fn parse_next(&mut self, record: &mut Record) -> Result<bool> {
-        let parsed = self.parse_with(|header, sequence, quality, index, line| {
+        let parsed = self.parse_with(|header, sequence, quality, index, line, _| {
             let split = header
                 .iter()
                 .position(|b| b.is_ascii_whitespace())
@@ -394,8 +430,8 @@ impl FastxReader {
             return Err(e);
         }
         while batch.len() < limits.records && batch.bases() < limits.bases {
-            let parsed = self.parse_with(|header, sequence, quality, index, line| {
-                batch.push(header, sequence, quality, index, line);
+            let parsed = self.parse_with(|header, sequence, quality, index, line, plain| {
+                batch.push(header, sequence, quality, index, line, plain);
                 sequence.is_empty()
             });
             let failure = match parsed {
@@ -444,10 +480,11 @@ impl FastxReader {
     }
 
     /// Parses the next record and hands its header, sequence, quality, number and line
-    /// to `sink` (after checking the sequence); `Ok(None)` at the end of the input.
+    /// to `sink` (after checking the sequence), with whether the sequence is upper-case
+    /// A, C, G and T only; `Ok(None)` at the end of the input.
     fn parse_with<T>(
         &mut self,
-        sink: impl FnOnce(&[u8], &[u8], Option<&[u8]>, u64, u64) -> T,
+        sink: impl FnOnce(&[u8], &[u8], Option<&[u8]>, u64, u64, bool) -> T,
     ) -> Result<Option<T>> {
         let Some(inner) = self.inner.as_mut() else {
             return Ok(None);
@@ -486,7 +523,10 @@ impl FastxReader {
         last.clear();
         last.extend_from_slice(&header[..split]);
         let sequence = parsed.seq();
-        if self.options.validate {
+        // One vector-at-a-time pass clears the common read (valid, nothing ambiguous or
+        // soft-masked); anything else goes through the full check.
+        let plain = plain_acgt(&sequence);
+        if self.options.validate && !plain {
             dna::validate(&sequence).map_err(|e| {
                 e.with_context(format!(
                     "{}: {}",
@@ -495,7 +535,14 @@ impl FastxReader {
                 ))
             })?;
         }
-        Ok(Some(sink(header, &sequence, parsed.qual(), index, line)))
+        Ok(Some(sink(
+            header,
+            &sequence,
+            parsed.qual(),
+            index,
+            line,
+            plain,
+        )))
     }
 
     /// Turns a parser error into ours, naming the input and the record.
@@ -561,6 +608,16 @@ impl FastxReader {
     }
 }
 
+/// True when every byte is an upper-case A, C, G or T (checked a block at a time,
+/// branch-free, so that it vectorizes).
+fn plain_acgt(seq: &[u8]) -> bool {
+    seq.chunks(64).all(|block| {
+        block.iter().fold(true, |ok, &b| {
+            ok & ((b == b'A') | (b == b'C') | (b == b'G') | (b == b'T'))
+        })
+    })
+}
+
 /// `record 'name' (record 3, line 45)`.
 fn describe_record(name: &str, index: u64, line: u64) -> String {
     format!("record '{name}' (record {}, line {line})", index + 1)
@@ -587,6 +644,52 @@ mod tests {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         e.write_all(data).unwrap();
         e.finish().unwrap()
+    }
+
+    #[test]
+    fn plugged_gzip_decoder_plain_batches_and_one_byte_streams() {
+        let fq = b"@a\nACGT\n+\nIIII\n@b\nACgN\n+\nIIII\n@c\nTTTT\n+\nIIII\n";
+        let gz = gzip(fq);
+        // A plugged decoder is used for gzip input (here one that counts its calls).
+        let calls = Arc::new(AtomicU64::new(0));
+        let seen = Arc::clone(&calls);
+        let decoder: GzipDecoder = Box::new(move |stream| {
+            seen.fetch_add(1, Ordering::Relaxed);
+            Ok(Box::new(crate::genomic::gzip::MultiGzip::new(stream)))
+        });
+        let mut reader = FastxReader::from_reader_with(
+            io::Cursor::new(gz.clone()),
+            "'t'",
+            ReaderOptions::default(),
+            Some(decoder),
+        )
+        .unwrap();
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
+        // The batch is plain only while every sequence is upper-case A/C/G/T.
+        let mut batch = RecordBatch::default();
+        let limits = BatchLimits::new(4, 10).unwrap();
+        assert!(reader.next_batch(&mut batch, limits).unwrap());
+        assert!(batch.plain && batch.len() == 1);
+        assert!(reader.next_batch(&mut batch, limits).unwrap());
+        assert!(!batch.plain && batch.name(0) == b"b");
+        assert!(reader.next_batch(&mut batch, limits).unwrap());
+        assert!(batch.plain && batch.name(0) == b"c");
+        // A decoder that fails to start is a read error naming the input.
+        let failing: GzipDecoder = Box::new(|_| Err(io::Error::other("no decoder")));
+        let e = FastxReader::from_reader_with(
+            io::Cursor::new(gz.clone()),
+            "'t'",
+            ReaderOptions::default(),
+            Some(failing),
+        )
+        .unwrap_err();
+        assert!(e.message().contains("cannot read 't': no decoder"), "{e}");
+        // A stream cut after its first decoded byte is truncated, not empty.
+        for cut in 2..gz.len() {
+            if let Err(e) = read_all(&gz[..cut], ReaderOptions::default()) {
+                assert_eq!(e.kind(), ErrorKind::InvalidFormat, "cut {cut}: {e}");
+            }
+        }
     }
 
     #[test]

@@ -7,6 +7,9 @@
 //! zlib-rs is used directly, through its safe `Inflate` API, with large buffers, inflating
 //! straight into the caller's buffer.
 //!
+//! Zero bytes after a member are padding and skipped (as gzip(1), Python's `gzip` and
+//! ISA-L's `igzip` skip them), so the decoders a reader may use agree on such files.
+//!
 //! Errors are `io::Error`s: `InvalidData` for a corrupt stream or bytes after a member
 //! that do not start another member, `UnexpectedEof` for a stream that ends inside a
 //! member. The reader never returns 0 (the end) before the last member's trailer has
@@ -33,6 +36,8 @@ pub struct MultiGzip<R> {
     source_done: bool,
     /// Every member ended and nothing follows.
     finished: bool,
+    /// A member has ended (zero bytes after one are padding).
+    after_member: bool,
 }
 
 impl<R: Read> MultiGzip<R> {
@@ -46,6 +51,7 @@ impl<R: Read> MultiGzip<R> {
             inflate: None,
             source_done: false,
             finished: false,
+            after_member: false,
         }
     }
 
@@ -89,6 +95,14 @@ impl<R: Read> Read for MultiGzip<R> {
                     self.finished = true;
                     return Ok(0);
                 }
+                if self.after_member && self.input[self.pos] == 0 {
+                    let zeros = self.input[self.pos..self.len]
+                        .iter()
+                        .take_while(|&&b| b == 0)
+                        .count();
+                    self.pos += zeros;
+                    continue;
+                }
                 self.inflate = Some(Box::new(Inflate::new(true, GZIP_WINDOW_BITS)));
             }
             let Some(inflate) = self.inflate.as_mut() else {
@@ -115,6 +129,7 @@ impl<R: Read> Read for MultiGzip<R> {
             if status == Status::StreamEnd {
                 // The member's trailer checked out; whatever follows is another member.
                 self.inflate = None;
+                self.after_member = true;
             }
             if written > 0 {
                 return Ok(written);
@@ -194,6 +209,14 @@ mod tests {
             let mut bad = both.clone();
             bad[at] ^= 0x55;
             assert!(decode(&bad, 1 << 16).is_err());
+        }
+        // Zero padding after members (and between them) is skipped.
+        let mut padded = gzip(&a, 6);
+        padded.extend_from_slice(&[0; 700]);
+        padded.extend(gzip(&b, 1));
+        padded.extend_from_slice(&[0; 3]);
+        for step in [1, 4096] {
+            assert_eq!(decode(&padded, step).unwrap(), want);
         }
         // Bytes after a member that are not a member.
         let mut tail = gzip(&a, 6);
