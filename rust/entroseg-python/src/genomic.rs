@@ -335,6 +335,9 @@ impl Read for PyFile {
     }
 }
 
+/// A batch's BED text with its records, bases, masked bases and intervals.
+type BedBatch<'py> = (Bound<'py, PyBytes>, usize, usize, u64, usize);
+
 struct ReaderState {
     reader: FastxReader,
     batch: RecordBatch,
@@ -634,7 +637,7 @@ impl PyFastxReader {
         batch_bases: i64,
         batch_records: i64,
         threads: Option<i64>,
-    ) -> PyResult<Option<(Bound<'py, PyBytes>, usize, usize, u64, usize)>> {
+    ) -> PyResult<Option<BedBatch<'py>>> {
         let options = dust_options(window, level)?;
         let threads = crate::convert::threads_option(threads)?;
         let limits = BatchLimits {
