@@ -7,4 +7,5 @@ pub mod dna;
 pub mod dust;
 pub mod fasta;
 pub mod gzip;
+pub mod read_model;
 pub mod reads;

@@ -13,10 +13,12 @@
 //! depend on which batch it came in, on the batch size, or on the number of threads.
 
 use crate::error::{Error, Result};
-use crate::genomic::dna::{DnaProfiler, ProfileOptions};
+use crate::genomic::dna::{DnaProfiler, ProfileKind, ProfileOptions};
 use crate::genomic::dust::{DustOptions, Sdust};
 use crate::genomic::fasta::Format;
-use crate::segment::rules::{segment_scores, Rules, Segment};
+use crate::genomic::read_model::{ReadSurprisal, MAX_READ_LEN};
+use crate::segment::rules::short::{segment_short, ShortScratch};
+use crate::segment::rules::{Rules, Segment};
 use crate::util::pool::run_parallel;
 
 /// Records in flat buffers: record `i`'s sequence is
@@ -402,23 +404,55 @@ pub fn tokens_batch(
             "tokens need a per-base profile: give a window (or use a next-base method)",
         ));
     }
+    // Next-base surprisal of a short record takes the packed model (the same values),
+    // any other profile the general profiler; the cut reuses its buffers across records.
+    let fast = options.kind == ProfileKind::NextSurprisal;
     per_record(
         sequences,
         offsets,
         threads,
-        || Ok((DnaProfiler::new(options)?, Vec::<f64>::new())),
-        |(profiler, scores), seq, out| {
+        || {
+            Ok(TokenState {
+                profiler: None,
+                read_model: if fast {
+                    ReadSurprisal::new(options.k, options.normalize)
+                } else {
+                    None
+                },
+                scores: Vec::new(),
+                scratch: ShortScratch::default(),
+            })
+        },
+        |state, seq, out| {
             if seq.is_empty() {
                 return Ok(());
             }
-            profiler.reset();
+            let scores = &mut state.scores;
             scores.clear();
             scores.resize(seq.len(), f64::NAN);
-            profiler.update_letters(seq, scores)?;
-            out.extend(segment_scores(scores, rules)?);
-            Ok(())
+            match &mut state.read_model {
+                Some(model) if seq.len() < MAX_READ_LEN => model.record(seq, scores)?,
+                _ => {
+                    // Made on first use: its tables cost more than a short record.
+                    let profiler = match &mut state.profiler {
+                        Some(p) => p,
+                        None => state.profiler.insert(DnaProfiler::new(options)?),
+                    };
+                    profiler.reset();
+                    profiler.update_letters(seq, scores)?;
+                }
+            }
+            segment_short(scores, rules, &mut state.scratch, out)
         },
     )
+}
+
+/// What a thread of [`tokens_batch`] keeps from record to record.
+struct TokenState {
+    profiler: Option<DnaProfiler>,
+    read_model: Option<ReadSurprisal>,
+    scores: Vec<f64>,
+    scratch: ShortScratch,
 }
 
 /// BED3 text (`name<TAB>start<TAB>end` lines) of ragged intervals: record `i`, named
@@ -634,6 +668,7 @@ mod tests {
     use super::*;
     use crate::genomic::dna::ProfileKind;
     use crate::genomic::dust::sdust;
+    use crate::segment::rules::segment_scores;
     use proptest::prelude::*;
 
     fn batch_of(seqs: &[Vec<u8>]) -> (Vec<u8>, Vec<i64>) {

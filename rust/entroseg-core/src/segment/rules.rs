@@ -2829,5 +2829,6 @@ pub(crate) fn read_rules(r: &mut Reader) -> Result<Rules> {
 }
 
 mod sampled;
+pub mod short;
 #[cfg(test)]
 mod tests;
