@@ -441,33 +441,31 @@ fn initial_groups<'a>(
     Ok((units, features, kind, dim))
 }
 
-/// Similarity of two groups' feature sums.
+/// Cosine similarity of two groups' vector sums, given their norms (`sqrt` of the sum
+/// of squares, accumulated in column order): 0 when either is the zero vector.
 #[inline]
-fn similarity(kind: Kind, a: &[f64], b: &[f64], count_a: f64, count_b: f64) -> f64 {
-    match kind {
-        Kind::Cosine => {
-            let (mut dot, mut na, mut nb) = (0.0, 0.0, 0.0);
-            for (&x, &y) in a.iter().zip(b) {
-                dot += x * y;
-                na += x * x;
-                nb += y * y;
-            }
-            if na == 0.0 || nb == 0.0 {
-                0.0
-            } else {
-                (dot / (na.sqrt() * nb.sqrt())).clamp(-1.0, 1.0)
-            }
-        }
-        Kind::Profile if a.len() == 1 => -(a[0] / count_a - b[0] / count_b).abs(),
-        Kind::Profile => {
-            let mut ss = 0.0;
-            for (&x, &y) in a.iter().zip(b) {
-                let d = x / count_a - y / count_b;
-                ss += d * d;
-            }
-            -(ss / a.len() as f64).sqrt()
-        }
+fn cosine(a: &[f64], b: &[f64], norm_a: f64, norm_b: f64) -> f64 {
+    let mut dot = 0.0;
+    for (&x, &y) in a.iter().zip(b) {
+        dot += x * y;
     }
+    if norm_a == 0.0 || norm_b == 0.0 {
+        0.0
+    } else {
+        (dot / (norm_a * norm_b)).clamp(-1.0, 1.0)
+    }
+}
+
+/// Profile similarity of two groups from their column means: minus the root mean
+/// square difference.
+#[inline]
+fn profile_distance(a: &[f64], b: &[f64]) -> f64 {
+    let mut ss = 0.0;
+    for (&x, &y) in a.iter().zip(b) {
+        let d = x - y;
+        ss += d * d;
+    }
+    -(ss / a.len() as f64).sqrt()
 }
 
 /// Heap entry of the exchange algorithm: larger value first, then the leftmost node.
@@ -952,6 +950,7 @@ pub fn merge_plan(
     let mut out_levels: Vec<MergeLevel> = Vec::with_capacity(levels);
     let mut selector = PairSelector::default();
     let mut sims: Vec<f64> = Vec::new();
+    let mut pre: Vec<f64> = Vec::new();
     let mut values: Vec<f64> = Vec::new();
     let mut chosen: Vec<bool> = Vec::new();
     // Groups per block at the previous level (cumulative); the levels' own
@@ -973,6 +972,24 @@ pub fn merge_plan(
             (None, Kind::Profile) => (starts[g + 1] - starts[g]) as f64,
             (None, Kind::Cosine) => 1.0,
         };
+        // Per group, once: its norm (cosine) or its means (profile), which each of its
+        // two pairs used to recompute (the same operations, so the same bits).
+        pre.clear();
+        match kind {
+            Kind::Cosine => pre.extend(sums.chunks_exact(dim).map(|a| {
+                let mut na = 0.0;
+                for &x in a {
+                    na += x * x;
+                }
+                na.sqrt()
+            })),
+            Kind::Profile => {
+                for g in 0..n_groups {
+                    let c = count(g);
+                    pre.extend(feature(g).iter().map(|&x| x / c));
+                }
+            }
+        }
         let estimate = n_groups / 2 + 1;
         let mut out = MergeLevel {
             group_ids: Vec::with_capacity(n_groups),
@@ -1000,7 +1017,14 @@ pub fn merge_plan(
                 let span = starts[g + 2] - starts[g];
                 let weight = sizes[g].saturating_add(sizes[g + 1]);
                 sims.push(if span <= window && weight <= max_size {
-                    similarity(kind, feature(g), feature(g + 1), count(g), count(g + 1))
+                    match kind {
+                        Kind::Cosine => cosine(feature(g), feature(g + 1), pre[g], pre[g + 1]),
+                        Kind::Profile if dim == 1 => -(pre[g] - pre[g + 1]).abs(),
+                        Kind::Profile => profile_distance(
+                            &pre[g * dim..(g + 1) * dim],
+                            &pre[(g + 1) * dim..(g + 2) * dim],
+                        ),
+                    }
                 } else {
                     f64::NEG_INFINITY
                 });

@@ -86,10 +86,10 @@ struct Take {
 }
 
 impl Take {
-    /// Higher rank first (larger key, then the leftmost node).
+    /// The rank as one integer: larger key, then the leftmost node, is larger.
     #[inline]
-    fn outranks(&self, other: &Take) -> bool {
-        self.key > other.key || (self.key == other.key && self.node < other.node)
+    fn rank(&self) -> u128 {
+        (u128::from(self.key) << 32) | u128::from(u32::MAX - self.node)
     }
 }
 
@@ -105,6 +105,7 @@ pub(super) struct LocalSelector {
     lo: Vec<u32>,
     hi: Vec<u32>,
     takes: Vec<Take>,
+    ranks: Vec<u128>,
     toggle: Vec<u8>,
 }
 
@@ -219,27 +220,30 @@ impl LocalSelector {
                 }
             };
         }
-        // The takes the reference keeps.
+        // The takes the reference keeps: all of a threshold's; of a count `r`, those
+        // ranked at least as high as the `r`-th (ranks are distinct: found by a
+        // selection on packed ranks, not a sort).
+        self.toggle.clear();
+        self.toggle.resize(m + 1, 0);
         let keep = match target {
             Target::Positive => self.takes.len(),
             Target::Count(r) => r.min(self.takes.len()),
         };
-        if keep < self.takes.len() {
-            self.takes.select_nth_unstable_by(keep, |a, b| {
-                if a.outranks(b) {
-                    std::cmp::Ordering::Less
-                } else if b.outranks(a) {
-                    std::cmp::Ordering::Greater
-                } else {
-                    std::cmp::Ordering::Equal
-                }
-            });
-        }
-        self.toggle.clear();
-        self.toggle.resize(m + 1, 0);
-        for t in &self.takes[..keep] {
-            self.toggle[t.lo as usize] ^= 1;
-            self.toggle[t.hi as usize + 1] ^= 1;
+        let bar = if keep < self.takes.len() && keep > 0 {
+            self.ranks.clear();
+            self.ranks.extend(self.takes.iter().map(Take::rank));
+            let (_, nth, _) = self.ranks.select_nth_unstable_by(keep - 1, |a, b| b.cmp(a));
+            *nth
+        } else if keep == 0 {
+            u128::MAX
+        } else {
+            0
+        };
+        for t in &self.takes {
+            if t.rank() >= bar {
+                self.toggle[t.lo as usize] ^= 1;
+                self.toggle[t.hi as usize + 1] ^= 1;
+            }
         }
         let mut state = 0u8;
         let mut count = 0;
