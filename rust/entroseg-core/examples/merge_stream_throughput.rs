@@ -53,8 +53,21 @@ fn main() {
     let vectors: Vec<f32> = (0..n * 4)
         .map(|_| ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5) as f32)
         .collect();
-    println!("n = {n} units pushed {CHUNK} at a time, window 16, 4 levels (best of 3, wall)");
+    println!("n = {n} units pushed {CHUNK} at a time, window 16, 4 levels (best of MERGE_RUNS, default 3; wall)");
+    // MERGE_CASE=<substring> runs only the matching cases (for profiling one schedule);
+    let only = std::env::var("MERGE_CASE").ok();
+    // MERGE_BLOCK=<units> only that block size; MERGE_RUNS=<k> best of k (default 3).
+    let only_block: Option<usize> = std::env::var("MERGE_BLOCK")
+        .ok()
+        .and_then(|b| b.parse().ok());
+    let runs: usize = std::env::var("MERGE_RUNS")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(3);
     for block in [256usize, 1024, 4096] {
+        if only_block.is_some_and(|b| b != block) {
+            continue;
+        }
         println!("block {block}:");
         let cases: [(&str, Schedule, Similarity); 6] = [
             (
@@ -102,6 +115,9 @@ fn main() {
             ),
         ];
         for (name, schedule, similarity) in cases {
+            if only.as_deref().is_some_and(|o| !name.contains(o)) {
+                continue;
+            }
             let options = MergeOptions {
                 window: 16,
                 max_size: None,
@@ -109,7 +125,8 @@ fn main() {
                 strict: false,
                 block: Some(block),
             };
-            let (t, groups) = common::best_of(3, || run(&options, similarity, &profile, &vectors));
+            let (t, groups) =
+                common::best_of(runs, || run(&options, similarity, &profile, &vectors));
             println!(
                 "  {name:<48} {:7.1} M units/s  ({t:.3} s; {groups} top groups)",
                 n as f64 / t / 1e6

@@ -659,3 +659,156 @@ fn wrapping_profile_sizes_are_refused() {
         assert!(e.message().contains("samples"), "{}", e.message());
     }
 }
+
+/// Values with many ties: `levels` distinct quarters (exact sums, so the local form's
+/// guard never needs to decline), some `-inf` (ineligible), from a seed.
+fn tied_values(m: usize, levels: u32, ineligible: u32, seed: u64, shift: i32) -> Vec<f64> {
+    let mut state = seed | 1;
+    (0..m)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            if (state % 100) < ineligible as u64 {
+                f64::NEG_INFINITY
+            } else {
+                ((state >> 8) % levels as u64) as f64 / 4.0 - shift as f64
+            }
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    /// The local form (run on every count, not only those `select` gives it) makes the
+    /// one-heap reference's selection, ties included; on quarters it never declines.
+    #[test]
+    fn local_selection_equals_the_one_heap_form(
+        m in 0usize..3000,
+        levels in 1u32..12,
+        ineligible in 0u32..10,
+        seed in any::<u64>(),
+        count in prop_oneof![Just(None), (0usize..1600).prop_map(Some)],
+        shift in -3i32..3,
+    ) {
+        let values = tied_values(m, levels, ineligible, seed, shift);
+        let target = count.map_or(Target::Positive, Target::Count);
+        let mut local = local::LocalSelector::default();
+        let mut chosen = vec![false; m];
+        let made = local.select(&values, target, &mut chosen);
+        let expected = select_with_one_heap(&values, target);
+        prop_assert_eq!(made, Some(expected.iter().filter(|&&c| c).count()));
+        prop_assert_eq!(&chosen, &expected);
+        // And `select` (local or sorted, by the count) agrees with the sorted form.
+        let mut sel = PairSelector::default();
+        let mut via_select = Vec::new();
+        let mut via_sorted = Vec::new();
+        let a = sel.select(&values, target, &mut via_select);
+        let b = sel.select_sorted(&values, target, &mut via_sorted);
+        prop_assert_eq!(a, b);
+        prop_assert_eq!(via_select, via_sorted);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+    /// Short chains of few distinct values, every count: local = one-heap reference.
+    #[test]
+    fn local_selection_on_short_tied_chains(
+        codes in prop::collection::vec(0u8..7, 0..24),
+        count in prop_oneof![Just(None), (0usize..14).prop_map(Some)],
+    ) {
+        let values: Vec<f64> = codes
+            .iter()
+            .map(|&c| if c == 0 { f64::NEG_INFINITY } else { f64::from(c) - 3.0 })
+            .collect();
+        let target = count.map_or(Target::Positive, Target::Count);
+        let mut local = local::LocalSelector::default();
+        let mut chosen = vec![false; values.len()];
+        let made = local.select(&values, target, &mut chosen);
+        let expected = select_with_one_heap(&values, target);
+        prop_assert_eq!(made, Some(expected.iter().filter(|&&c| c).count()));
+        prop_assert_eq!(chosen, expected);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+    /// Arbitrary floats (sums round): where the local form answers it is the one-heap
+    /// reference's answer, and `select` always equals the sorted form (main's), NaN,
+    /// zeros of both signs and near-ties included.
+    #[test]
+    fn select_equals_the_sorted_form_on_rounding_values(
+        raw in prop::collection::vec(
+            prop_oneof![
+                6 => -1.0f64..1.0,
+                2 => (0u8..5).prop_map(|k| [0.1, 0.3, 0.2, -0.0, 0.0][k as usize]),
+                1 => Just(f64::NEG_INFINITY),
+                1 => Just(f64::NAN),
+            ],
+            0..200,
+        ),
+        count in prop_oneof![Just(None), (0usize..120).prop_map(Some)],
+    ) {
+        let target = count.map_or(Target::Positive, Target::Count);
+        let mut sel = PairSelector::default();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let made = sel.select(&raw, target, &mut a);
+        prop_assert_eq!(made, sel.select_sorted(&raw, target, &mut b));
+        prop_assert_eq!(&a, &b);
+        if raw.iter().all(|v| !v.is_nan()) {
+            let mut local = local::LocalSelector::default();
+            let mut chosen = vec![false; raw.len()];
+            if local.select(&raw, target, &mut chosen).is_some() {
+                prop_assert_eq!(chosen, select_with_one_heap(&raw, target));
+            }
+        }
+    }
+}
+
+#[test]
+fn local_form_declines_where_a_rounding_could_reorder_takes() {
+    // Taking 0.3 (the left of the tie) leaves 0.1 + 0.3 - 0.3 = 0.10000000000000003,
+    // above the 0.1 it absorbed: the order argument needs it below, so the local form
+    // declines and the sorted form decides.
+    let values = [0.1, 0.3, 0.3];
+    let mut local = local::LocalSelector::default();
+    let mut chosen = vec![false; 3];
+    assert_eq!(local.select(&values, Target::Count(2), &mut chosen), None);
+    let mut sel = PairSelector::default();
+    let mut out = Vec::new();
+    assert_eq!(sel.select(&values, Target::Count(2), &mut out), 2);
+    assert_eq!(out, select_with_one_heap(&values, Target::Count(2)));
+    assert_eq!(out, [true, false, true]);
+    // NaN (an overflowed sum) also goes to the sorted form.
+    assert_eq!(
+        local.select(&[1.0, f64::NAN, 2.0], Target::Count(1), &mut chosen),
+        None
+    );
+}
+
+#[test]
+fn local_form_is_not_plain_greedy() {
+    // Greedy by descending similarity takes 5 and stops; the exchange algorithm (and
+    // so the local form) gives it up for 4 + 4 at two merges, and takes both ends
+    // above a threshold of 0 as 4 + 4 - 5 > 0.
+    let mut local = local::LocalSelector::default();
+    let mut chosen = vec![false; 3];
+    assert_eq!(
+        local.select(&[4.0, 5.0, 4.0], Target::Count(1), &mut chosen),
+        Some(1)
+    );
+    assert_eq!(chosen, [false, true, false]);
+    let mut chosen = vec![false; 3];
+    assert_eq!(
+        local.select(&[4.0, 5.0, 4.0], Target::Count(2), &mut chosen),
+        Some(2)
+    );
+    assert_eq!(chosen, [true, false, true]);
+    let mut chosen = vec![false; 3];
+    assert_eq!(
+        local.select(&[4.0, 5.0, 4.0], Target::Positive, &mut chosen),
+        Some(2)
+    );
+    assert_eq!(chosen, [true, false, true]);
+}
