@@ -137,6 +137,12 @@ impl Pending {
     }
 
     fn clear(&mut self) {
+        // Reporting drops every interval it reports, slot and bit, so after the end of a
+        // sequence nothing is live and there is nothing to clear (a masker reused for
+        // many short reads would otherwise rewrite every slot twice per read).
+        if self.live == 0 {
+            return;
+        }
         self.slots.iter_mut().for_each(|s| s.start = EMPTY);
         self.live_bits.iter_mut().for_each(|w| *w = 0);
         self.live = 0;
@@ -596,6 +602,15 @@ impl Sdust {
         let out = std::mem::take(&mut self.intervals);
         self.reset();
         out
+    }
+
+    /// [`Sdust::finish`] appending the intervals to `out` instead of returning a new
+    /// vector: masking many short sequences with one masker allocates nothing per
+    /// sequence.
+    pub fn finish_into(&mut self, out: &mut Vec<(u64, u64)>) {
+        self.end_run();
+        out.append(&mut self.intervals);
+        self.reset();
     }
 
     /// Hands out the intervals that later input can no longer change (all but the last
@@ -1138,7 +1153,8 @@ mod tests {
     }
 
     /// Sequences rich in what the fast paths special-case: long homopolymers,
-    /// microsatellites of unit lengths 1 to 8, random stretches, N runs and lowercase.
+    /// microsatellites of unit lengths 1 to 8, random stretches, runs of N and of the
+    /// other IUPAC codes (either case), and lowercase.
     fn repeat_rich(pieces: &[(u8, u16, u64)]) -> Vec<u8> {
         let mut seq = Vec::new();
         for &(kind, len, seed) in pieces {
@@ -1159,7 +1175,9 @@ mod tests {
                     seq.extend(unit.iter().cycle().take(len));
                 }
                 3 => seq.extend((0..len).map(|_| b"AATTACGT"[(next() >> 61) as usize])),
-                _ => seq.extend(std::iter::repeat_n(b'N', 1 + len % 4)),
+                _ => seq.extend(
+                    (0..1 + len % 4).map(|i| b"NNRYKMSWBDHVnryu"[(seed as usize + i) % 16]),
+                ),
             }
             if kind >= 200 {
                 let from = seq.len().saturating_sub(len);
@@ -1247,6 +1265,35 @@ mod tests {
             let want = reference_sdust(&seq, window, level as u64);
             prop_assert_eq!(&sdust(&seq, o).unwrap(), &want);
             prop_assert_eq!(&sdust_chunked(&seq, o, chunk, 2).unwrap(), &want);
+        }
+
+        /// One masker reused for many short records (as the read batches use it, with
+        /// `finish_into` appending to one buffer) gives each record the reference's
+        /// intervals, whatever the previous records left behind, also after a `reset`
+        /// in the middle of a low-complexity run (pending intervals still live).
+        #[test]
+        fn reused_masker_equals_reference_per_record(
+            records in proptest::collection::vec(
+                proptest::collection::vec((any::<u8>(), 1u16..90, any::<u64>()), 0..5),
+                1..12),
+            window in prop::sample::select(vec![4usize, 9, 64, 65, 100]),
+            level in prop::sample::select(vec![0u32, 10, 20, 33]),
+        ) {
+            let o = DustOptions { window, level };
+            let mut m = Sdust::new(o).unwrap();
+            let mut out = vec![(7, 7)];
+            for (i, pieces) in records.iter().enumerate() {
+                let seq = repeat_rich(pieces);
+                if i % 2 == 1 {
+                    m.push_letters(&b"CACACACACATTTTTTTTTTTTTTTTTTTTTTTTTTTTTT"[..10 + i % 30]).unwrap();
+                    m.reset();
+                }
+                let from = out.len();
+                m.push_letters(&seq).unwrap();
+                m.finish_into(&mut out);
+                prop_assert_eq!(&out[from..], &reference_sdust(&seq, window, level as u64)[..]);
+            }
+            prop_assert_eq!(out[0], (7, 7));
         }
 
         /// Arbitrary bytes: the lenient masker never panics and keeps the invariants; the

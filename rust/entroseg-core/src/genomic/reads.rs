@@ -327,9 +327,9 @@ pub fn sdust_batch(
         threads,
         || Sdust::new(options),
         |masker, seq, out| {
-            masker.reset();
+            // A masker is fresh after `finish_into` (and an error ends the batch).
             masker.push_letters(seq)?;
-            out.extend(masker.finish());
+            masker.finish_into(out);
             Ok(())
         },
     )
