@@ -724,11 +724,7 @@ impl<'a> Window<'a> {
             // The whole window in the current block (the common case): one slice.
             let lo = (from - self.base) as usize;
             let piece = &self.block[lo..=(to - self.base) as usize];
-            let m = max_ignoring_nan(piece);
-            return match last_equal(piece, m) {
-                Some(i) if m != f64::NEG_INFINITY => from + i as u64,
-                _ => to,
-            };
+            return latest_max(piece).map_or(to, |i| from + i as u64);
         }
         let pieces = self.pieces(from, to);
         let mut m = f64::NEG_INFINITY;
@@ -745,6 +741,106 @@ impl<'a> Window<'a> {
         }
         to
     }
+}
+
+/// Index of the highest score of `x`, the latest on ties, NaN lowest; `None` when the
+/// highest is `-inf` or every score is NaN (the forced split then goes to the window's
+/// end). With AVX2 (checked once at run time) four scores per instruction and no scalar
+/// tail; else [`max_ignoring_nan`] and [`last_equal`].
+#[inline]
+fn latest_max(x: &[f64]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::sync::OnceLock;
+        static AVX2: OnceLock<bool> = OnceLock::new();
+        if *AVX2.get_or_init(|| std::arch::is_x86_feature_detected!("avx2")) {
+            // SAFETY: the CPU supports AVX2 (checked at run time just above).
+            return unsafe { latest_max_avx2(x) };
+        }
+    }
+    latest_max_portable(x)
+}
+
+/// [`latest_max`] without AVX2.
+#[inline]
+fn latest_max_portable(x: &[f64]) -> Option<usize> {
+    let m = max_ignoring_nan(x);
+    if m == f64::NEG_INFINITY {
+        return None;
+    }
+    last_equal(x, m)
+}
+
+/// [`latest_max`] with AVX2: the maximum in four 4-lane chains (an overlapping last load
+/// instead of a scalar tail; `max(v, acc)` keeps `acc` when `v` is NaN), then equality
+/// masks from the end, sixteen scores per step.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn latest_max_avx2(x: &[f64]) -> Option<usize> {
+    use std::arch::x86_64::{
+        _mm256_castpd256_pd128, _mm256_cmp_pd, _mm256_extractf128_pd, _mm256_loadu_pd,
+        _mm256_max_pd, _mm256_movemask_pd, _mm256_set1_pd, _mm_cvtsd_f64, _mm_max_pd,
+        _mm_unpackhi_pd, _CMP_EQ_OQ,
+    };
+    let n = x.len();
+    if n < 4 {
+        return latest_max_portable(x);
+    }
+    // The four scores `x[i..i + 4]`.
+    macro_rules! load {
+        ($i:expr) => {{
+            let i: usize = $i;
+            assert!(i + 4 <= n);
+            // SAFETY: reads the four f64 of `x[i..i + 4]`, in bounds (asserted).
+            unsafe { _mm256_loadu_pd(x.as_ptr().add(i)) }
+        }};
+    }
+    let neg = _mm256_set1_pd(f64::NEG_INFINITY);
+    let mut acc = [neg; 4];
+    let mut i = 0;
+    while i + 16 <= n {
+        acc[0] = _mm256_max_pd(load!(i), acc[0]);
+        acc[1] = _mm256_max_pd(load!(i + 4), acc[1]);
+        acc[2] = _mm256_max_pd(load!(i + 8), acc[2]);
+        acc[3] = _mm256_max_pd(load!(i + 12), acc[3]);
+        i += 16;
+    }
+    while i + 4 <= n {
+        acc[0] = _mm256_max_pd(load!(i), acc[0]);
+        i += 4;
+    }
+    if i < n {
+        acc[1] = _mm256_max_pd(load!(n - 4), acc[1]);
+    }
+    let v = _mm256_max_pd(_mm256_max_pd(acc[0], acc[1]), _mm256_max_pd(acc[2], acc[3]));
+    let h = _mm_max_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
+    let m = _mm_cvtsd_f64(_mm_max_pd(h, _mm_unpackhi_pd(h, h)));
+    if m == f64::NEG_INFINITY {
+        return None;
+    }
+    let t = _mm256_set1_pd(m);
+    macro_rules! eq {
+        ($i:expr) => {
+            _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_EQ_OQ>(load!($i), t)) as u32
+        };
+    }
+    let mut end = n;
+    while end >= 16 {
+        let b = end - 16;
+        let bits = eq!(b) | eq!(b + 4) << 4 | eq!(b + 8) << 8 | eq!(b + 12) << 12;
+        if bits != 0 {
+            return Some(b + 31 - bits.leading_zeros() as usize);
+        }
+        end = b;
+    }
+    while end >= 4 {
+        let bits = eq!(end - 4);
+        if bits != 0 {
+            return Some(end - 4 + 31 - bits.leading_zeros() as usize);
+        }
+        end -= 4;
+    }
+    x[..end].iter().rposition(|&v| v == m)
 }
 
 /// Index of the last element of `x` equal to `m` (a number, not NaN): eight

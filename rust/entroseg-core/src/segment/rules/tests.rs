@@ -1019,6 +1019,15 @@ proptest! {
             }
         }
         prop_assert_eq!(Window::whole(&s).best_split(from, to), want);
+        // Both kernels, whichever the CPU takes.
+        let piece = &s[from as usize..=to as usize];
+        let kernel = |i: Option<usize>| i.map_or(to, |i| from + i as u64);
+        prop_assert_eq!(kernel(latest_max_portable(piece)), want);
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is there (checked just above).
+            prop_assert_eq!(kernel(unsafe { latest_max_avx2(piece) }), want);
+        }
         // The scores before `split` held in a ring (power-of-two capacity, positions
         // modulo it), the rest as the current block.
         let split = from + base % (to - from + 1);
