@@ -720,6 +720,12 @@ impl<'a> Window<'a> {
     /// Highest score in `from..=to`, the latest position on ties, NaN lowest: a
     /// vectorised maximum, then a backward search for it.
     fn best_split(&self, from: u64, to: u64) -> u64 {
+        if from >= self.base {
+            // The whole window in the current block (the common case): one slice.
+            let lo = (from - self.base) as usize;
+            let piece = &self.block[lo..=(to - self.base) as usize];
+            return latest_max(piece).map_or(to, |i| from + i as u64);
+        }
         let pieces = self.pieces(from, to);
         let mut m = f64::NEG_INFINITY;
         for (_, piece) in &pieces {
@@ -729,7 +735,7 @@ impl<'a> Window<'a> {
             return to;
         }
         for (start, piece) in pieces.iter().rev() {
-            if let Some(i) = piece.iter().rposition(|&v| v == m) {
+            if let Some(i) = last_equal(piece, m) {
                 return start + i as u64;
             }
         }
@@ -737,12 +743,140 @@ impl<'a> Window<'a> {
     }
 }
 
-/// Maximum of the non-NaN values (`-inf` when none), in four independent lanes so the
-/// compiler vectorises it.
+/// Index of the highest score of `x`, the latest on ties, NaN lowest; `None` when the
+/// highest is `-inf` or every score is NaN (the forced split then goes to the window's
+/// end). With AVX2 (checked once at run time) four scores per instruction and no scalar
+/// tail; else [`max_ignoring_nan`] and [`last_equal`].
+#[inline]
+fn latest_max(x: &[f64]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::sync::OnceLock;
+        static AVX2: OnceLock<bool> = OnceLock::new();
+        if *AVX2.get_or_init(|| std::arch::is_x86_feature_detected!("avx2")) {
+            // SAFETY: the CPU supports AVX2 (checked at run time just above).
+            return unsafe { latest_max_avx2(x) };
+        }
+    }
+    latest_max_portable(x)
+}
+
+/// [`latest_max`] without AVX2.
+#[inline]
+fn latest_max_portable(x: &[f64]) -> Option<usize> {
+    let m = max_ignoring_nan(x);
+    if m == f64::NEG_INFINITY {
+        return None;
+    }
+    last_equal(x, m)
+}
+
+/// [`latest_max`] with AVX2: the maximum in four 4-lane chains (an overlapping last load
+/// instead of a scalar tail; `max(v, acc)` keeps `acc` when `v` is NaN), then equality
+/// masks from the end, sixteen scores per step.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn latest_max_avx2(x: &[f64]) -> Option<usize> {
+    use std::arch::x86_64::{
+        _mm256_castpd256_pd128, _mm256_cmp_pd, _mm256_extractf128_pd, _mm256_loadu_pd,
+        _mm256_max_pd, _mm256_movemask_pd, _mm256_set1_pd, _mm_cvtsd_f64, _mm_max_pd,
+        _mm_unpackhi_pd, _CMP_EQ_OQ,
+    };
+    let n = x.len();
+    if n < 4 {
+        return latest_max_portable(x);
+    }
+    // The four scores `x[i..i + 4]`.
+    macro_rules! load {
+        ($i:expr) => {{
+            let i: usize = $i;
+            assert!(i + 4 <= n);
+            // SAFETY: reads the four f64 of `x[i..i + 4]`, in bounds (asserted).
+            unsafe { _mm256_loadu_pd(x.as_ptr().add(i)) }
+        }};
+    }
+    let neg = _mm256_set1_pd(f64::NEG_INFINITY);
+    let mut acc = [neg; 4];
+    let mut i = 0;
+    while i + 16 <= n {
+        acc[0] = _mm256_max_pd(load!(i), acc[0]);
+        acc[1] = _mm256_max_pd(load!(i + 4), acc[1]);
+        acc[2] = _mm256_max_pd(load!(i + 8), acc[2]);
+        acc[3] = _mm256_max_pd(load!(i + 12), acc[3]);
+        i += 16;
+    }
+    while i + 4 <= n {
+        acc[0] = _mm256_max_pd(load!(i), acc[0]);
+        i += 4;
+    }
+    if i < n {
+        acc[1] = _mm256_max_pd(load!(n - 4), acc[1]);
+    }
+    let v = _mm256_max_pd(_mm256_max_pd(acc[0], acc[1]), _mm256_max_pd(acc[2], acc[3]));
+    let h = _mm_max_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
+    let m = _mm_cvtsd_f64(_mm_max_pd(h, _mm_unpackhi_pd(h, h)));
+    if m == f64::NEG_INFINITY {
+        return None;
+    }
+    let t = _mm256_set1_pd(m);
+    macro_rules! eq {
+        ($i:expr) => {
+            _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_EQ_OQ>(load!($i), t)) as u32
+        };
+    }
+    let mut end = n;
+    while end >= 16 {
+        let b = end - 16;
+        let bits = eq!(b) | eq!(b + 4) << 4 | eq!(b + 8) << 8 | eq!(b + 12) << 12;
+        if bits != 0 {
+            return Some(b + 31 - bits.leading_zeros() as usize);
+        }
+        end = b;
+    }
+    while end >= 4 {
+        let bits = eq!(end - 4);
+        if bits != 0 {
+            return Some(end - 4 + 31 - bits.leading_zeros() as usize);
+        }
+        end -= 4;
+    }
+    x[..end].iter().rposition(|&v| v == m)
+}
+
+/// Index of the last element of `x` equal to `m` (a number, not NaN): eight
+/// comparisons at a time from the end, their sign masks into one byte (SSE2, part of
+/// every x86-64), instead of a scalar backward search whose exit mispredicts.
+#[inline]
+fn last_equal(x: &[f64], m: f64) -> Option<usize> {
+    let mut end = x.len();
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_cmpeq_pd, _mm_loadu_pd, _mm_movemask_pd, _mm_set1_pd};
+        // SAFETY: SSE2 is part of the x86-64 baseline; each load reads two f64 of
+        // `x[end - 8..end]`, in bounds since `end >= 8`.
+        unsafe {
+            let t = _mm_set1_pd(m);
+            while end >= 8 {
+                let p = x.as_ptr().add(end - 8);
+                let eq = |k: usize| _mm_movemask_pd(_mm_cmpeq_pd(_mm_loadu_pd(p.add(k)), t));
+                let bits = eq(0) | eq(2) << 2 | eq(4) << 4 | eq(6) << 6;
+                if bits != 0 {
+                    return Some(end - 8 + 31 - (bits as u32).leading_zeros() as usize);
+                }
+                end -= 8;
+            }
+        }
+    }
+    x[..end].iter().rposition(|&v| v == m)
+}
+
+/// Maximum of the non-NaN values (`-inf` when none), in eight independent lanes so the
+/// compiler vectorises it into four dependency chains (a forced split's window is
+/// short: the chains' latency, not their throughput, bounds it).
 #[inline]
 fn max_ignoring_nan(x: &[f64]) -> f64 {
-    let mut lanes = [f64::NEG_INFINITY; 4];
-    let chunks = x.chunks_exact(4);
+    let mut lanes = [f64::NEG_INFINITY; 8];
+    let chunks = x.chunks_exact(8);
     let rest = chunks.remainder();
     // `if v > l { v } else { l }` keeps `l` when `v` is NaN: one maxpd per lane.
     for c in chunks {
@@ -750,7 +884,11 @@ fn max_ignoring_nan(x: &[f64]) -> f64 {
             *l = if v > *l { v } else { *l };
         }
     }
-    let mut m = lanes[0].max(lanes[1]).max(lanes[2].max(lanes[3]));
+    let half = |a: f64, b: f64| if b > a { b } else { a };
+    let mut m = half(
+        half(half(lanes[0], lanes[4]), half(lanes[1], lanes[5])),
+        half(half(lanes[2], lanes[6]), half(lanes[3], lanes[7])),
+    );
     for &v in rest {
         m = if v > m { v } else { m };
     }
@@ -1616,7 +1754,17 @@ impl<'a> Reference<'a> {
         // The state both scans share after the last re-scan: the open segment's start
         // and the next position.
         let (mut sync_cur, mut sync_next) = (0u64, 1u64);
-        for (&d, &[s, before]) in self.cand.iter().zip(&self.near) {
+        // Only a score between the two thresholds' values (both ends included, for
+        // ties) can fire differently under them, whatever the relative rule says: the
+        // bracket positions are filtered 64 at a time by that range first, so a move
+        // between close thresholds reads each bracket score once, branch-free.
+        let (v_lo, v_hi) = if self.scan.theta <= b.theta {
+            (self.scan.theta, b.theta)
+        } else {
+            (b.theta, self.scan.theta)
+        };
+        for i in in_value_range(&self.near, v_lo, v_hi) {
+            let (d, [s, before]) = (self.cand[i], self.near[i]);
             if d < sync_next {
                 continue;
             }
@@ -1693,6 +1841,28 @@ impl<'a> Reference<'a> {
         }
         count as u64
     }
+}
+
+/// Indices `i`, ascending, of the pairs whose first score lies in `[lo, hi]` (NaN never
+/// does): compared 64 at a time into a bit mask, then read off bit by bit.
+fn in_value_range(near: &[[f64; 2]], lo: f64, hi: f64) -> impl Iterator<Item = usize> + '_ {
+    near.chunks(64).enumerate().flat_map(move |(k, chunk)| {
+        let mut flags = [0u8; 64];
+        for (f, &[s, _]) in flags.iter_mut().zip(chunk) {
+            *f = (s >= lo && s <= hi) as u8;
+        }
+        let mut bits = flags
+            .chunks_exact(8)
+            .enumerate()
+            .fold(0u64, |bits, (j, c)| bits | (pack8(c) << (8 * j)));
+        std::iter::from_fn(move || {
+            (bits != 0).then(|| {
+                let i = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                k * 64 + i
+            })
+        })
+    })
 }
 
 /// A start as [`Reference`] keeps it: its position, [`FORCED`] for a `max_len` split.

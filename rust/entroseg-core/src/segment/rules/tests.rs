@@ -582,6 +582,11 @@ proptest! {
             moving = moving.moved_to(th);
             prop_assert_eq!(&moving.starts, &Reference::scan(&s, &rules, th).starts);
             prop_assert_eq!(moving.segments_out(), engine_segments(&s, &rules, th));
+            // A move between tie cuts of one value (the range of scores that can fire
+            // differently is that single value).
+            let th = Threshold { value, tie_cut: cut.rotate_left(17) };
+            moving = moving.moved_to(th);
+            prop_assert_eq!(&moving.starts, &Reference::scan(&s, &rules, th).starts);
         }
     }
 }
@@ -966,5 +971,86 @@ fn budget_excludes_the_other_threshold_settings() {
     for (rules, want) in cases {
         let e = rules.validate().unwrap_err();
         assert!(e.message().contains(want), "{:?}", e.message());
+    }
+}
+
+/// Scores for the forced-split search: a few levels (ties), both zeros, both infinities
+/// and NaN.
+fn split_scores_strategy() -> impl Strategy<Value = Vec<f64>> {
+    prop::collection::vec(
+        prop_oneof![
+            6 => (0u8..6).prop_map(|v| v as f64 / 4.0),
+            1 => Just(0.0),
+            1 => Just(-0.0),
+            1 => Just(f64::NEG_INFINITY),
+            1 => Just(f64::INFINITY),
+            2 => Just(f64::NAN),
+        ],
+        1..400,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    /// The vectorised forced-split search is the rule as written: the highest score in
+    /// `from..=to`, NaN lowest, the latest on ties (the two zeros are equal), `to` when
+    /// every score there is NaN or `-inf`; the same when the window starts in the
+    /// history ring of a streaming engine.
+    #[test]
+    fn best_split_is_the_latest_highest_score(
+        s in split_scores_strategy(),
+        a in any::<u64>(),
+        b in any::<u64>(),
+        base in any::<u64>(),
+    ) {
+        let n = s.len() as u64;
+        let (from, to) = {
+            let (x, y) = (a % n, b % n);
+            (x.min(y), x.max(y))
+        };
+        let key = |v: f64| if v.is_nan() { f64::NEG_INFINITY } else { v };
+        let mut want = to;
+        let mut best = f64::NEG_INFINITY;
+        for p in from..=to {
+            if key(s[p as usize]) > best || (key(s[p as usize]) == best && best > f64::NEG_INFINITY) {
+                best = key(s[p as usize]);
+                want = p;
+            }
+        }
+        prop_assert_eq!(Window::whole(&s).best_split(from, to), want);
+        // Both kernels, whichever the CPU takes.
+        let piece = &s[from as usize..=to as usize];
+        let kernel = |i: Option<usize>| i.map_or(to, |i| from + i as u64);
+        prop_assert_eq!(kernel(latest_max_portable(piece)), want);
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is there (checked just above).
+            prop_assert_eq!(kernel(unsafe { latest_max_avx2(piece) }), want);
+        }
+        // The scores before `split` held in a ring (power-of-two capacity, positions
+        // modulo it), the rest as the current block.
+        let split = from + base % (to - from + 1);
+        let cap = (split as usize).next_power_of_two().max(1);
+        let mut ring = vec![f64::NAN; cap];
+        for p in 0..split {
+            ring[(p % cap as u64) as usize] = s[p as usize];
+        }
+        let window = Window { ring: &ring, block: &s[split as usize..], base: split };
+        prop_assert_eq!(window.best_split(from, to), want);
+    }
+
+    /// The bracket filter of a move yields exactly the indices whose score lies in the
+    /// closed range, in order.
+    #[test]
+    fn in_value_range_is_a_filter(
+        s in split_scores_strategy(),
+        lo in 0u8..6,
+        width in 0u8..3,
+    ) {
+        let near: Vec<[f64; 2]> = s.iter().map(|&v| [v, 0.0]).collect();
+        let (lo, hi) = (lo as f64 / 4.0, (lo + width) as f64 / 4.0);
+        let want: Vec<usize> = (0..s.len()).filter(|&i| s[i] >= lo && s[i] <= hi).collect();
+        prop_assert_eq!(in_value_range(&near, lo, hi).collect::<Vec<_>>(), want);
     }
 }
