@@ -540,10 +540,7 @@ impl PyFastxReader {
         batch_bases: i64,
         batch_records: i64,
     ) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        let limits = BatchLimits {
-            bases: count_option(batch_bases, "batch_bases", 1)?,
-            records: count_option(batch_records, "batch_records", 1)?,
-        };
+        let limits = batch_limits(batch_bases, batch_records)?;
         let mut guard = self.lock()?;
         let Some(state) = guard.as_mut() else {
             return Ok(None);
@@ -640,10 +637,7 @@ impl PyFastxReader {
     ) -> PyResult<Option<BedBatch<'py>>> {
         let options = dust_options(window, level)?;
         let threads = crate::convert::threads_option(threads)?;
-        let limits = BatchLimits {
-            bases: count_option(batch_bases, "batch_bases", 1)?,
-            records: count_option(batch_records, "batch_records", 1)?,
-        };
+        let limits = batch_limits(batch_bases, batch_records)?;
         let mut guard = self.lock()?;
         let Some(state) = guard.as_mut() else {
             return Ok(None);
@@ -733,4 +727,12 @@ impl PyFastxReader {
     fn format(&self) -> Option<&'static str> {
         self.format.lock().ok().and_then(|f| *f)
     }
+}
+
+/// The `batch_bases` / `batch_records` options of a batch read, checked (each at least 1).
+fn batch_limits(batch_bases: i64, batch_records: i64) -> PyResult<BatchLimits> {
+    Ok(BatchLimits {
+        bases: count_option(batch_bases, "batch_bases", 1)?,
+        records: count_option(batch_records, "batch_records", 1)?,
+    })
 }
