@@ -148,6 +148,31 @@ def test_auto_uses_isal_and_the_choice_is_checked(tmp_path: Path) -> None:
     assert next(FastxReader(io.BytesIO(b">a\nAC\n"), inflate="isal"))[0] == "a"
 
 
+def test_without_isal_auto_falls_back_and_isal_is_an_import_error(tmp_path: Path) -> None:
+    """Where the isal package is missing (CPUs it has no wheel for), "auto" reads with
+    zlib-rs and gives the same records; asking for "isal" names the package."""
+    reads = [(b"r%d" % i, b"ACGTTGCA" * (5 + i % 7)) for i in range(500)]
+    path = tmp_path / "r.fq.gz"
+    path.write_bytes(gzip.compress(fastq(reads)))
+    code = """
+import sys
+sys.modules["isal"] = None  # import isal and isal.isal_zlib now raise ImportError
+sys.modules["isal.isal_zlib"] = None
+from entroseg.genomic import FastxReader
+seqs = [r[2] for r in FastxReader(sys.argv[1])]
+print(len(seqs), sum(map(len, seqs)))
+try:
+    FastxReader(sys.argv[1], inflate="isal")
+except ImportError as e:
+    print("ImportError", e)
+"""
+    run = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    counts, error = run.stdout.splitlines()
+    assert counts == f"{len(reads)} {sum(len(s) for _, s in reads)}"
+    assert error.startswith("ImportError inflate='isal' needs the isal package (pip install isal)")
+
+
 def test_memory_is_bounded_by_the_batch(tmp_path: Path) -> None:
     """The ISA-L path streams: 60 MB of reads are read with a few MB resident more
     than a small file needs."""
