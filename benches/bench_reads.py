@@ -1,10 +1,11 @@
-"""Short reads: reading, SDUST masks, tokens and profiles of 150-base reads, against
+"""Reads: reading, SDUST masks, tokens and profiles of 150-base (or long) reads, against
 dnaio and needletail (reading), a Python loop over pydustmasker (masks) and
 ``gzip -dc`` (the I/O floor), with peak resident memory, at two input sizes.
 
     python benches/bench_reads.py                 # 200k and 2M reads, Markdown tables
     python benches/bench_reads.py --reads 200000  # one size
     python benches/bench_reads.py --repeat 5      # best of 5 rounds (default 3)
+    python benches/bench_reads.py --length 10000 --reads 20000 200000   # long reads
 
 Reads are sampled (seeded) from E. coli K-12 MG1655 (fetched from Debian's
 ``ragout-examples`` as in bench_dna.py) and written once as a gzipped FASTQ under
@@ -135,23 +136,25 @@ print(json.dumps({"seconds": elapsed, "rss_mb": rss, "bases": None, "check": Non
 """
 
 
-def reads_file(n: int) -> Path:
-    """``n`` reads of 150 bases sampled (seed 19) from E. coli, gzipped FASTQ, cached."""
-    path = READS_CACHE / f"ecoli_{n}x{LENGTH}.fq.gz"
+def reads_file(n: int, length: int = LENGTH) -> Path:
+    """``n`` reads of ``length`` bases sampled (seed 19) from E. coli, gzipped FASTQ,
+    cached."""
+    path = READS_CACHE / f"ecoli_{n}x{length}.fq.gz"
     if path.exists():
         return path
     READS_CACHE.mkdir(parents=True, exist_ok=True)
     with gzip.open(genome(), "rb") as f:
         seq = b"".join(line.strip() for line in f if not line.startswith(b">")).upper()
     rng = np.random.default_rng(19)
-    qual = b"I" * LENGTH
+    qual = b"I" * length
+    step = max(1, min(50_000, 10_000_000 // length))  # bases joined at a time
     tmp = path.with_suffix(".tmp")
     with gzip.open(tmp, "wb", compresslevel=6) as out:
-        for block in range(0, n, 50_000):
-            starts = rng.integers(0, len(seq) - LENGTH, min(50_000, n - block)).tolist()
+        for block in range(0, n, step):
+            starts = rng.integers(0, len(seq) - length, min(step, n - block)).tolist()
             out.write(
                 b"".join(
-                    b"@read%d\n%s\n+\n%s\n" % (block + i, seq[s : s + LENGTH], qual)
+                    b"@read%d\n%s\n+\n%s\n" % (block + i, seq[s : s + length], qual)
                     for i, s in enumerate(starts)
                 )
             )
@@ -177,10 +180,12 @@ def run(snippet: str, path: Path, tmp: Path) -> dict[str, float | None]:
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def table(title: str, rows: dict[str, str], path: Path, n: int, tmp: Path, repeat: int) -> None:
-    mbp = n * LENGTH / 1e6
+def table(
+    title: str, rows: dict[str, str], path: Path, n: int, length: int, tmp: Path, repeat: int
+) -> None:
+    mbp = n * length / 1e6
     load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
-    print(f"\n### {title}: {n:,} reads of {LENGTH} bases ({mbp:,.0f} Mbp, "
+    print(f"\n### {title}: {n:,} reads of {length:,} bases ({mbp:,.0f} Mbp, "
           f"{path.stat().st_size / 1e6:,.0f} MB gzipped), one core, best of {repeat}; "
           f"load average at start {load}\n")  # fmt: skip
     best: dict[str, dict[str, float | None]] = {}
@@ -222,16 +227,19 @@ def main() -> None:
     parser.add_argument("--reads", type=int, nargs="*", default=[200_000, 2_000_000])
     parser.add_argument("--only", choices=["read", "mask", "other"], nargs="*")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; each row's best time")
+    parser.add_argument(
+        "--length", type=int, default=LENGTH, help="bases per read (long reads: 10000)"
+    )
     args = parser.parse_args()
     tmp = READS_CACHE / "out"
     tmp.mkdir(parents=True, exist_ok=True)
     groups = {"read": ("Reading", READERS), "mask": ("SDUST masks", MASKERS),
               "other": ("Tokens and profiles", OTHERS)}  # fmt: skip
     for n in args.reads:
-        path = reads_file(n)
+        path = reads_file(n, args.length)
         for key in args.only or groups:
             title, rows = groups[key]
-            table(title, rows, path, n, tmp, args.repeat)
+            table(title, rows, path, n, args.length, tmp, args.repeat)
 
 
 if __name__ == "__main__":
