@@ -30,7 +30,9 @@ random walk.
 Shared budget (``--budget-only`` runs just this part): the series of a group are one
 ragged batch. ``segment_batch(target_len=L)`` calibrates every series to mean length
 ``L``; its total token count ``N`` is then given to ``segment_batch(budget=N)``, which
-calibrates one threshold for the whole batch. Same total, two spreads: the table
+calibrates one threshold for the whole batch, and to ``segment_batch(budget=N,
+budget_by="error")``, which gives each series the count that most reduces the batch's
+line-fit error. Same total, three spreads: the table
 reports the batch's summed reconstruction error over the summed error of fixed patches
 (the batch objective: every series is z-scored, so a token is worth the same
 everywhere), the median per-series ratio, and how unevenly the budget spread.
@@ -542,9 +544,11 @@ def budget_table(series: list[Series]) -> list[str]:
     """Per-series ``target_len`` against one shared ``budget`` at the same total, on the
     real series and on all of them as one batch each (see the module docstring)."""
     header = [
-        "batch", "method", "L", "tokens (target_len / budget)",
-        "line, batch sum (target_len / budget)", "DCT-4, batch sum (target_len / budget)",
-        "line, median per series (target_len / budget)", "tokens per series, max/min (budget)",
+        "batch", "method", "L", "tokens (target_len / budget / by error)",
+        "line, batch sum (target_len / budget / by error)",
+        "DCT-4, batch sum (target_len / budget / by error)",
+        "line, median per series (target_len / budget / by error)",
+        "tokens per series, max/min (budget / by error)",
     ]  # fmt: skip
     rows = []
     groups = (("real", [s for s in series if s.group in REAL_GROUPS]), ("all", series))
@@ -562,8 +566,11 @@ def budget_table(series: list[Series]) -> list[str]:
                         values, offsets, target_len=length, calibration="batch", **options
                     )
                     shared = entroseg.segment_batch(values, offsets, budget=len(per), **options)
+                    fitted = entroseg.segment_batch(
+                        values, offsets, budget=len(per), budget_by="error", **options
+                    )
                 cells = []
-                for seg in (per, shared):
+                for seg in (per, shared, fitted):
                     starts = [np.asarray(seg.series(b).starts) for b in range(len(batch))]
                     line = [line_rss(s.x, c) for s, c in zip(batch, starts, strict=True)]
                     dcts = [dct_rss(s.x, c) for s, c in zip(batch, starts, strict=True)]
@@ -572,13 +579,16 @@ def budget_table(series: list[Series]) -> list[str]:
                         sum(dcts) / sum(base_dct),
                         float(np.median(np.divide(line, base_line))),
                     ))  # fmt: skip
-                density = shared.series_counts / shared.series_lengths
+                spread = [
+                    f"{(d := s.series_counts / s.series_lengths).max() / d.min():.1f}x"
+                    for s in (shared, fitted)
+                ]
                 rows.append([
-                    group, name, str(length), f"{len(per):,} / {len(shared):,}",
-                    f"{cells[0][0]:.3f} / {cells[1][0]:.3f}",
-                    f"{cells[0][1]:.3f} / {cells[1][1]:.3f}",
-                    f"{cells[0][2]:.3f} / {cells[1][2]:.3f}",
-                    f"{density.max() / density.min():.1f}x",
+                    group, name, str(length), f"{len(per):,} / {len(shared):,} / {len(fitted):,}",
+                    " / ".join(f"{c[0]:.3f}" for c in cells),
+                    " / ".join(f"{c[1]:.3f}" for c in cells),
+                    " / ".join(f"{c[2]:.3f}" for c in cells),
+                    " / ".join(spread),
                 ])  # fmt: skip
     lines = [
         "\n## One budget for the batch against per-series target_len, same total\n",

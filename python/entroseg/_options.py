@@ -45,7 +45,14 @@ Rules (where a segment starts)
     has this many segments in all: :func:`entroseg.segment_batch` shares it across the
     series, so informative series get more segments; a one-shot call on one series is a
     batch of one; excludes ``target_len`` and ``threshold``, takes no ``calibration``,
-    and streams refuse it), ``calibration`` (required with ``target_len``: ``"batch"``
+    and streams refuse it), ``budget_by`` (how :func:`entroseg.segment_batch` spreads
+    ``budget`` over the series: ``"information"``, the default, shares one threshold
+    so tokens follow the score; ``"error"`` gives each series the count that most
+    reduces the batch's summed squared error of a least-squares line (degree 0 with
+    ``method="line", degree=0``) fitted to each segment's values, by equal marginal
+    gains, and each series is then cut by its own calibrated rules: use it when the
+    tokens must reconstruct the values, after z-scoring series that should weigh
+    alike), ``calibration`` (required with ``target_len``: ``"batch"``
     searches the whole profile exactly, one-shot only; ``"online"`` is the streaming
     controller, so a stream and a one-shot call give the same segments), ``preset``
     (``"blt"`` / ``"entrope"``: the published patchers, exactly), ``mode`` and
@@ -104,6 +111,7 @@ class RuleOptions(TypedDict, total=False):
     max_len: int | None
     target_len: float | None
     budget: int | None
+    budget_by: Literal["information", "error"]
     calibration: Literal["batch", "online"] | None
     preset: Literal["blt", "entrope"] | None
     mode: Literal["global", "monotonic", "combined"] | None

@@ -80,12 +80,13 @@ class Calibration(NamedTuple):
     (samples / budget) and ``achieved`` the mean length obtained over the whole batch;
     ``met`` is then True when the total is within 2% of the budget
     (:data:`BUDGET_TOLERANCE`) or one segment of it. Series get different numbers of
-    segments by design: ``Segments.series_counts`` says how many each.
+    segments by design: ``Segments.series_counts`` says how many each. With
+    ``budget_by="error"`` each series has its own threshold, and ``threshold`` is None.
     """
 
     target_len: float
     calibration: str
-    threshold: float
+    threshold: float | None
     tie_cut: int
     achieved: float
     budget: int | None = None
@@ -438,9 +439,11 @@ def _budgeted(
     ``threshold``), after a ``UserWarning`` when the total misses the budget by more than
     :data:`BUDGET_TOLERANCE` and more than one segment."""
     budget = spec.options["budget"]
-    if not isinstance(budget, int) or threshold is None or not len(seg):
+    by_error = spec.options["budget_by"] == "error"
+    if not isinstance(budget, int) or (threshold is None and not by_error) or not len(seg):
         return seg
-    value, tie_cut = threshold
+    # Under budget_by="error" each series has its own calibrated threshold: none shared.
+    value, tie_cut = threshold if threshold is not None else (None, 0)
     seg._calibration = Calibration(
         target_len=seg.num_samples / budget,
         calibration="batch",
@@ -675,6 +678,14 @@ def segment_batch(
     ``seg.series_counts`` says how many each got, ``seg.calibration`` how the budget was
     met. ``target_len`` instead calibrates each series to the same mean length.
 
+    "More information" is what the score says: for entropy-type scores and for the line
+    rule's price that favours the noisiest series, which reconstruction rarely needs.
+    ``budget_by="error"`` spreads the budget by reconstruction instead: each series is
+    cut by its own calibrated rules at a grid of counts, the squared error of a
+    least-squares line fitted to every segment is measured, and the budget goes where a
+    segment removes the most error (equal marginal gains over the convex error curves);
+    ``seg.calibration.threshold`` is then None (each series has its own).
+
     Raises
     ------
     InvalidParameterError
@@ -694,6 +705,10 @@ def segment_batch(
     True
     >>> shared = entroseg.segment_batch(np.concatenate([a, b]), [0, 500, 800], budget=40)
     >>> int(shared.series_counts.sum()), shared.calibration.met
+    (40, True)
+    >>> fitted = entroseg.segment_batch(
+    ...     np.concatenate([a, b]), [0, 500, 800], budget=40, budget_by="error")
+    >>> int(fitted.series_counts.sum()), fitted.calibration.threshold is None
     (40, True)
     """
     built = build_spec(options, streaming=False, spec=spec, data=values)

@@ -165,7 +165,7 @@ def _margins(scores: _F64, spec: SegmentSpec, seg: Segments) -> _F64:
         combine = "and"
     else:
         threshold = o["threshold"]
-        if seg.calibration is not None:
+        if seg.calibration is not None and seg.calibration.threshold is not None:
             threshold = seg.calibration.threshold
         if threshold is not None:
             level = scores - float(threshold)

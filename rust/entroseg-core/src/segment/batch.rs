@@ -8,6 +8,7 @@
 
 use crate::error::Result;
 use crate::estimate::samples::Samples;
+use crate::segment::allocate::{segment_batch_by_error, BudgetBy};
 use crate::segment::profile::profile_of;
 use crate::segment::rules::{
     calibrate_budget, segment_scores_calibrated, Engine, Segment, Threshold,
@@ -46,7 +47,9 @@ pub fn segment_calibrated(
 /// error names its series.
 ///
 /// With `budget`, the series share one threshold instead: see
-/// [`segment_batch_calibrated`].
+/// [`segment_batch_calibrated`]; with `budget_by="error"` as well, each series gets the
+/// count that most reduces the batch's reconstruction error
+/// ([`crate::segment::allocate`]).
 pub fn segment_batch(
     values: Samples,
     offsets: &[i64],
@@ -74,6 +77,10 @@ pub fn segment_batch_calibrated(
     check_offsets(offsets, values.len())?;
     let n = offsets.len() - 1;
     let series = |b: usize| values.slice(offsets[b] as usize..offsets[b + 1] as usize);
+    if let (Some(budget), BudgetBy::Error) = (spec.rules().budget, spec.budget_by()) {
+        let out = segment_batch_by_error(values, offsets, spec, threads, budget)?;
+        return Ok((out, None));
+    }
     if spec.rules().budget.is_some() {
         let profiles = run_series(n, threads, |b| {
             let x = series(b);

@@ -3,6 +3,7 @@
 //! the ways to run it: streaming ([`stream`]), one-shot and ragged batches ([`batch`]),
 //! and chunk-parallel over one long series ([`parallel`]).
 
+pub mod allocate;
 pub mod batch;
 pub mod fit;
 pub mod parallel;

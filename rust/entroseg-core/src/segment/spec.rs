@@ -228,6 +228,7 @@ impl MethodSpec {
 pub struct SegmentSpec {
     method: MethodSpec,
     rules: Rules,
+    budget_by: BudgetBy,
     options: SpecOptions,
 }
 
@@ -239,8 +240,22 @@ impl SegmentSpec {
         Ok(Self {
             method,
             rules,
+            budget_by: BudgetBy::Information,
             options: SpecOptions::default(),
         })
+    }
+
+    /// This spec with its budget spread by `by` (see [`BudgetBy`]); an error without
+    /// a budget.
+    pub fn with_budget_by(mut self, by: BudgetBy) -> Result<Self> {
+        check_budget_by(by, &self.rules)?;
+        self.budget_by = by;
+        Ok(self)
+    }
+
+    /// How the budget is spread over a batch's series.
+    pub fn budget_by(&self) -> BudgetBy {
+        self.budget_by
     }
 
     /// The score method.
@@ -505,6 +520,10 @@ spec_options! {
     /// Calibrate one threshold for a whole batch so that it has this many segments in
     /// all (a one-shot call's series is a batch of one). Excludes target_len.
     budget: Option<i64> = None,
+    /// How budget is spread over a batch's series: "information" (one shared threshold:
+    /// tokens follow the score) or "error" (counts per series by equal marginal
+    /// reduction of the squared error of a per-segment fit to the values).
+    budget_by: String = "information".to_string(),
     /// How target_len is met: "batch" (exact, needs the whole series) or "online" (a
     /// streaming controller). No default: required with target_len.
     calibration: Option<String> = None,
@@ -517,6 +536,17 @@ spec_options! {
 }
 
 pub use crate::estimate::count;
+pub use crate::segment::allocate::BudgetBy;
+
+/// `budget_by` other than the default needs a budget to spread.
+fn check_budget_by(by: BudgetBy, rules: &Rules) -> Result<()> {
+    if by != BudgetBy::Information && rules.budget.is_none() {
+        return Err(Error::parameter(
+            "budget_by='error' says how a budget is spread over a batch's series: give budget too",
+        ));
+    }
+    Ok(())
+}
 
 /// `order` as an ordinal embedding dimension: negative values get the same message
 /// (with the supported range) as out-of-range positive ones.
@@ -552,9 +582,19 @@ impl SpecOptions {
         let rules = self.rules()?;
         let method = self.build_method()?;
         rules.validate()?;
+        let budget_by = choice(
+            "budget_by",
+            &self.budget_by,
+            &[
+                ("information", BudgetBy::Information),
+                ("error", BudgetBy::Error),
+            ],
+        )?;
+        check_budget_by(budget_by, &rules)?;
         Ok(SegmentSpec {
             method,
             rules,
+            budget_by,
             options: self.clone(),
         })
     }
