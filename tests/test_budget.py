@@ -74,6 +74,16 @@ def test_budget_is_the_best_shared_threshold_and_each_series_is_cut_with_it(
             assert _starts(one) == want
 
 
+def check_hard_limits(seg: entroseg.Segments, parts: list[np.ndarray], opts: dict) -> None:
+    """Every series is tiled, and min_len / max_len of ``opts`` hold in each."""
+    min_len, max_len = opts.get("min_len", 1), opts.get("max_len")
+    for b, x in enumerate(parts):
+        lengths = seg.series(b).lengths.tolist()
+        assert sum(lengths) == len(x)
+        assert all(n >= min_len for n in lengths[:-1])
+        assert max_len is None or all(n <= max_len for n in lengths)
+
+
 def mixed_batch() -> list[np.ndarray]:
     """Series of very different information: a noisy walk with regimes, a quiet sine, a
     near-constant series with rare spikes, white noise and a short series."""
@@ -103,12 +113,7 @@ def test_budget_is_met_within_two_percent_on_mixed_series(opts: dict, budget: in
     cal = seg.calibration
     assert cal is not None and cal.met and cal.budget == budget
     assert cal.achieved == seg.num_samples / len(seg)
-    min_len, max_len = opts.get("min_len", 1), opts.get("max_len")
-    for b, x in enumerate(parts):
-        lengths = seg.series(b).lengths.tolist()
-        assert sum(lengths) == len(x)
-        assert all(n >= min_len for n in lengths[:-1])
-        assert max_len is None or all(n <= max_len for n in lengths)
+    check_hard_limits(seg, parts, opts)
     if cal.tie_cut == 0:
         # Each series is its own segment() with the shared threshold.
         for b, x in enumerate(parts):
@@ -239,12 +244,7 @@ def test_budget_by_error_meets_the_total_and_the_hard_limits(opts: dict, budget:
     assert abs(len(seg) / budget - 1.0) <= 0.02, seg.series_counts
     cal = seg.calibration
     assert cal is not None and cal.met and cal.budget == budget and cal.threshold is None
-    min_len, max_len = opts.get("min_len", 1), opts.get("max_len")
-    for b, x in enumerate(parts):
-        lengths = seg.series(b).lengths.tolist()
-        assert sum(lengths) == len(x)
-        assert all(n >= min_len for n in lengths[:-1])
-        assert max_len is None or all(n <= max_len for n in lengths)
+    check_hard_limits(seg, parts, opts)
     # Threads only share the work.
     one = entroseg.segment_batch(
         values, offsets, budget=budget, budget_by="error", threads=1, **opts
