@@ -2461,6 +2461,38 @@ fn best_distinct_threshold<'a>(
     Ok((best.map_or(f64::INFINITY, |b| b.0), reference))
 }
 
+/// The bucket edges of stage 1: -inf, then `lo + (hi - lo) k / B` for k = 1..B, the
+/// last one the largest score (one bucket when all finite scores are equal).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BucketEdges {
+    pub(crate) lo: f64,
+    pub(crate) hi: f64,
+    pub(crate) width: f64,
+    pub(crate) buckets: usize,
+}
+
+impl BucketEdges {
+    pub(crate) fn new(lo: f64, hi: f64) -> Self {
+        let width = (hi - lo) / CALIBRATION_BUCKETS as f64;
+        let buckets = if width > 0.0 { CALIBRATION_BUCKETS } else { 1 };
+        Self {
+            lo,
+            hi,
+            width,
+            buckets,
+        }
+    }
+
+    /// Edge `k` (0 is -inf).
+    pub(crate) fn edge(&self, k: usize) -> f64 {
+        match k {
+            0 => f64::NEG_INFINITY,
+            k if k >= self.buckets => self.hi,
+            k => self.lo + self.width * k as f64,
+        }
+    }
+}
+
 /// Stage 1 of the distinct-threshold search: bucket edges -inf, lo + (hi - lo) k / B for
 /// k = 1..B (the last is the largest score), with a histogram of the scores over the
 /// same buckets to steer the probes; `count` gives the exact segment count at a
@@ -2474,15 +2506,9 @@ fn search_edges(
     objective: &impl Fn(u64) -> f64,
     best: &mut Option<(f64, u64)>,
 ) -> Option<(f64, f64)> {
-    let width = (hi_v - lo_v) / CALIBRATION_BUCKETS as f64;
-    let buckets = if width > 0.0 { CALIBRATION_BUCKETS } else { 1 };
-    let edge = |k: usize| -> f64 {
-        match k {
-            0 => f64::NEG_INFINITY,
-            k if k >= buckets => hi_v,
-            k => lo_v + width * k as f64,
-        }
-    };
+    let edges = BucketEdges::new(lo_v, hi_v);
+    let (width, buckets) = (edges.width, edges.buckets);
+    let edge = |k: usize| edges.edge(k);
     let above = AboveEdges::new(scores, lo_v, width, buckets, scores.len() < buckets / 8);
     let mut seen = Vec::new();
     let (lo, hi) = secant_search(

@@ -22,8 +22,8 @@
 use super::scan_fixed;
 use super::{
     calibrate_by_rank, finite_range, fire_bits, keep_closer, reason, sampled::MIN_SAMPLED,
-    search_ties, secant_search, tie_rank, Calibration, Open, Rules, Scan, Segment, Threshold,
-    Window, CALIBRATION_BUCKETS,
+    search_ties, secant_search, tie_rank, BucketEdges, Calibration, Open, Rules, Scan, Segment,
+    Threshold, Window, CALIBRATION_BUCKETS,
 };
 use crate::error::Result;
 
@@ -330,15 +330,9 @@ fn search_edges(
     objective: &impl Fn(u64) -> f64,
     best: &mut Option<(f64, u64)>,
 ) -> Option<(f64, f64)> {
-    let width = (hi_v - lo_v) / CALIBRATION_BUCKETS as f64;
-    let buckets = if width > 0.0 { CALIBRATION_BUCKETS } else { 1 };
-    let edge = |k: usize| -> f64 {
-        match k {
-            0 => f64::NEG_INFINITY,
-            k if k >= buckets => hi_v,
-            k => lo_v + width * k as f64,
-        }
-    };
+    let edges = BucketEdges::new(lo_v, hi_v);
+    let (width, buckets) = (edges.width, edges.buckets);
+    let edge = |k: usize| edges.edge(k);
     // The finite scores' bucket numbers, sorted: the number of scores in buckets `k..`
     // is a search (the general search's sparse form, the same numbers).
     let mut sorted = std::mem::take(&mut counter.scratch.buckets);
