@@ -63,7 +63,7 @@ from entroseg._resume import (
     read_position,
 )
 from entroseg.changepoints import ChangePointDetector
-from entroseg.segments import _arrow_batch, warn_missed_target
+from entroseg.segments import _arrow_batch, segment_batch, warn_missed_target
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -80,6 +80,7 @@ __all__ = [
     "open_stream",
     "profile_stream",
     "resume_position",
+    "segment_batches",
     "segment_stream",
 ]
 
@@ -1220,6 +1221,110 @@ def change_point_stream(
             resumer.finish()
 
     return _reader(schema, batches())
+
+
+def segment_batches(
+    source: Any,
+    *,
+    value_column: str,
+    threads: int | None = None,
+    spec: SegmentSpec | None = None,
+    **options: Unpack[SegmentOptions],
+) -> pa.RecordBatchReader:
+    """Segment each record batch of whole series as one batch: a lazy reader of the
+    input batches with their segments added.
+
+    For training data whose rows are whole series (``value_column`` a list, large-list
+    or fixed-size-list column, one series per row), each input batch is cut by
+    :func:`entroseg.segment_batch` over its rows (series on ``threads`` threads, GIL
+    released). So ``budget=N`` is one token budget *per batch*, shared by its series
+    (``budget_by="error"`` spreads it by reconstruction error), as a training loop with
+    a fixed compute budget per step wants; ``target_len`` is calibrated per series.
+    Unlike :func:`segment_stream`, nothing is carried between batches: a series must
+    lie within one row. Memory is one batch.
+
+    Returns
+    -------
+    pyarrow.RecordBatchReader
+        The input columns, plus ``segment_lengths`` (list of int64: the series' segment
+        lengths, in order; ``pyarrow.compute.list_value_length`` gives the tokens per
+        series) and ``segment_reasons`` (list of uint8, :data:`entroseg.REASONS`
+        codes). Row for row equal to ``entroseg.segment_batch`` over the batch's series.
+
+    Raises
+    ------
+    KeyError
+        When ``value_column`` is not in the stream.
+    TypeError
+        When ``value_column`` is not a list column.
+    InvalidParameterError
+        For bad options (at once, before anything is read).
+
+    Examples
+    --------
+    >>> import numpy as np, pyarrow as pa, pyarrow.compute as pc, entroseg
+    >>> from entroseg.arrow import segment_batches
+    >>> rng = np.random.default_rng(0)
+    >>> rows = [np.sin(np.arange(400) / 20.0), rng.standard_normal(400), np.zeros(200)]
+    >>> table = pa.table({"id": [1, 2, 3], "x": [r.tolist() for r in rows]})
+    >>> out = segment_batches(table.to_reader(max_chunksize=3), value_column="x",
+    ...                       budget=60, budget_by="error").read_all()
+    >>> tokens = pc.list_value_length(out["segment_lengths"]).to_pylist()
+    >>> sum(tokens), tokens[2]
+    (60, 1)
+    """
+    pa = _pyarrow()
+    built = build_spec(options, streaming=False, spec=spec)
+    reader = open_stream(source)
+    index = _column_index(reader.schema, value_column, "value_column")
+    value_type = reader.schema.field(index).type
+    if not (
+        pa.types.is_list(value_type)
+        or pa.types.is_large_list(value_type)
+        or pa.types.is_fixed_size_list(value_type)
+    ):
+        raise TypeError(
+            f"segment_batches takes one series per row: column {value_column!r} must be a "
+            f"list column, got {value_type}; for rows of scalar values with a key, use "
+            "segment_stream"
+        )
+    fields = [
+        pa.field("segment_lengths", pa.list_(pa.int64())),
+        pa.field("segment_reasons", pa.list_(pa.uint8())),
+    ]
+    for f in fields:
+        if f.name in reader.schema.names:
+            raise ValueError(f"output column {f.name!r} is already in the stream")
+    schema = pa.schema([*reader.schema, *fields])
+
+    def batches() -> Iterator[Any]:
+        for batch in reader:
+            yield segments_of_rows(batch, value_column, threads=threads, spec=built)
+
+    return _reader(schema, batches())
+
+
+def segments_of_rows(
+    batch: Any, value_column: str, *, threads: int | None, spec: SegmentSpec
+) -> Any:
+    """``batch`` (a record batch or table whose ``value_column`` holds one series per
+    row) with ``segment_lengths`` and ``segment_reasons`` appended: the segments of
+    :func:`entroseg.segment_batch` over its rows (one call, so a ``budget`` is shared by
+    the batch)."""
+    pa = _pyarrow()
+    column = batch.column(value_column)
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_fixed_size_list(column.type) or pa.types.is_large_list(column.type):
+        column = column.cast(pa.list_(column.type.value_type))
+    offsets = np.asarray(column.offsets.to_numpy(), dtype=np.int64)
+    flat = column.values.to_numpy(zero_copy_only=False)
+    base = offsets[0]
+    seg = segment_batch(flat[base : offsets[-1]], offsets - base, threads=threads, spec=spec)
+    series_offsets = pa.array(seg.series_offsets, pa.int32())
+    lengths = pa.ListArray.from_arrays(series_offsets, pa.array(seg.lengths, pa.int64()))
+    reasons = pa.ListArray.from_arrays(series_offsets, pa.array(seg.reasons, pa.uint8()))
+    return batch.append_column("segment_lengths", lengths).append_column("segment_reasons", reasons)
 
 
 def boundary_probs_table(

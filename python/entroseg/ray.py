@@ -45,6 +45,7 @@ from entroseg.arrow import (
     _Router,
     _SegmentMerger,
     _segments_with_groups,
+    segments_of_rows,
 )
 from entroseg.merge import MergePlan, merge_plan
 from entroseg.segments import Segmenter, Segments
@@ -402,32 +403,15 @@ class SegmentSeries:
     def __init__(self, *, value_column: str, threads: int | None = None, **options: Any):
         self.value_column = value_column
         self.threads = threads
-        self.options = options
+        self.spec = build_spec(options, streaming=False)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        pa = _pyarrow()
         if self.value_column not in batch.column_names:
             raise KeyError(
                 f"column {self.value_column!r} not in the dataset (columns: {batch.column_names})"
             )
-        column = batch.column(self.value_column).combine_chunks()
-        if pa.types.is_fixed_size_list(column.type) or pa.types.is_large_list(column.type):
-            column = column.cast(pa.list_(column.type.value_type))
-        offsets = np.asarray(column.offsets.to_numpy(), dtype=np.int64)
-        flat = column.values.to_numpy(zero_copy_only=False)
-        base = offsets[0]
-        seg = entroseg.segment_batch(
-            flat[base : offsets[-1]], offsets - base, threads=self.threads, **self.options
-        )
-        lengths = pa.ListArray.from_arrays(
-            pa.array(seg.series_offsets, pa.int32()), pa.array(seg.lengths, pa.int64())
-        )
-        reasons = pa.ListArray.from_arrays(
-            pa.array(seg.series_offsets, pa.int32()), pa.array(seg.reasons, pa.uint8())
-        )
-        return batch.append_column("segment_lengths", lengths).append_column(
-            "segment_reasons", reasons
-        )
+        # The Arrow step's per-batch segmentation (entroseg.arrow.segment_batches).
+        return segments_of_rows(batch, self.value_column, threads=self.threads, spec=self.spec)
 
 
 @dataclass(frozen=True)
