@@ -65,7 +65,8 @@ def test_the_defaults_are_the_documented_ones() -> None:
         "blend": False, "nan_policy": "raise", "threshold": None, "accumulate": False,
         "relative": None,
         "combine": None,
-        "min_len": 1, "max_len": None, "target_len": None, "budget": None, "calibration": None,
+        "min_len": 1, "max_len": None, "target_len": None, "budget": None,
+        "budget_by": "information", "calibration": None,
         "preset": None, "mode": None, "quantile": None,
     }  # fmt: skip
 

@@ -8,6 +8,7 @@ import numpy.typing as npt
 from typing_extensions import Self
 
 __all__ = [
+    "BLT_DEFAULT_THRESHOLD",
     "MAX_ALPHABET",
     "MAX_ORDER",
     "REASONS",
@@ -64,6 +65,7 @@ __all__ = [
 
 __version__: str
 MAX_ORDER: int
+BLT_DEFAULT_THRESHOLD: float
 MAX_ALPHABET: int
 REASONS: tuple[str, ...]
 

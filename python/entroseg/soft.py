@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from entroseg._entroseg import InvalidParameterError, SegmentSpec, _segment
+from entroseg._entroseg import BLT_DEFAULT_THRESHOLD, InvalidParameterError, SegmentSpec, _segment
 from entroseg._options import SegmentOptions, build_spec
 from entroseg.segments import Segments, _calibrated, checked_target, profile
 
@@ -87,8 +87,6 @@ MIN_MARGIN = 1e-6
 #: How far (relative) a calibrated sum may be from its target before a UserWarning.
 SUM_TOLERANCE = 0.02
 
-#: BLT's default entropy threshold (the core's ``BLT_DEFAULT_THRESHOLD``).
-_BLT_THRESHOLD = 1.335442066192627
 
 #: The methods with a per-position score.
 SUPPORTED_METHODS = ("permutation", "conditional", "next_symbol", "next_value", "scores")
@@ -151,7 +149,7 @@ def _margins(scores: _F64, spec: SegmentSpec, seg: Segments) -> _F64:
     rise: _F64 | None = None
     if preset == "blt":
         s = _shifted(scores)
-        threshold = _BLT_THRESHOLD if o["threshold"] is None else float(o["threshold"])
+        threshold = BLT_DEFAULT_THRESHOLD if o["threshold"] is None else float(o["threshold"])
         level = None if mode == "monotonic" else s - threshold
         rise = None if mode == "global" else _increase(s) - float(o["relative"] or 0.0)
         combine = "and"

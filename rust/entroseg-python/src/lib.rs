@@ -21,6 +21,10 @@ fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("MAX_ORDER", entroseg_core::estimate::ordinal::MAX_ORDER)?;
     m.add(
+        "BLT_DEFAULT_THRESHOLD",
+        entroseg_core::segment::spec::BLT_DEFAULT_THRESHOLD,
+    )?;
+    m.add(
         "MAX_ALPHABET",
         entroseg_core::estimate::conditional::MAX_ALPHABET,
     )?;
