@@ -4,6 +4,8 @@
 //! and chunk-parallel over one long series ([`parallel`]).
 
 pub mod batch;
+#[cfg(test)]
+mod channels_tests;
 pub mod fit;
 pub mod parallel;
 pub mod profile;
