@@ -196,6 +196,90 @@ pub fn input_view<'py>(
     })
 }
 
+/// A 1-D input or the channels of an (n, c) input, borrowed for the core.
+pub struct ChannelsView<'py> {
+    /// The data, channel-major (channel `k` is `data[k * n..(k + 1) * n]`).
+    data: SampleView<'py>,
+    count: usize,
+}
+
+impl ChannelsView<'_> {
+    /// The core's view: `count` channels of equal length.
+    pub fn channels(&self) -> PyResult<entroseg_core::Channels<'_>> {
+        crate::error::core(entroseg_core::Channels::channel_major(
+            self.data.samples()?,
+            self.count,
+        ))
+    }
+}
+
+/// The input of a segmentation surface that takes channels: a 1-D array (one channel)
+/// or a 2-D array of shape (n, c) (c channels of n samples, C- or F-ordered; copied
+/// once into channel-major order unless it already is, as a transposed C array or an
+/// F-ordered one is). Ragged nested lists, 0 channels and other dimensions raise
+/// `InvalidParameterError` naming the shape.
+pub fn channels_view<'py>(
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+    symbols: bool,
+) -> PyResult<ChannelsView<'py>> {
+    let py = obj.py();
+    let np = py.import("numpy")?;
+    let ndim = match obj.cast::<numpy::PyUntypedArray>() {
+        Ok(a) => a.ndim(),
+        Err(_) => {
+            let arr = np.call_method1("asarray", (obj,)).map_err(|e| {
+                if e.is_instance_of::<pyo3::exceptions::PyValueError>(py) {
+                    InvalidParameterError::new_err(format!(
+                        "{name} must be a 1-D array (n,) or a 2-D array (n, c) of c channels \
+                         of equal length; it is ragged ({e})"
+                    ))
+                } else {
+                    e
+                }
+            })?;
+            return channels_view(&arr, name, symbols);
+        }
+    };
+    match ndim {
+        1 => Ok(ChannelsView {
+            data: input_view(obj, name, symbols)?,
+            count: 1,
+        }),
+        2 => {
+            let shape: (usize, usize) = obj.getattr("shape")?.extract()?;
+            if shape.1 == 0 {
+                return Err(InvalidParameterError::new_err(format!(
+                    "{name} has 0 channels (shape ({}, 0)): a 2-D {name} of shape (n, c)                      needs c >= 1",
+                    shape.0
+                )));
+            }
+            let obj = if symbols {
+                refuse_masked(obj, name)?
+            } else if is_masked(obj)? {
+                obj.call_method1("astype", ("float64",))?
+                    .call_method1("filled", (f64::NAN,))?
+            } else {
+                obj.clone()
+            };
+            // (c, n), contiguous: one copy unless `obj` is F-ordered already.
+            let t = np.call_method1("ascontiguousarray", (obj.getattr("T")?,))?;
+            let flat = t.call_method1("reshape", (-1,))?;
+            Ok(ChannelsView {
+                data: input_view(&flat, name, symbols)?,
+                count: shape.1,
+            })
+        }
+        _ => {
+            let shape = obj.getattr("shape")?.repr()?;
+            Err(InvalidParameterError::new_err(format!(
+                "{name} must be a 1-D array (n,) or a 2-D array (n, c) of c channels, got \
+                 an array of shape {shape}"
+            )))
+        }
+    }
+}
+
 /// `threads=None` is every core; otherwise at least 1.
 pub fn threads_option(threads: Option<i64>) -> PyResult<usize> {
     match threads {

@@ -284,7 +284,8 @@ impl ChannelProfiler {
         let (have, got) = (self.each.len(), chunk.count());
         if have != got && self.samples_seen() > 0 {
             return Err(Error::parameter(format!(
-                "this stream has {have} channel(s), fixed by its first samples; the chunk                  has {got}: every chunk of a stream needs the same channel count"
+                "this stream has {have} channel(s), fixed by its first samples; the chunk \
+                 has {got}: every chunk of a stream needs the same channel count"
             )));
         }
         check_channels(self.method(), chunk, self.samples_seen())

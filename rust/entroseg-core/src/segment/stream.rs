@@ -233,7 +233,10 @@ impl Segmenter {
 pub(crate) fn check_channel_rules(rules: &Rules, count: usize) -> Result<()> {
     if rules.fit.is_some() && count > 1 {
         return Err(Error::parameter(format!(
-            "method='line' fits one series and cannot cut {count} channels: give a profile              method (method='permutation' with window, 'next_value', 'conditional',              'next_symbol', or 'scores' for your own per-channel scores), whose channel              profiles combine by channels='sum' or 'max'"
+            "method='line' fits one series and cannot cut {count} channels: give a profile \
+             method (method='permutation' with window, 'next_value', 'conditional', \
+             'next_symbol', or 'scores' for your own per-channel scores), whose channel \
+             profiles combine by channels='sum' or 'max'"
         )));
     }
     Ok(())

@@ -1,0 +1,195 @@
+"""Multichannel input (n, c): one boundary set for all channels on every segmentation
+surface, equal to the rules run on the documented combination of the per-channel
+profiles (each computed alone; the rule engine takes that combined score as a user
+score), streaming bit-identically, c=1 equal to 1-D, typed errors for bad shapes."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import entroseg
+import numpy as np
+import pytest
+from entroseg import InvalidParameterError, Segments
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+METHODS: list[dict[str, Any]] = [
+    dict(method="permutation", order=3, window=24),
+    dict(method="next_value", window=64, statistic="surprisal"),
+]
+
+
+def walks(seed: int, n: int, c: int) -> np.ndarray:
+    """Random walks whose calm and busy stretches differ per channel."""
+    rng = np.random.default_rng(seed)
+    steps = rng.standard_normal((n, c))
+    for k in range(c):
+        calm = (np.arange(n) // (40 + 30 * k)) % 2 == 0
+        steps[calm, k] *= 0.05
+    return np.cumsum(steps, axis=0)
+
+
+def combined(x: np.ndarray, mode: str, **method: Any) -> np.ndarray:
+    """The reference: each channel's 1-D profile, combined left to right."""
+    acc = entroseg.profile(np.ascontiguousarray(x[:, 0]), **method)
+    for k in range(1, x.shape[1]):
+        p = entroseg.profile(np.ascontiguousarray(x[:, k]), **method)
+        acc = acc + p if mode == "sum" else np.maximum(acc, p)
+    return acc
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(0, 1200),
+    c=st.integers(1, 4),
+    which=st.integers(0, 1),
+    mode=st.sampled_from(["sum", "max"]),
+    level=st.floats(0.2, 1.5),
+    max_len=st.one_of(st.none(), st.integers(8, 80)),
+    fortran=st.booleans(),
+)
+def test_equals_the_rules_on_the_combined_per_channel_profiles(
+    seed: int, n: int, c: int, which: int, mode: str, level: float, max_len: int | None,
+    fortran: bool,
+) -> None:  # fmt: skip
+    x = walks(seed, n, c)
+    if fortran:
+        x = np.asfortranarray(x)
+    method = METHODS[which]
+    threshold = level * c if mode == "sum" else level
+    rules = dict(threshold=threshold, min_len=3, max_len=max_len)
+    got = entroseg.segment(x, channels=mode, **method, **rules)
+    scores = combined(x, mode, **method)
+    want = entroseg.boundaries(scores, nan_policy="propagate", **rules)
+    assert got == want
+    # The combined profile is what profile() of the (n, c) array gives.
+    np.testing.assert_array_equal(entroseg.profile(x, channels=mode, **method), scores)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(0, 2500),
+    c=st.integers(1, 3),
+    which=st.integers(0, 1),
+    mode=st.sampled_from(["sum", "max"]),
+    cuts=st.lists(st.integers(0, 2500), max_size=6),
+    resume=st.integers(0, 7),
+)
+def test_streams_bit_identically_for_any_chunking_and_pickle(
+    seed: int, n: int, c: int, which: int, mode: str, cuts: list[int], resume: int
+) -> None:
+    x = walks(seed, n, c)
+    opts = dict(METHODS[which], channels=mode, threshold=0.7 * c, min_len=2, max_len=60)
+    whole = entroseg.segment(x, **opts)
+    s = entroseg.Segmenter(**opts)
+    parts = []
+    bounds = [*sorted(min(b, n) for b in cuts), n]
+    at = 0
+    for i, end in enumerate(bounds):
+        parts.append(s.push(x[at:end]))
+        if i == resume:
+            s = pickle.loads(pickle.dumps(s))
+        at = end
+    parts.append(s.finish())
+    assert Segments.join(parts) == whole
+    if n:
+        assert s.channels == c
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(0, 1500), which=st.integers(0, 1))
+def test_one_channel_equals_one_dimension(seed: int, n: int, which: int) -> None:
+    x = walks(seed, n, 1)
+    opts = dict(METHODS[which], threshold=0.6, max_len=50)
+    assert entroseg.segment(x, **opts) == entroseg.segment(x[:, 0], **opts)
+    # A 1-D stream takes (n, 1) chunks too: it is the same stream.
+    s = entroseg.Segmenter(**opts)
+    parts = [s.push(x[: n // 2, 0]), s.push(x[n // 2 :]), s.finish()]
+    assert Segments.join(parts) == entroseg.segment(x[:, 0], **opts)
+
+
+def test_segment_batch_equals_each_series_alone_and_shares_a_budget() -> None:
+    x = walks(3, 3000, 3)
+    offsets = [0, 1000, 1000, 3000]
+    opts = dict(METHODS[0], threshold=1.8, max_len=64)
+    seg = entroseg.segment_batch(x, offsets, threads=2, **opts)
+    for b in range(3):
+        assert seg.series(b) == entroseg.segment(x[offsets[b] : offsets[b + 1]], **opts)
+    shared = entroseg.segment_batch(x, offsets, budget=61, **METHODS[0])
+    assert int(shared.series_counts.sum()) == 61
+    t = shared.calibration.threshold
+    if shared.calibration.tie_cut:  # a tie cut splits equal scores: no plain threshold
+        return
+    for b in (0, 2):
+        alone = entroseg.segment(x[offsets[b] : offsets[b + 1]], threshold=t, **METHODS[0])
+        assert shared.series(b) == alone
+
+
+def test_symbols_per_channel_with_the_alphabet_of_all_channels() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 4, size=(2000, 2)).astype(np.uint8)
+    x[1000:, 1] = np.arange(1000) % 3
+    opts = dict(method="next_symbol", statistic="surprisal", threshold=2.5, max_len=40)
+    got = entroseg.segment(x, **opts)
+    alphabet = int(x.max()) + 1
+    scores = combined(x, "sum", method="next_symbol", statistic="surprisal",
+                      alphabet_size=alphabet)  # fmt: skip
+    assert got == entroseg.boundaries(scores, threshold=2.5, max_len=40)
+
+
+def test_nan_rules_per_channel() -> None:
+    x = walks(1, 400, 2)
+    x[300, 0] = np.nan
+    x[120, 1] = np.inf
+    opts = dict(METHODS[0], threshold=1.0)
+    with pytest.raises(entroseg.NonFiniteError, match=r"channel 1: .*index 120"):
+        entroseg.segment(x, **opts)
+    s = entroseg.Segmenter(**opts)
+    s.push(x[:100])
+    with pytest.raises(entroseg.NonFiniteError, match=r"channel 1: .*sample 120 of the stream"):
+        s.push(x[100:])
+    # propagate: the windows holding a NaN in any channel give NaN, never a start.
+    prop = dict(opts, nan_policy="propagate")
+    scores = combined(x, "sum", **METHODS[0], nan_policy="propagate")
+    assert entroseg.segment(x, **prop) == entroseg.boundaries(
+        scores, threshold=1.0, nan_policy="propagate"
+    )
+
+
+@pytest.mark.parametrize(
+    ("x", "pattern"),
+    [
+        (np.zeros((5, 0)), r"x has 0 channels \(shape \(5, 0\)\).*c >= 1"),
+        (np.zeros((2, 3, 4)), r"1-D array \(n,\) or a 2-D array \(n, c\).*shape \(2, 3, 4\)"),
+        ([[1.0, 2.0], [3.0]], r"ragged"),
+    ],
+)
+def test_bad_shapes_are_typed_errors(x: Any, pattern: str) -> None:
+    with pytest.raises(InvalidParameterError, match=pattern):
+        entroseg.segment(x, window=3, threshold=1.0)
+
+
+def test_bad_channel_options_and_counts() -> None:
+    x = walks(2, 200, 3)
+    with pytest.raises(
+        InvalidParameterError, match=r"channels must be 'sum' or 'max', got \"mean\""
+    ):
+        entroseg.segment(x, window=16, threshold=1.0, channels="mean")  # type: ignore[typeddict-item]
+    with pytest.raises(
+        InvalidParameterError, match="method='line' fits one series and cannot cut 3"
+    ):
+        entroseg.segment(x, threshold=1.0)
+    s = entroseg.Segmenter(window=16, threshold=1.0)
+    s.push(x[:50])
+    state = s.checkpoint()
+    with pytest.raises(InvalidParameterError, match=r"has 3 channel\(s\).*the chunk\s+has 2"):
+        s.push(x[50:, :2])
+    assert s.checkpoint() == state
+    with pytest.raises(
+        InvalidParameterError, match=r"values must be a 1-D array \(n,\) or a 2-D array"
+    ):
+        entroseg.segment_batch(np.zeros((4, 2, 2)), [0, 4], window=3, threshold=1.0)
