@@ -193,3 +193,81 @@ def test_bad_channel_options_and_counts() -> None:
         InvalidParameterError, match=r"values must be a 1-D array \(n,\) or a 2-D array"
     ):
         entroseg.segment_batch(np.zeros((4, 2, 2)), [0, 4], window=3, threshold=1.0)
+
+
+# ---- Polars and Arrow: the same path, equal to the numpy result ----------------------
+
+
+@pytest.mark.parametrize("mode", ["sum", "max"])
+def test_polars_columns_per_group_equal_numpy(mode: str) -> None:
+    pl = pytest.importorskip("polars")
+    x = walks(4, 1800, 3)
+    key = np.repeat(["a", "b", "c"], [500, 900, 400])
+    df = pl.DataFrame({"k": key, "x0": x[:, 0], "x1": x[:, 1], "x2": x[:, 2]})
+    opts = dict(METHODS[0], channels=mode, threshold=1.2 if mode == "max" else 2.0, max_len=64)
+    out = (
+        df.lazy()
+        .select(
+            pl.col("x0").entroseg.segment_id("x1", pl.col("x2"), **opts).over("k").alias("id"),
+            pl.col("x0").entroseg.is_boundary("x1", "x2", **opts).over("k").alias("start"),
+        )
+        .collect()
+    )
+    at = 0
+    for n in (500, 900, 400):
+        seg = entroseg.segment(x[at : at + n], **opts)
+        np.testing.assert_array_equal(out["id"][at : at + n].to_numpy(), seg.patch_ids(local=True))
+        np.testing.assert_array_equal(
+            np.flatnonzero(out["start"][at : at + n].to_numpy()), seg.starts
+        )
+        at += n
+
+
+def test_polars_channel_errors() -> None:
+    pl = pytest.importorskip("polars")
+    df = pl.DataFrame({"a": [1.0, 2.0, 3.0], "b": [1.0, 2.0, 3.0]})
+    with pytest.raises(pl.exceptions.ComputeError, match="cannot cut 2 channels"):
+        df.select(pl.col("a").entroseg.segment_id("b", threshold=1.0))
+    with pytest.raises(InvalidParameterError, match="channels must be 'sum' or 'max'"):
+        pl.col("a").entroseg.segment_id("b", window=8, threshold=1.0, channels="min")  # type: ignore[typeddict-item]
+
+
+def test_arrow_columns_and_fixed_size_list_per_key_equal_numpy() -> None:
+    pa = pytest.importorskip("pyarrow")
+    from entroseg.arrow import segment_stream
+
+    x = walks(6, 3000, 2)
+    key = np.tile(["a", "b", "c"], 1000)
+    opts = dict(METHODS[1], threshold=1.5, max_len=80, channels="max")
+    columns = pa.table({"k": key, "x0": x[:, 0], "x1": x[:, 1]})
+    lists = pa.table({"k": key, "v": pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), 2)})
+    for table, value_column in ((columns, ["x0", "x1"]), (lists, "v")):
+        out = segment_stream(
+            table.to_reader(max_chunksize=333), value_column=value_column, key_column="k", **opts
+        ).read_all()
+        for k in ("a", "b", "c"):
+            rows = out.filter(pa.compute.equal(out["k"], k))
+            seg = entroseg.segment(x[key == k], **opts)
+            np.testing.assert_array_equal(rows["start"].to_numpy(), seg.starts)
+            np.testing.assert_array_equal(rows["length"].to_numpy(), seg.lengths)
+
+
+def test_arrow_fixed_size_list_null_rows_read_as_nan() -> None:
+    pa = pytest.importorskip("pyarrow")
+    from entroseg.arrow import segment_stream
+
+    x = walks(7, 600, 3)
+    mask = np.zeros(600, dtype=bool)
+    mask[[100, 101, 450]] = True
+    v = pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), 3, mask=pa.array(mask))
+    opts = dict(METHODS[0], threshold=1.5, nan_policy="propagate")
+    out = segment_stream(pa.table({"v": v}).to_reader(max_chunksize=128), value_column="v", **opts)
+    y = x.copy()
+    y[mask] = np.nan
+    np.testing.assert_array_equal(
+        out.read_all()["start"].to_numpy(), entroseg.segment(y, **opts).starts
+    )
+    with pytest.raises(InvalidParameterError, match="value_column names no column"):
+        segment_stream(pa.table({"v": v}), value_column=[], **opts)
+    with pytest.raises(ValueError, match="multichannel series have no one mean"):
+        segment_stream(pa.table({"v": v}), value_column="v", merge={"block": 8}, **opts)
