@@ -6,9 +6,8 @@ Prints M channel-samples/s (best of 3 CPU times) for F- and C-ordered arrays.
 
 import time
 
-import numpy as np
-
 import entroseg
+import numpy as np
 
 N = 2_000_000
 METHODS = [dict(window=64, order=4), dict(method="next_value", statistic="surprisal")]

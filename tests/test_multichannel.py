@@ -5,6 +5,7 @@ score), streaming bit-identically, c=1 equal to 1-D, typed errors for bad shapes
 
 from __future__ import annotations
 
+import math
 import pickle
 from typing import Any
 
@@ -176,7 +177,7 @@ def test_bad_shapes_are_typed_errors(x: Any, pattern: str) -> None:
 def test_bad_channel_options_and_counts() -> None:
     x = walks(2, 200, 3)
     with pytest.raises(
-        InvalidParameterError, match=r"channels must be 'sum' or 'max', got \"mean\""
+        InvalidParameterError, match=r"channels must be 'sum', 'max' or 'pooled', got \"mean\""
     ):
         entroseg.segment(x, window=16, threshold=1.0, channels="mean")  # type: ignore[typeddict-item]
     with pytest.raises(
@@ -228,7 +229,7 @@ def test_polars_channel_errors() -> None:
     df = pl.DataFrame({"a": [1.0, 2.0, 3.0], "b": [1.0, 2.0, 3.0]})
     with pytest.raises(pl.exceptions.ComputeError, match="cannot cut 2 channels"):
         df.select(pl.col("a").entroseg.segment_id("b", threshold=1.0))
-    with pytest.raises(InvalidParameterError, match="channels must be 'sum' or 'max'"):
+    with pytest.raises(InvalidParameterError, match="channels must be 'sum', 'max' or 'pooled'"):
         pl.col("a").entroseg.segment_id("b", window=8, threshold=1.0, channels="min")  # type: ignore[typeddict-item]
 
 
@@ -269,5 +270,83 @@ def test_arrow_fixed_size_list_null_rows_read_as_nan() -> None:
     )
     with pytest.raises(InvalidParameterError, match="value_column names no column"):
         segment_stream(pa.table({"v": v}), value_column=[], **opts)
-    with pytest.raises(ValueError, match="multichannel series have no one mean"):
+    with pytest.raises(ValueError, match="multichannel series no single one"):
         segment_stream(pa.table({"v": v}), value_column="v", merge={"block": 8}, **opts)
+
+
+def test_boundary_probs_of_channels_threshold_to_the_hard_segments() -> None:
+    x = walks(8, 3000, 3)
+    opts = dict(method="next_value", statistic="surprisal", target_len=16, min_len=2)
+    p = entroseg.boundary_probs(x, **opts)
+    assert p.shape == (3000,)
+    np.testing.assert_array_equal(np.flatnonzero(p > 0.5), entroseg.segment(x, **opts).starts)
+    assert abs(np.nansum(p) / (3000 / 16) - 1) <= 0.02
+
+
+def test_bad_symbols_are_named_by_row_and_channel() -> None:
+    from entroseg import SymbolOutOfRangeError
+
+    x = np.zeros((10, 3), dtype=np.int64)
+    x[7, 2] = -4
+    with pytest.raises(SymbolOutOfRangeError, match="symbol -4 at row 7 of channel 2 of x"):
+        entroseg.segment(x, method="conditional", window=4, threshold=0.5)
+
+
+def pooled_reference(x: np.ndarray, order: int, window: int) -> np.ndarray:
+    """Pooled permutation entropy from scratch: every channel's patterns in the window
+    in one histogram (stable argsort ranks), normalized by ln(order!)."""
+    n, c = x.shape
+    out = np.full(n, np.nan)
+    for t in range(window - 1, n):
+        counts: dict[tuple[int, ...], int] = {}
+        for k in range(c):
+            for end in range(t - window + order, t + 1):
+                key = tuple(np.argsort(x[end - order + 1 : end + 1, k], kind="stable"))
+                counts[key] = counts.get(key, 0) + 1
+        p = np.array(list(counts.values()), dtype=float)
+        p /= p.sum()
+        out[t] = -(p * np.log(p)).sum() / np.log(math.factorial(order))
+    return out
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(0, 300),
+    c=st.integers(1, 3),
+    order=st.integers(2, 4),
+    window=st.integers(6, 40),
+    cuts=st.lists(st.integers(0, 300), max_size=4),
+)
+def test_pooled_patterns_equal_the_reference_and_stream(
+    seed: int, n: int, c: int, order: int, window: int, cuts: list[int]
+) -> None:
+    x = np.round(walks(seed, n, c), 1)  # ties included
+    opts = dict(order=order, window=window, channels="pooled")
+    prof = entroseg.profile(x, **opts)  # type: ignore[arg-type]
+    np.testing.assert_allclose(prof, pooled_reference(x, order, window), rtol=0, atol=1e-12)
+    rules = dict(threshold=0.8, min_len=2, max_len=30)
+    whole = entroseg.segment(x, **opts, **rules)  # type: ignore[arg-type]
+    assert whole == entroseg.boundaries(prof, nan_policy="propagate", **rules)
+    s = entroseg.Segmenter(**opts, **rules)  # type: ignore[arg-type]
+    parts, at = [], 0
+    for end in [*sorted(min(b, n) for b in cuts), n]:
+        parts.append(s.push(x[at:end]))
+        s = pickle.loads(pickle.dumps(s))
+        at = end
+    parts.append(s.finish())
+    assert Segments.join(parts) == whole
+
+
+def test_pooled_sees_what_channels_share() -> None:
+    # Two channels with the same patterns pool to the entropy of one; different
+    # patterns pool to more.
+    x = walks(9, 600, 1)[:, 0]
+    same = np.column_stack([x, 2 * x + 1])
+    other = np.column_stack([x, x[::-1]])
+    opts = dict(order=3, window=64, channels="pooled")
+    one = entroseg.profile(x, order=3, window=64)
+    np.testing.assert_allclose(entroseg.profile(same, **opts), one, atol=1e-12)  # type: ignore[arg-type]
+    assert np.nanmean(entroseg.profile(other, **opts)) > np.nanmean(one)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match="has none"):
+        entroseg.segment(same, method="next_value", channels="pooled", threshold=1.0)

@@ -36,7 +36,10 @@ Score method (the profile that is cut)
     with these options, and the profiles combine position by position, in channel
     order, into the one score the rules cut: ``"sum"``, the default, adds them, since
     code lengths of independent channels add; ``"max"`` takes the largest, so a burst in
-    any one channel cuts; a NaN in any channel gives NaN).
+    any one channel cuts; a NaN in any channel gives NaN; ``"pooled"``, method
+    ``"permutation"`` only, not weighted: a genuinely multivariate score, the permutation
+    entropy of the ordinal patterns of all channels in the window pooled into one
+    histogram).
 Rules (where a segment starts)
     ``threshold`` (a segment starts at ``t`` when ``score[t] > threshold``),
     ``accumulate`` (False; True: when the open segment's summed scores with ``score[t]``
@@ -96,7 +99,7 @@ class ProfileOptions(TypedDict, total=False):
     statistic: Literal["entropy", "surprisal"]
     blend: bool
     nan_policy: Literal["raise", "propagate"]
-    channels: Literal["sum", "max"]
+    channels: Literal["sum", "max", "pooled"]
 
 
 class RuleOptions(TypedDict, total=False):

@@ -576,9 +576,9 @@ def segment_stream(
     if merge is not None:
         if spec.takes_symbols or multichannel:
             raise ValueError(
-                "merge= plans over the mean value of each segment of one series; symbol "
-                "methods and multichannel series have no one mean: plan with "
-                "entroseg.merge_plan and a profile instead"
+                "merge= plans over the mean value of each segment; symbol methods have no "
+                "mean and multichannel series no single one: plan with entroseg.merge_plan "
+                "and a profile instead"
             )
         planner_options = _planner_options(merge)
         num_levels = _MergePlanner(**planner_options).num_levels  # bad options fail now

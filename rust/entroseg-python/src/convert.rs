@@ -255,7 +255,9 @@ pub fn channels_view<'py>(
                 )));
             }
             let obj = if symbols {
-                refuse_masked(obj, name)?
+                let obj = refuse_masked(obj, name)?;
+                check_symbol_range_2d(&obj, name)?;
+                obj
             } else if is_masked(obj)? {
                 obj.call_method1("astype", ("float64",))?
                     .call_method1("filled", (f64::NAN,))?
@@ -278,6 +280,39 @@ pub fn channels_view<'py>(
             )))
         }
     }
+}
+
+/// Symbols of an (n, c) array outside what any alphabet takes, named by row and
+/// channel (the 1-D intake would name a position in the channel-major copy).
+fn check_symbol_range_2d(arr: &Bound<'_, PyAny>, name: &str) -> PyResult<()> {
+    let size: usize = arr.getattr("size")?.extract()?;
+    let (kind, _) = dtype_kind(arr)?;
+    if size == 0 || !matches!(kind.as_str(), "i" | "u") {
+        return Ok(());
+    }
+    let np = arr.py().import("numpy")?;
+    let shape = arr.getattr("shape")?;
+    let at = |f: &str| -> PyResult<(usize, usize)> {
+        let flat = np.call_method1(f, (arr,))?;
+        np.call_method1("unravel_index", (flat, &shape))?.extract()
+    };
+    let min: i64 = arr.call_method0("min")?.extract().unwrap_or(0);
+    if min < 0 {
+        let (row, channel) = at("argmin")?;
+        return Err(crate::error::SymbolOutOfRangeError::new_err(format!(
+            "symbol {min} at row {row} of channel {channel} of {name} is negative; symbols \
+             must be in 0..alphabet_size"
+        )));
+    }
+    let max: u64 = arr.call_method0("max")?.extract().unwrap_or(0);
+    if max > u32::MAX as u64 {
+        let (row, channel) = at("argmax")?;
+        return Err(crate::error::SymbolOutOfRangeError::new_err(format!(
+            "symbol {max} at row {row} of channel {channel} of {name} is larger than any \
+             supported alphabet"
+        )));
+    }
+    Ok(())
 }
 
 /// `threads=None` is every core; otherwise at least 1.

@@ -19,7 +19,7 @@ pub enum Samples<'a> {
     U32(&'a [u32]),
 }
 
-impl Samples<'_> {
+impl<'a> Samples<'a> {
     /// Number of samples.
     pub fn len(&self) -> usize {
         match self {
@@ -38,6 +38,14 @@ impl Samples<'_> {
     /// True for symbols, false for float samples.
     pub fn is_symbols(&self) -> bool {
         !matches!(self, Samples::Values(_))
+    }
+
+    /// The float samples (empty for symbols).
+    pub fn values(&self) -> &'a [f64] {
+        match *self {
+            Samples::Values(x) => x,
+            _ => &[],
+        }
     }
 
     /// The largest symbol (None for floats or an empty input).

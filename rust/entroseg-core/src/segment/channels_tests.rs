@@ -143,9 +143,15 @@ proptest! {
             (0..c).map(|k| series(seed ^ (k as u64 + 1), n, 40 + 25 * k)).collect();
         let mut cuts = cuts;
         cuts.sort_unstable();
+        // `pooled` (permutation only) in place of `max` for the permutation method.
+        let mode = match (max, which) {
+            (false, _) => "sum",
+            (true, 0) if seed % 2 == 0 => "pooled",
+            (true, _) => "max",
+        };
         let mut pairs = methods()[which].clone();
-        pairs.extend(rules(if max { 0.7 } else { 0.7 * c as f64 }, Some(60)));
-        pairs.push(("channels", OptionValue::Str(if max { "max" } else { "sum" }.into())));
+        pairs.extend(rules(if mode == "sum" { 0.7 * c as f64 } else { 0.7 }, Some(60)));
+        pairs.push(("channels", OptionValue::Str(mode.into())));
         let spec = spec(&pairs);
         let x = channels(&chans);
         let whole = segment_channels(&x, &spec).unwrap();
@@ -260,7 +266,7 @@ fn misuse_gives_typed_errors_naming_value_and_limit() {
     let e = o.build().unwrap_err();
     assert!(
         e.message()
-            .contains("channels must be 'sum' or 'max', got \"mean\""),
+            .contains("channels must be 'sum', 'max' or 'pooled', got \"mean\""),
         "{}",
         e.message()
     );
@@ -302,4 +308,39 @@ fn misuse_gives_typed_errors_naming_value_and_limit() {
         "{}",
         e2.message()
     );
+}
+
+#[test]
+fn pooled_is_permutation_only_and_cuts_the_pooled_profile() {
+    use OptionValue::{Bool, Int, Str};
+    let x: Vec<Vec<f64>> = (0..3).map(|k| series(k + 11, 900, 45)).collect();
+    let mut pairs = methods()[0].clone();
+    pairs.extend(rules(0.8, Some(70)));
+    pairs.push(("channels", Str("pooled".into())));
+    let spec_p = spec(&pairs);
+    let got = segment_channels(&channels(&x), &spec_p).unwrap();
+    let scores = crate::segment::profile::profile_channels(&channels(&x), spec_p.method()).unwrap();
+    let mut s = rules(0.8, Some(70));
+    s.push(("method", Str("scores".into())));
+    s.push(("nan_policy", Str("propagate".into())));
+    assert_eq!(got, segment(Samples::Values(&scores), &spec(&s)).unwrap());
+    for (extra, want) in [
+        (
+            vec![("method", Str("next_value".into()))],
+            "method=\"next_value\" has none",
+        ),
+        (
+            vec![("window", Int(24)), ("weighted", Bool(true))],
+            "weighted=True has no",
+        ),
+    ] {
+        let mut o = SpecOptions::default();
+        o.set("channels", Str("pooled".into())).unwrap();
+        o.set("threshold", OptionValue::Float(1.0)).unwrap();
+        for (k, v) in extra {
+            o.set(k, v).unwrap();
+        }
+        let e = o.build().unwrap_err();
+        assert!(e.message().contains(want), "{}", e.message());
+    }
 }

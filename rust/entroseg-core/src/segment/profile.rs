@@ -11,6 +11,7 @@ use crate::estimate::conditional::ConditionalEstimator;
 use crate::estimate::context_model::ContextModel;
 use crate::estimate::next_value::NextValueModel;
 use crate::estimate::permutation::PermutationEstimator;
+use crate::estimate::pooled::PooledPermutation;
 use crate::estimate::samples::{Channels, Samples};
 use crate::estimate::{check_symbols, first_non_finite, non_finite_error_at, NanPolicy};
 use crate::segment::spec::{ChannelMode, Method, MethodSpec, NextScore};
@@ -237,10 +238,13 @@ impl Profiler {
 /// count is fixed by the stream's first samples; later chunks must have as many.
 #[derive(Debug, Clone)]
 pub struct ChannelProfiler {
-    /// One profiler per channel; at least one.
+    /// One profiler per channel; at least one. Under `ChannelMode::Pooled` only the
+    /// first, unfed, for its method.
     each: Vec<Profiler>,
     mode: ChannelMode,
     spare: Vec<f64>,
+    /// The pooled estimator of every channel (`ChannelMode::Pooled` only).
+    pooled: Option<Box<PooledPermutation>>,
 }
 
 impl ChannelProfiler {
@@ -255,6 +259,7 @@ impl ChannelProfiler {
             each: vec![Profiler::of_method(method)?],
             mode,
             spare: Vec::new(),
+            pooled: pooled_for(&method, mode, 1)?,
         })
     }
 
@@ -270,18 +275,24 @@ impl ChannelProfiler {
 
     /// The stream's channel count (1 until a multichannel chunk arrives).
     pub fn channels(&self) -> usize {
-        self.each.len()
+        match &self.pooled {
+            Some(p) => p.channels(),
+            None => self.each.len(),
+        }
     }
 
     /// Samples consumed (per channel).
     pub fn samples_seen(&self) -> u64 {
-        self.each[0].samples_seen()
+        match &self.pooled {
+            Some(p) => p.samples_seen(),
+            None => self.each[0].samples_seen(),
+        }
     }
 
     /// Checks a whole chunk before any state changes: the channel count (fixed once the
     /// stream has samples), then every channel as [`check_input`] checks a 1-D chunk.
     pub fn check(&self, chunk: &Channels) -> Result<()> {
-        let (have, got) = (self.each.len(), chunk.count());
+        let (have, got) = (self.channels(), chunk.count());
         if have != got && self.samples_seen() > 0 {
             return Err(Error::parameter(format!(
                 "this stream has {have} channel(s), fixed by its first samples; the chunk \
@@ -292,16 +303,26 @@ impl ChannelProfiler {
     }
 
     /// Takes the chunk's channel count while the stream has no sample yet.
-    fn adopt(&mut self, count: usize) {
-        if count != self.each.len() && self.samples_seen() == 0 {
+    fn adopt(&mut self, count: usize) -> Result<()> {
+        if count == self.channels() || self.samples_seen() > 0 {
+            return Ok(());
+        }
+        if self.pooled.is_some() {
+            self.pooled = pooled_for(self.method(), self.mode, count)?;
+        } else {
             let fresh = self.each[0].clone();
             self.each.resize(count, fresh);
         }
+        Ok(())
     }
 
     /// Combined scores of a chunk already [`check`](Self::check)ed, into `out`.
     pub(crate) fn fill_checked(&mut self, chunk: &Channels, out: &mut [f64]) -> Result<()> {
-        self.adopt(chunk.count());
+        self.adopt(chunk.count())?;
+        if let Some(p) = &mut self.pooled {
+            p.update(|k| chunk.channel(k).values(), out);
+            return Ok(());
+        }
         self.each[0].fill_checked(chunk.channel(0), out)?;
         for k in 1..self.each.len() {
             self.spare.clear();
@@ -331,6 +352,10 @@ impl ChannelProfiler {
     pub fn reset(&mut self) {
         self.each.truncate(1);
         self.each[0].reset();
+        if self.pooled.is_some() {
+            self.pooled = pooled_for(self.method(), self.mode, 1)
+                .expect("the method was validated with this mode");
+        }
     }
 
     /// Writes the first channel's state (the layout of a 1-D stream's profiler).
@@ -343,7 +368,12 @@ impl ChannelProfiler {
         w.u64(match self.mode {
             ChannelMode::Sum => 0,
             ChannelMode::Max => 1,
+            ChannelMode::Pooled => 2,
         });
+        if let Some(p) = &self.pooled {
+            p.write_state(w);
+            return;
+        }
         w.u64(self.each.len() as u64 - 1);
         for p in &self.each[1..] {
             p.write_state(w);
@@ -356,6 +386,7 @@ impl ChannelProfiler {
             each: vec![Profiler::read_state(r)?],
             mode: ChannelMode::Sum,
             spare: Vec::new(),
+            pooled: None,
         })
     }
 
@@ -365,8 +396,27 @@ impl ChannelProfiler {
         self.mode = match r.u64()? {
             0 => ChannelMode::Sum,
             1 => ChannelMode::Max,
+            2 => ChannelMode::Pooled,
             _ => return Err(Error::checkpoint("invalid channel mode in checkpoint")),
         };
+        if self.mode == ChannelMode::Pooled {
+            let p = PooledPermutation::read_state(r)?;
+            match self.method() {
+                Method::Permutation(o)
+                    if self.each[0].samples_seen() == 0
+                        && (o.order, o.delay, o.window, o.normalize, o.weighted)
+                            == (
+                                p.options().order,
+                                p.options().delay,
+                                p.options().window,
+                                p.options().normalize,
+                                false,
+                            ) => {}
+                _ => return Err(Error::checkpoint("inconsistent pooled state in checkpoint")),
+            }
+            self.pooled = Some(Box::new(p));
+            return Ok(());
+        }
         let more = r.usize()?;
         // Each channel's state takes at least a few bytes: refuse absurd counts first.
         r.expect_items(more, 16)?;
@@ -380,6 +430,25 @@ impl ChannelProfiler {
             self.each.push(p);
         }
         Ok(())
+    }
+}
+
+/// The pooled estimator of `count` channels under `ChannelMode::Pooled` (else none).
+fn pooled_for(
+    method: &Method,
+    mode: ChannelMode,
+    count: usize,
+) -> Result<Option<Box<PooledPermutation>>> {
+    match (mode, method) {
+        (ChannelMode::Pooled, Method::Permutation(o)) => {
+            Ok(Some(Box::new(PooledPermutation::new(*o, count)?)))
+        }
+        (ChannelMode::Pooled, m) => Err(Error::parameter(format!(
+            "channels='pooled' pools the ordinal patterns of method='permutation', not of \
+             method={:?}",
+            m.name()
+        ))),
+        _ => Ok(None),
     }
 }
 
@@ -431,6 +500,14 @@ pub(crate) fn profile_channels_of(
     method: &Method,
     mode: ChannelMode,
 ) -> Result<Vec<f64>> {
+    if mode == ChannelMode::Pooled {
+        check_channels(method, x, 0)?;
+        let mut p = pooled_for(method, mode, x.count())?
+            .ok_or_else(|| Error::parameter("channels='pooled' needs method='permutation'"))?;
+        let mut out = vec![0.0; x.len()];
+        p.update(|k| x.channel(k).values(), &mut out);
+        return Ok(out);
+    }
     if x.count() == 1 {
         return profile_of(x.channel(0), method);
     }

@@ -86,6 +86,9 @@ pub enum ChannelMode {
     /// The largest channel score: a burst in any one channel cuts, however calm the
     /// others.
     Max,
+    /// Not a combination: the ordinal patterns of every channel in a window pooled into
+    /// one histogram (multivariate permutation entropy; method "permutation" only).
+    Pooled,
 }
 
 impl ChannelMode {
@@ -94,14 +97,17 @@ impl ChannelMode {
         match self {
             ChannelMode::Sum => "sum",
             ChannelMode::Max => "max",
+            ChannelMode::Pooled => "pooled",
         }
     }
 
     /// Combines `other` (the next channel's scores) into `acc`, position by position. A
-    /// NaN in either gives NaN (warm-up or a propagated NaN in any channel).
+    /// NaN in either gives NaN (warm-up or a propagated NaN in any channel). `Pooled`
+    /// combines no profiles (its estimator reads every channel) and leaves `acc`.
     pub fn combine(self, acc: &mut [f64], other: &[f64]) {
         debug_assert_eq!(acc.len(), other.len());
         match self {
+            ChannelMode::Pooled => {}
             ChannelMode::Sum => acc.iter_mut().zip(other).for_each(|(a, b)| *a += *b),
             ChannelMode::Max => acc.iter_mut().zip(other).for_each(|(a, &b)| {
                 *a = if a.is_nan() || b.is_nan() {
@@ -543,7 +549,8 @@ spec_options! {
     nan_policy: String = "raise".to_string(),
     /// Multichannel input (n, c): how the channels' profiles combine, position by
     /// position, into the one score the rules cut: "sum" (code lengths of independent
-    /// channels add) or "max" (a burst in any channel cuts).
+    /// channels add), "max" (a burst in any channel cuts), or "pooled" (method
+    /// "permutation": the patterns of all channels in one histogram per window).
     channels: String = "sum".to_string(),
     /// A segment starts at t when score[t] > threshold.
     threshold: Option<f64> = None,
@@ -725,12 +732,39 @@ impl SpecOptions {
         Ok(MethodSpec {
             method,
             infer_alphabet: given_alphabet.is_none() && method.takes_symbols(),
-            channels: choice(
-                "channels",
-                &self.channels,
-                &[("sum", ChannelMode::Sum), ("max", ChannelMode::Max)],
-            )?,
+            channels: self.channel_mode(&method)?,
         })
+    }
+
+    /// The channel mode, checked against the method ("pooled" pools ordinal patterns).
+    fn channel_mode(&self, method: &Method) -> Result<ChannelMode> {
+        let mode = choice(
+            "channels",
+            &self.channels,
+            &[
+                ("sum", ChannelMode::Sum),
+                ("max", ChannelMode::Max),
+                ("pooled", ChannelMode::Pooled),
+            ],
+        )?;
+        match method {
+            _ if mode != ChannelMode::Pooled => {}
+            Method::Permutation(o) if !o.weighted => {}
+            Method::Permutation(_) => {
+                return Err(Error::parameter(
+                    "channels='pooled' pools ordinal pattern counts; weighted=True has no \
+                     pooled form: use weighted=False, or channels='sum' or 'max'",
+                ))
+            }
+            other => {
+                return Err(Error::parameter(format!(
+                    "channels='pooled' pools the ordinal patterns of method='permutation'; \
+                     method={:?} has none: use channels='sum' or 'max'",
+                    other.name()
+                )))
+            }
+        }
+        Ok(mode)
     }
 
     /// The statistic of the next-symbol and next-value models.
