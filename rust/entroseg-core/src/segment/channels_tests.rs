@@ -344,3 +344,22 @@ fn pooled_is_permutation_only_and_cuts_the_pooled_profile() {
         assert!(e.message().contains(want), "{}", e.message());
     }
 }
+
+#[test]
+fn pooled_one_channel_is_the_permutation_profile_bit_for_bit() {
+    let x = series(5, 800, 30);
+    for order in [2i64, 3, 5] {
+        let mut pairs = vec![
+            ("window", OptionValue::Int(20)),
+            ("order", OptionValue::Int(order)),
+            ("threshold", OptionValue::Float(0.5)),
+        ];
+        let plain = spec(&pairs);
+        pairs.push(("channels", OptionValue::Str("pooled".into())));
+        let pooled = spec(&pairs);
+        let one = Channels::one(Samples::Values(&x));
+        let a = crate::segment::profile::profile_channels(&one, plain.method()).unwrap();
+        let b = crate::segment::profile::profile_channels(&one, pooled.method()).unwrap();
+        assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()));
+    }
+}

@@ -307,12 +307,10 @@ impl ChannelProfiler {
         if count == self.channels() || self.samples_seen() > 0 {
             return Ok(());
         }
-        if self.pooled.is_some() {
-            self.pooled = pooled_for(self.method(), self.mode, count)?;
-        } else {
-            let fresh = self.each[0].clone();
-            self.each.resize(count, fresh);
-        }
+        self.pooled = pooled_for(self.method(), self.mode, count)?;
+        let each = if self.pooled.is_some() { 1 } else { count };
+        let fresh = self.each[0].clone();
+        self.each.resize(each, fresh);
         Ok(())
     }
 
@@ -352,10 +350,8 @@ impl ChannelProfiler {
     pub fn reset(&mut self) {
         self.each.truncate(1);
         self.each[0].reset();
-        if self.pooled.is_some() {
-            self.pooled = pooled_for(self.method(), self.mode, 1)
-                .expect("the method was validated with this mode");
-        }
+        // One channel is the method's own profile, in every mode.
+        self.pooled = None;
     }
 
     /// Writes the first channel's state (the layout of a 1-D stream's profiler).
@@ -370,6 +366,7 @@ impl ChannelProfiler {
             ChannelMode::Max => 1,
             ChannelMode::Pooled => 2,
         });
+        w.bool(self.pooled.is_some());
         if let Some(p) = &self.pooled {
             p.write_state(w);
             return;
@@ -399,7 +396,7 @@ impl ChannelProfiler {
             2 => ChannelMode::Pooled,
             _ => return Err(Error::checkpoint("invalid channel mode in checkpoint")),
         };
-        if self.mode == ChannelMode::Pooled {
+        if r.bool()? {
             let p = PooledPermutation::read_state(r)?;
             match self.method() {
                 Method::Permutation(o)
@@ -433,21 +430,25 @@ impl ChannelProfiler {
     }
 }
 
-/// The pooled estimator of `count` channels under `ChannelMode::Pooled` (else none).
+/// The pooled estimator of `count` channels under `ChannelMode::Pooled` (else none; and
+/// none for one channel, whose pooled patterns are its own: the method's profile, so one
+/// channel gives exactly what every 1-D surface gives).
 fn pooled_for(
     method: &Method,
     mode: ChannelMode,
     count: usize,
 ) -> Result<Option<Box<PooledPermutation>>> {
     match (mode, method) {
-        (ChannelMode::Pooled, Method::Permutation(o)) => {
+        (ChannelMode::Pooled, Method::Permutation(o)) if count > 1 => {
             Ok(Some(Box::new(PooledPermutation::new(*o, count)?)))
         }
-        (ChannelMode::Pooled, m) => Err(Error::parameter(format!(
-            "channels='pooled' pools the ordinal patterns of method='permutation', not of \
+        (ChannelMode::Pooled, m) if !matches!(m, Method::Permutation(_)) => {
+            Err(Error::parameter(format!(
+                "channels='pooled' pools the ordinal patterns of method='permutation', not of \
              method={:?}",
-            m.name()
-        ))),
+                m.name()
+            )))
+        }
         _ => Ok(None),
     }
 }
@@ -500,10 +501,8 @@ pub(crate) fn profile_channels_of(
     method: &Method,
     mode: ChannelMode,
 ) -> Result<Vec<f64>> {
-    if mode == ChannelMode::Pooled {
+    if let Some(mut p) = pooled_for(method, mode, x.count())? {
         check_channels(method, x, 0)?;
-        let mut p = pooled_for(method, mode, x.count())?
-            .ok_or_else(|| Error::parameter("channels='pooled' needs method='permutation'"))?;
         let mut out = vec![0.0; x.len()];
         p.update(|k| x.channel(k).values(), &mut out);
         return Ok(out);
