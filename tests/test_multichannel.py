@@ -242,7 +242,9 @@ def test_arrow_columns_and_fixed_size_list_per_key_equal_numpy() -> None:
     opts = dict(METHODS[1], threshold=1.5, max_len=80, channels="max")
     columns = pa.table({"k": key, "x0": x[:, 0], "x1": x[:, 1]})
     lists = pa.table({"k": key, "v": pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), 2)})
-    for table, value_column in ((columns, ["x0", "x1"]), (lists, "v")):
+    structs = pa.table({"k": key, "s": pa.StructArray.from_arrays(
+        [pa.array(x[:, 0]), pa.array(x[:, 1])], names=["a", "b"])})  # fmt: skip
+    for table, value_column in ((columns, ["x0", "x1"]), (lists, "v"), (structs, "s")):
         out = segment_stream(
             table.to_reader(max_chunksize=333), value_column=value_column, key_column="k", **opts
         ).read_all()

@@ -181,6 +181,10 @@ def _column_index(schema: pa.Schema, name: str, role: str) -> int:
 def _check_value_type(schema: pa.Schema, column: str, takes_symbols: bool) -> None:
     pa = _pyarrow()
     t = schema.field(column).type
+    if pa.types.is_struct(t):
+        for i in range(t.num_fields):
+            _check_value_type(pa.schema([t.field(i)]), t.field(i).name, takes_symbols)
+        return
     if pa.types.is_fixed_size_list(t):
         t = t.value_type
     if takes_symbols:
@@ -248,6 +252,28 @@ def _list_values(column: Any, takes_symbols: bool, name: str) -> npt.NDArray[Any
     return values
 
 
+def _struct_values(column: Any, takes_symbols: bool, name: str) -> npt.NDArray[Any]:
+    """A struct column's fields as the channels of an (n, c) array; a null row reads as
+    NaN in every channel (floats), or is refused (symbols)."""
+    null_rows = None
+    if column.null_count:
+        null_rows = column.is_null().to_numpy(zero_copy_only=False)
+        if takes_symbols:
+            row = int(np.flatnonzero(null_rows)[0])
+            raise ValueError(
+                f"value column {name!r} has a null at row {row} of its batch; symbols "
+                "cannot be missing: fill or drop the nulls first"
+            )
+    fields = [column.field(i) for i in range(column.type.num_fields)]
+    values = np.column_stack(
+        [_values(f, takes_symbols, f"{name}.{column.type.field(i).name}")
+         for i, f in enumerate(fields)]
+    )  # fmt: skip
+    if null_rows is not None:
+        values[null_rows] = np.nan
+    return values
+
+
 def _channel_values(
     batch: Any, indices: list[int], names: list[str], takes_symbols: bool
 ) -> npt.NDArray[Any]:
@@ -257,6 +283,8 @@ def _channel_values(
         column = batch.column(indices[0])
         if _pyarrow().types.is_fixed_size_list(column.type):
             return _list_values(column, takes_symbols, names[0])
+        if _pyarrow().types.is_struct(column.type):
+            return _struct_values(column, takes_symbols, names[0])
         return _values(column, takes_symbols, names[0])
     return np.column_stack(
         [_values(batch.column(i), takes_symbols, n) for i, n in zip(indices, names, strict=True)]
@@ -472,8 +500,9 @@ def segment_stream(
         The series: floats (or integers) for ``"permutation"`` and ``"scores"``, integer
         symbols for ``"conditional"`` and ``"next_symbol"``. A multichannel series (one
         boundary set for all channels, as :func:`entroseg.segment` of the ``(n, c)``
-        array, ``channels="sum"`` or ``"max"``): a fixed-size-list column of ``c``
-        values per row, or a list of ``c`` column names.
+        array, ``channels="sum"``, ``"max"`` or ``"pooled"``): a fixed-size-list column
+        of ``c`` values per row, a struct column of ``c`` numeric fields, or a list of
+        ``c`` column names.
     key_column
         The series key; rows of different keys may interleave. None: one series.
     merge
@@ -560,8 +589,11 @@ def segment_stream(
     )
     for name in value_names:
         _check_value_type(reader.schema, name, spec.takes_symbols)
-    multichannel = len(value_names) > 1 or pa.types.is_fixed_size_list(
-        reader.schema.field(value_names[0]).type
+    first_type = reader.schema.field(value_names[0]).type
+    multichannel = (
+        len(value_names) > 1
+        or pa.types.is_fixed_size_list(first_type)
+        or pa.types.is_struct(first_type)
     )
     reason_type = pa.dictionary(pa.int8(), pa.string())
     fields = [
