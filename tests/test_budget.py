@@ -314,3 +314,20 @@ def test_budget_by_error_needs_finite_real_values() -> None:
     symbols = np.array([0, 1, 2, 1, 0, 3, 2, 1], dtype=np.uint8)
     with pytest.raises(InvalidParameterError, match=r"budget_by='error' .* symbol input"):
         entroseg.segment_batch(symbols, [0, 8], budget=3, budget_by="error", method="next_symbol")
+
+
+def test_budget_by_error_on_channels_sums_the_channels_errors() -> None:
+    parts = regime_batch()
+    rng = np.random.default_rng(5)
+    # Two channels per series: the series and a quieter copy with noise.
+    stacked = [np.stack([x, 0.5 * x + 0.1 * rng.standard_normal(len(x))], axis=1) for x in parts]
+    values, offsets = np.concatenate(stacked), _offsets(parts)
+    seg = entroseg.segment_batch(
+        values, offsets, budget=300, budget_by="error", window=32, max_len=200
+    )
+    assert abs(len(seg) - 300) <= 6, seg.series_counts
+    check_hard_limits(seg, parts, dict(max_len=200))
+    bad = values.copy()
+    bad[5, 1] = np.nan
+    with pytest.raises(InvalidParameterError, match="channel 1, sample 5"):
+        entroseg.segment_batch(bad, offsets, budget=300, budget_by="error", window=32)

@@ -454,7 +454,7 @@ def test_next_symbol_stream_any_chunking_and_pickle(s: list[int], cuts: list[int
             IPE,
             "give window",
         ),
-        (lambda: entroseg.segment(np.ones((2, 2)), window=4, threshold=1), ValueError, "1-D"),
+        (lambda: entroseg.segment(np.ones((2, 2, 2)), window=4, threshold=1), ValueError, "1-D"),
         (lambda: entroseg.segment(["a"], window=4, threshold=1), TypeError, "dtype"),
         (
             lambda: entroseg.segment_batch([1.0, 2.0], [1, 2], window=4, threshold=1),

@@ -442,8 +442,9 @@ class _Profiler:
 def _segment(
     x: npt.ArrayLike, spec: SegmentSpec
 ) -> tuple[tuple[_I64, _I64, _U8], tuple[float, int] | None]:
-    """Segment one series: ``((starts, lengths, reasons), threshold)``, the threshold in
-    force at the end as ``(value, tie_cut)`` or None."""
+    """Segment one series (1-D, or (n, c): one boundary set for c channels):
+    ``((starts, lengths, reasons), threshold)``, the threshold in force at the end as
+    ``(value, tie_cut)`` or None."""
 
 def _segment_batch(
     values: npt.ArrayLike, offsets: npt.ArrayLike, spec: SegmentSpec, threads: int | None = None
@@ -481,6 +482,8 @@ class _Segmenter:
     def samples_seen(self) -> int: ...
     @property
     def is_finished(self) -> bool: ...
+    @property
+    def channels(self) -> int: ...
     @property
     def threshold(self) -> tuple[float, int] | None: ...
     @property

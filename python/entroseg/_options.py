@@ -31,7 +31,15 @@ Score method (the profile that is cut)
     ``"entropy"`` or ``"surprisal"``), ``blend`` (next_symbol: False backs off to the
     longest context seen ``min_count`` times; True blends every context length by
     Witten-Bell escapes, so short series and large alphabets are not stuck with the
-    tied values of contexts seen once), ``nan_policy`` (``"raise"`` or ``"propagate"``).
+    tied values of contexts seen once), ``nan_policy`` (``"raise"`` or ``"propagate"``),
+    ``channels`` (multichannel input of shape ``(n, c)``: each channel is profiled alone
+    with these options, and the profiles combine position by position, in channel
+    order, into the one score the rules cut: ``"sum"``, the default, adds them, since
+    code lengths of independent channels add; ``"max"`` takes the largest, so a burst in
+    any one channel cuts; a NaN in any channel gives NaN; ``"pooled"``, method
+    ``"permutation"`` only, not weighted: a genuinely multivariate score, the permutation
+    entropy of the ordinal patterns of all channels in the window pooled into one
+    histogram).
 Rules (where a segment starts)
     ``threshold`` (a segment starts at ``t`` when ``score[t] > threshold``),
     ``accumulate`` (False; True: when the open segment's summed scores with ``score[t]``
@@ -98,6 +106,7 @@ class ProfileOptions(TypedDict, total=False):
     statistic: Literal["entropy", "surprisal"]
     blend: bool
     nan_policy: Literal["raise", "propagate"]
+    channels: Literal["sum", "max", "pooled"]
 
 
 class RuleOptions(TypedDict, total=False):

@@ -39,7 +39,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -47,6 +47,7 @@ import numpy as np
 import numpy.typing as npt
 
 from entroseg._entroseg import (
+    InvalidParameterError,
     SegmentSpec,
     _merge_stream_finish,
     _merge_stream_push,
@@ -181,6 +182,12 @@ def _column_index(schema: pa.Schema, name: str, role: str) -> int:
 def _check_value_type(schema: pa.Schema, column: str, takes_symbols: bool) -> None:
     pa = _pyarrow()
     t = schema.field(column).type
+    if pa.types.is_struct(t):
+        for i in range(t.num_fields):
+            _check_value_type(pa.schema([t.field(i)]), t.field(i).name, takes_symbols)
+        return
+    if pa.types.is_fixed_size_list(t):
+        t = t.value_type
     if takes_symbols:
         if not pa.types.is_integer(t):
             raise TypeError(
@@ -206,6 +213,83 @@ def _values(column: Any, takes_symbols: bool, name: str) -> npt.NDArray[Any]:
     if column.null_count:
         column = column.fill_null(np.nan)
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _value_names(value_column: str | Sequence[str]) -> list[str]:
+    """The value column(s): one name (a 1-D series, or a fixed-size-list column of c
+    channels), or several names (one channel each)."""
+    names = [value_column] if isinstance(value_column, str) else list(value_column)
+    if not names:
+        raise InvalidParameterError(
+            "value_column names no column: give one name, or several for the channels of a "
+            "multichannel series"
+        )
+    return names
+
+
+def _list_values(column: Any, takes_symbols: bool, name: str) -> npt.NDArray[Any]:
+    """A fixed-size-list column of c channels as an (n, c) array; a null row reads as
+    NaN in every channel (floats), or is refused (symbols)."""
+    pa = _pyarrow()
+    c = column.type.list_size
+    n = len(column)
+    null_rows = None
+    if column.null_count:
+        null_rows = column.is_null().to_numpy(zero_copy_only=False)
+        if takes_symbols:
+            row = int(np.flatnonzero(null_rows)[0])
+            raise ValueError(
+                f"value column {name!r} has a null at row {row} of its batch; symbols "
+                "cannot be missing: fill or drop the nulls first"
+            )
+    # The child values of every row, null rows included (flatten() would drop them).
+    child = column.values.slice(column.offset * c, n * c)
+    if not takes_symbols and not pa.types.is_float64(child.type):
+        child = child.cast(pa.float64())
+    flat = _values(child, takes_symbols, name)
+    values = np.array(flat, copy=null_rows is not None).reshape(n, c)
+    if null_rows is not None:
+        values[null_rows] = np.nan
+    return values
+
+
+def _struct_values(column: Any, takes_symbols: bool, name: str) -> npt.NDArray[Any]:
+    """A struct column's fields as the channels of an (n, c) array; a null row reads as
+    NaN in every channel (floats), or is refused (symbols)."""
+    null_rows = None
+    if column.null_count:
+        null_rows = column.is_null().to_numpy(zero_copy_only=False)
+        if takes_symbols:
+            row = int(np.flatnonzero(null_rows)[0])
+            raise ValueError(
+                f"value column {name!r} has a null at row {row} of its batch; symbols "
+                "cannot be missing: fill or drop the nulls first"
+            )
+    fields = [column.field(i) for i in range(column.type.num_fields)]
+    values = np.column_stack(
+        [_values(f, takes_symbols, f"{name}.{column.type.field(i).name}")
+         for i, f in enumerate(fields)]
+    )  # fmt: skip
+    if null_rows is not None:
+        values[null_rows] = np.nan
+    return values
+
+
+def _channel_values(
+    batch: Any, indices: list[int], names: list[str], takes_symbols: bool
+) -> npt.NDArray[Any]:
+    """A batch's series: 1-D for one plain value column, (n, c) for a fixed-size-list
+    column of c channels or for c value columns."""
+    if len(indices) == 1:
+        column = batch.column(indices[0])
+        if _pyarrow().types.is_fixed_size_list(column.type):
+            return _list_values(column, takes_symbols, names[0])
+        if _pyarrow().types.is_struct(column.type):
+            return _struct_values(column, takes_symbols, names[0])
+        return _values(column, takes_symbols, names[0])
+    return np.column_stack(
+        [_values(batch.column(i), takes_symbols, n) for i, n in zip(indices, names, strict=True)]
+    )
 
 
 def _key_type(schema: pa.Schema, index: int) -> pa.DataType:
@@ -392,7 +476,7 @@ def _emit(resumer: Resumer | None, batch: Any) -> Any:
 def segment_stream(
     source: Any,
     *,
-    value_column: str,
+    value_column: str | Sequence[str],
     key_column: str | None = None,
     spec: SegmentSpec | None = None,
     merge: dict[str, Any] | None = None,
@@ -415,7 +499,11 @@ def segment_stream(
         (see :func:`open_stream`).
     value_column
         The series: floats (or integers) for ``"permutation"`` and ``"scores"``, integer
-        symbols for ``"conditional"`` and ``"next_symbol"``.
+        symbols for ``"conditional"`` and ``"next_symbol"``. A multichannel series (one
+        boundary set for all channels, as :func:`entroseg.segment` of the ``(n, c)``
+        array, ``channels="sum"``, ``"max"`` or ``"pooled"``): a fixed-size-list column
+        of ``c`` values per row, a struct column of ``c`` numeric fields, or a list of
+        ``c`` column names.
     key_column
         The series key; rows of different keys may interleave. None: one series.
     merge
@@ -495,11 +583,19 @@ def segment_stream(
     pa = _pyarrow()
     spec = build_spec(options, streaming=True, spec=spec)
     reader = open_stream(source)
-    value_index = _column_index(reader.schema, value_column, "value_column")
+    value_names = _value_names(value_column)
+    value_indices = [_column_index(reader.schema, n, "value_column") for n in value_names]
     key_index = (
         None if key_column is None else _column_index(reader.schema, key_column, "key_column")
     )
-    _check_value_type(reader.schema, value_column, spec.takes_symbols)
+    for name in value_names:
+        _check_value_type(reader.schema, name, spec.takes_symbols)
+    first_type = reader.schema.field(value_names[0]).type
+    multichannel = (
+        len(value_names) > 1
+        or pa.types.is_fixed_size_list(first_type)
+        or pa.types.is_struct(first_type)
+    )
     reason_type = pa.dictionary(pa.int8(), pa.string())
     fields = [
         pa.field("start", pa.int64()),
@@ -511,10 +607,11 @@ def segment_stream(
     router = _Router(key_index)
     planner_options = None
     if merge is not None:
-        if spec.takes_symbols:
+        if spec.takes_symbols or multichannel:
             raise ValueError(
                 "merge= plans over the mean value of each segment; symbol methods have no "
-                "mean: plan with entroseg.merge_plan and a profile instead"
+                "mean and multichannel series no single one: plan with entroseg.merge_plan "
+                "and a profile instead"
             )
         planner_options = _planner_options(merge)
         num_levels = _MergePlanner(**planner_options).num_levels  # bad options fail now
@@ -530,10 +627,14 @@ def segment_stream(
         checkpoint, checkpoint_every, on_checkpoint, fingerprint, reader.schema, key_index
     )
 
+    def series_of(batch: Any) -> npt.NDArray[Any]:
+        return _channel_values(batch, value_indices, value_names, spec.takes_symbols)
+
     def digest_of(batch: Any) -> Any:
-        return _values(batch.column(value_index), spec.takes_symbols, value_column).data
+        return np.ascontiguousarray(series_of(batch)).data
 
     if planner_options is not None:
+        value_index = value_indices[0]
         return _reader(
             pa.schema(fields),
             _segment_merge_batches(
@@ -544,7 +645,7 @@ def segment_stream(
                 key_column,
                 pa.schema(fields),
                 planner_options,
-                value_column,
+                value_names[0],
                 resumer,
             ),
         )
@@ -561,7 +662,7 @@ def segment_stream(
                 return
             states = resumer.restore(router, _Segmenter.from_checkpoint)
         for batch in _inputs(reader, resumer, digest_of):
-            values = _values(batch.column(value_index), spec.takes_symbols, value_column)
+            values = series_of(batch)
             closed = []
             for key, rows in router.split(batch):
                 seg = states.get(key)

@@ -262,12 +262,18 @@ class EntrosegExpr:
         )
 
     def segment_id(
-        self, *, spec: SegmentSpec | None = None, **options: Unpack[SegmentOptions]
+        self,
+        *columns: pl.Expr | str,
+        spec: SegmentSpec | None = None,
+        **options: Unpack[SegmentOptions],
     ) -> pl.Expr:
         """Index of each row's segment within its group (UInt32, from 0), with the
         options of :func:`entroseg.segment`.
 
-        Equal to ``segment(group).patch_ids(local=True)``.
+        Equal to ``segment(group).patch_ids(local=True)``. Further columns
+        (``*columns``, expressions or names) make each group a multichannel series:
+        one boundary set for all of them, as :func:`entroseg.segment` of the
+        ``(n, c)`` array (``channels="sum"`` or ``"max"`` combines their profiles).
 
         Examples
         --------
@@ -277,13 +283,17 @@ class EntrosegExpr:
         ...                                            min_len=2))["e"].to_list()
         [0, 0, 1, 1, 2, 2, 2]
         """
-        return _segment_plugin(self._expr, "segment_id", options, spec)
+        return _segment_plugin(self._expr, "segment_id", options, spec, columns)
 
     def is_boundary(
-        self, *, spec: SegmentSpec | None = None, **options: Unpack[SegmentOptions]
+        self,
+        *columns: pl.Expr | str,
+        spec: SegmentSpec | None = None,
+        **options: Unpack[SegmentOptions],
     ) -> pl.Expr:
         """True on the first row of each segment (the first row of a group included),
-        with the options of :func:`entroseg.segment`.
+        with the options of :func:`entroseg.segment`. Further columns (``*columns``)
+        make each group a multichannel series, as in :meth:`segment_id`.
 
         Examples
         --------
@@ -293,7 +303,7 @@ class EntrosegExpr:
         ...                                             min_len=2))["e"].arg_true().to_list()
         [0, 2, 4]
         """
-        return _segment_plugin(self._expr, "is_boundary", options, spec)
+        return _segment_plugin(self._expr, "is_boundary", options, spec, columns)
 
     def boundary_probs(
         self,
@@ -414,7 +424,11 @@ def _context_length(context: int | None, order: int | None) -> int:
 
 
 def _segment_plugin(
-    expr: pl.Expr, function: str, options: Mapping[str, Any], spec: SegmentSpec | None
+    expr: pl.Expr,
+    function: str,
+    options: Mapping[str, Any],
+    spec: SegmentSpec | None,
+    columns: tuple[pl.Expr | str, ...] = (),
 ) -> pl.Expr:
     """A segmentation expression: the spec is built (and checked, with the numpy
     surface's typed exceptions) here; the plugin receives the options that differ from
@@ -423,7 +437,7 @@ def _segment_plugin(
     return register_plugin_function(
         plugin_path=_PLUGIN,
         function_name=function,
-        args=expr,
+        args=[expr, *(pl.col(c) if isinstance(c, str) else c for c in columns)],
         kwargs=built.given,
         is_elementwise=False,
     )

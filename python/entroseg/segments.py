@@ -545,7 +545,10 @@ def segment(
     ----------
     x : array_like
         The series: floats for ``"line"``, ``"permutation"`` and ``"scores"``, integer
-        symbols for ``"conditional"`` and ``"next_symbol"``.
+        symbols for ``"conditional"`` and ``"next_symbol"``. Shape ``(n,)``, or
+        ``(n, c)`` for ``c`` channels sharing one boundary set (C- or F-ordered): each
+        channel is profiled alone and the profiles combine by ``channels="sum"`` (the
+        default) or ``"max"`` before the rules; method ``"line"`` takes one channel.
     spec : SegmentSpec, optional
         A spec built once (``SegmentSpec(**options)``), instead of the options.
     **options
@@ -798,6 +801,12 @@ class Segmenter:
     def is_finished(self) -> bool:
         """True after :meth:`finish`."""
         return self._inner.is_finished
+
+    @property
+    def channels(self) -> int:
+        """The stream's channel count: fixed by its first samples (a 1-D chunk is one
+        channel, an ``(n, c)`` chunk ``c``); 1 before any."""
+        return self._inner.channels
 
     def __repr__(self) -> str:
         state = "finished" if self.is_finished else "open"

@@ -20,6 +20,6 @@ pub mod segment;
 pub mod util;
 
 pub use error::{Error, ErrorKind, Result};
-pub use estimate::samples::Samples;
+pub use estimate::samples::{Channels, Samples};
 pub use estimate::NanPolicy;
 pub use segment::spec::{SegmentSpec, SpecOptions};

@@ -196,6 +196,125 @@ pub fn input_view<'py>(
     })
 }
 
+/// A 1-D input or the channels of an (n, c) input, borrowed for the core.
+pub struct ChannelsView<'py> {
+    /// The data, channel-major (channel `k` is `data[k * n..(k + 1) * n]`).
+    data: SampleView<'py>,
+    count: usize,
+}
+
+impl ChannelsView<'_> {
+    /// The core's view: `count` channels of equal length.
+    pub fn channels(&self) -> PyResult<entroseg_core::Channels<'_>> {
+        crate::error::core(entroseg_core::Channels::channel_major(
+            self.data.samples()?,
+            self.count,
+        ))
+    }
+}
+
+/// The input of a segmentation surface that takes channels: a 1-D array (one channel)
+/// or a 2-D array of shape (n, c) (c channels of n samples, C- or F-ordered; copied
+/// once into channel-major order unless it already is, as a transposed C array or an
+/// F-ordered one is). Ragged nested lists, 0 channels and other dimensions raise
+/// `InvalidParameterError` naming the shape.
+pub fn channels_view<'py>(
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+    symbols: bool,
+) -> PyResult<ChannelsView<'py>> {
+    let py = obj.py();
+    let np = py.import("numpy")?;
+    let ndim = match obj.cast::<numpy::PyUntypedArray>() {
+        Ok(a) => a.ndim(),
+        Err(_) => {
+            let arr = np.call_method1("asarray", (obj,)).map_err(|e| {
+                if e.is_instance_of::<pyo3::exceptions::PyValueError>(py) {
+                    InvalidParameterError::new_err(format!(
+                        "{name} must be a 1-D array (n,) or a 2-D array (n, c) of c channels \
+                         of equal length; it is ragged ({e})"
+                    ))
+                } else {
+                    e
+                }
+            })?;
+            return channels_view(&arr, name, symbols);
+        }
+    };
+    match ndim {
+        1 => Ok(ChannelsView {
+            data: input_view(obj, name, symbols)?,
+            count: 1,
+        }),
+        2 => {
+            let shape: (usize, usize) = obj.getattr("shape")?.extract()?;
+            if shape.1 == 0 {
+                return Err(InvalidParameterError::new_err(format!(
+                    "{name} has 0 channels (shape ({}, 0)): a 2-D {name} of shape (n, c)                      needs c >= 1",
+                    shape.0
+                )));
+            }
+            let obj = if symbols {
+                let obj = refuse_masked(obj, name)?;
+                check_symbol_range_2d(&obj, name)?;
+                obj
+            } else if is_masked(obj)? {
+                obj.call_method1("astype", ("float64",))?
+                    .call_method1("filled", (f64::NAN,))?
+            } else {
+                obj.clone()
+            };
+            // (c, n), contiguous: one copy unless `obj` is F-ordered already.
+            let t = np.call_method1("ascontiguousarray", (obj.getattr("T")?,))?;
+            let flat = t.call_method1("reshape", (-1,))?;
+            Ok(ChannelsView {
+                data: input_view(&flat, name, symbols)?,
+                count: shape.1,
+            })
+        }
+        _ => {
+            let shape = obj.getattr("shape")?.repr()?;
+            Err(InvalidParameterError::new_err(format!(
+                "{name} must be a 1-D array (n,) or a 2-D array (n, c) of c channels, got \
+                 an array of shape {shape}"
+            )))
+        }
+    }
+}
+
+/// Symbols of an (n, c) array outside what any alphabet takes, named by row and
+/// channel (the 1-D intake would name a position in the channel-major copy).
+fn check_symbol_range_2d(arr: &Bound<'_, PyAny>, name: &str) -> PyResult<()> {
+    let size: usize = arr.getattr("size")?.extract()?;
+    let (kind, _) = dtype_kind(arr)?;
+    if size == 0 || !matches!(kind.as_str(), "i" | "u") {
+        return Ok(());
+    }
+    let np = arr.py().import("numpy")?;
+    let shape = arr.getattr("shape")?;
+    let at = |f: &str| -> PyResult<(usize, usize)> {
+        let flat = np.call_method1(f, (arr,))?;
+        np.call_method1("unravel_index", (flat, &shape))?.extract()
+    };
+    let min: i64 = arr.call_method0("min")?.extract().unwrap_or(0);
+    if min < 0 {
+        let (row, channel) = at("argmin")?;
+        return Err(crate::error::SymbolOutOfRangeError::new_err(format!(
+            "symbol {min} at row {row} of channel {channel} of {name} is negative; symbols \
+             must be in 0..alphabet_size"
+        )));
+    }
+    let max: u64 = arr.call_method0("max")?.extract().unwrap_or(0);
+    if max > u32::MAX as u64 {
+        let (row, channel) = at("argmax")?;
+        return Err(crate::error::SymbolOutOfRangeError::new_err(format!(
+            "symbol {max} at row {row} of channel {channel} of {name} is larger than any \
+             supported alphabet"
+        )));
+    }
+    Ok(())
+}
+
 /// `threads=None` is every core; otherwise at least 1.
 pub fn threads_option(threads: Option<i64>) -> PyResult<usize> {
     match threads {

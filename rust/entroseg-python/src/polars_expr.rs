@@ -27,11 +27,11 @@ use entroseg_core::estimate::quantize::{Quantizer, MAX_BINS};
 use entroseg_core::estimate::NanPolicy;
 use entroseg_core::plan::changepoint::{change_points, ChangePointOptions, Stop, SHORT_SERIES};
 use entroseg_core::plan::merge::{merge_plan, Features, MergeOptions};
-use entroseg_core::segment::batch::segment;
+use entroseg_core::segment::batch::segment_channels;
 use entroseg_core::segment::rules::Segment;
 use entroseg_core::segment::spec::SpecOptions;
 use entroseg_core::ErrorKind;
-use entroseg_core::Samples;
+use entroseg_core::{Channels, Samples};
 use polars::prelude::*;
 use pyo3::prelude::*;
 use pyo3_polars::derive::polars_expr;
@@ -450,19 +450,48 @@ fn next_symbol_entropy(inputs: &[Series], kwargs: NextSymbolEntropyKwargs) -> Po
 
 // ---- segmentation -------------------------------------------------------------------
 
-/// The group's segments, by the same one-shot path as `entroseg.segment`.
-fn segments_of(s: &Series, function: &str, kwargs: &SpecOptions) -> PolarsResult<Vec<Segment>> {
+/// The group's segments, by the same one-shot path as `entroseg.segment`: one input is
+/// a 1-D series, several are the channels of one multichannel series (one boundary set
+/// for all, as `entroseg.segment` of the (n, c) array).
+fn segments_of(
+    inputs: &[Series],
+    function: &str,
+    kwargs: &SpecOptions,
+) -> PolarsResult<Vec<Segment>> {
     let spec = kwargs.build().or_polars(function)?;
+    let s = &inputs[0];
+    if let Some(other) = inputs.iter().find(|c| c.len() != s.len()) {
+        return Err(compute_error(
+            function,
+            &format!(
+                "every channel needs the same number of rows: {}{} has {}, {}{} has {}",
+                "the first",
+                column_label(s),
+                s.len(),
+                "another",
+                column_label(other),
+                other.len()
+            ),
+        ));
+    }
     if s.is_empty() {
         return Ok(Vec::new());
     }
     if spec.takes_symbols() {
-        let syms = symbol_values(s, function)?;
-        segment(syms.samples(), &spec).or_polars(function)
+        let syms = inputs
+            .iter()
+            .map(|c| symbol_values(c, function))
+            .collect::<PolarsResult<Vec<_>>>()?;
+        let channels = Channels::new(syms.iter().map(Symbols::samples).collect());
+        segment_channels(&channels.or_polars(function)?, &spec).or_polars(function)
     } else {
         let policy = NanPolicy::parse(&kwargs.nan_policy).or_polars(function)?;
-        let xs = float_values(s, function, policy)?;
-        segment(Samples::Values(&xs), &spec).or_polars(function)
+        let xs = inputs
+            .iter()
+            .map(|c| float_values(c, function, policy))
+            .collect::<PolarsResult<Vec<_>>>()?;
+        let channels = Channels::new(xs.iter().map(|x| Samples::Values(x)).collect());
+        segment_channels(&channels.or_polars(function)?, &spec).or_polars(function)
     }
 }
 
@@ -470,7 +499,7 @@ fn segments_of(s: &Series, function: &str, kwargs: &SpecOptions) -> PolarsResult
 fn segment_id(inputs: &[Series], kwargs: SpecOptions) -> PolarsResult<Series> {
     const NAME: &str = "segment_id";
     let s = &inputs[0];
-    let segments = segments_of(s, NAME, &kwargs)?;
+    let segments = segments_of(inputs, NAME, &kwargs)?;
     if segments.len() > u32::MAX as usize {
         return Err(compute_error(
             NAME,
@@ -488,7 +517,7 @@ fn segment_id(inputs: &[Series], kwargs: SpecOptions) -> PolarsResult<Series> {
 fn is_boundary(inputs: &[Series], kwargs: SpecOptions) -> PolarsResult<Series> {
     const NAME: &str = "is_boundary";
     let s = &inputs[0];
-    let segments = segments_of(s, NAME, &kwargs)?;
+    let segments = segments_of(inputs, NAME, &kwargs)?;
     let mut starts = vec![false; s.len()];
     for seg in &segments {
         starts[seg.start as usize] = true;

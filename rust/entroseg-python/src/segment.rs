@@ -5,12 +5,12 @@
 //! Each function returns plain arrays; `python/entroseg/segments.py` wraps them in the
 //! public `Segments` value.
 
-use crate::convert::{count_option, input_view, refuse_masked, threads_option};
+use crate::convert::{channels_view, count_option, input_view, refuse_masked, threads_option};
 use crate::error::core;
 use crate::estimate_stream::streaming_class;
 use entroseg_core::segment::batch;
 use entroseg_core::segment::parallel::segment_parallel;
-use entroseg_core::segment::profile::{profile, Profiler};
+use entroseg_core::segment::profile::{profile_channels, Profiler};
 use entroseg_core::segment::rules::{Segment, Threshold};
 use entroseg_core::segment::spec::{OptionValue, SegmentSpec, SpecOptions};
 use entroseg_core::segment::stream::Segmenter;
@@ -220,9 +220,10 @@ pub fn _segment<'py>(
     spec: &PySegmentSpec,
 ) -> PyResult<(SegmentArrays<'py>, ThresholdTuple)> {
     let spec = &spec.inner;
-    let view = input_view(x, "x", spec.takes_symbols())?;
-    let samples = view.samples()?;
-    let (segments, threshold) = core(py.detach(|| batch::segment_calibrated(samples, spec)))?;
+    let view = channels_view(x, "x", spec.takes_symbols())?;
+    let channels = view.channels()?;
+    let (segments, threshold) =
+        core(py.detach(|| batch::segment_channels_calibrated(&channels, spec)))?;
     Ok((to_arrays(py, &segments), threshold_tuple(threshold)))
 }
 
@@ -236,9 +237,9 @@ pub fn _profile<'py>(
     options: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let method = core(spec_options(options)?.build_profile())?;
-    let view = input_view(x, "x", method.takes_symbols())?;
-    let samples = view.samples()?;
-    let scores = core(py.detach(|| profile(samples, &method)))?;
+    let view = channels_view(x, "x", method.takes_symbols())?;
+    let channels = view.channels()?;
+    let scores = core(py.detach(|| profile_channels(&channels, &method)))?;
     Ok(PyArray1::from_vec(py, scores))
 }
 
@@ -275,10 +276,11 @@ pub fn _segment_batch<'py>(
     let off_ro = offsets.readonly();
     let off = off_ro.as_slice()?;
     let spec = &spec.inner;
-    let view = input_view(values, "values", spec.takes_symbols())?;
-    let samples = view.samples()?;
-    let (segments, threshold) =
-        core(py.detach(|| batch::segment_batch_calibrated(samples, off, spec, threads)))?;
+    let view = channels_view(values, "values", spec.takes_symbols())?;
+    let channels = view.channels()?;
+    let (segments, threshold) = core(
+        py.detach(|| batch::segment_batch_channels_calibrated(&channels, off, spec, threads)),
+    )?;
     Ok((
         PyArray1::from_vec(py, segments.starts),
         PyArray1::from_vec(py, segments.lengths),
@@ -316,9 +318,9 @@ streaming_class!(
             chunk: &Bound<'py, PyAny>,
         ) -> PyResult<SegmentArrays<'py>> {
             let inner = &mut self.inner;
-            let view = input_view(chunk, "chunk", inner.method().takes_symbols())?;
-            let samples = view.samples()?;
-            let segments = core(py.detach(|| inner.push(samples)))?;
+            let view = channels_view(chunk, "chunk", inner.method().takes_symbols())?;
+            let channels = view.channels()?;
+            let segments = core(py.detach(|| inner.push_channels(&channels)))?;
             Ok(to_arrays(py, &segments))
         }
 
@@ -332,6 +334,12 @@ streaming_class!(
         #[getter]
         fn is_finished(&self) -> bool {
             self.inner.is_finished()
+        }
+
+        /// The stream's channel count (1 until a multichannel chunk arrives).
+        #[getter]
+        fn channels(&self) -> usize {
+            self.inner.channels()
         }
 
         /// The threshold in force now, `(value, tie_cut)`, or `None`.

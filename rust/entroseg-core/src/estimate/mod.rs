@@ -6,6 +6,7 @@ pub mod context_model;
 pub mod next_value;
 pub mod ordinal;
 pub mod permutation;
+pub mod pooled;
 pub mod quantize;
 pub mod samples;
 

@@ -23,11 +23,12 @@
 //!
 //! Where inside a series the cuts go is still the method's choice; only how many each
 //! series gets follows the error. The error is in the units of the values: z-score the
-//! series first to weigh them alike.
+//! series first to weigh them alike. A multichannel series' error is the sum of its
+//! channels' errors.
 
 use crate::error::{Error, Result};
-use crate::estimate::samples::Samples;
-use crate::segment::profile::profile_of;
+use crate::estimate::samples::{Channels, Samples};
+use crate::segment::profile::profile_channels_of;
 use crate::segment::rules::{segment_scores_calibrated, Calibration, Segment};
 use crate::segment::segments::Segments;
 use crate::segment::spec::SegmentSpec;
@@ -164,13 +165,13 @@ pub fn allocate(curves: &[Vec<(u64, f64)>], budget: u64) -> Vec<u64> {
 /// [`crate::segment::batch::segment_batch`] under `budget` with
 /// [`BudgetBy::Error`]: see the module documentation.
 pub(crate) fn segment_batch_by_error(
-    values: Samples,
+    values: &Channels,
     offsets: &[i64],
     spec: &SegmentSpec,
     threads: usize,
     budget: u64,
 ) -> Result<Segments> {
-    if spec.takes_symbols() || !matches!(values, Samples::Values(_)) {
+    if spec.takes_symbols() || values.is_symbols() {
         return Err(Error::parameter(
             "budget_by='error' measures the squared error of a fit to real values; symbol \
              input has none: use budget_by='information'",
@@ -182,25 +183,30 @@ pub(crate) fn segment_batch_by_error(
     // Per series: its values, profile and probes at the grid of counts.
     let probes = run_series(n, threads, |b| {
         let x = values.slice(offsets[b] as usize..offsets[b + 1] as usize);
-        let Samples::Values(v) = x else {
-            unreachable!("checked above")
-        };
-        let len = v.len() as u64;
+        let v = real_channels(&x);
+        let len = x.len() as u64;
         if len == 0 {
             return Ok(Vec::new());
         }
-        if let Some(i) = v.iter().position(|s| !s.is_finite()) {
-            return Err(Error::parameter(format!(
-                "budget_by='error' needs finite values; sample {i} is {}",
-                v[i]
-            )));
+        for (k, c) in v.iter().enumerate() {
+            if let Some(i) = c.iter().position(|s| !s.is_finite()) {
+                let at = if v.len() > 1 {
+                    format!("channel {k}, sample {i}")
+                } else {
+                    format!("sample {i}")
+                };
+                return Err(Error::parameter(format!(
+                    "budget_by='error' needs finite values; {at} is {}",
+                    c[i]
+                )));
+            }
         }
-        let scores = profile_of(x, &spec.method().method_for(&x)?)?;
+        let scores = series_profile(&x, spec)?;
         let lo = rules.max_len.map_or(1, |m| len.div_ceil(m as u64)).max(1);
         let hi = (len / rules.min_len as u64).max(lo);
         let mut out: Vec<Probe> = Vec::with_capacity(GRID);
         for k in grid(lo, hi) {
-            let probe = probe_at(v, &scores, &rules, k as f64, degree)?;
+            let probe = probe_at(&v, &scores, &rules, k as f64, degree)?;
             out.push(probe);
         }
         Ok(out)
@@ -225,7 +231,7 @@ pub(crate) fn segment_batch_by_error(
         let cut = run_series(open.len(), threads, |i| {
             let b = open[i];
             series_at(
-                values.slice(offsets[b] as usize..offsets[b + 1] as usize),
+                &values.slice(offsets[b] as usize..offsets[b + 1] as usize),
                 &probes[b],
                 spec,
                 counts[b],
@@ -264,7 +270,7 @@ pub(crate) fn segment_batch_by_error(
             None => {
                 let counts = allocate(&curves, budget);
                 let x = values.slice(offsets[b] as usize..offsets[b + 1] as usize);
-                out.push_series(&series_at(x, &probes[b], spec, counts[b], degree)?);
+                out.push_series(&series_at(&x, &probes[b], spec, counts[b], degree)?);
             }
         }
     }
@@ -276,7 +282,7 @@ pub(crate) fn segment_batch_by_error(
 /// on the count; a calibration meets its mean length within its tolerance, not to the
 /// segment), keeping the closest result.
 fn series_at(
-    x: Samples,
+    x: &Channels,
     probes: &[Probe],
     spec: &SegmentSpec,
     want: u64,
@@ -285,23 +291,21 @@ fn series_at(
     if let Some(p) = probes.iter().find(|p| p.segments.len() as u64 == want) {
         return Ok(p.segments.clone());
     }
-    let Samples::Values(v) = x else {
-        unreachable!("checked by the caller")
-    };
-    if v.is_empty() {
+    if x.is_empty() {
         return Ok(Vec::new());
     }
+    let v = real_channels(x);
     let rules = spec.rules();
-    let scores = profile_of(x, &spec.method().method_for(&x)?)?;
+    let scores = series_profile(x, spec)?;
     let mut ask = want as f64;
-    let mut best = probe_at(v, &scores, rules, ask, degree)?.segments;
+    let mut best = probe_at(&v, &scores, rules, ask, degree)?.segments;
     for _ in 0..CORRECTIONS {
         let got = best.len() as f64;
         if got == want as f64 || got == 0.0 {
             break;
         }
         ask *= want as f64 / got;
-        let again = probe_at(v, &scores, rules, ask, degree)?;
+        let again = probe_at(&v, &scores, rules, ask, degree)?;
         if again.segments.len().abs_diff(want as usize) < best.len().abs_diff(want as usize) {
             best = again.segments;
         } else {
@@ -311,10 +315,26 @@ fn series_at(
     Ok(best)
 }
 
+/// The channels of a real-valued series, as slices.
+fn real_channels<'a>(x: &Channels<'a>) -> Vec<&'a [f64]> {
+    x.iter()
+        .map(|c| match c {
+            Samples::Values(v) => v,
+            _ => unreachable!("symbol input is refused before"),
+        })
+        .collect()
+}
+
+/// The series' score profile: its channels' profiles combined as the spec says.
+fn series_profile(x: &Channels, spec: &SegmentSpec) -> Result<Vec<f64>> {
+    let method = spec.method().method_for(&x.widest())?;
+    profile_channels_of(x, &method, spec.method().channels())
+}
+
 /// The series' segments with `target_len` calibrated (in batch) to `count` segments
 /// (the mean length `len / count`), and their error.
 fn probe_at(
-    v: &[f64],
+    v: &[&[f64]],
     scores: &[f64],
     rules: &crate::segment::rules::Rules,
     count: f64,
@@ -324,12 +344,12 @@ fn probe_at(
     r.budget = None;
     r.threshold = None;
     r.calibration = Calibration::Batch;
-    let target = v.len() as f64 / count.max(1.0);
+    let target = scores.len() as f64 / count.max(1.0);
     // Rounding must not leave [min_len, max_len].
     let hi = r.max_len.map_or(f64::INFINITY, |m| m as f64);
     r.target_len = Some(target.clamp(r.min_len as f64, hi));
     let (segments, _) = segment_scores_calibrated(scores, &r)?;
-    let error = fit_error(v, &segments, degree);
+    let error = v.iter().map(|c| fit_error(c, &segments, degree)).sum();
     Ok(Probe { segments, error })
 }
 

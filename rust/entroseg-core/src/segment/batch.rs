@@ -7,15 +7,15 @@
 //! whole profile is computed and cut.
 
 use crate::error::Result;
-use crate::estimate::samples::Samples;
+use crate::estimate::samples::{Channels, Samples};
 use crate::segment::allocate::{segment_batch_by_error, BudgetBy};
-use crate::segment::profile::profile_of;
+use crate::segment::profile::profile_channels_of;
 use crate::segment::rules::{
     calibrate_budget, segment_scores_calibrated, Engine, Segment, Threshold,
 };
 use crate::segment::segments::{check_offsets, Segments};
 use crate::segment::spec::{MethodSpec, SegmentSpec};
-use crate::segment::stream::Segmenter;
+use crate::segment::stream::{check_channel_rules, Segmenter};
 use crate::util::pool::run_series;
 
 /// Segments one input in one pass.
@@ -30,14 +30,37 @@ pub fn segment_calibrated(
     x: Samples,
     spec: &SegmentSpec,
 ) -> Result<(Vec<Segment>, Option<Threshold>)> {
-    let method = spec.method().method_for(&x)?;
+    segment_channels_calibrated(&Channels::one(x), spec)
+}
+
+/// Segments a multichannel input in one pass: one boundary set for all channels, cut
+/// from the channels' profiles combined by the spec's channel mode (each channel
+/// profiled alone, as [`segment`] profiles a 1-D input). One channel is exactly
+/// [`segment`] of it.
+pub fn segment_channels(x: &Channels, spec: &SegmentSpec) -> Result<Vec<Segment>> {
+    Ok(segment_channels_calibrated(x, spec)?.0)
+}
+
+/// [`segment_channels`], with the threshold in force at the end (see
+/// [`segment_calibrated`]).
+pub fn segment_channels_calibrated(
+    x: &Channels,
+    spec: &SegmentSpec,
+) -> Result<(Vec<Segment>, Option<Threshold>)> {
+    check_channel_rules(spec.rules(), x.count())?;
+    let method = spec.method().method_for(&x.widest())?;
+    let mode = spec.method().channels();
     if spec.rules().needs_whole_scores() {
-        let scores = profile_of(x, &method)?;
+        let scores = profile_channels_of(x, &method, mode)?;
         return segment_scores_calibrated(&scores, spec.rules());
     }
     // The alphabet is resolved for this input and the spec validated the rules.
-    let mut seg = Segmenter::resolved(method, *spec.rules())?;
-    let mut out = seg.push_once(x)?;
+    let mut seg = Segmenter::resolved(method, mode, *spec.rules())?;
+    let mut out = if x.count() == 1 {
+        seg.push_once(x.channel(0))?
+    } else {
+        seg.push_channels(x)?
+    };
     out.extend(seg.finish()?);
     Ok((out, seg.threshold()))
 }
@@ -74,7 +97,21 @@ pub fn segment_batch_calibrated(
     spec: &SegmentSpec,
     threads: usize,
 ) -> Result<(Segments, Option<Threshold>)> {
+    segment_batch_channels_calibrated(&Channels::one(values), offsets, spec, threads)
+}
+
+/// [`segment_batch_calibrated`] of a multichannel batch: series `b` is the rows
+/// `offsets[b]..offsets[b+1]` of every channel, segmented as [`segment_channels`]
+/// segments it alone (or, with `budget`, cut with the one threshold calibrated over
+/// every series' combined profile).
+pub fn segment_batch_channels_calibrated(
+    values: &Channels,
+    offsets: &[i64],
+    spec: &SegmentSpec,
+    threads: usize,
+) -> Result<(Segments, Option<Threshold>)> {
     check_offsets(offsets, values.len())?;
+    check_channel_rules(spec.rules(), values.count())?;
     let n = offsets.len() - 1;
     let series = |b: usize| values.slice(offsets[b] as usize..offsets[b + 1] as usize);
     if let (Some(budget), BudgetBy::Error) = (spec.rules().budget, spec.budget_by()) {
@@ -84,7 +121,8 @@ pub fn segment_batch_calibrated(
     if spec.rules().budget.is_some() {
         let profiles = run_series(n, threads, |b| {
             let x = series(b);
-            profile_of(x, &spec.method().method_for(&x)?)
+            let method = spec.method().method_for(&x.widest())?;
+            profile_channels_of(&x, &method, spec.method().channels())
         })?;
         let bounds: Vec<usize> = offsets.iter().map(|&o| (o - offsets[0]) as usize).collect();
         let scores = profiles.concat();
@@ -101,7 +139,7 @@ pub fn segment_batch_calibrated(
         per.iter().for_each(|s| out.push_series(s));
         return Ok((out, Some(threshold)));
     }
-    let per = run_series(n, threads, |b| segment(series(b), spec))?;
+    let per = run_series(n, threads, |b| segment_channels(&series(b), spec))?;
     let mut out = Segments::new();
     per.iter().for_each(|s| out.push_series(s));
     Ok((out, None))

@@ -5,6 +5,8 @@
 
 pub mod allocate;
 pub mod batch;
+#[cfg(test)]
+mod channels_tests;
 pub mod fit;
 pub mod parallel;
 pub mod profile;

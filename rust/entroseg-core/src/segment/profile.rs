@@ -11,9 +11,10 @@ use crate::estimate::conditional::ConditionalEstimator;
 use crate::estimate::context_model::ContextModel;
 use crate::estimate::next_value::NextValueModel;
 use crate::estimate::permutation::PermutationEstimator;
-use crate::estimate::samples::Samples;
+use crate::estimate::pooled::PooledPermutation;
+use crate::estimate::samples::{Channels, Samples};
 use crate::estimate::{check_symbols, first_non_finite, non_finite_error_at, NanPolicy};
-use crate::segment::spec::{Method, MethodSpec, NextScore};
+use crate::segment::spec::{ChannelMode, Method, MethodSpec, NextScore};
 use crate::util::checkpoint::{Reader, Writer};
 
 #[derive(Debug, Clone)]
@@ -228,6 +229,293 @@ impl Profiler {
     pub fn restore(bytes: &[u8]) -> Result<Self> {
         crate::util::checkpoint::load(bytes, TAG, Self::read_state)
     }
+}
+
+/// The streaming score source of a multichannel input: one [`Profiler`] per channel
+/// (each with the same method, so O(1) work per sample per channel), their scores
+/// combined position by position by the [`ChannelMode`] into one score per sample. A
+/// 1-D input is one channel, and then this is exactly its [`Profiler`]. The channel
+/// count is fixed by the stream's first samples; later chunks must have as many.
+#[derive(Debug, Clone)]
+pub struct ChannelProfiler {
+    /// One profiler per channel; at least one. Under `ChannelMode::Pooled` only the
+    /// first, unfed, for its method.
+    each: Vec<Profiler>,
+    mode: ChannelMode,
+    spare: Vec<f64>,
+    /// The pooled estimator of every channel (`ChannelMode::Pooled` only).
+    pooled: Option<Box<PooledPermutation>>,
+}
+
+impl ChannelProfiler {
+    /// A fresh source for `method` (its channel mode included).
+    pub fn new(method: &MethodSpec) -> Result<Self> {
+        method.check_streamable()?;
+        Self::of_method(*method.method(), method.channels())
+    }
+
+    pub(crate) fn of_method(method: Method, mode: ChannelMode) -> Result<Self> {
+        Ok(Self {
+            each: vec![Profiler::of_method(method)?],
+            mode,
+            spare: Vec::new(),
+            pooled: pooled_for(&method, mode, 1)?,
+        })
+    }
+
+    /// The method (every channel's).
+    pub fn method(&self) -> &Method {
+        self.each[0].method()
+    }
+
+    /// How the channels combine.
+    pub fn mode(&self) -> ChannelMode {
+        self.mode
+    }
+
+    /// The stream's channel count (1 until a multichannel chunk arrives).
+    pub fn channels(&self) -> usize {
+        match &self.pooled {
+            Some(p) => p.channels(),
+            None => self.each.len(),
+        }
+    }
+
+    /// Samples consumed (per channel).
+    pub fn samples_seen(&self) -> u64 {
+        match &self.pooled {
+            Some(p) => p.samples_seen(),
+            None => self.each[0].samples_seen(),
+        }
+    }
+
+    /// Checks a whole chunk before any state changes: the channel count (fixed once the
+    /// stream has samples), then every channel as [`check_input`] checks a 1-D chunk.
+    pub fn check(&self, chunk: &Channels) -> Result<()> {
+        let (have, got) = (self.channels(), chunk.count());
+        if have != got && self.samples_seen() > 0 {
+            return Err(Error::parameter(format!(
+                "this stream has {have} channel(s), fixed by its first samples; the chunk \
+                 has {got}: every chunk of a stream needs the same channel count"
+            )));
+        }
+        check_channels(self.method(), chunk, self.samples_seen())
+    }
+
+    /// Takes the chunk's channel count while the stream has no sample yet.
+    fn adopt(&mut self, count: usize) -> Result<()> {
+        if count == self.channels() || self.samples_seen() > 0 {
+            return Ok(());
+        }
+        self.pooled = pooled_for(self.method(), self.mode, count)?;
+        let each = if self.pooled.is_some() { 1 } else { count };
+        let fresh = self.each[0].clone();
+        self.each.resize(each, fresh);
+        Ok(())
+    }
+
+    /// Combined scores of a chunk already [`check`](Self::check)ed, into `out`.
+    pub(crate) fn fill_checked(&mut self, chunk: &Channels, out: &mut [f64]) -> Result<()> {
+        self.adopt(chunk.count())?;
+        if let Some(p) = &mut self.pooled {
+            p.update(|k| chunk.channel(k).values(), out);
+            return Ok(());
+        }
+        self.each[0].fill_checked(chunk.channel(0), out)?;
+        for k in 1..self.each.len() {
+            self.spare.clear();
+            self.spare.resize(out.len(), 0.0);
+            self.each[k].fill_checked(chunk.channel(k), &mut self.spare)?;
+            self.mode.combine(out, &self.spare);
+        }
+        Ok(())
+    }
+
+    /// Combined scores of the next chunk, into `out` (the chunk's length). On error the
+    /// state is unchanged.
+    pub fn fill(&mut self, chunk: &Channels, out: &mut [f64]) -> Result<()> {
+        if out.len() != chunk.len() {
+            return Err(Error::parameter(format!(
+                "the output must hold one score per sample: {} samples, {} slots",
+                chunk.len(),
+                out.len()
+            )));
+        }
+        self.check(chunk)?;
+        self.fill_checked(chunk, out)
+    }
+
+    /// Back to a fresh stream with the same method and mode (one channel until the next
+    /// samples say how many).
+    pub fn reset(&mut self) {
+        self.each.truncate(1);
+        self.each[0].reset();
+        // One channel is the method's own profile, in every mode.
+        self.pooled = None;
+    }
+
+    /// Writes the first channel's state (the layout of a 1-D stream's profiler).
+    pub(crate) fn write_head(&self, w: &mut Writer) {
+        self.each[0].write_state(w);
+    }
+
+    /// Writes the channel mode and the other channels' states.
+    pub(crate) fn write_tail(&self, w: &mut Writer) {
+        w.u64(match self.mode {
+            ChannelMode::Sum => 0,
+            ChannelMode::Max => 1,
+            ChannelMode::Pooled => 2,
+        });
+        w.bool(self.pooled.is_some());
+        if let Some(p) = &self.pooled {
+            p.write_state(w);
+            return;
+        }
+        w.u64(self.each.len() as u64 - 1);
+        for p in &self.each[1..] {
+            p.write_state(w);
+        }
+    }
+
+    /// Reads what [`write_head`](Self::write_head) wrote: a one-channel source.
+    pub(crate) fn read_head(r: &mut Reader) -> Result<Self> {
+        Ok(Self {
+            each: vec![Profiler::read_state(r)?],
+            mode: ChannelMode::Sum,
+            spare: Vec::new(),
+            pooled: None,
+        })
+    }
+
+    /// Reads what [`write_tail`](Self::write_tail) wrote, checking that every channel
+    /// runs the same method and has seen as many samples.
+    pub(crate) fn read_tail(&mut self, r: &mut Reader) -> Result<()> {
+        self.mode = match r.u64()? {
+            0 => ChannelMode::Sum,
+            1 => ChannelMode::Max,
+            2 => ChannelMode::Pooled,
+            _ => return Err(Error::checkpoint("invalid channel mode in checkpoint")),
+        };
+        if r.bool()? {
+            let p = PooledPermutation::read_state(r)?;
+            match self.method() {
+                Method::Permutation(o)
+                    if self.each[0].samples_seen() == 0
+                        && (o.order, o.delay, o.window, o.normalize, o.weighted)
+                            == (
+                                p.options().order,
+                                p.options().delay,
+                                p.options().window,
+                                p.options().normalize,
+                                false,
+                            ) => {}
+                _ => return Err(Error::checkpoint("inconsistent pooled state in checkpoint")),
+            }
+            self.pooled = Some(Box::new(p));
+            return Ok(());
+        }
+        let more = r.usize()?;
+        // Each channel's state takes at least a few bytes: refuse absurd counts first.
+        r.expect_items(more, 16)?;
+        for _ in 0..more {
+            let p = Profiler::read_state(r)?;
+            if p.method() != self.method() || p.samples_seen() != self.samples_seen() {
+                return Err(Error::checkpoint(
+                    "inconsistent channel states in checkpoint",
+                ));
+            }
+            self.each.push(p);
+        }
+        Ok(())
+    }
+}
+
+/// The pooled estimator of `count` channels under `ChannelMode::Pooled` (else none; and
+/// none for one channel, whose pooled patterns are its own: the method's profile, so one
+/// channel gives exactly what every 1-D surface gives).
+fn pooled_for(
+    method: &Method,
+    mode: ChannelMode,
+    count: usize,
+) -> Result<Option<Box<PooledPermutation>>> {
+    match (mode, method) {
+        (ChannelMode::Pooled, Method::Permutation(o)) if count > 1 => {
+            Ok(Some(Box::new(PooledPermutation::new(*o, count)?)))
+        }
+        (ChannelMode::Pooled, m) if !matches!(m, Method::Permutation(_)) => {
+            Err(Error::parameter(format!(
+                "channels='pooled' pools the ordinal patterns of method='permutation', not of \
+             method={:?}",
+                m.name()
+            )))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Checks every channel of an input for `method` (see [`check_input`]). A non-finite
+/// value under `nan_policy="raise"` is reported at its earliest position (the lowest
+/// channel on a tie), so a stream and a one-shot call name the same sample; with more
+/// than one channel the message names the channel.
+pub fn check_channels(method: &Method, x: &Channels, offset: u64) -> Result<()> {
+    if x.count() == 1 {
+        return check_input(method, &x.channel(0), offset);
+    }
+    let named = |k: usize, e: Error| e.with_context(format!("channel {k}"));
+    let raise = match method {
+        Method::Permutation(o) => o.nan_policy == NanPolicy::Raise,
+        Method::NextValue(o, _) => o.nan_policy == NanPolicy::Raise,
+        Method::Scores(p) => *p == NanPolicy::Raise,
+        _ => false,
+    };
+    if raise && !x.is_symbols() {
+        let first = x
+            .iter()
+            .enumerate()
+            .filter_map(|(k, c)| match c {
+                Samples::Values(v) => first_non_finite(v).map(|i| (i, k, v[i])),
+                _ => None,
+            })
+            .min_by_key(|&(i, k, _)| (i, k));
+        if let Some((i, k, v)) = first {
+            return Err(named(k, non_finite_error_at(i, v, offset)));
+        }
+    }
+    for (k, c) in x.iter().enumerate() {
+        check_input(method, &c, offset).map_err(|e| named(k, e))?;
+    }
+    Ok(())
+}
+
+/// The whole combined profile of a multichannel input (each channel profiled alone,
+/// then combined by `method`'s channel mode, in channel order). One channel gives
+/// exactly [`profile`] of it.
+pub fn profile_channels(x: &Channels, method: &MethodSpec) -> Result<Vec<f64>> {
+    let resolved = method.method_for(&x.widest())?;
+    profile_channels_of(x, &resolved, method.channels())
+}
+
+/// [`profile_channels`] under an already resolved method.
+pub(crate) fn profile_channels_of(
+    x: &Channels,
+    method: &Method,
+    mode: ChannelMode,
+) -> Result<Vec<f64>> {
+    if let Some(mut p) = pooled_for(method, mode, x.count())? {
+        check_channels(method, x, 0)?;
+        let mut out = vec![0.0; x.len()];
+        p.update(|k| x.channel(k).values(), &mut out);
+        return Ok(out);
+    }
+    if x.count() == 1 {
+        return profile_of(x.channel(0), method);
+    }
+    check_channels(method, x, 0)?;
+    let mut out = profile_of(x.channel(0), method)?;
+    for c in x.iter().skip(1) {
+        mode.combine(&mut out, &profile_of(c, method)?);
+    }
+    Ok(out)
 }
 
 /// Checks an input for `method` before any state changes: its kind, non-finite values

@@ -75,6 +75,51 @@ impl NextScore {
     }
 }
 
+/// How the per-channel profiles of a multichannel input become the one score signal the
+/// rules cut, position by position (channel order, left to right).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChannelMode {
+    /// The sum of the channels' scores: code lengths of independent channels add, so a
+    /// position's information is the sum (the default).
+    #[default]
+    Sum,
+    /// The largest channel score: a burst in any one channel cuts, however calm the
+    /// others.
+    Max,
+    /// Not a combination: the ordinal patterns of every channel in a window pooled into
+    /// one histogram (multivariate permutation entropy; method "permutation" only).
+    Pooled,
+}
+
+impl ChannelMode {
+    /// The mode's name, as callers spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChannelMode::Sum => "sum",
+            ChannelMode::Max => "max",
+            ChannelMode::Pooled => "pooled",
+        }
+    }
+
+    /// Combines `other` (the next channel's scores) into `acc`, position by position. A
+    /// NaN in either gives NaN (warm-up or a propagated NaN in any channel). `Pooled`
+    /// combines no profiles (its estimator reads every channel) and leaves `acc`.
+    pub fn combine(self, acc: &mut [f64], other: &[f64]) {
+        debug_assert_eq!(acc.len(), other.len());
+        match self {
+            ChannelMode::Pooled => {}
+            ChannelMode::Sum => acc.iter_mut().zip(other).for_each(|(a, b)| *a += *b),
+            ChannelMode::Max => acc.iter_mut().zip(other).for_each(|(a, &b)| {
+                *a = if a.is_nan() || b.is_nan() {
+                    f64::NAN
+                } else {
+                    a.max(b)
+                }
+            }),
+        }
+    }
+}
+
 /// Where the scores come from: the score method with its estimator's options.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Method {
@@ -157,6 +202,8 @@ pub struct MethodSpec {
     method: Method,
     /// The alphabet was not given: it is `max(symbol) + 1` of the data.
     infer_alphabet: bool,
+    /// How the channels of a multichannel input combine.
+    channels: ChannelMode,
 }
 
 impl MethodSpec {
@@ -166,7 +213,21 @@ impl MethodSpec {
         Ok(Self {
             method,
             infer_alphabet: false,
+            channels: ChannelMode::Sum,
         })
+    }
+
+    /// This spec with the channels of a multichannel input combined by `mode`.
+    pub fn with_channels(self, mode: ChannelMode) -> Self {
+        Self {
+            channels: mode,
+            ..self
+        }
+    }
+
+    /// How the channels of a multichannel input combine.
+    pub fn channels(&self) -> ChannelMode {
+        self.channels
     }
 
     /// The method (with the alphabet still the maximum when it is inferred).
@@ -501,6 +562,11 @@ spec_options! {
     blend: bool = false,
     /// Non-finite input: "raise" or "propagate".
     nan_policy: String = "raise".to_string(),
+    /// Multichannel input (n, c): how the channels' profiles combine, position by
+    /// position, into the one score the rules cut: "sum" (code lengths of independent
+    /// channels add), "max" (a burst in any channel cuts), or "pooled" (method
+    /// "permutation": the patterns of all channels in one histogram per window).
+    channels: String = "sum".to_string(),
     /// A segment starts at t when score[t] > threshold.
     threshold: Option<f64> = None,
     /// A segment starts at t when score[t] - score[t-1] > relative.
@@ -706,7 +772,39 @@ impl SpecOptions {
         Ok(MethodSpec {
             method,
             infer_alphabet: given_alphabet.is_none() && method.takes_symbols(),
+            channels: self.channel_mode(&method)?,
         })
+    }
+
+    /// The channel mode, checked against the method ("pooled" pools ordinal patterns).
+    fn channel_mode(&self, method: &Method) -> Result<ChannelMode> {
+        let mode = choice(
+            "channels",
+            &self.channels,
+            &[
+                ("sum", ChannelMode::Sum),
+                ("max", ChannelMode::Max),
+                ("pooled", ChannelMode::Pooled),
+            ],
+        )?;
+        match method {
+            _ if mode != ChannelMode::Pooled => {}
+            Method::Permutation(o) if !o.weighted => {}
+            Method::Permutation(_) => {
+                return Err(Error::parameter(
+                    "channels='pooled' pools ordinal pattern counts; weighted=True has no \
+                     pooled form: use weighted=False, or channels='sum' or 'max'",
+                ))
+            }
+            other => {
+                return Err(Error::parameter(format!(
+                    "channels='pooled' pools the ordinal patterns of method='permutation'; \
+                     method={:?} has none: use channels='sum' or 'max'",
+                    other.name()
+                )))
+            }
+        }
+        Ok(mode)
     }
 
     /// The statistic of the next-symbol and next-value models.

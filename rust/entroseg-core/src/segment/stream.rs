@@ -9,10 +9,10 @@
 //! arrives). Scores are computed block by block and consumed while in cache.
 
 use crate::error::{Error, Result};
-use crate::estimate::samples::Samples;
-use crate::segment::profile::{check_input, Profiler};
+use crate::estimate::samples::{Channels, Samples};
+use crate::segment::profile::{check_input, ChannelProfiler};
 use crate::segment::rules::{Engine, Rules, Segment, Threshold};
-use crate::segment::spec::{Method, SegmentSpec};
+use crate::segment::spec::{ChannelMode, Method, SegmentSpec};
 use crate::util::checkpoint::{Reader, Writer};
 
 /// Block size of the fused pass: scores of a block are computed, then consumed while
@@ -22,7 +22,7 @@ const BLOCK: usize = 4096;
 /// The streaming segmentation pipeline.
 #[derive(Debug, Clone)]
 pub struct Segmenter {
-    profiler: Profiler,
+    profiler: ChannelProfiler,
     engine: Engine,
     scores: Vec<f64>,
     finished: bool,
@@ -39,7 +39,7 @@ impl Segmenter {
     pub fn new(spec: &SegmentSpec) -> Result<Self> {
         spec.check_streamable()?;
         Ok(Self {
-            profiler: Profiler::new(spec.method())?,
+            profiler: ChannelProfiler::new(spec.method())?,
             engine: Engine::new(*spec.rules(), &[])?,
             scores: Vec::new(),
             finished: false,
@@ -49,9 +49,9 @@ impl Segmenter {
 
     /// A pipeline for a method already resolved for its input, under rules a spec has
     /// validated (the one-shot passes: nothing is parsed or validated again).
-    pub(crate) fn resolved(method: Method, rules: Rules) -> Result<Self> {
+    pub(crate) fn resolved(method: Method, mode: ChannelMode, rules: Rules) -> Result<Self> {
         Ok(Self {
-            profiler: Profiler::of_method(method)?,
+            profiler: ChannelProfiler::of_method(method, mode)?,
             engine: Engine::new(rules, &[])?,
             scores: Vec::new(),
             finished: false,
@@ -95,12 +95,26 @@ impl Segmenter {
         Error::check_open(self.finished)
     }
 
+    /// The stream's channel count (1 until a multichannel chunk arrives).
+    pub fn channels(&self) -> usize {
+        self.profiler.channels()
+    }
+
     /// Feeds a chunk (floats or symbols, as the method reads); returns the segments
     /// that closed. On error the state is unchanged.
     pub fn push(&mut self, chunk: Samples) -> Result<Vec<Segment>> {
+        self.push_channels(&Channels::one(chunk))
+    }
+
+    /// Feeds a multichannel chunk (every channel the same number of samples; as many
+    /// channels as the stream's first samples had); returns the segments that closed.
+    /// The channels' profiles combine by the spec's channel mode into one score per
+    /// sample. On error the state is unchanged.
+    pub fn push_channels(&mut self, chunk: &Channels) -> Result<Vec<Segment>> {
         self.check_open()?;
+        check_channel_rules(self.engine.rules(), chunk.count())?;
         // Checked for the whole chunk first, so an error leaves no partial state.
-        self.profiler.check(&chunk)?;
+        self.profiler.check(chunk)?;
         let mut out = Vec::new();
         let mut scores = std::mem::take(&mut self.scores);
         let mut at = 0;
@@ -108,9 +122,12 @@ impl Segmenter {
             let end = (at + BLOCK).min(chunk.len());
             scores.clear();
             scores.resize(end - at, 0.0);
-            let filled = self
-                .profiler
-                .fill_checked(chunk.slice(at..end), &mut scores);
+            let block = if chunk.count() == 1 {
+                Channels::one(chunk.channel(0).slice(at..end))
+            } else {
+                chunk.slice(at..end)
+            };
+            let filled = self.profiler.fill_checked(&block, &mut scores);
             if let Err(e) = filled {
                 self.scores = scores;
                 return Err(e);
@@ -145,7 +162,8 @@ impl Segmenter {
             }
             scores.clear();
             scores.resize(end - at, 0.0);
-            self.profiler.fill_checked(block, &mut scores)?;
+            self.profiler
+                .fill_checked(&Channels::one(block), &mut scores)?;
             self.engine.push(&scores, &mut out);
             at = end;
         }
@@ -177,8 +195,11 @@ impl Segmenter {
         let mut w = Writer::new(TAG);
         w.bool(self.finished);
         w.u64(self.closed);
-        self.profiler.write_state(&mut w);
+        self.profiler.write_head(&mut w);
         self.engine.write_state(&mut w);
+        // After the 1-D layout, so checkpoints written before multichannel input
+        // existed (which end here) restore as one-channel streams.
+        self.profiler.write_tail(&mut w);
         w.finish()
     }
 
@@ -187,8 +208,11 @@ impl Segmenter {
         let mut r = Reader::open(bytes, TAG)?;
         let finished = r.bool()?;
         let closed = r.u64()?;
-        let profiler = Profiler::read_state(&mut r)?;
+        let mut profiler = ChannelProfiler::read_head(&mut r)?;
         let engine = Engine::read_state(&mut r)?;
+        if r.remaining() > 0 {
+            profiler.read_tail(&mut r)?;
+        }
         r.finish()?;
         if engine.samples_seen() != profiler.samples_seen() || closed > profiler.samples_seen() {
             return Err(Error::checkpoint("inconsistent segmenter state"));
@@ -201,6 +225,21 @@ impl Segmenter {
             closed,
         })
     }
+}
+
+/// An error when the rules cannot cut a multichannel input of `count` channels: method
+/// "line" fits one series (its score is the residual of the open segment's fit of that
+/// series, not a profile that channels could combine).
+pub(crate) fn check_channel_rules(rules: &Rules, count: usize) -> Result<()> {
+    if rules.fit.is_some() && count > 1 {
+        return Err(Error::parameter(format!(
+            "method='line' fits one series and cannot cut {count} channels: give a profile \
+             method (method='permutation' with window, 'next_value', 'conditional', \
+             'next_symbol', or 'scores' for your own per-channel scores), whose channel \
+             profiles combine by channels='sum' or 'max'"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
