@@ -277,6 +277,71 @@ struct Window {
     ring: Box<[u8]>,
     counts: [u64; 64],
     cursor: Cursor,
+    /// The repeat counts of every suffix, carried from one scanned base to the next.
+    repeats: SuffixRepeats,
+}
+
+/// Largest window whose suffix scores [`SuffixRepeats`] keeps (one bit per start in a
+/// `u64`, and every repeat count, times 10, fits a `u16`).
+const CARRY_WINDOW: usize = 64;
+/// Largest level for which [`SuffixRepeats`] is used (`level * span` fits a `u64`).
+const CARRY_LEVEL: u64 = 1 << 32;
+/// Lane numbers 0..64.
+const LANE: [u8; CARRY_WINDOW] = {
+    let mut lane = [0u8; CARRY_WINDOW];
+    let mut i = 0;
+    while i < CARRY_WINDOW {
+        lane[i] = i as u8;
+        i += 1;
+    }
+    lane
+};
+/// A scan that starts without carried counts rebuilds them only when it would visit at
+/// least this many suffixes; shorter scans (most of them on genomes with little
+/// low-complexity sequence) walk the count table as before.
+const REBUILD_MIN_SCAN: usize = 12;
+
+/// The repeat count `sum c (c - 1) / 2` of every suffix of the window, kept up to date
+/// from one base to the next while consecutive bases are scanned, so that a scan reads
+/// them instead of recounting the suffixes one triplet at a time.
+///
+/// When triplet `t` enters the window, the suffix starting at window triplet `i` gains
+/// as many repeats as it already holds copies of `t`: the number of `t` at `i` or later,
+/// a suffix sum over the window of "is `t`", computed for all starts at once in six
+/// shifted adds over 64 lanes (the compiler vectorises them). When the oldest triplet
+/// leaves, the suffixes starting after it are unchanged and the array shifts by one.
+/// The suffixes whose score is above the threshold then come out of one comparison per
+/// start as a bit mask, and only those are scored against the pending intervals, in the
+/// same order (short to long) as the triplet-by-triplet scan, so every decision, and so
+/// every interval, is the same.
+#[derive(Debug, Clone)]
+struct SuffixRepeats {
+    /// Whether the window and level allow it.
+    enabled: bool,
+    /// `r[i]`: repeats of the suffix starting at window triplet `i` (0 = oldest); zero
+    /// from the newest triplet on (one extra lane: the shifting update reads `r[i + 1]`).
+    r: [u16; CARRY_WINDOW + 1],
+    /// End (exclusive, in bases) of the window the counts belong to; `EMPTY` when stale.
+    end: u64,
+    /// Start of that window.
+    window_start: u64,
+    /// `level * span` of the suffix starting at each window triplet, for a window of
+    /// `threshold_len` triplets, at most `i16::MAX` (`i16::MAX` past its end).
+    thresholds: [i16; CARRY_WINDOW],
+    threshold_len: usize,
+}
+
+impl SuffixRepeats {
+    fn new(capacity: usize, level: u64) -> Self {
+        Self {
+            enabled: capacity + 2 <= CARRY_WINDOW && level <= CARRY_LEVEL,
+            r: [0; CARRY_WINDOW + 1],
+            end: EMPTY,
+            window_start: 0,
+            thresholds: [0; CARRY_WINDOW],
+            threshold_len: 0,
+        }
+    }
 }
 
 /// The scalar state of a [`Window`], copied into a local [`WindowView`] for the hot loop
@@ -294,18 +359,21 @@ struct Cursor {
 }
 
 impl Window {
-    fn new(capacity: usize) -> Self {
+    fn new(capacity: usize, level: u64) -> Self {
         Self {
             capacity,
-            ring: vec![0u8; 2 * capacity].into_boxed_slice(),
+            // Doubled, plus 64 bytes so that 64 triplets can be read from any head.
+            ring: vec![0u8; 2 * capacity + CARRY_WINDOW].into_boxed_slice(),
             counts: [0; 64],
             cursor: Cursor::default(),
+            repeats: SuffixRepeats::new(capacity, level),
         }
     }
 
     fn clear(&mut self) {
         self.counts = [0; 64];
         self.cursor = Cursor::default();
+        self.repeats.end = EMPTY;
     }
 
     fn view(&mut self) -> WindowView<'_> {
@@ -313,6 +381,7 @@ impl Window {
             capacity: self.capacity,
             ring: &mut self.ring,
             counts: &mut self.counts,
+            repeats: &mut self.repeats,
             c: self.cursor,
         }
     }
@@ -323,6 +392,7 @@ struct WindowView<'a> {
     capacity: usize,
     ring: &'a mut [u8],
     counts: &'a mut [u64; 64],
+    repeats: &'a mut SuffixRepeats,
     c: Cursor,
 }
 
@@ -424,11 +494,38 @@ impl WindowView<'_> {
     fn find_perfect(
         ring: &[u8],
         counts: &[u64; 64],
+        carried: &mut SuffixRepeats,
         cursor: Cursor,
         window_start: u64,
         level: u64,
         perfect: &mut Pending,
     ) {
+        if carried.enabled {
+            let end = window_start + cursor.len as u64 + 2;
+            if carried.end != EMPTY && carried.end + 1 == end {
+                return Self::find_perfect_carried(
+                    ring,
+                    carried,
+                    cursor,
+                    window_start,
+                    level,
+                    perfect,
+                    false,
+                );
+            }
+            if Self::scan_len(cursor, level) >= REBUILD_MIN_SCAN {
+                return Self::find_perfect_carried(
+                    ring,
+                    carried,
+                    cursor,
+                    window_start,
+                    level,
+                    perfect,
+                    true,
+                );
+            }
+            carried.end = EMPTY;
+        }
         let Cursor {
             head,
             len,
@@ -496,6 +593,149 @@ impl WindowView<'_> {
             }
         }
     }
+
+    /// Longest span worth scoring (see [`WindowView::find_perfect`]): at most the
+    /// window's, and only while the whole window's repeat count could beat the threshold.
+    #[inline(always)]
+    fn last_span(cursor: Cursor, level: u64) -> usize {
+        let mut last_span = cursor.len - 1;
+        if let Some(bound) = ((cursor.sums & LOW) * 10)
+            .saturating_sub(1)
+            .checked_div(level)
+        {
+            last_span = last_span.min(bound as usize);
+        }
+        last_span
+    }
+
+    /// How many suffixes a scan visits.
+    #[inline(always)]
+    fn scan_len(cursor: Cursor, level: u64) -> usize {
+        (Self::last_span(cursor, level) + 1).saturating_sub(cursor.suffix)
+    }
+
+    /// [`WindowView::find_perfect`] on the carried suffix repeat counts: brings them up
+    /// to date (from the previous base's, or from scratch when `rebuild`), then scores
+    /// the suffixes above the threshold in the same order and with the same tests as the
+    /// triplet-by-triplet scan.
+    #[inline(never)]
+    fn find_perfect_carried(
+        ring: &[u8],
+        carried: &mut SuffixRepeats,
+        cursor: Cursor,
+        window_start: u64,
+        level: u64,
+        perfect: &mut Pending,
+        rebuild: bool,
+    ) {
+        let Cursor {
+            head, len, suffix, ..
+        } = cursor;
+        let end = window_start + len as u64 + 2;
+        // The window's triplets, oldest first, and what follows them in the ring.
+        let window: &[u8; CARRY_WINDOW] = ring[head..head + CARRY_WINDOW].try_into().unwrap();
+        let r = &mut carried.r;
+        if rebuild {
+            *r = [0; CARRY_WINDOW + 1];
+            let mut copies = [0u16; 64];
+            for i in (0..len).rev() {
+                let t = window[i] as usize & 63;
+                r[i] = r[i + 1] + copies[t];
+                copies[t] += 1;
+            }
+        } else {
+            // Copies of the new triplet at or after each start, among the older triplets
+            // (bytes: at most 63, and 16 lanes to a vector).
+            let newest = window[len - 1] & 63;
+            let older = (len - 1) as u8;
+            let mut copies = [0u8; CARRY_WINDOW];
+            for ((c, &t), &i) in copies.iter_mut().zip(window).zip(&LANE) {
+                *c = ((t & 63 == newest) & (i < older)) as u8;
+            }
+            // Suffix sums as the total minus the copies before each lane: eight lanes to
+            // a word, a word's prefix sums by one multiplication (no lane exceeds 63, so
+            // no lane carries into the next).
+            const ONES: u64 = 0x0101_0101_0101_0101;
+            let mut before = [0u64; CARRY_WINDOW / 8];
+            let mut total = 0u64;
+            for (b, bytes) in before.iter_mut().zip(copies.chunks_exact(8)) {
+                let x = u64::from_le_bytes(bytes.try_into().unwrap());
+                let inclusive = x.wrapping_mul(ONES);
+                *b = inclusive - x + total * ONES;
+                total += inclusive >> 56;
+            }
+            for (b, bytes) in before.iter().zip(copies.chunks_exact_mut(8)) {
+                bytes.copy_from_slice(&(total * ONES - b).to_le_bytes());
+            }
+            if window_start != carried.window_start {
+                // The oldest triplet left: start i is the previous window's start i + 1.
+                for i in 0..CARRY_WINDOW {
+                    r[i] = r[i + 1] + copies[i] as u16;
+                }
+            } else {
+                for i in 0..CARRY_WINDOW {
+                    r[i] += copies[i] as u16;
+                }
+            }
+            r[len - 1] = 0;
+        }
+        carried.end = end;
+        carried.window_start = window_start;
+        let last_span = Self::last_span(cursor, level);
+        if last_span < suffix {
+            return;
+        }
+        if carried.threshold_len != len {
+            carried.threshold_len = len;
+            for (i, t) in carried.thresholds.iter_mut().enumerate() {
+                *t = if i < len {
+                    (level * (len - 1 - i) as u64).min(i16::MAX as u64) as i16
+                } else {
+                    i16::MAX
+                };
+            }
+        }
+        // Bit i: the suffix starting at window triplet i scores above the threshold.
+        // Ten times a repeat count is at most 10 * 62 * 61 / 2 < i16::MAX, so a
+        // threshold clamped to i16::MAX rejects like the true one.
+        let mut above = [0u8; CARRY_WINDOW];
+        for ((a, &x), &t) in above.iter_mut().zip(r.iter()).zip(&carried.thresholds) {
+            *a = ((x * 10) as i16 > t) as u8;
+        }
+        let mut mask = 0u64;
+        for (k, bytes) in above.chunks_exact(8).enumerate() {
+            let x = u64::from_le_bytes(bytes.try_into().unwrap());
+            mask |= (x.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
+        }
+        // Spans suffix..=last_span: starts len-1-last_span ..= len-1-suffix.
+        let highest = len - 1 - suffix;
+        let lowest = len - 1 - last_span;
+        mask &= (u64::MAX >> (63 - highest)) & (u64::MAX << lowest);
+        let window_repeats = cursor.sums & LOW;
+        let mut best: Option<(u64, u64)> = None;
+        let mut folded = window_start + len as u64;
+        while mask != 0 {
+            let i = 63 - mask.leading_zeros() as usize;
+            mask &= !(1u64 << i);
+            let span = (len - 1 - i) as u64;
+            let repeats = r[i] as u64;
+            if let Some((br, bs)) = best {
+                if repeats * bs < br * span {
+                    if window_repeats * bs < br * span {
+                        break;
+                    }
+                    continue;
+                }
+            }
+            let start = window_start + i as u64;
+            perfect.fold_best(start, folded, &mut best);
+            folded = start;
+            if best.is_none_or(|(br, bs)| repeats * bs >= br * span) {
+                best = Some((repeats, span));
+                perfect.insert(start, end, repeats, span);
+            }
+        }
+    }
 }
 
 /// Reports the pending perfect interval with the smallest start (`perfect` is sorted by
@@ -556,7 +796,7 @@ impl Sdust {
             position: 0,
             run: 0,
             triplet: 0,
-            window: Window::new(options.window - 2),
+            window: Window::new(options.window - 2, options.level as u64),
             perfect: Pending::new(options.window),
             intervals: Vec::new(),
             emit_from: 0,
@@ -721,11 +961,14 @@ impl Sdust {
                     WindowView::find_perfect(
                         window.ring,
                         window.counts,
+                        window.repeats,
                         window.c,
                         $window_start,
                         level,
                         perfect,
                     );
+                } else {
+                    window.repeats.end = EMPTY;
                 }
             };
         }
