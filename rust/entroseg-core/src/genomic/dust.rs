@@ -98,6 +98,15 @@ struct Pending {
     /// No live start below this one.
     low: u64,
     live: usize,
+    /// With 64 slots (windows up to 64 bases), bit `i` set when the live start in slot
+    /// `i` is a *record*: its best score is at least that of every live start after it.
+    /// Every other live start scores at most the nearest record after it, so the best
+    /// score among the starts at or after `s` is the score of the first record at or
+    /// after `s`: one bit search instead of visiting every live start (see
+    /// [`Pending::best_from`]). An insertion, whose score is at least every score after
+    /// its start, makes its start a record and unmarks the records just before it that
+    /// score no higher (each record is unmarked at most once).
+    records: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -129,6 +138,7 @@ impl Pending {
             live_bits: vec![0; len / 64].into_boxed_slice(),
             low: 0,
             live: 0,
+            records: 0,
         }
     }
 
@@ -145,6 +155,7 @@ impl Pending {
         }
         self.slots.iter_mut().for_each(|s| s.start = EMPTY);
         self.live_bits.iter_mut().for_each(|w| *w = 0);
+        self.records = 0;
         self.live = 0;
     }
 
@@ -175,6 +186,7 @@ impl Pending {
             if slot.start == self.low {
                 slot.start = EMPTY;
                 self.live_bits[index / 64] &= !(1 << (index % 64));
+                self.records &= !(1 << (index % 64));
                 self.live -= 1;
             }
             self.low += 1;
@@ -210,7 +222,50 @@ impl Pending {
         }
     }
 
+    /// The best score among the live starts at or after `window_start + i`, every live
+    /// start lying in `window_start..window_start + 64`; 64 slots only.
+    #[inline(always)]
+    fn best_from(&self, window_start: u64, i: u32) -> Option<(u64, u64)> {
+        let after = self.records.rotate_right((window_start & 63) as u32) >> i;
+        if after == 0 {
+            return None;
+        }
+        let slot = self.slot(window_start + (i + after.trailing_zeros()) as u64);
+        Some((slot.repeats, slot.span))
+    }
+
+    /// Marks `start` (just inserted with a score at least that of every live start after
+    /// it) a record and unmarks the records before it that score no higher.
+    #[inline(always)]
+    fn mark_record(&mut self, start: u64) {
+        let index = (start & 63) as u32;
+        let Slot { repeats, span, .. } = self.slots[index as usize];
+        // Bit 63 - d of `before`: slot index - d (mod 64), d = 1..63.
+        let mut before = self.records.rotate_left(63 - index) & !(1 << 63);
+        while before != 0 {
+            let bit = 63 - before.leading_zeros();
+            before &= !(1 << bit);
+            let other = (index + bit + 1) & 63;
+            let slot = &self.slots[other as usize];
+            // A start after this one seen around the ring, or a higher score: the
+            // records further back score higher still.
+            if slot.start > start || slot.repeats * span > repeats * slot.span {
+                break;
+            }
+            self.records &= !(1 << other);
+        }
+        self.records |= 1 << index;
+    }
+
     fn insert(&mut self, start: u64, end: u64, repeats: u64, span: u64) {
+        self.insert_slot(start, end, repeats, span);
+        if self.slots.len() == 64 {
+            self.mark_record(start);
+        }
+    }
+
+    #[inline(always)]
+    fn insert_slot(&mut self, start: u64, end: u64, repeats: u64, span: u64) {
         let index = (start & self.mask) as usize;
         self.live_bits[index / 64] |= 1 << (index % 64);
         let slot = &mut self.slots[index];
@@ -712,8 +767,10 @@ impl WindowView<'_> {
         let lowest = len - 1 - last_span;
         mask &= (u64::MAX >> (63 - highest)) & (u64::MAX << lowest);
         let window_repeats = cursor.sums & LOW;
+        let start_of = |i: usize| window_start + i as u64;
+        // A lower bound on the best score among the perfect intervals inside the suffix
+        // being scored (that best score itself once a suffix passed the first test).
         let mut best: Option<(u64, u64)> = None;
-        let mut folded = window_start + len as u64;
         while mask != 0 {
             let i = 63 - mask.leading_zeros() as usize;
             mask &= !(1u64 << i);
@@ -727,12 +784,10 @@ impl WindowView<'_> {
                     continue;
                 }
             }
-            let start = window_start + i as u64;
-            perfect.fold_best(start, folded, &mut best);
-            folded = start;
+            best = perfect.best_from(window_start, i as u32);
             if best.is_none_or(|(br, bs)| repeats * bs >= br * span) {
                 best = Some((repeats, span));
-                perfect.insert(start, end, repeats, span);
+                perfect.insert(start_of(i), end, repeats, span);
             }
         }
     }
