@@ -915,6 +915,14 @@ impl Sdust {
         self.intervals.drain(..settled).collect()
     }
 
+    /// The same masker with the carried suffix repeat counts turned off: every scan
+    /// walks the count table (the path of windows above 64 bases), for tests.
+    #[cfg(test)]
+    fn without_carry(mut self) -> Self {
+        self.window.repeats.enabled = false;
+        self
+    }
+
     /// Back to a fresh masker.
     pub fn reset(&mut self) {
         self.emit_from = 0;
@@ -1505,8 +1513,85 @@ mod tests {
         }
     }
 
+    /// Masks with the carried suffix repeat counts turned off (see `without_carry`).
+    fn sdust_uncarried(seq: &[u8], o: DustOptions) -> Vec<(u64, u64)> {
+        let mut m = Sdust::new(o).unwrap().without_carry();
+        m.push_letters(seq).unwrap();
+        m.finish()
+    }
+
+    #[test]
+    fn carried_counts_equal_the_reference_on_long_runs() {
+        // Long homopolymers, tandem repeats of unit lengths 1 to 9, a repeat that drifts
+        // (one substitution per copy), N runs inside low-complexity runs, lowercase.
+        let mut seq = b"ACGTTGCAAGCTTAGCCATGGTACCG".to_vec();
+        for unit in [
+            &b"A"[..],
+            b"TA",
+            b"CAT",
+            b"GATA",
+            b"TTAGG",
+            b"AATTAC",
+            b"ACGTTGC",
+            b"AATTGGCC",
+            b"AGATTACAT",
+        ] {
+            seq.extend(unit.iter().cycle().take(150 + 7 * unit.len()));
+            seq.extend(b"GCTTAGCCATGGTACCGATCG");
+        }
+        for copy in 0..40 {
+            let mut unit = *b"ATTAGAC";
+            unit[copy % 7] = b"ACGT"[copy % 4];
+            seq.extend(unit);
+        }
+        seq.extend(b"AT".iter().cycle().take(90));
+        seq.extend(b"NNNNN");
+        seq.extend(b"AT".iter().cycle().take(90));
+        seq.push(b'R');
+        seq.extend(b"tttttttttttttttttttttttttttttttttcacacacacacacacacacacacaca");
+        seq.extend(b"TTTTTTTTTTTTTTTTTTTTTTTTTTTTT");
+        for window in [4, 5, 9, 16, 31, 33, 63, 64] {
+            for level in [0, 1, 5, 10, 19, 20, 21, 40, 64, 200, 1000] {
+                let o = DustOptions { window, level };
+                let want = reference_sdust(&seq, window, level as u64);
+                assert_eq!(
+                    sdust(&seq, o).unwrap(),
+                    want,
+                    "window {window} level {level}"
+                );
+                assert_eq!(
+                    sdust_uncarried(&seq, o),
+                    want,
+                    "window {window} level {level}"
+                );
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Carrying the suffix repeat counts from base to base (windows up to 64) changes
+        /// no interval: long low-complexity runs of several unit lengths, N runs and
+        /// lowercase, any level, and one masker reused across records.
+        #[test]
+        fn carried_counts_equal_the_count_table_scan(
+            records in proptest::collection::vec(
+                proptest::collection::vec((any::<u8>(), 1u16..400, any::<u64>()), 0..16),
+                1..4),
+            window in 4usize..=64,
+            level in prop::sample::select(vec![0u32, 1, 7, 10, 20, 30, 64, 100, 500]),
+        ) {
+            let o = DustOptions { window, level };
+            let mut m = Sdust::new(o).unwrap();
+            for pieces in &records {
+                let seq = repeat_rich(pieces);
+                let want = sdust_uncarried(&seq, o);
+                m.push_letters(&seq).unwrap();
+                prop_assert_eq!(&m.finish(), &want);
+                prop_assert_eq!(&sdust_chunked(&seq, o, 1 + seq.len() / 3, 2).unwrap(), &want);
+            }
+        }
 
         /// Chunking and settling never change the intervals; intervals are sorted,
         /// disjoint, non-touching, inside the sequence and free of ambiguous bases.
