@@ -332,8 +332,6 @@ struct Window {
     ring: Box<[u8]>,
     counts: [u64; 64],
     cursor: Cursor,
-    /// The repeat counts of every suffix, carried from one scanned base to the next.
-    repeats: SuffixRepeats,
 }
 
 /// Largest window whose suffix scores [`SuffixRepeats`] keeps (one bit per start in a
@@ -354,7 +352,10 @@ const LANE: [u8; CARRY_WINDOW] = {
 /// A scan that starts without carried counts rebuilds them only when it would visit at
 /// least this many suffixes; shorter scans (most of them on genomes with little
 /// low-complexity sequence) walk the count table as before.
-const REBUILD_MIN_SCAN: usize = 12;
+const REBUILD_MIN_SCAN: usize = 16;
+/// Carried counts are dropped at a scan shorter than this (bringing them up to date
+/// costs more than such a scan of the count table).
+const KEEP_MIN_SCAN: usize = 6;
 
 /// The repeat count `sum c (c - 1) / 2` of every suffix of the window, kept up to date
 /// from one base to the next while consecutive bases are scanned, so that a scan reads
@@ -414,21 +415,19 @@ struct Cursor {
 }
 
 impl Window {
-    fn new(capacity: usize, level: u64) -> Self {
+    fn new(capacity: usize) -> Self {
         Self {
             capacity,
             // Doubled, plus 64 bytes so that 64 triplets can be read from any head.
             ring: vec![0u8; 2 * capacity + CARRY_WINDOW].into_boxed_slice(),
             counts: [0; 64],
             cursor: Cursor::default(),
-            repeats: SuffixRepeats::new(capacity, level),
         }
     }
 
     fn clear(&mut self) {
         self.counts = [0; 64];
         self.cursor = Cursor::default();
-        self.repeats.end = EMPTY;
     }
 
     fn view(&mut self) -> WindowView<'_> {
@@ -436,7 +435,6 @@ impl Window {
             capacity: self.capacity,
             ring: &mut self.ring,
             counts: &mut self.counts,
-            repeats: &mut self.repeats,
             c: self.cursor,
         }
     }
@@ -447,7 +445,6 @@ struct WindowView<'a> {
     capacity: usize,
     ring: &'a mut [u8],
     counts: &'a mut [u64; 64],
-    repeats: &'a mut SuffixRepeats,
     c: Cursor,
 }
 
@@ -557,7 +554,8 @@ impl WindowView<'_> {
     ) {
         if carried.enabled {
             let end = window_start + cursor.len as u64 + 2;
-            if carried.end != EMPTY && carried.end + 1 == end {
+            let scan = Self::scan_len(cursor, level);
+            if carried.end != EMPTY && carried.end + 1 == end && scan >= KEEP_MIN_SCAN {
                 return Self::find_perfect_carried(
                     ring,
                     carried,
@@ -568,7 +566,7 @@ impl WindowView<'_> {
                     false,
                 );
             }
-            if Self::scan_len(cursor, level) >= REBUILD_MIN_SCAN {
+            if scan >= REBUILD_MIN_SCAN {
                 return Self::find_perfect_carried(
                     ring,
                     carried,
@@ -828,6 +826,9 @@ pub struct Sdust {
     run: u64,
     triplet: usize,
     window: Window,
+    /// The repeat counts of every suffix of the window, carried from one scanned base to
+    /// the next (stale after a reset: the positions start again).
+    carried: SuffixRepeats,
     /// Perfect intervals not reported yet.
     perfect: Pending,
     intervals: Vec<(u64, u64)>,
@@ -851,7 +852,8 @@ impl Sdust {
             position: 0,
             run: 0,
             triplet: 0,
-            window: Window::new(options.window - 2, options.level as u64),
+            window: Window::new(options.window - 2),
+            carried: SuffixRepeats::new(options.window - 2, options.level as u64),
             perfect: Pending::new(options.window),
             intervals: Vec::new(),
             emit_from: 0,
@@ -919,7 +921,7 @@ impl Sdust {
     /// walks the count table (the path of windows above 64 bases), for tests.
     #[cfg(test)]
     fn without_carry(mut self) -> Self {
-        self.window.repeats.enabled = false;
+        self.carried.enabled = false;
         self
     }
 
@@ -930,6 +932,7 @@ impl Sdust {
         self.run = 0;
         self.triplet = 0;
         self.window.clear();
+        self.carried.end = EMPTY;
         self.perfect.clear();
         self.intervals.clear();
     }
@@ -1016,6 +1019,7 @@ impl Sdust {
         let first = self.position;
         let run_before = self.run;
         let perfect = &mut self.perfect;
+        let carried = &mut self.carried;
         let intervals = &mut self.intervals;
         let mut window = self.window.view();
         macro_rules! find_perfect {
@@ -1024,14 +1028,12 @@ impl Sdust {
                     WindowView::find_perfect(
                         window.ring,
                         window.counts,
-                        window.repeats,
+                        carried,
                         window.c,
                         $window_start,
                         level,
                         perfect,
                     );
-                } else {
-                    window.repeats.end = EMPTY;
                 }
             };
         }
