@@ -98,6 +98,15 @@ struct Pending {
     /// No live start below this one.
     low: u64,
     live: usize,
+    /// With 64 slots (windows up to 64 bases), bit `i` set when the live start in slot
+    /// `i` is a *record*: its best score is at least that of every live start after it.
+    /// Every other live start scores at most the nearest record after it, so the best
+    /// score among the starts at or after `s` is the score of the first record at or
+    /// after `s`: one bit search instead of visiting every live start (see
+    /// [`Pending::best_from`]). An insertion, whose score is at least every score after
+    /// its start, makes its start a record and unmarks the records just before it that
+    /// score no higher (each record is unmarked at most once).
+    records: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -129,6 +138,7 @@ impl Pending {
             live_bits: vec![0; len / 64].into_boxed_slice(),
             low: 0,
             live: 0,
+            records: 0,
         }
     }
 
@@ -145,6 +155,7 @@ impl Pending {
         }
         self.slots.iter_mut().for_each(|s| s.start = EMPTY);
         self.live_bits.iter_mut().for_each(|w| *w = 0);
+        self.records = 0;
         self.live = 0;
     }
 
@@ -175,6 +186,7 @@ impl Pending {
             if slot.start == self.low {
                 slot.start = EMPTY;
                 self.live_bits[index / 64] &= !(1 << (index % 64));
+                self.records &= !(1 << (index % 64));
                 self.live -= 1;
             }
             self.low += 1;
@@ -210,7 +222,50 @@ impl Pending {
         }
     }
 
+    /// The best score among the live starts at or after `window_start + i`, every live
+    /// start lying in `window_start..window_start + 64`; 64 slots only.
+    #[inline(always)]
+    fn best_from(&self, window_start: u64, i: u32) -> Option<(u64, u64)> {
+        let after = self.records.rotate_right((window_start & 63) as u32) >> i;
+        if after == 0 {
+            return None;
+        }
+        let slot = self.slot(window_start + (i + after.trailing_zeros()) as u64);
+        Some((slot.repeats, slot.span))
+    }
+
+    /// Marks `start` (just inserted with a score at least that of every live start after
+    /// it) a record and unmarks the records before it that score no higher.
+    #[inline(always)]
+    fn mark_record(&mut self, start: u64) {
+        let index = (start & 63) as u32;
+        let Slot { repeats, span, .. } = self.slots[index as usize];
+        // Bit 63 - d of `before`: slot index - d (mod 64), d = 1..63.
+        let mut before = self.records.rotate_left(63 - index) & !(1 << 63);
+        while before != 0 {
+            let bit = 63 - before.leading_zeros();
+            before &= !(1 << bit);
+            let other = (index + bit + 1) & 63;
+            let slot = &self.slots[other as usize];
+            // A start after this one seen around the ring, or a higher score: the
+            // records further back score higher still.
+            if slot.start > start || slot.repeats * span > repeats * slot.span {
+                break;
+            }
+            self.records &= !(1 << other);
+        }
+        self.records |= 1 << index;
+    }
+
     fn insert(&mut self, start: u64, end: u64, repeats: u64, span: u64) {
+        self.insert_slot(start, end, repeats, span);
+        if self.slots.len() == 64 {
+            self.mark_record(start);
+        }
+    }
+
+    #[inline(always)]
+    fn insert_slot(&mut self, start: u64, end: u64, repeats: u64, span: u64) {
         let index = (start & self.mask) as usize;
         self.live_bits[index / 64] |= 1 << (index % 64);
         let slot = &mut self.slots[index];
@@ -279,6 +334,72 @@ struct Window {
     cursor: Cursor,
 }
 
+/// Largest window whose suffix scores [`SuffixRepeats`] keeps (one bit per start in a
+/// `u64`, and every repeat count, times 10, fits a `u16`).
+const CARRY_WINDOW: usize = 64;
+/// Largest level for which [`SuffixRepeats`] is used (`level * span` fits a `u64`).
+const CARRY_LEVEL: u64 = 1 << 32;
+/// Lane numbers 0..64.
+const LANE: [u8; CARRY_WINDOW] = {
+    let mut lane = [0u8; CARRY_WINDOW];
+    let mut i = 0;
+    while i < CARRY_WINDOW {
+        lane[i] = i as u8;
+        i += 1;
+    }
+    lane
+};
+/// A scan that starts without carried counts rebuilds them only when it would visit at
+/// least this many suffixes; shorter scans (most of them on genomes with little
+/// low-complexity sequence) walk the count table as before.
+const REBUILD_MIN_SCAN: usize = 16;
+/// Carried counts are dropped at a scan shorter than this (bringing them up to date
+/// costs more than such a scan of the count table).
+const KEEP_MIN_SCAN: usize = 6;
+
+/// The repeat count `sum c (c - 1) / 2` of every suffix of the window, kept up to date
+/// from one base to the next while consecutive bases are scanned, so that a scan reads
+/// them instead of recounting the suffixes one triplet at a time.
+///
+/// When triplet `t` enters the window, the suffix starting at window triplet `i` gains
+/// as many repeats as it already holds copies of `t`: the number of `t` at `i` or later,
+/// a suffix sum over the window of "is `t`", computed for all starts at once in six
+/// shifted adds over 64 lanes (the compiler vectorises them). When the oldest triplet
+/// leaves, the suffixes starting after it are unchanged and the array shifts by one.
+/// The suffixes whose score is above the threshold then come out of one comparison per
+/// start as a bit mask, and only those are scored against the pending intervals, in the
+/// same order (short to long) as the triplet-by-triplet scan, so every decision, and so
+/// every interval, is the same.
+#[derive(Debug, Clone)]
+struct SuffixRepeats {
+    /// Whether the window and level allow it.
+    enabled: bool,
+    /// `r[i]`: repeats of the suffix starting at window triplet `i` (0 = oldest); zero
+    /// from the newest triplet on (one extra lane: the shifting update reads `r[i + 1]`).
+    r: [u16; CARRY_WINDOW + 1],
+    /// End (exclusive, in bases) of the window the counts belong to; `EMPTY` when stale.
+    end: u64,
+    /// Start of that window.
+    window_start: u64,
+    /// `level * span` of the suffix starting at each window triplet, for a window of
+    /// `threshold_len` triplets, at most `i16::MAX` (`i16::MAX` past its end).
+    thresholds: [i16; CARRY_WINDOW],
+    threshold_len: usize,
+}
+
+impl SuffixRepeats {
+    fn new(capacity: usize, level: u64) -> Self {
+        Self {
+            enabled: capacity + 2 <= CARRY_WINDOW && level <= CARRY_LEVEL,
+            r: [0; CARRY_WINDOW + 1],
+            end: EMPTY,
+            window_start: 0,
+            thresholds: [0; CARRY_WINDOW],
+            threshold_len: 0,
+        }
+    }
+}
+
 /// The scalar state of a [`Window`], copied into a local [`WindowView`] for the hot loop
 /// so that the compiler keeps it in registers.
 #[derive(Debug, Clone, Copy, Default)]
@@ -297,7 +418,8 @@ impl Window {
     fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            ring: vec![0u8; 2 * capacity].into_boxed_slice(),
+            // Doubled, plus 64 bytes so that 64 triplets can be read from any head.
+            ring: vec![0u8; 2 * capacity + CARRY_WINDOW].into_boxed_slice(),
             counts: [0; 64],
             cursor: Cursor::default(),
         }
@@ -424,11 +546,39 @@ impl WindowView<'_> {
     fn find_perfect(
         ring: &[u8],
         counts: &[u64; 64],
+        carried: &mut SuffixRepeats,
         cursor: Cursor,
         window_start: u64,
         level: u64,
         perfect: &mut Pending,
     ) {
+        if carried.enabled {
+            let end = window_start + cursor.len as u64 + 2;
+            let scan = Self::scan_len(cursor, level);
+            if carried.end != EMPTY && carried.end + 1 == end && scan >= KEEP_MIN_SCAN {
+                return Self::find_perfect_carried(
+                    ring,
+                    carried,
+                    cursor,
+                    window_start,
+                    level,
+                    perfect,
+                    false,
+                );
+            }
+            if scan >= REBUILD_MIN_SCAN {
+                return Self::find_perfect_carried(
+                    ring,
+                    carried,
+                    cursor,
+                    window_start,
+                    level,
+                    perfect,
+                    true,
+                );
+            }
+            carried.end = EMPTY;
+        }
         let Cursor {
             head,
             len,
@@ -496,6 +646,149 @@ impl WindowView<'_> {
             }
         }
     }
+
+    /// Longest span worth scoring (see [`WindowView::find_perfect`]): at most the
+    /// window's, and only while the whole window's repeat count could beat the threshold.
+    #[inline(always)]
+    fn last_span(cursor: Cursor, level: u64) -> usize {
+        let mut last_span = cursor.len - 1;
+        if let Some(bound) = ((cursor.sums & LOW) * 10)
+            .saturating_sub(1)
+            .checked_div(level)
+        {
+            last_span = last_span.min(bound as usize);
+        }
+        last_span
+    }
+
+    /// How many suffixes a scan visits.
+    #[inline(always)]
+    fn scan_len(cursor: Cursor, level: u64) -> usize {
+        (Self::last_span(cursor, level) + 1).saturating_sub(cursor.suffix)
+    }
+
+    /// [`WindowView::find_perfect`] on the carried suffix repeat counts: brings them up
+    /// to date (from the previous base's, or from scratch when `rebuild`), then scores
+    /// the suffixes above the threshold in the same order and with the same tests as the
+    /// triplet-by-triplet scan.
+    #[inline(never)]
+    fn find_perfect_carried(
+        ring: &[u8],
+        carried: &mut SuffixRepeats,
+        cursor: Cursor,
+        window_start: u64,
+        level: u64,
+        perfect: &mut Pending,
+        rebuild: bool,
+    ) {
+        let Cursor {
+            head, len, suffix, ..
+        } = cursor;
+        let end = window_start + len as u64 + 2;
+        // The window's triplets, oldest first, and what follows them in the ring.
+        let window: &[u8; CARRY_WINDOW] = ring[head..head + CARRY_WINDOW].try_into().unwrap();
+        let r = &mut carried.r;
+        if rebuild {
+            *r = [0; CARRY_WINDOW + 1];
+            let mut copies = [0u16; 64];
+            for i in (0..len).rev() {
+                let t = window[i] as usize & 63;
+                r[i] = r[i + 1] + copies[t];
+                copies[t] += 1;
+            }
+        } else {
+            // Copies of the new triplet at or after each start, among the older triplets
+            // (bytes: at most 63, and 16 lanes to a vector).
+            let newest = window[len - 1] & 63;
+            let older = (len - 1) as u8;
+            let mut copies = [0u8; CARRY_WINDOW];
+            for ((c, &t), &i) in copies.iter_mut().zip(window).zip(&LANE) {
+                *c = ((t & 63 == newest) & (i < older)) as u8;
+            }
+            // Suffix sums as the total minus the copies before each lane: eight lanes to
+            // a word, a word's prefix sums by one multiplication (no lane exceeds 63, so
+            // no lane carries into the next).
+            const ONES: u64 = 0x0101_0101_0101_0101;
+            let mut before = [0u64; CARRY_WINDOW / 8];
+            let mut total = 0u64;
+            for (b, bytes) in before.iter_mut().zip(copies.chunks_exact(8)) {
+                let x = u64::from_le_bytes(bytes.try_into().unwrap());
+                let inclusive = x.wrapping_mul(ONES);
+                *b = inclusive - x + total * ONES;
+                total += inclusive >> 56;
+            }
+            for (b, bytes) in before.iter().zip(copies.chunks_exact_mut(8)) {
+                bytes.copy_from_slice(&(total * ONES - b).to_le_bytes());
+            }
+            if window_start != carried.window_start {
+                // The oldest triplet left: start i is the previous window's start i + 1.
+                for i in 0..CARRY_WINDOW {
+                    r[i] = r[i + 1] + copies[i] as u16;
+                }
+            } else {
+                for i in 0..CARRY_WINDOW {
+                    r[i] += copies[i] as u16;
+                }
+            }
+            r[len - 1] = 0;
+        }
+        carried.end = end;
+        carried.window_start = window_start;
+        let last_span = Self::last_span(cursor, level);
+        if last_span < suffix {
+            return;
+        }
+        if carried.threshold_len != len {
+            carried.threshold_len = len;
+            for (i, t) in carried.thresholds.iter_mut().enumerate() {
+                *t = if i < len {
+                    (level * (len - 1 - i) as u64).min(i16::MAX as u64) as i16
+                } else {
+                    i16::MAX
+                };
+            }
+        }
+        // Bit i: the suffix starting at window triplet i scores above the threshold.
+        // Ten times a repeat count is at most 10 * 62 * 61 / 2 < i16::MAX, so a
+        // threshold clamped to i16::MAX rejects like the true one.
+        let mut above = [0u8; CARRY_WINDOW];
+        for ((a, &x), &t) in above.iter_mut().zip(r.iter()).zip(&carried.thresholds) {
+            *a = ((x * 10) as i16 > t) as u8;
+        }
+        let mut mask = 0u64;
+        for (k, bytes) in above.chunks_exact(8).enumerate() {
+            let x = u64::from_le_bytes(bytes.try_into().unwrap());
+            mask |= (x.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
+        }
+        // Spans suffix..=last_span: starts len-1-last_span ..= len-1-suffix.
+        let highest = len - 1 - suffix;
+        let lowest = len - 1 - last_span;
+        mask &= (u64::MAX >> (63 - highest)) & (u64::MAX << lowest);
+        let window_repeats = cursor.sums & LOW;
+        let start_of = |i: usize| window_start + i as u64;
+        // A lower bound on the best score among the perfect intervals inside the suffix
+        // being scored (that best score itself once a suffix passed the first test).
+        let mut best: Option<(u64, u64)> = None;
+        while mask != 0 {
+            let i = 63 - mask.leading_zeros() as usize;
+            mask &= !(1u64 << i);
+            let span = (len - 1 - i) as u64;
+            let repeats = r[i] as u64;
+            if let Some((br, bs)) = best {
+                if repeats * bs < br * span {
+                    if window_repeats * bs < br * span {
+                        break;
+                    }
+                    continue;
+                }
+            }
+            best = perfect.best_from(window_start, i as u32);
+            if best.is_none_or(|(br, bs)| repeats * bs >= br * span) {
+                best = Some((repeats, span));
+                perfect.insert(start_of(i), end, repeats, span);
+            }
+        }
+    }
 }
 
 /// Reports the pending perfect interval with the smallest start (`perfect` is sorted by
@@ -533,6 +826,9 @@ pub struct Sdust {
     run: u64,
     triplet: usize,
     window: Window,
+    /// The repeat counts of every suffix of the window, carried from one scanned base to
+    /// the next (stale after a reset: the positions start again).
+    carried: SuffixRepeats,
     /// Perfect intervals not reported yet.
     perfect: Pending,
     intervals: Vec<(u64, u64)>,
@@ -557,6 +853,7 @@ impl Sdust {
             run: 0,
             triplet: 0,
             window: Window::new(options.window - 2),
+            carried: SuffixRepeats::new(options.window - 2, options.level as u64),
             perfect: Pending::new(options.window),
             intervals: Vec::new(),
             emit_from: 0,
@@ -620,6 +917,14 @@ impl Sdust {
         self.intervals.drain(..settled).collect()
     }
 
+    /// The same masker with the carried suffix repeat counts turned off: every scan
+    /// walks the count table (the path of windows above 64 bases), for tests.
+    #[cfg(test)]
+    fn without_carry(mut self) -> Self {
+        self.carried.enabled = false;
+        self
+    }
+
     /// Back to a fresh masker.
     pub fn reset(&mut self) {
         self.emit_from = 0;
@@ -627,6 +932,7 @@ impl Sdust {
         self.run = 0;
         self.triplet = 0;
         self.window.clear();
+        self.carried.end = EMPTY;
         self.perfect.clear();
         self.intervals.clear();
     }
@@ -713,6 +1019,7 @@ impl Sdust {
         let first = self.position;
         let run_before = self.run;
         let perfect = &mut self.perfect;
+        let carried = &mut self.carried;
         let intervals = &mut self.intervals;
         let mut window = self.window.view();
         macro_rules! find_perfect {
@@ -721,6 +1028,7 @@ impl Sdust {
                     WindowView::find_perfect(
                         window.ring,
                         window.counts,
+                        carried,
                         window.c,
                         $window_start,
                         level,
@@ -1207,8 +1515,85 @@ mod tests {
         }
     }
 
+    /// Masks with the carried suffix repeat counts turned off (see `without_carry`).
+    fn sdust_uncarried(seq: &[u8], o: DustOptions) -> Vec<(u64, u64)> {
+        let mut m = Sdust::new(o).unwrap().without_carry();
+        m.push_letters(seq).unwrap();
+        m.finish()
+    }
+
+    #[test]
+    fn carried_counts_equal_the_reference_on_long_runs() {
+        // Long homopolymers, tandem repeats of unit lengths 1 to 9, a repeat that drifts
+        // (one substitution per copy), N runs inside low-complexity runs, lowercase.
+        let mut seq = b"ACGTTGCAAGCTTAGCCATGGTACCG".to_vec();
+        for unit in [
+            &b"A"[..],
+            b"TA",
+            b"CAT",
+            b"GATA",
+            b"TTAGG",
+            b"AATTAC",
+            b"ACGTTGC",
+            b"AATTGGCC",
+            b"AGATTACAT",
+        ] {
+            seq.extend(unit.iter().cycle().take(150 + 7 * unit.len()));
+            seq.extend(b"GCTTAGCCATGGTACCGATCG");
+        }
+        for copy in 0..40 {
+            let mut unit = *b"ATTAGAC";
+            unit[copy % 7] = b"ACGT"[copy % 4];
+            seq.extend(unit);
+        }
+        seq.extend(b"AT".iter().cycle().take(90));
+        seq.extend(b"NNNNN");
+        seq.extend(b"AT".iter().cycle().take(90));
+        seq.push(b'R');
+        seq.extend(b"tttttttttttttttttttttttttttttttttcacacacacacacacacacacacaca");
+        seq.extend(b"TTTTTTTTTTTTTTTTTTTTTTTTTTTTT");
+        for window in [4, 5, 9, 16, 31, 33, 63, 64] {
+            for level in [0, 1, 5, 10, 19, 20, 21, 40, 64, 200, 1000] {
+                let o = DustOptions { window, level };
+                let want = reference_sdust(&seq, window, level as u64);
+                assert_eq!(
+                    sdust(&seq, o).unwrap(),
+                    want,
+                    "window {window} level {level}"
+                );
+                assert_eq!(
+                    sdust_uncarried(&seq, o),
+                    want,
+                    "window {window} level {level}"
+                );
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Carrying the suffix repeat counts from base to base (windows up to 64) changes
+        /// no interval: long low-complexity runs of several unit lengths, N runs and
+        /// lowercase, any level, and one masker reused across records.
+        #[test]
+        fn carried_counts_equal_the_count_table_scan(
+            records in proptest::collection::vec(
+                proptest::collection::vec((any::<u8>(), 1u16..400, any::<u64>()), 0..16),
+                1..4),
+            window in 4usize..=64,
+            level in prop::sample::select(vec![0u32, 1, 7, 10, 20, 30, 64, 100, 500]),
+        ) {
+            let o = DustOptions { window, level };
+            let mut m = Sdust::new(o).unwrap();
+            for pieces in &records {
+                let seq = repeat_rich(pieces);
+                let want = sdust_uncarried(&seq, o);
+                m.push_letters(&seq).unwrap();
+                prop_assert_eq!(&m.finish(), &want);
+                prop_assert_eq!(&sdust_chunked(&seq, o, 1 + seq.len() / 3, 2).unwrap(), &want);
+            }
+        }
 
         /// Chunking and settling never change the intervals; intervals are sorted,
         /// disjoint, non-touching, inside the sequence and free of ambiguous bases.
