@@ -80,6 +80,14 @@ with gzip.open(PATH, "rt") as f:
     for i, line in enumerate(f):
         if i % 4 == 1:
             check += len(pydustmasker.DustMasker(line.rstrip()).intervals)""",
+    # The same loop as a script, timed as a whole process like the CLI rows (the
+    # interpreter's start-up and the imports included), and that start-up alone.
+    "gzip lines + pydustmasker per read (whole process)": (
+        "!{python} -c \"import gzip, sys, pydustmasker; f = gzip.open(sys.argv[1], 'rt'); "
+        "print(sum(len(pydustmasker.DustMasker(l.rstrip()).intervals) "
+        'for i, l in enumerate(f) if i % 4 == 1))" {path} > /dev/null'
+    ),
+    "Python start-up alone (python -c pass, whole process)": "!{python} -c pass",
 }
 
 OTHERS = {

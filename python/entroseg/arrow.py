@@ -227,21 +227,28 @@ def _value_names(value_column: str | Sequence[str]) -> list[str]:
     return names
 
 
+def _null_rows(column: Any, takes_symbols: bool, name: str) -> npt.NDArray[np.bool_] | None:
+    """The null rows of a multichannel column (None when there are none); symbols
+    cannot be missing."""
+    if not column.null_count:
+        return None
+    null_rows = np.asarray(column.is_null().to_numpy(zero_copy_only=False))
+    if takes_symbols:
+        row = int(np.flatnonzero(null_rows)[0])
+        raise ValueError(
+            f"value column {name!r} has a null at row {row} of its batch; symbols "
+            "cannot be missing: fill or drop the nulls first"
+        )
+    return null_rows
+
+
 def _list_values(column: Any, takes_symbols: bool, name: str) -> npt.NDArray[Any]:
     """A fixed-size-list column of c channels as an (n, c) array; a null row reads as
     NaN in every channel (floats), or is refused (symbols)."""
     pa = _pyarrow()
     c = column.type.list_size
     n = len(column)
-    null_rows = None
-    if column.null_count:
-        null_rows = column.is_null().to_numpy(zero_copy_only=False)
-        if takes_symbols:
-            row = int(np.flatnonzero(null_rows)[0])
-            raise ValueError(
-                f"value column {name!r} has a null at row {row} of its batch; symbols "
-                "cannot be missing: fill or drop the nulls first"
-            )
+    null_rows = _null_rows(column, takes_symbols, name)
     # The child values of every row, null rows included (flatten() would drop them).
     child = column.values.slice(column.offset * c, n * c)
     if not takes_symbols and not pa.types.is_float64(child.type):
@@ -256,15 +263,7 @@ def _list_values(column: Any, takes_symbols: bool, name: str) -> npt.NDArray[Any
 def _struct_values(column: Any, takes_symbols: bool, name: str) -> npt.NDArray[Any]:
     """A struct column's fields as the channels of an (n, c) array; a null row reads as
     NaN in every channel (floats), or is refused (symbols)."""
-    null_rows = None
-    if column.null_count:
-        null_rows = column.is_null().to_numpy(zero_copy_only=False)
-        if takes_symbols:
-            row = int(np.flatnonzero(null_rows)[0])
-            raise ValueError(
-                f"value column {name!r} has a null at row {row} of its batch; symbols "
-                "cannot be missing: fill or drop the nulls first"
-            )
+    null_rows = _null_rows(column, takes_symbols, name)
     fields = [column.field(i) for i in range(column.type.num_fields)]
     values = np.column_stack(
         [_values(f, takes_symbols, f"{name}.{column.type.field(i).name}")

@@ -555,7 +555,10 @@ impl WindowView<'_> {
         if carried.enabled {
             let end = window_start + cursor.len as u64 + 2;
             let scan = Self::scan_len(cursor, level);
-            if carried.end != EMPTY && carried.end + 1 == end && scan >= KEEP_MIN_SCAN {
+            // Keep the counts carried from the previous base, or rebuild them for a
+            // scan long enough to pay for it.
+            let keep = carried.end != EMPTY && carried.end + 1 == end && scan >= KEEP_MIN_SCAN;
+            if keep || scan >= REBUILD_MIN_SCAN {
                 return Self::find_perfect_carried(
                     ring,
                     carried,
@@ -563,18 +566,7 @@ impl WindowView<'_> {
                     window_start,
                     level,
                     perfect,
-                    false,
-                );
-            }
-            if scan >= REBUILD_MIN_SCAN {
-                return Self::find_perfect_carried(
-                    ring,
-                    carried,
-                    cursor,
-                    window_start,
-                    level,
-                    perfect,
-                    true,
+                    !keep,
                 );
             }
             carried.end = EMPTY;
