@@ -51,8 +51,8 @@ const GRID: usize = 16;
 /// Further calibrations of a series whose count missed its allocation.
 const CORRECTIONS: usize = 3;
 
-/// Allocations at most: after each, the series that missed keep their counts and the
-/// budget left is spread over the others again.
+/// Re-allocations at most: after each, the series that missed keep their counts and
+/// the budget left is spread over the others again.
 const ROUNDS: usize = 4;
 
 /// One probe of a series: the segments at one calibrated count, and their error.
@@ -180,13 +180,13 @@ pub(crate) fn segment_batch_by_error(
     let rules = *spec.rules();
     let degree = rules.fit.map_or(1, |f| f.degree);
     let n = offsets.len() - 1;
-    // Per series: its values, profile and probes at the grid of counts.
-    let probes = run_series(n, threads, |b| {
+    // Per series: its profile, and its probes at the grid of counts.
+    let series = run_series(n, threads, |b| {
         let x = values.slice(offsets[b] as usize..offsets[b + 1] as usize);
         let v = real_channels(&x);
         let len = x.len() as u64;
         if len == 0 {
-            return Ok(Vec::new());
+            return Ok(Series::default());
         }
         for (k, c) in v.iter().enumerate() {
             if let Some(i) = c.iter().position(|s| !s.is_finite()) {
@@ -204,17 +204,17 @@ pub(crate) fn segment_batch_by_error(
         let scores = series_profile(&x, spec)?;
         let lo = rules.max_len.map_or(1, |m| len.div_ceil(m as u64)).max(1);
         let hi = (len / rules.min_len as u64).max(lo);
-        let mut out: Vec<Probe> = Vec::with_capacity(GRID);
-        for k in grid(lo, hi) {
-            let probe = probe_at(&v, &scores, &rules, k as f64, degree)?;
-            out.push(probe);
-        }
-        Ok(out)
+        let probes = grid(lo, hi)
+            .into_iter()
+            .map(|k| probe_at(&v, &scores, &rules, k as f64, degree))
+            .collect::<Result<Vec<Probe>>>()?;
+        Ok(Series { scores, probes })
     })?;
-    let mut curves: Vec<Vec<(u64, f64)>> = probes
+    let mut curves: Vec<Vec<(u64, f64)>> = series
         .iter()
-        .map(|p| {
-            let points: Vec<(u64, f64)> = p
+        .map(|s| {
+            let points: Vec<(u64, f64)> = s
+                .probes
                 .iter()
                 .map(|q| (q.segments.len() as u64, q.error))
                 .collect();
@@ -223,58 +223,41 @@ pub(crate) fn segment_batch_by_error(
         .collect();
     // A series whose rules cannot make its allocated count (the count jumps over it as
     // the threshold moves, e.g. over long runs of tied scores) keeps the count it got,
-    // and the rest of the budget is spread again over the other series.
-    let mut per: Vec<Option<Vec<Segment>>> = vec![None; n];
-    for _ in 0..ROUNDS {
+    // and the rest of the budget is spread again over the other series; the last round
+    // keeps what it cut.
+    let mut fixed: Vec<Option<Vec<Segment>>> = vec![None; n];
+    for round in 0..=ROUNDS {
         let counts = allocate(&curves, budget);
-        let open: Vec<usize> = (0..n).filter(|&b| per[b].is_none()).collect();
-        let cut = run_series(open.len(), threads, |i| {
-            let b = open[i];
-            series_at(
-                &values.slice(offsets[b] as usize..offsets[b + 1] as usize),
-                &probes[b],
-                spec,
-                counts[b],
-                degree,
-            )
-        })?;
-        let mut missed = false;
-        for (&b, segments) in open.iter().zip(cut) {
-            let got = segments.len() as u64;
-            if got != counts[b] {
-                missed = true;
-                curves[b] = vec![(got, 0.0)];
-                per[b] = Some(segments);
-            } else {
-                per[b] = Some(segments);
-            }
-        }
-        if !missed {
-            break;
-        }
-        // Only the series that missed stay fixed; the others are cut again.
-        for b in 0..n {
-            if curves[b].len() > 1 {
-                per[b] = None;
-            }
-        }
-        if per.iter().all(Option::is_some) {
-            break;
-        }
-    }
-    let mut out = Segments::new();
-    for (b, segments) in per.into_iter().enumerate() {
-        match segments {
-            Some(s) => out.push_series(&s),
-            // Rounds ran out: the last allocation's counts, cut once more.
+        let mut cut = run_series(n, threads, |b| match &fixed[b] {
+            Some(_) => Ok(Vec::new()),
             None => {
-                let counts = allocate(&curves, budget);
                 let x = values.slice(offsets[b] as usize..offsets[b + 1] as usize);
-                out.push_series(&series_at(&x, &probes[b], spec, counts[b], degree)?);
+                series_at(&real_channels(&x), &series[b], &rules, counts[b], degree)
             }
+        })?;
+        let missed: Vec<usize> = (0..n)
+            .filter(|&b| fixed[b].is_none() && cut[b].len() as u64 != counts[b])
+            .collect();
+        if missed.is_empty() || round == ROUNDS {
+            let mut out = Segments::new();
+            for (b, segments) in cut.iter().enumerate() {
+                out.push_series(fixed[b].as_deref().unwrap_or(segments));
+            }
+            return Ok(out);
+        }
+        for b in missed {
+            curves[b] = vec![(cut[b].len() as u64, 0.0)];
+            fixed[b] = Some(std::mem::take(&mut cut[b]));
         }
     }
-    Ok(out)
+    unreachable!("the last round returns")
+}
+
+/// One series of the batch: its score profile and its probes.
+#[derive(Default)]
+struct Series {
+    scores: Vec<f64>,
+    probes: Vec<Probe>,
 }
 
 /// One series cut to `want` segments: the probe that made that count, else a
@@ -282,30 +265,32 @@ pub(crate) fn segment_batch_by_error(
 /// on the count; a calibration meets its mean length within its tolerance, not to the
 /// segment), keeping the closest result.
 fn series_at(
-    x: &Channels,
-    probes: &[Probe],
-    spec: &SegmentSpec,
+    v: &[&[f64]],
+    series: &Series,
+    rules: &crate::segment::rules::Rules,
     want: u64,
     degree: u8,
 ) -> Result<Vec<Segment>> {
-    if let Some(p) = probes.iter().find(|p| p.segments.len() as u64 == want) {
+    if let Some(p) = series
+        .probes
+        .iter()
+        .find(|p| p.segments.len() as u64 == want)
+    {
         return Ok(p.segments.clone());
     }
-    if x.is_empty() {
+    if series.scores.is_empty() {
         return Ok(Vec::new());
     }
-    let v = real_channels(x);
-    let rules = spec.rules();
-    let scores = series_profile(x, spec)?;
+    let scores = &series.scores;
     let mut ask = want as f64;
-    let mut best = probe_at(&v, &scores, rules, ask, degree)?.segments;
+    let mut best = probe_at(v, scores, rules, ask, degree)?.segments;
     for _ in 0..CORRECTIONS {
         let got = best.len() as f64;
         if got == want as f64 || got == 0.0 {
             break;
         }
         ask *= want as f64 / got;
-        let again = probe_at(&v, &scores, rules, ask, degree)?;
+        let again = probe_at(v, scores, rules, ask, degree)?;
         if again.segments.len().abs_diff(want as usize) < best.len().abs_diff(want as usize) {
             best = again.segments;
         } else {
