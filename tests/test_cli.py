@@ -71,3 +71,57 @@ def test_help_and_bad_arguments_through_the_installed_command() -> None:
         text=True,
     )
     assert run.returncode == 2 and "Traceback" not in run.stderr
+
+
+def test_several_columns_are_the_channels_of_one_series(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(8)
+    x = np.cumsum(rng.standard_normal((2400, 3)), axis=0)
+    key = np.repeat(["p", "q"], 1200)
+    csv_path = tmp_path / "sensors.csv"
+    csv_path.write_text("a,b,c\n" + "".join(f"{r[0]!r},{r[1]!r},{r[2]!r}\n" for r in x.tolist()))
+    out = tmp_path / "seg.parquet"
+    args = ["segment", str(csv_path), "--column", "a,c", "--threshold", "3", "-q", "-o", str(out)]
+    assert main(args) == 0
+    got = pq.read_table(out)
+    want = entroseg.segment(x[:, [0, 2]], threshold=3.0)
+    np.testing.assert_array_equal(got["start"].to_numpy(), want.starts)
+    # max of the channels' prices: a different boundary set.
+    assert main([*args, "--channels", "max"]) == 0
+    want_max = entroseg.segment(x[:, [0, 2]], threshold=3.0, channels="max")
+    np.testing.assert_array_equal(pq.read_table(out)["start"].to_numpy(), want_max.starts)
+    # Keyed: one multichannel series per key, as each key's rows alone.
+    table_path = tmp_path / "sensors.parquet"
+    pq.write_table(pa.table({"k": key, "a": x[:, 0], "b": x[:, 1], "c": x[:, 2]}), table_path)
+    keyed = ["segment", str(table_path), "--key", "k", "--column", "a,b,c", "--threshold", "3"]
+    assert main([*keyed, "-q", "-o", str(out)]) == 0
+    got = pq.read_table(out)
+    for k in ("p", "q"):
+        rows = got.filter(pa.compute.equal(got["k"], k))
+        alone = entroseg.segment(x[key == k], threshold=3.0)
+        np.testing.assert_array_equal(rows["start"].to_numpy(), alone.starts)
+    # The profile of several channels, written beside them.
+    prof = tmp_path / "prof.parquet"
+    popts = ["--window", "32", "--order", "3", "--channels", "pooled"]
+    assert main(["profile", str(table_path), "--column", "b,c", *popts, "-q", "-o", str(prof)]) == 0
+    written = pq.read_table(prof)
+    assert written.column_names == ["b", "c", "profile"]
+    want_profile = entroseg.profile(x[:, 1:], window=32, order=3, channels="pooled")
+    np.testing.assert_array_equal(written["profile"].to_numpy(zero_copy_only=False), want_profile)
+    capsys.readouterr()
+    # Misuse: one line each, exit 2.
+    for bad, message in [
+        (["segment", str(csv_path), "--column", "a,,c"], "names an empty column"),
+        (["segment", "--column", "a,b"], "several --column channels need an input table"),
+        (["segment", str(csv_path), "--column", "a,zz"], "column 'zz' not in"),
+        (["segment", str(csv_path), "--column", "a,b", "--merge-ratio", "0.5"], "one float series"),
+        (["plot", str(csv_path), "--column", "a,b"], "plot draws one series"),
+    ]:
+        assert main(bad) == 2, bad
+        err = capsys.readouterr().err
+        assert message in err, (bad, err)
+        assert len(err.strip().splitlines()) == 1

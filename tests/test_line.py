@@ -5,6 +5,7 @@ follow, the target length met)."""
 
 from __future__ import annotations
 
+import pickle
 import warnings
 
 import entroseg
@@ -168,3 +169,92 @@ def test_symbol_input_keeps_a_symbol_method() -> None:
     assert entroseg.segment(counts, threshold=1.0) == entroseg.segment(
         counts.astype(float), threshold=1.0
     )
+
+
+# ---- (n, c): one fit per channel ------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 120),
+    c=st.integers(2, 4),
+    threshold=st.floats(0.05, 20.0),
+    degree=st.sampled_from([0, 1]),
+    channels=st.sampled_from(["sum", "max"]),
+    min_len=st.integers(1, 5),
+    extra=st.one_of(st.none(), st.integers(0, 30)),
+    holes=st.lists(st.tuples(st.integers(0, 119), st.integers(0, 3)), max_size=3),
+)
+def test_multichannel_fits_are_the_reference(
+    seed: int,
+    n: int,
+    c: int,
+    threshold: float,
+    degree: int,
+    channels: str,
+    min_len: int,
+    extra: int | None,
+    holes: list[tuple[int, int]],
+) -> None:
+    rng = np.random.default_rng(seed)
+    x = np.cumsum(rng.standard_normal((n, c)) * rng.uniform(0.2, 3.0, c), axis=0)
+    for t, k in holes:
+        if t < n and k < c:
+            x[t, k] = np.nan
+    max_len = None if extra is None else min_len + extra
+    opts = dict(threshold=threshold, degree=degree, min_len=min_len, max_len=max_len)
+    got = entroseg.segment(x, nan_policy="propagate", channels=channels, **opts)  # type: ignore[arg-type]
+    want = ref.line_starts(x, channels=channels, **opts)  # type: ignore[arg-type]
+    assert starts_reasons(got) == want
+    # F-ordered input is the same series.
+    again = entroseg.segment(
+        np.asfortranarray(x),
+        nan_policy="propagate",
+        channels=channels,
+        **opts,  # type: ignore[arg-type]
+    )
+    assert again == got
+
+
+def test_multichannel_fits_stream_calibrate_and_batch() -> None:
+    rng = np.random.default_rng(5)
+    x = np.cumsum(rng.standard_normal((6000, 3)), axis=0)
+    x[3000:3500, 2] += 10 * rng.standard_normal(500)  # a burst in channel 2 only
+    one = entroseg.segment(x, threshold=4.0, max_len=128)
+    # Streamed in uneven chunks, through a checkpoint: the same segments.
+    s = entroseg.Segmenter(threshold=4.0, max_len=128)
+    parts = []
+    for a, b in [(0, 1), (1, 700), (700, 3001), (3001, 6000)]:
+        parts.append(s.push(x[a:b]))
+        s = pickle.loads(pickle.dumps(s))
+    parts.append(s.finish())
+    assert entroseg.Segments.join(parts) == one
+    # The burst is cut finer than the calm stretches around it.
+    mean_len = np.diff(one.starts)
+    inside = mean_len[(one.starts[:-1] >= 3000) & (one.starts[:-1] < 3500)].mean()
+    outside = mean_len[one.starts[:-1] < 2500].mean()
+    assert inside < outside / 2, (inside, outside)
+    # target_len in batch is met like in 1-D.
+    seg = entroseg.segment(x, target_len=32)
+    assert abs(len(x) / len(seg) / 32 - 1) < 0.01
+    # A batch: each series as if alone; a budget spreads one total over the batch.
+    offsets = [0, 2000, 6000]
+    batch = entroseg.segment_batch(x, offsets, threshold=4.0, max_len=128)
+    for b in range(2):
+        alone = entroseg.segment(x[offsets[b] : offsets[b + 1]], threshold=4.0, max_len=128)
+        assert batch.series(b) == alone
+    for by in ("information", "error"):
+        shared = entroseg.segment_batch(x, offsets, budget=150, budget_by=by)  # type: ignore[arg-type]
+        assert abs(len(shared) - 150) <= 3, (by, len(shared))
+
+
+def test_one_channel_is_the_1d_rule_and_max_differs_from_sum() -> None:
+    rng = np.random.default_rng(6)
+    x = np.cumsum(rng.standard_normal(3000))
+    assert entroseg.segment(x[:, None], threshold=2.0) == entroseg.segment(x, threshold=2.0)
+    two = np.stack([x, np.cumsum(rng.standard_normal(3000))], axis=1)
+    total = entroseg.segment(two, threshold=2.0)
+    largest = entroseg.segment(two, threshold=2.0, channels="max")
+    # The largest increase is at most the sum: never more cuts under "max".
+    assert len(largest) < len(total)

@@ -181,9 +181,11 @@ def test_bad_channel_options_and_counts() -> None:
     ):
         entroseg.segment(x, window=16, threshold=1.0, channels="mean")  # type: ignore[typeddict-item]
     with pytest.raises(
-        InvalidParameterError, match="method='line' fits one series and cannot cut 3"
+        InvalidParameterError,
+        match="channels='pooled' pools the ordinal patterns of method='permutation'; "
+        "method='line' fits each channel: use channels='sum' or 'max'",
     ):
-        entroseg.segment(x, threshold=1.0)
+        entroseg.segment(x, threshold=1.0, channels="pooled")
     s = entroseg.Segmenter(window=16, threshold=1.0)
     s.push(x[:50])
     state = s.checkpoint()
@@ -226,9 +228,14 @@ def test_polars_columns_per_group_equal_numpy(mode: str) -> None:
 
 def test_polars_channel_errors() -> None:
     pl = pytest.importorskip("polars")
-    df = pl.DataFrame({"a": [1.0, 2.0, 3.0], "b": [1.0, 2.0, 3.0]})
-    with pytest.raises(pl.exceptions.ComputeError, match="cannot cut 2 channels"):
-        df.select(pl.col("a").entroseg.segment_id("b", threshold=1.0))
+    x = walks(9, 500, 2)
+    df = pl.DataFrame({"a": x[:, 0], "b": x[:, 1]})
+    # Method "line" fits each column: the ids are numpy's segments of the (n, 2) array.
+    ids = df.select(pl.col("a").entroseg.segment_id("b", threshold=1.0)).to_series()
+    seg = entroseg.segment(x, threshold=1.0)
+    np.testing.assert_array_equal(ids.to_numpy(), seg.patch_ids())
+    with pytest.raises(InvalidParameterError, match="method='line' fits each channel"):
+        pl.col("a").entroseg.segment_id("b", threshold=1.0, channels="pooled")
     with pytest.raises(InvalidParameterError, match="channels must be 'sum', 'max' or 'pooled'"):
         pl.col("a").entroseg.segment_id("b", window=8, threshold=1.0, channels="min")  # type: ignore[typeddict-item]
 
@@ -352,3 +359,45 @@ def test_pooled_sees_what_channels_share() -> None:
     assert np.nanmean(entroseg.profile(other, **opts)) > np.nanmean(one)  # type: ignore[arg-type]
     with pytest.raises(InvalidParameterError, match="has none"):
         entroseg.segment(same, method="next_value", channels="pooled", threshold=1.0)
+
+
+@pytest.mark.parametrize("channels", ["sum", "max", "pooled"])
+def test_profiler_streams_the_combined_profile(channels: str) -> None:
+    x = walks(12, 2500, 3)
+    opts: dict[str, Any] = dict(method="permutation", order=3, window=32, channels=channels)
+    whole = entroseg.profile(x, **opts)
+    p = entroseg.Profiler(**opts)
+    parts = []
+    for a, b in [(0, 1), (1, 40), (40, 1300), (1300, 2500)]:
+        parts.append(p.push(x[a:b]))
+        p = pickle.loads(pickle.dumps(p))
+    assert p.channels == 3
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    with pytest.raises(InvalidParameterError, match=r"has 3 channel\(s\)"):
+        p.push(x[:5, :2])
+    p.reset()
+    assert p.channels == 1
+    np.testing.assert_array_equal(p.push(x[:, 0]), entroseg.profile(x[:, 0], **opts))
+
+
+def test_profile_stream_takes_channels_per_key() -> None:
+    pa = pytest.importorskip("pyarrow")
+    from entroseg.arrow import profile_stream
+
+    x = walks(13, 3000, 2)
+    key = np.tile(["a", "b", "c"], 1000)
+    opts = dict(method="permutation", order=3, window=24, channels="max")
+    table = pa.table({"k": key, "x0": x[:, 0], "x1": x[:, 1]})
+    fixed = pa.table({"k": key, "xy": pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), 2)})
+    for source, column in ((table, ["x0", "x1"]), (fixed, "xy")):
+        out = profile_stream(
+            source.to_reader(max_chunksize=700),
+            value_column=column,
+            key_column="k",
+            **opts,  # type: ignore[arg-type]
+        ).read_all()
+        got = out["profile"].to_numpy(zero_copy_only=False)
+        for k in "abc":
+            rows = key == k
+            want = entroseg.profile(x[rows], **opts)  # type: ignore[arg-type]
+            np.testing.assert_array_equal(got[rows], want)

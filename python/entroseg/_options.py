@@ -39,7 +39,9 @@ Score method (the profile that is cut)
     any one channel cuts; a NaN in any channel gives NaN; ``"pooled"``, method
     ``"permutation"`` only, not weighted: a genuinely multivariate score, the permutation
     entropy of the ordinal patterns of all channels in the window pooled into one
-    histogram).
+    histogram). Method ``"line"`` fits each channel on its own instead, and the price
+    of a sample is the sum (``"sum"``) or the largest (``"max"``) of the channels'
+    residual increases; give it channels on comparable scales).
 Rules (where a segment starts)
     ``threshold`` (a segment starts at ``t`` when ``score[t] > threshold``),
     ``accumulate`` (False; True: when the open segment's summed scores with ``score[t]``

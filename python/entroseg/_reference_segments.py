@@ -171,28 +171,38 @@ def line_starts(
     degree: int = 1,
     min_len: int = 1,
     max_len: int | None = None,
+    channels: str = "sum",
 ) -> list[tuple[int, int]]:
     """Segment starts ``(index, reason)`` of method "line" with a fixed threshold,
     refitting from scratch at every sample: a segment starts at ``t`` when adding
     ``x[t]`` raises the open segment's residual sum of squares by more than
     ``threshold`` and the segment holds at least ``min_len`` samples, or when it holds
     ``max_len`` samples. Non-finite samples join without entering the fit and never
-    start a segment by the threshold."""
+    start a segment by the threshold. A 2-D ``x`` of shape ``(n, c)`` fits every channel
+    on its own; the price of a sample is the sum of the channels' residual increases
+    (``channels="max"``: the largest), and a sample with a non-finite value in any
+    channel never starts a segment by the threshold."""
     y = np.asarray(x, dtype=np.float64)
+    if y.ndim == 1:
+        y = y[:, None]
     if len(y) == 0:
         return []
     starts = [(0, REASON_START)]
     cur = 0
     for t in range(1, len(y)):
-        seg = y[cur:t]
-        keep = np.isfinite(seg)
-        pos = np.flatnonzero(keep)
         fires = False
-        if np.isfinite(y[t]):
-            # The fit runs over the finite samples, at their positions in the segment.
-            before = fit_rss(pos, seg[keep], degree)
-            after = fit_rss(np.append(pos, t - cur), np.append(seg[keep], y[t]), degree)
-            fires = after - before > threshold and t - cur >= min_len
+        if np.isfinite(y[t]).all():
+            deltas = []
+            for k in range(y.shape[1]):
+                seg = y[cur:t, k]
+                keep = np.isfinite(seg)
+                pos = np.flatnonzero(keep)
+                # The fit runs over the finite samples, at their positions in the segment.
+                before = fit_rss(pos, seg[keep], degree)
+                after = fit_rss(np.append(pos, t - cur), np.append(seg[keep], y[t, k]), degree)
+                deltas.append(after - before)
+            price = max(deltas) if channels == "max" else sum(deltas)
+            fires = price > threshold and t - cur >= min_len
         if fires or (max_len is not None and t - cur >= max_len):
             starts.append((t, REASON_THRESHOLD if fires else REASON_MAX_LEN))
             cur = t

@@ -866,7 +866,7 @@ def _segment_merge_batches(
 def profile_stream(
     source: Any,
     *,
-    value_column: str,
+    value_column: str | Sequence[str],
     key_column: str | None = None,
     profile_column: str = "profile",
     checkpoint: str | os.PathLike[str] | None = None,
@@ -883,6 +883,10 @@ def profile_stream(
 
     Parameters
     ----------
+    value_column
+        The series, or the channels of a multichannel one as in :func:`segment_stream`
+        (several column names, a fixed-size-list column or a struct column): their
+        profiles combine by the ``channels`` option into one score per row.
     checkpoint, checkpoint_every, on_checkpoint
         Exactly-once resume, as :func:`segment_stream`.
 
@@ -909,11 +913,13 @@ def profile_stream(
     opts = profile_options(options)
     takes_symbols = _Profiler(**opts).takes_symbols  # bad options fail now
     reader = open_stream(source)
-    value_index = _column_index(reader.schema, value_column, "value_column")
+    value_names = _value_names(value_column)
+    value_indices = [_column_index(reader.schema, n, "value_column") for n in value_names]
     key_index = (
         None if key_column is None else _column_index(reader.schema, key_column, "key_column")
     )
-    _check_value_type(reader.schema, value_column, takes_symbols)
+    for name in value_names:
+        _check_value_type(reader.schema, name, takes_symbols)
     if reader.schema.get_field_index(profile_column) >= 0:
         raise ValueError(
             f"profile_column {profile_column!r} is already a column of the stream; name "
@@ -931,8 +937,11 @@ def profile_stream(
         checkpoint, checkpoint_every, on_checkpoint, fingerprint, reader.schema, key_index
     )
 
+    def series_of(batch: Any) -> npt.NDArray[Any]:
+        return _channel_values(batch, value_indices, value_names, takes_symbols)
+
     def digest_of(batch: Any) -> Any:
-        return _values(batch.column(value_index), takes_symbols, value_column).data
+        return np.ascontiguousarray(series_of(batch)).data
 
     def batches() -> Iterator[Any]:
         states: dict[Any, _Profiler] = {}
@@ -942,7 +951,7 @@ def profile_stream(
                 return
             states = resumer.restore(router, _Profiler.from_checkpoint)
         for batch in _inputs(reader, resumer, digest_of):
-            values = _values(batch.column(value_index), takes_symbols, value_column)
+            values = series_of(batch)
             profile = np.empty(len(values), dtype=np.float64)
             for key, rows in router.split(batch):
                 profiler = states.get(key)

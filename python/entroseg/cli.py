@@ -102,13 +102,28 @@ class _Input:
         self.x: npt.NDArray[np.float64] | None = None
         self.reader: Any = None
         self.total: int | None = None
-        self.column = args.column or "value"
+        self.column: str | list[str] = args.column or "value"
+        # Several comma-separated columns: the channels of one multichannel series.
+        names = args.column.split(",") if args.column and "," in args.column else None
+        if names is not None and not all(names):
+            raise CliError(f"--column {args.column!r} names an empty column")
         if args.input is None:
             if self.key is not None:
                 raise CliError("--key needs an input table; the bundled sample is one series")
+            if names is not None:
+                raise CliError("several --column channels need an input table")
             self.x, self.truth = sample.sample_series()
             regimes = sample.REGIMES
             self.source = f"bundled sample ({len(regimes)} generated regimes: {', '.join(regimes)})"
+        elif self.key is None and names is not None:
+            if cli_io.suffix_of(args.input) not in (*cli_io.TABLE_SUFFIXES, ".csv", ".tsv"):
+                raise CliError(
+                    f"several --column channels are read from a table (Parquet, Arrow IPC, "
+                    f"CSV/TSV), not {args.input!r}"
+                )
+            self.x = np.column_stack([cli_io.read_named_series(args.input, n)[0] for n in names])
+            self.column = names
+            self.source = args.input
         elif self.key is None:
             self.x, self.column = cli_io.read_named_series(args.input, args.column)
             self.source = args.input
@@ -121,7 +136,11 @@ class _Input:
                     f"key column {self.key!r} not in {args.input!r} "
                     f"(columns: {', '.join(self.reader.schema.names)})"
                 )
-            self.column = cli_io.pick_column(self.reader.schema, args.column, args.input)
+            self.column = (
+                [cli_io.pick_column(self.reader.schema, n, args.input) for n in names]
+                if names is not None
+                else cli_io.pick_column(self.reader.schema, args.column, args.input)
+            )
             self.source = args.input
         if self.x is not None and len(self.x) == 0:
             raise CliError(f"{self.source!r} holds no values")
@@ -143,7 +162,7 @@ def _as_symbols(x: npt.NDArray[np.float64], method: str) -> npt.NDArray[Any]:
 #: Option flags of the profile and of the rules: each is the library option of the same
 #: name (``--alphabet-size`` is ``alphabet_size``), unset unless given on the command line.
 PROFILE_FLAGS = ("method", "order", "delay", "window", "weighted", "context", "alphabet_size",
-                 "degree", "nan_policy")  # fmt: skip
+                 "degree", "nan_policy", "channels")  # fmt: skip
 RULE_FLAGS = ("threshold", "relative", "combine", "min_len", "max_len", "target_len")
 
 #: Where the CLI's defaults differ from the library's, and why: the library asks for a
@@ -256,7 +275,9 @@ def _profile(args: argparse.Namespace) -> int:
         suffix = out.suffix.lower()
         if suffix in (".parquet", ".pq"):
             pa = cli_io.require_pyarrow(f"writing {args.output!r}")
-            cli_io.write_parquet(args.output, pa.table({inp.column: inp.x, "profile": profile}))
+            names = inp.column if isinstance(inp.column, list) else [inp.column]
+            columns = dict(zip(names, np.asarray(inp.x).reshape(len(profile), -1).T, strict=True))
+            cli_io.write_parquet(args.output, pa.table({**columns, "profile": profile}))
         else:
             try:
                 if suffix == ".npy":
@@ -435,8 +456,11 @@ def _segment(args: argparse.Namespace) -> int:
         return _segment_keyed(args, inp, opts, merge)
     assert inp.x is not None
     x = _as_symbols(inp.x, args.method)
-    if merge is not None and x.dtype.kind != "f":
-        raise CliError("--merge-* plans over the mean value of each segment: a float series")
+    if merge is not None and (x.dtype.kind != "f" or x.ndim != 1):
+        raise CliError(
+            "--merge-* plans over the mean value of each segment: one float series, not "
+            "symbols nor several channels"
+        )
     seg = _segment_series(x, opts, args.quiet)
     print(f"samples    {len(x):,}")
     print(f"profile    {_describe_profile(popts)}")
@@ -660,6 +684,8 @@ def _load_one_series(args: argparse.Namespace) -> tuple[npt.NDArray[Any], Any, s
     if args.key is None:
         inp = _Input(args)
         assert inp.x is not None
+        if inp.x.ndim != 1:
+            raise CliError("plot draws one series: give one --column")
         return inp.x, inp.truth, inp.source
     reader, _ = cli_io.open_table(args.input)
     if reader.schema.get_field_index(args.key) < 0:
@@ -763,7 +789,11 @@ def _add_input_args(p: argparse.ArgumentParser, *, key: bool = True) -> None:
         help="Parquet, Arrow IPC, CSV/TSV, .npy or text file; '-' is stdin "
         "(default: the bundled sample)",
     )
-    p.add_argument("--column", help="column holding the series (default: the first numeric column)")
+    p.add_argument(
+        "--column",
+        help="column holding the series (default: the first numeric column); segment and "
+        "profile take several, comma-separated, as the channels of one series",
+    )
     if key:
         p.add_argument("--key", help="column naming the series: one series per value")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -800,6 +830,13 @@ def _add_profile_args(p: argparse.ArgumentParser) -> None:
         "--nan-policy",
         choices=["raise", "propagate"],
         help="NaN handling (default propagate: windows with NaN give no value)",
+    )
+    g.add_argument(
+        "--channels",
+        choices=["sum", "max", "pooled"],
+        help="several --column channels: sum (default) or max of the channels' profiles "
+        "(method line: of their fits' residual increases), or pooled ordinal patterns "
+        "(permutation only)",
     )
 
 

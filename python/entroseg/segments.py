@@ -548,7 +548,8 @@ def segment(
         symbols for ``"conditional"`` and ``"next_symbol"``. Shape ``(n,)``, or
         ``(n, c)`` for ``c`` channels sharing one boundary set (C- or F-ordered): each
         channel is profiled alone and the profiles combine by ``channels="sum"`` (the
-        default) or ``"max"`` before the rules; method ``"line"`` takes one channel.
+        default) or ``"max"`` before the rules; method ``"line"`` fits each channel and
+        adds (or, with ``"max"``, takes the largest of) their residual increases.
     spec : SegmentSpec, optional
         A spec built once (``SegmentSpec(**options)``), instead of the options.
     **options
@@ -817,8 +818,9 @@ class Profiler:
     """The streaming form of :func:`profile`: ``push(chunk)`` returns the scores of the
     chunk's samples, bit-identical to :func:`profile` of the whole stream for any
     chunking and after any checkpoint / pickle. Options as in :func:`segment` (rule
-    options are ignored); symbol methods need ``alphabet_size``. ``push`` releases the
-    GIL.
+    options are ignored); symbol methods need ``alphabet_size``. Chunks of shape
+    ``(n, c)`` give the channels' profiles combined by ``channels`` (as :func:`profile`
+    of an ``(n, c)`` array); the first samples fix ``c``. ``push`` releases the GIL.
 
     Examples
     --------
@@ -868,6 +870,11 @@ class Profiler:
     def takes_symbols(self) -> bool:
         """True when the method reads integer symbols."""
         return self._inner.takes_symbols
+
+    @property
+    def channels(self) -> int:
+        """The stream's channel count (1 until a multichannel chunk arrives)."""
+        return self._inner.channels
 
     def __repr__(self) -> str:
         return f"Profiler(samples_seen={self.samples_seen})"

@@ -10,7 +10,7 @@ use crate::error::core;
 use crate::estimate_stream::streaming_class;
 use entroseg_core::segment::batch;
 use entroseg_core::segment::parallel::segment_parallel;
-use entroseg_core::segment::profile::{profile_channels, Profiler};
+use entroseg_core::segment::profile::{profile_channels, ChannelProfiler};
 use entroseg_core::segment::rules::{Segment, Threshold};
 use entroseg_core::segment::spec::{OptionValue, SegmentSpec, SpecOptions};
 use entroseg_core::segment::stream::Segmenter;
@@ -366,14 +366,14 @@ streaming_class!(
 /// chunk by chunk.
 #[pyclass(module = "entroseg._entroseg", name = "_Profiler")]
 pub struct PyProfiler {
-    inner: Profiler,
+    inner: ChannelProfiler,
 }
 
 streaming_class!(
     PyProfiler,
     restore = |state| {
         Ok(Self {
-            inner: core(Profiler::restore(state))?,
+            inner: core(ChannelProfiler::restore(state))?,
         })
     },
     {
@@ -382,21 +382,28 @@ streaming_class!(
         fn new(options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
             let method = core(spec_options(options)?.build_profile())?;
             Ok(Self {
-                inner: core(Profiler::new(&method))?,
+                inner: core(ChannelProfiler::new(&method))?,
             })
         }
 
-        /// Scores of the next chunk (one per sample). Releases the GIL.
+        /// Scores of the next chunk (one per sample; an (n, c) chunk's channels
+        /// combined by the `channels` option). Releases the GIL.
         fn push<'py>(
             &mut self,
             py: Python<'py>,
             chunk: &Bound<'py, PyAny>,
         ) -> PyResult<Bound<'py, PyArray1<f64>>> {
             let inner = &mut self.inner;
-            let view = input_view(chunk, "chunk", inner.method().takes_symbols())?;
-            let samples = view.samples()?;
-            let n = samples.len();
-            crate::convert::fill_output(py, n, |out| core(inner.fill(samples, out)))
+            let view = channels_view(chunk, "chunk", inner.method().takes_symbols())?;
+            let channels = view.channels()?;
+            let n = channels.len();
+            crate::convert::fill_output(py, n, |out| core(inner.fill(&channels, out)))
+        }
+
+        /// The stream's channel count (1 until a multichannel chunk arrives).
+        #[getter]
+        fn channels(&self) -> usize {
+            self.inner.channels()
         }
 
         /// True when the method takes integer symbols.

@@ -28,10 +28,12 @@
 
 use crate::error::{Error, Result};
 use crate::estimate::samples::{Channels, Samples};
-use crate::segment::profile::profile_channels_of;
+use crate::segment::fit::row_width;
+use crate::segment::profile::rule_input_of;
 use crate::segment::rules::{segment_scores_calibrated, Calibration, Segment};
 use crate::segment::segments::Segments;
 use crate::segment::spec::SegmentSpec;
+use crate::segment::stream::channel_rules;
 use crate::util::pool::run_series;
 
 /// How `budget` is spread over the series of a batch.
@@ -177,7 +179,7 @@ pub(crate) fn segment_batch_by_error(
              input has none: use budget_by='information'",
         ));
     }
-    let rules = *spec.rules();
+    let rules = channel_rules(spec.rules(), values.count(), spec.method().channels())?;
     let degree = rules.fit.map_or(1, |f| f.degree);
     let n = offsets.len() - 1;
     // Per series: its profile, and its probes at the grid of counts.
@@ -201,7 +203,7 @@ pub(crate) fn segment_batch_by_error(
                 )));
             }
         }
-        let scores = series_profile(&x, spec)?;
+        let scores = series_profile(&x, spec, &rules)?;
         let lo = rules.max_len.map_or(1, |m| len.div_ceil(m as u64)).max(1);
         let hi = (len / rules.min_len as u64).max(lo);
         let probes = grid(lo, hi)
@@ -311,9 +313,13 @@ fn real_channels<'a>(x: &Channels<'a>) -> Vec<&'a [f64]> {
 }
 
 /// The series' score profile: its channels' profiles combined as the spec says.
-fn series_profile(x: &Channels, spec: &SegmentSpec) -> Result<Vec<f64>> {
+fn series_profile(
+    x: &Channels,
+    spec: &SegmentSpec,
+    rules: &crate::segment::rules::Rules,
+) -> Result<Vec<f64>> {
     let method = spec.method().method_for(&x.widest())?;
-    profile_channels_of(x, &method, spec.method().channels())
+    rule_input_of(x, &method, spec.method().channels(), rules)
 }
 
 /// The series' segments with `target_len` calibrated (in batch) to `count` segments
@@ -329,7 +335,7 @@ fn probe_at(
     r.budget = None;
     r.threshold = None;
     r.calibration = Calibration::Batch;
-    let target = scores.len() as f64 / count.max(1.0);
+    let target = (scores.len() / row_width(rules)) as f64 / count.max(1.0);
     // Rounding must not leave [min_len, max_len].
     let hi = r.max_len.map_or(f64::INFINITY, |m| m as f64);
     r.target_len = Some(target.clamp(r.min_len as f64, hi));

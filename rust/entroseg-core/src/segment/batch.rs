@@ -9,13 +9,14 @@
 use crate::error::Result;
 use crate::estimate::samples::{Channels, Samples};
 use crate::segment::allocate::{segment_batch_by_error, BudgetBy};
-use crate::segment::profile::profile_channels_of;
+use crate::segment::fit::row_width;
+use crate::segment::profile::rule_input_of;
 use crate::segment::rules::{
     calibrate_budget, segment_scores_calibrated, Engine, Segment, Threshold,
 };
 use crate::segment::segments::{check_offsets, Segments};
 use crate::segment::spec::{MethodSpec, SegmentSpec};
-use crate::segment::stream::{check_channel_rules, Segmenter};
+use crate::segment::stream::{channel_rules, Segmenter};
 use crate::util::pool::run_series;
 
 /// Segments one input in one pass.
@@ -47,15 +48,15 @@ pub fn segment_channels_calibrated(
     x: &Channels,
     spec: &SegmentSpec,
 ) -> Result<(Vec<Segment>, Option<Threshold>)> {
-    check_channel_rules(spec.rules(), x.count())?;
-    let method = spec.method().method_for(&x.widest())?;
     let mode = spec.method().channels();
-    if spec.rules().needs_whole_scores() {
-        let scores = profile_channels_of(x, &method, mode)?;
-        return segment_scores_calibrated(&scores, spec.rules());
+    let rules = channel_rules(spec.rules(), x.count(), mode)?;
+    let method = spec.method().method_for(&x.widest())?;
+    if rules.needs_whole_scores() {
+        let scores = rule_input_of(x, &method, mode, &rules)?;
+        return segment_scores_calibrated(&scores, &rules);
     }
     // The alphabet is resolved for this input and the spec validated the rules.
-    let mut seg = Segmenter::resolved(method, mode, *spec.rules())?;
+    let mut seg = Segmenter::resolved(method, mode, rules)?;
     let mut out = if x.count() == 1 {
         seg.push_once(x.channel(0))?
     } else {
@@ -111,7 +112,9 @@ pub fn segment_batch_channels_calibrated(
     threads: usize,
 ) -> Result<(Segments, Option<Threshold>)> {
     check_offsets(offsets, values.len())?;
-    check_channel_rules(spec.rules(), values.count())?;
+    let mode = spec.method().channels();
+    let rules = channel_rules(spec.rules(), values.count(), mode)?;
+    let width = row_width(&rules);
     let n = offsets.len() - 1;
     let series = |b: usize| values.slice(offsets[b] as usize..offsets[b + 1] as usize);
     if let (Some(budget), BudgetBy::Error) = (spec.rules().budget, spec.budget_by()) {
@@ -122,14 +125,18 @@ pub fn segment_batch_channels_calibrated(
         let profiles = run_series(n, threads, |b| {
             let x = series(b);
             let method = spec.method().method_for(&x.widest())?;
-            profile_channels_of(&x, &method, spec.method().channels())
+            rule_input_of(&x, &method, mode, &rules)
         })?;
-        let bounds: Vec<usize> = offsets.iter().map(|&o| (o - offsets[0]) as usize).collect();
+        // Offsets of the rules' input (rows of `width` values for a multichannel fit).
+        let bounds: Vec<usize> = offsets
+            .iter()
+            .map(|&o| (o - offsets[0]) as usize * width)
+            .collect();
         let scores = profiles.concat();
         drop(profiles);
-        let threshold = calibrate_budget(&scores, &bounds, spec.rules())?;
+        let threshold = calibrate_budget(&scores, &bounds, &rules)?;
         let per = run_series(n, threads, |b| {
-            let mut engine = Engine::with_threshold(*spec.rules(), threshold)?;
+            let mut engine = Engine::with_threshold(rules, threshold)?;
             let mut out = Vec::new();
             engine.push(&scores[bounds[b]..bounds[b + 1]], &mut out);
             engine.finish(&mut out);

@@ -270,23 +270,17 @@ fn misuse_gives_typed_errors_naming_value_and_limit() {
         "{}",
         e.message()
     );
-    // Method "line" fits one series.
-    let line = SpecOptions {
-        threshold: Some(1.0),
-        ..Default::default()
-    }
-    .build()
-    .unwrap();
-    let e = segment_channels(&channels(&[a.clone(), b.clone()]), &line).unwrap_err();
+    // Method "line" fits each channel; it has no ordinal patterns to pool.
+    let mut o = SpecOptions::default();
+    o.set("threshold", OptionValue::Float(1.0)).unwrap();
+    o.set("channels", OptionValue::Str("pooled".into()))
+        .unwrap();
+    let e = o.build().map(|_| ()).unwrap_err();
     assert!(
-        e.message().contains("cannot cut 2 channels"),
+        e.message().contains("method='line' fits each channel"),
         "{}",
         e.message()
     );
-    assert!(Segmenter::new(&line)
-        .unwrap()
-        .push_channels(&channels(&[a.clone(), b.clone()]))
-        .is_err());
     // The earliest non-finite sample is named, with its channel, by stream and one-shot.
     let mut bad_a = a.clone();
     let mut bad_b = b.clone();
@@ -362,4 +356,132 @@ fn pooled_one_channel_is_the_permutation_profile_bit_for_bit() {
         let b = crate::segment::profile::profile_channels(&one, pooled.method()).unwrap();
         assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()));
     }
+}
+
+/// Method "line" over (n, c): the one-shot pass, the stream (any chunking, a checkpoint
+/// after every chunk) and the batch all equal the fit engine run on the rows, and the
+/// combination is the documented one (sum; max with channels="max").
+#[test]
+fn line_fits_every_channel() {
+    use crate::segment::fit::Fit;
+    use crate::segment::rules::{segment_scores, Rules};
+    let a = series(31, 3000, 150);
+    let b: Vec<f64> = series(32, 3000, 90).iter().map(|v| 3.0 * v).collect();
+    let chans = [a.clone(), b.clone()];
+    let flat: Vec<f64> = a.iter().zip(&b).flat_map(|(&x, &y)| [x, y]).collect();
+    for (mode, max) in [("sum", false), ("max", true)] {
+        for (th, target) in [(Some(2.0), None), (None, Some(20.0))] {
+            let mut pairs = vec![("channels", OptionValue::Str(mode.into()))];
+            if let Some(t) = th {
+                pairs.push(("threshold", OptionValue::Float(t)));
+            }
+            if let Some(t) = target {
+                pairs.push(("target_len", OptionValue::Float(t)));
+                pairs.push(("calibration", OptionValue::Str("batch".into())));
+            }
+            pairs.push(("max_len", OptionValue::Int(64)));
+            let sp = spec(&pairs);
+            let got = segment_channels(&channels(&chans), &sp).unwrap();
+            let rules = Rules {
+                fit: Some(Fit {
+                    channels: 2,
+                    max,
+                    ..sp.rules().fit.unwrap()
+                }),
+                ..*sp.rules()
+            };
+            assert_eq!(got, segment_scores(&flat, &rules).unwrap(), "{mode} {th:?}");
+            if let Some(t) = target {
+                let mean = 3000.0 / got.len() as f64;
+                assert!((mean / t - 1.0).abs() < 0.02, "{mode}: mean {mean}");
+            }
+            // A batch of two series: each as alone.
+            let offsets = [0i64, 1200, 3000];
+            let mc = crate::segment::batch::segment_batch_channels_calibrated(
+                &channels(&chans),
+                &offsets,
+                &sp,
+                2,
+            )
+            .unwrap()
+            .0;
+            for (k, w) in offsets.windows(2).enumerate() {
+                let part: Vec<Vec<f64>> = chans
+                    .iter()
+                    .map(|c| c[w[0] as usize..w[1] as usize].to_vec())
+                    .collect();
+                let alone = segment_channels(&channels(&part), &sp).unwrap();
+                let (lo, hi) = (
+                    mc.series_offsets[k] as usize,
+                    mc.series_offsets[k + 1] as usize,
+                );
+                let starts: Vec<i64> = alone.iter().map(|s| s.start as i64).collect();
+                assert_eq!(mc.starts[lo..hi], starts[..], "{mode} {th:?} series {k}");
+            }
+            if target.is_some() {
+                continue;
+            }
+            // Streamed in uneven chunks with a checkpoint after each: the same cuts.
+            let mut seg = Segmenter::new(&sp).unwrap();
+            let mut streamed = Vec::new();
+            let (mut at, mut step) = (0usize, 1usize);
+            while at < 3000 {
+                let end = (at + step).min(3000);
+                let part: Vec<Vec<f64>> = chans.iter().map(|c| c[at..end].to_vec()).collect();
+                streamed.extend(seg.push_channels(&channels(&part)).unwrap());
+                seg = Segmenter::restore(&seg.checkpoint()).unwrap();
+                (at, step) = (end, step * 7 % 401 + 1);
+            }
+            streamed.extend(seg.finish().unwrap());
+            assert_eq!(streamed, got, "{mode} stream");
+        }
+    }
+}
+
+/// A 1-D profiler's checkpoint restores as a one-channel source, and a multichannel
+/// source's checkpoint resumes bit for bit.
+#[test]
+fn channel_profiler_checkpoints() {
+    use crate::segment::profile::{ChannelProfiler, Profiler};
+    let a = series(41, 800, 60);
+    let b = series(42, 800, 30);
+    let sp = spec(&[
+        ("window", OptionValue::Int(16)),
+        ("order", OptionValue::Int(3)),
+        ("threshold", OptionValue::Float(1.0)),
+    ]);
+    let mut one = Profiler::new(sp.method()).unwrap();
+    let head = one.push(Samples::Values(&a[..300])).unwrap();
+    let mut back = ChannelProfiler::restore(&one.checkpoint()).unwrap();
+    let mut tail = vec![0.0; 500];
+    back.fill(&channels(&[a[300..].to_vec()]), &mut tail)
+        .unwrap();
+    let whole = profile(Samples::Values(&a), sp.method()).unwrap();
+    let got: Vec<f64> = head.into_iter().chain(tail).collect();
+    assert_eq!(format!("{got:?}"), format!("{whole:?}"));
+    let mut two = ChannelProfiler::new(sp.method()).unwrap();
+    let mut first = vec![0.0; 300];
+    two.fill(
+        &channels(&[a[..300].to_vec(), b[..300].to_vec()]),
+        &mut first,
+    )
+    .unwrap();
+    let mut two = ChannelProfiler::restore(&two.checkpoint()).unwrap();
+    assert_eq!(two.channels(), 2);
+    let mut rest = vec![0.0; 500];
+    two.fill(
+        &channels(&[a[300..].to_vec(), b[300..].to_vec()]),
+        &mut rest,
+    )
+    .unwrap();
+    let want = reference(
+        &[a, b],
+        &[
+            ("window", OptionValue::Int(16)),
+            ("order", OptionValue::Int(3)),
+        ],
+        false,
+    );
+    let got: Vec<f64> = first.into_iter().chain(rest).collect();
+    assert_eq!(format!("{got:?}"), format!("{want:?}"));
 }

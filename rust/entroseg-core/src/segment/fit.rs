@@ -38,18 +38,41 @@ use crate::error::{Error, Result};
 use crate::segment::rules::{reason, Calibration, Rules, Segment};
 use crate::util::checkpoint::{Reader, Writer};
 
-/// The fit rule's model: the degree of the polynomial fitted to each segment.
+/// The fit rule's model: the degree of the polynomial fitted to each segment, and the
+/// channels it reads.
+///
+/// A multichannel input (`channels > 1`) is read as rows of `channels` values (the
+/// values of one sample, interleaved); each channel has its own fit over the open
+/// segment, and the row's price is the sum of the channels' residual increases (the
+/// squared errors add: a patch codes every channel) or, with `max`, the largest (a cut
+/// wherever any one channel bends). One channel is the 1-D rule bit for bit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fit {
     /// 0 (the segment mean) or 1 (a least-squares line).
     pub degree: u8,
+    /// Values per sample (one per channel); at least 1.
+    pub channels: u32,
+    /// Combine the channels' prices by their maximum instead of their sum.
+    pub max: bool,
 }
 
 /// Highest supported degree.
 pub const MAX_DEGREE: u8 = 1;
 
+/// Most channels a fit reads (a bound on what a checkpoint may ask for).
+pub const MAX_CHANNELS: u32 = 1 << 16;
+
 impl Fit {
-    /// Checks the degree.
+    /// A one-channel fit of `degree`.
+    pub fn of_degree(degree: u8) -> Self {
+        Self {
+            degree,
+            channels: 1,
+            max: false,
+        }
+    }
+
+    /// Checks the degree and the channel count.
     pub fn validate(&self) -> Result<()> {
         if self.degree > MAX_DEGREE {
             return Err(Error::parameter(format!(
@@ -57,8 +80,42 @@ impl Fit {
                 self.degree
             )));
         }
+        if !(1..=MAX_CHANNELS).contains(&self.channels) {
+            return Err(Error::parameter(format!(
+                "method='line' fits 1..={MAX_CHANNELS} channels, got {}",
+                self.channels
+            )));
+        }
         Ok(())
     }
+
+    /// The checkpoint code of the fit: `1 + degree` for one channel summed (the layout
+    /// of checkpoints written before multichannel fits), the channel count and the
+    /// combination above it.
+    pub(crate) fn code(&self) -> u64 {
+        let extra = (u64::from(self.channels) - 1) * 2 + u64::from(self.max);
+        1 + u64::from(self.degree) + (u64::from(MAX_DEGREE) + 1) * extra
+    }
+
+    /// The fit of a [`code`](Self::code) (`None` when it names none).
+    pub(crate) fn from_code(code: u64) -> Option<Self> {
+        let c = code.checked_sub(1)?;
+        let per = u64::from(MAX_DEGREE) + 1;
+        let extra = c / per;
+        let channels = u32::try_from(extra / 2 + 1).ok()?;
+        let fit = Self {
+            degree: (c % per) as u8,
+            channels,
+            max: extra % 2 == 1,
+        };
+        fit.validate().ok().map(|_| fit)
+    }
+}
+
+/// Values per sample of the price rules' input: a fit's channel count, else 1.
+#[inline]
+pub(crate) fn row_width(rules: &Rules) -> usize {
+    rules.fit.map_or(1, |f| f.channels as usize)
 }
 
 /// Running least-squares moments of the open segment (positions count from its start).
@@ -136,10 +193,12 @@ impl Moments {
 
 /// What the price is compared with at each sample: the fit rule's residual increase, or
 /// the accumulate rule's information so far.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 enum Model {
     /// Method "line": the open segment's least-squares fit.
     Line(LineCost),
+    /// Method "line" over several channels: one fit per channel.
+    Lines(LinesCost),
     /// `accumulate=True`: the sum of the open segment's finite scores (negative ones
     /// count as 0).
     Sum(SumCost),
@@ -148,6 +207,11 @@ enum Model {
 impl Model {
     fn fresh(rules: &Rules) -> Self {
         match rules.fit {
+            Some(fit) if fit.channels > 1 => Model::Lines(LinesCost {
+                degree: fit.degree,
+                max: fit.max,
+                moments: vec![Moments::default(); fit.channels as usize],
+            }),
             Some(fit) => Model::Line(LineCost {
                 degree: fit.degree,
                 moments: Moments::default(),
@@ -159,6 +223,7 @@ impl Model {
     fn write(&self, w: &mut Writer) {
         match self {
             Model::Line(m) => m.moments.write(w),
+            Model::Lines(m) => m.moments.iter().for_each(|c| c.write(w)),
             Model::Sum(m) => w.f64(m.acc),
         }
     }
@@ -166,16 +231,24 @@ impl Model {
     fn read(&mut self, r: &mut Reader) -> Result<()> {
         match self {
             Model::Line(m) => m.moments = Moments::read(r)?,
+            Model::Lines(m) => {
+                for c in &mut m.moments {
+                    *c = Moments::read(r)?;
+                }
+            }
             Model::Sum(m) => m.acc = r.f64()?,
         }
         Ok(())
     }
 }
 
-/// The per-sample operations of a model, for the loop specialised per model.
-trait Cost {
-    fn cost(&self, v: f64) -> f64;
-    fn add(&mut self, v: f64);
+/// The per-sample operations of a model, for the loop specialised per model. `R` is
+/// what one sample is: a value, or a row of channel values.
+trait Cost<R: Copy> {
+    /// The price of the sample joining the open segment; NaN when it has a non-finite
+    /// value (it joins without starting a segment).
+    fn cost(&self, v: R) -> f64;
+    fn add(&mut self, v: R);
     fn clear(&mut self);
 }
 
@@ -185,10 +258,14 @@ struct LineCost {
     moments: Moments,
 }
 
-impl Cost for LineCost {
+impl Cost<f64> for LineCost {
     #[inline(always)]
     fn cost(&self, v: f64) -> f64 {
-        self.moments.delta(self.degree, v)
+        if v.is_finite() {
+            self.moments.delta(self.degree, v)
+        } else {
+            f64::NAN
+        }
     }
     #[inline(always)]
     fn add(&mut self, v: f64) {
@@ -204,17 +281,63 @@ impl Cost for LineCost {
     }
 }
 
+/// One least-squares fit per channel; a row's price combines the channels' residual
+/// increases (sum, or max). A row with a non-finite value in any channel never starts
+/// a segment (its price is NaN); its finite values still enter their channels' fits.
+#[derive(Debug, Clone, PartialEq)]
+struct LinesCost {
+    degree: u8,
+    max: bool,
+    moments: Vec<Moments>,
+}
+
+impl<'a> Cost<&'a [f64]> for LinesCost {
+    #[inline(always)]
+    fn cost(&self, row: &'a [f64]) -> f64 {
+        let mut total = 0.0f64;
+        let mut finite = true;
+        for (m, &v) in self.moments.iter().zip(row) {
+            finite &= v.is_finite();
+            let d = m.delta(self.degree, v);
+            total = if self.max { total.max(d) } else { total + d };
+        }
+        if finite {
+            total
+        } else {
+            f64::NAN
+        }
+    }
+    #[inline(always)]
+    fn add(&mut self, row: &'a [f64]) {
+        for (m, &v) in self.moments.iter_mut().zip(row) {
+            if v.is_finite() {
+                m.add(v)
+            } else {
+                m.next += 1.0
+            }
+        }
+    }
+    #[inline(always)]
+    fn clear(&mut self) {
+        self.moments.fill(Moments::default());
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct SumCost {
     acc: f64,
 }
 
-impl Cost for SumCost {
+impl Cost<f64> for SumCost {
     /// Negative scores count as 0: information is not negative (a differential
     /// surprisal of a well-predicted value can be).
     #[inline(always)]
     fn cost(&self, v: f64) -> f64 {
-        self.acc + v.max(0.0)
+        if v.is_finite() {
+            self.acc + v.max(0.0)
+        } else {
+            f64::NAN
+        }
     }
     #[inline(always)]
     fn add(&mut self, v: f64) {
@@ -429,28 +552,39 @@ impl PriceEngine {
 
     /// Consumes samples (non-finite ones join their segment without entering its cost,
     /// and never start one), calling `emit` for every segment that closes. The loop is
-    /// specialised per model, so the open segment's state stays in registers.
+    /// specialised per model, so the open segment's state stays in registers. A
+    /// multichannel fit reads `values` as rows of [`row_width`] values (a partial last
+    /// row is a caller's error, ignored).
     #[inline]
     fn run(&mut self, values: &[f64], emit: impl FnMut(Segment)) {
-        // The model is taken out for the loop (it is small and `Copy`), so the loop can
-        // borrow the engine too.
-        let mut model = self.model;
+        // The model is taken out for the loop, so the loop can borrow the engine too.
+        let mut model = std::mem::replace(&mut self.model, Model::Sum(SumCost { acc: 0.0 }));
         match &mut model {
-            Model::Line(m) => self.run_with(m, values, emit),
-            Model::Sum(m) => self.run_with(m, values, emit),
+            Model::Line(m) => self.run_with(m, values.iter().copied(), emit),
+            Model::Lines(m) => {
+                let width = m.moments.len();
+                debug_assert_eq!(values.len() % width, 0);
+                self.run_with(m, values.chunks_exact(width), emit)
+            }
+            Model::Sum(m) => self.run_with(m, values.iter().copied(), emit),
         }
         self.model = model;
     }
 
     #[inline(always)]
-    fn run_with<M: Cost>(&mut self, m: &mut M, values: &[f64], mut emit: impl FnMut(Segment)) {
+    fn run_with<R: Copy, M: Cost<R>>(
+        &mut self,
+        m: &mut M,
+        values: impl Iterator<Item = R>,
+        mut emit: impl FnMut(Segment),
+    ) {
         // The loop state in locals (written back at the end) so it stays in registers.
         let (mut level, mut pos, mut start, mut why) =
             (self.level, self.pos, self.start, self.reason);
         let (min_len, max_len) = (self.min_len, self.max_len);
-        for &v in values {
+        for v in values {
             let len = pos - start;
-            let d = if v.is_finite() { m.cost(v) } else { f64::NAN };
+            let d = m.cost(v);
             let lambda = level.current(d);
             let fires = d > lambda && len >= min_len;
             let started = pos > 0 && (fires || len >= max_len);
@@ -540,7 +674,8 @@ impl PriceEngine {
 /// The segments the price rule makes over `values` with threshold `lambda`.
 fn segments_at(values: &[f64], rules: &Rules, lambda: f64) -> Vec<Segment> {
     let mut e = PriceEngine::new(fixed_price(rules, lambda), None).expect("validated rules");
-    let mut out = Vec::with_capacity(values.len() / rules.target_len.unwrap_or(1.0) as usize + 1);
+    let rows = values.len() / row_width(rules);
+    let mut out = Vec::with_capacity(rows / rules.target_len.unwrap_or(1.0) as usize + 1);
     e.push(values, &mut out);
     e.finish(&mut out);
     out
@@ -599,7 +734,7 @@ pub(crate) fn segment_calibrated(values: &[f64], rules: &Rules) -> Result<(Vec<S
     let target = rules
         .target_len
         .ok_or_else(|| Error::parameter("calibration needs target_len"))?;
-    let n = values.len() as f64;
+    let n = (values.len() / row_width(rules)) as f64;
     let objective = |count: usize| (n / count.max(1) as f64 - target).abs();
     let mut best: Option<(f64, Vec<Segment>)> = None;
     let lambda = calibrate_with(values, rules, |l| {
@@ -624,9 +759,10 @@ pub(crate) fn segment_calibrated(values: &[f64], rules: &Rules) -> Result<(Vec<S
 }
 
 /// The one price shared by the series of a ragged batch (`values[offsets[b]..offsets[b +
-/// 1]]` is series `b`) whose segments, counted series by series (the rule restarts at
-/// every series), come closest to `rules.budget` in all: [`calibrate_level`]'s search
-/// over the summed counts, aiming at the mean length `n / budget` of the batch.
+/// 1]]` is series `b`; offsets count values, so rows times [`row_width`]) whose
+/// segments, counted series by series (the rule restarts at every series), come closest
+/// to `rules.budget` in all: [`calibrate_level`]'s search over the summed counts, aiming
+/// at the mean length `n / budget` of the batch.
 pub(crate) fn calibrate_budget_level(
     values: &[f64],
     offsets: &[usize],
@@ -640,7 +776,7 @@ pub(crate) fn calibrate_budget_level(
         .map(|w| &values[w[0]..w[1]])
         .filter(|s| !s.is_empty())
         .collect();
-    let n = values.len();
+    let n = values.len() / row_width(rules);
     if n < 2 {
         return Ok(f64::INFINITY);
     }
@@ -662,14 +798,15 @@ fn calibrate_with(values: &[f64], rules: &Rules, whole: impl FnMut(f64) -> u64) 
     let target = rules
         .target_len
         .ok_or_else(|| Error::parameter("calibration needs target_len"))?;
-    let n = values.len();
+    let width = row_width(rules);
+    let n = values.len() / width;
     if n < 2 {
         return Ok(f64::INFINITY);
     }
     if n > SAMPLED_ABOVE {
         let step = n / SAMPLE_PIECES;
         let pieces: Vec<&[f64]> = (0..SAMPLE_PIECES)
-            .map(|k| &values[k * step..k * step + SAMPLE_PIECE])
+            .map(|k| &values[k * step * width..(k * step + SAMPLE_PIECE) * width])
             .collect();
         let Some(guess) = first_guess(&pieces, rules) else {
             return Ok(f64::INFINITY);
@@ -804,7 +941,7 @@ mod tests {
             } else {
                 Calibration::Batch
             },
-            fit: Some(Fit { degree: 1 }),
+            fit: Some(Fit::of_degree(1)),
             ..Rules::default()
         }
     }
@@ -896,6 +1033,180 @@ mod tests {
                 let total: u64 = got.iter().map(|s| s.len).sum();
                 assert_eq!(total, x.len() as u64);
             }
+        }
+    }
+
+    /// Rows of `c` channels (interleaved) with level shifts at different places per
+    /// channel, and one channel's values scaled.
+    fn rows(n: usize, c: usize) -> (Vec<Vec<f64>>, Vec<f64>) {
+        let chans: Vec<Vec<f64>> = (0..c)
+            .map(|k| {
+                series(n, 7 + 13 * k as u64)
+                    .into_iter()
+                    .map(|v| v * (1.0 + k as f64))
+                    .collect()
+            })
+            .collect();
+        let mut flat = Vec::with_capacity(n * c);
+        for t in 0..n {
+            flat.extend(chans.iter().map(|ch| ch[t]));
+        }
+        (chans, flat)
+    }
+
+    fn multi(r: Rules, c: usize, max: bool) -> Rules {
+        Rules {
+            fit: Some(Fit {
+                channels: c as u32,
+                max,
+                ..r.fit.unwrap()
+            }),
+            ..r
+        }
+    }
+
+    #[test]
+    fn a_multichannel_fit_cuts_where_the_reference_does() {
+        let n = 1500;
+        for c in [2usize, 3] {
+            let (chans, flat) = rows(n, c);
+            for max in [false, true] {
+                for degree in [0u8, 1] {
+                    for threshold in [1.0, 6.0] {
+                        let (min_len, max_len) = (2usize, Some(50usize));
+                        let base = Rules {
+                            min_len,
+                            max_len,
+                            fit: Some(Fit::of_degree(degree)),
+                            ..rules(Some(threshold), None, false)
+                        };
+                        let r = multi(base, c, max);
+                        let mut e = PriceEngine::new(r, None).unwrap();
+                        let mut got = Vec::new();
+                        e.push(&flat, &mut got);
+                        e.finish(&mut got);
+                        // Reference: every channel refitted from scratch at every row.
+                        let mut want = Vec::new();
+                        let mut start = 0usize;
+                        for t in 1..n {
+                            let ds = chans
+                                .iter()
+                                .map(|ch| rss(&ch[start..=t], degree) - rss(&ch[start..t], degree));
+                            let d = if max {
+                                ds.fold(0.0f64, f64::max)
+                            } else {
+                                ds.sum::<f64>()
+                            };
+                            let len = t - start;
+                            if (d > threshold && len >= min_len) || Some(len) == max_len {
+                                want.push(start);
+                                start = t;
+                            }
+                        }
+                        want.push(start);
+                        let starts: Vec<usize> = got.iter().map(|s| s.start as usize).collect();
+                        assert_eq!(starts, want, "c={c} max={max} degree={degree} {threshold}");
+                        assert_eq!(got.iter().map(|s| s.len).sum::<u64>(), n as u64);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn one_channel_of_a_multichannel_fit_is_the_1d_rule() {
+        let x = series(3000, 9);
+        let r = rules(Some(2.0), None, false);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let mut e = PriceEngine::new(r, None).unwrap();
+        e.push(&x, &mut a);
+        e.finish(&mut a);
+        // Two channels, the second constant: its fit never costs anything.
+        let flat: Vec<f64> = x.iter().flat_map(|&v| [v, 5.0]).collect();
+        let mut e = PriceEngine::new(multi(r, 2, false), None).unwrap();
+        e.push(&flat, &mut b);
+        e.finish(&mut b);
+        assert_eq!(a, b);
+        // The checkpoint code of one summed channel is the 1-D code.
+        assert_eq!(Fit::of_degree(1).code(), 2);
+        for fit in [
+            Fit::of_degree(0),
+            Fit {
+                channels: 7,
+                max: true,
+                degree: 1,
+            },
+            Fit {
+                channels: MAX_CHANNELS,
+                max: false,
+                degree: 0,
+            },
+        ] {
+            assert_eq!(Fit::from_code(fit.code()), Some(fit));
+        }
+        assert_eq!(Fit::from_code(0), None);
+        assert_eq!(
+            Fit::from_code(
+                Fit {
+                    channels: MAX_CHANNELS,
+                    max: true,
+                    degree: 1
+                }
+                .code()
+                    + 2
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn a_row_with_a_non_finite_value_joins_without_starting() {
+        let (_, mut flat) = rows(400, 2);
+        // A huge jump in channel 0 with channel 1 missing at the same row: no cut there.
+        flat[2 * 200] = 1e6;
+        flat[2 * 200 + 1] = f64::NAN;
+        let r = multi(rules(Some(1.0), None, false), 2, false);
+        let mut e = PriceEngine::new(r, None).unwrap();
+        let mut got = Vec::new();
+        e.push(&flat, &mut got);
+        e.finish(&mut got);
+        assert!(got.iter().all(|s| s.start != 200), "{got:?}");
+    }
+
+    #[test]
+    fn multichannel_fits_calibrate_and_stream_like_one_series() {
+        let (_, flat) = rows(20_000, 3);
+        let n = flat.len() / 3;
+        for max in [false, true] {
+            for target in [12.0, 40.0] {
+                let r = multi(rules(None, Some(target), false), 3, max);
+                let (segments, lambda) = segment_calibrated(&flat, &r).unwrap();
+                let mean = n as f64 / segments.len() as f64;
+                assert!((mean / target - 1.0).abs() < 0.01, "{target}: {mean}");
+                assert_eq!(count_at(&flat, &r, lambda), segments.len() as u64);
+            }
+            // Online, in chunks of whole rows with a checkpoint after each.
+            let r = multi(rules(None, Some(24.0), true), 3, max);
+            let mut whole = PriceEngine::new(r, None).unwrap();
+            let mut want = Vec::new();
+            whole.push(&flat, &mut want);
+            whole.finish(&mut want);
+            let mut e = PriceEngine::new(r, None).unwrap();
+            let mut got = Vec::new();
+            let (mut at, mut step) = (0, 1);
+            while at < n {
+                let end = (at + step).min(n);
+                e.push(&flat[at * 3..end * 3], &mut got);
+                let mut w = Writer::new("t");
+                e.write_state(&mut w);
+                let bytes = w.finish();
+                e = PriceEngine::read_state(&mut Reader::open(&bytes, "t").unwrap()).unwrap();
+                (at, step) = (end, step * 5 % 311 + 1);
+            }
+            e.finish(&mut got);
+            assert_eq!(got, want);
+            let mean = n as f64 / got.len() as f64;
+            assert!((mean / 24.0 - 1.0).abs() < 0.2, "online: {mean}");
         }
     }
 

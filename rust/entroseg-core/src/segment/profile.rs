@@ -331,6 +331,34 @@ impl ChannelProfiler {
         Ok(())
     }
 
+    /// Each channel's scores of a chunk already [`check`](Self::check)ed, kept apart:
+    /// `out` holds one row of `chunk.count()` scores per sample (interleaved), what a
+    /// multichannel fit (method "line") reads. Not under `ChannelMode::Pooled` (which
+    /// has no per-channel scores).
+    pub(crate) fn fill_rows_checked(&mut self, chunk: &Channels, out: &mut [f64]) -> Result<()> {
+        let count = chunk.count();
+        if self.pooled.is_some() || out.len() != chunk.len() * count {
+            return Err(Error::parameter(
+                "per-channel scores need one row of every channel's score per sample",
+            ));
+        }
+        self.adopt(count)?;
+        let mut spare = std::mem::take(&mut self.spare);
+        for k in 0..count {
+            spare.clear();
+            spare.resize(chunk.len(), 0.0);
+            if let Err(e) = self.each[k].fill_checked(chunk.channel(k), &mut spare) {
+                self.spare = spare;
+                return Err(e);
+            }
+            for (row, &v) in out.chunks_exact_mut(count).zip(&spare) {
+                row[k] = v;
+            }
+        }
+        self.spare = spare;
+        Ok(())
+    }
+
     /// Combined scores of the next chunk, into `out` (the chunk's length). On error the
     /// state is unchanged.
     pub fn fill(&mut self, chunk: &Channels, out: &mut [f64]) -> Result<()> {
@@ -343,6 +371,28 @@ impl ChannelProfiler {
         }
         self.check(chunk)?;
         self.fill_checked(chunk, out)
+    }
+
+    /// The state as bytes; [`ChannelProfiler::restore`] resumes bit-identically. The
+    /// first channel is written as a 1-D [`Profiler`] writes itself, so a 1-D profiler's
+    /// checkpoint restores here as one channel.
+    pub fn checkpoint(&self) -> Vec<u8> {
+        crate::util::checkpoint::save(TAG, |w| {
+            self.write_head(w);
+            self.write_tail(w);
+        })
+    }
+
+    /// Rebuilds a source from [`checkpoint`](Self::checkpoint) bytes (or a 1-D
+    /// [`Profiler::checkpoint`]).
+    pub fn restore(bytes: &[u8]) -> Result<Self> {
+        crate::util::checkpoint::load(bytes, TAG, |r| {
+            let mut p = Self::read_head(r)?;
+            if r.remaining() > 0 {
+                p.read_tail(r)?;
+            }
+            Ok(p)
+        })
     }
 
     /// Back to a fresh stream with the same method and mode (one channel until the next
@@ -515,6 +565,25 @@ pub(crate) fn profile_channels_of(
     for c in x.iter().skip(1) {
         mode.combine(&mut out, &profile_of(c, method)?);
     }
+    Ok(out)
+}
+
+/// What the rules read of `x`: its channels' profile combined by `mode`, or, when the
+/// rules fit several channels (method "line" over a multichannel input, see
+/// [`crate::segment::fit::Fit`]), every channel's scores kept apart, one row per sample.
+pub(crate) fn rule_input_of(
+    x: &Channels,
+    method: &Method,
+    mode: ChannelMode,
+    rules: &crate::segment::rules::Rules,
+) -> Result<Vec<f64>> {
+    if crate::segment::fit::row_width(rules) == 1 {
+        return profile_channels_of(x, method, mode);
+    }
+    check_channels(method, x, 0)?;
+    let mut p = ChannelProfiler::of_method(*method, ChannelMode::Sum)?;
+    let mut out = vec![0.0; x.len() * x.count()];
+    p.fill_rows_checked(x, &mut out)?;
     Ok(out)
 }
 

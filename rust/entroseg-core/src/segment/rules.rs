@@ -2948,7 +2948,7 @@ pub(crate) fn write_rules(w: &mut Writer, rules: &Rules) {
             w.f64(quantile);
         }
     }
-    w.u64(rules.fit.map_or(0, |f| 1 + f.degree as u64));
+    w.u64(rules.fit.map_or(0, |f| f.code()));
     w.bool(rules.accumulate);
 }
 
@@ -3002,10 +3002,7 @@ pub(crate) fn read_rules(r: &mut Reader) -> Result<Rules> {
     };
     let fit = match r.u64()? {
         0 => None,
-        d if d <= 1 + crate::segment::fit::MAX_DEGREE as u64 => Some(Fit {
-            degree: (d - 1) as u8,
-        }),
-        _ => return Err(Error::checkpoint("invalid fit in checkpoint")),
+        d => Some(Fit::from_code(d).ok_or_else(|| Error::checkpoint("invalid fit in checkpoint"))?),
     };
     Ok(Rules {
         threshold,

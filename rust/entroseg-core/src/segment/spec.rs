@@ -796,6 +796,12 @@ impl SpecOptions {
                      pooled form: use weighted=False, or channels='sum' or 'max'",
                 ))
             }
+            _ if self.method_name() == "line" => {
+                return Err(Error::parameter(
+                    "channels='pooled' pools the ordinal patterns of method='permutation'; \
+                     method='line' fits each channel: use channels='sum' or 'max'",
+                ))
+            }
             other => {
                 return Err(Error::parameter(format!(
                     "channels='pooled' pools the ordinal patterns of method='permutation'; \
@@ -834,9 +840,7 @@ impl SpecOptions {
             return Ok(None);
         }
         let degree = self.degree.unwrap_or(1);
-        let fit = Fit {
-            degree: u8::try_from(degree).unwrap_or(u8::MAX),
-        };
+        let fit = Fit::of_degree(u8::try_from(degree).unwrap_or(u8::MAX));
         if !(0..=crate::segment::fit::MAX_DEGREE as i64).contains(&degree) {
             return Err(Error::parameter(format!(
                 "degree must be 0 (the segment mean) or 1 (a line), got {degree}"

@@ -10,6 +10,7 @@
 
 use crate::error::{Error, Result};
 use crate::estimate::samples::{Channels, Samples};
+use crate::segment::fit::{row_width, Fit};
 use crate::segment::profile::{check_input, ChannelProfiler};
 use crate::segment::rules::{Engine, Rules, Segment, Threshold};
 use crate::segment::spec::{ChannelMode, Method, SegmentSpec};
@@ -112,22 +113,31 @@ impl Segmenter {
     /// sample. On error the state is unchanged.
     pub fn push_channels(&mut self, chunk: &Channels) -> Result<Vec<Segment>> {
         self.check_open()?;
-        check_channel_rules(self.engine.rules(), chunk.count())?;
         // Checked for the whole chunk first, so an error leaves no partial state.
         self.profiler.check(chunk)?;
+        let rules = channel_rules(self.engine.rules(), chunk.count(), self.profiler.mode())?;
+        if rules != *self.engine.rules() && self.profiler.samples_seen() == 0 {
+            // The first samples fix the channel count, and with it what a fit reads.
+            self.engine = Engine::new(rules, &[])?;
+        }
+        let width = row_width(self.engine.rules());
         let mut out = Vec::new();
         let mut scores = std::mem::take(&mut self.scores);
         let mut at = 0;
         while at < chunk.len() {
             let end = (at + BLOCK).min(chunk.len());
             scores.clear();
-            scores.resize(end - at, 0.0);
+            scores.resize((end - at) * width, 0.0);
             let block = if chunk.count() == 1 {
                 Channels::one(chunk.channel(0).slice(at..end))
             } else {
                 chunk.slice(at..end)
             };
-            let filled = self.profiler.fill_checked(&block, &mut scores);
+            let filled = if width > 1 {
+                self.profiler.fill_rows_checked(&block, &mut scores)
+            } else {
+                self.profiler.fill_checked(&block, &mut scores)
+            };
             if let Err(e) = filled {
                 self.scores = scores;
                 return Err(e);
@@ -214,7 +224,11 @@ impl Segmenter {
             profiler.read_tail(&mut r)?;
         }
         r.finish()?;
-        if engine.samples_seen() != profiler.samples_seen() || closed > profiler.samples_seen() {
+        let width = row_width(engine.rules());
+        if engine.samples_seen() != profiler.samples_seen()
+            || closed > profiler.samples_seen()
+            || (width > 1 && width != profiler.channels())
+        {
             return Err(Error::checkpoint("inconsistent segmenter state"));
         }
         Ok(Self {
@@ -227,19 +241,37 @@ impl Segmenter {
     }
 }
 
-/// An error when the rules cannot cut a multichannel input of `count` channels: method
-/// "line" fits one series (its score is the residual of the open segment's fit of that
-/// series, not a profile that channels could combine).
-pub(crate) fn check_channel_rules(rules: &Rules, count: usize) -> Result<()> {
-    if rules.fit.is_some() && count > 1 {
-        return Err(Error::parameter(format!(
-            "method='line' fits one series and cannot cut {count} channels: give a profile \
-             method (method='permutation' with window, 'next_value', 'conditional', \
-             'next_symbol', or 'scores' for your own per-channel scores), whose channel \
-             profiles combine by channels='sum' or 'max'"
-        )));
+/// The rules for an input of `count` channels under `mode`: the rules themselves,
+/// except that method "line" fits every channel (its price reads rows of `count` values
+/// and combines the channels' residual increases by their sum, or with
+/// `channels="max"` their maximum; see [`crate::segment::fit::Fit`]).
+pub(crate) fn channel_rules(rules: &Rules, count: usize, mode: ChannelMode) -> Result<Rules> {
+    let Some(fit) = rules.fit else {
+        return Ok(*rules);
+    };
+    if count > 1 && mode == ChannelMode::Pooled {
+        return Err(Error::parameter(
+            "channels='pooled' pools the ordinal patterns of method='permutation'; \
+             method='line' fits each channel: use channels='sum' or 'max'",
+        ));
     }
-    Ok(())
+    let max = crate::segment::fit::MAX_CHANNELS;
+    let channels = u32::try_from(count)
+        .ok()
+        .filter(|c| (1..=max).contains(c))
+        .ok_or_else(|| {
+            Error::parameter(format!(
+                "method='line' fits 1..={max} channels, got {count}"
+            ))
+        })?;
+    Ok(Rules {
+        fit: Some(Fit {
+            channels,
+            max: count > 1 && mode == ChannelMode::Max,
+            ..fit
+        }),
+        ..*rules
+    })
 }
 
 #[cfg(test)]
