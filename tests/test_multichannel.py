@@ -177,6 +177,11 @@ def test_bad_shapes_are_typed_errors(x: Any, pattern: str) -> None:
 def test_bad_channel_options_and_counts() -> None:
     x = walks(2, 200, 3)
     with pytest.raises(
+        InvalidParameterError,
+        match=r"segment_parallel cuts one channel; x has shape \(200, 3\)",
+    ):
+        entroseg.segment_parallel(x, threshold=1.0)
+    with pytest.raises(
         InvalidParameterError, match=r"channels must be 'sum', 'max' or 'pooled', got \"mean\""
     ):
         entroseg.segment(x, window=16, threshold=1.0, channels="mean")  # type: ignore[typeddict-item]

@@ -82,6 +82,33 @@ def test_segment_dataset_equals_segment_per_key(cluster: None) -> None:
         assert rows["reason"].to_pylist() == want.reason_names
 
 
+def test_segment_dataset_takes_channels_per_key(cluster: None) -> None:
+    rng = np.random.default_rng(4)
+    n = 9000
+    owner = rng.choice(2, size=n)
+    x = np.cumsum(rng.standard_normal((n, 2)), axis=0)
+    table = pa.table({"device": owner, "a": x[:, 0], "b": x[:, 1]})
+    opts = {"threshold": 3.0, "max_len": 64, "channels": "max"}
+    ds = ray.data.from_arrow(table).repartition(3)
+    out = pa.concat_tables(
+        segment_dataset(ds, value_column=["a", "b"], key_column="device", batch_size=1000, **opts)
+    )
+    for key in (0, 1):
+        rows = out.filter(pa.compute.equal(out["device"], key))
+        want = entroseg.segment(x[owner == key], **opts)  # type: ignore[arg-type]
+        assert rows["start"].to_pylist() == want.starts.tolist()
+    with pytest.raises(ValueError, match="several value columns have no single one"):
+        next(
+            segment_dataset(
+                ds,
+                value_column=["a", "b"],
+                key_column="device",
+                merge={"ratio": 0.5, "block": 64},
+                **opts,
+            )
+        )
+
+
 def test_segment_dataset_plans_merges_per_key(cluster: None) -> None:
     keys: list[object] = ["a", "b", "c"]
     table, per_key = interleaved(4, keys, 6_000)

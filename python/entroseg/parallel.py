@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Literal, overload
 
 import numpy.typing as npt
 
-from entroseg._entroseg import SegmentSpec, _segment_parallel
+from entroseg._entroseg import InvalidParameterError, SegmentSpec, _segment_parallel
 from entroseg._options import SegmentOptions, build_spec
 from entroseg.segments import Segments, checked_target
 
@@ -135,6 +135,13 @@ def segment_parallel(
     >>> report.sequential_reason
     'the batch calibration cut the whole profile in its own pass'
     """
+    shape = getattr(x, "shape", None)
+    if shape is not None and len(shape) == 2:
+        raise InvalidParameterError(
+            f"segment_parallel cuts one channel; x has shape {tuple(shape)}: segment an "
+            "(n, c) input with entroseg.segment (one pass), or many series on every core "
+            "with entroseg.segment_batch"
+        )
     built = build_spec(options, streaming=False, spec=spec, data=x)
     starts, lengths, reasons, report = _segment_parallel(x, built, chunks, threads, overlap)
     seg = checked_target(Segments(starts, lengths, reasons), built)

@@ -27,7 +27,7 @@ import pickle
 import time
 import zlib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -80,7 +80,7 @@ class _StreamActor:
 
     def __init__(
         self,
-        value_column: str,
+        value_column: str | Sequence[str],
         key_column: str,
         options: dict[str, Any],
         merge: dict[str, Any] | None = None,
@@ -174,15 +174,18 @@ RESTART_WAIT_S = 300.0
 
 
 def _split_by_key(
-    batch: pa.Table, key_column: str, value_column: str, router: _Router
+    batch: pa.Table, key_column: str, value_column: str | Sequence[str], router: _Router
 ) -> tuple[list[object], list[npt.NDArray[Any]]]:
     """The batch's keys (the router's order: runs, or first appearance), each with its
-    values in row order; the router keeps each key's Arrow value for the output."""
-    for name in (key_column, value_column):
+    values in row order ((rows, c) for several value columns); the router keeps each
+    key's Arrow value for the output."""
+    names = [value_column] if isinstance(value_column, str) else list(value_column)
+    for name in (key_column, *names):
         if name not in batch.column_names:
             raise KeyError(f"column {name!r} not in the dataset (columns: {batch.column_names})")
     router.key_index = batch.schema.get_field_index(key_column)
-    values = batch.column(value_column).to_numpy()
+    columns = [batch.column(name).to_numpy() for name in names]
+    values = columns[0] if len(columns) == 1 else np.column_stack(columns)
     keys: list[object] = []
     groups: list[npt.NDArray[Any]] = []
     for key, rows in router.split(batch):
@@ -194,7 +197,7 @@ def _split_by_key(
 def segment_dataset(
     ds: Any,
     *,
-    value_column: str,
+    value_column: str | Sequence[str],
     key_column: str,
     num_actors: int = 2,
     batch_size: int | None = 65_536,
@@ -214,8 +217,12 @@ def segment_dataset(
     ----------
     ds : ray.data.Dataset
         Rows in stream order; ``key_column`` says which stream a row belongs to.
-    value_column, key_column : str
-        The samples and the stream key.
+    value_column : str or sequence of str
+        The samples; several columns are the channels of one multichannel stream per key
+        (combined by the ``channels`` option, as :class:`entroseg.Segmenter` combines an
+        ``(n, c)`` chunk).
+    key_column : str
+        The stream key.
     num_actors : int, default 2
         Actors holding the per-key segmenters; each key always goes to the same one.
     batch_size : int or None
@@ -271,6 +278,11 @@ def segment_dataset(
     given = build_spec(options, streaming=True).given
     planner_options = None
     if merge is not None:
+        if not isinstance(value_column, str):
+            raise ValueError(
+                "merge= plans over the mean value of each segment; several value columns "
+                "have no single one: give one value_column"
+            )
         planner_options = _planner_options(merge)
         _MergePlanner(**planner_options)  # bad merge options fail before any actor starts
     actor_cls = ray.remote(_StreamActor)
