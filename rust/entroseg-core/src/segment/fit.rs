@@ -971,6 +971,29 @@ mod tests {
             .sum()
     }
 
+    /// Segment starts of the price rule written out: a segment starts at `t` when the
+    /// price of sample `t` joining the segment that starts at `a`, `price(a, t)`,
+    /// exceeds `threshold` and the segment holds `min_len`, or when it holds `max_len`.
+    fn reference_starts(
+        n: usize,
+        threshold: f64,
+        min_len: usize,
+        max_len: Option<usize>,
+        price: impl Fn(usize, usize) -> f64,
+    ) -> Vec<usize> {
+        let mut want = Vec::new();
+        let mut start = 0usize;
+        for t in 1..n {
+            let len = t - start;
+            if (price(start, t) > threshold && len >= min_len) || Some(len) == max_len {
+                want.push(start);
+                start = t;
+            }
+        }
+        want.push(start);
+        want
+    }
+
     fn series(n: usize, seed: u64) -> Vec<f64> {
         let mut s = seed;
         let mut level = 0.0;
@@ -1017,17 +1040,9 @@ mod tests {
                 e.push(&x, &mut got);
                 e.finish(&mut got);
                 // Reference: refit from scratch at every sample.
-                let mut want = Vec::new();
-                let mut start = 0usize;
-                for t in 1..x.len() {
-                    let d = rss(&x[start..=t], 1) - rss(&x[start..t], 1);
-                    let len = t - start;
-                    if (d > threshold && len >= min_len) || Some(len) == max_len {
-                        want.push(start);
-                        start = t;
-                    }
-                }
-                want.push(start);
+                let want = reference_starts(x.len(), threshold, min_len, max_len, |a, t| {
+                    rss(&x[a..=t], 1) - rss(&x[a..t], 1)
+                });
                 let starts: Vec<usize> = got.iter().map(|s| s.start as usize).collect();
                 assert_eq!(starts, want, "threshold={threshold}");
                 let total: u64 = got.iter().map(|s| s.len).sum();
@@ -1086,24 +1101,16 @@ mod tests {
                         e.push(&flat, &mut got);
                         e.finish(&mut got);
                         // Reference: every channel refitted from scratch at every row.
-                        let mut want = Vec::new();
-                        let mut start = 0usize;
-                        for t in 1..n {
+                        let want = reference_starts(n, threshold, min_len, max_len, |a, t| {
                             let ds = chans
                                 .iter()
-                                .map(|ch| rss(&ch[start..=t], degree) - rss(&ch[start..t], degree));
-                            let d = if max {
+                                .map(|ch| rss(&ch[a..=t], degree) - rss(&ch[a..t], degree));
+                            if max {
                                 ds.fold(0.0f64, f64::max)
                             } else {
                                 ds.sum::<f64>()
-                            };
-                            let len = t - start;
-                            if (d > threshold && len >= min_len) || Some(len) == max_len {
-                                want.push(start);
-                                start = t;
                             }
-                        }
-                        want.push(start);
+                        });
                         let starts: Vec<usize> = got.iter().map(|s| s.start as usize).collect();
                         assert_eq!(starts, want, "c={c} max={max} degree={degree} {threshold}");
                         assert_eq!(got.iter().map(|s| s.len).sum::<u64>(), n as u64);
