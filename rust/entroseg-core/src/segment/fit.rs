@@ -557,18 +557,43 @@ impl PriceEngine {
     /// row is a caller's error, ignored).
     #[inline]
     fn run(&mut self, values: &[f64], emit: impl FnMut(Segment)) {
-        // The model is taken out for the loop, so the loop can borrow the engine too.
-        let mut model = std::mem::replace(&mut self.model, Model::Sum(SumCost { acc: 0.0 }));
-        match &mut model {
-            Model::Line(m) => self.run_with(m, values.iter().copied(), emit),
-            Model::Lines(m) => {
-                let width = m.moments.len();
-                debug_assert_eq!(values.len() % width, 0);
-                self.run_with(m, values.chunks_exact(width), emit)
+        // The model is taken out for the loop, so the loop can borrow the engine too; the
+        // one-value models as plain copies in locals, so their state stays in registers.
+        match &mut self.model {
+            Model::Line(m) => {
+                let mut local = *m;
+                self.run_with(&mut local, values.iter().copied(), emit);
+                self.model = Model::Line(local);
             }
-            Model::Sum(m) => self.run_with(m, values.iter().copied(), emit),
+            Model::Sum(m) => {
+                let mut local = *m;
+                self.run_with(&mut local, values.iter().copied(), emit);
+                self.model = Model::Sum(local);
+            }
+            Model::Lines(m) => {
+                let mut lines = LinesCost {
+                    degree: m.degree,
+                    max: m.max,
+                    moments: std::mem::take(&mut m.moments),
+                };
+                let width = lines.moments.len();
+                debug_assert_eq!(values.len() % width, 0);
+                self.run_lines(&mut lines, values, width, emit);
+                self.model = Model::Lines(lines);
+            }
         }
-        self.model = model;
+    }
+
+    /// The multichannel loop, apart so that the one-value loops stay small.
+    #[inline(never)]
+    fn run_lines(
+        &mut self,
+        lines: &mut LinesCost,
+        values: &[f64],
+        width: usize,
+        emit: impl FnMut(Segment),
+    ) {
+        self.run_with(lines, values.chunks_exact(width), emit)
     }
 
     #[inline(always)]
