@@ -29,9 +29,11 @@
 //! cleared and incremented on every scan (a memory-carried dependency on repeats, and a
 //! `4^k` clear per scan), each position stores its k-mer's global occurrence rank `r`
 //! and each k-mer keeps its total count `g` and the count `before` the window: the two
-//! counts are then `g - r + 1` and `r - before`, read-only look-ups. The forward scans
-//! keep a scratch table, cleared by walking back over what they counted. Ambiguous
-//! positions use a sentinel k-mer whose look-ups give count 0.
+//! counts are then `g - r + 1` and `r - before`, read-only look-ups. Ambiguous
+//! positions use a sentinel k-mer whose look-ups give count 0. The forward scans, whose
+//! scores do not depend on the newest position, are cached by start and extended
+//! (see [`ForwardRun`]): on a repeat-rich genome most forward passes repeat an earlier
+//! one from the same start.
 //!
 //! # Threads
 //!
@@ -358,6 +360,34 @@ struct Candidate {
     max: f64,
 }
 
+/// A forward scan from one start, kept while the start is in the window.
+///
+/// The forward scan from a start `a` adds the same terms in the same order whatever the
+/// newest position is, so its scores `F(a, p)` for `p = a, a + 1, ...` are the same
+/// doubles every time it runs. Inside and just after a repeat the backward scans of
+/// consecutive positions propose the same starts again and again; instead of rescanning
+/// from `a`, a run keeps its counts, running sum, running maximum and argmax per
+/// position, and only the positions added since are scanned. A query (stop score,
+/// newest position) is then a binary search over the non-decreasing running maximum.
+#[derive(Debug, Clone)]
+struct ForwardRun {
+    start: usize,
+    /// Counts of the k-mers of `[start, start + len)`.
+    table: Vec<u16>,
+    sum: f64,
+    /// Running maximum of the score (from 0, as the reference's `max_sf`) after each
+    /// position, and the position where it was last reached (`usize::MAX`: none yet).
+    prefix_max: Vec<f64>,
+    argmax: Vec<usize>,
+    last_used: u64,
+}
+
+impl ForwardRun {
+    fn len(&self) -> usize {
+        self.prefix_max.len()
+    }
+}
+
 /// The scanner of one strand, reusable across sequences with the same options.
 #[derive(Debug, Clone)]
 struct Scanner {
@@ -368,8 +398,15 @@ struct Scanner {
     counts: Vec<KmerCounts>,
     /// k-mers whose `counts` were touched in this sequence (to clear them cheaply).
     touched: Vec<u32>,
-    /// The forward scans' counts; all zero between scans.
-    scratch: Vec<u16>,
+    /// Forward scans by start position, kept across positions (see [`ForwardRun`]).
+    runs: Vec<ForwardRun>,
+    /// Smallest start among `runs` (`usize::MAX` when none): a run is retired when its
+    /// start leaves the window.
+    runs_min_start: usize,
+    /// Largest number of cached runs (each holds a `4^k` table).
+    runs_cap: usize,
+    /// Use counter for least-recently-used eviction.
+    clock: u64,
     /// The counts of the current LCR (the reference's `ld->ht` after a success).
     lcr: Vec<u16>,
     /// Positions whose k-mers may be non-zero in `lcr`.
@@ -399,7 +436,11 @@ impl Scanner {
             sentinel: n_kmer as u32,
             counts,
             touched: Vec::new(),
-            scratch: vec![0; n_kmer],
+            runs: Vec::new(),
+            runs_min_start: usize::MAX,
+            // About 64 MiB of tables at most, at least 2 and at most 16 runs.
+            runs_cap: ((64usize << 20) / (2 * n_kmer)).clamp(2, 16),
+            clock: 0,
             lcr: vec![0; n_kmer],
             lcr_lo: 1,
             lcr_hi: 0,
@@ -472,6 +513,7 @@ impl Scanner {
                 } else {
                     last_q -= 1;
                 }
+                self.retire_runs(front);
                 front += 1;
                 size -= 1;
             }
@@ -532,6 +574,7 @@ impl Scanner {
         }
         // Leave the tables clean for the next sequence.
         self.clear_lcr(front);
+        self.clear_runs(front);
         for &t in &self.touched {
             self.counts[t as usize] = KmerCounts::default();
         }
@@ -630,17 +673,24 @@ impl Scanner {
             if (cand.index as i64) < max_end {
                 continue;
             }
-            let (k, last) = self.forward(tables, front, size, cand.index, cand.max);
+            let (k, r) = self.forward(tables, front, size, cand.index, cand.max);
             if k == size as i64 - 1 {
-                // The scratch table now holds the counts of [start, e]: it becomes the
-                // LCR's table, and the old one is cleared to serve as scratch.
+                // The run from this start holds the counts of [start, e]: they become
+                // the LCR's counts (read by the extension, decremented as the window
+                // moves on).
                 self.clear_lcr(front);
-                std::mem::swap(&mut self.scratch, &mut self.lcr);
-                self.lcr_lo = front + cand.index;
+                let start = front + cand.index;
+                let run = &self.runs[r];
+                for p in start..=i {
+                    let code = self.ring[p & (self.cap - 1)].code;
+                    if code != self.sentinel {
+                        self.lcr[code as usize] = run.table[code as usize];
+                    }
+                }
+                self.lcr_lo = start;
                 self.lcr_hi = i;
                 return Some(cand.index);
             }
-            self.clear_scratch(front, cand.index, last);
             if self.options.approx {
                 break;
             }
@@ -649,9 +699,11 @@ impl Scanner {
         None
     }
 
-    /// Forward scan from queue index `i0`: the index of the best end (-1 if none scores
-    /// at least 0), stopping early past `max_back`; also the last index counted.
-    #[inline]
+    /// Forward scan from queue index `i0` to the newest position: the queue index of
+    /// the best end (-1 if no score reaches 0), or of the first position whose score
+    /// exceeds `max_back` (+1e-6), as the reference's forward pass returns; computed
+    /// from the cached run of this start, extended to the newest position as needed.
+    /// Also returns the run's index in `runs`.
     fn forward(
         &mut self,
         tables: &Tables,
@@ -660,49 +712,136 @@ impl Scanner {
         i0: usize,
         max_back: f64,
     ) -> (i64, usize) {
+        let start = front + i0;
+        let newest = front + size - 1;
+        let stop = max_back + 1e-6;
+        let r = self.run_for(start, front);
+        self.clock += 1;
         let ws = self.options.window;
-        let at = front & (self.cap - 1);
-        let window = &self.ring[at..at + size];
-        let scratch = &mut self.scratch;
+        let mask = self.cap - 1;
         let sentinel = self.sentinel;
+        let thres = self.options.threshold;
+        let (ring, runs) = (&self.ring, &mut self.runs);
+        let run = &mut runs[r];
+        run.last_used = self.clock;
+        // Positions already scanned: the first whose score exceeds `stop`, if any.
+        let done = run.len();
+        let first = run.prefix_max.partition_point(|&m| m <= stop);
+        if first < done {
+            return ((start + first - front) as i64, r);
+        }
         let step = &tables.step[..=ws];
         let f = &tables.f;
-        let thres = self.options.threshold;
-        let stop = max_back + 1e-6;
-        let (mut s, mut max_sf) = (0.0f64, 0.0f64);
-        let mut max_i: i64 = -1;
-        let mut last = i0;
-        for (l, idx) in (i0..size).enumerate() {
-            let l = l + 1;
-            last = idx;
-            let code = window[idx].code;
+        let (mut s, mut max_sf) = (run.sum, run.prefix_max.last().copied().unwrap_or(0.0));
+        let mut arg = run.argmax.last().copied().unwrap_or(usize::MAX);
+        let mut result = None;
+        for p in start + done..=newest {
+            let code = ring[p & mask].code;
             if code == sentinel {
                 s += 0.0 - thres;
             } else {
-                let n = &mut scratch[code as usize];
+                let n = &mut run.table[code as usize];
                 *n += 1;
                 s += step[(*n as usize).min(ws)];
             }
-            let sl = s - f[l];
+            let sl = s - f[p - start + 1];
             if sl >= max_sf {
                 max_sf = sl;
-                max_i = idx as i64;
+                arg = p;
             }
+            run.prefix_max.push(max_sf);
+            run.argmax.push(arg);
             if sl > stop {
+                result = Some(p);
                 break;
             }
         }
-        (max_i, last)
+        run.sum = s;
+        let k = match result {
+            Some(p) => p,
+            None if arg == usize::MAX => return (-1, r),
+            None => arg,
+        };
+        ((k - front) as i64, r)
     }
 
-    /// Zeroes the scratch counts of queue indices `from..=to`.
-    fn clear_scratch(&mut self, front: usize, from: usize, to: usize) {
-        for idx in from..=to {
-            let code = self.slot(front + idx).code;
+    /// Index in `runs` of the run from `start` (a new, empty one if none: the least
+    /// recently used run is evicted when the cache is full).
+    fn run_for(&mut self, start: usize, front: usize) -> usize {
+        if let Some(r) = self.runs.iter().position(|r| r.start == start) {
+            return r;
+        }
+        let n_kmer = self.lcr.len();
+        let r = if self.runs.len() < self.runs_cap {
+            self.runs.push(ForwardRun {
+                start,
+                table: vec![0; n_kmer],
+                sum: 0.0,
+                prefix_max: Vec::new(),
+                argmax: Vec::new(),
+                last_used: 0,
+            });
+            self.runs.len() - 1
+        } else {
+            let r = (0..self.runs.len())
+                .min_by_key(|&r| self.runs[r].last_used)
+                .unwrap_or(0);
+            self.clear_run(r, front);
+            r
+        };
+        let run = &mut self.runs[r];
+        run.start = start;
+        run.sum = 0.0;
+        run.prefix_max.clear();
+        run.argmax.clear();
+        self.runs_min_start = self
+            .runs
+            .iter()
+            .map(|r| r.start)
+            .min()
+            .unwrap_or(usize::MAX);
+        r
+    }
+
+    /// Zeroes run `r`'s counts (its positions are all in the window: a run is retired
+    /// before its start leaves).
+    fn clear_run(&mut self, r: usize, front: usize) {
+        let run = &mut self.runs[r];
+        debug_assert!(run.start >= front);
+        for p in run.start..run.start + run.prefix_max.len() {
+            let code = self.ring[p & (self.cap - 1)].code;
             if code != self.sentinel {
-                self.scratch[code as usize] = 0;
+                run.table[code as usize] = 0;
             }
         }
+        run.prefix_max.clear();
+        run.argmax.clear();
+    }
+
+    /// Retires the runs that start at `position` (about to leave the window).
+    fn retire_runs(&mut self, position: usize) {
+        if self.runs_min_start != position {
+            return;
+        }
+        while let Some(r) = self.runs.iter().position(|r| r.start == position) {
+            self.clear_run(r, position);
+            self.runs.swap_remove(r);
+        }
+        self.runs_min_start = self
+            .runs
+            .iter()
+            .map(|r| r.start)
+            .min()
+            .unwrap_or(usize::MAX);
+    }
+
+    /// Zeroes every run (end of a sequence).
+    fn clear_runs(&mut self, front: usize) {
+        for r in 0..self.runs.len() {
+            self.clear_run(r, front);
+        }
+        self.runs.clear();
+        self.runs_min_start = usize::MAX;
     }
 }
 
@@ -909,4 +1048,409 @@ pub fn longdust_batch(
             Ok(())
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The reference algorithm written as plainly as possible (a queue of k-mers, count
+    /// tables cleared and refilled for every backward and forward pass), to check the
+    /// fast scanner's rank counts, ring and forward-run cache against.
+    fn reference_strand(codes: &[u8], o: &LongdustOptions, t: &Tables) -> Vec<(i64, i64)> {
+        use std::collections::VecDeque;
+        let k = o.kmer;
+        let n_kmer = 1usize << (2 * k);
+        let mask = n_kmer as u32 - 1;
+        let thres = o.threshold;
+        let mut q: VecDeque<(u32, bool)> = VecDeque::new();
+        let mut ht = vec![0u32; n_kmer];
+        let mut lcr = vec![0u32; n_kmer];
+        let mut out = Vec::new();
+        let (mut x, mut run, mut st, mut en, mut last_q) = (0u32, 0usize, -1i64, -1i64, -1i64);
+        let mut sum = 0.0f64;
+        let forward = |q: &VecDeque<(u32, bool)>, i0: usize, max_back: f64, tab: &mut Vec<u32>| {
+            tab.iter_mut().for_each(|c| *c = 0);
+            let (mut s, mut max_sf, mut max_i) = (0.0f64, 0.0f64, -1i64);
+            for (l, i) in (i0..q.len()).enumerate() {
+                let (x, amb) = q[i];
+                s += if amb {
+                    0.0 - thres
+                } else {
+                    tab[x as usize] += 1;
+                    t.ln[tab[x as usize] as usize] - thres
+                };
+                let sl = s - t.f[l + 1];
+                if sl >= max_sf {
+                    max_sf = sl;
+                    max_i = i as i64;
+                }
+                if sl > max_back + 1e-6 {
+                    break;
+                }
+            }
+            max_i
+        };
+        for i in 0..=codes.len() {
+            let b = if i < codes.len() { codes[i] } else { 4 };
+            let amb = if b < 4 {
+                x = ((x << 2) | u32::from(b)) & mask;
+                run += 1;
+                run < k
+            } else {
+                run = 0;
+                true
+            };
+            if q.len() >= o.window {
+                let (y, yamb) = q.pop_front().unwrap_or((0, true));
+                if !yamb {
+                    sum -= t.ln[ht[y as usize] as usize];
+                    ht[y as usize] -= 1;
+                }
+                if last_q == 0 {
+                    if !yamb && lcr[y as usize] > 0 {
+                        lcr[y as usize] -= 1;
+                    }
+                } else {
+                    last_q -= 1;
+                }
+            }
+            q.push_back((x, amb));
+            if amb {
+                continue;
+            }
+            ht[x as usize] += 1;
+            sum += t.ln[ht[x as usize] as usize];
+            let size = q.len();
+            let mut j = -1i64;
+            if ht[x as usize] >= o.min_start_count {
+                let full = sum - t.f[size] - size as f64 * thres;
+                if i as i64 == en && (last_q == 0 || i as i64 - st >= size as i64) && full > 0.0 {
+                    let diff = t.ln[lcr[x as usize] as usize + 1] - (t.f[size] - t.f[size - 1]);
+                    if diff >= thres {
+                        lcr[x as usize] += 1;
+                        j = 0;
+                    }
+                }
+                let worth = || {
+                    let mut s = 0.0;
+                    for (n, i) in (0..size).rev().enumerate() {
+                        if n >= t.max_test {
+                            break;
+                        }
+                        let (x, amb) = q[i];
+                        s += if amb {
+                            0.0
+                        } else {
+                            t.ln[ht[x as usize] as usize]
+                        } - thres;
+                        if s < 0.0 {
+                            return false;
+                        }
+                    }
+                    true
+                };
+                if j < 0 && worth() {
+                    let mut bt = vec![0u32; n_kmer];
+                    let (mut s, mut sw, mut max_sb, mut last_sl) = (0.0f64, 0.0f64, 0.0f64, -1.0);
+                    let mut max_i = -1i64;
+                    let mut cands: Vec<(usize, f64)> = Vec::new();
+                    for (l, i) in (0..size).rev().enumerate() {
+                        let (x, amb) = q[i];
+                        let (a, w) = if amb {
+                            (0.0, 0.0)
+                        } else {
+                            bt[x as usize] += 1;
+                            let c = bt[x as usize] as usize;
+                            (t.ln[c], t.ln[ht[x as usize] as usize + 1 - c])
+                        };
+                        s += a - thres;
+                        let sl = s - t.f[l + 1];
+                        sw += w - thres;
+                        if sw - t.f[l + 1] < 0.0 {
+                            break;
+                        }
+                        if sl < last_sl && last_sl > 0.0 && last_sl == max_sb {
+                            cands.push((i + 1, max_sb));
+                        }
+                        if sl >= max_sb {
+                            max_sb = sl;
+                            max_i = i as i64;
+                        } else if max_i >= 0 && max_sb - sl > t.xdrop {
+                            break;
+                        }
+                        last_sl = sl;
+                    }
+                    if max_i >= 0 {
+                        if cands.last().is_none_or(|c| (max_i as usize) < c.0) {
+                            cands.push((max_i as usize, max_sb));
+                        }
+                        let mut max_end = -1i64;
+                        for &(pos, max) in cands.iter().rev() {
+                            if (pos as i64) < max_end {
+                                continue;
+                            }
+                            let kk = forward(&q, pos, max, &mut lcr);
+                            if kk == size as i64 - 1 {
+                                j = pos as i64;
+                                break;
+                            }
+                            if o.approx {
+                                break;
+                            }
+                            max_end = max_end.max(kk);
+                        }
+                    }
+                }
+            }
+            if j >= 0 {
+                let st2 = i as i64 - (size as i64 - 1 - j) - (k as i64 - 1);
+                if st2 < en {
+                    if st < 0 || st2 < st {
+                        st = st2;
+                    }
+                } else {
+                    if st >= 0 {
+                        save_interval(&mut out, st, en);
+                    }
+                    st = st2;
+                }
+                en = i as i64 + 1;
+                last_q = j;
+            }
+        }
+        if st >= 0 {
+            save_interval(&mut out, st, en);
+        }
+        out
+    }
+
+    fn reference(codes: &[u8], o: &LongdustOptions) -> Vec<(u64, u64)> {
+        let gc = match o.gc {
+            GcContent::Uniform => None,
+            GcContent::Fraction(g) => Some(g),
+            GcContent::Auto => Some(gc_fraction(codes)),
+        };
+        let t = Tables::new(o, gc);
+        let fwd = reference_strand(codes, o, &t);
+        if o.forward_only {
+            return union(&fwd, &[]);
+        }
+        let rc: Vec<u8> = codes
+            .iter()
+            .rev()
+            .map(|&c| if c < 4 { 3 - c } else { 4 })
+            .collect();
+        let n = codes.len() as i64;
+        let rev: Vec<(i64, i64)> = reference_strand(&rc, o, &t)
+            .iter()
+            .rev()
+            .map(|&(s, e)| (n - e, n - s))
+            .collect();
+        union(&fwd, &rev)
+    }
+
+    fn letters(s: &str) -> Vec<u8> {
+        s.bytes().collect()
+    }
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<Longdust>();
+        assert_send_sync::<LongdustOptions>();
+    }
+
+    #[test]
+    fn known_intervals() {
+        // Values from pydustmasker 3.3's LongdustMasker.
+        let repeat = format!(
+            "GATTACAGGCTTACCGATGCATTGACG{}GGATCCAGTAGCTTACTGCATGCA",
+            "AATCG".repeat(60)
+        );
+        let cases: Vec<(String, Vec<(u64, u64)>)> = vec![
+            (repeat, vec![(25, 327)]),
+            (
+                format!("{}NNN{}", "A".repeat(10), "A".repeat(30)),
+                vec![(0, 43)],
+            ),
+            ("ACGTACGT".to_string(), vec![]),
+            ("NNNNNNNNNNN".to_string(), vec![]),
+            (String::new(), vec![]),
+            ("ACG".to_string(), vec![]),
+        ];
+        let o = LongdustOptions::default();
+        for (seq, want) in cases {
+            assert_eq!(longdust(seq.as_bytes(), &o).unwrap(), want, "{seq}");
+        }
+    }
+
+    #[test]
+    fn options_are_checked_with_messages() {
+        let d = LongdustOptions::default();
+        let cases: Vec<(LongdustOptions, &str)> = vec![
+            (
+                LongdustOptions { kmer: 0, ..d },
+                "kmer must be in 1..=12, got 0",
+            ),
+            (
+                LongdustOptions { kmer: 13, ..d },
+                "kmer must be in 1..=12, got 13",
+            ),
+            (LongdustOptions { window: 7, ..d }, "(kmer + 1 = 8), got 7"),
+            (LongdustOptions { window: 65536, ..d }, "got 65536"),
+            (
+                LongdustOptions {
+                    threshold: 0.0,
+                    ..d
+                },
+                "greater than 0, got 0",
+            ),
+            (
+                LongdustOptions {
+                    threshold: f64::NAN,
+                    ..d
+                },
+                "got NaN",
+            ),
+            (
+                LongdustOptions {
+                    gc: GcContent::Fraction(1.5),
+                    ..d
+                },
+                "gc must be in [0, 1]",
+            ),
+            (
+                LongdustOptions {
+                    xdrop: Some(0),
+                    ..d
+                },
+                "xdrop must be at least 1",
+            ),
+            (
+                LongdustOptions {
+                    min_start_count: 1,
+                    ..d
+                },
+                "min_start_count must be in 2..=65535, got 1",
+            ),
+        ];
+        for (o, message) in cases {
+            let e = Longdust::new(o).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidParameter);
+            assert!(e.message().contains(message), "{}", e.message());
+        }
+        assert!(Longdust::new(LongdustOptions { window: 65535, ..d }).is_ok());
+        assert!(Longdust::new(LongdustOptions { xdrop: None, ..d }).is_ok());
+    }
+
+    #[test]
+    fn bad_input_is_an_error_not_a_panic() {
+        let o = LongdustOptions::default();
+        let e = longdust(b"ACGT\xffACGT", &o).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidSequence { position: 4 });
+        let e = longdust_codes(&[0, 1, 7], &o).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::SymbolOutOfRange { index: 2 });
+        // Any other ASCII byte is ambiguous, as N.
+        let a = longdust(
+            &letters(&format!("{}X{}", "CA".repeat(40), "CA".repeat(40))),
+            &o,
+        );
+        let b = longdust(
+            &letters(&format!("{}N{}", "CA".repeat(40), "CA".repeat(40))),
+            &o,
+        );
+        assert_eq!(a.unwrap(), b.unwrap());
+    }
+
+    /// Random sequences made of random stretches, tandem repeats and N runs.
+    fn sequence() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            prop::collection::vec(0u8..4, 1..120),
+            (prop::collection::vec(0u8..4, 1..9), 2usize..60).prop_map(|(u, n)| u.repeat(n)),
+            (prop::collection::vec(0u8..2, 1..5), 5usize..40).prop_map(|(u, n)| u.repeat(n)),
+            (1usize..12).prop_map(|n| vec![4u8; n]),
+        ];
+        prop::collection::vec(piece, 1..10).prop_map(|p| p.concat())
+    }
+
+    fn options() -> impl Strategy<Value = LongdustOptions> {
+        (
+            1usize..8,
+            0usize..300,
+            prop_oneof![Just(0.6), Just(0.3), Just(1.0)],
+            prop_oneof![
+                Just(GcContent::Uniform),
+                Just(GcContent::Auto),
+                Just(GcContent::Fraction(0.3))
+            ],
+            prop_oneof![Just(Some(50u64)), Just(Some(3)), Just(None)],
+            2u32..5,
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(
+                |(kmer, extra, threshold, gc, xdrop, min_start_count, approx, forward_only)| {
+                    LongdustOptions {
+                        window: kmer + 1 + extra,
+                        threshold,
+                        kmer,
+                        gc,
+                        xdrop,
+                        min_start_count,
+                        approx,
+                        forward_only,
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn fast_scanner_equals_the_plain_reference(codes in sequence(), o in options()) {
+            prop_assert_eq!(longdust_codes(&codes, &o).unwrap(), reference(&codes, &o));
+        }
+
+        #[test]
+        fn reused_masker_and_threads_equal_a_fresh_one(
+            a in sequence(), b in sequence(), o in options()
+        ) {
+            let mut masker = Longdust::new(o).unwrap();
+            let first = masker.mask_codes(&a).unwrap();
+            let second = masker.mask_codes(&b).unwrap();
+            prop_assert_eq!(&first, &longdust_codes(&a, &o).unwrap());
+            prop_assert_eq!(&second, &longdust_codes(&b, &o).unwrap());
+            let both = [a.as_slice(), b.as_slice()].concat();
+            let mut m2 = Longdust::new(o).unwrap();
+            prop_assert_eq!(
+                m2.mask_checked_codes(&both, 1),
+                longdust_codes_parallel(&both, &o, 2).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn two_threads_equal_one_on_a_long_sequence() {
+        // Long enough for the strands to run at once.
+        let mut seq = Vec::new();
+        let mut state = 12345u64;
+        while seq.len() < PARALLEL_MIN_BASES + 1000 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let unit = 1 + (state >> 60) as usize;
+            let motif: Vec<u8> = (0..unit)
+                .map(|i| ((state >> (2 * i + 8)) & 3) as u8)
+                .collect();
+            seq.extend(motif.repeat(20));
+            seq.extend((0..200).map(|i| ((state >> (i % 50)) & 3) as u8));
+        }
+        let o = LongdustOptions::default();
+        let one = longdust_codes(&seq, &o).unwrap();
+        assert!(!one.is_empty());
+        assert_eq!(longdust_codes_parallel(&seq, &o, 2).unwrap(), one);
+    }
 }
