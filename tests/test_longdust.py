@@ -87,9 +87,13 @@ def generated() -> list[tuple[str, str]]:
     cases.append(("n_long", "TG" * 300 + "N" * 6000 + "TG" * 300))
     cases.append(("n_edges", "NNNN" + "A" * 80 + rand(rng, 50) + "GAA" * 40 + "NNNNNN"))
     cases.append(("lower", rand(rng, 100).lower() + "ctctct" * 30 + rand(rng, 100)))
-    cases.append(("mixed_case", "".join(c.lower() if rng.random() < 0.5 else c for c in "AGG" * 90)))
+    cases.append(
+        ("mixed_case", "".join(c.lower() if rng.random() < 0.5 else c for c in "AGG" * 90))
+    )
     cases.append(("iupac", rand(rng, 80) + "ACRYSWKMBDHVUNX-." * 3 + "AT" * 50 + rand(rng, 80)))
-    cases.append(("iupac_in_repeat", "".join("R" if rng.random() < 0.05 else c for c in "GGA" * 200)))
+    cases.append(
+        ("iupac_in_repeat", "".join("R" if rng.random() < 0.05 else c for c in "GGA" * 200))
+    )
     cases.append(("u_run", rand(rng, 100) + "AU" * 100 + rand(rng, 100)))
     cases.append(("all_n", "N" * 300))
     for n in [8, 9, 10, 12, 20]:
@@ -126,7 +130,9 @@ OPTION_SETS: list[dict[str, Any]] = [
 
 
 @needs_peer
-@pytest.mark.parametrize("options", OPTION_SETS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "defaults")
+@pytest.mark.parametrize(
+    "options", OPTION_SETS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "defaults"
+)
 def test_generated_sequences_match_the_peer(options: dict[str, Any]) -> None:
     for name, seq in CASES:
         assert ours(seq, **options) == peer(seq, **options), name
@@ -254,7 +260,7 @@ def test_every_ascii_letter_is_ambiguous() -> None:
     ],
 )
 def test_bad_options_raise_typed_errors(options: dict[str, Any], message: str) -> None:
-    with pytest.raises(entroseg.InvalidParameterError, match=None) as info:
+    with pytest.raises(entroseg.InvalidParameterError) as info:
         entroseg.longdust_mask("ACGT" * 10, **options)
     assert isinstance(info.value, ValueError)
     assert message in str(info.value)
@@ -298,9 +304,11 @@ def test_mask_fastx_longdust_equals_per_record() -> None:
 
 
 def test_mask_fastx_checks_the_method_and_its_options_first() -> None:
-    with pytest.raises(entroseg.InvalidParameterError, match="method must be one of 'sdust', 'longdust'"):
+    with pytest.raises(
+        entroseg.InvalidParameterError, match="method must be one of 'sdust', 'longdust'"
+    ):
         next(mask_fastx(io.BytesIO(FASTA), method="bogus"))  # type: ignore[arg-type]
-    with pytest.raises(entroseg.InvalidParameterError, match="kmer must be in 1..=12, got 40"):
+    with pytest.raises(entroseg.InvalidParameterError, match=r"kmer must be in 1\.\.=12, got 40"):
         next(mask_fastx(io.BytesIO(b"not fasta"), method="longdust", kmer=40))
     with pytest.raises(TypeError):
         next(mask_fastx(io.BytesIO(FASTA), method="longdust", level=20))
@@ -330,13 +338,40 @@ def test_cli_mask_longdust(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         for s, e in iv.tolist()
     ]
     assert lines == want
-    assert main(["dna", "mask", str(fa), "--method", "longdust", "--kmer", "5", "--window", "60",
-                 "--gc", "auto", "--xdrop", "none", "--forward-only", "-q"]) == 0
+    assert (
+        main(
+            [
+                "dna",
+                "mask",
+                str(fa),
+                "--method",
+                "longdust",
+                "--kmer",
+                "5",
+                "--window",
+                "60",
+                "--gc",
+                "auto",
+                "--xdrop",
+                "none",
+                "--forward-only",
+                "-q",
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     want = [
         f"{name}\t{s}\t{e}"
-        for name, iv in mask_fastx(io.BytesIO(FASTA), method="longdust", kmer=5, window=60,
-                                   gc="auto", xdrop=None, forward_only=True)
+        for name, iv in mask_fastx(
+            io.BytesIO(FASTA),
+            method="longdust",
+            kmer=5,
+            window=60,
+            gc="auto",
+            xdrop=None,
+            forward_only=True,
+        )
         for s, e in iv.tolist()
     ]
     assert lines == want

@@ -1399,11 +1399,11 @@ def _add_dna(sub: argparse._SubParsersAction[Any]) -> None:
     )
     m.add_argument("--kmer", type=int, default=7, help="longdust: k-mer length (default 7)")
     m.add_argument(
-        "--gc", default=None, help="longdust: GC content, a number in [0, 1] or 'auto' (default: uniform)"
+        "--gc",
+        default=None,
+        help="longdust: GC content, a number in [0, 1] or 'auto' (default: uniform)",
     )
-    m.add_argument(
-        "--xdrop", default="50", help="longdust: X-drop length, or 'none' (default 50)"
-    )
+    m.add_argument("--xdrop", default="50", help="longdust: X-drop length, or 'none' (default 50)")
     m.add_argument(
         "--min-start-count",
         type=int,

@@ -163,7 +163,10 @@ pub(crate) fn longdust_options(
 /// >>> entroseg.longdust_mask("A" * 10 + "NNN" + "A" * 30).tolist()  # N does not split
 /// [[0, 43]]
 #[pyfunction]
-#[pyo3(signature = (sequence, /, *, window=5000, threshold=0.6, kmer=7, gc=None, xdrop=Some(50), min_start_count=3, approx=false, forward_only=false, threads=None))]
+#[pyo3(
+    signature = (sequence, /, *, window=5000, threshold=0.6, kmer=7, gc=None, xdrop=Some(50), min_start_count=3, approx=false, forward_only=false, threads=None),
+    text_signature = "(sequence, /, *, window=5000, threshold=0.6, kmer=7, gc=None, xdrop=50, min_start_count=3, approx=False, forward_only=False, threads=None)"
+)]
 #[allow(clippy::too_many_arguments)]
 pub fn longdust_mask<'py>(
     py: Python<'py>,
@@ -205,7 +208,10 @@ pub fn longdust_mask<'py>(
 /// over ``threads`` threads (None: every core); the result does not depend on it. The
 /// GIL is released.
 #[pyfunction]
-#[pyo3(signature = (sequences, offsets, /, *, window=5000, threshold=0.6, kmer=7, gc=None, xdrop=Some(50), min_start_count=3, approx=false, forward_only=false, threads=None))]
+#[pyo3(
+    signature = (sequences, offsets, /, *, window=5000, threshold=0.6, kmer=7, gc=None, xdrop=Some(50), min_start_count=3, approx=false, forward_only=false, threads=None),
+    text_signature = "(sequences, offsets, /, *, window=5000, threshold=0.6, kmer=7, gc=None, xdrop=50, min_start_count=3, approx=False, forward_only=False, threads=None)"
+)]
 #[allow(clippy::too_many_arguments)]
 pub fn _longdust_mask_batch<'py>(
     py: Python<'py>,
