@@ -961,7 +961,6 @@ impl Longdust {
             let fwd = forward.scan(len, tables, |i| codes[i]);
             return union(&fwd, &[]);
         }
-        let reverse = reverse.get_or_insert_with(|| Scanner::new(options));
         let rc = |i: usize| {
             let c = codes[len - 1 - i];
             if c < 4 {
@@ -971,6 +970,9 @@ impl Longdust {
             }
         };
         let (fwd, rev) = if threads >= 2 && len >= PARALLEL_MIN_BASES {
+            // A second scanner (its tables are 10 bytes per k-mer, 160 MiB at k = 12) only
+            // when the strands run at once; one thread scans both with the same one.
+            let reverse = reverse.get_or_insert_with(|| Scanner::new(options));
             std::thread::scope(|scope| {
                 let handle = scope.spawn(|| reverse.scan(len, tables, rc));
                 let fwd = forward.scan(len, tables, |i| codes[i]);
@@ -981,7 +983,7 @@ impl Longdust {
             })
         } else {
             let fwd = forward.scan(len, tables, |i| codes[i]);
-            (fwd, reverse.scan(len, tables, rc))
+            (fwd, forward.scan(len, tables, rc))
         };
         let len = len as i64;
         let rev: Vec<(i64, i64)> = rev.iter().rev().map(|&(s, e)| (len - e, len - s)).collect();
