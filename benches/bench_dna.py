@@ -1,7 +1,9 @@
 """Genomic benchmark: SDUST masks against pydustmasker and NCBI dustmasker (identical
-intervals and time), DNA entropy profiles in Mbp/s, FASTA reader throughput in MB/s.
+intervals and time), longdust masks against pydustmasker's LongdustMasker, DNA entropy
+profiles in Mbp/s, FASTA reader throughput in MB/s.
 
-    python benches/bench_dna.py            # prints a Markdown table
+    python benches/bench_dna.py                   # prints a Markdown table
+    python benches/bench_dna.py --only longdust   # the longdust rows alone
 
 Data: E. coli K-12 MG1655 (4.6 Mbp), shipped by Debian's ``ragout-examples`` package,
 and the AT-rich, repeat-rich P. falciparum 3D7 genome (14 chromosomes, 23.3 Mbp), shipped
@@ -27,6 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import entroseg
 import numpy as np
@@ -136,10 +139,98 @@ def n_rich_records(count: int = 400, seed: int = 3) -> list[str]:
     return records
 
 
+def timed(f: Callable[[], Any]) -> tuple[Any, float, float]:
+    """The result, wall and CPU seconds of one call (CPU time is the fairer figure on a
+    shared machine; both tools run single-threaded here)."""
+    t, c = time.perf_counter(), time.process_time()
+    out = f()
+    return out, time.perf_counter() - t, time.process_time() - c
+
+
+def longdust_rows(rows: list[tuple[str, str, str]]) -> None:
+    """longdust (default options) against pydustmasker's LongdustMasker, one thread, on
+    E. coli (best of 3) and on P. falciparum record by record (one timed run each: the
+    peer takes minutes there)."""
+    import pydustmasker
+
+    def ours_of(seqs: list[bytes], threads: int) -> list[list[tuple[int, int]]]:
+        return [
+            [(int(a), int(b)) for a, b in entroseg.longdust_mask(s, threads=threads).tolist()]
+            for s in seqs
+        ]
+
+    def peer_of(texts: list[str]) -> list[list[tuple[int, int]]]:
+        return [[tuple(iv) for iv in pydustmasker.LongdustMasker(t).intervals] for t in texts]  # type: ignore[misc]
+
+    ecoli = [r.sequence or b"" for r in read_fastx(genome())]
+    pf = [r.sequence or b"" for r in read_fastx(plasmodium())]
+    threads = os.cpu_count() or 1
+    for name, seqs, repeat in [("MG1655", ecoli, 3), ("P. falciparum", pf, 1)]:
+        texts = [s.decode() for s in seqs]
+        mbp = sum(len(s) for s in seqs) / 1e6
+        ours = min(
+            (timed(lambda seqs=seqs: ours_of(seqs, 1)) for _ in range(repeat)),  # type: ignore[misc]
+            key=lambda t: t[2],
+        )
+        peer = min(
+            (timed(lambda texts=texts: peer_of(texts)) for _ in range(repeat)),  # type: ignore[misc]
+            key=lambda t: t[2],
+        )
+        par = timed(lambda seqs=seqs: ours_of(seqs, threads))  # type: ignore[misc]
+        got = {"ours": ours[0], "peer": peer[0], "par": par[0]}
+        ours_t, peer_t, par_t = ours[1:], peer[1:], par[1:]
+        n = sum(len(r) for r in got["ours"])
+        rows.append(
+            (
+                f"longdust {name} ({mbp:.2f} Mbp, {len(seqs)} records): entroseg, 1 thread",
+                f"{ours_t[0]:.2f} s wall, {ours_t[1]:.2f} s CPU",
+                f"{n:,} intervals",
+            )
+        )
+        rows.append(
+            (
+                f"... entroseg, {threads} threads (the two strands at once)",
+                f"{par_t[0]:.2f} s wall",
+                f"identical: {got['par'] == got['ours']}",
+            )
+        )
+        rows.append(
+            (
+                "... pydustmasker LongdustMasker",
+                f"{peer_t[0]:.2f} s wall, {peer_t[1]:.2f} s CPU",
+                f"lists equal: {got['ours'] == got['peer']}",
+            )
+        )
+        rows.append(
+            (
+                "... speed-up over pydustmasker (1 thread, CPU time)",
+                f"{peer_t[1] / ours_t[1]:.2f}x",
+                f"wall: {peer_t[0] / ours_t[0]:.2f}x",
+            )
+        )
+
+
+def print_rows(rows: list[tuple[str, str, str]]) -> None:
+    import pydustmasker
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"entroseg {entroseg.__version__}, pydustmasker {pydustmasker.__version__}")
+    print(f"{os.cpu_count()} CPUs, load average {load:.2f} at the end of the run")
+    print()
+    print("| measurement | result | notes |")
+    print("|---|---|---|")
+    for name, result, note in rows:
+        print(f"| {name} | {result} | {note} |")
+
+
 def main() -> int:
     import pydustmasker
 
     rows: list[tuple[str, str, str]] = []
+    if sys.argv[1:] == ["--only", "longdust"]:
+        longdust_rows(rows)
+        print_rows(rows)
+        return 0
     fasta_gz = genome()
     raw = gzip.decompress(fasta_gz.read_bytes())
     tmp = Path(tempfile.mkdtemp(prefix="entroseg-bench-"))
@@ -353,6 +444,8 @@ def main() -> int:
             f"pydustmasker {t_w_peer * 1e3:.0f} ms ({t_w_peer / t_w_ours:.2f}x); equal: {equal}",
         )
     )
+
+    longdust_rows(rows)
 
     # DNA entropy profiles (one thread each).
     for kind, k, window in [

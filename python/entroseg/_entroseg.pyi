@@ -42,6 +42,7 @@ __all__ = [
     "_dna_profile_batch",
     "_dna_tokens_batch",
     "_dust_mask_batch",
+    "_longdust_mask_batch",
     "_merge_plan",
     "_merge_stream_finish",
     "_merge_stream_push",
@@ -55,6 +56,7 @@ __all__ = [
     "conditional_permutation_entropy",
     "dust_mask",
     "encode_dna",
+    "longdust_mask",
     "missing_patterns",
     "next_symbol_entropy",
     "ordinal_patterns",
@@ -682,6 +684,40 @@ def dust_mask(
     sequence: _Sequence, /, *, window: int = 64, level: int = 20, threads: int | None = None
 ) -> npt.NDArray[np.int64]:
     """SDUST low-complexity intervals, shape (n, 2), 0-based half-open."""
+
+def longdust_mask(
+    sequence: _Sequence,
+    /,
+    *,
+    window: int = 5000,
+    threshold: float = 0.6,
+    kmer: int = 7,
+    gc: float | Literal["auto"] | None = None,
+    xdrop: int | None = 50,
+    min_start_count: int = 3,
+    approx: bool = False,
+    forward_only: bool = False,
+    threads: int | None = None,
+) -> npt.NDArray[np.int64]:
+    """longdust low-complexity intervals (identical to pydustmasker's LongdustMasker),
+    shape (n, 2), 0-based half-open."""
+
+def _longdust_mask_batch(
+    sequences: _U8,
+    offsets: _I64,
+    /,
+    *,
+    window: int = 5000,
+    threshold: float = 0.6,
+    kmer: int = 7,
+    gc: float | Literal["auto"] | None = None,
+    xdrop: int | None = 50,
+    min_start_count: int = 3,
+    approx: bool = False,
+    forward_only: bool = False,
+    threads: int | None = None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """longdust intervals of every record of a batch and per-record offsets."""
 
 class _Readable(Protocol):
     def read(self, size: int, /) -> bytes: ...

@@ -1127,7 +1127,55 @@ def _dna_mask_bed(args: argparse.Namespace) -> tuple[int, int, int, int, Path | 
     return n_records, bases, masked, sink.lines, sink.path
 
 
+def _sdust_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "window": 64 if args.window is None else args.window,
+        "level": 20 if args.level is None else args.level,
+    }
+
+
+def _longdust_options(args: argparse.Namespace) -> dict[str, Any]:
+    if args.level is not None:
+        raise CliError("--level is an SDUST option; longdust takes --threshold")
+    gc: float | str | None = args.gc
+    if gc is not None and gc != "auto":
+        try:
+            gc = float(gc)
+        except ValueError:
+            raise CliError(f"--gc must be 'auto' or a number in [0, 1], got {gc!r}") from None
+    xdrop: int | None = None if args.xdrop.lower() == "none" else _int_arg(args.xdrop, "--xdrop")
+    return {
+        "window": 5000 if args.window is None else args.window,
+        "threshold": args.threshold,
+        "kmer": args.kmer,
+        "gc": gc,
+        "xdrop": xdrop,
+        "min_start_count": args.min_start_count,
+        "approx": args.approx,
+        "forward_only": args.forward_only,
+    }
+
+
+def _int_arg(value: str, name: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise CliError(f"{name} must be an integer or 'none', got {value!r}") from None
+
+
+#: ``entroseg dna mask --method``: name -> its options from the command line. Every
+#: masker but SDUST writes through the batch API (numpy); SDUST has a Rust BED path.
+MASK_METHODS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    "sdust": _sdust_options,
+    "longdust": _longdust_options,
+}
+
+
 def _dna_mask(args: argparse.Namespace) -> int:
+    if args.method != "sdust":
+        return _dna_mask_method(args)
+    options = _sdust_options(args)
+    args.window, args.level = options["window"], options["level"]
     # The options are checked before the input is opened (a bad option is the error
     # reported), by masking a one-base record: dust_mask would return a numpy array.
     try:
@@ -1146,6 +1194,29 @@ def _dna_mask(args: argparse.Namespace) -> int:
         batch: genomic.FastxBatch,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         iv, offsets = batch.dust_mask(window=args.window, level=args.level)
+        return np.ascontiguousarray(iv[:, 0]), np.ascontiguousarray(iv[:, 1]), offsets
+
+    n_records, bases, masked, lines, out = _intervals_by_batch(args, masks)
+    if out is not None:
+        _print_mask_summary(n_records, bases, masked, lines, out)
+    return 0
+
+
+def _dna_mask_method(args: argparse.Namespace) -> int:
+    """``entroseg dna mask --method M`` for the maskers other than SDUST: each batch is
+    masked on every core (the records in parallel), written as BED or Parquet."""
+    options = MASK_METHODS[args.method](args)
+    window = options.pop("window")
+    check, masker = genomic.MASK_METHODS[args.method]
+    try:
+        check(window, options)
+    except (ValueError, TypeError) as exc:
+        raise CliError(str(exc)) from None
+
+    def masks(
+        batch: genomic.FastxBatch,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        iv, offsets = masker(batch, window, options, None)
         return np.ascontiguousarray(iv[:, 0]), np.ascontiguousarray(iv[:, 1]), offsets
 
     n_records, bases, masked, lines, out = _intervals_by_batch(args, masks)
@@ -1339,17 +1410,49 @@ def _add_dna(sub: argparse._SubParsersAction[Any]) -> None:
 
     m = dsub.add_parser(
         "mask",
-        help="SDUST low-complexity intervals as BED (dustmasker-compatible)",
+        help="low-complexity intervals (SDUST or longdust) as BED",
         description=(
-            "Low-complexity intervals of every record by SDUST (the symmetric DUST of NCBI "
-            "dustmasker; identical to pydustmasker). Writes BED lines 'name<TAB>start<TAB>"
+            "Low-complexity intervals of every record by SDUST (--method sdust, the default: "
+            "the symmetric DUST of NCBI dustmasker; identical to pydustmasker) or longdust "
+            "(--method longdust: long low-complexity regions and tandem repeats; identical "
+            "to pydustmasker's LongdustMasker). Writes BED lines 'name<TAB>start<TAB>"
             "end' (0-based, half-open) to stdout, or to -o FILE: BED, or Parquet (columns "
             "chrom, start, end) for a .parquet name."
         ),
     )
     common(m)
-    m.add_argument("--window", type=int, default=64, help="DUST window (default 64)")
-    m.add_argument("--level", type=int, default=20, help="DUST level (default 20)")
+    m.add_argument(
+        "--method",
+        choices=list(MASK_METHODS),
+        default="sdust",
+        help="the masker (default sdust)",
+    )
+    m.add_argument(
+        "--window", type=int, default=None, help="window (default 64 for sdust, 5000 for longdust)"
+    )
+    m.add_argument("--level", type=int, default=None, help="sdust: DUST level (default 20)")
+    m.add_argument(
+        "--threshold", type=float, default=0.6, help="longdust: score threshold (default 0.6)"
+    )
+    m.add_argument("--kmer", type=int, default=7, help="longdust: k-mer length (default 7)")
+    m.add_argument(
+        "--gc",
+        default=None,
+        help="longdust: GC content, a number in [0, 1] or 'auto' (default: uniform)",
+    )
+    m.add_argument("--xdrop", default="50", help="longdust: X-drop length, or 'none' (default 50)")
+    m.add_argument(
+        "--min-start-count",
+        type=int,
+        default=3,
+        help="longdust: smallest k-mer count that starts a backward scan (default 3)",
+    )
+    m.add_argument(
+        "--approx", action="store_true", help="longdust: check only the first candidate start"
+    )
+    m.add_argument(
+        "--forward-only", action="store_true", help="longdust: scan the forward strand only"
+    )
     m.add_argument("-o", "--output", help="write BED (or .parquet) here instead of stdout")
     m.set_defaults(func=_dna_mask)
 

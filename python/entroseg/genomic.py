@@ -19,6 +19,9 @@ bases. Intervals everywhere are 0-based and half-open, ``[start, end)``, as in B
 - :func:`entroseg.dust_mask` finds low-complexity intervals with SDUST (identical to
   pydustmasker and, on sequences without ambiguous bases, to NCBI ``dustmasker``);
   :func:`mask_fastx` does it record by record and :func:`write_bed` writes BED.
+  :func:`entroseg.longdust_mask` finds long low-complexity regions and long tandem
+  repeats with longdust (identical to pydustmasker's ``LongdustMasker``);
+  ``mask_fastx(..., method="longdust")`` does it record by record.
 - :func:`sample_fasta` generates a small FASTA with known features for demos and tests.
 """
 
@@ -43,7 +46,9 @@ from entroseg._entroseg import (
     _dna_profile_batch,
     _dna_tokens_batch,
     _dust_mask_batch,
+    _longdust_mask_batch,
     dust_mask,
+    longdust_mask,
 )
 from entroseg._optional import require
 from entroseg._options import renamed
@@ -76,6 +81,8 @@ __all__ = [
 Source = str | os.PathLike[str] | BinaryIO
 EmptyPolicy = Literal["raise", "skip", "keep"]
 ProfileMethod = Literal["conditional", "kmer", "next_entropy", "next_surprisal"]
+#: A low-complexity masker of :func:`mask_fastx` (see :data:`MASK_METHODS`).
+MaskMethod = Literal["sdust", "longdust"]
 #: Old name of :data:`ProfileMethod`.
 ProfileKind = ProfileMethod
 
@@ -446,6 +453,15 @@ class FastxBatch:
         1]]`` (int64 ``[start, end)`` within the record)."""
         return _dust_mask_batch(
             self.sequences, self.sequence_offsets, window=window, level=level, threads=threads
+        )
+
+    def longdust_mask(
+        self, *, threads: int | None = None, **options: Any
+    ) -> tuple[Intervals, npt.NDArray[np.int64]]:
+        """longdust intervals of every record (options and defaults as
+        :func:`entroseg.longdust_mask`): ``(intervals, offsets)`` as :meth:`dust_mask`."""
+        return _longdust_mask_batch(
+            self.sequences, self.sequence_offsets, threads=threads, **options
         )
 
     def profile(
@@ -918,28 +934,66 @@ def tokenize_fastx(
     return names, Segments.concat(parts)
 
 
+def _sdust_batch(
+    batch: FastxBatch, window: int | None, options: dict[str, Any], threads: int | None
+) -> tuple[Intervals, npt.NDArray[np.int64]]:
+    return batch.dust_mask(window=64 if window is None else window, threads=threads, **options)
+
+
+def _longdust_batch(
+    batch: FastxBatch, window: int | None, options: dict[str, Any], threads: int | None
+) -> tuple[Intervals, npt.NDArray[np.int64]]:
+    if window is not None:
+        options = {**options, "window": window}
+    return batch.longdust_mask(threads=threads, **options)
+
+
+def _check_sdust(window: int | None, options: dict[str, Any]) -> None:
+    dust_mask(b"", window=64 if window is None else window, **options)
+
+
+def _check_longdust(window: int | None, options: dict[str, Any]) -> None:
+    if window is not None:
+        options = {**options, "window": window}
+    longdust_mask(b"", **options)
+
+
+#: The maskers of :func:`mask_fastx`: name -> (option check, batch masker). Each takes
+#: ``window`` (None: the masker's default) and its own keyword options.
+MASK_METHODS: dict[str, tuple[Any, Any]] = {
+    "sdust": (_check_sdust, _sdust_batch),
+    "longdust": (_check_longdust, _longdust_batch),
+}
+
+
 def mask_fastx(
     source: Source,
     *,
-    window: int = 64,
-    level: int = 20,
+    method: MaskMethod = "sdust",
+    window: int | None = None,
     empty: EmptyPolicy = "raise",
     threads: int | None = None,
+    **options: Any,
 ) -> Iterator[tuple[str, Intervals]]:
-    """SDUST low-complexity intervals of every record (see :func:`entroseg.dust_mask`).
+    """Low-complexity intervals of every record, by SDUST (see :func:`entroseg.dust_mask`)
+    or longdust (see :func:`entroseg.longdust_mask`).
 
     Parameters
     ----------
     source : str, os.PathLike or binary file object
         As in :func:`read_fastx`.
-    window : int, default 64
-        dustmasker ``-window``.
-    level : int, default 20
-        dustmasker ``-level``.
+    method : {"sdust", "longdust"}, default "sdust"
+        The masker.
+    window : int or None, default None
+        The masker's window (None: its default, 64 for SDUST, 5000 for longdust).
     empty : {"raise", "skip", "keep"}, default "raise"
         What to do with a record without bases.
     threads : int or None, default None
         Threads over the records of a batch (None: every core; same result).
+    **options
+        The masker's other options: ``level`` for SDUST (dustmasker ``-level``,
+        default 20); ``threshold``, ``kmer``, ``gc``, ``xdrop``, ``min_start_count``,
+        ``approx`` and ``forward_only`` for longdust.
 
     Yields
     ------
@@ -953,20 +1007,34 @@ def mask_fastx(
     >>> data = io.BytesIO(b">r\\nGATTACAGGCTTACCGATGCA" + b"CA" * 20 + b"TTGACGGATCCAG\\n")
     >>> [(name, iv.tolist()) for name, iv in mask_fastx(data)]
     [('r', [[19, 61]])]
+    >>> data = io.BytesIO(b">r\\n" + b"A" * 10 + b"NNN" + b"A" * 30 + b"\\n")
+    >>> [(name, iv.tolist()) for name, iv in mask_fastx(data, method="longdust")]
+    [('r', [[0, 43]])]
     """
-    dust_mask(b"", window=window, level=level)  # options first
+    if method not in MASK_METHODS:
+        raise InvalidParameterError(
+            f"method must be one of {', '.join(repr(m) for m in MASK_METHODS)}, got {method!r}"
+        )
+    check, masker = MASK_METHODS[method]
+    check(window, options)  # options first
     for batch in iter_fastx_batches(source, empty=empty):
-        intervals, offsets = batch.dust_mask(window=window, level=level, threads=threads)
+        intervals, offsets = masker(batch, window, options, threads)
         bounds = offsets.tolist()
         for i, name in enumerate(batch.names()):
             yield name, intervals[bounds[i] : bounds[i + 1]]
 
 
 def mask_fastx_arrow(
-    source: Source, *, window: int = 64, level: int = 20, empty: EmptyPolicy = "raise"
+    source: Source,
+    *,
+    window: int | None = None,
+    empty: EmptyPolicy = "raise",
+    method: MaskMethod = "sdust",
+    **options: Any,
 ) -> pa.Table:
-    """SDUST intervals of every record as an Arrow table with BED columns ``chrom``
-    (string), ``start`` and ``end`` (int64). Needs ``pyarrow``.
+    """Low-complexity intervals of every record (options as :func:`mask_fastx`) as an
+    Arrow table with BED columns ``chrom`` (string), ``start`` and ``end`` (int64). Needs
+    ``pyarrow``.
 
     Examples
     --------
@@ -980,7 +1048,7 @@ def mask_fastx_arrow(
     chrom: list[str] = []
     starts: list[npt.NDArray[np.int64]] = []
     ends: list[npt.NDArray[np.int64]] = []
-    for name, iv in mask_fastx(source, window=window, level=level, empty=empty):
+    for name, iv in mask_fastx(source, method=method, window=window, empty=empty, **options):
         chrom.extend([name] * len(iv))
         starts.append(iv[:, 0])
         ends.append(iv[:, 1])

@@ -10,6 +10,7 @@ mod estimate;
 mod estimate_stream;
 mod genomic;
 mod inflate;
+mod longdust;
 mod merge;
 #[cfg(feature = "polars")]
 mod polars_expr;
@@ -75,6 +76,8 @@ fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(genomic::encode_dna, m)?)?;
     m.add_function(wrap_pyfunction!(genomic::_dna_profile, m)?)?;
     m.add_function(wrap_pyfunction!(genomic::dust_mask, m)?)?;
+    m.add_function(wrap_pyfunction!(longdust::longdust_mask, m)?)?;
+    m.add_function(wrap_pyfunction!(longdust::_longdust_mask_batch, m)?)?;
     m.add_class::<genomic::PyFastxReader>()?;
     m.add_function(wrap_pyfunction!(reads::_dust_mask_batch, m)?)?;
     m.add_function(wrap_pyfunction!(reads::_dna_profile_batch, m)?)?;

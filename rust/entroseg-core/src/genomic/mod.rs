@@ -1,5 +1,6 @@
 //! Genomic data: streaming FASTA/FASTQ records ([`fasta`]), DNA encoding, k-mer profiles
-//! and tokens ([`dna`]), the SDUST low-complexity masker ([`dust`]), a multi-member gzip
+//! and tokens ([`dna`]), the SDUST low-complexity masker ([`dust`]), the longdust masker
+//! ([`longdust`]), a multi-member gzip
 //! decoder ([`gzip`]), and batches of many short records with the per-record operations
 //! over a whole batch ([`reads`]).
 
@@ -7,5 +8,6 @@ pub mod dna;
 pub mod dust;
 pub mod fasta;
 pub mod gzip;
+pub mod longdust;
 pub mod read_model;
 pub mod reads;

@@ -272,7 +272,7 @@ pub struct Ragged<T> {
 /// Runs `per_record` over every record on `threads` threads, each job with its own
 /// state from `make`, and joins the results in record order. The first error (by
 /// record) wins and names its record.
-fn per_record<S, T: Send>(
+pub(crate) fn per_record<S, T: Send>(
     sequences: &[u8],
     offsets: &[i64],
     threads: usize,

@@ -1,0 +1,1458 @@
+//! The longdust low-complexity masker (Li & Li 2025), interval for interval identical to
+//! pydustmasker 3.3's `LongdustMasker` (itself a port of Li's longdust 1.4).
+//!
+//! # What it finds
+//!
+//! For an interval of `l` k-mer positions with k-mer counts `n_x`, the score is
+//! `sum_x ln(n_x!) - l * threshold - f(l)`, where `f(l)` is the expected `sum_x ln(n_x!)`
+//! of `l` random k-mers (a Poisson expectation over the `4^k` k-mers, optionally
+//! corrected for GC content). A position `e` ends a low-complexity region (LCR) when,
+//! inside the window of the last `window` positions, a backward scan from `e` finds a
+//! start `a` whose score is a running maximum (with an X-drop cut-off), and a forward
+//! scan from `a` confirms that no earlier end scores higher than `e`. Inside a long LCR
+//! that already covers the whole window, a position is appended in O(1) when it raises
+//! the score ("extension"). LCRs that overlap are merged; the reverse complement is
+//! scanned the same way and the two strands' intervals are united (touching ones merged).
+//!
+//! # Why the results are bit-for-bit the peer's
+//!
+//! Every decision compares floating-point sums, so the sums are formed with the same
+//! operations in the same order as the reference: the same running window sum of
+//! `ln(n!)` (it drifts, and the drift is part of the result), the same `f` table
+//! (series, Stirling tail, GC classes) and the same per-step additions in the backward
+//! and forward scans. What differs is only how the counts those sums read are obtained.
+//!
+//! # The hot path
+//!
+//! The backward scan from `e` needs, at each earlier position `p`, the count of `p`'s
+//! k-mer in `[p, e]` and in `[window start, p]`. Instead of a scratch table that is
+//! cleared and incremented on every scan (a memory-carried dependency on repeats, and a
+//! `4^k` clear per scan), each position stores its k-mer's global occurrence rank `r`
+//! and each k-mer keeps its total count `g` and the count `before` the window: the two
+//! counts are then `g - r + 1` and `r - before`, read-only look-ups. Ambiguous
+//! positions use a sentinel k-mer whose look-ups give count 0. The forward scans, whose
+//! scores do not depend on the newest position, are cached by start and extended
+//! (see [`ForwardRun`]): on a repeat-rich genome most forward passes repeat an earlier
+//! one from the same start.
+//!
+//! # Threads
+//!
+//! Ambiguous bases are not hard breaks for longdust (they stay in the window and lower
+//! the score) and the window sum carries rounding from the whole history, so a sequence
+//! cannot be cut into independent pieces with a provably identical result. The two
+//! strands are independent, so [`longdust_parallel`] runs them on two threads; many
+//! records run in parallel in the batch functions of the bindings.
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Largest k-mer length (as the peer; `4^12` k-mers of 16-bit counts).
+pub const MAX_KMER: usize = 12;
+/// Largest window (counts are 16-bit, as in the peer).
+pub const MAX_WINDOW: usize = 65535;
+
+/// GC-content correction of the expected score `f(l)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum GcContent {
+    /// Uniform base composition (the default).
+    Uniform,
+    /// GC content of the unambiguous bases of each sequence (0 when it has none).
+    Auto,
+    /// A given GC fraction in `[0, 1]`.
+    Fraction(f64),
+}
+
+/// Options of [`longdust`], with the peer's defaults.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LongdustOptions {
+    /// Largest window in bases (peer: `window_size`), `kmer + 1..=65535`.
+    pub window: usize,
+    /// Score threshold per base (peer: `score_threshold`), finite and > 0.
+    pub threshold: f64,
+    /// k-mer length, `1..=12`.
+    pub kmer: usize,
+    /// GC correction (peer: `gc`).
+    pub gc: GcContent,
+    /// X-drop length (the scan stops once the score falls `threshold * xdrop` below its
+    /// maximum); `None` disables it (the window bounds the scan). At least 1.
+    pub xdrop: Option<u64>,
+    /// Smallest count, in the window, of the newest k-mer that starts a backward scan
+    /// (peer: `min_start_cnt`), `2..=65535`.
+    pub min_start_count: u32,
+    /// Examine only the first candidate start of each backward scan (O(L w) time).
+    pub approx: bool,
+    /// Scan the forward strand only.
+    pub forward_only: bool,
+}
+
+impl Default for LongdustOptions {
+    fn default() -> Self {
+        Self {
+            window: 5000,
+            threshold: 0.6,
+            kmer: 7,
+            gc: GcContent::Uniform,
+            xdrop: Some(50),
+            min_start_count: 3,
+            approx: false,
+            forward_only: false,
+        }
+    }
+}
+
+impl LongdustOptions {
+    /// Checks every option against its limit; the message names the value and the limit.
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=MAX_KMER).contains(&self.kmer) {
+            return Err(Error::parameter(format!(
+                "kmer must be in 1..={MAX_KMER}, got {}",
+                self.kmer
+            )));
+        }
+        if self.window < self.kmer + 1 || self.window > MAX_WINDOW {
+            return Err(Error::parameter(format!(
+                "window must be in kmer + 1..={MAX_WINDOW} (kmer + 1 = {}), got {}",
+                self.kmer + 1,
+                self.window
+            )));
+        }
+        if !(self.threshold.is_finite() && self.threshold > 0.0) {
+            return Err(Error::parameter(format!(
+                "threshold must be finite and greater than 0, got {}",
+                self.threshold
+            )));
+        }
+        if let GcContent::Fraction(gc) = self.gc {
+            if !(0.0..=1.0).contains(&gc) {
+                return Err(Error::parameter(format!(
+                    "gc must be in [0, 1], 'auto' or None, got {gc}"
+                )));
+            }
+        }
+        if self.xdrop == Some(0) {
+            return Err(Error::parameter(
+                "xdrop must be at least 1 (None disables it), got 0",
+            ));
+        }
+        if !(2..=MAX_WINDOW as u32).contains(&self.min_start_count) {
+            return Err(Error::parameter(format!(
+                "min_start_count must be in 2..={MAX_WINDOW}, got {}",
+                self.min_start_count
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Base code of each byte: A/C/G/T in either case to 0..=3, any other ASCII byte to 4
+/// (ambiguous, as the peer treats it), non-ASCII bytes to 0xFF (rejected).
+const fn letter_codes() -> [u8; 256] {
+    let mut t = [0xFFu8; 256];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = 4;
+        b += 1;
+    }
+    let bases = *b"ACGT";
+    let mut i = 0;
+    while i < 4 {
+        t[bases[i] as usize] = i as u8;
+        t[bases[i].to_ascii_lowercase() as usize] = i as u8;
+        i += 1;
+    }
+    t
+}
+
+static LETTER_CODE: [u8; 256] = letter_codes();
+
+/// Letters to codes 0..=4 (see [`LETTER_CODE`]); a non-ASCII byte is an error naming its
+/// position.
+fn encode_letters(letters: &[u8]) -> Result<Vec<u8>> {
+    let codes: Vec<u8> = letters.iter().map(|&b| LETTER_CODE[b as usize]).collect();
+    if let Some(i) = codes.iter().position(|&c| c == 0xFF) {
+        return Err(Error::new(
+            ErrorKind::InvalidSequence { position: i as u64 },
+            format!(
+                "{} at position {i} is not an ASCII character; longdust takes ASCII letters \
+                 (A, C, G, T in either case; any other letter is ambiguous)",
+                crate::genomic::dna::describe_byte(letters[i])
+            ),
+        ));
+    }
+    Ok(codes)
+}
+
+/// Checks base codes (0..=3 a base, 4 ambiguous).
+fn check_codes(codes: &[u8]) -> Result<()> {
+    if let Some(i) = codes.iter().position(|&c| c > 4) {
+        return Err(Error::new(
+            ErrorKind::SymbolOutOfRange { index: i },
+            format!(
+                "base code {} at index {i} is out of range; codes are 0..=3 (A, C, G, T) \
+                 and 4 (ambiguous)",
+                codes[i]
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// GC fraction of the unambiguous codes (0 when there are none), as the peer's 'auto'.
+pub fn gc_fraction(codes: &[u8]) -> f64 {
+    let mut counts = [0u64; 5];
+    for &c in codes {
+        counts[(c as usize).min(4)] += 1;
+    }
+    let acgt = counts[0] + counts[1] + counts[2] + counts[3];
+    if acgt == 0 {
+        0.0
+    } else {
+        (counts[1] + counts[2]) as f64 / acgt as f64
+    }
+}
+
+/// `f(lambda)` for large `lambda` by Stirling's series (the reference's expression,
+/// operation for operation).
+fn f_large(lambda: f64) -> f64 {
+    use std::f64::consts::{E, PI};
+    let x = 0.5 * (2.0 * PI * E * lambda).ln()
+        - 1.0 / 12.0 / lambda * (1.0 + 0.5 / lambda + 19.0 / 30.0 / lambda / lambda);
+    x + lambda * (lambda.ln() - 1.0)
+}
+
+/// `E[ln(n!)]` for `n ~ Poisson(lambda)`, summed in the reference's order.
+fn f_small(lambda: f64) -> f64 {
+    const EPS: f64 = 1e-9;
+    const MAX_N: u32 = 10000;
+    if lambda == 0.0 {
+        // Every term is 0 (the series would run to MAX_N adding zeros); GC 0 or 1 gives
+        // k-mer classes that never occur.
+        return 0.0;
+    }
+    let (mut x, mut sn, mut y) = (0.0f64, 0.0f64, lambda);
+    for n in 2..=MAX_N {
+        let nf = f64::from(n);
+        sn += nf.ln();
+        y *= lambda / nf;
+        let z = y * sn;
+        if z < x * EPS {
+            break;
+        }
+        x += z;
+    }
+    x * (-lambda).exp()
+}
+
+/// The expected score table `f[0..=max_l]` over k-mer classes `(count, rate)`.
+fn expected_scores(kmer: usize, max_l: usize, classes: &[(f64, f64)]) -> Vec<f64> {
+    let n_kmer = (1u64 << (2 * kmer)) as f64;
+    let mut f = vec![0.0f64; max_l + 1];
+    for (l, fl) in f.iter_mut().enumerate().skip(1) {
+        for &(count, rate) in classes {
+            let lambda = l as f64 / n_kmer * rate;
+            let fli = if lambda < 30.0 {
+                f_small(lambda)
+            } else {
+                f_large(lambda)
+            };
+            *fl += fli * count;
+        }
+    }
+    f
+}
+
+/// Binomial coefficient (k <= 12: exact in u64).
+fn binomial(n: u64, k: u64) -> u64 {
+    (0..k).fold(1u64, |acc, i| acc * (n - i) / (i + 1))
+}
+
+/// Tables that depend on the options and the GC content only.
+#[derive(Debug, Clone)]
+struct Tables {
+    /// `f[l]`, `l` in `0..=window + 1`.
+    f: Vec<f64>,
+    /// `ln(n)` for `n` in `0..=window` (0 for n < 2).
+    ln: Vec<f64>,
+    /// `ln(n) - threshold`: a scan step's addition, precomputed (the same double as the
+    /// reference's `c[n] - thres`).
+    step: Vec<f64>,
+    /// Steps of the cheap test before a backward scan.
+    max_test: usize,
+    /// The X-drop in score units.
+    xdrop: f64,
+}
+
+impl Tables {
+    /// Tables for a GC content (`None`: uniform composition).
+    fn new(options: &LongdustOptions, gc: Option<f64>) -> Self {
+        let ws = options.window;
+        let k = options.kmer;
+        let f = if let Some(gc) = gc {
+            let n_class = (1u64 << k) as f64; // k-mers per GC count: C(k, i) 2^k
+            let classes: Vec<(f64, f64)> = (0..=k)
+                .map(|i| {
+                    let rate = (gc / 0.5).powf(i as f64) * ((1.0 - gc) / 0.5).powf((k - i) as f64);
+                    (binomial(k as u64, i as u64) as f64 * n_class, rate)
+                })
+                .collect();
+            expected_scores(k, ws + 1, &classes)
+        } else {
+            expected_scores(k, ws + 1, &[((1u64 << (2 * k)) as f64, 1.0)])
+        };
+        let mut ln = vec![0.0f64; ws + 1];
+        for (n, v) in ln.iter_mut().enumerate().skip(2) {
+            *v = (n as f64).ln();
+        }
+        let thres = options.threshold;
+        let step: Vec<f64> = ln.iter().map(|&c| c - thres).collect();
+        // The smallest i with sum_{c<=i} (ln c - T) - f(i) > 0 bounds the cheap test.
+        let mut i = 1usize;
+        let mut s = 0.0f64;
+        while i < ws {
+            s += ln[i] - thres;
+            if s - f[i] > 0.0 {
+                break;
+            }
+            i += 1;
+        }
+        let max_test = (i as f64 * (i as f64).ln() / thres) as i32;
+        let xdrop_len = match options.xdrop {
+            Some(x) => x as f64,
+            None => ws as f64,
+        };
+        Self {
+            f,
+            ln,
+            step,
+            max_test: max_test.max(0) as usize,
+            xdrop: thres * xdrop_len,
+        }
+    }
+}
+
+/// Total and before-window occurrence counts of a k-mer (global ranks of its positions
+/// turn them into suffix and prefix counts; see the module notes).
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C)]
+struct KmerCounts {
+    total: u32,
+    before: u32,
+}
+
+impl KmerCounts {
+    #[inline(always)]
+    fn window(self) -> usize {
+        self.total.wrapping_sub(self.before) as usize
+    }
+}
+
+/// A queue slot: k-mer code (the sentinel for ambiguous positions) and its rank.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C)]
+struct Slot {
+    code: u32,
+    rank: u32,
+}
+
+/// A candidate start of a backward scan: queue index and the score there.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    index: usize,
+    max: f64,
+}
+
+/// A forward scan from one start, kept while the start is in the window.
+///
+/// The forward scan from a start `a` adds the same terms in the same order whatever the
+/// newest position is, so its scores `F(a, p)` for `p = a, a + 1, ...` are the same
+/// doubles every time it runs. Inside and just after a repeat the backward scans of
+/// consecutive positions propose the same starts again and again; instead of rescanning
+/// from `a`, a run keeps its counts, running sum, running maximum and argmax per
+/// position, and only the positions added since are scanned. A query (stop score,
+/// newest position) is then a binary search over the non-decreasing running maximum.
+#[derive(Debug, Clone)]
+struct ForwardRun {
+    start: usize,
+    /// Counts of the k-mers of `[start, start + len)`.
+    table: Vec<u16>,
+    sum: f64,
+    /// Running maximum of the score (from 0, as the reference's `max_sf`) after each
+    /// position, and the position where it was last reached (`usize::MAX`: none yet).
+    prefix_max: Vec<f64>,
+    argmax: Vec<usize>,
+    last_used: u64,
+}
+
+impl ForwardRun {
+    fn len(&self) -> usize {
+        self.prefix_max.len()
+    }
+}
+
+/// The scanner of one strand, reusable across sequences with the same options.
+#[derive(Debug, Clone)]
+struct Scanner {
+    options: LongdustOptions,
+    kmer: usize,
+    /// Code of ambiguous positions: `4^k`.
+    sentinel: u32,
+    counts: Vec<KmerCounts>,
+    /// k-mers whose `counts` were touched in this sequence (to clear them cheaply).
+    touched: Vec<u32>,
+    /// Forward scans by start position, kept across positions (see [`ForwardRun`]).
+    runs: Vec<ForwardRun>,
+    /// Smallest start among `runs` (`usize::MAX` when none): a run is retired when its
+    /// start leaves the window.
+    runs_min_start: usize,
+    /// Largest number of cached runs (each holds a `4^k` table).
+    runs_cap: usize,
+    /// Use counter for least-recently-used eviction.
+    clock: u64,
+    /// The counts of the current LCR (the reference's `ld->ht` after a success).
+    lcr: Vec<u16>,
+    /// Positions whose k-mers may be non-zero in `lcr`.
+    lcr_lo: usize,
+    lcr_hi: usize,
+    /// Ring of `2 * cap` slots, each position written twice so that any window is one
+    /// contiguous slice.
+    ring: Vec<Slot>,
+    cap: usize,
+    candidates: Vec<Candidate>,
+    intervals: Vec<(i64, i64)>,
+}
+
+impl Scanner {
+    fn new(options: &LongdustOptions) -> Self {
+        let k = options.kmer;
+        let n_kmer = 1usize << (2 * k);
+        let cap = options.window.next_power_of_two();
+        let mut counts = vec![KmerCounts::default(); n_kmer + 1];
+        counts[n_kmer] = KmerCounts {
+            total: u32::MAX,
+            before: 0,
+        };
+        Self {
+            options: *options,
+            kmer: k,
+            sentinel: n_kmer as u32,
+            counts,
+            touched: Vec::new(),
+            runs: Vec::new(),
+            runs_min_start: usize::MAX,
+            // About 64 MiB of tables at most, at least 2 and at most 16 runs.
+            runs_cap: ((64usize << 20) / (2 * n_kmer)).clamp(2, 16),
+            clock: 0,
+            lcr: vec![0; n_kmer],
+            lcr_lo: 1,
+            lcr_hi: 0,
+            ring: vec![Slot::default(); 2 * cap],
+            cap,
+            candidates: Vec::with_capacity(options.window + 2),
+            intervals: Vec::new(),
+        }
+    }
+
+    /// The window's slots, `[front, front + size)`, as one slice.
+    #[inline(always)]
+    fn window(&self, front: usize, size: usize) -> &[Slot] {
+        let at = front & (self.cap - 1);
+        &self.ring[at..at + size]
+    }
+
+    #[inline(always)]
+    fn slot(&self, position: usize) -> Slot {
+        self.ring[position & (self.cap - 1)]
+    }
+
+    /// Clears the LCR counts over the positions that may have touched them.
+    fn clear_lcr(&mut self, front: usize) {
+        let lo = self.lcr_lo.max(front);
+        for p in lo..=self.lcr_hi {
+            let code = self.slot(p).code;
+            if code != self.sentinel {
+                self.lcr[code as usize] = 0;
+            }
+        }
+        self.lcr_lo = 1;
+        self.lcr_hi = 0;
+    }
+
+    /// LCR intervals of one strand of `len` codes (`code(i)` gives position i).
+    fn scan(&mut self, len: usize, tables: &Tables, code: impl Fn(usize) -> u8) -> Vec<(i64, i64)> {
+        let ws = self.options.window;
+        let k = self.kmer;
+        let mask = (1u32 << (2 * k)) - 1;
+        let thres = self.options.threshold;
+        let min_start = self.options.min_start_count as usize;
+        let (mut x, mut run) = (0u32, 0usize);
+        let (mut st, mut en, mut last_q) = (-1i64, -1i64, -1i64);
+        let mut sum = 0.0f64; // sum of ln(n!) over the window's k-mers (it drifts as the reference's)
+        let (mut front, mut size) = (0usize, 0usize);
+        self.intervals.clear();
+        for i in 0..=len {
+            let b = if i < len { code(i) } else { 4 };
+            let ambiguous;
+            if b < 4 {
+                x = ((x << 2) | u32::from(b)) & mask;
+                run += 1;
+                ambiguous = run < k;
+            } else {
+                run = 0;
+                ambiguous = true;
+            }
+            if size >= ws {
+                let y = self.slot(front).code;
+                if y != self.sentinel {
+                    let c = &mut self.counts[y as usize];
+                    sum -= tables.ln[c.window()];
+                    c.before = c.before.wrapping_add(1);
+                }
+                if last_q == 0 {
+                    if y != self.sentinel && self.lcr[y as usize] > 0 {
+                        self.lcr[y as usize] -= 1;
+                    }
+                } else {
+                    last_q -= 1;
+                }
+                self.retire_runs(front);
+                front += 1;
+                size -= 1;
+            }
+            let slot = if ambiguous {
+                Slot {
+                    code: self.sentinel,
+                    rank: 0,
+                }
+            } else {
+                let c = &mut self.counts[x as usize];
+                if c.total == 0 && c.before == 0 {
+                    self.touched.push(x);
+                }
+                c.total = c.total.wrapping_add(1);
+                Slot {
+                    code: x,
+                    rank: c.total,
+                }
+            };
+            let at = i & (self.cap - 1);
+            self.ring[at] = slot;
+            self.ring[at + self.cap] = slot;
+            size += 1;
+            if ambiguous {
+                continue;
+            }
+            let in_window = self.counts[x as usize].window();
+            sum += tables.ln[in_window];
+
+            let mut j: Option<usize> = None;
+            if in_window >= min_start {
+                let full = sum - tables.f[size] - size as f64 * thres;
+                if i as i64 == en && (last_q == 0 || i as i64 - st >= size as i64) && full > 0.0 {
+                    j = self.extend(tables, x, size, i);
+                }
+                if j.is_none() && self.worth_backward(tables, front, size) {
+                    j = self.backward(tables, front, size, i);
+                }
+            }
+            if let Some(j) = j {
+                let st2 = i as i64 - (size - 1 - j) as i64 - (k as i64 - 1);
+                if st2 < en {
+                    if st < 0 || st2 < st {
+                        st = st2;
+                    }
+                } else {
+                    if st >= 0 {
+                        save_interval(&mut self.intervals, st, en);
+                    }
+                    st = st2;
+                }
+                en = i as i64 + 1;
+                last_q = j as i64;
+            }
+        }
+        if st >= 0 {
+            save_interval(&mut self.intervals, st, en);
+        }
+        // Leave the tables clean for the next sequence.
+        self.clear_lcr(front);
+        self.clear_runs(front);
+        for &t in &self.touched {
+            self.counts[t as usize] = KmerCounts::default();
+        }
+        self.touched.clear();
+        std::mem::take(&mut self.intervals)
+    }
+
+    /// Appends position `i` to an LCR that covers the window when that raises the score.
+    #[inline]
+    fn extend(&mut self, tables: &Tables, x: u32, size: usize, i: usize) -> Option<usize> {
+        let l = size - 1;
+        let n = self.lcr[x as usize] as usize + 1;
+        let diff = tables.ln[n.min(self.options.window)] - (tables.f[l + 1] - tables.f[l]);
+        if diff < self.options.threshold {
+            return None;
+        }
+        self.lcr[x as usize] += 1;
+        self.lcr_hi = i;
+        Some(0)
+    }
+
+    /// The reference's cheap test: the newest `max_test` positions, scored with their
+    /// window counts, never fall below zero.
+    #[inline]
+    fn worth_backward(&self, tables: &Tables, front: usize, size: usize) -> bool {
+        let steps = tables.max_test.min(size);
+        let window = self.window(front, size);
+        let mut s = 0.0f64;
+        for slot in window[size - steps..].iter().rev() {
+            let n = if slot.code == self.sentinel {
+                0
+            } else {
+                self.counts[slot.code as usize].window()
+            };
+            s += tables.step[n];
+            if s < 0.0 {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Backward scan from the newest position, then forward confirmation of the
+    /// candidate starts; the queue index of the LCR's start, if one ends here.
+    fn backward(&mut self, tables: &Tables, front: usize, size: usize, i: usize) -> Option<usize> {
+        let ws = self.options.window;
+        let (mut s, mut sw) = (0.0f64, 0.0f64);
+        let (mut max_sb, mut last_sl) = (0.0f64, -1.0f64);
+        let mut max_i: Option<usize> = None;
+        self.candidates.clear();
+        {
+            let at = front & (self.cap - 1);
+            let window = &self.ring[at..at + size];
+            let counts = &self.counts;
+            let step = &tables.step[..=ws];
+            let f = &tables.f;
+            for (l, idx) in (0..size).rev().enumerate() {
+                let l = l + 1;
+                let slot = window[idx];
+                let c = counts[slot.code as usize];
+                // Count of this k-mer in [p, e] and in [window start, p] (0 and 0 for the
+                // ambiguous sentinel).
+                let suffix = c.total.wrapping_sub(slot.rank).wrapping_add(1) as usize;
+                let prefix = slot.rank.wrapping_sub(c.before) as usize;
+                s += step[suffix.min(ws)];
+                let sl = s - f[l];
+                sw += step[prefix.min(ws)];
+                if sw - f[l] < 0.0 {
+                    break; // the forward pass could not reach the newest position
+                }
+                if sl < last_sl && last_sl > 0.0 && last_sl == max_sb {
+                    self.candidates.push(Candidate {
+                        index: idx + 1,
+                        max: max_sb,
+                    });
+                }
+                if sl >= max_sb {
+                    max_sb = sl;
+                    max_i = Some(idx);
+                } else if max_i.is_some() && max_sb - sl > tables.xdrop {
+                    break;
+                }
+                last_sl = sl;
+            }
+        }
+        let max_i = max_i?;
+        if self.candidates.last().is_none_or(|c| max_i < c.index) {
+            self.candidates.push(Candidate {
+                index: max_i,
+                max: max_sb,
+            });
+        }
+        let mut max_end: i64 = -1;
+        for n in (0..self.candidates.len()).rev() {
+            let cand = self.candidates[n];
+            if (cand.index as i64) < max_end {
+                continue;
+            }
+            let (k, r) = self.forward(tables, front, size, cand.index, cand.max);
+            if k == size as i64 - 1 {
+                // The run from this start holds the counts of [start, e]: they become
+                // the LCR's counts (read by the extension, decremented as the window
+                // moves on).
+                self.clear_lcr(front);
+                let start = front + cand.index;
+                let run = &self.runs[r];
+                for p in start..=i {
+                    let code = self.ring[p & (self.cap - 1)].code;
+                    if code != self.sentinel {
+                        self.lcr[code as usize] = run.table[code as usize];
+                    }
+                }
+                self.lcr_lo = start;
+                self.lcr_hi = i;
+                return Some(cand.index);
+            }
+            if self.options.approx {
+                break;
+            }
+            max_end = max_end.max(k);
+        }
+        None
+    }
+
+    /// Forward scan from queue index `i0` to the newest position: the queue index of
+    /// the best end (-1 if no score reaches 0), or of the first position whose score
+    /// exceeds `max_back` (+1e-6), as the reference's forward pass returns; computed
+    /// from the cached run of this start, extended to the newest position as needed.
+    /// Also returns the run's index in `runs`.
+    fn forward(
+        &mut self,
+        tables: &Tables,
+        front: usize,
+        size: usize,
+        i0: usize,
+        max_back: f64,
+    ) -> (i64, usize) {
+        let start = front + i0;
+        let newest = front + size - 1;
+        let stop = max_back + 1e-6;
+        let r = self.run_for(start, front);
+        self.clock += 1;
+        let ws = self.options.window;
+        let mask = self.cap - 1;
+        let sentinel = self.sentinel;
+        let thres = self.options.threshold;
+        let (ring, runs) = (&self.ring, &mut self.runs);
+        let run = &mut runs[r];
+        run.last_used = self.clock;
+        // Positions already scanned: the first whose score exceeds `stop`, if any.
+        let done = run.len();
+        let first = run.prefix_max.partition_point(|&m| m <= stop);
+        if first < done {
+            return ((start + first - front) as i64, r);
+        }
+        let step = &tables.step[..=ws];
+        let f = &tables.f;
+        let (mut s, mut max_sf) = (run.sum, run.prefix_max.last().copied().unwrap_or(0.0));
+        let mut arg = run.argmax.last().copied().unwrap_or(usize::MAX);
+        let mut result = None;
+        for p in start + done..=newest {
+            let code = ring[p & mask].code;
+            if code == sentinel {
+                s += 0.0 - thres;
+            } else {
+                let n = &mut run.table[code as usize];
+                *n += 1;
+                s += step[(*n as usize).min(ws)];
+            }
+            let sl = s - f[p - start + 1];
+            if sl >= max_sf {
+                max_sf = sl;
+                arg = p;
+            }
+            run.prefix_max.push(max_sf);
+            run.argmax.push(arg);
+            if sl > stop {
+                result = Some(p);
+                break;
+            }
+        }
+        run.sum = s;
+        let k = match result {
+            Some(p) => p,
+            None if arg == usize::MAX => return (-1, r),
+            None => arg,
+        };
+        ((k - front) as i64, r)
+    }
+
+    /// Index in `runs` of the run from `start` (a new, empty one if none: the least
+    /// recently used run is evicted when the cache is full).
+    fn run_for(&mut self, start: usize, front: usize) -> usize {
+        if let Some(r) = self.runs.iter().position(|r| r.start == start) {
+            return r;
+        }
+        let n_kmer = self.lcr.len();
+        let r = if self.runs.len() < self.runs_cap {
+            self.runs.push(ForwardRun {
+                start,
+                table: vec![0; n_kmer],
+                sum: 0.0,
+                prefix_max: Vec::new(),
+                argmax: Vec::new(),
+                last_used: 0,
+            });
+            self.runs.len() - 1
+        } else {
+            let r = (0..self.runs.len())
+                .min_by_key(|&r| self.runs[r].last_used)
+                .unwrap_or(0);
+            self.clear_run(r, front);
+            r
+        };
+        let run = &mut self.runs[r];
+        run.start = start;
+        run.sum = 0.0;
+        run.prefix_max.clear();
+        run.argmax.clear();
+        self.runs_min_start = self
+            .runs
+            .iter()
+            .map(|r| r.start)
+            .min()
+            .unwrap_or(usize::MAX);
+        r
+    }
+
+    /// Zeroes run `r`'s counts (its positions are all in the window: a run is retired
+    /// before its start leaves).
+    fn clear_run(&mut self, r: usize, front: usize) {
+        let run = &mut self.runs[r];
+        debug_assert!(run.start >= front);
+        for p in run.start..run.start + run.prefix_max.len() {
+            let code = self.ring[p & (self.cap - 1)].code;
+            if code != self.sentinel {
+                run.table[code as usize] = 0;
+            }
+        }
+        run.prefix_max.clear();
+        run.argmax.clear();
+    }
+
+    /// Retires the runs that start at `position` (about to leave the window).
+    fn retire_runs(&mut self, position: usize) {
+        if self.runs_min_start != position {
+            return;
+        }
+        while let Some(r) = self.runs.iter().position(|r| r.start == position) {
+            self.clear_run(r, position);
+            self.runs.swap_remove(r);
+        }
+        self.runs_min_start = self
+            .runs
+            .iter()
+            .map(|r| r.start)
+            .min()
+            .unwrap_or(usize::MAX);
+    }
+
+    /// Zeroes every run (end of a sequence).
+    fn clear_runs(&mut self, front: usize) {
+        for r in 0..self.runs.len() {
+            self.clear_run(r, front);
+        }
+        self.runs.clear();
+        self.runs_min_start = usize::MAX;
+    }
+}
+
+/// Adds `[st, en)` to intervals sorted by end, merging it with every saved interval it
+/// overlaps (the reference's bookkeeping: an interval found later may start earlier).
+fn save_interval(intervals: &mut Vec<(i64, i64)>, st: i64, en: i64) {
+    let mut k = intervals.len();
+    while k > 0 && st <= intervals[k - 1].1 {
+        k -= 1;
+    }
+    if k < intervals.len() {
+        let first = &mut intervals[k];
+        first.0 = first.0.min(st);
+        first.1 = first.1.max(en);
+        intervals.truncate(k + 1);
+    } else {
+        intervals.push((st, en));
+    }
+}
+
+/// Union of two sorted interval lists, touching intervals merged.
+fn union(a: &[(i64, i64)], b: &[(i64, i64)]) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    let (mut st, mut en) = (0i64, 0i64);
+    while i < a.len() || j < b.len() {
+        let p = if j >= b.len() || (i < a.len() && a[i].0 < b[j].0) {
+            i += 1;
+            a[i - 1]
+        } else {
+            j += 1;
+            b[j - 1]
+        };
+        if p.0 <= en {
+            en = en.max(p.1);
+        } else {
+            if en > st {
+                out.push((st.max(0) as u64, en as u64));
+            }
+            st = p.0;
+            en = p.1;
+        }
+    }
+    if en > st {
+        out.push((st.max(0) as u64, en as u64));
+    }
+    out
+}
+
+/// A longdust masker with prepared tables, reusable across sequences (one per thread).
+#[derive(Debug, Clone)]
+pub struct Longdust {
+    options: LongdustOptions,
+    /// Tables for the fixed GC setting, or the last 'auto' GC value and its tables.
+    tables: Option<(u64, Tables)>,
+    forward: Scanner,
+    reverse: Option<Scanner>,
+}
+
+impl Longdust {
+    /// A masker for `options` (checked).
+    pub fn new(options: LongdustOptions) -> Result<Self> {
+        options.validate()?;
+        Ok(Self {
+            options,
+            tables: None,
+            forward: Scanner::new(&options),
+            reverse: None,
+        })
+    }
+
+    /// The options.
+    pub fn options(&self) -> &LongdustOptions {
+        &self.options
+    }
+
+    /// Makes `self.tables` fit the GC content of `codes`.
+    fn prepare_tables(&mut self, codes: &[u8]) {
+        // Any given GC content, 0 and 1 included, uses the per-class table (as the
+        // peer; Li's C reference treats 0 and 1 as uniform).
+        let gc = match self.options.gc {
+            GcContent::Uniform => None,
+            GcContent::Fraction(g) => Some(g),
+            GcContent::Auto => Some(gc_fraction(codes)),
+        };
+        let key = gc.map_or(u64::MAX, f64::to_bits);
+        if !matches!(&self.tables, Some((k, _)) if *k == key) {
+            self.tables = Some((key, Tables::new(&self.options, gc)));
+        }
+    }
+
+    /// Intervals of a sequence of letters (A/C/G/T either case; other ASCII ambiguous).
+    pub fn mask_letters(&mut self, letters: &[u8]) -> Result<Vec<(u64, u64)>> {
+        let codes = encode_letters(letters)?;
+        Ok(self.mask_checked_codes(&codes, 1))
+    }
+
+    /// Intervals of a sequence of base codes (0..=3, 4 ambiguous).
+    pub fn mask_codes(&mut self, codes: &[u8]) -> Result<Vec<(u64, u64)>> {
+        check_codes(codes)?;
+        Ok(self.mask_checked_codes(codes, 1))
+    }
+
+    fn mask_checked_codes(&mut self, codes: &[u8], threads: usize) -> Vec<(u64, u64)> {
+        self.prepare_tables(codes);
+        let Self {
+            options,
+            tables,
+            forward,
+            reverse,
+        } = self;
+        let Some((_, tables)) = tables.as_ref() else {
+            return Vec::new();
+        };
+        let len = codes.len();
+        if options.forward_only {
+            let fwd = forward.scan(len, tables, |i| codes[i]);
+            return union(&fwd, &[]);
+        }
+        let rc = |i: usize| {
+            let c = codes[len - 1 - i];
+            if c < 4 {
+                3 - c
+            } else {
+                4
+            }
+        };
+        let (fwd, rev) = if threads >= 2 && len >= PARALLEL_MIN_BASES {
+            // A second scanner (its tables are 10 bytes per k-mer, 160 MiB at k = 12) only
+            // when the strands run at once; one thread scans both with the same one.
+            let reverse = reverse.get_or_insert_with(|| Scanner::new(options));
+            std::thread::scope(|scope| {
+                let handle = scope.spawn(|| reverse.scan(len, tables, rc));
+                let fwd = forward.scan(len, tables, |i| codes[i]);
+                let rev = handle
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+                (fwd, rev)
+            })
+        } else {
+            let fwd = forward.scan(len, tables, |i| codes[i]);
+            (fwd, forward.scan(len, tables, rc))
+        };
+        let len = len as i64;
+        let rev: Vec<(i64, i64)> = rev.iter().rev().map(|&(s, e)| (len - e, len - s)).collect();
+        union(&fwd, &rev)
+    }
+}
+
+/// Smallest sequence worth a second thread for its reverse strand.
+pub const PARALLEL_MIN_BASES: usize = 1 << 16;
+
+/// longdust intervals of a sequence of letters: `[start, end)` in increasing order.
+/// A/C/G/T in either case are bases; every other ASCII byte is ambiguous (it stays in
+/// the window, scores nothing and breaks k-mers); a non-ASCII byte is an error.
+pub fn longdust(letters: &[u8], options: &LongdustOptions) -> Result<Vec<(u64, u64)>> {
+    Longdust::new(*options)?.mask_letters(letters)
+}
+
+/// [`longdust`] of base codes (0..=3 A, C, G, T; 4 ambiguous).
+pub fn longdust_codes(codes: &[u8], options: &LongdustOptions) -> Result<Vec<(u64, u64)>> {
+    Longdust::new(*options)?.mask_codes(codes)
+}
+
+/// [`longdust`] with the two strands on two threads when `threads >= 2` (identical
+/// result: the strands are independent).
+pub fn longdust_parallel(
+    letters: &[u8],
+    options: &LongdustOptions,
+    threads: usize,
+) -> Result<Vec<(u64, u64)>> {
+    let mut masker = Longdust::new(*options)?;
+    let codes = encode_letters(letters)?;
+    Ok(masker.mask_checked_codes(&codes, threads))
+}
+
+/// [`longdust_codes`] with the two strands on two threads when `threads >= 2`.
+pub fn longdust_codes_parallel(
+    codes: &[u8],
+    options: &LongdustOptions,
+    threads: usize,
+) -> Result<Vec<(u64, u64)>> {
+    let mut masker = Longdust::new(*options)?;
+    check_codes(codes)?;
+    Ok(masker.mask_checked_codes(codes, threads))
+}
+
+/// longdust intervals of every record of a batch (letters; see
+/// [`crate::genomic::reads::sdust_batch`] for the layout), each record masked alone as
+/// [`longdust`] masks it, records spread over `threads` threads (same result for any
+/// count).
+pub fn longdust_batch(
+    sequences: &[u8],
+    offsets: &[i64],
+    options: &LongdustOptions,
+    threads: usize,
+) -> Result<crate::genomic::reads::Ragged<(u64, u64)>> {
+    options.validate()?;
+    crate::genomic::reads::per_record(
+        sequences,
+        offsets,
+        threads,
+        || Longdust::new(*options),
+        |masker, seq, out| {
+            out.extend(masker.mask_letters(seq)?);
+            Ok(())
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The reference algorithm written as plainly as possible (a queue of k-mers, count
+    /// tables cleared and refilled for every backward and forward pass), to check the
+    /// fast scanner's rank counts, ring and forward-run cache against.
+    fn reference_strand(codes: &[u8], o: &LongdustOptions, t: &Tables) -> Vec<(i64, i64)> {
+        use std::collections::VecDeque;
+        let k = o.kmer;
+        let n_kmer = 1usize << (2 * k);
+        let mask = n_kmer as u32 - 1;
+        let thres = o.threshold;
+        let mut q: VecDeque<(u32, bool)> = VecDeque::new();
+        let mut ht = vec![0u32; n_kmer];
+        let mut lcr = vec![0u32; n_kmer];
+        let mut out = Vec::new();
+        let (mut x, mut run, mut st, mut en, mut last_q) = (0u32, 0usize, -1i64, -1i64, -1i64);
+        let mut sum = 0.0f64;
+        let forward = |q: &VecDeque<(u32, bool)>, i0: usize, max_back: f64, tab: &mut Vec<u32>| {
+            tab.iter_mut().for_each(|c| *c = 0);
+            let (mut s, mut max_sf, mut max_i) = (0.0f64, 0.0f64, -1i64);
+            for (l, i) in (i0..q.len()).enumerate() {
+                let (x, amb) = q[i];
+                s += if amb {
+                    0.0 - thres
+                } else {
+                    tab[x as usize] += 1;
+                    t.ln[tab[x as usize] as usize] - thres
+                };
+                let sl = s - t.f[l + 1];
+                if sl >= max_sf {
+                    max_sf = sl;
+                    max_i = i as i64;
+                }
+                if sl > max_back + 1e-6 {
+                    break;
+                }
+            }
+            max_i
+        };
+        for i in 0..=codes.len() {
+            let b = if i < codes.len() { codes[i] } else { 4 };
+            let amb = if b < 4 {
+                x = ((x << 2) | u32::from(b)) & mask;
+                run += 1;
+                run < k
+            } else {
+                run = 0;
+                true
+            };
+            if q.len() >= o.window {
+                let (y, yamb) = q.pop_front().unwrap_or((0, true));
+                if !yamb {
+                    sum -= t.ln[ht[y as usize] as usize];
+                    ht[y as usize] -= 1;
+                }
+                if last_q == 0 {
+                    if !yamb && lcr[y as usize] > 0 {
+                        lcr[y as usize] -= 1;
+                    }
+                } else {
+                    last_q -= 1;
+                }
+            }
+            q.push_back((x, amb));
+            if amb {
+                continue;
+            }
+            ht[x as usize] += 1;
+            sum += t.ln[ht[x as usize] as usize];
+            let size = q.len();
+            let mut j = -1i64;
+            if ht[x as usize] >= o.min_start_count {
+                let full = sum - t.f[size] - size as f64 * thres;
+                if i as i64 == en && (last_q == 0 || i as i64 - st >= size as i64) && full > 0.0 {
+                    let diff = t.ln[lcr[x as usize] as usize + 1] - (t.f[size] - t.f[size - 1]);
+                    if diff >= thres {
+                        lcr[x as usize] += 1;
+                        j = 0;
+                    }
+                }
+                let worth = || {
+                    let mut s = 0.0;
+                    for (n, i) in (0..size).rev().enumerate() {
+                        if n >= t.max_test {
+                            break;
+                        }
+                        let (x, amb) = q[i];
+                        s += if amb {
+                            0.0
+                        } else {
+                            t.ln[ht[x as usize] as usize]
+                        } - thres;
+                        if s < 0.0 {
+                            return false;
+                        }
+                    }
+                    true
+                };
+                if j < 0 && worth() {
+                    let mut bt = vec![0u32; n_kmer];
+                    let (mut s, mut sw, mut max_sb, mut last_sl) = (0.0f64, 0.0f64, 0.0f64, -1.0);
+                    let mut max_i = -1i64;
+                    let mut cands: Vec<(usize, f64)> = Vec::new();
+                    for (l, i) in (0..size).rev().enumerate() {
+                        let (x, amb) = q[i];
+                        let (a, w) = if amb {
+                            (0.0, 0.0)
+                        } else {
+                            bt[x as usize] += 1;
+                            let c = bt[x as usize] as usize;
+                            (t.ln[c], t.ln[ht[x as usize] as usize + 1 - c])
+                        };
+                        s += a - thres;
+                        let sl = s - t.f[l + 1];
+                        sw += w - thres;
+                        if sw - t.f[l + 1] < 0.0 {
+                            break;
+                        }
+                        if sl < last_sl && last_sl > 0.0 && last_sl == max_sb {
+                            cands.push((i + 1, max_sb));
+                        }
+                        if sl >= max_sb {
+                            max_sb = sl;
+                            max_i = i as i64;
+                        } else if max_i >= 0 && max_sb - sl > t.xdrop {
+                            break;
+                        }
+                        last_sl = sl;
+                    }
+                    if max_i >= 0 {
+                        if cands.last().is_none_or(|c| (max_i as usize) < c.0) {
+                            cands.push((max_i as usize, max_sb));
+                        }
+                        let mut max_end = -1i64;
+                        for &(pos, max) in cands.iter().rev() {
+                            if (pos as i64) < max_end {
+                                continue;
+                            }
+                            let kk = forward(&q, pos, max, &mut lcr);
+                            if kk == size as i64 - 1 {
+                                j = pos as i64;
+                                break;
+                            }
+                            if o.approx {
+                                break;
+                            }
+                            max_end = max_end.max(kk);
+                        }
+                    }
+                }
+            }
+            if j >= 0 {
+                let st2 = i as i64 - (size as i64 - 1 - j) - (k as i64 - 1);
+                if st2 < en {
+                    if st < 0 || st2 < st {
+                        st = st2;
+                    }
+                } else {
+                    if st >= 0 {
+                        save_interval(&mut out, st, en);
+                    }
+                    st = st2;
+                }
+                en = i as i64 + 1;
+                last_q = j;
+            }
+        }
+        if st >= 0 {
+            save_interval(&mut out, st, en);
+        }
+        out
+    }
+
+    fn reference(codes: &[u8], o: &LongdustOptions) -> Vec<(u64, u64)> {
+        let gc = match o.gc {
+            GcContent::Uniform => None,
+            GcContent::Fraction(g) => Some(g),
+            GcContent::Auto => Some(gc_fraction(codes)),
+        };
+        let t = Tables::new(o, gc);
+        let fwd = reference_strand(codes, o, &t);
+        if o.forward_only {
+            return union(&fwd, &[]);
+        }
+        let rc: Vec<u8> = codes
+            .iter()
+            .rev()
+            .map(|&c| if c < 4 { 3 - c } else { 4 })
+            .collect();
+        let n = codes.len() as i64;
+        let rev: Vec<(i64, i64)> = reference_strand(&rc, o, &t)
+            .iter()
+            .rev()
+            .map(|&(s, e)| (n - e, n - s))
+            .collect();
+        union(&fwd, &rev)
+    }
+
+    fn letters(s: &str) -> Vec<u8> {
+        s.bytes().collect()
+    }
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<Longdust>();
+        assert_send_sync::<LongdustOptions>();
+    }
+
+    #[test]
+    fn known_intervals() {
+        // Values from pydustmasker 3.3's LongdustMasker.
+        let repeat = format!(
+            "GATTACAGGCTTACCGATGCATTGACG{}GGATCCAGTAGCTTACTGCATGCA",
+            "AATCG".repeat(60)
+        );
+        let cases: Vec<(String, Vec<(u64, u64)>)> = vec![
+            (repeat, vec![(25, 327)]),
+            (
+                format!("{}NNN{}", "A".repeat(10), "A".repeat(30)),
+                vec![(0, 43)],
+            ),
+            ("ACGTACGT".to_string(), vec![]),
+            ("NNNNNNNNNNN".to_string(), vec![]),
+            (String::new(), vec![]),
+            ("ACG".to_string(), vec![]),
+        ];
+        let o = LongdustOptions::default();
+        for (seq, want) in cases {
+            assert_eq!(longdust(seq.as_bytes(), &o).unwrap(), want, "{seq}");
+        }
+    }
+
+    #[test]
+    fn options_are_checked_with_messages() {
+        let d = LongdustOptions::default();
+        let cases: Vec<(LongdustOptions, &str)> = vec![
+            (
+                LongdustOptions { kmer: 0, ..d },
+                "kmer must be in 1..=12, got 0",
+            ),
+            (
+                LongdustOptions { kmer: 13, ..d },
+                "kmer must be in 1..=12, got 13",
+            ),
+            (LongdustOptions { window: 7, ..d }, "(kmer + 1 = 8), got 7"),
+            (LongdustOptions { window: 65536, ..d }, "got 65536"),
+            (
+                LongdustOptions {
+                    threshold: 0.0,
+                    ..d
+                },
+                "greater than 0, got 0",
+            ),
+            (
+                LongdustOptions {
+                    threshold: f64::NAN,
+                    ..d
+                },
+                "got NaN",
+            ),
+            (
+                LongdustOptions {
+                    gc: GcContent::Fraction(1.5),
+                    ..d
+                },
+                "gc must be in [0, 1]",
+            ),
+            (
+                LongdustOptions {
+                    xdrop: Some(0),
+                    ..d
+                },
+                "xdrop must be at least 1",
+            ),
+            (
+                LongdustOptions {
+                    min_start_count: 1,
+                    ..d
+                },
+                "min_start_count must be in 2..=65535, got 1",
+            ),
+        ];
+        for (o, message) in cases {
+            let e = Longdust::new(o).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidParameter);
+            assert!(e.message().contains(message), "{}", e.message());
+        }
+        assert!(Longdust::new(LongdustOptions { window: 65535, ..d }).is_ok());
+        assert!(Longdust::new(LongdustOptions { xdrop: None, ..d }).is_ok());
+    }
+
+    #[test]
+    fn bad_input_is_an_error_not_a_panic() {
+        let o = LongdustOptions::default();
+        let e = longdust(b"ACGT\xffACGT", &o).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidSequence { position: 4 });
+        let e = longdust_codes(&[0, 1, 7], &o).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::SymbolOutOfRange { index: 2 });
+        // Any other ASCII byte is ambiguous, as N.
+        let a = longdust(
+            &letters(&format!("{}X{}", "CA".repeat(40), "CA".repeat(40))),
+            &o,
+        );
+        let b = longdust(
+            &letters(&format!("{}N{}", "CA".repeat(40), "CA".repeat(40))),
+            &o,
+        );
+        assert_eq!(a.unwrap(), b.unwrap());
+    }
+
+    /// Random sequences made of random stretches, tandem repeats and N runs.
+    fn sequence() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            prop::collection::vec(0u8..4, 1..120),
+            (prop::collection::vec(0u8..4, 1..9), 2usize..60).prop_map(|(u, n)| u.repeat(n)),
+            (prop::collection::vec(0u8..2, 1..5), 5usize..40).prop_map(|(u, n)| u.repeat(n)),
+            (1usize..12).prop_map(|n| vec![4u8; n]),
+        ];
+        prop::collection::vec(piece, 1..10).prop_map(|p| p.concat())
+    }
+
+    fn options() -> impl Strategy<Value = LongdustOptions> {
+        (
+            1usize..8,
+            0usize..300,
+            prop_oneof![Just(0.6), Just(0.3), Just(1.0)],
+            prop_oneof![
+                Just(GcContent::Uniform),
+                Just(GcContent::Auto),
+                Just(GcContent::Fraction(0.3))
+            ],
+            prop_oneof![Just(Some(50u64)), Just(Some(3)), Just(None)],
+            2u32..5,
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(
+                |(kmer, extra, threshold, gc, xdrop, min_start_count, approx, forward_only)| {
+                    LongdustOptions {
+                        window: kmer + 1 + extra,
+                        threshold,
+                        kmer,
+                        gc,
+                        xdrop,
+                        min_start_count,
+                        approx,
+                        forward_only,
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn fast_scanner_equals_the_plain_reference(codes in sequence(), o in options()) {
+            prop_assert_eq!(longdust_codes(&codes, &o).unwrap(), reference(&codes, &o));
+        }
+
+        #[test]
+        fn reused_masker_and_threads_equal_a_fresh_one(
+            a in sequence(), b in sequence(), o in options()
+        ) {
+            let mut masker = Longdust::new(o).unwrap();
+            let first = masker.mask_codes(&a).unwrap();
+            let second = masker.mask_codes(&b).unwrap();
+            prop_assert_eq!(&first, &longdust_codes(&a, &o).unwrap());
+            prop_assert_eq!(&second, &longdust_codes(&b, &o).unwrap());
+            let both = [a.as_slice(), b.as_slice()].concat();
+            let mut m2 = Longdust::new(o).unwrap();
+            prop_assert_eq!(
+                m2.mask_checked_codes(&both, 1),
+                longdust_codes_parallel(&both, &o, 2).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn two_threads_equal_one_on_a_long_sequence() {
+        // Long enough for the strands to run at once.
+        let mut seq = Vec::new();
+        let mut state = 12345u64;
+        while seq.len() < PARALLEL_MIN_BASES + 1000 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let unit = 1 + (state >> 60) as usize;
+            let motif: Vec<u8> = (0..unit)
+                .map(|i| ((state >> (2 * i + 8)) & 3) as u8)
+                .collect();
+            seq.extend(motif.repeat(20));
+            seq.extend((0..200).map(|i| ((state >> (i % 50)) & 3) as u8));
+        }
+        let o = LongdustOptions::default();
+        let one = longdust_codes(&seq, &o).unwrap();
+        assert!(!one.is_empty());
+        assert_eq!(longdust_codes_parallel(&seq, &o, 2).unwrap(), one);
+    }
+}
