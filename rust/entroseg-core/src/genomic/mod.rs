@@ -1,5 +1,6 @@
 //! Genomic data: streaming FASTA/FASTQ records ([`fasta`]), DNA encoding, k-mer profiles
-//! and tokens ([`dna`]), the SDUST low-complexity masker ([`dust`]), a multi-member gzip
+//! and tokens ([`dna`]), the SDUST low-complexity masker ([`dust`]), the tantan
+//! tandem-repeat masker ([`tantan`]), a multi-member gzip
 //! decoder ([`gzip`]), and batches of many short records with the per-record operations
 //! over a whole batch ([`reads`]).
 
@@ -9,3 +10,4 @@ pub mod fasta;
 pub mod gzip;
 pub mod read_model;
 pub mod reads;
+pub mod tantan;
