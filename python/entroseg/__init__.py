@@ -66,6 +66,8 @@ from entroseg._entroseg import (
     permutation_entropy,
     quantize,
     statistical_complexity,
+    tantan_mask,
+    tantan_probabilities,
 )
 
 if _typing.TYPE_CHECKING:
@@ -263,4 +265,6 @@ __all__ = [
     "segment_means",
     "segment_parallel",
     "statistical_complexity",
+    "tantan_mask",
+    "tantan_probabilities",
 ]

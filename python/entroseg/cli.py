@@ -1042,12 +1042,13 @@ def _intervals_by_batch(
         [genomic.FastxBatch],
         tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]],
     ],
+    batch_bases: int | None = None,
 ) -> tuple[int, int, int, int, Path | None]:
     """Runs `intervals_of` (starts, ends and per-record offsets) on every batch and writes
     the intervals as they come: BED lines to stdout, or to ``-o`` (BED or Parquet).
     Returns the records, bases, bases covered, intervals written and the output path
     (None for stdout)."""
-    batches, progress = _dna_batches(args)
+    batches, progress = _dna_batches(args, batch_bases)
     sink = _IntervalSink(args.output)
     n_records = bases = covered = 0
     try:
@@ -1090,7 +1091,45 @@ def _dna_mask_bed(args: argparse.Namespace) -> tuple[int, int, int, int, Path | 
     return n_records, bases, masked, sink.lines, sink.path
 
 
+def _tantan_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The tantan options of ``entroseg dna mask --method tantan``."""
+    return dict(
+        repeat_start=args.repeat_start,
+        repeat_end=args.repeat_end,
+        decay=args.decay,
+        max_period=args.max_period,
+        gap_open=args.gap_open,
+        gap_extend=args.gap_extend,
+        threshold=args.threshold,
+    )
+
+
+def _dna_mask_tantan(args: argparse.Namespace) -> int:
+    """``entroseg dna mask --method tantan``: records in large batches (a genome's
+    chromosomes run in parallel), BED or Parquet as for SDUST."""
+    options = _tantan_options(args)
+    try:
+        entroseg.tantan_mask(b"", **options)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+    def masks(
+        batch: genomic.FastxBatch,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        iv, offsets = batch.tantan_mask(**options)
+        return np.ascontiguousarray(iv[:, 0]), np.ascontiguousarray(iv[:, 1]), offsets
+
+    n_records, bases, masked, lines, out = _intervals_by_batch(
+        args, masks, batch_bases=genomic.TANTAN_BATCH_BASES
+    )
+    if out is not None:
+        _print_mask_summary(n_records, bases, masked, lines, out)
+    return 0
+
+
 def _dna_mask(args: argparse.Namespace) -> int:
+    if args.method == "tantan":
+        return _dna_mask_tantan(args)
     # The options are checked before the input is opened (a bad option is the error
     # reported), by masking a one-base record: dust_mask would return a numpy array.
     try:
@@ -1302,17 +1341,35 @@ def _add_dna(sub: argparse._SubParsersAction[Any]) -> None:
 
     m = dsub.add_parser(
         "mask",
-        help="SDUST low-complexity intervals as BED (dustmasker-compatible)",
+        help="SDUST low-complexity (or tantan tandem-repeat) intervals as BED",
         description=(
             "Low-complexity intervals of every record by SDUST (the symmetric DUST of NCBI "
-            "dustmasker; identical to pydustmasker). Writes BED lines 'name<TAB>start<TAB>"
-            "end' (0-based, half-open) to stdout, or to -o FILE: BED, or Parquet (columns "
-            "chrom, start, end) for a .parquet name."
+            "dustmasker; identical to pydustmasker), or with --method tantan the tandem "
+            "repeats found by tantan (identical to pydustmasker's TantanMasker). Writes BED "
+            "lines 'name<TAB>start<TAB>end' (0-based, half-open) to stdout, or to -o FILE: "
+            "BED, or Parquet (columns chrom, start, end) for a .parquet name."
         ),
     )
     common(m)
+    m.add_argument(
+        "--method",
+        choices=["sdust", "tantan"],
+        default="sdust",
+        help="sdust: low-complexity DNA (default); tantan: tandem repeats, as "
+        "pydustmasker's TantanMasker (options below)",
+    )
     m.add_argument("--window", type=int, default=64, help="DUST window (default 64)")
     m.add_argument("--level", type=int, default=20, help="DUST level (default 20)")
+    t = m.add_argument_group("tantan (--method tantan)")
+    t.add_argument("--repeat-start", type=float, default=0.005, help="default 0.005")
+    t.add_argument("--repeat-end", type=float, default=0.05, help="default 0.05")
+    t.add_argument("--decay", type=float, default=0.9, help="default 0.9")
+    t.add_argument("--max-period", type=int, default=None, help="longest unit (default 100)")
+    t.add_argument("--gap-open", type=int, default=0, help="default 0")
+    t.add_argument("--gap-extend", type=int, default=None, help="default: no gaps")
+    t.add_argument(
+        "--threshold", type=float, default=0.5, help="posterior to mask at (default 0.5)"
+    )
     m.add_argument("-o", "--output", help="write BED (or .parquet) here instead of stdout")
     m.set_defaults(func=_dna_mask)
 

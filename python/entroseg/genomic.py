@@ -19,6 +19,9 @@ bases. Intervals everywhere are 0-based and half-open, ``[start, end)``, as in B
 - :func:`entroseg.dust_mask` finds low-complexity intervals with SDUST (identical to
   pydustmasker and, on sequences without ambiguous bases, to NCBI ``dustmasker``);
   :func:`mask_fastx` does it record by record and :func:`write_bed` writes BED.
+- :func:`entroseg.tantan_mask` finds tandem repeats with tantan (identical to
+  pydustmasker's ``TantanMasker``); :func:`tantan_mask_fastx` (or
+  ``mask_fastx(..., method="tantan")``) does it record by record, in parallel.
 - :func:`sample_fasta` generates a small FASTA with known features for demos and tests.
 """
 
@@ -43,7 +46,9 @@ from entroseg._entroseg import (
     _dna_profile_batch,
     _dna_tokens_batch,
     _dust_mask_batch,
+    _tantan_mask_batch,
     dust_mask,
+    tantan_mask,
 )
 from entroseg._optional import require
 from entroseg._options import renamed
@@ -68,6 +73,7 @@ __all__ = [
     "read_fastx",
     "read_fastx_arrow",
     "sample_fasta",
+    "tantan_mask_fastx",
     "tokenize_fastx",
     "write_bed",
 ]
@@ -76,6 +82,10 @@ __all__ = [
 Source = str | os.PathLike[str] | BinaryIO
 EmptyPolicy = Literal["raise", "skip", "keep"]
 ProfileMethod = Literal["conditional", "kmer", "next_entropy", "next_surprisal"]
+#: Bases per batch of :func:`tantan_mask_fastx` (records of a batch run in parallel).
+TANTAN_BATCH_BASES = 1 << 26
+#: The low-complexity maskers of :func:`mask_fastx`.
+MaskMethod = Literal["sdust", "tantan"]
 #: Old name of :data:`ProfileMethod`.
 ProfileKind = ProfileMethod
 
@@ -446,6 +456,35 @@ class FastxBatch:
         1]]`` (int64 ``[start, end)`` within the record)."""
         return _dust_mask_batch(
             self.sequences, self.sequence_offsets, window=window, level=level, threads=threads
+        )
+
+    def tantan_mask(
+        self,
+        *,
+        protein: bool = False,
+        repeat_start: float = 0.005,
+        repeat_end: float = 0.05,
+        decay: float = 0.9,
+        max_period: int | None = None,
+        gap_open: int = 0,
+        gap_extend: int | None = None,
+        threshold: float = 0.5,
+        threads: int | None = None,
+    ) -> tuple[Intervals, npt.NDArray[np.int64]]:
+        """tantan intervals of every record (see :func:`entroseg.tantan_mask`), laid
+        out as :meth:`dust_mask`'s; records run in parallel on ``threads`` threads."""
+        return _tantan_mask_batch(
+            self.sequences,
+            self.sequence_offsets,
+            protein=protein,
+            repeat_start=repeat_start,
+            repeat_end=repeat_end,
+            decay=decay,
+            max_period=max_period,
+            gap_open=gap_open,
+            gap_extend=gap_extend,
+            threshold=threshold,
+            threads=threads,
         )
 
     def profile(
@@ -925,8 +964,10 @@ def mask_fastx(
     level: int = 20,
     empty: EmptyPolicy = "raise",
     threads: int | None = None,
+    method: MaskMethod = "sdust",
 ) -> Iterator[tuple[str, Intervals]]:
-    """SDUST low-complexity intervals of every record (see :func:`entroseg.dust_mask`).
+    """SDUST low-complexity intervals of every record (see :func:`entroseg.dust_mask`),
+    or tantan's tandem repeats with ``method="tantan"``.
 
     Parameters
     ----------
@@ -940,6 +981,9 @@ def mask_fastx(
         What to do with a record without bases.
     threads : int or None, default None
         Threads over the records of a batch (None: every core; same result).
+    method : {"sdust", "tantan"}, default "sdust"
+        The masker: SDUST (``window`` and ``level``), or tantan with its default
+        options (:func:`tantan_mask_fastx` takes tantan's options).
 
     Yields
     ------
@@ -953,10 +997,81 @@ def mask_fastx(
     >>> data = io.BytesIO(b">r\\nGATTACAGGCTTACCGATGCA" + b"CA" * 20 + b"TTGACGGATCCAG\\n")
     >>> [(name, iv.tolist()) for name, iv in mask_fastx(data)]
     [('r', [[19, 61]])]
+    >>> data.seek(0)
+    0
+    >>> [(name, iv.tolist()) for name, iv in mask_fastx(data, method="tantan")]
+    [('r', [[21, 61]])]
     """
+    if method == "tantan":
+        if (window, level) != (64, 20):
+            raise InvalidParameterError(
+                "window and level are SDUST's options; method='tantan' takes none "
+                "(use tantan_mask_fastx for tantan's)"
+            )
+        yield from tantan_mask_fastx(source, empty=empty, threads=threads)
+        return
+    if method != "sdust":
+        raise InvalidParameterError(f"method must be 'sdust' or 'tantan', got {method!r}")
     dust_mask(b"", window=window, level=level)  # options first
     for batch in iter_fastx_batches(source, empty=empty):
         intervals, offsets = batch.dust_mask(window=window, level=level, threads=threads)
+        bounds = offsets.tolist()
+        for i, name in enumerate(batch.names()):
+            yield name, intervals[bounds[i] : bounds[i + 1]]
+
+
+def tantan_mask_fastx(
+    source: Source,
+    *,
+    protein: bool = False,
+    repeat_start: float = 0.005,
+    repeat_end: float = 0.05,
+    decay: float = 0.9,
+    max_period: int | None = None,
+    gap_open: int = 0,
+    gap_extend: int | None = None,
+    threshold: float = 0.5,
+    empty: EmptyPolicy = "raise",
+    threads: int | None = None,
+) -> Iterator[tuple[str, Intervals]]:
+    """tantan tandem-repeat intervals of every record (see :func:`entroseg.tantan_mask`,
+    which documents the options; pydustmasker's ``TantanMasker`` names them alike,
+    ``threshold`` being its ``score_threshold``).
+
+    Records are read in batches and masked in parallel over ``threads`` threads (None:
+    every core; the result does not depend on it). One record's posteriors depend on
+    all of it, so a record is never split: a genome of a few long chromosomes uses at
+    most one thread per chromosome.
+
+    Yields
+    ------
+    (str, numpy.ndarray)
+        The record name and its int64 (n, 2) ``[start, end)`` intervals.
+
+    Examples
+    --------
+    >>> import io
+    >>> from entroseg.genomic import tantan_mask_fastx
+    >>> data = io.BytesIO(b">a\\nGATTACA\\n>b\\nTTG" + b"ACG" * 10 + b"GATTC\\n")
+    >>> [(name, iv.tolist()) for name, iv in tantan_mask_fastx(data)]
+    [('a', []), ('b', [[5, 33]])]
+    """
+    options: dict[str, Any] = dict(
+        protein=protein,
+        repeat_start=repeat_start,
+        repeat_end=repeat_end,
+        decay=decay,
+        max_period=max_period,
+        gap_open=gap_open,
+        gap_extend=gap_extend,
+        threshold=threshold,
+    )
+    tantan_mask(b"", **options)  # options first
+    # Batches of many bases, so that the records of a genome (a few long chromosomes)
+    # land in one batch and run in parallel: tantan spends about a microsecond per base,
+    # against which holding 64 MiB of letters costs nothing.
+    for batch in iter_fastx_batches(source, empty=empty, batch_bases=TANTAN_BATCH_BASES):
+        intervals, offsets = batch.tantan_mask(threads=threads, **options)
         bounds = offsets.tolist()
         for i, name in enumerate(batch.names()):
             yield name, intervals[bounds[i] : bounds[i + 1]]

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, TryLockError};
 
 /// A DNA sequence argument: letters (bytes or str, borrowed) or base codes 0..=4.
-enum Sequence<'py> {
+pub(crate) enum Sequence<'py> {
     Bytes(Bound<'py, PyBytes>),
     Str(Bound<'py, PyString>),
     Owned(Vec<u8>),
@@ -27,7 +27,7 @@ enum Sequence<'py> {
 }
 
 impl<'py> Sequence<'py> {
-    fn extract(obj: &Bound<'py, PyAny>) -> PyResult<Self> {
+    pub(crate) fn extract(obj: &Bound<'py, PyAny>) -> PyResult<Self> {
         if let Ok(b) = obj.cast::<PyBytes>() {
             return Ok(Self::Bytes(b.clone()));
         }
@@ -63,7 +63,7 @@ fn narrow<T: Copy + Into<u64>>(codes: &[T]) -> PyResult<Vec<u8>> {
 }
 
 /// Runs `letters` or `codes` on the sequence's bytes with the GIL released.
-fn with_sequence<'py, T: Send>(
+pub(crate) fn with_sequence<'py, T: Send>(
     py: Python<'py>,
     seq: &Sequence<'py>,
     letters: impl FnOnce(&[u8]) -> T + Send,

@@ -1443,6 +1443,36 @@ pub fn tantan_records(
         .collect()
 }
 
+/// tantan intervals of every record of a batch (letters, validated; a buffer of
+/// concatenated records with `records + 1` offsets, as the FASTA/FASTQ batch reader gives
+/// them), each record masked alone as [`tantan`] masks it, over `threads` threads;
+/// intervals are `[start, end)` within their record.
+pub fn tantan_batch(
+    sequences: &[u8],
+    offsets: &[i64],
+    options: TantanOptions,
+    threads: usize,
+) -> Result<crate::genomic::reads::Ragged<(u64, u64)>> {
+    Tantan::new(options)?;
+    crate::segment::segments::check_offsets(offsets, sequences.len())?;
+    let records: Vec<&[u8]> = offsets
+        .windows(2)
+        .map(|w| &sequences[w[0] as usize..w[1] as usize])
+        .collect();
+    let masks = tantan_records(&records, options, threads)?;
+    let mut values = Vec::with_capacity(masks.iter().map(Vec::len).sum());
+    let mut value_offsets = Vec::with_capacity(masks.len() + 1);
+    value_offsets.push(0i64);
+    for m in masks {
+        values.extend(m);
+        value_offsets.push(values.len() as i64);
+    }
+    Ok(crate::genomic::reads::Ragged {
+        values,
+        value_offsets,
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::needless_range_loop)]
 mod tests {
@@ -1767,6 +1797,29 @@ mod tests {
         bad[3] = b"ACGT!";
         let err = tantan_records(&bad, TantanOptions::default(), 2).unwrap_err();
         assert!(err.message().starts_with("record 3: "), "{}", err.message());
+    }
+
+    #[test]
+    fn batch_equals_records_one_by_one() {
+        let seqs: [&[u8]; 3] = [
+            b"ACGACGACGACGACGACGACGTTAG",
+            b"",
+            b"TTTTTTTTTTTTTTTTTTTTTTTTTTTT",
+        ];
+        let mut buffer = Vec::new();
+        let mut offsets = vec![0i64];
+        for s in seqs {
+            buffer.extend_from_slice(s);
+            offsets.push(buffer.len() as i64);
+        }
+        let got = tantan_batch(&buffer, &offsets, TantanOptions::default(), 3).unwrap();
+        let mut want = Vec::new();
+        for s in seqs {
+            want.extend(tantan(s, TantanOptions::default()).unwrap());
+        }
+        assert_eq!(got.values, want);
+        assert_eq!(got.value_offsets.len(), 4);
+        assert!(tantan_batch(&buffer, &[0, 99], TantanOptions::default(), 1).is_err());
     }
 
     proptest! {
