@@ -900,7 +900,8 @@ impl Run<'_> {
         }
         // From here on every step has `max_period` periods.
         let mut next_sum: Option<f64> = None;
-        for pos in ramp..n {
+        let mut pos = ramp;
+        while pos < n {
             let key = emission.key(self.codes[pos]);
             let sum = match next_sum {
                 Some(s) => s,
@@ -908,6 +909,32 @@ impl Run<'_> {
             };
             let b = self.bg;
             let back = &self.rev[n - pos..];
+            // Two positions in one pass over the states when no rescaling falls between
+            // them: the second's values need only the first's value of the same period,
+            // so both sums (two independent chains of additions) run side by side.
+            if pos + 1 < n && pos % SCALE_STEP != SCALE_STEP - 1 {
+                let b_next = b * b2b + sum * f2b;
+                let (sum_next, sum_after) = kernels::forward_pair::<N, E>(
+                    &mut self.fg,
+                    max_period,
+                    self.b2f,
+                    [back, &self.rev[n - pos - 1..]],
+                    [key, emission.key(self.codes[pos + 1])],
+                    [b, b_next],
+                    f2f0,
+                    emission,
+                );
+                self.probs[pos] = b_next as f32;
+                self.bg = b_next * b2b + sum_next * f2b;
+                next_sum = Some(sum_after);
+                if (pos + 1) % SCALE_STEP == SCALE_STEP - 1 {
+                    self.rescale_forward(pos + 1);
+                    next_sum = None;
+                }
+                self.probs[pos + 1] = self.bg as f32;
+                pos += 2;
+                continue;
+            }
             next_sum = Some(kernels::forward_new::<N, E>(
                 &mut self.fg,
                 max_period,
@@ -924,6 +951,7 @@ impl Run<'_> {
                 next_sum = None;
             }
             self.probs[pos] = self.bg as f32;
+            pos += 1;
         }
         let total = self.total();
         self.start_backward();
@@ -931,7 +959,36 @@ impl Run<'_> {
         // `this_sum` their weighted sum (both from the previous step).
         let mut emitted = false;
         let mut this_sum = 0.0;
-        for pos in (0..n).rev() {
+        let mut end = n;
+        while end > 0 {
+            let pos = end - 1;
+            // Two positions in one pass, from emitted states, when the two next ones
+            // (`pos - 1`, `pos - 2`) have every period and no rescaling.
+            let ok = |x: usize| x >= max_period && x % SCALE_STEP != SCALE_STEP - 1;
+            if emitted && pos >= 2 && ok(pos - 1) && ok(pos - 2) {
+                self.probs[pos] = Self::posterior(self.probs[pos], self.bg, total);
+                let to_background = f2b * self.bg;
+                let bg_here = b2b * self.bg + this_sum;
+                self.probs[pos - 1] = Self::posterior(self.probs[pos - 1], bg_here, total);
+                let (sum_next, sum_after) = kernels::backward_pair::<N, E>(
+                    &mut self.fg,
+                    max_period,
+                    self.b2f,
+                    [&self.rev[n - (pos - 1)..], &self.rev[n - (pos - 2)..]],
+                    [
+                        emission.key(self.codes[pos - 1]),
+                        emission.key(self.codes[pos - 2]),
+                    ],
+                    [to_background, f2b * bg_here],
+                    f2f0,
+                    emission,
+                );
+                self.bg = b2b * bg_here + sum_next;
+                this_sum = sum_after;
+                end -= 2;
+                continue;
+            }
+            end -= 1;
             self.probs[pos] = Self::posterior(self.probs[pos], self.bg, total);
             self.rescale_backward(pos);
             let k = pos.min(max_period);
@@ -1404,6 +1461,166 @@ mod kernels {
             }
         }
         (sum_now, sum_next)
+    }
+
+    /// Two forward steps in one pass: positions with letters `back[0]`, `back[1]`, keys
+    /// `key[0]`, `key[1]` and previous background values `b[0]`, `b[1]`. `fg` ends
+    /// holding the second position's values; returns the sums of the first's and of the
+    /// second's new values (each in the peer's order). The pass keeps one accumulator
+    /// (with two, the vectoriser packs lane `j` of both together into two-lane vectors);
+    /// the second sum is a short pass over the stored values after it, whose chain of
+    /// additions runs beside the first's.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(super) fn forward_pair<const N: usize, E: Emission>(
+        fg: &mut [f64],
+        k: usize,
+        b2f: &[f64],
+        back: [&[u8]; 2],
+        key: [u8; 2],
+        b: [f64; 2],
+        f2f0: f64,
+        emission: &E,
+    ) -> (f64, f64) {
+        let emission = *emission;
+        let bulk = k - k % N;
+        let mut acc = [0.0f64; N];
+        let mut at = 0;
+        while at < bulk {
+            let (f, w, l1) = chunk_at::<N>(fg, b2f, back[0], at);
+            let l2 = *bytes::<N>(&back[1][at..at + N]);
+            let first = forward_pair_chunk(f, &w, &l1, &l2, key, b, f2f0, emission);
+            for j in 0..N {
+                acc[j] += first[j];
+            }
+            at += N;
+        }
+        let mut sum1 = fold(&acc);
+        if bulk < k {
+            let (f, w, l1) = chunk_at::<N>(fg, b2f, back[0], bulk);
+            let l2 = *bytes::<N>(&back[1][bulk..bulk + N]);
+            let first = forward_pair_chunk(f, &w, &l1, &l2, key, b, f2f0, emission);
+            for &x in &first[..k - bulk] {
+                sum1 += x;
+            }
+        }
+        (sum1, lane_sum::<N>(&fg[..k]))
+    }
+
+    /// One chunk of [`forward_pair`]: stores the second position's values, returns the
+    /// first's.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn forward_pair_chunk<const N: usize, E: Emission>(
+        f: &mut [f64; N],
+        w: &[f64; N],
+        l1: &[u8; N],
+        l2: &[u8; N],
+        key: [u8; 2],
+        b: [f64; 2],
+        f2f0: f64,
+        emission: E,
+    ) -> [f64; N] {
+        let (mut first, mut second) = ([0.0f64; N], [0.0f64; N]);
+        for j in 0..N {
+            first[j] = (b[0] * w[j] + f[j] * f2f0) * emission.ratio(key[0], l1[j]);
+        }
+        for j in 0..N {
+            second[j] = (b[1] * w[j] + first[j] * f2f0) * emission.ratio(key[1], l2[j]);
+        }
+        *f = second;
+        first
+    }
+
+    /// The peer's sum of `b2f * values` over the first `k` periods.
+    #[inline(always)]
+    fn weighted_lane_sum<const N: usize>(values: &[f64], b2f: &[f64], k: usize) -> f64 {
+        let bulk = k - k % N;
+        let mut acc = [0.0f64; N];
+        for (f, w) in values[..bulk]
+            .chunks_exact(N)
+            .zip(b2f[..bulk].chunks_exact(N))
+        {
+            let (f, w) = (array::<N>(f), array::<N>(w));
+            for j in 0..N {
+                acc[j] += w[j] * f[j];
+            }
+        }
+        let mut sum = fold(&acc);
+        for (&f, &w) in values[bulk..k].iter().zip(&b2f[bulk..k]) {
+            sum += w * f;
+        }
+        sum
+    }
+
+    /// Two backward steps in one pass from emitted states (`fg` holds this position's
+    /// `f * ratio`): with `to_background` of this position and of the next, each state
+    /// becomes `to_background[0] + f2f0 e`, is emitted for the next position (letters
+    /// `back[0]`, key `key[0]`), becomes `to_background[1] + f2f0 e'` and is emitted for
+    /// the one after (`back[1]`, `key[1]`), which `fg` ends holding. Returns the sums of
+    /// `b2f` times the two emitted values (each in the peer's order; one accumulator in
+    /// the pass, as in [`forward_pair`]).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(super) fn backward_pair<const N: usize, E: Emission>(
+        fg: &mut [f64],
+        k: usize,
+        b2f: &[f64],
+        back: [&[u8]; 2],
+        key: [u8; 2],
+        to_background: [f64; 2],
+        f2f0: f64,
+        emission: &E,
+    ) -> (f64, f64) {
+        let emission = *emission;
+        let bulk = k - k % N;
+        let mut acc = [0.0f64; N];
+        let mut at = 0;
+        while at < bulk {
+            let (f, w, l1) = chunk_at::<N>(fg, b2f, back[0], at);
+            let l2 = *bytes::<N>(&back[1][at..at + N]);
+            let term = backward_pair_chunk(f, &w, &l1, &l2, key, to_background, f2f0, emission);
+            for j in 0..N {
+                acc[j] += term[j];
+            }
+            at += N;
+        }
+        let mut sum1 = fold(&acc);
+        if bulk < k {
+            let (f, w, l1) = chunk_at::<N>(fg, b2f, back[0], bulk);
+            let l2 = *bytes::<N>(&back[1][bulk..bulk + N]);
+            let term = backward_pair_chunk(f, &w, &l1, &l2, key, to_background, f2f0, emission);
+            for &x in &term[..k - bulk] {
+                sum1 += x;
+            }
+        }
+        (sum1, weighted_lane_sum::<N>(fg, b2f, k))
+    }
+
+    /// One chunk of [`backward_pair`]: stores the twice-emitted values, returns `b2f`
+    /// times the once-emitted ones.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn backward_pair_chunk<const N: usize, E: Emission>(
+        f: &mut [f64; N],
+        w: &[f64; N],
+        l1: &[u8; N],
+        l2: &[u8; N],
+        key: [u8; 2],
+        to_background: [f64; 2],
+        f2f0: f64,
+        emission: E,
+    ) -> [f64; N] {
+        let (mut e1, mut term, mut e2) = ([0.0f64; N], [0.0f64; N], [0.0f64; N]);
+        for j in 0..N {
+            e1[j] = (to_background[0] + f2f0 * f[j]) * emission.ratio(key[0], l1[j]);
+            term[j] = w[j] * e1[j];
+        }
+        for j in 0..N {
+            e2[j] = (to_background[1] + f2f0 * e1[j]) * emission.ratio(key[1], l2[j]);
+        }
+        *f = e2;
+        term
     }
 
     /// The end of a backward step whose states the previous step emitted:
