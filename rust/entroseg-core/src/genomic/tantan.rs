@@ -47,7 +47,10 @@
 //! `K` emission likelihoods one table look-up at a time; here the sequence is stored
 //! reversed, so that the letters `1..=K` places back are contiguous, and for DNA the
 //! likelihood is a compare-and-select between two constants (a match, or anything else).
-//! The arithmetic per lane is unchanged, only how the operands are fetched.
+//! Each sum is computed in the step that produces its terms (one step early), and two
+//! positions share one pass over the states where no rescaling falls between them, so
+//! that the two sums' chains of additions run side by side. The arithmetic per lane is
+//! unchanged, only how the operands are fetched and the order the CPU may run it in.
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::genomic::dna::{describe_byte, AMBIGUOUS};
