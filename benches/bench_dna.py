@@ -13,6 +13,9 @@ with ENTROSEG_DNA_CACHE) and unpacks them with ``dpkg -x``.
 ``dustmasker`` comes from Debian's ``ncbi-blast+``; when it is missing and the script
 runs as root it installs it with ``apt-get install -y ncbi-blast+`` (otherwise the
 dustmasker rows are skipped). pydustmasker comes from PyPI (the ``bench`` extra).
+tantan rows compare with pydustmasker's ``TantanMasker`` and Debian's ``tantan`` binary
+(installed the same way when missing; ``python benches/bench_dna.py --tantan`` runs
+only them). They time CPU seconds, alternating the tools, best of several runs.
 
 Every timing is the best of several runs, measured in the same process (dustmasker in a
 subprocess: its time includes reading the FASTA and starting up, stated in the table).
@@ -114,6 +117,134 @@ def far_from(positions: np.ndarray, interval: tuple[int, int], margin: int = 64)
     """Whether no position (sorted) lies within `margin` bases of `interval`."""
     k = int(np.searchsorted(positions, interval[0] - margin))
     return k == len(positions) or int(positions[k]) >= interval[1] + margin
+
+
+def tantan_binary() -> str | None:
+    path = shutil.which("tantan")
+    if path is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("installing tantan with apt-get ...", file=sys.stderr)
+        try:
+            run(["apt-get", "install", "-y", "-q", "tantan"])
+        except subprocess.CalledProcessError:
+            return None
+        path = shutil.which("tantan")
+    return path
+
+
+def cpu_best(fs: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Best CPU time of each function (this process and its children), the functions
+    taking turns so that a change in the machine's load hits them alike."""
+    best_of = {name: float("inf") for name in fs}
+    for _ in range(repeat):
+        for name, f in fs.items():
+            t0, c0 = time.process_time(), os.times()
+            f()
+            c1 = os.times()
+            children = (c1.children_user - c0.children_user) + (
+                c1.children_system - c0.children_system
+            )
+            best_of[name] = min(best_of[name], time.process_time() - t0 + children)
+    return best_of
+
+
+def tantan_binary_bed(exe: str, fasta: Path) -> dict[str, list[tuple[int, int]]]:
+    out: dict[str, list[tuple[int, int]]] = {}
+    for line in run([exe, "-f3", str(fasta)]).stdout.splitlines():
+        name, a, b = line.split("\t")[:3]
+        out.setdefault(name, []).append((int(a), int(b)))
+    return out
+
+
+def tantan_rows(genomes: list[tuple[str, Path]], threads: int) -> list[tuple[str, str, str]]:
+    """tantan on each genome (record by record): entroseg on one thread and on all,
+    pydustmasker's TantanMasker, Debian's tantan binary (subprocess: its CPU time
+    includes start-up and FASTA parsing)."""
+    import pydustmasker
+
+    rows: list[tuple[str, str, str]] = []
+    exe = tantan_binary()
+    for label, fasta in genomes:
+        recs = [(r.name, r.sequence or b"") for r in read_fastx(fasta)]
+        texts = [s.decode() for _, s in recs]
+        mbp = sum(len(s) for _, s in recs) / 1e6
+        ours = [[tuple(iv) for iv in entroseg.tantan_mask(s).tolist()] for _, s in recs]
+        peer = [[tuple(iv) for iv in pydustmasker.TantanMasker(t).intervals] for t in texts]
+        bits = all(
+            np.array_equal(
+                entroseg.tantan_probabilities(s).view(np.uint32),
+                np.array(pydustmasker.TantanMasker(t).probabilities, np.float32).view(np.uint32),
+            )
+            for (_, s), t in zip(recs, texts, strict=True)
+        )
+        tools: dict[str, Callable[[], object]] = {
+            "ours": lambda recs=recs: [entroseg.tantan_mask(s) for _, s in recs],
+            "peer": lambda texts=texts: [pydustmasker.TantanMasker(t).intervals for t in texts],
+        }
+        if exe is not None:
+            tools["binary"] = lambda fasta=fasta: run([exe, "-f3", str(fasta)])
+        cpu = cpu_best(tools, 5)
+        t_all = best(lambda recs=recs: entroseg.tantan_mask([s for _, s in recs]), 3)
+        count = sum(len(r) for r in ours)
+        rows.append(
+            (
+                f"tantan {label} ({mbp:.2f} Mbp, {len(recs)} records): entroseg, 1 thread",
+                f"{cpu['ours']:.2f} s CPU ({mbp / cpu['ours']:,.1f} Mbp/s)",
+                f"{count:,} intervals",
+            )
+        )
+        rows.append(
+            (
+                f"... entroseg, list of records on {threads} threads",
+                f"{t_all:.2f} s wall",
+                "one thread per record at most",
+            )
+        )
+        rows.append(
+            (
+                "... pydustmasker TantanMasker",
+                f"{cpu['peer']:.2f} s CPU ({mbp / cpu['peer']:,.1f} Mbp/s)",
+                f"intervals equal: {ours == peer}; posteriors bit-identical: {bits}",
+            )
+        )
+        rows.append(
+            ("... speed-up over pydustmasker, 1 thread", f"{cpu['peer'] / cpu['ours']:.2f}x", "")
+        )
+        if exe is not None:
+            binary = tantan_binary_bed(exe, fasta)
+            same = [binary.get(name, []) for name, _ in recs] == ours
+            rows.append(
+                (
+                    "... Debian tantan -f3 (subprocess, incl. start-up and FASTA parsing)",
+                    f"{cpu['binary']:.2f} s CPU ({cpu['binary'] / cpu['ours']:.2f}x ours)",
+                    f"intervals equal: {same}",
+                )
+            )
+        else:
+            rows.append(("... Debian tantan", "not installed", "apt-get install tantan"))
+    return rows
+
+
+def tantan_only() -> int:
+    import pydustmasker
+
+    tmp = Path(tempfile.mkdtemp(prefix="entroseg-bench-"))
+    genomes = []
+    for label, gz in [("MG1655", genome()), ("P. falciparum", plasmodium())]:
+        path = tmp / f"{label.replace(' ', '_')}.fa"
+        path.write_bytes(gzip.decompress(gz.read_bytes()))
+        genomes.append((label, path))
+    threads = os.cpu_count() or 1
+    rows = tantan_rows(genomes, threads)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"entroseg {entroseg.__version__}, pydustmasker {pydustmasker.__version__}")
+    print(f"{threads} CPUs, load average {load:.2f} at the end of the run")
+    print()
+    print("| measurement | result | notes |")
+    print("|---|---|---|")
+    for name, result, note in rows:
+        print(f"| {name} | {result} | {note} |")
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
 
 
 def n_rich_records(count: int = 400, seed: int = 3) -> list[str]:
@@ -388,6 +519,9 @@ def main() -> int:
             )
         )
 
+    # tantan on both genomes, against pydustmasker and Debian's binary.
+    rows.extend(tantan_rows([("MG1655", fasta), ("P. falciparum", pf_fasta)], threads))
+
     # Generated N-rich records: where the implementations' treatment of N shows.
     records = n_rich_records()
     agree_peer = sum(
@@ -492,4 +626,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tantan_only() if "--tantan" in sys.argv[1:] else main())

@@ -67,6 +67,8 @@ from entroseg._entroseg import (
     permutation_entropy,
     quantize,
     statistical_complexity,
+    tantan_mask,
+    tantan_probabilities,
 )
 
 if _typing.TYPE_CHECKING:
@@ -265,4 +267,6 @@ __all__ = [
     "segment_means",
     "segment_parallel",
     "statistical_complexity",
+    "tantan_mask",
+    "tantan_probabilities",
 ]

@@ -52,6 +52,7 @@ __all__ = [
     "_segment_batch",
     "_segment_parallel",
     "_spec_from_options",
+    "_tantan_mask_batch",
     "conditional_entropy",
     "conditional_permutation_entropy",
     "dust_mask",
@@ -63,6 +64,8 @@ __all__ = [
     "permutation_entropy",
     "quantize",
     "statistical_complexity",
+    "tantan_mask",
+    "tantan_probabilities",
 ]
 
 __version__: str
@@ -719,6 +722,52 @@ def _longdust_mask_batch(
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """longdust intervals of every record of a batch and per-record offsets."""
 
+@overload
+def tantan_mask(
+    sequence: _Sequence,
+    /,
+    *,
+    protein: bool = False,
+    repeat_start: float = 0.005,
+    repeat_end: float = 0.05,
+    decay: float = 0.9,
+    max_period: int | None = None,
+    gap_open: int = 0,
+    gap_extend: int | None = None,
+    threshold: float = 0.5,
+    threads: int | None = None,
+) -> npt.NDArray[np.int64]:
+    """tantan tandem-repeat intervals, shape (n, 2), 0-based half-open."""
+
+@overload
+def tantan_mask(
+    sequence: list[_Sequence] | tuple[_Sequence, ...],
+    /,
+    *,
+    protein: bool = False,
+    repeat_start: float = 0.005,
+    repeat_end: float = 0.05,
+    decay: float = 0.9,
+    max_period: int | None = None,
+    gap_open: int = 0,
+    gap_extend: int | None = None,
+    threshold: float = 0.5,
+    threads: int | None = None,
+) -> list[npt.NDArray[np.int64]]: ...
+def tantan_probabilities(
+    sequence: _Sequence,
+    /,
+    *,
+    protein: bool = False,
+    repeat_start: float = 0.005,
+    repeat_end: float = 0.05,
+    decay: float = 0.9,
+    max_period: int | None = None,
+    gap_open: int = 0,
+    gap_extend: int | None = None,
+) -> npt.NDArray[np.float32]:
+    """tantan's posterior repeat probability of every letter (float32)."""
+
 class _Readable(Protocol):
     def read(self, size: int, /) -> bytes: ...
 
@@ -760,6 +809,23 @@ def _dust_mask_batch(
     threads: int | None = None,
 ) -> tuple[_I64, _I64]:
     """SDUST intervals of every record of a batch, with per-record offsets."""
+
+def _tantan_mask_batch(
+    sequences: _U8,
+    offsets: _I64,
+    /,
+    *,
+    protein: bool = False,
+    repeat_start: float = 0.005,
+    repeat_end: float = 0.05,
+    decay: float = 0.9,
+    max_period: int | None = None,
+    gap_open: int = 0,
+    gap_extend: int | None = None,
+    threshold: float = 0.5,
+    threads: int | None = None,
+) -> tuple[_I64, _I64]:
+    """tantan intervals of every record of a batch, with per-record offsets."""
 
 def _dna_profile_batch(
     sequences: _U8,

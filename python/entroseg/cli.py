@@ -1079,12 +1079,13 @@ def _intervals_by_batch(
         [genomic.FastxBatch],
         tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]],
     ],
+    batch_bases: int | None = None,
 ) -> tuple[int, int, int, int, Path | None]:
     """Runs `intervals_of` (starts, ends and per-record offsets) on every batch and writes
     the intervals as they come: BED lines to stdout, or to ``-o`` (BED or Parquet).
     Returns the records, bases, bases covered, intervals written and the output path
     (None for stdout)."""
-    batches, progress = _dna_batches(args)
+    batches, progress = _dna_batches(args, batch_bases)
     sink = _IntervalSink(args.output)
     n_records = bases = covered = 0
     try:
@@ -1127,7 +1128,26 @@ def _dna_mask_bed(args: argparse.Namespace) -> tuple[int, int, int, int, Path | 
     return n_records, bases, masked, sink.lines, sink.path
 
 
+#: The flags of one masker only (argparse name -> flag), refused with the others.
+TANTAN_FLAGS = {"repeat_start": "--repeat-start", "repeat_end": "--repeat-end",
+                "decay": "--decay", "max_period": "--max-period", "gap_open": "--gap-open",
+                "gap_extend": "--gap-extend"}  # fmt: skip
+LONGDUST_FLAGS = {"kmer": "--kmer", "gc": "--gc", "xdrop": "--xdrop",
+                  "min_start_count": "--min-start-count", "approx": "--approx",
+                  "forward_only": "--forward-only"}  # fmt: skip
+
+
+def _refuse(args: argparse.Namespace, method: str, flags: dict[str, str]) -> None:
+    """A one-line error when a flag of another masker was given to ``method``."""
+    for name, flag in flags.items():
+        if getattr(args, name) not in (None, False):
+            raise CliError(f"{flag} is not an option of --method {method}")
+
+
 def _sdust_options(args: argparse.Namespace) -> dict[str, Any]:
+    if args.threshold is not None:
+        raise CliError("--threshold is not an option of --method sdust (its score is --level)")
+    _refuse(args, "sdust", {**TANTAN_FLAGS, **LONGDUST_FLAGS})
     return {
         "window": 64 if args.window is None else args.window,
         "level": 20 if args.level is None else args.level,
@@ -1137,20 +1157,22 @@ def _sdust_options(args: argparse.Namespace) -> dict[str, Any]:
 def _longdust_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.level is not None:
         raise CliError("--level is an SDUST option; longdust takes --threshold")
+    _refuse(args, "longdust", TANTAN_FLAGS)
     gc: float | str | None = args.gc
     if gc is not None and gc != "auto":
         try:
             gc = float(gc)
         except ValueError:
             raise CliError(f"--gc must be 'auto' or a number in [0, 1], got {gc!r}") from None
-    xdrop: int | None = None if args.xdrop.lower() == "none" else _int_arg(args.xdrop, "--xdrop")
+    given = "50" if args.xdrop is None else args.xdrop
+    xdrop: int | None = None if given.lower() == "none" else _int_arg(given, "--xdrop")
     return {
         "window": 5000 if args.window is None else args.window,
-        "threshold": args.threshold,
-        "kmer": args.kmer,
+        "threshold": 0.6 if args.threshold is None else args.threshold,
+        "kmer": 7 if args.kmer is None else args.kmer,
         "gc": gc,
         "xdrop": xdrop,
-        "min_start_count": args.min_start_count,
+        "min_start_count": 3 if args.min_start_count is None else args.min_start_count,
         "approx": args.approx,
         "forward_only": args.forward_only,
     }
@@ -1163,11 +1185,29 @@ def _int_arg(value: str, name: str) -> int:
         raise CliError(f"{name} must be an integer or 'none', got {value!r}") from None
 
 
+def _tantan_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The tantan options of ``entroseg dna mask --method tantan``."""
+    if args.window is not None or args.level is not None:
+        raise CliError("--window and --level are SDUST's; tantan takes --max-period")
+    _refuse(args, "tantan", LONGDUST_FLAGS)
+    return dict(
+        window=None,
+        repeat_start=0.005 if args.repeat_start is None else args.repeat_start,
+        repeat_end=0.05 if args.repeat_end is None else args.repeat_end,
+        decay=0.9 if args.decay is None else args.decay,
+        max_period=args.max_period,
+        gap_open=0 if args.gap_open is None else args.gap_open,
+        gap_extend=args.gap_extend,
+        threshold=0.5 if args.threshold is None else args.threshold,
+    )
+
+
 #: ``entroseg dna mask --method``: name -> its options from the command line. Every
 #: masker but SDUST writes through the batch API (numpy); SDUST has a Rust BED path.
 MASK_METHODS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "sdust": _sdust_options,
     "longdust": _longdust_options,
+    "tantan": _tantan_options,
 }
 
 
@@ -1219,7 +1259,9 @@ def _dna_mask_method(args: argparse.Namespace) -> int:
         iv, offsets = masker(batch, window, options, None)
         return np.ascontiguousarray(iv[:, 0]), np.ascontiguousarray(iv[:, 1]), offsets
 
-    n_records, bases, masked, lines, out = _intervals_by_batch(args, masks)
+    # tantan's batches are large, so that a genome's chromosomes run in parallel.
+    batch_bases = genomic.TANTAN_BATCH_BASES if args.method == "tantan" else None
+    n_records, bases, masked, lines, out = _intervals_by_batch(args, masks, batch_bases)
     if out is not None:
         _print_mask_summary(n_records, bases, masked, lines, out)
     return 0
@@ -1410,12 +1452,13 @@ def _add_dna(sub: argparse._SubParsersAction[Any]) -> None:
 
     m = dsub.add_parser(
         "mask",
-        help="low-complexity intervals (SDUST or longdust) as BED",
+        help="low-complexity intervals (SDUST, longdust or tantan) as BED",
         description=(
             "Low-complexity intervals of every record by SDUST (--method sdust, the default: "
-            "the symmetric DUST of NCBI dustmasker; identical to pydustmasker) or longdust "
+            "the symmetric DUST of NCBI dustmasker; identical to pydustmasker), longdust "
             "(--method longdust: long low-complexity regions and tandem repeats; identical "
-            "to pydustmasker's LongdustMasker). Writes BED lines 'name<TAB>start<TAB>"
+            "to pydustmasker's LongdustMasker) or tantan (--method tantan: tandem repeats; "
+            "identical to pydustmasker's TantanMasker). Writes BED lines 'name<TAB>start<TAB>"
             "end' (0-based, half-open) to stdout, or to -o FILE: BED, or Parquet (columns "
             "chrom, start, end) for a .parquet name."
         ),
@@ -1432,19 +1475,22 @@ def _add_dna(sub: argparse._SubParsersAction[Any]) -> None:
     )
     m.add_argument("--level", type=int, default=None, help="sdust: DUST level (default 20)")
     m.add_argument(
-        "--threshold", type=float, default=0.6, help="longdust: score threshold (default 0.6)"
+        "--threshold",
+        type=float,
+        default=None,
+        help="longdust: score threshold (default 0.6); tantan: posterior to mask at (default 0.5)",
     )
-    m.add_argument("--kmer", type=int, default=7, help="longdust: k-mer length (default 7)")
+    m.add_argument("--kmer", type=int, default=None, help="longdust: k-mer length (default 7)")
     m.add_argument(
         "--gc",
         default=None,
         help="longdust: GC content, a number in [0, 1] or 'auto' (default: uniform)",
     )
-    m.add_argument("--xdrop", default="50", help="longdust: X-drop length, or 'none' (default 50)")
+    m.add_argument("--xdrop", default=None, help="longdust: X-drop length, or 'none' (default 50)")
     m.add_argument(
         "--min-start-count",
         type=int,
-        default=3,
+        default=None,
         help="longdust: smallest k-mer count that starts a backward scan (default 3)",
     )
     m.add_argument(
@@ -1453,6 +1499,13 @@ def _add_dna(sub: argparse._SubParsersAction[Any]) -> None:
     m.add_argument(
         "--forward-only", action="store_true", help="longdust: scan the forward strand only"
     )
+    t = m.add_argument_group("tantan (--method tantan)")
+    t.add_argument("--repeat-start", type=float, default=None, help="default 0.005")
+    t.add_argument("--repeat-end", type=float, default=None, help="default 0.05")
+    t.add_argument("--decay", type=float, default=None, help="default 0.9")
+    t.add_argument("--max-period", type=int, default=None, help="longest unit (default 100)")
+    t.add_argument("--gap-open", type=int, default=None, help="default 0")
+    t.add_argument("--gap-extend", type=int, default=None, help="default: no gaps")
     m.add_argument("-o", "--output", help="write BED (or .parquet) here instead of stdout")
     m.set_defaults(func=_dna_mask)
 

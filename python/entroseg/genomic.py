@@ -22,6 +22,9 @@ bases. Intervals everywhere are 0-based and half-open, ``[start, end)``, as in B
   :func:`entroseg.longdust_mask` finds long low-complexity regions and long tandem
   repeats with longdust (identical to pydustmasker's ``LongdustMasker``);
   ``mask_fastx(..., method="longdust")`` does it record by record.
+- :func:`entroseg.tantan_mask` finds tandem repeats with tantan (identical to
+  pydustmasker's ``TantanMasker``); :func:`tantan_mask_fastx` (or
+  ``mask_fastx(..., method="tantan")``) does it record by record, in parallel.
 - :func:`sample_fasta` generates a small FASTA with known features for demos and tests.
 """
 
@@ -47,8 +50,10 @@ from entroseg._entroseg import (
     _dna_tokens_batch,
     _dust_mask_batch,
     _longdust_mask_batch,
+    _tantan_mask_batch,
     dust_mask,
     longdust_mask,
+    tantan_mask,
 )
 from entroseg._optional import require
 from entroseg._options import renamed
@@ -73,6 +78,7 @@ __all__ = [
     "read_fastx",
     "read_fastx_arrow",
     "sample_fasta",
+    "tantan_mask_fastx",
     "tokenize_fastx",
     "write_bed",
 ]
@@ -81,8 +87,10 @@ __all__ = [
 Source = str | os.PathLike[str] | BinaryIO
 EmptyPolicy = Literal["raise", "skip", "keep"]
 ProfileMethod = Literal["conditional", "kmer", "next_entropy", "next_surprisal"]
+#: Bases per batch of tantan's masks (records of a batch run in parallel).
+TANTAN_BATCH_BASES = 1 << 26
 #: A low-complexity masker of :func:`mask_fastx` (see :data:`MASK_METHODS`).
-MaskMethod = Literal["sdust", "longdust"]
+MaskMethod = Literal["sdust", "longdust", "tantan"]
 #: Old name of :data:`ProfileMethod`.
 ProfileKind = ProfileMethod
 
@@ -462,6 +470,35 @@ class FastxBatch:
         :func:`entroseg.longdust_mask`): ``(intervals, offsets)`` as :meth:`dust_mask`."""
         return _longdust_mask_batch(
             self.sequences, self.sequence_offsets, threads=threads, **options
+        )
+
+    def tantan_mask(
+        self,
+        *,
+        protein: bool = False,
+        repeat_start: float = 0.005,
+        repeat_end: float = 0.05,
+        decay: float = 0.9,
+        max_period: int | None = None,
+        gap_open: int = 0,
+        gap_extend: int | None = None,
+        threshold: float = 0.5,
+        threads: int | None = None,
+    ) -> tuple[Intervals, npt.NDArray[np.int64]]:
+        """tantan intervals of every record (see :func:`entroseg.tantan_mask`), laid
+        out as :meth:`dust_mask`'s; records run in parallel on ``threads`` threads."""
+        return _tantan_mask_batch(
+            self.sequences,
+            self.sequence_offsets,
+            protein=protein,
+            repeat_start=repeat_start,
+            repeat_end=repeat_end,
+            decay=decay,
+            max_period=max_period,
+            gap_open=gap_open,
+            gap_extend=gap_extend,
+            threshold=threshold,
+            threads=threads,
         )
 
     def profile(
@@ -958,11 +995,27 @@ def _check_longdust(window: int | None, options: dict[str, Any]) -> None:
     longdust_mask(b"", **options)
 
 
+def _tantan_batch(
+    batch: FastxBatch, window: int | None, options: dict[str, Any], threads: int | None
+) -> tuple[Intervals, npt.NDArray[np.int64]]:
+    return batch.tantan_mask(threads=threads, **options)
+
+
+def _check_tantan(window: int | None, options: dict[str, Any]) -> None:
+    if window is not None:
+        raise InvalidParameterError(
+            f"tantan has no window (it models repeats of every period up to max_period); "
+            f"got window={window}"
+        )
+    tantan_mask(b"", **options)
+
+
 #: The maskers of :func:`mask_fastx`: name -> (option check, batch masker). Each takes
 #: ``window`` (None: the masker's default) and its own keyword options.
 MASK_METHODS: dict[str, tuple[Any, Any]] = {
     "sdust": (_check_sdust, _sdust_batch),
     "longdust": (_check_longdust, _longdust_batch),
+    "tantan": (_check_tantan, _tantan_batch),
 }
 
 
@@ -993,7 +1046,10 @@ def mask_fastx(
     **options
         The masker's other options: ``level`` for SDUST (dustmasker ``-level``,
         default 20); ``threshold``, ``kmer``, ``gc``, ``xdrop``, ``min_start_count``,
-        ``approx`` and ``forward_only`` for longdust.
+        ``approx`` and ``forward_only`` for longdust; ``protein``, ``repeat_start``,
+        ``repeat_end``, ``decay``, ``max_period``, ``gap_open``, ``gap_extend`` and
+        ``threshold`` for tantan (which takes no ``window``; its batches are large, so
+        the chromosomes of a genome run in parallel).
 
     Yields
     ------
@@ -1010,6 +1066,9 @@ def mask_fastx(
     >>> data = io.BytesIO(b">r\\n" + b"A" * 10 + b"NNN" + b"A" * 30 + b"\\n")
     >>> [(name, iv.tolist()) for name, iv in mask_fastx(data, method="longdust")]
     [('r', [[0, 43]])]
+    >>> data = io.BytesIO(b">r\\nGATTACAGGCTTACCGATGCA" + b"CA" * 20 + b"TTGACGGATCCAG\\n")
+    >>> [(name, iv.tolist()) for name, iv in mask_fastx(data, method="tantan")]
+    [('r', [[21, 61]])]
     """
     if method not in MASK_METHODS:
         raise InvalidParameterError(
@@ -1017,8 +1076,66 @@ def mask_fastx(
         )
     check, masker = MASK_METHODS[method]
     check(window, options)  # options first
-    for batch in iter_fastx_batches(source, empty=empty):
+    sizes = {"batch_bases": TANTAN_BATCH_BASES} if method == "tantan" else {}
+    for batch in iter_fastx_batches(source, empty=empty, **sizes):
         intervals, offsets = masker(batch, window, options, threads)
+        bounds = offsets.tolist()
+        for i, name in enumerate(batch.names()):
+            yield name, intervals[bounds[i] : bounds[i + 1]]
+
+
+def tantan_mask_fastx(
+    source: Source,
+    *,
+    protein: bool = False,
+    repeat_start: float = 0.005,
+    repeat_end: float = 0.05,
+    decay: float = 0.9,
+    max_period: int | None = None,
+    gap_open: int = 0,
+    gap_extend: int | None = None,
+    threshold: float = 0.5,
+    empty: EmptyPolicy = "raise",
+    threads: int | None = None,
+) -> Iterator[tuple[str, Intervals]]:
+    """tantan tandem-repeat intervals of every record (see :func:`entroseg.tantan_mask`,
+    which documents the options; pydustmasker's ``TantanMasker`` names them alike,
+    ``threshold`` being its ``score_threshold``).
+
+    Records are read in batches and masked in parallel over ``threads`` threads (None:
+    every core; the result does not depend on it). One record's posteriors depend on
+    all of it, so a record is never split: a genome of a few long chromosomes uses at
+    most one thread per chromosome.
+
+    Yields
+    ------
+    (str, numpy.ndarray)
+        The record name and its int64 (n, 2) ``[start, end)`` intervals.
+
+    Examples
+    --------
+    >>> import io
+    >>> from entroseg.genomic import tantan_mask_fastx
+    >>> data = io.BytesIO(b">a\\nGATTACA\\n>b\\nTTG" + b"ACG" * 10 + b"GATTC\\n")
+    >>> [(name, iv.tolist()) for name, iv in tantan_mask_fastx(data)]
+    [('a', []), ('b', [[5, 33]])]
+    """
+    options: dict[str, Any] = dict(
+        protein=protein,
+        repeat_start=repeat_start,
+        repeat_end=repeat_end,
+        decay=decay,
+        max_period=max_period,
+        gap_open=gap_open,
+        gap_extend=gap_extend,
+        threshold=threshold,
+    )
+    tantan_mask(b"", **options)  # options first
+    # Batches of many bases, so that the records of a genome (a few long chromosomes)
+    # land in one batch and run in parallel: tantan spends about a microsecond per base,
+    # against which holding 64 MiB of letters costs nothing.
+    for batch in iter_fastx_batches(source, empty=empty, batch_bases=TANTAN_BATCH_BASES):
+        intervals, offsets = batch.tantan_mask(threads=threads, **options)
         bounds = offsets.tolist()
         for i, name in enumerate(batch.names()):
             yield name, intervals[bounds[i] : bounds[i + 1]]

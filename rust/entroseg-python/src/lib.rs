@@ -16,6 +16,7 @@ mod merge;
 mod polars_expr;
 mod reads;
 mod segment;
+mod tantan;
 
 #[pymodule]
 fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -84,5 +85,8 @@ fn _entroseg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reads::_dna_tokens_batch, m)?)?;
     m.add_function(wrap_pyfunction!(reads::_bed_lines, m)?)?;
     m.add_function(wrap_pyfunction!(reads::_profile_summary_lines, m)?)?;
+    m.add_function(wrap_pyfunction!(tantan::tantan_mask, m)?)?;
+    m.add_function(wrap_pyfunction!(tantan::tantan_probabilities, m)?)?;
+    m.add_function(wrap_pyfunction!(tantan::_tantan_mask_batch, m)?)?;
     Ok(())
 }

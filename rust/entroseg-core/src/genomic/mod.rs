@@ -1,6 +1,6 @@
 //! Genomic data: streaming FASTA/FASTQ records ([`fasta`]), DNA encoding, k-mer profiles
 //! and tokens ([`dna`]), the SDUST low-complexity masker ([`dust`]), the longdust masker
-//! ([`longdust`]), a multi-member gzip
+//! ([`longdust`]), the tantan tandem-repeat masker ([`tantan`]), a multi-member gzip
 //! decoder ([`gzip`]), and batches of many short records with the per-record operations
 //! over a whole batch ([`reads`]).
 
@@ -11,3 +11,4 @@ pub mod gzip;
 pub mod longdust;
 pub mod read_model;
 pub mod reads;
+pub mod tantan;
