@@ -326,13 +326,20 @@ fn shrink_at(level: u64) -> u64 {
 struct Window {
     /// Triplets a full window holds (W - 2).
     capacity: usize,
-    /// The triplets, each written at its slot and again `capacity` further, so that the
-    /// window (oldest first) is always the plain slice `ring[head..head + len]` and the
-    /// scans read it without wrapping around.
-    ring: Box<[u8]>,
+    /// The triplets in order of position: the window (oldest first) is the plain slice
+    /// `triplets[head..head + len]`, so the scans read it without wrapping around, and
+    /// the triplets of the block being processed, encoded ahead, follow it. When a block
+    /// no longer fits after the window, the window moves to the front (one copy of at most
+    /// `capacity` bytes every `capacity + 3 BLOCK` bases or more). At least
+    /// [`CARRY_WINDOW`] bytes can be read from `head`.
+    triplets: Box<[u8]>,
     counts: [u64; 64],
     cursor: Cursor,
 }
+
+/// Bases encoded to triplets at once (validated and encoded a vector at a time) before
+/// the window loop counts them one by one.
+const BLOCK: usize = 256;
 
 /// Largest window whose suffix scores [`SuffixRepeats`] keeps (one bit per start in a
 /// `u64`, and every repeat count, times 10, fits a `u16`).
@@ -400,8 +407,8 @@ impl SuffixRepeats {
     }
 }
 
-/// The scalar state of a [`Window`], copied into a local [`WindowView`] for the hot loop
-/// so that the compiler keeps it in registers.
+/// The scalar state of a [`Window`], copied into locals for the hot loop so that the
+/// compiler keeps it in registers.
 #[derive(Debug, Clone, Copy, Default)]
 struct Cursor {
     /// Ring slot of the oldest triplet.
@@ -418,8 +425,7 @@ impl Window {
     fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            // Doubled, plus 64 bytes so that 64 triplets can be read from any head.
-            ring: vec![0u8; 2 * capacity + CARRY_WINDOW].into_boxed_slice(),
+            triplets: vec![0u8; 2 * capacity + 4 * BLOCK].into_boxed_slice(),
             counts: [0; 64],
             cursor: Cursor::default(),
         }
@@ -430,101 +436,62 @@ impl Window {
         self.cursor = Cursor::default();
     }
 
-    fn view(&mut self) -> WindowView<'_> {
-        WindowView {
-            capacity: self.capacity,
-            ring: &mut self.ring,
-            counts: &mut self.counts,
-            c: self.cursor,
-        }
-    }
-}
-
-/// A [`Window`] opened for updates, its cursor held by value.
-struct WindowView<'a> {
-    capacity: usize,
-    ring: &'a mut [u8],
-    counts: &'a mut [u64; 64],
-    c: Cursor,
-}
-
-impl WindowView<'_> {
-    /// Ring slot of the `i`-th triplet of the window (0 = oldest), `i < capacity`.
+    /// Makes room for a block after the window (moving the window to the front of the
+    /// buffer when needed) and returns where the block's triplets go.
     #[inline(always)]
-    fn slot(&self, i: usize) -> usize {
-        let j = self.c.head + i;
-        if j >= self.capacity {
-            j - self.capacity
-        } else {
-            j
+    fn block_start(&mut self) -> usize {
+        let Cursor { head, len, .. } = self.cursor;
+        // During the block the head moves by at most BLOCK, and the carried scan reads
+        // CARRY_WINDOW bytes from it.
+        if head + len + BLOCK + CARRY_WINDOW > self.triplets.len() {
+            self.triplets.copy_within(head..head + len, 0);
+            self.cursor.head = 0;
         }
-    }
-
-    /// Appends a triplet to a window that is not full.
-    #[inline(always)]
-    fn push(&mut self, triplet: usize, shrink_at: u64) {
-        let slot = self.slot(self.c.len);
-        self.ring[slot] = triplet as u8;
-        self.ring[slot + self.capacity] = triplet as u8;
-        self.c.len += 1;
-        self.enter(triplet, shrink_at);
-    }
-
-    /// Drops the oldest triplet of a full window and appends `triplet` in its slot.
-    #[inline(always)]
-    fn replace(&mut self, triplet: usize, shrink_at: u64) {
-        let head = self.c.head;
-        let old = self.ring[head] as usize & 63;
-        self.ring[head] = triplet as u8;
-        self.ring[head + self.capacity] = triplet as u8;
-        self.c.head = if head + 1 == self.capacity {
-            0
-        } else {
-            head + 1
-        };
-        if self.c.suffix == self.capacity {
-            // The suffix spanned the whole window: the triplet leaves both.
-            self.c.suffix -= 1;
-            self.counts[old] -= BOTH_ONE;
-            self.c.sums -= self.counts[old];
-        } else {
-            self.counts[old] -= WINDOW_ONE;
-            self.c.sums -= self.counts[old] & LOW;
-        }
-        self.enter(triplet, shrink_at);
+        self.cursor.head + len
     }
 
     /// Counts the newest triplet in the window and in `v`, then keeps `v` the longest
     /// suffix in which no triplet occurs more than `2T/10` times. `shrink_at` is
     /// [`shrink_at`] of the level: the test reads the packed count as it is.
     #[inline(always)]
-    fn enter(&mut self, triplet: usize, shrink_at: u64) {
-        self.c.suffix += 1;
-        self.c.sums += self.counts[triplet];
-        self.counts[triplet] += BOTH_ONE;
-        if self.counts[triplet] >= shrink_at {
-            self.c = Self::shrink_suffix(self.ring, self.counts, self.c, triplet);
+    fn enter(
+        triplets: &[u8],
+        counts: &mut [u64; 64],
+        cursor: &mut Cursor,
+        triplet: usize,
+        shrink_at: u64,
+    ) {
+        cursor.suffix += 1;
+        cursor.sums += counts[triplet];
+        counts[triplet] += BOTH_ONE;
+        if counts[triplet] >= shrink_at {
+            (cursor.suffix, cursor.sums) = Self::shrink_suffix(triplets, counts, *cursor, triplet);
         }
     }
 
     /// Too many copies of `triplet` in `v`: shortens it from the left until one copy has
-    /// left. Takes and returns the cursor by value (and the view's parts, not the view) so
-    /// that the hot loop's view never has to live in memory.
+    /// left; returns the new suffix length and sums. Takes the cursor by value and returns
+    /// scalars so that the hot loop's state never has to live in memory.
     #[inline(never)]
     fn shrink_suffix(
-        ring: &[u8],
+        triplets: &[u8],
         counts: &mut [u64; 64],
-        mut cursor: Cursor,
+        cursor: Cursor,
         triplet: usize,
-    ) -> Cursor {
+    ) -> (usize, u64) {
+        let Cursor {
+            head,
+            len,
+            mut suffix,
+            mut sums,
+        } = cursor;
         loop {
-            // The doubled ring needs no wrap-around.
-            let t = ring[cursor.head + (cursor.len - cursor.suffix)] as usize & 63;
-            cursor.suffix -= 1;
+            let t = triplets[head + (len - suffix)] as usize & 63;
+            suffix -= 1;
             counts[t] -= SUFFIX_ONE;
-            cursor.sums -= counts[t] & HIGH;
+            sums -= counts[t] & HIGH;
             if t == triplet {
-                return cursor;
+                return (suffix, sums);
             }
         }
     }
@@ -533,18 +500,18 @@ impl WindowView<'_> {
     /// condition: no suffix repeats more than the whole window, and none longer than `v`
     /// has fewer than `|v|` triplets to share the score).
     #[inline(always)]
-    fn may_hold_perfect(&self, level: u64) -> bool {
-        (self.c.sums & LOW) * 10 > level * self.c.suffix as u64
+    fn may_hold_perfect(sums: u64, suffix: usize, level: u64) -> bool {
+        (sums & LOW) * 10 > level * suffix as u64
     }
 
     /// Scores the suffixes of the window longer than `v`, from short to long, and inserts
     /// into `perfect` each one that scores above the threshold and at least as high as
     /// every perfect interval it contains.
-    /// The arguments are the view's parts, passed by value so that the view itself never
-    /// has to leave registers.
+    /// The window's parts come separately (the cursor by value) so that the hot loop's
+    /// state never has to leave registers.
     #[inline(never)]
     fn find_perfect(
-        ring: &[u8],
+        triplets: &[u8],
         counts: &[u64; 64],
         carried: &mut SuffixRepeats,
         cursor: Cursor,
@@ -560,7 +527,7 @@ impl WindowView<'_> {
             let keep = carried.end != EMPTY && carried.end + 1 == end && scan >= KEEP_MIN_SCAN;
             if keep || scan >= REBUILD_MIN_SCAN {
                 return Self::find_perfect_carried(
-                    ring,
+                    triplets,
                     carried,
                     cursor,
                     window_start,
@@ -601,9 +568,9 @@ impl WindowView<'_> {
             return;
         }
         // The triplets left of `v`, nearest first: the one entering the suffix of span
-        // `suffix + k` is the k-th. Window triplet i (0 = oldest) is `ring[head + i]`
+        // `suffix + k` is the k-th. Window triplet i (0 = oldest) is `triplets[head + i]`
         // and ends the suffix of span `len - 1 - i`.
-        let scanned = &ring[head + len - 1 - last_span..head + len - suffix];
+        let scanned = &triplets[head + len - 1 - last_span..head + len - suffix];
         let mut threshold = level * suffix as u64;
         let window_repeats = sums & LOW;
         for (k, &t) in scanned.iter().rev().enumerate() {
@@ -639,7 +606,7 @@ impl WindowView<'_> {
         }
     }
 
-    /// Longest span worth scoring (see [`WindowView::find_perfect`]): at most the
+    /// Longest span worth scoring (see [`Window::find_perfect`]): at most the
     /// window's, and only while the whole window's repeat count could beat the threshold.
     #[inline(always)]
     fn last_span(cursor: Cursor, level: u64) -> usize {
@@ -659,13 +626,13 @@ impl WindowView<'_> {
         (Self::last_span(cursor, level) + 1).saturating_sub(cursor.suffix)
     }
 
-    /// [`WindowView::find_perfect`] on the carried suffix repeat counts: brings them up
+    /// [`Window::find_perfect`] on the carried suffix repeat counts: brings them up
     /// to date (from the previous base's, or from scratch when `rebuild`), then scores
     /// the suffixes above the threshold in the same order and with the same tests as the
     /// triplet-by-triplet scan.
     #[inline(never)]
     fn find_perfect_carried(
-        ring: &[u8],
+        triplets: &[u8],
         carried: &mut SuffixRepeats,
         cursor: Cursor,
         window_start: u64,
@@ -677,8 +644,8 @@ impl WindowView<'_> {
             head, len, suffix, ..
         } = cursor;
         let end = window_start + len as u64 + 2;
-        // The window's triplets, oldest first, and what follows them in the ring.
-        let window: &[u8; CARRY_WINDOW] = ring[head..head + CARRY_WINDOW].try_into().unwrap();
+        // The window's triplets, oldest first, and what follows them in the buffer.
+        let window: &[u8; CARRY_WINDOW] = triplets[head..head + CARRY_WINDOW].try_into().unwrap();
         let r = &mut carried.r;
         if rebuild {
             *r = [0; CARRY_WINDOW + 1];
@@ -805,6 +772,153 @@ fn report_before(perfect: &mut Pending, intervals: &mut Vec<(u64, u64)>, start: 
         }
     }
     perfect.drop_before(start);
+}
+
+/// The constants of the window loop while no perfect interval is pending (see
+/// [`Quiet::slide`]).
+struct Quiet {
+    capacity: usize,
+    shrink_at: u64,
+    /// The sums (`r (2^32 + 1)` while `v` spans the window) from which a window whose
+    /// suffix `v` spans it may hold a perfect interval.
+    hot_at: u64,
+    level: u64,
+}
+
+impl Quiet {
+    /// Slides a full window over at most `n` triplets, the oldest at `triplets[head]`,
+    /// while no perfect interval is pending; returns how many bases slid before the
+    /// first whose window may hold a perfect interval (that base has slid too, and the
+    /// caller scores it), or `n`, with the new suffix length and sums. On its own so
+    /// that the loop's state fits in registers.
+    #[inline(never)]
+    fn slide(
+        &self,
+        triplets: &[u8],
+        head: usize,
+        n: usize,
+        counts: &mut [u64; 64],
+        mut suffix: usize,
+        mut sums: u64,
+    ) -> (usize, usize, u64) {
+        let Self {
+            capacity,
+            shrink_at,
+            hot_at,
+            level,
+        } = *self;
+        let olds = &triplets[head..head + n];
+        let news = &triplets[head + capacity..head + capacity + n];
+        let mut j = 0;
+        while j < n {
+            if suffix == capacity {
+                // `v` spans the window: the oldest triplet leaves both, and the suffix
+                // counts equal the window's.
+                let mut hit = None;
+                for (&old, &t) in olds[j..].iter().zip(&news[j..]) {
+                    let (old, t) = (old as usize & 63, t as usize & 63);
+                    counts[old] -= BOTH_ONE;
+                    sums -= counts[old];
+                    sums += counts[t];
+                    counts[t] += BOTH_ONE;
+                    if counts[t] >= shrink_at || sums >= hot_at {
+                        hit = Some(t);
+                        break;
+                    }
+                    j += 1;
+                }
+                let Some(t) = hit else {
+                    return (n, suffix, sums);
+                };
+                if counts[t] >= shrink_at {
+                    let cursor = Cursor {
+                        head: head + j + 1,
+                        len: capacity,
+                        suffix,
+                        sums,
+                    };
+                    (suffix, sums) = Window::shrink_suffix(triplets, counts, cursor, t);
+                }
+                if Window::may_hold_perfect(sums, suffix, level) {
+                    return (j, suffix, sums);
+                }
+                j += 1;
+            } else {
+                // The oldest triplet leaves the window only.
+                for (&old, &t) in olds[j..].iter().zip(&news[j..]) {
+                    let (old, t) = (old as usize & 63, t as usize & 63);
+                    counts[old] -= WINDOW_ONE;
+                    sums -= counts[old] & LOW;
+                    suffix += 1;
+                    sums += counts[t];
+                    counts[t] += BOTH_ONE;
+                    if counts[t] >= shrink_at {
+                        let cursor = Cursor {
+                            head: head + j + 1,
+                            len: capacity,
+                            suffix,
+                            sums,
+                        };
+                        (suffix, sums) = Window::shrink_suffix(triplets, counts, cursor, t);
+                    }
+                    if Window::may_hold_perfect(sums, suffix, level) {
+                        return (j, suffix, sums);
+                    }
+                    j += 1;
+                    if suffix == capacity {
+                        break;
+                    }
+                }
+            }
+        }
+        (n, suffix, sums)
+    }
+}
+
+/// Encodes the leading bases of `input` (at most [`BLOCK`]) as triplets into `out`, the
+/// first two completed by `last` (the run's previous triplet), and returns how many
+/// bases it encoded: all of them, or those before the first byte that is not a base.
+/// Validation and encoding go a vector at a time (no table look-up per base).
+#[inline(always)]
+fn encode_block(kind: Input, input: &[u8], last: usize, out: &mut [u8]) -> usize {
+    let n = input.len().min(BLOCK);
+    let mut codes = [0u8; BLOCK + 2];
+    codes[0] = (last >> 2) as u8 & 3;
+    codes[1] = last as u8 & 3;
+    let mut bad = false;
+    match kind {
+        Input::Letters | Input::LettersLenient => {
+            for (c, &x) in codes[2..2 + n].iter_mut().zip(&input[..n]) {
+                // `x & 0xDF` folds only `a` onto `A` (and so on); bits 1-2 of A, C, G, T
+                // are 0, 1, 3, 2.
+                let u = x & 0xDF;
+                bad |= !((u == b'A') | (u == b'C') | (u == b'G') | (u == b'T'));
+                let k = (u >> 1) & 3;
+                *c = k ^ (k >> 1);
+            }
+        }
+        Input::Codes => {
+            for (c, &x) in codes[2..2 + n].iter_mut().zip(&input[..n]) {
+                bad |= x > 3;
+                *c = x & 3;
+            }
+        }
+    }
+    let m = if bad {
+        input[..n]
+            .iter()
+            .position(|&x| match kind {
+                Input::Codes => x > 3,
+                _ => LETTER_CLASS[x as usize] >= AMBIGUOUS,
+            })
+            .unwrap_or(n)
+    } else {
+        n
+    };
+    for (j, t) in out[..m].iter_mut().enumerate() {
+        *t = codes[j] << 4 | codes[j + 1] << 2 | codes[j + 2];
+    }
+    m
 }
 
 /// The streaming SDUST masker of one sequence.
@@ -957,7 +1071,7 @@ impl Sdust {
     fn push_with(&mut self, input: &[u8], kind: Input, class: impl Fn(u8) -> u8) -> Result<()> {
         let mut i = 0;
         while i < input.len() {
-            i += self.bases(&input[i..], &class);
+            i += self.bases(&input[i..], kind, &class);
             let Some(&byte) = input.get(i) else {
                 break;
             };
@@ -984,7 +1098,7 @@ impl Sdust {
     /// The window loop over the run of bases at the start of `input`; returns how many
     /// bytes it consumed (it stops before the first byte that is not a base).
     #[inline(always)]
-    fn bases(&mut self, input: &[u8], class: impl Fn(u8) -> u8) -> usize {
+    fn bases(&mut self, input: &[u8], kind: Input, class: impl Fn(u8) -> u8) -> usize {
         let mut skipped = 0;
         // The first two bases of a run make no triplet.
         while self.run < 2 {
@@ -1001,85 +1115,185 @@ impl Sdust {
             skipped += 1;
         }
         let codes = &input[skipped..];
+        let mut done = 0;
+        while done < codes.len() {
+            let n = (codes.len() - done).min(BLOCK);
+            let at = self.window.block_start();
+            let block = &mut self.window.triplets[at..at + n];
+            let m = encode_block(kind, &codes[done..done + n], self.triplet, block);
+            if m > 0 {
+                self.triplet = block[m - 1] as usize;
+                self.count_triplets(m);
+            }
+            done += m;
+            if m < n {
+                break;
+            }
+        }
+        skipped + done
+    }
+
+    /// The window loop over the `m` triplets encoded after the window (see
+    /// [`Window::block_start`]): for each, reports the perfect intervals that start before
+    /// the new window, slides the window and scores its suffixes when it may hold a
+    /// perfect interval.
+    #[inline(always)]
+    fn count_triplets(&mut self, m: usize) {
         let window_len = self.options.window as u64;
         let level = self.level;
         let shrink_at = shrink_at(level);
         let emit_from = self.emit_from;
-        // Locals (and a window view holding its cursor by value) rather than fields, so
-        // that the hot state lives in registers.
-        let mut triplet = self.triplet;
+        // Locals rather than fields, so that the hot state lives in registers.
         let first = self.position;
         let run_before = self.run;
         let perfect = &mut self.perfect;
         let carried = &mut self.carried;
         let intervals = &mut self.intervals;
-        let mut window = self.window.view();
-        macro_rules! find_perfect {
-            ($window_start:expr) => {
-                if window.may_hold_perfect(level) {
-                    WindowView::find_perfect(
-                        window.ring,
-                        window.counts,
-                        carried,
-                        window.c,
-                        $window_start,
-                        level,
-                        perfect,
-                    );
-                }
-            };
-        }
+        let Window {
+            capacity,
+            triplets,
+            counts,
+            cursor,
+        } = &mut self.window;
+        let capacity = *capacity;
+        let triplets: &[u8] = triplets;
+        let mut c = *cursor;
+        // Whether perfect intervals are pending (changed only by the calls below).
+        let mut pending = !perfect.is_empty();
         // While the window fills up it starts where the run starts.
         let mut k = 0;
-        let mut consumed = codes.len();
-        while k < codes.len() && window.c.len < window.capacity {
-            let c = class(codes[k]);
-            if c >= AMBIGUOUS {
-                consumed = k;
-                break;
-            }
-            triplet = ((triplet << 2) | c as usize) & 63;
+        while k < m && c.len < capacity {
+            let t = triplets[c.head + c.len] as usize & 63;
             let position = first + k as u64;
             let run = run_before + k as u64 + 1;
             let window_start = position + 1 - run.min(window_len);
-            if !perfect.is_empty() {
+            if pending {
                 report_before(perfect, intervals, window_start, position >= emit_from);
+                pending = !perfect.is_empty();
             }
-            window.push(triplet, shrink_at);
-            find_perfect!(window_start);
+            c.len += 1;
+            Window::enter(triplets, counts, &mut c, t, shrink_at);
+            if Window::may_hold_perfect(c.sums, c.suffix, level) {
+                Window::find_perfect(triplets, counts, carried, c, window_start, level, perfect);
+                pending = !perfect.is_empty();
+            }
             k += 1;
         }
-        // A full window holds the W bases ending at the current one.
-        let steady = if consumed == codes.len() {
-            &codes[k..]
-        } else {
-            &[][..]
-        };
-        for (j, &x) in steady.iter().enumerate() {
-            let c = class(x);
-            if c >= AMBIGUOUS {
-                consumed = k + j;
-                break;
+        // A full window holds the W bases ending at the current one: triplet `j` of
+        // `olds` leaves as triplet `j` of `news` enters.
+        if k < m {
+            let head = c.head;
+            let n = m - k;
+            let olds = &triplets[head..head + n];
+            let news = &triplets[head + capacity..head + capacity + n];
+            let first = first + k as u64;
+            let Cursor {
+                mut suffix,
+                mut sums,
+                ..
+            } = c;
+            // While `v` spans the window, the suffix counts (high halves) equal the
+            // window's, so the sums are `r (2^32 + 1)` for the window's repeat count `r`,
+            // and the window may hold a perfect interval when `10 r > T |v|` with
+            // `|v| = capacity`: when `sums` reaches `hot_at`.
+            let hot_r = (level * capacity as u64) / 10 + 1;
+            let hot_at = if hot_r <= LOW {
+                hot_r * BOTH_ONE
+            } else {
+                u64::MAX
+            };
+            let mut j = 0;
+            while j < n {
+                if !pending {
+                    // Nothing to report: slide on until a window may hold a perfect
+                    // interval.
+                    let quiet = Quiet {
+                        capacity,
+                        shrink_at,
+                        hot_at,
+                        level,
+                    };
+                    let done;
+                    (done, suffix, sums) =
+                        quiet.slide(triplets, head + j, n - j, counts, suffix, sums);
+                    j += done;
+                    if j == n {
+                        break;
+                    }
+                    // Base `j` has slid the window, and it may hold a perfect interval.
+                    let cursor = Cursor {
+                        head: head + j + 1,
+                        len: capacity,
+                        suffix,
+                        sums,
+                    };
+                    let position = first + j as u64;
+                    Window::find_perfect(
+                        triplets,
+                        counts,
+                        carried,
+                        cursor,
+                        position + 1 - window_len,
+                        level,
+                        perfect,
+                    );
+                    pending = !perfect.is_empty();
+                    j += 1;
+                    continue;
+                }
+                let t = news[j] as usize & 63;
+                let position = first + j as u64;
+                if pending {
+                    report_before(
+                        perfect,
+                        intervals,
+                        position + 1 - window_len,
+                        position >= emit_from,
+                    );
+                    pending = !perfect.is_empty();
+                }
+                // The oldest triplet leaves the window, and `v` too when `v` spans it.
+                let old = olds[j] as usize & 63;
+                if suffix == capacity {
+                    counts[old] -= BOTH_ONE;
+                    sums -= counts[old];
+                    suffix -= 1;
+                } else {
+                    counts[old] -= WINDOW_ONE;
+                    sums -= counts[old] & LOW;
+                }
+                let mut cursor = Cursor {
+                    head: head + j + 1,
+                    len: capacity,
+                    suffix,
+                    sums,
+                };
+                Window::enter(triplets, counts, &mut cursor, t, shrink_at);
+                (suffix, sums) = (cursor.suffix, cursor.sums);
+                if Window::may_hold_perfect(sums, suffix, level) {
+                    Window::find_perfect(
+                        triplets,
+                        counts,
+                        carried,
+                        cursor,
+                        position + 1 - window_len,
+                        level,
+                        perfect,
+                    );
+                    pending = !perfect.is_empty();
+                }
+                j += 1;
             }
-            triplet = ((triplet << 2) | c as usize) & 63;
-            if !perfect.is_empty() {
-                let position = first + (k + j) as u64;
-                report_before(
-                    perfect,
-                    intervals,
-                    position + 1 - window_len,
-                    position >= emit_from,
-                );
-            }
-            window.replace(triplet, shrink_at);
-            find_perfect!(first + (k + j) as u64 + 1 - window_len);
+            c = Cursor {
+                head: head + n,
+                len: capacity,
+                suffix,
+                sums,
+            };
         }
-        let cursor = window.c;
-        self.window.cursor = cursor;
-        self.triplet = triplet;
-        self.position = first + consumed as u64;
-        self.run = run_before + consumed as u64;
-        skipped + consumed
+        *cursor = c;
+        self.position += m as u64;
+        self.run += m as u64;
     }
 
     /// An ambiguous base or the end of the sequence: reports every pending interval and
