@@ -786,6 +786,65 @@ struct Quiet {
 }
 
 impl Quiet {
+    fn new(capacity: usize, level: u64) -> Self {
+        // While `v` spans the window, the suffix counts (high halves) equal the window's,
+        // so the sums are `r (2^32 + 1)` for the window's repeat count `r`, and the window
+        // may hold a perfect interval when `10 r > T |v|` with `|v| = capacity`.
+        let hot_r = (level * capacity as u64) / 10 + 1;
+        Self {
+            capacity,
+            shrink_at: shrink_at(level),
+            hot_at: if hot_r <= LOW {
+                hot_r * BOTH_ONE
+            } else {
+                u64::MAX
+            },
+            level,
+        }
+    }
+
+    /// Appends at most `n` triplets (those after the window) to a window that is not
+    /// full, while no perfect interval is pending, until it is full or may hold a perfect
+    /// interval; returns how many bases it appended and whether the last one's window
+    /// may hold a perfect interval (the caller scores it).
+    #[inline(never)]
+    fn fill(
+        &self,
+        triplets: &[u8],
+        n: usize,
+        counts: &mut [u64; 64],
+        cursor: &mut Cursor,
+    ) -> (usize, bool) {
+        let Self {
+            capacity,
+            shrink_at,
+            level,
+            ..
+        } = *self;
+        let mut c = *cursor;
+        let n = n.min(capacity - c.len);
+        let news = &triplets[c.head + c.len..c.head + c.len + n];
+        let mut hot = false;
+        let mut done = 0;
+        for &t in news {
+            let t = t as usize & 63;
+            c.len += 1;
+            c.suffix += 1;
+            c.sums += counts[t];
+            counts[t] += BOTH_ONE;
+            if counts[t] >= shrink_at {
+                (c.suffix, c.sums) = Window::shrink_suffix(triplets, counts, c, t);
+            }
+            done += 1;
+            if Window::may_hold_perfect(c.sums, c.suffix, level) {
+                hot = true;
+                break;
+            }
+        }
+        *cursor = c;
+        (done, hot)
+    }
+
     /// Slides a full window over at most `n` triplets, the oldest at `triplets[head]`,
     /// while no perfect interval is pending; returns how many bases slid before the
     /// first whose window may hold a perfect interval (that base has slid too, and the
@@ -1160,17 +1219,36 @@ impl Sdust {
         let mut c = *cursor;
         // Whether perfect intervals are pending (changed only by the calls below).
         let mut pending = !perfect.is_empty();
+        let quiet = Quiet::new(capacity, level);
         // While the window fills up it starts where the run starts.
         let mut k = 0;
         while k < m && c.len < capacity {
-            let t = triplets[c.head + c.len] as usize & 63;
             let position = first + k as u64;
             let run = run_before + k as u64 + 1;
             let window_start = position + 1 - run.min(window_len);
-            if pending {
-                report_before(perfect, intervals, window_start, position >= emit_from);
-                pending = !perfect.is_empty();
+            if !pending {
+                // Nothing to report: fill on until a window may hold a perfect interval.
+                let (done, hot) = quiet.fill(triplets, m - k, counts, &mut c);
+                k += done;
+                if hot {
+                    let position = first + (k - 1) as u64;
+                    let window_start = position + 1 - (run_before + k as u64).min(window_len);
+                    Window::find_perfect(
+                        triplets,
+                        counts,
+                        carried,
+                        c,
+                        window_start,
+                        level,
+                        perfect,
+                    );
+                    pending = !perfect.is_empty();
+                }
+                continue;
             }
+            let t = triplets[c.head + c.len] as usize & 63;
+            report_before(perfect, intervals, window_start, position >= emit_from);
+            pending = !perfect.is_empty();
             c.len += 1;
             Window::enter(triplets, counts, &mut c, t, shrink_at);
             if Window::may_hold_perfect(c.sums, c.suffix, level) {
@@ -1192,27 +1270,11 @@ impl Sdust {
                 mut sums,
                 ..
             } = c;
-            // While `v` spans the window, the suffix counts (high halves) equal the
-            // window's, so the sums are `r (2^32 + 1)` for the window's repeat count `r`,
-            // and the window may hold a perfect interval when `10 r > T |v|` with
-            // `|v| = capacity`: when `sums` reaches `hot_at`.
-            let hot_r = (level * capacity as u64) / 10 + 1;
-            let hot_at = if hot_r <= LOW {
-                hot_r * BOTH_ONE
-            } else {
-                u64::MAX
-            };
             let mut j = 0;
             while j < n {
                 if !pending {
                     // Nothing to report: slide on until a window may hold a perfect
                     // interval.
-                    let quiet = Quiet {
-                        capacity,
-                        shrink_at,
-                        hot_at,
-                        level,
-                    };
                     let done;
                     (done, suffix, sums) =
                         quiet.slide(triplets, head + j, n - j, counts, suffix, sums);
