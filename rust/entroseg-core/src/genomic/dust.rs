@@ -321,6 +321,10 @@ fn shrink_at(level: u64) -> u64 {
     (2 * level / 10 + 1) << 32
 }
 
+/// Packed counts per triplet code (see [`WINDOW_ONE`]); only codes 0..64 occur, but 256
+/// entries let a triplet byte index the table with no mask and no bounds check.
+type Counts = [u64; 256];
+
 /// The sliding window of triplets with the counts of the window and of its suffix `v`.
 #[derive(Debug, Clone)]
 struct Window {
@@ -333,7 +337,7 @@ struct Window {
     /// `capacity` bytes every `capacity + 3 BLOCK` bases or more). At least
     /// [`CARRY_WINDOW`] bytes can be read from `head`.
     triplets: Box<[u8]>,
-    counts: [u64; 64],
+    counts: Counts,
     cursor: Cursor,
 }
 
@@ -426,13 +430,13 @@ impl Window {
         Self {
             capacity,
             triplets: vec![0u8; 2 * capacity + 4 * BLOCK].into_boxed_slice(),
-            counts: [0; 64],
+            counts: [0; 256],
             cursor: Cursor::default(),
         }
     }
 
     fn clear(&mut self) {
-        self.counts = [0; 64];
+        self.counts[..64].fill(0);
         self.cursor = Cursor::default();
     }
 
@@ -456,7 +460,7 @@ impl Window {
     #[inline(always)]
     fn enter(
         triplets: &[u8],
-        counts: &mut [u64; 64],
+        counts: &mut Counts,
         cursor: &mut Cursor,
         triplet: usize,
         shrink_at: u64,
@@ -475,7 +479,7 @@ impl Window {
     #[inline(never)]
     fn shrink_suffix(
         triplets: &[u8],
-        counts: &mut [u64; 64],
+        counts: &mut Counts,
         cursor: Cursor,
         triplet: usize,
     ) -> (usize, u64) {
@@ -486,7 +490,7 @@ impl Window {
             mut sums,
         } = cursor;
         loop {
-            let t = triplets[head + (len - suffix)] as usize & 63;
+            let t = triplets[head + (len - suffix)] as usize;
             suffix -= 1;
             counts[t] -= SUFFIX_ONE;
             sums -= counts[t] & HIGH;
@@ -512,7 +516,7 @@ impl Window {
     #[inline(never)]
     fn find_perfect(
         triplets: &[u8],
-        counts: &[u64; 64],
+        counts: &Counts,
         carried: &mut SuffixRepeats,
         cursor: Cursor,
         window_start: u64,
@@ -779,26 +783,14 @@ fn report_before(perfect: &mut Pending, intervals: &mut Vec<(u64, u64)>, start: 
 struct Quiet {
     capacity: usize,
     shrink_at: u64,
-    /// The sums (`r (2^32 + 1)` while `v` spans the window) from which a window whose
-    /// suffix `v` spans it may hold a perfect interval.
-    hot_at: u64,
     level: u64,
 }
 
 impl Quiet {
     fn new(capacity: usize, level: u64) -> Self {
-        // While `v` spans the window, the suffix counts (high halves) equal the window's,
-        // so the sums are `r (2^32 + 1)` for the window's repeat count `r`, and the window
-        // may hold a perfect interval when `10 r > T |v|` with `|v| = capacity`.
-        let hot_r = (level * capacity as u64) / 10 + 1;
         Self {
             capacity,
             shrink_at: shrink_at(level),
-            hot_at: if hot_r <= LOW {
-                hot_r * BOTH_ONE
-            } else {
-                u64::MAX
-            },
             level,
         }
     }
@@ -812,7 +804,7 @@ impl Quiet {
         &self,
         triplets: &[u8],
         n: usize,
-        counts: &mut [u64; 64],
+        counts: &mut Counts,
         cursor: &mut Cursor,
     ) -> (usize, bool) {
         let Self {
@@ -827,7 +819,7 @@ impl Quiet {
         let mut hot = false;
         let mut done = 0;
         for &t in news {
-            let t = t as usize & 63;
+            let t = t as usize;
             c.len += 1;
             c.suffix += 1;
             c.sums += counts[t];
@@ -836,7 +828,8 @@ impl Quiet {
                 (c.suffix, c.sums) = Window::shrink_suffix(triplets, counts, c, t);
             }
             done += 1;
-            if Window::may_hold_perfect(c.sums, c.suffix, level) {
+            // With `v` spanning the window no suffix is longer than `v`: nothing to score.
+            if c.suffix < c.len && Window::may_hold_perfect(c.sums, c.suffix, level) {
                 hot = true;
                 break;
             }
@@ -856,14 +849,13 @@ impl Quiet {
         triplets: &[u8],
         head: usize,
         n: usize,
-        counts: &mut [u64; 64],
+        counts: &mut Counts,
         mut suffix: usize,
         mut sums: u64,
     ) -> (usize, usize, u64) {
         let Self {
             capacity,
             shrink_at,
-            hot_at,
             level,
         } = *self;
         let olds = &triplets[head..head + n];
@@ -871,16 +863,17 @@ impl Quiet {
         let mut j = 0;
         while j < n {
             if suffix == capacity {
-                // `v` spans the window: the oldest triplet leaves both, and the suffix
-                // counts equal the window's.
+                // `v` spans the window: the oldest triplet leaves both. No suffix is
+                // longer than `v`, so there is nothing to score (`find_perfect` would
+                // return at once) until a count in `v` exceeds `2T/10`.
                 let mut hit = None;
                 for (&old, &t) in olds[j..].iter().zip(&news[j..]) {
-                    let (old, t) = (old as usize & 63, t as usize & 63);
+                    let (old, t) = (old as usize, t as usize);
                     counts[old] -= BOTH_ONE;
                     sums -= counts[old];
                     sums += counts[t];
                     counts[t] += BOTH_ONE;
-                    if counts[t] >= shrink_at || sums >= hot_at {
+                    if counts[t] >= shrink_at {
                         hit = Some(t);
                         break;
                     }
@@ -889,15 +882,13 @@ impl Quiet {
                 let Some(t) = hit else {
                     return (n, suffix, sums);
                 };
-                if counts[t] >= shrink_at {
-                    let cursor = Cursor {
-                        head: head + j + 1,
-                        len: capacity,
-                        suffix,
-                        sums,
-                    };
-                    (suffix, sums) = Window::shrink_suffix(triplets, counts, cursor, t);
-                }
+                let cursor = Cursor {
+                    head: head + j + 1,
+                    len: capacity,
+                    suffix,
+                    sums,
+                };
+                (suffix, sums) = Window::shrink_suffix(triplets, counts, cursor, t);
                 if Window::may_hold_perfect(sums, suffix, level) {
                     return (j, suffix, sums);
                 }
@@ -905,7 +896,7 @@ impl Quiet {
             } else {
                 // The oldest triplet leaves the window only.
                 for (&old, &t) in olds[j..].iter().zip(&news[j..]) {
-                    let (old, t) = (old as usize & 63, t as usize & 63);
+                    let (old, t) = (old as usize, t as usize);
                     counts[old] -= WINDOW_ONE;
                     sums -= counts[old] & LOW;
                     suffix += 1;
@@ -1246,7 +1237,7 @@ impl Sdust {
                 }
                 continue;
             }
-            let t = triplets[c.head + c.len] as usize & 63;
+            let t = triplets[c.head + c.len] as usize;
             report_before(perfect, intervals, window_start, position >= emit_from);
             pending = !perfect.is_empty();
             c.len += 1;
@@ -1303,7 +1294,7 @@ impl Sdust {
                     j += 1;
                     continue;
                 }
-                let t = news[j] as usize & 63;
+                let t = news[j] as usize;
                 let position = first + j as u64;
                 if pending {
                     report_before(
@@ -1315,7 +1306,7 @@ impl Sdust {
                     pending = !perfect.is_empty();
                 }
                 // The oldest triplet leaves the window, and `v` too when `v` spans it.
-                let old = olds[j] as usize & 63;
+                let old = olds[j] as usize;
                 if suffix == capacity {
                     counts[old] -= BOTH_ONE;
                     sums -= counts[old];
