@@ -991,6 +991,9 @@ pub struct Sdust {
     /// Reports made while processing a base before this position are dropped (see
     /// [`sdust_chunked`]).
     emit_from: u64,
+    /// Whether the quiet loops ([`Quiet::fill`], [`Quiet::slide`]) run while nothing is
+    /// pending; off, every base takes the general step (for tests).
+    quiet_loops: bool,
 }
 
 impl Sdust {
@@ -1013,6 +1016,7 @@ impl Sdust {
             perfect: Pending::new(options.window),
             intervals: Vec::new(),
             emit_from: 0,
+            quiet_loops: true,
         })
     }
 
@@ -1078,6 +1082,14 @@ impl Sdust {
     #[cfg(test)]
     fn without_carry(mut self) -> Self {
         self.carried.enabled = false;
+        self
+    }
+
+    /// The same masker with the quiet loops turned off: every base takes the general
+    /// step (report check, leave, enter, test), for tests.
+    #[cfg(test)]
+    fn without_quiet_loops(mut self) -> Self {
+        self.quiet_loops = false;
         self
     }
 
@@ -1193,6 +1205,7 @@ impl Sdust {
         let level = self.level;
         let shrink_at = shrink_at(level);
         let emit_from = self.emit_from;
+        let quiet_loops = self.quiet_loops;
         // Locals rather than fields, so that the hot state lives in registers.
         let first = self.position;
         let run_before = self.run;
@@ -1217,7 +1230,7 @@ impl Sdust {
             let position = first + k as u64;
             let run = run_before + k as u64 + 1;
             let window_start = position + 1 - run.min(window_len);
-            if !pending {
+            if !pending && quiet_loops {
                 // Nothing to report: fill on until a window may hold a perfect interval.
                 let (done, hot) = quiet.fill(triplets, m - k, counts, &mut c);
                 k += done;
@@ -1238,8 +1251,10 @@ impl Sdust {
                 continue;
             }
             let t = triplets[c.head + c.len] as usize;
-            report_before(perfect, intervals, window_start, position >= emit_from);
-            pending = !perfect.is_empty();
+            if pending {
+                report_before(perfect, intervals, window_start, position >= emit_from);
+                pending = !perfect.is_empty();
+            }
             c.len += 1;
             Window::enter(triplets, counts, &mut c, t, shrink_at);
             if Window::may_hold_perfect(c.sums, c.suffix, level) {
@@ -1263,7 +1278,7 @@ impl Sdust {
             } = c;
             let mut j = 0;
             while j < n {
-                if !pending {
+                if !pending && quiet_loops {
                     // Nothing to report: slide on until a window may hold a perfect
                     // interval.
                     let done;
@@ -1774,6 +1789,119 @@ mod tests {
         }
     }
 
+    /// Masks `seq` pushed in chunks of `chunk` bytes with the quiet loops on or off.
+    fn sdust_pushed(seq: &[u8], o: DustOptions, chunk: usize, quiet: bool) -> Vec<(u64, u64)> {
+        let mut m = Sdust::new(o).unwrap();
+        if !quiet {
+            m = m.without_quiet_loops();
+        }
+        for piece in seq.chunks(chunk.max(1)) {
+            m.push_letters(piece).unwrap();
+        }
+        m.finish()
+    }
+
+    /// The levels at which some stretch of `seq` (no ambiguous base, at most `window`
+    /// bases, at least two triplets) scores exactly at the threshold: `10 r = T (l - 1)`
+    /// for its `l` triplets and `r` repeats. Sequences masked at these levels exercise
+    /// every "above the threshold" test at equality.
+    fn exact_levels(seq: &[u8], window: usize) -> Vec<u32> {
+        let codes: Vec<u8> = seq.iter().map(|&b| LETTER_CLASS[b as usize]).collect();
+        let mut levels = Vec::new();
+        for start in 0..codes.len() {
+            let mut counts = [0u64; 64];
+            let mut repeats = 0u64;
+            for end in start + 3..=codes.len().min(start + window) {
+                if codes[end - 3..end].iter().any(|&c| c >= AMBIGUOUS) {
+                    break;
+                }
+                let t = (codes[end - 3] as usize) << 4
+                    | (codes[end - 2] as usize) << 2
+                    | codes[end - 1] as usize;
+                repeats += counts[t];
+                counts[t] += 1;
+                let span = (end - start - 3) as u64;
+                if span > 0 && (10 * repeats) % span == 0 {
+                    levels.push((10 * repeats / span) as u32);
+                }
+            }
+        }
+        levels.sort_unstable();
+        levels.dedup();
+        levels
+    }
+
+    #[test]
+    fn block_encoding_equals_the_letter_classes() {
+        // Every byte value at several offsets of a block, after any previous triplet:
+        // the encoder stops exactly before a byte that is not a base and otherwise
+        // writes the triplets the class table gives.
+        let bases: Vec<u8> = (0..BLOCK).map(|i| b"ACGTacgtTTGCA"[i * 7 % 13]).collect();
+        for kind in [Input::Letters, Input::LettersLenient, Input::Codes] {
+            for byte in 0..=255u8 {
+                for at in [0, 1, 15, 16, 17, 100, BLOCK - 1] {
+                    let mut input = bases.clone();
+                    if matches!(kind, Input::Codes) {
+                        input
+                            .iter_mut()
+                            .for_each(|b| *b = LETTER_CLASS[*b as usize]);
+                    }
+                    input[at] = byte;
+                    let class = |x: u8| match kind {
+                        Input::Codes => x,
+                        _ => LETTER_CLASS[x as usize],
+                    };
+                    for last in [0usize, 27, 63] {
+                        let mut out = vec![0xEEu8; BLOCK];
+                        let m = encode_block(kind, &input, last, &mut out);
+                        let valid = input.iter().position(|&x| class(x) > 3).unwrap_or(BLOCK);
+                        assert_eq!(m, valid, "{kind:?} byte {byte} at {at}");
+                        let mut t = last;
+                        for (j, &x) in input[..m].iter().enumerate() {
+                            t = (t << 2 | class(x) as usize) & 63;
+                            assert_eq!(out[j] as usize, t, "{kind:?} byte {byte} at {at}");
+                        }
+                        assert!(out[m..].iter().all(|&b| b == 0xEE));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn long_sequences_cross_block_and_buffer_boundaries() {
+        // Long enough for the triplet buffer to move the window to its front many times,
+        // pushed in chunks around the block size, under windows 4..=100.
+        let mut seq = Vec::new();
+        let mut x = 99u64;
+        while seq.len() < 6_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = 1 + (x >> 50) as usize % 90;
+            match x % 6 {
+                0 => seq.extend(std::iter::repeat_n(b"ACGT"[(x >> 8) as usize % 4], len)),
+                1 => seq.extend(b"CA".iter().cycle().take(len)),
+                2 => seq.extend(b"GATTA".iter().cycle().take(len)),
+                3 => seq.push(b'N'),
+                4 => seq.extend(b"acgtta".iter().cycle().take(len)),
+                _ => seq.extend((0..len).map(|i| b"ACGT"[((x >> (i % 60)) & 3) as usize])),
+            }
+        }
+        for window in [4, 5, 17, 33, 64, 65, 100] {
+            let o = DustOptions { window, level: 20 };
+            let want = reference_sdust(&seq, window, 20);
+            for chunk in [1, 255, 256, 257, 1000, seq.len()] {
+                assert_eq!(
+                    sdust_pushed(&seq, o, chunk, true),
+                    want,
+                    "window {window} chunk {chunk}"
+                );
+            }
+            assert_eq!(sdust_pushed(&seq, o, 300, false), want, "window {window}");
+        }
+    }
+
     /// Masks with the carried suffix repeat counts turned off (see `without_carry`).
     fn sdust_uncarried(seq: &[u8], o: DustOptions) -> Vec<(u64, u64)> {
         let mut m = Sdust::new(o).unwrap().without_carry();
@@ -1851,6 +1979,57 @@ mod tests {
                 m.push_letters(&seq).unwrap();
                 prop_assert_eq!(&m.finish(), &want);
                 prop_assert_eq!(&sdust_chunked(&seq, o, 1 + seq.len() / 3, 2).unwrap(), &want);
+            }
+        }
+
+        /// The quiet loops (nothing pending: fill, slide with `v` spanning the window or
+        /// not) equal the general per-base step and the reference, at levels where some
+        /// stretch scores exactly at the threshold, under every window from 4 to 64 and
+        /// some wider, for one sequence pushed in chunks around the block size.
+        #[test]
+        fn quiet_loops_equal_the_reference_at_exact_thresholds(
+            pieces in proptest::collection::vec((any::<u8>(), 1u16..120, any::<u64>()), 1..12),
+            window in prop::sample::select((4usize..=64).chain([65, 70, 100]).collect::<Vec<_>>()),
+            pick in any::<prop::sample::Index>(),
+            shift in 0u32..3,
+            chunk in prop::sample::select(vec![1usize, 7, 255, 256, 257, 1000]),
+        ) {
+            let seq = repeat_rich(&pieces);
+            let levels = exact_levels(&seq, window);
+            // An exact level, or one just above it (the same stretch then just misses).
+            let level = if levels.is_empty() { 20 } else { levels[pick.index(levels.len())] + shift.min(1) };
+            let o = DustOptions { window, level };
+            let want = reference_sdust(&seq, window, level as u64);
+            prop_assert_eq!(&sdust_pushed(&seq, o, chunk, true), &want);
+            prop_assert_eq!(&sdust_pushed(&seq, o, chunk, false), &want);
+        }
+
+        /// Short reads (0 to 200 bases, as in FASTQ batches) through one reused masker:
+        /// each equals the reference, with the quiet loops on and off, under every window
+        /// from 4 to 64 (most reads shorter than or about the window).
+        #[test]
+        fn short_reads_equal_the_reference(
+            reads in proptest::collection::vec(
+                proptest::collection::vec((any::<u8>(), 1u16..60, any::<u64>()), 0..5), 1..16),
+            window in 4usize..=64,
+            level in prop::sample::select(vec![0u32, 1, 10, 19, 20, 21, 30, 40]),
+        ) {
+            let o = DustOptions { window, level };
+            let mut fast = Sdust::new(o).unwrap();
+            let mut general = Sdust::new(o).unwrap().without_quiet_loops();
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for pieces in &reads {
+                let mut read = repeat_rich(pieces);
+                read.truncate(200);
+                let want = reference_sdust(&read, window, level as u64);
+                a.clear();
+                b.clear();
+                fast.push_letters(&read).unwrap();
+                fast.finish_into(&mut a);
+                general.push_letters(&read).unwrap();
+                general.finish_into(&mut b);
+                prop_assert_eq!(&a, &want);
+                prop_assert_eq!(&b, &want);
             }
         }
 
