@@ -321,18 +321,29 @@ fn shrink_at(level: u64) -> u64 {
     (2 * level / 10 + 1) << 32
 }
 
+/// Packed counts per triplet code (see [`WINDOW_ONE`]); only codes 0..64 occur, but 256
+/// entries let a triplet byte index the table with no mask and no bounds check.
+type Counts = [u64; 256];
+
 /// The sliding window of triplets with the counts of the window and of its suffix `v`.
 #[derive(Debug, Clone)]
 struct Window {
     /// Triplets a full window holds (W - 2).
     capacity: usize,
-    /// The triplets, each written at its slot and again `capacity` further, so that the
-    /// window (oldest first) is always the plain slice `ring[head..head + len]` and the
-    /// scans read it without wrapping around.
-    ring: Box<[u8]>,
-    counts: [u64; 64],
+    /// The triplets in order of position: the window (oldest first) is the plain slice
+    /// `triplets[head..head + len]`, so the scans read it without wrapping around, and
+    /// the triplets of the block being processed, encoded ahead, follow it. When a block
+    /// no longer fits after the window, the window moves to the front (one copy of at most
+    /// `capacity` bytes every `capacity + 3 BLOCK` bases or more). At least
+    /// [`CARRY_WINDOW`] bytes can be read from `head`.
+    triplets: Box<[u8]>,
+    counts: Counts,
     cursor: Cursor,
 }
+
+/// Bases encoded to triplets at once (validated and encoded a vector at a time) before
+/// the window loop counts them one by one.
+const BLOCK: usize = 256;
 
 /// Largest window whose suffix scores [`SuffixRepeats`] keeps (one bit per start in a
 /// `u64`, and every repeat count, times 10, fits a `u16`).
@@ -400,8 +411,8 @@ impl SuffixRepeats {
     }
 }
 
-/// The scalar state of a [`Window`], copied into a local [`WindowView`] for the hot loop
-/// so that the compiler keeps it in registers.
+/// The scalar state of a [`Window`], copied into locals for the hot loop so that the
+/// compiler keeps it in registers.
 #[derive(Debug, Clone, Copy, Default)]
 struct Cursor {
     /// Ring slot of the oldest triplet.
@@ -418,113 +429,73 @@ impl Window {
     fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            // Doubled, plus 64 bytes so that 64 triplets can be read from any head.
-            ring: vec![0u8; 2 * capacity + CARRY_WINDOW].into_boxed_slice(),
-            counts: [0; 64],
+            triplets: vec![0u8; 2 * capacity + 4 * BLOCK].into_boxed_slice(),
+            counts: [0; 256],
             cursor: Cursor::default(),
         }
     }
 
     fn clear(&mut self) {
-        self.counts = [0; 64];
+        self.counts[..64].fill(0);
         self.cursor = Cursor::default();
     }
 
-    fn view(&mut self) -> WindowView<'_> {
-        WindowView {
-            capacity: self.capacity,
-            ring: &mut self.ring,
-            counts: &mut self.counts,
-            c: self.cursor,
-        }
-    }
-}
-
-/// A [`Window`] opened for updates, its cursor held by value.
-struct WindowView<'a> {
-    capacity: usize,
-    ring: &'a mut [u8],
-    counts: &'a mut [u64; 64],
-    c: Cursor,
-}
-
-impl WindowView<'_> {
-    /// Ring slot of the `i`-th triplet of the window (0 = oldest), `i < capacity`.
+    /// Makes room for a block after the window (moving the window to the front of the
+    /// buffer when needed) and returns where the block's triplets go.
     #[inline(always)]
-    fn slot(&self, i: usize) -> usize {
-        let j = self.c.head + i;
-        if j >= self.capacity {
-            j - self.capacity
-        } else {
-            j
+    fn block_start(&mut self) -> usize {
+        let Cursor { head, len, .. } = self.cursor;
+        // During the block the head moves by at most BLOCK, and the carried scan reads
+        // CARRY_WINDOW bytes from it.
+        if head + len + BLOCK + CARRY_WINDOW > self.triplets.len() {
+            self.triplets.copy_within(head..head + len, 0);
+            self.cursor.head = 0;
         }
-    }
-
-    /// Appends a triplet to a window that is not full.
-    #[inline(always)]
-    fn push(&mut self, triplet: usize, shrink_at: u64) {
-        let slot = self.slot(self.c.len);
-        self.ring[slot] = triplet as u8;
-        self.ring[slot + self.capacity] = triplet as u8;
-        self.c.len += 1;
-        self.enter(triplet, shrink_at);
-    }
-
-    /// Drops the oldest triplet of a full window and appends `triplet` in its slot.
-    #[inline(always)]
-    fn replace(&mut self, triplet: usize, shrink_at: u64) {
-        let head = self.c.head;
-        let old = self.ring[head] as usize & 63;
-        self.ring[head] = triplet as u8;
-        self.ring[head + self.capacity] = triplet as u8;
-        self.c.head = if head + 1 == self.capacity {
-            0
-        } else {
-            head + 1
-        };
-        if self.c.suffix == self.capacity {
-            // The suffix spanned the whole window: the triplet leaves both.
-            self.c.suffix -= 1;
-            self.counts[old] -= BOTH_ONE;
-            self.c.sums -= self.counts[old];
-        } else {
-            self.counts[old] -= WINDOW_ONE;
-            self.c.sums -= self.counts[old] & LOW;
-        }
-        self.enter(triplet, shrink_at);
+        self.cursor.head + len
     }
 
     /// Counts the newest triplet in the window and in `v`, then keeps `v` the longest
     /// suffix in which no triplet occurs more than `2T/10` times. `shrink_at` is
     /// [`shrink_at`] of the level: the test reads the packed count as it is.
     #[inline(always)]
-    fn enter(&mut self, triplet: usize, shrink_at: u64) {
-        self.c.suffix += 1;
-        self.c.sums += self.counts[triplet];
-        self.counts[triplet] += BOTH_ONE;
-        if self.counts[triplet] >= shrink_at {
-            self.c = Self::shrink_suffix(self.ring, self.counts, self.c, triplet);
+    fn enter(
+        triplets: &[u8],
+        counts: &mut Counts,
+        cursor: &mut Cursor,
+        triplet: usize,
+        shrink_at: u64,
+    ) {
+        cursor.suffix += 1;
+        cursor.sums += counts[triplet];
+        counts[triplet] += BOTH_ONE;
+        if counts[triplet] >= shrink_at {
+            (cursor.suffix, cursor.sums) = Self::shrink_suffix(triplets, counts, *cursor, triplet);
         }
     }
 
     /// Too many copies of `triplet` in `v`: shortens it from the left until one copy has
-    /// left. Takes and returns the cursor by value (and the view's parts, not the view) so
-    /// that the hot loop's view never has to live in memory.
+    /// left; returns the new suffix length and sums. Takes the cursor by value and returns
+    /// scalars so that the hot loop's state never has to live in memory.
     #[inline(never)]
     fn shrink_suffix(
-        ring: &[u8],
-        counts: &mut [u64; 64],
-        mut cursor: Cursor,
+        triplets: &[u8],
+        counts: &mut Counts,
+        cursor: Cursor,
         triplet: usize,
-    ) -> Cursor {
+    ) -> (usize, u64) {
+        let Cursor {
+            head,
+            len,
+            mut suffix,
+            mut sums,
+        } = cursor;
         loop {
-            // The doubled ring needs no wrap-around.
-            let t = ring[cursor.head + (cursor.len - cursor.suffix)] as usize & 63;
-            cursor.suffix -= 1;
+            let t = triplets[head + (len - suffix)] as usize;
+            suffix -= 1;
             counts[t] -= SUFFIX_ONE;
-            cursor.sums -= counts[t] & HIGH;
+            sums -= counts[t] & HIGH;
             if t == triplet {
-                return cursor;
+                return (suffix, sums);
             }
         }
     }
@@ -533,19 +504,19 @@ impl WindowView<'_> {
     /// condition: no suffix repeats more than the whole window, and none longer than `v`
     /// has fewer than `|v|` triplets to share the score).
     #[inline(always)]
-    fn may_hold_perfect(&self, level: u64) -> bool {
-        (self.c.sums & LOW) * 10 > level * self.c.suffix as u64
+    fn may_hold_perfect(sums: u64, suffix: usize, level: u64) -> bool {
+        (sums & LOW) * 10 > level * suffix as u64
     }
 
     /// Scores the suffixes of the window longer than `v`, from short to long, and inserts
     /// into `perfect` each one that scores above the threshold and at least as high as
     /// every perfect interval it contains.
-    /// The arguments are the view's parts, passed by value so that the view itself never
-    /// has to leave registers.
+    /// The window's parts come separately (the cursor by value) so that the hot loop's
+    /// state never has to leave registers.
     #[inline(never)]
     fn find_perfect(
-        ring: &[u8],
-        counts: &[u64; 64],
+        triplets: &[u8],
+        counts: &Counts,
         carried: &mut SuffixRepeats,
         cursor: Cursor,
         window_start: u64,
@@ -560,7 +531,7 @@ impl WindowView<'_> {
             let keep = carried.end != EMPTY && carried.end + 1 == end && scan >= KEEP_MIN_SCAN;
             if keep || scan >= REBUILD_MIN_SCAN {
                 return Self::find_perfect_carried(
-                    ring,
+                    triplets,
                     carried,
                     cursor,
                     window_start,
@@ -601,9 +572,9 @@ impl WindowView<'_> {
             return;
         }
         // The triplets left of `v`, nearest first: the one entering the suffix of span
-        // `suffix + k` is the k-th. Window triplet i (0 = oldest) is `ring[head + i]`
+        // `suffix + k` is the k-th. Window triplet i (0 = oldest) is `triplets[head + i]`
         // and ends the suffix of span `len - 1 - i`.
-        let scanned = &ring[head + len - 1 - last_span..head + len - suffix];
+        let scanned = &triplets[head + len - 1 - last_span..head + len - suffix];
         let mut threshold = level * suffix as u64;
         let window_repeats = sums & LOW;
         for (k, &t) in scanned.iter().rev().enumerate() {
@@ -639,7 +610,7 @@ impl WindowView<'_> {
         }
     }
 
-    /// Longest span worth scoring (see [`WindowView::find_perfect`]): at most the
+    /// Longest span worth scoring (see [`Window::find_perfect`]): at most the
     /// window's, and only while the whole window's repeat count could beat the threshold.
     #[inline(always)]
     fn last_span(cursor: Cursor, level: u64) -> usize {
@@ -659,13 +630,13 @@ impl WindowView<'_> {
         (Self::last_span(cursor, level) + 1).saturating_sub(cursor.suffix)
     }
 
-    /// [`WindowView::find_perfect`] on the carried suffix repeat counts: brings them up
+    /// [`Window::find_perfect`] on the carried suffix repeat counts: brings them up
     /// to date (from the previous base's, or from scratch when `rebuild`), then scores
     /// the suffixes above the threshold in the same order and with the same tests as the
     /// triplet-by-triplet scan.
     #[inline(never)]
     fn find_perfect_carried(
-        ring: &[u8],
+        triplets: &[u8],
         carried: &mut SuffixRepeats,
         cursor: Cursor,
         window_start: u64,
@@ -677,8 +648,8 @@ impl WindowView<'_> {
             head, len, suffix, ..
         } = cursor;
         let end = window_start + len as u64 + 2;
-        // The window's triplets, oldest first, and what follows them in the ring.
-        let window: &[u8; CARRY_WINDOW] = ring[head..head + CARRY_WINDOW].try_into().unwrap();
+        // The window's triplets, oldest first, and what follows them in the buffer.
+        let window: &[u8; CARRY_WINDOW] = triplets[head..head + CARRY_WINDOW].try_into().unwrap();
         let r = &mut carried.r;
         if rebuild {
             *r = [0; CARRY_WINDOW + 1];
@@ -807,6 +778,199 @@ fn report_before(perfect: &mut Pending, intervals: &mut Vec<(u64, u64)>, start: 
     perfect.drop_before(start);
 }
 
+/// The constants of the window loop while no perfect interval is pending (see
+/// [`Quiet::slide`]).
+struct Quiet {
+    capacity: usize,
+    shrink_at: u64,
+    level: u64,
+}
+
+impl Quiet {
+    fn new(capacity: usize, level: u64) -> Self {
+        Self {
+            capacity,
+            shrink_at: shrink_at(level),
+            level,
+        }
+    }
+
+    /// Appends at most `n` triplets (those after the window) to a window that is not
+    /// full, while no perfect interval is pending, until it is full or may hold a perfect
+    /// interval; returns how many bases it appended and whether the last one's window
+    /// may hold a perfect interval (the caller scores it).
+    #[inline(never)]
+    fn fill(
+        &self,
+        triplets: &[u8],
+        n: usize,
+        counts: &mut Counts,
+        cursor: &mut Cursor,
+    ) -> (usize, bool) {
+        let Self {
+            capacity,
+            shrink_at,
+            level,
+            ..
+        } = *self;
+        let mut c = *cursor;
+        let n = n.min(capacity - c.len);
+        let news = &triplets[c.head + c.len..c.head + c.len + n];
+        let mut hot = false;
+        let mut done = 0;
+        for &t in news {
+            let t = t as usize;
+            c.len += 1;
+            c.suffix += 1;
+            c.sums += counts[t];
+            counts[t] += BOTH_ONE;
+            if counts[t] >= shrink_at {
+                (c.suffix, c.sums) = Window::shrink_suffix(triplets, counts, c, t);
+            }
+            done += 1;
+            // With `v` spanning the window no suffix is longer than `v`: nothing to score.
+            if c.suffix < c.len && Window::may_hold_perfect(c.sums, c.suffix, level) {
+                hot = true;
+                break;
+            }
+        }
+        *cursor = c;
+        (done, hot)
+    }
+
+    /// Slides a full window over at most `n` triplets, the oldest at `triplets[head]`,
+    /// while no perfect interval is pending; returns how many bases slid before the
+    /// first whose window may hold a perfect interval (that base has slid too, and the
+    /// caller scores it), or `n`, with the new suffix length and sums. On its own so
+    /// that the loop's state fits in registers.
+    #[inline(never)]
+    fn slide(
+        &self,
+        triplets: &[u8],
+        head: usize,
+        n: usize,
+        counts: &mut Counts,
+        mut suffix: usize,
+        mut sums: u64,
+    ) -> (usize, usize, u64) {
+        let Self {
+            capacity,
+            shrink_at,
+            level,
+        } = *self;
+        let olds = &triplets[head..head + n];
+        let news = &triplets[head + capacity..head + capacity + n];
+        let mut j = 0;
+        while j < n {
+            if suffix == capacity {
+                // `v` spans the window: the oldest triplet leaves both. No suffix is
+                // longer than `v`, so there is nothing to score (`find_perfect` would
+                // return at once) until a count in `v` exceeds `2T/10`.
+                let mut hit = None;
+                for (&old, &t) in olds[j..].iter().zip(&news[j..]) {
+                    let (old, t) = (old as usize, t as usize);
+                    counts[old] -= BOTH_ONE;
+                    sums -= counts[old];
+                    sums += counts[t];
+                    counts[t] += BOTH_ONE;
+                    if counts[t] >= shrink_at {
+                        hit = Some(t);
+                        break;
+                    }
+                    j += 1;
+                }
+                let Some(t) = hit else {
+                    return (n, suffix, sums);
+                };
+                let cursor = Cursor {
+                    head: head + j + 1,
+                    len: capacity,
+                    suffix,
+                    sums,
+                };
+                (suffix, sums) = Window::shrink_suffix(triplets, counts, cursor, t);
+                if Window::may_hold_perfect(sums, suffix, level) {
+                    return (j, suffix, sums);
+                }
+                j += 1;
+            } else {
+                // The oldest triplet leaves the window only.
+                for (&old, &t) in olds[j..].iter().zip(&news[j..]) {
+                    let (old, t) = (old as usize, t as usize);
+                    counts[old] -= WINDOW_ONE;
+                    sums -= counts[old] & LOW;
+                    suffix += 1;
+                    sums += counts[t];
+                    counts[t] += BOTH_ONE;
+                    if counts[t] >= shrink_at {
+                        let cursor = Cursor {
+                            head: head + j + 1,
+                            len: capacity,
+                            suffix,
+                            sums,
+                        };
+                        (suffix, sums) = Window::shrink_suffix(triplets, counts, cursor, t);
+                    }
+                    if Window::may_hold_perfect(sums, suffix, level) {
+                        return (j, suffix, sums);
+                    }
+                    j += 1;
+                    if suffix == capacity {
+                        break;
+                    }
+                }
+            }
+        }
+        (n, suffix, sums)
+    }
+}
+
+/// Encodes the leading bases of `input` (at most [`BLOCK`]) as triplets into `out`, the
+/// first two completed by `last` (the run's previous triplet), and returns how many
+/// bases it encoded: all of them, or those before the first byte that is not a base.
+/// Validation and encoding go a vector at a time (no table look-up per base).
+#[inline(always)]
+fn encode_block(kind: Input, input: &[u8], last: usize, out: &mut [u8]) -> usize {
+    let n = input.len().min(BLOCK);
+    let mut codes = [0u8; BLOCK + 2];
+    codes[0] = (last >> 2) as u8 & 3;
+    codes[1] = last as u8 & 3;
+    let mut bad = false;
+    match kind {
+        Input::Letters | Input::LettersLenient => {
+            for (c, &x) in codes[2..2 + n].iter_mut().zip(&input[..n]) {
+                // `x & 0xDF` folds only `a` onto `A` (and so on); bits 1-2 of A, C, G, T
+                // are 0, 1, 3, 2.
+                let u = x & 0xDF;
+                bad |= !((u == b'A') | (u == b'C') | (u == b'G') | (u == b'T'));
+                let k = (u >> 1) & 3;
+                *c = k ^ (k >> 1);
+            }
+        }
+        Input::Codes => {
+            for (c, &x) in codes[2..2 + n].iter_mut().zip(&input[..n]) {
+                bad |= x > 3;
+                *c = x & 3;
+            }
+        }
+    }
+    let m = if bad {
+        input[..n]
+            .iter()
+            .position(|&x| match kind {
+                Input::Codes => x > 3,
+                _ => LETTER_CLASS[x as usize] >= AMBIGUOUS,
+            })
+            .unwrap_or(n)
+    } else {
+        n
+    };
+    for (j, t) in out[..m].iter_mut().enumerate() {
+        *t = codes[j] << 4 | codes[j + 1] << 2 | codes[j + 2];
+    }
+    m
+}
+
 /// The streaming SDUST masker of one sequence.
 #[derive(Debug, Clone)]
 pub struct Sdust {
@@ -827,6 +991,9 @@ pub struct Sdust {
     /// Reports made while processing a base before this position are dropped (see
     /// [`sdust_chunked`]).
     emit_from: u64,
+    /// Whether the quiet loops ([`Quiet::fill`], [`Quiet::slide`]) run while nothing is
+    /// pending; off, every base takes the general step (for tests).
+    quiet_loops: bool,
 }
 
 impl Sdust {
@@ -849,6 +1016,7 @@ impl Sdust {
             perfect: Pending::new(options.window),
             intervals: Vec::new(),
             emit_from: 0,
+            quiet_loops: true,
         })
     }
 
@@ -917,6 +1085,14 @@ impl Sdust {
         self
     }
 
+    /// The same masker with the quiet loops turned off: every base takes the general
+    /// step (report check, leave, enter, test), for tests.
+    #[cfg(test)]
+    fn without_quiet_loops(mut self) -> Self {
+        self.quiet_loops = false;
+        self
+    }
+
     /// Back to a fresh masker.
     pub fn reset(&mut self) {
         self.emit_from = 0;
@@ -957,7 +1133,7 @@ impl Sdust {
     fn push_with(&mut self, input: &[u8], kind: Input, class: impl Fn(u8) -> u8) -> Result<()> {
         let mut i = 0;
         while i < input.len() {
-            i += self.bases(&input[i..], &class);
+            i += self.bases(&input[i..], kind, &class);
             let Some(&byte) = input.get(i) else {
                 break;
             };
@@ -984,7 +1160,7 @@ impl Sdust {
     /// The window loop over the run of bases at the start of `input`; returns how many
     /// bytes it consumed (it stops before the first byte that is not a base).
     #[inline(always)]
-    fn bases(&mut self, input: &[u8], class: impl Fn(u8) -> u8) -> usize {
+    fn bases(&mut self, input: &[u8], kind: Input, class: impl Fn(u8) -> u8) -> usize {
         let mut skipped = 0;
         // The first two bases of a run make no triplet.
         while self.run < 2 {
@@ -1001,85 +1177,191 @@ impl Sdust {
             skipped += 1;
         }
         let codes = &input[skipped..];
+        let mut done = 0;
+        while done < codes.len() {
+            let n = (codes.len() - done).min(BLOCK);
+            let at = self.window.block_start();
+            let block = &mut self.window.triplets[at..at + n];
+            let m = encode_block(kind, &codes[done..done + n], self.triplet, block);
+            if m > 0 {
+                self.triplet = block[m - 1] as usize;
+                self.count_triplets(m);
+            }
+            done += m;
+            if m < n {
+                break;
+            }
+        }
+        skipped + done
+    }
+
+    /// The window loop over the `m` triplets encoded after the window (see
+    /// [`Window::block_start`]): for each, reports the perfect intervals that start before
+    /// the new window, slides the window and scores its suffixes when it may hold a
+    /// perfect interval.
+    #[inline(always)]
+    fn count_triplets(&mut self, m: usize) {
         let window_len = self.options.window as u64;
         let level = self.level;
         let shrink_at = shrink_at(level);
         let emit_from = self.emit_from;
-        // Locals (and a window view holding its cursor by value) rather than fields, so
-        // that the hot state lives in registers.
-        let mut triplet = self.triplet;
+        let quiet_loops = self.quiet_loops;
+        // Locals rather than fields, so that the hot state lives in registers.
         let first = self.position;
         let run_before = self.run;
         let perfect = &mut self.perfect;
         let carried = &mut self.carried;
         let intervals = &mut self.intervals;
-        let mut window = self.window.view();
-        macro_rules! find_perfect {
-            ($window_start:expr) => {
-                if window.may_hold_perfect(level) {
-                    WindowView::find_perfect(
-                        window.ring,
-                        window.counts,
-                        carried,
-                        window.c,
-                        $window_start,
-                        level,
-                        perfect,
-                    );
-                }
-            };
-        }
+        let Window {
+            capacity,
+            triplets,
+            counts,
+            cursor,
+        } = &mut self.window;
+        let capacity = *capacity;
+        let triplets: &[u8] = triplets;
+        let mut c = *cursor;
+        // Whether perfect intervals are pending (changed only by the calls below).
+        let mut pending = !perfect.is_empty();
+        let quiet = Quiet::new(capacity, level);
         // While the window fills up it starts where the run starts.
         let mut k = 0;
-        let mut consumed = codes.len();
-        while k < codes.len() && window.c.len < window.capacity {
-            let c = class(codes[k]);
-            if c >= AMBIGUOUS {
-                consumed = k;
-                break;
-            }
-            triplet = ((triplet << 2) | c as usize) & 63;
+        while k < m && c.len < capacity {
             let position = first + k as u64;
             let run = run_before + k as u64 + 1;
             let window_start = position + 1 - run.min(window_len);
-            if !perfect.is_empty() {
-                report_before(perfect, intervals, window_start, position >= emit_from);
+            if !pending && quiet_loops {
+                // Nothing to report: fill on until a window may hold a perfect interval.
+                let (done, hot) = quiet.fill(triplets, m - k, counts, &mut c);
+                k += done;
+                if hot {
+                    let position = first + (k - 1) as u64;
+                    let window_start = position + 1 - (run_before + k as u64).min(window_len);
+                    Window::find_perfect(
+                        triplets,
+                        counts,
+                        carried,
+                        c,
+                        window_start,
+                        level,
+                        perfect,
+                    );
+                    pending = !perfect.is_empty();
+                }
+                continue;
             }
-            window.push(triplet, shrink_at);
-            find_perfect!(window_start);
+            let t = triplets[c.head + c.len] as usize;
+            if pending {
+                report_before(perfect, intervals, window_start, position >= emit_from);
+                pending = !perfect.is_empty();
+            }
+            c.len += 1;
+            Window::enter(triplets, counts, &mut c, t, shrink_at);
+            if Window::may_hold_perfect(c.sums, c.suffix, level) {
+                Window::find_perfect(triplets, counts, carried, c, window_start, level, perfect);
+                pending = !perfect.is_empty();
+            }
             k += 1;
         }
-        // A full window holds the W bases ending at the current one.
-        let steady = if consumed == codes.len() {
-            &codes[k..]
-        } else {
-            &[][..]
-        };
-        for (j, &x) in steady.iter().enumerate() {
-            let c = class(x);
-            if c >= AMBIGUOUS {
-                consumed = k + j;
-                break;
+        // A full window holds the W bases ending at the current one: triplet `j` of
+        // `olds` leaves as triplet `j` of `news` enters.
+        if k < m {
+            let head = c.head;
+            let n = m - k;
+            let olds = &triplets[head..head + n];
+            let news = &triplets[head + capacity..head + capacity + n];
+            let first = first + k as u64;
+            let Cursor {
+                mut suffix,
+                mut sums,
+                ..
+            } = c;
+            let mut j = 0;
+            while j < n {
+                if !pending && quiet_loops {
+                    // Nothing to report: slide on until a window may hold a perfect
+                    // interval.
+                    let done;
+                    (done, suffix, sums) =
+                        quiet.slide(triplets, head + j, n - j, counts, suffix, sums);
+                    j += done;
+                    if j == n {
+                        break;
+                    }
+                    // Base `j` has slid the window, and it may hold a perfect interval.
+                    let cursor = Cursor {
+                        head: head + j + 1,
+                        len: capacity,
+                        suffix,
+                        sums,
+                    };
+                    let position = first + j as u64;
+                    Window::find_perfect(
+                        triplets,
+                        counts,
+                        carried,
+                        cursor,
+                        position + 1 - window_len,
+                        level,
+                        perfect,
+                    );
+                    pending = !perfect.is_empty();
+                    j += 1;
+                    continue;
+                }
+                let t = news[j] as usize;
+                let position = first + j as u64;
+                if pending {
+                    report_before(
+                        perfect,
+                        intervals,
+                        position + 1 - window_len,
+                        position >= emit_from,
+                    );
+                    pending = !perfect.is_empty();
+                }
+                // The oldest triplet leaves the window, and `v` too when `v` spans it.
+                let old = olds[j] as usize;
+                if suffix == capacity {
+                    counts[old] -= BOTH_ONE;
+                    sums -= counts[old];
+                    suffix -= 1;
+                } else {
+                    counts[old] -= WINDOW_ONE;
+                    sums -= counts[old] & LOW;
+                }
+                let mut cursor = Cursor {
+                    head: head + j + 1,
+                    len: capacity,
+                    suffix,
+                    sums,
+                };
+                Window::enter(triplets, counts, &mut cursor, t, shrink_at);
+                (suffix, sums) = (cursor.suffix, cursor.sums);
+                if Window::may_hold_perfect(sums, suffix, level) {
+                    Window::find_perfect(
+                        triplets,
+                        counts,
+                        carried,
+                        cursor,
+                        position + 1 - window_len,
+                        level,
+                        perfect,
+                    );
+                    pending = !perfect.is_empty();
+                }
+                j += 1;
             }
-            triplet = ((triplet << 2) | c as usize) & 63;
-            if !perfect.is_empty() {
-                let position = first + (k + j) as u64;
-                report_before(
-                    perfect,
-                    intervals,
-                    position + 1 - window_len,
-                    position >= emit_from,
-                );
-            }
-            window.replace(triplet, shrink_at);
-            find_perfect!(first + (k + j) as u64 + 1 - window_len);
+            c = Cursor {
+                head: head + n,
+                len: capacity,
+                suffix,
+                sums,
+            };
         }
-        let cursor = window.c;
-        self.window.cursor = cursor;
-        self.triplet = triplet;
-        self.position = first + consumed as u64;
-        self.run = run_before + consumed as u64;
-        skipped + consumed
+        *cursor = c;
+        self.position += m as u64;
+        self.run += m as u64;
     }
 
     /// An ambiguous base or the end of the sequence: reports every pending interval and
@@ -1507,6 +1789,119 @@ mod tests {
         }
     }
 
+    /// Masks `seq` pushed in chunks of `chunk` bytes with the quiet loops on or off.
+    fn sdust_pushed(seq: &[u8], o: DustOptions, chunk: usize, quiet: bool) -> Vec<(u64, u64)> {
+        let mut m = Sdust::new(o).unwrap();
+        if !quiet {
+            m = m.without_quiet_loops();
+        }
+        for piece in seq.chunks(chunk.max(1)) {
+            m.push_letters(piece).unwrap();
+        }
+        m.finish()
+    }
+
+    /// The levels at which some stretch of `seq` (no ambiguous base, at most `window`
+    /// bases, at least two triplets) scores exactly at the threshold: `10 r = T (l - 1)`
+    /// for its `l` triplets and `r` repeats. Sequences masked at these levels exercise
+    /// every "above the threshold" test at equality.
+    fn exact_levels(seq: &[u8], window: usize) -> Vec<u32> {
+        let codes: Vec<u8> = seq.iter().map(|&b| LETTER_CLASS[b as usize]).collect();
+        let mut levels = Vec::new();
+        for start in 0..codes.len() {
+            let mut counts = [0u64; 64];
+            let mut repeats = 0u64;
+            for end in start + 3..=codes.len().min(start + window) {
+                if codes[end - 3..end].iter().any(|&c| c >= AMBIGUOUS) {
+                    break;
+                }
+                let t = (codes[end - 3] as usize) << 4
+                    | (codes[end - 2] as usize) << 2
+                    | codes[end - 1] as usize;
+                repeats += counts[t];
+                counts[t] += 1;
+                let span = (end - start - 3) as u64;
+                if span > 0 && (10 * repeats) % span == 0 {
+                    levels.push((10 * repeats / span) as u32);
+                }
+            }
+        }
+        levels.sort_unstable();
+        levels.dedup();
+        levels
+    }
+
+    #[test]
+    fn block_encoding_equals_the_letter_classes() {
+        // Every byte value at several offsets of a block, after any previous triplet:
+        // the encoder stops exactly before a byte that is not a base and otherwise
+        // writes the triplets the class table gives.
+        let bases: Vec<u8> = (0..BLOCK).map(|i| b"ACGTacgtTTGCA"[i * 7 % 13]).collect();
+        for kind in [Input::Letters, Input::LettersLenient, Input::Codes] {
+            for byte in 0..=255u8 {
+                for at in [0, 1, 15, 16, 17, 100, BLOCK - 1] {
+                    let mut input = bases.clone();
+                    if matches!(kind, Input::Codes) {
+                        input
+                            .iter_mut()
+                            .for_each(|b| *b = LETTER_CLASS[*b as usize]);
+                    }
+                    input[at] = byte;
+                    let class = |x: u8| match kind {
+                        Input::Codes => x,
+                        _ => LETTER_CLASS[x as usize],
+                    };
+                    for last in [0usize, 27, 63] {
+                        let mut out = vec![0xEEu8; BLOCK];
+                        let m = encode_block(kind, &input, last, &mut out);
+                        let valid = input.iter().position(|&x| class(x) > 3).unwrap_or(BLOCK);
+                        assert_eq!(m, valid, "{kind:?} byte {byte} at {at}");
+                        let mut t = last;
+                        for (j, &x) in input[..m].iter().enumerate() {
+                            t = (t << 2 | class(x) as usize) & 63;
+                            assert_eq!(out[j] as usize, t, "{kind:?} byte {byte} at {at}");
+                        }
+                        assert!(out[m..].iter().all(|&b| b == 0xEE));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn long_sequences_cross_block_and_buffer_boundaries() {
+        // Long enough for the triplet buffer to move the window to its front many times,
+        // pushed in chunks around the block size, under windows 4..=100.
+        let mut seq = Vec::new();
+        let mut x = 99u64;
+        while seq.len() < 6_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = 1 + (x >> 50) as usize % 90;
+            match x % 6 {
+                0 => seq.extend(std::iter::repeat_n(b"ACGT"[(x >> 8) as usize % 4], len)),
+                1 => seq.extend(b"CA".iter().cycle().take(len)),
+                2 => seq.extend(b"GATTA".iter().cycle().take(len)),
+                3 => seq.push(b'N'),
+                4 => seq.extend(b"acgtta".iter().cycle().take(len)),
+                _ => seq.extend((0..len).map(|i| b"ACGT"[((x >> (i % 60)) & 3) as usize])),
+            }
+        }
+        for window in [4, 5, 17, 33, 64, 65, 100] {
+            let o = DustOptions { window, level: 20 };
+            let want = reference_sdust(&seq, window, 20);
+            for chunk in [1, 255, 256, 257, 1000, seq.len()] {
+                assert_eq!(
+                    sdust_pushed(&seq, o, chunk, true),
+                    want,
+                    "window {window} chunk {chunk}"
+                );
+            }
+            assert_eq!(sdust_pushed(&seq, o, 300, false), want, "window {window}");
+        }
+    }
+
     /// Masks with the carried suffix repeat counts turned off (see `without_carry`).
     fn sdust_uncarried(seq: &[u8], o: DustOptions) -> Vec<(u64, u64)> {
         let mut m = Sdust::new(o).unwrap().without_carry();
@@ -1584,6 +1979,57 @@ mod tests {
                 m.push_letters(&seq).unwrap();
                 prop_assert_eq!(&m.finish(), &want);
                 prop_assert_eq!(&sdust_chunked(&seq, o, 1 + seq.len() / 3, 2).unwrap(), &want);
+            }
+        }
+
+        /// The quiet loops (nothing pending: fill, slide with `v` spanning the window or
+        /// not) equal the general per-base step and the reference, at levels where some
+        /// stretch scores exactly at the threshold, under every window from 4 to 64 and
+        /// some wider, for one sequence pushed in chunks around the block size.
+        #[test]
+        fn quiet_loops_equal_the_reference_at_exact_thresholds(
+            pieces in proptest::collection::vec((any::<u8>(), 1u16..120, any::<u64>()), 1..12),
+            window in prop::sample::select((4usize..=64).chain([65, 70, 100]).collect::<Vec<_>>()),
+            pick in any::<prop::sample::Index>(),
+            shift in 0u32..3,
+            chunk in prop::sample::select(vec![1usize, 7, 255, 256, 257, 1000]),
+        ) {
+            let seq = repeat_rich(&pieces);
+            let levels = exact_levels(&seq, window);
+            // An exact level, or one just above it (the same stretch then just misses).
+            let level = if levels.is_empty() { 20 } else { levels[pick.index(levels.len())] + shift.min(1) };
+            let o = DustOptions { window, level };
+            let want = reference_sdust(&seq, window, level as u64);
+            prop_assert_eq!(&sdust_pushed(&seq, o, chunk, true), &want);
+            prop_assert_eq!(&sdust_pushed(&seq, o, chunk, false), &want);
+        }
+
+        /// Short reads (0 to 200 bases, as in FASTQ batches) through one reused masker:
+        /// each equals the reference, with the quiet loops on and off, under every window
+        /// from 4 to 64 (most reads shorter than or about the window).
+        #[test]
+        fn short_reads_equal_the_reference(
+            reads in proptest::collection::vec(
+                proptest::collection::vec((any::<u8>(), 1u16..60, any::<u64>()), 0..5), 1..16),
+            window in 4usize..=64,
+            level in prop::sample::select(vec![0u32, 1, 10, 19, 20, 21, 30, 40]),
+        ) {
+            let o = DustOptions { window, level };
+            let mut fast = Sdust::new(o).unwrap();
+            let mut general = Sdust::new(o).unwrap().without_quiet_loops();
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for pieces in &reads {
+                let mut read = repeat_rich(pieces);
+                read.truncate(200);
+                let want = reference_sdust(&read, window, level as u64);
+                a.clear();
+                b.clear();
+                fast.push_letters(&read).unwrap();
+                fast.finish_into(&mut a);
+                general.push_letters(&read).unwrap();
+                general.finish_into(&mut b);
+                prop_assert_eq!(&a, &want);
+                prop_assert_eq!(&b, &want);
             }
         }
 
