@@ -226,7 +226,7 @@ pub fn _longdust_mask_batch<'py>(
     approx: bool,
     forward_only: bool,
     threads: Option<i64>,
-) -> PyResult<(Bound<'py, PyArray2<i64>>, Bound<'py, PyArray1<i64>>)> {
+) -> PyResult<crate::reads::RaggedIntervals<'py>> {
     let options = longdust_options(
         window,
         threshold,

@@ -12,7 +12,7 @@ use numpy::{PyArray1, PyArray2, PyReadonlyArray1};
 use pyo3::prelude::*;
 
 /// Per-record intervals: int64 `(m, 2)` rows and `records + 1` offsets.
-type RaggedIntervals<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray1<i64>>);
+pub(crate) type RaggedIntervals<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray1<i64>>);
 
 /// Tokens of a batch: starts, lengths, reasons and per-record offsets.
 type RaggedTokens<'py> = (

@@ -273,7 +273,7 @@ pub fn _tantan_mask_batch<'py>(
     gap_extend: Option<i64>,
     threshold: f64,
     threads: Option<i64>,
-) -> PyResult<(Bound<'py, PyArray2<i64>>, Bound<'py, PyArray1<i64>>)> {
+) -> PyResult<crate::reads::RaggedIntervals<'py>> {
     let options = options(
         protein,
         repeat_start,
