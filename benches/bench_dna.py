@@ -226,7 +226,6 @@ def tantan_rows(genomes: list[tuple[str, Path]], threads: int) -> list[tuple[str
 
 
 def tantan_only() -> int:
-    import pydustmasker
 
     tmp = Path(tempfile.mkdtemp(prefix="entroseg-bench-"))
     genomes = []
@@ -236,14 +235,7 @@ def tantan_only() -> int:
         genomes.append((label, path))
     threads = os.cpu_count() or 1
     rows = tantan_rows(genomes, threads)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"entroseg {entroseg.__version__}, pydustmasker {pydustmasker.__version__}")
-    print(f"{threads} CPUs, load average {load:.2f} at the end of the run")
-    print()
-    print("| measurement | result | notes |")
-    print("|---|---|---|")
-    for name, result, note in rows:
-        print(f"| {name} | {result} | {note} |")
+    print_rows(rows)
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
@@ -342,11 +334,14 @@ def longdust_rows(rows: list[tuple[str, str, str]]) -> None:
         )
 
 
-def print_rows(rows: list[tuple[str, str, str]]) -> None:
+def print_rows(rows: list[tuple[str, str, str]], tool: str | None = None) -> None:
+    """The run's header (versions, `tool` when given, load) and its rows as Markdown."""
     import pydustmasker
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"entroseg {entroseg.__version__}, pydustmasker {pydustmasker.__version__}")
+    if tool is not None:
+        print(tool)
     print(f"{os.cpu_count()} CPUs, load average {load:.2f} at the end of the run")
     print()
     print("| measurement | result | notes |")
@@ -607,17 +602,10 @@ def main() -> int:
         )
     )
 
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"entroseg {entroseg.__version__}, pydustmasker {pydustmasker.__version__}")
+    tool = None
     if exe is not None:
-        version = run([exe, "-version"]).stdout.splitlines()[0]
-        print(f"{version.strip()} ({exe})")
-    print(f"{threads} CPUs, load average {load:.2f} at the end of the run")
-    print()
-    print("| measurement | result | notes |")
-    print("|---|---|---|")
-    for name, result, note in rows:
-        print(f"| {name} | {result} | {note} |")
+        tool = f"{run([exe, '-version']).stdout.splitlines()[0].strip()} ({exe})"
+    print_rows(rows, tool)
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

@@ -1076,6 +1076,9 @@ def mask_fastx(
         )
     check, masker = MASK_METHODS[method]
     check(window, options)  # options first
+    # tantan: batches of many bases, so that the records of a genome (a few long
+    # chromosomes) land in one batch and run in parallel (about a microsecond per base,
+    # against which holding 64 MiB of letters costs nothing).
     sizes = {"batch_bases": TANTAN_BATCH_BASES} if method == "tantan" else {}
     for batch in iter_fastx_batches(source, empty=empty, **sizes):
         intervals, offsets = masker(batch, window, options, threads)
@@ -1120,7 +1123,11 @@ def tantan_mask_fastx(
     >>> [(name, iv.tolist()) for name, iv in tantan_mask_fastx(data)]
     [('a', []), ('b', [[5, 33]])]
     """
-    options: dict[str, Any] = dict(
+    yield from mask_fastx(
+        source,
+        method="tantan",
+        empty=empty,
+        threads=threads,
         protein=protein,
         repeat_start=repeat_start,
         repeat_end=repeat_end,
@@ -1130,15 +1137,6 @@ def tantan_mask_fastx(
         gap_extend=gap_extend,
         threshold=threshold,
     )
-    tantan_mask(b"", **options)  # options first
-    # Batches of many bases, so that the records of a genome (a few long chromosomes)
-    # land in one batch and run in parallel: tantan spends about a microsecond per base,
-    # against which holding 64 MiB of letters costs nothing.
-    for batch in iter_fastx_batches(source, empty=empty, batch_bases=TANTAN_BATCH_BASES):
-        intervals, offsets = batch.tantan_mask(threads=threads, **options)
-        bounds = offsets.tolist()
-        for i, name in enumerate(batch.names()):
-            yield name, intervals[bounds[i] : bounds[i + 1]]
 
 
 def mask_fastx_arrow(
