@@ -455,6 +455,9 @@ struct Controller {
     z: f64,
     /// Starts made in the current block (its scores are kept by the engine).
     block_starts: u32,
+    /// `1 - (1 - beta)^64`: the weight of a block of finite scores (derived from `beta`,
+    /// computed once instead of a `powi` call per block).
+    full_block_weight: f64,
 }
 
 /// Positions per step of the online controller after its warm-up.
@@ -462,9 +465,10 @@ const CONTROL_BLOCK: usize = 64;
 
 impl Controller {
     fn new(target_len: f64) -> Self {
+        let beta = 1.0 / (8.0 * target_len);
         Self {
             rate: 1.0 / target_len,
-            beta: 1.0 / (8.0 * target_len),
+            beta,
             theta: f64::NAN,
             mean: 0.0,
             spread: 0.0,
@@ -474,6 +478,7 @@ impl Controller {
             block: false,
             z: 0.0,
             block_starts: 0,
+            full_block_weight: 1.0 - (1.0 - beta).powi(CONTROL_BLOCK as i32),
         }
     }
 
@@ -485,16 +490,13 @@ impl Controller {
         let expected = self.rate * CONTROL_BLOCK as f64;
         self.z += ONLINE_GAIN * (self.block_starts as f64 - expected);
         self.block_starts = 0;
-        let (mut sum, mut dev, mut finite) = (0.0f64, 0.0f64, 0u32);
-        for &s in block_scores {
-            if s.is_finite() {
-                sum += s;
-                dev += (s - self.mean).abs();
-                finite += 1;
-            }
-        }
+        let (sum, dev, finite) = block_moments(block_scores, self.mean);
         if finite > 0 {
-            let w = 1.0 - (1.0 - self.beta).powi(finite as i32);
+            let w = if finite as usize == CONTROL_BLOCK {
+                self.full_block_weight
+            } else {
+                1.0 - (1.0 - self.beta).powi(finite as i32)
+            };
             let f = finite as f64;
             self.spread += w * (dev / f - self.spread);
             self.mean += w * (sum / f - self.mean);
@@ -542,6 +544,94 @@ impl Controller {
         }
         self.theta += ONLINE_GAIN * self.spread * (started as u8 as f64 - self.rate);
     }
+}
+
+/// Lanes of [`block_moments`]: independent sums, so that a block's statistics are not
+/// two serial chains of 64 dependent additions (with a branch per score).
+const MOMENT_LANES: usize = 8;
+
+/// The sum of the finite scores of a control block, the sum of their absolute
+/// deviations from `mean`, and their count. Score `i` adds to lane `i % 8` (a non-finite
+/// score adds zero), then the lanes combine pairwise in a fixed order, so the result
+/// depends on the block's scores alone (not on the chunking, nor on the CPU: the AVX2
+/// path adds in the same order as the portable one).
+#[inline]
+fn block_moments(block: &[f64], mean: f64) -> (f64, f64, u32) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::sync::OnceLock;
+        static AVX2: OnceLock<bool> = OnceLock::new();
+        if block.len() == CONTROL_BLOCK
+            && *AVX2.get_or_init(|| std::arch::is_x86_feature_detected!("avx2"))
+        {
+            // SAFETY: the CPU supports AVX2 (checked at run time just above).
+            return unsafe { block_moments_avx2(block, mean) };
+        }
+    }
+    block_moments_portable(block, mean)
+}
+
+/// [`block_moments`] in eight scalar lanes.
+fn block_moments_portable(block: &[f64], mean: f64) -> (f64, f64, u32) {
+    let mut sum = [0.0f64; MOMENT_LANES];
+    let mut dev = [0.0f64; MOMENT_LANES];
+    let mut finite = 0u32;
+    for (i, &s) in block.iter().enumerate() {
+        if s.is_finite() {
+            sum[i % MOMENT_LANES] += s;
+            dev[i % MOMENT_LANES] += (s - mean).abs();
+            finite += 1;
+        } else {
+            // Zero, as the AVX2 path adds for a masked lane (a no-op on a finite sum).
+            sum[i % MOMENT_LANES] += 0.0;
+            dev[i % MOMENT_LANES] += 0.0;
+        }
+    }
+    (combine_lanes(sum), combine_lanes(dev), finite)
+}
+
+/// The lanes' total, pairwise in a fixed order.
+#[inline(always)]
+fn combine_lanes(v: [f64; MOMENT_LANES]) -> f64 {
+    ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]))
+}
+
+/// [`block_moments`] of a whole control block with AVX2: lanes 0-3 and 4-7 are two
+/// accumulators of four, the finite mask an `|s| < inf` comparison.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn block_moments_avx2(block: &[f64], mean: f64) -> (f64, f64, u32) {
+    use std::arch::x86_64::{
+        _mm256_add_pd, _mm256_and_pd, _mm256_andnot_pd, _mm256_cmp_pd, _mm256_loadu_pd,
+        _mm256_movemask_pd, _mm256_set1_pd, _mm256_setzero_pd, _mm256_storeu_pd, _mm256_sub_pd,
+        _CMP_LT_OQ,
+    };
+    assert_eq!(block.len(), CONTROL_BLOCK);
+    let sign = _mm256_set1_pd(-0.0);
+    let inf = _mm256_set1_pd(f64::INFINITY);
+    let m = _mm256_set1_pd(mean);
+    let (mut sum, mut dev) = ([_mm256_setzero_pd(); 2], [_mm256_setzero_pd(); 2]);
+    let mut finite = 0u32;
+    for (k, c) in block.chunks_exact(4).enumerate() {
+        // SAFETY: `c` holds four f64 (`chunks_exact(4)`).
+        let v = unsafe { _mm256_loadu_pd(c.as_ptr()) };
+        // |v| < inf: false for NaN and both infinities.
+        let ok = _mm256_cmp_pd::<_CMP_LT_OQ>(_mm256_andnot_pd(sign, v), inf);
+        let d = _mm256_andnot_pd(sign, _mm256_sub_pd(v, m));
+        sum[k % 2] = _mm256_add_pd(sum[k % 2], _mm256_and_pd(ok, v));
+        dev[k % 2] = _mm256_add_pd(dev[k % 2], _mm256_and_pd(ok, d));
+        finite += (_mm256_movemask_pd(ok) as u32).count_ones();
+    }
+    let lanes = |acc: [std::arch::x86_64::__m256d; 2]| {
+        let mut v = [0.0f64; MOMENT_LANES];
+        // SAFETY: each store writes four f64 into `v[0..4]` / `v[4..8]`.
+        unsafe {
+            _mm256_storeu_pd(v.as_mut_ptr(), acc[0]);
+            _mm256_storeu_pd(v.as_mut_ptr().add(4), acc[1]);
+        }
+        v
+    };
+    (combine_lanes(lanes(sum)), combine_lanes(lanes(dev)), finite)
 }
 
 /// The per-sample limits and rules of the fixed-threshold scan, in the forms the hot
@@ -1250,9 +1340,15 @@ impl RuleEngine {
                             },
                         );
                         c.block_starts += started;
-                        self.control[at..at + m].copy_from_slice(piece);
-                        if at + m == CONTROL_BLOCK {
-                            c.observe_block(&self.control);
+                        if m == CONTROL_BLOCK {
+                            // A whole block in this chunk: read in place (the partial
+                            // block a checkpoint keeps is only ever `control[..at]`).
+                            c.observe_block(piece);
+                        } else {
+                            self.control[at..at + m].copy_from_slice(piece);
+                            if at + m == CONTROL_BLOCK {
+                                c.observe_block(&self.control);
+                            }
                         }
                         k += m;
                         continue;

@@ -993,6 +993,41 @@ fn split_scores_strategy() -> impl Strategy<Value = Vec<f64>> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
 
+    /// The online controller's block statistics: both kernels give the same bits (so a
+    /// stream is cut the same on every CPU), and they are the sum, the absolute
+    /// deviation and the count of the finite scores.
+    #[test]
+    fn block_moments_kernels_agree_and_sum_the_finite_scores(
+        v in prop::collection::vec(
+            prop_oneof![
+                8 => -1e6f64..1e6,
+                1 => Just(f64::NAN),
+                1 => Just(f64::INFINITY),
+                1 => Just(f64::NEG_INFINITY),
+                1 => Just(0.0f64),
+                1 => Just(-0.0f64),
+            ],
+            CONTROL_BLOCK,
+        ),
+        mean in -1e3f64..1e3,
+    ) {
+        let (sum, dev, finite) = block_moments_portable(&v, mean);
+        let ok: Vec<f64> = v.iter().copied().filter(|s| s.is_finite()).collect();
+        prop_assert_eq!(finite as usize, ok.len());
+        let want_sum: f64 = ok.iter().sum();
+        let want_dev: f64 = ok.iter().map(|s| (s - mean).abs()).sum();
+        let scale = ok.iter().map(|s| s.abs() + mean.abs()).sum::<f64>().max(1.0);
+        prop_assert!((sum - want_sum).abs() <= 1e-12 * scale, "{} vs {}", sum, want_sum);
+        prop_assert!((dev - want_dev).abs() <= 1e-12 * scale, "{} vs {}", dev, want_dev);
+        prop_assert_eq!(block_moments(&v, mean).0.to_bits(), sum.to_bits());
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is there (checked just above).
+            let (s2, d2, f2) = unsafe { block_moments_avx2(&v, mean) };
+            prop_assert_eq!((s2.to_bits(), d2.to_bits(), f2), (sum.to_bits(), dev.to_bits(), finite));
+        }
+    }
+
     /// The vectorised forced-split search is the rule as written: the highest score in
     /// `from..=to`, NaN lowest, the latest on ties (the two zeros are equal), `to` when
     /// every score there is NaN or `-inf`; the same when the window starts in the
