@@ -209,3 +209,30 @@ def test_conditional_permutation_high_orders_equal_reference(order: int) -> None
             entroseg.conditional_permutation_entropy(x, order=order, context=k),
             ref.conditional_permutation_entropy(x, order=order, context=k),
         )
+
+
+def test_out_holds_exactly_the_fresh_rolling_values() -> None:
+    rng = np.random.default_rng(5)
+    symbols = rng.integers(0, 4, 5_000).astype(np.uint8)
+    x = np.cumsum(rng.standard_normal(5_000))
+    buf = np.full(5_000, -1.0)
+    got = entroseg.conditional_entropy(symbols, context=2, window=100, out=buf)
+    assert got is buf
+    assert same_bits(buf, entroseg.conditional_entropy(symbols, context=2, window=100))
+    got = entroseg.conditional_permutation_entropy(x, order=3, window=100, out=buf)
+    assert got is buf
+    assert same_bits(buf, entroseg.conditional_permutation_entropy(x, order=3, window=100))
+
+
+def test_out_errors_name_the_problem() -> None:
+    symbols = np.zeros(50, dtype=np.uint8)
+    with pytest.raises(entroseg.InvalidParameterError, match="whole-series value is one number"):
+        entroseg.conditional_entropy(symbols, out=np.empty(50))
+    with pytest.raises(entroseg.InvalidParameterError, match="out has 49 elements"):
+        entroseg.conditional_entropy(symbols, window=10, out=np.empty(49))
+    with pytest.raises(TypeError, match="got int64"):
+        entroseg.conditional_permutation_entropy(
+            np.arange(50.0), window=10, out=np.empty(50, dtype=np.int64)
+        )
+    with pytest.raises(entroseg.InvalidParameterError, match="whole-series"):
+        entroseg.conditional_permutation_entropy(np.arange(50.0), out=np.empty(50))

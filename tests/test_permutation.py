@@ -294,3 +294,86 @@ def test_documented_examples_by_hand() -> None:
     assert entroseg.missing_patterns(np.arange(10.0), order=3) == 5
     assert entroseg.permutation_entropy(np.arange(10.0)) == 0.0
     assert entroseg.statistical_complexity(np.arange(10.0)) == 0.0
+
+
+# --------------------------------------------------------------------------------------
+# out=: the rolling values written into the caller's array
+# --------------------------------------------------------------------------------------
+
+_ROLLING = [
+    entroseg.permutation_entropy,
+    entroseg.statistical_complexity,
+    entroseg.missing_patterns,
+]
+
+
+@given(x=series(min_size=1, max_size=120), emb=embedding, data=st.data())
+def test_out_holds_exactly_the_fresh_result(x: F64, emb: tuple[int, int], data: Any) -> None:
+    order, delay = emb
+    window = data.draw(st.integers((order - 1) * delay + 1, (order - 1) * delay + 30))
+    if data.draw(st.booleans()):
+        x = data.draw(with_non_finite(x))
+    for f in _ROLLING:
+        opts: dict[str, Any] = {
+            "order": order,
+            "delay": delay,
+            "window": window,
+            "nan_policy": "propagate",
+        }
+        want = f(x, **opts)
+        # Stale values in the buffer must all be overwritten.
+        buf = np.full(len(x), 7.5)
+        got = f(x, out=buf, **opts)
+        assert got is buf
+        assert same_bits(buf, want)
+        # The same buffer again, for another series of the same length.
+        again = f(x[::-1].copy(), out=buf, **opts)
+        assert again is buf and same_bits(buf, f(x[::-1].copy(), **opts))
+
+
+def test_out_is_reused_across_calls_without_reallocation() -> None:
+    rng = np.random.default_rng(3)
+    buf = np.empty(10_000)
+    address = buf.__array_interface__["data"][0]
+    for _ in range(3):
+        x = np.cumsum(rng.standard_normal(10_000))
+        entroseg.permutation_entropy(x, order=4, window=64, out=buf)
+        assert buf.__array_interface__["data"][0] == address
+        assert same_bits(buf, entroseg.permutation_entropy(x, order=4, window=64))
+
+
+def test_out_bad_buffers_are_refused_with_messages() -> None:
+    x = np.cumsum(np.random.default_rng(0).standard_normal(100))
+    pe = entroseg.permutation_entropy
+    with pytest.raises(TypeError, match="1-D float64 numpy array, got float32"):
+        pe(x, window=10, out=np.empty(100, dtype=np.float32))
+    with pytest.raises(TypeError, match="got a 2-D array of float64"):
+        pe(x, window=10, out=np.empty((100, 1)))
+    with pytest.raises(TypeError, match="1-D float64 numpy array, got <class 'list'>"):
+        pe(x, window=10, out=[0.0] * 100)
+    with pytest.raises(entroseg.InvalidParameterError, match="out has 99 elements; the result has"):
+        pe(x, window=10, out=np.empty(99))
+    with pytest.raises(entroseg.InvalidParameterError, match="C-contiguous"):
+        pe(x, window=10, out=np.empty(200)[::2])
+    ro = np.empty(100)
+    ro.flags.writeable = False
+    with pytest.raises(entroseg.InvalidParameterError, match="out is read-only"):
+        pe(x, window=10, out=ro)
+    with pytest.raises(entroseg.InvalidParameterError, match="whole-series value is one number"):
+        pe(x, out=np.empty(100))
+    with pytest.raises(entroseg.InvalidParameterError, match="whole-series"):
+        entroseg.missing_patterns(x, out=np.empty(100))
+
+
+def test_out_may_not_overlap_the_input() -> None:
+    base = np.cumsum(np.random.default_rng(1).standard_normal(300))
+    x = base[:200]
+    with pytest.raises(entroseg.InvalidParameterError, match="shares memory with the input x"):
+        entroseg.permutation_entropy(x, window=10, out=x)
+    with pytest.raises(entroseg.InvalidParameterError, match="shares memory"):
+        entroseg.permutation_entropy(x, window=10, out=base[100:300])
+    # A disjoint part of the same allocation is fine.
+    other = np.empty(400)
+    other[:200] = x
+    got = entroseg.permutation_entropy(other[:200], window=10, out=other[200:])
+    assert same_bits(got, entroseg.permutation_entropy(x, window=10))

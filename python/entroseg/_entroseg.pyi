@@ -116,6 +116,7 @@ def permutation_entropy(
     normalize: bool = True,
     weighted: bool = False,
     nan_policy: _NanPolicy = "raise",
+    out: None = None,
 ) -> float: ...
 @overload
 def permutation_entropy(
@@ -128,6 +129,7 @@ def permutation_entropy(
     normalize: bool = True,
     weighted: bool = False,
     nan_policy: _NanPolicy = "raise",
+    out: _F64 | None = None,
 ) -> _F64:
     """Permutation entropy (Bandt-Pompe), rolling (``window``) or whole-series."""
 
@@ -140,10 +142,18 @@ def statistical_complexity(
     delay: int = 1,
     window: None = None,
     nan_policy: _NanPolicy = "raise",
+    out: None = None,
 ) -> float: ...
 @overload
 def statistical_complexity(
-    x: _Real, /, *, order: int = 3, delay: int = 1, window: int, nan_policy: _NanPolicy = "raise"
+    x: _Real,
+    /,
+    *,
+    order: int = 3,
+    delay: int = 1,
+    window: int,
+    nan_policy: _NanPolicy = "raise",
+    out: _F64 | None = None,
 ) -> _F64:
     """Jensen-Shannon statistical complexity of the ordinal patterns."""
 
@@ -156,10 +166,18 @@ def missing_patterns(
     delay: int = 1,
     window: None = None,
     nan_policy: _NanPolicy = "raise",
+    out: None = None,
 ) -> int: ...
 @overload
 def missing_patterns(
-    x: _Real, /, *, order: int = 3, delay: int = 1, window: int, nan_policy: _NanPolicy = "raise"
+    x: _Real,
+    /,
+    *,
+    order: int = 3,
+    delay: int = 1,
+    window: int,
+    nan_policy: _NanPolicy = "raise",
+    out: _F64 | None = None,
 ) -> _F64:
     """Number of the order! ordinal patterns that do not occur."""
 
@@ -177,6 +195,7 @@ def conditional_entropy(
     window: None = None,
     alphabet_size: int | None = None,
     normalize: bool = True,
+    out: None = None,
 ) -> float: ...
 @overload
 def conditional_entropy(
@@ -187,6 +206,7 @@ def conditional_entropy(
     window: int,
     alphabet_size: int | None = None,
     normalize: bool = True,
+    out: _F64 | None = None,
 ) -> _F64:
     """Conditional (block) entropy H(X_t | previous ``context`` symbols)."""
 
@@ -201,6 +221,7 @@ def conditional_permutation_entropy(
     window: None = None,
     normalize: bool = True,
     nan_policy: _NanPolicy = "raise",
+    out: None = None,
 ) -> float: ...
 @overload
 def conditional_permutation_entropy(
@@ -213,6 +234,7 @@ def conditional_permutation_entropy(
     window: int,
     normalize: bool = True,
     nan_policy: _NanPolicy = "raise",
+    out: _F64 | None = None,
 ) -> _F64:
     """Conditional permutation entropy of the ordinal-pattern stream."""
 

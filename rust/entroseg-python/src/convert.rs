@@ -440,5 +440,76 @@ pub fn fill_output<'py, E: Send>(
     Ok(out)
 }
 
+/// The caller's `out=` array for `n` float64 values, checked: a writeable, C-contiguous
+/// 1-D float64 numpy array of length `n` (numpy's rules for a ufunc's `out`, without
+/// casting). Anything else is a `TypeError` (not a float64 array) or an
+/// `InvalidParameterError` (wrong length, strided) naming what was given; a read-only
+/// array is refused when it is borrowed for writing ([`fill_output_or`]).
+pub fn checked_out<'py>(out: &Bound<'py, PyAny>, n: usize) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let Ok(a) = out.cast::<PyArray1<f64>>() else {
+        let dtype = out
+            .getattr("dtype")
+            .map(|d| d.to_string())
+            .unwrap_or_else(|_| out.get_type().to_string());
+        let ndim = out.getattr("ndim").ok().map(|d| d.to_string());
+        return Err(PyTypeError::new_err(match ndim {
+            Some(d) if d != "1" => {
+                format!("out must be a 1-D float64 numpy array, got a {d}-D array of {dtype}")
+            }
+            _ => format!("out must be a 1-D float64 numpy array, got {dtype}"),
+        }));
+    };
+    if a.len() != n {
+        return Err(InvalidParameterError::new_err(format!(
+            "out has {} elements; the result has {n} (one per sample of x)",
+            a.len()
+        )));
+    }
+    if !a.is_c_contiguous() {
+        return Err(InvalidParameterError::new_err(
+            "out must be C-contiguous (a strided view cannot be written in place)",
+        ));
+    }
+    Ok(a.clone())
+}
+
+/// Refuses `out=` for a whole-series call (its value is one number).
+pub fn out_needs_window(out: Option<&Bound<'_, PyAny>>, window: Option<usize>) -> PyResult<()> {
+    if out.is_some() && window.is_none() {
+        return Err(InvalidParameterError::new_err(
+            "out= takes the rolling values (window=...); the whole-series value is one number",
+        ));
+    }
+    Ok(())
+}
+
+/// Runs `f` with the GIL released on the memory of the caller's `out` array (checked by
+/// [`checked_out`]) or, without one, of a fresh array (as [`fill_output`]); returns
+/// that array. `out` may not share memory with an input the caller holds borrowed (the
+/// borrow check refuses it with an `InvalidParameterError`): the estimators read their
+/// input while they write. On error the contents of `out` are unspecified.
+pub fn fill_output_or<'py>(
+    py: Python<'py>,
+    n: usize,
+    out: Option<&Bound<'py, PyAny>>,
+    f: impl FnOnce(&mut [f64]) -> entroseg_core::Result<()> + Send,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let Some(out) = out else {
+        return crate::error::core(fill_output(py, n, f));
+    };
+    let array = checked_out(out, n)?;
+    {
+        let mut view = array.try_readwrite().map_err(|e| match e {
+            numpy::BorrowError::NotWriteable => InvalidParameterError::new_err("out is read-only"),
+            _ => InvalidParameterError::new_err(
+                "out shares memory with the input x; pass a separate array",
+            ),
+        })?;
+        let slice = view.as_slice_mut()?;
+        crate::error::core(py.detach(|| f(slice)))?;
+    }
+    Ok(array)
+}
+
 /// Two float64 arrays (entropy and surprisal).
 pub type ArrayPair<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);

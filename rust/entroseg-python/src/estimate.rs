@@ -2,8 +2,8 @@
 //! around the core call (`py.detach`), and converts the result; no computation here.
 
 use crate::convert::{
-    count_option, fill_output, float_array, nan_policy, order_option, require_non_empty,
-    symbol_array,
+    count_option, fill_output_or, float_array, nan_policy, order_option, out_needs_window,
+    require_non_empty, symbol_array,
 };
 use crate::error::{core, InvalidParameterError};
 use entroseg_core::estimate::conditional::{
@@ -48,17 +48,19 @@ fn run_permutation<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     o: PermutationOptions,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     // Validate options before touching the data so option errors win over data errors.
     core(o.validate())?;
+    out_needs_window(out, o.window)?;
     let arr = float_array(x, "x")?;
     let ro = arr.readonly();
     let xs = ro.as_slice()?;
     require_non_empty(xs.len(), "x")?;
     if o.window.is_some() {
-        let out = core(fill_output(py, xs.len(), |out| {
+        let out = fill_output_or(py, xs.len(), out, |out| {
             permutation::rolling_into(xs, o, out)
-        }))?;
+        })?;
         Ok(out.into_any())
     } else {
         let v = core(py.detach(|| permutation::whole_series(xs, o)))?;
@@ -94,12 +96,19 @@ fn run_permutation<'py>(
 /// nan_policy : {"raise", "propagate"}, default "raise"
 ///     "raise" rejects NaN/inf naming the first bad index; "propagate" gives NaN for
 ///     every window containing one.
+/// out : numpy.ndarray, optional
+///     With ``window``: a writeable, C-contiguous float64 array of ``len(x)`` to write
+///     the values into (and return), instead of a fresh array. Reusing one buffer over
+///     many calls saves the first-touch page faults of a new output (a sizeable part of
+///     a call on long series). It may not share memory with ``x``; after an error its
+///     contents are unspecified.
 ///
 /// Returns
 /// -------
 /// float or numpy.ndarray
-///     A float when ``window`` is None; otherwise a float64 array of ``len(x)`` whose
-///     value at t covers ``x[t-window+1 : t+1]`` (NaN for t < window-1).
+///     A float when ``window`` is None; otherwise a float64 array of ``len(x)`` (``out``
+///     when given) whose value at t covers ``x[t-window+1 : t+1]`` (NaN for
+///     t < window-1).
 ///
 /// Examples
 /// --------
@@ -111,8 +120,11 @@ fn run_permutation<'py>(
 /// 1.0549
 /// >>> entroseg.permutation_entropy(x, order=2, window=3)
 /// array([nan, nan,  0.,  0.,  1.,  1.,  1.])
+/// >>> buf = np.empty(len(x))
+/// >>> entroseg.permutation_entropy(x, order=2, window=3, out=buf) is buf
+/// True
 #[pyfunction]
-#[pyo3(signature = (x, /, *, order=3, delay=1, window=None, normalize=true, weighted=false, nan_policy="raise"))]
+#[pyo3(signature = (x, /, *, order=3, delay=1, window=None, normalize=true, weighted=false, nan_policy="raise", out=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn permutation_entropy<'py>(
     py: Python<'py>,
@@ -123,6 +135,7 @@ pub fn permutation_entropy<'py>(
     normalize: bool,
     weighted: bool,
     nan_policy: &str,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let o = permutation_options(
         order,
@@ -133,15 +146,15 @@ pub fn permutation_entropy<'py>(
         Statistic::Entropy,
         nan_policy,
     )?;
-    run_permutation(py, x, o)
+    run_permutation(py, x, o, out)
 }
 
 /// Jensen-Shannon statistical complexity (Rosso et al. 2007) of the ordinal patterns.
 ///
 /// ``C = H_norm * JS(P, U) / JS_max`` where P is the pattern distribution and U the
 /// uniform one; with ``permutation_entropy`` it places a series on the
-/// complexity-entropy plane. Same options and alignment as ``permutation_entropy``.
-/// The GIL is released while computing.
+/// complexity-entropy plane. Same options, alignment and ``out=`` as
+/// ``permutation_entropy``. The GIL is released while computing.
 ///
 /// Returns
 /// -------
@@ -155,7 +168,7 @@ pub fn permutation_entropy<'py>(
 /// >>> round(entroseg.statistical_complexity(x, order=3), 4)
 /// 0.29
 #[pyfunction]
-#[pyo3(signature = (x, /, *, order=3, delay=1, window=None, nan_policy="raise"))]
+#[pyo3(signature = (x, /, *, order=3, delay=1, window=None, nan_policy="raise", out=None))]
 pub fn statistical_complexity<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
@@ -163,6 +176,7 @@ pub fn statistical_complexity<'py>(
     delay: i64,
     window: Option<i64>,
     nan_policy: &str,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let o = permutation_options(
         order,
@@ -173,12 +187,12 @@ pub fn statistical_complexity<'py>(
         Statistic::Complexity,
         nan_policy,
     )?;
-    run_permutation(py, x, o)
+    run_permutation(py, x, o, out)
 }
 
 /// Number of the order! ordinal patterns that do not occur ("forbidden patterns").
 ///
-/// Same options and alignment as ``permutation_entropy``. The GIL is released.
+/// Same options, alignment and ``out=`` as ``permutation_entropy``. The GIL is released.
 ///
 /// Returns
 /// -------
@@ -192,7 +206,7 @@ pub fn statistical_complexity<'py>(
 /// >>> entroseg.missing_patterns(np.arange(10.0), order=3)
 /// 5
 #[pyfunction]
-#[pyo3(signature = (x, /, *, order=3, delay=1, window=None, nan_policy="raise"))]
+#[pyo3(signature = (x, /, *, order=3, delay=1, window=None, nan_policy="raise", out=None))]
 pub fn missing_patterns<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
@@ -200,6 +214,7 @@ pub fn missing_patterns<'py>(
     delay: i64,
     window: Option<i64>,
     nan_policy: &str,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let o = permutation_options(
         order,
@@ -210,7 +225,7 @@ pub fn missing_patterns<'py>(
         Statistic::MissingPatterns,
         nan_policy,
     )?;
-    run_permutation(py, x, o)
+    run_permutation(py, x, o, out)
 }
 
 /// Ordinal pattern code of the embedding ending at each sample.
@@ -287,6 +302,9 @@ pub fn ordinal_patterns<'py>(
 ///     Number of symbols (1..256); None uses ``max(symbols) + 1``.
 /// normalize : bool, default True
 ///     Divide by ln(alphabet_size) (values in [0, 1]).
+/// out : numpy.ndarray, optional
+///     With ``window``: a float64 array of ``len(symbols)`` to write the values into
+///     (and return), as ``out=`` of ``permutation_entropy``.
 ///
 /// Returns
 /// -------
@@ -303,7 +321,7 @@ pub fn ordinal_patterns<'py>(
 /// >>> entroseg.conditional_entropy(s, context=1)  # fully predictable from the last symbol
 /// 0.0
 #[pyfunction]
-#[pyo3(signature = (symbols, /, *, context=1, window=None, alphabet_size=None, normalize=true))]
+#[pyo3(signature = (symbols, /, *, context=1, window=None, alphabet_size=None, normalize=true, out=None))]
 pub fn conditional_entropy<'py>(
     py: Python<'py>,
     symbols: &Bound<'py, PyAny>,
@@ -311,9 +329,11 @@ pub fn conditional_entropy<'py>(
     window: Option<i64>,
     alphabet_size: Option<i64>,
     normalize: bool,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let context = count_option(context, "context", 0)?;
     let window = window_option(window)?;
+    out_needs_window(out, window)?;
     if let Some(a) = alphabet_size {
         // Validate options before touching the data.
         let a = count_option(a, "alphabet_size", 1)?;
@@ -343,11 +363,12 @@ pub fn conditional_entropy<'py>(
         lag: 1,
     };
     if o.window.is_some() {
-        let out = core(fill_output(
+        let out = fill_output_or(
             py,
             x.len(),
+            out,
             |out| for_symbols!(x, s => conditional::rolling_into(s, o, out), _v => unreachable!()),
-        ))?;
+        )?;
         Ok(out.into_any())
     } else {
         let v = core(py.detach(
@@ -361,8 +382,9 @@ pub fn conditional_entropy<'py>(
 ///
 /// Ordinal patterns (as in ``ordinal_patterns``) are the symbols; the window counts
 /// samples and holds the grams whose samples all lie inside it, so it must be at least
-/// ``(order-1+context)*delay + 1``. ``normalize`` divides by ln(order!). The GIL is
-/// released.
+/// ``(order-1+context)*delay + 1``. ``normalize`` divides by ln(order!). With
+/// ``window``, ``out=`` takes a float64 array to write the values into, as for
+/// ``permutation_entropy``. The GIL is released.
 ///
 /// Examples
 /// --------
@@ -371,7 +393,7 @@ pub fn conditional_entropy<'py>(
 /// >>> entroseg.conditional_permutation_entropy(x, order=3) < entroseg.permutation_entropy(x, order=3)
 /// True
 #[pyfunction]
-#[pyo3(signature = (x, /, *, order=3, delay=1, context=1, window=None, normalize=true, nan_policy="raise"))]
+#[pyo3(signature = (x, /, *, order=3, delay=1, context=1, window=None, normalize=true, nan_policy="raise", out=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn conditional_permutation_entropy<'py>(
     py: Python<'py>,
@@ -382,6 +404,7 @@ pub fn conditional_permutation_entropy<'py>(
     window: Option<i64>,
     normalize: bool,
     nan_policy: &str,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let o = ConditionalPermutationOptions {
         order: order_option(order)?,
@@ -392,14 +415,15 @@ pub fn conditional_permutation_entropy<'py>(
         nan_policy: crate::convert::nan_policy(nan_policy)?,
     };
     core(o.validate())?;
+    out_needs_window(out, o.window)?;
     let arr = float_array(x, "x")?;
     let ro = arr.readonly();
     let xs = ro.as_slice()?;
     require_non_empty(xs.len(), "x")?;
     if o.window.is_some() {
-        let out = core(fill_output(py, xs.len(), |out| {
+        let out = fill_output_or(py, xs.len(), out, |out| {
             conditional::rolling_permutation_into(xs, o, out)
-        }))?;
+        })?;
         Ok(out.into_any())
     } else {
         let v = core(py.detach(|| conditional::whole_series_permutation(xs, o)))?;
