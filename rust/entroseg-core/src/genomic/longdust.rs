@@ -461,13 +461,7 @@ impl Scanner {
             lcr_exact: true,
             ring: vec![Slot::default(); 2 * cap],
             cap,
-            candidates: vec![
-                Candidate {
-                    index: 0,
-                    max: 0.0
-                };
-                options.window + 2
-            ],
+            candidates: vec![Candidate { index: 0, max: 0.0 }; options.window + 2],
             intervals: Vec::new(),
         }
     }
@@ -615,21 +609,22 @@ impl Scanner {
                 front += 1;
                 size -= 1;
             }
-            let slot = if ambiguous {
-                Slot {
+            let (slot, in_window) = if ambiguous {
+                let slot = Slot {
                     code: self.sentinel,
                     rank: 0,
-                }
+                };
+                (slot, 0)
             } else {
                 let c = &mut self.counts[x as usize];
-                if c.total == 0 && c.before == 0 {
-                    self.touched.push(x);
+                let fresh = c.total == 0 && c.before == 0;
+                let rank = c.total.wrapping_add(1);
+                c.total = rank;
+                let in_window = rank.wrapping_sub(c.before) as usize;
+                if fresh {
+                    self.touch(x);
                 }
-                c.total = c.total.wrapping_add(1);
-                Slot {
-                    code: x,
-                    rank: c.total,
-                }
+                (Slot { code: x, rank }, in_window)
             };
             let at = i & (self.cap - 1);
             self.ring[at] = slot;
@@ -638,7 +633,6 @@ impl Scanner {
             if ambiguous {
                 continue;
             }
-            let in_window = self.counts[x as usize].window();
             sum += tables.ln[in_window];
 
             let mut j: Option<usize> = None;
@@ -681,6 +675,15 @@ impl Scanner {
         }
         self.touched.clear();
         std::mem::take(&mut self.intervals)
+    }
+
+    /// Notes a k-mer's first occurrence in this sequence (its counts are cleared at the
+    /// end). Out of line: a call in the per-position loop's common path would keep the
+    /// window sum in memory.
+    #[cold]
+    #[inline(never)]
+    fn touch(&mut self, x: u32) {
+        self.touched.push(x);
     }
 
     /// Appends position `i` to an LCR that covers the window when that raises the score.
@@ -738,16 +741,22 @@ impl Scanner {
             for (l, idx) in (0..size).rev().enumerate() {
                 let fl = f[l + 1];
                 let slot = window[idx];
-                let c = counts[slot.code as usize];
+                debug_assert!((slot.code as usize) < counts.len());
+                // SAFETY: ring slots hold a k-mer code below `4^k` or the sentinel `4^k`,
+                // and `counts` has `4^k + 1` entries.
+                let c = unsafe { *counts.get_unchecked(slot.code as usize) };
                 // Count of this k-mer in [p, e] and in [window start, p] (0 and 0 for the
                 // ambiguous sentinel). Both are at most the window's count of the k-mer,
                 // so at most `ws`.
                 let suffix = c.total.wrapping_sub(slot.rank).wrapping_add(1) as usize;
                 let prefix = slot.rank.wrapping_sub(c.before) as usize;
                 debug_assert!(suffix <= ws && prefix <= ws);
-                s += step[suffix.min(ws)];
+                // SAFETY: both counts are at most `ws` (above) and `step` has `ws + 1`
+                // entries.
+                let (a, w) = unsafe { (*step.get_unchecked(suffix), *step.get_unchecked(prefix)) };
+                s += a;
                 let sl = s - fl;
-                sw += step[prefix.min(ws)];
+                sw += w;
                 if sw - fl < 0.0 {
                     break; // the forward pass could not reach the newest position
                 }
@@ -1546,13 +1555,19 @@ mod tests {
         while out.len() < len {
             match next(6) {
                 0 | 1 => {
-                    let unit: Vec<u8> = (0..1 + next(40)).map(|_| b"ACGT"[next(4) as usize]).collect();
+                    let unit: Vec<u8> = (0..1 + next(40))
+                        .map(|_| b"ACGT"[next(4) as usize])
+                        .collect();
                     let most = if next(4) == 0 { 200 } else { 30 };
                     let copies = 2 + next(most) as usize;
                     for _ in 0..copies {
                         for &b in &unit {
                             // A few point mutations keep repeats from being perfect.
-                            out.push(if next(50) == 0 { b"ACGT"[next(4) as usize] } else { b });
+                            out.push(if next(50) == 0 {
+                                b"ACGT"[next(4) as usize]
+                            } else {
+                                b
+                            });
                         }
                     }
                 }
@@ -1576,10 +1591,41 @@ mod tests {
         // and the intervals equal the plain reference's.
         let d = LongdustOptions::default();
         let cases = [
-            (LongdustOptions { kmer: 3, window: 60, ..d }, 20_000),
-            (LongdustOptions { kmer: 4, window: 300, xdrop: None, ..d }, 20_000),
-            (LongdustOptions { kmer: 5, window: 1000, min_start_count: 2, ..d }, 30_000),
-            (LongdustOptions { kmer: 2, window: 40, threshold: 0.3, ..d }, 20_000),
+            (
+                LongdustOptions {
+                    kmer: 3,
+                    window: 60,
+                    ..d
+                },
+                20_000,
+            ),
+            (
+                LongdustOptions {
+                    kmer: 4,
+                    window: 300,
+                    xdrop: None,
+                    ..d
+                },
+                20_000,
+            ),
+            (
+                LongdustOptions {
+                    kmer: 5,
+                    window: 1000,
+                    min_start_count: 2,
+                    ..d
+                },
+                30_000,
+            ),
+            (
+                LongdustOptions {
+                    kmer: 2,
+                    window: 40,
+                    threshold: 0.3,
+                    ..d
+                },
+                20_000,
+            ),
         ];
         for (seed, (o, len)) in cases.into_iter().enumerate() {
             let letters = repeat_rich_letters(seed as u64 + 1, len);
