@@ -33,7 +33,10 @@
 //! positions use a sentinel k-mer whose look-ups give count 0. The forward scans, whose
 //! scores do not depend on the newest position, are cached by start and extended
 //! (see [`ForwardRun`]): on a repeat-rich genome most forward passes repeat an earlier
-//! one from the same start.
+//! one from the same start. The counts of the current LCR move to a new one by the
+//! difference of the two ranges (see [`Scanner::adopt_lcr`]), not by a clear and a copy
+//! of the whole LCR. The scan loops make no calls on their common path, so that their
+//! loop-carried sums stay in registers.
 //!
 //! # Threads
 //!
