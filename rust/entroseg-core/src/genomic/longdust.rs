@@ -33,7 +33,10 @@
 //! positions use a sentinel k-mer whose look-ups give count 0. The forward scans, whose
 //! scores do not depend on the newest position, are cached by start and extended
 //! (see [`ForwardRun`]): on a repeat-rich genome most forward passes repeat an earlier
-//! one from the same start.
+//! one from the same start. The counts of the current LCR move to a new one by the
+//! difference of the two ranges (see [`Scanner::adopt_lcr`]), not by a clear and a copy
+//! of the whole LCR. The scan loops make no calls on their common path, so that their
+//! loop-carried sums stay in registers.
 //!
 //! # Threads
 //!
@@ -44,6 +47,14 @@
 //! records run in parallel in the batch functions of the bindings.
 
 use crate::error::{Error, ErrorKind, Result};
+#[cfg(test)]
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// How often each way of taking on a new LCR's counts ran (tests check that the
+/// generated sequences reach all three): copied after an empty or disjoint range,
+/// copied after an inexact table, updated in place.
+#[cfg(test)]
+static ADOPT_PATHS: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
 
 /// Largest k-mer length (as the peer; `4^12` k-mers of 16-bit counts).
 pub const MAX_KMER: usize = 12;
@@ -412,10 +423,16 @@ struct Scanner {
     /// Positions whose k-mers may be non-zero in `lcr`.
     lcr_lo: usize,
     lcr_hi: usize,
+    /// Whether `lcr` holds exactly the counts of `[max(lcr_lo, front), lcr_hi]` (see
+    /// [`Scanner::adopt_lcr`]); false after an extension that moved the trimming point.
+    lcr_exact: bool,
     /// Ring of `2 * cap` slots, each position written twice so that any window is one
     /// contiguous slice.
     ring: Vec<Slot>,
     cap: usize,
+    /// Candidate starts of the current backward scan: a buffer of `window + 1` slots
+    /// (at most one per scanned position plus the best start), written by index so
+    /// that the scan loop makes no call (a call would spill its sums to memory).
     candidates: Vec<Candidate>,
     intervals: Vec<(i64, i64)>,
 }
@@ -444,9 +461,10 @@ impl Scanner {
             lcr: vec![0; n_kmer],
             lcr_lo: 1,
             lcr_hi: 0,
+            lcr_exact: true,
             ring: vec![Slot::default(); 2 * cap],
             cap,
-            candidates: Vec::with_capacity(options.window + 2),
+            candidates: vec![Candidate { index: 0, max: 0.0 }; options.window + 2],
             intervals: Vec::new(),
         }
     }
@@ -474,6 +492,79 @@ impl Scanner {
         }
         self.lcr_lo = 1;
         self.lcr_hi = 0;
+        self.lcr_exact = true;
+    }
+
+    /// Makes `lcr` the counts of `[start, i]`, the LCR just found (run `r` holds them).
+    ///
+    /// `lcr` is, while `lcr_exact`, the counts of `[lo, lcr_hi]` with
+    /// `lo = max(lcr_lo, front)`: a success sets it to a run's counts, an extension
+    /// appends the newest position (`lcr_hi` was `i - 1`), and while `last_q == 0` the
+    /// window's front leaves it one position at a time (`lo` is then the front). Inside
+    /// a long LCR consecutive successes share most of their range, so the new counts
+    /// are the old ones minus `[lo, start)` plus `(lcr_hi, i]`: the same integers as a
+    /// clear and a copy of the run's table, in time proportional to the change instead
+    /// of the LCR's length. An extension made while `last_q > 0` resets `last_q` to 0
+    /// with `lcr_lo` ahead of the front: the front's positions are then taken off
+    /// counts they were never added to (floored at 0, as the reference does), the table
+    /// is no longer a range's counts, and the next success clears and copies.
+    fn adopt_lcr(&mut self, r: usize, front: usize, start: usize, i: usize) {
+        let lo = self.lcr_lo.max(front);
+        let hi = self.lcr_hi;
+        debug_assert!(self.runs[r].start == start && self.runs[r].len() == i + 1 - start);
+        if !(self.lcr_exact && lo <= hi && lo <= start && start <= hi + 1) {
+            #[cfg(test)]
+            ADOPT_PATHS[usize::from(!self.lcr_exact)].fetch_add(1, Ordering::Relaxed);
+            self.copy_lcr(r, front, start, i);
+            return;
+        }
+        #[cfg(test)]
+        let old = (lo, hi);
+        debug_assert!(hi < i);
+        let mask = self.cap - 1;
+        for p in lo..start {
+            let code = self.ring[p & mask].code;
+            if code != self.sentinel {
+                self.lcr[code as usize] -= 1;
+            }
+        }
+        for p in hi + 1..=i {
+            let code = self.ring[p & mask].code;
+            if code != self.sentinel {
+                self.lcr[code as usize] += 1;
+            }
+        }
+        self.lcr_lo = start;
+        self.lcr_hi = i;
+        #[cfg(test)]
+        {
+            // The run's table is the clear-and-copy result: every entry that either
+            // range can have touched must equal it.
+            ADOPT_PATHS[2].fetch_add(1, Ordering::Relaxed);
+            let run = &self.runs[r];
+            for p in (old.0..=old.1).chain(start..=i) {
+                let code = self.ring[p & mask].code as usize;
+                if code != self.sentinel as usize {
+                    assert_eq!(self.lcr[code], run.table[code], "LCR counts at {p}");
+                }
+            }
+        }
+    }
+
+    /// [`Scanner::adopt_lcr`] by clearing the old counts and copying run `r`'s.
+    fn copy_lcr(&mut self, r: usize, front: usize, start: usize, i: usize) {
+        self.clear_lcr(front);
+        let mask = self.cap - 1;
+        let run = &self.runs[r];
+        for p in start..=i {
+            let code = self.ring[p & mask].code;
+            if code != self.sentinel {
+                self.lcr[code as usize] = run.table[code as usize];
+            }
+        }
+        self.lcr_lo = start;
+        self.lcr_hi = i;
+        self.lcr_exact = true;
     }
 
     /// LCR intervals of one strand of `len` codes (`code(i)` gives position i).
@@ -513,25 +604,30 @@ impl Scanner {
                 } else {
                     last_q -= 1;
                 }
-                self.retire_runs(front);
+                if self.runs_min_start == front {
+                    // Checked here, not in the call: a call on every position would keep
+                    // the window sum in memory across the loop.
+                    self.retire_runs(front);
+                }
                 front += 1;
                 size -= 1;
             }
-            let slot = if ambiguous {
-                Slot {
+            let (slot, in_window) = if ambiguous {
+                let slot = Slot {
                     code: self.sentinel,
                     rank: 0,
-                }
+                };
+                (slot, 0)
             } else {
                 let c = &mut self.counts[x as usize];
-                if c.total == 0 && c.before == 0 {
-                    self.touched.push(x);
+                let fresh = c.total == 0 && c.before == 0;
+                let rank = c.total.wrapping_add(1);
+                c.total = rank;
+                let in_window = rank.wrapping_sub(c.before) as usize;
+                if fresh {
+                    self.touch(x);
                 }
-                c.total = c.total.wrapping_add(1);
-                Slot {
-                    code: x,
-                    rank: c.total,
-                }
+                (Slot { code: x, rank }, in_window)
             };
             let at = i & (self.cap - 1);
             self.ring[at] = slot;
@@ -540,7 +636,6 @@ impl Scanner {
             if ambiguous {
                 continue;
             }
-            let in_window = self.counts[x as usize].window();
             sum += tables.ln[in_window];
 
             let mut j: Option<usize> = None;
@@ -548,6 +643,9 @@ impl Scanner {
                 let full = sum - tables.f[size] - size as f64 * thres;
                 if i as i64 == en && (last_q == 0 || i as i64 - st >= size as i64) && full > 0.0 {
                     j = self.extend(tables, x, size, i);
+                    if j.is_some() && last_q != 0 {
+                        self.lcr_exact = false;
+                    }
                 }
                 if j.is_none() && self.worth_backward(tables, front, size) {
                     j = self.backward(tables, front, size, i);
@@ -580,6 +678,15 @@ impl Scanner {
         }
         self.touched.clear();
         std::mem::take(&mut self.intervals)
+    }
+
+    /// Notes a k-mer's first occurrence in this sequence (its counts are cleared at the
+    /// end). Out of line: a call in the per-position loop's common path would keep the
+    /// window sum in memory.
+    #[cold]
+    #[inline(never)]
+    fn touch(&mut self, x: u32) {
+        self.touched.push(x);
     }
 
     /// Appends position `i` to an LCR that covers the window when that raises the score.
@@ -623,52 +730,66 @@ impl Scanner {
         let ws = self.options.window;
         let (mut s, mut sw) = (0.0f64, 0.0f64);
         let (mut max_sb, mut last_sl) = (0.0f64, -1.0f64);
-        let mut max_i: Option<usize> = None;
-        self.candidates.clear();
+        // Queue index of the best start so far (`usize::MAX`: none yet).
+        let mut best = usize::MAX;
+        let mut n_cand = 0usize;
+        let candidates = &mut self.candidates[..];
         {
             let at = front & (self.cap - 1);
             let window = &self.ring[at..at + size];
-            let counts = &self.counts;
+            let counts = &self.counts[..];
             let step = &tables.step[..=ws];
-            let f = &tables.f;
+            let f = &tables.f[..=size];
+            let xdrop = tables.xdrop;
             for (l, idx) in (0..size).rev().enumerate() {
-                let l = l + 1;
+                let fl = f[l + 1];
                 let slot = window[idx];
-                let c = counts[slot.code as usize];
+                debug_assert!((slot.code as usize) < counts.len());
+                // SAFETY: ring slots hold a k-mer code below `4^k` or the sentinel `4^k`,
+                // and `counts` has `4^k + 1` entries.
+                let c = unsafe { *counts.get_unchecked(slot.code as usize) };
                 // Count of this k-mer in [p, e] and in [window start, p] (0 and 0 for the
-                // ambiguous sentinel).
+                // ambiguous sentinel). Both are at most the window's count of the k-mer,
+                // so at most `ws`.
                 let suffix = c.total.wrapping_sub(slot.rank).wrapping_add(1) as usize;
                 let prefix = slot.rank.wrapping_sub(c.before) as usize;
-                s += step[suffix.min(ws)];
-                let sl = s - f[l];
-                sw += step[prefix.min(ws)];
-                if sw - f[l] < 0.0 {
+                debug_assert!(suffix <= ws && prefix <= ws);
+                // SAFETY: both counts are at most `ws` (above) and `step` has `ws + 1`
+                // entries.
+                let (a, w) = unsafe { (*step.get_unchecked(suffix), *step.get_unchecked(prefix)) };
+                s += a;
+                let sl = s - fl;
+                sw += w;
+                if sw - fl < 0.0 {
                     break; // the forward pass could not reach the newest position
                 }
                 if sl < last_sl && last_sl > 0.0 && last_sl == max_sb {
-                    self.candidates.push(Candidate {
+                    candidates[n_cand] = Candidate {
                         index: idx + 1,
                         max: max_sb,
-                    });
+                    };
+                    n_cand += 1;
                 }
                 if sl >= max_sb {
                     max_sb = sl;
-                    max_i = Some(idx);
-                } else if max_i.is_some() && max_sb - sl > tables.xdrop {
+                    best = idx;
+                } else if best != usize::MAX && max_sb - sl > xdrop {
                     break;
                 }
                 last_sl = sl;
             }
         }
+        let max_i = (best != usize::MAX).then_some(best);
         let max_i = max_i?;
-        if self.candidates.last().is_none_or(|c| max_i < c.index) {
-            self.candidates.push(Candidate {
+        if n_cand == 0 || max_i < self.candidates[n_cand - 1].index {
+            self.candidates[n_cand] = Candidate {
                 index: max_i,
                 max: max_sb,
-            });
+            };
+            n_cand += 1;
         }
         let mut max_end: i64 = -1;
-        for n in (0..self.candidates.len()).rev() {
+        for n in (0..n_cand).rev() {
             let cand = self.candidates[n];
             if (cand.index as i64) < max_end {
                 continue;
@@ -678,17 +799,7 @@ impl Scanner {
                 // The run from this start holds the counts of [start, e]: they become
                 // the LCR's counts (read by the extension, decremented as the window
                 // moves on).
-                self.clear_lcr(front);
-                let start = front + cand.index;
-                let run = &self.runs[r];
-                for p in start..=i {
-                    let code = self.ring[p & (self.cap - 1)].code;
-                    if code != self.sentinel {
-                        self.lcr[code as usize] = run.table[code as usize];
-                    }
-                }
-                self.lcr_lo = start;
-                self.lcr_hi = i;
+                self.adopt_lcr(r, front, front + cand.index, i);
                 return Some(cand.index);
             }
             if self.options.approx {
@@ -819,10 +930,9 @@ impl Scanner {
     }
 
     /// Retires the runs that start at `position` (about to leave the window).
+    #[cold]
+    #[inline(never)]
     fn retire_runs(&mut self, position: usize) {
-        if self.runs_min_start != position {
-            return;
-        }
         while let Some(r) = self.runs.iter().position(|r| r.start == position) {
             self.clear_run(r, position);
             self.runs.swap_remove(r);
@@ -1431,6 +1541,107 @@ mod tests {
                 m2.mask_checked_codes(&both, 1),
                 longdust_codes_parallel(&both, &o, 2).unwrap()
             );
+        }
+    }
+
+    /// Letters with tandem repeats of unit lengths 1..=40 (some of them long, some
+    /// mutated), random stretches, AT-rich stretches, N runs, IUPAC codes and lower case.
+    fn repeat_rich_letters(seed: u64, len: usize) -> Vec<u8> {
+        let mut state = seed;
+        let mut next = move |n: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        let mut out = Vec::with_capacity(len + 4096);
+        while out.len() < len {
+            match next(6) {
+                0 | 1 => {
+                    let unit: Vec<u8> = (0..1 + next(40))
+                        .map(|_| b"ACGT"[next(4) as usize])
+                        .collect();
+                    let most = if next(4) == 0 { 200 } else { 30 };
+                    let copies = 2 + next(most) as usize;
+                    for _ in 0..copies {
+                        for &b in &unit {
+                            // A few point mutations keep repeats from being perfect.
+                            out.push(if next(50) == 0 {
+                                b"ACGT"[next(4) as usize]
+                            } else {
+                                b
+                            });
+                        }
+                    }
+                }
+                2 => out.extend((0..next(400)).map(|_| b"ACGT"[next(4) as usize])),
+                3 => out.extend((0..next(600)).map(|_| b"AATTAATC"[next(8) as usize])),
+                4 => out.extend(std::iter::repeat_n(b'N', 1 + next(30) as usize)),
+                _ => out.extend((0..1 + next(5)).map(|_| b"RYKMSWBDHVN-"[next(12) as usize])),
+            }
+            if next(5) == 0 {
+                let from = out.len().saturating_sub(next(300) as usize);
+                out[from..].make_ascii_lowercase();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn lcr_counts_updated_in_place_equal_a_copy() {
+        // The in-place update of the LCR's counts checks itself against the run's table
+        // (the clear-and-copy result) in test builds; here sequences reach all its paths,
+        // and the intervals equal the plain reference's.
+        let d = LongdustOptions::default();
+        let cases = [
+            (
+                LongdustOptions {
+                    kmer: 3,
+                    window: 60,
+                    ..d
+                },
+                20_000,
+            ),
+            (
+                LongdustOptions {
+                    kmer: 4,
+                    window: 300,
+                    xdrop: None,
+                    ..d
+                },
+                20_000,
+            ),
+            (
+                LongdustOptions {
+                    kmer: 5,
+                    window: 1000,
+                    min_start_count: 2,
+                    ..d
+                },
+                30_000,
+            ),
+            (
+                LongdustOptions {
+                    kmer: 2,
+                    window: 40,
+                    threshold: 0.3,
+                    ..d
+                },
+                20_000,
+            ),
+        ];
+        for (seed, (o, len)) in cases.into_iter().enumerate() {
+            let letters = repeat_rich_letters(seed as u64 + 1, len);
+            let codes = encode_letters(&letters).unwrap();
+            let got = longdust(&letters, &o).unwrap();
+            assert!(!got.is_empty());
+            assert_eq!(got, reference(&codes, &o), "{o:?}");
+        }
+        // Default options (k = 7, window 5000) on a longer sequence: the self-check only.
+        let letters = repeat_rich_letters(99, 200_000);
+        assert!(!longdust(&letters, &d).unwrap().is_empty());
+        for (n, path) in ADOPT_PATHS.iter().enumerate() {
+            assert!(path.load(Ordering::Relaxed) > 0, "path {n} never ran");
         }
     }
 
