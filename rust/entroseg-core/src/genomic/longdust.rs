@@ -744,19 +744,16 @@ impl Scanner {
             for (l, idx) in (0..size).rev().enumerate() {
                 let fl = f[l + 1];
                 let slot = window[idx];
-                debug_assert!((slot.code as usize) < counts.len());
-                // SAFETY: ring slots hold a k-mer code below `4^k` or the sentinel `4^k`,
-                // and `counts` has `4^k + 1` entries.
-                let c = unsafe { *counts.get_unchecked(slot.code as usize) };
+                let c = counts[slot.code as usize];
                 // Count of this k-mer in [p, e] and in [window start, p] (0 and 0 for the
                 // ambiguous sentinel). Both are at most the window's count of the k-mer,
                 // so at most `ws`.
                 let suffix = c.total.wrapping_sub(slot.rank).wrapping_add(1) as usize;
                 let prefix = slot.rank.wrapping_sub(c.before) as usize;
                 debug_assert!(suffix <= ws && prefix <= ws);
-                // SAFETY: both counts are at most `ws` (above) and `step` has `ws + 1`
-                // entries.
-                let (a, w) = unsafe { (*step.get_unchecked(suffix), *step.get_unchecked(prefix)) };
+                // Clamped, so the reads are in bounds without a check (and without
+                // `unsafe`: the clamp is one conditional move, never taken).
+                let (a, w) = (step[suffix.min(ws)], step[prefix.min(ws)]);
                 s += a;
                 let sl = s - fl;
                 sw += w;
