@@ -53,7 +53,7 @@ fn main() {
     let vectors: Vec<f32> = (0..n * 4)
         .map(|_| ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5) as f32)
         .collect();
-    println!("n = {n} units pushed {CHUNK} at a time, window 16, 4 levels (best of MERGE_RUNS, default 3; wall)");
+    println!("n = {n} units pushed {CHUNK} at a time, window 16, 4 levels (best of MERGE_RUNS, default 3; wall, or the thread's CPU time with ENTROSEG_CPU_TIME=1)");
     // MERGE_CASE=<substring> runs only the matching cases (for profiling one schedule);
     let only = std::env::var("MERGE_CASE").ok();
     // MERGE_BLOCK=<units> only that block size; MERGE_RUNS=<k> best of k (default 3).

@@ -34,7 +34,9 @@
 //! and weights), constant in the stream length.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::plan::merge::{merge_plan, Features, MergeOptions, MergePlan, Schedule};
+use crate::plan::merge::{
+    merge_plan, plan_with, Features, MergeOptions, MergePlan, Schedule, Workspace,
+};
 use crate::util::checkpoint::{Reader, Writer};
 
 /// Which similarity the units of a stream carry.
@@ -83,6 +85,8 @@ pub struct MergePlanner {
     units_seen: u64,
     groups_emitted: Vec<u64>,
     finished: bool,
+    /// The planner's scratch buffers, kept from push to push (not part of the state).
+    workspace: Workspace,
 }
 
 const TAG: &str = "MergePlanner";
@@ -122,6 +126,7 @@ impl MergePlanner {
             units_seen: 0,
             groups_emitted: vec![0; levels],
             finished: false,
+            workspace: Workspace::default(),
         })
     }
 
@@ -370,11 +375,12 @@ impl MergePlanner {
                 unit_lengths: &self.unit_lengths[..units],
             },
         };
-        let plan = merge_plan(
+        let plan = plan_with(
             &[0, units as i64],
             Some(&self.weights[..units]),
             features,
             &self.options,
+            &mut self.workspace,
         )?;
         let first_unit = self.units_seen - self.weights.len() as u64;
         let first_groups = self.groups_emitted.clone();
