@@ -414,6 +414,9 @@ struct BlockGroups {
     sizes: Vec<i64>,
     sums: Vec<f64>,
     counts: Vec<f64>,
+    /// For each group of the level before, its index here (set by
+    /// [`BlockGroups::merge_into`]).
+    member_of: Vec<u32>,
 }
 
 impl BlockGroups {
@@ -470,6 +473,154 @@ impl BlockGroups {
                 }
             }
         }
+    }
+
+    /// Per group, once: its norm (cosine) or its column means (profile), which each of
+    /// its two pairs would otherwise recompute (the same operations, so the same bits).
+    fn describe(&self, kind: Kind, dim: usize, has_counts: bool, pre: &mut Vec<f64>) {
+        pre.clear();
+        match kind {
+            Kind::Cosine => pre.extend(self.sums.chunks_exact(dim).map(|a| {
+                let mut na = 0.0;
+                for &x in a {
+                    na += x * x;
+                }
+                na.sqrt()
+            })),
+            Kind::Profile if dim == 1 && !has_counts => pre.extend(
+                self.sums
+                    .iter()
+                    .zip(self.starts.windows(2))
+                    .map(|(&x, s)| x / (s[1] - s[0]) as f64),
+            ),
+            Kind::Profile => {
+                for (g, row) in self.sums.chunks_exact(dim).enumerate() {
+                    let c = if has_counts {
+                        self.counts[g]
+                    } else {
+                        (self.starts[g + 1] - self.starts[g]) as f64
+                    };
+                    pre.extend(row.iter().map(|&x| x / c));
+                }
+            }
+        }
+    }
+
+    /// The similarity of each pair of adjacent groups, `-inf` where the merged group
+    /// would span more than `window` units or weigh more than `max_size`. `pre` from
+    /// [`BlockGroups::describe`].
+    fn similarities(
+        &self,
+        kind: Kind,
+        dim: usize,
+        pre: &[f64],
+        window: i32,
+        max_size: i64,
+        sims: &mut Vec<f64>,
+    ) {
+        sims.clear();
+        let k = self.sizes.len();
+        if k < 2 {
+            return;
+        }
+        sims.resize(k - 1, 0.0);
+        // One loop per kind, each over slices of exactly the pairs: no dispatch or
+        // bounds check per pair.
+        let eligible = self
+            .starts
+            .windows(3)
+            .zip(self.sizes.windows(2))
+            .map(|(s, w)| s[2] - s[0] <= window && w[0].saturating_add(w[1]) <= max_size);
+        let keep = |ok: bool, v: f64| if ok { v } else { f64::NEG_INFINITY };
+        match kind {
+            Kind::Profile if dim == 1 => {
+                for ((s, ok), p) in sims.iter_mut().zip(eligible).zip(pre.windows(2)) {
+                    *s = keep(ok, -(p[0] - p[1]).abs());
+                }
+            }
+            Kind::Profile => {
+                let rows = pre.chunks_exact(dim);
+                for ((s, ok), (a, b)) in sims
+                    .iter_mut()
+                    .zip(eligible)
+                    .zip(rows.clone().zip(rows.skip(1)))
+                {
+                    *s = keep(ok, profile_distance(a, b));
+                }
+            }
+            Kind::Cosine => {
+                let rows = self.sums.chunks_exact(dim);
+                for (((s, ok), (a, b)), n) in sims
+                    .iter_mut()
+                    .zip(eligible)
+                    .zip(rows.clone().zip(rows.skip(1)))
+                    .zip(pre.windows(2))
+                {
+                    *s = keep(ok, cosine(a, b, n[0], n[1]));
+                }
+            }
+        }
+    }
+
+    /// The next level's groups into `next`: each chosen pair (`chosen[g]` joins groups
+    /// `g` and `g + 1`; `made` of them) becomes one group, the others stay. Also fills
+    /// `next.member_of`: for each group here, the index of its group there.
+    ///
+    /// Branch-free over the groups: group `g` is the second member of a pair exactly
+    /// when `chosen[g - 1]`, and then it joins the group its left neighbour started;
+    /// sums and sizes are added left + right, as a pair's merge adds them.
+    fn merge_into(
+        &self,
+        next: &mut BlockGroups,
+        chosen: &[bool],
+        made: usize,
+        dim: usize,
+        has_counts: bool,
+    ) {
+        let k = self.sizes.len();
+        let new = k - made;
+        next.clear();
+        next.member_of.clear();
+        next.member_of.resize(k, 0);
+        next.starts.resize(new + 1, 0);
+        next.sizes.resize(new, 0);
+        next.sums.resize(new * dim, 0.0);
+        if has_counts {
+            next.counts.resize(new, 0.0);
+        }
+        let mut started = 0usize;
+        let mut second = false;
+        for g in 0..k {
+            let j = started - usize::from(second);
+            started += usize::from(!second);
+            next.member_of[g] = j as u32;
+            next.starts[j] = self.starts[g - usize::from(second)];
+            let size = self.sizes[g];
+            let joined = next.sizes[j].saturating_add(size);
+            next.sizes[j] = if second { joined } else { size };
+            if dim == 1 {
+                let v = self.sums[g];
+                let joined = next.sums[j] + v;
+                next.sums[j] = if second { joined } else { v };
+            } else {
+                let (dst, src) = (
+                    &mut next.sums[j * dim..(j + 1) * dim],
+                    &self.sums[g * dim..(g + 1) * dim],
+                );
+                for (a, &v) in dst.iter_mut().zip(src) {
+                    let joined = *a + v;
+                    *a = if second { joined } else { v };
+                }
+            }
+            if has_counts {
+                let c = self.counts[g];
+                let joined = next.counts[j] + c;
+                next.counts[j] = if second { joined } else { c };
+            }
+            second = !second && chosen.get(g).copied().unwrap_or(false);
+        }
+        debug_assert_eq!(started, new);
+        next.starts[new] = self.starts[k];
     }
 }
 
@@ -1075,52 +1226,8 @@ pub(crate) fn plan_with(
                 break; // the plan fails at or before this level anyway
             }
             let k = cur.sizes.len();
-            let (starts, sizes, sums) = (&cur.starts[..], &cur.sizes[..], &cur.sums[..]);
-            let feature = |g: usize| &sums[g * dim..(g + 1) * dim];
-            // Per group, once: its norm (cosine) or its means (profile), which each of
-            // its two pairs would otherwise recompute.
-            pre.clear();
-            match kind {
-                Kind::Cosine => pre.extend(sums.chunks_exact(dim).map(|a| {
-                    let mut na = 0.0;
-                    for &x in a {
-                        na += x * x;
-                    }
-                    na.sqrt()
-                })),
-                Kind::Profile if dim == 1 && !has_counts => pre.extend(
-                    sums.iter()
-                        .zip(starts.windows(2))
-                        .map(|(&x, s)| x / (s[1] - s[0]) as f64),
-                ),
-                Kind::Profile => {
-                    for g in 0..k {
-                        let c = if has_counts {
-                            cur.counts[g]
-                        } else {
-                            (starts[g + 1] - starts[g]) as f64
-                        };
-                        pre.extend(feature(g).iter().map(|&x| x / c));
-                    }
-                }
-            }
-            sims.clear();
-            for g in 0..k.saturating_sub(1) {
-                let span = starts[g + 2] - starts[g];
-                let weight = sizes[g].saturating_add(sizes[g + 1]);
-                sims.push(if span <= window && weight <= max_size {
-                    match kind {
-                        Kind::Cosine => cosine(feature(g), feature(g + 1), pre[g], pre[g + 1]),
-                        Kind::Profile if dim == 1 => -(pre[g] - pre[g + 1]).abs(),
-                        Kind::Profile => profile_distance(
-                            &pre[g * dim..(g + 1) * dim],
-                            &pre[(g + 1) * dim..(g + 2) * dim],
-                        ),
-                    }
-                } else {
-                    f64::NEG_INFINITY
-                });
-            }
+            cur.describe(kind, dim, has_counts, pre);
+            cur.similarities(kind, dim, pre, window, max_size, sims);
             let cap = capacity(sims);
             let (target, requested, threshold) = match &options.schedule {
                 Schedule::Counts(c) => (Target::Count(c[level]), c[level] as i64, f64::NAN),
@@ -1184,44 +1291,16 @@ pub(crate) fn plan_with(
                 ..
             } = &mut rest[0];
             let ids_from = group_ids.len();
-            let sizes_from = out_sizes.len();
-            next.clear();
-            let mut g = 0;
-            while g < k {
-                let id = out_sizes.len() as i32;
-                cu_seqlens.push(starts[g]);
-                next.starts.push(starts[g]);
-                // One column (a profile): a push, not a copy of a runtime length.
-                if dim == 1 {
-                    next.sums.push(sums[g]);
-                } else {
-                    next.sums.extend_from_slice(feature(g));
-                }
-                if g + 1 < k && chosen[g] {
-                    group_ids.push(id);
-                    group_ids.push(id);
-                    let size = sizes[g].saturating_add(sizes[g + 1]);
-                    out_sizes.push(size);
-                    next.sizes.push(size);
-                    let base = next.sums.len() - dim;
-                    for (a, &v) in next.sums[base..].iter_mut().zip(feature(g + 1)) {
-                        *a += v;
-                    }
-                    if has_counts {
-                        next.counts.push(cur.counts[g] + cur.counts[g + 1]);
-                    }
-                    g += 2;
-                } else {
-                    group_ids.push(id);
-                    out_sizes.push(sizes[g]);
-                    next.sizes.push(sizes[g]);
-                    if has_counts {
-                        next.counts.push(cur.counts[g]);
-                    }
-                    g += 1;
-                }
-            }
-            next.starts.push(starts[k]);
+            let first_id = out_sizes.len() as i32;
+            cur.merge_into(next, chosen, made, dim, has_counts);
+            group_ids.extend(next.member_of.iter().map(|&j| first_id + j as i32));
+            let new = next.sizes.len();
+            cu_seqlens.extend_from_slice(&next.starts[..new]);
+            out_sizes.extend_from_slice(&next.sizes);
+            log_sizes.extend(next.sizes.iter().map(|&s| match table.get(s as usize) {
+                Some(&l) => l,
+                None => log_size(s),
+            }));
             out_offsets.push(out_sizes.len() as i64);
             out_requested.push(requested);
             achieved.push(made as i64);
@@ -1234,12 +1313,6 @@ pub(crate) fn plan_with(
                     source.extend(prev.source[u0..u1].iter().map(|&s| group_ids[s as usize]))
                 }
             }
-            log_sizes.extend(out_sizes[sizes_from..].iter().map(
-                |&s| match table.get(s as usize) {
-                    Some(&l) => l,
-                    None => log_size(s),
-                },
-            ));
             std::mem::swap(cur, next);
         }
     }
