@@ -2,7 +2,8 @@
 //! keeps every plan bit for bit: run it from two builds and compare the output
 //! (`cargo run --release -p entroseg-core --example merge_plan_digest > digests.txt`).
 //! Each line names a case and hashes every array of every level of its plan (or the
-//! error), the one-shot plan and the same plan streamed through `MergePlanner`.
+//! error), the one-shot plan and the same plan streamed through `MergePlanner` (handed
+//! back with `recycle` after some pushes).
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -192,6 +193,10 @@ fn main() {
                                 part.first_unit.hash(&mut h);
                                 part.first_groups.hash(&mut h);
                                 digest(&part.plan).hash(&mut h);
+                                // Every other push writes into the arrays of the last.
+                                if at % 2 == 0 {
+                                    p.recycle(part.plan);
+                                }
                                 at = e;
                             }
                             let _ = dim;

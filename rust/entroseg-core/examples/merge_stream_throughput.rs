@@ -15,8 +15,16 @@ const CHUNK: usize = 1 << 16;
 fn run(options: &MergeOptions, similarity: Similarity, data: &[f64], vectors: &[f32]) -> u64 {
     let mut planner = MergePlanner::new(options.clone(), similarity).expect("valid options");
     let levels = options.schedule.levels();
-    let top =
-        |p: &entroseg_core::plan::merge::StreamPlan| p.plan.levels[levels - 1].sizes.len() as u64;
+    // The top level's groups; the plan's arrays then go back to the planner (set
+    // MERGE_NO_RECYCLE to drop them instead, as a caller that keeps them would).
+    let recycle = std::env::var_os("MERGE_NO_RECYCLE").is_none();
+    let top = |planner: &mut MergePlanner, p: entroseg_core::plan::merge::StreamPlan| {
+        let groups = p.plan.levels[levels - 1].sizes.len() as u64;
+        if recycle {
+            planner.recycle(p.plan);
+        }
+        groups
+    };
     let mut groups = 0;
     match similarity {
         Similarity::Profile => {
@@ -27,7 +35,8 @@ fn run(options: &MergeOptions, similarity: Similarity, data: &[f64], vectors: &[
                     columns: 1,
                     unit_lengths: &ones[..chunk.len()],
                 };
-                groups += top(&planner.push(f, None).expect("push"));
+                let part = planner.push(f, None).expect("push");
+                groups += top(&mut planner, part);
             }
         }
         Similarity::Cosine => {
@@ -36,11 +45,13 @@ fn run(options: &MergeOptions, similarity: Similarity, data: &[f64], vectors: &[
                     vectors: chunk,
                     dim: 4,
                 };
-                groups += top(&planner.push(f, None).expect("push"));
+                let part = planner.push(f, None).expect("push");
+                groups += top(&mut planner, part);
             }
         }
     }
-    groups + top(&planner.finish().expect("finish"))
+    let part = planner.finish().expect("finish");
+    groups + top(&mut planner, part)
 }
 
 fn main() {

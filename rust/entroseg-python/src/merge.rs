@@ -669,6 +669,7 @@ pub fn _merge_stream_push<'py>(
     }
     ONES.with_borrow_mut(|kept| *kept = ones);
     let (counts, out) = StreamRows::of_parts(units, &parts);
+    recycle(&planners, parts);
     Ok((counts, out.into_arrays(py)?))
 }
 
@@ -685,5 +686,14 @@ pub fn _merge_stream_finish<'py>(
         parts.push(core(planner.borrow_mut().inner.finish())?);
     }
     let (counts, out) = StreamRows::of_parts(units, &parts);
+    recycle(&planners, parts);
     Ok((counts, out.into_arrays(py)?))
+}
+
+/// Hands each part's arrays back to the planner that made it (its rows are copied out):
+/// the next batch's plans reuse them instead of faulting in fresh memory.
+fn recycle(planners: &[Bound<'_, PyMergePlanner>], parts: Vec<StreamPlan>) {
+    for (planner, part) in planners.iter().zip(parts) {
+        planner.borrow_mut().inner.recycle(part.plan);
+    }
 }

@@ -626,9 +626,12 @@ impl BlockGroups {
 
 /// Reusable buffers of a plan: the current and next groups of a block, its pairs'
 /// similarities and the selection's state. A [`MergePlanner`] keeps one across pushes,
-/// so a push allocates nothing but its output arrays.
+/// so a push allocates nothing but its output arrays, and those only when no plan was
+/// handed back ([`MergePlanner::recycle`]).
 #[derive(Default)]
 pub(crate) struct Workspace {
+    /// The large arrays of plans handed back, for the next plan's levels.
+    pub(crate) spare: SpareArrays,
     cur: BlockGroups,
     next: BlockGroups,
     /// Per group: its norm (cosine) or its column means (profile).
@@ -637,6 +640,44 @@ pub(crate) struct Workspace {
     values: Vec<f64>,
     chosen: Vec<bool>,
     selector: PairSelector,
+}
+
+/// Output arrays of earlier plans, emptied, kept for the next plan: fresh arrays of a
+/// few hundred KiB cost page faults each time (the allocator hands such freed memory
+/// back to the system), reused ones do not.
+#[derive(Default)]
+pub(crate) struct SpareArrays {
+    group_ids: Vec<Vec<i32>>,
+    source: Vec<Vec<i32>>,
+    sizes: Vec<Vec<i64>>,
+    log_sizes: Vec<Vec<f32>>,
+    cu_seqlens: Vec<Vec<i32>>,
+}
+
+impl SpareArrays {
+    /// Keeps the large arrays of `plan` (at most [`MAX_LEVELS`] of each kind).
+    pub(crate) fn keep(&mut self, plan: MergePlan) {
+        fn put<T>(spare: &mut Vec<Vec<T>>, mut v: Vec<T>) {
+            if spare.len() < MAX_LEVELS && v.capacity() > 0 {
+                v.clear();
+                spare.push(v);
+            }
+        }
+        for level in plan.levels {
+            put(&mut self.group_ids, level.group_ids);
+            put(&mut self.source, level.source);
+            put(&mut self.sizes, level.sizes);
+            put(&mut self.log_sizes, level.log_sizes);
+            put(&mut self.cu_seqlens, level.cu_seqlens);
+        }
+    }
+}
+
+/// An empty array with room for `capacity`, a spare one when there is one.
+fn spare_or_new<T>(spare: &mut Vec<Vec<T>>, capacity: usize) -> Vec<T> {
+    let mut v = spare.pop().unwrap_or_default();
+    v.reserve(capacity);
+    v
 }
 
 impl Clone for Workspace {
@@ -1183,13 +1224,14 @@ pub(crate) fn plan_with(
 
     // Every level has at most one group per unit: with that capacity no array is
     // reallocated (and copied) while it grows; pages never written are never touched.
+    let spare = &mut ws.spare;
     let mut out_levels: Vec<MergeLevel> = (0..levels)
         .map(|_| MergeLevel {
-            group_ids: Vec::with_capacity(n),
-            source: Vec::with_capacity(n),
-            sizes: Vec::with_capacity(n),
-            log_sizes: Vec::with_capacity(n),
-            cu_seqlens: Vec::with_capacity(n + 1),
+            group_ids: spare_or_new(&mut spare.group_ids, n),
+            source: spare_or_new(&mut spare.source, n),
+            sizes: spare_or_new(&mut spare.sizes, n),
+            log_sizes: spare_or_new(&mut spare.log_sizes, n),
+            cu_seqlens: spare_or_new(&mut spare.cu_seqlens, n + 1),
             series_offsets: {
                 let mut o = Vec::with_capacity(n_series + 1);
                 o.push(0);
@@ -1211,6 +1253,7 @@ pub(crate) fn plan_with(
     for b in 0..n_series {
         let (u0, u1) = (series_offsets[b] as usize, series_offsets[b + 1] as usize);
         let Workspace {
+            spare: _,
             cur,
             next,
             pre,

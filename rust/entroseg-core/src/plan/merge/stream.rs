@@ -217,6 +217,14 @@ impl MergePlanner {
         out
     }
 
+    /// Hands back a plan this planner (or another) returned, once its arrays are no
+    /// longer needed: the next pushes write their levels into those arrays instead of
+    /// fresh ones, which saves the page faults of new memory (a third of a push's time
+    /// when every push allocates). Optional; the plans are the same either way.
+    pub fn recycle(&mut self, plan: MergePlan) {
+        self.workspace.spare.keep(plan);
+    }
+
     /// Closes the stream: plans the last (shorter) block and returns its groups.
     pub fn finish(&mut self) -> Result<StreamPlan> {
         if self.finished {
