@@ -15,8 +15,16 @@ const CHUNK: usize = 1 << 16;
 fn run(options: &MergeOptions, similarity: Similarity, data: &[f64], vectors: &[f32]) -> u64 {
     let mut planner = MergePlanner::new(options.clone(), similarity).expect("valid options");
     let levels = options.schedule.levels();
-    let top =
-        |p: &entroseg_core::plan::merge::StreamPlan| p.plan.levels[levels - 1].sizes.len() as u64;
+    // The top level's groups; the plan's arrays then go back to the planner (set
+    // MERGE_NO_RECYCLE to drop them instead, as a caller that keeps them would).
+    let recycle = std::env::var_os("MERGE_NO_RECYCLE").is_none();
+    let top = |planner: &mut MergePlanner, p: entroseg_core::plan::merge::StreamPlan| {
+        let groups = p.plan.levels[levels - 1].sizes.len() as u64;
+        if recycle {
+            planner.recycle(p.plan);
+        }
+        groups
+    };
     let mut groups = 0;
     match similarity {
         Similarity::Profile => {
@@ -27,7 +35,8 @@ fn run(options: &MergeOptions, similarity: Similarity, data: &[f64], vectors: &[
                     columns: 1,
                     unit_lengths: &ones[..chunk.len()],
                 };
-                groups += top(&planner.push(f, None).expect("push"));
+                let part = planner.push(f, None).expect("push");
+                groups += top(&mut planner, part);
             }
         }
         Similarity::Cosine => {
@@ -36,11 +45,13 @@ fn run(options: &MergeOptions, similarity: Similarity, data: &[f64], vectors: &[
                     vectors: chunk,
                     dim: 4,
                 };
-                groups += top(&planner.push(f, None).expect("push"));
+                let part = planner.push(f, None).expect("push");
+                groups += top(&mut planner, part);
             }
         }
     }
-    groups + top(&planner.finish().expect("finish"))
+    let part = planner.finish().expect("finish");
+    groups + top(&mut planner, part)
 }
 
 fn main() {
@@ -53,7 +64,7 @@ fn main() {
     let vectors: Vec<f32> = (0..n * 4)
         .map(|_| ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5) as f32)
         .collect();
-    println!("n = {n} units pushed {CHUNK} at a time, window 16, 4 levels (best of MERGE_RUNS, default 3; wall)");
+    println!("n = {n} units pushed {CHUNK} at a time, window 16, 4 levels (best of MERGE_RUNS, default 3; wall, or the thread's CPU time with ENTROSEG_CPU_TIME=1)");
     // MERGE_CASE=<substring> runs only the matching cases (for profiling one schedule);
     let only = std::env::var("MERGE_CASE").ok();
     // MERGE_BLOCK=<units> only that block size; MERGE_RUNS=<k> best of k (default 3).

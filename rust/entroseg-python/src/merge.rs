@@ -53,7 +53,6 @@ fn real_matrix<'py>(
 /// (`cosine`), or a per-sample profile with each unit's length (default 1 sample per
 /// unit), converted once and borrowed while `run` plans.
 fn with_features<'py, T>(
-    py: Python<'py>,
     values: &Bound<'py, PyAny>,
     unit_lengths: Option<&Bound<'py, PyAny>>,
     cosine: bool,
@@ -74,16 +73,33 @@ fn with_features<'py, T>(
         .cast_into::<PyArray1<f64>>()?;
     let ro = arr.readonly();
     let values = ro.as_slice()?;
-    let lengths = match unit_lengths {
-        Some(l) => int_array(l, "unit_lengths")?,
-        None => PyArray1::from_vec(py, vec![1i64; values.len() / columns.max(1)]),
+    let Some(lengths) = unit_lengths else {
+        // One sample per unit: lengths of 1 from a buffer kept per thread, not an array
+        // allocated (and its pages faulted in) at every push.
+        return ONES.with_borrow_mut(|ones| {
+            let n = values.len() / columns.max(1);
+            if ones.len() < n {
+                ones.resize(n, 1);
+            }
+            run(Features::Profile {
+                values,
+                columns,
+                unit_lengths: &ones[..n],
+            })
+        });
     };
+    let lengths = int_array(lengths, "unit_lengths")?;
     let lengths_ro = lengths.readonly();
     run(Features::Profile {
         values,
         columns,
         unit_lengths: lengths_ro.as_slice()?,
     })
+}
+
+thread_local! {
+    /// Unit lengths of 1, as many as the longest profile seen on this thread.
+    static ONES: std::cell::RefCell<Vec<i64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn int_array<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Bound<'py, PyArray1<i64>>> {
@@ -248,10 +264,10 @@ pub fn _merge_plan<'py>(
     let weights_ro = weights.as_ref().map(|w| w.readonly());
     let weights = weights_ro.as_ref().map(|w| w.as_slice()).transpose()?;
     let plan = match (vectors, profile) {
-        (Some(v), None) => with_features(py, v, None, true, |features| {
+        (Some(v), None) => with_features(v, None, true, |features| {
             core(py.detach(|| merge_plan(offsets, weights, features, &options)))
         })?,
-        (None, Some(p)) => with_features(py, p, unit_lengths, false, |features| {
+        (None, Some(p)) => with_features(p, unit_lengths, false, |features| {
             core(py.detach(|| merge_plan(offsets, weights, features, &options)))
         })?,
         _ => {
@@ -384,11 +400,11 @@ impl PyMergePlanner {
                         "unit_lengths go with profile units; vectors are one row per unit",
                     ));
                 }
-                with_features(py, values, None, true, |features| {
+                with_features(values, None, true, |features| {
                     core(py.detach(|| inner.push(features, weights)))
                 })?
             }
-            Similarity::Profile => with_features(py, values, unit_lengths, false, |features| {
+            Similarity::Profile => with_features(values, unit_lengths, false, |features| {
                 core(py.detach(|| inner.push(features, weights)))
             })?,
         };
@@ -469,6 +485,28 @@ struct StreamRows {
 }
 
 impl StreamRows {
+    /// The rows of `parts`, in order, and how many each part gave. The columns are
+    /// allocated once at their final length: grown row by row they would be copied at
+    /// every doubling (a tenth of the Arrow step's time with 16 keys).
+    fn of_parts(units: bool, parts: &[StreamPlan]) -> (Vec<usize>, Self) {
+        let rows: usize = parts
+            .iter()
+            .flat_map(|p| &p.plan.levels)
+            .map(|l| if units { l.source.len() } else { l.sizes.len() })
+            .sum();
+        let wide = if units { 0 } else { rows };
+        let mut out = StreamRows {
+            units,
+            level: Vec::with_capacity(rows),
+            a: Vec::with_capacity(rows),
+            b: Vec::with_capacity(rows),
+            c: Vec::with_capacity(wide),
+            d: Vec::with_capacity(wide),
+        };
+        let counts = parts.iter().map(|p| out.extend(p)).collect();
+        (counts, out)
+    }
+
     /// Appends the rows of one part; returns how many.
     fn extend(&mut self, part: &StreamPlan) -> usize {
         let before = self.level.len();
@@ -577,14 +615,14 @@ pub fn _merge_stream_push<'py>(
             "bounds, order and weights must index the batch's rows",
         ));
     }
-    let mut out = StreamRows {
-        units,
-        ..StreamRows::default()
-    };
-    let mut counts = Vec::with_capacity(planners.len());
+    let mut parts = Vec::with_capacity(planners.len());
     // Gathered rows of one group (interleaved keys); contiguous runs are borrowed.
     let (mut gv, mut gp, mut gw): (Vec<f32>, Vec<f64>, Vec<i64>) = Default::default();
-    let ones = vec![1i64; rows];
+    // Unit lengths of 1 (profile rows), from the thread's buffer.
+    let mut ones = ONES.with_borrow_mut(std::mem::take);
+    if ones.len() < rows {
+        ones.resize(rows, 1);
+    }
     for (planner, w) in planners.iter().zip(bounds.windows(2)) {
         let (lo, hi) = (w[0], w[1]);
         let (vs, ps, ws): (&[f32], &[f64], Option<&[i64]>) = match order {
@@ -627,9 +665,11 @@ pub fn _merge_stream_push<'py>(
         };
         let mut p = planner.borrow_mut();
         let inner = &mut p.inner;
-        let part = core(py.detach(|| inner.push(features, ws)))?;
-        counts.push(out.extend(&part));
+        parts.push(core(py.detach(|| inner.push(features, ws)))?);
     }
+    ONES.with_borrow_mut(|kept| *kept = ones);
+    let (counts, out) = StreamRows::of_parts(units, &parts);
+    recycle(&planners, parts);
     Ok((counts, out.into_arrays(py)?))
 }
 
@@ -641,14 +681,19 @@ pub fn _merge_stream_finish<'py>(
     planners: Vec<Bound<'py, PyMergePlanner>>,
     units: bool,
 ) -> PyResult<(Vec<usize>, Bound<'py, PyTuple>)> {
-    let mut out = StreamRows {
-        units,
-        ..StreamRows::default()
-    };
-    let mut counts = Vec::with_capacity(planners.len());
+    let mut parts = Vec::with_capacity(planners.len());
     for planner in &planners {
-        let part = core(planner.borrow_mut().inner.finish())?;
-        counts.push(out.extend(&part));
+        parts.push(core(planner.borrow_mut().inner.finish())?);
     }
+    let (counts, out) = StreamRows::of_parts(units, &parts);
+    recycle(&planners, parts);
     Ok((counts, out.into_arrays(py)?))
+}
+
+/// Hands each part's arrays back to the planner that made it (its rows are copied out):
+/// the next batch's plans reuse them instead of faulting in fresh memory.
+fn recycle(planners: &[Bound<'_, PyMergePlanner>], parts: Vec<StreamPlan>) {
+    for (planner, part) in planners.iter().zip(parts) {
+        planner.borrow_mut().inner.recycle(part.plan);
+    }
 }

@@ -2,6 +2,9 @@
 //! a reproducible random walk (xorshift64), so every example measures the same data; and
 //! the timer they share.
 
+// Each example compiles this module on its own and uses part of it.
+#![allow(dead_code)]
+
 use std::time::Instant;
 
 /// The best time of `runs` calls of `f`, and the last call's result: wall-clock time,

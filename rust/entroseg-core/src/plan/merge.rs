@@ -263,35 +263,33 @@ pub struct MergePlan {
     pub levels: Vec<MergeLevel>,
 }
 
-/// Features of the current level's groups (their starts and sizes live in the previous
-/// output level, or in [`Units`] at level 0).
-struct GroupFeatures<'a> {
-    /// Per group, `dim` feature sums (cosine: weighted vector sums; profile: sample sums).
-    /// Borrowed from the caller's profile at level 0 when every unit is one sample.
-    sums: Cow<'a, [f64]>,
-    /// Per group, samples covered (profile with multi-sample units); `None` when every
-    /// unit is one sample, so the count is the group's span.
-    counts: Option<Vec<f64>>,
-}
-
-/// The level-0 groups: one per unit.
-struct Units {
-    starts: Vec<i32>,
-    sizes: Vec<i64>,
-}
-
+/// The units' features, validated: where each block's level-0 groups (one per unit) take
+/// their feature sums from.
 #[derive(Clone, Copy)]
+enum UnitFeatures<'a> {
+    /// Caller vectors, `dim` per unit; a group's sum weighs each unit by its weight.
+    Cosine(&'a [f32]),
+    /// One profile row per unit: the row is the unit's sum, and a group's sample count
+    /// is its span.
+    Rows(&'a [f64]),
+    /// Profile rows, `unit_lengths[u]` of them per unit, summed per unit; sample counts
+    /// are kept per group.
+    Samples(&'a [f64], &'a [i64]),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Cosine,
     Profile,
 }
 
-/// Validates the inputs and builds the level-0 groups (one per unit).
-fn initial_groups<'a>(
+/// Validates the inputs; returns where the units' features come from, the kind of
+/// similarity, the columns per unit and the number of units.
+fn check_inputs<'a>(
     series_offsets: &[i64],
     weights: Option<&[i64]>,
     features: &Features<'a>,
-) -> Result<(Units, GroupFeatures<'a>, Kind, usize)> {
+) -> Result<(UnitFeatures<'a>, Kind, usize, usize)> {
     let n = match features {
         Features::Cosine { vectors, dim } => {
             if *dim == 0 {
@@ -326,29 +324,21 @@ fn initial_groups<'a>(
             i32::MAX - 1
         )));
     }
-    let sizes = match weights {
-        None => vec![1; n],
-        Some(w) => {
-            if w.len() != n {
-                return Err(Error::parameter(format!(
-                    "weights must have one entry per unit ({n}), got {}",
-                    w.len()
-                )));
-            }
-            if let Some(i) = w.iter().position(|&v| v < 1) {
-                return Err(Error::parameter(format!(
-                    "weights must be >= 1, got weights[{i}] = {}",
-                    w[i]
-                )));
-            }
-            w.to_vec()
+    if let Some(w) = weights {
+        if w.len() != n {
+            return Err(Error::parameter(format!(
+                "weights must have one entry per unit ({n}), got {}",
+                w.len()
+            )));
         }
-    };
-    let units = Units {
-        starts: (0..=n as i32).collect(),
-        sizes,
-    };
-    let (kind, dim, features) = match *features {
+        if let Some(i) = w.iter().position(|&v| v < 1) {
+            return Err(Error::parameter(format!(
+                "weights must be >= 1, got weights[{i}] = {}",
+                w[i]
+            )));
+        }
+    }
+    match *features {
         Features::Cosine { vectors, dim } => {
             if let Some(i) = vectors.iter().position(|v| !v.is_finite()) {
                 return Err(Error::new(
@@ -361,16 +351,7 @@ fn initial_groups<'a>(
                     ),
                 ));
             }
-            // Size-weighted sums: a unit of weight w counts w times in its group's mean.
-            let mut sums = Vec::with_capacity(vectors.len());
-            for (row, &w) in vectors.chunks_exact(dim).zip(&units.sizes) {
-                sums.extend(row.iter().map(|&v| v as f64 * w as f64));
-            }
-            let features = GroupFeatures {
-                sums: Cow::Owned(sums),
-                counts: None,
-            };
-            (Kind::Cosine, dim, features)
+            Ok((UnitFeatures::Cosine(vectors), Kind::Cosine, dim, n))
         }
         Features::Profile {
             values,
@@ -411,34 +392,305 @@ fn initial_groups<'a>(
                     ),
                 ));
             }
-            let features = if samples == n {
-                // One sample per unit: the profile rows are the unit sums already.
-                GroupFeatures {
-                    sums: Cow::Borrowed(values),
-                    counts: None,
-                }
+            // Every unit covers at least one sample, so as many samples as units means
+            // one each.
+            let units = if samples == n {
+                UnitFeatures::Rows(values)
             } else {
-                let mut sums = vec![0.0; n * columns];
-                let mut counts = Vec::with_capacity(n);
-                let mut rows = values.chunks_exact(columns);
-                for (u, &len) in unit_lengths.iter().enumerate() {
-                    let acc = &mut sums[u * columns..(u + 1) * columns];
+                UnitFeatures::Samples(values, unit_lengths)
+            };
+            Ok((units, Kind::Profile, columns, n))
+        }
+    }
+}
+
+/// The groups of one block at the current level: where each starts (unit index over
+/// the whole batch, one more entry for the end), its weight, its `dim` feature sums
+/// (cosine: weighted vector sums; profile: sample sums) and, for profile units of
+/// several samples, its sample count.
+#[derive(Default)]
+struct BlockGroups {
+    starts: Vec<i32>,
+    sizes: Vec<i64>,
+    sums: Vec<f64>,
+    counts: Vec<f64>,
+    /// For each group of the level before, its index here (set by
+    /// [`BlockGroups::merge_into`]).
+    member_of: Vec<u32>,
+}
+
+impl BlockGroups {
+    fn clear(&mut self) {
+        self.starts.clear();
+        self.sizes.clear();
+        self.sums.clear();
+        self.counts.clear();
+    }
+
+    /// The level-0 groups of the units `u0..u1`, one per unit. `sample_at` is the first
+    /// profile row of unit `u0` (several samples per unit), advanced past `u1`.
+    fn load_units(
+        &mut self,
+        (u0, u1): (usize, usize),
+        weights: Option<&[i64]>,
+        features: UnitFeatures<'_>,
+        dim: usize,
+        sample_at: &mut usize,
+    ) {
+        self.clear();
+        self.starts.extend(u0 as i32..=u1 as i32);
+        match weights {
+            Some(w) => self.sizes.extend_from_slice(&w[u0..u1]),
+            None => self.sizes.resize(u1 - u0, 1),
+        }
+        match features {
+            UnitFeatures::Cosine(vectors) => {
+                // Size-weighted sums: a unit of weight w counts w times in its group's
+                // mean.
+                for (row, &w) in vectors[u0 * dim..u1 * dim]
+                    .chunks_exact(dim)
+                    .zip(&self.sizes)
+                {
+                    self.sums.extend(row.iter().map(|&v| v as f64 * w as f64));
+                }
+            }
+            UnitFeatures::Rows(values) => {
+                self.sums.extend_from_slice(&values[u0 * dim..u1 * dim]);
+            }
+            UnitFeatures::Samples(values, unit_lengths) => {
+                let mut rows = values[*sample_at * dim..].chunks_exact(dim);
+                for &len in &unit_lengths[u0..u1] {
+                    let base = self.sums.len();
+                    self.sums.resize(base + dim, 0.0);
+                    let acc = &mut self.sums[base..];
                     for row in rows.by_ref().take(len as usize) {
                         for (a, &v) in acc.iter_mut().zip(row) {
                             *a += v;
                         }
                     }
-                    counts.push(len as f64);
+                    self.counts.push(len as f64);
+                    *sample_at += len as usize;
                 }
-                GroupFeatures {
-                    sums: Cow::Owned(sums),
-                    counts: Some(counts),
-                }
-            };
-            (Kind::Profile, columns, features)
+            }
         }
-    };
-    Ok((units, features, kind, dim))
+    }
+
+    /// Per group, once: its norm (cosine) or its column means (profile), which each of
+    /// its two pairs would otherwise recompute (the same operations, so the same bits).
+    fn describe(&self, kind: Kind, dim: usize, has_counts: bool, pre: &mut Vec<f64>) {
+        pre.clear();
+        match kind {
+            Kind::Cosine => pre.extend(self.sums.chunks_exact(dim).map(|a| {
+                let mut na = 0.0;
+                for &x in a {
+                    na += x * x;
+                }
+                na.sqrt()
+            })),
+            Kind::Profile if dim == 1 && !has_counts => pre.extend(
+                self.sums
+                    .iter()
+                    .zip(self.starts.windows(2))
+                    .map(|(&x, s)| x / (s[1] - s[0]) as f64),
+            ),
+            Kind::Profile => {
+                for (g, row) in self.sums.chunks_exact(dim).enumerate() {
+                    let c = if has_counts {
+                        self.counts[g]
+                    } else {
+                        (self.starts[g + 1] - self.starts[g]) as f64
+                    };
+                    pre.extend(row.iter().map(|&x| x / c));
+                }
+            }
+        }
+    }
+
+    /// The similarity of each pair of adjacent groups, `-inf` where the merged group
+    /// would span more than `window` units or weigh more than `max_size`. `pre` from
+    /// [`BlockGroups::describe`].
+    fn similarities(
+        &self,
+        kind: Kind,
+        dim: usize,
+        pre: &[f64],
+        window: i32,
+        max_size: i64,
+        sims: &mut Vec<f64>,
+    ) {
+        sims.clear();
+        let k = self.sizes.len();
+        if k < 2 {
+            return;
+        }
+        sims.resize(k - 1, 0.0);
+        // One loop per kind, each over slices of exactly the pairs: no dispatch or
+        // bounds check per pair.
+        let eligible = self
+            .starts
+            .windows(3)
+            .zip(self.sizes.windows(2))
+            .map(|(s, w)| s[2] - s[0] <= window && w[0].saturating_add(w[1]) <= max_size);
+        let keep = |ok: bool, v: f64| if ok { v } else { f64::NEG_INFINITY };
+        match kind {
+            Kind::Profile if dim == 1 => {
+                for ((s, ok), p) in sims.iter_mut().zip(eligible).zip(pre.windows(2)) {
+                    *s = keep(ok, -(p[0] - p[1]).abs());
+                }
+            }
+            Kind::Profile => {
+                let rows = pre.chunks_exact(dim);
+                for ((s, ok), (a, b)) in sims
+                    .iter_mut()
+                    .zip(eligible)
+                    .zip(rows.clone().zip(rows.skip(1)))
+                {
+                    *s = keep(ok, profile_distance(a, b));
+                }
+            }
+            Kind::Cosine => {
+                let rows = self.sums.chunks_exact(dim);
+                for (((s, ok), (a, b)), n) in sims
+                    .iter_mut()
+                    .zip(eligible)
+                    .zip(rows.clone().zip(rows.skip(1)))
+                    .zip(pre.windows(2))
+                {
+                    *s = keep(ok, cosine(a, b, n[0], n[1]));
+                }
+            }
+        }
+    }
+
+    /// The next level's groups into `next`: each chosen pair (`chosen[g]` joins groups
+    /// `g` and `g + 1`; `made` of them) becomes one group, the others stay. Also fills
+    /// `next.member_of`: for each group here, the index of its group there.
+    ///
+    /// Branch-free over the groups: group `g` is the second member of a pair exactly
+    /// when `chosen[g - 1]`, and then it joins the group its left neighbour started;
+    /// sums and sizes are added left + right, as a pair's merge adds them.
+    fn merge_into(
+        &self,
+        next: &mut BlockGroups,
+        chosen: &[bool],
+        made: usize,
+        dim: usize,
+        has_counts: bool,
+    ) {
+        let k = self.sizes.len();
+        let new = k - made;
+        next.clear();
+        next.member_of.clear();
+        next.member_of.resize(k, 0);
+        next.starts.resize(new + 1, 0);
+        next.sizes.resize(new, 0);
+        next.sums.resize(new * dim, 0.0);
+        if has_counts {
+            next.counts.resize(new, 0.0);
+        }
+        let mut started = 0usize;
+        let mut second = false;
+        for g in 0..k {
+            let j = started - usize::from(second);
+            started += usize::from(!second);
+            next.member_of[g] = j as u32;
+            next.starts[j] = self.starts[g - usize::from(second)];
+            let size = self.sizes[g];
+            let joined = next.sizes[j].saturating_add(size);
+            next.sizes[j] = if second { joined } else { size };
+            if dim == 1 {
+                let v = self.sums[g];
+                let joined = next.sums[j] + v;
+                next.sums[j] = if second { joined } else { v };
+            } else {
+                let (dst, src) = (
+                    &mut next.sums[j * dim..(j + 1) * dim],
+                    &self.sums[g * dim..(g + 1) * dim],
+                );
+                for (a, &v) in dst.iter_mut().zip(src) {
+                    let joined = *a + v;
+                    *a = if second { joined } else { v };
+                }
+            }
+            if has_counts {
+                let c = self.counts[g];
+                let joined = next.counts[j] + c;
+                next.counts[j] = if second { joined } else { c };
+            }
+            second = !second && chosen.get(g).copied().unwrap_or(false);
+        }
+        debug_assert_eq!(started, new);
+        next.starts[new] = self.starts[k];
+    }
+}
+
+/// Reusable buffers of a plan: the current and next groups of a block, its pairs'
+/// similarities and the selection's state. A [`MergePlanner`] keeps one across pushes,
+/// so a push allocates nothing but its output arrays, and those only when no plan was
+/// handed back ([`MergePlanner::recycle`]).
+#[derive(Default)]
+pub(crate) struct Workspace {
+    /// The large arrays of plans handed back, for the next plan's levels.
+    pub(crate) spare: SpareArrays,
+    cur: BlockGroups,
+    next: BlockGroups,
+    /// Per group: its norm (cosine) or its column means (profile).
+    pre: Vec<f64>,
+    sims: Vec<f64>,
+    values: Vec<f64>,
+    chosen: Vec<bool>,
+    selector: PairSelector,
+}
+
+/// Output arrays of earlier plans, emptied, kept for the next plan: fresh arrays of a
+/// few hundred KiB cost page faults each time (the allocator hands such freed memory
+/// back to the system), reused ones do not.
+#[derive(Default)]
+pub(crate) struct SpareArrays {
+    group_ids: Vec<Vec<i32>>,
+    source: Vec<Vec<i32>>,
+    sizes: Vec<Vec<i64>>,
+    log_sizes: Vec<Vec<f32>>,
+    cu_seqlens: Vec<Vec<i32>>,
+}
+
+impl SpareArrays {
+    /// Keeps the large arrays of `plan` (at most [`MAX_LEVELS`] of each kind).
+    pub(crate) fn keep(&mut self, plan: MergePlan) {
+        fn put<T>(spare: &mut Vec<Vec<T>>, mut v: Vec<T>) {
+            if spare.len() < MAX_LEVELS && v.capacity() > 0 {
+                v.clear();
+                spare.push(v);
+            }
+        }
+        for level in plan.levels {
+            put(&mut self.group_ids, level.group_ids);
+            put(&mut self.source, level.source);
+            put(&mut self.sizes, level.sizes);
+            put(&mut self.log_sizes, level.log_sizes);
+            put(&mut self.cu_seqlens, level.cu_seqlens);
+        }
+    }
+}
+
+/// An empty array with room for `capacity`, a spare one when there is one.
+fn spare_or_new<T>(spare: &mut Vec<Vec<T>>, capacity: usize) -> Vec<T> {
+    let mut v = spare.pop().unwrap_or_default();
+    v.reserve(capacity);
+    v
+}
+
+impl Clone for Workspace {
+    /// Scratch space holds nothing between plans: a clone starts empty.
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl std::fmt::Debug for Workspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Workspace")
+    }
 }
 
 /// Cosine similarity of two groups' vector sums, given their norms (`sqrt` of the sum
@@ -899,6 +1151,29 @@ pub fn merge_plan(
     features: Features<'_>,
     options: &MergeOptions,
 ) -> Result<MergePlan> {
+    plan_with(
+        series_offsets,
+        weights,
+        features,
+        options,
+        &mut Workspace::default(),
+    )
+}
+
+/// [`merge_plan`] with the caller's scratch buffers.
+///
+/// The plan runs block by block (a series is one block without
+/// [`MergeOptions::block`]), every level of a block before the next block: blocks are
+/// independent, so each level's arrays come out in the same order as level by level,
+/// while a block's groups stay in cache from one level to the next. Only the output
+/// arrays are allocated.
+pub(crate) fn plan_with(
+    series_offsets: &[i64],
+    weights: Option<&[i64]>,
+    features: Features<'_>,
+    options: &MergeOptions,
+    ws: &mut Workspace,
+) -> Result<MergePlan> {
     if options.window < 2 {
         return Err(Error::parameter(format!(
             "window must be >= 2 (a group of two units), got {}",
@@ -918,7 +1193,7 @@ pub fn merge_plan(
         }
     }
     options.schedule.validate()?;
-    let (units, mut groups, kind, dim) = initial_groups(series_offsets, weights, &features)?;
+    let (unit_features, kind, dim, n) = check_inputs(series_offsets, weights, &features)?;
     // The planning runs over blocks; without `block` each series is one block. Every
     // statement below about a "series" is about a block.
     let (block_offsets, series_blocks) = match options.block {
@@ -941,113 +1216,79 @@ pub fn merge_plan(
     let levels = options.schedule.levels();
     let window = options.window.min(i32::MAX as usize) as i32;
     let max_size = options.max_size.unwrap_or(i64::MAX);
-    let series_units: Vec<i64> = series_offsets.windows(2).map(|w| w[1] - w[0]).collect();
-    let mut taus: Vec<f64> = match options.schedule {
-        Schedule::Ema { initial, .. } => vec![initial.unwrap_or(f64::NAN); n_series],
-        _ => Vec::new(),
+    let has_counts = matches!(unit_features, UnitFeatures::Samples(..));
+    let initial_tau = match options.schedule {
+        Schedule::Ema { initial, .. } => initial.unwrap_or(f64::NAN),
+        _ => f64::NAN,
     };
 
-    let mut out_levels: Vec<MergeLevel> = Vec::with_capacity(levels);
-    let mut selector = PairSelector::default();
-    let mut sims: Vec<f64> = Vec::new();
-    let mut pre: Vec<f64> = Vec::new();
-    let mut values: Vec<f64> = Vec::new();
-    let mut chosen: Vec<bool> = Vec::new();
-    // Groups per block at the previous level (cumulative); the levels' own
-    // `series_offsets` count per series.
-    let mut group_offsets: Vec<i64> = series_offsets.to_vec();
-
-    for level in 0..levels {
-        // The current groups: the previous level's output, or the units themselves.
-        let offsets: &[i64] = &group_offsets;
-        let (starts, sizes): (&[i32], &[i64]) = match out_levels.last() {
-            Some(prev) => (&prev.cu_seqlens, &prev.sizes),
-            None => (&units.starts, &units.sizes),
-        };
-        let n_groups = sizes.len();
-        let sums = &groups.sums[..];
-        let feature = |g: usize| &sums[g * dim..(g + 1) * dim];
-        let count = |g: usize| match (&groups.counts, kind) {
-            (Some(c), _) => c[g],
-            (None, Kind::Profile) => (starts[g + 1] - starts[g]) as f64,
-            (None, Kind::Cosine) => 1.0,
-        };
-        // Per group, once: its norm (cosine) or its means (profile), which each of its
-        // two pairs used to recompute (the same operations, so the same bits).
-        pre.clear();
-        match kind {
-            Kind::Cosine => pre.extend(sums.chunks_exact(dim).map(|a| {
-                let mut na = 0.0;
-                for &x in a {
-                    na += x * x;
-                }
-                na.sqrt()
-            })),
-            Kind::Profile => {
-                for g in 0..n_groups {
-                    let c = count(g);
-                    pre.extend(feature(g).iter().map(|&x| x / c));
-                }
-            }
-        }
-        let estimate = n_groups / 2 + 1;
-        let mut out = MergeLevel {
-            group_ids: Vec::with_capacity(n_groups),
-            sizes: Vec::with_capacity(estimate),
-            cu_seqlens: Vec::with_capacity(estimate + 1),
-            series_offsets: Vec::with_capacity(n_series + 1),
+    // Every level has at most one group per unit: with that capacity no array is
+    // reallocated (and copied) while it grows; pages never written are never touched.
+    let spare = &mut ws.spare;
+    let mut out_levels: Vec<MergeLevel> = (0..levels)
+        .map(|_| MergeLevel {
+            group_ids: spare_or_new(&mut spare.group_ids, n),
+            source: spare_or_new(&mut spare.source, n),
+            sizes: spare_or_new(&mut spare.sizes, n),
+            log_sizes: spare_or_new(&mut spare.log_sizes, n),
+            cu_seqlens: spare_or_new(&mut spare.cu_seqlens, n + 1),
+            series_offsets: {
+                let mut o = Vec::with_capacity(n_series + 1);
+                o.push(0);
+                o
+            },
             requested: Vec::with_capacity(n_series),
             achieved: Vec::with_capacity(n_series),
             capacity: Vec::with_capacity(n_series),
             thresholds: Vec::with_capacity(n_series),
             ..MergeLevel::default()
-        };
-        out.series_offsets.push(0);
-        // At most the current groups' sums (a column count alone may be huge: rows of
-        // no units).
-        let mut next_sums: Vec<f64> = Vec::with_capacity(estimate.min(n_groups) * dim);
-        let mut next_counts: Option<Vec<f64>> =
-            groups.counts.as_ref().map(|_| Vec::with_capacity(estimate));
+        })
+        .collect();
+    let table = log_size_table();
+    // A strict schedule's first failure in level order (then block order), as a plan
+    // made level by level would report it.
+    let mut failure: Option<(usize, usize, Error)> = None;
+    let mut sample_at = 0;
 
-        for b in 0..n_series {
-            let (g0, g1) = (offsets[b] as usize, offsets[b + 1] as usize);
-            let k = g1 - g0;
-            sims.clear();
-            for g in g0..g1.saturating_sub(1) {
-                let span = starts[g + 2] - starts[g];
-                let weight = sizes[g].saturating_add(sizes[g + 1]);
-                sims.push(if span <= window && weight <= max_size {
-                    match kind {
-                        Kind::Cosine => cosine(feature(g), feature(g + 1), pre[g], pre[g + 1]),
-                        Kind::Profile if dim == 1 => -(pre[g] - pre[g + 1]).abs(),
-                        Kind::Profile => profile_distance(
-                            &pre[g * dim..(g + 1) * dim],
-                            &pre[(g + 1) * dim..(g + 2) * dim],
-                        ),
-                    }
-                } else {
-                    f64::NEG_INFINITY
-                });
+    for b in 0..n_series {
+        let (u0, u1) = (series_offsets[b] as usize, series_offsets[b + 1] as usize);
+        let Workspace {
+            spare: _,
+            cur,
+            next,
+            pre,
+            sims,
+            values,
+            chosen,
+            selector,
+        } = &mut *ws;
+        cur.load_units((u0, u1), weights, unit_features, dim, &mut sample_at);
+        let mut tau = initial_tau;
+        for level in 0..levels {
+            if failure.as_ref().is_some_and(|f| f.0 <= level) {
+                break; // the plan fails at or before this level anyway
             }
-            let cap = capacity(&sims);
+            let k = cur.sizes.len();
+            cur.describe(kind, dim, has_counts, pre);
+            cur.similarities(kind, dim, pre, window, max_size, sims);
+            let cap = capacity(sims);
             let (target, requested, threshold) = match &options.schedule {
                 Schedule::Counts(c) => (Target::Count(c[level]), c[level] as i64, f64::NAN),
                 Schedule::Ratio { ratio, .. } => {
-                    let target = ratio_target(series_units[b], *ratio, level, levels);
+                    let target = ratio_target((u1 - u0) as i64, *ratio, level, levels);
                     let r = (k as i64 - target).max(0);
                     (Target::Count(r as usize), r, f64::NAN)
                 }
                 Schedule::Threshold { threshold, .. } => (Target::Positive, -1, *threshold),
                 Schedule::Ema { momentum, .. } => {
-                    let tau = &mut taus[b];
-                    if let Some(mean_best) = mean_best_similarity(&sims) {
-                        *tau = if tau.is_nan() {
+                    if let Some(mean_best) = mean_best_similarity(sims) {
+                        tau = if tau.is_nan() {
                             mean_best
                         } else {
-                            momentum * *tau + (1.0 - momentum) * mean_best
+                            momentum * tau + (1.0 - momentum) * mean_best
                         };
                     }
-                    (Target::Positive, -1, *tau)
+                    (Target::Positive, -1, tau)
                 }
             };
             let made = if options.schedule.uses_threshold() {
@@ -1059,90 +1300,78 @@ pub fn merge_plan(
                 } else {
                     values.clear();
                     values.extend(sims.iter().map(|s| s - threshold));
-                    selector.select(&values, target, &mut chosen)
+                    selector.select(values, target, chosen)
                 }
             } else {
-                selector.select(&sims, target, &mut chosen)
+                selector.select(sims, target, chosen)
             };
             if options.strict && requested > made as i64 {
-                return Err(Error::parameter(format!(
-                    "level {level} asks {what} {b} for {requested} merges but it allows at \
-                     most {cap} (window {}, {k} groups); pass strict=False to record it instead",
-                    options.window
-                )));
+                failure = Some((
+                    level,
+                    b,
+                    Error::parameter(format!(
+                        "level {level} asks {what} {b} for {requested} merges but it allows \
+                         at most {cap} (window {}, {k} groups); pass strict=False to record \
+                         it instead",
+                        options.window
+                    )),
+                ));
+                break;
             }
-            // This series' groups at the new level.
-            let mut g = g0;
-            while g < g1 {
-                let id = out.sizes.len() as i32;
-                out.cu_seqlens.push(starts[g]);
-                // One column (a profile): a push, not a copy of a runtime length.
-                if dim == 1 {
-                    next_sums.push(sums[g]);
-                } else {
-                    next_sums.extend_from_slice(feature(g));
-                }
-                if g + 1 < g1 && chosen[g - g0] {
-                    out.group_ids.push(id);
-                    out.group_ids.push(id);
-                    out.sizes.push(sizes[g].saturating_add(sizes[g + 1]));
-                    let base = next_sums.len() - dim;
-                    for (a, &v) in next_sums[base..].iter_mut().zip(feature(g + 1)) {
-                        *a += v;
-                    }
-                    if let (Some(nc), Some(c)) = (next_counts.as_mut(), groups.counts.as_ref()) {
-                        nc.push(c[g] + c[g + 1]);
-                    }
-                    g += 2;
-                } else {
-                    out.group_ids.push(id);
-                    out.sizes.push(sizes[g]);
-                    if let (Some(nc), Some(c)) = (next_counts.as_mut(), groups.counts.as_ref()) {
-                        nc.push(c[g]);
-                    }
-                    g += 1;
-                }
-            }
-            out.series_offsets.push(out.sizes.len() as i64);
-            out.requested.push(requested);
-            out.achieved.push(made as i64);
-            out.capacity.push(cap as i64);
-            out.thresholds.push(threshold);
-        }
-        out.cu_seqlens.push(units.sizes.len() as i32);
-        out.source = match out_levels.last() {
-            Some(prev) => prev
-                .source
-                .iter()
-                .map(|&s| out.group_ids[s as usize])
-                .collect(),
-            None => out.group_ids.clone(),
-        };
-        let table = log_size_table();
-        out.log_sizes = out
-            .sizes
-            .iter()
-            .map(|&s| match table.get(s as usize) {
+            // This block's groups at the new level.
+            let (done, rest) = out_levels.split_at_mut(level);
+            let MergeLevel {
+                group_ids,
+                source,
+                sizes: out_sizes,
+                log_sizes,
+                cu_seqlens,
+                series_offsets: out_offsets,
+                requested: out_requested,
+                achieved,
+                capacity: out_capacity,
+                thresholds,
+                ..
+            } = &mut rest[0];
+            let ids_from = group_ids.len();
+            let first_id = out_sizes.len() as i32;
+            cur.merge_into(next, chosen, made, dim, has_counts);
+            group_ids.extend(next.member_of.iter().map(|&j| first_id + j as i32));
+            let new = next.sizes.len();
+            cu_seqlens.extend_from_slice(&next.starts[..new]);
+            out_sizes.extend_from_slice(&next.sizes);
+            log_sizes.extend(next.sizes.iter().map(|&s| match table.get(s as usize) {
                 Some(&l) => l,
                 None => log_size(s),
-            })
-            .collect();
+            }));
+            out_offsets.push(out_sizes.len() as i64);
+            out_requested.push(requested);
+            achieved.push(made as i64);
+            out_capacity.push(cap as i64);
+            thresholds.push(threshold);
+            // The unmerge map of the block's units.
+            match done.last() {
+                None => source.extend_from_slice(&group_ids[ids_from..]),
+                Some(prev) => {
+                    source.extend(prev.source[u0..u1].iter().map(|&s| group_ids[s as usize]))
+                }
+            }
+            std::mem::swap(cur, next);
+        }
+    }
+    if let Some((_, _, error)) = failure {
+        return Err(error);
+    }
+    for out in &mut out_levels {
+        out.cu_seqlens.push(n as i32);
         if options.block.is_some() {
             // Groups per block -> groups per series.
-            let per_series = series_blocks
+            out.series_offsets = series_blocks
                 .iter()
                 .map(|&b| out.series_offsets[b as usize])
                 .collect();
-            group_offsets = std::mem::replace(&mut out.series_offsets, per_series);
-        } else {
-            group_offsets.clone_from(&out.series_offsets);
         }
         out.block_offsets = series_blocks.clone();
-        out_levels.push(out);
-        groups = GroupFeatures {
-            sums: Cow::Owned(next_sums),
-            counts: next_counts,
-        };
     }
     Ok(MergePlan { levels: out_levels })
 }

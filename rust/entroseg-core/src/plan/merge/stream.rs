@@ -34,7 +34,9 @@
 //! and weights), constant in the stream length.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::plan::merge::{merge_plan, Features, MergeOptions, MergePlan, Schedule};
+use crate::plan::merge::{
+    merge_plan, plan_with, Features, MergeOptions, MergePlan, Schedule, Workspace,
+};
 use crate::util::checkpoint::{Reader, Writer};
 
 /// Which similarity the units of a stream carry.
@@ -83,6 +85,8 @@ pub struct MergePlanner {
     units_seen: u64,
     groups_emitted: Vec<u64>,
     finished: bool,
+    /// The planner's scratch buffers, kept from push to push (not part of the state).
+    workspace: Workspace,
 }
 
 const TAG: &str = "MergePlanner";
@@ -122,6 +126,7 @@ impl MergePlanner {
             units_seen: 0,
             groups_emitted: vec![0; levels],
             finished: false,
+            workspace: Workspace::default(),
         })
     }
 
@@ -210,6 +215,14 @@ impl MergePlanner {
             self.units_seen -= n as u64;
         }
         out
+    }
+
+    /// Hands back a plan this planner (or another) returned, once its arrays are no
+    /// longer needed: the next pushes write their levels into those arrays instead of
+    /// fresh ones, which saves the page faults of new memory (a third of a push's time
+    /// when every push allocates). Optional; the plans are the same either way.
+    pub fn recycle(&mut self, plan: MergePlan) {
+        self.workspace.spare.keep(plan);
     }
 
     /// Closes the stream: plans the last (shorter) block and returns its groups.
@@ -370,11 +383,12 @@ impl MergePlanner {
                 unit_lengths: &self.unit_lengths[..units],
             },
         };
-        let plan = merge_plan(
+        let plan = plan_with(
             &[0, units as i64],
             Some(&self.weights[..units]),
             features,
             &self.options,
+            &mut self.workspace,
         )?;
         let first_unit = self.units_seen - self.weights.len() as u64;
         let first_groups = self.groups_emitted.clone();

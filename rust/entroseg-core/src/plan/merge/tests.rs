@@ -812,3 +812,287 @@ fn local_form_is_not_plain_greedy() {
     );
     assert_eq!(chosen, [true, false, true]);
 }
+
+/// The plan written out level by level over the whole batch, every array grown by
+/// pushes, similarities computed pair by pair from the groups' sums, the selection by
+/// the sorted form: the definition [`merge_plan`] (block by block, each level of a block
+/// in turn, branch-free group building) must reproduce bit for bit, errors included.
+fn reference_plan(
+    series_offsets: &[i64],
+    weights: Option<&[i64]>,
+    features: Features<'_>,
+    options: &MergeOptions,
+) -> std::result::Result<MergePlan, String> {
+    let n = *series_offsets.last().unwrap() as usize;
+    let mut sizes: Vec<i64> = weights.map_or(vec![1; n], |w| w.to_vec());
+    let mut starts: Vec<i32> = (0..=n as i32).collect();
+    let (cosine, dim, mut sums, mut counts) = match features {
+        Features::Cosine { vectors, dim } => {
+            let mut sums = Vec::new();
+            for (row, &w) in vectors.chunks_exact(dim).zip(&sizes) {
+                sums.extend(row.iter().map(|&v| v as f64 * w as f64));
+            }
+            (true, dim, sums, None)
+        }
+        Features::Profile {
+            values,
+            columns,
+            unit_lengths,
+        } => {
+            if values.len() == n * columns {
+                (false, columns, values.to_vec(), None)
+            } else {
+                let mut sums = vec![0.0; n * columns];
+                let mut rows = values.chunks_exact(columns);
+                for (u, &len) in unit_lengths.iter().enumerate() {
+                    for row in rows.by_ref().take(len as usize) {
+                        for (a, &v) in sums[u * columns..(u + 1) * columns].iter_mut().zip(row) {
+                            *a += v;
+                        }
+                    }
+                }
+                let counts: Vec<f64> = unit_lengths.iter().map(|&l| l as f64).collect();
+                (false, columns, sums, Some(counts))
+            }
+        }
+    };
+    let (blocks, series_blocks) = match options.block {
+        Some(b) => split_blocks(series_offsets, b),
+        None => (
+            series_offsets.to_vec(),
+            (0..series_offsets.len() as i64).collect(),
+        ),
+    };
+    let levels = options.schedule.levels();
+    let mut taus = vec![
+        match options.schedule {
+            Schedule::Ema { initial, .. } => initial.unwrap_or(f64::NAN),
+            _ => f64::NAN,
+        };
+        blocks.len() - 1
+    ];
+    let mut group_offsets = blocks.clone();
+    let mut selector = PairSelector::default();
+    let mut out_levels: Vec<MergeLevel> = Vec::new();
+    for level in 0..levels {
+        let mut out = MergeLevel {
+            series_offsets: vec![0],
+            ..MergeLevel::default()
+        };
+        let (mut next_starts, mut next_sizes, mut next_sums) = (Vec::new(), Vec::new(), Vec::new());
+        let mut next_counts: Vec<f64> = Vec::new();
+        let feature = |g: usize| sums[g * dim..(g + 1) * dim].to_vec();
+        let mean = |g: usize| -> Vec<f64> {
+            let c = match &counts {
+                Some(c) => c[g],
+                None => (starts[g + 1] - starts[g]) as f64,
+            };
+            feature(g).iter().map(|x| x / c).collect()
+        };
+        let norm = |g: usize| feature(g).iter().fold(0.0, |a, x| a + x * x).sqrt();
+        for b in 0..blocks.len() - 1 {
+            let (g0, g1) = (group_offsets[b] as usize, group_offsets[b + 1] as usize);
+            let k = g1 - g0;
+            let mut sims = Vec::new();
+            for g in g0..g1.saturating_sub(1) {
+                let span = (starts[g + 2] - starts[g]) as usize;
+                let weight = sizes[g].saturating_add(sizes[g + 1]);
+                sims.push(
+                    if span > options.window || weight > options.max_size.unwrap_or(i64::MAX) {
+                        f64::NEG_INFINITY
+                    } else if cosine {
+                        cosine_similarity(&feature(g), &feature(g + 1), norm(g), norm(g + 1))
+                    } else if dim == 1 {
+                        -(mean(g)[0] - mean(g + 1)[0]).abs()
+                    } else {
+                        profile_distance(&mean(g), &mean(g + 1))
+                    },
+                );
+            }
+            let cap = capacity(&sims);
+            let (target, requested, threshold) = match &options.schedule {
+                Schedule::Counts(c) => (Target::Count(c[level]), c[level] as i64, f64::NAN),
+                Schedule::Ratio { ratio, .. } => {
+                    let units = blocks[b + 1] - blocks[b];
+                    let r = (k as i64 - ratio_target(units, *ratio, level, levels)).max(0);
+                    (Target::Count(r as usize), r, f64::NAN)
+                }
+                Schedule::Threshold { threshold, .. } => (Target::Positive, -1, *threshold),
+                Schedule::Ema { momentum, .. } => {
+                    if let Some(m) = mean_best_similarity(&sims) {
+                        taus[b] = if taus[b].is_nan() {
+                            m
+                        } else {
+                            momentum * taus[b] + (1.0 - momentum) * m
+                        };
+                    }
+                    (Target::Positive, -1, taus[b])
+                }
+            };
+            let mut chosen = vec![false; sims.len()];
+            let made = if options.schedule.uses_threshold() && threshold.is_nan() {
+                0
+            } else if options.schedule.uses_threshold() {
+                let values: Vec<f64> = sims.iter().map(|s| s - threshold).collect();
+                selector.select_sorted(&values, target, &mut chosen)
+            } else {
+                selector.select_sorted(&sims, target, &mut chosen)
+            };
+            if options.strict && requested > made as i64 {
+                return Err(format!("level {level} block {b}"));
+            }
+            let mut g = g0;
+            while g < g1 {
+                let id = next_sizes.len() as i32;
+                next_starts.push(starts[g]);
+                let mut s = feature(g);
+                let mut size = sizes[g];
+                let mut count = counts.as_ref().map(|c| c[g]);
+                out.group_ids.push(id);
+                if g + 1 < g1 && chosen[g - g0] {
+                    out.group_ids.push(id);
+                    for (a, v) in s.iter_mut().zip(feature(g + 1)) {
+                        *a += v;
+                    }
+                    size = size.saturating_add(sizes[g + 1]);
+                    count = count.map(|c| c + counts.as_ref().unwrap()[g + 1]);
+                    g += 1;
+                }
+                g += 1;
+                next_sums.extend(s);
+                next_sizes.push(size);
+                next_counts.extend(count);
+            }
+            out.series_offsets.push(next_sizes.len() as i64);
+            out.requested.push(requested);
+            out.achieved.push(made as i64);
+            out.capacity.push(cap as i64);
+            out.thresholds.push(threshold);
+        }
+        next_starts.push(n as i32);
+        out.source = match out_levels.last() {
+            Some(prev) => prev
+                .source
+                .iter()
+                .map(|&s| out.group_ids[s as usize])
+                .collect(),
+            None => out.group_ids.clone(),
+        };
+        out.sizes = next_sizes.clone();
+        out.log_sizes = next_sizes.iter().map(|&s| (s as f64).ln() as f32).collect();
+        out.cu_seqlens = next_starts.clone();
+        group_offsets = out.series_offsets.clone();
+        out.series_offsets = series_blocks
+            .iter()
+            .map(|&b| group_offsets[b as usize])
+            .collect();
+        out.block_offsets = series_blocks.clone();
+        out_levels.push(out);
+        (starts, sizes, sums) = (next_starts, next_sizes, next_sums);
+        if counts.is_some() {
+            counts = Some(next_counts);
+        }
+    }
+    Ok(MergePlan { levels: out_levels })
+}
+
+/// [`cosine`], spelled out for the reference.
+fn cosine_similarity(a: &[f64], b: &[f64], na: f64, nb: f64) -> f64 {
+    let dot = a.iter().zip(b).fold(0.0, |acc, (x, y)| acc + x * y);
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        (dot / (na * nb)).clamp(-1.0, 1.0)
+    }
+}
+
+/// Plans compared array by array, floats by their bits (thresholds hold NaN).
+fn same_bits(a: &MergePlan, b: &MergePlan) -> bool {
+    a.levels.len() == b.levels.len()
+        && a.levels.iter().zip(&b.levels).all(|(x, y)| {
+            x.group_ids == y.group_ids
+                && x.source == y.source
+                && x.sizes == y.sizes
+                && x.log_sizes
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .eq(y.log_sizes.iter().map(|v| v.to_bits()))
+                && x.cu_seqlens == y.cu_seqlens
+                && x.series_offsets == y.series_offsets
+                && x.requested == y.requested
+                && x.achieved == y.achieved
+                && x.capacity == y.capacity
+                && x.thresholds
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .eq(y.thresholds.iter().map(|v| v.to_bits()))
+                && x.block_offsets == y.block_offsets
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+    /// `merge_plan` equals the level-by-level reference for every schedule, profiles of
+    /// one or more columns with one or several samples per unit, weights with a size
+    /// limit, cosine vectors, blocks or whole series; values drawn from a few quarters,
+    /// so similarities tie often; a strict count fails at the same level and block.
+    #[test]
+    fn plan_equals_the_level_by_level_reference(
+        lens in prop::collection::vec(0usize..300, 1..4),
+        seed in any::<u64>(),
+        kind in 0usize..4,
+        columns in 1usize..4,
+        window in 2usize..12,
+        max_size in prop_oneof![Just(None), (2i64..12).prop_map(Some)],
+        block in prop_oneof![Just(None), (2usize..90).prop_map(Some)],
+        schedule in prop_oneof![
+            (-3i32..2).prop_map(|t| Schedule::Threshold { threshold: t as f64 / 4.0, levels: 3 }),
+            (prop_oneof![Just(None), (-4i32..1).prop_map(|t| Some(t as f64 / 4.0))], 0u32..10)
+                .prop_map(|(initial, m)| Schedule::Ema { initial, momentum: m as f64 / 10.0, levels: 3 }),
+            prop::collection::vec(0usize..40, 1..5).prop_map(Schedule::Counts),
+            (1u32..20).prop_map(|r| Schedule::Ratio { ratio: r as f64 / 20.0, levels: 3 }),
+        ],
+        strict in any::<bool>(),
+    ) {
+        let mut offsets = vec![0i64];
+        for l in &lens {
+            offsets.push(offsets.last().unwrap() + *l as i64);
+        }
+        let n = *offsets.last().unwrap() as usize;
+        let mut state = seed | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let quarter = |s: u64| ((s >> 8) % 6) as f64 / 4.0;
+        let unit_lengths: Vec<i64> = (0..n)
+            .map(|_| if kind == 2 { 1 + (next() % 3) as i64 } else { 1 })
+            .collect();
+        let samples = unit_lengths.iter().sum::<i64>() as usize;
+        let profile: Vec<f64> = (0..samples * columns).map(|_| quarter(next())).collect();
+        let vectors: Vec<f32> = (0..n * columns).map(|_| quarter(next()) as f32 - 0.5).collect();
+        let weights: Vec<i64> = (0..n).map(|_| 1 + (next() % 4) as i64).collect();
+        let features = if kind == 3 {
+            Features::Cosine { vectors: &vectors, dim: columns }
+        } else {
+            Features::Profile { values: &profile, columns, unit_lengths: &unit_lengths }
+        };
+        let w = (kind == 1 || kind == 3).then_some(&weights[..]);
+        let options = MergeOptions { window, max_size, schedule, strict, block };
+        let fast = merge_plan(&offsets, w, features, &options);
+        match reference_plan(&offsets, w, features, &options) {
+            Ok(expected) => prop_assert!(same_bits(&fast.unwrap(), &expected)),
+            Err(at) => {
+                let message = fast.unwrap_err().message().to_string();
+                let (level, block) = at.split_once(" block ").unwrap();
+                let what = if options.block.is_some() { "block" } else { "series" };
+                prop_assert!(
+                    message.starts_with(&format!("{level} asks {what} {block} ")),
+                    "{} vs {}", message, at
+                );
+            }
+        }
+    }
+}
