@@ -431,3 +431,19 @@ def test_no_units_of_many_columns_allocate_nothing() -> None:
     plan = entroseg.merge_plan(vectors=np.empty((0, 1 << 40), np.float32), window=4, levels=2,
                                threshold=0.0)  # fmt: skip
     assert plan.num_units == 0 and all(lv.num_groups == 0 for lv in plan)
+
+
+def test_profiles_longer_than_the_kept_unit_buffer_plan_as_segments_of_one() -> None:
+    # Units of one sample take their lengths from a per-thread buffer that keeps at most
+    # 2^20 entries: a longer profile (its own buffer) and a short one after it (the kept
+    # buffer) plan exactly as the same units given as segments of length 1.
+    rng = np.random.default_rng(4)
+    for n in [(1 << 20) + 3, 1_000]:
+        h = np.cumsum(rng.standard_normal(n))
+        ones = entroseg.Segments(starts=np.arange(n), lengths=np.ones(n, dtype=np.int64))
+        got = entroseg.merge_plan(profile=h, ratio=0.5, levels=2, window=16)
+        want = entroseg.merge_plan(ones, profile=h, ratio=0.5, levels=2, window=16)
+        assert len(got) == len(want) == 2
+        for a, b in zip(got, want, strict=True):
+            assert np.array_equal(a.source, b.source)
+            assert np.array_equal(a.sizes, b.sizes)

@@ -76,17 +76,15 @@ fn with_features<'py, T>(
     let Some(lengths) = unit_lengths else {
         // One sample per unit: lengths of 1 from a buffer kept per thread, not an array
         // allocated (and its pages faulted in) at every push.
-        return ONES.with_borrow_mut(|ones| {
-            let n = values.len() / columns.max(1);
-            if ones.len() < n {
-                ones.resize(n, 1);
-            }
-            run(Features::Profile {
-                values,
-                columns,
-                unit_lengths: &ones[..n],
-            })
+        let n = values.len() / columns.max(1);
+        let ones = ones_buffer(n);
+        let out = run(Features::Profile {
+            values,
+            columns,
+            unit_lengths: &ones[..n],
         });
+        keep_ones(ones);
+        return out;
     };
     let lengths = int_array(lengths, "unit_lengths")?;
     let lengths_ro = lengths.readonly();
@@ -98,8 +96,30 @@ fn with_features<'py, T>(
 }
 
 thread_local! {
-    /// Unit lengths of 1, as many as the longest profile seen on this thread.
+    /// Unit lengths of 1 kept between calls on this thread (at most [`ONES_KEPT`]).
     static ONES: std::cell::RefCell<Vec<i64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The most unit lengths of 1 a thread keeps between calls (8 MiB): a stream's batches
+/// reuse them; a one-shot plan of a longer profile allocates its own, which is freed
+/// with it rather than held for the thread's life.
+const ONES_KEPT: usize = 1 << 20;
+
+/// At least `n` unit lengths of 1: the thread's kept buffer (taken, so no borrow is held
+/// while planning), grown if needed.
+fn ones_buffer(n: usize) -> Vec<i64> {
+    let mut ones = ONES.with_borrow_mut(std::mem::take);
+    if ones.len() < n {
+        ones.resize(n, 1);
+    }
+    ones
+}
+
+/// Gives a buffer of [`ones_buffer`] back to the thread, unless it outgrew [`ONES_KEPT`].
+fn keep_ones(ones: Vec<i64>) {
+    if ones.len() <= ONES_KEPT {
+        ONES.with_borrow_mut(|kept| *kept = ones);
+    }
 }
 
 fn int_array<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Bound<'py, PyArray1<i64>>> {
@@ -619,10 +639,7 @@ pub fn _merge_stream_push<'py>(
     // Gathered rows of one group (interleaved keys); contiguous runs are borrowed.
     let (mut gv, mut gp, mut gw): (Vec<f32>, Vec<f64>, Vec<i64>) = Default::default();
     // Unit lengths of 1 (profile rows), from the thread's buffer.
-    let mut ones = ONES.with_borrow_mut(std::mem::take);
-    if ones.len() < rows {
-        ones.resize(rows, 1);
-    }
+    let ones = ones_buffer(rows);
     for (planner, w) in planners.iter().zip(bounds.windows(2)) {
         let (lo, hi) = (w[0], w[1]);
         let (vs, ps, ws): (&[f32], &[f64], Option<&[i64]>) = match order {
@@ -667,7 +684,7 @@ pub fn _merge_stream_push<'py>(
         let inner = &mut p.inner;
         parts.push(core(py.detach(|| inner.push(features, ws)))?);
     }
-    ONES.with_borrow_mut(|kept| *kept = ones);
+    keep_ones(ones);
     let (counts, out) = StreamRows::of_parts(units, &parts);
     recycle(&planners, parts);
     Ok((counts, out.into_arrays(py)?))
