@@ -97,18 +97,23 @@ def best(f: Callable[[], object], repeat: int = 5) -> float:
 
 
 def turns_best(fs: dict[str, Callable[[], object]], rounds: int) -> dict[str, tuple[float, float]]:
-    """Best wall time and best CPU time (this process's threads) of each function, the
-    functions taking turns round after round, so that a change in the machine's load
-    hits them alike (the SDUST calls on E. coli take milliseconds: five runs of one tool
-    followed by five of the other measured the load as much as the tools)."""
+    """Best wall time and best CPU time (this process and its children: a peer run as a
+    subprocess counts) of each function, the functions taking turns round after round,
+    so that a change in the machine's load hits them alike (the SDUST calls on E. coli
+    take milliseconds: five runs of one tool followed by five of the other measured the
+    load as much as the tools)."""
     wall = {name: float("inf") for name in fs}
     cpu = {name: float("inf") for name in fs}
     for _ in range(rounds):
         for name, f in fs.items():
-            t, c = time.perf_counter(), time.process_time()
+            t, c, c0 = time.perf_counter(), time.process_time(), os.times()
             f()
+            c1 = os.times()
+            children = (c1.children_user - c0.children_user) + (
+                c1.children_system - c0.children_system
+            )
             wall[name] = min(wall[name], time.perf_counter() - t)
-            cpu[name] = min(cpu[name], time.process_time() - c)
+            cpu[name] = min(cpu[name], time.process_time() - c + children)
     return {name: (wall[name], cpu[name]) for name in fs}
 
 
@@ -149,22 +154,6 @@ def tantan_binary() -> str | None:
     return path
 
 
-def cpu_best(fs: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
-    """Best CPU time of each function (this process and its children), the functions
-    taking turns so that a change in the machine's load hits them alike."""
-    best_of = {name: float("inf") for name in fs}
-    for _ in range(repeat):
-        for name, f in fs.items():
-            t0, c0 = time.process_time(), os.times()
-            f()
-            c1 = os.times()
-            children = (c1.children_user - c0.children_user) + (
-                c1.children_system - c0.children_system
-            )
-            best_of[name] = min(best_of[name], time.process_time() - t0 + children)
-    return best_of
-
-
 def tantan_binary_bed(exe: str, fasta: Path) -> dict[str, list[tuple[int, int]]]:
     out: dict[str, list[tuple[int, int]]] = {}
     for line in run([exe, "-f3", str(fasta)]).stdout.splitlines():
@@ -200,7 +189,7 @@ def tantan_rows(genomes: list[tuple[str, Path]], threads: int) -> list[tuple[str
         }
         if exe is not None:
             tools["binary"] = lambda fasta=fasta: run([exe, "-f3", str(fasta)])
-        cpu = cpu_best(tools, 5)
+        cpu = {name: c for name, (_, c) in turns_best(tools, 5).items()}
         t_all = best(lambda recs=recs: entroseg.tantan_mask([s for _, s in recs]), 3)
         count = sum(len(r) for r in ours)
         rows.append(
