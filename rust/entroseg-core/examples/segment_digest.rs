@@ -91,8 +91,8 @@ fn main() {
         ),
         ("target 16 online min 4 max 64", online(4, 64, 16.0)),
         ("target 8 online min 1 max 16", online(1, 16, 8.0)),
-        ("target 40 online min 3 max 37", online(3, 37, 40.0)),
-        ("target 20 online min 0 max 130", online(0, 130, 20.0)),
+        ("target 30 online min 3 max 37", online(3, 37, 30.0)),
+        ("target 20 online min 1 max 130", online(1, 130, 20.0)),
         (
             "threshold 0.9 min 2 max 70",
             Rules {
