@@ -487,10 +487,16 @@ impl Controller {
     /// bounded (a stationary stream), the starts' long-run rate is exactly
     /// `1/target_len`; a change of level or spread moves the threshold with it at once.
     fn observe_block(&mut self, block_scores: &[f64]) {
+        self.observe_moments(block_moments(block_scores, self.mean));
+    }
+
+    /// [`observe_block`](Self::observe_block) from the block's [`block_moments`] about
+    /// the current mean (computed by the caller, fused with the block's scan).
+    #[inline]
+    fn observe_moments(&mut self, (sum, dev, finite): (f64, f64, u32)) {
         let expected = self.rate * CONTROL_BLOCK as f64;
         self.z += ONLINE_GAIN * (self.block_starts as f64 - expected);
         self.block_starts = 0;
-        let (sum, dev, finite) = block_moments(block_scores, self.mean);
         if finite > 0 {
             let w = if finite as usize == CONTROL_BLOCK {
                 self.full_block_weight
@@ -596,42 +602,106 @@ fn combine_lanes(v: [f64; MOMENT_LANES]) -> f64 {
     ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]))
 }
 
-/// [`block_moments`] of a whole control block with AVX2: lanes 0-3 and 4-7 are two
-/// accumulators of four, the finite mask an `|s| < inf` comparison.
+/// [`block_moments`] of a whole control block with AVX2 (see [`block_bits_moments_avx2`];
+/// a NaN threshold sets no bit).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn block_moments_avx2(block: &[f64], mean: f64) -> (f64, f64, u32) {
+    block_bits_moments_avx2(block, f64::NAN, mean).1
+}
+
+/// A whole control block's [`above_bits`] for `theta` and its [`block_moments`] about
+/// `mean`, in one pass over its scores: the online scan reads each block once.
+#[inline]
+fn block_bits_moments(block: &[f64], theta: f64, mean: f64) -> (u64, (f64, f64, u32)) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::sync::OnceLock;
+        static AVX2: OnceLock<bool> = OnceLock::new();
+        if block.len() == CONTROL_BLOCK
+            && *AVX2.get_or_init(|| std::arch::is_x86_feature_detected!("avx2"))
+        {
+            // SAFETY: the CPU supports AVX2 (checked at run time just above).
+            return unsafe { block_bits_moments_avx2(block, theta, mean) };
+        }
+    }
+    (
+        above_bits(block, theta),
+        block_moments_portable(block, mean),
+    )
+}
+
+/// [`block_bits_moments`] with AVX2: lanes 0-3 and 4-7 of the sums are two accumulators
+/// of four (scores `8k..8k + 4` add to the first, `8k + 4..8k + 8` to the second), the
+/// finite mask an `|s| < inf` comparison, the firing bits a `> theta` comparison per
+/// load. Eight steps of eight scores, the accumulators in registers.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn block_bits_moments_avx2(block: &[f64], theta: f64, mean: f64) -> (u64, (f64, f64, u32)) {
     use std::arch::x86_64::{
-        _mm256_add_pd, _mm256_and_pd, _mm256_andnot_pd, _mm256_cmp_pd, _mm256_loadu_pd,
+        __m256d, _mm256_add_pd, _mm256_and_pd, _mm256_andnot_pd, _mm256_cmp_pd, _mm256_loadu_pd,
         _mm256_movemask_pd, _mm256_set1_pd, _mm256_setzero_pd, _mm256_storeu_pd, _mm256_sub_pd,
-        _CMP_LT_OQ,
+        _CMP_GT_OQ, _CMP_LT_OQ,
     };
     assert_eq!(block.len(), CONTROL_BLOCK);
     let sign = _mm256_set1_pd(-0.0);
     let inf = _mm256_set1_pd(f64::INFINITY);
     let m = _mm256_set1_pd(mean);
-    let (mut sum, mut dev) = ([_mm256_setzero_pd(); 2], [_mm256_setzero_pd(); 2]);
-    let mut finite = 0u32;
-    for (k, c) in block.chunks_exact(4).enumerate() {
-        // SAFETY: `c` holds four f64 (`chunks_exact(4)`).
-        let v = unsafe { _mm256_loadu_pd(c.as_ptr()) };
-        // |v| < inf: false for NaN and both infinities.
-        let ok = _mm256_cmp_pd::<_CMP_LT_OQ>(_mm256_andnot_pd(sign, v), inf);
-        let d = _mm256_andnot_pd(sign, _mm256_sub_pd(v, m));
-        sum[k % 2] = _mm256_add_pd(sum[k % 2], _mm256_and_pd(ok, v));
-        dev[k % 2] = _mm256_add_pd(dev[k % 2], _mm256_and_pd(ok, d));
-        finite += (_mm256_movemask_pd(ok) as u32).count_ones();
+    let th = _mm256_set1_pd(theta);
+    let (mut sum0, mut sum1) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+    let (mut dev0, mut dev1) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+    let (mut above, mut finite) = (0u64, 0u64);
+    let d = |v: __m256d| _mm256_andnot_pd(sign, _mm256_sub_pd(v, m));
+    // `>`: false for NaN (and for every score when theta is NaN); `|v| < inf`: false
+    // for NaN and both infinities.
+    let gt = |v: __m256d| _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(v, th)) as u64;
+    let ok = |v: __m256d| _mm256_cmp_pd::<_CMP_LT_OQ>(_mm256_andnot_pd(sign, v), inf);
+    // Step `k` (a constant: every shift below is one) reads scores `8k..8k + 8`.
+    macro_rules! step {
+        ($k:literal) => {{
+            let c = &block[8 * $k..8 * $k + 8];
+            // SAFETY: `c` holds eight f64: two loads of four.
+            let (v0, v1) = unsafe {
+                (
+                    _mm256_loadu_pd(c.as_ptr()),
+                    _mm256_loadu_pd(c.as_ptr().add(4)),
+                )
+            };
+            above |= (gt(v0) | gt(v1) << 4) << (8 * $k);
+            let (ok0, ok1) = (ok(v0), ok(v1));
+            finite |= (_mm256_movemask_pd(ok0) as u64 | (_mm256_movemask_pd(ok1) as u64) << 4)
+                << (8 * $k);
+            sum0 = _mm256_add_pd(sum0, _mm256_and_pd(ok0, v0));
+            sum1 = _mm256_add_pd(sum1, _mm256_and_pd(ok1, v1));
+            dev0 = _mm256_add_pd(dev0, _mm256_and_pd(ok0, d(v0)));
+            dev1 = _mm256_add_pd(dev1, _mm256_and_pd(ok1, d(v1)));
+        }};
     }
-    let lanes = |acc: [std::arch::x86_64::__m256d; 2]| {
+    step!(0);
+    step!(1);
+    step!(2);
+    step!(3);
+    step!(4);
+    step!(5);
+    step!(6);
+    step!(7);
+    let lanes = |a: __m256d, b: __m256d| {
         let mut v = [0.0f64; MOMENT_LANES];
         // SAFETY: each store writes four f64 into `v[0..4]` / `v[4..8]`.
         unsafe {
-            _mm256_storeu_pd(v.as_mut_ptr(), acc[0]);
-            _mm256_storeu_pd(v.as_mut_ptr().add(4), acc[1]);
+            _mm256_storeu_pd(v.as_mut_ptr(), a);
+            _mm256_storeu_pd(v.as_mut_ptr().add(4), b);
         }
         v
     };
-    (combine_lanes(lanes(sum)), combine_lanes(lanes(dev)), finite)
+    (
+        above,
+        (
+            combine_lanes(lanes(sum0, sum1)),
+            combine_lanes(lanes(dev0, dev1)),
+            finite.count_ones(),
+        ),
+    )
 }
 
 /// The per-sample limits and rules of the fixed-threshold scan, in the forms the hot
@@ -863,14 +933,14 @@ fn latest_max_portable(x: &[f64]) -> Option<usize> {
 
 /// [`latest_max`] with AVX2: the maximum in four 4-lane chains (an overlapping last load
 /// instead of a scalar tail; `max(v, acc)` keeps `acc` when `v` is NaN), then equality
-/// masks from the end, sixteen scores per step.
+/// masks: of the whole slice into one word when it holds at most 64 scores, else from the
+/// end, sixteen scores per step.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn latest_max_avx2(x: &[f64]) -> Option<usize> {
     use std::arch::x86_64::{
-        _mm256_castpd256_pd128, _mm256_cmp_pd, _mm256_extractf128_pd, _mm256_loadu_pd,
-        _mm256_max_pd, _mm256_movemask_pd, _mm256_set1_pd, _mm_cvtsd_f64, _mm_max_pd,
-        _mm_unpackhi_pd, _CMP_EQ_OQ,
+        _mm256_castpd256_pd128, _mm256_cmp_pd, _mm256_loadu_pd, _mm256_max_pd, _mm256_movemask_pd,
+        _mm256_permute2f128_pd, _mm256_permute_pd, _mm256_set1_pd, _mm_cvtsd_f64, _CMP_EQ_OQ,
     };
     let n = x.len();
     if n < 4 {
@@ -885,34 +955,60 @@ fn latest_max_avx2(x: &[f64]) -> Option<usize> {
             unsafe { _mm256_loadu_pd(x.as_ptr().add(i)) }
         }};
     }
+    // The four scores at the start of `c` (at least four long).
+    let first4 = |c: &[f64]| {
+        assert!(c.len() >= 4);
+        // SAFETY: reads `c[0..4]`, in bounds (asserted; the callers' chunks are exact).
+        unsafe { _mm256_loadu_pd(c.as_ptr()) }
+    };
     let neg = _mm256_set1_pd(f64::NEG_INFINITY);
     let mut acc = [neg; 4];
-    let mut i = 0;
-    while i + 16 <= n {
-        acc[0] = _mm256_max_pd(load!(i), acc[0]);
-        acc[1] = _mm256_max_pd(load!(i + 4), acc[1]);
-        acc[2] = _mm256_max_pd(load!(i + 8), acc[2]);
-        acc[3] = _mm256_max_pd(load!(i + 12), acc[3]);
-        i += 16;
+    let mut sixteens = x.chunks_exact(16);
+    for c in &mut sixteens {
+        acc[0] = _mm256_max_pd(first4(c), acc[0]);
+        acc[1] = _mm256_max_pd(first4(&c[4..]), acc[1]);
+        acc[2] = _mm256_max_pd(first4(&c[8..]), acc[2]);
+        acc[3] = _mm256_max_pd(first4(&c[12..]), acc[3]);
     }
-    while i + 4 <= n {
-        acc[0] = _mm256_max_pd(load!(i), acc[0]);
-        i += 4;
+    let mut fours = sixteens.remainder().chunks_exact(4);
+    for c in &mut fours {
+        acc[0] = _mm256_max_pd(first4(c), acc[0]);
     }
-    if i < n {
-        acc[1] = _mm256_max_pd(load!(n - 4), acc[1]);
+    if !fours.remainder().is_empty() {
+        acc[1] = _mm256_max_pd(first4(&x[n - 4..]), acc[1]);
     }
     let v = _mm256_max_pd(_mm256_max_pd(acc[0], acc[1]), _mm256_max_pd(acc[2], acc[3]));
-    let h = _mm_max_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
-    let m = _mm_cvtsd_f64(_mm_max_pd(h, _mm_unpackhi_pd(h, h)));
+    // The maximum in every lane, without a round trip through a scalar register: swap
+    // the halves, then the pairs (no lane is NaN, so the order of `max` is free).
+    let v = _mm256_max_pd(v, _mm256_permute2f128_pd::<1>(v, v));
+    let t = _mm256_max_pd(v, _mm256_permute_pd::<0b0101>(v));
+    let m = _mm_cvtsd_f64(_mm256_castpd256_pd128(t));
     if m == f64::NEG_INFINITY {
         return None;
     }
-    let t = _mm256_set1_pd(m);
     macro_rules! eq {
         ($i:expr) => {
             _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_EQ_OQ>(load!($i), t)) as u32
         };
+    }
+    if n <= 64 {
+        // A forced split's window (`max_len - min_len + 1` scores, usually at most 64):
+        // every equality mask into one word, then its highest bit, with no exit to
+        // mispredict (the loop's trip count is the window's length, the same at every
+        // split of a stream). The overlapping last load sets its bits a second time.
+        // From the last whole four to the first, so each mask enters at a shift of 4.
+        let eq4 = |c: &[f64]| _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_EQ_OQ>(first4(c), t)) as u64;
+        let fours = x.chunks_exact(4);
+        let tail = !fours.remainder().is_empty();
+        let mut bits = 0u64;
+        for c in fours.rev() {
+            bits = bits << 4 | eq4(c);
+        }
+        if tail {
+            bits |= eq4(&x[n - 4..]) << (n - 4);
+        }
+        // `m` is one of the scores, so some bit is set.
+        return (bits != 0).then(|| 63 - bits.leading_zeros() as usize);
     }
     let mut end = n;
     while end >= 16 {
@@ -1126,38 +1222,55 @@ fn scan_fixed(
 ) {
     for (j, block) in scores.chunks(64).enumerate() {
         let block_base = base + (j * 64) as u64;
-        let mut bits = fire_bits(block, *prev, scan, block_base);
-        if block_base == 0 {
-            bits &= !1; // the first sample always starts the first segment
-        }
-        while bits != 0 {
-            let i = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            let t = block_base + i as u64;
-            split_until(open, t, scan, window, emit);
-            if t - open.cur >= scan.min_len {
-                let before = if i == 0 { *prev } else { block[i - 1] };
-                let code = scan
-                    .fires(block[i], before, scan.theta, t)
-                    .unwrap_or(reason::THRESHOLD);
-                emit(Segment {
-                    start: open.cur,
-                    len: t - open.cur,
-                    reason: open.reason,
-                });
-                *open = Open {
-                    cur: t,
-                    reason: code,
-                };
-            }
-            // Firings before cur + min_len are suppressed: drop them in one step.
-            let skip = (open.cur + scan.min_len).saturating_sub(block_base);
-            bits &= if skip >= 64 { 0 } else { !0u64 << skip };
-        }
-        let last = block_base + block.len() as u64 - 1;
-        split_until(open, last + 1, scan, window, emit);
-        *prev = block[block.len() - 1];
+        let bits = fire_bits(block, *prev, scan, block_base);
+        scan_block(open, prev, block, block_base, bits, scan, window, emit);
     }
+}
+
+/// One block of [`scan_fixed`] (64 scores at most, the first at `block_base`) whose
+/// firing positions are the bits of `bits`: emits the segments that close in it.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn scan_block(
+    open: &mut Open,
+    prev: &mut f64,
+    block: &[f64],
+    block_base: u64,
+    mut bits: u64,
+    scan: &Scan,
+    window: &Window,
+    emit: &mut impl FnMut(Segment),
+) {
+    if block_base == 0 {
+        bits &= !1; // the first sample always starts the first segment
+    }
+    while bits != 0 {
+        let i = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        let t = block_base + i as u64;
+        split_until(open, t, scan, window, emit);
+        if t - open.cur >= scan.min_len {
+            let before = if i == 0 { *prev } else { block[i - 1] };
+            let code = scan
+                .fires(block[i], before, scan.theta, t)
+                .unwrap_or(reason::THRESHOLD);
+            emit(Segment {
+                start: open.cur,
+                len: t - open.cur,
+                reason: open.reason,
+            });
+            *open = Open {
+                cur: t,
+                reason: code,
+            };
+        }
+        // Firings before cur + min_len are suppressed: drop them in one step.
+        let skip = (open.cur + scan.min_len).saturating_sub(block_base);
+        bits &= if skip >= 64 { 0 } else { !0u64 << skip };
+    }
+    let last = block_base + block.len() as u64 - 1;
+    split_until(open, last + 1, scan, window, emit);
+    *prev = block[block.len() - 1];
 }
 
 /// The streaming native rule engine.
@@ -1327,6 +1440,31 @@ impl RuleEngine {
                         let piece = &scores[k..k + m];
                         self.scan.theta = c.theta;
                         let mut started = 0u32;
+                        let mut count = |g| {
+                            started += 1;
+                            emit(g)
+                        };
+                        if m == CONTROL_BLOCK && !self.scan.has_relative {
+                            // A whole block, threshold only (the online scan has no tie
+                            // cut): its firing bits and its statistics in one pass. The
+                            // mean is the one `observe_block` would read: the scan
+                            // below does not move it.
+                            let (bits, moments) = block_bits_moments(piece, c.theta, c.mean);
+                            scan_block(
+                                &mut self.open,
+                                &mut self.prev,
+                                piece,
+                                t,
+                                bits,
+                                &self.scan,
+                                &window,
+                                &mut count,
+                            );
+                            c.block_starts += started;
+                            c.observe_moments(moments);
+                            k += m;
+                            continue;
+                        }
                         scan_fixed(
                             &mut self.open,
                             &mut self.prev,
@@ -1334,10 +1472,7 @@ impl RuleEngine {
                             t,
                             &self.scan,
                             &window,
-                            &mut |g| {
-                                started += 1;
-                                emit(g)
-                            },
+                            &mut count,
                         );
                         c.block_starts += started;
                         if m == CONTROL_BLOCK {

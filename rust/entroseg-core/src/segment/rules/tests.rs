@@ -1028,6 +1028,80 @@ proptest! {
         }
     }
 
+    /// The fused scan-and-statistics kernel of a whole control block: its firing bits
+    /// are the plain `> theta` comparisons (NaN never fires, nothing fires under a NaN
+    /// threshold) and its statistics are `block_moments`' bit for bit, on every path.
+    #[test]
+    fn block_bits_moments_is_the_scan_and_the_moments(
+        v in prop::collection::vec(
+            prop_oneof![
+                6 => (0u8..6).prop_map(|v| v as f64 / 4.0),
+                4 => -1e6f64..1e6,
+                1 => Just(f64::NAN),
+                1 => Just(f64::INFINITY),
+                1 => Just(f64::NEG_INFINITY),
+                1 => Just(0.0f64),
+                1 => Just(-0.0f64),
+            ],
+            CONTROL_BLOCK,
+        ),
+        theta in prop_oneof![
+            4 => (0u8..6).prop_map(|v| v as f64 / 4.0),
+            1 => Just(f64::NAN),
+            1 => Just(f64::INFINITY),
+            1 => Just(f64::NEG_INFINITY),
+            1 => Just(-0.0f64),
+        ],
+        mean in -1e3f64..1e3,
+    ) {
+        let want_bits = (0..CONTROL_BLOCK)
+            .filter(|&i| v[i] > theta)
+            .fold(0u64, |b, i| b | 1 << i);
+        let (sum, dev, finite) = block_moments_portable(&v, mean);
+        let want = (want_bits, (sum.to_bits(), dev.to_bits(), finite));
+        let bits_of = |(b, (s, d, f)): (u64, (f64, f64, u32))| (b, (s.to_bits(), d.to_bits(), f));
+        prop_assert_eq!(bits_of(block_bits_moments(&v, theta, mean)), want);
+        prop_assert_eq!(above_bits(&v, theta), want_bits);
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is there (checked just above).
+            prop_assert_eq!(bits_of(unsafe { block_bits_moments_avx2(&v, theta, mean) }), want);
+        }
+    }
+
+    /// The forced-split kernels on short slices (the one-word mask path of at most 64
+    /// scores, and just past it): the latest highest score, NaN lowest, `None` when
+    /// every score is NaN or `-inf`.
+    #[test]
+    fn latest_max_of_short_windows(
+        s in prop::collection::vec(
+            prop_oneof![
+                6 => (0u8..6).prop_map(|v| v as f64 / 4.0),
+                1 => Just(0.0),
+                1 => Just(-0.0),
+                1 => Just(f64::NEG_INFINITY),
+                1 => Just(f64::INFINITY),
+                2 => Just(f64::NAN),
+            ],
+            1..72,
+        ),
+    ) {
+        let key = |v: f64| if v.is_nan() { f64::NEG_INFINITY } else { v };
+        let best = s.iter().copied().map(key).fold(f64::NEG_INFINITY, f64::max);
+        let want = if best == f64::NEG_INFINITY {
+            None
+        } else {
+            s.iter().rposition(|&v| key(v) == best)
+        };
+        prop_assert_eq!(latest_max_portable(&s), want);
+        prop_assert_eq!(latest_max(&s), want);
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is there (checked just above).
+            prop_assert_eq!(unsafe { latest_max_avx2(&s) }, want);
+        }
+    }
+
     /// The vectorised forced-split search is the rule as written: the highest score in
     /// `from..=to`, NaN lowest, the latest on ties (the two zeros are equal), `to` when
     /// every score there is NaN or `-inf`; the same when the window starts in the
