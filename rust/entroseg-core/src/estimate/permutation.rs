@@ -447,6 +447,9 @@ fn count_by_comparison(codes: &[u32], counts: &mut [u32]) {
 enum NanCheck {
     UpFront,
     PerBlock,
+    /// The caller has already scanned the whole chunk (a segmenter checks each block
+    /// before it profiles it): no second scan.
+    Done,
 }
 
 impl PermutationEstimator {
@@ -543,6 +546,13 @@ impl PermutationEstimator {
     /// changes, so the caller may fix the data and continue.
     pub fn update(&mut self, chunk: &[f64], out: &mut [f64]) -> Result<()> {
         self.update_with(chunk, out, NanCheck::UpFront)
+    }
+
+    /// [`update`](Self::update) of a chunk in which the caller has already found no
+    /// non-finite sample under `NanPolicy::Raise` (as `segment::profile::check_input`
+    /// does): the same values, without scanning the chunk a second time.
+    pub(crate) fn update_checked(&mut self, chunk: &[f64], out: &mut [f64]) -> Result<()> {
+        self.update_with(chunk, out, NanCheck::Done)
     }
 
     /// [`update`](Self::update) with a choice of where `NanPolicy::Raise` looks for

@@ -85,7 +85,8 @@ impl Profiler {
     pub(crate) fn fill_checked(&mut self, chunk: Samples, out: &mut [f64]) -> Result<()> {
         debug_assert_eq!(chunk.len(), out.len());
         match (&mut self.source, chunk) {
-            (Source::Permutation(e), Samples::Values(x)) => e.update(x, out)?,
+            // `check` scanned the chunk for non-finite samples already.
+            (Source::Permutation(e), Samples::Values(x)) => e.update_checked(x, out)?,
             (Source::Scores(_), Samples::Values(x)) => out.copy_from_slice(x),
             (Source::NextValue(m, which), Samples::Values(x)) => {
                 self.spare.clear();
