@@ -970,12 +970,21 @@ fn latest_max_avx2(x: &[f64]) -> Option<usize> {
         acc[2] = _mm256_max_pd(first4(&c[8..]), acc[2]);
         acc[3] = _mm256_max_pd(first4(&c[12..]), acc[3]);
     }
-    let mut fours = sixteens.remainder().chunks_exact(4);
-    for c in &mut fours {
-        acc[0] = _mm256_max_pd(first4(c), acc[0]);
+    // Fewer than 16 left: up to three whole fours, one per chain, and an overlapping
+    // last four (straight-line code: a loop here compiles to an unrolled one with a
+    // prologue, for at most three trips).
+    let rest = sixteens.remainder();
+    if rest.len() >= 4 {
+        acc[0] = _mm256_max_pd(first4(rest), acc[0]);
     }
-    if !fours.remainder().is_empty() {
-        acc[1] = _mm256_max_pd(first4(&x[n - 4..]), acc[1]);
+    if rest.len() >= 8 {
+        acc[1] = _mm256_max_pd(first4(&rest[4..]), acc[1]);
+    }
+    if rest.len() >= 12 {
+        acc[2] = _mm256_max_pd(first4(&rest[8..]), acc[2]);
+    }
+    if rest.len() % 4 != 0 {
+        acc[3] = _mm256_max_pd(first4(&x[n - 4..]), acc[3]);
     }
     let v = _mm256_max_pd(_mm256_max_pd(acc[0], acc[1]), _mm256_max_pd(acc[2], acc[3]));
     // The maximum in every lane, without a round trip through a scalar register: swap
@@ -996,15 +1005,28 @@ fn latest_max_avx2(x: &[f64]) -> Option<usize> {
         // every equality mask into one word, then its highest bit, with no exit to
         // mispredict (the loop's trip count is the window's length, the same at every
         // split of a stream). The overlapping last load sets its bits a second time.
-        // From the last whole four to the first, so each mask enters at a shift of 4.
+        // Sixteen scores per step from the last whole sixteen to the first, so each
+        // step's masks enter the word at constant shifts; the whole fours after them
+        // and the overlapping last four at their places.
         let eq4 = |c: &[f64]| _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_EQ_OQ>(first4(c), t)) as u64;
-        let fours = x.chunks_exact(4);
-        let tail = !fours.remainder().is_empty();
+        let sixteens = x.chunks_exact(16);
+        let rest = sixteens.remainder();
+        let whole = n - rest.len();
         let mut bits = 0u64;
-        for c in fours.rev() {
-            bits = bits << 4 | eq4(c);
+        for c in sixteens.rev() {
+            bits =
+                bits << 16 | eq4(c) | eq4(&c[4..]) << 4 | eq4(&c[8..]) << 8 | eq4(&c[12..]) << 12;
         }
-        if tail {
+        if rest.len() >= 4 {
+            bits |= eq4(rest) << whole;
+        }
+        if rest.len() >= 8 {
+            bits |= eq4(&rest[4..]) << (whole + 4);
+        }
+        if rest.len() >= 12 {
+            bits |= eq4(&rest[8..]) << (whole + 8);
+        }
+        if rest.len() % 4 != 0 {
             bits |= eq4(&x[n - 4..]) << (n - 4);
         }
         // `m` is one of the scores, so some bit is set.
@@ -1175,6 +1197,52 @@ fn tie_bits(block: &[f64], prev: f64, scan: &Scan, block_base: u64) -> u64 {
 /// word (SSE2, part of every x86-64), instead of a byte per flag packed afterwards.
 #[inline(always)]
 fn above_bits(block: &[f64], theta: f64) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::sync::OnceLock;
+        static AVX2: OnceLock<bool> = OnceLock::new();
+        if block.len() == 64 && *AVX2.get_or_init(|| std::arch::is_x86_feature_detected!("avx2")) {
+            // SAFETY: the CPU supports AVX2 (checked at run time just above).
+            return unsafe { above_bits_avx2(block, theta) };
+        }
+    }
+    above_bits_sse2(block, theta)
+}
+
+/// [`above_bits`] of a whole block of 64 with AVX2: four comparisons per instruction,
+/// every mask at a constant shift.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn above_bits_avx2(block: &[f64], theta: f64) -> u64 {
+    use std::arch::x86_64::{
+        _mm256_cmp_pd, _mm256_loadu_pd, _mm256_movemask_pd, _mm256_set1_pd, _CMP_GT_OQ,
+    };
+    assert_eq!(block.len(), 64);
+    let th = _mm256_set1_pd(theta);
+    let mut bits = 0u64;
+    macro_rules! step {
+        ($k:literal) => {{
+            let c = &block[16 * $k..16 * $k + 16];
+            // `>`: false for NaN, and for every score when theta is NaN.
+            let gt = |i: usize| {
+                assert!(i + 4 <= c.len());
+                // SAFETY: reads `c[i..i + 4]`, in bounds (asserted; a constant index).
+                let v = unsafe { _mm256_loadu_pd(c.as_ptr().add(i)) };
+                _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(v, th)) as u64
+            };
+            bits |= (gt(0) | gt(4) << 4 | gt(8) << 8 | gt(12) << 12) << (16 * $k);
+        }};
+    }
+    step!(0);
+    step!(1);
+    step!(2);
+    step!(3);
+    bits
+}
+
+/// [`above_bits`] with SSE2 (any block of at most 64 scores), or portable off x86-64.
+#[inline(always)]
+fn above_bits_sse2(block: &[f64], theta: f64) -> u64 {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_cmpgt_pd, _mm_loadu_pd, _mm_movemask_pd, _mm_set1_pd};
