@@ -1180,13 +1180,15 @@ fn fire_bits(block: &[f64], prev: f64, scan: &Scan, block_base: u64) -> u64 {
 #[inline(never)]
 fn tie_bits(block: &[f64], prev: f64, scan: &Scan, block_base: u64) -> u64 {
     let mut bits = 0u64;
-    for (i, &s) in block.iter().enumerate() {
-        if s == scan.theta {
-            let last = if i == 0 { prev } else { block[i - 1] };
-            let t = block_base + i as u64;
-            if scan.fires(s, last, scan.theta, t).is_some() {
-                bits |= 1 << i;
-            }
+    // The scores equal to the threshold, found 64 at a time first: ties are rare.
+    let mut equal = range_bits(block, scan.theta, scan.theta);
+    while equal != 0 {
+        let i = equal.trailing_zeros() as usize;
+        equal &= equal - 1;
+        let last = if i == 0 { prev } else { block[i - 1] };
+        let t = block_base + i as u64;
+        if scan.fires(block[i], last, scan.theta, t).is_some() {
+            bits |= 1 << i;
         }
     }
     bits
@@ -1214,23 +1216,28 @@ fn above_bits(block: &[f64], theta: f64) -> u64 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn above_bits_avx2(block: &[f64], theta: f64) -> u64 {
-    use std::arch::x86_64::{
-        _mm256_cmp_pd, _mm256_loadu_pd, _mm256_movemask_pd, _mm256_set1_pd, _CMP_GT_OQ,
-    };
+    cmp_bits_avx2::<{ std::arch::x86_64::_CMP_GT_OQ }>(block, theta)
+}
+
+/// Bits of the 64 scores of `block` whose comparison `OP` (an ordered predicate of
+/// `_mm256_cmp_pd`: false whenever a NaN is involved) with `value` holds.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn cmp_bits_avx2<const OP: i32>(block: &[f64], value: f64) -> u64 {
+    use std::arch::x86_64::{_mm256_cmp_pd, _mm256_loadu_pd, _mm256_movemask_pd, _mm256_set1_pd};
     assert_eq!(block.len(), 64);
-    let th = _mm256_set1_pd(theta);
+    let th = _mm256_set1_pd(value);
     let mut bits = 0u64;
     macro_rules! step {
         ($k:literal) => {{
             let c = &block[16 * $k..16 * $k + 16];
-            // `>`: false for NaN, and for every score when theta is NaN.
-            let gt = |i: usize| {
+            let holds = |i: usize| {
                 assert!(i + 4 <= c.len());
                 // SAFETY: reads `c[i..i + 4]`, in bounds (asserted; a constant index).
                 let v = unsafe { _mm256_loadu_pd(c.as_ptr().add(i)) };
-                _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(v, th)) as u64
+                _mm256_movemask_pd(_mm256_cmp_pd::<OP>(v, th)) as u64
             };
-            bits |= (gt(0) | gt(4) << 4 | gt(8) << 8 | gt(12) << 12) << (16 * $k);
+            bits |= (holds(0) | holds(4) << 4 | holds(8) << 8 | holds(12) << 12) << (16 * $k);
         }};
     }
     step!(0);
@@ -1238,6 +1245,32 @@ fn above_bits_avx2(block: &[f64], theta: f64) -> u64 {
     step!(2);
     step!(3);
     bits
+}
+
+/// Bits of the positions of `block` (64 at most) whose score lies in `[lo, hi]` (NaN
+/// never does): the bracket a batch calibration collects.
+#[inline]
+pub(super) fn range_bits(block: &[f64], lo: f64, hi: f64) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::sync::OnceLock;
+        static AVX2: OnceLock<bool> = OnceLock::new();
+        if block.len() == 64 && *AVX2.get_or_init(|| std::arch::is_x86_feature_detected!("avx2")) {
+            use std::arch::x86_64::{_CMP_GE_OQ, _CMP_LE_OQ};
+            // SAFETY: the CPU supports AVX2 (checked at run time just above).
+            return unsafe {
+                cmp_bits_avx2::<_CMP_GE_OQ>(block, lo) & cmp_bits_avx2::<_CMP_LE_OQ>(block, hi)
+            };
+        }
+    }
+    let mut flags = [0u8; 64];
+    for (f, &s) in flags.iter_mut().zip(block) {
+        *f = (s >= lo && s <= hi) as u8;
+    }
+    flags
+        .chunks_exact(8)
+        .enumerate()
+        .fold(0u64, |bits, (i, c)| bits | (pack8(c) << (8 * i)))
 }
 
 /// [`above_bits`] with SSE2 (any block of at most 64 scores), or portable off x86-64.

@@ -20,8 +20,8 @@
 use std::cell::RefCell;
 
 use super::{
-    keep_closer, pack8, reason, scan_fixed, search_ties, secant_search, tagged, tie_rank, Open,
-    Reference, Rules, Scan, Segment, Threshold, Window, FORCED,
+    keep_closer, range_bits, reason, scan_fixed, search_ties, secant_search, tagged, tie_rank,
+    Open, Reference, Rules, Scan, Segment, Threshold, Window, FORCED,
 };
 
 /// Arrays shorter than this take the general search (a few passes over a short array
@@ -287,14 +287,7 @@ impl<'a> Reference<'a> {
                 &mut |g| starts.push(tagged(g.start, g.reason)),
             );
             for (k, quad) in block.chunks(64).enumerate() {
-                let mut flags = [0u8; 64];
-                for (f, &s) in flags.iter_mut().zip(quad) {
-                    *f = (s >= lo && s <= hi) as u8;
-                }
-                let mut bits = flags
-                    .chunks_exact(8)
-                    .enumerate()
-                    .fold(0u64, |bits, (i, c)| bits | (pack8(c) << (8 * i)));
+                let mut bits = range_bits(quad, lo, hi);
                 while bits != 0 {
                     let i = bits.trailing_zeros() as u64;
                     bits &= bits - 1;

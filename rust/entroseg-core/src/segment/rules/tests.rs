@@ -1062,10 +1062,51 @@ proptest! {
         let bits_of = |(b, (s, d, f)): (u64, (f64, f64, u32))| (b, (s.to_bits(), d.to_bits(), f));
         prop_assert_eq!(bits_of(block_bits_moments(&v, theta, mean)), want);
         prop_assert_eq!(above_bits(&v, theta), want_bits);
+        prop_assert_eq!(above_bits_sse2(&v, theta), want_bits);
+        // A short last block takes the SSE2 path.
+        let short = &v[..CONTROL_BLOCK - 3];
+        prop_assert_eq!(above_bits(short, theta), want_bits & (u64::MAX >> 3));
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 is there (checked just above).
             prop_assert_eq!(bits_of(unsafe { block_bits_moments_avx2(&v, theta, mean) }), want);
+        }
+    }
+
+    /// The bracket and tie masks: `range_bits` is the plain closed-range filter (NaN
+    /// never in it) on whole and short blocks, and `tie_bits` marks exactly the scores
+    /// equal to the threshold that fire by their tie rank.
+    #[test]
+    fn range_and_tie_bits_are_plain_filters(
+        v in prop::collection::vec(
+            prop_oneof![
+                6 => (0u8..6).prop_map(|v| v as f64 / 4.0),
+                1 => Just(f64::NAN),
+                1 => Just(f64::INFINITY),
+                1 => Just(f64::NEG_INFINITY),
+                1 => Just(-0.0f64),
+            ],
+            CONTROL_BLOCK,
+        ),
+        lo in 0u8..6,
+        width in 0u8..3,
+        cut in any::<u64>(),
+        base in any::<u32>(),
+        short in 0usize..64,
+    ) {
+        let (lo, hi) = (lo as f64 / 4.0, (lo + width) as f64 / 4.0);
+        for block in [&v[..], &v[..short]] {
+            let want = (0..block.len())
+                .filter(|&i| block[i] >= lo && block[i] <= hi)
+                .fold(0u64, |b, i| b | 1 << i);
+            prop_assert_eq!(range_bits(block, lo, hi), want);
+            let rules = Rules { min_len: 1, ..Rules::default() };
+            let scan = Scan::new(&rules, Some(Threshold { value: lo, tie_cut: cut }));
+            let base = base as u64;
+            let ties = (0..block.len())
+                .filter(|&i| block[i] == lo && tie_rank(base + i as u64) < cut)
+                .fold(0u64, |b, i| b | 1 << i);
+            prop_assert_eq!(tie_bits(block, f64::NAN, &scan, base), ties);
         }
     }
 
