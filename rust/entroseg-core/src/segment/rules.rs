@@ -1351,10 +1351,15 @@ fn scan_block(
         let t = block_base + i as u64;
         split_until(open, t, scan, window, emit);
         if t - open.cur >= scan.min_len {
-            let before = if i == 0 { *prev } else { block[i - 1] };
-            let code = scan
-                .fires(block[i], before, scan.theta, t)
-                .unwrap_or(reason::THRESHOLD);
+            // Without the relative rule only the threshold fires (what `fires` would
+            // say, without re-evaluating it per start).
+            let code = if scan.has_relative {
+                let before = if i == 0 { *prev } else { block[i - 1] };
+                scan.fires(block[i], before, scan.theta, t)
+                    .unwrap_or(reason::THRESHOLD)
+            } else {
+                reason::THRESHOLD
+            };
             emit(Segment {
                 start: open.cur,
                 len: t - open.cur,

@@ -1110,6 +1110,31 @@ proptest! {
         }
     }
 
+    /// The bracket's values sorted as integer keys: the `total_cmp` order, bit for bit.
+    #[test]
+    fn sort_total_is_the_total_order(
+        v in prop::collection::vec(
+            prop_oneof![
+                4 => -1e3f64..1e3,
+                4 => (0u8..6).prop_map(|v| v as f64 / 4.0),
+                1 => Just(0.0f64),
+                1 => Just(-0.0f64),
+                1 => Just(f64::INFINITY),
+                1 => Just(f64::NEG_INFINITY),
+                1 => Just(f64::NAN),
+                1 => Just(-f64::NAN),
+            ],
+            0..300,
+        ),
+    ) {
+        let mut want = v.clone();
+        want.sort_by(f64::total_cmp);
+        let mut got = v;
+        sampled::sort_total(&mut got);
+        let bits = |x: &[f64]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        prop_assert_eq!(bits(&got), bits(&want));
+    }
+
     /// The forced-split kernels on short slices (the one-word mask path of at most 64
     /// scores, and just past it): the latest highest score, NaN lowest, `None` when
     /// every score is NaN or `-inf`.
