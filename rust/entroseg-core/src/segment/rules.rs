@@ -1247,6 +1247,41 @@ fn cmp_bits_avx2<const OP: i32>(block: &[f64], value: f64) -> u64 {
     bits
 }
 
+/// [`range_bits`] of a whole block of 64 with AVX2: both comparisons per load, in one
+/// call.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn range_bits_avx2(block: &[f64], lo: f64, hi: f64) -> u64 {
+    use std::arch::x86_64::{
+        _mm256_and_pd, _mm256_cmp_pd, _mm256_loadu_pd, _mm256_movemask_pd, _mm256_set1_pd,
+        _CMP_GE_OQ, _CMP_LE_OQ,
+    };
+    assert_eq!(block.len(), 64);
+    let (l, h) = (_mm256_set1_pd(lo), _mm256_set1_pd(hi));
+    let mut bits = 0u64;
+    macro_rules! step {
+        ($k:literal) => {{
+            let c = &block[16 * $k..16 * $k + 16];
+            let inside = |i: usize| {
+                assert!(i + 4 <= c.len());
+                // SAFETY: reads `c[i..i + 4]`, in bounds (asserted; a constant index).
+                let v = unsafe { _mm256_loadu_pd(c.as_ptr().add(i)) };
+                let both = _mm256_and_pd(
+                    _mm256_cmp_pd::<_CMP_GE_OQ>(v, l),
+                    _mm256_cmp_pd::<_CMP_LE_OQ>(v, h),
+                );
+                _mm256_movemask_pd(both) as u64
+            };
+            bits |= (inside(0) | inside(4) << 4 | inside(8) << 8 | inside(12) << 12) << (16 * $k);
+        }};
+    }
+    step!(0);
+    step!(1);
+    step!(2);
+    step!(3);
+    bits
+}
+
 /// Bits of the positions of `block` (64 at most) whose score lies in `[lo, hi]` (NaN
 /// never does): the bracket a batch calibration collects.
 #[inline]
@@ -1256,11 +1291,8 @@ pub(super) fn range_bits(block: &[f64], lo: f64, hi: f64) -> u64 {
         use std::sync::OnceLock;
         static AVX2: OnceLock<bool> = OnceLock::new();
         if block.len() == 64 && *AVX2.get_or_init(|| std::arch::is_x86_feature_detected!("avx2")) {
-            use std::arch::x86_64::{_CMP_GE_OQ, _CMP_LE_OQ};
             // SAFETY: the CPU supports AVX2 (checked at run time just above).
-            return unsafe {
-                cmp_bits_avx2::<_CMP_GE_OQ>(block, lo) & cmp_bits_avx2::<_CMP_LE_OQ>(block, hi)
-            };
+            return unsafe { range_bits_avx2(block, lo, hi) };
         }
     }
     let mut flags = [0u8; 64];
