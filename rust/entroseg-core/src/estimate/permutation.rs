@@ -391,6 +391,10 @@ pub struct PermutationEstimator {
     scales: Option<Scales>,
     // Counts (unweighted) and fixed-point sums.
     counts: Vec<u32>,
+    /// Whole-series counting in four sub-histograms: the offset from one to the next
+    /// (`n_patterns`, or its next power of two where the stream counter indexes them).
+    /// Zero when the counts are one histogram.
+    lane_stride: usize,
     present: usize,
     /// Set by the fast loop, which does not maintain `present`.
     present_stale: bool,
@@ -456,6 +460,12 @@ impl PermutationEstimator {
         let encoder = OrdinalEncoder::new(options.order, options.delay)?;
         let span = encoder.span();
         let n_patterns = factorial(options.order);
+        let lane_stride = match (options.weighted, options.window) {
+            (false, None) if options.order <= 8 => {
+                encoder.stream_count_stride().unwrap_or(n_patterns)
+            }
+            _ => 0,
+        };
         let mut scales = None;
         if let Some(w) = options.window {
             let n = (w - span) as u64;
@@ -478,12 +488,13 @@ impl PermutationEstimator {
             scales,
             counts: vec![
                 0;
-                match (options.weighted, options.window) {
+                match (options.weighted, lane_stride) {
                     (true, _) => 0,
-                    (false, None) if options.order <= 8 => 4 * n_patterns,
-                    (false, _) => n_patterns,
+                    (false, 0) => n_patterns,
+                    (false, stride) => 4 * stride,
                 }
             ],
+            lane_stride,
             present: 0,
             present_stale: false,
             sum_xlogx: 0,
@@ -588,6 +599,9 @@ impl PermutationEstimator {
         let mut codes = std::mem::take(&mut self.codes);
         codes.resize(BLOCK.min(chunk.len()), 0);
         let order3_counts = !rolling && !self.options.weighted && self.options.order == 3;
+        let stream_counts =
+            !rolling && !self.options.weighted && self.encoder.stream_count_stride().is_some();
+        let span = self.encoder.span();
         let mut start = 0;
         while start < chunk.len() {
             let end = (start + BLOCK).min(chunk.len());
@@ -614,6 +628,24 @@ impl PermutationEstimator {
                     start = end;
                     continue;
                 }
+            }
+            if stream_counts && block.len() > span && (raise || first_non_finite(block).is_none()) {
+                // Whole-series orders 4..=8: counted from the stream encoder's codes, the
+                // block checked for non-finite samples on the way (under `Raise` with the
+                // per-block check this is that check; the counts of a block that fails it
+                // are meaningless, but the estimator is dropped with the error).
+                let (counted, finite) =
+                    self.encoder
+                        .count_streams_finite(block, &mut self.counts, block_codes);
+                if !finite {
+                    if let Some(i) = first_non_finite(block) {
+                        self.codes = codes;
+                        return Err(non_finite_error(start + i, block[i], chunk_offset));
+                    }
+                }
+                self.total_patterns += counted;
+                start = end;
+                continue;
             }
             if raise {
                 if nan_check == NanCheck::PerBlock {
@@ -659,7 +691,7 @@ impl PermutationEstimator {
     /// updates four different counters in turn instead of waiting on its own stores.
     fn cumulative_block(&mut self, codes: &[u32]) {
         let np = self.n_patterns;
-        let lanes = self.counts.len() / np;
+        let stride = self.lane_stride;
         // Blocks past the warm-up of a clean series hold no invalid pattern: count them
         // without the per-code test (the scan is one vectorised pass over an L1 buffer).
         let all_valid = !codes.contains(&NO_PATTERN);
@@ -667,10 +699,10 @@ impl PermutationEstimator {
         if all_valid && np <= MAX_COMPARE_COUNT_PATTERNS {
             count_by_comparison(codes, &mut self.counts[..np]);
             valid = codes.len() as u64;
-        } else if lanes == 4 {
-            let (c0, rest) = self.counts.split_at_mut(np);
-            let (c1, rest) = rest.split_at_mut(np);
-            let (c2, c3) = rest.split_at_mut(np);
+        } else if stride > 0 {
+            let (c0, rest) = self.counts.split_at_mut(stride);
+            let (c1, rest) = rest.split_at_mut(stride);
+            let (c2, c3) = rest.split_at_mut(stride);
             let mut quads = codes.chunks_exact(4);
             if all_valid {
                 for q in quads.by_ref() {
@@ -714,7 +746,7 @@ impl PermutationEstimator {
     fn merged_counts(&self) -> Vec<u32> {
         let np = self.n_patterns;
         let mut merged = self.counts[..np].to_vec();
-        for lane in self.counts[np..].chunks_exact(np) {
+        for lane in self.counts.chunks_exact(self.lane_stride.max(np)).skip(1) {
             for (m, &c) in merged.iter_mut().zip(lane) {
                 *m += c;
             }
