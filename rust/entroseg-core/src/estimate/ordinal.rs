@@ -756,6 +756,11 @@ fn count_streams(
     }
 }
 
+/// How far ahead (in samples) the AVX2 order-3 counter prefetches: one block of the
+/// estimator (`BLOCK` in `permutation.rs`).
+#[cfg(target_arch = "x86_64")]
+const ORDER3_PREFETCH_AHEAD: usize = 4096;
+
 /// Counts of the order-3 inversion codes of the patterns ending at `x[2 tau..]` (all
 /// their samples inside `x`, none non-finite): see
 /// [`OrdinalEncoder::count_order3_finite`].
@@ -775,7 +780,31 @@ fn count_order3_words(x: &[f64], delay: usize) -> [u32; 6] {
 #[target_feature(enable = "avx2")]
 fn count_order3_avx2(x: &[f64], delay: usize) -> [u32; 6] {
     // SAFETY: this function runs with AVX2 enabled, which `le_bits64_avx` needs.
-    count_order3_with(x, delay, |a, b| unsafe { le_bits64_avx(a, b) })
+    count_order3_with(
+        x,
+        delay,
+        |a, b| unsafe { le_bits64_avx(a, b) },
+        |newest| {
+            // The block after this one: its 4096 samples (512 lines) are asked for while
+            // this one's 64 words are counted, so the caller's finiteness scan of the next
+            // block finds them in cache instead of waiting on memory. A prefetch is only a
+            // hint (reads nothing in the program's sense, never faults): the address may
+            // lie past the input, hence `wrapping_add`.
+            for line in 0..8 {
+                let ahead = newest
+                    .as_ptr()
+                    .wrapping_add(ORDER3_PREFETCH_AHEAD + 8 * line);
+                // SAFETY: SSE is enabled (AVX2 implies it); a prefetch dereferences nothing.
+                // (Safe to call on newer compilers, an `unsafe fn` on the crate's 1.86.)
+                #[allow(unused_unsafe)]
+                unsafe {
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                        ahead.cast(),
+                    )
+                };
+            }
+        },
+    )
 }
 
 /// [`le_bits64`] with AVX compares: four pairs per instruction, their sign masks
@@ -824,7 +853,7 @@ fn le_bits64(a: &[f64; 64], b: &[f64; 64]) -> u64 {
 
 #[inline(always)]
 fn count_order3_generic(x: &[f64], delay: usize) -> [u32; 6] {
-    count_order3_with(x, delay, le_bits64)
+    count_order3_with(x, delay, le_bits64, |_| {})
 }
 
 #[inline(always)]
@@ -832,6 +861,7 @@ fn count_order3_with(
     x: &[f64],
     delay: usize,
     word: impl Fn(&[f64; 64], &[f64; 64]) -> u64,
+    ahead: impl Fn(&[f64; 64]),
 ) -> [u32; 6] {
     let n = x.len() - 2 * delay; // patterns
     let (x0, x1, x2) = (&x[..n], &x[delay..delay + n], &x[2 * delay..2 * delay + n]);
@@ -856,6 +886,7 @@ fn count_order3_with(
             x1[r.clone()].try_into().expect("64"),
             x2[r].try_into().expect("64"),
         );
+        ahead(p2);
         add(word(p0, p1), word(p1, p2), word(p0, p2), !0);
     }
     let r = 64 * words..n;
@@ -1300,5 +1331,169 @@ mod tests {
             .message()
             .contains("delay"));
         assert!(check_embedding(3, usize::MAX).is_err());
+    }
+
+    /// Counts of the pairwise encoder's codes for the patterns ending at `x[span..]`.
+    fn pairwise_counts(x: &[f64], d: usize, tau: usize) -> Vec<u32> {
+        let span = (d - 1) * tau;
+        let mut codes = vec![0u32; x.len() - span];
+        encode_block_pairwise(x, span, &mut codes, d, tau);
+        let mut counts = vec![0u32; factorial(d)];
+        for c in codes {
+            counts[c as usize] += 1;
+        }
+        counts
+    }
+
+    /// The four sub-histograms of `count_streams` summed (lane stride `stride`).
+    fn merged(lanes: &[u32], stride: usize, d: usize) -> Vec<u32> {
+        let mut m = vec![0u32; factorial(d)];
+        for lane in lanes.chunks_exact(stride) {
+            for (a, &b) in m.iter_mut().zip(lane) {
+                *a += b;
+            }
+        }
+        m
+    }
+
+    /// Both stream builders (portable, and AVX2 where the CPU has it) through the counting
+    /// kernel, against the pairwise encoder's counts and its own finiteness check: a
+    /// single non-finite sample anywhere in the chunk (first, last, on a sub-block edge)
+    /// must clear the flag, a finite chunk must keep it.
+    fn check_count_streams(x: &[f64], d: usize, tau: usize) {
+        let stride = stream_count_stride(d).expect("orders 4..=8");
+        let expected = pairwise_counts(x, d, tau);
+        let finite = x.iter().all(|v| v.is_finite());
+        let mut scratch = StreamScratch::new();
+        let mut lanes = vec![0u32; 4 * stride];
+        let got = count_streams_with::<65536>(
+            x,
+            d,
+            tau,
+            &mut scratch,
+            &mut vec![0; 4 * 65536],
+            build_streams_generic,
+        );
+        assert_eq!(
+            got,
+            finite,
+            "portable finiteness d={d} tau={tau} n={}",
+            x.len()
+        );
+        let ok = count_streams(x, d, tau, &mut scratch, &mut lanes);
+        assert_eq!(ok, finite, "finiteness d={d} tau={tau} n={}", x.len());
+        if finite {
+            assert_eq!(
+                merged(&lanes, stride, d),
+                expected,
+                "d={d} tau={tau} n={}",
+                x.len()
+            );
+            let mut portable = vec![0u32; 4 * stride];
+            let mut stride_n = |v: &mut Vec<u32>| match d {
+                4 => count_streams_with::<32>(x, d, tau, &mut scratch, v, build_streams_generic),
+                5 => count_streams_with::<128>(x, d, tau, &mut scratch, v, build_streams_generic),
+                6 => count_streams_with::<1024>(x, d, tau, &mut scratch, v, build_streams_generic),
+                7 => count_streams_with::<8192>(x, d, tau, &mut scratch, v, build_streams_generic),
+                _ => count_streams_with::<65536>(x, d, tau, &mut scratch, v, build_streams_generic),
+            };
+            assert!(stride_n(&mut portable));
+            assert_eq!(
+                merged(&portable, stride, d),
+                expected,
+                "portable d={d} tau={tau}"
+            );
+        }
+    }
+
+    #[test]
+    fn stream_counts_match_pairwise_counts() {
+        for d in 4..=8 {
+            for tau in [1usize, 2, 5, MAX_STREAM_SPAN / (d - 1)] {
+                let span = (d - 1) * tau;
+                for levels in [2u64, 3, 1 << 30] {
+                    for n in [
+                        1usize,
+                        7,
+                        31,
+                        32,
+                        33,
+                        STREAM_BLOCK - 1,
+                        STREAM_BLOCK,
+                        STREAM_BLOCK + 1,
+                        1500,
+                        4096,
+                    ] {
+                        let x = lcg(d as u64 * 7 + tau as u64 + levels, span + n, levels);
+                        check_count_streams(&x, d, tau);
+                    }
+                }
+                // Monotone runs: all patterns one code.
+                let up: Vec<f64> = (0..span + 1000).map(|i| i as f64).collect();
+                check_count_streams(&up, d, tau);
+                let down: Vec<f64> = up.iter().map(|v| -v).collect();
+                check_count_streams(&down, d, tau);
+            }
+        }
+    }
+
+    #[test]
+    fn stream_counts_find_every_non_finite_sample() {
+        for d in [4usize, 8] {
+            for tau in [1usize, 3] {
+                let span = (d - 1) * tau;
+                let n = span + 2 * STREAM_BLOCK + 40;
+                let clean = lcg(d as u64 + tau as u64, n, 1000);
+                let mut positions: Vec<usize> = (0..40).collect();
+                positions.extend(n - 40..n);
+                for edge in [STREAM_BLOCK, 2 * STREAM_BLOCK] {
+                    positions.extend(edge - 3..edge + span + 3);
+                }
+                for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                    for &k in &positions {
+                        let mut x = clean.clone();
+                        x[k] = bad;
+                        check_count_streams(&x, d, tau);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The AVX2 stream builder writes the same bytes as the portable one, for every order
+    /// and sub-block length (the 32-sample groups, the per-lag tails, NaN and ties).
+    #[test]
+    fn stream_builders_agree() {
+        #[cfg(target_arch = "x86_64")]
+        if have_avx2_fma() {
+            for d in 3..=MAX_ORDER {
+                for tau in [1usize, 4, MAX_STREAM_SPAN / (d - 1)] {
+                    let span = (d - 1) * tau;
+                    for m in [1usize, 31, 32, 33, 100, STREAM_BLOCK] {
+                        let mut x = lcg(d as u64 * 5 + m as u64, span + m + 3, 4);
+                        x[m / 2] = f64::NAN;
+                        let mut a = StreamScratch::new();
+                        let mut b = StreamScratch::new();
+                        for base in [0usize, 3] {
+                            let fa =
+                                build_streams_generic(&x, base, m, d, tau, &mut a.streams, true);
+                            // SAFETY: the CPU has AVX2 and FMA (checked above).
+                            let fb = unsafe {
+                                build_streams_avx2(&x, base, m, d, tau, &mut b.streams, true)
+                            };
+                            assert_eq!(fa, fb, "finite d={d} tau={tau} m={m} base={base}");
+                            for k in 1..d {
+                                let len = m + span - k * tau;
+                                assert_eq!(
+                                    a.streams[k - 1][..len],
+                                    b.streams[k - 1][..len],
+                                    "d={d} tau={tau} m={m} k={k}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }

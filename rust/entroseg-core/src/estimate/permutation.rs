@@ -1739,4 +1739,98 @@ mod tests {
             })
             .unwrap();
     }
+
+    /// Whole-series counts for every order 2..=10 against the plain reference (each
+    /// pattern argsorted on its own), relabelled to lexicographic codes: random walks with
+    /// many levels, tie-heavy ones with two to four levels, monotone and constant series,
+    /// delays up to past the stream encoder's span limit, lengths across the 512-sample
+    /// sub-blocks and 4096-sample blocks, fed in one call and in arbitrary chunks, with and
+    /// without non-finite samples (`propagate`; under `raise` the first one is reported).
+    #[test]
+    fn whole_series_counts_equal_the_reference_for_every_order() {
+        use crate::estimate::ordinal::to_lexicographic;
+        use proptest::prelude::*;
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(256));
+        let strategy = (
+            2usize..=10,
+            any::<u64>(),
+            1usize..10_000,
+            prop::sample::select(vec![2u64, 3, 4, 1000, 1 << 30]),
+            prop::sample::select(vec![0u8, 0, 0, 0, 1, 2, 3]),
+            prop::sample::select(vec![1usize, 1, 1, 2, 3, 7, 56, 57, 64, 256, 257]),
+            prop::collection::vec(0usize..10_000, 0..3),
+            prop::collection::vec(1usize..9000, 1..4),
+        );
+        runner
+            .run(
+                &strategy,
+                |(order, seed, n, levels, shape, delay, bad, cuts)| {
+                    let span = (order - 1) * delay;
+                    prop_assume!(n > span);
+                    let mut x = match shape {
+                        0 => walk(seed, n, levels),
+                        1 => (0..n).map(|i| i as f64).collect(),
+                        2 => (0..n).map(|i| -(i as f64)).collect(),
+                        _ => vec![1.5; n],
+                    };
+                    let mut first_bad = None;
+                    for (k, &b) in bad.iter().enumerate() {
+                        if b < n {
+                            x[b] = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY][k % 3];
+                            first_bad = Some(first_bad.map_or(b, |f: usize| f.min(b)));
+                        }
+                    }
+                    let np = factorial(order);
+                    let mut want = vec![0u32; np];
+                    for t in span..n {
+                        if x[t - span..=t].iter().all(|v| v.is_finite()) {
+                            want[pattern_code_at(&x, t, order, delay) as usize] += 1;
+                        }
+                    }
+                    let lexicographic = |counts: &[u32]| {
+                        let mut lex = vec![0u32; np];
+                        for (code, &c) in counts.iter().enumerate().filter(|(_, &c)| c > 0) {
+                            let mut l = [code as u32];
+                            to_lexicographic(&mut l, order);
+                            lex[l[0] as usize] += c;
+                        }
+                        lex
+                    };
+                    let o = PermutationOptions {
+                        order,
+                        delay,
+                        nan_policy: NanPolicy::Propagate,
+                        ..Default::default()
+                    };
+                    // One call through the per-block path, then chunked streaming updates.
+                    let mut one = PermutationEstimator::new(o).unwrap();
+                    one.update_with(&x, &mut [], NanCheck::PerBlock).unwrap();
+                    prop_assert_eq!(lexicographic(&one.merged_counts()), want.clone());
+                    let mut est = PermutationEstimator::new(o).unwrap();
+                    let mut at = 0;
+                    for &c in cuts.iter() {
+                        let end = (at + c).min(n);
+                        est.update(&x[at..end], &mut []).unwrap();
+                        at = end;
+                    }
+                    est.update(&x[at..], &mut []).unwrap();
+                    prop_assert_eq!(lexicographic(&est.merged_counts()), want);
+                    let raise = PermutationOptions {
+                        nan_policy: NanPolicy::Raise,
+                        ..o
+                    };
+                    match (first_bad, whole_series(&x, raise)) {
+                        (Some(i), Err(e)) => {
+                            prop_assert_eq!(e.kind(), crate::ErrorKind::NonFinite { index: i })
+                        }
+                        (None, Ok(v)) => {
+                            prop_assert_eq!(v.to_bits(), est.value().unwrap().to_bits())
+                        }
+                        (b, r) => prop_assert!(false, "first bad {:?}, got {:?}", b, r),
+                    }
+                    Ok(())
+                },
+            )
+            .unwrap();
+    }
 }
