@@ -283,9 +283,12 @@ struct Tables {
     f: Vec<f64>,
     /// `ln(n)` for `n` in `0..=window` (0 for n < 2).
     ln: Vec<f64>,
-    /// `ln(n) - threshold`: a scan step's addition, precomputed (the same double as the
+    /// `ln(n) - threshold` for `n` in `0..=window` (entries above the window repeat the
+    /// last one), a scan step's addition, precomputed (the same double as the
     /// reference's `c[n] - thres`).
-    step: Vec<f64>,
+    /// The table has [`STEPS`] entries so that a count cast to `u16` indexes it without a
+    /// bounds check or a clamp (counts never exceed the window, at most 65535).
+    step: Box<[f64; STEPS]>,
     /// Steps of the cheap test before a backward scan.
     max_test: usize,
     /// The X-drop in score units.
@@ -314,7 +317,7 @@ impl Tables {
             *v = (n as f64).ln();
         }
         let thres = options.threshold;
-        let step: Vec<f64> = ln.iter().map(|&c| c - thres).collect();
+        let step = steps(&ln, thres);
         // The smallest i with sum_{c<=i} (ln c - T) - f(i) > 0 bounds the cheap test.
         let mut i = 1usize;
         let mut s = 0.0f64;
@@ -338,6 +341,22 @@ impl Tables {
             xdrop: thres * xdrop_len,
         }
     }
+}
+
+/// Entries of the step table: every `u16` count.
+const STEPS: usize = 1 << 16;
+
+/// `ln[n] - thres` for each `n` of `ln`, the last entry repeated up to [`STEPS`].
+fn steps(ln: &[f64], thres: f64) -> Box<[f64; STEPS]> {
+    let last = ln.last().map_or(0.0 - thres, |&c| c - thres);
+    let mut step = vec![last; STEPS];
+    for (s, &c) in step.iter_mut().zip(ln) {
+        *s = c - thres;
+    }
+    // The length is STEPS by construction; the fallback is never taken.
+    step.into_boxed_slice()
+        .try_into()
+        .unwrap_or_else(|_| Box::new([last; STEPS]))
 }
 
 /// Total and before-window occurrence counts of a k-mer (global ranks of its positions
@@ -730,6 +749,7 @@ impl Scanner {
         let ws = self.options.window;
         let (mut s, mut sw) = (0.0f64, 0.0f64);
         let (mut max_sb, mut last_sl) = (0.0f64, -1.0f64);
+        let mut last_max = false;
         // Queue index of the best start so far (`usize::MAX`: none yet).
         let mut best = usize::MAX;
         let mut n_cand = 0usize;
@@ -738,7 +758,7 @@ impl Scanner {
             let at = front & (self.cap - 1);
             let window = &self.ring[at..at + size];
             let counts = &self.counts[..];
-            let step = &tables.step[..=ws];
+            let step: &[f64; STEPS] = &tables.step;
             let f = &tables.f[..=size];
             let xdrop = tables.xdrop;
             for (l, idx) in (0..size).rev().enumerate() {
@@ -748,31 +768,44 @@ impl Scanner {
                 // Count of this k-mer in [p, e] and in [window start, p] (0 and 0 for the
                 // ambiguous sentinel). Both are at most the window's count of the k-mer,
                 // so at most `ws`.
-                let suffix = c.total.wrapping_sub(slot.rank).wrapping_add(1) as usize;
-                let prefix = slot.rank.wrapping_sub(c.before) as usize;
-                debug_assert!(suffix <= ws && prefix <= ws);
-                // Clamped, so the reads are in bounds without a check (and without
-                // `unsafe`: the clamp is one conditional move, never taken).
-                let (a, w) = (step[suffix.min(ws)], step[prefix.min(ws)]);
+                let suffix = c.total.wrapping_sub(slot.rank).wrapping_add(1);
+                let prefix = slot.rank.wrapping_sub(c.before);
+                debug_assert!(suffix as usize <= ws && prefix as usize <= ws);
+                // Cast to `u16` (exact: both are at most `ws` <= 65535), so the reads
+                // are in bounds of the 2^16-entry table without a check or a clamp (and
+                // without `unsafe`).
+                let (a, w) = (
+                    step[usize::from(suffix as u16)],
+                    step[usize::from(prefix as u16)],
+                );
                 s += a;
                 let sl = s - fl;
                 sw += w;
                 if sw - fl < 0.0 {
                     break; // the forward pass could not reach the newest position
                 }
-                if sl < last_sl && last_sl > 0.0 && last_sl == max_sb {
+                // `last_max`: the previous step set the maximum (the reference's
+                // `last_sl == max_sb`: a step that does not set it leaves it above `sl`).
+                if sl < last_sl && last_sl > 0.0 && last_max {
                     candidates[n_cand] = Candidate {
                         index: idx + 1,
                         max: max_sb,
                     };
                     n_cand += 1;
                 }
-                if sl >= max_sb {
-                    max_sb = sl;
-                    best = idx;
-                } else if best != usize::MAX && max_sb - sl > xdrop {
+                // (`max_sb - sl > xdrop > 0` implies `sl < max_sb`: no test of the order.)
+                if best != usize::MAX && max_sb - sl > xdrop {
                     break;
                 }
+                let ge = sl >= max_sb;
+                // The reference's `if sl >= max_sb { max_sb = sl; best = idx }` without a
+                // branch on the scores' order (it follows the repeat's period and
+                // mispredicts): a conditional move for `best`, and for `max_sb` the form
+                // `a > b ? a : b` (one `maxsd`, latency 1, equal values give `sl` as the
+                // reference's `>=` does, signed zeros included).
+                best = if ge { idx } else { best };
+                max_sb = if max_sb > sl { max_sb } else { sl };
+                last_max = ge;
                 last_sl = sl;
             }
         }
@@ -825,7 +858,6 @@ impl Scanner {
         let stop = max_back + 1e-6;
         let r = self.run_for(start, front);
         self.clock += 1;
-        let ws = self.options.window;
         let mask = self.cap - 1;
         let sentinel = self.sentinel;
         let thres = self.options.threshold;
@@ -838,7 +870,7 @@ impl Scanner {
         if first < done {
             return ((start + first - front) as i64, r);
         }
-        let step = &tables.step[..=ws];
+        let step: &[f64; STEPS] = &tables.step;
         let f = &tables.f;
         let (mut s, mut max_sf) = (run.sum, run.prefix_max.last().copied().unwrap_or(0.0));
         let mut arg = run.argmax.last().copied().unwrap_or(usize::MAX);
@@ -850,7 +882,7 @@ impl Scanner {
             } else {
                 let n = &mut run.table[code as usize];
                 *n += 1;
-                s += step[(*n as usize).min(ws)];
+                s += step[usize::from(*n)];
             }
             let sl = s - f[p - start + 1];
             if sl >= max_sf {
