@@ -586,89 +586,133 @@ impl Scanner {
         self.lcr_exact = true;
     }
 
-    /// LCR intervals of one strand of `len` codes (`code(i)` gives position i).
-    fn scan(&mut self, len: usize, tables: &Tables, code: impl Fn(usize) -> u8) -> Vec<(i64, i64)> {
+    /// LCR intervals of one strand of base codes (0..=3, 4 ambiguous).
+    ///
+    /// The per-position loop runs on local borrows of the tables (`self`'s fields would
+    /// be reloaded on every position, the compiler not knowing that the stores into
+    /// the tables leave them alone) and leaves it for the rare events that need the
+    /// whole scanner: runs to retire, and a newest k-mer frequent enough for the
+    /// extension or a backward scan. Those run between two entries of the loop; the
+    /// sums, counts and tables are the same as with one loop.
+    fn scan(&mut self, codes: &[u8], tables: &Tables) -> Vec<(i64, i64)> {
+        let len = codes.len();
         let ws = self.options.window;
         let k = self.kmer;
         let mask = (1u32 << (2 * k)) - 1;
         let thres = self.options.threshold;
         let min_start = self.options.min_start_count as usize;
+        let sentinel = self.sentinel;
+        let cap = self.cap;
         let (mut x, mut run) = (0u32, 0usize);
         let (mut st, mut en, mut last_q) = (-1i64, -1i64, -1i64);
         let mut sum = 0.0f64; // sum of ln(n!) over the window's k-mers (it drifts as the reference's)
         let (mut front, mut size) = (0usize, 0usize);
         self.intervals.clear();
-        for i in 0..=len {
-            let b = if i < len { code(i) } else { 4 };
-            let ambiguous;
-            if b < 4 {
-                x = ((x << 2) | u32::from(b)) & mask;
-                run += 1;
-                ambiguous = run < k;
-            } else {
-                run = 0;
-                ambiguous = true;
+        let mut i = 0usize;
+        loop {
+            // What stopped the loop over positions: the end, runs to retire at the front
+            // (before position `i` changes anything), or position `i`, whose k-mer's
+            // count in the window is at least `min_start`, to examine.
+            enum Event {
+                End,
+                Retire,
+                Examine,
             }
-            if size >= ws {
-                let y = self.slot(front).code;
-                if y != self.sentinel {
-                    let c = &mut self.counts[y as usize];
-                    sum -= tables.ln[c.window()];
-                    c.before = c.before.wrapping_add(1);
-                }
-                if last_q == 0 {
-                    if y != self.sentinel && self.lcr[y as usize] > 0 {
-                        self.lcr[y as usize] -= 1;
+            let event;
+            {
+                let runs_min_start = self.runs_min_start;
+                let counts = &mut self.counts[..];
+                let lcr = &mut self.lcr[..];
+                let touched = &mut self.touched;
+                let (ring_lo, ring_hi) = self.ring.split_at_mut(cap);
+                let ln = &tables.ln[..];
+                loop {
+                    if i > len {
+                        event = Event::End;
+                        break;
                     }
-                } else {
-                    last_q -= 1;
+                    if size >= ws && runs_min_start == front {
+                        event = Event::Retire;
+                        break;
+                    }
+                    let b = codes.get(i).copied().unwrap_or(4);
+                    let ambiguous;
+                    if b < 4 {
+                        x = ((x << 2) | u32::from(b)) & mask;
+                        run += 1;
+                        ambiguous = run < k;
+                    } else {
+                        run = 0;
+                        ambiguous = true;
+                    }
+                    if size >= ws {
+                        let y = ring_lo[front & (cap - 1)].code;
+                        if y != sentinel {
+                            let c = &mut counts[y as usize];
+                            sum -= ln[c.window()];
+                            c.before = c.before.wrapping_add(1);
+                        }
+                        if last_q == 0 {
+                            if y != sentinel && lcr[y as usize] > 0 {
+                                lcr[y as usize] -= 1;
+                            }
+                        } else {
+                            last_q -= 1;
+                        }
+                        front += 1;
+                        size -= 1;
+                    }
+                    let (slot, in_window) = if ambiguous {
+                        let slot = Slot {
+                            code: sentinel,
+                            rank: 0,
+                        };
+                        (slot, 0)
+                    } else {
+                        let c = &mut counts[x as usize];
+                        let fresh = c.total == 0 && c.before == 0;
+                        let rank = c.total.wrapping_add(1);
+                        c.total = rank;
+                        let in_window = rank.wrapping_sub(c.before) as usize;
+                        if fresh {
+                            touch(touched, x);
+                        }
+                        (Slot { code: x, rank }, in_window)
+                    };
+                    let at = i & (cap - 1);
+                    ring_lo[at] = slot;
+                    ring_hi[at] = slot;
+                    size += 1;
+                    if ambiguous {
+                        i += 1;
+                        continue;
+                    }
+                    sum += ln[in_window];
+                    if in_window >= min_start {
+                        event = Event::Examine;
+                        break;
+                    }
+                    i += 1;
                 }
-                if self.runs_min_start == front {
-                    // Checked here, not in the call: a call on every position would keep
-                    // the window sum in memory across the loop.
+            }
+            match event {
+                Event::End => break,
+                Event::Retire => {
                     self.retire_runs(front);
+                    continue;
                 }
-                front += 1;
-                size -= 1;
+                Event::Examine => {}
             }
-            let (slot, in_window) = if ambiguous {
-                let slot = Slot {
-                    code: self.sentinel,
-                    rank: 0,
-                };
-                (slot, 0)
-            } else {
-                let c = &mut self.counts[x as usize];
-                let fresh = c.total == 0 && c.before == 0;
-                let rank = c.total.wrapping_add(1);
-                c.total = rank;
-                let in_window = rank.wrapping_sub(c.before) as usize;
-                if fresh {
-                    self.touch(x);
-                }
-                (Slot { code: x, rank }, in_window)
-            };
-            let at = i & (self.cap - 1);
-            self.ring[at] = slot;
-            self.ring[at + self.cap] = slot;
-            size += 1;
-            if ambiguous {
-                continue;
-            }
-            sum += tables.ln[in_window];
-
             let mut j: Option<usize> = None;
-            if in_window >= min_start {
-                let full = sum - tables.f[size] - size as f64 * thres;
-                if i as i64 == en && (last_q == 0 || i as i64 - st >= size as i64) && full > 0.0 {
-                    j = self.extend(tables, x, size, i);
-                    if j.is_some() && last_q != 0 {
-                        self.lcr_exact = false;
-                    }
+            let full = sum - tables.f[size] - size as f64 * thres;
+            if i as i64 == en && (last_q == 0 || i as i64 - st >= size as i64) && full > 0.0 {
+                j = self.extend(tables, x, size, i);
+                if j.is_some() && last_q != 0 {
+                    self.lcr_exact = false;
                 }
-                if j.is_none() && self.worth_backward(tables, front, size) {
-                    j = self.backward(tables, front, size, i);
-                }
+            }
+            if j.is_none() && self.worth_backward(tables, front, size) {
+                j = self.backward(tables, front, size, i);
             }
             if let Some(j) = j {
                 let st2 = i as i64 - (size - 1 - j) as i64 - (k as i64 - 1);
@@ -685,6 +729,7 @@ impl Scanner {
                 en = i as i64 + 1;
                 last_q = j as i64;
             }
+            i += 1;
         }
         if st >= 0 {
             save_interval(&mut self.intervals, st, en);
@@ -697,15 +742,6 @@ impl Scanner {
         }
         self.touched.clear();
         std::mem::take(&mut self.intervals)
-    }
-
-    /// Notes a k-mer's first occurrence in this sequence (its counts are cleared at the
-    /// end). Out of line: a call in the per-position loop's common path would keep the
-    /// window sum in memory.
-    #[cold]
-    #[inline(never)]
-    fn touch(&mut self, x: u32) {
-        self.touched.push(x);
     }
 
     /// Appends position `i` to an LCR that covers the window when that raises the score.
@@ -984,6 +1020,15 @@ impl Scanner {
     }
 }
 
+/// Notes a k-mer's first occurrence in a sequence (its counts are cleared at the end).
+/// Out of line: a call in the per-position loop's common path would keep the window sum
+/// in memory.
+#[cold]
+#[inline(never)]
+fn touch(touched: &mut Vec<u32>, x: u32) {
+    touched.push(x);
+}
+
 /// Adds `[st, en)` to intervals sorted by end, merging it with every saved interval it
 /// overlaps (the reference's bookkeeping: an interval found later may start earlier).
 fn save_interval(intervals: &mut Vec<(i64, i64)>, st: i64, en: i64) {
@@ -1097,32 +1142,31 @@ impl Longdust {
         };
         let len = codes.len();
         if options.forward_only {
-            let fwd = forward.scan(len, tables, |i| codes[i]);
+            let fwd = forward.scan(codes, tables);
             return union(&fwd, &[]);
         }
-        let rc = |i: usize| {
-            let c = codes[len - 1 - i];
-            if c < 4 {
-                3 - c
-            } else {
-                4
-            }
-        };
+        // The reverse complement, written out once (a byte per base) so that both strands
+        // run the same loop over a slice.
+        let rc: Vec<u8> = codes
+            .iter()
+            .rev()
+            .map(|&c| if c < 4 { 3 - c } else { 4 })
+            .collect();
         let (fwd, rev) = if threads >= 2 && len >= PARALLEL_MIN_BASES {
             // A second scanner (its tables are 10 bytes per k-mer, 160 MiB at k = 12) only
             // when the strands run at once; one thread scans both with the same one.
             let reverse = reverse.get_or_insert_with(|| Scanner::new(options));
             std::thread::scope(|scope| {
-                let handle = scope.spawn(|| reverse.scan(len, tables, rc));
-                let fwd = forward.scan(len, tables, |i| codes[i]);
+                let handle = scope.spawn(|| reverse.scan(&rc, tables));
+                let fwd = forward.scan(codes, tables);
                 let rev = handle
                     .join()
                     .unwrap_or_else(|e| std::panic::resume_unwind(e));
                 (fwd, rev)
             })
         } else {
-            let fwd = forward.scan(len, tables, |i| codes[i]);
-            (fwd, forward.scan(len, tables, rc))
+            let fwd = forward.scan(codes, tables);
+            (fwd, forward.scan(&rc, tables))
         };
         let len = len as i64;
         let rev: Vec<(i64, i64)> = rev.iter().rev().map(|&(s, e)| (len - e, len - s)).collect();
