@@ -283,9 +283,12 @@ struct Tables {
     f: Vec<f64>,
     /// `ln(n)` for `n` in `0..=window` (0 for n < 2).
     ln: Vec<f64>,
-    /// `ln(n) - threshold`: a scan step's addition, precomputed (the same double as the
+    /// `ln(n) - threshold` for `n` in `0..=window` (entries above the window repeat the
+    /// last one), a scan step's addition, precomputed (the same double as the
     /// reference's `c[n] - thres`).
-    step: Vec<f64>,
+    /// The table has [`STEPS`] entries so that a count cast to `u16` indexes it without a
+    /// bounds check or a clamp (counts never exceed the window, at most 65535).
+    step: Box<[f64; STEPS]>,
     /// Steps of the cheap test before a backward scan.
     max_test: usize,
     /// The X-drop in score units.
@@ -314,7 +317,7 @@ impl Tables {
             *v = (n as f64).ln();
         }
         let thres = options.threshold;
-        let step: Vec<f64> = ln.iter().map(|&c| c - thres).collect();
+        let step = steps(&ln, thres);
         // The smallest i with sum_{c<=i} (ln c - T) - f(i) > 0 bounds the cheap test.
         let mut i = 1usize;
         let mut s = 0.0f64;
@@ -338,6 +341,22 @@ impl Tables {
             xdrop: thres * xdrop_len,
         }
     }
+}
+
+/// Entries of the step table: every `u16` count.
+const STEPS: usize = 1 << 16;
+
+/// `ln[n] - thres` for each `n` of `ln`, the last entry repeated up to [`STEPS`].
+fn steps(ln: &[f64], thres: f64) -> Box<[f64; STEPS]> {
+    let last = ln.last().map_or(0.0 - thres, |&c| c - thres);
+    let mut step = vec![last; STEPS];
+    for (s, &c) in step.iter_mut().zip(ln) {
+        *s = c - thres;
+    }
+    // The length is STEPS by construction; the fallback is never taken.
+    step.into_boxed_slice()
+        .try_into()
+        .unwrap_or_else(|_| Box::new([last; STEPS]))
 }
 
 /// Total and before-window occurrence counts of a k-mer (global ranks of its positions
@@ -567,89 +586,133 @@ impl Scanner {
         self.lcr_exact = true;
     }
 
-    /// LCR intervals of one strand of `len` codes (`code(i)` gives position i).
-    fn scan(&mut self, len: usize, tables: &Tables, code: impl Fn(usize) -> u8) -> Vec<(i64, i64)> {
+    /// LCR intervals of one strand of base codes (0..=3, 4 ambiguous).
+    ///
+    /// The per-position loop runs on local borrows of the tables (`self`'s fields would
+    /// be reloaded on every position, the compiler not knowing that the stores into
+    /// the tables leave them alone) and leaves it for the rare events that need the
+    /// whole scanner: runs to retire, and a newest k-mer frequent enough for the
+    /// extension or a backward scan. Those run between two entries of the loop; the
+    /// sums, counts and tables are the same as with one loop.
+    fn scan(&mut self, codes: &[u8], tables: &Tables) -> Vec<(i64, i64)> {
+        let len = codes.len();
         let ws = self.options.window;
         let k = self.kmer;
         let mask = (1u32 << (2 * k)) - 1;
         let thres = self.options.threshold;
         let min_start = self.options.min_start_count as usize;
+        let sentinel = self.sentinel;
+        let cap = self.cap;
         let (mut x, mut run) = (0u32, 0usize);
         let (mut st, mut en, mut last_q) = (-1i64, -1i64, -1i64);
         let mut sum = 0.0f64; // sum of ln(n!) over the window's k-mers (it drifts as the reference's)
         let (mut front, mut size) = (0usize, 0usize);
         self.intervals.clear();
-        for i in 0..=len {
-            let b = if i < len { code(i) } else { 4 };
-            let ambiguous;
-            if b < 4 {
-                x = ((x << 2) | u32::from(b)) & mask;
-                run += 1;
-                ambiguous = run < k;
-            } else {
-                run = 0;
-                ambiguous = true;
+        let mut i = 0usize;
+        loop {
+            // What stopped the loop over positions: the end, runs to retire at the front
+            // (before position `i` changes anything), or position `i`, whose k-mer's
+            // count in the window is at least `min_start`, to examine.
+            enum Event {
+                End,
+                Retire,
+                Examine,
             }
-            if size >= ws {
-                let y = self.slot(front).code;
-                if y != self.sentinel {
-                    let c = &mut self.counts[y as usize];
-                    sum -= tables.ln[c.window()];
-                    c.before = c.before.wrapping_add(1);
-                }
-                if last_q == 0 {
-                    if y != self.sentinel && self.lcr[y as usize] > 0 {
-                        self.lcr[y as usize] -= 1;
+            let event;
+            {
+                let runs_min_start = self.runs_min_start;
+                let counts = &mut self.counts[..];
+                let lcr = &mut self.lcr[..];
+                let touched = &mut self.touched;
+                let (ring_lo, ring_hi) = self.ring.split_at_mut(cap);
+                let ln = &tables.ln[..];
+                loop {
+                    if i > len {
+                        event = Event::End;
+                        break;
                     }
-                } else {
-                    last_q -= 1;
+                    if size >= ws && runs_min_start == front {
+                        event = Event::Retire;
+                        break;
+                    }
+                    let b = codes.get(i).copied().unwrap_or(4);
+                    let ambiguous;
+                    if b < 4 {
+                        x = ((x << 2) | u32::from(b)) & mask;
+                        run += 1;
+                        ambiguous = run < k;
+                    } else {
+                        run = 0;
+                        ambiguous = true;
+                    }
+                    if size >= ws {
+                        let y = ring_lo[front & (cap - 1)].code;
+                        if y != sentinel {
+                            let c = &mut counts[y as usize];
+                            sum -= ln[c.window()];
+                            c.before = c.before.wrapping_add(1);
+                        }
+                        if last_q == 0 {
+                            if y != sentinel && lcr[y as usize] > 0 {
+                                lcr[y as usize] -= 1;
+                            }
+                        } else {
+                            last_q -= 1;
+                        }
+                        front += 1;
+                        size -= 1;
+                    }
+                    let (slot, in_window) = if ambiguous {
+                        let slot = Slot {
+                            code: sentinel,
+                            rank: 0,
+                        };
+                        (slot, 0)
+                    } else {
+                        let c = &mut counts[x as usize];
+                        let fresh = c.total == 0 && c.before == 0;
+                        let rank = c.total.wrapping_add(1);
+                        c.total = rank;
+                        let in_window = rank.wrapping_sub(c.before) as usize;
+                        if fresh {
+                            touch(touched, x);
+                        }
+                        (Slot { code: x, rank }, in_window)
+                    };
+                    let at = i & (cap - 1);
+                    ring_lo[at] = slot;
+                    ring_hi[at] = slot;
+                    size += 1;
+                    if ambiguous {
+                        i += 1;
+                        continue;
+                    }
+                    sum += ln[in_window];
+                    if in_window >= min_start {
+                        event = Event::Examine;
+                        break;
+                    }
+                    i += 1;
                 }
-                if self.runs_min_start == front {
-                    // Checked here, not in the call: a call on every position would keep
-                    // the window sum in memory across the loop.
+            }
+            match event {
+                Event::End => break,
+                Event::Retire => {
                     self.retire_runs(front);
+                    continue;
                 }
-                front += 1;
-                size -= 1;
+                Event::Examine => {}
             }
-            let (slot, in_window) = if ambiguous {
-                let slot = Slot {
-                    code: self.sentinel,
-                    rank: 0,
-                };
-                (slot, 0)
-            } else {
-                let c = &mut self.counts[x as usize];
-                let fresh = c.total == 0 && c.before == 0;
-                let rank = c.total.wrapping_add(1);
-                c.total = rank;
-                let in_window = rank.wrapping_sub(c.before) as usize;
-                if fresh {
-                    self.touch(x);
-                }
-                (Slot { code: x, rank }, in_window)
-            };
-            let at = i & (self.cap - 1);
-            self.ring[at] = slot;
-            self.ring[at + self.cap] = slot;
-            size += 1;
-            if ambiguous {
-                continue;
-            }
-            sum += tables.ln[in_window];
-
             let mut j: Option<usize> = None;
-            if in_window >= min_start {
-                let full = sum - tables.f[size] - size as f64 * thres;
-                if i as i64 == en && (last_q == 0 || i as i64 - st >= size as i64) && full > 0.0 {
-                    j = self.extend(tables, x, size, i);
-                    if j.is_some() && last_q != 0 {
-                        self.lcr_exact = false;
-                    }
+            let full = sum - tables.f[size] - size as f64 * thres;
+            if i as i64 == en && (last_q == 0 || i as i64 - st >= size as i64) && full > 0.0 {
+                j = self.extend(tables, x, size, i);
+                if j.is_some() && last_q != 0 {
+                    self.lcr_exact = false;
                 }
-                if j.is_none() && self.worth_backward(tables, front, size) {
-                    j = self.backward(tables, front, size, i);
-                }
+            }
+            if j.is_none() && self.worth_backward(tables, front, size) {
+                j = self.backward(tables, front, size, i);
             }
             if let Some(j) = j {
                 let st2 = i as i64 - (size - 1 - j) as i64 - (k as i64 - 1);
@@ -666,6 +729,7 @@ impl Scanner {
                 en = i as i64 + 1;
                 last_q = j as i64;
             }
+            i += 1;
         }
         if st >= 0 {
             save_interval(&mut self.intervals, st, en);
@@ -678,15 +742,6 @@ impl Scanner {
         }
         self.touched.clear();
         std::mem::take(&mut self.intervals)
-    }
-
-    /// Notes a k-mer's first occurrence in this sequence (its counts are cleared at the
-    /// end). Out of line: a call in the per-position loop's common path would keep the
-    /// window sum in memory.
-    #[cold]
-    #[inline(never)]
-    fn touch(&mut self, x: u32) {
-        self.touched.push(x);
     }
 
     /// Appends position `i` to an LCR that covers the window when that raises the score.
@@ -725,11 +780,15 @@ impl Scanner {
     }
 
     /// Backward scan from the newest position, then forward confirmation of the
-    /// candidate starts; the queue index of the LCR's start, if one ends here.
+    /// candidate starts; the queue index of the LCR's start, if one ends here. Never
+    /// inlined: inside the per-position loop its scan loop is compiled with less
+    /// registers (spills, a branch on the scores' order again), 10% more instructions.
+    #[inline(never)]
     fn backward(&mut self, tables: &Tables, front: usize, size: usize, i: usize) -> Option<usize> {
         let ws = self.options.window;
         let (mut s, mut sw) = (0.0f64, 0.0f64);
         let (mut max_sb, mut last_sl) = (0.0f64, -1.0f64);
+        let mut last_max = false;
         // Queue index of the best start so far (`usize::MAX`: none yet).
         let mut best = usize::MAX;
         let mut n_cand = 0usize;
@@ -738,7 +797,7 @@ impl Scanner {
             let at = front & (self.cap - 1);
             let window = &self.ring[at..at + size];
             let counts = &self.counts[..];
-            let step = &tables.step[..=ws];
+            let step: &[f64; STEPS] = &tables.step;
             let f = &tables.f[..=size];
             let xdrop = tables.xdrop;
             for (l, idx) in (0..size).rev().enumerate() {
@@ -748,31 +807,44 @@ impl Scanner {
                 // Count of this k-mer in [p, e] and in [window start, p] (0 and 0 for the
                 // ambiguous sentinel). Both are at most the window's count of the k-mer,
                 // so at most `ws`.
-                let suffix = c.total.wrapping_sub(slot.rank).wrapping_add(1) as usize;
-                let prefix = slot.rank.wrapping_sub(c.before) as usize;
-                debug_assert!(suffix <= ws && prefix <= ws);
-                // Clamped, so the reads are in bounds without a check (and without
-                // `unsafe`: the clamp is one conditional move, never taken).
-                let (a, w) = (step[suffix.min(ws)], step[prefix.min(ws)]);
+                let suffix = c.total.wrapping_sub(slot.rank).wrapping_add(1);
+                let prefix = slot.rank.wrapping_sub(c.before);
+                debug_assert!(suffix as usize <= ws && prefix as usize <= ws);
+                // Cast to `u16` (exact: both are at most `ws` <= 65535), so the reads
+                // are in bounds of the 2^16-entry table without a check or a clamp (and
+                // without `unsafe`).
+                let (a, w) = (
+                    step[usize::from(suffix as u16)],
+                    step[usize::from(prefix as u16)],
+                );
                 s += a;
                 let sl = s - fl;
                 sw += w;
                 if sw - fl < 0.0 {
                     break; // the forward pass could not reach the newest position
                 }
-                if sl < last_sl && last_sl > 0.0 && last_sl == max_sb {
+                // `last_max`: the previous step set the maximum (the reference's
+                // `last_sl == max_sb`: a step that does not set it leaves it above `sl`).
+                if sl < last_sl && last_sl > 0.0 && last_max {
                     candidates[n_cand] = Candidate {
                         index: idx + 1,
                         max: max_sb,
                     };
                     n_cand += 1;
                 }
-                if sl >= max_sb {
-                    max_sb = sl;
-                    best = idx;
-                } else if best != usize::MAX && max_sb - sl > xdrop {
+                // (`max_sb - sl > xdrop > 0` implies `sl < max_sb`: no test of the order.)
+                if best != usize::MAX && max_sb - sl > xdrop {
                     break;
                 }
+                let ge = sl >= max_sb;
+                // The reference's `if sl >= max_sb { max_sb = sl; best = idx }` without a
+                // branch on the scores' order (it follows the repeat's period and
+                // mispredicts): a conditional move for `best`, and for `max_sb` the form
+                // `a > b ? a : b` (one `maxsd`, latency 1, equal values give `sl` as the
+                // reference's `>=` does, signed zeros included).
+                best = if ge { idx } else { best };
+                max_sb = if max_sb > sl { max_sb } else { sl };
+                last_max = ge;
                 last_sl = sl;
             }
         }
@@ -825,7 +897,6 @@ impl Scanner {
         let stop = max_back + 1e-6;
         let r = self.run_for(start, front);
         self.clock += 1;
-        let ws = self.options.window;
         let mask = self.cap - 1;
         let sentinel = self.sentinel;
         let thres = self.options.threshold;
@@ -838,7 +909,7 @@ impl Scanner {
         if first < done {
             return ((start + first - front) as i64, r);
         }
-        let step = &tables.step[..=ws];
+        let step: &[f64; STEPS] = &tables.step;
         let f = &tables.f;
         let (mut s, mut max_sf) = (run.sum, run.prefix_max.last().copied().unwrap_or(0.0));
         let mut arg = run.argmax.last().copied().unwrap_or(usize::MAX);
@@ -850,7 +921,7 @@ impl Scanner {
             } else {
                 let n = &mut run.table[code as usize];
                 *n += 1;
-                s += step[(*n as usize).min(ws)];
+                s += step[usize::from(*n)];
             }
             let sl = s - f[p - start + 1];
             if sl >= max_sf {
@@ -950,6 +1021,15 @@ impl Scanner {
         self.runs.clear();
         self.runs_min_start = usize::MAX;
     }
+}
+
+/// Notes a k-mer's first occurrence in a sequence (its counts are cleared at the end).
+/// Out of line: a call in the per-position loop's common path would keep the window sum
+/// in memory.
+#[cold]
+#[inline(never)]
+fn touch(touched: &mut Vec<u32>, x: u32) {
+    touched.push(x);
 }
 
 /// Adds `[st, en)` to intervals sorted by end, merging it with every saved interval it
@@ -1065,32 +1145,31 @@ impl Longdust {
         };
         let len = codes.len();
         if options.forward_only {
-            let fwd = forward.scan(len, tables, |i| codes[i]);
+            let fwd = forward.scan(codes, tables);
             return union(&fwd, &[]);
         }
-        let rc = |i: usize| {
-            let c = codes[len - 1 - i];
-            if c < 4 {
-                3 - c
-            } else {
-                4
-            }
-        };
+        // The reverse complement, written out once (a byte per base) so that both strands
+        // run the same loop over a slice.
+        let rc: Vec<u8> = codes
+            .iter()
+            .rev()
+            .map(|&c| if c < 4 { 3 - c } else { 4 })
+            .collect();
         let (fwd, rev) = if threads >= 2 && len >= PARALLEL_MIN_BASES {
             // A second scanner (its tables are 10 bytes per k-mer, 160 MiB at k = 12) only
             // when the strands run at once; one thread scans both with the same one.
             let reverse = reverse.get_or_insert_with(|| Scanner::new(options));
             std::thread::scope(|scope| {
-                let handle = scope.spawn(|| reverse.scan(len, tables, rc));
-                let fwd = forward.scan(len, tables, |i| codes[i]);
+                let handle = scope.spawn(|| reverse.scan(&rc, tables));
+                let fwd = forward.scan(codes, tables);
                 let rev = handle
                     .join()
                     .unwrap_or_else(|e| std::panic::resume_unwind(e));
                 (fwd, rev)
             })
         } else {
-            let fwd = forward.scan(len, tables, |i| codes[i]);
-            (fwd, forward.scan(len, tables, rc))
+            let fwd = forward.scan(codes, tables);
+            (fwd, forward.scan(&rc, tables))
         };
         let len = len as i64;
         let rev: Vec<(i64, i64)> = rev.iter().rev().map(|&(s, e)| (len - e, len - s)).collect();
