@@ -767,7 +767,7 @@ mod tests {
         let propagate = ("nan_policy", Str("propagate".into()));
         let mut specs = vec![
             (pe(&[]), Samples::Values(&clean)),
-            (pe(&[propagate.clone()]), Samples::Values(&x)),
+            (pe(std::slice::from_ref(&propagate)), Samples::Values(&x)),
             (pe(&[("weighted", Bool(true))]), Samples::Values(&clean)),
             (
                 method(&[("method", Str("scores".into())), propagate.clone()]),

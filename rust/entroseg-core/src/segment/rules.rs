@@ -1178,7 +1178,18 @@ fn latest_max_fours<const Q: usize>(x: &[f64]) -> Option<usize> {
     if m == f64::NEG_INFINITY {
         return None;
     }
-    let eq = |i: usize| _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_EQ_OQ>(load(i), t)) as u64;
+    // The equality pass reads the scores again through an opaque copy of the slice, so
+    // the compiler does not keep the first pass's loads alive across the reduction (it
+    // did: sixteen vectors, three of them spilled); each comparison takes its operand
+    // from memory (L1).
+    let y = std::hint::black_box(x);
+    assert_eq!(y.len(), n);
+    let eq = |i: usize| {
+        assert!(i + 4 <= n);
+        // SAFETY: reads `y[i..i + 4]`, in bounds (asserted; `y` has `n` scores).
+        let v = unsafe { _mm256_loadu_pd(y.as_ptr().add(i)) };
+        _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_EQ_OQ>(v, t)) as u64
+    };
     let mut bits = eq(last) << last;
     for k in 0..Q - 1 {
         bits |= eq(4 * k) << (4 * k);
