@@ -737,6 +737,123 @@ mod tests {
         }
     }
 
+    /// Every profiler writes every slot of the buffer it fills (the segmenter reuses its
+    /// score buffer without zeroing it between blocks): the same scores, bit for bit,
+    /// into a zeroed buffer and into one poisoned with a value no estimator gives, for
+    /// every method and statistic, one and two channels under every channel mode, with
+    /// NaN and infinities in the input where the NaN policy lets them through, in chunks
+    /// shorter and longer than the windows' warm-up.
+    #[test]
+    fn fill_checked_writes_every_slot() {
+        use OptionValue::{Bool, Int, Str};
+        let mut x: Vec<f64> = (0..700).map(|i| ((i * 7919) % 97) as f64).collect();
+        let clean = x.clone();
+        x[100] = f64::NAN;
+        x[333] = f64::INFINITY;
+        let syms: Vec<u8> = clean.iter().map(|v| (*v as u8) % 5).collect();
+        let method = |pairs: &[(&str, OptionValue)]| {
+            let mut o = SpecOptions::default();
+            for (k, v) in pairs {
+                o.set(k, v.clone()).unwrap();
+            }
+            o.build_method()
+                .unwrap_or_else(|e| panic!("{pairs:?}: {}", e.message()))
+        };
+        let pe = |extra: &[(&str, OptionValue)]| {
+            let mut o = vec![("window", Int(20)), ("order", Int(4))];
+            o.extend(extra.iter().cloned());
+            method(&o)
+        };
+        let propagate = ("nan_policy", Str("propagate".into()));
+        let mut specs = vec![
+            (pe(&[]), Samples::Values(&clean)),
+            (pe(std::slice::from_ref(&propagate)), Samples::Values(&x)),
+            (pe(&[("weighted", Bool(true))]), Samples::Values(&clean)),
+            (
+                method(&[("method", Str("scores".into())), propagate.clone()]),
+                Samples::Values(&x),
+            ),
+            (
+                method(&[
+                    ("method", Str("conditional".into())),
+                    ("window", Int(30)),
+                    ("alphabet_size", Int(5)),
+                ]),
+                Samples::U8(&syms),
+            ),
+            (
+                method(&[
+                    ("method", Str("conditional".into())),
+                    ("window", Int(3)),
+                    ("alphabet_size", Int(5)),
+                ]),
+                Samples::U8(&syms),
+            ),
+        ];
+        for statistic in ["entropy", "surprisal"] {
+            for blend in [false, true] {
+                specs.push((
+                    method(&[
+                        ("method", Str("next_symbol".into())),
+                        ("alphabet_size", Int(5)),
+                        ("statistic", Str(statistic.into())),
+                        ("blend", Bool(blend)),
+                    ]),
+                    Samples::U8(&syms),
+                ));
+            }
+            for input in [&clean, &x] {
+                specs.push((
+                    method(&[
+                        ("method", Str("next_value".into())),
+                        ("context", Int(3)),
+                        ("window", Int(40)),
+                        ("statistic", Str(statistic.into())),
+                        propagate.clone(),
+                    ]),
+                    Samples::Values(input),
+                ));
+            }
+        }
+        let poison = f64::from_bits(0x7ff4_dead_beef_0001);
+        for (spec, input) in &specs {
+            for mode in [ChannelMode::Sum, ChannelMode::Max, ChannelMode::Pooled] {
+                for count in [1, 2] {
+                    let Ok(mut zeroed) = ChannelProfiler::of_method(*spec.method(), mode) else {
+                        continue;
+                    };
+                    let chunk = |r: std::ops::Range<usize>| {
+                        if count == 1 {
+                            Channels::one(input.slice(r))
+                        } else {
+                            Channels::new(vec![input.slice(r.clone()), input.slice(r)]).unwrap()
+                        }
+                    };
+                    if zeroed.check(&chunk(0..1)).is_err() || zeroed.adopt(count).is_err() {
+                        continue;
+                    }
+                    let mut poisoned = zeroed.clone();
+                    let mut at = 0;
+                    for step in [1, 7, 300, 5, 1000].into_iter().cycle() {
+                        if at >= input.len() {
+                            break;
+                        }
+                        let end = (at + step).min(input.len());
+                        let block = chunk(at..end);
+                        zeroed.check(&block).unwrap();
+                        let mut a = vec![0.0; end - at];
+                        let mut b = vec![poison; end - at];
+                        zeroed.fill_checked(&block, &mut a).unwrap();
+                        poisoned.fill_checked(&block, &mut b).unwrap();
+                        let bits = |v: &[f64]| v.iter().map(|s| s.to_bits()).collect::<Vec<_>>();
+                        assert_eq!(bits(&a), bits(&b), "{spec:?} {mode:?} {count} at {at}");
+                        at = end;
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_bad_chunk_leaves_the_state_unchanged() {
         let spec = method(&[("window", OptionValue::Int(8))]);

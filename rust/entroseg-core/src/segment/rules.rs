@@ -497,12 +497,16 @@ impl Controller {
         let expected = self.rate * CONTROL_BLOCK as f64;
         self.z += ONLINE_GAIN * (self.block_starts as f64 - expected);
         self.block_starts = 0;
-        if finite > 0 {
-            let w = if finite as usize == CONTROL_BLOCK {
-                self.full_block_weight
-            } else {
-                1.0 - (1.0 - self.beta).powi(finite as i32)
-            };
+        if finite as usize == CONTROL_BLOCK {
+            // A whole block of finite scores: `x / 64` as `x * (1 / 64)`, the same
+            // correctly rounded value (a power of two) without a division's latency on
+            // the chain from one block's threshold to the next.
+            const INV: f64 = 1.0 / CONTROL_BLOCK as f64;
+            let w = self.full_block_weight;
+            self.spread += w * (dev * INV - self.spread);
+            self.mean += w * (sum * INV - self.mean);
+        } else if finite > 0 {
+            let w = 1.0 - (1.0 - self.beta).powi(finite as i32);
             let f = finite as f64;
             self.spread += w * (dev / f - self.spread);
             self.mean += w * (sum / f - self.mean);
@@ -638,6 +642,82 @@ fn block_bits_moments(block: &[f64], theta: f64, mean: f64) -> (u64, (f64, f64, 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn block_bits_moments_avx2(block: &[f64], theta: f64, mean: f64) -> (u64, (f64, f64, u32)) {
+    use std::arch::x86_64::{
+        __m256d, _mm256_add_pd, _mm256_andnot_pd, _mm256_cmp_pd, _mm256_loadu_pd,
+        _mm256_movemask_pd, _mm256_set1_pd, _mm256_setzero_pd, _mm256_storeu_pd, _mm256_sub_pd,
+        _CMP_EQ_OQ, _CMP_GT_OQ,
+    };
+    assert_eq!(block.len(), CONTROL_BLOCK);
+    // The common case, a block of finite scores: the same sums in the same lanes and
+    // order as the masked pass (which adds each finite score itself), without the
+    // finiteness masks. `v - v` is `+0` for a finite score and NaN for NaN or an
+    // infinity, so the block is finite when the sum of those is zero; else the masked
+    // pass redoes it.
+    let sign = _mm256_set1_pd(-0.0);
+    let m = _mm256_set1_pd(mean);
+    let th = _mm256_set1_pd(theta);
+    let (mut sum0, mut sum1) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+    let (mut dev0, mut dev1) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+    let (mut nan0, mut nan1) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+    let mut above = 0u64;
+    let d = |v: __m256d| _mm256_andnot_pd(sign, _mm256_sub_pd(v, m));
+    let gt = |v: __m256d| _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(v, th)) as u64;
+    macro_rules! step {
+        ($k:literal) => {{
+            let c = &block[8 * $k..8 * $k + 8];
+            // SAFETY: `c` holds eight f64: two loads of four.
+            let (v0, v1) = unsafe {
+                (
+                    _mm256_loadu_pd(c.as_ptr()),
+                    _mm256_loadu_pd(c.as_ptr().add(4)),
+                )
+            };
+            above |= (gt(v0) | gt(v1) << 4) << (8 * $k);
+            nan0 = _mm256_add_pd(nan0, _mm256_sub_pd(v0, v0));
+            nan1 = _mm256_add_pd(nan1, _mm256_sub_pd(v1, v1));
+            sum0 = _mm256_add_pd(sum0, v0);
+            sum1 = _mm256_add_pd(sum1, v1);
+            dev0 = _mm256_add_pd(dev0, d(v0));
+            dev1 = _mm256_add_pd(dev1, d(v1));
+        }};
+    }
+    step!(0);
+    step!(1);
+    step!(2);
+    step!(3);
+    step!(4);
+    step!(5);
+    step!(6);
+    step!(7);
+    let zero = _mm256_cmp_pd::<_CMP_EQ_OQ>(_mm256_add_pd(nan0, nan1), _mm256_setzero_pd());
+    if _mm256_movemask_pd(zero) != 0b1111 {
+        return block_bits_moments_masked_avx2(block, theta, mean);
+    }
+    let lanes = |a: __m256d, b: __m256d| {
+        let mut v = [0.0f64; MOMENT_LANES];
+        // SAFETY: each store writes four f64 into `v[0..4]` / `v[4..8]`.
+        unsafe {
+            _mm256_storeu_pd(v.as_mut_ptr(), a);
+            _mm256_storeu_pd(v.as_mut_ptr().add(4), b);
+        }
+        v
+    };
+    (
+        above,
+        (
+            combine_lanes(lanes(sum0, sum1)),
+            combine_lanes(lanes(dev0, dev1)),
+            CONTROL_BLOCK as u32,
+        ),
+    )
+}
+
+/// [`block_bits_moments_avx2`] of a block that holds a non-finite score: each score
+/// masked by its finiteness before it is added.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline(never)]
+fn block_bits_moments_masked_avx2(block: &[f64], theta: f64, mean: f64) -> (u64, (f64, f64, u32)) {
     use std::arch::x86_64::{
         __m256d, _mm256_add_pd, _mm256_and_pd, _mm256_andnot_pd, _mm256_cmp_pd, _mm256_loadu_pd,
         _mm256_movemask_pd, _mm256_set1_pd, _mm256_setzero_pd, _mm256_storeu_pd, _mm256_sub_pd,
@@ -878,7 +958,10 @@ impl<'a> Window<'a> {
     }
 
     /// Highest score in `from..=to`, the latest position on ties, NaN lowest: a
-    /// vectorised maximum, then a backward search for it.
+    /// vectorised maximum, then a backward search for it. Inlined into the scan: the
+    /// common case (the whole window in the current block) is one slice and one call,
+    /// without the stack frame of the rarer window that starts in the history ring.
+    #[inline(always)]
     fn best_split(&self, from: u64, to: u64) -> u64 {
         if from >= self.base {
             // The whole window in the current block (the common case): one slice.
@@ -886,6 +969,14 @@ impl<'a> Window<'a> {
             let piece = &self.block[lo..=(to - self.base) as usize];
             return latest_max(piece).map_or(to, |i| from + i as u64);
         }
+        self.best_split_in_pieces(from, to)
+    }
+
+    /// [`best_split`](Self::best_split) of a window that starts before the current
+    /// block (in the history ring).
+    #[cold]
+    #[inline(never)]
+    fn best_split_in_pieces(&self, from: u64, to: u64) -> u64 {
         let pieces = self.pieces(from, to);
         let mut m = f64::NEG_INFINITY;
         for (_, piece) in &pieces {
@@ -931,10 +1022,10 @@ fn latest_max_portable(x: &[f64]) -> Option<usize> {
     last_equal(x, m)
 }
 
-/// [`latest_max`] with AVX2: the maximum in four 4-lane chains (an overlapping last load
-/// instead of a scalar tail; `max(v, acc)` keeps `acc` when `v` is NaN), then equality
-/// masks: of the whole slice into one word when it holds at most 64 scores, else from the
-/// end, sixteen scores per step.
+/// [`latest_max`] with AVX2: at most 64 scores by [`latest_max_fours`]; longer slices by
+/// the maximum in four 4-lane chains (an overlapping last load instead of a scalar tail;
+/// `max(v, acc)` keeps `acc` when `v` is NaN), then equality masks from the end, sixteen
+/// scores per step.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn latest_max_avx2(x: &[f64]) -> Option<usize> {
@@ -945,6 +1036,30 @@ fn latest_max_avx2(x: &[f64]) -> Option<usize> {
     let n = x.len();
     if n < 4 {
         return latest_max_portable(x);
+    }
+    if n <= 64 {
+        // A forced split's window (`max_len - min_len + 1` scores, usually at most 64):
+        // straight-line code for its number of fours (the same at every split of a
+        // stream, so this dispatch predicts), every load but the last at a constant
+        // offset and every mask at a constant shift.
+        return match n.div_ceil(4) {
+            1 => latest_max_fours::<1>(x),
+            2 => latest_max_fours::<2>(x),
+            3 => latest_max_fours::<3>(x),
+            4 => latest_max_fours::<4>(x),
+            5 => latest_max_fours::<5>(x),
+            6 => latest_max_fours::<6>(x),
+            7 => latest_max_fours::<7>(x),
+            8 => latest_max_fours::<8>(x),
+            9 => latest_max_fours::<9>(x),
+            10 => latest_max_fours::<10>(x),
+            11 => latest_max_fours::<11>(x),
+            12 => latest_max_fours::<12>(x),
+            13 => latest_max_fours::<13>(x),
+            14 => latest_max_fours::<14>(x),
+            15 => latest_max_fours::<15>(x),
+            _ => latest_max_fours::<16>(x),
+        };
     }
     // The four scores `x[i..i + 4]`.
     macro_rules! load {
@@ -1000,38 +1115,6 @@ fn latest_max_avx2(x: &[f64]) -> Option<usize> {
             _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_EQ_OQ>(load!($i), t)) as u32
         };
     }
-    if n <= 64 {
-        // A forced split's window (`max_len - min_len + 1` scores, usually at most 64):
-        // every equality mask into one word, then its highest bit, with no exit to
-        // mispredict (the loop's trip count is the window's length, the same at every
-        // split of a stream). The overlapping last load sets its bits a second time.
-        // Sixteen scores per step from the last whole sixteen to the first, so each
-        // step's masks enter the word at constant shifts; the whole fours after them
-        // and the overlapping last four at their places.
-        let eq4 = |c: &[f64]| _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_EQ_OQ>(first4(c), t)) as u64;
-        let sixteens = x.chunks_exact(16);
-        let rest = sixteens.remainder();
-        let whole = n - rest.len();
-        let mut bits = 0u64;
-        for c in sixteens.rev() {
-            bits =
-                bits << 16 | eq4(c) | eq4(&c[4..]) << 4 | eq4(&c[8..]) << 8 | eq4(&c[12..]) << 12;
-        }
-        if rest.len() >= 4 {
-            bits |= eq4(rest) << whole;
-        }
-        if rest.len() >= 8 {
-            bits |= eq4(&rest[4..]) << (whole + 4);
-        }
-        if rest.len() >= 12 {
-            bits |= eq4(&rest[8..]) << (whole + 8);
-        }
-        if rest.len() % 4 != 0 {
-            bits |= eq4(&x[n - 4..]) << (n - 4);
-        }
-        // `m` is one of the scores, so some bit is set.
-        return (bits != 0).then(|| 63 - bits.leading_zeros() as usize);
-    }
     let mut end = n;
     while end >= 16 {
         let b = end - 16;
@@ -1049,6 +1132,70 @@ fn latest_max_avx2(x: &[f64]) -> Option<usize> {
         end -= 4;
     }
     x[..end].iter().rposition(|&v| v == m)
+}
+
+/// [`latest_max_avx2`] of a slice of `4 * Q - 3 ..= 4 * Q` scores (`Q` in `1..=16`):
+/// `Q` loads of four, at offsets `0, 4, .., 4 * (Q - 2)` and the last at `n - 4`
+/// (overlapping the one before it when `n` is not a multiple of four; `max` is
+/// idempotent and the overlap sets its equality bits twice). The maximum in four chains
+/// (`max(v, acc)` keeps `acc` when `v` is NaN), reduced inside the vector, then one
+/// equality word and its highest bit: no loop, no exit to mispredict.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn latest_max_fours<const Q: usize>(x: &[f64]) -> Option<usize> {
+    use std::arch::x86_64::{
+        __m256d, _mm256_castpd256_pd128, _mm256_cmp_pd, _mm256_loadu_pd, _mm256_max_pd,
+        _mm256_movemask_pd, _mm256_permute2f128_pd, _mm256_permute_pd, _mm256_set1_pd,
+        _mm_cvtsd_f64, _CMP_EQ_OQ,
+    };
+    let n = x.len();
+    assert!(Q >= 1 && n >= 4 && n <= 4 * Q && n + 3 >= 4 * Q);
+    let last = n - 4;
+    // The four scores from offset `i` (`4 * k` for `k < Q - 1`, or `last`).
+    let load = |i: usize| -> __m256d {
+        assert!(i + 4 <= n);
+        // SAFETY: reads `x[i..i + 4]`, in bounds (asserted).
+        unsafe { _mm256_loadu_pd(x.as_ptr().add(i)) }
+    };
+    let neg = _mm256_set1_pd(f64::NEG_INFINITY);
+    let (mut a0, mut a1, mut a2, mut a3) = (neg, neg, neg, neg);
+    for k in 0..Q - 1 {
+        let v = load(4 * k);
+        match k % 4 {
+            0 => a0 = _mm256_max_pd(v, a0),
+            1 => a1 = _mm256_max_pd(v, a1),
+            2 => a2 = _mm256_max_pd(v, a2),
+            _ => a3 = _mm256_max_pd(v, a3),
+        }
+    }
+    a3 = _mm256_max_pd(load(last), a3);
+    let v = _mm256_max_pd(_mm256_max_pd(a0, a1), _mm256_max_pd(a2, a3));
+    // The maximum in every lane (no lane is NaN, so the order of `max` is free).
+    let v = _mm256_max_pd(v, _mm256_permute2f128_pd::<1>(v, v));
+    let t = _mm256_max_pd(v, _mm256_permute_pd::<0b0101>(v));
+    let m = _mm_cvtsd_f64(_mm256_castpd256_pd128(t));
+    if m == f64::NEG_INFINITY {
+        return None;
+    }
+    // The equality pass reads the scores again through an opaque copy of the slice, so
+    // the compiler does not keep the first pass's loads alive across the reduction (it
+    // did: sixteen vectors, three of them spilled); each comparison takes its operand
+    // from memory (L1).
+    let y = std::hint::black_box(x);
+    assert_eq!(y.len(), n);
+    let eq = |i: usize| {
+        assert!(i + 4 <= n);
+        // SAFETY: reads `y[i..i + 4]`, in bounds (asserted; `y` has `n` scores).
+        let v = unsafe { _mm256_loadu_pd(y.as_ptr().add(i)) };
+        _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_EQ_OQ>(v, t)) as u64
+    };
+    let mut bits = eq(last) << last;
+    for k in 0..Q - 1 {
+        bits |= eq(4 * k) << (4 * k);
+    }
+    // `m` is one of the scores, so some bit is set.
+    (bits != 0).then(|| 63 - bits.leading_zeros() as usize)
 }
 
 /// Index of the last element of `x` equal to `m` (a number, not NaN): eight
@@ -1108,8 +1255,24 @@ fn max_ignoring_nan(x: &[f64]) -> f64 {
 /// The split goes to the highest score in `[cur + min_len, cur + max_len]`, latest on
 /// ties, NaN lowest. Each costs a vectorised pass over at most `max_len - min_len + 1`
 /// scores, and only segments that reach `max_len` pay it.
-#[inline]
+#[inline(always)]
 fn split_until(
+    open: &mut Open,
+    t: u64,
+    scan: &Scan,
+    window: &Window,
+    emit: &mut impl FnMut(Segment),
+) -> u32 {
+    // The test inline (most calls split nothing), the splits out of line.
+    if scan.max_len != u64::MAX && open.cur + scan.max_len < t {
+        return split_due(open, t, scan, window, emit);
+    }
+    0
+}
+
+/// The splits of [`split_until`] when at least one is due.
+#[inline(never)]
+fn split_due(
     open: &mut Open,
     t: u64,
     scan: &Scan,

@@ -126,7 +126,9 @@ impl Segmenter {
         let mut at = 0;
         while at < chunk.len() {
             let end = (at + BLOCK).min(chunk.len());
-            scores.clear();
+            // Not zeroed: every profiler writes every slot it is given (tested), so
+            // the previous block's scores are overwritten (a block's worth of stores
+            // saved; `resize` only adds or drops slots at the end).
             scores.resize((end - at) * width, 0.0);
             let block = if chunk.count() == 1 {
                 Channels::one(chunk.channel(0).slice(at..end))
@@ -170,7 +172,7 @@ impl Segmenter {
                 check_input(&method, &chunk.slice(0..end), offset)?;
                 return Err(Error::parameter("the input failed its check by block only"));
             }
-            scores.clear();
+            // Not zeroed, as in `push_channels`.
             scores.resize(end - at, 0.0);
             self.profiler
                 .fill_checked(&Channels::one(block), &mut scores)?;

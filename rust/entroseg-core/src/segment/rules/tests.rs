@@ -1073,6 +1073,46 @@ proptest! {
         }
     }
 
+    /// The fused kernel's pass for a block of finite scores (the common case, with no
+    /// finiteness masks) against the masked portable sums, bit for bit; at most one
+    /// non-finite score (at any place) sends it to the masked pass.
+    #[test]
+    fn block_bits_moments_of_finite_blocks(
+        v in prop::collection::vec(
+            prop_oneof![
+                6 => (0u8..6).prop_map(|v| v as f64 / 4.0),
+                4 => -1e6f64..1e6,
+                1 => Just(0.0f64),
+                1 => Just(-0.0f64),
+                1 => Just(f64::MAX),
+                1 => Just(-f64::MAX),
+            ],
+            CONTROL_BLOCK,
+        ),
+        theta in (0u8..6).prop_map(|v| v as f64 / 4.0),
+        mean in -1e3f64..1e3,
+        hole in prop::option::of((0usize..CONTROL_BLOCK, prop_oneof![
+            Just(f64::NAN), Just(f64::INFINITY), Just(f64::NEG_INFINITY)
+        ])),
+    ) {
+        let mut v = v;
+        if let Some((i, x)) = hole {
+            v[i] = x;
+        }
+        let want_bits = (0..CONTROL_BLOCK)
+            .filter(|&i| v[i] > theta)
+            .fold(0u64, |b, i| b | 1 << i);
+        let (sum, dev, finite) = block_moments_portable(&v, mean);
+        let want = (want_bits, (sum.to_bits(), dev.to_bits(), finite));
+        let bits_of = |(b, (s, d, f)): (u64, (f64, f64, u32))| (b, (s.to_bits(), d.to_bits(), f));
+        prop_assert_eq!(bits_of(block_bits_moments(&v, theta, mean)), want);
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is there (checked just above).
+            prop_assert_eq!(bits_of(unsafe { block_bits_moments_avx2(&v, theta, mean) }), want);
+        }
+    }
+
     /// The bracket and tie masks: `range_bits` is the plain closed-range filter (NaN
     /// never in it) on whole and short blocks, and `tie_bits` marks exactly the scores
     /// equal to the threshold that fire by their tie rank.
