@@ -144,7 +144,7 @@ def segment_parallel(
         )
     built = build_spec(options, streaming=False, spec=spec, data=x)
     starts, lengths, reasons, report = _segment_parallel(x, built, chunks, threads, overlap)
-    seg = checked_target(Segments(starts, lengths, reasons), built)
+    seg = checked_target(Segments._native(starts, lengths, reasons), built)
     if not with_report:
         return seg
     return seg, StitchReport(

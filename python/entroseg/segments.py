@@ -195,6 +195,28 @@ class Segments:
         self._reasons = _frozen(rs)
         self._series_offsets = _frozen(so)
 
+    @classmethod
+    def _native(
+        cls,
+        starts: _I64,
+        lengths: _I64,
+        reasons: npt.NDArray[np.uint8],
+        series_offsets: _I64 | None = None,
+    ) -> Segments:
+        """Segments of arrays fresh from the native core (int64, int64, uint8, owned by
+        nobody else), taken as they are: the core's segments are contiguous, ordered and
+        legal by construction (its own tests check that), so the constructor's copies
+        and its checks, several passes over every segment, are skipped."""
+        seg = cls.__new__(cls)
+        seg._calibration = None
+        seg._starts = _frozen(starts)
+        seg._lengths = _frozen(lengths)
+        seg._reasons = _frozen(reasons)
+        seg._series_offsets = _frozen(
+            np.array([0, len(starts)], dtype=np.int64) if series_offsets is None else series_offsets
+        )
+        return seg
+
     # -- the arrays ---------------------------------------------------------------
     @property
     def calibration(self) -> Calibration | None:
@@ -246,6 +268,9 @@ class Segments:
     @property
     def series_lengths(self) -> _I64:
         """Samples per series (int64)."""
+        if len(self._series_offsets) == 2:
+            # One series: its samples are all the samples (no running sum needed).
+            return np.array([self._lengths.sum()], dtype=np.int64)
         totals = np.concatenate([[0], np.cumsum(self._lengths)])
         return np.asarray(totals[self._series_offsets[1:]] - totals[self._series_offsets[:-1]])
 
@@ -405,7 +430,7 @@ def _arrow_batch(
 
 def _one_series(arrays: tuple[_I64, _I64, npt.NDArray[np.uint8]]) -> Segments:
     starts, lengths, reasons = arrays
-    return Segments(starts, lengths, reasons)
+    return Segments._native(starts, lengths, reasons)
 
 
 def _calibrated(
@@ -719,7 +744,7 @@ def segment_batch(
     starts, lengths, reasons, series_offsets, threshold = _segment_batch(
         values, offsets, built, threads
     )
-    seg = Segments(starts, lengths, reasons, series_offsets)
+    seg = Segments._native(starts, lengths, reasons, series_offsets)
     if isinstance(built.options["budget"], int):
         return _budgeted(seg, built, threshold)
     return checked_target(seg, built)

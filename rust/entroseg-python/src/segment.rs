@@ -194,9 +194,19 @@ type BatchArrays<'py> = (
 );
 
 fn to_arrays<'py>(py: Python<'py>, segments: &[Segment]) -> SegmentArrays<'py> {
-    let starts: Vec<i64> = segments.iter().map(|s| s.start as i64).collect();
-    let lengths: Vec<i64> = segments.iter().map(|s| s.len as i64).collect();
-    let reasons: Vec<u8> = segments.iter().map(|s| s.reason).collect();
+    // One pass over the segments (a long run's list does not fit in cache; three
+    // passes read it three times).
+    let n = segments.len();
+    let (mut starts, mut lengths, mut reasons) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for s in segments {
+        starts.push(s.start as i64);
+        lengths.push(s.len as i64);
+        reasons.push(s.reason);
+    }
     (
         PyArray1::from_vec(py, starts),
         PyArray1::from_vec(py, lengths),

@@ -158,7 +158,12 @@ impl Segmenter {
     /// `push` reports (the first bad sample by position, indexed from the chunk's start).
     pub(crate) fn push_once(&mut self, chunk: Samples) -> Result<Vec<Segment>> {
         self.check_open()?;
-        let mut out = Vec::new();
+        // Room for the segments a target length expects (an eighth more), so that a long
+        // run does not grow the list by copying it again and again.
+        let expected = self.engine.rules().target_len.map_or(0, |t| {
+            ((chunk.len() as f64 / t.max(1.0)) * 1.125) as usize + 16
+        });
+        let mut out = Vec::with_capacity(expected.min(chunk.len() + 1));
         let mut scores = std::mem::take(&mut self.scores);
         let offset = self.profiler.samples_seen();
         let method = *self.profiler.method();
