@@ -61,6 +61,22 @@
 //! kept on a threshold target. The chosen pairs are the parity of the kept takes'
 //! intervals, as in the reference.
 //!
+//! # A floor for counts
+//!
+//! A count `r` keeps only the `r` highest-ranked takes, yet a complete run takes about
+//! half the nodes. With a *floor* `F` (a key), the run first counts as takeable only
+//! the nodes whose key is above `F`. Those form a top segment of the rank order, and
+//! the claim holds for any such takeability (the proof only uses that a takeable node
+//! outranks every node that is not), so this run makes exactly the reference's takes
+//! above `F`. When there are at least `r` of them, they hold the reference's first
+//! `r`. Otherwise the run goes on with the floor removed, from the chain it left:
+//! every take it made was ready under `F`, so it was ready without the floor too (the
+//! nodes that become takeable rank below `F`, below it), and the two parts together
+//! are one local run over every takeable node, which the claim covers. The guard is
+//! checked on every new node that is takeable without the floor, so no take escapes it.
+//! The floor only changes the work: the planner passes the key of the take ranked a
+//! little past the count in the previous block's same level.
+//!
 //! The run: a cursor walks the chain left to right, keeping every node left of it not
 //! ready; it passes a node that is not ready and takes one that is. A take changes the
 //! two-place neighbourhood of only the new node and the two nodes on each side of it,
