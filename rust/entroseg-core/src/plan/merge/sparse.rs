@@ -8,14 +8,16 @@
 //! grows with `r` past two linear passes over the values:
 //!
 //! - **Candidates by a sampled bar.** The takes only reach the `3r` best original
-//!   pairs (see [`super::PairSelector::order_candidates`]), and any candidate list that
-//!   holds every pair ranked at least as high as the `3r`-th one, best first, makes the
-//!   same takes: the chain consumes it in rank order and never reaches past the `3r`-th
-//!   (at the `j`-th take at most `3 (j - 1)` of the `3r` best are gone). The bar is a
-//!   key from a small sorted sample of the keys, chosen a little below where the
-//!   `3r`-th key is expected; the candidates are the keys at or above it (one
-//!   branch-free pass). When fewer than `3r` pass (an unlucky sample), the exact
-//!   `3r`-th key is selected instead.
+//!   pairs (see [`super::PairSelector::order_candidates`]): at the `j`-th take at most
+//!   `3 (j - 1)` of them are gone. More generally, a candidate list that holds every
+//!   pair ranked at least as high as its last one, best first, makes the same takes as
+//!   long as the run never needs a pair past its end: the head of the list, once the
+//!   absorbed and taken pairs are skipped, is then the best live original pair of the
+//!   whole chain. So the first list is cut at a key from a small sorted sample of the
+//!   values, a little below where the `1.5 r`-th key is expected (one branch-free
+//!   pass), and a run that reaches the end of that list declines; the selection then
+//!   starts again from every pair ranked at least as high as the exact `3r`-th, which
+//!   always suffices. Chains shorter than `4 * SAMPLE` pairs start from the exact bar.
 //! - **State only where a take wrote it.** Each node's state (value, neighbours,
 //!   interval, alive, fresh) lives in an array whose entries count only when stamped
 //!   with the current selection's epoch; an unstamped node is in its starting state
@@ -94,14 +96,17 @@ impl SparseSelector {
         }
         // First from a bar placed near the `1.5 r`-th key: enough for most runs, which
         // decline when they reach the end of an incomplete candidate list.
-        let bar = self.sampled_bar(values, r.saturating_mul(3) / 2);
-        if self.collect(values, bar) {
-            return None;
-        }
-        // A bar at or below every finite key keeps every takeable pair.
-        let complete = bar <= Self::lowest();
-        if let Some(count) = self.run(values, r, chosen, complete) {
-            return Some(count);
+        // (Short chains go to the exact bar at once: a sample would place it no better
+        // than every pair, which costs a longer sort than the selection saves.)
+        if let Some(bar) = self.sampled_bar(values, r.saturating_mul(3) / 2) {
+            if self.collect(values, bar) {
+                return None;
+            }
+            // A bar at or below every finite key keeps every takeable pair.
+            let complete = bar <= Self::lowest();
+            if let Some(count) = self.run(values, r, chosen, complete) {
+                return Some(count);
+            }
         }
         // Then from every pair ranked at least as high as the `3r`-th.
         let need = r.saturating_mul(3);
@@ -120,7 +125,9 @@ impl SparseSelector {
         } else {
             Self::lowest()
         };
-        self.collect(values, bar);
+        if self.collect(values, bar) {
+            return None;
+        }
         self.run(values, r, chosen, true)
     }
 
@@ -131,11 +138,11 @@ impl SparseSelector {
     }
 
     /// A key a little below the `want`-th largest key as a sample of the values places
-    /// it (1, every takeable key, for short chains).
-    fn sampled_bar(&mut self, values: &[f64], want: usize) -> u64 {
+    /// it; `None` for short chains.
+    fn sampled_bar(&mut self, values: &[f64], want: usize) -> Option<u64> {
         let m = values.len();
         if m < 4 * SAMPLE || want >= m {
-            return Self::lowest();
+            return None;
         }
         self.sample.clear();
         self.sample.extend((0..SAMPLE).map(|j| {
@@ -145,11 +152,13 @@ impl SparseSelector {
         self.sample.sort_unstable_by(|a, b| b.cmp(a));
         // Expected position of the `want`-th key in the sample, with a margin.
         let at = (want * SAMPLE * 9 / 8) / m + 2;
-        self.sample
-            .get(at)
-            .copied()
-            .unwrap_or(0)
-            .max(Self::lowest())
+        Some(
+            self.sample
+                .get(at)
+                .copied()
+                .unwrap_or(0)
+                .max(Self::lowest()),
+        )
     }
 
     /// The ranks of the pairs whose key is at least `bar` (at least [`Self::lowest`]:
