@@ -172,8 +172,8 @@ impl SparseSelector {
         let mut count = 0;
         let mut odd = false;
         for (i, &v) in values.iter().enumerate() {
-            odd |= !(v < f64::INFINITY); // NaN or +inf
-                                         // Branch-free: every pair is written, only those kept are counted.
+            odd |= v.is_nan() | (v == f64::INFINITY);
+            // Branch-free: every pair is written, only those kept are counted.
             if let Some(slot) = self.picked.get_mut(count) {
                 *slot = i as u32;
             }
