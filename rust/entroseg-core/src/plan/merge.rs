@@ -63,6 +63,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::segment::segments::check_offsets;
 
 mod local;
+mod sparse;
 pub mod stream;
 pub use stream::{MergePlanner, Similarity, StreamPlan};
 
@@ -640,6 +641,9 @@ pub(crate) struct Workspace {
     values: Vec<f64>,
     chosen: Vec<bool>,
     selector: PairSelector,
+    /// Per level, the local form's floor for counts (speed only: see
+    /// [`PairSelector::select_with_floor`]).
+    floors: Vec<u64>,
 }
 
 /// Output arrays of earlier plans, emptied, kept for the next plan: fresh arrays of a
@@ -789,6 +793,8 @@ struct PairSelector {
     heap: Vec<Entry>,
     /// The same selection in linear time, tried first.
     local: local::LocalSelector,
+    /// The sorted form for small counts, with state only where takes wrote it.
+    sparse: sparse::SparseSelector,
 }
 
 impl PairSelector {
@@ -800,6 +806,20 @@ impl PairSelector {
     /// or declines (a rounding that could reorder takes, NaN), and then the sorted form
     /// below decides.
     fn select(&mut self, values: &[f64], target: Target, chosen: &mut Vec<bool>) -> usize {
+        self.select_with_floor(values, target, chosen, &mut 0)
+    }
+
+    /// [`PairSelector::select`], with a floor that speeds up the local form's counts
+    /// (see [`local::LocalSelector::select`]; any floor gives the same pairs), kept by
+    /// the caller for the next chain of the same kind (the same level of the next
+    /// block).
+    fn select_with_floor(
+        &mut self,
+        values: &[f64],
+        target: Target,
+        chosen: &mut Vec<bool>,
+        floor: &mut u64,
+    ) -> usize {
         let m = values.len();
         chosen.clear();
         chosen.resize(m, false);
@@ -813,15 +833,27 @@ impl PairSelector {
             // `3r` best pairs (measured on blocks of 1024: the local form is the faster
             // from about `r = m / 8` on).
             Target::Count(r) if r.saturating_mul(8) >= m => {
-                self.select_local(values, target, chosen)
+                self.select_local(values, target, chosen, floor)
             }
-            Target::Count(_) => self.select_chain(values, target, chosen),
+            Target::Count(r) => match self.sparse.select(values, r, chosen) {
+                Some(count) => count,
+                None => {
+                    chosen.fill(false);
+                    self.select_chain(values, target, chosen)
+                }
+            },
         }
     }
 
     /// The local form, or the sorted form where it declines; `chosen` all false.
-    fn select_local(&mut self, values: &[f64], target: Target, chosen: &mut [bool]) -> usize {
-        if let Some(count) = self.local.select(values, target, chosen) {
+    fn select_local(
+        &mut self,
+        values: &[f64],
+        target: Target,
+        chosen: &mut [bool],
+        floor: &mut u64,
+    ) -> usize {
+        if let Some(count) = self.local.select(values, target, chosen, floor) {
             return count;
         }
         chosen.fill(false);
@@ -899,7 +931,7 @@ impl PairSelector {
                         2
                     }
                 }
-                _ if local => self.select_local(&values[a..b], Target::Positive, out),
+                _ if local => self.select_local(&values[a..b], Target::Positive, out, &mut 0),
                 _ => self.select_chain(&values[a..b], Target::Positive, out),
             };
             a = b;
@@ -1261,7 +1293,9 @@ pub(crate) fn plan_with(
             values,
             chosen,
             selector,
+            floors,
         } = &mut *ws;
+        floors.resize(levels, 0);
         cur.load_units((u0, u1), weights, unit_features, dim, &mut sample_at);
         let mut tau = initial_tau;
         for level in 0..levels {
@@ -1303,7 +1337,7 @@ pub(crate) fn plan_with(
                     selector.select(values, target, chosen)
                 }
             } else {
-                selector.select(sims, target, chosen)
+                selector.select_with_floor(sims, target, chosen, &mut floors[level])
             };
             if options.strict && requested > made as i64 {
                 failure = Some((

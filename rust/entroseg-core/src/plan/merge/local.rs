@@ -61,6 +61,22 @@
 //! kept on a threshold target. The chosen pairs are the parity of the kept takes'
 //! intervals, as in the reference.
 //!
+//! # A floor for counts
+//!
+//! A count `r` keeps only the `r` highest-ranked takes, yet a complete run takes about
+//! half the nodes. With a *floor* `F` (a key), the run first counts as takeable only
+//! the nodes whose key is above `F`. Those form a top segment of the rank order, and
+//! the claim holds for any such takeability (the proof only uses that a takeable node
+//! outranks every node that is not), so this run makes exactly the reference's takes
+//! above `F`. When there are at least `r` of them, they hold the reference's first
+//! `r`. Otherwise the run goes on with the floor removed, from the chain it left:
+//! every take it made was ready under `F`, so it was ready without the floor too (the
+//! nodes that become takeable rank below `F`, below it), and the two parts together
+//! are one local run over every takeable node, which the claim covers. The guard is
+//! checked on every new node that is takeable without the floor, so no take escapes it.
+//! The floor only changes the work: the planner passes the key of the take ranked a
+//! little past the count in the previous block's same level.
+//!
 //! The run: a cursor walks the chain left to right, keeping every node left of it not
 //! ready; it passes a node that is not ready and takes one that is. A take changes the
 //! two-place neighbourhood of only the new node and the two nodes on each side of it,
@@ -113,11 +129,18 @@ impl LocalSelector {
     /// The reference's selection (see the module documentation), or `None` when a value
     /// is NaN or `+inf` or a rounding breaks the guard: then the caller runs the
     /// reference. `chosen` holds one `false` per value; returns the pairs chosen.
+    ///
+    /// `floor` speeds a count up (it never changes the result): the run first takes
+    /// only nodes whose key is above it, and only when those are fewer than the count
+    /// does it go on over every takeable node (see "A floor for counts" in the module
+    /// documentation). It is updated to a key that would have left a little more than
+    /// the count's takes above it, for the next chain of the same kind.
     pub(super) fn select(
         &mut self,
         values: &[f64],
         target: Target,
         chosen: &mut [bool],
+        floor: &mut u64,
     ) -> Option<usize> {
         let m = values.len();
         debug_assert!(m < u32::MAX as usize);
@@ -161,9 +184,26 @@ impl LocalSelector {
         // not ready is passed; after a take, the cursor steps back to the leftmost node
         // whose two-place neighbourhood changed (two places left of the new node).
         let mut cursor = if m == 0 { s } else { 0 };
-        while cursor != s {
+        // The first node of the chain, where a run over a lower floor starts again.
+        let mut head = cursor;
+        let mut above = match target {
+            Target::Count(_) => *floor,
+            Target::Positive => 0,
+        };
+        loop {
+            if cursor == s {
+                match target {
+                    Target::Count(r) if above > 0 && self.takes.len() < r => {
+                        // Too few takes above the floor: on over every takeable node.
+                        above = 0;
+                        cursor = head;
+                        continue;
+                    }
+                    _ => break,
+                }
+            }
             let i = cursor as usize;
-            if !self.is_ready(i) {
+            if !self.is_ready(i, above) {
                 cursor = self.next[i];
                 continue;
             }
@@ -210,6 +250,7 @@ impl LocalSelector {
             // Back to the leftmost node whose two-place neighbourhood changed.
             let p1 = self.prev[i];
             cursor = if p1 == s {
+                head = i as u32;
                 i as u32
             } else {
                 let p2 = self.prev[p1 as usize];
@@ -229,6 +270,19 @@ impl LocalSelector {
             Target::Positive => self.takes.len(),
             Target::Count(r) => r.min(self.takes.len()),
         };
+        if let Target::Count(_) = target {
+            // The next floor: the key of the take ranked a little past the count, or
+            // none when the run had barely enough (or too few) takes.
+            let past = keep + keep / 8 + 2;
+            if past < self.takes.len() {
+                self.ranks.clear();
+                self.ranks.extend(self.takes.iter().map(Take::rank));
+                let (_, nth, _) = self.ranks.select_nth_unstable_by(past, |a, b| b.cmp(a));
+                *floor = (*nth >> 32) as u64;
+            } else if above == 0 {
+                *floor = 0;
+            }
+        }
         let bar = if keep < self.takes.len() && keep > 0 {
             self.ranks.clear();
             self.ranks.extend(self.takes.iter().map(Take::rank));
@@ -256,12 +310,13 @@ impl LocalSelector {
         Some(count)
     }
 
-    /// Takeable, and outranks every takeable node within two places (a left node must
+    /// Takeable with a key above `above` (0: any takeable node), and outranks every
+    /// takeable node within two places (a left node must
     /// have a smaller key, a right node may tie; the sentinel's key is 0).
     #[inline]
-    fn is_ready(&self, i: usize) -> bool {
+    fn is_ready(&self, i: usize, above: u64) -> bool {
         let k = self.key[i];
-        if k == 0 {
+        if k <= above {
             return false;
         }
         let p1 = self.prev[i] as usize;

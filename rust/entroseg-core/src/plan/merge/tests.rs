@@ -695,7 +695,7 @@ proptest! {
         let target = count.map_or(Target::Positive, Target::Count);
         let mut local = local::LocalSelector::default();
         let mut chosen = vec![false; m];
-        let made = local.select(&values, target, &mut chosen);
+        let made = local.select(&values, target, &mut chosen, &mut 0);
         let expected = select_with_one_heap(&values, target);
         prop_assert_eq!(made, Some(expected.iter().filter(|&&c| c).count()));
         prop_assert_eq!(&chosen, &expected);
@@ -725,7 +725,7 @@ proptest! {
         let target = count.map_or(Target::Positive, Target::Count);
         let mut local = local::LocalSelector::default();
         let mut chosen = vec![false; values.len()];
-        let made = local.select(&values, target, &mut chosen);
+        let made = local.select(&values, target, &mut chosen, &mut 0);
         let expected = select_with_one_heap(&values, target);
         prop_assert_eq!(made, Some(expected.iter().filter(|&&c| c).count()));
         prop_assert_eq!(chosen, expected);
@@ -759,7 +759,7 @@ proptest! {
         if raw.iter().all(|v| !v.is_nan()) {
             let mut local = local::LocalSelector::default();
             let mut chosen = vec![false; raw.len()];
-            if local.select(&raw, target, &mut chosen).is_some() {
+            if local.select(&raw, target, &mut chosen, &mut 0).is_some() {
                 prop_assert_eq!(chosen, select_with_one_heap(&raw, target));
             }
         }
@@ -774,7 +774,10 @@ fn local_form_declines_where_a_rounding_could_reorder_takes() {
     let values = [0.1, 0.3, 0.3];
     let mut local = local::LocalSelector::default();
     let mut chosen = vec![false; 3];
-    assert_eq!(local.select(&values, Target::Count(2), &mut chosen), None);
+    assert_eq!(
+        local.select(&values, Target::Count(2), &mut chosen, &mut 0),
+        None
+    );
     let mut sel = PairSelector::default();
     let mut out = Vec::new();
     assert_eq!(sel.select(&values, Target::Count(2), &mut out), 2);
@@ -782,7 +785,7 @@ fn local_form_declines_where_a_rounding_could_reorder_takes() {
     assert_eq!(out, [true, false, true]);
     // NaN (an overflowed sum) also goes to the sorted form.
     assert_eq!(
-        local.select(&[1.0, f64::NAN, 2.0], Target::Count(1), &mut chosen),
+        local.select(&[1.0, f64::NAN, 2.0], Target::Count(1), &mut chosen, &mut 0),
         None
     );
 }
@@ -795,19 +798,19 @@ fn local_form_is_not_plain_greedy() {
     let mut local = local::LocalSelector::default();
     let mut chosen = vec![false; 3];
     assert_eq!(
-        local.select(&[4.0, 5.0, 4.0], Target::Count(1), &mut chosen),
+        local.select(&[4.0, 5.0, 4.0], Target::Count(1), &mut chosen, &mut 0),
         Some(1)
     );
     assert_eq!(chosen, [false, true, false]);
     let mut chosen = vec![false; 3];
     assert_eq!(
-        local.select(&[4.0, 5.0, 4.0], Target::Count(2), &mut chosen),
+        local.select(&[4.0, 5.0, 4.0], Target::Count(2), &mut chosen, &mut 0),
         Some(2)
     );
     assert_eq!(chosen, [true, false, true]);
     let mut chosen = vec![false; 3];
     assert_eq!(
-        local.select(&[4.0, 5.0, 4.0], Target::Positive, &mut chosen),
+        local.select(&[4.0, 5.0, 4.0], Target::Positive, &mut chosen, &mut 0),
         Some(2)
     );
     assert_eq!(chosen, [true, false, true]);
@@ -1093,6 +1096,93 @@ proptest! {
                     "{} vs {}", message, at
                 );
             }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    /// The sparse sorted form for counts equals the sorted form (and the one-heap
+    /// reference), ties included, with one selector reused across chains of different
+    /// lengths (its stamped state must not leak from one selection to the next) and on
+    /// counts whose first candidate list runs short.
+    #[test]
+    fn sparse_count_selection_equals_the_sorted_form(
+        chains in prop::collection::vec(
+            (0usize..2500, 1u32..12, 0u32..30, any::<u64>(), 0usize..700, -3i32..3),
+            1..6,
+        ),
+    ) {
+        let mut sparse = sparse::SparseSelector::default();
+        let mut sorted = PairSelector::default();
+        for (m, levels, ineligible, seed, r, shift) in chains {
+            let values = tied_values(m, levels, ineligible, seed, shift);
+            let mut chosen = vec![false; m];
+            let made = sparse.select(&values, r, &mut chosen);
+            let mut expected = Vec::new();
+            let want = sorted.select_sorted(&values, Target::Count(r), &mut expected);
+            prop_assert_eq!(made, Some(want));
+            prop_assert_eq!(&chosen, &expected);
+            prop_assert_eq!(&chosen, &select_with_one_heap(&values, Target::Count(r)));
+        }
+    }
+}
+
+#[test]
+fn sparse_count_selection_declines_on_nan_and_infinity() {
+    let mut sparse = sparse::SparseSelector::default();
+    for odd in [f64::NAN, f64::INFINITY] {
+        let values = [0.5, odd, 0.25, 0.75];
+        let mut chosen = [false; 4];
+        assert_eq!(sparse.select(&values, 1, &mut chosen), None);
+    }
+    // And `select` then answers as the sorted form does.
+    let values = [0.5, f64::NAN, 0.25, 0.75, 0.1, 0.3, 0.2, 0.9, 0.4];
+    let mut sel = PairSelector::default();
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    assert_eq!(
+        sel.select(&values, Target::Count(1), &mut a),
+        sel.select_sorted(&values, Target::Count(1), &mut b)
+    );
+    assert_eq!(a, b);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+    /// Any floor gives the local form's count the one-heap reference's selection: a
+    /// floor above the count's last take (too few takes above it, so the run goes on
+    /// over every node), below it, at a tied key, or past every key; and the floor it
+    /// leaves for the next chain works there as well.
+    #[test]
+    fn local_count_selection_is_the_same_for_any_floor(
+        m in 0usize..1500,
+        levels in 1u32..12,
+        ineligible in 0u32..10,
+        seed in any::<u64>(),
+        r in 0usize..800,
+        shift in -3i32..3,
+        floor_from in prop_oneof![
+            Just(None),
+            (0usize..1500).prop_map(Some),
+        ],
+        lift in 0u64..3,
+    ) {
+        let values = tied_values(m, levels, ineligible, seed, shift);
+        let expected = select_with_one_heap(&values, Target::Count(r));
+        let made_expected = expected.iter().filter(|&&c| c).count();
+        let mut floor = match floor_from {
+            Some(j) if m > 0 => {
+                let v = values[j % m];
+                if v > f64::NEG_INFINITY { sortable(v).saturating_add(lift) - 1 } else { lift }
+            }
+            _ => u64::MAX - lift,
+        };
+        let mut local = local::LocalSelector::default();
+        for _ in 0..2 {
+            let mut chosen = vec![false; m];
+            let made = local.select(&values, Target::Count(r), &mut chosen, &mut floor);
+            prop_assert_eq!(made, Some(made_expected));
+            prop_assert_eq!(&chosen, &expected);
         }
     }
 }
