@@ -2148,10 +2148,13 @@ impl<'a> Reference<'a> {
             // decided where it lies; a `max_len` split of the segment from `c` when the
             // scan passed `c + max_len` without a firing in `[c + min_len, c + max_len]`
             // (the split point is then a function of the scores alone), so it is shared
-            // when `c + max_len < d`: no position before d fires differently.
+            // when `c + max_len < d`: no position before d fires differently. (With
+            // `Combine::And`, from the last rule start, as before: that path is not
+            // covered by the tests of this one.)
             let mut j = starts_before(d);
             while self.starts[j - 1] & FORCED != 0
-                && (self.starts[j - 2] & !FORCED).saturating_add(self.scan.max_len) >= d
+                && (self.scan.and
+                    || (self.starts[j - 2] & !FORCED).saturating_add(self.scan.max_len) >= d)
             {
                 j -= 1;
             }
