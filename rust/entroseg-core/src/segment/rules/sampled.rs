@@ -176,7 +176,8 @@ pub(super) fn calibrated_segments(
     let runs = value_runs(&reference.near, lo);
     let total: usize = runs.iter().map(|r| r.1).sum();
     let centre = edge(centre_k);
-    let fired_at_centre: usize = runs.iter().filter(|r| !(r.0 <= centre)).map(|r| r.1).sum();
+    // (No run holds NaN, so `>` is "not at or below".)
+    let fired_at_centre: usize = runs.iter().filter(|r| r.0 > centre).map(|r| r.1).sum();
     let mut thresholds = vec![lo];
     let mut fired_above = vec![total];
     let mut through = 0usize;
@@ -392,59 +393,62 @@ pub(super) fn value_runs(near: &[[f64; 2]], lo: f64) -> Vec<(f64, usize)> {
     const EMPTY: u64 = u64::MAX;
     let limit = (near.len() / 8).max(4096);
     let mut bits = 10u32;
-    let mut table: Vec<(u64, usize)> = vec![(EMPTY, 0); 1 << bits];
+    // Keys and counts in two plain arrays (slot `i` of both).
+    let mut keys: Vec<u64> = vec![EMPTY; 1 << bits];
+    let mut counts: Vec<u64> = vec![0; 1 << bits];
     let mut distinct = 0usize;
     let slot_of =
         |key: u64, bits: u32| (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize;
+    let find = |keys: &[u64], key: u64, bits: u32| -> usize {
+        let mask = (1usize << bits) - 1;
+        let mut i = slot_of(key, bits);
+        while keys[i] != key && keys[i] != EMPTY {
+            i = (i + 1) & mask;
+        }
+        i
+    };
     let mut hashed = true;
     for &[v, _] in near {
-        if !(v > lo) {
+        if v <= lo || v.is_nan() {
             continue;
         }
         let key = v.to_bits();
-        let mask = (1usize << bits) - 1;
-        let mut i = slot_of(key, bits);
-        loop {
-            let e = &mut table[i];
-            if e.0 == key {
-                e.1 += 1;
-                break;
-            }
-            if e.0 == EMPTY {
-                *e = (key, 1);
-                distinct += 1;
-                break;
-            }
-            i = (i + 1) & mask;
+        let i = find(&keys, key, bits);
+        if keys[i] == EMPTY {
+            keys[i] = key;
+            distinct += 1;
         }
-        if distinct * 2 > table.len() {
+        counts[i] += 1;
+        if distinct * 2 > keys.len() {
             if distinct > limit {
                 hashed = false;
                 break;
             }
-            // Grow: re-insert every entry into a table twice the size.
+            // Grow: re-insert every entry into tables twice the size.
             bits += 1;
-            let mut grown: Vec<(u64, usize)> = vec![(EMPTY, 0); 1 << bits];
-            let mask = (1usize << bits) - 1;
-            for &(k, c) in table.iter().filter(|e| e.0 != EMPTY) {
-                let mut i = slot_of(k, bits);
-                while grown[i].0 != EMPTY {
-                    i = (i + 1) & mask;
-                }
-                grown[i] = (k, c);
+            let mut grown_keys: Vec<u64> = vec![EMPTY; 1 << bits];
+            let mut grown_counts: Vec<u64> = vec![0; 1 << bits];
+            for (&k, &c) in keys.iter().zip(&counts).filter(|e| *e.0 != EMPTY) {
+                let i = find(&grown_keys, k, bits);
+                grown_keys[i] = k;
+                grown_counts[i] = c;
             }
-            table = grown;
+            keys = grown_keys;
+            counts = grown_counts;
         }
     }
     let mut runs: Vec<(f64, usize)> = Vec::new();
     if hashed {
-        let mut keys: Vec<(f64, usize)> = table
-            .into_iter()
-            .filter(|e| e.0 != EMPTY)
-            .map(|(k, c)| (f64::from_bits(k), c))
+        let mut values: Vec<f64> = keys
+            .iter()
+            .filter(|&&k| k != EMPTY)
+            .map(|&k| f64::from_bits(k))
             .collect();
-        keys.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-        runs = keys;
+        sort_total(&mut values);
+        for v in values {
+            let i = find(&keys, v.to_bits(), bits);
+            runs.push((v, counts[i] as usize));
+        }
     } else {
         let mut values: Vec<f64> = near.iter().map(|p| p[0]).filter(|&v| v > lo).collect();
         sort_total(&mut values);
