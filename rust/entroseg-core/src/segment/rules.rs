@@ -2305,14 +2305,23 @@ impl<'a> Reference<'a> {
             if fa == fb {
                 continue;
             }
-            // Re-scan from the reference's last rule start before d (a state both scans
-            // share: every earlier decision was made before d), or from the last
-            // synchronisation if that is later.
+            // Re-scan from the reference's last start before d that was decided before
+            // d (a state both scans share: every earlier decision was made before d),
+            // or from the last synchronisation if that is later. A rule start is
+            // decided where it lies; a `max_len` split of the segment from `c` when the
+            // scan passed `c + max_len` without a firing in `[c + min_len, c + max_len]`
+            // (the split point is then a function of the scores alone), so it is shared
+            // when `c + max_len < d`: no position before d fires differently. (With
+            // `Combine::And`, from the last rule start, as before: that path is not
+            // covered by the tests of this one.)
             let mut j = starts_before(d);
-            while self.starts[j - 1] & FORCED != 0 {
+            while self.starts[j - 1] & FORCED != 0
+                && (self.scan.and
+                    || (self.starts[j - 2] & !FORCED).saturating_add(self.scan.max_len) >= d)
+            {
                 j -= 1;
             }
-            let r = self.starts[j - 1];
+            let r = self.starts[j - 1] & !FORCED;
             let (cur, from) = if r + 1 >= sync_next {
                 (r, r + 1)
             } else {

@@ -171,21 +171,22 @@ pub(super) fn calibrated_segments(
     // Thresholds: `lo`, then every distinct score in (lo, hi]; counts do not increase
     // along the list. x: the count predicted from the reference's exact count along the
     // sample's slope, in the bracket positions that fire.
-    // The scores at the bracket positions (read with them in the pass).
-    let reference_scores: Vec<f64> = reference.near.iter().map(|&[v, _]| v).collect();
-    let mut values: Vec<f64> = reference_scores
-        .iter()
-        .copied()
-        .filter(|&v| v > lo)
-        .collect();
-    sort_total(&mut values);
-    let fired_at_centre = values.len() - values.partition_point(|&v| v <= edge(centre_k));
+    // The scores at the bracket positions (read with them in the pass), as distinct
+    // values ascending with their counts.
+    let runs = value_runs(&reference.near, lo);
+    let total: usize = runs.iter().map(|r| r.1).sum();
+    let centre = edge(centre_k);
+    // (No run holds NaN, so `>` is "not at or below".)
+    let fired_at_centre: usize = runs.iter().filter(|r| r.0 > centre).map(|r| r.1).sum();
     let mut thresholds = vec![lo];
-    let mut fired_above = vec![values.len()];
-    for (i, &v) in values.iter().enumerate() {
-        if values.get(i + 1) != Some(&v) {
+    let mut fired_above = vec![total];
+    let mut through = 0usize;
+    for (i, &(v, c)) in runs.iter().enumerate() {
+        through += c;
+        // Values equal as f64 (the two zeros) make one threshold, the later one.
+        if runs.get(i + 1).map(|r| r.0) != Some(v) {
             thresholds.push(v);
-            fired_above.push(values.len() - i - 1);
+            fired_above.push(total - through);
         }
     }
     let x_at =
@@ -232,29 +233,34 @@ pub(super) fn calibrated_segments(
             thresholds.get(best_i + 1).copied()?
         };
         {
-            let mut ranks: Vec<u64> = current
-                .borrow()
-                .as_ref()
-                .expect("a reference")
-                .cand
-                .iter()
-                .zip(&reference_scores)
-                .filter(|&(_, &v)| v == tied)
-                .map(|(&t, _)| tie_rank(t))
-                .collect();
+            let mut ranks: Vec<u64> = {
+                let slot = current.borrow();
+                let r = slot.as_ref().expect("a reference");
+                r.cand
+                    .iter()
+                    .zip(&r.near)
+                    .filter(|&(_, &[v, _])| v == tied)
+                    .map(|(&t, _)| tie_rank(t))
+                    .collect()
+            };
             if ranks.len() >= 2 {
                 ranks.sort_unstable();
                 search_ties(&ranks, tied, found, wanted, move_to, objective, &mut chosen);
             }
         }
     }
-    let mut reference = current.into_inner().expect("a reference");
-    if reference.scan.theta.to_bits() != chosen.0.value.to_bits()
-        || reference.scan.tie_cut != chosen.0.tie_cut
-    {
-        reference = reference.moved_to(chosen.0);
-    }
+    let reference = moved_if_needed(current.into_inner().expect("a reference"), chosen.0);
     Some((reference.segments_out(), chosen.0))
+}
+
+/// `reference` moved to `th`, unless it is the scan at `th` already.
+fn moved_if_needed(reference: Reference<'_>, th: Threshold) -> Reference<'_> {
+    if reference.scan.theta.to_bits() != th.value.to_bits() || reference.scan.tie_cut != th.tie_cut
+    {
+        reference.moved_to(th)
+    } else {
+        reference
+    }
 }
 
 impl<'a> Reference<'a> {
@@ -373,4 +379,85 @@ pub(super) fn sort_total(values: &mut [f64]) {
     for (v, k) in values.iter_mut().zip(keys) {
         *v = f64::from_bits(key(k) as u64);
     }
+}
+
+/// The distinct bit patterns of the scores above `lo` among the bracket's scores
+/// (`near[i][0]`), in [`sort_total`] order, each with how many scores hold it: the
+/// bracket's sorted values run-length encoded. On these profiles a few hundred values
+/// hold hundreds of thousands of bracket positions, so they are counted in a small hash
+/// table (open addressing, keyed by the bits) and only the distinct values sorted; when
+/// the values turn out mostly distinct (more than an eighth of them, past 4096) the
+/// table is abandoned for a plain sort.
+pub(super) fn value_runs(near: &[[f64; 2]], lo: f64) -> Vec<(f64, usize)> {
+    // An empty slot: a NaN pattern no value above `lo` has (NaN is never above it).
+    const EMPTY: u64 = u64::MAX;
+    let limit = (near.len() / 8).max(4096);
+    let mut bits = 10u32;
+    // Keys and counts in two plain arrays (slot `i` of both).
+    let mut keys: Vec<u64> = vec![EMPTY; 1 << bits];
+    let mut counts: Vec<u64> = vec![0; 1 << bits];
+    let mut distinct = 0usize;
+    let slot_of =
+        |key: u64, bits: u32| (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize;
+    let find = |keys: &[u64], key: u64, bits: u32| -> usize {
+        let mask = (1usize << bits) - 1;
+        let mut i = slot_of(key, bits);
+        while keys[i] != key && keys[i] != EMPTY {
+            i = (i + 1) & mask;
+        }
+        i
+    };
+    let mut hashed = true;
+    for &[v, _] in near {
+        if v <= lo || v.is_nan() {
+            continue;
+        }
+        let key = v.to_bits();
+        let i = find(&keys, key, bits);
+        if keys[i] == EMPTY {
+            keys[i] = key;
+            distinct += 1;
+        }
+        counts[i] += 1;
+        if distinct * 2 > keys.len() {
+            if distinct > limit {
+                hashed = false;
+                break;
+            }
+            // Grow: re-insert every entry into tables twice the size.
+            bits += 1;
+            let mut grown_keys: Vec<u64> = vec![EMPTY; 1 << bits];
+            let mut grown_counts: Vec<u64> = vec![0; 1 << bits];
+            for (&k, &c) in keys.iter().zip(&counts).filter(|e| *e.0 != EMPTY) {
+                let i = find(&grown_keys, k, bits);
+                grown_keys[i] = k;
+                grown_counts[i] = c;
+            }
+            keys = grown_keys;
+            counts = grown_counts;
+        }
+    }
+    let mut runs: Vec<(f64, usize)> = Vec::new();
+    if hashed {
+        let mut values: Vec<f64> = keys
+            .iter()
+            .filter(|&&k| k != EMPTY)
+            .map(|&k| f64::from_bits(k))
+            .collect();
+        sort_total(&mut values);
+        for v in values {
+            let i = find(&keys, v.to_bits(), bits);
+            runs.push((v, counts[i] as usize));
+        }
+    } else {
+        let mut values: Vec<f64> = near.iter().map(|p| p[0]).filter(|&v| v > lo).collect();
+        sort_total(&mut values);
+        for v in values {
+            match runs.last_mut() {
+                Some(last) if last.0.to_bits() == v.to_bits() => last.1 += 1,
+                _ => runs.push((v, 1)),
+            }
+        }
+    }
+    runs
 }

@@ -1175,6 +1175,55 @@ proptest! {
         prop_assert_eq!(bits(&got), bits(&want));
     }
 
+    /// The bracket's values above `lo` as runs of equal bits: the plain sort in
+    /// `total_cmp` order, run-length encoded, whether the hash table holds them (few
+    /// distinct values, growing from 1024 slots), or gives up for the sort (mostly
+    /// distinct, past 4096); signed zeros, infinities and NaN included.
+    #[test]
+    fn value_runs_are_the_sorted_values_run_length_encoded(
+        levels in prop_oneof![1u32..50, 1000u32..5000, Just(1u32 << 30)],
+        n in prop_oneof![0usize..300, 300usize..40_000],
+        specials in prop::collection::vec(
+            prop_oneof![
+                Just(0.0f64),
+                Just(-0.0f64),
+                Just(f64::INFINITY),
+                Just(f64::NEG_INFINITY),
+                Just(f64::NAN),
+                Just(-f64::NAN),
+            ],
+            0..20,
+        ),
+        seed in any::<u64>(),
+        lo in prop_oneof![Just(f64::NEG_INFINITY), -0.5f64..0.5],
+    ) {
+        let mut x = seed | 1;
+        let mut near: Vec<[f64; 2]> = (0..n)
+            .map(|_| {
+                let u = crate::util::testing::lcg_uniform(&mut x);
+                [(u * levels as f64).floor() / levels as f64 - 0.25, 0.0]
+            })
+            .collect();
+        for (k, &v) in specials.iter().enumerate() {
+            let at = (k * 7919) % (near.len() + 1);
+            near.insert(at, [v, 1.0]);
+        }
+        let mut values: Vec<f64> = near.iter().map(|p| p[0]).filter(|&v| v > lo).collect();
+        values.sort_by(f64::total_cmp);
+        let mut want: Vec<(u64, usize)> = Vec::new();
+        for v in values {
+            match want.last_mut() {
+                Some(last) if last.0 == v.to_bits() => last.1 += 1,
+                _ => want.push((v.to_bits(), 1)),
+            }
+        }
+        let got: Vec<(u64, usize)> = sampled::value_runs(&near, lo)
+            .into_iter()
+            .map(|(v, c)| (v.to_bits(), c))
+            .collect();
+        prop_assert_eq!(got, want);
+    }
+
     /// The forced-split kernels on short slices (the one-word mask path of at most 64
     /// scores, and just past it): the latest highest score, NaN lowest, `None` when
     /// every score is NaN or `-inf`.
