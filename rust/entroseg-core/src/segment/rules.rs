@@ -2312,8 +2312,7 @@ impl<'a> Reference<'a> {
             // scan passed `c + max_len` without a firing in `[c + min_len, c + max_len]`
             // (the split point is then a function of the scores alone), so it is shared
             // when `c + max_len < d`: no position before d fires differently. (With
-            // `Combine::And`, from the last rule start, as before: that path is not
-            // covered by the tests of this one.)
+            // `Combine::And`, from the last rule start, as before.)
             let mut j = starts_before(d);
             while self.starts[j - 1] & FORCED != 0
                 && (self.scan.and
@@ -2350,7 +2349,14 @@ impl<'a> Reference<'a> {
                     &window,
                     &mut |g| {
                         b_starts += 1;
-                        if let (Some(out), true) = (out.as_deref_mut(), g.start >= from) {
+                        // Every start after `cur` is new to `out` (which holds the starts
+                        // up to `cur`), including a `max_len` split decided here whose
+                        // position lies before `from`: when the re-scan goes on from the
+                        // last synchronisation, the open segment's split can fall between
+                        // `cur` and `from` (a firing of the reference at `d` kept it from
+                        // splitting there; under `Combine::And` the window's maximum need
+                        // not fire).
+                        if let (Some(out), true) = (out.as_deref_mut(), g.start > cur) {
                             out.push(tagged(g.start, g.reason));
                         }
                     },
@@ -2369,7 +2375,7 @@ impl<'a> Reference<'a> {
                     break;
                 }
             }
-            if let (Some(out), true) = (out.as_deref_mut(), open.cur >= from) {
+            if let (Some(out), true) = (out.as_deref_mut(), open.cur > cur) {
                 out.push(tagged(open.cur, open.reason));
             }
             copied = starts_before(q);

@@ -535,7 +535,8 @@ proptest! {
 
     /// The count relative to a reference scan equals a full scan at every threshold in
     /// the bracket, ties broken at any cut, with and without hard lengths and the
-    /// relative rule; a moved reference is the scan at its threshold.
+    /// relative rule (combined by `Or` and by `And`); a moved reference is the scan at
+    /// its threshold.
     #[test]
     fn counts_relative_to_a_reference_scan_are_exact(
         s in long_scores_strategy(),
@@ -546,13 +547,14 @@ proptest! {
         width in 0.0f64..0.5,
         probes in prop::collection::vec((0.0f64..1.0, any::<u64>()), 1..12),
         moves in prop::collection::vec((0.0f64..1.0, any::<u64>()), 1..6),
+        and in any::<bool>(),
     ) {
         let rules = Rules {
             target_len: Some(8.0),
             min_len,
             max_len: max_extra.map(|e| min_len + 1 + e),
             relative: relative.map(|r| r as f64 / 8.0),
-            combine: relative.map(|_| Combine::Or),
+            combine: relative.map(|_| if and { Combine::And } else { Combine::Or }),
             ..Rules::default()
         };
         prop_assume!(rules.validate().is_ok());
