@@ -606,6 +606,22 @@ fn combine_lanes(v: [f64; MOMENT_LANES]) -> f64 {
     ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]))
 }
 
+/// The eight moment lanes held in two AVX2 registers, as an array (lanes 0-3 from `a`,
+/// 4-7 from `b`), for [`combine_lanes`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn lanes_of(a: std::arch::x86_64::__m256d, b: std::arch::x86_64::__m256d) -> [f64; MOMENT_LANES] {
+    use std::arch::x86_64::_mm256_storeu_pd;
+    let mut v = [0.0f64; MOMENT_LANES];
+    // SAFETY: each store writes four f64 into `v[0..4]` / `v[4..8]`.
+    unsafe {
+        _mm256_storeu_pd(v.as_mut_ptr(), a);
+        _mm256_storeu_pd(v.as_mut_ptr().add(4), b);
+    }
+    v
+}
+
 /// [`block_moments`] of a whole control block with AVX2 (see [`block_bits_moments_avx2`];
 /// a NaN threshold sets no bit).
 #[cfg(target_arch = "x86_64")]
@@ -644,8 +660,8 @@ fn block_bits_moments(block: &[f64], theta: f64, mean: f64) -> (u64, (f64, f64, 
 fn block_bits_moments_avx2(block: &[f64], theta: f64, mean: f64) -> (u64, (f64, f64, u32)) {
     use std::arch::x86_64::{
         __m256d, _mm256_add_pd, _mm256_andnot_pd, _mm256_cmp_pd, _mm256_loadu_pd,
-        _mm256_movemask_pd, _mm256_set1_pd, _mm256_setzero_pd, _mm256_storeu_pd, _mm256_sub_pd,
-        _CMP_EQ_OQ, _CMP_GT_OQ,
+        _mm256_movemask_pd, _mm256_set1_pd, _mm256_setzero_pd, _mm256_sub_pd, _CMP_EQ_OQ,
+        _CMP_GT_OQ,
     };
     assert_eq!(block.len(), CONTROL_BLOCK);
     // The common case, a block of finite scores: the same sums in the same lanes and
@@ -693,20 +709,11 @@ fn block_bits_moments_avx2(block: &[f64], theta: f64, mean: f64) -> (u64, (f64, 
     if _mm256_movemask_pd(zero) != 0b1111 {
         return block_bits_moments_masked_avx2(block, theta, mean);
     }
-    let lanes = |a: __m256d, b: __m256d| {
-        let mut v = [0.0f64; MOMENT_LANES];
-        // SAFETY: each store writes four f64 into `v[0..4]` / `v[4..8]`.
-        unsafe {
-            _mm256_storeu_pd(v.as_mut_ptr(), a);
-            _mm256_storeu_pd(v.as_mut_ptr().add(4), b);
-        }
-        v
-    };
     (
         above,
         (
-            combine_lanes(lanes(sum0, sum1)),
-            combine_lanes(lanes(dev0, dev1)),
+            combine_lanes(lanes_of(sum0, sum1)),
+            combine_lanes(lanes_of(dev0, dev1)),
             CONTROL_BLOCK as u32,
         ),
     )
@@ -720,8 +727,8 @@ fn block_bits_moments_avx2(block: &[f64], theta: f64, mean: f64) -> (u64, (f64, 
 fn block_bits_moments_masked_avx2(block: &[f64], theta: f64, mean: f64) -> (u64, (f64, f64, u32)) {
     use std::arch::x86_64::{
         __m256d, _mm256_add_pd, _mm256_and_pd, _mm256_andnot_pd, _mm256_cmp_pd, _mm256_loadu_pd,
-        _mm256_movemask_pd, _mm256_set1_pd, _mm256_setzero_pd, _mm256_storeu_pd, _mm256_sub_pd,
-        _CMP_GT_OQ, _CMP_LT_OQ,
+        _mm256_movemask_pd, _mm256_set1_pd, _mm256_setzero_pd, _mm256_sub_pd, _CMP_GT_OQ,
+        _CMP_LT_OQ,
     };
     assert_eq!(block.len(), CONTROL_BLOCK);
     let sign = _mm256_set1_pd(-0.0);
@@ -765,20 +772,11 @@ fn block_bits_moments_masked_avx2(block: &[f64], theta: f64, mean: f64) -> (u64,
     step!(5);
     step!(6);
     step!(7);
-    let lanes = |a: __m256d, b: __m256d| {
-        let mut v = [0.0f64; MOMENT_LANES];
-        // SAFETY: each store writes four f64 into `v[0..4]` / `v[4..8]`.
-        unsafe {
-            _mm256_storeu_pd(v.as_mut_ptr(), a);
-            _mm256_storeu_pd(v.as_mut_ptr().add(4), b);
-        }
-        v
-    };
     (
         above,
         (
-            combine_lanes(lanes(sum0, sum1)),
-            combine_lanes(lanes(dev0, dev1)),
+            combine_lanes(lanes_of(sum0, sum1)),
+            combine_lanes(lanes_of(dev0, dev1)),
             finite.count_ones(),
         ),
     )

@@ -1056,12 +1056,9 @@ proptest! {
         ],
         mean in -1e3f64..1e3,
     ) {
-        let want_bits = (0..CONTROL_BLOCK)
-            .filter(|&i| v[i] > theta)
-            .fold(0u64, |b, i| b | 1 << i);
-        let (sum, dev, finite) = block_moments_portable(&v, mean);
-        let want = (want_bits, (sum.to_bits(), dev.to_bits(), finite));
-        let bits_of = |(b, (s, d, f)): (u64, (f64, f64, u32))| (b, (s.to_bits(), d.to_bits(), f));
+        let want = fused_want(&v, theta, mean);
+        let want_bits = want.0;
+        let bits_of = fused_bits;
         prop_assert_eq!(bits_of(block_bits_moments(&v, theta, mean)), want);
         prop_assert_eq!(above_bits(&v, theta), want_bits);
         prop_assert_eq!(above_bits_sse2(&v, theta), want_bits);
@@ -1101,12 +1098,8 @@ proptest! {
         if let Some((i, x)) = hole {
             v[i] = x;
         }
-        let want_bits = (0..CONTROL_BLOCK)
-            .filter(|&i| v[i] > theta)
-            .fold(0u64, |b, i| b | 1 << i);
-        let (sum, dev, finite) = block_moments_portable(&v, mean);
-        let want = (want_bits, (sum.to_bits(), dev.to_bits(), finite));
-        let bits_of = |(b, (s, d, f)): (u64, (f64, f64, u32))| (b, (s.to_bits(), d.to_bits(), f));
+        let want = fused_want(&v, theta, mean);
+        let bits_of = fused_bits;
         prop_assert_eq!(bits_of(block_bits_moments(&v, theta, mean)), want);
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
@@ -1319,4 +1312,18 @@ proptest! {
         let want: Vec<usize> = (0..s.len()).filter(|&i| s[i] >= lo && s[i] <= hi).collect();
         prop_assert_eq!(in_value_range(&near, lo, hi).collect::<Vec<_>>(), want);
     }
+}
+
+/// What the fused block kernel must give for `v`: the firing bits of the threshold rule
+/// as written and the portable block sums, as bits ([`fused_bits`]).
+fn fused_want(v: &[f64], theta: f64, mean: f64) -> (u64, (u64, u64, u32)) {
+    let bits = (0..CONTROL_BLOCK)
+        .filter(|&i| v[i] > theta)
+        .fold(0u64, |b, i| b | 1 << i);
+    fused_bits((bits, block_moments_portable(v, mean)))
+}
+
+/// A fused kernel's result with its sums as bit patterns (compared bit for bit).
+fn fused_bits((b, (s, d, f)): (u64, (f64, f64, u32))) -> (u64, (u64, u64, u32)) {
+    (b, (s.to_bits(), d.to_bits(), f))
 }
