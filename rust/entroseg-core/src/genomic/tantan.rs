@@ -891,6 +891,52 @@ impl Run<'_> {
         }
     }
 
+    /// [`kernels::backward_fused`] through the [`avx2`] kernel when
+    /// [`Run::avx2_dna`] allows it (`None` otherwise).
+    #[inline(always)]
+    fn backward_fused_avx2<const N: usize, E: Emission>(
+        &mut self,
+        back: [&[u8]; 2],
+        key: [u8; 2],
+        to_background: f64,
+        emitted: bool,
+        emission: &E,
+    ) -> Option<(f64, f64)> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(ratios) = self.avx2_dna::<N, E>(emission) {
+            let (k, f2f0) = (self.states, self.model.f2f0);
+            // SAFETY: `avx2_dna` is `Some` only while `passes_avx2` runs, which is
+            // called only on a CPU with AVX2.
+            return Some(unsafe {
+                if emitted {
+                    avx2::backward_fused::<true>(
+                        &mut self.fg,
+                        k,
+                        self.b2f,
+                        back,
+                        key,
+                        to_background,
+                        f2f0,
+                        ratios,
+                    )
+                } else {
+                    avx2::backward_fused::<false>(
+                        &mut self.fg,
+                        k,
+                        self.b2f,
+                        back,
+                        key,
+                        to_background,
+                        f2f0,
+                        ratios,
+                    )
+                }
+            });
+        }
+        let _ = (back, key, to_background, emitted, emission);
+        None
+    }
+
     /// Both passes of the ungapped model, summing with `N` lanes, software-pipelined.
     ///
     /// A step's sum over the repeat states (the forward pass's sum of the old values,
@@ -1067,7 +1113,15 @@ impl Run<'_> {
             let (sum, prepared) = if prepare {
                 let next_back = &self.rev[n - (pos - 1)..];
                 let next_key = emission.key(self.codes[pos - 1]);
-                if emitted {
+                if let Some((now, prepared)) = self.backward_fused_avx2::<N, E>(
+                    [back, next_back],
+                    [key, next_key],
+                    to_background,
+                    emitted,
+                    emission,
+                ) {
+                    (if emitted { this_sum } else { now }, prepared)
+                } else if emitted {
                     let (_, prepared) = kernels::backward_fused::<N, E, true>(
                         &mut self.fg,
                         max_period,
@@ -1771,8 +1825,15 @@ mod avx2 {
     ) -> (f64, f64) {
         let (bulk, run) = extent(fg, k, b2f, back);
         let ratios = [_mm256_set1_pd(ratios[0]), _mm256_set1_pd(ratios[1])];
-        let keys = [_mm256_set1_epi64x(i64::from(key[0])), _mm256_set1_epi64x(i64::from(key[1]))];
-        let (b0, b1, c) = (_mm256_set1_pd(b[0]), _mm256_set1_pd(b[1]), _mm256_set1_pd(f2f0));
+        let keys = [
+            _mm256_set1_epi64x(i64::from(key[0])),
+            _mm256_set1_epi64x(i64::from(key[1])),
+        ];
+        let (b0, b1, c) = (
+            _mm256_set1_pd(b[0]),
+            _mm256_set1_pd(b[1]),
+            _mm256_set1_pd(f2f0),
+        );
         let (fp, wp) = (fg.as_mut_ptr(), b2f.as_ptr());
         let step = |at: usize| -> (__m256d, __m256d) {
             // In bounds: `at + 4 <= run`, checked by `extent`.
@@ -1830,8 +1891,14 @@ mod avx2 {
     ) -> (f64, f64) {
         let (bulk, run) = extent(fg, k, b2f, back);
         let ratios = [_mm256_set1_pd(ratios[0]), _mm256_set1_pd(ratios[1])];
-        let keys = [_mm256_set1_epi64x(i64::from(key[0])), _mm256_set1_epi64x(i64::from(key[1]))];
-        let (t0, t1) = (_mm256_set1_pd(to_background[0]), _mm256_set1_pd(to_background[1]));
+        let keys = [
+            _mm256_set1_epi64x(i64::from(key[0])),
+            _mm256_set1_epi64x(i64::from(key[1])),
+        ];
+        let (t0, t1) = (
+            _mm256_set1_pd(to_background[0]),
+            _mm256_set1_pd(to_background[1]),
+        );
         let c = _mm256_set1_pd(f2f0);
         let (fp, wp) = (fg.as_mut_ptr(), b2f.as_ptr());
         let step = |at: usize| -> (__m256d, __m256d) {
@@ -1869,6 +1936,73 @@ mod avx2 {
             }
         }
         (sum1, sum2)
+    }
+
+    /// [`super::kernels::backward_fused`] for DNA with 4 lanes, the same bits: the two
+    /// sums in two vectors (the generic loop's two accumulators are packed into
+    /// two-lane vectors by the vectoriser).
+    ///
+    /// # Safety
+    /// The CPU must have AVX2.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(super) unsafe fn backward_fused<const EMITTED: bool>(
+        fg: &mut [f64],
+        k: usize,
+        b2f: &[f64],
+        back: [&[u8]; 2],
+        key: [u8; 2],
+        to_background: f64,
+        f2f0: f64,
+        ratios: [f64; 2],
+    ) -> (f64, f64) {
+        let (bulk, run) = extent(fg, k, b2f, back);
+        let ratios = [_mm256_set1_pd(ratios[0]), _mm256_set1_pd(ratios[1])];
+        let keys = [
+            _mm256_set1_epi64x(i64::from(key[0])),
+            _mm256_set1_epi64x(i64::from(key[1])),
+        ];
+        let (t, c) = (_mm256_set1_pd(to_background), _mm256_set1_pd(f2f0));
+        let (fp, wp) = (fg.as_mut_ptr(), b2f.as_ptr());
+        let step = |at: usize| -> (__m256d, __m256d) {
+            // In bounds: `at + 4 <= run`, checked by `extent`.
+            let w = _mm256_loadu_pd(wp.add(at));
+            let f = _mm256_loadu_pd(fp.add(at));
+            let e = if EMITTED {
+                f
+            } else {
+                _mm256_mul_pd(f, ratios_at(back[0], at, keys[0], ratios))
+            };
+            let e_next = _mm256_mul_pd(
+                _mm256_add_pd(t, _mm256_mul_pd(c, e)),
+                ratios_at(back[1], at, keys[1], ratios),
+            );
+            _mm256_storeu_pd(fp.add(at), e_next);
+            (_mm256_mul_pd(w, e), _mm256_mul_pd(w, e_next))
+        };
+        let (mut acc_now, mut acc_next) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+        let mut at = 0;
+        while at < bulk {
+            let (term, term_next) = step(at);
+            if !EMITTED {
+                acc_now = _mm256_add_pd(acc_now, term);
+            }
+            acc_next = _mm256_add_pd(acc_next, term_next);
+            at += 4;
+        }
+        let (mut sum_now, mut sum_next) = (fold(acc_now), fold(acc_next));
+        if bulk < run {
+            let (term, term_next) = step(bulk);
+            let (term, term_next) = (lanes(term), lanes(term_next));
+            for j in 0..k - bulk {
+                if !EMITTED {
+                    sum_now += term[j];
+                }
+                sum_next += term_next[j];
+            }
+        }
+        (sum_now, sum_next)
     }
 }
 
@@ -2284,7 +2418,8 @@ mod tests {
         #[test]
         fn kernels_equal_the_literal_computation(
             codes in dna_codes(),
-            max_period in 1usize..40,
+            // Short periods, and around the DNA default (100) with every tail length.
+            max_period in prop_oneof![1usize..40, 97usize..104],
             lanes in prop::sample::select(vec![1usize, 2, 4, 8]),
             repeat_start in prop::sample::select(vec![0.005, 0.05, 0.0]),
             decay in prop::sample::select(vec![0.9, 1.0, 0.5]),
