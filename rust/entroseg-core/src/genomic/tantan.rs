@@ -1765,8 +1765,8 @@ mod kernels {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    /// The ratios of 4 periods: `ratios[0]` where the letter equals `key`, else
-    /// `ratios[1]`.
+    /// The ratios of the 4 periods from `at`: `ratios[0]` where the letter equals
+    /// `key`, else `ratios[1]`.
     #[target_feature(enable = "avx2")]
     #[inline]
     unsafe fn ratios_at(back: &[u8], at: usize, key: __m256i, ratios: [__m256d; 2]) -> __m256d {
@@ -1793,17 +1793,104 @@ mod avx2 {
         ((l[0] + l[1]) + l[2]) + l[3]
     }
 
-    /// The setup both pairs share: the number of values to run (whole chunks, the
-    /// periods after the last full chunk as one more) and the checks that every chunk
-    /// is in bounds of the padded arrays.
-    fn extent(fg: &[f64], k: usize, b2f: &[f64], back: [&[u8]; 2]) -> (usize, usize) {
+    /// The chunk operands every kernel reads: the ratios, the two positions' keys,
+    /// and the state and weight arrays checked long enough for a last, partial chunk.
+    struct Chunks {
+        ratios: [__m256d; 2],
+        keys: [__m256i; 2],
+        fp: *mut f64,
+        wp: *const f64,
+    }
+
+    impl Chunks {
+        #[target_feature(enable = "avx2")]
+        #[inline]
+        unsafe fn new(
+            fg: &mut [f64],
+            k: usize,
+            b2f: &[f64],
+            back: [&[u8]; 2],
+            key: [u8; 2],
+            ratios: [f64; 2],
+        ) -> Self {
+            let run = k.next_multiple_of(4);
+            assert!(
+                fg.len() >= run && b2f.len() >= run && back[0].len() >= run && back[1].len() >= run,
+                "the state arrays and letters are padded by a chunk"
+            );
+            Chunks {
+                ratios: [_mm256_set1_pd(ratios[0]), _mm256_set1_pd(ratios[1])],
+                keys: [
+                    _mm256_set1_epi64x(i64::from(key[0])),
+                    _mm256_set1_epi64x(i64::from(key[1])),
+                ],
+                fp: fg.as_mut_ptr(),
+                wp: b2f.as_ptr(),
+            }
+        }
+
+        /// The states and weights of the chunk at `at` (`at + 4` at most `k` rounded
+        /// up to a chunk, checked by [`Chunks::new`]).
+        #[target_feature(enable = "avx2")]
+        #[inline]
+        unsafe fn load(&self, at: usize) -> (__m256d, __m256d) {
+            (
+                _mm256_loadu_pd(self.fp.add(at)),
+                _mm256_loadu_pd(self.wp.add(at)),
+            )
+        }
+
+        /// Stores the chunk's new states (bounds as for [`Chunks::load`]).
+        #[target_feature(enable = "avx2")]
+        #[inline]
+        unsafe fn store(&self, at: usize, f: __m256d) {
+            _mm256_storeu_pd(self.fp.add(at), f);
+        }
+
+        /// Position `i`'s ratios for the chunk at `at`.
+        #[target_feature(enable = "avx2")]
+        #[inline]
+        unsafe fn ratios(&self, back: [&[u8]; 2], i: usize, at: usize) -> __m256d {
+            ratios_at(back[i], at, self.keys[i], self.ratios)
+        }
+    }
+
+    /// The two sums of the terms `step` returns for the chunks of the first `k`
+    /// periods, each in the generic kernels' order: whole chunks into one vector per
+    /// sum (two chains of additions side by side), the lanes added in order, then the
+    /// periods after the last full chunk one by one (that chunk runs whole; its
+    /// padding lanes are not added). Without `first` the first sum is 0 (a constant
+    /// at every call, so the branch compiles away).
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn two_sums(
+        k: usize,
+        first: bool,
+        mut step: impl FnMut(usize) -> (__m256d, __m256d),
+    ) -> (f64, f64) {
         let bulk = k - k % 4;
-        let run = if bulk < k { bulk + 4 } else { bulk };
-        assert!(
-            fg.len() >= run && b2f.len() >= run && back[0].len() >= run && back[1].len() >= run,
-            "the state arrays and letters are padded by a chunk"
-        );
-        (bulk, run)
+        let (mut acc1, mut acc2) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+        let mut at = 0;
+        while at < bulk {
+            let (term1, term2) = step(at);
+            if first {
+                acc1 = _mm256_add_pd(acc1, term1);
+            }
+            acc2 = _mm256_add_pd(acc2, term2);
+            at += 4;
+        }
+        let (mut sum1, mut sum2) = (fold(acc1), fold(acc2));
+        if bulk < k {
+            let (term1, term2) = step(bulk);
+            let (term1, term2) = (lanes(term1), lanes(term2));
+            for j in 0..k - bulk {
+                if first {
+                    sum1 += term1[j];
+                }
+                sum2 += term2[j];
+            }
+        }
+        (sum1, sum2)
     }
 
     /// [`super::kernels::forward_pair`] for DNA with 4 lanes, the same bits.
@@ -1823,53 +1910,25 @@ mod avx2 {
         f2f0: f64,
         ratios: [f64; 2],
     ) -> (f64, f64) {
-        let (bulk, run) = extent(fg, k, b2f, back);
-        let ratios = [_mm256_set1_pd(ratios[0]), _mm256_set1_pd(ratios[1])];
-        let keys = [
-            _mm256_set1_epi64x(i64::from(key[0])),
-            _mm256_set1_epi64x(i64::from(key[1])),
-        ];
+        let chunks = Chunks::new(fg, k, b2f, back, key, ratios);
         let (b0, b1, c) = (
             _mm256_set1_pd(b[0]),
             _mm256_set1_pd(b[1]),
             _mm256_set1_pd(f2f0),
         );
-        let (fp, wp) = (fg.as_mut_ptr(), b2f.as_ptr());
-        let step = |at: usize| -> (__m256d, __m256d) {
-            // In bounds: `at + 4 <= run`, checked by `extent`.
-            let w = _mm256_loadu_pd(wp.add(at));
-            let f = _mm256_loadu_pd(fp.add(at));
+        two_sums(k, true, |at| {
+            let (f, w) = chunks.load(at);
             let first = _mm256_mul_pd(
                 _mm256_add_pd(_mm256_mul_pd(b0, w), _mm256_mul_pd(f, c)),
-                ratios_at(back[0], at, keys[0], ratios),
+                chunks.ratios(back, 0, at),
             );
             let second = _mm256_mul_pd(
                 _mm256_add_pd(_mm256_mul_pd(b1, w), _mm256_mul_pd(first, c)),
-                ratios_at(back[1], at, keys[1], ratios),
+                chunks.ratios(back, 1, at),
             );
-            _mm256_storeu_pd(fp.add(at), second);
+            chunks.store(at, second);
             (first, second)
-        };
-        let (mut acc1, mut acc2) = (_mm256_setzero_pd(), _mm256_setzero_pd());
-        let mut at = 0;
-        while at < bulk {
-            let (first, second) = step(at);
-            acc1 = _mm256_add_pd(acc1, first);
-            acc2 = _mm256_add_pd(acc2, second);
-            at += 4;
-        }
-        let (mut sum1, mut sum2) = (fold(acc1), fold(acc2));
-        if bulk < run {
-            let (first, second) = step(bulk);
-            let (first, second) = (lanes(first), lanes(second));
-            for &x in &first[..k - bulk] {
-                sum1 += x;
-            }
-            for &x in &second[..k - bulk] {
-                sum2 += x;
-            }
-        }
-        (sum1, sum2)
+        })
     }
 
     /// [`super::kernels::backward_pair`] for DNA with 4 lanes, the same bits.
@@ -1889,53 +1948,25 @@ mod avx2 {
         f2f0: f64,
         ratios: [f64; 2],
     ) -> (f64, f64) {
-        let (bulk, run) = extent(fg, k, b2f, back);
-        let ratios = [_mm256_set1_pd(ratios[0]), _mm256_set1_pd(ratios[1])];
-        let keys = [
-            _mm256_set1_epi64x(i64::from(key[0])),
-            _mm256_set1_epi64x(i64::from(key[1])),
-        ];
+        let chunks = Chunks::new(fg, k, b2f, back, key, ratios);
         let (t0, t1) = (
             _mm256_set1_pd(to_background[0]),
             _mm256_set1_pd(to_background[1]),
         );
         let c = _mm256_set1_pd(f2f0);
-        let (fp, wp) = (fg.as_mut_ptr(), b2f.as_ptr());
-        let step = |at: usize| -> (__m256d, __m256d) {
-            // In bounds: `at + 4 <= run`, checked by `extent`.
-            let w = _mm256_loadu_pd(wp.add(at));
-            let f = _mm256_loadu_pd(fp.add(at));
+        two_sums(k, true, |at| {
+            let (f, w) = chunks.load(at);
             let e1 = _mm256_mul_pd(
                 _mm256_add_pd(t0, _mm256_mul_pd(c, f)),
-                ratios_at(back[0], at, keys[0], ratios),
+                chunks.ratios(back, 0, at),
             );
             let e2 = _mm256_mul_pd(
                 _mm256_add_pd(t1, _mm256_mul_pd(c, e1)),
-                ratios_at(back[1], at, keys[1], ratios),
+                chunks.ratios(back, 1, at),
             );
-            _mm256_storeu_pd(fp.add(at), e2);
+            chunks.store(at, e2);
             (_mm256_mul_pd(w, e1), _mm256_mul_pd(w, e2))
-        };
-        let (mut acc1, mut acc2) = (_mm256_setzero_pd(), _mm256_setzero_pd());
-        let mut at = 0;
-        while at < bulk {
-            let (term1, term2) = step(at);
-            acc1 = _mm256_add_pd(acc1, term1);
-            acc2 = _mm256_add_pd(acc2, term2);
-            at += 4;
-        }
-        let (mut sum1, mut sum2) = (fold(acc1), fold(acc2));
-        if bulk < run {
-            let (term1, term2) = step(bulk);
-            let (term1, term2) = (lanes(term1), lanes(term2));
-            for &x in &term1[..k - bulk] {
-                sum1 += x;
-            }
-            for &x in &term2[..k - bulk] {
-                sum2 += x;
-            }
-        }
-        (sum1, sum2)
+        })
     }
 
     /// [`super::kernels::backward_fused`] for DNA with 4 lanes, the same bits: the two
@@ -1957,52 +1988,24 @@ mod avx2 {
         f2f0: f64,
         ratios: [f64; 2],
     ) -> (f64, f64) {
-        let (bulk, run) = extent(fg, k, b2f, back);
-        let ratios = [_mm256_set1_pd(ratios[0]), _mm256_set1_pd(ratios[1])];
-        let keys = [
-            _mm256_set1_epi64x(i64::from(key[0])),
-            _mm256_set1_epi64x(i64::from(key[1])),
-        ];
+        let chunks = Chunks::new(fg, k, b2f, back, key, ratios);
         let (t, c) = (_mm256_set1_pd(to_background), _mm256_set1_pd(f2f0));
-        let (fp, wp) = (fg.as_mut_ptr(), b2f.as_ptr());
-        let step = |at: usize| -> (__m256d, __m256d) {
-            // In bounds: `at + 4 <= run`, checked by `extent`.
-            let w = _mm256_loadu_pd(wp.add(at));
-            let f = _mm256_loadu_pd(fp.add(at));
+        // Without `EMITTED` this step's sum is the first; with it, the previous step
+        // returned it and `two_sums` skips it.
+        two_sums(k, !EMITTED, |at| {
+            let (f, w) = chunks.load(at);
             let e = if EMITTED {
                 f
             } else {
-                _mm256_mul_pd(f, ratios_at(back[0], at, keys[0], ratios))
+                _mm256_mul_pd(f, chunks.ratios(back, 0, at))
             };
             let e_next = _mm256_mul_pd(
                 _mm256_add_pd(t, _mm256_mul_pd(c, e)),
-                ratios_at(back[1], at, keys[1], ratios),
+                chunks.ratios(back, 1, at),
             );
-            _mm256_storeu_pd(fp.add(at), e_next);
+            chunks.store(at, e_next);
             (_mm256_mul_pd(w, e), _mm256_mul_pd(w, e_next))
-        };
-        let (mut acc_now, mut acc_next) = (_mm256_setzero_pd(), _mm256_setzero_pd());
-        let mut at = 0;
-        while at < bulk {
-            let (term, term_next) = step(at);
-            if !EMITTED {
-                acc_now = _mm256_add_pd(acc_now, term);
-            }
-            acc_next = _mm256_add_pd(acc_next, term_next);
-            at += 4;
-        }
-        let (mut sum_now, mut sum_next) = (fold(acc_now), fold(acc_next));
-        if bulk < run {
-            let (term, term_next) = step(bulk);
-            let (term, term_next) = (lanes(term), lanes(term_next));
-            for j in 0..k - bulk {
-                if !EMITTED {
-                    sum_now += term[j];
-                }
-                sum_next += term_next[j];
-            }
-        }
-        (sum_now, sum_next)
+        })
     }
 }
 
