@@ -447,12 +447,19 @@ impl BlockGroups {
         match features {
             UnitFeatures::Cosine(vectors) => {
                 // Size-weighted sums: a unit of weight w counts w times in its group's
-                // mean.
-                for (row, &w) in vectors[u0 * dim..u1 * dim]
-                    .chunks_exact(dim)
+                // mean. Written in place (one `extend` per row cost a capacity check
+                // and a loop set-up per unit).
+                let rows = &vectors[u0 * dim..u1 * dim];
+                self.sums.resize(rows.len(), 0.0);
+                for ((dst, row), &w) in self
+                    .sums
+                    .chunks_exact_mut(dim)
+                    .zip(rows.chunks_exact(dim))
                     .zip(&self.sizes)
                 {
-                    self.sums.extend(row.iter().map(|&v| v as f64 * w as f64));
+                    for (d, &v) in dst.iter_mut().zip(row) {
+                        *d = v as f64 * w as f64;
+                    }
                 }
             }
             UnitFeatures::Rows(values) => {
@@ -481,13 +488,14 @@ impl BlockGroups {
     fn describe(&self, kind: Kind, dim: usize, has_counts: bool, pre: &mut Vec<f64>) {
         pre.clear();
         match kind {
-            Kind::Cosine => pre.extend(self.sums.chunks_exact(dim).map(|a| {
-                let mut na = 0.0;
-                for &x in a {
-                    na += x * x;
-                }
-                na.sqrt()
-            })),
+            Kind::Cosine => match dim {
+                1 => self.norms::<1>(dim, pre),
+                2 => self.norms::<2>(dim, pre),
+                3 => self.norms::<3>(dim, pre),
+                4 => self.norms::<4>(dim, pre),
+                8 => self.norms::<8>(dim, pre),
+                _ => self.norms::<0>(dim, pre),
+            },
             Kind::Profile if dim == 1 && !has_counts => pre.extend(
                 self.sums
                     .iter()
@@ -505,6 +513,20 @@ impl BlockGroups {
                 }
             }
         }
+    }
+
+    /// The norm of each group's vector sum (`sqrt` of the sum of squares in column
+    /// order) into `pre`; `D` is `dim` known to the compiler (0: not known), which
+    /// unrolls the columns without changing an operation or its order.
+    fn norms<const D: usize>(&self, dim: usize, pre: &mut Vec<f64>) {
+        let dim = if D == 0 { dim } else { D };
+        pre.extend(self.sums.chunks_exact(dim).map(|a| {
+            let mut na = 0.0;
+            for &x in a {
+                na += x * x;
+            }
+            na.sqrt()
+        }));
     }
 
     /// The similarity of each pair of adjacent groups, `-inf` where the merged group
@@ -525,13 +547,45 @@ impl BlockGroups {
             return;
         }
         sims.resize(k - 1, 0.0);
+        // Without `max_size` every pair passes the weight test (a saturating sum is at
+        // most `i64::MAX`): those plans skip it.
+        type PairSims = fn(&BlockGroups, Kind, usize, &[f64], i32, i64, &mut [f64]);
+        let run: PairSims = match (dim, max_size < i64::MAX) {
+            (1, false) => Self::pair_sims::<1, false>,
+            (2, false) => Self::pair_sims::<2, false>,
+            (3, false) => Self::pair_sims::<3, false>,
+            (4, false) => Self::pair_sims::<4, false>,
+            (8, false) => Self::pair_sims::<8, false>,
+            (_, false) => Self::pair_sims::<0, false>,
+            (1, true) => Self::pair_sims::<1, true>,
+            (4, true) => Self::pair_sims::<4, true>,
+            (_, true) => Self::pair_sims::<0, true>,
+        };
+        run(self, kind, dim, pre, window, max_size, sims);
+    }
+
+    /// [`BlockGroups::similarities`] into `sims` (one entry per pair), with `D` the
+    /// column count known to the compiler (0: `dim`) and `SIZED` whether the weight
+    /// test can fail: the same operations in the same order either way.
+    fn pair_sims<const D: usize, const SIZED: bool>(
+        &self,
+        kind: Kind,
+        dim: usize,
+        pre: &[f64],
+        window: i32,
+        max_size: i64,
+        sims: &mut [f64],
+    ) {
+        let dim = if D == 0 { dim } else { D };
         // One loop per kind, each over slices of exactly the pairs: no dispatch or
         // bounds check per pair.
         let eligible = self
             .starts
             .windows(3)
             .zip(self.sizes.windows(2))
-            .map(|(s, w)| s[2] - s[0] <= window && w[0].saturating_add(w[1]) <= max_size);
+            .map(|(s, w)| {
+                (s[2] - s[0] <= window) & (!SIZED || w[0].saturating_add(w[1]) <= max_size)
+            });
         let keep = |ok: bool, v: f64| if ok { v } else { f64::NEG_INFINITY };
         match kind {
             Kind::Profile if dim == 1 => {
@@ -578,6 +632,27 @@ impl BlockGroups {
         dim: usize,
         has_counts: bool,
     ) {
+        match dim {
+            1 => self.merge_into_n::<1>(next, chosen, made, dim, has_counts),
+            2 => self.merge_into_n::<2>(next, chosen, made, dim, has_counts),
+            3 => self.merge_into_n::<3>(next, chosen, made, dim, has_counts),
+            4 => self.merge_into_n::<4>(next, chosen, made, dim, has_counts),
+            8 => self.merge_into_n::<8>(next, chosen, made, dim, has_counts),
+            _ => self.merge_into_n::<0>(next, chosen, made, dim, has_counts),
+        }
+    }
+
+    /// [`BlockGroups::merge_into`] with `D` the column count known to the compiler (0:
+    /// `dim`): the same additions, with the columns unrolled.
+    fn merge_into_n<const D: usize>(
+        &self,
+        next: &mut BlockGroups,
+        chosen: &[bool],
+        made: usize,
+        dim: usize,
+        has_counts: bool,
+    ) {
+        let dim = if D == 0 { dim } else { D };
         let k = self.sizes.len();
         let new = k - made;
         next.clear();
