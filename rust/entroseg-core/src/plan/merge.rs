@@ -286,10 +286,16 @@ enum Kind {
 
 /// Validates the inputs; returns where the units' features come from, the kind of
 /// similarity, the columns per unit and the number of units.
+///
+/// With `scanned` the caller has already checked every value (the streaming planner
+/// checks each chunk as it arrives, and a restored checkpoint as it is read): the
+/// passes over the weights, unit lengths and values are skipped, the shapes are still
+/// checked.
 fn check_inputs<'a>(
     series_offsets: &[i64],
     weights: Option<&[i64]>,
     features: &Features<'a>,
+    scanned: bool,
 ) -> Result<(UnitFeatures<'a>, Kind, usize, usize)> {
     let n = match features {
         Features::Cosine { vectors, dim } => {
@@ -332,7 +338,7 @@ fn check_inputs<'a>(
                 w.len()
             )));
         }
-        if let Some(i) = w.iter().position(|&v| v < 1) {
+        if let Some(i) = (!scanned).then(|| w.iter().position(|&v| v < 1)).flatten() {
             return Err(Error::parameter(format!(
                 "weights must be >= 1, got weights[{i}] = {}",
                 w[i]
@@ -341,7 +347,10 @@ fn check_inputs<'a>(
     }
     match *features {
         Features::Cosine { vectors, dim } => {
-            if let Some(i) = vectors.iter().position(|v| !v.is_finite()) {
+            if let Some(i) = (!scanned)
+                .then(|| vectors.iter().position(|v| !v.is_finite()))
+                .flatten()
+            {
                 return Err(Error::new(
                     ErrorKind::NonFinite { index: i / dim },
                     format!(
@@ -364,17 +373,24 @@ fn check_inputs<'a>(
                     "the profile must have at least one column, got 0",
                 ));
             }
-            if let Some(i) = unit_lengths.iter().position(|&l| l < 1) {
+            if let Some(i) = (!scanned)
+                .then(|| unit_lengths.iter().position(|&l| l < 1))
+                .flatten()
+            {
                 return Err(Error::parameter(format!(
                     "unit lengths must be >= 1, got length {} at unit {i}",
                     unit_lengths[i]
                 )));
             }
             // Checked: lengths or a column count near the integer limit must not wrap
-            // around to a match.
-            let samples = unit_lengths
-                .iter()
-                .try_fold(0usize, |a, &l| a.checked_add(l as usize));
+            // around to a match. (Scanned values: the caller matched them.)
+            let samples = if scanned {
+                Some(values.len() / columns)
+            } else {
+                unit_lengths
+                    .iter()
+                    .try_fold(0usize, |a, &l| a.checked_add(l as usize))
+            };
             if samples.and_then(|s| s.checked_mul(columns)) != Some(values.len()) {
                 let samples = samples.map_or("more than 2^64".to_string(), |s| s.to_string());
                 return Err(Error::parameter(format!(
@@ -383,7 +399,10 @@ fn check_inputs<'a>(
                 )));
             }
             let samples = values.len() / columns;
-            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            if let Some(i) = (!scanned)
+                .then(|| values.iter().position(|v| !v.is_finite()))
+                .flatten()
+            {
                 return Err(Error::new(
                     ErrorKind::NonFinite { index: i / columns },
                     format!(
@@ -1264,10 +1283,12 @@ pub fn merge_plan(
         features,
         options,
         &mut Workspace::default(),
+        false,
     )
 }
 
-/// [`merge_plan`] with the caller's scratch buffers.
+/// [`merge_plan`] with the caller's scratch buffers; `scanned` as in [`check_inputs`]
+/// (only for inputs whose every value was already checked).
 ///
 /// The plan runs block by block (a series is one block without
 /// [`MergeOptions::block`]), every level of a block before the next block: blocks are
@@ -1280,6 +1301,7 @@ pub(crate) fn plan_with(
     features: Features<'_>,
     options: &MergeOptions,
     ws: &mut Workspace,
+    scanned: bool,
 ) -> Result<MergePlan> {
     if options.window < 2 {
         return Err(Error::parameter(format!(
@@ -1300,7 +1322,7 @@ pub(crate) fn plan_with(
         }
     }
     options.schedule.validate()?;
-    let (unit_features, kind, dim, n) = check_inputs(series_offsets, weights, &features)?;
+    let (unit_features, kind, dim, n) = check_inputs(series_offsets, weights, &features, scanned)?;
     // The planning runs over blocks; without `block` each series is one block. Every
     // statement below about a "series" is about a block.
     let (block_offsets, series_blocks) = match options.block {
