@@ -539,13 +539,14 @@ impl BlockGroups {
     /// unrolls the columns without changing an operation or its order.
     fn norms<const D: usize>(&self, dim: usize, pre: &mut Vec<f64>) {
         let dim = if D == 0 { dim } else { D };
-        pre.extend(self.sums.chunks_exact(dim).map(|a| {
+        pre.resize(self.sizes.len(), 0.0);
+        for (p, a) in pre.iter_mut().zip(self.sums.chunks_exact(dim)) {
             let mut na = 0.0;
             for &x in a {
                 na += x * x;
             }
-            na.sqrt()
-        }));
+            *p = na.sqrt();
+        }
     }
 
     /// The similarity of each pair of adjacent groups, `-inf` where the merged group
@@ -848,11 +849,9 @@ impl Ord for Entry {
 #[inline]
 fn sortable(v: f64) -> u64 {
     let bits = v.to_bits();
-    if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | (1 << 63)
-    }
+    // Negative: every bit flipped; otherwise the sign bit set (it is clear). One xor
+    // with a mask from the sign, no branch.
+    bits ^ (((bits as i64 >> 63) as u64) | (1 << 63))
 }
 
 const NONE: u32 = u32::MAX;

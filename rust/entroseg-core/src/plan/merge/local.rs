@@ -153,18 +153,17 @@ impl LocalSelector {
             }
         };
         let s = sentinel(m);
-        self.key.clear();
-        let mut odd = false;
-        self.key.extend(values.iter().map(|&v| {
-            odd |= v.is_nan() || v == f64::INFINITY;
-            if takeable(v) {
-                sortable(v)
-            } else {
-                0
-            }
-        }));
-        if odd {
+        // NaN and `+inf` decline; then every value is takeable exactly when it is
+        // finite (a count) or `> 0` and finite (a threshold): one loop per target, no
+        // branch per value.
+        if values.iter().any(|&v| v.is_nan() || v == f64::INFINITY) {
             return None;
+        }
+        self.key.clear();
+        self.key.resize(m, 0);
+        let lowest = if positive { 0.0 } else { f64::NEG_INFINITY };
+        for (k, &v) in self.key.iter_mut().zip(values) {
+            *k = if v > lowest { sortable(v) } else { 0 };
         }
         self.key.push(0);
         self.value.clear();
