@@ -652,12 +652,18 @@ pub fn _merge_stream_push<'py>(
                 let idx = &o[lo..hi];
                 gv.clear();
                 gp.clear();
-                for &r in idx {
-                    let r = r as usize;
-                    if cosine {
-                        gv.extend_from_slice(&vectors[r * dim..(r + 1) * dim]);
-                    } else {
-                        gp.extend_from_slice(&profile[r * dim..(r + 1) * dim]);
+                if !cosine && dim == 1 {
+                    // One value per row: a gather (a slice copy per row is a `memmove`
+                    // call per row, a tenth of the Arrow step's time with 16 keys).
+                    gp.extend(idx.iter().map(|&r| profile[r as usize]));
+                } else {
+                    for &r in idx {
+                        let r = r as usize;
+                        if cosine {
+                            gv.extend_from_slice(&vectors[r * dim..(r + 1) * dim]);
+                        } else {
+                            gp.extend_from_slice(&profile[r * dim..(r + 1) * dim]);
+                        }
                     }
                 }
                 let ws = match weights {

@@ -286,10 +286,16 @@ enum Kind {
 
 /// Validates the inputs; returns where the units' features come from, the kind of
 /// similarity, the columns per unit and the number of units.
+///
+/// With `scanned` the caller has already checked every value (the streaming planner
+/// checks each chunk as it arrives, and a restored checkpoint as it is read): the
+/// passes over the weights, unit lengths and values are skipped, the shapes are still
+/// checked.
 fn check_inputs<'a>(
     series_offsets: &[i64],
     weights: Option<&[i64]>,
     features: &Features<'a>,
+    scanned: bool,
 ) -> Result<(UnitFeatures<'a>, Kind, usize, usize)> {
     let n = match features {
         Features::Cosine { vectors, dim } => {
@@ -332,7 +338,7 @@ fn check_inputs<'a>(
                 w.len()
             )));
         }
-        if let Some(i) = w.iter().position(|&v| v < 1) {
+        if let Some(i) = (!scanned).then(|| w.iter().position(|&v| v < 1)).flatten() {
             return Err(Error::parameter(format!(
                 "weights must be >= 1, got weights[{i}] = {}",
                 w[i]
@@ -341,7 +347,10 @@ fn check_inputs<'a>(
     }
     match *features {
         Features::Cosine { vectors, dim } => {
-            if let Some(i) = vectors.iter().position(|v| !v.is_finite()) {
+            if let Some(i) = (!scanned)
+                .then(|| vectors.iter().position(|v| !v.is_finite()))
+                .flatten()
+            {
                 return Err(Error::new(
                     ErrorKind::NonFinite { index: i / dim },
                     format!(
@@ -364,17 +373,24 @@ fn check_inputs<'a>(
                     "the profile must have at least one column, got 0",
                 ));
             }
-            if let Some(i) = unit_lengths.iter().position(|&l| l < 1) {
+            if let Some(i) = (!scanned)
+                .then(|| unit_lengths.iter().position(|&l| l < 1))
+                .flatten()
+            {
                 return Err(Error::parameter(format!(
                     "unit lengths must be >= 1, got length {} at unit {i}",
                     unit_lengths[i]
                 )));
             }
             // Checked: lengths or a column count near the integer limit must not wrap
-            // around to a match.
-            let samples = unit_lengths
-                .iter()
-                .try_fold(0usize, |a, &l| a.checked_add(l as usize));
+            // around to a match. (Scanned values: the caller matched them.)
+            let samples = if scanned {
+                Some(values.len() / columns)
+            } else {
+                unit_lengths
+                    .iter()
+                    .try_fold(0usize, |a, &l| a.checked_add(l as usize))
+            };
             if samples.and_then(|s| s.checked_mul(columns)) != Some(values.len()) {
                 let samples = samples.map_or("more than 2^64".to_string(), |s| s.to_string());
                 return Err(Error::parameter(format!(
@@ -383,7 +399,10 @@ fn check_inputs<'a>(
                 )));
             }
             let samples = values.len() / columns;
-            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            if let Some(i) = (!scanned)
+                .then(|| values.iter().position(|v| !v.is_finite()))
+                .flatten()
+            {
                 return Err(Error::new(
                     ErrorKind::NonFinite { index: i / columns },
                     format!(
@@ -447,12 +466,19 @@ impl BlockGroups {
         match features {
             UnitFeatures::Cosine(vectors) => {
                 // Size-weighted sums: a unit of weight w counts w times in its group's
-                // mean.
-                for (row, &w) in vectors[u0 * dim..u1 * dim]
-                    .chunks_exact(dim)
+                // mean. Written in place (one `extend` per row cost a capacity check
+                // and a loop set-up per unit).
+                let rows = &vectors[u0 * dim..u1 * dim];
+                self.sums.resize(rows.len(), 0.0);
+                for ((dst, row), &w) in self
+                    .sums
+                    .chunks_exact_mut(dim)
+                    .zip(rows.chunks_exact(dim))
                     .zip(&self.sizes)
                 {
-                    self.sums.extend(row.iter().map(|&v| v as f64 * w as f64));
+                    for (d, &v) in dst.iter_mut().zip(row) {
+                        *d = v as f64 * w as f64;
+                    }
                 }
             }
             UnitFeatures::Rows(values) => {
@@ -481,13 +507,14 @@ impl BlockGroups {
     fn describe(&self, kind: Kind, dim: usize, has_counts: bool, pre: &mut Vec<f64>) {
         pre.clear();
         match kind {
-            Kind::Cosine => pre.extend(self.sums.chunks_exact(dim).map(|a| {
-                let mut na = 0.0;
-                for &x in a {
-                    na += x * x;
-                }
-                na.sqrt()
-            })),
+            Kind::Cosine => match dim {
+                1 => self.norms::<1>(dim, pre),
+                2 => self.norms::<2>(dim, pre),
+                3 => self.norms::<3>(dim, pre),
+                4 => self.norms::<4>(dim, pre),
+                8 => self.norms::<8>(dim, pre),
+                _ => self.norms::<0>(dim, pre),
+            },
             Kind::Profile if dim == 1 && !has_counts => pre.extend(
                 self.sums
                     .iter()
@@ -504,6 +531,21 @@ impl BlockGroups {
                     pre.extend(row.iter().map(|&x| x / c));
                 }
             }
+        }
+    }
+
+    /// The norm of each group's vector sum (`sqrt` of the sum of squares in column
+    /// order) into `pre`; `D` is `dim` known to the compiler (0: not known), which
+    /// unrolls the columns without changing an operation or its order.
+    fn norms<const D: usize>(&self, dim: usize, pre: &mut Vec<f64>) {
+        let dim = if D == 0 { dim } else { D };
+        pre.resize(self.sizes.len(), 0.0);
+        for (p, a) in pre.iter_mut().zip(self.sums.chunks_exact(dim)) {
+            let mut na = 0.0;
+            for &x in a {
+                na += x * x;
+            }
+            *p = na.sqrt();
         }
     }
 
@@ -525,13 +567,45 @@ impl BlockGroups {
             return;
         }
         sims.resize(k - 1, 0.0);
+        // Without `max_size` every pair passes the weight test (a saturating sum is at
+        // most `i64::MAX`): those plans skip it.
+        type PairSims = fn(&BlockGroups, Kind, usize, &[f64], i32, i64, &mut [f64]);
+        let run: PairSims = match (dim, max_size < i64::MAX) {
+            (1, false) => Self::pair_sims::<1, false>,
+            (2, false) => Self::pair_sims::<2, false>,
+            (3, false) => Self::pair_sims::<3, false>,
+            (4, false) => Self::pair_sims::<4, false>,
+            (8, false) => Self::pair_sims::<8, false>,
+            (_, false) => Self::pair_sims::<0, false>,
+            (1, true) => Self::pair_sims::<1, true>,
+            (4, true) => Self::pair_sims::<4, true>,
+            (_, true) => Self::pair_sims::<0, true>,
+        };
+        run(self, kind, dim, pre, window, max_size, sims);
+    }
+
+    /// [`BlockGroups::similarities`] into `sims` (one entry per pair), with `D` the
+    /// column count known to the compiler (0: `dim`) and `SIZED` whether the weight
+    /// test can fail: the same operations in the same order either way.
+    fn pair_sims<const D: usize, const SIZED: bool>(
+        &self,
+        kind: Kind,
+        dim: usize,
+        pre: &[f64],
+        window: i32,
+        max_size: i64,
+        sims: &mut [f64],
+    ) {
+        let dim = if D == 0 { dim } else { D };
         // One loop per kind, each over slices of exactly the pairs: no dispatch or
         // bounds check per pair.
         let eligible = self
             .starts
             .windows(3)
             .zip(self.sizes.windows(2))
-            .map(|(s, w)| s[2] - s[0] <= window && w[0].saturating_add(w[1]) <= max_size);
+            .map(|(s, w)| {
+                (s[2] - s[0] <= window) & (!SIZED || w[0].saturating_add(w[1]) <= max_size)
+            });
         let keep = |ok: bool, v: f64| if ok { v } else { f64::NEG_INFINITY };
         match kind {
             Kind::Profile if dim == 1 => {
@@ -578,6 +652,27 @@ impl BlockGroups {
         dim: usize,
         has_counts: bool,
     ) {
+        match dim {
+            1 => self.merge_into_n::<1>(next, chosen, made, dim, has_counts),
+            2 => self.merge_into_n::<2>(next, chosen, made, dim, has_counts),
+            3 => self.merge_into_n::<3>(next, chosen, made, dim, has_counts),
+            4 => self.merge_into_n::<4>(next, chosen, made, dim, has_counts),
+            8 => self.merge_into_n::<8>(next, chosen, made, dim, has_counts),
+            _ => self.merge_into_n::<0>(next, chosen, made, dim, has_counts),
+        }
+    }
+
+    /// [`BlockGroups::merge_into`] with `D` the column count known to the compiler (0:
+    /// `dim`): the same additions, with the columns unrolled.
+    fn merge_into_n<const D: usize>(
+        &self,
+        next: &mut BlockGroups,
+        chosen: &[bool],
+        made: usize,
+        dim: usize,
+        has_counts: bool,
+    ) {
+        let dim = if D == 0 { dim } else { D };
         let k = self.sizes.len();
         let new = k - made;
         next.clear();
@@ -754,11 +849,9 @@ impl Ord for Entry {
 #[inline]
 fn sortable(v: f64) -> u64 {
     let bits = v.to_bits();
-    if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | (1 << 63)
-    }
+    // Negative: every bit flipped; otherwise the sign bit set (it is clear). One xor
+    // with a mask from the sign, no branch.
+    bits ^ (((bits as i64 >> 63) as u64) | (1 << 63))
 }
 
 const NONE: u32 = u32::MAX;
@@ -1189,10 +1282,12 @@ pub fn merge_plan(
         features,
         options,
         &mut Workspace::default(),
+        false,
     )
 }
 
-/// [`merge_plan`] with the caller's scratch buffers.
+/// [`merge_plan`] with the caller's scratch buffers; `scanned` as in [`check_inputs`]
+/// (only for inputs whose every value was already checked).
 ///
 /// The plan runs block by block (a series is one block without
 /// [`MergeOptions::block`]), every level of a block before the next block: blocks are
@@ -1205,6 +1300,7 @@ pub(crate) fn plan_with(
     features: Features<'_>,
     options: &MergeOptions,
     ws: &mut Workspace,
+    scanned: bool,
 ) -> Result<MergePlan> {
     if options.window < 2 {
         return Err(Error::parameter(format!(
@@ -1225,7 +1321,7 @@ pub(crate) fn plan_with(
         }
     }
     options.schedule.validate()?;
-    let (unit_features, kind, dim, n) = check_inputs(series_offsets, weights, &features)?;
+    let (unit_features, kind, dim, n) = check_inputs(series_offsets, weights, &features, scanned)?;
     // The planning runs over blocks; without `block` each series is one block. Every
     // statement below about a "series" is about a block.
     let (block_offsets, series_blocks) = match options.block {

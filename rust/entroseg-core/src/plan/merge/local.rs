@@ -153,18 +153,17 @@ impl LocalSelector {
             }
         };
         let s = sentinel(m);
-        self.key.clear();
-        let mut odd = false;
-        self.key.extend(values.iter().map(|&v| {
-            odd |= v.is_nan() || v == f64::INFINITY;
-            if takeable(v) {
-                sortable(v)
-            } else {
-                0
-            }
-        }));
-        if odd {
+        // NaN and `+inf` decline; then every value is takeable exactly when it is
+        // finite (a count) or `> 0` and finite (a threshold): one loop per target, no
+        // branch per value.
+        if values.iter().any(|&v| v.is_nan() || v == f64::INFINITY) {
             return None;
+        }
+        self.key.clear();
+        self.key.resize(m, 0);
+        let lowest = if positive { 0.0 } else { f64::NEG_INFINITY };
+        for (k, &v) in self.key.iter_mut().zip(values) {
+            *k = if v > lowest { sortable(v) } else { 0 };
         }
         self.key.push(0);
         self.value.clear();
@@ -270,23 +269,28 @@ impl LocalSelector {
             Target::Positive => self.takes.len(),
             Target::Count(r) => r.min(self.takes.len()),
         };
+        // The ranks ranked highest: every take's, or after the floor's selection below
+        // only the `past` best (which hold the `keep` best, `keep < past`).
+        let mut top = self.takes.len();
+        self.ranks.clear();
         if let Target::Count(_) = target {
             // The next floor: the key of the take ranked a little past the count, or
             // none when the run had barely enough (or too few) takes.
             let past = keep + keep / 8 + 2;
             if past < self.takes.len() {
-                self.ranks.clear();
                 self.ranks.extend(self.takes.iter().map(Take::rank));
                 let (_, nth, _) = self.ranks.select_nth_unstable_by(past, |a, b| b.cmp(a));
                 *floor = (*nth >> 32) as u64;
+                top = past;
             } else if above == 0 {
                 *floor = 0;
             }
         }
         let bar = if keep < self.takes.len() && keep > 0 {
-            self.ranks.clear();
-            self.ranks.extend(self.takes.iter().map(Take::rank));
-            let (_, nth, _) = self.ranks.select_nth_unstable_by(keep - 1, |a, b| b.cmp(a));
+            if self.ranks.is_empty() {
+                self.ranks.extend(self.takes.iter().map(Take::rank));
+            }
+            let (_, nth, _) = self.ranks[..top].select_nth_unstable_by(keep - 1, |a, b| b.cmp(a));
             *nth
         } else if keep == 0 {
             u128::MAX

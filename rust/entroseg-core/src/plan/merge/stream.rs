@@ -389,6 +389,8 @@ impl MergePlanner {
             features,
             &self.options,
             &mut self.workspace,
+            // Every buffered value was checked by `check` (or `restore`).
+            true,
         )?;
         let first_unit = self.units_seen - self.weights.len() as u64;
         let first_groups = self.groups_emitted.clone();

@@ -111,7 +111,7 @@ proptest! {
     #[test]
     fn streamed_cosine_equals_one_shot(
         n in 0usize..90,
-        dim in 1usize..4,
+        dim in 1usize..10,
         seed in prop::collection::vec(-3i8..4, 360),
         weights in prop::collection::vec(1i64..4, 90),
         block in 2usize..20,
@@ -135,7 +135,7 @@ proptest! {
     #[test]
     fn streamed_profile_equals_one_shot(
         lengths in prop::collection::vec(1i64..4, 0..60),
-        columns in 1usize..3,
+        columns in 1usize..10,
         block in 2usize..16,
         window in 2usize..9,
         schedule in schedules(),
