@@ -59,6 +59,11 @@ static ADOPT_PATHS: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
 /// How often the certified scan decided each way (tests check that all are reached):
 /// no start, the LCR ends here, the first forward pass stopped early (partial exact
 /// scan), not decided (whole exact scan).
+/// Test builds: a factor on the certified scan's error bound (a larger bound leaves
+/// more decisions to the exact scan, never changes a result).
+#[cfg(test)]
+static EPS_BOOST: AtomicUsize = AtomicUsize::new(1);
+
 /// How often a block was taken from its summary: below the maximum, a new maximum.
 #[cfg(test)]
 static BLOCK_PATHS: [AtomicUsize; 2] = [const { AtomicUsize::new(0) }; 2];
@@ -393,6 +398,12 @@ struct Quick {
     f_rising: bool,
 }
 
+/// Shortest previous scan after which the certified scan runs (see
+/// [`Scanner::last_scan`]).
+const QUICK_MIN: usize = 4 * BLOCK;
+/// Scans in a row shorter than [`QUICK_MIN`] after which the certified scan stops.
+const QUICK_OFF: usize = 32;
+
 /// Positions per block of the certified scan's summaries.
 const BLOCK: usize = 32;
 
@@ -446,6 +457,8 @@ impl Quick {
             scale *= 0.5;
         }
         let err = 1.01 * n * n * U * m + 1.01 * U * (n * m + fmax) + (n + 1.0) * 0.5 / scale;
+        #[cfg(test)]
+        let err = err * EPS_BOOST.load(Ordering::Relaxed) as f64;
         let eps_real = 2.0 * err;
         let eps = (eps_real * scale).ceil() as i64 + 2;
         let fixed = |v: f64| (v * scale).round() as i64;
@@ -637,6 +650,15 @@ struct Scanner {
     sync_i: usize,
     sync_front: usize,
     synced: bool,
+    /// Length of the last backward scan (steps; for an exact scan, the distance to
+    /// its best start, 0 without one): the certified scan runs only after one of at
+    /// least [`QUICK_MIN`] steps. Short scans (most of them on a genome poor in
+    /// repeats) cost less exact than with the summaries' bookkeeping.
+    last_scan: usize,
+    /// Scans in a row shorter than [`QUICK_MIN`].
+    short_scans: usize,
+    /// Whether `prev` and `last` are kept (see [`Scanner::set_links`]).
+    links: bool,
 }
 
 impl Scanner {
@@ -675,6 +697,9 @@ impl Scanner {
             sync_i: 0,
             sync_front: 0,
             synced: false,
+            last_scan: 0,
+            short_scans: 0,
+            links: false,
         }
     }
 
@@ -799,6 +824,8 @@ impl Scanner {
         let (mut front, mut size) = (0usize, 0usize);
         self.intervals.clear();
         self.synced = false;
+        self.last_scan = 0;
+        self.links = false;
         let mut i = 0usize;
         loop {
             // What stopped the loop over positions: the end, runs to retire at the front
@@ -818,6 +845,7 @@ impl Scanner {
                 let (ring_lo, ring_hi) = self.ring.split_at_mut(cap);
                 let prev = &mut self.prev[..];
                 let last = &mut self.last[..];
+                let links = self.links;
                 let ln = &tables.ln[..];
                 loop {
                     if i > len {
@@ -875,11 +903,13 @@ impl Scanner {
                     let at = i & (cap - 1);
                     ring_lo[at] = slot;
                     ring_hi[at] = slot;
-                    prev[at] = if ambiguous {
-                        0
-                    } else {
-                        std::mem::replace(&mut last[x as usize], i + 1)
-                    };
+                    if links {
+                        prev[at] = if ambiguous {
+                            0
+                        } else {
+                            std::mem::replace(&mut last[x as usize], i + 1)
+                        };
+                    }
                     size += 1;
                     if ambiguous {
                         i += 1;
@@ -992,7 +1022,23 @@ impl Scanner {
     /// runs over `[k - 1, e]` only (`[best, e]` if `k` is the best start). Anything
     /// not decided falls back to the whole exact scan.
     fn backward(&mut self, tables: &Tables, front: usize, size: usize, i: usize) -> Option<usize> {
-        if let Some(q) = tables.quick.as_ref().filter(|_| self.use_quick) {
+        // On after a scan of at least QUICK_MIN steps, off after QUICK_OFF shorter ones
+        // in a row (switching rebuilds the links).
+        if self.last_scan >= QUICK_MIN {
+            self.short_scans = 0;
+        } else {
+            self.short_scans += 1;
+        }
+        let on = if self.links {
+            self.short_scans < QUICK_OFF
+        } else {
+            self.last_scan >= QUICK_MIN
+        };
+        let quick = tables.quick.as_ref().filter(|_| self.use_quick && on);
+        if quick.is_some() != self.links {
+            self.set_links(quick.is_some(), front, i);
+        }
+        if let Some(q) = quick {
             let outcome = self.quick_scan(q, front, size, i);
             #[cfg(test)]
             self.check_quick(tables, q, front, size, outcome);
@@ -1020,7 +1066,7 @@ impl Scanner {
                             return None;
                         }
                         let k = k as usize;
-                        let (_, _, n_cand) =
+                        let (_, _, n_cand, _) =
                             self.exact_scan(tables, front, size, (k.max(1) - 1).max(best));
                         return self.confirm(tables, front, size, i, n_cand, k as i64);
                     }
@@ -1030,7 +1076,8 @@ impl Scanner {
             #[cfg(test)]
             QUICK_PATHS[3].fetch_add(1, Ordering::Relaxed);
         }
-        let (best, max_sb, mut n_cand) = self.exact_scan(tables, front, size, 0);
+        let (best, max_sb, mut n_cand, stop) = self.exact_scan(tables, front, size, 0);
+        self.last_scan = size - stop;
         let max_i = (best != usize::MAX).then_some(best);
         let max_i = max_i?;
         if n_cand == 0 || max_i < self.candidates[n_cand - 1].index {
@@ -1105,16 +1152,23 @@ impl Scanner {
                         continue;
                     }
                     Flow::Stop => break,
-                    Flow::Unsure => return QuickScan::Unsure,
+                    Flow::Unsure => {
+                        self.last_scan = size;
+                        return QuickScan::Unsure;
+                    }
                     Flow::Open => {}
                 }
             }
             match self.elements(q, &mut st, front, size, lo, hi) {
                 Flow::Go | Flow::Open => hi = lo,
                 Flow::Stop => break,
-                Flow::Unsure => return QuickScan::Unsure,
+                Flow::Unsure => {
+                    self.last_scan = size;
+                    return QuickScan::Unsure;
+                }
             }
         }
+        self.last_scan = size - hi;
         let eps = q.eps;
         if st.max < -eps {
             return QuickScan::NoStart;
@@ -1322,6 +1376,33 @@ impl Scanner {
         sm
     }
 
+    /// Starts or stops keeping the occurrence links (the per-position loop keeps them
+    /// only while certified scans run). Started, they are rebuilt over the window
+    /// `[front, i]` (every k-mer of the window first unlinked, so that no link from an
+    /// earlier stretch survives); either way every summary is dropped.
+    fn set_links(&mut self, on: bool, front: usize, i: usize) {
+        self.links = on;
+        self.synced = false;
+        if !on {
+            return;
+        }
+        let mask = self.cap - 1;
+        for p in front..=i {
+            let code = self.ring[p & mask].code;
+            if code != self.sentinel {
+                self.last[code as usize] = 0;
+            }
+        }
+        for p in front..=i {
+            let code = self.ring[p & mask].code;
+            self.prev[p & mask] = if code == self.sentinel {
+                0
+            } else {
+                std::mem::replace(&mut self.last[code as usize], p + 1)
+            };
+        }
+    }
+
     /// Marks stale the summaries of every block whose terms changed since the last
     /// certified scan: a k-mer that entered the window (position `p` in
     /// `sync_i..=i`) changes the suffix counts of its earlier copies, one that left
@@ -1382,7 +1463,7 @@ impl Scanner {
         size: usize,
         outcome: QuickScan,
     ) {
-        let (best, max_sb, _) = self.exact_scan(tables, front, size, 0);
+        let (best, max_sb, _, _) = self.exact_scan(tables, front, size, 0);
         match outcome {
             QuickScan::NoStart => assert_eq!(best, usize::MAX, "certified: no start"),
             QuickScan::Best { best: b, max } => {
@@ -1410,7 +1491,7 @@ impl Scanner {
         front: usize,
         size: usize,
         last: usize,
-    ) -> (usize, f64, usize) {
+    ) -> (usize, f64, usize, usize) {
         let ws = self.options.window;
         let (mut s, mut sw) = (0.0f64, 0.0f64);
         let (mut max_sb, mut last_sl) = (0.0f64, -1.0f64);
@@ -1418,6 +1499,8 @@ impl Scanner {
         // Queue index of the best start so far (`usize::MAX`: none yet).
         let mut best = usize::MAX;
         let mut n_cand = 0usize;
+        // Queue index of the step that stopped the scan (`last` if none did).
+        let mut stop = last.min(size);
         let candidates = &mut self.candidates[..];
         let at = front & (self.cap - 1);
         let window = &self.ring[at..at + size];
@@ -1446,6 +1529,7 @@ impl Scanner {
             let sl = s - fl;
             sw += w;
             if sw - fl < 0.0 {
+                stop = idx;
                 break; // the forward pass could not reach the newest position
             }
             // `last_max`: the previous step set the maximum (the reference's
@@ -1459,6 +1543,7 @@ impl Scanner {
             }
             // (`max_sb - sl > xdrop > 0` implies `sl < max_sb`: no test of the order.)
             if best != usize::MAX && max_sb - sl > xdrop {
+                stop = idx;
                 break;
             }
             let ge = sl >= max_sb;
@@ -1472,7 +1557,7 @@ impl Scanner {
             last_max = ge;
             last_sl = sl;
         }
-        (best, max_sb, n_cand)
+        (best, max_sb, n_cand, stop)
     }
 
     /// Forward scan from queue index `i0` to the newest position: the queue index of
@@ -2314,6 +2399,126 @@ mod tests {
         assert!(!longdust(&letters, &d).unwrap().is_empty());
         for (n, path) in ADOPT_PATHS.iter().enumerate() {
             assert!(path.load(Ordering::Relaxed) > 0, "path {n} never ran");
+        }
+    }
+
+    /// The masker with the exact backward scan alone (no certified scan).
+    fn exact_only(o: LongdustOptions) -> Longdust {
+        let mut m = Longdust::new(o).unwrap();
+        m.forward.use_quick = false;
+        m
+    }
+
+    /// Repeat-rich letters for the certified scan: [`repeat_rich_letters`] (tandem
+    /// repeats of units of 1 to 40 bases, mutated copies, AT-rich stretches, N runs,
+    /// IUPAC codes, lower case), optionally followed by perfect copies of a short unit
+    /// (many equal steps, the nearest thing to ties) and a homopolymer.
+    fn certified_case() -> impl Strategy<Value = Vec<u8>> {
+        (
+            any::<u64>(),
+            500usize..6000,
+            prop::collection::vec(0u8..4, 1..6),
+            0usize..300,
+            0usize..200,
+        )
+            .prop_map(|(seed, len, unit, copies, homo)| {
+                let mut out = repeat_rich_letters(seed, len);
+                let unit: Vec<u8> = unit.iter().map(|&c| b"ACGT"[c as usize]).collect();
+                out.extend(unit.repeat(copies));
+                out.extend(std::iter::repeat_n(b'A', homo));
+                out.extend(repeat_rich_letters(seed ^ 0x5555, len / 3));
+                out
+            })
+    }
+
+    fn certified_options() -> impl Strategy<Value = LongdustOptions> {
+        (
+            2usize..9,
+            prop_oneof![65usize..400, 400usize..2500],
+            prop_oneof![Just(0.6), Just(0.3), Just(1.0)],
+            prop_oneof![Just(GcContent::Uniform), Just(GcContent::Auto)],
+            prop_oneof![Just(Some(50u64)), Just(Some(3)), Just(Some(12)), Just(None)],
+            2u32..5,
+            prop::bool::weighted(0.2),
+        )
+            .prop_map(
+                |(kmer, window, threshold, gc, xdrop, min_start_count, approx)| LongdustOptions {
+                    window: window.max(kmer + 1),
+                    threshold,
+                    kmer,
+                    gc,
+                    xdrop,
+                    min_start_count,
+                    approx,
+                    forward_only: false,
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The certified scan (test builds also check each of its decisions against
+        /// the exact scan) gives the exact scan's intervals.
+        #[test]
+        fn certified_scan_equals_the_exact_scan(letters in certified_case(), o in certified_options()) {
+            let want = exact_only(o).mask_letters(&letters).unwrap();
+            prop_assert_eq!(Longdust::new(o).unwrap().mask_letters(&letters).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn certified_scan_reaches_every_path() {
+        // Default options and two smaller windows on repeat-rich letters: every outcome
+        // of the certified scan and both kinds of skipped block occur, and the intervals
+        // equal the exact scan's.
+        let d = LongdustOptions::default();
+        let cases = [
+            (d, 120_000),
+            (
+                LongdustOptions {
+                    kmer: 4,
+                    window: 300,
+                    ..d
+                },
+                40_000,
+            ),
+            (
+                LongdustOptions {
+                    kmer: 5,
+                    window: 1000,
+                    xdrop: Some(12),
+                    ..d
+                },
+                40_000,
+            ),
+        ];
+        for (seed, (o, len)) in cases.into_iter().enumerate() {
+            let letters = repeat_rich_letters(seed as u64 + 7, len);
+            let want = exact_only(o).mask_letters(&letters).unwrap();
+            assert!(!want.is_empty());
+            assert_eq!(
+                Longdust::new(o).unwrap().mask_letters(&letters).unwrap(),
+                want,
+                "{o:?}"
+            );
+        }
+        // Undecided scans need near-ties; a bound 2^30 times too wide makes them common
+        // (and must still give the exact intervals).
+        EPS_BOOST.store(1 << 30, Ordering::Relaxed);
+        let letters = repeat_rich_letters(3, 60_000);
+        let want = exact_only(d).mask_letters(&letters).unwrap();
+        let got = Longdust::new(d).unwrap().mask_letters(&letters);
+        EPS_BOOST.store(1, Ordering::Relaxed);
+        assert_eq!(got.unwrap(), want);
+        for (n, path) in QUICK_PATHS.iter().enumerate() {
+            assert!(
+                path.load(Ordering::Relaxed) > 0,
+                "certified scan outcome {n} never ran"
+            );
+        }
+        for (n, path) in BLOCK_PATHS.iter().enumerate() {
+            assert!(path.load(Ordering::Relaxed) > 0, "block path {n} never ran");
         }
     }
 
