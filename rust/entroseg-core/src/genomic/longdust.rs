@@ -56,6 +56,21 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 #[cfg(test)]
 static ADOPT_PATHS: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
 
+/// How often the certified scan decided each way (tests check that all are reached):
+/// no start, the LCR ends here, the first forward pass stopped early (partial exact
+/// scan), not decided (whole exact scan).
+/// Test builds: a factor on the certified scan's error bound (a larger bound leaves
+/// more decisions to the exact scan, never changes a result).
+#[cfg(test)]
+static EPS_BOOST: AtomicUsize = AtomicUsize::new(1);
+
+/// How often a block was taken from its summary: below the maximum, a new maximum.
+#[cfg(test)]
+static BLOCK_PATHS: [AtomicUsize; 2] = [const { AtomicUsize::new(0) }; 2];
+
+#[cfg(test)]
+static QUICK_PATHS: [AtomicUsize; 4] = [const { AtomicUsize::new(0) }; 4];
+
 /// Largest k-mer length (as the peer; `4^12` k-mers of 16-bit counts).
 pub const MAX_KMER: usize = 12;
 /// Largest window (counts are 16-bit, as in the peer).
@@ -293,6 +308,9 @@ struct Tables {
     max_test: usize,
     /// The X-drop in score units.
     xdrop: f64,
+    /// Fixed-point copies of `step` and `f` for the certified scan ([`Quick`]); `None`
+    /// when the scores are too large for them (the exact scan then runs alone).
+    quick: Option<Quick>,
 }
 
 impl Tables {
@@ -333,14 +351,178 @@ impl Tables {
             Some(x) => x as f64,
             None => ws as f64,
         };
+        let xdrop = thres * xdrop_len;
+        let quick = Quick::new(&step, &f, ws, xdrop);
         Self {
             f,
             ln,
             step,
             max_test: max_test.max(0) as usize,
-            xdrop: thres * xdrop_len,
+            xdrop,
+            quick,
         }
     }
+}
+
+/// Fixed-point tables of the certified backward scan.
+///
+/// The exact backward scan replays floating-point sums from the newest position
+/// backwards, and every decision it takes (the `sw` stop, the X-drop, the running
+/// maximum, then the forward pass's `max + 1e-6` test) compares those doubles. The
+/// certified scan forms the same sums from the same terms rounded to integers of
+/// `1 / scale` (integer additions: exact and associative, one cycle of latency) and
+/// knows how far each of its values can be from the exact scan's double: at most `eps`
+/// (see [`Quick::new`]). A decision whose two sides are farther apart than that bound
+/// is the exact scan's decision; any closer one sends the position to the exact scan.
+#[derive(Debug, Clone)]
+struct Quick {
+    /// `step[n]` in units of `1 / scale`, rounded to nearest.
+    step: Box<[i64; STEPS]>,
+    /// `f[l]` likewise.
+    f: Vec<i64>,
+    /// Bound on |fixed-point value - exact scan's double| of any score or `sw` score
+    /// of a scan, in units of `1 / scale` (rounded up, plus 2).
+    eps: i64,
+    /// The X-drop in units of `1 / scale`, less and plus `3 eps`: a fall in between is
+    /// not decided.
+    xdrop_lo: i64,
+    xdrop_hi: i64,
+    scale: f64,
+    /// `eps` in score units.
+    eps_real: f64,
+    /// `gwin[j]`: the largest increment `f[j' + 1] - f[j']` (fixed point) for `j'` in
+    /// `j..j + BLOCK - 1`, the steepest `f` over a block whose shortest length is `j`.
+    gwin: Vec<i64>,
+    /// Whether the fixed-point `f` is non-decreasing (block bounds assume it; without
+    /// it every block is opened).
+    f_rising: bool,
+}
+
+/// Shortest previous scan after which the certified scan runs (see
+/// [`Scanner::last_scan`]).
+const QUICK_MIN: usize = 4 * BLOCK;
+/// Scans in a row shorter than [`QUICK_MIN`] after which the certified scan stops.
+const QUICK_OFF: usize = 32;
+
+/// Positions per block of the certified scan's summaries.
+const BLOCK: usize = 32;
+
+/// Summary of the scan's terms over one block of `BLOCK` positions `[a, a + BLOCK)`,
+/// from the counts at the time it was computed (see [`Scanner::summarize`]); in
+/// fixed-point units. With `S(p)` the sum of the suffix-count steps `d` over `[p, a +
+/// BLOCK)` and `W(p)` that of the prefix-count steps:
+#[derive(Debug, Clone, Copy, Default)]
+struct Summary {
+    /// Block id plus one (0: none or stale).
+    tag: usize,
+    /// `S(a)` and `W(a)`.
+    d: i64,
+    w: i64,
+    /// `min S`, `min W`.
+    s_min: i64,
+    w_min: i64,
+    /// `max S` and the smallest offset reaching it.
+    s_max: i64,
+    arg: usize,
+    /// `min (max S - S(p))` over offsets before `arg` (`i64::MAX` if none).
+    gap_before: i64,
+    /// `min (max S - S(p)) / (p - arg)` over offsets after `arg` (infinite if none).
+    slope_after: f64,
+    /// Largest rise of `S` from an offset to an earlier one, `max_{p < p'} S(p') - S(p)`.
+    fall: i64,
+}
+
+impl Quick {
+    /// The tables, or `None` when the fixed-point sums could come near `2^62`.
+    ///
+    /// The error bound: a scan sums at most `n = window` terms of magnitude at most
+    /// `m = max |step[c]|` (`c <= window`). The exact scan's running sum (recursive
+    /// summation in double precision, unit roundoff `u = 2^-53`) is within
+    /// `gamma_n n m <= 1.01 n^2 u m` of the real sum of its terms, and its score
+    /// `s - f[l]` adds one rounding, at most `u (n m + max f)`. The fixed-point sum
+    /// rounds each of at most `n + 1` values (the terms and `f[l]`) by at most
+    /// `1 / (2 scale)` and adds nothing else. `eps` is twice the sum of these bounds.
+    fn new(step: &[f64; STEPS], f: &[f64], window: usize, xdrop: f64) -> Option<Self> {
+        const U: f64 = 1.0 / 9_007_199_254_740_992.0; // 2^-53
+        let n = window as f64;
+        let m = step[..=window].iter().fold(0.0f64, |a, &v| a.max(v.abs()));
+        let fmax = f.iter().fold(0.0f64, |a, &v| a.max(v.abs()));
+        let largest = n * m + fmax + xdrop + 1.0;
+        if !largest.is_finite() || largest > (1u64 << 40) as f64 {
+            return None;
+        }
+        // The largest power of two with `largest * scale <= 2^58`, at most 2^40.
+        let mut scale = (1u64 << 40) as f64;
+        while largest * scale > (1u64 << 58) as f64 {
+            scale *= 0.5;
+        }
+        let err = 1.01 * n * n * U * m + 1.01 * U * (n * m + fmax) + (n + 1.0) * 0.5 / scale;
+        #[cfg(test)]
+        let err = err * EPS_BOOST.load(Ordering::Relaxed) as f64;
+        let eps_real = 2.0 * err;
+        let eps = (eps_real * scale).ceil() as i64 + 2;
+        let fixed = |v: f64| (v * scale).round() as i64;
+        let qstep: Vec<i64> = step.iter().map(|&v| fixed(v)).collect();
+        let step: Box<[i64; STEPS]> = qstep.into_boxed_slice().try_into().ok()?;
+        let xq = fixed(xdrop);
+        let f: Vec<i64> = f.iter().map(|&v| fixed(v)).collect();
+        let inc: Vec<i64> = f.windows(2).map(|p| p[1] - p[0]).collect();
+        let f_rising = inc.iter().all(|&d| d >= 0);
+        let gwin = (0..f.len())
+            .map(|j| {
+                inc[j.min(inc.len())..(j + BLOCK - 1).min(inc.len())]
+                    .iter()
+                    .copied()
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        Some(Self {
+            step,
+            f,
+            eps,
+            xdrop_lo: xq - 3 * eps,
+            xdrop_hi: xq + 3 * eps,
+            scale,
+            eps_real: eps as f64 / scale,
+            gwin,
+            f_rising,
+        })
+    }
+}
+
+/// The certified scan's running state: fixed-point sums of the suffix- and
+/// prefix-count steps, running maximum, largest score not the maximum's latest holder,
+/// best start (queue index; `usize::MAX`: none).
+#[derive(Debug, Clone, Copy)]
+struct QState {
+    s: i64,
+    sw: i64,
+    max: i64,
+    second: i64,
+    best: usize,
+}
+
+/// What a piece of the certified scan found: carry on, a stop (`sw` or X-drop), a
+/// decision within the error bound, or (blocks) a summary that decides nothing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Flow {
+    Go,
+    Stop,
+    Unsure,
+    Open,
+}
+
+/// What the certified backward scan decided.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum QuickScan {
+    /// No start: the exact scan's running maximum never leaves 0 (its `best` stays
+    /// unset), so no LCR ends here.
+    NoStart,
+    /// The exact scan's best start (queue index) and its maximum within `eps_real`.
+    Best { best: usize, max: f64 },
+    /// Some decision was within the error bound: run the exact scan.
+    Unsure,
 }
 
 /// Entries of the step table: every `u16` count.
@@ -454,6 +636,29 @@ struct Scanner {
     /// that the scan loop makes no call (a call would spill its sums to memory).
     candidates: Vec<Candidate>,
     intervals: Vec<(i64, i64)>,
+    /// Run the certified scan before the exact one (tests turn it off to compare).
+    use_quick: bool,
+    /// Previous occurrence of each position's k-mer (position + 1; 0: none), by ring
+    /// slot, and each k-mer's last occurrence (position + 1): the copies of a k-mer in
+    /// the window, newest first, for marking the blocks whose summaries it changes.
+    prev: Vec<usize>,
+    last: Vec<usize>,
+    /// Block summaries of the certified scan, by block id modulo their number.
+    blocks: Vec<Summary>,
+    /// The first position and the window front not yet taken into the summaries'
+    /// marks (valid while `synced`).
+    sync_i: usize,
+    sync_front: usize,
+    synced: bool,
+    /// Length of the last backward scan (steps; for an exact scan, the distance to
+    /// its best start, 0 without one): the certified scan runs only after one of at
+    /// least [`QUICK_MIN`] steps. Short scans (most of them on a genome poor in
+    /// repeats) cost less exact than with the summaries' bookkeeping.
+    last_scan: usize,
+    /// Scans in a row shorter than [`QUICK_MIN`].
+    short_scans: usize,
+    /// Whether `prev` and `last` are kept (see [`Scanner::set_links`]).
+    links: bool,
 }
 
 impl Scanner {
@@ -485,6 +690,16 @@ impl Scanner {
             cap,
             candidates: vec![Candidate { index: 0, max: 0.0 }; options.window + 2],
             intervals: Vec::new(),
+            use_quick: true,
+            prev: vec![0; cap],
+            last: vec![0; n_kmer + 1],
+            blocks: vec![Summary::default(); (cap / BLOCK).max(1)],
+            sync_i: 0,
+            sync_front: 0,
+            synced: false,
+            last_scan: 0,
+            short_scans: 0,
+            links: false,
         }
     }
 
@@ -608,6 +823,9 @@ impl Scanner {
         let mut sum = 0.0f64; // sum of ln(n!) over the window's k-mers (it drifts as the reference's)
         let (mut front, mut size) = (0usize, 0usize);
         self.intervals.clear();
+        self.synced = false;
+        self.last_scan = 0;
+        self.links = false;
         let mut i = 0usize;
         loop {
             // What stopped the loop over positions: the end, runs to retire at the front
@@ -625,6 +843,9 @@ impl Scanner {
                 let lcr = &mut self.lcr[..];
                 let touched = &mut self.touched;
                 let (ring_lo, ring_hi) = self.ring.split_at_mut(cap);
+                let prev = &mut self.prev[..];
+                let last = &mut self.last[..];
+                let links = self.links;
                 let ln = &tables.ln[..];
                 loop {
                     if i > len {
@@ -682,6 +903,13 @@ impl Scanner {
                     let at = i & (cap - 1);
                     ring_lo[at] = slot;
                     ring_hi[at] = slot;
+                    if links {
+                        prev[at] = if ambiguous {
+                            0
+                        } else {
+                            std::mem::replace(&mut last[x as usize], i + 1)
+                        };
+                    }
                     size += 1;
                     if ambiguous {
                         i += 1;
@@ -739,8 +967,10 @@ impl Scanner {
         self.clear_runs(front);
         for &t in &self.touched {
             self.counts[t as usize] = KmerCounts::default();
+            self.last[t as usize] = 0;
         }
         self.touched.clear();
+        self.synced = false;
         std::mem::take(&mut self.intervals)
     }
 
@@ -780,74 +1010,74 @@ impl Scanner {
     }
 
     /// Backward scan from the newest position, then forward confirmation of the
-    /// candidate starts; the queue index of the LCR's start, if one ends here. Never
-    /// inlined: inside the per-position loop its scan loop is compiled with less
-    /// registers (spills, a branch on the scores' order again), 10% more instructions.
-    #[inline(never)]
+    /// candidate starts; the queue index of the LCR's start, if one ends here.
+    ///
+    /// The certified scan ([`Scanner::quick_scan`]) runs first. When it decides the
+    /// best start (or that there is none), the exact scan is not run: the first forward
+    /// pass, always from the best start with the scan's maximum, is run with the stop
+    /// score's lowest and highest possible values, and its result stands when both
+    /// agree. When that pass ends the LCR, that is all the exact code would have done;
+    /// when it stops at `k`, only candidates at `k` or later are ever examined, and they
+    /// and their maxima come from the first steps of the scan alone, so the exact scan
+    /// runs over `[k - 1, e]` only (`[best, e]` if `k` is the best start). Anything
+    /// not decided falls back to the whole exact scan.
     fn backward(&mut self, tables: &Tables, front: usize, size: usize, i: usize) -> Option<usize> {
-        let ws = self.options.window;
-        let (mut s, mut sw) = (0.0f64, 0.0f64);
-        let (mut max_sb, mut last_sl) = (0.0f64, -1.0f64);
-        let mut last_max = false;
-        // Queue index of the best start so far (`usize::MAX`: none yet).
-        let mut best = usize::MAX;
-        let mut n_cand = 0usize;
-        let candidates = &mut self.candidates[..];
-        {
-            let at = front & (self.cap - 1);
-            let window = &self.ring[at..at + size];
-            let counts = &self.counts[..];
-            let step: &[f64; STEPS] = &tables.step;
-            let f = &tables.f[..=size];
-            let xdrop = tables.xdrop;
-            for (l, idx) in (0..size).rev().enumerate() {
-                let fl = f[l + 1];
-                let slot = window[idx];
-                let c = counts[slot.code as usize];
-                // Count of this k-mer in [p, e] and in [window start, p] (0 and 0 for the
-                // ambiguous sentinel). Both are at most the window's count of the k-mer,
-                // so at most `ws`.
-                let suffix = c.total.wrapping_sub(slot.rank).wrapping_add(1);
-                let prefix = slot.rank.wrapping_sub(c.before);
-                debug_assert!(suffix as usize <= ws && prefix as usize <= ws);
-                // Cast to `u16` (exact: both are at most `ws` <= 65535), so the reads
-                // are in bounds of the 2^16-entry table without a check or a clamp (and
-                // without `unsafe`).
-                let (a, w) = (
-                    step[usize::from(suffix as u16)],
-                    step[usize::from(prefix as u16)],
-                );
-                s += a;
-                let sl = s - fl;
-                sw += w;
-                if sw - fl < 0.0 {
-                    break; // the forward pass could not reach the newest position
-                }
-                // `last_max`: the previous step set the maximum (the reference's
-                // `last_sl == max_sb`: a step that does not set it leaves it above `sl`).
-                if sl < last_sl && last_sl > 0.0 && last_max {
-                    candidates[n_cand] = Candidate {
-                        index: idx + 1,
-                        max: max_sb,
-                    };
-                    n_cand += 1;
-                }
-                // (`max_sb - sl > xdrop > 0` implies `sl < max_sb`: no test of the order.)
-                if best != usize::MAX && max_sb - sl > xdrop {
-                    break;
-                }
-                let ge = sl >= max_sb;
-                // The reference's `if sl >= max_sb { max_sb = sl; best = idx }` without a
-                // branch on the scores' order (it follows the repeat's period and
-                // mispredicts): a conditional move for `best`, and for `max_sb` the form
-                // `a > b ? a : b` (one `maxsd`, latency 1, equal values give `sl` as the
-                // reference's `>=` does, signed zeros included).
-                best = if ge { idx } else { best };
-                max_sb = if max_sb > sl { max_sb } else { sl };
-                last_max = ge;
-                last_sl = sl;
-            }
+        // On after a scan of at least QUICK_MIN steps, off after QUICK_OFF shorter ones
+        // in a row (switching rebuilds the links).
+        if self.last_scan >= QUICK_MIN {
+            self.short_scans = 0;
+        } else {
+            self.short_scans += 1;
         }
+        let on = if self.links {
+            self.short_scans < QUICK_OFF
+        } else {
+            self.last_scan >= QUICK_MIN
+        };
+        let quick = tables.quick.as_ref().filter(|_| self.use_quick && on);
+        if quick.is_some() != self.links {
+            self.set_links(quick.is_some(), front, i);
+        }
+        if let Some(q) = quick {
+            let outcome = self.quick_scan(q, front, size, i);
+            #[cfg(test)]
+            self.check_quick(tables, q, front, size, outcome);
+            match outcome {
+                QuickScan::NoStart => {
+                    #[cfg(test)]
+                    QUICK_PATHS[0].fetch_add(1, Ordering::Relaxed);
+                    return None;
+                }
+                QuickScan::Best { best, max } => {
+                    let lo = max + 1e-6 - 4.0 * q.eps_real;
+                    let hi = max + 1e-6 + 4.0 * q.eps_real;
+                    let (k_lo, _) = self.forward(tables, front, size, best, lo);
+                    let (k, r) = self.forward(tables, front, size, best, hi);
+                    if k == k_lo && k >= 0 {
+                        if k == size as i64 - 1 {
+                            #[cfg(test)]
+                            QUICK_PATHS[1].fetch_add(1, Ordering::Relaxed);
+                            self.adopt_lcr(r, front, front + best, i);
+                            return Some(best);
+                        }
+                        #[cfg(test)]
+                        QUICK_PATHS[2].fetch_add(1, Ordering::Relaxed);
+                        if self.options.approx {
+                            return None;
+                        }
+                        let k = k as usize;
+                        let (_, _, n_cand, _) =
+                            self.exact_scan(tables, front, size, (k.max(1) - 1).max(best));
+                        return self.confirm(tables, front, size, i, n_cand, k as i64);
+                    }
+                }
+                QuickScan::Unsure => {}
+            }
+            #[cfg(test)]
+            QUICK_PATHS[3].fetch_add(1, Ordering::Relaxed);
+        }
+        let (best, max_sb, mut n_cand, stop) = self.exact_scan(tables, front, size, 0);
+        self.last_scan = size - stop;
         let max_i = (best != usize::MAX).then_some(best);
         let max_i = max_i?;
         if n_cand == 0 || max_i < self.candidates[n_cand - 1].index {
@@ -857,13 +1087,27 @@ impl Scanner {
             };
             n_cand += 1;
         }
-        let mut max_end: i64 = -1;
+        self.confirm(tables, front, size, i, n_cand, -1)
+    }
+
+    /// Forward passes from the first `n_cand` candidates, last first, skipping those
+    /// before the farthest end a failed pass reached (`max_end`, -1 at first); the
+    /// start of the LCR that ends here, if one does.
+    fn confirm(
+        &mut self,
+        tables: &Tables,
+        front: usize,
+        size: usize,
+        i: usize,
+        n_cand: usize,
+        mut max_end: i64,
+    ) -> Option<usize> {
         for n in (0..n_cand).rev() {
             let cand = self.candidates[n];
             if (cand.index as i64) < max_end {
                 continue;
             }
-            let (k, r) = self.forward(tables, front, size, cand.index, cand.max);
+            let (k, r) = self.forward(tables, front, size, cand.index, cand.max + 1e-6);
             if k == size as i64 - 1 {
                 // The run from this start holds the counts of [start, e]: they become
                 // the LCR's counts (read by the extension, decremented as the window
@@ -879,9 +1123,447 @@ impl Scanner {
         None
     }
 
+    /// The certified backward scan (see [`Quick`]): the exact scan's loop on
+    /// fixed-point sums, each decision taken only when the error bound decides it;
+    /// whole blocks of positions are taken from their summaries when the summaries'
+    /// bounds decide every step inside (see [`Scanner::block_step`]).
+    fn quick_scan(&mut self, q: &Quick, front: usize, size: usize, i: usize) -> QuickScan {
+        let blocks = q.f_rising && self.blocks.len() >= 4;
+        if blocks {
+            self.sync_blocks(front, i);
+        }
+        let mut st = QState {
+            s: 0,
+            sw: 0,
+            max: i64::MIN / 4,
+            second: i64::MIN / 4,
+            best: usize::MAX,
+        };
+        let mut hi = size; // queue indices below `hi` remain
+        while hi > 0 {
+            let pos = front + hi - 1;
+            let a_abs = pos - pos % BLOCK;
+            let lo = a_abs.max(front) - front;
+            // A whole block, not the newest position's.
+            if blocks && a_abs >= front && pos + 1 < front + size && pos % BLOCK == BLOCK - 1 {
+                match self.block_step(q, &mut st, front, size, a_abs) {
+                    Flow::Go => {
+                        hi = lo;
+                        continue;
+                    }
+                    Flow::Stop => break,
+                    Flow::Unsure => {
+                        self.last_scan = size;
+                        return QuickScan::Unsure;
+                    }
+                    Flow::Open => {}
+                }
+            }
+            match self.elements(q, &mut st, front, size, lo, hi) {
+                Flow::Go | Flow::Open => hi = lo,
+                Flow::Stop => break,
+                Flow::Unsure => {
+                    self.last_scan = size;
+                    return QuickScan::Unsure;
+                }
+            }
+        }
+        self.last_scan = size - hi;
+        let eps = q.eps;
+        if st.max < -eps {
+            return QuickScan::NoStart;
+        }
+        if st.max < eps || st.second >= st.max - 2 * eps {
+            return QuickScan::Unsure;
+        }
+        QuickScan::Best {
+            best: st.best,
+            max: st.max as f64 / q.scale,
+        }
+    }
+
+    /// The certified scan's steps over queue indices `lo..hi`, newest first.
+    #[inline(never)]
+    fn elements(
+        &self,
+        q: &Quick,
+        st: &mut QState,
+        front: usize,
+        size: usize,
+        lo: usize,
+        hi: usize,
+    ) -> Flow {
+        let at = front & (self.cap - 1);
+        let window = &self.ring[at..at + size];
+        let counts = &self.counts[..];
+        let step: &[i64; STEPS] = &q.step;
+        let f = &q.f[..=size];
+        let eps = q.eps;
+        let QState {
+            mut s,
+            mut sw,
+            mut max,
+            mut second,
+            mut best,
+        } = *st;
+        let mut flow = Flow::Go;
+        for idx in (lo..hi).rev() {
+            let slot = window[idx];
+            let c = counts[slot.code as usize];
+            let suffix = c.total.wrapping_sub(slot.rank).wrapping_add(1);
+            let prefix = slot.rank.wrapping_sub(c.before);
+            s += step[usize::from(suffix as u16)];
+            sw += step[usize::from(prefix as u16)];
+            let fl = f[size - idx];
+            let vw = sw - fl;
+            if vw < eps {
+                // The exact scan's `sw - fl < 0` stop, or not decided.
+                flow = if vw < -eps { Flow::Stop } else { Flow::Unsure };
+                break;
+            }
+            let v = s - fl;
+            let fall = max - v;
+            if fall > q.xdrop_lo {
+                // The exact scan's X-drop needs a start (a score >= 0 so far) and the
+                // fall above the X-drop.
+                if max >= eps && fall > q.xdrop_hi {
+                    flow = Flow::Stop;
+                    break;
+                }
+                if max >= -eps {
+                    flow = Flow::Unsure;
+                    break;
+                }
+            }
+            second = second.max(v.min(max));
+            best = if v >= max { idx } else { best };
+            max = max.max(v);
+        }
+        *st = QState {
+            s,
+            sw,
+            max,
+            second,
+            best,
+        };
+        flow
+    }
+
+    /// One whole block `[a_abs, a_abs + BLOCK)` (inside the window, before the newest
+    /// position) from its summary: `Go` when the bounds decide every step inside (no
+    /// `sw` stop, no X-drop, and either no score within `2 eps` of the running maximum
+    /// or one clear new maximum at a known offset), `Open` otherwise.
+    ///
+    /// With `s` the sum of the steps after the block, the score at queue index `p` of
+    /// the block is `s + S(p) - f(size - p)`, `f` non-decreasing: it lies between
+    /// `s + min S - f_hi` and `s + max S - f_lo` (`f_lo`, `f_hi`: `f` at the block's
+    /// newest and oldest positions); scores before the maximum's offset are at least
+    /// `gap_before` below it, scores after it at least `slope_after - gwin` per
+    /// position; a fall within the block is at most `fall + f_hi - f_lo`.
+    #[inline(never)]
+    fn block_step(
+        &mut self,
+        q: &Quick,
+        st: &mut QState,
+        front: usize,
+        size: usize,
+        a_abs: usize,
+    ) -> Flow {
+        let sm = self.summary(q, a_abs);
+        let eps = q.eps;
+        let a = a_abs - front;
+        let z = a + BLOCK - 1;
+        let f_hi = q.f[size - a];
+        let f_lo = q.f[size - z];
+        if st.sw + sm.w_min - f_hi < eps {
+            return Flow::Open;
+        }
+        let lb_min = st.s + sm.s_min - f_hi;
+        let ub = st.s + sm.s_max - f_lo;
+        #[cfg(test)]
+        let skip = |n: usize| BLOCK_PATHS[n].fetch_add(1, Ordering::Relaxed);
+        if ub < st.max - 2 * eps {
+            if st.max >= -eps && st.max - lb_min >= q.xdrop_lo {
+                return Flow::Open;
+            }
+            st.second = st.second.max(ub);
+            st.s += sm.d;
+            st.sw += sm.w;
+            #[cfg(test)]
+            skip(0);
+            return Flow::Go;
+        }
+        let p = a + sm.arg;
+        let top = st.s + sm.s_max - q.f[size - p];
+        let steep = q.gwin[size - z] as f64;
+        if sm.gap_before > 2 * eps
+            && sm.slope_after - steep > (2 * eps + 1) as f64
+            && top > st.max + 2 * eps
+            && sm.fall + (f_hi - f_lo) < q.xdrop_lo
+            && st.max - lb_min < q.xdrop_lo
+        {
+            st.second = st.second.max(st.max);
+            st.max = top;
+            st.best = p;
+            st.s += sm.d;
+            st.sw += sm.w;
+            #[cfg(test)]
+            skip(1);
+            return Flow::Go;
+        }
+        Flow::Open
+    }
+
+    /// The summary of the block at `a_abs`, computed from the counts if stale.
+    #[inline(never)]
+    fn summary(&mut self, q: &Quick, a_abs: usize) -> Summary {
+        let nb = self.blocks.len();
+        let slot = (a_abs / BLOCK) % nb;
+        let tag = a_abs / BLOCK + 1;
+        if self.blocks[slot].tag == tag {
+            return self.blocks[slot];
+        }
+        let mask = self.cap - 1;
+        let step: &[i64; STEPS] = &q.step;
+        let mut sums = [0i64; BLOCK];
+        let (mut s, mut w) = (0i64, 0i64);
+        let (mut s_min, mut w_min, mut s_max) = (i64::MAX, i64::MAX, i64::MIN);
+        let mut arg = 0usize;
+        let mut fall = 0i64;
+        let mut top = i64::MIN; // largest S after the current offset
+        for j in (0..BLOCK).rev() {
+            let slot = self.ring[(a_abs + j) & mask];
+            let c = self.counts[slot.code as usize];
+            let suffix = c.total.wrapping_sub(slot.rank).wrapping_add(1);
+            let prefix = slot.rank.wrapping_sub(c.before);
+            s += step[usize::from(suffix as u16)];
+            w += step[usize::from(prefix as u16)];
+            sums[j] = s;
+            if top != i64::MIN {
+                fall = fall.max(top - s);
+            }
+            top = top.max(s);
+            s_min = s_min.min(s);
+            w_min = w_min.min(w);
+            if s >= s_max {
+                s_max = s;
+                arg = j;
+            }
+        }
+        let gap_before = sums[..arg]
+            .iter()
+            .map(|&v| s_max - v)
+            .min()
+            .unwrap_or(i64::MAX);
+        let slope_after = sums[arg + 1..]
+            .iter()
+            .enumerate()
+            .map(|(n, &v)| (s_max - v) as f64 / (n + 1) as f64)
+            .fold(f64::INFINITY, f64::min);
+        let sm = Summary {
+            tag,
+            d: s,
+            w,
+            s_min,
+            w_min,
+            s_max,
+            arg,
+            gap_before,
+            slope_after,
+            fall,
+        };
+        self.blocks[slot] = sm;
+        sm
+    }
+
+    /// Starts or stops keeping the occurrence links (the per-position loop keeps them
+    /// only while certified scans run). Started, they are rebuilt over the window
+    /// `[front, i]` (every k-mer of the window first unlinked, so that no link from an
+    /// earlier stretch survives); either way every summary is dropped.
+    fn set_links(&mut self, on: bool, front: usize, i: usize) {
+        self.links = on;
+        self.synced = false;
+        if !on {
+            return;
+        }
+        let mask = self.cap - 1;
+        for p in front..=i {
+            let code = self.ring[p & mask].code;
+            if code != self.sentinel {
+                self.last[code as usize] = 0;
+            }
+        }
+        for p in front..=i {
+            let code = self.ring[p & mask].code;
+            self.prev[p & mask] = if code == self.sentinel {
+                0
+            } else {
+                std::mem::replace(&mut self.last[code as usize], p + 1)
+            };
+        }
+    }
+
+    /// Marks stale the summaries of every block whose terms changed since the last
+    /// certified scan: a k-mer that entered the window (position `p` in
+    /// `sync_i..=i`) changes the suffix counts of its earlier copies, one that left
+    /// (`sync_front..front`) the prefix counts of its copies still in the window. After
+    /// a long gap (or at a sequence's start) every summary is dropped.
+    #[inline(never)]
+    fn sync_blocks(&mut self, front: usize, i: usize) {
+        let mask = self.cap - 1;
+        let nb = self.blocks.len();
+        let far = !self.synced || i + 1 - self.sync_i > 256 || i >= self.sync_front + self.cap;
+        if far {
+            for b in &mut self.blocks {
+                b.tag = 0;
+            }
+        } else {
+            let sentinel = self.sentinel;
+            let blocks = &mut self.blocks;
+            let mut mark = |p: usize| blocks[(p / BLOCK) % nb].tag = 0;
+            // Links only go back (`c - 1 < p`), so the walks end.
+            for p in self.sync_i..=i {
+                mark(p);
+                if p < front {
+                    continue;
+                }
+                let (mut c, mut p) = (self.prev[p & mask], p);
+                while c > front && c - 1 < p {
+                    p = c - 1;
+                    mark(p);
+                    c = self.prev[p & mask];
+                }
+            }
+            for p in self.sync_front..front {
+                let code = self.ring[p & mask].code;
+                if code == sentinel {
+                    continue;
+                }
+                let (mut c, mut p) = (self.last[code as usize], i + 1);
+                while c > front && c - 1 < p {
+                    p = c - 1;
+                    mark(p);
+                    c = self.prev[p & mask];
+                }
+            }
+        }
+        self.sync_i = i + 1;
+        self.sync_front = front;
+        self.synced = true;
+    }
+
+    /// Test builds: a decided certified scan must agree with the exact one (the same
+    /// best start, the maximum within the bound).
+    #[cfg(test)]
+    fn check_quick(
+        &mut self,
+        tables: &Tables,
+        q: &Quick,
+        front: usize,
+        size: usize,
+        outcome: QuickScan,
+    ) {
+        let (best, max_sb, _, _) = self.exact_scan(tables, front, size, 0);
+        match outcome {
+            QuickScan::NoStart => assert_eq!(best, usize::MAX, "certified: no start"),
+            QuickScan::Best { best: b, max } => {
+                assert_eq!(best, b, "certified best start");
+                assert!(
+                    (max - max_sb).abs() <= q.eps_real,
+                    "{max} {max_sb} {}",
+                    q.eps_real
+                );
+            }
+            QuickScan::Unsure => {}
+        }
+    }
+
+    /// The exact backward scan from the newest position down to queue index `last`
+    /// (0: the whole window, unless a stop comes first): the best start (`usize::MAX`
+    /// if none), the running maximum, and the number of candidates written to
+    /// `self.candidates`. Never inlined: inside the per-position loop its scan loop is
+    /// compiled with less registers (spills, a branch on the scores' order again), 10%
+    /// more instructions.
+    #[inline(never)]
+    fn exact_scan(
+        &mut self,
+        tables: &Tables,
+        front: usize,
+        size: usize,
+        last: usize,
+    ) -> (usize, f64, usize, usize) {
+        let ws = self.options.window;
+        let (mut s, mut sw) = (0.0f64, 0.0f64);
+        let (mut max_sb, mut last_sl) = (0.0f64, -1.0f64);
+        let mut last_max = false;
+        // Queue index of the best start so far (`usize::MAX`: none yet).
+        let mut best = usize::MAX;
+        let mut n_cand = 0usize;
+        // Queue index of the step that stopped the scan (`last` if none did).
+        let mut stop = last.min(size);
+        let candidates = &mut self.candidates[..];
+        let at = front & (self.cap - 1);
+        let window = &self.ring[at..at + size];
+        let counts = &self.counts[..];
+        let step: &[f64; STEPS] = &tables.step;
+        let f = &tables.f[..=size];
+        let xdrop = tables.xdrop;
+        for (l, idx) in (last.min(size)..size).rev().enumerate() {
+            let fl = f[l + 1];
+            let slot = window[idx];
+            let c = counts[slot.code as usize];
+            // Count of this k-mer in [p, e] and in [window start, p] (0 and 0 for the
+            // ambiguous sentinel). Both are at most the window's count of the k-mer,
+            // so at most `ws`.
+            let suffix = c.total.wrapping_sub(slot.rank).wrapping_add(1);
+            let prefix = slot.rank.wrapping_sub(c.before);
+            debug_assert!(suffix as usize <= ws && prefix as usize <= ws);
+            // Cast to `u16` (exact: both are at most `ws` <= 65535), so the reads
+            // are in bounds of the 2^16-entry table without a check or a clamp (and
+            // without `unsafe`).
+            let (a, w) = (
+                step[usize::from(suffix as u16)],
+                step[usize::from(prefix as u16)],
+            );
+            s += a;
+            let sl = s - fl;
+            sw += w;
+            if sw - fl < 0.0 {
+                stop = idx;
+                break; // the forward pass could not reach the newest position
+            }
+            // `last_max`: the previous step set the maximum (the reference's
+            // `last_sl == max_sb`: a step that does not set it leaves it above `sl`).
+            if sl < last_sl && last_sl > 0.0 && last_max {
+                candidates[n_cand] = Candidate {
+                    index: idx + 1,
+                    max: max_sb,
+                };
+                n_cand += 1;
+            }
+            // (`max_sb - sl > xdrop > 0` implies `sl < max_sb`: no test of the order.)
+            if best != usize::MAX && max_sb - sl > xdrop {
+                stop = idx;
+                break;
+            }
+            let ge = sl >= max_sb;
+            // The reference's `if sl >= max_sb { max_sb = sl; best = idx }` without a
+            // branch on the scores' order (it follows the repeat's period and
+            // mispredicts): a conditional move for `best`, and for `max_sb` the form
+            // `a > b ? a : b` (one `maxsd`, latency 1, equal values give `sl` as the
+            // reference's `>=` does, signed zeros included).
+            best = if ge { idx } else { best };
+            max_sb = if max_sb > sl { max_sb } else { sl };
+            last_max = ge;
+            last_sl = sl;
+        }
+        (best, max_sb, n_cand, stop)
+    }
+
     /// Forward scan from queue index `i0` to the newest position: the queue index of
     /// the best end (-1 if no score reaches 0), or of the first position whose score
-    /// exceeds `max_back` (+1e-6), as the reference's forward pass returns; computed
+    /// exceeds `stop` (the reference's `max_back + 1e-6`), as the reference's forward
+    /// pass returns; computed
     /// from the cached run of this start, extended to the newest position as needed.
     /// Also returns the run's index in `runs`.
     fn forward(
@@ -890,11 +1572,10 @@ impl Scanner {
         front: usize,
         size: usize,
         i0: usize,
-        max_back: f64,
+        stop: f64,
     ) -> (i64, usize) {
         let start = front + i0;
         let newest = front + size - 1;
-        let stop = max_back + 1e-6;
         let r = self.run_for(start, front);
         self.clock += 1;
         let mask = self.cap - 1;
@@ -1718,6 +2399,126 @@ mod tests {
         assert!(!longdust(&letters, &d).unwrap().is_empty());
         for (n, path) in ADOPT_PATHS.iter().enumerate() {
             assert!(path.load(Ordering::Relaxed) > 0, "path {n} never ran");
+        }
+    }
+
+    /// The masker with the exact backward scan alone (no certified scan).
+    fn exact_only(o: LongdustOptions) -> Longdust {
+        let mut m = Longdust::new(o).unwrap();
+        m.forward.use_quick = false;
+        m
+    }
+
+    /// Repeat-rich letters for the certified scan: [`repeat_rich_letters`] (tandem
+    /// repeats of units of 1 to 40 bases, mutated copies, AT-rich stretches, N runs,
+    /// IUPAC codes, lower case), optionally followed by perfect copies of a short unit
+    /// (many equal steps, the nearest thing to ties) and a homopolymer.
+    fn certified_case() -> impl Strategy<Value = Vec<u8>> {
+        (
+            any::<u64>(),
+            500usize..6000,
+            prop::collection::vec(0u8..4, 1..6),
+            0usize..300,
+            0usize..200,
+        )
+            .prop_map(|(seed, len, unit, copies, homo)| {
+                let mut out = repeat_rich_letters(seed, len);
+                let unit: Vec<u8> = unit.iter().map(|&c| b"ACGT"[c as usize]).collect();
+                out.extend(unit.repeat(copies));
+                out.extend(std::iter::repeat_n(b'A', homo));
+                out.extend(repeat_rich_letters(seed ^ 0x5555, len / 3));
+                out
+            })
+    }
+
+    fn certified_options() -> impl Strategy<Value = LongdustOptions> {
+        (
+            2usize..9,
+            prop_oneof![65usize..400, 400usize..2500],
+            prop_oneof![Just(0.6), Just(0.3), Just(1.0)],
+            prop_oneof![Just(GcContent::Uniform), Just(GcContent::Auto)],
+            prop_oneof![Just(Some(50u64)), Just(Some(3)), Just(Some(12)), Just(None)],
+            2u32..5,
+            prop::bool::weighted(0.2),
+        )
+            .prop_map(
+                |(kmer, window, threshold, gc, xdrop, min_start_count, approx)| LongdustOptions {
+                    window: window.max(kmer + 1),
+                    threshold,
+                    kmer,
+                    gc,
+                    xdrop,
+                    min_start_count,
+                    approx,
+                    forward_only: false,
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The certified scan (test builds also check each of its decisions against
+        /// the exact scan) gives the exact scan's intervals.
+        #[test]
+        fn certified_scan_equals_the_exact_scan(letters in certified_case(), o in certified_options()) {
+            let want = exact_only(o).mask_letters(&letters).unwrap();
+            prop_assert_eq!(Longdust::new(o).unwrap().mask_letters(&letters).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn certified_scan_reaches_every_path() {
+        // Default options and two smaller windows on repeat-rich letters: every outcome
+        // of the certified scan and both kinds of skipped block occur, and the intervals
+        // equal the exact scan's.
+        let d = LongdustOptions::default();
+        let cases = [
+            (d, 120_000),
+            (
+                LongdustOptions {
+                    kmer: 4,
+                    window: 300,
+                    ..d
+                },
+                40_000,
+            ),
+            (
+                LongdustOptions {
+                    kmer: 5,
+                    window: 1000,
+                    xdrop: Some(12),
+                    ..d
+                },
+                40_000,
+            ),
+        ];
+        for (seed, (o, len)) in cases.into_iter().enumerate() {
+            let letters = repeat_rich_letters(seed as u64 + 7, len);
+            let want = exact_only(o).mask_letters(&letters).unwrap();
+            assert!(!want.is_empty());
+            assert_eq!(
+                Longdust::new(o).unwrap().mask_letters(&letters).unwrap(),
+                want,
+                "{o:?}"
+            );
+        }
+        // Undecided scans need near-ties; a bound 2^30 times too wide makes them common
+        // (and must still give the exact intervals).
+        EPS_BOOST.store(1 << 30, Ordering::Relaxed);
+        let letters = repeat_rich_letters(3, 60_000);
+        let want = exact_only(d).mask_letters(&letters).unwrap();
+        let got = Longdust::new(d).unwrap().mask_letters(&letters);
+        EPS_BOOST.store(1, Ordering::Relaxed);
+        assert_eq!(got.unwrap(), want);
+        for (n, path) in QUICK_PATHS.iter().enumerate() {
+            assert!(
+                path.load(Ordering::Relaxed) > 0,
+                "certified scan outcome {n} never ran"
+            );
+        }
+        for (n, path) in BLOCK_PATHS.iter().enumerate() {
+            assert!(path.load(Ordering::Relaxed) > 0, "block path {n} never ran");
         }
     }
 
