@@ -51,6 +51,9 @@
 //! positions share one pass over the states where no rescaling falls between them, so
 //! that the two sums' chains of additions run side by side. The arithmetic per lane is
 //! unchanged, only how the operands are fetched and the order the CPU may run it in.
+//! With 4 lanes (AVX2 CPUs without AVX-512) the DNA pair steps are written in AVX2
+//! intrinsics (module `avx2`), so that each of the two sums keeps its own vector in one
+//! pass; with 8 lanes the vectoriser's code is already one instruction per operation.
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::genomic::dna::{describe_byte, AMBIGUOUS};
