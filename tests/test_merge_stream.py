@@ -369,8 +369,8 @@ def test_merge_stream_keyed_vectors_equal_per_key_merge_plan(
 
 
 def test_merge_stream_long_runs_of_keys() -> None:
-    """Blocky input (runs of one key, a key coming back within a batch) goes through
-    the run path: each run a slice of the batch."""
+    """Blocky input (runs of one key, a key coming back within a batch): each key's
+    rows of a batch reach its planner in stream order."""
     runs = [("a", 2500), ("b", 2600), ("a", 2100), ("c", 1900), ("a", 1500)]
     keys = np.concatenate([np.full(k, key) for key, k in runs])
     h = np.abs(np.sin(np.arange(len(keys)) / 37.0)).round(2)
@@ -381,6 +381,76 @@ def test_merge_stream_long_runs_of_keys() -> None:
             table, batch, keys, lambda mine: dict(profile=h[mine], **opts),
             key_column="k", profile_column="h", **opts,
         )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "key_type", [pa.int64(), pa.int8(), pa.float64(), pa.dictionary(pa.int32(), pa.string())]
+)
+def test_merge_stream_key_types_and_null_keys(key_type: pa.DataType) -> None:
+    """Numeric keys (repeated by numpy in the output), dictionary keys (decoded) and a
+    null key (a series of its own, output through Arrow's take) keep their type and
+    their rows."""
+    rng = np.random.default_rng(11)
+    n = 900
+    raw = rng.integers(0, 4, n)
+    values: list[Any] = [None if k == 3 else int(k) for k in raw]
+    if pa.types.is_floating(key_type):
+        values = [None if v is None else v + 0.5 for v in values]
+    keys = pa.array(values, pa.int64() if pa.types.is_dictionary(key_type) else key_type)
+    if pa.types.is_dictionary(key_type):
+        keys = pa.array([None if v is None else f"k{v}" for v in values]).dictionary_encode()
+    h = np.abs(np.sin(np.arange(n) / 13.0)).round(2)
+    table = pa.table({"k": keys, "h": h})
+    opts = dict(window=6, block=32, threshold=-0.02, levels=2)
+    for batch in (50, 1000):
+        groups = merge_stream(
+            table.to_reader(max_chunksize=batch), key_column="k", profile_column="h", **opts
+        ).read_all()
+        out_type = key_type.value_type if pa.types.is_dictionary(key_type) else key_type
+        assert groups.schema.field("k").type == out_type
+        plain = keys.dictionary_decode() if pa.types.is_dictionary(key_type) else keys
+        for key in set(plain.to_pylist()):
+            mine = np.array([v == key for v in plain.to_pylist()])
+            if key is None:
+                g = groups.filter(pa.compute.is_null(groups["k"]))
+            else:
+                g = groups.filter(pa.compute.equal(groups["k"], pa.scalar(key, out_type)))
+            plan = entroseg.merge_plan(profile=h[mine], **opts)
+            top = g.filter(pa.compute.equal(g["level"], 1))
+            assert sorted(top["start"].to_pylist()) == plan[1].cu_seqlens[:-1].tolist()
+            assert g.num_rows == sum(lv.num_groups for lv in plan)
+
+
+def test_merge_stream_push_codes_errors() -> None:
+    """The batch call behind ``merge_stream``: rows routed by codes must name a planner,
+    one code per row, and codes exclude bounds."""
+    from entroseg._entroseg import _merge_stream_push, _MergePlanner
+
+    def planners(k: int) -> list[Any]:
+        return [_MergePlanner(similarity="profile", block=4, r=1, levels=1) for _ in range(k)]
+
+    h = np.array([0.0, 5.0, 1.0, 5.5, 9.0, 9.2])
+    counts, (level, group, start, length, size) = _merge_stream_push(
+        planners(2), h, codes=np.array([0, 1, 0, 1, 1, 1], np.int32)
+    )
+    # Planner 0 holds 2 of its block's 4 units (nothing final); planner 1's block of
+    # rows 1, 3, 4, 5 is planned as merge_plan plans it.
+    plan = entroseg.merge_plan(profile=h[[1, 3, 4, 5]], block=4, r=1, levels=1)
+    assert counts == [0, plan[0].num_groups] == [0, 3]
+    assert level.tolist() == [0, 0, 0] and group.tolist() == [0, 1, 2]
+    assert start.tolist() == plan[0].cu_seqlens[:-1].tolist()
+    assert length.tolist() == np.diff(plan[0].cu_seqlens).tolist()
+    assert size.tolist() == plan[0].sizes.tolist()
+    with pytest.raises(ValueError, match=r"codes must lie in \[0, 2\).*got 2"):
+        _merge_stream_push(planners(2), h, codes=np.array([0, 1, 2, 0, 0, 0]))
+    with pytest.raises(ValueError, match=r"got -1"):
+        _merge_stream_push(planners(2), h, codes=np.array([0, 1, -1, 0, 0, 0]))
+    with pytest.raises(ValueError, match="must index the batch's rows"):
+        _merge_stream_push(planners(2), h, codes=np.array([0, 1, 0]))
+    with pytest.raises(ValueError, match="not both"):
+        _merge_stream_push(planners(1), h, [0, 6], codes=np.zeros(6, np.int64))
+    with pytest.raises(TypeError, match="codes must be a 1-D integer array"):
+        _merge_stream_push(planners(1), h, codes=np.zeros(6))
 
 
 def test_merge_stream_empty_batch_keeps_the_vector_width() -> None:

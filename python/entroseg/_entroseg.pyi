@@ -600,14 +600,16 @@ class _MergePlanner:
 def _merge_stream_push(
     planners: list[_MergePlanner],
     values: npt.ArrayLike,
-    bounds: list[int],
+    bounds: list[int] | None = None,
     *,
+    codes: npt.ArrayLike | None = None,
     order: npt.ArrayLike | None = None,
     weights: npt.ArrayLike | None = None,
     units: bool = False,
 ) -> tuple[list[int], tuple[npt.NDArray[Any], ...]]:
-    """One batch of ``arrow.merge_stream``: each planner's rows pushed; ``(rows per
-    planner, columns)``."""
+    """One batch of ``arrow.merge_stream``: each planner's rows pushed (rows
+    ``order[bounds[i]:bounds[i+1]]`` to planner ``i``, or row ``r`` to planner
+    ``codes[r]``); ``(rows per planner, columns)``."""
 
 def _merge_stream_finish(
     planners: list[_MergePlanner], *, units: bool = False

@@ -311,61 +311,75 @@ class _Router:
     """Splits each batch's rows by key, and keeps one row of each key's column (the key
     as Arrow data, exact type) for the output.
 
-    Sorted or blocky input (long runs of one key) is cut into runs with one vectorised
-    comparison of neighbouring keys: each run is a slice, no copy, processed in stream
-    order. Interleaved input is grouped: keys hashed to codes, a stable sort of the codes
-    (a radix sort when they fit 16 bits) keeps each key's rows in stream order.
+    Every batch's keys are hashed to codes by Arrow (``dictionary_encode``; nulls get a
+    code of their own). :meth:`route` hands the codes on (``merge_stream`` groups the rows
+    in Rust). :meth:`split` cuts sorted or blocky input (long runs of one key) into runs
+    with one vectorised comparison of neighbouring codes: each run is a slice, no copy,
+    processed in stream order; interleaved input is grouped by a stable sort of the
+    codes (a radix sort when they fit 16 bits), which keeps each key's rows in stream
+    order.
     """
 
     def __init__(self, key_index: int | None) -> None:
         self.key_index = key_index
         self.key_rows: dict[Any, Any] = {}
 
-    def split(self, batch: pa.RecordBatch) -> Iterator[tuple[Any, _Rows]]:
-        """``(key, rows)`` for the batch, each key's rows in stream order; ``rows`` is a
-        slice (a run) or an index array (a group)."""
+    def route(self, batch: pa.RecordBatch) -> tuple[list[Any], Any]:
+        """``(keys, codes)`` for the batch: ``codes`` (a numpy integer array, one per
+        row) says which of ``keys`` each row has. Without a key column: ``([None],
+        None)``, every row of the one series."""
         pa = _pyarrow()
-        n = batch.num_rows
         if self.key_index is None:
-            yield None, slice(0, n)
-            return
-        if n == 0:
-            return
+            return [None], None
         keys = batch.column(self.key_index)
         if isinstance(keys, pa.ChunkedArray):  # a Table's column (Ray Data batches)
             keys = keys.combine_chunks()
         if pa.types.is_dictionary(keys.type):
             keys = keys.dictionary_decode()
-        starts = _run_starts(keys)
+        encoded = keys.dictionary_encode(null_encoding="encode")  # nulls: a key of their own
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        dictionary = encoded.dictionary.to_pylist()
+        new = [c for c, key in enumerate(dictionary) if key not in self.key_rows]
+        if new:
+            firsts = np.full(len(dictionary), len(codes), dtype=np.intp)
+            np.minimum.at(firsts, codes, np.arange(len(codes)))
+            for c in new:
+                self.key_rows[dictionary[c]] = keys.slice(int(firsts[c]), 1)
+        return dictionary, codes
+
+    def split(self, batch: pa.RecordBatch) -> Iterator[tuple[Any, _Rows]]:
+        """``(key, rows)`` for the batch, each key's rows in stream order; ``rows`` is a
+        slice (a run) or an index array (a group)."""
+        n = batch.num_rows
+        if n == 0:
+            return
+        keys, codes = self.route(batch)
+        if codes is None:
+            yield None, slice(0, n)
+            return
+        starts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
         if n >= RUN_PATH_MIN_MEAN_RUN * (len(starts) + 1):
             bounds = [0, *starts.tolist(), n]
             for a, b in itertools.pairwise(bounds):
-                key = keys[a].as_py()
-                self._remember(key, keys, a)
-                yield key, slice(a, b)
+                yield keys[codes[a]], slice(a, b)
             return
-        encoded = keys.dictionary_encode(null_encoding="encode")
-        dictionary = encoded.dictionary
-        codes = encoded.indices.to_numpy(zero_copy_only=False)
-        if len(dictionary) <= 1 << 16:
+        if len(keys) <= 1 << 16:
             codes = codes.astype(np.uint16)  # numpy's stable sort of 16-bit ints is a radix sort
         order = np.argsort(codes, kind="stable")
-        bounds_ = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(dictionary)))])
-        for code in range(len(dictionary)):
-            rows = order[bounds_[code] : bounds_[code + 1]]
-            key = dictionary[code].as_py()
-            self._remember(key, keys, int(rows[0]))
-            yield key, rows
-
-    def _remember(self, key: Any, keys: Any, row: int) -> None:
-        if key not in self.key_rows:
-            self.key_rows[key] = keys.slice(row, 1)
+        bounds_ = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(keys)))])
+        for code, key in enumerate(keys):
+            yield key, order[bounds_[code] : bounds_[code + 1]]
 
     def key_column(self, keys: list[Any], counts: list[int]) -> Any:
         """The key column of output rows: ``counts[i]`` rows of ``keys[i]``."""
         pa = _pyarrow()
         firsts = pa.concat_arrays([self.key_rows[k] for k in keys])
-        return firsts.take(pa.array(np.repeat(np.arange(len(keys)), counts)))
+        t = firsts.type
+        if not firsts.null_count and (pa.types.is_integer(t) or pa.types.is_floating(t)):
+            # Numbers: the keys repeated by numpy, one pass, no index array.
+            return pa.array(np.repeat(firsts.to_numpy(), counts), t)
+        index = np.repeat(np.arange(len(keys), dtype=np.int32), counts)
+        return firsts.take(pa.array(index))
 
     def segments_batch(
         self, key_name: str | None, parts: list[tuple[Any, tuple[Any, Any, Any]]]
@@ -378,23 +392,6 @@ class _Router:
             keys = self.key_column([k for k, _ in parts], [len(out[0]) for _, out in parts])
         starts, lengths, reasons = (np.concatenate([out[i] for _, out in parts]) for i in range(3))
         return _arrow_batch(key_name, keys, starts, lengths, reasons)
-
-
-def _run_starts(keys: Any) -> npt.NDArray[np.intp]:
-    """Rows where the key differs from the row before (two nulls are the same key)."""
-    import pyarrow.compute as pc
-
-    n = len(keys)
-    if n < 2:
-        return np.zeros(0, dtype=np.intp)
-    head, tail = keys.slice(0, n - 1), keys.slice(1)
-    change = pc.not_equal(tail, head)
-    if keys.null_count:
-        # One null and one value differ; two nulls do not.
-        change = pc.if_else(
-            pc.is_null(change), pc.not_equal(pc.is_null(tail), pc.is_null(head)), change
-        )
-    return np.flatnonzero(change.to_numpy(zero_copy_only=False)) + 1
 
 
 def _reader(schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> pa.RecordBatchReader:
@@ -1174,30 +1171,22 @@ def merge_stream(
                 weights = np.asarray(wcol.to_numpy(zero_copy_only=False), np.int64)
             # One call plans every key's rows of the batch (grouped in Rust, in stream
             # order per key) and returns the output columns of all of them.
-            keys: list[Any] = []
+            keys, codes = router.route(batch)
             planners: list[_MergePlanner] = []
-            pieces: list[_Rows] = []
-            for key, rows in router.split(batch):
+            for key in keys:
                 planner = states.get(key)
                 if planner is None:
                     planner = states[key] = _MergePlanner(**planner_options)
-                keys.append(key)
                 planners.append(planner)
-                pieces.append(rows)
-            if planners:
-                order: npt.NDArray[np.int64] | None = None
-                if all(isinstance(r, slice) for r in pieces):
-                    bounds = [0, *(r.stop for r in pieces if isinstance(r, slice))]
+            if batch.num_rows:
+                if codes is None:
+                    counts, columns = _merge_stream_push(
+                        planners, values, [0, batch.num_rows], weights=weights, units=units
+                    )
                 else:
-                    rows_of = [
-                        np.arange(r.start, r.stop) if isinstance(r, slice) else np.asarray(r)
-                        for r in pieces
-                    ]
-                    order = np.concatenate(rows_of).astype(np.int64, copy=False)
-                    bounds = np.cumsum([0, *(len(r) for r in rows_of)]).tolist()
-                counts, columns = _merge_stream_push(
-                    planners, values, bounds, order=order, weights=weights, units=units
-                )
+                    counts, columns = _merge_stream_push(
+                        planners, values, codes=codes, weights=weights, units=units
+                    )
                 if sum(counts):
                     yield to_batch(keys, counts, columns)
             if resumer is not None:

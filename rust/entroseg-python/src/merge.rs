@@ -566,17 +566,39 @@ impl StreamRows {
 /// the batch when `order` is None; a planner may appear more than once) and returns
 /// `(rows per entry, *columns)` (see `StreamRows`). `values`: the batch's profile
 /// values (1-D) or vectors (`[rows, dim]`), as the planners take them.
+///
+/// With `codes` (one per row, `0 <= code < len(planners)`, e.g. the indices of the
+/// batch's dictionary-encoded keys) instead of `bounds` and `order`, row `r` goes to
+/// `planners[codes[r]]`, each planner's rows in stream order: a counting sort here
+/// replaces the sort, the counts and the index slices a caller would otherwise make.
 #[pyfunction]
-#[pyo3(signature = (planners, values, bounds, *, order=None, weights=None, units=false))]
+#[pyo3(signature = (planners, values, bounds=None, *, codes=None, order=None, weights=None, units=false))]
+#[allow(clippy::too_many_arguments)]
 pub fn _merge_stream_push<'py>(
     py: Python<'py>,
     planners: Vec<Bound<'py, PyMergePlanner>>,
     values: &Bound<'py, PyAny>,
-    bounds: Vec<usize>,
+    bounds: Option<Vec<usize>>,
+    codes: Option<&Bound<'py, PyAny>>,
     order: Option<&Bound<'py, PyAny>>,
     weights: Option<&Bound<'py, PyAny>>,
     units: bool,
 ) -> PyResult<(Vec<usize>, Bound<'py, PyTuple>)> {
+    let codes = codes.map(|c| int_array(c, "codes")).transpose()?;
+    let codes_ro = codes.as_ref().map(|c| c.readonly());
+    let codes = codes_ro.as_ref().map(|c| c.as_slice()).transpose()?;
+    let (bounds, sorted) = match (bounds, codes, order) {
+        (Some(b), None, _) => (b, None),
+        (None, Some(c), None) => {
+            let (b, o) = counting_sort(c, planners.len())?;
+            (b, Some(o))
+        }
+        _ => {
+            return Err(PyValueError::new_err(
+                "give bounds (and optionally order) or codes, not both",
+            ))
+        }
+    };
     if bounds.len() != planners.len() + 1 || bounds.windows(2).any(|w| w[1] < w[0]) {
         return Err(PyValueError::new_err(
             "bounds must be non-decreasing, one more than the planners",
@@ -602,7 +624,10 @@ pub fn _merge_stream_push<'py>(
     };
     let order = order.map(|o| int_array(o, "order")).transpose()?;
     let order_ro = order.as_ref().map(|o| o.readonly());
-    let order = order_ro.as_ref().map(|o| o.as_slice()).transpose()?;
+    let order = match &sorted {
+        Some(s) => Some(&s[..]),
+        None => order_ro.as_ref().map(|o| o.as_slice()).transpose()?,
+    };
     let weights = weights.map(|w| int_array(w, "weights")).transpose()?;
     let weights_ro = weights.as_ref().map(|w| w.readonly());
     let weights = weights_ro.as_ref().map(|w| w.as_slice()).transpose()?;
@@ -630,9 +655,12 @@ pub fn _merge_stream_push<'py>(
         }
         None => last <= rows,
     };
-    if !in_range || weights.is_some_and(|w| w.len() != rows) {
+    if !in_range
+        || weights.is_some_and(|w| w.len() != rows)
+        || codes.is_some_and(|c| c.len() != rows)
+    {
         return Err(PyValueError::new_err(
-            "bounds, order and weights must index the batch's rows",
+            "bounds, order, codes and weights must index the batch's rows",
         ));
     }
     let mut parts = Vec::with_capacity(planners.len());
@@ -694,6 +722,31 @@ pub fn _merge_stream_push<'py>(
     let (counts, out) = StreamRows::of_parts(units, &parts);
     recycle(&planners, parts);
     Ok((counts, out.into_arrays(py)?))
+}
+
+/// Rows grouped by code, each group in stream order: `(bounds, order)` with group `c`'s
+/// rows at `order[bounds[c]..bounds[c + 1]]` (`groups` codes, each in `0..groups`).
+fn counting_sort(codes: &[i64], groups: usize) -> PyResult<(Vec<usize>, Vec<i64>)> {
+    let mut bounds = vec![0usize; groups + 1];
+    for &c in codes {
+        if c < 0 || c as u64 >= groups as u64 {
+            return Err(PyValueError::new_err(format!(
+                "codes must lie in [0, {groups}) (one planner per code), got {c}"
+            )));
+        }
+        bounds[c as usize + 1] += 1;
+    }
+    for c in 0..groups {
+        bounds[c + 1] += bounds[c];
+    }
+    let mut next = bounds[..groups].to_vec();
+    let mut order = vec![0i64; codes.len()];
+    for (r, &c) in codes.iter().enumerate() {
+        let slot = &mut next[c as usize];
+        order[*slot] = r as i64;
+        *slot += 1;
+    }
+    Ok((bounds, order))
 }
 
 /// `finish()` of every planner, as `_merge_stream_push` returns rows.
