@@ -48,8 +48,11 @@
 //! reversed, so that the letters `1..=K` places back are contiguous, and for DNA the
 //! likelihood is a compare-and-select between two constants (a match, or anything else).
 //! Each sum is computed in the step that produces its terms (one step early), and two
-//! positions share one pass over the states where no rescaling falls between them, so
-//! that the two sums' chains of additions run side by side. The arithmetic per lane is
+//! positions share one pass over the states, so that the two sums' chains of additions
+//! run side by side; a rescaling between the two is applied inside the pass (an extra
+//! multiply per chunk: the forward scale is known from the first position's background
+//! value, the backward one from the forward pass), so that, once aligned, every step is
+//! in a pair. The arithmetic per lane is
 //! unchanged, only how the operands are fetched and the order the CPU may run it in.
 //! With 4 lanes (AVX2 CPUs without AVX-512) the DNA pair steps are written in AVX2
 //! intrinsics (module `avx2`), so that each of the two sums keeps its own vector in one
@@ -940,6 +943,153 @@ impl Run<'_> {
         None
     }
 
+    /// [`kernels::forward_pair`] over every period (through the [`avx2`] kernel when
+    /// [`Run::avx2_dna`] allows it), scaling the first position's values by `scale`
+    /// when `rescale`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn forward_pair<const N: usize, E: Emission>(
+        &mut self,
+        backs: [&[u8]; 2],
+        keys: [u8; 2],
+        b: [f64; 2],
+        rescale: bool,
+        scale: f64,
+        emission: &E,
+    ) -> (f64, f64) {
+        let (k, f2f0) = (self.states, self.model.f2f0);
+        #[cfg(target_arch = "x86_64")]
+        if let Some(ratios) = self.avx2_dna::<N, E>(emission) {
+            // SAFETY: `avx2_dna` is `Some` only while `passes_avx2` runs, which is
+            // called only on a CPU with AVX2.
+            return unsafe {
+                if rescale {
+                    avx2::forward_pair::<true>(
+                        &mut self.fg,
+                        k,
+                        self.b2f,
+                        backs,
+                        keys,
+                        b,
+                        f2f0,
+                        scale,
+                        ratios,
+                    )
+                } else {
+                    avx2::forward_pair::<false>(
+                        &mut self.fg,
+                        k,
+                        self.b2f,
+                        backs,
+                        keys,
+                        b,
+                        f2f0,
+                        scale,
+                        ratios,
+                    )
+                }
+            };
+        }
+        if rescale {
+            kernels::forward_pair::<N, E, true>(
+                &mut self.fg,
+                k,
+                self.b2f,
+                backs,
+                keys,
+                b,
+                f2f0,
+                scale,
+                emission,
+            )
+        } else {
+            kernels::forward_pair::<N, E, false>(
+                &mut self.fg,
+                k,
+                self.b2f,
+                backs,
+                keys,
+                b,
+                f2f0,
+                scale,
+                emission,
+            )
+        }
+    }
+
+    /// [`kernels::backward_pair`] over every period (through the [`avx2`] kernel when
+    /// [`Run::avx2_dna`] allows it), scaling the values by `scale` before the first
+    /// emission when `rescale`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn backward_pair<const N: usize, E: Emission>(
+        &mut self,
+        backs: [&[u8]; 2],
+        keys: [u8; 2],
+        to_background: [f64; 2],
+        rescale: bool,
+        scale: f64,
+        emission: &E,
+    ) -> (f64, f64) {
+        let (k, f2f0) = (self.states, self.model.f2f0);
+        #[cfg(target_arch = "x86_64")]
+        if let Some(ratios) = self.avx2_dna::<N, E>(emission) {
+            // SAFETY: as in `forward_pair`.
+            return unsafe {
+                if rescale {
+                    avx2::backward_pair::<true>(
+                        &mut self.fg,
+                        k,
+                        self.b2f,
+                        backs,
+                        keys,
+                        to_background,
+                        f2f0,
+                        scale,
+                        ratios,
+                    )
+                } else {
+                    avx2::backward_pair::<false>(
+                        &mut self.fg,
+                        k,
+                        self.b2f,
+                        backs,
+                        keys,
+                        to_background,
+                        f2f0,
+                        scale,
+                        ratios,
+                    )
+                }
+            };
+        }
+        if rescale {
+            kernels::backward_pair::<N, E, true>(
+                &mut self.fg,
+                k,
+                self.b2f,
+                backs,
+                keys,
+                to_background,
+                f2f0,
+                scale,
+                emission,
+            )
+        } else {
+            kernels::backward_pair::<N, E, false>(
+                &mut self.fg,
+                k,
+                self.b2f,
+                backs,
+                keys,
+                to_background,
+                f2f0,
+                scale,
+                emission,
+            )
+        }
+    }
+
     /// Both passes of the ungapped model, summing with `N` lanes, software-pipelined.
     ///
     /// A step's sum over the repeat states (the forward pass's sum of the old values,
@@ -986,47 +1136,31 @@ impl Run<'_> {
             };
             let b = self.bg;
             let back = &self.rev[n - pos..];
-            // Two positions in one pass over the states when no rescaling falls between
-            // them: the second's values need only the first's value of the same period,
-            // so both sums (two independent chains of additions) run side by side.
-            if pos + 1 < n && pos % SCALE_STEP != SCALE_STEP - 1 {
-                let b_next = b * b2b + sum * f2b;
+            // Two positions in one pass over the states when no rescaling falls after
+            // the second: the second's values need only the first's value of the same
+            // period, so both sums (two independent chains of additions) run side by
+            // side. A rescaling after the first is known before the pass (its scale is
+            // the inverse of the first's background value, which needs only `sum`), so
+            // the pass scales the first's values as it goes. Pairs therefore start at
+            // odd positions (the rescalings fall on odd ones); one single step at an
+            // even position two before a rescaling realigns them.
+            if pos + 1 < n && (pos + 1) % SCALE_STEP != SCALE_STEP - 1 {
+                let mut b_next = b * b2b + sum * f2b;
+                let rescale = pos % SCALE_STEP == SCALE_STEP - 1;
+                let mut scale = 1.0;
+                if rescale {
+                    // `rescale_forward`'s arithmetic.
+                    scale = 1.0 / b_next;
+                    self.scales[pos / SCALE_STEP] = scale;
+                    b_next *= scale;
+                }
                 let backs = [back, &self.rev[n - pos - 1..]];
                 let keys = [key, emission.key(self.codes[pos + 1])];
-                let (sum_next, sum_after) = match self.avx2_dna::<N, E>(emission) {
-                    #[cfg(target_arch = "x86_64")]
-                    // SAFETY: `avx2_dna` is `Some` only while `passes_avx2` runs, which
-                    // is called only on a CPU with AVX2.
-                    Some(ratios) => unsafe {
-                        avx2::forward_pair(
-                            &mut self.fg,
-                            max_period,
-                            self.b2f,
-                            backs,
-                            keys,
-                            [b, b_next],
-                            f2f0,
-                            ratios,
-                        )
-                    },
-                    _ => kernels::forward_pair::<N, E>(
-                        &mut self.fg,
-                        max_period,
-                        self.b2f,
-                        backs,
-                        keys,
-                        [b, b_next],
-                        f2f0,
-                        emission,
-                    ),
-                };
+                let (sum_next, sum_after) =
+                    self.forward_pair::<N, E>(backs, keys, [b, b_next], rescale, scale, emission);
                 self.probs[pos] = b_next as f32;
                 self.bg = b_next * b2b + sum_next * f2b;
                 next_sum = Some(sum_after);
-                if (pos + 1) % SCALE_STEP == SCALE_STEP - 1 {
-                    self.rescale_forward(pos + 1);
-                    next_sum = None;
-                }
                 self.probs[pos + 1] = self.bg as f32;
                 pos += 2;
                 continue;
@@ -1059,45 +1193,32 @@ impl Run<'_> {
         while end > 0 {
             let pos = end - 1;
             // Two positions in one pass, from emitted states, when the two next ones
-            // (`pos - 1`, `pos - 2`) have every period and no rescaling.
+            // (`pos - 1`, `pos - 2`) have every period and no rescaling falls before
+            // the second's emission. A rescaling at `pos - 1` (its scale is the forward
+            // pass's) is applied in the pass, between this step's end and the next
+            // one's emission; the rescalings fall on odd positions, so pairs from an
+            // even `pos` always qualify, and one single step realigns them.
             let ok = |x: usize| x >= max_period && x % SCALE_STEP != SCALE_STEP - 1;
-            if emitted && pos >= 2 && ok(pos - 1) && ok(pos - 2) {
+            if emitted && pos >= 2 && ok(pos - 2) {
                 self.probs[pos] = Self::posterior(self.probs[pos], self.bg, total);
                 let to_background = f2b * self.bg;
-                let bg_here = b2b * self.bg + this_sum;
+                let mut bg_here = b2b * self.bg + this_sum;
                 self.probs[pos - 1] = Self::posterior(self.probs[pos - 1], bg_here, total);
+                let rescale = (pos - 1) % SCALE_STEP == SCALE_STEP - 1;
+                let mut scale = 1.0;
+                if rescale {
+                    // `rescale_backward`'s arithmetic.
+                    scale = self.scales[(pos - 1) / SCALE_STEP];
+                    bg_here *= scale;
+                }
                 let backs = [&self.rev[n - (pos - 1)..], &self.rev[n - (pos - 2)..]];
                 let keys = [
                     emission.key(self.codes[pos - 1]),
                     emission.key(self.codes[pos - 2]),
                 ];
                 let to_bg = [to_background, f2b * bg_here];
-                let (sum_next, sum_after) = match self.avx2_dna::<N, E>(emission) {
-                    #[cfg(target_arch = "x86_64")]
-                    // SAFETY: as for the forward pair above.
-                    Some(ratios) => unsafe {
-                        avx2::backward_pair(
-                            &mut self.fg,
-                            max_period,
-                            self.b2f,
-                            backs,
-                            keys,
-                            to_bg,
-                            f2f0,
-                            ratios,
-                        )
-                    },
-                    _ => kernels::backward_pair::<N, E>(
-                        &mut self.fg,
-                        max_period,
-                        self.b2f,
-                        backs,
-                        keys,
-                        to_bg,
-                        f2f0,
-                        emission,
-                    ),
-                };
+                let (sum_next, sum_after) =
+                    self.backward_pair::<N, E>(backs, keys, to_bg, rescale, scale, emission);
                 self.bg = b2b * bg_here + sum_next;
                 this_sum = sum_after;
                 end -= 2;
@@ -1595,7 +1716,7 @@ mod kernels {
     /// additions runs beside the first's.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    pub(super) fn forward_pair<const N: usize, E: Emission>(
+    pub(super) fn forward_pair<const N: usize, E: Emission, const SCALED: bool>(
         fg: &mut [f64],
         k: usize,
         b2f: &[f64],
@@ -1603,6 +1724,7 @@ mod kernels {
         key: [u8; 2],
         b: [f64; 2],
         f2f0: f64,
+        scale: f64,
         emission: &E,
     ) -> (f64, f64) {
         let emission = *emission;
@@ -1612,7 +1734,8 @@ mod kernels {
         while at < bulk {
             let (f, w, l1) = chunk_at::<N>(fg, b2f, back[0], at);
             let l2 = *bytes::<N>(&back[1][at..at + N]);
-            let first = forward_pair_chunk(f, &w, &l1, &l2, key, b, f2f0, emission);
+            let first =
+                forward_pair_chunk::<N, E, SCALED>(f, &w, &l1, &l2, key, b, f2f0, scale, emission);
             for j in 0..N {
                 acc[j] += first[j];
             }
@@ -1622,7 +1745,8 @@ mod kernels {
         if bulk < k {
             let (f, w, l1) = chunk_at::<N>(fg, b2f, back[0], bulk);
             let l2 = *bytes::<N>(&back[1][bulk..bulk + N]);
-            let first = forward_pair_chunk(f, &w, &l1, &l2, key, b, f2f0, emission);
+            let first =
+                forward_pair_chunk::<N, E, SCALED>(f, &w, &l1, &l2, key, b, f2f0, scale, emission);
             for &x in &first[..k - bulk] {
                 sum1 += x;
             }
@@ -1634,7 +1758,7 @@ mod kernels {
     /// first's.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn forward_pair_chunk<const N: usize, E: Emission>(
+    fn forward_pair_chunk<const N: usize, E: Emission, const SCALED: bool>(
         f: &mut [f64; N],
         w: &[f64; N],
         l1: &[u8; N],
@@ -1642,11 +1766,15 @@ mod kernels {
         key: [u8; 2],
         b: [f64; 2],
         f2f0: f64,
+        scale: f64,
         emission: E,
     ) -> [f64; N] {
         let (mut first, mut second) = ([0.0f64; N], [0.0f64; N]);
         for j in 0..N {
             first[j] = (b[0] * w[j] + f[j] * f2f0) * emission.ratio(key[0], l1[j]);
+            if SCALED {
+                first[j] *= scale;
+            }
         }
         for j in 0..N {
             second[j] = (b[1] * w[j] + first[j] * f2f0) * emission.ratio(key[1], l2[j]);
@@ -1685,7 +1813,7 @@ mod kernels {
     /// the pass, as in [`forward_pair`]).
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    pub(super) fn backward_pair<const N: usize, E: Emission>(
+    pub(super) fn backward_pair<const N: usize, E: Emission, const SCALED: bool>(
         fg: &mut [f64],
         k: usize,
         b2f: &[f64],
@@ -1693,6 +1821,7 @@ mod kernels {
         key: [u8; 2],
         to_background: [f64; 2],
         f2f0: f64,
+        scale: f64,
         emission: &E,
     ) -> (f64, f64) {
         let emission = *emission;
@@ -1702,7 +1831,17 @@ mod kernels {
         while at < bulk {
             let (f, w, l1) = chunk_at::<N>(fg, b2f, back[0], at);
             let l2 = *bytes::<N>(&back[1][at..at + N]);
-            let term = backward_pair_chunk(f, &w, &l1, &l2, key, to_background, f2f0, emission);
+            let term = backward_pair_chunk::<N, E, SCALED>(
+                f,
+                &w,
+                &l1,
+                &l2,
+                key,
+                to_background,
+                f2f0,
+                scale,
+                emission,
+            );
             for j in 0..N {
                 acc[j] += term[j];
             }
@@ -1712,7 +1851,17 @@ mod kernels {
         if bulk < k {
             let (f, w, l1) = chunk_at::<N>(fg, b2f, back[0], bulk);
             let l2 = *bytes::<N>(&back[1][bulk..bulk + N]);
-            let term = backward_pair_chunk(f, &w, &l1, &l2, key, to_background, f2f0, emission);
+            let term = backward_pair_chunk::<N, E, SCALED>(
+                f,
+                &w,
+                &l1,
+                &l2,
+                key,
+                to_background,
+                f2f0,
+                scale,
+                emission,
+            );
             for &x in &term[..k - bulk] {
                 sum1 += x;
             }
@@ -1724,7 +1873,7 @@ mod kernels {
     /// times the once-emitted ones.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn backward_pair_chunk<const N: usize, E: Emission>(
+    fn backward_pair_chunk<const N: usize, E: Emission, const SCALED: bool>(
         f: &mut [f64; N],
         w: &[f64; N],
         l1: &[u8; N],
@@ -1732,11 +1881,16 @@ mod kernels {
         key: [u8; 2],
         to_background: [f64; 2],
         f2f0: f64,
+        scale: f64,
         emission: E,
     ) -> [f64; N] {
         let (mut e1, mut term, mut e2) = ([0.0f64; N], [0.0f64; N], [0.0f64; N]);
         for j in 0..N {
-            e1[j] = (to_background[0] + f2f0 * f[j]) * emission.ratio(key[0], l1[j]);
+            let mut finished = to_background[0] + f2f0 * f[j];
+            if SCALED {
+                finished *= scale;
+            }
+            e1[j] = finished * emission.ratio(key[0], l1[j]);
             term[j] = w[j] * e1[j];
         }
         for j in 0..N {
@@ -1903,7 +2057,7 @@ mod avx2 {
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2")]
     #[inline]
-    pub(super) unsafe fn forward_pair(
+    pub(super) unsafe fn forward_pair<const SCALED: bool>(
         fg: &mut [f64],
         k: usize,
         b2f: &[f64],
@@ -1911,20 +2065,25 @@ mod avx2 {
         key: [u8; 2],
         b: [f64; 2],
         f2f0: f64,
+        scale: f64,
         ratios: [f64; 2],
     ) -> (f64, f64) {
         let chunks = Chunks::new(fg, k, b2f, back, key, ratios);
-        let (b0, b1, c) = (
+        let (b0, b1, c, s) = (
             _mm256_set1_pd(b[0]),
             _mm256_set1_pd(b[1]),
             _mm256_set1_pd(f2f0),
+            _mm256_set1_pd(scale),
         );
         two_sums(k, true, |at| {
             let (f, w) = chunks.load(at);
-            let first = _mm256_mul_pd(
+            let mut first = _mm256_mul_pd(
                 _mm256_add_pd(_mm256_mul_pd(b0, w), _mm256_mul_pd(f, c)),
                 chunks.ratios(back, 0, at),
             );
+            if SCALED {
+                first = _mm256_mul_pd(first, s);
+            }
             let second = _mm256_mul_pd(
                 _mm256_add_pd(_mm256_mul_pd(b1, w), _mm256_mul_pd(first, c)),
                 chunks.ratios(back, 1, at),
@@ -1941,7 +2100,7 @@ mod avx2 {
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2")]
     #[inline]
-    pub(super) unsafe fn backward_pair(
+    pub(super) unsafe fn backward_pair<const SCALED: bool>(
         fg: &mut [f64],
         k: usize,
         b2f: &[f64],
@@ -1949,6 +2108,7 @@ mod avx2 {
         key: [u8; 2],
         to_background: [f64; 2],
         f2f0: f64,
+        scale: f64,
         ratios: [f64; 2],
     ) -> (f64, f64) {
         let chunks = Chunks::new(fg, k, b2f, back, key, ratios);
@@ -1956,13 +2116,14 @@ mod avx2 {
             _mm256_set1_pd(to_background[0]),
             _mm256_set1_pd(to_background[1]),
         );
-        let c = _mm256_set1_pd(f2f0);
+        let (c, s) = (_mm256_set1_pd(f2f0), _mm256_set1_pd(scale));
         two_sums(k, true, |at| {
             let (f, w) = chunks.load(at);
-            let e1 = _mm256_mul_pd(
-                _mm256_add_pd(t0, _mm256_mul_pd(c, f)),
-                chunks.ratios(back, 0, at),
-            );
+            let mut finished = _mm256_add_pd(t0, _mm256_mul_pd(c, f));
+            if SCALED {
+                finished = _mm256_mul_pd(finished, s);
+            }
+            let e1 = _mm256_mul_pd(finished, chunks.ratios(back, 0, at));
             let e2 = _mm256_mul_pd(
                 _mm256_add_pd(t1, _mm256_mul_pd(c, e1)),
                 chunks.ratios(back, 1, at),
