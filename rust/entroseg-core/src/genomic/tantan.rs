@@ -1922,13 +1922,16 @@ mod kernels {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    /// The ratios of the 4 periods from `at`: `ratios[0]` where the letter equals
-    /// `key`, else `ratios[1]`.
+    /// The ratios of the 4 periods whose letters start at `letters`: `ratios[0]` where
+    /// the letter equals `key`, else `ratios[1]`.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2, and 4 bytes must be readable at `letters`.
     #[target_feature(enable = "avx2")]
     #[inline]
-    unsafe fn ratios_at(back: &[u8], at: usize, key: __m256i, ratios: [__m256d; 2]) -> __m256d {
-        let four: [u8; 4] = back[at..at + 4].try_into().expect("4 letters");
-        let letters = _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(i32::from_le_bytes(four)));
+    unsafe fn ratios_at(letters: *const u8, key: __m256i, ratios: [__m256d; 2]) -> __m256d {
+        let four = letters.cast::<i32>().read_unaligned();
+        let letters = _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(four));
         let same = _mm256_castsi256_pd(_mm256_cmpeq_epi64(letters, key));
         _mm256_blendv_pd(ratios[1], ratios[0], same)
     }
@@ -1957,6 +1960,9 @@ mod avx2 {
         keys: [__m256i; 2],
         fp: *mut f64,
         wp: *const f64,
+        /// The two positions' letters (unchecked reads: the bounds are checked once, in
+        /// [`Chunks::new`]).
+        lp: [*const u8; 2],
     }
 
     impl Chunks {
@@ -1983,6 +1989,7 @@ mod avx2 {
                 ],
                 fp: fg.as_mut_ptr(),
                 wp: b2f.as_ptr(),
+                lp: [back[0].as_ptr(), back[1].as_ptr()],
             }
         }
 
@@ -2004,11 +2011,12 @@ mod avx2 {
             _mm256_storeu_pd(self.fp.add(at), f);
         }
 
-        /// Position `i`'s ratios for the chunk at `at`.
+        /// Position `i`'s ratios for the chunk at `at` (bounds as for
+        /// [`Chunks::load`]).
         #[target_feature(enable = "avx2")]
         #[inline]
-        unsafe fn ratios(&self, back: [&[u8]; 2], i: usize, at: usize) -> __m256d {
-            ratios_at(back[i], at, self.keys[i], self.ratios)
+        unsafe fn ratios(&self, i: usize, at: usize) -> __m256d {
+            ratios_at(self.lp[i].add(at), self.keys[i], self.ratios)
         }
     }
 
@@ -2079,14 +2087,14 @@ mod avx2 {
             let (f, w) = chunks.load(at);
             let mut first = _mm256_mul_pd(
                 _mm256_add_pd(_mm256_mul_pd(b0, w), _mm256_mul_pd(f, c)),
-                chunks.ratios(back, 0, at),
+                chunks.ratios(0, at),
             );
             if SCALED {
                 first = _mm256_mul_pd(first, s);
             }
             let second = _mm256_mul_pd(
                 _mm256_add_pd(_mm256_mul_pd(b1, w), _mm256_mul_pd(first, c)),
-                chunks.ratios(back, 1, at),
+                chunks.ratios(1, at),
             );
             chunks.store(at, second);
             (first, second)
@@ -2123,10 +2131,10 @@ mod avx2 {
             if SCALED {
                 finished = _mm256_mul_pd(finished, s);
             }
-            let e1 = _mm256_mul_pd(finished, chunks.ratios(back, 0, at));
+            let e1 = _mm256_mul_pd(finished, chunks.ratios(0, at));
             let e2 = _mm256_mul_pd(
                 _mm256_add_pd(t1, _mm256_mul_pd(c, e1)),
-                chunks.ratios(back, 1, at),
+                chunks.ratios(1, at),
             );
             chunks.store(at, e2);
             (_mm256_mul_pd(w, e1), _mm256_mul_pd(w, e2))
@@ -2161,12 +2169,9 @@ mod avx2 {
             let e = if EMITTED {
                 f
             } else {
-                _mm256_mul_pd(f, chunks.ratios(back, 0, at))
+                _mm256_mul_pd(f, chunks.ratios(0, at))
             };
-            let e_next = _mm256_mul_pd(
-                _mm256_add_pd(t, _mm256_mul_pd(c, e)),
-                chunks.ratios(back, 1, at),
-            );
+            let e_next = _mm256_mul_pd(_mm256_add_pd(t, _mm256_mul_pd(c, e)), chunks.ratios(1, at));
             chunks.store(at, e_next);
             (_mm256_mul_pd(w, e), _mm256_mul_pd(w, e_next))
         })
