@@ -80,6 +80,9 @@ pub const MAX_PERIOD_LIMIT: usize = i32::MAX as usize;
 
 /// Positions between two rescalings of the recursions (the peer's step).
 const SCALE_STEP: usize = 16;
+/// Positions whose posteriors the backward pass computes together (see
+/// [`Run::posteriors`]).
+const POSTERIOR_BLOCK: usize = 64;
 
 /// tantan options (pydustmasker's `TantanMasker` names in brackets where they differ).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -843,6 +846,18 @@ impl Run<'_> {
         (1.0 - (f64::from(forward) * backward / total) as f32).clamp(0.0, 1.0)
     }
 
+    /// [`Run::posterior`] of the block of positions from `start` (a multiple of
+    /// [`POSTERIOR_BLOCK`], up to the end of the sequence), whose backward values are
+    /// `block`'s first ones: an independent loop the compiler turns into vector
+    /// conversions and divisions (each lane rounds as the scalar code).
+    #[inline(always)]
+    fn posteriors(probs: &mut [f32], block: &[f64; POSTERIOR_BLOCK], start: usize, total: f64) {
+        let end = (start + POSTERIOR_BLOCK).min(probs.len());
+        for (p, &backward) in probs[start..end].iter_mut().zip(block) {
+            *p = Self::posterior(*p, backward, total);
+        }
+    }
+
     /// The ungapped model with the peer's lane count, compiled for the CPU's vector
     /// instructions (the lane arithmetic is the same in every build).
     fn ungapped<E: Emission>(&mut self, emission: &E) {
@@ -1189,6 +1204,11 @@ impl Run<'_> {
         // `this_sum` their weighted sum (both from the previous step).
         let mut emitted = false;
         let mut this_sum = 0.0;
+        // The backward background values of a block of `POSTERIOR_BLOCK` positions
+        // (position `pos` at `pos % POSTERIOR_BLOCK`); their posteriors are computed when
+        // the block is complete, in one loop off the recursion's chain (vector divisions,
+        // the same arithmetic per position).
+        let mut block = [0.0f64; POSTERIOR_BLOCK];
         let mut end = n;
         while end > 0 {
             let pos = end - 1;
@@ -1200,10 +1220,16 @@ impl Run<'_> {
             // even `pos` always qualify, and one single step realigns them.
             let ok = |x: usize| x >= max_period && x % SCALE_STEP != SCALE_STEP - 1;
             if emitted && pos >= 2 && ok(pos - 2) {
-                self.probs[pos] = Self::posterior(self.probs[pos], self.bg, total);
+                block[pos % POSTERIOR_BLOCK] = self.bg;
+                if pos % POSTERIOR_BLOCK == 0 {
+                    Self::posteriors(&mut self.probs, &block, pos, total);
+                }
                 let to_background = f2b * self.bg;
                 let mut bg_here = b2b * self.bg + this_sum;
-                self.probs[pos - 1] = Self::posterior(self.probs[pos - 1], bg_here, total);
+                block[(pos - 1) % POSTERIOR_BLOCK] = bg_here;
+                if (pos - 1) % POSTERIOR_BLOCK == 0 {
+                    Self::posteriors(&mut self.probs, &block, pos - 1, total);
+                }
                 let rescale = (pos - 1) % SCALE_STEP == SCALE_STEP - 1;
                 let mut scale = 1.0;
                 if rescale {
@@ -1225,7 +1251,10 @@ impl Run<'_> {
                 continue;
             }
             end -= 1;
-            self.probs[pos] = Self::posterior(self.probs[pos], self.bg, total);
+            block[pos % POSTERIOR_BLOCK] = self.bg;
+            if pos % POSTERIOR_BLOCK == 0 {
+                Self::posteriors(&mut self.probs, &block, pos, total);
+            }
             self.rescale_backward(pos);
             let k = pos.min(max_period);
             let key = emission.key(self.codes[pos]);
