@@ -56,7 +56,10 @@
 //! unchanged, only how the operands are fetched and the order the CPU may run it in.
 //! With 4 lanes (AVX2 CPUs without AVX-512) the DNA pair steps are written in AVX2
 //! intrinsics (module `avx2`), so that each of the two sums keeps its own vector in one
-//! pass; with 8 lanes the vectoriser's code is already one instruction per operation.
+//! pass, and read each position's match masks from per-letter planes of a window of the
+//! sequence instead of comparing letters; with 8 lanes the vectoriser's code is already
+//! one instruction per operation. The backward pass computes the posteriors (a
+//! division each) in blocks of 64 positions, off the recursion's loop.
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::genomic::dna::{describe_byte, AMBIGUOUS};
@@ -673,6 +676,8 @@ impl Tantan {
             scales: vec![0.0; n / SCALE_STEP],
             probs: vec![0.0f32; n],
             avx2: false,
+            planes: Vec::new(),
+            planes_at: 0,
         };
         if self.gapped {
             run.gapped();
@@ -815,6 +820,14 @@ struct Run<'a> {
     /// Set while [`Run::passes_avx2`] runs (the CPU has AVX2): the paired DNA steps
     /// take the [`avx2`] kernels.
     avx2: bool,
+    /// For the [`avx2`] kernels: the match masks of a window of `rev`, from
+    /// `planes_at` on: plane `c` (of `planes.len() / 5` bytes) holds 0xFF where `rev`
+    /// holds DNA code `c` (0..4), else 0; plane 4 (the ambiguous code, which matches
+    /// nothing) is all zeros. A chunk's masks are then one sign-extending load, and the
+    /// planes (a window of a few thousand letters) stay in the L1 cache.
+    planes: Vec<u8>,
+    /// The index in `rev` of the planes' first byte.
+    planes_at: usize,
 }
 
 impl Run<'_> {
@@ -916,8 +929,68 @@ impl Run<'_> {
     #[target_feature(enable = "avx2")]
     unsafe fn passes_avx2<E: Emission>(&mut self, emission: &E) {
         self.avx2 = true;
+        self.planes = Vec::new();
         self.passes::<4, E>(emission);
+        self.planes = Vec::new();
         self.avx2 = false;
+    }
+
+    /// Makes [`Run::planes`] cover the letters the [`avx2`] kernels read for `back` (two
+    /// tails of `rev`, over every period and a chunk), rebuilding the window around
+    /// them when they leave it.
+    #[inline(always)]
+    fn cover_planes(&mut self, back: [&[u8]; 2]) {
+        let len = self.rev.len();
+        let lo = len - back[0].len().max(back[1].len());
+        let hi = (len - back[0].len().min(back[1].len()) + self.states + MAX_LANES).min(len);
+        let stride = self.planes.len() / (AMBIGUOUS as usize + 1);
+        if lo < self.planes_at || hi > self.planes_at + stride {
+            self.build_planes(lo, hi);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn build_planes(&mut self, lo: usize, hi: usize) {
+        /// Letters of slack on each side: the window moves by one or two letters a step,
+        /// either way, and is rebuilt every `SLACK` positions (in tests every few
+        /// positions, so that the proptests' short sequences cross many rebuilds).
+        const SLACK: usize = if cfg!(test) { 5 } else { 1024 };
+        let (from, to) = (lo.saturating_sub(SLACK), (hi + SLACK).min(self.rev.len()));
+        let stride = to - from;
+        self.planes.clear();
+        self.planes.resize((AMBIGUOUS as usize + 1) * stride, 0);
+        let rev = &self.rev[from..to];
+        for (c, plane) in self
+            .planes
+            .chunks_exact_mut(stride)
+            .take(AMBIGUOUS as usize)
+            .enumerate()
+        {
+            let c = c as u8;
+            for (m, &x) in plane.iter_mut().zip(rev) {
+                *m = u8::from(x == c).wrapping_neg();
+            }
+        }
+        self.planes_at = from;
+    }
+
+    /// The match masks of the letters `back` (tails of `rev` that [`Run::cover_planes`]
+    /// covered) against `key`.
+    #[inline(always)]
+    fn masks<'p>(
+        planes: &'p [u8],
+        planes_at: usize,
+        rev_len: usize,
+        back: [&[u8]; 2],
+        key: [u8; 2],
+    ) -> [&'p [u8]; 2] {
+        let stride = planes.len() / (AMBIGUOUS as usize + 1);
+        let mask = |b: &[u8], key: u8| {
+            let plane = usize::from(key).min(AMBIGUOUS as usize);
+            &planes[plane * stride + (rev_len - b.len() - planes_at)..(plane + 1) * stride]
+        };
+        [mask(back[0], key[0]), mask(back[1], key[1])]
     }
 
     /// The DNA ratios when the paired steps may take the [`avx2`] kernels: 4 lanes, the
@@ -945,6 +1018,8 @@ impl Run<'_> {
         #[cfg(target_arch = "x86_64")]
         if let Some(ratios) = self.avx2_dna::<N, E>(emission) {
             let (k, f2f0) = (self.states, self.model.f2f0);
+            self.cover_planes(back);
+            let masks = Self::masks(&self.planes, self.planes_at, self.rev.len(), back, key);
             // SAFETY: `avx2_dna` is `Some` only while `passes_avx2` runs, which is
             // called only on a CPU with AVX2.
             return Some(unsafe {
@@ -953,8 +1028,7 @@ impl Run<'_> {
                         &mut self.fg,
                         k,
                         self.b2f,
-                        back,
-                        key,
+                        masks,
                         to_background,
                         f2f0,
                         ratios,
@@ -964,8 +1038,7 @@ impl Run<'_> {
                         &mut self.fg,
                         k,
                         self.b2f,
-                        back,
-                        key,
+                        masks,
                         to_background,
                         f2f0,
                         ratios,
@@ -994,6 +1067,8 @@ impl Run<'_> {
         let (k, f2f0) = (self.states, self.model.f2f0);
         #[cfg(target_arch = "x86_64")]
         if let Some(ratios) = self.avx2_dna::<N, E>(emission) {
+            self.cover_planes(backs);
+            let masks = Self::masks(&self.planes, self.planes_at, self.rev.len(), backs, keys);
             // SAFETY: `avx2_dna` is `Some` only while `passes_avx2` runs, which is
             // called only on a CPU with AVX2.
             return unsafe {
@@ -1002,8 +1077,7 @@ impl Run<'_> {
                         &mut self.fg,
                         k,
                         self.b2f,
-                        backs,
-                        keys,
+                        masks,
                         b,
                         f2f0,
                         scale,
@@ -1014,8 +1088,7 @@ impl Run<'_> {
                         &mut self.fg,
                         k,
                         self.b2f,
-                        backs,
-                        keys,
+                        masks,
                         b,
                         f2f0,
                         scale,
@@ -1068,6 +1141,8 @@ impl Run<'_> {
         let (k, f2f0) = (self.states, self.model.f2f0);
         #[cfg(target_arch = "x86_64")]
         if let Some(ratios) = self.avx2_dna::<N, E>(emission) {
+            self.cover_planes(backs);
+            let masks = Self::masks(&self.planes, self.planes_at, self.rev.len(), backs, keys);
             // SAFETY: as in `forward_pair`.
             return unsafe {
                 if rescale {
@@ -1075,8 +1150,7 @@ impl Run<'_> {
                         &mut self.fg,
                         k,
                         self.b2f,
-                        backs,
-                        keys,
+                        masks,
                         to_background,
                         f2f0,
                         scale,
@@ -1087,8 +1161,7 @@ impl Run<'_> {
                         &mut self.fg,
                         k,
                         self.b2f,
-                        backs,
-                        keys,
+                        masks,
                         to_background,
                         f2f0,
                         scale,
@@ -1963,24 +2036,26 @@ mod kernels {
 /// registers. The generic kernels compute the second sum in a second pass over the
 /// stored values (with both in one loop, the vectoriser packs lane `j` of the two sums
 /// into one vector); here each sum has its own vector, so the pass is one load and one
-/// store per chunk and the two chains of additions run side by side. Every lane does
-/// the generic kernels' operations in the same order (no fused multiply-add), so the
-/// values are the same bits.
+/// store per chunk and the two chains of additions run side by side. A chunk's ratios
+/// are a blend on its match masks, loaded (sign-extended) from the caller's planes of
+/// 0xFF / 0 bytes, one plane per letter over a window of the sequence ([`Run::planes`]):
+/// no compare per chunk and position. Every lane does the generic kernels' operations
+/// in the same order (no fused multiply-add), so the values are the same bits.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
 
-    /// The ratios of the 4 periods whose letters start at `letters`: `ratios[0]` where
-    /// the letter equals `key`, else `ratios[1]`.
+    /// The ratios of the 4 periods whose match masks start at `masks`: `ratios[0]`
+    /// where the mask byte is 0xFF (the letter equals the key), else `ratios[1]`.
     ///
     /// # Safety
-    /// The CPU must have AVX2, and 4 bytes must be readable at `letters`.
+    /// The CPU must have AVX2, and 4 bytes must be readable at `masks`.
     #[target_feature(enable = "avx2")]
     #[inline]
-    unsafe fn ratios_at(letters: *const u8, key: __m256i, ratios: [__m256d; 2]) -> __m256d {
-        let four = letters.cast::<i32>().read_unaligned();
-        let letters = _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(four));
-        let same = _mm256_castsi256_pd(_mm256_cmpeq_epi64(letters, key));
+    unsafe fn ratios_at(masks: *const u8, ratios: [__m256d; 2]) -> __m256d {
+        let four = masks.cast::<i32>().read_unaligned();
+        // Sign-extended, 0xFF is all ones: the blend reads each lane's top bit.
+        let same = _mm256_castsi256_pd(_mm256_cvtepi8_epi64(_mm_cvtsi32_si128(four)));
         _mm256_blendv_pd(ratios[1], ratios[0], same)
     }
 
@@ -2005,12 +2080,11 @@ mod avx2 {
     /// and the state and weight arrays checked long enough for a last, partial chunk.
     struct Chunks {
         ratios: [__m256d; 2],
-        keys: [__m256i; 2],
         fp: *mut f64,
         wp: *const f64,
-        /// The two positions' letters (unchecked reads: the bounds are checked once, in
-        /// [`Chunks::new`]).
-        lp: [*const u8; 2],
+        /// The two positions' match masks (unchecked reads: the bounds are checked once,
+        /// in [`Chunks::new`]).
+        mp: [*const u8; 2],
     }
 
     impl Chunks {
@@ -2020,24 +2094,22 @@ mod avx2 {
             fg: &mut [f64],
             k: usize,
             b2f: &[f64],
-            back: [&[u8]; 2],
-            key: [u8; 2],
+            masks: [&[u8]; 2],
             ratios: [f64; 2],
         ) -> Self {
             let run = k.next_multiple_of(4);
             assert!(
-                fg.len() >= run && b2f.len() >= run && back[0].len() >= run && back[1].len() >= run,
-                "the state arrays and letters are padded by a chunk"
+                fg.len() >= run
+                    && b2f.len() >= run
+                    && masks[0].len() >= run
+                    && masks[1].len() >= run,
+                "the state arrays and masks are padded by a chunk"
             );
             Chunks {
                 ratios: [_mm256_set1_pd(ratios[0]), _mm256_set1_pd(ratios[1])],
-                keys: [
-                    _mm256_set1_epi64x(i64::from(key[0])),
-                    _mm256_set1_epi64x(i64::from(key[1])),
-                ],
                 fp: fg.as_mut_ptr(),
                 wp: b2f.as_ptr(),
-                lp: [back[0].as_ptr(), back[1].as_ptr()],
+                mp: [masks[0].as_ptr(), masks[1].as_ptr()],
             }
         }
 
@@ -2064,7 +2136,7 @@ mod avx2 {
         #[target_feature(enable = "avx2")]
         #[inline]
         unsafe fn ratios(&self, i: usize, at: usize) -> __m256d {
-            ratios_at(self.lp[i].add(at), self.keys[i], self.ratios)
+            ratios_at(self.mp[i].add(at), self.ratios)
         }
     }
 
@@ -2117,14 +2189,13 @@ mod avx2 {
         fg: &mut [f64],
         k: usize,
         b2f: &[f64],
-        back: [&[u8]; 2],
-        key: [u8; 2],
+        masks: [&[u8]; 2],
         b: [f64; 2],
         f2f0: f64,
         scale: f64,
         ratios: [f64; 2],
     ) -> (f64, f64) {
-        let chunks = Chunks::new(fg, k, b2f, back, key, ratios);
+        let chunks = Chunks::new(fg, k, b2f, masks, ratios);
         let (b0, b1, c, s) = (
             _mm256_set1_pd(b[0]),
             _mm256_set1_pd(b[1]),
@@ -2160,14 +2231,13 @@ mod avx2 {
         fg: &mut [f64],
         k: usize,
         b2f: &[f64],
-        back: [&[u8]; 2],
-        key: [u8; 2],
+        masks: [&[u8]; 2],
         to_background: [f64; 2],
         f2f0: f64,
         scale: f64,
         ratios: [f64; 2],
     ) -> (f64, f64) {
-        let chunks = Chunks::new(fg, k, b2f, back, key, ratios);
+        let chunks = Chunks::new(fg, k, b2f, masks, ratios);
         let (t0, t1) = (
             _mm256_set1_pd(to_background[0]),
             _mm256_set1_pd(to_background[1]),
@@ -2202,13 +2272,12 @@ mod avx2 {
         fg: &mut [f64],
         k: usize,
         b2f: &[f64],
-        back: [&[u8]; 2],
-        key: [u8; 2],
+        masks: [&[u8]; 2],
         to_background: f64,
         f2f0: f64,
         ratios: [f64; 2],
     ) -> (f64, f64) {
-        let chunks = Chunks::new(fg, k, b2f, back, key, ratios);
+        let chunks = Chunks::new(fg, k, b2f, masks, ratios);
         let (t, c) = (_mm256_set1_pd(to_background), _mm256_set1_pd(f2f0));
         // Without `EMITTED` this step's sum is the first; with it, the previous step
         // returned it and `two_sums` skips it.
