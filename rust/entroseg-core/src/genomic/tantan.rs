@@ -952,19 +952,27 @@ impl Run<'_> {
     #[cold]
     #[inline(never)]
     fn build_planes(&mut self, lo: usize, hi: usize) {
-        /// Letters of slack on each side: the window moves by one or two letters a step,
-        /// either way, and is rebuilt every `SLACK` positions (in tests every few
-        /// positions, so that the proptests' short sequences cross many rebuilds).
-        const SLACK: usize = if cfg!(test) { 5 } else { 1024 };
-        let (from, to) = (lo.saturating_sub(SLACK), (hi + SLACK).min(self.rev.len()));
-        let stride = to - from;
-        self.planes.clear();
-        self.planes.resize((AMBIGUOUS as usize + 1) * stride, 0);
-        let rev = &self.rev[from..to];
+        /// Letters of slack ahead of the window's motion: the window moves by one or two
+        /// letters a step (down `rev` in the forward pass, up in the backward one) and is
+        /// rebuilt every `SLACK` positions (in tests every few positions, so that the
+        /// proptests' short sequences cross many rebuilds).
+        const SLACK: usize = if cfg!(test) { 5 } else { 2048 };
+        let planes = AMBIGUOUS as usize + 1;
+        let stride = SLACK + self.states + 2 * MAX_LANES;
+        if self.planes.len() != planes * stride {
+            // Plane 4 stays all zeros.
+            self.planes = vec![0u8; planes * stride];
+        }
+        let from = if lo < self.planes_at {
+            hi.saturating_sub(stride)
+        } else {
+            lo
+        };
+        let rev = &self.rev[from..(from + stride).min(self.rev.len())];
         for (c, plane) in self
             .planes
             .chunks_exact_mut(stride)
-            .take(AMBIGUOUS as usize)
+            .take(planes - 1)
             .enumerate()
         {
             let c = c as u8;
