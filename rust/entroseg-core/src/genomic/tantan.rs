@@ -56,8 +56,8 @@
 //! unchanged, only how the operands are fetched and the order the CPU may run it in.
 //! With 4 lanes (AVX2 CPUs without AVX-512) the DNA pair steps are written in AVX2
 //! intrinsics (module `avx2`), so that each of the two sums keeps its own vector in one
-//! pass, and read each position's match masks from per-letter planes of a window of the
-//! sequence instead of comparing letters; with 8 lanes the vectoriser's code is already
+//! pass, and read each position's ratios from per-key planes of ratios over a window of
+//! the sequence instead of comparing letters; with 8 lanes the vectoriser's code is already
 //! one instruction per operation. The backward pass computes the posteriors (a
 //! division each) in blocks of 64 positions, off the recursion's loop.
 
@@ -820,12 +820,13 @@ struct Run<'a> {
     /// Set while [`Run::passes_avx2`] runs (the CPU has AVX2): the paired DNA steps
     /// take the [`avx2`] kernels.
     avx2: bool,
-    /// For the [`avx2`] kernels: the match masks of a window of `rev`, from
-    /// `planes_at` on: plane `c` (of `planes.len() / 5` bytes) holds 0xFF where `rev`
-    /// holds DNA code `c` (0..4), else 0; plane 4 (the ambiguous code, which matches
-    /// nothing) is all zeros. A chunk's masks are then one sign-extending load, and the
-    /// planes (a window of a few thousand letters) stay in the L1 cache.
-    planes: Vec<u8>,
+    /// For the [`avx2`] kernels: the likelihood ratios of a window of `rev`, from
+    /// `planes_at` on, against each key: plane `c` (of `planes.len() / 5` values) holds
+    /// the match ratio where `rev` holds DNA code `c` (0..4), else the mismatch ratio;
+    /// plane 4 (the ambiguous key, which matches nothing) is all mismatches. A chunk's
+    /// ratios are then one load (a memory operand of the multiply), with no compare
+    /// or blend, and the window (about 2k letters) stays in the L1 and L2 caches.
+    planes: Vec<f64>,
     /// The index in `rev` of the planes' first byte.
     planes_at: usize,
 }
@@ -935,23 +936,24 @@ impl Run<'_> {
         self.avx2 = false;
     }
 
-    /// Makes [`Run::planes`] cover the letters the [`avx2`] kernels read for `back` (two
+    /// Makes [`Run::planes`] (of the DNA `ratios`: a match, anything else) cover the
+    /// letters the [`avx2`] kernels read for `back` (two
     /// tails of `rev`, over every period and a chunk), rebuilding the window around
     /// them when they leave it.
     #[inline(always)]
-    fn cover_planes(&mut self, back: [&[u8]; 2]) {
+    fn cover_planes(&mut self, back: [&[u8]; 2], ratios: [f64; 2]) {
         let len = self.rev.len();
         let lo = len - back[0].len().max(back[1].len());
         let hi = (len - back[0].len().min(back[1].len()) + self.states + MAX_LANES).min(len);
         let stride = self.planes.len() / (AMBIGUOUS as usize + 1);
         if lo < self.planes_at || hi > self.planes_at + stride {
-            self.build_planes(lo, hi);
+            self.build_planes(lo, hi, ratios);
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn build_planes(&mut self, lo: usize, hi: usize) {
+    fn build_planes(&mut self, lo: usize, hi: usize, ratios: [f64; 2]) {
         /// Letters of slack ahead of the window's motion: the window moves by one or two
         /// letters a step (down `rev` in the forward pass, up in the backward one) and is
         /// rebuilt every `SLACK` positions (in tests every few positions, so that the
@@ -960,8 +962,8 @@ impl Run<'_> {
         let planes = AMBIGUOUS as usize + 1;
         let stride = SLACK + self.states + 2 * MAX_LANES;
         if self.planes.len() != planes * stride {
-            // Plane 4 stays all zeros.
-            self.planes = vec![0u8; planes * stride];
+            // Plane 4 (the ambiguous key) stays all mismatches.
+            self.planes = vec![ratios[1]; planes * stride];
         }
         let from = if lo < self.planes_at {
             hi.saturating_sub(stride)
@@ -977,28 +979,28 @@ impl Run<'_> {
         {
             let c = c as u8;
             for (m, &x) in plane.iter_mut().zip(rev) {
-                *m = u8::from(x == c).wrapping_neg();
+                *m = if x == c { ratios[0] } else { ratios[1] };
             }
         }
         self.planes_at = from;
     }
 
-    /// The match masks of the letters `back` (tails of `rev` that [`Run::cover_planes`]
-    /// covered) against `key`.
+    /// The ratios of the letters `back` (tails of `rev` that [`Run::cover_planes`]
+    /// covered) against `key`, from [`Run::planes`].
     #[inline(always)]
-    fn masks<'p>(
-        planes: &'p [u8],
+    fn ratio_rows<'p>(
+        planes: &'p [f64],
         planes_at: usize,
         rev_len: usize,
         back: [&[u8]; 2],
         key: [u8; 2],
-    ) -> [&'p [u8]; 2] {
+    ) -> [&'p [f64]; 2] {
         let stride = planes.len() / (AMBIGUOUS as usize + 1);
-        let mask = |b: &[u8], key: u8| {
+        let row = |b: &[u8], key: u8| {
             let plane = usize::from(key).min(AMBIGUOUS as usize);
             &planes[plane * stride + (rev_len - b.len() - planes_at)..(plane + 1) * stride]
         };
-        [mask(back[0], key[0]), mask(back[1], key[1])]
+        [row(back[0], key[0]), row(back[1], key[1])]
     }
 
     /// The DNA ratios when the paired steps may take the [`avx2`] kernels: 4 lanes, the
@@ -1026,8 +1028,8 @@ impl Run<'_> {
         #[cfg(target_arch = "x86_64")]
         if let Some(ratios) = self.avx2_dna::<N, E>(emission) {
             let (k, f2f0) = (self.states, self.model.f2f0);
-            self.cover_planes(back);
-            let masks = Self::masks(&self.planes, self.planes_at, self.rev.len(), back, key);
+            self.cover_planes(back, ratios);
+            let rows = Self::ratio_rows(&self.planes, self.planes_at, self.rev.len(), back, key);
             // SAFETY: `avx2_dna` is `Some` only while `passes_avx2` runs, which is
             // called only on a CPU with AVX2.
             return Some(unsafe {
@@ -1036,20 +1038,18 @@ impl Run<'_> {
                         &mut self.fg,
                         k,
                         self.b2f,
-                        masks,
+                        rows,
                         to_background,
                         f2f0,
-                        ratios,
                     )
                 } else {
                     avx2::backward_fused::<false>(
                         &mut self.fg,
                         k,
                         self.b2f,
-                        masks,
+                        rows,
                         to_background,
                         f2f0,
-                        ratios,
                     )
                 }
             });
@@ -1075,33 +1075,15 @@ impl Run<'_> {
         let (k, f2f0) = (self.states, self.model.f2f0);
         #[cfg(target_arch = "x86_64")]
         if let Some(ratios) = self.avx2_dna::<N, E>(emission) {
-            self.cover_planes(backs);
-            let masks = Self::masks(&self.planes, self.planes_at, self.rev.len(), backs, keys);
+            self.cover_planes(backs, ratios);
+            let rows = Self::ratio_rows(&self.planes, self.planes_at, self.rev.len(), backs, keys);
             // SAFETY: `avx2_dna` is `Some` only while `passes_avx2` runs, which is
             // called only on a CPU with AVX2.
             return unsafe {
                 if rescale {
-                    avx2::forward_pair::<true>(
-                        &mut self.fg,
-                        k,
-                        self.b2f,
-                        masks,
-                        b,
-                        f2f0,
-                        scale,
-                        ratios,
-                    )
+                    avx2::forward_pair::<true>(&mut self.fg, k, self.b2f, rows, b, f2f0, scale)
                 } else {
-                    avx2::forward_pair::<false>(
-                        &mut self.fg,
-                        k,
-                        self.b2f,
-                        masks,
-                        b,
-                        f2f0,
-                        scale,
-                        ratios,
-                    )
+                    avx2::forward_pair::<false>(&mut self.fg, k, self.b2f, rows, b, f2f0, scale)
                 }
             };
         }
@@ -1149,8 +1131,8 @@ impl Run<'_> {
         let (k, f2f0) = (self.states, self.model.f2f0);
         #[cfg(target_arch = "x86_64")]
         if let Some(ratios) = self.avx2_dna::<N, E>(emission) {
-            self.cover_planes(backs);
-            let masks = Self::masks(&self.planes, self.planes_at, self.rev.len(), backs, keys);
+            self.cover_planes(backs, ratios);
+            let rows = Self::ratio_rows(&self.planes, self.planes_at, self.rev.len(), backs, keys);
             // SAFETY: as in `forward_pair`.
             return unsafe {
                 if rescale {
@@ -1158,22 +1140,20 @@ impl Run<'_> {
                         &mut self.fg,
                         k,
                         self.b2f,
-                        masks,
+                        rows,
                         to_background,
                         f2f0,
                         scale,
-                        ratios,
                     )
                 } else {
                     avx2::backward_pair::<false>(
                         &mut self.fg,
                         k,
                         self.b2f,
-                        masks,
+                        rows,
                         to_background,
                         f2f0,
                         scale,
-                        ratios,
                     )
                 }
             };
@@ -2045,26 +2025,21 @@ mod kernels {
 /// stored values (with both in one loop, the vectoriser packs lane `j` of the two sums
 /// into one vector); here each sum has its own vector, so the pass is one load and one
 /// store per chunk and the two chains of additions run side by side. A chunk's ratios
-/// are a blend on its match masks, loaded (sign-extended) from the caller's planes of
-/// 0xFF / 0 bytes, one plane per letter over a window of the sequence ([`Run::planes`]):
-/// no compare per chunk and position. Every lane does the generic kernels' operations
+/// are loaded from the caller's planes of ratios, one plane per key over a window of the
+/// sequence ([`Run::planes`]): no compare or blend per chunk and position. Every lane does the generic kernels' operations
 /// in the same order (no fused multiply-add), so the values are the same bits.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
 
-    /// The ratios of the 4 periods whose match masks start at `masks`: `ratios[0]`
-    /// where the mask byte is 0xFF (the letter equals the key), else `ratios[1]`.
+    /// The ratios of the 4 periods from `rows` (a plane of [`super::Run::planes`]).
     ///
     /// # Safety
-    /// The CPU must have AVX2, and 4 bytes must be readable at `masks`.
+    /// The CPU must have AVX2, and 4 values must be readable at `rows`.
     #[target_feature(enable = "avx2")]
     #[inline]
-    unsafe fn ratios_at(masks: *const u8, ratios: [__m256d; 2]) -> __m256d {
-        let four = masks.cast::<i32>().read_unaligned();
-        // Sign-extended, 0xFF is all ones: the blend reads each lane's top bit.
-        let same = _mm256_castsi256_pd(_mm256_cvtepi8_epi64(_mm_cvtsi32_si128(four)));
-        _mm256_blendv_pd(ratios[1], ratios[0], same)
+    unsafe fn ratios_at(rows: *const f64) -> __m256d {
+        _mm256_loadu_pd(rows)
     }
 
     /// The 4 lanes of `v`, lane 0 first.
@@ -2084,40 +2059,29 @@ mod avx2 {
         ((l[0] + l[1]) + l[2]) + l[3]
     }
 
-    /// The chunk operands every kernel reads: the ratios, the two positions' keys,
-    /// and the state and weight arrays checked long enough for a last, partial chunk.
+    /// The chunk operands every kernel reads: the two positions' ratio rows and the
+    /// state and weight arrays, checked long enough for a last, partial chunk.
     struct Chunks {
-        ratios: [__m256d; 2],
         fp: *mut f64,
         wp: *const f64,
-        /// The two positions' match masks (unchecked reads: the bounds are checked once,
+        /// The two positions' ratios (unchecked reads: the bounds are checked once,
         /// in [`Chunks::new`]).
-        mp: [*const u8; 2],
+        mp: [*const f64; 2],
     }
 
     impl Chunks {
         #[target_feature(enable = "avx2")]
         #[inline]
-        unsafe fn new(
-            fg: &mut [f64],
-            k: usize,
-            b2f: &[f64],
-            masks: [&[u8]; 2],
-            ratios: [f64; 2],
-        ) -> Self {
+        unsafe fn new(fg: &mut [f64], k: usize, b2f: &[f64], rows: [&[f64]; 2]) -> Self {
             let run = k.next_multiple_of(4);
             assert!(
-                fg.len() >= run
-                    && b2f.len() >= run
-                    && masks[0].len() >= run
-                    && masks[1].len() >= run,
-                "the state arrays and masks are padded by a chunk"
+                fg.len() >= run && b2f.len() >= run && rows[0].len() >= run && rows[1].len() >= run,
+                "the state arrays and ratios are padded by a chunk"
             );
             Chunks {
-                ratios: [_mm256_set1_pd(ratios[0]), _mm256_set1_pd(ratios[1])],
                 fp: fg.as_mut_ptr(),
                 wp: b2f.as_ptr(),
-                mp: [masks[0].as_ptr(), masks[1].as_ptr()],
+                mp: [rows[0].as_ptr(), rows[1].as_ptr()],
             }
         }
 
@@ -2144,7 +2108,7 @@ mod avx2 {
         #[target_feature(enable = "avx2")]
         #[inline]
         unsafe fn ratios(&self, i: usize, at: usize) -> __m256d {
-            ratios_at(self.mp[i].add(at), self.ratios)
+            ratios_at(self.mp[i].add(at))
         }
     }
 
@@ -2197,13 +2161,12 @@ mod avx2 {
         fg: &mut [f64],
         k: usize,
         b2f: &[f64],
-        masks: [&[u8]; 2],
+        rows: [&[f64]; 2],
         b: [f64; 2],
         f2f0: f64,
         scale: f64,
-        ratios: [f64; 2],
     ) -> (f64, f64) {
-        let chunks = Chunks::new(fg, k, b2f, masks, ratios);
+        let chunks = Chunks::new(fg, k, b2f, rows);
         let (b0, b1, c, s) = (
             _mm256_set1_pd(b[0]),
             _mm256_set1_pd(b[1]),
@@ -2239,13 +2202,12 @@ mod avx2 {
         fg: &mut [f64],
         k: usize,
         b2f: &[f64],
-        masks: [&[u8]; 2],
+        rows: [&[f64]; 2],
         to_background: [f64; 2],
         f2f0: f64,
         scale: f64,
-        ratios: [f64; 2],
     ) -> (f64, f64) {
-        let chunks = Chunks::new(fg, k, b2f, masks, ratios);
+        let chunks = Chunks::new(fg, k, b2f, rows);
         let (t0, t1) = (
             _mm256_set1_pd(to_background[0]),
             _mm256_set1_pd(to_background[1]),
@@ -2280,12 +2242,11 @@ mod avx2 {
         fg: &mut [f64],
         k: usize,
         b2f: &[f64],
-        masks: [&[u8]; 2],
+        rows: [&[f64]; 2],
         to_background: f64,
         f2f0: f64,
-        ratios: [f64; 2],
     ) -> (f64, f64) {
-        let chunks = Chunks::new(fg, k, b2f, masks, ratios);
+        let chunks = Chunks::new(fg, k, b2f, rows);
         let (t, c) = (_mm256_set1_pd(to_background), _mm256_set1_pd(f2f0));
         // Without `EMITTED` this step's sum is the first; with it, the previous step
         // returned it and `two_sums` skips it.
