@@ -48,12 +48,18 @@
 //! reversed, so that the letters `1..=K` places back are contiguous, and for DNA the
 //! likelihood is a compare-and-select between two constants (a match, or anything else).
 //! Each sum is computed in the step that produces its terms (one step early), and two
-//! positions share one pass over the states where no rescaling falls between them, so
-//! that the two sums' chains of additions run side by side. The arithmetic per lane is
+//! positions share one pass over the states, so that the two sums' chains of additions
+//! run side by side; a rescaling between the two is applied inside the pass (an extra
+//! multiply per chunk: the forward scale is known from the first position's background
+//! value, the backward one from the forward pass), so that, once aligned, every step is
+//! in a pair. The arithmetic per lane is
 //! unchanged, only how the operands are fetched and the order the CPU may run it in.
 //! With 4 lanes (AVX2 CPUs without AVX-512) the DNA pair steps are written in AVX2
 //! intrinsics (module `avx2`), so that each of the two sums keeps its own vector in one
-//! pass; with 8 lanes the vectoriser's code is already one instruction per operation.
+//! pass, and read each position's ratios from per-key planes of ratios over a window of
+//! the sequence instead of comparing letters; with 8 lanes the vectoriser's code is already
+//! one instruction per operation. The backward pass computes the posteriors (a
+//! division each) in blocks of 64 positions, off the recursion's loop.
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::genomic::dna::{describe_byte, AMBIGUOUS};
@@ -77,6 +83,9 @@ pub const MAX_PERIOD_LIMIT: usize = i32::MAX as usize;
 
 /// Positions between two rescalings of the recursions (the peer's step).
 const SCALE_STEP: usize = 16;
+/// Positions whose posteriors the backward pass computes together (see
+/// [`Run::posteriors`]).
+const POSTERIOR_BLOCK: usize = 64;
 
 /// tantan options (pydustmasker's `TantanMasker` names in brackets where they differ).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -667,6 +676,8 @@ impl Tantan {
             scales: vec![0.0; n / SCALE_STEP],
             probs: vec![0.0f32; n],
             avx2: false,
+            planes: Vec::new(),
+            planes_at: 0,
         };
         if self.gapped {
             run.gapped();
@@ -687,14 +698,33 @@ impl Tantan {
 /// Maximal runs of probabilities at or above `threshold` (compared as `f64`, as the peer
 /// does), `[start, end)`.
 pub fn intervals_at(probs: &[f32], threshold: f64) -> Vec<(u64, u64)> {
+    /// Positions tested together: a chunk wholly below the threshold outside a run, or
+    /// wholly at or above it inside one, changes nothing (a branch-free count the
+    /// compiler vectorises; most of a genome is such chunks).
+    const CHUNK: usize = 16;
     let mut out = Vec::new();
     let mut start: Option<usize> = None;
-    for (i, &p) in probs.iter().enumerate() {
-        if f64::from(p) >= threshold {
-            start.get_or_insert(i);
-        } else if let Some(s) = start.take() {
-            out.push((s as u64, i as u64));
+    let mut i = 0;
+    while i < probs.len() {
+        let end = (i + CHUNK).min(probs.len());
+        let chunk = &probs[i..end];
+        if chunk.len() == CHUNK {
+            let above = chunk
+                .iter()
+                .fold(0usize, |a, &p| a + usize::from(f64::from(p) >= threshold));
+            if above == if start.is_some() { CHUNK } else { 0 } {
+                i = end;
+                continue;
+            }
         }
+        for (j, &p) in chunk.iter().enumerate() {
+            if f64::from(p) >= threshold {
+                start.get_or_insert(i + j);
+            } else if let Some(s) = start.take() {
+                out.push((s as u64, (i + j) as u64));
+            }
+        }
+        i = end;
     }
     if let Some(s) = start {
         out.push((s as u64, probs.len() as u64));
@@ -790,6 +820,15 @@ struct Run<'a> {
     /// Set while [`Run::passes_avx2`] runs (the CPU has AVX2): the paired DNA steps
     /// take the [`avx2`] kernels.
     avx2: bool,
+    /// For the [`avx2`] kernels: the likelihood ratios of a window of `rev`, from
+    /// `planes_at` on, against each key: plane `c` (of `planes.len() / 5` values) holds
+    /// the match ratio where `rev` holds DNA code `c` (0..4), else the mismatch ratio;
+    /// plane 4 (the ambiguous key, which matches nothing) is all mismatches. A chunk's
+    /// ratios are then one load (a memory operand of the multiply), with no compare
+    /// or blend, and the window (about 2k letters) stays in the L1 and L2 caches.
+    planes: Vec<f64>,
+    /// The index in `rev` of the planes' first byte.
+    planes_at: usize,
 }
 
 impl Run<'_> {
@@ -840,6 +879,18 @@ impl Run<'_> {
         (1.0 - (f64::from(forward) * backward / total) as f32).clamp(0.0, 1.0)
     }
 
+    /// [`Run::posterior`] of the block of positions from `start` (a multiple of
+    /// [`POSTERIOR_BLOCK`], up to the end of the sequence), whose backward values are
+    /// `block`'s first ones: an independent loop the compiler turns into vector
+    /// conversions and divisions (each lane rounds as the scalar code).
+    #[inline(always)]
+    fn posteriors(probs: &mut [f32], block: &[f64; POSTERIOR_BLOCK], start: usize, total: f64) {
+        let end = (start + POSTERIOR_BLOCK).min(probs.len());
+        for (p, &backward) in probs[start..end].iter_mut().zip(block) {
+            *p = Self::posterior(*p, backward, total);
+        }
+    }
+
     /// The ungapped model with the peer's lane count, compiled for the CPU's vector
     /// instructions (the lane arithmetic is the same in every build).
     fn ungapped<E: Emission>(&mut self, emission: &E) {
@@ -879,8 +930,77 @@ impl Run<'_> {
     #[target_feature(enable = "avx2")]
     unsafe fn passes_avx2<E: Emission>(&mut self, emission: &E) {
         self.avx2 = true;
+        self.planes = Vec::new();
         self.passes::<4, E>(emission);
+        self.planes = Vec::new();
         self.avx2 = false;
+    }
+
+    /// Makes [`Run::planes`] (of the DNA `ratios`: a match, anything else) cover the
+    /// letters the [`avx2`] kernels read for `back` (two
+    /// tails of `rev`, over every period and a chunk), rebuilding the window around
+    /// them when they leave it.
+    #[inline(always)]
+    fn cover_planes(&mut self, back: [&[u8]; 2], ratios: [f64; 2]) {
+        let len = self.rev.len();
+        let lo = len - back[0].len().max(back[1].len());
+        let hi = (len - back[0].len().min(back[1].len()) + self.states + MAX_LANES).min(len);
+        let stride = self.planes.len() / (AMBIGUOUS as usize + 1);
+        if lo < self.planes_at || hi > self.planes_at + stride {
+            self.build_planes(lo, hi, ratios);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn build_planes(&mut self, lo: usize, hi: usize, ratios: [f64; 2]) {
+        /// Letters of slack ahead of the window's motion: the window moves by one or two
+        /// letters a step (down `rev` in the forward pass, up in the backward one) and is
+        /// rebuilt every `SLACK` positions (in tests every few positions, so that the
+        /// proptests' short sequences cross many rebuilds).
+        const SLACK: usize = if cfg!(test) { 5 } else { 2048 };
+        let planes = AMBIGUOUS as usize + 1;
+        let stride = SLACK + self.states + 2 * MAX_LANES;
+        if self.planes.len() != planes * stride {
+            // Plane 4 (the ambiguous key) stays all mismatches.
+            self.planes = vec![ratios[1]; planes * stride];
+        }
+        let from = if lo < self.planes_at {
+            hi.saturating_sub(stride)
+        } else {
+            lo
+        };
+        let rev = &self.rev[from..(from + stride).min(self.rev.len())];
+        for (c, plane) in self
+            .planes
+            .chunks_exact_mut(stride)
+            .take(planes - 1)
+            .enumerate()
+        {
+            let c = c as u8;
+            for (m, &x) in plane.iter_mut().zip(rev) {
+                *m = if x == c { ratios[0] } else { ratios[1] };
+            }
+        }
+        self.planes_at = from;
+    }
+
+    /// The ratios of the letters `back` (tails of `rev` that [`Run::cover_planes`]
+    /// covered) against `key`, from [`Run::planes`].
+    #[inline(always)]
+    fn ratio_rows<'p>(
+        planes: &'p [f64],
+        planes_at: usize,
+        rev_len: usize,
+        back: [&[u8]; 2],
+        key: [u8; 2],
+    ) -> [&'p [f64]; 2] {
+        let stride = planes.len() / (AMBIGUOUS as usize + 1);
+        let row = |b: &[u8], key: u8| {
+            let plane = usize::from(key).min(AMBIGUOUS as usize);
+            &planes[plane * stride + (rev_len - b.len() - planes_at)..(plane + 1) * stride]
+        };
+        [row(back[0], key[0]), row(back[1], key[1])]
     }
 
     /// The DNA ratios when the paired steps may take the [`avx2`] kernels: 4 lanes, the
@@ -908,6 +1028,8 @@ impl Run<'_> {
         #[cfg(target_arch = "x86_64")]
         if let Some(ratios) = self.avx2_dna::<N, E>(emission) {
             let (k, f2f0) = (self.states, self.model.f2f0);
+            self.cover_planes(back, ratios);
+            let rows = Self::ratio_rows(&self.planes, self.planes_at, self.rev.len(), back, key);
             // SAFETY: `avx2_dna` is `Some` only while `passes_avx2` runs, which is
             // called only on a CPU with AVX2.
             return Some(unsafe {
@@ -916,28 +1038,151 @@ impl Run<'_> {
                         &mut self.fg,
                         k,
                         self.b2f,
-                        back,
-                        key,
+                        rows,
                         to_background,
                         f2f0,
-                        ratios,
                     )
                 } else {
                     avx2::backward_fused::<false>(
                         &mut self.fg,
                         k,
                         self.b2f,
-                        back,
-                        key,
+                        rows,
                         to_background,
                         f2f0,
-                        ratios,
                     )
                 }
             });
         }
         let _ = (back, key, to_background, emitted, emission);
         None
+    }
+
+    /// [`kernels::forward_pair`] over every period (through the [`avx2`] kernel when
+    /// [`Run::avx2_dna`] allows it), scaling the first position's values by `scale`
+    /// when `rescale`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn forward_pair<const N: usize, E: Emission>(
+        &mut self,
+        backs: [&[u8]; 2],
+        keys: [u8; 2],
+        b: [f64; 2],
+        rescale: bool,
+        scale: f64,
+        emission: &E,
+    ) -> (f64, f64) {
+        let (k, f2f0) = (self.states, self.model.f2f0);
+        #[cfg(target_arch = "x86_64")]
+        if let Some(ratios) = self.avx2_dna::<N, E>(emission) {
+            self.cover_planes(backs, ratios);
+            let rows = Self::ratio_rows(&self.planes, self.planes_at, self.rev.len(), backs, keys);
+            // SAFETY: `avx2_dna` is `Some` only while `passes_avx2` runs, which is
+            // called only on a CPU with AVX2.
+            return unsafe {
+                if rescale {
+                    avx2::forward_pair::<true>(&mut self.fg, k, self.b2f, rows, b, f2f0, scale)
+                } else {
+                    avx2::forward_pair::<false>(&mut self.fg, k, self.b2f, rows, b, f2f0, scale)
+                }
+            };
+        }
+        if rescale {
+            kernels::forward_pair::<N, E, true>(
+                &mut self.fg,
+                k,
+                self.b2f,
+                backs,
+                keys,
+                b,
+                f2f0,
+                scale,
+                emission,
+            )
+        } else {
+            kernels::forward_pair::<N, E, false>(
+                &mut self.fg,
+                k,
+                self.b2f,
+                backs,
+                keys,
+                b,
+                f2f0,
+                scale,
+                emission,
+            )
+        }
+    }
+
+    /// [`kernels::backward_pair`] over every period (through the [`avx2`] kernel when
+    /// [`Run::avx2_dna`] allows it), scaling the values by `scale` before the first
+    /// emission when `rescale`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn backward_pair<const N: usize, E: Emission>(
+        &mut self,
+        backs: [&[u8]; 2],
+        keys: [u8; 2],
+        to_background: [f64; 2],
+        rescale: bool,
+        scale: f64,
+        emission: &E,
+    ) -> (f64, f64) {
+        let (k, f2f0) = (self.states, self.model.f2f0);
+        #[cfg(target_arch = "x86_64")]
+        if let Some(ratios) = self.avx2_dna::<N, E>(emission) {
+            self.cover_planes(backs, ratios);
+            let rows = Self::ratio_rows(&self.planes, self.planes_at, self.rev.len(), backs, keys);
+            // SAFETY: as in `forward_pair`.
+            return unsafe {
+                if rescale {
+                    avx2::backward_pair::<true>(
+                        &mut self.fg,
+                        k,
+                        self.b2f,
+                        rows,
+                        to_background,
+                        f2f0,
+                        scale,
+                    )
+                } else {
+                    avx2::backward_pair::<false>(
+                        &mut self.fg,
+                        k,
+                        self.b2f,
+                        rows,
+                        to_background,
+                        f2f0,
+                        scale,
+                    )
+                }
+            };
+        }
+        if rescale {
+            kernels::backward_pair::<N, E, true>(
+                &mut self.fg,
+                k,
+                self.b2f,
+                backs,
+                keys,
+                to_background,
+                f2f0,
+                scale,
+                emission,
+            )
+        } else {
+            kernels::backward_pair::<N, E, false>(
+                &mut self.fg,
+                k,
+                self.b2f,
+                backs,
+                keys,
+                to_background,
+                f2f0,
+                scale,
+                emission,
+            )
+        }
     }
 
     /// Both passes of the ungapped model, summing with `N` lanes, software-pipelined.
@@ -986,47 +1231,31 @@ impl Run<'_> {
             };
             let b = self.bg;
             let back = &self.rev[n - pos..];
-            // Two positions in one pass over the states when no rescaling falls between
-            // them: the second's values need only the first's value of the same period,
-            // so both sums (two independent chains of additions) run side by side.
-            if pos + 1 < n && pos % SCALE_STEP != SCALE_STEP - 1 {
-                let b_next = b * b2b + sum * f2b;
+            // Two positions in one pass over the states when no rescaling falls after
+            // the second: the second's values need only the first's value of the same
+            // period, so both sums (two independent chains of additions) run side by
+            // side. A rescaling after the first is known before the pass (its scale is
+            // the inverse of the first's background value, which needs only `sum`), so
+            // the pass scales the first's values as it goes. Pairs therefore start at
+            // odd positions (the rescalings fall on odd ones); one single step at an
+            // even position two before a rescaling realigns them.
+            if pos + 1 < n && (pos + 1) % SCALE_STEP != SCALE_STEP - 1 {
+                let mut b_next = b * b2b + sum * f2b;
+                let rescale = pos % SCALE_STEP == SCALE_STEP - 1;
+                let mut scale = 1.0;
+                if rescale {
+                    // `rescale_forward`'s arithmetic.
+                    scale = 1.0 / b_next;
+                    self.scales[pos / SCALE_STEP] = scale;
+                    b_next *= scale;
+                }
                 let backs = [back, &self.rev[n - pos - 1..]];
                 let keys = [key, emission.key(self.codes[pos + 1])];
-                let (sum_next, sum_after) = match self.avx2_dna::<N, E>(emission) {
-                    #[cfg(target_arch = "x86_64")]
-                    // SAFETY: `avx2_dna` is `Some` only while `passes_avx2` runs, which
-                    // is called only on a CPU with AVX2.
-                    Some(ratios) => unsafe {
-                        avx2::forward_pair(
-                            &mut self.fg,
-                            max_period,
-                            self.b2f,
-                            backs,
-                            keys,
-                            [b, b_next],
-                            f2f0,
-                            ratios,
-                        )
-                    },
-                    _ => kernels::forward_pair::<N, E>(
-                        &mut self.fg,
-                        max_period,
-                        self.b2f,
-                        backs,
-                        keys,
-                        [b, b_next],
-                        f2f0,
-                        emission,
-                    ),
-                };
+                let (sum_next, sum_after) =
+                    self.forward_pair::<N, E>(backs, keys, [b, b_next], rescale, scale, emission);
                 self.probs[pos] = b_next as f32;
                 self.bg = b_next * b2b + sum_next * f2b;
                 next_sum = Some(sum_after);
-                if (pos + 1) % SCALE_STEP == SCALE_STEP - 1 {
-                    self.rescale_forward(pos + 1);
-                    next_sum = None;
-                }
                 self.probs[pos + 1] = self.bg as f32;
                 pos += 2;
                 continue;
@@ -1055,56 +1284,57 @@ impl Run<'_> {
         // `this_sum` their weighted sum (both from the previous step).
         let mut emitted = false;
         let mut this_sum = 0.0;
+        // The backward background values of a block of `POSTERIOR_BLOCK` positions
+        // (position `pos` at `pos % POSTERIOR_BLOCK`); their posteriors are computed when
+        // the block is complete, in one loop off the recursion's chain (vector divisions,
+        // the same arithmetic per position).
+        let mut block = [0.0f64; POSTERIOR_BLOCK];
         let mut end = n;
         while end > 0 {
             let pos = end - 1;
             // Two positions in one pass, from emitted states, when the two next ones
-            // (`pos - 1`, `pos - 2`) have every period and no rescaling.
+            // (`pos - 1`, `pos - 2`) have every period and no rescaling falls before
+            // the second's emission. A rescaling at `pos - 1` (its scale is the forward
+            // pass's) is applied in the pass, between this step's end and the next
+            // one's emission; the rescalings fall on odd positions, so pairs from an
+            // even `pos` always qualify, and one single step realigns them.
             let ok = |x: usize| x >= max_period && x % SCALE_STEP != SCALE_STEP - 1;
-            if emitted && pos >= 2 && ok(pos - 1) && ok(pos - 2) {
-                self.probs[pos] = Self::posterior(self.probs[pos], self.bg, total);
+            if emitted && pos >= 2 && ok(pos - 2) {
+                block[pos % POSTERIOR_BLOCK] = self.bg;
+                if pos % POSTERIOR_BLOCK == 0 {
+                    Self::posteriors(&mut self.probs, &block, pos, total);
+                }
                 let to_background = f2b * self.bg;
-                let bg_here = b2b * self.bg + this_sum;
-                self.probs[pos - 1] = Self::posterior(self.probs[pos - 1], bg_here, total);
+                let mut bg_here = b2b * self.bg + this_sum;
+                block[(pos - 1) % POSTERIOR_BLOCK] = bg_here;
+                if (pos - 1) % POSTERIOR_BLOCK == 0 {
+                    Self::posteriors(&mut self.probs, &block, pos - 1, total);
+                }
+                let rescale = (pos - 1) % SCALE_STEP == SCALE_STEP - 1;
+                let mut scale = 1.0;
+                if rescale {
+                    // `rescale_backward`'s arithmetic.
+                    scale = self.scales[(pos - 1) / SCALE_STEP];
+                    bg_here *= scale;
+                }
                 let backs = [&self.rev[n - (pos - 1)..], &self.rev[n - (pos - 2)..]];
                 let keys = [
                     emission.key(self.codes[pos - 1]),
                     emission.key(self.codes[pos - 2]),
                 ];
                 let to_bg = [to_background, f2b * bg_here];
-                let (sum_next, sum_after) = match self.avx2_dna::<N, E>(emission) {
-                    #[cfg(target_arch = "x86_64")]
-                    // SAFETY: as for the forward pair above.
-                    Some(ratios) => unsafe {
-                        avx2::backward_pair(
-                            &mut self.fg,
-                            max_period,
-                            self.b2f,
-                            backs,
-                            keys,
-                            to_bg,
-                            f2f0,
-                            ratios,
-                        )
-                    },
-                    _ => kernels::backward_pair::<N, E>(
-                        &mut self.fg,
-                        max_period,
-                        self.b2f,
-                        backs,
-                        keys,
-                        to_bg,
-                        f2f0,
-                        emission,
-                    ),
-                };
+                let (sum_next, sum_after) =
+                    self.backward_pair::<N, E>(backs, keys, to_bg, rescale, scale, emission);
                 self.bg = b2b * bg_here + sum_next;
                 this_sum = sum_after;
                 end -= 2;
                 continue;
             }
             end -= 1;
-            self.probs[pos] = Self::posterior(self.probs[pos], self.bg, total);
+            block[pos % POSTERIOR_BLOCK] = self.bg;
+            if pos % POSTERIOR_BLOCK == 0 {
+                Self::posteriors(&mut self.probs, &block, pos, total);
+            }
             self.rescale_backward(pos);
             let k = pos.min(max_period);
             let key = emission.key(self.codes[pos]);
@@ -1595,7 +1825,7 @@ mod kernels {
     /// additions runs beside the first's.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    pub(super) fn forward_pair<const N: usize, E: Emission>(
+    pub(super) fn forward_pair<const N: usize, E: Emission, const SCALED: bool>(
         fg: &mut [f64],
         k: usize,
         b2f: &[f64],
@@ -1603,6 +1833,7 @@ mod kernels {
         key: [u8; 2],
         b: [f64; 2],
         f2f0: f64,
+        scale: f64,
         emission: &E,
     ) -> (f64, f64) {
         let emission = *emission;
@@ -1612,7 +1843,8 @@ mod kernels {
         while at < bulk {
             let (f, w, l1) = chunk_at::<N>(fg, b2f, back[0], at);
             let l2 = *bytes::<N>(&back[1][at..at + N]);
-            let first = forward_pair_chunk(f, &w, &l1, &l2, key, b, f2f0, emission);
+            let first =
+                forward_pair_chunk::<N, E, SCALED>(f, &w, &l1, &l2, key, b, f2f0, scale, emission);
             for j in 0..N {
                 acc[j] += first[j];
             }
@@ -1622,7 +1854,8 @@ mod kernels {
         if bulk < k {
             let (f, w, l1) = chunk_at::<N>(fg, b2f, back[0], bulk);
             let l2 = *bytes::<N>(&back[1][bulk..bulk + N]);
-            let first = forward_pair_chunk(f, &w, &l1, &l2, key, b, f2f0, emission);
+            let first =
+                forward_pair_chunk::<N, E, SCALED>(f, &w, &l1, &l2, key, b, f2f0, scale, emission);
             for &x in &first[..k - bulk] {
                 sum1 += x;
             }
@@ -1634,7 +1867,7 @@ mod kernels {
     /// first's.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn forward_pair_chunk<const N: usize, E: Emission>(
+    fn forward_pair_chunk<const N: usize, E: Emission, const SCALED: bool>(
         f: &mut [f64; N],
         w: &[f64; N],
         l1: &[u8; N],
@@ -1642,11 +1875,15 @@ mod kernels {
         key: [u8; 2],
         b: [f64; 2],
         f2f0: f64,
+        scale: f64,
         emission: E,
     ) -> [f64; N] {
         let (mut first, mut second) = ([0.0f64; N], [0.0f64; N]);
         for j in 0..N {
             first[j] = (b[0] * w[j] + f[j] * f2f0) * emission.ratio(key[0], l1[j]);
+            if SCALED {
+                first[j] *= scale;
+            }
         }
         for j in 0..N {
             second[j] = (b[1] * w[j] + first[j] * f2f0) * emission.ratio(key[1], l2[j]);
@@ -1685,7 +1922,7 @@ mod kernels {
     /// the pass, as in [`forward_pair`]).
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    pub(super) fn backward_pair<const N: usize, E: Emission>(
+    pub(super) fn backward_pair<const N: usize, E: Emission, const SCALED: bool>(
         fg: &mut [f64],
         k: usize,
         b2f: &[f64],
@@ -1693,6 +1930,7 @@ mod kernels {
         key: [u8; 2],
         to_background: [f64; 2],
         f2f0: f64,
+        scale: f64,
         emission: &E,
     ) -> (f64, f64) {
         let emission = *emission;
@@ -1702,7 +1940,17 @@ mod kernels {
         while at < bulk {
             let (f, w, l1) = chunk_at::<N>(fg, b2f, back[0], at);
             let l2 = *bytes::<N>(&back[1][at..at + N]);
-            let term = backward_pair_chunk(f, &w, &l1, &l2, key, to_background, f2f0, emission);
+            let term = backward_pair_chunk::<N, E, SCALED>(
+                f,
+                &w,
+                &l1,
+                &l2,
+                key,
+                to_background,
+                f2f0,
+                scale,
+                emission,
+            );
             for j in 0..N {
                 acc[j] += term[j];
             }
@@ -1712,7 +1960,17 @@ mod kernels {
         if bulk < k {
             let (f, w, l1) = chunk_at::<N>(fg, b2f, back[0], bulk);
             let l2 = *bytes::<N>(&back[1][bulk..bulk + N]);
-            let term = backward_pair_chunk(f, &w, &l1, &l2, key, to_background, f2f0, emission);
+            let term = backward_pair_chunk::<N, E, SCALED>(
+                f,
+                &w,
+                &l1,
+                &l2,
+                key,
+                to_background,
+                f2f0,
+                scale,
+                emission,
+            );
             for &x in &term[..k - bulk] {
                 sum1 += x;
             }
@@ -1724,7 +1982,7 @@ mod kernels {
     /// times the once-emitted ones.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn backward_pair_chunk<const N: usize, E: Emission>(
+    fn backward_pair_chunk<const N: usize, E: Emission, const SCALED: bool>(
         f: &mut [f64; N],
         w: &[f64; N],
         l1: &[u8; N],
@@ -1732,11 +1990,16 @@ mod kernels {
         key: [u8; 2],
         to_background: [f64; 2],
         f2f0: f64,
+        scale: f64,
         emission: E,
     ) -> [f64; N] {
         let (mut e1, mut term, mut e2) = ([0.0f64; N], [0.0f64; N], [0.0f64; N]);
         for j in 0..N {
-            e1[j] = (to_background[0] + f2f0 * f[j]) * emission.ratio(key[0], l1[j]);
+            let mut finished = to_background[0] + f2f0 * f[j];
+            if SCALED {
+                finished *= scale;
+            }
+            e1[j] = finished * emission.ratio(key[0], l1[j]);
             term[j] = w[j] * e1[j];
         }
         for j in 0..N {
@@ -1761,22 +2024,22 @@ mod kernels {
 /// registers. The generic kernels compute the second sum in a second pass over the
 /// stored values (with both in one loop, the vectoriser packs lane `j` of the two sums
 /// into one vector); here each sum has its own vector, so the pass is one load and one
-/// store per chunk and the two chains of additions run side by side. Every lane does
-/// the generic kernels' operations in the same order (no fused multiply-add), so the
-/// values are the same bits.
+/// store per chunk and the two chains of additions run side by side. A chunk's ratios
+/// are loaded from the caller's planes of ratios, one plane per key over a window of the
+/// sequence ([`Run::planes`]): no compare or blend per chunk and position. Every lane does the generic kernels' operations
+/// in the same order (no fused multiply-add), so the values are the same bits.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
 
-    /// The ratios of the 4 periods from `at`: `ratios[0]` where the letter equals
-    /// `key`, else `ratios[1]`.
+    /// The ratios of the 4 periods from `rows` (a plane of [`super::Run::planes`]).
+    ///
+    /// # Safety
+    /// The CPU must have AVX2, and 4 values must be readable at `rows`.
     #[target_feature(enable = "avx2")]
     #[inline]
-    unsafe fn ratios_at(back: &[u8], at: usize, key: __m256i, ratios: [__m256d; 2]) -> __m256d {
-        let four: [u8; 4] = back[at..at + 4].try_into().expect("4 letters");
-        let letters = _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(i32::from_le_bytes(four)));
-        let same = _mm256_castsi256_pd(_mm256_cmpeq_epi64(letters, key));
-        _mm256_blendv_pd(ratios[1], ratios[0], same)
+    unsafe fn ratios_at(rows: *const f64) -> __m256d {
+        _mm256_loadu_pd(rows)
     }
 
     /// The 4 lanes of `v`, lane 0 first.
@@ -1796,39 +2059,29 @@ mod avx2 {
         ((l[0] + l[1]) + l[2]) + l[3]
     }
 
-    /// The chunk operands every kernel reads: the ratios, the two positions' keys,
-    /// and the state and weight arrays checked long enough for a last, partial chunk.
+    /// The chunk operands every kernel reads: the two positions' ratio rows and the
+    /// state and weight arrays, checked long enough for a last, partial chunk.
     struct Chunks {
-        ratios: [__m256d; 2],
-        keys: [__m256i; 2],
         fp: *mut f64,
         wp: *const f64,
+        /// The two positions' ratios (unchecked reads: the bounds are checked once,
+        /// in [`Chunks::new`]).
+        mp: [*const f64; 2],
     }
 
     impl Chunks {
         #[target_feature(enable = "avx2")]
         #[inline]
-        unsafe fn new(
-            fg: &mut [f64],
-            k: usize,
-            b2f: &[f64],
-            back: [&[u8]; 2],
-            key: [u8; 2],
-            ratios: [f64; 2],
-        ) -> Self {
+        unsafe fn new(fg: &mut [f64], k: usize, b2f: &[f64], rows: [&[f64]; 2]) -> Self {
             let run = k.next_multiple_of(4);
             assert!(
-                fg.len() >= run && b2f.len() >= run && back[0].len() >= run && back[1].len() >= run,
-                "the state arrays and letters are padded by a chunk"
+                fg.len() >= run && b2f.len() >= run && rows[0].len() >= run && rows[1].len() >= run,
+                "the state arrays and ratios are padded by a chunk"
             );
             Chunks {
-                ratios: [_mm256_set1_pd(ratios[0]), _mm256_set1_pd(ratios[1])],
-                keys: [
-                    _mm256_set1_epi64x(i64::from(key[0])),
-                    _mm256_set1_epi64x(i64::from(key[1])),
-                ],
                 fp: fg.as_mut_ptr(),
                 wp: b2f.as_ptr(),
+                mp: [rows[0].as_ptr(), rows[1].as_ptr()],
             }
         }
 
@@ -1850,11 +2103,12 @@ mod avx2 {
             _mm256_storeu_pd(self.fp.add(at), f);
         }
 
-        /// Position `i`'s ratios for the chunk at `at`.
+        /// Position `i`'s ratios for the chunk at `at` (bounds as for
+        /// [`Chunks::load`]).
         #[target_feature(enable = "avx2")]
         #[inline]
-        unsafe fn ratios(&self, back: [&[u8]; 2], i: usize, at: usize) -> __m256d {
-            ratios_at(back[i], at, self.keys[i], self.ratios)
+        unsafe fn ratios(&self, i: usize, at: usize) -> __m256d {
+            ratios_at(self.mp[i].add(at))
         }
     }
 
@@ -1903,31 +2157,34 @@ mod avx2 {
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2")]
     #[inline]
-    pub(super) unsafe fn forward_pair(
+    pub(super) unsafe fn forward_pair<const SCALED: bool>(
         fg: &mut [f64],
         k: usize,
         b2f: &[f64],
-        back: [&[u8]; 2],
-        key: [u8; 2],
+        rows: [&[f64]; 2],
         b: [f64; 2],
         f2f0: f64,
-        ratios: [f64; 2],
+        scale: f64,
     ) -> (f64, f64) {
-        let chunks = Chunks::new(fg, k, b2f, back, key, ratios);
-        let (b0, b1, c) = (
+        let chunks = Chunks::new(fg, k, b2f, rows);
+        let (b0, b1, c, s) = (
             _mm256_set1_pd(b[0]),
             _mm256_set1_pd(b[1]),
             _mm256_set1_pd(f2f0),
+            _mm256_set1_pd(scale),
         );
         two_sums(k, true, |at| {
             let (f, w) = chunks.load(at);
-            let first = _mm256_mul_pd(
+            let mut first = _mm256_mul_pd(
                 _mm256_add_pd(_mm256_mul_pd(b0, w), _mm256_mul_pd(f, c)),
-                chunks.ratios(back, 0, at),
+                chunks.ratios(0, at),
             );
+            if SCALED {
+                first = _mm256_mul_pd(first, s);
+            }
             let second = _mm256_mul_pd(
                 _mm256_add_pd(_mm256_mul_pd(b1, w), _mm256_mul_pd(first, c)),
-                chunks.ratios(back, 1, at),
+                chunks.ratios(1, at),
             );
             chunks.store(at, second);
             (first, second)
@@ -1941,31 +2198,31 @@ mod avx2 {
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2")]
     #[inline]
-    pub(super) unsafe fn backward_pair(
+    pub(super) unsafe fn backward_pair<const SCALED: bool>(
         fg: &mut [f64],
         k: usize,
         b2f: &[f64],
-        back: [&[u8]; 2],
-        key: [u8; 2],
+        rows: [&[f64]; 2],
         to_background: [f64; 2],
         f2f0: f64,
-        ratios: [f64; 2],
+        scale: f64,
     ) -> (f64, f64) {
-        let chunks = Chunks::new(fg, k, b2f, back, key, ratios);
+        let chunks = Chunks::new(fg, k, b2f, rows);
         let (t0, t1) = (
             _mm256_set1_pd(to_background[0]),
             _mm256_set1_pd(to_background[1]),
         );
-        let c = _mm256_set1_pd(f2f0);
+        let (c, s) = (_mm256_set1_pd(f2f0), _mm256_set1_pd(scale));
         two_sums(k, true, |at| {
             let (f, w) = chunks.load(at);
-            let e1 = _mm256_mul_pd(
-                _mm256_add_pd(t0, _mm256_mul_pd(c, f)),
-                chunks.ratios(back, 0, at),
-            );
+            let mut finished = _mm256_add_pd(t0, _mm256_mul_pd(c, f));
+            if SCALED {
+                finished = _mm256_mul_pd(finished, s);
+            }
+            let e1 = _mm256_mul_pd(finished, chunks.ratios(0, at));
             let e2 = _mm256_mul_pd(
                 _mm256_add_pd(t1, _mm256_mul_pd(c, e1)),
-                chunks.ratios(back, 1, at),
+                chunks.ratios(1, at),
             );
             chunks.store(at, e2);
             (_mm256_mul_pd(w, e1), _mm256_mul_pd(w, e2))
@@ -1985,13 +2242,11 @@ mod avx2 {
         fg: &mut [f64],
         k: usize,
         b2f: &[f64],
-        back: [&[u8]; 2],
-        key: [u8; 2],
+        rows: [&[f64]; 2],
         to_background: f64,
         f2f0: f64,
-        ratios: [f64; 2],
     ) -> (f64, f64) {
-        let chunks = Chunks::new(fg, k, b2f, back, key, ratios);
+        let chunks = Chunks::new(fg, k, b2f, rows);
         let (t, c) = (_mm256_set1_pd(to_background), _mm256_set1_pd(f2f0));
         // Without `EMITTED` this step's sum is the first; with it, the previous step
         // returned it and `two_sums` skips it.
@@ -2000,12 +2255,9 @@ mod avx2 {
             let e = if EMITTED {
                 f
             } else {
-                _mm256_mul_pd(f, chunks.ratios(back, 0, at))
+                _mm256_mul_pd(f, chunks.ratios(0, at))
             };
-            let e_next = _mm256_mul_pd(
-                _mm256_add_pd(t, _mm256_mul_pd(c, e)),
-                chunks.ratios(back, 1, at),
-            );
+            let e_next = _mm256_mul_pd(_mm256_add_pd(t, _mm256_mul_pd(c, e)), chunks.ratios(1, at));
             chunks.store(at, e_next);
             (_mm256_mul_pd(w, e), _mm256_mul_pd(w, e_next))
         })
@@ -2420,6 +2672,31 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn intervals_equal_the_plain_scan(
+            // Runs of one value, so that whole chunks fall inside and outside runs.
+            runs in prop::collection::vec(
+                (prop::sample::select(vec![0.0f32, 0.25, 0.5, 0.75, 1.0, f32::NAN]), 1usize..40),
+                0..20,
+            ),
+            threshold in prop::sample::select(vec![0.0, 0.5, 0.6, 1.0]),
+        ) {
+            let probs: Vec<f32> = runs.iter().flat_map(|&(p, k)| std::iter::repeat_n(p, k)).collect();
+            let mut want = Vec::new();
+            let mut start = None;
+            for (i, &p) in probs.iter().enumerate() {
+                if f64::from(p) >= threshold {
+                    start.get_or_insert(i as u64);
+                } else if let Some(s) = start.take() {
+                    want.push((s, i as u64));
+                }
+            }
+            if let Some(s) = start {
+                want.push((s, probs.len() as u64));
+            }
+            prop_assert_eq!(intervals_at(&probs, threshold), want);
+        }
 
         #[test]
         fn kernels_equal_the_literal_computation(
